@@ -1,0 +1,367 @@
+"""One open project: the plan, the durable state, the dependency graph, and every action the faces offer.
+
+The CLI, the TUI and the Python API all go through ``Project``; none of them changes state any other way.
+Each action is computed inside ``Store.commit`` from the freshest state (other processes may have changed
+it), so a change computed from a stale state is never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import PlanError, TransitionError, UnknownTaskError, closest
+from ..graph import TaskGraph, dependency_problems
+from ..models import DEFINITION_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
+from ..plan import Plan, load_plan
+from ..store import Entry, Mutation, Store
+from ..store.changes import Change, Record, diff_record, diff_tasks
+from . import transitions
+
+STATE_DIR = ".orchestra"
+Actor = str  # tui | cli | api | scheduler
+
+
+class Project:
+    def __init__(self, root: Path, plan: Plan, store: Store, actor: Actor) -> None:
+        self.root = root
+        self.plan = plan
+        self.store = store
+        self.actor = actor
+        self.tasks: dict[str, AgentTask] = {}
+        self.graph = TaskGraph.build([])
+        self.listeners: list[Callable[[Entry, list[Change]], None]] = []
+        self._rebuild()
+        store.listeners.append(self._on_entry)
+
+    @classmethod
+    def open(cls, root: Path | str, *, actor: Actor = "api", lock_timeout: float = 30.0, environ: Mapping[str, str] | None = None) -> Project:
+        """Load the plan and the state, repair damage, and bring the state in line with the plan file."""
+        root = Path(root).resolve()
+        state_dir = root / STATE_DIR
+        plan = load_plan(root, cache_dir=state_dir if state_dir.is_dir() else None, environ=environ)
+        store = Store.open(state_dir, project_id=plan.project.id, version=__version__, lock_timeout=lock_timeout)
+        project = cls(root, plan, store, actor)
+        project.sync_plan()
+        return project
+
+    # -- keeping the in-memory view in step with the store --------------------------------------------
+
+    def _rebuild(self) -> None:
+        self.tasks = {task_id: AgentTask.model_validate(record) for task_id, record in self.store.tasks.items()}
+        self.graph = TaskGraph.build(self.tasks.values())
+
+    def _on_entry(self, entry: Entry, changes: list[Change]) -> None:
+        """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild it."""
+        if entry.action == "reload":
+            self._rebuild()
+        elif len(changes) == 1 and changes[0]["op"] == "update":
+            task_id = changes[0]["task"]
+            task = AgentTask.model_validate(self.store.tasks[task_id])
+            self.tasks[task_id] = task
+            self.graph.upsert(task)
+        else:
+            for change in changes:
+                task_id = change["task"]
+                if task_id is None:
+                    continue
+                if change["op"] == "remove":
+                    self.tasks.pop(task_id, None)
+                else:
+                    self.tasks[task_id] = AgentTask.model_validate(self.store.tasks[task_id])
+            self.graph = TaskGraph.build(self.tasks.values())
+        for listener in self.listeners:
+            listener(entry, changes)
+
+    def refresh(self) -> bool:
+        """Pick up changes other processes made. True when something changed."""
+        return self.store.refresh() > 0
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def task(self, task_id: str) -> AgentTask:
+        try:
+            return self.tasks[task_id]
+        except KeyError:
+            raise UnknownTaskError(task_id, self.tasks) from None
+
+    def status_of(self, task_id: str) -> TaskStatus:
+        self.task(task_id)
+        return self.graph.status_of(task_id)
+
+    def list_tasks(
+        self,
+        status: TaskStatus | str | None = None,
+        priority: TaskPriority | str | None = None,
+        phase: ProjectPhase | str | None = None,
+    ) -> list[AgentTask]:
+        """Tasks in dependency order; ``status`` may be a derived one (ready, blocked)."""
+        result = []
+        for task_id in self.graph.topological_order():
+            task = self.tasks[task_id]
+            if status is not None:
+                derived = self.graph.status_of(task_id)
+                if status not in (derived, task.status):
+                    continue
+            if priority is not None and task.priority != priority:
+                continue
+            if phase is not None and task.phase != phase:
+                continue
+            result.append(task)
+        return result
+
+    def next_task(self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None) -> AgentTask | None:
+        task_id = self.graph.next_task(priority=priority, phase=phase)
+        return None if task_id is None else self.tasks[task_id]
+
+    def ready_tasks(self, max_count: int | None = None) -> list[AgentTask]:
+        return [self.tasks[task_id] for task_id in self.graph.ready(max_count=max_count)]
+
+    def agent_of(self, task: AgentTask) -> str:
+        return task.agent or self.plan.project.default_agent
+
+    def history(self) -> list[Entry]:
+        return self.store.history()
+
+    def entry(self, ref: str | int) -> Entry:
+        return self.store.resolve(ref)
+
+    def diff(self, ref_a: str | int, ref_b: str | int | None = None) -> list[Change]:
+        a = self.entry(ref_a).seq
+        b = None if ref_b is None else self.entry(ref_b).seq
+        return self.store.diff(a, b)
+
+    def report(self) -> dict[str, Any]:
+        from .report import build_report
+
+        return build_report(self)
+
+    # -- changing -------------------------------------------------------------------------------------
+
+    def _commit(self, compute: Callable[[], Mutation | None], expect_seq: int | None = None) -> Entry | None:
+        return self.store.commit(compute, actor=self.actor, expect_seq=expect_seq)
+
+    def _record(self, task_id: str) -> Record:
+        record = self.store.tasks.get(task_id)
+        if record is None:
+            self.task(task_id)  # raises with a suggestion
+        return record
+
+    def _transition(self, task_id: str, action: str, summary: str, change: Callable[[Record], Record], **extra: Any) -> Entry:
+        def compute() -> Mutation:
+            old = self._record(task_id)
+            new = change(old)
+            return Mutation([diff_record(task_id, old, new)], action, summary, {"tasks": [task_id], **extra})
+
+        entry = self._commit(compute)
+        assert entry is not None
+        return entry
+
+    def start(self, task_id: str, run_id: str | None = None) -> Entry:
+        return self._transition(task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id))
+
+    def complete(self, task_id: str) -> Entry:
+        return self._transition(task_id, "complete", f"{task_id} completed", lambda r: transitions.complete(r, self.graph))
+
+    def review(self, task_id: str) -> Entry:
+        return self._transition(task_id, "review", f"{task_id} ready for review", transitions.review)
+
+    def fail(self, task_id: str, reason: str) -> Entry:
+        return self._transition(task_id, "fail", f"{task_id} failed: {reason}", lambda r: transitions.fail(r, reason))
+
+    def cancel(self, task_id: str) -> Entry:
+        return self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+
+    def retry(self, task_id: str, downstream: bool = False) -> Entry:
+        """Reopen a failed, cancelled or review task; with ``downstream``, every later task not completed too."""
+
+        def compute() -> Mutation:
+            old = self._record(task_id)
+            changes = [diff_record(task_id, old, transitions.retry(old))]
+            reset = [task_id]
+            if downstream:
+                for other in sorted(self.graph.descendants(task_id)):
+                    record = self.store.tasks[other]
+                    if record["status"] in ("failed", "cancelled", "review"):
+                        changes.append(diff_record(other, record, transitions.reopen(record)))
+                        reset.append(other)
+            summary = f"{task_id} reopened" + (f" with {len(reset) - 1} downstream" if downstream else "")
+            return Mutation(changes, "retry", summary, {"tasks": reset})
+
+        entry = self._commit(compute)
+        assert entry is not None
+        return entry
+
+    def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
+        """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""
+        allowed = {"last_run_id", "input_tokens", "output_tokens", "cost_usd", "last_error", "actual_hours"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"record_run cannot set {sorted(unknown)}")
+
+        def compute() -> Mutation | None:
+            old = self._record(task_id)
+            change = diff_record(task_id, old, {**old, **fields})
+            return None if change is None else Mutation([change], "run", summary, {"tasks": [task_id]})
+
+        return self._commit(compute)
+
+    # -- the plan -------------------------------------------------------------------------------------
+
+    def _check_graph(self, records: Mapping[str, Record]) -> None:
+        problems = dependency_problems((task_id, record.get("dependencies") or []) for task_id, record in records.items())
+        if problems:
+            raise PlanError([self._describe(problem) for problem in problems])
+
+    def _describe(self, problem: Any) -> str:
+        where = ""
+        if self.plan.path is not None:
+            line = self.plan.line_of_task(problem.task_id)
+            where = f"{self.plan.path.name}:{line}: " if line else f"{self.plan.path.name}: "
+        if problem.kind == "cycle":
+            return f"{where}task {problem.task_id}: field 'dependencies': dependency cycle {problem.detail}"
+        if problem.kind == "unknown":
+            return f"{where}task {problem.task_id}: field 'dependencies': unknown task {problem.detail!r}"
+        if problem.kind == "self":
+            return f"{where}task {problem.task_id}: field 'dependencies': a task cannot depend on itself"
+        return f"{where}task {problem.task_id}: duplicate task id"
+
+    def _plan_records(self, records: Mapping[str, Record]) -> dict[str, Record]:
+        """``records`` with every task of the plan file given its current definition (the file is the truth)."""
+        result: dict[str, Record] = {}
+        plan_ids = set()
+        for spec in self.plan.tasks:
+            plan_ids.add(spec.task_id)
+            definition = spec.model_dump(mode="json")
+            old = records.get(spec.task_id)
+            if old is None:
+                result[spec.task_id] = AgentTask.model_validate({**definition, "origin": "plan"}).record()
+            else:
+                result[spec.task_id] = {**old, **definition, "origin": "plan"}
+        for task_id, record in records.items():
+            if task_id not in plan_ids and record.get("origin") != "plan":
+                result[task_id] = record
+        return result
+
+    def sync_plan(self) -> Entry | None:
+        """Bring the state's task definitions in line with the plan file: one history entry when anything differs."""
+        if self.plan.path is None:
+            return None
+
+        def compute() -> Mutation | None:
+            current = self.store.tasks
+            wanted = self._plan_records(current)
+            changes = [c for c in diff_tasks(current, wanted)]
+            if not changes:
+                return None
+            self._check_graph(wanted)
+            added = sum(c["op"] == "add" for c in changes)
+            removed = sum(c["op"] == "remove" for c in changes)
+            changed = len(changes) - added - removed
+            summary = f"plan {self.plan.path.name}: {added} added, {changed} changed, {removed} removed"
+            return Mutation(changes, "plan", summary, {"tasks": [c["task"] for c in changes[:20]]})
+
+        return self._commit(compute)
+
+    def add_tasks(self, tasks: Iterable[TaskSpec | Mapping[str, Any]]) -> Entry | None:
+        """Add tasks (the Python API's ``add_task``): kept in the state, not written into the plan file."""
+        specs = [t if isinstance(t, TaskSpec) else TaskSpec.model_validate(t) for t in tasks]
+
+        def compute() -> Mutation | None:
+            for spec in specs:
+                if spec.task_id in self.store.tasks:
+                    raise TransitionError(f"task {spec.task_id} already exists; update_task changes it")
+            wanted = dict(self.store.tasks)
+            for spec in specs:
+                wanted[spec.task_id] = AgentTask.model_validate({**spec.model_dump(mode="json", include=set(DEFINITION_FIELDS)), "origin": "api"}).record()
+            self._check_graph(wanted)
+            changes = diff_tasks(self.store.tasks, wanted)
+            if not changes:
+                return None
+            ids = [spec.task_id for spec in specs]
+            summary = f"{ids[0]} added" if len(ids) == 1 else f"{len(ids)} tasks added"
+            return Mutation(changes, "add", summary, {"tasks": ids[:20]})
+
+        return self._commit(compute)
+
+    def update_task(self, task_id: str, fields: Mapping[str, Any]) -> Entry | None:
+        """Change definition fields of a task. A plan-file task's definition comes back from the file when it changes."""
+        unknown = set(fields) - set(DEFINITION_FIELDS) - {"id"}
+        if unknown:
+            suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)
+            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+            raise TransitionError(f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have their own actions")
+
+        def compute() -> Mutation | None:
+            old = self._record(task_id)
+            merged = {**{k: old.get(k) for k in DEFINITION_FIELDS}, **fields, "task_id": task_id}
+            spec = TaskSpec.model_validate(merged)
+            new = {**old, **spec.model_dump(mode="json")}
+            wanted = {**self.store.tasks, task_id: new}
+            self._check_graph(wanted)
+            change = diff_record(task_id, old, new)
+            return None if change is None else Mutation([change], "update", f"{task_id} updated ({', '.join(change['after'])})", {"tasks": [task_id]})
+
+        return self._commit(compute)
+
+    def remove_task(self, task_id: str) -> Entry:
+        def compute() -> Mutation:
+            old = self._record(task_id)
+            dependants = self.graph.dependents(task_id)
+            if dependants:
+                raise TransitionError(f"cannot remove {task_id}: {', '.join(dependants)} depend{'s' if len(dependants) == 1 else ''} on it")
+            return Mutation([diff_record(task_id, old, None)], "remove", f"{task_id} removed", {"tasks": [task_id]})
+
+        entry = self._commit(compute)
+        assert entry is not None
+        return entry
+
+    # -- history --------------------------------------------------------------------------------------
+
+    def rollback(self, ref: str | int, *, action: str = "rollback", extra: Mapping[str, Any] | None = None) -> Entry | None:
+        """Make the tasks' progress what it was right after entry ``ref``, as a new entry (so it can be undone).
+
+        Tasks defined in the plan file keep the file's current definition; only their progress goes back.
+        Returns None when the state already equals that entry's.
+        """
+        target = self.entry(ref)
+
+        def compute() -> Mutation | None:
+            records, _meta = self.store.state_at(target.seq)
+            wanted = self._plan_records(records) if self.plan.path is not None else records
+            changes = diff_tasks(self.store.tasks, wanted)
+            if not changes:
+                return None
+            self._check_graph(wanted)
+            verb = "undo" if action == "undo" else f"rollback to {target.id}"
+            summary = f"{verb}: {len(changes)} task{'s' if len(changes) != 1 else ''} changed"
+            return Mutation(changes, action, summary, {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})})
+
+        return self._commit(compute)
+
+    def undo(self) -> Entry | None:
+        """Undo the last change that is not itself undone; repeated undos walk further back."""
+        entries = self.history()
+        if not entries:
+            return None
+        by_seq = {entry.seq: entry for entry in entries}
+        cursor = entries[-1]
+        while cursor.action == "undo":
+            before = by_seq.get(int(cursor.extra.get("undoes", 1)) - 1)
+            if before is None:
+                return None
+            cursor = before
+        if cursor.seq <= 1:
+            return None
+        return self.rollback(cursor.seq - 1, action="undo", extra={"undoes": cursor.seq})

@@ -1,0 +1,73 @@
+"""Errors a user can cause or fix. Every one carries a single line that the faces print as is.
+
+Anything that is not an ``OrchestraError`` is a bug and may show a traceback; these never do.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice a typo most likely meant: an exact match ignoring case first, then difflib's best."""
+    choices = list(choices)
+    folded = word.casefold()
+    for choice in choices:
+        if choice.casefold() == folded:
+            return choice
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+class OrchestraError(Exception):
+    """Base of every user-facing error: ``str(error)`` is one specific line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PlanError(OrchestraError):
+    """The plan cannot be used. ``problems`` holds every problem found, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        head = problems[0] if problems else "invalid plan"
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        super().__init__(head + more)
+
+
+class UnknownTaskError(OrchestraError):
+    def __init__(self, task_id: str, known: Iterable[str] = ()) -> None:
+        suggestion = closest(task_id, known)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"unknown task {task_id!r}{hint}")
+        self.task_id = task_id
+
+
+class TransitionError(OrchestraError):
+    """A state change the task's current state does not allow."""
+
+
+class UnknownEntryError(OrchestraError):
+    def __init__(self, entry: str) -> None:
+        super().__init__(f"unknown history entry {entry!r}; `orchestra backups` lists them")
+        self.entry = entry
+
+
+class StaleStateError(OrchestraError):
+    """A change was computed from a state that another writer has since replaced."""
+
+
+class StateError(OrchestraError):
+    """The state on disk cannot be read or written (damaged beyond repair, newer format, disk full, read-only)."""
+
+
+class LockTimeoutError(StateError):
+    pass

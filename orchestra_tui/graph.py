@@ -1,0 +1,508 @@
+"""The dependency graph of a plan (DESIGN.md section 2). Pure: no I/O.
+
+Edges run dependency -> dependant in a ``networkx.DiGraph``. On top of it ``TaskGraph`` keeps, per task, the
+number of dependencies not completed (so READY/BLOCKED follow from one status change by touching only the
+dependants), an index of ready tasks by priority, status counts, and lazily memoised remaining critical paths.
+Everything is iterative: chains 10,000 long must not hit the recursion limit.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from typing import Literal, NamedTuple, Protocol, TypeVar
+
+import networkx as nx
+
+from orchestra_tui.errors import UnknownTaskError
+from orchestra_tui.models import PRIORITY_RANK, STORED_STATUSES, ProjectPhase, TaskPriority, TaskStatus
+
+__all__ = ["DependencyProblem", "GraphTask", "TaskGraph", "dependency_problems", "natural_key"]
+
+_COMPLETED = TaskStatus.COMPLETED
+_PENDING = TaskStatus.PENDING
+_READY = TaskStatus.READY
+_BLOCKED = TaskStatus.BLOCKED
+_HALTED = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
+_RANKS_DESC = sorted(set(PRIORITY_RANK.values()), reverse=True)
+# A strongly connected component can hold exponentially many cycles; a person fixing the plan needs a few.
+_MAX_CYCLES_PER_COMPONENT = 10
+
+NaturalKey = tuple[tuple[str | int, ...], str]
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(task_id: str) -> NaturalKey:
+    """Sort key putting "T2" before "T10". Digit runs compare as numbers, text case-insensitively.
+
+    ``re.split`` with a capturing group alternates text and digits starting with text, so the chunks at the
+    same position always have the same type and never compare str with int. The raw id breaks remaining
+    ties ("T01" vs "T1", "a" vs "A") so the order is total.
+    """
+    parts = _DIGITS.split(task_id)
+    return tuple(int(part) if i % 2 else part.casefold() for i, part in enumerate(parts)), task_id
+
+
+class GraphTask(Protocol):
+    """What the graph reads from a task; ``AgentTask`` satisfies it."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def dependencies(self) -> list[str]: ...
+    @property
+    def priority(self) -> TaskPriority | str: ...
+    @property
+    def phase(self) -> ProjectPhase | str: ...
+    @property
+    def estimated_hours(self) -> float: ...
+    @property
+    def status(self) -> TaskStatus | str: ...
+
+
+class DependencyProblem(NamedTuple):
+    kind: Literal["duplicate", "unknown", "self", "cycle"]
+    task_id: str
+    """The task whose ``dependencies`` field is at fault (for a cycle: its first node)."""
+    detail: str
+    """unknown/self: the offending dependency id; cycle: the path "A -> B -> C -> A"; duplicate: the id."""
+
+
+def dependency_problems(deps: Iterable[tuple[str, Sequence[str]]]) -> list[DependencyProblem]:
+    """Every structural problem of a plan's dependencies, in a deterministic order.
+
+    Per entry in file order: a repeated id (reported once, where it first repeats), then its unknown and self
+    dependencies (each pair once). Then cycles, sorted; each is printed following the dependency direction
+    (task -> its dependency) and rotated to start at its smallest id. Edges of duplicate entries are merged.
+    """
+    entries = [(task_id, list(dependencies)) for task_id, dependencies in deps]
+    known = {task_id for task_id, _ in entries}
+    problems: list[DependencyProblem] = []
+    seen: set[str] = set()
+    duplicates: set[str] = set()
+    edges: dict[str, dict[str, None]] = {}  # task -> its known dependencies (an ordered set), self-loops left out
+    for task_id, dependencies in entries:
+        if task_id in seen and task_id not in duplicates:
+            duplicates.add(task_id)
+            problems.append(DependencyProblem("duplicate", task_id, task_id))
+        seen.add(task_id)
+        out = edges.setdefault(task_id, {})
+        for dep in dict.fromkeys(dependencies):
+            if dep == task_id:
+                problems.append(DependencyProblem("self", task_id, dep))
+            elif dep not in known:
+                problems.append(DependencyProblem("unknown", task_id, dep))
+            else:
+                out[dep] = None
+    problems.extend(DependencyProblem("cycle", cycle[0], " -> ".join([*cycle, cycle[0]])) for cycle in _cycles(edges))
+    return problems
+
+
+def _cycles(edges: dict[str, dict[str, None]]) -> list[list[str]]:
+    # Peel nodes nothing depends on with plain dicts first (Kahn): an acyclic plan of 10,000 tasks is settled
+    # in a few ms, and networkx only sees the knot that is left (the cycles and what they depend on).
+    indegree = dict.fromkeys(edges, 0)
+    for out in edges.values():
+        for dep in out:
+            indegree[dep] += 1
+    free = [node for node, degree in indegree.items() if degree == 0]
+    while free:
+        node = free.pop()
+        del indegree[node]
+        for dep in edges[node]:
+            indegree[dep] -= 1
+            if indegree[dep] == 0:
+                free.append(dep)
+    if not indegree:
+        return []
+    knot = nx.DiGraph()
+    knot.add_nodes_from(indegree)
+    knot.add_edges_from((node, dep) for node in indegree for dep in edges[node] if dep in indegree)
+    cycles: list[list[str]] = []
+    for component in nx.strongly_connected_components(knot):
+        if len(component) > 1:
+            for cycle in islice(nx.simple_cycles(knot.subgraph(component)), _MAX_CYCLES_PER_COMPONENT):
+                start = min(range(len(cycle)), key=lambda i: natural_key(cycle[i]))
+                cycles.append(cycle[start:] + cycle[:start])
+    cycles.sort(key=lambda cycle: [natural_key(node) for node in cycle])
+    return cycles
+
+
+# Members by value: StrEnum members hash like their values, so a dict lookup accepts either and is many
+# times faster than calling the enum (which matters when building 10,000 tasks).
+_E = TypeVar("_E", TaskStatus, TaskPriority, ProjectPhase)
+_STATUSES: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
+_PRIORITIES: dict[str, TaskPriority] = {priority.value: priority for priority in TaskPriority}
+_PHASES: dict[str, ProjectPhase] = {phase.value: phase for phase in ProjectPhase}
+
+
+def _member(members: dict[str, _E], value: _E | str, enum: type[_E]) -> _E:
+    found = members.get(value)
+    return found if found is not None else enum(value)  # the call raises the usual ValueError
+
+
+def _stored_status(status: TaskStatus | str) -> TaskStatus:
+    value = _member(_STATUSES, status, TaskStatus)
+    if value not in STORED_STATUSES:
+        raise ValueError(f"status {value.value!r} is derived from dependencies and cannot be set; use 'pending'")
+    return value
+
+
+class TaskGraph:
+    """The plan's tasks as a DAG with incrementally maintained scheduling state.
+
+    Derived status: a ``pending`` task is READY when every dependency is completed, else BLOCKED; any other
+    stored status is reported as is. Remaining hours of a task: its hours plus the largest remaining hours
+    among its not-completed dependants (completed dependants count as 0).
+    """
+
+    def __init__(self) -> None:
+        self._graph = nx.DiGraph()
+        self._succ = self._graph.succ  # live views: task -> dependants / dependencies
+        self._pred = self._graph.pred
+        self._key: dict[str, NaturalKey] = {}
+        self._rank: dict[str, int] = {}
+        self._phase: dict[str, ProjectPhase] = {}
+        self._hours: dict[str, float] = {}
+        self._status: dict[str, TaskStatus] = {}
+        self._open: dict[str, int] = {}  # dependencies not completed
+        self._derived: dict[str, TaskStatus] = {}
+        self._members: dict[TaskStatus, set[str]] = {status: set() for status in TaskStatus}
+        self._ready_by_rank: dict[int, set[str]] = {rank: set() for rank in _RANKS_DESC}
+        self._remaining: dict[str, float] = {}  # memo; a missing id is stale
+        # Invariant: a stale task that is not completed has only stale dependencies, since their values
+        # include its own. So invalidation can stop at a task already stale.
+
+    # ----------------------------------------------------------------- building and changing
+
+    @classmethod
+    def build(cls, tasks: Iterable[GraphTask]) -> TaskGraph:
+        """A graph of validated tasks (unique ids, known dependencies, no cycles); raises ValueError otherwise."""
+        graph = cls()
+        fields = [graph._read(task) for task in tasks]
+        for task_id, _, rank, phase, hours, status in fields:
+            if task_id in graph._status:
+                raise ValueError(f"duplicate task id {task_id!r}")
+            graph._store(task_id, rank, phase, hours, status)
+        graph._graph.add_nodes_from(graph._status)
+        for task_id, deps, *_ in fields:
+            graph._check_known(task_id, deps)
+        graph._graph.add_edges_from((dep, task_id) for task_id, deps, *_ in fields for dep in deps)
+        try:
+            order = list(nx.topological_sort(graph._graph))
+        except nx.NetworkXUnfeasible:
+            raise ValueError("the dependencies contain a cycle; check them with dependency_problems()") from None
+        status_of = graph._status
+        for task_id in order:
+            graph._open[task_id] = sum(status_of[dep] is not _COMPLETED for dep in graph._pred[task_id])
+            graph._refresh(task_id)
+        remaining = graph._remaining
+        for task_id in reversed(order):
+            remaining[task_id] = graph._hours[task_id] + max(
+                (remaining[child] for child in graph._succ[task_id] if status_of[child] is not _COMPLETED), default=0.0
+            )
+        return graph
+
+    def upsert(self, task: GraphTask) -> None:
+        """Add a task, or replace an existing one's dependencies, priority, phase, hours and status.
+
+        Raises ValueError for an unknown or self dependency or one that would close a cycle (nothing changes).
+        """
+        task_id, deps, rank, phase, hours, status = self._read(task)
+        self._check_known(task_id, deps)
+        if task_id not in self._status:
+            self._graph.add_node(task_id)
+            self._graph.add_edges_from((dep, task_id) for dep in deps)
+            self._store(task_id, rank, phase, hours, status)
+            self._open[task_id] = sum(self._status[dep] is not _COMPLETED for dep in deps)
+            self._refresh(task_id)
+            if status is not _COMPLETED:
+                self._invalidate(deps)
+            return
+        old_deps = set(self._pred[task_id])
+        new_deps = set(deps)
+        added = new_deps - old_deps
+        closing = sorted(added & nx.descendants(self._graph, task_id), key=natural_key) if added else []
+        if closing:
+            raise ValueError(f"task {task_id!r} depending on {closing[0]!r} would close a cycle")
+        old_rank = self._rank[task_id]
+        if rank != old_rank:
+            self._rank[task_id] = rank
+            if task_id in self._ready_by_rank[old_rank]:
+                self._ready_by_rank[old_rank].discard(task_id)
+                self._ready_by_rank[rank].add(task_id)
+        self._phase[task_id] = phase
+        self.set_status(task_id, status)
+        if new_deps != old_deps:
+            self._graph.remove_edges_from((dep, task_id) for dep in old_deps - new_deps)
+            self._graph.add_edges_from((dep, task_id) for dep in added)
+            self._open[task_id] = sum(self._status[dep] is not _COMPLETED for dep in new_deps)
+            if status is not _COMPLETED:
+                self._invalidate(old_deps ^ new_deps)
+            self._refresh(task_id)
+        if hours != self._hours[task_id]:
+            self._hours[task_id] = hours
+            self._invalidate((task_id,))
+
+    def remove(self, task_id: str) -> None:
+        """Remove a task nothing depends on any more (ValueError otherwise: drop the references first)."""
+        self._require(task_id)
+        if self._succ[task_id]:
+            names = ", ".join(sorted(self._succ[task_id], key=natural_key))
+            raise ValueError(f"cannot remove {task_id!r}: {names} still depend(s) on it")
+        if self._status[task_id] is not _COMPLETED:
+            self._invalidate(self._pred[task_id])
+        derived = self._derived.pop(task_id)
+        self._members[derived].discard(task_id)
+        self._ready_by_rank[self._rank[task_id]].discard(task_id)
+        self._graph.remove_node(task_id)
+        for table in (self._key, self._rank, self._phase, self._hours, self._status, self._open, self._remaining):
+            table.pop(task_id, None)
+
+    def set_status(self, task_id: str, status: TaskStatus | str) -> None:
+        """Store a status (not READY/BLOCKED: ValueError). Touches only the task, its dependants and, for
+        remaining hours, the ancestors whose memo it invalidates."""
+        self._require(task_id)
+        new = _stored_status(status)
+        old = self._status[task_id]
+        if new is old:
+            return
+        self._status[task_id] = new
+        if (old is _COMPLETED) != (new is _COMPLETED):
+            delta = -1 if new is _COMPLETED else 1
+            for child in self._succ[task_id]:
+                self._open[child] += delta
+                self._refresh(child)
+            self._invalidate(self._pred[task_id])
+        self._refresh(task_id)
+
+    # ----------------------------------------------------------------- scheduling queries
+
+    def status_of(self, task_id: str) -> TaskStatus:
+        self._require(task_id)
+        return self._derived[task_id]
+
+    def counts(self) -> dict[str, int]:
+        """Tasks per derived status; every TaskStatus is a key, and PENDING is always 0."""
+        return {status: len(members) for status, members in self._members.items()}
+
+    def ready(
+        self, max_count: int | None = None, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None
+    ) -> list[str]:
+        """Ready ids in next-task order, optionally only one priority / phase, at most ``max_count``."""
+        ids = [task_id for rank in self._ranks(priority) for task_id in self._ready_in(rank, phase)]
+        self._fill(ids)
+        rank, remaining, key = self._rank, self._remaining, self._key
+
+        def order(task_id: str) -> tuple[int, float, NaturalKey]:
+            return -rank[task_id], -remaining[task_id], key[task_id]
+
+        if max_count is not None:
+            return heapq.nsmallest(max_count, ids, key=order)
+        return sorted(ids, key=order)
+
+    def next_task(self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None) -> str | None:
+        """The ready task to run next: highest priority, then longest remaining critical path, then natural id."""
+        for rank in self._ranks(priority):
+            ids = self._ready_in(rank, phase)
+            if ids:
+                self._fill(ids)
+                remaining = self._remaining
+                longest = max(map(remaining.__getitem__, ids))
+                return min((task_id for task_id in ids if remaining[task_id] == longest), key=self._key.__getitem__)
+        return None
+
+    def blocked(self) -> list[str]:
+        return sorted(self._members[_BLOCKED], key=natural_key)
+
+    def remaining_hours(self, task_id: str) -> float:
+        """This task's hours plus the longest chain of hours among its not-completed dependants."""
+        self._require(task_id)
+        self._fill((task_id,))
+        return self._remaining[task_id]
+
+    def critical_path(self) -> tuple[list[str], float]:
+        """The longest chain of not-completed tasks (by hours), in execution order, and its total hours."""
+        status, remaining, key = self._status, self._remaining, self._key
+        starts = [task_id for task_id, count in self._open.items() if count == 0 and status[task_id] is not _COMPLETED]
+        if not starts:
+            return [], 0.0
+        self._fill(starts)
+
+        def order(task_id: str) -> tuple[float, NaturalKey]:
+            return -remaining[task_id], key[task_id]
+
+        node = min(starts, key=order)
+        path = [node]
+        while children := [child for child in self._succ[node] if status[child] is not _COMPLETED]:
+            node = min(children, key=order)
+            path.append(node)
+        return path, remaining[path[0]]
+
+    def unblocks(self, task_id: str) -> list[str]:
+        """Pending dependants whose every other dependency is completed: ready once this task is completed."""
+        self._require(task_id)
+        others_open = 0 if self._status[task_id] is _COMPLETED else 1
+        found = [
+            child
+            for child in self._succ[task_id]
+            if self._status[child] is _PENDING and self._open[child] == others_open
+        ]
+        return sorted(found, key=natural_key)
+
+    def blockers(self, task_id: str) -> list[str]:
+        """For a BLOCKED task, the failed or cancelled tasks upstream (through not-completed tasks) that keep it
+        blocked until someone retries them; empty when it only waits on pending or running work."""
+        self._require(task_id)
+        if self._derived[task_id] is not _BLOCKED:
+            return []
+        status = self._status
+        found: list[str] = []
+        seen: set[str] = set()
+        stack = [dep for dep in self._pred[task_id] if status[dep] is not _COMPLETED]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if status[node] in _HALTED:
+                found.append(node)
+            stack.extend(dep for dep in self._pred[node] if status[dep] is not _COMPLETED and dep not in seen)
+        return sorted(found, key=natural_key)
+
+    def waiting_on(self, task_id: str) -> list[str]:
+        """Direct dependencies not completed."""
+        self._require(task_id)
+        return sorted((dep for dep in self._pred[task_id] if self._status[dep] is not _COMPLETED), key=natural_key)
+
+    # ----------------------------------------------------------------- structure
+
+    def topological_order(self) -> list[str]:
+        """Dependencies first; among the tasks available at each step, the smallest in natural order."""
+        return list(nx.lexicographical_topological_sort(self._graph, key=self._key.__getitem__))
+
+    def layers(self) -> list[list[str]]:
+        """Topological generations (layer 0: no dependencies), each in natural order."""
+        return [sorted(layer, key=natural_key) for layer in nx.topological_generations(self._graph)]
+
+    def dependencies(self, task_id: str) -> list[str]:
+        self._require(task_id)
+        return sorted(self._pred[task_id], key=natural_key)
+
+    def dependents(self, task_id: str) -> list[str]:
+        self._require(task_id)
+        return sorted(self._succ[task_id], key=natural_key)
+
+    def ancestors(self, task_id: str) -> set[str]:
+        """Every task this one depends on, directly or not."""
+        self._require(task_id)
+        return nx.ancestors(self._graph, task_id)
+
+    def descendants(self, task_id: str) -> set[str]:
+        """Every task that depends on this one, directly or not."""
+        self._require(task_id)
+        return nx.descendants(self._graph, task_id)
+
+    def ids(self) -> list[str]:
+        """All ids in natural order."""
+        return sorted(self._status, key=natural_key)
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._status
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+    # ----------------------------------------------------------------- internals
+
+    @staticmethod
+    def _read(task: GraphTask) -> tuple[str, list[str], int, ProjectPhase, float, TaskStatus]:
+        return (
+            task.task_id,
+            list(dict.fromkeys(task.dependencies)),
+            PRIORITY_RANK[_member(_PRIORITIES, task.priority, TaskPriority)],
+            _member(_PHASES, task.phase, ProjectPhase),
+            float(task.estimated_hours),
+            _stored_status(task.status),
+        )
+
+    def _store(self, task_id: str, rank: int, phase: ProjectPhase, hours: float, status: TaskStatus) -> None:
+        self._key[task_id] = natural_key(task_id)
+        self._rank[task_id] = rank
+        self._phase[task_id] = phase
+        self._hours[task_id] = hours
+        self._status[task_id] = status
+
+    def _check_known(self, task_id: str, deps: list[str]) -> None:
+        for dep in deps:
+            if dep == task_id:
+                raise ValueError(f"task {task_id!r} depends on itself")
+            if dep not in self._status:
+                raise ValueError(f"task {task_id!r} depends on unknown task {dep!r}")
+
+    def _require(self, task_id: str) -> None:
+        if task_id not in self._status:
+            raise UnknownTaskError(task_id, self._status)
+
+    def _refresh(self, task_id: str) -> None:
+        """Recompute one task's derived status and move it between the indexes if it changed."""
+        status = self._status[task_id]
+        if status is _PENDING:
+            status = _READY if self._open[task_id] == 0 else _BLOCKED
+        old = self._derived.get(task_id)
+        if status is old:
+            return
+        if old is not None:
+            self._members[old].discard(task_id)
+        self._members[status].add(task_id)
+        self._derived[task_id] = status
+        bucket = self._ready_by_rank[self._rank[task_id]]
+        if status is _READY:
+            bucket.add(task_id)
+        else:
+            bucket.discard(task_id)
+
+    def _ranks(self, priority: TaskPriority | str | None) -> list[int]:
+        return _RANKS_DESC if priority is None else [PRIORITY_RANK[_member(_PRIORITIES, priority, TaskPriority)]]
+
+    def _ready_in(self, rank: int, phase: ProjectPhase | str | None) -> list[str]:
+        bucket = self._ready_by_rank[rank]
+        if phase is None:
+            return list(bucket)
+        wanted = _member(_PHASES, phase, ProjectPhase)
+        phase_of = self._phase
+        return [task_id for task_id in bucket if phase_of[task_id] is wanted]
+
+    def _invalidate(self, task_ids: Iterable[str]) -> None:
+        """Drop the memo of these tasks and of every ancestor whose value depends on them."""
+        remaining, status, pred = self._remaining, self._status, self._pred
+        stack = list(task_ids)
+        while stack:
+            node = stack.pop()
+            if remaining.pop(node, None) is None:
+                continue  # already stale, and so (by the invariant) is everything above it that cares
+            if status[node] is not _COMPLETED:  # a completed task's dependencies ignore it
+                stack.extend(pred[node])
+
+    def _fill(self, task_ids: Iterable[str]) -> None:
+        """Compute the memo of these tasks (and what they need), depth first on an explicit stack."""
+        remaining, status, succ, hours = self._remaining, self._status, self._succ, self._hours
+        for task_id in task_ids:
+            if task_id in remaining:
+                continue
+            stack = [task_id]
+            while stack:
+                node = stack[-1]
+                if node in remaining:
+                    stack.pop()
+                    continue
+                missing = [child for child in succ[node] if status[child] is not _COMPLETED and child not in remaining]
+                if missing:
+                    stack.extend(missing)
+                    continue
+                stack.pop()
+                remaining[node] = hours[node] + max(
+                    (remaining[child] for child in succ[node] if status[child] is not _COMPLETED), default=0.0
+                )

@@ -1,0 +1,198 @@
+"""The task model and the plan file's schema (DESIGN.md sections 2 and 3). Pure: no I/O.
+
+Enum values and field names are the seed framework's, so seed code and seed state files keep working.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+
+class TaskPriority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+PRIORITY_RANK: dict[str, int] = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+
+
+class ProjectPhase(StrEnum):
+    PLANNING = "planning"
+    DESIGN = "design"
+    DEVELOPMENT = "development"
+    TESTING = "testing"
+    DEPLOYMENT = "deployment"
+    MAINTENANCE = "maintenance"
+
+
+class TaskStatus(StrEnum):
+    """Stored statuses, plus ``READY`` and ``BLOCKED`` which are derived from dependencies, never stored."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    REVIEW = "review"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    READY = "ready"
+    BLOCKED = "blocked"
+
+
+STORED_STATUSES = frozenset(
+    {TaskStatus.PENDING, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW, TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TaskSpec(BaseModel):
+    """What a person writes for a task in ``[[tasks]]`` (``id`` or ``task_id``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
+
+    task_id: str = Field(
+        validation_alias=AliasChoices("id", "task_id"),
+        min_length=1,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        description="Unique id, e.g. TASK-001.",
+    )
+    title: str = Field(min_length=1)
+    description: str = ""
+    agent: str | None = Field(None, description="Agent name from [agents]; the project's default_agent when absent.")
+    priority: TaskPriority = TaskPriority.MEDIUM
+    phase: ProjectPhase = ProjectPhase.DEVELOPMENT
+    dependencies: list[str] = Field(default_factory=list, description="Ids of tasks that must be completed first.")
+    estimated_hours: float = Field(1.0, gt=0)
+    deliverables: list[str] = Field(default_factory=list)
+    success_criteria: list[str] = Field(default_factory=list)
+    commands: list[str] = Field(default_factory=list, description="Shell commands (the shell agent runs them).")
+    tags: list[str] = Field(default_factory=list)
+    notes: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    inputs: list[str] = Field(default_factory=list, description="Files whose contents go into the agent's prompt.")
+    output: str | None = Field(None, description="Path the agent's final text is written to on success.")
+    verify: list[str] = Field(default_factory=list, description="Shell commands run after a successful run; all must exit 0.")
+
+
+class AgentTask(TaskSpec):
+    """A task with its runtime record. The seed's class of the same name."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, validate_assignment=True)
+
+    status: TaskStatus = TaskStatus.PENDING
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    actual_hours: float | None = None
+    attempts: int = 0
+    last_run_id: str | None = None
+    last_error: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    origin: Literal["plan", "api"] = "api"
+
+    @field_validator("started_at", "completed_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _stored(cls, value: TaskStatus) -> TaskStatus:
+        if value not in STORED_STATUSES:
+            raise ValueError(f"{value.value!r} is derived from dependencies and cannot be stored; use 'pending'")
+        return value
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-ready dict kept in state and history."""
+        return self.model_dump(mode="json")
+
+
+DEFINITION_FIELDS: tuple[str, ...] = tuple(TaskSpec.model_fields)
+RUNTIME_FIELDS: tuple[str, ...] = tuple(name for name in AgentTask.model_fields if name not in TaskSpec.model_fields)
+
+
+class ProjectSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    description: str = ""
+    parallel_max: int = Field(4, ge=1, le=256, description="Tasks running at once.")
+    default_agent: str = "shell"
+    auto_complete: bool = Field(False, description="Complete tasks whose run and verify succeeded instead of leaving them in review.")
+
+
+class AgentType(StrEnum):
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    GEMINI = "gemini"
+    OLLAMA = "ollama"
+    HTTP = "http"
+    SHELL = "shell"
+    CLI = "cli"
+    INTERACTIVE = "interactive"
+
+
+class AgentConfig(BaseModel):
+    """One ``[agents.NAME]`` table. Keys are read from the environment variable named by ``api_key_env``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: AgentType
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, description="Name of the environment variable holding the key; the key itself never goes into a file.")
+    capabilities: list[str] = Field(default_factory=list)
+    max_tokens: int = Field(4096, gt=0)
+    temperature: float | None = None
+    system: str | None = None
+    read_timeout: float = Field(300.0, gt=0, description="Seconds allowed between two streamed chunks.")
+    max_attempts: int = Field(3, ge=1, le=10)
+    stream_usage: bool = Field(True, description="openai: send stream_options.include_usage (some strict servers reject it).")
+    headers: dict[str, str] = Field(default_factory=dict)
+    command: list[str] = Field(default_factory=list, description="cli: the command line, e.g. ['claude', '-p', '--output-format', 'stream-json'].")
+    prompt_via: Literal["stdin", "arg"] = "stdin"
+    output_format: Literal["text", "stream-json", "jsonl"] = "text"
+    request: dict[str, Any] = Field(default_factory=dict, description="http: the JSON body template; {prompt} and {model} are filled in.")
+    text_path: str | None = Field(None, description="http: dotted path to the text in each streamed JSON line.")
+    price_input: float | None = Field(None, ge=0, description="USD per million input tokens (overrides the built-in table).")
+    price_output: float | None = Field(None, ge=0, description="USD per million output tokens.")
+
+
+class WebhookEvent(StrEnum):
+    TASK_STARTED = "task_started"
+    TASK_COMPLETED = "task_completed"
+    TASK_FAILED = "task_failed"
+    TASK_REVIEW = "task_review"
+    ROLLBACK = "rollback"
+    RUN_FINISHED = "run_finished"
+
+
+class WebhookConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1)
+    events: list[WebhookEvent] = Field(default_factory=lambda: list(WebhookEvent))
+    secret_env: str | None = Field(None, description="Environment variable holding the HMAC secret.")
+
+
+class PlanFile(BaseModel):
+    """The whole ``orchestra.toml``; ``orchestra schema`` prints its JSON Schema."""
+
+    model_config = ConfigDict(extra="forbid", title="orchestra.toml")
+
+    project: ProjectSettings
+    agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    tasks: list[TaskSpec] = Field(default_factory=list)

@@ -1,0 +1,129 @@
+"""The state snapshot (``project_state.json``, the seed's shape) and the compressed checkpoints.
+
+The snapshot's ``checksum`` is a SHA-256 over canonical bytes, and the file is written so that those bytes
+are the file itself minus the leading checksum member: verifying needs no re-serialisation. A checkpoint
+is the same canonical bytes, gzip-compressed, named by their SHA-256 (content-addressed) and the entry seq.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .journal import dumps
+
+FORMAT_VERSION = 3
+_PREFIX = re.compile(rb'^\{"checksum":"([0-9a-f]{64})",')
+CHECKPOINT_NAME = re.compile(r"^(\d{8,})\.([0-9a-f]{64})\.json\.gz$")
+
+
+class SnapshotError(Exception):
+    """The file cannot be trusted (``reason`` says why); ``future`` when it is from a newer orchestra."""
+
+    def __init__(self, reason: str, future: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.future = future
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    project_id: str
+    tasks: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+    seq: int
+    offset: int
+    last_updated: str
+    checksum: str
+
+
+def encode(*, version: str, project_id: str, tasks: dict, meta: dict, metrics: dict, seq: int, offset: int, last_updated: str) -> tuple[bytes, str]:
+    """Returns (file bytes, checksum)."""
+    body = dumps(
+        {
+            "version": version,
+            "format_version": FORMAT_VERSION,
+            "project_id": project_id,
+            "last_updated": last_updated,
+            "tasks": tasks,
+            "metrics": metrics,
+            "meta": meta,
+            "journal": {"seq": seq, "offset": offset},
+        }
+    )
+    checksum = hashlib.sha256(body).hexdigest()
+    return b'{"checksum":"' + checksum.encode() + b'",' + body[1:], checksum
+
+
+def decode(data: bytes) -> Snapshot:
+    match = _PREFIX.match(data)
+    if match is None:
+        # Maybe a readable document from a newer orchestra, or not ours at all.
+        _raise_if_future(data)
+        raise SnapshotError("not an orchestra state file (no checksum header)")
+    body = b"{" + data[match.end() :]
+    if hashlib.sha256(body).hexdigest() != match.group(1).decode():
+        _raise_if_future(data)
+        raise SnapshotError("checksum mismatch (damaged or truncated)")
+    return _from_body(body, match.group(1).decode())
+
+
+def _from_body(body: bytes, checksum: str) -> Snapshot:
+    try:
+        doc = json.loads(body)
+    except ValueError as error:
+        raise SnapshotError(f"unreadable JSON: {error}") from None
+    fmt = doc.get("format_version")
+    if isinstance(fmt, int) and fmt > FORMAT_VERSION:
+        raise SnapshotError(f"format_version {fmt} is newer than this orchestra understands ({FORMAT_VERSION}); upgrade orchestra", future=True)
+    try:
+        journal = doc["journal"]
+        return Snapshot(
+            project_id=str(doc["project_id"]),
+            tasks=dict(doc["tasks"]),
+            meta=dict(doc.get("meta") or {}),
+            seq=int(journal["seq"]),
+            offset=int(journal["offset"]),
+            last_updated=str(doc.get("last_updated", "")),
+            checksum=checksum,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise SnapshotError(f"missing or malformed field: {error}") from None
+
+
+def _raise_if_future(data: bytes) -> None:
+    try:
+        fmt = json.loads(data).get("format_version")
+    except (ValueError, AttributeError):
+        return
+    if isinstance(fmt, int) and fmt > FORMAT_VERSION:
+        raise SnapshotError(f"format_version {fmt} is newer than this orchestra understands ({FORMAT_VERSION}); upgrade orchestra", future=True)
+
+
+def checkpoint_bytes(snapshot_file: bytes) -> bytes:
+    """The compressed checkpoint for a snapshot file's bytes (level 1: checkpoints sit on the commit path)."""
+    match = _PREFIX.match(snapshot_file)
+    assert match is not None
+    return gzip.compress(b"{" + snapshot_file[match.end() :], compresslevel=1, mtime=0)
+
+
+def checkpoint_name(seq: int, checksum: str) -> str:
+    return f"{seq:08d}.{checksum}.json.gz"
+
+
+def read_checkpoint(path: Path) -> Snapshot:
+    match = CHECKPOINT_NAME.match(path.name)
+    if match is None:
+        raise SnapshotError("not a checkpoint file name")
+    try:
+        body = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise SnapshotError(f"unreadable checkpoint: {error}") from None
+    if hashlib.sha256(body).hexdigest() != match.group(2):
+        raise SnapshotError("checkpoint checksum mismatch")
+    return _from_body(body, match.group(2))

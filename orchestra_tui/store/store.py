@@ -1,0 +1,496 @@
+"""The durable state of one project: the current task records, and the permanent history of every change.
+
+Commit protocol (DESIGN.md section 4): under the lock on ``.orchestra/lock``, catch up with entries other
+processes appended, compute the change from that fresh state, append one CRC-framed entry to the journal
+and fdatasync it (the commit point), then apply it in memory. Every ``CHECKPOINT_EVERY`` entries (and on
+``flush``), the snapshot ``project_state.json`` is rewritten atomically and a compressed, content-addressed
+copy is kept under ``checkpoints/``, so loading replays a bounded tail and rolling back any distance replays
+a bounded run. On open, a damaged snapshot, checkpoint or journal tail is moved to ``damaged/`` and the state
+is rebuilt from what remains; ``repairs`` says what was done.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntryError
+from . import fsio, snapshot
+from .changes import Change, Progress, Record, apply, diff_meta, diff_tasks
+from .journal import MAGIC, FrameError, Journal, encode_frame, iter_frames, read_body
+
+CHECKPOINT_EVERY = 256
+SNAPSHOT_FILE = "project_state.json"
+JOURNAL_FILE = "journal.log"
+LOCK_FILE = "lock"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One history entry: what changed, when, by whom, and the progress figures after it."""
+
+    seq: int
+    id: str
+    time: str
+    actor: str
+    action: str
+    summary: str
+    progress: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Entry:
+        known = {"seq", "id", "time", "actor", "action", "summary", "progress"}
+        return cls(
+            seq=int(meta["seq"]),
+            id=str(meta["id"]),
+            time=str(meta["time"]),
+            actor=str(meta.get("actor", "")),
+            action=str(meta.get("action", "")),
+            summary=str(meta.get("summary", "")),
+            progress=dict(meta.get("progress") or {}),
+            extra={k: v for k, v in meta.items() if k not in known},
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "summary": self.summary,
+            "progress": self.progress,
+            **self.extra,
+        }
+
+
+@dataclass
+class Mutation:
+    """What a commit writes: computed by the caller from the fresh state, under the lock."""
+
+    changes: list[Change]
+    action: str
+    summary: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Entry, list[Change]], None]
+
+
+def entry_id(seq: int) -> str:
+    return f"{seq:08d}"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Store:
+    def __init__(self, directory: Path, *, project_id: str, version: str, lock_timeout: float = 30.0) -> None:
+        self.dir = directory
+        self.project_id = project_id
+        self.version = version
+        self.lock_timeout = lock_timeout
+        self.journal = Journal(directory / JOURNAL_FILE)
+        self.snapshot_path = directory / SNAPSHOT_FILE
+        self.checkpoint_dir = directory / "checkpoints"
+        self.damaged_dir = directory / "damaged"
+        self.tasks: dict[str, Record] = {}
+        self.meta: dict[str, Any] = {}
+        self.progress = Progress()
+        self.seq = 0
+        self.offset = 0
+        self.repairs: list[str] = []
+        self.warnings: list[str] = []
+        self.listeners: list[Listener] = []
+        self._snapshot_seq = -1
+        self._checkpoint_seq = 0
+        self._history: list[Entry] = []
+        self._history_end: int | None = None
+        self._file_lock = filelock.FileLock(str(directory / LOCK_FILE), timeout=lock_timeout)
+        self._mutex = threading.RLock()
+
+    # -- opening and recovery -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path, *, project_id: str, version: str, lock_timeout: float = 30.0) -> Store:
+        """Load the state, repairing damage when the directory is writable (read-only: warnings only)."""
+        store = cls(directory, project_id=project_id, version=version, lock_timeout=lock_timeout)
+        if store._writable():
+            with store._locked():
+                ignore = directory / ".gitignore"
+                if not ignore.exists():
+                    fsio.atomic_write(ignore, b"# orchestra's runtime state: not for version control\n*\n")
+                store._load(repair=True)
+        else:
+            store._load(repair=False)
+        return store
+
+    def _writable(self) -> bool:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with open(self.dir / LOCK_FILE, "a"):
+                return True
+        except OSError:
+            return False
+
+    def _load(self, *, repair: bool) -> None:
+        self._snapshot_seq = -1
+        base = self._load_snapshot(repair)
+        if base is None:
+            base = self._best_checkpoint(repair)
+        if base is not None:
+            self.tasks, self.meta, self.seq, self.offset = dict(base.tasks), dict(base.meta), base.seq, base.offset
+            self._checkpoint_seq = base.seq
+        else:
+            self.tasks, self.meta, self.seq, self.offset = {}, {}, 0, 0
+        journal_size = self.journal.size()
+        if journal_size < self.offset:
+            self._problem(
+                repair,
+                f"{JOURNAL_FILE} is shorter than the state expects (entries after {entry_id(self.seq)} were never "
+                f"there or were cut off); history stops early",
+                copy=self.journal.path,
+            )
+            self.offset = self._last_good_offset()
+        self.progress = Progress(self.tasks.values())
+        self._catch_up(repair)
+        if repair and (self.repairs or not self.snapshot_path.exists()) and self.seq > 0:
+            self._write_snapshot()
+
+    def _load_snapshot(self, repair: bool) -> snapshot.Snapshot | None:
+        try:
+            data = self.snapshot_path.read_bytes()
+        except FileNotFoundError:
+            if self.journal.size() > 0:
+                self._problem(repair, f"{SNAPSHOT_FILE} was missing; rebuilt it from the history")
+            return None
+        except OSError as error:
+            raise StateError(f"cannot read {self.snapshot_path}: {error.strerror}") from None
+        try:
+            snap = snapshot.decode(data)
+        except snapshot.SnapshotError as error:
+            if error.future:
+                raise StateError(f"{self.snapshot_path}: {error.reason}; the file was left untouched") from None
+            self._problem(repair, f"{SNAPSHOT_FILE} could not be trusted ({error.reason})", move=self.snapshot_path)
+            return None
+        self._snapshot_seq = snap.seq
+        return snap
+
+    def _checkpoints(self) -> list[tuple[int, Path]]:
+        try:
+            names = os.listdir(self.checkpoint_dir)
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            match = snapshot.CHECKPOINT_NAME.match(name)
+            if match:
+                found.append((int(match.group(1)), self.checkpoint_dir / name))
+        return sorted(found)
+
+    def _best_checkpoint(self, repair: bool, at_most: int | None = None) -> snapshot.Snapshot | None:
+        for seq, path in reversed(self._checkpoints()):
+            if at_most is not None and seq > at_most:
+                continue
+            try:
+                return snapshot.read_checkpoint(path)
+            except snapshot.SnapshotError as error:
+                self._problem(repair, f"checkpoint {path.name} could not be trusted ({error.reason})", move=path)
+        return None
+
+    def _catch_up(self, repair: bool) -> int:
+        """Apply the journal's entries after ``self.offset``. Returns how many were applied."""
+        start = self.offset
+        data = self.journal.read(start)
+        applied = 0
+        try:
+            for frame in iter_frames(data):
+                if frame.meta.get("seq") != self.seq + 1:
+                    raise FrameError(frame.offset, f"entry {frame.meta.get('seq')} where {self.seq + 1} was expected", torn=False)
+                entry = Entry.from_meta(frame.meta)
+                changes = read_body(data, frame)["changes"]
+                self._apply(entry, changes, self.offset + frame.end)
+                applied += 1
+        except FrameError as error:
+            if error.torn and not repair:
+                return applied  # another process may be appending it right now
+            self._problem(
+                repair,
+                f"{JOURNAL_FILE} had a {'torn' if error.torn else 'damaged'} entry after {entry_id(self.seq)} "
+                f"({error.reason}); it was never committed"
+                if error.torn
+                else f"{JOURNAL_FILE} is damaged after entry {entry_id(self.seq)} ({error.reason}); "
+                "the state was rebuilt up to that entry",
+                tail=start + error.offset,
+            )
+        return applied
+
+    def _last_good_offset(self) -> int:
+        end = 0
+        try:
+            for frame in iter_frames(self.journal.read(0)):
+                end = frame.end
+        except FrameError:
+            pass
+        return end
+
+    def _problem(self, repair: bool, message: str, *, move: Path | None = None, copy: Path | None = None, tail: int | None = None) -> None:
+        """Record damage; when repairing, set the untrusted bytes aside (never overwrite them)."""
+        if not repair:
+            self.warnings.append(message + " (not repaired: the state directory is not writable)")
+            return
+        self.damaged_dir.mkdir(exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        if move is not None and move.exists():
+            target = self.damaged_dir / f"{stamp}-{move.name}"
+            os.replace(move, target)
+            fsio.fsync_dir(move.parent)
+            message += f"; moved to {target}"
+        if copy is not None and copy.exists():
+            target = self.damaged_dir / f"{stamp}-{copy.name}"
+            fsio.atomic_write(target, copy.read_bytes())
+            message += f"; a copy is in {target}"
+        if tail is not None:
+            start = tail
+            rest = self.journal.read(start)
+            target = self.damaged_dir / f"{stamp}-{JOURNAL_FILE}-from-{start}"
+            fsio.atomic_write(target, rest)
+            self.journal.truncate(start)
+            message += f"; the {len(rest)} bytes set aside are in {target}"
+        fsio.fsync_dir(self.damaged_dir)
+        self.repairs.append(message)
+
+    # -- locking --------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._mutex:
+            try:
+                self._file_lock.acquire()
+            except filelock.Timeout:
+                raise LockTimeoutError(
+                    f"another orchestra process has held {self.dir / LOCK_FILE} for over {self.lock_timeout:g}s; try again"
+                ) from None
+            except OSError as error:
+                raise StateError(fsio.describe_os_error(error, self.dir / LOCK_FILE)) from None
+            try:
+                yield
+            finally:
+                self._file_lock.release()
+
+    # -- reading and writing --------------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Catch up with entries other processes committed (lock-free). Returns how many were applied."""
+        with self._mutex:
+            size = self.journal.size()
+            if size == self.offset:
+                return 0
+            if size < self.offset:  # another process cut a damaged tail: start over from disk
+                self._reload()
+                return 1
+            return self._catch_up(repair=False)
+
+    def _sync_locked(self) -> None:
+        size = self.journal.size()
+        if size < self.offset:
+            self._load(repair=True)
+            self._history, self._history_end = [], None
+            self._notify_reload()
+        elif size > self.offset:
+            self._catch_up(repair=True)
+
+    def _reload(self) -> None:
+        with self._locked():
+            self._load(repair=True)
+        self._history, self._history_end = [], None
+        self._notify_reload()
+
+    def _notify_reload(self) -> None:
+        """Listeners get an entry with action ``reload`` and no changes: rebuild from ``tasks``."""
+        entry = Entry(self.seq, entry_id(self.seq), now_iso(), "store", "reload", "reloaded from disk", self.progress.figures())
+        for listener in self.listeners:
+            listener(entry, [])
+
+    def commit(self, compute: Callable[[], Mutation | None], *, actor: str, expect_seq: int | None = None) -> Entry | None:
+        """Compute a change on the fresh state and make it durable. Returns None when nothing changed.
+
+        ``expect_seq`` refuses the commit if another change landed since the caller looked at entry
+        ``expect_seq`` (for changes computed from what a person saw, not from the fresh state).
+        """
+        with self._locked():
+            self._sync_locked()
+            if expect_seq is not None and expect_seq != self.seq:
+                raise StaleStateError(
+                    f"the project changed since you looked (entry {entry_id(expect_seq)} -> {entry_id(self.seq)}); nothing was written"
+                )
+            mutation = compute()
+            if mutation is None or not mutation.changes:
+                return None
+            seq = self.seq + 1
+            progress = self._progress_after(mutation.changes)
+            meta = {
+                **mutation.extra,
+                "seq": seq,
+                "id": entry_id(seq),
+                "time": now_iso(),
+                "actor": actor,
+                "action": mutation.action,
+                "summary": mutation.summary,
+                "progress": progress,
+            }
+            frame = encode_frame(meta, {"changes": mutation.changes})
+            try:
+                end = self.journal.append(frame, self.offset)
+            except OSError as error:
+                raise StateError(fsio.describe_os_error(error, self.journal.path) + "; nothing was changed") from None
+            entry = Entry.from_meta(meta)
+            self._apply(entry, mutation.changes, end)
+            if seq - self._checkpoint_seq >= CHECKPOINT_EVERY:
+                self._checkpoint()
+            return entry
+
+    def _progress_after(self, changes: list[Change]) -> dict[str, Any]:
+        progress = self.progress.copy()
+        touched: dict[str, Record] = {}
+        meta: dict[str, Any] = {}
+        for change in changes:
+            task = change["task"]
+            if task is not None and task not in touched and task in self.tasks:
+                touched[task] = self.tasks[task]
+        apply(touched, meta, changes, progress)
+        return progress.figures()
+
+    def _apply(self, entry: Entry, changes: list[Change], end: int) -> None:
+        apply(self.tasks, self.meta, changes, self.progress)
+        self.seq, self.offset = entry.seq, end
+        if self._history_end is not None:
+            self._history.append(entry)
+            self._history_end = end
+        for listener in self.listeners:
+            listener(entry, changes)
+
+    def _checkpoint(self) -> None:
+        """Refresh the snapshot and keep a checkpoint. The commit is already durable: a failure here only warns."""
+        try:
+            data = self._write_snapshot()
+            self.checkpoint_dir.mkdir(exist_ok=True)
+            checksum = data[len(b'{"checksum":"') : len(b'{"checksum":"') + 64].decode()
+            fsio.atomic_write(self.checkpoint_dir / snapshot.checkpoint_name(self.seq, checksum), snapshot.checkpoint_bytes(data))
+            self._checkpoint_seq = self.seq
+        except OSError as error:
+            self.warnings.append(fsio.describe_os_error(error, self.checkpoint_dir) + " (the change itself is saved)")
+
+    def _write_snapshot(self) -> bytes:
+        data, _checksum = snapshot.encode(
+            version=self.version,
+            project_id=self.project_id,
+            tasks=self.tasks,
+            meta=self.meta,
+            metrics=self.progress.figures(),
+            seq=self.seq,
+            offset=self.offset,
+            last_updated=now_iso(),
+        )
+        fsio.atomic_write(self.snapshot_path, data)
+        self._snapshot_seq = self.seq
+        return data
+
+    def flush(self) -> None:
+        """Bring ``project_state.json`` up to date (it otherwise trails the journal by a bounded number of entries)."""
+        if self.seq == self._snapshot_seq or self.seq == 0:
+            return
+        try:
+            with self._locked():
+                self._sync_locked()
+                self._write_snapshot()
+        except (OSError, StateError) as error:
+            self.warnings.append(f"could not refresh {SNAPSHOT_FILE}: {error} (the history is intact)")
+
+    def close(self) -> None:
+        self.flush()
+        self.journal.close()
+
+    # -- history --------------------------------------------------------------------------------------
+
+    def history(self) -> list[Entry]:
+        """Every entry up to the current state, oldest first. Damaged entries in the middle are skipped (with a warning)."""
+        with self._mutex:
+            start = self._history_end if self._history_end is not None else 0
+            if start == 0:
+                self._history = []
+            data = memoryview(self.journal.read(start))[: max(0, self.offset - start)]
+            pos = 0
+            while pos < len(data):
+                try:
+                    for frame in iter_frames(data, pos):
+                        self._history.append(Entry.from_meta(frame.meta))
+                        pos = frame.end
+                except FrameError as error:
+                    self.warnings.append(f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged ({error.reason}); skipped")
+                    pos = bytes(data).find(MAGIC, error.offset + 1)
+                    if pos < 0:
+                        break
+            self._history_end = self.offset
+            return list(self._history)
+
+    def resolve(self, ref: str | int) -> Entry:
+        """An entry by id (``00000042``), seq (``42``), or ``-N`` (N entries before the last)."""
+        entries = self.history()
+        text = str(ref).strip()
+        try:
+            number = int(text)
+        except ValueError:
+            raise UnknownEntryError(text) from None
+        if number < 0 or text.startswith("-"):
+            index = len(entries) - 1 + number
+            if 0 <= index < len(entries):
+                return entries[index]
+            raise UnknownEntryError(text)
+        for entry in entries:
+            if entry.seq == number:
+                return entry
+        raise UnknownEntryError(text)
+
+    def state_at(self, seq: int) -> tuple[dict[str, Record], dict[str, Any]]:
+        """The task records and meta right after entry ``seq`` (0: before the first entry)."""
+        with self._mutex:
+            if seq == self.seq:
+                return dict(self.tasks), dict(self.meta)
+            if seq < 0 or seq > self.seq:
+                raise UnknownEntryError(entry_id(seq))
+            base = self._best_checkpoint(repair=False, at_most=seq)
+            tasks, meta, at, offset = ({}, {}, 0, 0) if base is None else (dict(base.tasks), dict(base.meta), base.seq, base.offset)
+            if at == seq:
+                return tasks, meta
+            data = self.journal.read(offset)
+            try:
+                for frame in iter_frames(data):
+                    frame_seq = frame.meta.get("seq")
+                    if frame_seq != at + 1:
+                        break
+                    apply(tasks, meta, read_body(data, frame)["changes"])
+                    at = frame_seq
+                    if at == seq:
+                        return tasks, meta
+            except FrameError:
+                pass
+            raise StateError(f"the history needed to rebuild entry {entry_id(seq)} is damaged; `orchestra backups` shows what is left")
+
+    def diff(self, seq_a: int, seq_b: int | None = None) -> list[Change]:
+        """Changes that turn the state after entry ``seq_a`` into the state after ``seq_b`` (default: now)."""
+        tasks_a, meta_a = self.state_at(seq_a)
+        tasks_b, meta_b = self.state_at(self.seq if seq_b is None else seq_b)
+        changes = diff_tasks(tasks_a, tasks_b)
+        meta_change = diff_meta(meta_a, meta_b)
+        return changes + ([meta_change] if meta_change else [])
