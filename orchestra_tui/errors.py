@@ -1,6 +1,7 @@
 """Errors a user can cause or fix. Every one carries a single line that the faces print as is.
 
 Anything that is not an ``OrchestraError`` is a bug and may show a traceback; these never do.
+Errors about bad values are also ``ValueError``s, which is what the seed framework raised for them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class OrchestraError(Exception):
         return self.message
 
 
-class PlanError(OrchestraError):
+class PlanError(OrchestraError, ValueError):
     """The plan cannot be used. ``problems`` holds every problem found, one line each."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -43,7 +44,7 @@ class PlanError(OrchestraError):
         super().__init__(head + more)
 
 
-class UnknownTaskError(OrchestraError):
+class UnknownTaskError(OrchestraError, ValueError):
     def __init__(self, task_id: str, known: Iterable[str] = ()) -> None:
         suggestion = closest(task_id, known)
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
@@ -51,11 +52,11 @@ class UnknownTaskError(OrchestraError):
         self.task_id = task_id
 
 
-class TransitionError(OrchestraError):
+class TransitionError(OrchestraError, ValueError):
     """A state change the task's current state does not allow."""
 
 
-class UnknownEntryError(OrchestraError):
+class UnknownEntryError(OrchestraError, ValueError):
     def __init__(self, entry: str) -> None:
         super().__init__(f"unknown history entry {entry!r}; `orchestra backups` lists them")
         self.entry = entry

@@ -139,6 +139,8 @@ _PHASES: dict[str, ProjectPhase] = {phase.value: phase for phase in ProjectPhase
 
 
 def _member(members: dict[str, _E], value: _E | str, enum: type[_E]) -> _E:
+    if isinstance(value, enum):  # a member hashes by its name, so it would miss the by-value lookup
+        return value
     found = members.get(value)
     return found if found is not None else enum(value)  # the call raises the usual ValueError
 

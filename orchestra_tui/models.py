@@ -94,10 +94,18 @@ class AgentTask(TaskSpec):
     attempts: int = 0
     last_run_id: str | None = None
     last_error: str | None = None
+    output_files: list[str] = Field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
     origin: Literal["plan", "api"] = "api"
+
+    def __init__(self, task_id: str | None = None, title: str | None = None, description: str | None = None, agent: str | None = None, /, **data: Any) -> None:
+        """Accepts the seed dataclass's positional order: ``AgentTask("T-1", "Title", "What to do", "claude")``."""
+        for name, value in (("task_id", task_id), ("title", title), ("description", description), ("agent", agent)):
+            if value is not None:
+                data[name] = value
+        super().__init__(**data)
 
     @field_validator("started_at", "completed_at")
     @classmethod
@@ -116,6 +124,19 @@ class AgentTask(TaskSpec):
     def record(self) -> dict[str, Any]:
         """The JSON-ready dict kept in state and history."""
         return self.model_dump(mode="json")
+
+    # The seed's helpers.
+    to_dict = record
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentTask:
+        return cls.model_validate(data)
+
+    def is_ready(self, completed_tasks: set[str]) -> bool:
+        return all(dep in completed_tasks for dep in self.dependencies)
+
+    def is_blocked(self, completed_tasks: set[str]) -> bool:
+        return not self.is_ready(completed_tasks)
 
 
 DEFINITION_FIELDS: tuple[str, ...] = tuple(TaskSpec.model_fields)

@@ -30,7 +30,6 @@ Seed config (``orchestration.config.json``)
 from __future__ import annotations
 
 import datetime
-import gc
 import hashlib
 import json
 import os
@@ -46,6 +45,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from orchestra_tui.bulk import paused_gc
 from orchestra_tui.errors import PlanError, closest
 from orchestra_tui.models import (
     AgentConfig,
@@ -880,17 +880,11 @@ def load_plan(root: Path, *, cache_dir: Path | None = None, environ: Mapping[str
     file's sha256, to skip TOML parsing when the file has not changed; validation runs every time.
     ``environ`` defaults to ``os.environ``.
     """
-    # Loading a big plan allocates hundreds of thousands of containers; the cyclic GC would rescan them
-    # several times over (half the time of a cached load of 10,000 tasks). Nothing here creates cycles.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        return _load_plan(root, cache_dir, environ)
+        with paused_gc():
+            return _load_plan(root, cache_dir, environ)
     except RecursionError:
         raise PlanError([f"{_display(Path(root) / PLAN_FILE)}: too deeply nested to read"]) from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | None) -> Plan:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..bulk import paused_gc
 from ..errors import PlanError, TransitionError, UnknownTaskError, closest
 from ..graph import TaskGraph, dependency_problems
 from ..models import DEFINITION_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
@@ -41,10 +42,11 @@ class Project:
         """Load the plan and the state, repair damage, and bring the state in line with the plan file."""
         root = Path(root).resolve()
         state_dir = root / STATE_DIR
-        plan = load_plan(root, cache_dir=state_dir if state_dir.is_dir() else None, environ=environ)
-        store = Store.open(state_dir, project_id=plan.project.id, version=__version__, lock_timeout=lock_timeout)
-        project = cls(root, plan, store, actor)
-        project.sync_plan()
+        with paused_gc():
+            plan = load_plan(root, cache_dir=state_dir if state_dir.is_dir() else None, environ=environ)
+            store = Store.open(state_dir, project_id=plan.project.id, version=__version__, lock_timeout=lock_timeout)
+            project = cls(root, plan, store, actor)
+            project.sync_plan()
         return project
 
     # -- keeping the in-memory view in step with the store --------------------------------------------
@@ -171,8 +173,9 @@ class Project:
     def start(self, task_id: str, run_id: str | None = None) -> Entry:
         return self._transition(task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id))
 
-    def complete(self, task_id: str) -> Entry:
-        return self._transition(task_id, "complete", f"{task_id} completed", lambda r: transitions.complete(r, self.graph))
+    def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
+        """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced."""
+        return self._transition(task_id, "complete", f"{task_id} completed", lambda r: transitions.complete(r, self.graph, output_files, notes))
 
     def review(self, task_id: str) -> Entry:
         return self._transition(task_id, "review", f"{task_id} ready for review", transitions.review)

@@ -50,7 +50,7 @@ def start(record: Record, graph: TaskGraph, run_id: str | None = None) -> Record
     }
 
 
-def complete(record: Record, graph: TaskGraph) -> Record:
+def complete(record: Record, graph: TaskGraph, output_files: list[str] | None = None, notes: str | None = None) -> Record:
     task_id, status = record["task_id"], record["status"]
     if status == TaskStatus.COMPLETED:
         raise TransitionError(f"{task_id} is already completed")
@@ -64,6 +64,8 @@ def complete(record: Record, graph: TaskGraph) -> Record:
         "completed_at": now,
         "actual_hours": record.get("actual_hours") or _hours_between(record.get("started_at"), now),
         "last_error": None,
+        "output_files": list(output_files) if output_files else record.get("output_files", []),
+        "notes": notes if notes else record.get("notes", ""),
     }
 
 
