@@ -350,7 +350,8 @@ def _display(path: Path) -> str:
     return relative
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """A project id made from a directory name."""
     slug = re.sub(r"[^a-z0-9_.-]+", "-", name.lower()).strip("-._")
     return slug or "project"
 
@@ -783,7 +784,7 @@ def _read_seed(
 
 def _seed_project(data: dict[str, Any], root: Path, file: str, text_missing: set[str],
                   environ: Mapping[str, str], problems: _Problems, path: Path) -> ProjectSettings | None:
-    settings: dict[str, Any] = {"id": _slug(root.name), "name": root.name}
+    settings: dict[str, Any] = {"id": slug(root.name), "name": root.name}
     for source, target in (("project_id", "id"), ("project_name", "name"), ("parallel_max", "parallel_max"),
                            ("default_agent", "default_agent")):
         if source in data and data[source] is not None:
@@ -908,7 +909,7 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
 
     if not has_toml:
         if not has_seed:
-            return Plan(root=root, path=None, project=ProjectSettings(id=_slug(root.name), name=root.name),
+            return Plan(root=root, path=None, project=ProjectSettings(id=slug(root.name), name=root.name),
                         agents={}, webhooks=[], tasks=[], sha256="", missing_env=frozenset())
         project = None
         if seed_data is not None:

@@ -15,13 +15,14 @@ from .. import __version__
 from ..bulk import paused_gc
 from ..errors import PlanError, TransitionError, UnknownTaskError, closest
 from ..graph import TaskGraph, dependency_problems
-from ..models import DEFINITION_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
+from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 from ..plan import Plan, load_plan
 from ..store import Entry, Mutation, Store
-from ..store.changes import Change, Record, diff_record, diff_tasks
+from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from . import transitions
 
 STATE_DIR = ".orchestra"
+_NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
 Actor = str  # tui | cli | api | scheduler
 
 
@@ -43,10 +44,14 @@ class Project:
         root = Path(root).resolve()
         state_dir = root / STATE_DIR
         with paused_gc():
-            plan = load_plan(root, cache_dir=state_dir if state_dir.is_dir() else None, environ=environ)
+            plan = load_plan(root, cache_dir=state_dir, environ=environ)
             store = Store.open(state_dir, project_id=plan.project.id, version=__version__, lock_timeout=lock_timeout)
             project = cls(root, plan, store, actor)
-            project.sync_plan()
+            try:
+                project.sync_plan()
+            except BaseException:
+                store.close()
+                raise
         return project
 
     # -- keeping the in-memory view in step with the store --------------------------------------------
@@ -199,7 +204,7 @@ class Project:
                     if record["status"] in ("failed", "cancelled", "review"):
                         changes.append(diff_record(other, record, transitions.reopen(record)))
                         reset.append(other)
-            summary = f"{task_id} reopened" + (f" with {len(reset) - 1} downstream" if downstream else "")
+            summary = f"{task_id} reopened" + (f" with {len(reset) - 1} downstream" if len(reset) > 1 else "")
             return Mutation(changes, "retry", summary, {"tasks": reset})
 
         entry = self._commit(compute)
@@ -248,32 +253,33 @@ class Project:
             plan_ids.add(spec.task_id)
             definition = spec.model_dump(mode="json")
             old = records.get(spec.task_id)
-            if old is None:
-                result[spec.task_id] = AgentTask.model_validate({**definition, "origin": "plan"}).record()
-            else:
-                result[spec.task_id] = {**old, **definition, "origin": "plan"}
+            result[spec.task_id] = {**(old or _NEW_RUNTIME), **definition, "origin": "plan"}
         for task_id, record in records.items():
             if task_id not in plan_ids and record.get("origin") != "plan":
                 result[task_id] = record
         return result
 
     def sync_plan(self) -> Entry | None:
-        """Bring the state's task definitions in line with the plan file: one history entry when anything differs."""
-        if self.plan.path is None:
+        """Bring the state's task definitions in line with the plan file: one history entry when anything differs.
+
+        The file's hash is kept with the entry, so an unchanged plan costs nothing on the next open.
+        """
+        if self.plan.path is None or self.store.meta.get("plan_sha256") == self.plan.sha256:
             return None
 
         def compute() -> Mutation | None:
             current = self.store.tasks
             wanted = self._plan_records(current)
-            changes = [c for c in diff_tasks(current, wanted)]
+            changes = diff_tasks(current, wanted)
             if not changes:
                 return None
+            changes.append(diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256}))
             self._check_graph(wanted)
             added = sum(c["op"] == "add" for c in changes)
             removed = sum(c["op"] == "remove" for c in changes)
-            changed = len(changes) - added - removed
+            changed = len(changes) - 1 - added - removed
             summary = f"plan {self.plan.path.name}: {added} added, {changed} changed, {removed} removed"
-            return Mutation(changes, "plan", summary, {"tasks": [c["task"] for c in changes[:20]]})
+            return Mutation(changes, "plan", summary, {"tasks": [c["task"] for c in changes[:20] if c["task"]]})
 
         return self._commit(compute)
 
@@ -332,6 +338,13 @@ class Project:
 
     # -- history --------------------------------------------------------------------------------------
 
+    def rollback_changes(self, ref: str | int) -> list[Change]:
+        """The changes rolling back to entry ``ref`` would make now (what ``rollback`` commits)."""
+        records, _meta = self.store.state_at(self.entry(ref).seq)
+        wanted = self._plan_records(records) if self.plan.path is not None else records
+        self._check_graph(wanted)
+        return diff_tasks(self.store.tasks, wanted)
+
     def rollback(self, ref: str | int, *, action: str = "rollback", extra: Mapping[str, Any] | None = None) -> Entry | None:
         """Make the tasks' progress what it was right after entry ``ref``, as a new entry (so it can be undone).
 
@@ -341,12 +354,9 @@ class Project:
         target = self.entry(ref)
 
         def compute() -> Mutation | None:
-            records, _meta = self.store.state_at(target.seq)
-            wanted = self._plan_records(records) if self.plan.path is not None else records
-            changes = diff_tasks(self.store.tasks, wanted)
+            changes = self.rollback_changes(target.seq)
             if not changes:
                 return None
-            self._check_graph(wanted)
             verb = "undo" if action == "undo" else f"rollback to {target.id}"
             summary = f"{verb}: {len(changes)} task{'s' if len(changes) != 1 else ''} changed"
             return Mutation(changes, action, summary, {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})})

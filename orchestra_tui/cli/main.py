@@ -1,0 +1,453 @@
+"""The ``orchestra`` command (DESIGN.md section 5): every action scriptable, ``--json`` on the reads.
+
+Exit codes: 0 success; 1 a user error, as one ``error: ...`` line on stderr (every ``OrchestraError`` is
+caught in :class:`_Group`, so no traceback); 2 usage (typer/click); 130 interrupted. ``--json`` writes
+exactly ``json.dumps(..., indent=2)`` to stdout and nothing else; notes go to stderr.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shlex
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..engine.project import STATE_DIR, Project
+from ..errors import OrchestraError, PlanError
+from ..graph import TaskGraph, natural_key
+from ..models import AgentTask, ProjectPhase, TaskPriority, TaskStatus
+from ..plan import PLAN_FILE, find_plan, load_plan, plan_schema, slug, starter_plan
+from ..store import Store
+from ..store.store import JOURNAL_FILE
+from . import render
+
+
+class _Group(TyperGroup):
+    """Turns every user error into one line on stderr and exit code 1 (click handles usage errors: 2)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OrchestraError as error:
+            hint = "; `orchestra validate` lists them all" if isinstance(error, PlanError) and len(error.problems) > 1 else ""
+            typer.echo(f"error: {error}{hint}", err=True)
+            raise typer.Exit(error.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="orchestra",
+    help="Drive a multi-week, AI-assisted project: a plan of tasks with dependencies and a history you can roll back. "
+    "`orchestra DIR` shows a project; `orchestra init DIR` starts one.",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class GraphFormat(StrEnum):
+    MERMAID = "mermaid"
+    DOT = "dot"
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+TaskId = Annotated[str, typer.Argument(help="Task id, e.g. DES-001.", show_default=False)]
+
+
+# --------------------------------------------------------------------------------------- plumbing
+
+
+def _root(ctx: typer.Context) -> str:
+    return ctx.find_root().obj
+
+
+def _plan_dir(ctx: typer.Context) -> Path:
+    """The project directory: it holds a plan, or the state of a project built with the Python API.
+
+    Nothing is created in a directory that has neither."""
+    given = _root(ctx)
+    root = Path(given)
+    if not root.is_dir():
+        raise OrchestraError(f"no such directory: {given}")
+    if find_plan(root) is None and not (root / STATE_DIR / JOURNAL_FILE).exists():
+        quoted = shlex.quote(given)
+        raise OrchestraError(f"no {PLAN_FILE} in {given}: run `orchestra init {quoted}`, or try `orchestra sample_projects/demo`")
+    return root
+
+
+def _notes(store: Store, seen: int) -> int:
+    """Print the store's repairs and warnings not printed yet (stderr); returns how many have been printed."""
+    lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+    for line in lines[seen:]:
+        typer.echo(line, err=True)
+    return len(lines)
+
+
+@contextmanager
+def _project(ctx: typer.Context) -> Iterator[Project]:
+    """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first."""
+    project = Project.open(_plan_dir(ctx), actor="cli")
+    # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
+    # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
+    gc.freeze()
+    seen = _notes(project.store, 0)
+    try:
+        yield project
+    finally:
+        project.close()
+        _notes(project.store, seen)
+
+
+def _ready(project: Project) -> set[str]:
+    return set(project.graph.ready())
+
+
+def _done(project: Project, message: str, ready_before: set[str]) -> None:
+    newly = sorted(_ready(project) - ready_before, key=natural_key)
+    typer.echo(message + (f"; now ready: {render.id_list(newly, 12)}" if newly else ""))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"orchestra {__version__}")
+        raise typer.Exit()
+
+
+# --------------------------------------------------------------------------------------- commands
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    ctx: typer.Context,
+    project: Annotated[str, typer.Option(
+        "--project", "-p", envvar="ORCHESTRA_PROJECT", metavar="DIR",
+        help="Project directory (holding orchestra.toml).", show_default="current directory")] = ".",
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Without a command: show the project (`orchestra DIR` works too)."""
+    ctx.obj = project
+    if ctx.invoked_subcommand is None:
+        with _project(ctx) as opened:
+            render.print_overview(opened)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: Annotated[str | None, typer.Argument(
+        metavar="[DIR]", help="Where to write orchestra.toml (created if missing).", show_default="the project directory")] = None,
+) -> None:
+    """Write a commented starter orchestra.toml (never over an existing one)."""
+    given = directory if directory is not None else _root(ctx)
+    target = Path(given)
+    path = target / PLAN_FILE
+    name = target.resolve().name
+    project_id = slug(name)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OrchestraError(f"cannot create {target}: {error.strerror or error}") from None
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(starter_plan(project_id, name or project_id))
+    except FileExistsError:
+        raise OrchestraError(f"{path} already exists; nothing was written (`orchestra validate` checks it)") from None
+    except OSError as error:
+        raise OrchestraError(f"cannot write {path}: {error.strerror or error}") from None
+    where = "" if given == "." else f"-p {shlex.quote(given)} "
+    typer.echo(f"wrote {path} (project {project_id!r}); add your [[tasks]], then run `orchestra {where}validate`")
+
+
+@app.command()
+def validate(ctx: typer.Context) -> None:
+    """Check the plan: exit 1 listing every problem, one per line."""
+    root = _plan_dir(ctx)
+    try:
+        plan = load_plan(root)
+    except PlanError as error:
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1) from None
+    for var in sorted(plan.missing_env):
+        typer.echo(f"warning: ${{{var}}} is not set (used in {plan.path.name if plan.path else 'the plan'})", err=True)
+    graph = TaskGraph.build(AgentTask.model_validate(spec.model_dump()) for spec in plan.tasks)
+    _, path_hours = graph.critical_path()
+    phases = len({spec.phase for spec in plan.tasks})
+    counts = [f"{len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}", f"{phases} phase{'s' * (phases != 1)}",
+              f"{len(plan.agents)} agent{'s' * (len(plan.agents) != 1)}", f"critical path {render.hours(path_hours)} h"]
+    typer.echo(f"OK {plan.path.name if plan.path else root}: {', '.join(counts)}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[TaskStatus | None, typer.Option(
+        "--status", "-s", case_sensitive=False, help="Only this status; ready and blocked are derived.")] = None,
+    priority: Annotated[TaskPriority | None, typer.Option("--priority", case_sensitive=False)] = None,
+    phase: Annotated[ProjectPhase | None, typer.Option("--phase", case_sensitive=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tasks in dependency order, with their derived status."""
+    with _project(ctx) as project:
+        tasks = project.list_tasks(status=status, priority=priority, phase=phase)
+        if as_json:
+            render.emit_json([render.task_json(project, task) for task in tasks])
+        elif tasks:
+            render.print_tasks(project, tasks)
+        else:
+            typer.echo("no tasks" + (" match" if status or priority or phase else " in the plan"), err=True)
+
+
+@app.command()
+def show(ctx: typer.Context, task_id: TaskId, as_json: JsonOption = False) -> None:
+    """One task in full: definition, status, what it waits on and what it unblocks."""
+    with _project(ctx) as project:
+        task = project.task(task_id)
+        if as_json:
+            render.emit_json(render.task_detail_json(project, task))
+        else:
+            render.print_task(project, task)
+
+
+@app.command("next")
+def next_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The recommended task to do next (JSON null when none is ready)."""
+    with _project(ctx) as project:
+        if as_json:
+            task = project.next_task()
+            render.emit_json(None if task is None else render.task_json(project, task))
+        else:
+            typer.echo(render.next_line(project))
+
+
+@app.command()
+def start(ctx: typer.Context, task_id: TaskId) -> None:
+    """Mark a ready task in progress (work done outside orchestra)."""
+    with _project(ctx) as project:
+        entry = project.start(task_id)
+        typer.echo(f"{task_id} started (entry {entry.id})")
+
+
+@app.command()
+def complete(ctx: typer.Context, task_id: TaskId) -> None:
+    """Mark a task completed."""
+    with _project(ctx) as project:
+        before = _ready(project)
+        entry = project.complete(task_id)
+        _done(project, f"{task_id} completed (entry {entry.id})", before)
+
+
+@app.command()
+def fail(
+    ctx: typer.Context,
+    task_id: TaskId,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why it failed (kept with the task).")],
+) -> None:
+    """Mark a task failed; its dependants stay blocked until it is retried."""
+    with _project(ctx) as project:
+        entry = project.fail(task_id, reason)
+        typer.echo(f"{task_id} failed (entry {entry.id}): {reason.strip() or 'failed'}")
+
+
+@app.command()
+def cancel(ctx: typer.Context, task_id: TaskId) -> None:
+    """Cancel a task; its dependants stay blocked until it is retried."""
+    with _project(ctx) as project:
+        entry = project.cancel(task_id)
+        typer.echo(f"{task_id} cancelled (entry {entry.id})")
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    task_id: TaskId,
+    downstream: Annotated[bool, typer.Option("--downstream", help="Also reopen failed, cancelled and review tasks after it.")] = False,
+) -> None:
+    """Reopen a failed, cancelled or review task."""
+    with _project(ctx) as project:
+        before = _ready(project)
+        entry = project.retry(task_id, downstream=downstream)
+        others = [other for other in entry.extra.get("tasks", []) if other != task_id]
+        also = f" with {render.id_list(others, 12)}" if others else ""
+        _done(project, f"{task_id} reopened{also} (entry {entry.id})", before)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown, for pasting into documents.")] = False,
+) -> None:
+    """Progress, hours, critical path, cost and what is blocked."""
+    if as_json and markdown:
+        raise typer.BadParameter("--json and --markdown exclude each other", param_hint="--json / --markdown")
+    with _project(ctx) as project:
+        data = project.report()
+        if as_json:
+            render.emit_json(data)
+        elif markdown:
+            typer.echo(render.report_markdown(data))
+        else:
+            render.print_report(data)
+
+
+@app.command()
+def backups(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Only the newest N entries.")] = None,
+) -> None:
+    """The history, newest first: every entry can be rolled back to."""
+    with _project(ctx) as project:
+        entries = project.history()[::-1][:limit]
+        if as_json:
+            render.emit_json([entry.as_dict() for entry in entries])
+        elif entries:
+            render.print_history(entries)
+        else:
+            typer.echo("no history yet", err=True)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    entry_ref: Annotated[str, typer.Argument(metavar="ENTRY", help="Entry id (00000042), number (42) or -N (N before the last).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Restore the tasks' progress to what it was after ENTRY (a new entry: `orchestra undo` reverts it)."""
+    with _project(ctx) as project:
+        target = project.entry(entry_ref)
+        changes = project.rollback_changes(target.seq)
+        if not changes:
+            typer.echo(f"nothing to roll back: the state already matches entry {target.id}")
+            return
+        typer.echo(f"rolling back to {target.id} ({render.local_time(target.time)}, {target.summary}) "
+                   f"changes {len(changes)} task{'s' * (len(changes) != 1)}:")
+        lines = render.change_lines(changes)
+        for line in lines[:8]:
+            typer.echo(f"  {line}")
+        if len(lines) > 8:
+            typer.echo(f"  ... and {len(lines) - 8} more (`orchestra diff {project.store.seq} {target.id}` shows all)")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise OrchestraError("refusing to roll back without confirmation: add --yes")
+            try:  # input(), not typer.confirm: ctrl-c must stay a KeyboardInterrupt (exit 130), not click's Abort
+                answer = input("Roll back? [y/N] ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                typer.echo("nothing was changed", err=True)
+                raise typer.Exit(1)
+        entry = project.rollback(target.seq)
+        if entry is None:
+            typer.echo(f"nothing to roll back: the state already matches entry {target.id}")
+            return
+        typer.echo(f"{entry.summary} (entry {entry.id}); `orchestra undo` reverts it")
+
+
+@app.command()
+def undo(ctx: typer.Context) -> None:
+    """Undo the last change (run it again to go further back)."""
+    with _project(ctx) as project:
+        entry = project.undo()
+        if entry is None:
+            typer.echo("nothing to undo")
+            return
+        undone = project.entry(entry.extra["undoes"])
+        typer.echo(f"undid {undone.id} ({undone.summary}) as entry {entry.id}; "
+                   f"`orchestra rollback {undone.id}` redoes it")
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    entry_a: Annotated[str, typer.Argument(metavar="ENTRY", help="The older entry.")],
+    entry_b: Annotated[str | None, typer.Argument(metavar="[ENTRY2]", help="The newer entry (default: now).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What changed between two history entries, or between an entry and now."""
+    with _project(ctx) as project:
+        a = project.entry(entry_a)
+        b = project.entry(entry_b) if entry_b is not None else None
+        changes = project.diff(a.seq, None if b is None else b.seq)
+        if as_json:
+            render.emit_json(changes)
+            return
+        span = f"{a.id} -> {b.id if b is not None else 'now'}"
+        if not changes:
+            typer.echo(f"{span}: no differences")
+            return
+        typer.echo(f"{span}: {len(changes)} change{'s' * (len(changes) != 1)}")
+        for line in render.change_lines(changes):
+            typer.echo(line)
+
+
+@app.command()
+def graph(
+    ctx: typer.Context,
+    fmt: Annotated[GraphFormat, typer.Option("--format", "-f", case_sensitive=False)] = GraphFormat.MERMAID,
+) -> None:
+    """The dependency graph for documents: status colours, the critical path marked."""
+    with _project(ctx) as project:
+        typer.echo(render.mermaid(project) if fmt is GraphFormat.MERMAID else render.dot(project))
+
+
+@app.command()
+def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Configured agents and whether each looks usable offline (keys are never shown; endpoints not contacted)."""
+    plan = load_plan(_plan_dir(ctx))
+    rows = render.agent_rows(plan, os.environ)
+    if as_json:
+        render.emit_json(rows)
+    else:
+        render.print_agents(rows)
+
+
+@app.command()
+def schema() -> None:
+    """The JSON Schema of orchestra.toml (for editors)."""
+    render.emit_json(plan_schema())
+
+
+@app.command("import-state")
+def import_state(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A project_state.json of the seed framework (format 1 or 2).")],
+) -> None:
+    """Import the task progress of a seed framework state file (one history entry)."""
+    from ..engine.seed_import import import_seed_state
+
+    with _project(ctx) as project:
+        try:
+            entry = import_seed_state(project, file)
+        except PlanError as error:  # about the file, so `orchestra validate` would not list them
+            raise OrchestraError(str(error)) from None
+        if entry is None:
+            typer.echo(f"nothing to import: the state already matches {file}")
+        else:
+            typer.echo(f"{entry.summary} (entry {entry.id}); `orchestra undo` reverts it")
+
+
+# ------------------------------------------------------------------------------------------ entry
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry. ``orchestra DIR [...]`` means ``orchestra --project DIR [...]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    if args and not args[0].startswith("-") and args[0] not in getattr(command, "commands", {}) and os.path.isdir(args[0]):
+        args = ["--project", args[0], *args[1:]]
+    command.main(args=args, prog_name="orchestra")
+
+
+if __name__ == "__main__":
+    main()

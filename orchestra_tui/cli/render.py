@@ -1,0 +1,527 @@
+"""What the CLI prints: rich tables for people, plain JSON shapes for scripts, graph exports for documents.
+
+rich is imported inside the functions that draw, so the JSON paths (``orchestra next --json``) never pay
+for it. Colour is rich's call: none when the output is not a terminal or ``NO_COLOR`` is set. Statuses also
+carry a mark (``✗ failed``), so they read without colour too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..graph import natural_key
+from ..models import AgentConfig, AgentType
+from ..plan import BUILTIN_AGENTS
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+    from ..engine.project import Project
+    from ..models import AgentTask
+    from ..plan import Plan
+    from ..store import Entry
+    from ..store.changes import Change
+
+STATUS_ORDER = ("ready", "blocked", "in_progress", "review", "completed", "failed", "cancelled")
+_STATUS_LOOK = {
+    "ready": ("●", "bold green"),
+    "blocked": ("◌", "yellow"),
+    "pending": ("○", ""),
+    "in_progress": ("▶", "bold cyan"),
+    "review": ("◆", "magenta"),
+    "completed": ("✓", "green"),
+    "failed": ("✗", "bold red"),
+    "cancelled": ("⊘", "red"),
+}
+_PIPED_WIDTH = 160  # not a terminal: wide rows (one line per task for grep) rather than rich's 80 columns
+
+
+# ------------------------------------------------------------------------------------------ basics
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = _PIPED_WIDTH
+    return out
+
+
+def status_text(status: str) -> Text:
+    from rich.text import Text
+
+    mark, style = _STATUS_LOOK.get(str(status), ("?", ""))
+    return Text(f"{mark} {status}", style=style)
+
+
+def hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def local_time(value: str | datetime | None) -> str:
+    """An ISO time (or datetime) in the local zone, to the second; '-' for none."""
+    if value is None:
+        return "-"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except ValueError:
+        return str(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def id_list(ids: Sequence[str], limit: int = 4) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" +{len(ids) - limit}" if len(ids) > limit else "")
+
+
+def counts_line(counts: Mapping[str, int]) -> str:
+    return " · ".join(f"{status.replace('_', ' ')} {counts.get(status, 0)}" for status in STATUS_ORDER)
+
+
+# -------------------------------------------------------------------------------------- JSON shapes
+
+
+def task_json(project: Project, task: AgentTask) -> dict[str, Any]:
+    """Every field of the task, plus ``derived_status`` (ready/blocked for pending tasks)."""
+    return {**task.model_dump(mode="json"), "derived_status": project.graph.status_of(task.task_id).value}
+
+
+def task_detail_json(project: Project, task: AgentTask) -> dict[str, Any]:
+    graph, task_id = project.graph, task.task_id
+    return {
+        **task_json(project, task),
+        "effective_agent": project.agent_of(task),
+        "waiting_on": graph.waiting_on(task_id),
+        "blockers": graph.blockers(task_id),
+        "unblocks": graph.unblocks(task_id),
+        "dependants": graph.dependents(task_id),
+    }
+
+
+# ------------------------------------------------------------------------------------------ tasks
+
+
+def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    out = console()
+    narrow = out.width < 110  # phase and agent give way to the title on a narrow terminal
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("ID", no_wrap=True, style="bold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Priority", no_wrap=True)
+    if not narrow:
+        table.add_column("Phase", no_wrap=True)
+    table.add_column("Hours", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("Agent", no_wrap=True)
+    table.add_column("Title", min_width=20)
+    table.add_column("Deps", min_width=7)
+    status_of = project.graph.status_of
+    for task in tasks:
+        cells = [task.task_id, status_text(status_of(task.task_id)), task.priority.value, task.phase.value,
+                 hours(task.estimated_hours), project.agent_of(task), task.title, id_list(task.dependencies)]
+        if narrow:
+            del cells[5], cells[3]
+        table.add_row(*cells)
+    out.print(table)
+
+
+def print_task(project: Project, task: AgentTask) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    graph, task_id = project.graph, task.task_id
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, show_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+
+    def row(label: str, value: Any) -> None:
+        if value in (None, "", [], {}):
+            return
+        if isinstance(value, list):
+            value = "\n".join(f"- {item}" for item in value)
+        elif isinstance(value, dict):
+            value = json.dumps(value, default=str)
+        table.add_row(label, value if isinstance(value, Text) else Text(str(value)))
+
+    status = graph.status_of(task_id)
+    row("status", status_text(status))
+    row("priority", task.priority.value)
+    row("phase", task.phase.value)
+    row("agent", project.agent_of(task) + ("" if task.agent else " (project default)"))
+    row("hours", f"{hours(task.estimated_hours)} estimated"
+        + (f", {hours(task.actual_hours)} actual" if task.actual_hours is not None else ""))
+    row("depends on", ", ".join(task.dependencies))
+    row("waiting on", ", ".join(graph.waiting_on(task_id)))
+    row("blocked by", ", ".join(f"{b} ({graph.status_of(b).value})" for b in graph.blockers(task_id)))
+    row("dependants", ", ".join(graph.dependents(task_id)))
+    row("unblocks", ", ".join(graph.unblocks(task_id)))
+    row("description", task.description.strip())
+    for name in ("deliverables", "success_criteria", "inputs", "commands", "verify", "tags"):
+        row(name.replace("_", " "), getattr(task, name))
+    row("output", task.output)
+    row("notes", task.notes.strip())
+    row("metadata", task.metadata)
+    if task.started_at:
+        row("started", local_time(task.started_at))
+    if task.completed_at:
+        row("finished", local_time(task.completed_at))
+    if task.attempts:
+        row("attempts", task.attempts)
+    row("last run", task.last_run_id)
+    if task.last_error:
+        row("last error", Text(task.last_error, style="red"))
+    if task.input_tokens or task.output_tokens:
+        row("tokens", f"{task.input_tokens} in / {task.output_tokens} out")
+    if task.cost_usd:
+        row("cost", f"${task.cost_usd:.4f}")
+    out = console()
+    out.print(Text.assemble((task_id, "bold"), "  ", task.title))
+    out.print(table)
+
+
+def print_overview(project: Project) -> None:
+    """What ``orchestra DIR`` shows until the TUI exists: a header and the task list."""
+    from rich.text import Text
+
+    report = project.report()
+    out = console()
+    out.print(Text.assemble((report["project_name"], "bold"), f"  ({report['project_id']})  ", (str(project.root), "dim")))
+    done_hours = report["estimated_total_hours"] - report["estimated_remaining_hours"]
+    out.print(
+        f"{report['completion_percentage']:g}% complete · {report['completed_tasks']}/{report['total_tasks']} tasks · "
+        f"{hours(round(done_hours, 2))} h done, {hours(report['estimated_remaining_hours'])} h remaining"
+    )
+    out.print(counts_line(project.graph.counts()))
+    out.print(next_line(project))
+    if project.tasks:
+        print_tasks(project, project.list_tasks())
+    out.print(Text("the live board arrives with the TUI; `orchestra --help` lists every command", style="dim"))
+
+
+def next_line(project: Project) -> str:
+    task = project.next_task()
+    if task is not None:
+        return (f"next: {task.task_id}  {task.title} ({task.priority.value}, {task.phase.value}, "
+                f"{hours(task.estimated_hours)} h, agent {project.agent_of(task)})")
+    counts = project.graph.counts()
+    total = len(project.tasks)
+    if total == 0:
+        return "no tasks in the plan yet"
+    if counts.get("completed", 0) == total:
+        return f"nothing to do: all {total} tasks are completed"
+    waiting = [f"{counts[s]} {s.replace('_', ' ')}" for s in ("in_progress", "review", "blocked", "failed", "cancelled") if counts.get(s)]
+    return "no task is ready: " + ", ".join(waiting)
+
+
+# ----------------------------------------------------------------------------------------- report
+
+
+def print_report(report: Mapping[str, Any]) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    out.print(Text.assemble((report["project_name"], "bold"), f"  ({report['project_id']})"))
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, show_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    table.add_row("progress", f"{report['completed_tasks']}/{report['total_tasks']} tasks completed "
+                              f"({report['completion_percentage']:g}%)")
+    table.add_row("status", counts_line({
+        "ready": report["ready_tasks"], "blocked": report["blocked_tasks"], "in_progress": report["in_progress_tasks"],
+        "review": report["review_tasks"], "completed": report["completed_tasks"], "failed": report["failed_tasks"],
+        "cancelled": report["cancelled_tasks"]}))
+    table.add_row("hours", f"{hours(report['estimated_total_hours'])} estimated, "
+                           f"{hours(report['estimated_remaining_hours'])} remaining, {hours(report['actual_hours'])} actual")
+    path = report["critical_path"]
+    table.add_row("critical path", f"{' -> '.join(path)} ({hours(report['critical_path_hours'])} h)" if path else "-")
+    table.add_row("next", report["next_task"] or "-")
+    table.add_row("cost", f"${report['cost_usd']:.4f} ({report['input_tokens']} input / {report['output_tokens']} output tokens)")
+    for task_id, blockers in report["blocked_by"].items():
+        table.add_row(Text("blocked", style="red"), f"{task_id} by {', '.join(blockers)} (retry them to unblock)")
+    out.print(table)
+    phases = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name, justify in (("Phase", "left"), ("Completed", "right"), ("Total", "right")):
+        phases.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for phase, figures in report["by_phase"].items():
+        phases.add_row(phase, str(figures["completed"]), str(figures["total"]))
+    if report["by_phase"]:
+        out.print(phases)
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    path = report["critical_path"]
+    lines = [
+        f"# Progress: {_md(report['project_name'])}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Completion | {report['completion_percentage']:g}% ({report['completed_tasks']} of {report['total_tasks']} tasks) |",
+        f"| Ready / blocked | {report['ready_tasks']} / {report['blocked_tasks']} |",
+        f"| In progress / review | {report['in_progress_tasks']} / {report['review_tasks']} |",
+        f"| Failed / cancelled | {report['failed_tasks']} / {report['cancelled_tasks']} |",
+        f"| Hours estimated / remaining / actual | {hours(report['estimated_total_hours'])} / "
+        f"{hours(report['estimated_remaining_hours'])} / {hours(report['actual_hours'])} |",
+        f"| Next task | {_md(report['next_task'] or '-')} |",
+        f"| Cost | ${report['cost_usd']:.4f} ({report['input_tokens']} input / {report['output_tokens']} output tokens) |",
+        "",
+        "## Critical path",
+        "",
+        (" → ".join(f"`{task_id}`" for task_id in path) + f" ({hours(report['critical_path_hours'])} h)") if path else "Nothing left.",
+    ]
+    if report["by_phase"]:
+        lines += ["", "## By phase", "", "| Phase | Completed | Total |", "|---|---:|---:|"]
+        lines += [f"| {phase} | {f['completed']} | {f['total']} |" for phase, f in report["by_phase"].items()]
+    if report["blocked_by"]:
+        lines += ["", "## Blocked by failed or cancelled tasks", ""]
+        lines += [f"- `{task_id}` by {', '.join(f'`{b}`' for b in blockers)}" for task_id, blockers in report["blocked_by"].items()]
+    lines += ["", f"_Report of {report['timestamp']}, history entry {report['history_entries']}._"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- history
+
+
+def print_history(entries: Sequence[Entry]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("Entry", no_wrap=True, style="bold")
+    table.add_column("Time", no_wrap=True)
+    table.add_column("Actor", no_wrap=True)
+    table.add_column("Action", no_wrap=True)
+    table.add_column("Summary")
+    table.add_column("Tasks", justify="right", no_wrap=True)
+    table.add_column("Done", justify="right", no_wrap=True)
+    for entry in entries:
+        progress = entry.progress
+        table.add_row(
+            entry.id, local_time(entry.time), entry.actor, entry.action, entry.summary,
+            f"{progress.get('completed_tasks', 0)}/{progress.get('total_tasks', 0)}",
+            f"{progress.get('completion_percentage', 0.0):g}%",
+        )
+    console().print(table)
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        text = ", ".join(str(item) for item in value) if value else "[]"
+    elif isinstance(value, dict):
+        text = json.dumps(value, default=str)
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, str) and _ISO_TIME.match(value):
+        text = local_time(value)
+    elif isinstance(value, str) and _SHA256.match(value):
+        text = value[:12] + "…"
+    else:
+        text = str(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def change_lines(changes: Iterable[Change]) -> list[str]:
+    """One readable line per changed task: ``T-3: status pending -> completed``, ``+ T-9 added``, ``- T-2 removed``."""
+    lines = []
+    for change in changes:
+        op, task_id = change["op"], change["task"]
+        if op == "add":
+            lines.append(f"+ {task_id} added")
+        elif op == "remove":
+            lines.append(f"- {task_id} removed")
+        else:
+            before, after = change["before"] or {}, change["after"] or {}
+            fields = sorted(after.keys() | before.keys(), key=lambda name: (name != "status", name))
+            label = task_id if op == "update" else "project"
+            lines.append(f"{label}: " + "; ".join(f"{name} {_value(before.get(name))} -> {_value(after.get(name))}" for name in fields))
+    return lines
+
+
+# ----------------------------------------------------------------------------------------- graphs
+
+_FILL = {
+    "ready": "#d4edda", "blocked": "#fff3cd", "in_progress": "#cce5ff", "review": "#e2d9f3",
+    "completed": "#c3e6cb", "failed": "#f5c6cb", "cancelled": "#e2e3e5", "pending": "#ffffff",
+}
+_CRITICAL = "#d9534f"
+
+
+def _mermaid_ids(task_ids: Iterable[str]) -> dict[str, str]:
+    """Safe, unique Mermaid node ids: ``t_`` + the id with every character outside [A-Za-z0-9_] made ``_``."""
+    result: dict[str, str] = {}
+    used: set[str] = set()
+    for task_id in task_ids:
+        base = "t_" + re.sub(r"[^A-Za-z0-9_]", "_", task_id)
+        node, n = base, 1
+        while node in used:
+            n += 1
+            node = f"{base}_{n}"
+        used.add(node)
+        result[task_id] = node
+    return result
+
+
+def _critical_edges(path: Sequence[str]) -> set[tuple[str, str]]:
+    return set(zip(path, path[1:]))
+
+
+def mermaid(project: Project) -> str:
+    """A Mermaid flowchart: one class per status, the critical path with thick edges and a red border."""
+    graph = project.graph
+    order = graph.topological_order()
+    path, path_hours = graph.critical_path()
+    critical = _critical_edges(path)
+    node = _mermaid_ids(order)
+    title = (project.plan.project.name or project.plan.project.id).replace("\n", " ")
+    lines = [f"%% {title}: critical path {hours(path_hours)} h, thick edges",
+             "flowchart TD"]
+    by_status: dict[str, list[str]] = {}
+    for task_id in order:
+        task = project.tasks[task_id]
+        label = f"{task_id}: {task.title}".replace('"', "#quot;")
+        lines.append(f'    {node[task_id]}["{label}"]')
+        by_status.setdefault(graph.status_of(task_id).value, []).append(node[task_id])
+    for task_id in order:
+        for child in graph.dependents(task_id):
+            arrow = "==>" if (task_id, child) in critical else "-->"
+            lines.append(f"    {node[task_id]} {arrow} {node[child]}")
+    for status, nodes in by_status.items():
+        lines.append(f"    classDef {status} fill:{_FILL[status]},stroke:#555,color:#000")
+        lines.append(f"    class {','.join(nodes)} {status}")
+    if path:
+        lines.append(f"    classDef critical stroke:{_CRITICAL},stroke-width:3px")
+        lines.append(f"    class {','.join(node[task_id] for task_id in path)} critical")
+    return "\n".join(lines)
+
+
+def _dot_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def dot(project: Project) -> str:
+    """A Graphviz digraph: fill colour per status, the critical path in red and thick."""
+    graph = project.graph
+    order = graph.topological_order()
+    path, path_hours = graph.critical_path()
+    on_path, critical = set(path), _critical_edges(path)
+    name = project.plan.project.name or project.plan.project.id
+    lines = [
+        f"digraph {_dot_string(project.plan.project.id)} {{",
+        f"    label={_dot_string(f'{name} (critical path {hours(path_hours)} h in red)')};",
+        "    labelloc=t;",
+        "    rankdir=LR;",
+        '    node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+    ]
+    for task_id in order:
+        status = graph.status_of(task_id).value
+        label = f"{task_id}\n{project.tasks[task_id].title}\n[{status}]"
+        extra = f', color="{_CRITICAL}", penwidth=3' if task_id in on_path else ""
+        lines.append(f'    {_dot_string(task_id)} [label={_dot_string(label)}, fillcolor="{_FILL[status]}"{extra}];')
+    for task_id in order:
+        for child in graph.dependents(task_id):
+            extra = f' [color="{_CRITICAL}", penwidth=3]' if (task_id, child) in critical else ""
+            lines.append(f"    {_dot_string(task_id)} -> {_dot_string(child)}{extra};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------- agents
+
+_KEYED = frozenset({AgentType.ANTHROPIC, AgentType.GEMINI})  # cloud APIs that always need a key
+_REMOTE = frozenset({AgentType.ANTHROPIC, AgentType.OPENAI, AgentType.GEMINI, AgentType.OLLAMA, AgentType.HTTP})
+
+
+def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each configured agent (and the built-ins) with what can be told offline about whether it can run.
+
+    A key is reported ``set`` or ``missing``, never shown. Endpoints are not contacted (``endpoint_checked``).
+    """
+    configs = dict(plan.agents)
+    for name in sorted(BUILTIN_AGENTS):
+        configs.setdefault(name, AgentConfig(type=AgentType(name)))
+    used: dict[str, int] = {}
+    for spec in plan.tasks:
+        agent = spec.agent or plan.project.default_agent
+        used[agent] = used.get(agent, 0) + 1
+    rows = []
+    for name in sorted(configs, key=natural_key):
+        config = configs[name]
+        problems: list[str] = []
+        key = None
+        if config.api_key_env:
+            key = "set" if environ.get(config.api_key_env) else "missing"
+            if key == "missing":
+                problems.append(f"${config.api_key_env} is not set")
+        elif config.type in _KEYED or (config.type == AgentType.OPENAI and config.base_url is None):
+            problems.append("no api_key_env configured")
+        dumped = config.model_dump_json()
+        missing_env = sorted(var for var in plan.missing_env if "${" + var in dumped)
+        problems += [f"${var} is not set (used in its settings)" for var in missing_env]
+        if config.type == AgentType.CLI:
+            if not config.command:
+                problems.append("no command configured")
+            elif shutil.which(config.command[0]) is None:
+                problems.append(f"command {config.command[0]!r} not found on PATH")
+        rows.append({
+            "name": name,
+            "type": config.type.value,
+            "model": config.model,
+            "base_url": config.base_url,
+            "api_key_env": config.api_key_env,
+            "key": key,
+            "missing_env": missing_env,
+            "builtin": name not in plan.agents,
+            "default": name == plan.project.default_agent,
+            "tasks": used.get(name, 0),
+            "usable": not problems,
+            "problems": problems,
+            "endpoint_checked": False if config.type in _REMOTE else None,
+        })
+    return rows
+
+
+def print_agents(rows: Sequence[Mapping[str, Any]]) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("Agent", "Type", "Model", "Tasks", "Key", "Usable"):
+        table.add_column(name, no_wrap=name != "Usable")
+    for row in rows:
+        name = row["name"] + (" (default)" if row["default"] else "") + (" (built in)" if row["builtin"] else "")
+        key = "-" if row["key"] is None else f"{row['api_key_env']} {row['key']}"
+        if row["problems"]:
+            usable = Text("✗ " + "; ".join(row["problems"]), style="red")
+        else:
+            usable = Text("✓ " + ("yes (endpoint not checked)" if row["endpoint_checked"] is False else "yes"), style="green")
+        table.add_row(name, row["type"], row["model"] or "-", str(row["tasks"]), key, usable)
+    console().print(table)
