@@ -119,17 +119,22 @@ def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
 
     out = console()
     narrow = out.width < 110  # phase and agent give way to the title on a narrow terminal
+    tasks = list(tasks)
+    id_width = max((len(task.task_id) for task in tasks), default=2)
+    agent_width = max((len(project.agent_of(task)) for task in tasks), default=5)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("ID", no_wrap=True, style="bold")
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Priority", no_wrap=True)
+    # Every column but the title keeps its width; the title gives way (with an ellipsis) on a narrow terminal.
+    table.add_column("ID", no_wrap=True, style="bold", min_width=id_width)
+    table.add_column("Status", no_wrap=True, min_width=13)
+    table.add_column("Priority", no_wrap=True, min_width=8)
     if not narrow:
-        table.add_column("Phase", no_wrap=True)
-    table.add_column("Hours", justify="right", no_wrap=True)
+        table.add_column("Phase", no_wrap=True, min_width=11)
+    table.add_column("Hours", justify="right", no_wrap=True, min_width=5)
     if not narrow:
-        table.add_column("Agent", no_wrap=True)
-    table.add_column("Title", min_width=20)
-    table.add_column("Deps", min_width=7)
+        table.add_column("Agent", no_wrap=True, min_width=min(agent_width, 14))
+    # One line per task, so the list stays scannable (and greppable): long cells end in an ellipsis.
+    table.add_column("Title", min_width=20, no_wrap=True, overflow="ellipsis")
+    table.add_column("Deps", max_width=24, no_wrap=True, overflow="ellipsis")
     status_of = project.graph.status_of
     for task in tasks:
         cells = [task.task_id, status_text(status_of(task.task_id)), task.priority.value, task.phase.value,
@@ -254,8 +259,8 @@ def print_report(report: Mapping[str, Any]) -> None:
     table.add_row("critical path", f"{' -> '.join(path)} ({hours(report['critical_path_hours'])} h)" if path else "-")
     table.add_row("next", report["next_task"] or "-")
     table.add_row("cost", f"${report['cost_usd']:.4f} ({report['input_tokens']} input / {report['output_tokens']} output tokens)")
-    for task_id, blockers in report["blocked_by"].items():
-        table.add_row(Text("blocked", style="red"), f"{task_id} by {', '.join(blockers)} (retry them to unblock)")
+    for blocker, held in blocking(report).items():
+        table.add_row(Text("held up", style="red"), f"{blocker} holds up {id_list(held, 8)}: `orchestra retry {blocker}`")
     out.print(table)
     phases = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name, justify in (("Phase", "left"), ("Completed", "right"), ("Total", "right")):
@@ -268,6 +273,15 @@ def print_report(report: Mapping[str, Any]) -> None:
 
 def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def blocking(report: dict[str, Any]) -> dict[str, list[str]]:
+    """``blocked_by`` turned around: each failed or cancelled task and the tasks it holds up."""
+    held: dict[str, list[str]] = {}
+    for task_id, blockers in report["blocked_by"].items():
+        for blocker in blockers:
+            held.setdefault(blocker, []).append(task_id)
+    return dict(sorted(held.items(), key=lambda item: natural_key(item[0])))
 
 
 def report_markdown(report: Mapping[str, Any]) -> str:
@@ -294,8 +308,8 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         lines += ["", "## By phase", "", "| Phase | Completed | Total |", "|---|---:|---:|"]
         lines += [f"| {phase} | {f['completed']} | {f['total']} |" for phase, f in report["by_phase"].items()]
     if report["blocked_by"]:
-        lines += ["", "## Blocked by failed or cancelled tasks", ""]
-        lines += [f"- `{task_id}` by {', '.join(f'`{b}`' for b in blockers)}" for task_id, blockers in report["blocked_by"].items()]
+        lines += ["", "## Held up by failed or cancelled tasks", ""]
+        lines += [f"- `{blocker}` holds up {', '.join(f'`{t}`' for t in held)}" for blocker, held in blocking(report).items()]
     lines += ["", f"_Report of {report['timestamp']}, history entry {report['history_entries']}._"]
     return "\n".join(lines)
 
