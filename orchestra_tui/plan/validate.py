@@ -1,0 +1,128 @@
+"""Validating the parsed TOML: the PlanFile model, then agent names and dependencies across tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..models import AgentConfig, PlanFile
+from .env import _expand_tree, expand_env
+from .locate import _Block
+from .messages import _suggest
+from .problems import _Context, _Problems
+
+#: Agents that exist without an ``[agents.NAME]`` table (one may still configure them).
+BUILTIN_AGENTS: frozenset[str] = frozenset({"shell", "interactive"})
+
+_MAX_DEPENDENCY_SUGGESTIONS = 25
+
+
+def _validate_plan_data(
+    raw: dict[str, Any],
+    text: str,
+    file: str,
+    environ: Mapping[str, str],
+    seed_agents: dict[str, AgentConfig],
+    problems: _Problems,
+) -> tuple[PlanFile | None, set[str], _Context]:
+    """Validate the parsed TOML; return the PlanFile (None when invalid) and the missing env names."""
+    ctx = _Context(file, raw, text, problems)
+    missing: set[str] = set()
+    data = dict(raw)
+    for section in ("project", "agents", "webhooks"):
+        if section in data:
+            data[section] = _expand_tree(data[section], environ, missing)
+    plan_file: PlanFile | None = None
+    try:
+        plan_file = PlanFile.model_validate(data)
+    except ValidationError as error:
+        ctx.pydantic_errors(error)
+
+    # Cross-task and cross-section checks work on the raw data so they run even when some tasks are invalid.
+    raw_tasks = raw.get("tasks")
+    tasks: list[tuple[int, dict[str, Any]]] = []
+    if isinstance(raw_tasks, list):
+        tasks = [(index, task) for index, task in enumerate(raw_tasks) if isinstance(task, dict)]
+    agents = data.get("agents")
+    agent_names = set(agents) if isinstance(agents, dict) else set()
+    agent_names |= set(seed_agents) | BUILTIN_AGENTS
+    project = data.get("project")
+    if isinstance(project, dict):
+        default_agent = project.get("default_agent")
+        if isinstance(default_agent, str) and default_agent and default_agent not in agent_names:
+            ctx.add("project", ctx.lines.project.key_line("default_agent"),
+                    _unknown_agent(default_agent, agent_names), "default_agent")
+    for index, task in tasks:
+        agent = task.get("agent")
+        if isinstance(agent, str) and agent:
+            check = expand_env(agent, environ)[0] if "${" in agent else agent
+            if check not in agent_names:
+                ctx.add(ctx.task_label(index), ctx.lines.task_block(index).key_line("agent"),
+                        _unknown_agent(agent, agent_names), "agent")
+    _dependency_checks(ctx, tasks)
+    return plan_file, missing, ctx
+
+
+def _unknown_agent(name: str, known: set[str]) -> str:
+    configured = sorted(known - BUILTIN_AGENTS)
+    hint = _suggest(name, known)
+    listing = ", ".join(configured) if configured else "none"
+    return f"unknown agent {name!r}{hint}; configured agents: {listing} (built in: interactive, shell)"
+
+
+def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -> None:
+    from ..graph import dependency_problems
+
+    entries: list[tuple[str, list[str]]] = []
+    positions: dict[str, list[int]] = {}
+    deps_at: dict[int, list[str]] = {}
+    for index, task in tasks:
+        task_id = task.get("id", task.get("task_id"))
+        if not isinstance(task_id, str) or not task_id:
+            continue
+        deps = task.get("dependencies", [])
+        deps = [dep for dep in deps if isinstance(dep, str)] if isinstance(deps, list) else []
+        entries.append((task_id, deps))
+        positions.setdefault(task_id, []).append(index)
+        deps_at[index] = deps
+    if not entries:
+        return
+    known = list(positions)
+    suggestions = _MAX_DEPENDENCY_SUGGESTIONS
+    reported_duplicates: set[str] = set()
+    for problem in dependency_problems(entries):
+        task_id = str(problem.task_id)
+        where = positions.get(task_id, [None])
+        first = where[0]
+        if problem.kind in ("unknown", "self") and len(where) > 1:
+            # A duplicated id: point at the entry that actually lists the dependency.
+            first = next((index for index in where if problem.detail in deps_at.get(index, ())), first)
+        label = ctx.task_label(first) if first is not None else f"task {task_id}"
+        block = ctx.lines.task_block(first) if first is not None else _Block(None)
+        if problem.kind == "duplicate":
+            if task_id in reported_duplicates:
+                continue
+            reported_duplicates.add(task_id)
+            first_line = block.key_line("id", "task_id")
+            for later in where[1:]:
+                later_block = ctx.lines.task_block(later)
+                note = f" (first defined at line {first_line})" if first_line else f" (first is task #{first + 1})"
+                ctx.add(f"task {task_id}", later_block.key_line("id", "task_id"),
+                        f"duplicate id {task_id!r}{note}")
+            continue
+        line = block.key_line("dependencies")
+        if problem.kind == "unknown":
+            dep = str(problem.detail)
+            # difflib over 10,000 ids costs ~13 ms: suggest for the first few only (a renamed id can
+            # leave thousands of unknown references).
+            suggestions -= 1
+            hint = _suggest(dep, known) if suggestions >= 0 else ""
+            ctx.add(label, line, f"unknown task {dep!r}{hint}", "dependencies")
+        elif problem.kind == "self":
+            ctx.add(label, line, "a task cannot depend on itself", "dependencies")
+        elif problem.kind == "cycle":
+            ctx.add(label, line, f"dependency cycle {problem.detail}", "dependencies")
+        else:  # a kind added to graph.py later: still report it, one line
+            ctx.add(label, line, f"{problem.kind}: {problem.detail}", "dependencies")
