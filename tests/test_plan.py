@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import textwrap
 import time
 import tomllib
@@ -14,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestra_tui import plan as plan_module
 from orchestra_tui.errors import PlanError
 from orchestra_tui.models import AgentType, TaskPriority
 from orchestra_tui.plan import (

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 fault_hook: Callable[[str], None] | None = None
+TEMP_PREFIX = ".tmp-"  # atomic_write's temporary files: ``.tmp-NAME-PID`` beside the target
 
 
 def fault(step: str) -> None:
@@ -39,7 +40,7 @@ def fsync_dir(directory: Path) -> None:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file, never a mix."""
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    tmp = path.with_name(f"{TEMP_PREFIX}{path.name}-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         try:

@@ -69,6 +69,8 @@ def iter_frames(data: bytes | memoryview, start: int = 0) -> Iterator[Frame]:
         body_start = meta_start + meta_len
         end = body_start + body_len
         if end > size:
+            if _whole_frame_after(view, meta_start):  # a torn frame is the last thing in the file: this one has a bad length
+                raise FrameError(offset, "bad frame length", torn=False)
             raise FrameError(offset, "the file ends inside a frame", torn=True)
         if zlib.crc32(view[meta_start:end]) != crc:
             raise FrameError(offset, "checksum mismatch", torn=end == size)
@@ -78,6 +80,19 @@ def iter_frames(data: bytes | memoryview, start: int = 0) -> Iterator[Frame]:
             raise FrameError(offset, "unreadable entry", torn=False) from None
         yield Frame(offset, end, meta, body_start, end)
         offset = end
+
+
+def _whole_frame_after(view: memoryview, start: int) -> bool:
+    data = bytes(view[start:])  # only on the error path
+    at = data.find(MAGIC)
+    while at >= 0:
+        if len(data) - at >= HEADER.size:
+            _, meta_len, body_len, crc = HEADER.unpack_from(data, at)
+            end = at + HEADER.size + meta_len + body_len
+            if meta_len and end <= len(data) and zlib.crc32(data[at + HEADER.size : end]) == crc:
+                return True
+        at = data.find(MAGIC, at + 1)
+    return False
 
 
 def read_body(data: bytes | memoryview, frame: Frame) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def read_checkpoint(path: Path) -> Snapshot:
         raise SnapshotError("not a checkpoint file name")
     try:
         body = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
         raise SnapshotError(f"unreadable checkpoint: {error}") from None
     if hashlib.sha256(body).hexdigest() != match.group(2):
         raise SnapshotError("checkpoint checksum mismatch")

@@ -31,6 +31,7 @@ CHECKPOINT_EVERY = 256
 SNAPSHOT_FILE = "project_state.json"
 JOURNAL_FILE = "journal.log"
 LOCK_FILE = "lock"
+LOCK_POLL = 0.002  # seconds between tries for a held lock (filelock's 50 ms let a busy writer starve the others)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Store:
         self.progress = Progress()
         self.seq = 0
         self.offset = 0
+        self.read_only = False  # opened without write access: reads work, changes fail in one line
         self.repairs: list[str] = []
         self.warnings: list[str] = []
         self.listeners: list[Listener] = []
@@ -125,11 +127,13 @@ class Store:
     def open(cls, directory: Path, *, project_id: str, version: str, lock_timeout: float = 30.0) -> Store:
         """Load the state, repairing damage when the directory is writable (read-only: warnings only)."""
         store = cls(directory, project_id=project_id, version=version, lock_timeout=lock_timeout)
-        if store._writable():
+        store.read_only = not store._writable()
+        if not store.read_only:
             with store._locked():
                 ignore = directory / ".gitignore"
                 if not ignore.exists():
                     fsio.atomic_write(ignore, b"# orchestra's runtime state: not for version control\n*\n")
+                store._remove_temp_files()
                 store._load(repair=True)
         else:
             store._load(repair=False)
@@ -142,6 +146,18 @@ class Store:
                 return True
         except OSError:
             return False
+
+    def _remove_temp_files(self) -> None:
+        """Temporary files a killed process left mid-write. The store writes them only under the lock, so now
+        (holding it) none of them is in use."""
+        for directory, pattern in (
+            (self.dir, f"{fsio.TEMP_PREFIX}{SNAPSHOT_FILE}-*"),
+            (self.dir, f"{fsio.TEMP_PREFIX}.gitignore-*"),
+            (self.checkpoint_dir, f"{fsio.TEMP_PREFIX}*"),
+            (self.damaged_dir, f"{fsio.TEMP_PREFIX}*"),
+        ):
+            for path in directory.glob(pattern):
+                path.unlink(missing_ok=True)
 
     def _load(self, *, repair: bool) -> None:
         self._snapshot_seq = -1
@@ -219,7 +235,7 @@ class Store:
                     raise FrameError(frame.offset, f"entry {frame.meta.get('seq')} where {self.seq + 1} was expected", torn=False)
                 entry = Entry.from_meta(frame.meta)
                 changes = read_body(data, frame)["changes"]
-                self._apply(entry, changes, self.offset + frame.end)
+                self._apply(entry, changes, start + frame.end)
                 applied += 1
         except FrameError as error:
             if error.torn and not repair:
@@ -247,7 +263,8 @@ class Store:
     def _problem(self, repair: bool, message: str, *, move: Path | None = None, copy: Path | None = None, tail: int | None = None) -> None:
         """Record damage; when repairing, set the untrusted bytes aside (never overwrite them)."""
         if not repair:
-            self.warnings.append(message + " (not repaired: the state directory is not writable)")
+            why = "the state directory is not writable" if self.read_only else "it was found while reading"
+            self.warnings.append(f"{message} (not repaired: {why})")
             return
         self.damaged_dir.mkdir(exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -276,7 +293,7 @@ class Store:
     def _locked(self) -> Iterator[None]:
         with self._mutex:
             try:
-                self._file_lock.acquire()
+                self._file_lock.acquire(poll_interval=LOCK_POLL)
             except filelock.Timeout:
                 raise LockTimeoutError(
                     f"another orchestra process has held {self.dir / LOCK_FILE} for over {self.lock_timeout:g}s; try again"
@@ -285,6 +302,8 @@ class Store:
                 raise StateError(fsio.describe_os_error(error, self.dir / LOCK_FILE)) from None
             try:
                 yield
+            except OSError as error:  # a repair or snapshot write on a full or read-only disk: one line, no traceback
+                raise StateError(fsio.describe_os_error(error, Path(error.filename or self.dir))) from None
             finally:
                 self._file_lock.release()
 
@@ -328,12 +347,18 @@ class Store:
         ``expect_seq`` refuses the commit if another change landed since the caller looked at entry
         ``expect_seq`` (for changes computed from what a person saw, not from the fresh state).
         """
+        if self.read_only:
+            # There is no lock to take without write access. Find out lock-free whether anything would change,
+            # so that reads (and a no-op plan sync) work on a read-only project; a real change fails at the lock.
+            with self._mutex:
+                self.refresh()
+                self._check_expected(expect_seq)
+                mutation = compute()
+                if mutation is None or not mutation.changes:
+                    return None
         with self._locked():
             self._sync_locked()
-            if expect_seq is not None and expect_seq != self.seq:
-                raise StaleStateError(
-                    f"the project changed since you looked (entry {entry_id(expect_seq)} -> {entry_id(self.seq)}); nothing was written"
-                )
+            self._check_expected(expect_seq)
             mutation = compute()
             if mutation is None or not mutation.changes:
                 return None
@@ -359,6 +384,12 @@ class Store:
             if seq - self._checkpoint_seq >= CHECKPOINT_EVERY:
                 self._checkpoint()
             return entry
+
+    def _check_expected(self, expect_seq: int | None) -> None:
+        if expect_seq is not None and expect_seq != self.seq:
+            raise StaleStateError(
+                f"the project changed since you looked (entry {entry_id(expect_seq)} -> {entry_id(self.seq)}); nothing was written"
+            )
 
     def _progress_after(self, changes: list[Change]) -> dict[str, Any]:
         progress = self.progress.copy()
