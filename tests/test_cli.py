@@ -639,3 +639,14 @@ def test_rollback_preview_matches_what_the_rollback_does(tmp_path: Path) -> None
     preview = ok(tmp_path, "rollback", "1", "--yes").stdout
     assert "changes 2 tasks:" in preview
     assert "rollback to 00000001: 2 tasks changed" in preview
+
+
+def test_validate_json(tmp_path: Path) -> None:
+    small_plan(tmp_path)
+    data = as_json(tmp_path, "validate")
+    assert data["valid"] is True and data["tasks"] == 3 and data["critical_path_hours"] == 3.0
+    write_plan(tmp_path, task_block("A", ["B"]) + task_block("B", ["A"]) + task_block("C", priority="urgent"))
+    result = cli(tmp_path, "validate", "--json")
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["problems"]
+    assert len(problems) == 2 and any("A -> B -> A" in p for p in problems) and any("urgent" in p for p in problems)

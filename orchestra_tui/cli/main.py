@@ -168,20 +168,28 @@ def init(
 
 
 @app.command()
-def validate(ctx: typer.Context) -> None:
+def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check the plan: exit 1 listing every problem, one per line."""
     root = _plan_dir(ctx)
     try:
         plan = load_plan(root)
     except PlanError as error:
-        for problem in error.problems:
-            typer.echo(problem, err=True)
+        if as_json:
+            render.emit_json({"valid": False, "problems": error.problems})
+        else:
+            for problem in error.problems:
+                typer.echo(problem, err=True)
         raise typer.Exit(1) from None
-    for var in sorted(plan.missing_env):
-        typer.echo(f"warning: ${{{var}}} is not set (used in {plan.path.name if plan.path else 'the plan'})", err=True)
     graph = TaskGraph.build(AgentTask.model_validate(spec.model_dump()) for spec in plan.tasks)
     _, path_hours = graph.critical_path()
     phases = len({spec.phase for spec in plan.tasks})
+    if as_json:
+        render.emit_json({"valid": True, "problems": [], "file": str(plan.path) if plan.path else None, "tasks": len(plan.tasks),
+                          "phases": phases, "agents": len(plan.agents), "critical_path_hours": path_hours,
+                          "missing_env": sorted(plan.missing_env)})
+        return
+    for var in sorted(plan.missing_env):
+        typer.echo(f"warning: ${{{var}}} is not set (used in {plan.path.name if plan.path else 'the plan'})", err=True)
     counts = [f"{len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}", f"{phases} phase{'s' * (phases != 1)}",
               f"{len(plan.agents)} agent{'s' * (len(plan.agents) != 1)}", f"critical path {render.hours(path_hours)} h"]
     typer.echo(f"OK {plan.path.name if plan.path else root}: {', '.join(counts)}")
