@@ -208,6 +208,15 @@ class WebhookConfig(BaseModel):
     secret_env: str | None = Field(None, description="Environment variable holding the HMAC secret.")
 
 
+class Price(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class PlanFile(BaseModel):
     """The whole ``orchestra.toml``; ``orchestra schema`` prints its JSON Schema."""
 
@@ -216,4 +225,5 @@ class PlanFile(BaseModel):
     project: ProjectSettings
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    pricing: dict[str, Price] = Field(default_factory=dict, description="Prices by model name, over the built-in table.")
     tasks: list[TaskSpec] = Field(default_factory=list)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..bulk import paused_gc
 from ..errors import PlanError
-from ..models import AgentConfig, ProjectSettings, TaskSpec, WebhookConfig
+from ..models import AgentConfig, Price, ProjectSettings, TaskSpec, WebhookConfig
 from .cache import _cache_read, _cache_write
 from .files import PLAN_FILE, SEED_CONFIG_FILE, slug
 from .locate import _TASK_HEADER_RE, _json_key_line, _LineIndex
@@ -41,6 +41,7 @@ class Plan:
     tasks: list[TaskSpec]
     sha256: str
     missing_env: frozenset[str]
+    pricing: dict[str, Price] = field(default_factory=dict)
     _text: str = field(default="", repr=False, compare=False)
 
     @cached_property
@@ -202,5 +203,6 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
         tasks=list(plan_file.tasks),
         sha256=sha256,
         missing_env=frozenset(missing),
+        pricing=dict(plan_file.pricing),
         _text=text,
     )

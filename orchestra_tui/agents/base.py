@@ -1,0 +1,50 @@
+"""The contract every agent type implements: a task in, a stream of events out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..models import AgentConfig, AgentTask
+from .events import AgentEvent
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    """One run of one task.
+
+    ``prompt`` is the rendered brief (task, inputs, dependencies' outputs); ``task`` has its strings already
+    expanded from the environment (never stored). ``env`` is the environment the run sees (keys are read
+    from it at call time). ``cwd`` is the project root.
+    """
+
+    run_id: str
+    task: AgentTask
+    prompt: str
+    cwd: Path
+    env: Mapping[str, str]
+    system: str | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Usability:
+    """Whether an agent can run now, and if not, why (one line)."""
+
+    usable: bool
+    reason: str = ""
+
+
+class Agent(Protocol):
+    name: str
+    config: AgentConfig
+
+    def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        """Stream the run's events; the last one is ``Finished`` or ``Failed``. Cancellation ends it cleanly."""
+        ...
+
+    async def check(self, env: Mapping[str, str]) -> Usability:
+        """Usable now? Key present, endpoint answering, command on PATH (a few seconds at most)."""
+        ...
