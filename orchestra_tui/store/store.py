@@ -2,10 +2,11 @@
 
 Commit protocol (DESIGN.md section 4): under the lock on ``.orchestra/lock``, catch up with entries other
 processes appended, compute the change from that fresh state, append one CRC-framed entry to the journal
-and fdatasync it (the commit point), then apply it in memory. Every ``CHECKPOINT_EVERY`` entries (and on
-``flush``), the snapshot ``project_state.json`` is rewritten atomically and a compressed, content-addressed
-copy is kept under ``checkpoints/``, so loading replays a bounded tail and rolling back any distance replays
-a bounded run. On open, a damaged snapshot, checkpoint or journal tail is moved to ``damaged/`` and the state
+and fdatasync it (the commit point), then apply it in memory. Every ``CHECKPOINT_EVERY`` entries, once the
+journal has also grown by a quarter of the snapshot's size (and on ``flush``), the snapshot
+``project_state.json`` is rewritten atomically and a compressed, content-addressed copy is kept under
+``checkpoints/``: a checkpoint costs O(project), so its cost stays O(1) per journal byte, and loading or
+rolling back any distance replays at most a quarter of a snapshot's worth of journal. On open, a damaged snapshot, checkpoint or journal tail is moved to ``damaged/`` and the state
 is rebuilt from what remains; ``repairs`` says what was done.
 """
 
@@ -115,7 +116,9 @@ class Store:
         self.warnings: list[str] = []
         self.listeners: list[Listener] = []
         self._snapshot_seq = -1
+        self._snapshot_size = 0
         self._checkpoint_seq = 0
+        self._checkpoint_offset = 0
         self._history: list[Entry] = []
         self._history_end: int | None = None
         self._file_lock = filelock.FileLock(str(directory / LOCK_FILE), timeout=lock_timeout)
@@ -166,7 +169,7 @@ class Store:
             base = self._best_checkpoint(repair)
         if base is not None:
             self.tasks, self.meta, self.seq, self.offset = dict(base.tasks), dict(base.meta), base.seq, base.offset
-            self._checkpoint_seq = base.seq
+            self._checkpoint_seq, self._checkpoint_offset = base.seq, base.offset
         else:
             self.tasks, self.meta, self.seq, self.offset = {}, {}, 0, 0
         journal_size = self.journal.size()
@@ -199,7 +202,7 @@ class Store:
                 raise StateError(f"{self.snapshot_path}: {error.reason}; the file was left untouched") from None
             self._problem(repair, f"{SNAPSHOT_FILE} could not be trusted ({error.reason})", move=self.snapshot_path)
             return None
-        self._snapshot_seq = snap.seq
+        self._snapshot_seq, self._snapshot_size = snap.seq, len(data)
         return snap
 
     def _checkpoints(self) -> list[tuple[int, Path]]:
@@ -381,7 +384,7 @@ class Store:
                 raise StateError(fsio.describe_os_error(error, self.journal.path) + "; nothing was changed") from None
             entry = Entry.from_meta(meta)
             self._apply(entry, mutation.changes, end)
-            if seq - self._checkpoint_seq >= CHECKPOINT_EVERY:
+            if seq - self._checkpoint_seq >= CHECKPOINT_EVERY and end - self._checkpoint_offset >= self._snapshot_size // 4:
                 self._checkpoint()
             return entry
 
@@ -418,7 +421,7 @@ class Store:
             self.checkpoint_dir.mkdir(exist_ok=True)
             checksum = data[len(b'{"checksum":"') : len(b'{"checksum":"') + 64].decode()
             fsio.atomic_write(self.checkpoint_dir / snapshot.checkpoint_name(self.seq, checksum), snapshot.checkpoint_bytes(data))
-            self._checkpoint_seq = self.seq
+            self._checkpoint_seq, self._checkpoint_offset = self.seq, self.offset
         except OSError as error:
             self.warnings.append(fsio.describe_os_error(error, self.checkpoint_dir) + " (the change itself is saved)")
 
@@ -434,7 +437,7 @@ class Store:
             last_updated=now_iso(),
         )
         fsio.atomic_write(self.snapshot_path, data)
-        self._snapshot_seq = self.seq
+        self._snapshot_seq, self._snapshot_size = self.seq, len(data)
         return data
 
     def flush(self) -> None:
