@@ -16,10 +16,15 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class UsageUpdate:
-    """Totals so far for the run (not increments). None means the provider did not say."""
+    """Totals so far for the run (not increments). None means the provider did not say.
+
+    ``cost_usd`` is the cost the provider itself reported (Claude Code's ``total_cost_usd``, OpenRouter's
+    ``usage.cost``): it includes prompt-cache pricing a price table cannot know, so it wins over the table.
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
