@@ -1,0 +1,458 @@
+"""What every HTTP agent shares: one httpx client per process and event loop, timeouts, retries, errors.
+
+A provider module subclasses :class:`StreamingAgent` with the request it sends, a stream decoder, and the
+URL its ``check`` probes; the retry loop, the classification of failures and the redaction of the key
+live here, once.
+
+Decisions a caller relies on:
+
+* Timeouts: connect 10 s; ``config.read_timeout`` is the longest gap allowed between two chunks
+  (httpx's read timeout is per read, which is exactly that gap).
+* Attempts: up to ``config.max_attempts``. Retried: HTTP 408, 409, 429 (not ``insufficient_quota``),
+  5xx and 529, overload/rate-limit/server error events inside a stream, connection errors, read gaps,
+  and streams that end without their terminal event -- but only while no text has been yielded, so a
+  retry never repeats text. Delays: ``retry-after-ms``, ``retry-after`` (seconds or an HTTP date) or
+  Gemini's ``RetryInfo.retryDelay`` when given (capped), else exponential backoff with jitter.
+  ``x-should-retry`` overrides the decision, as in the official SDKs.
+* Each retry yields :class:`Retrying` (``attempt`` is the number of the attempt that failed); every attempt
+  is logged on the ``orchestra_tui.agents`` logger. Messages are one line, carry the provider's own
+  message and the HTTP status, and have the key (and any long piece of it) replaced by ``***``.
+* Cancelling the consuming task (or ``aclose()`` on the stream) closes the HTTP response; the stream then
+  ends with the cancellation, not with a final event.
+
+SSE is decoded by httpx-sse: ``bench/bench_agents.py`` reads about 250,000 OpenAI chunks/s through it,
+as fast as a hand-written bytes splitter tried when choosing, so the library is kept. NDJSON and the generic ``http`` type split the raw bytes on ``\\n`` themselves, since JSON lines
+must not be split on the other Unicode line breaks ``aiter_lines`` honours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import random
+import re
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from .. import __version__
+from ..models import AgentConfig
+from .base import AgentRequest, Usability
+from .events import AgentEvent, Failed, Finished, Retrying, TextDelta
+
+log = logging.getLogger("orchestra_tui.agents")
+
+CONNECT_TIMEOUT = 10.0
+CHECK_TIMEOUT = 3.0
+_ERROR_BODY_LIMIT = 64 * 1024
+_RETRY_STATUSES = frozenset({408, 409, 429})
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+_clients_pid = os.getpid()
+
+
+def http_client() -> httpx.AsyncClient:
+    """The process's client for the running event loop (created on first use; connections are reused)."""
+    global _clients_pid
+    if os.getpid() != _clients_pid:  # a forked child must not share its parent's sockets
+        _clients.clear()
+        _clients_pid = os.getpid()
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+            headers={"user-agent": f"orchestra-tui/{__version__}"},
+        )
+        _clients[loop] = client
+    return client
+
+
+async def close_http_client() -> None:
+    """Close the running loop's client (call once when the engine shuts down)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between attempts: ``min(base * 2**(n-1), cap)`` less up to 25% jitter; a server's hint wins up to ``hint_cap``."""
+
+    base: float = 0.5
+    cap: float = 8.0
+    hint_cap: float = 60.0
+
+    def delay(self, attempt: int, hint: float | None = None) -> float:
+        if hint is not None:
+            return min(max(hint, 0.0), self.hint_cap)
+        return min(self.base * 2.0 ** (attempt - 1), self.cap) * (1 - 0.25 * random.random())
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+class AttemptError(Exception):
+    """One attempt failed; ``retryable`` says whether another attempt may help."""
+
+    def __init__(self, message: str, kind: str, retryable: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message, self.kind, self.retryable, self.retry_after = message, kind, retryable, retry_after
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What a provider said in an error body or error event."""
+
+    message: str = ""
+    type: str | None = None
+    code: Any = None
+    retry_delay: float | None = None  # Gemini's google.rpc.RetryInfo
+
+
+def error_info(document: Any) -> ErrorInfo:
+    """Read the usual shapes: ``{"error": {"message", "type"|"status", "code"}}``, ``{"error": "..."}``, ``[{...}]``."""
+    if isinstance(document, list) and document:
+        document = document[0]
+    if not isinstance(document, dict):
+        return ErrorInfo(one_line(str(document)) if document not in (None, "") else "")
+    error = document.get("error", document)
+    if isinstance(error, str):
+        return ErrorInfo(one_line(error))
+    if not isinstance(error, dict):
+        return ErrorInfo(one_line(json.dumps(document)))
+    message = error.get("message") or error.get("detail") or ""
+    kind = error.get("type") or error.get("status")
+    delay = None
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
+            delay = _seconds(detail.get("retryDelay"))
+    return ErrorInfo(one_line(str(message)), str(kind) if kind else None, error.get("code"), delay)
+
+
+def error_info_from_body(body: bytes) -> ErrorInfo:
+    try:
+        return error_info(json.loads(body))
+    except ValueError:
+        return ErrorInfo(one_line(body.decode("utf-8", "replace")))
+
+
+def classify(status: int | None, info: ErrorInfo) -> tuple[str, bool]:
+    """(kind, retryable) for an HTTP status and/or a provider's error type."""
+    kind = (info.type or "").lower()
+    code = str(info.code or "").lower()
+    if "insufficient_quota" in (kind, code):
+        return "quota", False
+    if status == 401 or kind in ("authentication_error", "unauthenticated"):
+        return "auth", False
+    if status == 403 or kind in ("permission_error", "permission_denied"):
+        return "auth", False
+    if status == 529 or kind in ("overloaded_error", "unavailable"):
+        return "overloaded", True
+    if status == 429 or kind in ("rate_limit_error", "resource_exhausted"):
+        return "rate_limit", True
+    if status == 408:
+        return "timeout", True
+    if status in _RETRY_STATUSES or (status or 0) >= 500 or kind in ("api_error", "internal", "server_error"):
+        return "server", True
+    return "error", False
+
+
+def stream_error(provider: str, error: Any) -> AttemptError:
+    """An error event inside a 200 stream (``error`` is the payload's ``error`` value or the whole payload)."""
+    info = error_info({"error": error})
+    status = info.code if isinstance(info.code, int) and 100 <= info.code < 600 else None
+    kind, retryable = classify(status, info)
+    label = f"{info.type}: " if info.type and info.type not in info.message else ""
+    return AttemptError(f"{provider}: error in stream: {label}{info.message or 'no message'}", kind, retryable, info.retry_delay)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Replace the key, and any word of 8+ characters of ``[A-Za-z0-9_-]`` that is a piece of it, by ``***``."""
+    if not secret:
+        return text
+    text = text.replace(secret, "***")
+    return re.sub(r"[A-Za-z0-9_-]{8,}", lambda m: "***" if m.group() in secret else m.group(), text)
+
+
+def _seconds(value: Any) -> float | None:
+    """``"34.4s"`` / ``"2"`` / an HTTP date -> seconds from now; None when unreadable."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        return max(float(text.removesuffix("s")), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(email.utils.parsedate_to_datetime(text).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def retry_hint(headers: Mapping[str, str], info: ErrorInfo) -> float | None:
+    if (ms := _seconds(headers.get("retry-after-ms"))) is not None:
+        return ms / 1000
+    if (seconds := _seconds(headers.get("retry-after"))) is not None:
+        return seconds
+    return info.retry_delay
+
+
+def http_error(provider: str, status: int, headers: Mapping[str, str], body: bytes, key_env: str | None) -> AttemptError:
+    info = error_info_from_body(body)
+    kind, retryable = classify(status, info)
+    should = headers.get("x-should-retry", "").lower()
+    if should in ("true", "false"):
+        retryable = should == "true"
+    hint = {
+        "auth": (f"authentication failed (check {key_env})" if key_env else "authentication failed") if status != 403
+        else "permission denied",
+        "quota": "quota exhausted (check the account's billing)",
+        "rate_limit": "rate limited",
+        "overloaded": "overloaded",
+    }.get(kind)
+    message = f"{provider}: HTTP {status}" + (f" {hint}" if hint else "") + (f": {info.message}" if info.message else "")
+    return AttemptError(message, kind, retryable, retry_hint(headers, info))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request of a run."""
+
+    url: str
+    headers: dict[str, str]
+    body: Any
+
+
+class Decoder:
+    """Turns a stream's payloads into events; one per attempt.
+
+    ``feed`` gets an SSE event's data (str) or one line (bytes) and returns events (raising
+    :class:`AttemptError` for an error event); ``finish`` returns the stop reason at the end of the
+    stream, or raises when the stream did not end properly.
+    """
+
+    def feed(self, payload: Any) -> Iterable[AgentEvent]:
+        raise NotImplementedError
+
+    def finish(self) -> str | None:
+        raise NotImplementedError
+
+
+def parse_json(provider: str, payload: str | bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+        raise AttemptError(f"{provider}: unreadable stream payload: {one_line(text, 120)}", "protocol") from None
+
+
+def ended_early(provider: str, terminal: str) -> AttemptError:
+    return AttemptError(f"{provider}: the stream ended without {terminal}", "protocol", retryable=True)
+
+
+class StreamingAgent:
+    """The shared run loop and check of the HTTP agents (constructed as ``Cls(name, config)``)."""
+
+    provider: ClassVar[str]
+    default_base_url: ClassVar[str | None] = None
+    framing: ClassVar[Literal["sse", "lines", "text"]] = "sse"
+    needs_model: ClassVar[bool] = True
+
+    def __init__(self, name: str, config: AgentConfig, *, backoff: Backoff = DEFAULT_BACKOFF) -> None:
+        self.name = name
+        self.config = config
+        self.backoff = backoff
+
+    # -- what a provider defines
+    @property
+    def key_env(self) -> str | None:
+        """The environment variable holding the key; None when the endpoint needs none."""
+        return self.config.api_key_env
+
+    def build(self, request: AgentRequest, key: str | None) -> Call:
+        raise NotImplementedError
+
+    def decoder(self) -> Decoder:
+        raise NotImplementedError
+
+    def probe(self, key: str | None) -> tuple[str, str, dict[str, str]]:
+        """(method, url, headers) of the cheap request ``check`` sends."""
+        raise NotImplementedError
+
+    def probe_result(self, response: httpx.Response) -> str | None:
+        """A reason the endpoint is not usable despite answering 2xx (e.g. model not pulled), else None."""
+        return None
+
+    # -- shared helpers
+    @property
+    def base_url(self) -> str:
+        return (self.config.base_url or self.default_base_url or "").rstrip("/")
+
+    def system_prompt(self, request: AgentRequest) -> str | None:
+        return request.system or self.config.system
+
+    def headers(self, own: Mapping[str, str], key: str | None) -> dict[str, str]:
+        """The provider's headers, then the configured ones (a ``{api_key}`` in a value is the key)."""
+        merged = dict(own)
+        for name, value in self.config.headers.items():
+            merged[name] = value.replace("{api_key}", key or "")
+        return merged
+
+    def _problem(self, env: Mapping[str, str]) -> tuple[Failed | None, str | None]:
+        """(why the agent cannot run, or None; the key)."""
+        if self.needs_model and not self.config.model:
+            return Failed(f"agent {self.name!r} has no model configured"), None
+        if not self.base_url:
+            return Failed(f"agent {self.name!r} has no base_url configured"), None
+        key = env.get(self.key_env) or None if self.key_env else None
+        if self.key_env and key is None:
+            return Failed(f"{self.key_env} is not set", "auth"), None
+        return None, key
+
+    # -- the agent protocol
+    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        problem, key = self._problem(request.env)
+        if problem:
+            yield problem
+            return
+        call = self.build(request, key)
+        attempts = self.config.max_attempts
+        timeout = httpx.Timeout(connect=CONNECT_TIMEOUT, read=self.config.read_timeout, write=30.0, pool=None)
+        parts: list[str] = []
+        for attempt in range(1, attempts + 1):
+            log.info("%s: attempt %d/%d: POST %s", self.name, attempt, attempts, redact(call.url, key))
+            decoder = self.decoder()
+            try:
+                async with http_client().stream("POST", call.url, headers=call.headers, json=call.body, timeout=timeout) as response:
+                    if not response.is_success:
+                        body = await _read_some(response)
+                        raise http_error(self.provider, response.status_code, response.headers, body, self.key_env)
+                    async for batch in self._payloads(response):
+                        for payload in batch:
+                            for event in decoder.feed(payload):
+                                if event.__class__ is TextDelta:
+                                    parts.append(event.text)
+                                yield event
+                    stop_reason = decoder.finish()
+            except AttemptError as exc:
+                error = exc
+            except httpx.TimeoutException as exc:
+                error = _timeout_error(self.provider, exc, self.config.read_timeout)
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                error = AttemptError(f"{self.provider}: bad URL {call.url!r}: {one_line(str(exc), 200)}", "error")
+            except httpx.TransportError as exc:
+                error = AttemptError(f"{self.provider}: connection failed: {one_line(str(exc), 200) or type(exc).__name__}",
+                                     "connection", retryable=True)
+            except httpx.HTTPError as exc:  # e.g. a body that fails its content-encoding
+                error = AttemptError(f"{self.provider}: unreadable response: {one_line(str(exc), 200)}", "protocol")
+            except (AttributeError, TypeError, KeyError, IndexError) as exc:  # JSON of an unexpected shape
+                error = AttemptError(f"{self.provider}: unexpected stream payload ({type(exc).__name__}: {one_line(str(exc), 120)})", "protocol")
+            else:
+                log.info("%s: finished on attempt %d (%s)", self.name, attempt, stop_reason)
+                yield Finished("".join(parts), stop_reason)
+                return
+            message = redact(error.message, key)
+            if not error.retryable or parts or attempt == attempts:
+                after = f" (after {attempt} attempts)" if attempt > 1 else ""
+                log.warning("%s: attempt %d/%d failed: %s", self.name, attempt, attempts, message)
+                yield Failed(message + after, error.kind)
+                return
+            delay = self.backoff.delay(attempt, error.retry_after)
+            log.warning("%s: attempt %d/%d failed: %s; retrying in %.2f s", self.name, attempt, attempts, message, delay)
+            yield Retrying(attempt, delay, message)
+            await asyncio.sleep(delay)
+
+    def _payloads(self, response: httpx.Response) -> AsyncIterator[list[Any]]:
+        if self.framing == "sse":
+            return _sse_batches(self.provider, response)
+        if self.framing == "lines":
+            return _line_batches(response)
+        return _text_batches(response)
+
+    async def check(self, env: Mapping[str, str]) -> Usability:
+        problem, key = self._problem(env)
+        if problem:
+            return Usability(False, problem.message)
+        method, url, headers = self.probe(key)
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                response = await http_client().request(method, url, headers=headers, timeout=CHECK_TIMEOUT)
+        except (TimeoutError, httpx.TimeoutException):
+            return Usability(False, f"{url} did not answer within {CHECK_TIMEOUT:g} s")
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return Usability(False, redact(f"cannot reach {url}: {one_line(str(exc), 200) or type(exc).__name__}", key))
+        if not response.is_success and not self._answering(response.status_code):
+            error = http_error(self.provider, response.status_code, response.headers, response.content, self.key_env)
+            return Usability(False, redact(error.message, key))
+        reason = self.probe_result(response)
+        if reason:
+            return Usability(False, redact(reason, key))
+        return Usability(True, f"{url} answered (HTTP {response.status_code})")
+
+    def _answering(self, status: int) -> bool:
+        """Whether a non-2xx answer to the probe still means the endpoint is usable."""
+        return False
+
+
+def _timeout_error(provider: str, exc: httpx.TimeoutException, read_timeout: float) -> AttemptError:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return AttemptError(f"{provider}: could not connect within {CONNECT_TIMEOUT:g} s", "connection", retryable=True)
+    return AttemptError(f"{provider}: no data for {read_timeout:g} s (read_timeout)", "timeout", retryable=True)
+
+
+async def _read_some(response: httpx.Response) -> bytes:
+    data = bytearray()
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= _ERROR_BODY_LIMIT:
+            break
+    return bytes(data[:_ERROR_BODY_LIMIT])
+
+
+async def _sse_batches(provider: str, response: httpx.Response) -> AsyncIterator[list[str]]:
+    try:
+        async for event in EventSource(response).aiter_sse():
+            if event.data:
+                yield [event.data]
+    except SSEError:
+        content_type = response.headers.get("content-type", "")
+        raise AttemptError(f"{provider}: expected an event stream, got {content_type or 'no content type'!r}", "protocol") from None
+
+
+async def _line_batches(response: httpx.Response) -> AsyncIterator[list[bytes]]:
+    """Non-empty lines split on ``\\n`` (a trailing ``\\r`` removed), a batch per network read."""
+    tail = b""
+    async for chunk in response.aiter_bytes():
+        lines = (tail + chunk).split(b"\n") if tail else chunk.split(b"\n")
+        tail = lines.pop()
+        batch = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+        if any(batch):
+            yield [line for line in batch if line]
+    if tail.strip():
+        yield [tail.rstrip(b"\r")]
+
+
+async def _text_batches(response: httpx.Response) -> AsyncIterator[list[str]]:
+    async for text in response.aiter_text():
+        if text:
+            yield [text]
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).hostname or ""
