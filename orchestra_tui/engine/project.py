@@ -20,6 +20,7 @@ from ..plan import Plan, load_plan
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from . import transitions
+from .webhooks import WebhookDispatcher, attach_webhooks
 
 STATE_DIR = ".orchestra"
 _NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
@@ -35,6 +36,7 @@ class Project:
         self.tasks: dict[str, AgentTask] = {}
         self.graph = TaskGraph.build([])
         self.listeners: list[Callable[[Entry, list[Change]], None]] = []
+        self.webhooks: WebhookDispatcher | None = None
         self._rebuild()
         store.listeners.append(self._on_entry)
 
@@ -49,6 +51,7 @@ class Project:
             project = cls(root, plan, store, actor)
             try:
                 project.sync_plan()
+                project.webhooks = attach_webhooks(project, environ=environ)
             except BaseException:
                 store.close()
                 raise
@@ -87,6 +90,9 @@ class Project:
         return self.store.refresh() > 0
 
     def close(self) -> None:
+        """Refresh the snapshot, and give pending webhook deliveries a moment (the next process sends the rest)."""
+        if self.webhooks is not None:
+            self.webhooks.close(timeout=2.0)
         self.store.close()
 
     def __enter__(self) -> Project:

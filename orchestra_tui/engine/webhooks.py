@@ -1,0 +1,540 @@
+"""Webhooks (DESIGN.md section 7): a JSON POST to each ``[[webhooks]]`` URL for the events it lists.
+
+A commit never waits on a webhook: the listener ``attach_webhooks`` puts on ``Project.listeners`` only builds
+the body and queues it in memory. A background thread writes queued deliveries to the durable outbox
+(``outbox.py``) and sends them with httpx: bounded attempts with exponential backoff and jitter; 2xx is
+delivered; 408, 429, 5xx and network errors are retried; any other status is given up. ``close(timeout)``
+waits, bounded, until this process's deliveries have had their first attempt, so a one-shot CLI command
+delivers before it exits; whatever is left is sent by the next orchestra process that opens the project.
+Every attempt is a JSON line in ``.orchestra/webhooks.log``.
+
+Events come from history entries, whoever made them (scheduler, CLI, TUI, API), and from ``emit`` (the run
+engine's ``run_finished``). A delivery is at least once: receivers can deduplicate on the
+``X-Orchestra-Delivery`` header.
+
+Secrets: the HMAC secret is read from ``environ[secret_env]`` at send time, and nothing is sent unsigned
+when it is missing. Bodies and log lines are scrubbed of the values of every environment variable the
+plan names as a key or secret, and the log shows a URL without its userinfo, query or fragment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .. import __version__
+from ..errors import OrchestraError
+from ..models import WebhookConfig, WebhookEvent
+from ..store import Entry, Store
+from ..store.changes import Record
+from ..store.fsio import write_all
+from ..store.store import now_iso
+from .outbox import Cursor, DamagedDelivery, Delivery, Outbox, hook_key
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .project import Project
+
+log = logging.getLogger(__name__)
+
+ENTRY_EVENTS: dict[str, WebhookEvent] = {
+    "start": WebhookEvent.TASK_STARTED,
+    "complete": WebhookEvent.TASK_COMPLETED,
+    "fail": WebhookEvent.TASK_FAILED,
+    "review": WebhookEvent.TASK_REVIEW,
+    "rollback": WebhookEvent.ROLLBACK,
+    "undo": WebhookEvent.ROLLBACK,
+}
+SIGNATURE_HEADER = "X-Orchestra-Signature"
+LOG_FILE = "webhooks.log"
+LOG_ROTATE_BYTES = 1 << 20  # the log moves to webhooks.log.1 beyond this
+RECOVER_MAX = 20  # history entries a new process looks back at for events nobody queued
+FORGET_UNKNOWN_AFTER = 86400.0  # a delivery to a webhook no longer in the plan is dropped after a day
+REDACTED = "[redacted]"
+MIN_SECRET = 8  # shorter environment values are not scrubbed (they would match ordinary words)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts and timing. The defaults make 5 attempts over about a minute."""
+
+    attempts: int = 5
+    delay: float = 4.0  # before the second attempt; doubled for each later one
+    max_delay: float = 30.0
+    jitter: float = 0.25  # each delay is scaled by a random factor in [1 - jitter, 1 + jitter]
+    timeout: float = 10.0  # connect, read and write, each
+    rescan: float = 5.0  # how often an idle dispatcher looks for deliveries other processes left due
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return min(self.max_delay, self.delay * 2 ** (attempt - 1)) * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+    @property
+    def lease(self) -> float:
+        """How long a delivery being attempted is hidden from other processes (longer than any attempt takes)."""
+        return 4 * self.timeout
+
+
+def redact_url(url: str) -> str:
+    """What the log may show of ``url``: no userinfo, no query, no fragment (each may carry a token)."""
+    parts = urlsplit(url)
+    shown = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    return shown + (f"?{REDACTED}" if parts.query else "")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Orchestra-Signature`` value: ``sha256=`` and the hex HMAC-SHA256 of the body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class _RedactUrls(logging.Filter):
+    """httpx logs each request's full URL (at INFO): show this dispatcher's webhook URLs the way the log does."""
+
+    def __init__(self, url_type: type, urls: Iterable[str]) -> None:
+        super().__init__()
+        self._url_type = url_type
+        self._shown = {redact_url(url) for url in urls}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, self._url_type) for arg in record.args):
+            record.args = tuple(self._clean(arg) for arg in record.args)
+        return True
+
+    def _clean(self, arg: object) -> object:
+        if isinstance(arg, self._url_type) and redact_url(str(arg)) in self._shown:
+            return redact_url(str(arg))
+        return arg
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: int | None = None
+    error: str | None = None
+    retry: bool = False
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class WebhookDispatcher:
+    """Queues, stores and delivers the webhook events of one open project. Thread-safe; ``on_entry`` and
+    ``emit`` never block and never raise for a delivery problem."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        project_id: str,
+        hooks: Sequence[WebhookConfig],
+        *,
+        environ: Mapping[str, str] | None = None,
+        policy: RetryPolicy | None = None,
+        secret_names: Iterable[str] = (),
+    ) -> None:
+        self.project_id = project_id
+        self.policy = policy or RetryPolicy()
+        self.outbox = Outbox(state_dir)
+        self.log_path = state_dir / LOG_FILE
+        self._environ = os.environ if environ is None else environ
+        self._hooks: dict[str, WebhookConfig] = {}
+        for hook in hooks:
+            key = hook_key(hook.url)
+            known = self._hooks.get(key)
+            if known is not None:  # the same URL twice: one webhook with both lists of events
+                hook = known.model_copy(update={"events": [*known.events, *(e for e in hook.events if e not in known.events)]})
+            self._hooks[key] = hook
+        described = sorted((key, sorted(hook.events), hook.secret_env or "") for key, hook in self._hooks.items())
+        self._fingerprint = hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+        self._secret_names = sorted({*secret_names, *(hook.secret_env for hook in self._hooks.values() if hook.secret_env)})
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int | None, list[Delivery]]] = []  # (entry seq or None for emit, deliveries)
+        self._own: set[str] = set()  # written by this process, not attempted yet
+        self._waiting = 0  # this process's deliveries not attempted yet (queued, being written, or in _own)
+        self._in_flight = False  # an attempt is under way (close waits for it, so its outcome is recorded)
+        self._closing = False
+        self._stopped = False
+        self._client: httpx.Client | None = None
+        self._log_filter: _RedactUrls | None = None
+        self._thread = threading.Thread(target=self._run, name="orchestra-webhooks", daemon=True)
+
+    # -- queueing (any thread) ------------------------------------------------------------------------
+
+    def _keys_for(self, event: str) -> list[str]:
+        return [key for key, hook in self._hooks.items() if event in hook.events]
+
+    def on_entry(self, entry: Entry, tasks: Mapping[str, Record]) -> None:
+        """Queue the deliveries a committed (or caught-up) history entry fires; ``tasks`` is the state after it."""
+        if entry.action == "reload":
+            return
+        try:
+            event = ENTRY_EVENTS.get(entry.action)
+            keys = self._keys_for(event) if event is not None else []
+            deliveries = []
+            if event is not None and keys:
+                body = self._encode(self._entry_body(event, entry, tasks))
+                now = time.time()
+                deliveries = [Delivery(f"{entry.id}-{key}", key, event.value, entry.id, body, now, now) for key in keys]
+            self._put(entry.seq, deliveries)
+        except Exception as error:  # noqa: BLE001 - a listener must never fail the commit that called it
+            log.warning("webhooks: could not queue the events of entry %s: %s", entry.id, self._scrub(str(error)))
+
+    def emit(self, event: WebhookEvent | str, payload: Mapping[str, Any]) -> None:
+        """Queue an event that is not a history entry (the run engine's ``run_finished``).
+
+        The body is ``payload`` with ``event``, ``project_id`` and ``time`` (unless given) added. Raises
+        ``ValueError`` for a name that is not a webhook event (a programming error)."""
+        event = WebhookEvent(event)
+        keys = self._keys_for(event)
+        if not keys:
+            return
+        body = self._encode({"event": event.value, "project_id": self.project_id, "time": now_iso(), **{
+            name: value for name, value in payload.items() if name not in ("event", "project_id")}})
+        now = time.time()
+        stamp = f"x{time.time_ns()}-{os.getpid()}-{threading.get_ident()}"  # sorts after entry ids
+        self._put(None, [Delivery(f"{stamp}-{key}", key, event.value, None, body, now, now) for key in keys])
+
+    def _put(self, seq: int | None, deliveries: list[Delivery]) -> None:
+        with self._cond:
+            self._queue.append((seq, deliveries))
+            self._waiting += len(deliveries)
+            self._cond.notify_all()
+
+    def _entry_body(self, event: WebhookEvent, entry: Entry, tasks: Mapping[str, Record]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "event": event.value,
+            "project_id": self.project_id,
+            "entry": {"id": entry.id, "time": entry.time, "actor": entry.actor, "summary": entry.summary},
+        }
+        task_ids = list(entry.extra.get("tasks") or [])
+        if event is WebhookEvent.ROLLBACK:
+            body["rollback"] = {"target": entry.extra.get("target"), "undo": entry.action == "undo", "tasks": task_ids}
+        elif task_ids and task_ids[0] in tasks:
+            record = tasks[task_ids[0]]
+            body["task"] = {"id": task_ids[0], "title": record.get("title"), "status": record.get("status"), "last_error": record.get("last_error")}
+        body["progress"] = entry.progress
+        return body
+
+    # -- secrets --------------------------------------------------------------------------------------
+
+    def _secrets(self) -> list[str]:
+        """Values never to write: the environment's keys and secrets, and what the webhook URLs carry besides
+        their address (query, userinfo), which may have come from the environment too."""
+        values = [self._environ.get(name) or "" for name in self._secret_names]
+        for hook in self._hooks.values():
+            parts = urlsplit(hook.url)
+            values += [parts.query, parts.password or ""]
+        return [value for value in values if len(value) >= MIN_SECRET]
+
+    def _scrub(self, text: str, secrets: list[str] | None = None) -> str:
+        for secret in self._secrets() if secrets is None else secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def _scrub_tree(self, value: Any, secrets: list[str]) -> Any:
+        if isinstance(value, str):
+            return self._scrub(value, secrets)
+        if isinstance(value, Mapping):
+            return {key: self._scrub_tree(item, secrets) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._scrub_tree(item, secrets) for item in value]
+        return value
+
+    def _encode(self, body: dict[str, Any]) -> str:
+        return json.dumps(self._scrub_tree(body, self._secrets()), ensure_ascii=False, separators=(",", ":"), default=str)
+
+    # -- catching up at open --------------------------------------------------------------------------
+
+    def catch_up(self, store: Store) -> None:
+        """Queue the events of entries after the cursor that no process queued (one killed between its commit
+        and its outbox write). Only with the webhook configuration that wrote the cursor, and only the last
+        ``RECOVER_MAX`` entries: a webhook that is new, or put back after a while, gets no old events."""
+        with self.outbox.locked():
+            cursor = self.outbox.cursor()
+            if cursor is None or cursor.hooks != self._fingerprint or cursor.seq > store.seq:
+                self.outbox.set_cursor(Cursor(store.seq, self._fingerprint))
+                return
+        if cursor.seq == store.seq:
+            return
+        for entry in [entry for entry in store.history() if entry.seq > cursor.seq][-RECOVER_MAX:]:
+            event = ENTRY_EVENTS.get(entry.action)
+            wanted = event is not None and bool(self._keys_for(event))
+            self.on_entry(entry, store.state_at(entry.seq)[0] if wanted else {})
+
+    # -- the delivery thread --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            try:
+                self._housekeeping()
+            except (OrchestraError, OSError) as error:
+                self._log_line({"error": str(error), "result": "outbox error"})
+            wake = 0.0
+            while True:
+                with self._cond:
+                    if not self._queue and not self._closing and not self._stopped:
+                        self._cond.wait(max(0.0, min(wake, time.time() + self.policy.rescan) - time.time()))
+                    if self._stopped:
+                        return
+                    batches, self._queue = self._queue, []
+                    closing = self._closing
+                try:
+                    if batches:
+                        self._write(batches)
+                    wake = self._pass(only_own=closing)
+                except Exception as error:  # noqa: BLE001 - the thread outlives any one failure (disk full, a bug)
+                    self._log_line({"error": f"{type(error).__name__}: {error}", "result": "outbox error"})
+                    wake = time.time() + self.policy.rescan
+                with self._cond:
+                    if self._closing and not self._queue and (closing or self._waiting == 0):
+                        return
+        finally:
+            if self._client is not None:
+                self._client.close()
+            if self._log_filter is not None:
+                logging.getLogger("httpx").removeFilter(self._log_filter)
+
+    def _housekeeping(self) -> None:
+        try:
+            if self.log_path.stat().st_size > LOG_ROTATE_BYTES:
+                os.replace(self.log_path, self.log_path.with_name(LOG_FILE + ".1"))
+        except OSError:
+            pass
+        with self.outbox.locked():
+            self.outbox.remove_stale_temp_files(older_than=60.0, now=time.time())
+
+    def _done_with(self, count: int) -> None:
+        with self._cond:
+            self._waiting -= count
+            self._cond.notify_all()
+
+    def _write(self, batches: list[tuple[int | None, list[Delivery]]]) -> None:
+        """Put queued deliveries into the outbox, except those of entries another process already queued.
+
+        If this fails, the deliveries not written are lost here, but the cursor did not move past their
+        entries: the next process's ``catch_up`` finds them."""
+        total = sum(len(deliveries) for _seq, deliveries in batches)
+        written = 0
+        try:
+            with self.outbox.locked():
+                cursor = self.outbox.cursor()
+                top = cursor.seq if cursor is not None else 0
+                for seq, deliveries in batches:
+                    if seq is not None:
+                        if cursor is not None and seq <= cursor.seq:
+                            continue
+                        top = max(top, seq)
+                    for delivery in deliveries:
+                        self.outbox.write(delivery)
+                        written += 1
+                        with self._cond:
+                            self._own.add(delivery.name)
+                if cursor is None or top != cursor.seq:
+                    self.outbox.set_cursor(Cursor(top, self._fingerprint))
+        finally:
+            self._done_with(total - written)  # the ones written are done with once attempted
+
+    def _pass(self, only_own: bool) -> float:
+        """Attempt each due delivery once (only this process's once closing); returns when to look again."""
+        wake = time.time() + self.policy.rescan
+        with self._cond:
+            own = sorted(self._own)
+        names = own if only_own else own + [name for name in self.outbox.names() if name not in own]
+        for name in names:
+            with self._cond:
+                if self._stopped or (self._closing and name not in own):
+                    break
+                self._in_flight = True
+            try:
+                due = self._attempt(name)
+            finally:
+                with self._cond:
+                    self._in_flight = False
+                    if name in self._own:
+                        self._own.discard(name)
+                        self._waiting -= 1
+                    self._cond.notify_all()
+            if due is not None:
+                wake = min(wake, due)
+        return wake
+
+    def _attempt(self, name: str) -> float | None:
+        """One attempt at one delivery, if it is due and no other process holds it. Returns when it is due next."""
+        now = time.time()
+        with self.outbox.locked():
+            try:
+                delivery = self.outbox.read(name)
+            except DamagedDelivery as error:
+                self._log_line({"delivery": name, "error": str(error), "result": "moved aside"})
+                return None
+            if delivery is None:
+                return None
+            hook = self._hooks.get(delivery.hook)
+            if hook is None:
+                if now - delivery.created > FORGET_UNKNOWN_AFTER:
+                    self.outbox.remove(name)
+                    self._log(delivery, None, {"error": "its webhook is no longer in the plan", "result": "dropped"})
+                return None
+            if delivery.next_at > now:
+                return delivery.next_at
+            if delivery.attempts >= self.policy.attempts:
+                self.outbox.remove(name)
+                self._gave_up(delivery, hook, {"error": "the last attempt was interrupted"})
+                return None
+            delivery.attempts += 1
+            delivery.next_at = now + self.policy.lease
+            self.outbox.write(delivery)
+        outcome = self._send(hook, delivery)
+        fields: dict[str, Any] = {"status": outcome.status} if outcome.status is not None else {}
+        if outcome.error:
+            fields["error"] = outcome.error
+        with self.outbox.locked():
+            current = self.outbox.read(name)
+            if current is None or current.attempts != delivery.attempts:
+                return None  # our lease ran out and another process took it over
+            if outcome.delivered or not outcome.retry or delivery.attempts >= self.policy.attempts:
+                self.outbox.remove(name)
+            else:
+                delay = max(self.policy.backoff(delivery.attempts), min(outcome.retry_after or 0.0, self.policy.max_delay))
+                delivery.next_at = time.time() + delay
+                self.outbox.write(delivery)
+                self._log(delivery, hook, {**fields, "result": "retrying", "retry_in": round(delay, 3)})
+                return delivery.next_at
+        if outcome.delivered:
+            self._log(delivery, hook, {**fields, "result": "delivered"})
+        else:
+            self._gave_up(delivery, hook, fields)
+        return None
+
+    def _send(self, hook: WebhookConfig, delivery: Delivery) -> _Outcome:
+        import httpx  # here, not at the top: most orchestra commands never send anything
+
+        body = delivery.body.encode()
+        headers = {"Content-Type": "application/json", "X-Orchestra-Event": delivery.event, "X-Orchestra-Delivery": delivery.name}
+        if hook.secret_env:
+            secret = self._environ.get(hook.secret_env)
+            if not secret:
+                return _Outcome(error=f"secret_env {hook.secret_env} is not set; not sent unsigned", retry=True)
+            headers[SIGNATURE_HEADER] = sign(secret, body)
+        if self._client is None:
+            self._log_filter = _RedactUrls(httpx.URL, [hook.url for hook in self._hooks.values()])
+            logging.getLogger("httpx").addFilter(self._log_filter)
+            self._client = httpx.Client(timeout=self.policy.timeout, headers={"User-Agent": f"orchestra/{__version__}"})
+        try:
+            with self._client.stream("POST", hook.url, content=body, headers=headers) as response:
+                status = response.status_code
+                retry_after = _retry_after(response.headers.get("retry-after"))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+            return _Outcome(error=self._describe(error, hook.url))
+        except Exception as error:  # noqa: BLE001 - network errors, timeouts, whatever the transport raises: retried
+            return _Outcome(error=self._describe(error, hook.url), retry=True)
+        retry = status in (408, 429) or status >= 500
+        return _Outcome(status=status, retry=retry, retry_after=retry_after if retry else None)
+
+    def _describe(self, error: Exception, url: str) -> str:
+        text = (str(error) or "no details").replace(url, redact_url(url))
+        return self._scrub(f"{type(error).__name__}: {text}")  # what is left of the query or userinfo too
+
+    # -- the log --------------------------------------------------------------------------------------
+
+    def _gave_up(self, delivery: Delivery, hook: WebhookConfig, fields: dict[str, Any]) -> None:
+        self._log(delivery, hook, {**fields, "result": "gave up"})
+        reason = fields.get("error") or f"HTTP {fields.get('status')}"
+        log.warning("webhook %s: gave up on %s (%s) after %d attempt(s): %s",
+                    redact_url(hook.url), delivery.event, delivery.name, delivery.attempts, reason)
+
+    def _log(self, delivery: Delivery, hook: WebhookConfig | None, fields: dict[str, Any]) -> None:
+        self._log_line({
+            "event": delivery.event,
+            "delivery": delivery.name,
+            "entry": delivery.entry,
+            "url": redact_url(hook.url) if hook is not None else None,
+            "attempt": delivery.attempts,
+            **fields,
+        })
+
+    def _log_line(self, fields: dict[str, Any]) -> None:
+        line = json.dumps(self._scrub_tree({"time": now_iso(), **fields}, self._secrets()), ensure_ascii=False) + "\n"
+        try:
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                write_all(fd, line.encode())
+            finally:
+                os.close(fd)
+        except OSError as error:
+            log.warning("webhooks: cannot write %s: %s", self.log_path, error.strerror)
+
+    # -- closing --------------------------------------------------------------------------------------
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop delivering. Waits up to ``timeout`` seconds until this process's deliveries are in the outbox
+        and have had one attempt, and the attempt under way (if any) is over; what is left stays in the outbox
+        for the next orchestra process."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            while (self._waiting > 0 or self._in_flight) and self._thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            self._stopped = True
+            leftover, self._queue = self._queue, []
+            self._cond.notify_all()
+        if leftover:
+            try:
+                self._write(leftover)
+            except (OrchestraError, OSError) as error:
+                log.warning("webhooks: %s", self._scrub(str(error)))
+
+
+def attach_webhooks(
+    project: Project,
+    *,
+    hooks: Sequence[WebhookConfig] | None = None,
+    environ: Mapping[str, str] | None = None,
+    policy: RetryPolicy | None = None,
+) -> WebhookDispatcher | None:
+    """Deliver the events of ``project`` to its plan's ``[[webhooks]]`` (or ``hooks``); call once, at the end of
+    ``Project.open``, and ``close()`` the dispatcher when the project closes. None when there is nothing to
+    deliver to or the state directory is read-only."""
+    hooks = project.plan.webhooks if hooks is None else hooks
+    if not hooks or project.store.read_only:
+        return None
+    secret_names = [agent.api_key_env for agent in project.plan.agents.values() if agent.api_key_env]
+    dispatcher = WebhookDispatcher(project.store.dir, project.plan.project.id, hooks, environ=environ, policy=policy, secret_names=secret_names)
+    try:
+        dispatcher.catch_up(project.store)
+    except (OrchestraError, OSError) as error:
+        log.warning("webhooks: could not look for undelivered events: %s", dispatcher._scrub(str(error)))
+    store = project.store
+    project.listeners.append(lambda entry, _changes: dispatcher.on_entry(entry, store.tasks))
+    dispatcher.start()
+    return dispatcher

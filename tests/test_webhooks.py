@@ -1,0 +1,458 @@
+"""Webhooks (DESIGN.md section 7) against a real HTTP receiver on 127.0.0.1, with real files and processes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestra_tui.api import ProjectOrchestrator
+from orchestra_tui.engine.project import Project
+from orchestra_tui.engine.webhooks import (
+    LOG_FILE,
+    SIGNATURE_HEADER,
+    RetryPolicy,
+    WebhookDispatcher,
+    attach_webhooks,
+    redact_url,
+)
+from orchestra_tui.models import WebhookConfig
+
+from .conftest import task_block, write_plan
+
+FAST = RetryPolicy(attempts=3, delay=0.05, max_delay=0.2, jitter=0.1, timeout=2.0, rescan=0.05)
+SECRET = "whsec-0123456789abcdef"
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server in a thread: records every POST and answers with the next scripted response
+    (status, extra headers); 200 once the script is used up."""
+
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    port: int = 0
+    requests: list[Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        receiver = self
+        self._got = threading.Condition()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._got:
+                    status, headers = receiver.script.pop(0) if receiver.script else (200, {})
+                    receiver.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()))
+                    receiver._got.notify_all()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_port
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Request]:
+        """The requests once there are ``count`` of them, or whatever came within ``timeout`` seconds."""
+        with self._got:
+            self._got.wait_for(lambda: len(self.requests) >= count, timeout)
+            return list(self.requests)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A plan without [[webhooks]]: tests attach their own, with a fast retry policy."""
+    write_plan(tmp_path / "p", task_block("A") + task_block("B", ["A"]) + task_block("C"), project_id="hooked")
+    return tmp_path / "p"
+
+
+def attach(root: Path, hooks: list[WebhookConfig], environ: Mapping[str, str] | None = None, policy: RetryPolicy = FAST) -> tuple[Project, WebhookDispatcher]:
+    project = Project.open(root, actor="api")
+    dispatcher = attach_webhooks(project, hooks=hooks, environ=environ or {}, policy=policy)
+    assert dispatcher is not None
+    return project, dispatcher
+
+
+def log_lines(root: Path) -> list[dict[str, Any]]:
+    path = root / ".orchestra" / LOG_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def pending(root: Path) -> list[Path]:
+    return sorted((root / ".orchestra" / "webhooks" / "pending").glob("*.json"))
+
+
+def verified(request: Request, secret: str) -> bool:
+    expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(request.headers.get(SIGNATURE_HEADER.lower(), ""), expected)
+
+
+# ------------------------------------------------------------------------------------------- bodies
+
+
+def test_signed_body_verifies_and_describes_the_change(root: Path, receiver: Receiver) -> None:
+    hooks = [WebhookConfig(url=receiver.url("/signed"), secret_env="WH_SECRET"), WebhookConfig(url=receiver.url("/plain"))]
+    project, dispatcher = attach(root, hooks, {"WH_SECRET": SECRET})
+    with project:
+        project.start("A")
+        entry = project.complete("A")
+        dispatcher.close()
+    requests = receiver.wait_for(4)
+    assert sorted((r.path, r.json()["event"]) for r in requests) == [
+        ("/plain", "task_completed"), ("/plain", "task_started"), ("/signed", "task_completed"), ("/signed", "task_started")]
+    for request in requests:
+        if request.path == "/signed":
+            assert verified(request, SECRET)
+            assert not verified(Request(request.path, request.headers, request.body + b" ", request.at), SECRET)
+        else:
+            assert SIGNATURE_HEADER.lower() not in request.headers
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["x-orchestra-event"] == request.json()["event"]
+    done = next(r.json() for r in requests if r.path == "/signed" and r.json()["event"] == "task_completed")
+    assert done["project_id"] == "hooked"
+    assert done["entry"] == {"id": entry.id, "time": entry.time, "actor": "api", "summary": "A completed"}
+    assert done["task"] == {"id": "A", "title": "Task A", "status": "completed", "last_error": None}
+    assert done["progress"]["completed_tasks"] == 1 and done["progress"]["total_tasks"] == 3
+    assert [line["result"] for line in log_lines(root)] == ["delivered"] * 4
+    assert pending(root) == []
+
+
+def test_every_action_fires_its_event_and_each_webhook_gets_only_its_events(root: Path, receiver: Receiver) -> None:
+    hooks = [WebhookConfig(url=receiver.url("/all")), WebhookConfig(url=receiver.url("/some"), events=["task_failed", "rollback"])]
+    project, dispatcher = attach(root, hooks)
+    with project:
+        project.start("A")
+        project.review("A")
+        done = project.complete("A")
+        project.start("B")
+        project.fail("B", "the build broke")
+        project.retry("B")  # no event
+        project.cancel("C")  # no event
+        project.rollback(done.id)
+        project.undo()
+        dispatcher.close()
+    requests = receiver.wait_for(10)
+    by_path = {path: [r.json() for r in requests if r.path == path] for path in ("/all", "/some")}
+    assert [body["event"] for body in by_path["/all"]] == [
+        "task_started", "task_review", "task_completed", "task_started", "task_failed", "rollback", "rollback"]
+    assert [body["event"] for body in by_path["/some"]] == ["task_failed", "rollback", "rollback"]
+    failed = by_path["/some"][0]
+    assert failed["task"] == {"id": "B", "title": "Task B", "status": "failed", "last_error": "the build broke"}
+    rollback, undo = by_path["/some"][1:]
+    assert rollback["rollback"]["target"] == done.id and rollback["rollback"]["undo"] is False
+    assert set(rollback["rollback"]["tasks"]) == {"B", "C"}
+    assert undo["rollback"]["undo"] is True and "task" not in undo
+    assert len(requests) == 10
+
+
+def test_run_finished_is_emitted_by_the_engine_and_filtered(root: Path, receiver: Receiver) -> None:
+    hooks = [WebhookConfig(url=receiver.url("/runs"), events=["run_finished"]), WebhookConfig(url=receiver.url("/tasks"), events=["task_completed"])]
+    project, dispatcher = attach(root, hooks)
+    with project:
+        dispatcher.emit("run_finished", {"run_id": "r-1", "task_id": "A", "outcome": "review", "event": "not this"})
+        with pytest.raises(ValueError):
+            dispatcher.emit("run_exploded", {})
+        dispatcher.close()
+    [request] = receiver.wait_for(1)
+    body = request.json()
+    assert request.path == "/runs"
+    assert body["event"] == "run_finished" and body["project_id"] == "hooked"
+    assert body["run_id"] == "r-1" and body["outcome"] == "review" and body["time"]
+    assert receiver.wait_for(2, timeout=0.3) == [request]
+
+
+# ------------------------------------------------------------------------------------------- retries
+
+
+def test_failed_attempts_are_retried_with_backoff_until_delivered(root: Path) -> None:
+    receiver = Receiver(script=[(500, {}), (503, {})])
+    try:
+        policy = RetryPolicy(attempts=5, delay=0.1, max_delay=1.0, jitter=0.1, timeout=2.0, rescan=0.05)
+        project, dispatcher = attach(root, [WebhookConfig(url=receiver.url())], policy=policy)
+        with project:
+            project.complete("A")
+            requests = receiver.wait_for(3)
+            dispatcher.close()
+    finally:
+        receiver.close()
+    assert len(requests) == 3
+    assert len({r.body for r in requests}) == 1  # the same bytes every time
+    assert len({r.headers["x-orchestra-delivery"] for r in requests}) == 1
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
+    assert gaps[0] >= 0.1 * 0.9 and gaps[1] >= 0.2 * 0.9, gaps  # exponential
+    lines = log_lines(root)
+    assert [(line["attempt"], line.get("status"), line["result"]) for line in lines] == [
+        (1, 500, "retrying"), (2, 503, "retrying"), (3, 200, "delivered")]
+    assert pending(root) == []
+
+
+def test_retry_after_is_honoured_up_to_the_longest_delay(root: Path) -> None:
+    receiver = Receiver(script=[(429, {"Retry-After": "0.4"})])
+    try:
+        policy = RetryPolicy(attempts=3, delay=0.05, max_delay=1.0, jitter=0.1, timeout=2.0, rescan=0.05)
+        project, dispatcher = attach(root, [WebhookConfig(url=receiver.url())], policy=policy)
+        with project:
+            project.complete("A")
+            requests = receiver.wait_for(2)
+            dispatcher.close()
+    finally:
+        receiver.close()
+    assert len(requests) == 2 and requests[1].at - requests[0].at >= 0.35
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(404, 1), (500, 3)])
+def test_gives_up_on_client_errors_at_once_and_on_server_errors_after_the_last_attempt(
+    root: Path, status: int, attempts: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = Receiver(script=[(status, {})] * 10)
+    try:
+        project, dispatcher = attach(root, [WebhookConfig(url=receiver.url())])
+        with project, caplog.at_level(logging.WARNING):
+            project.complete("A")
+            requests = receiver.wait_for(attempts)
+            deadline = time.monotonic() + 10
+            while pending(root) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            dispatcher.close()
+            assert receiver.wait_for(attempts + 1, timeout=0.3) == requests  # no attempt after giving up
+    finally:
+        receiver.close()
+    assert len(requests) == attempts
+    assert log_lines(root)[-1]["result"] == "gave up" and log_lines(root)[-1]["status"] == status
+    assert pending(root) == []
+    assert any("gave up on task_completed" in record.getMessage() for record in caplog.records)
+
+
+def test_a_down_receiver_never_slows_a_commit_and_the_next_process_delivers(root: Path) -> None:
+    down = Receiver()
+    port = down.port
+    down.close()  # nothing listens on the port now
+    url = f"http://127.0.0.1:{port}/hook"
+    project, dispatcher = attach(root, [WebhookConfig(url=url)])
+    with project:
+        took = []
+        for task in ("A", "C"):
+            started = time.perf_counter()
+            project.complete(task)
+            took.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        dispatcher.close(timeout=2.0)
+        closing = time.perf_counter() - started
+    assert max(took) < 0.05, took
+    assert closing < 2.0
+    assert len(pending(root)) == 2
+    assert all(line["result"] == "retrying" and "ConnectError" in line["error"] for line in log_lines(root))
+    assert not any(url in path.read_text() or str(port) in path.read_text() for path in pending(root))
+
+    up = Receiver(port=port)
+    try:
+        project, dispatcher = attach(root, [WebhookConfig(url=url)])
+        with project:
+            requests = up.wait_for(2)
+            dispatcher.close()
+    finally:
+        up.close()
+    assert sorted(r.json()["task"]["id"] for r in requests) == ["A", "C"]
+    assert pending(root) == []
+    assert [line["result"] for line in log_lines(root)][-2:] == ["delivered", "delivered"]
+    assert [line["attempt"] for line in log_lines(root)][-2:] == [2, 2]
+
+
+def test_closing_never_waits_longer_than_its_timeout_for_a_receiver_that_hangs(root: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections (backlog), never answers
+        project, dispatcher = attach(root, [WebhookConfig(url=f"http://127.0.0.1:{silent.getsockname()[1]}/hook")])
+        with project:
+            project.complete("A")
+            started = time.perf_counter()
+            dispatcher.close(timeout=0.5)
+            assert 0.3 < time.perf_counter() - started < 1.5
+    [left] = pending(root)
+    assert json.loads(left.read_text())["attempts"] == 1  # counted before sending: an interrupted attempt is not free
+
+
+def test_a_missing_secret_is_never_sent_unsigned(root: Path, receiver: Receiver) -> None:
+    hooks = [WebhookConfig(url=receiver.url(), secret_env="WH_SECRET")]
+    project, dispatcher = attach(root, hooks, environ={})
+    with project:
+        project.complete("A")
+        dispatcher.close()
+    assert receiver.wait_for(1, timeout=0.3) == []
+    [line] = log_lines(root)
+    assert line["error"].startswith("secret_env WH_SECRET is not set") and line["result"] == "retrying"
+    assert len(pending(root)) == 1
+
+    project, dispatcher = attach(root, hooks, environ={"WH_SECRET": SECRET})
+    with project:
+        [request] = receiver.wait_for(1)
+        dispatcher.close()
+    assert verified(request, SECRET) and request.json()["event"] == "task_completed"
+    assert pending(root) == []
+
+
+# ------------------------------------------------------------------------------------------- processes
+
+
+def test_an_entry_seen_by_two_processes_is_delivered_once(root: Path, receiver: Receiver) -> None:
+    hooks = [WebhookConfig(url=receiver.url())]
+    first, first_hooks = attach(root, hooks)
+    second, second_hooks = attach(root, hooks)
+    with first, second:
+        first.complete("A")
+        assert second.refresh()  # the second process catches up with the entry: its listener sees it too
+        second.complete("C")
+        assert first.refresh()
+        first_hooks.close()
+        second_hooks.close()
+    requests = receiver.wait_for(3, timeout=0.5)
+    assert sorted(r.json()["task"]["id"] for r in requests) == ["A", "C"]
+
+
+def test_an_entry_nobody_queued_is_delivered_by_the_next_process_but_a_new_webhook_gets_no_old_events(root: Path, receiver: Receiver) -> None:
+    hooks = [WebhookConfig(url=receiver.url("/old"))]
+    project, dispatcher = attach(root, hooks)
+    with project:
+        dispatcher.close()
+        project.complete("A")  # committed, never written to the outbox: as if killed right after the commit
+    assert pending(root) == []
+
+    project, dispatcher = attach(root, [*hooks, WebhookConfig(url=receiver.url("/new"))])
+    with project:
+        dispatcher.close()
+    assert receiver.wait_for(1, timeout=0.3) == []  # another configuration: it does not replay old entries
+
+    project, dispatcher = attach(root, [WebhookConfig(url=receiver.url("/old"))])
+    with project:
+        project.complete("C")
+        dispatcher.close()
+    assert [(r.path, r.json()["task"]["id"]) for r in receiver.wait_for(1)] == [("/old", "C")]
+
+
+def test_recovery_after_a_kill_between_commit_and_outbox(root: Path, receiver: Receiver) -> None:
+    hooks = [WebhookConfig(url=receiver.url())]
+    project, dispatcher = attach(root, hooks)
+    with project:
+        dispatcher.close()
+    code = (
+        "import os, sys\n"
+        "from orchestra_tui.engine.project import Project\n"
+        "project = Project.open(sys.argv[1], actor='cli')\n"
+        "project.complete('A')\n"
+        "os._exit(0)\n"  # no close: nothing of this process's webhook work (if any) survives
+    )
+    subprocess.run([sys.executable, "-c", code, str(root)], check=True, timeout=60)
+    project, dispatcher = attach(root, hooks)
+    with project:
+        [request] = receiver.wait_for(1)
+        dispatcher.close()
+    assert request.json()["task"]["id"] == "A" and request.json()["entry"]["actor"] == "cli"
+
+
+def test_a_damaged_outbox_file_is_moved_aside(root: Path, receiver: Receiver) -> None:
+    project, dispatcher = attach(root, [WebhookConfig(url=receiver.url())])
+    with project:
+        dispatcher.close()
+    bad = root / ".orchestra" / "webhooks" / "pending" / "00000009-0000000000000000.json"
+    bad.write_text("{not json")
+    project, dispatcher = attach(root, [WebhookConfig(url=receiver.url())])
+    with project:
+        project.complete("A")
+        receiver.wait_for(1)
+        dispatcher.close()
+    assert not bad.exists() and (root / ".orchestra" / "webhooks" / "damaged" / bad.name).read_text() == "{not json"
+    assert any(line["result"] == "moved aside" for line in log_lines(root))
+
+
+def test_no_webhooks_no_dispatcher(root: Path) -> None:
+    with Project.open(root) as project:
+        assert attach_webhooks(project) is None
+    assert not (root / ".orchestra" / "webhooks").exists()
+
+
+def test_redact_url() -> None:
+    assert redact_url("https://user:pw@hooks.example.com:8443/a/b?token=s3cret#frag") == "https://hooks.example.com:8443/a/b?[redacted]"
+    assert redact_url("http://127.0.0.1:9/hook") == "http://127.0.0.1:9/hook"
+
+
+# ------------------------------------------------------------------------------------------- faces
+
+
+def plan_with_webhook(root: Path, url: str) -> Path:
+    hook = f'[[webhooks]]\nurl = "{url}"\nevents = ["task_completed"]\nsecret_env = "WH_SECRET"\n\n'
+    write_plan(root, hook + task_block("A") + task_block("B", ["A"]), project_id="faces")
+    return root
+
+
+def test_cli_and_api_fire_the_same_event_and_the_cli_delivers_before_it_exits(tmp_path: Path, receiver: Receiver) -> None:
+    """Needs ``attach_webhooks`` called in ``Project.open`` (and the dispatcher closed in ``Project.close``)."""
+    cli_root = plan_with_webhook(tmp_path / "cli", receiver.url("/cli"))
+    api_root = plan_with_webhook(tmp_path / "api", receiver.url("/api"))
+    env = {**os.environ, "WH_SECRET": SECRET}
+    result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(cli_root), "complete", "A"],
+                            check=False, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(receiver.requests) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
+    [from_cli] = receiver.requests  # already there when the process has exited: no waiting
+    assert verified(from_cli, SECRET)
+
+    os.environ["WH_SECRET"] = SECRET
+    try:
+        with ProjectOrchestrator(api_root) as orchestrator:
+            orchestrator.complete_task("A")
+    finally:
+        del os.environ["WH_SECRET"]
+    [_, from_api] = receiver.wait_for(2)
+    assert verified(from_api, SECRET)
+    cli_body, api_body = from_cli.json(), from_api.json()
+    assert (cli_body["entry"]["actor"], api_body["entry"]["actor"]) == ("cli", "api")
+    for body in (cli_body, api_body):
+        body["entry"].pop("actor")
+        body["entry"].pop("time")
+    assert cli_body == api_body
+    assert cli_body["event"] == "task_completed" and cli_body["task"]["status"] == "completed"
