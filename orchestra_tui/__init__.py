@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["AgentTask", "ProjectOrchestrator", "ProjectPhase", "TaskPriority", "TaskStatus", "__version__"]
+__all__ = ["AgentRegistry", "AgentTask", "ProjectOrchestrator", "ProjectPhase", "TaskPriority", "TaskStatus", "__version__"]
 
 if TYPE_CHECKING:
-    from .api import ProjectOrchestrator
+    from .api import AgentRegistry, ProjectOrchestrator
     from .models import AgentTask, ProjectPhase, TaskPriority, TaskStatus
 
 
@@ -23,6 +23,10 @@ def __getattr__(name: str) -> Any:
         from .api import ProjectOrchestrator
 
         return ProjectOrchestrator
+    if name == "AgentRegistry":
+        from .api import AgentRegistry
+
+        return AgentRegistry
     if name in ("AgentTask", "TaskPriority", "ProjectPhase", "TaskStatus"):
         from . import models
 

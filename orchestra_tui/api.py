@@ -10,20 +10,40 @@ This is a face, but one that lives in the user's script, so it stays dependency-
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import inspect
 import logging
+import os
 import sys
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .engine.project import Project
 from .errors import OrchestraError, TransitionError
 from .models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 
-__all__ = ["AgentTask", "ProjectOrchestrator", "ProjectPhase", "TaskPriority", "TaskStatus"]
+__all__ = ["AgentRegistry", "AgentTask", "ProjectOrchestrator", "ProjectPhase", "RunResult", "TaskPriority", "TaskStatus"]
+
+if TYPE_CHECKING:
+    from .agents.registry import AgentRegistry
+    from .engine.runner import RunResult
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the agents bring httpx, which a script that never runs an agent should not pay for.
+    if name == "AgentRegistry":
+        from .agents.registry import AgentRegistry
+
+        return AgentRegistry
+    if name == "RunResult":
+        from .engine.runner import RunResult
+
+        return RunResult
+    raise AttributeError(f"module 'orchestra_tui.api' has no attribute {name!r}")
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +194,75 @@ class ProjectOrchestrator:
     def generate_report(self) -> dict[str, Any]:
         """The seed's report keys, plus ready/review counts, the critical path, blockers, hours and cost."""
         return self._project.report()
+
+    # -- running agents -------------------------------------------------------------------------------
+
+    @cached_property
+    def registry(self) -> AgentRegistry:
+        """The agents ``execute_task`` can use: the plan's ``[agents.*]``, the built-in ``shell`` and
+        ``interactive``, and any added with the seed's ``registry.register_agent(...)``. Assignable."""
+        from .agents.registry import AgentRegistry
+
+        return AgentRegistry(self._project.plan)
+
+    def execute_task(self, task_id: str, agent: str | None = None, *, on_text: Callable[[str], None] | None = None) -> RunResult:
+        """Run the task's agent to completion now (the seed's Quick Start) and return its result.
+
+        The task must be ready; it ends in ``review`` (``completed`` with ``auto_complete``) or ``failed``, or
+        stays in progress when handed to a person (``result.handoff``). ``on_text`` gets the answer as it
+        streams. For code already inside an event loop, ``await execute_task_async(...)`` instead.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._execute_once(task_id, agent, on_text))
+        raise RuntimeError(
+            "execute_task() cannot run inside a running event loop; use `await orchestrator.execute_task_async(...)` there"
+        )
+
+    async def _execute_once(self, task_id: str, agent: str | None, on_text: Callable[[str], None] | None) -> RunResult:
+        try:
+            return await self.execute_task_async(task_id, agent, on_text=on_text)
+        finally:  # this event loop ends here: close the HTTP client the agents opened on it
+            transport = sys.modules.get("orchestra_tui.agents.transport")
+            if transport is not None:
+                await transport.close_http_client()
+
+    async def execute_task_async(
+        self, task_id: str, agent: str | None = None, *, on_text: Callable[[str], None] | None = None
+    ) -> RunResult:
+        """``execute_task`` for code inside an event loop. Agents talking HTTP share one client per event loop;
+        ``await orchestra_tui.agents.close_http_client()`` before the loop ends."""
+        from .engine.bus import RunOutput
+        from .engine.runner import Runner
+        from .engine.runs import recover_interrupted
+
+        project = self._project
+        recover_interrupted(project)
+        task = project.task(task_id)
+        name = agent or project.agent_of(task)
+        entry = self.registry.get_agent(name)
+        if entry is None:
+            known = ", ".join(sorted(self.registry.agents)) or "none"
+            raise OrchestraError(f"unknown agent {name!r} for {task_id}; agents: {known}")
+        if not entry.enabled:
+            raise OrchestraError(f"agent {name!r} is disabled; registry.enable_agent({name!r}) enables it")
+        runner = Runner(project, agents={name: entry.build()}, env=entry.environment(os.environ))
+        subscription = runner.bus.subscribe() if on_text is not None else None
+
+        async def forward() -> None:
+            assert subscription is not None and on_text is not None
+            async for event in subscription:
+                if isinstance(event, RunOutput) and event.source == "agent":
+                    on_text(event.text)
+
+        forwarding = asyncio.create_task(forward()) if subscription is not None else None
+        try:
+            return await runner.execute(task_id, name)
+        finally:
+            if subscription is not None and forwarding is not None:
+                subscription.close()
+                await forwarding
 
     # -- history --------------------------------------------------------------------------------------
 

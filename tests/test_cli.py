@@ -471,7 +471,7 @@ def test_agents_report_key_presence_without_the_key(tmp_path: Path) -> None:
     root = agents_plan(tmp_path)
     secret = "sk-orchestra-test-secret-123"
     env = {"ORCH_CLI_TEST_KEY": secret, "ORCH_CLI_TEST_URL": None}
-    result = ok(root, "agents", "--json", env=env)
+    result = ok(root, "agents", "--offline", "--json", env=env)
     assert secret not in result.stdout and secret not in result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert set(rows) == {"claude", "coder", "interactive", "local", "shell"}
@@ -480,10 +480,10 @@ def test_agents_report_key_presence_without_the_key(tmp_path: Path) -> None:
     assert rows["local"]["missing_env"] == ["ORCH_CLI_TEST_URL"] and rows["local"]["usable"] is False
     assert rows["coder"]["problems"] == ["command 'orchestra-test-no-such-binary' not found on PATH"]
     assert rows["shell"]["builtin"] and rows["shell"]["default"] and rows["shell"]["tasks"] == 1 and rows["shell"]["usable"]
-    table = ok(root, "agents", env=env).stdout
+    table = ok(root, "agents", "--offline", env=env).stdout
     assert secret not in table and "endpoint not checked" in table
 
-    unset = json.loads(ok(root, "agents", "--json", env={"ORCH_CLI_TEST_KEY": None}).stdout)
+    unset = json.loads(ok(root, "agents", "--offline", "--json", env={"ORCH_CLI_TEST_KEY": None}).stdout)
     claude = next(row for row in unset if row["name"] == "claude")
     assert claude["key"] == "missing" and claude["problems"] == ["$ORCH_CLI_TEST_KEY is not set"]
 

@@ -7,15 +7,16 @@ exactly ``json.dumps(..., indent=2)`` to stdout and nothing else; notes go to st
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -24,11 +25,17 @@ from .. import __version__
 from ..engine.project import STATE_DIR, Project
 from ..errors import OrchestraError, PlanError
 from ..graph import TaskGraph, natural_key
-from ..models import AgentTask, ProjectPhase, TaskPriority, TaskStatus
-from ..plan import PLAN_FILE, find_plan, load_plan, plan_schema, slug, starter_plan
+from ..models import AgentConfig, AgentTask, ProjectPhase, TaskPriority, TaskStatus
+from ..plan import PLAN_FILE, Plan, find_plan, load_plan, plan_schema, slug, starter_plan
 from ..store import Store
 from ..store.store import JOURNAL_FILE
 from . import render
+
+if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
+    from ..agents.base import Usability
+    from ..engine.runner import RunResult
+    from ..engine.scheduler import Scheduler, Summary
+    from .live import RunView
 
 
 class _Group(TyperGroup):
@@ -92,9 +99,9 @@ def _notes(store: Store, seen: int) -> int:
 
 
 @contextmanager
-def _project(ctx: typer.Context) -> Iterator[Project]:
+def _project(ctx: typer.Context, actor: str = "cli") -> Iterator[Project]:
     """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first."""
-    project = Project.open(_plan_dir(ctx), actor="cli")
+    project = Project.open(_plan_dir(ctx), actor=actor)
     # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
     # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
     gc.freeze()
@@ -290,6 +297,175 @@ def retry(
 
 
 @app.command()
+def execute(
+    ctx: typer.Context,
+    task_id: TaskId,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", metavar="NAME", help="Run it with this agent instead of its own.")] = None,
+) -> None:
+    """Run one ready task now, streaming the agent's answer to stdout; it ends in review (completed with
+    auto_complete) or failed. The whole output stays under .orchestra/runs/."""
+    from ..engine.runner import CANCELLED
+    from . import live
+
+    with _project(ctx) as project:
+        _recovered(project)
+        try:
+            result = asyncio.run(_execute(project, task_id, agent))
+        except KeyboardInterrupt:
+            task = project.tasks.get(task_id)
+            if task is not None and task.status == TaskStatus.FAILED and task.last_error == CANCELLED:
+                typer.echo(f"{task_id} failed: {CANCELLED}; its output is kept in {_output_path(project, task.last_run_id)}", err=True)
+            else:
+                typer.echo(f"interrupted before {task_id} started", err=True)
+            raise typer.Exit(130) from None
+        if not result.ok:
+            typer.echo(f"error: {task_id} failed: {result.error} (output: {_output_path(project, result.run_id)})", err=True)
+            raise typer.Exit(1)
+        if result.handoff:
+            typer.echo(f"{task_id} is yours now (in progress): `orchestra complete {task_id}` when it is done", err=True)
+        elif result.status == TaskStatus.REVIEW:
+            typer.echo(f"{task_id} is ready for review ({live.usage_line(result)}): `orchestra complete {task_id}` accepts it", err=True)
+        else:
+            typer.echo(f"{task_id} {result.status} ({live.usage_line(result)})", err=True)
+
+
+async def _execute(project: Project, task_id: str, agent: str | None) -> RunResult:
+    from ..engine.runner import Runner
+    from . import live
+
+    runner = Runner(project)
+    subscription = runner.bus.subscribe()
+    printer = asyncio.create_task(live.stream_text(subscription))
+    try:
+        with _pidfd_child_watcher():
+            run = runner.begin(task_id, agent)
+            typer.echo(f"{task_id} started with agent {run.agent_name} (run {run.run_id})", err=True)
+            return await runner.finish(run)
+    finally:
+        subscription.close()
+        await printer
+        await _close_clients()
+
+
+@app.command("run")
+def run_(
+    ctx: typer.Context,
+    parallel: Annotated[int | None, typer.Option(
+        "--parallel", "-j", min=1, max=256, metavar="N", help="Tasks running at once.", show_default="the plan's parallel_max")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="ID", help="Stop once this task is done: run only it and the tasks it needs.")] = None,
+) -> None:
+    """Dispatch ready tasks to their agents until nothing is ready, at most N at once, with live progress.
+    Ctrl-C stops cleanly: the running tasks fail with "cancelled by user" and keep their output."""
+    from ..engine.runner import CANCELLED
+    from ..engine.scheduler import Scheduler
+    from . import live
+
+    with _project(ctx, actor="scheduler") as project:
+        _recovered(project)
+        scheduler = Scheduler(project, parallel=parallel)
+        scope: Iterable[str] = project.tasks
+        if until is not None:
+            project.task(until)  # an unknown id is a one-line error
+            scope = project.graph.ancestors(until) | {until}
+        total = sum(project.tasks[task_id].status == TaskStatus.PENDING for task_id in scope)
+        view = live.RunView(project, total)
+        try:
+            summary = asyncio.run(_run(scheduler, view, until))
+        except KeyboardInterrupt:
+            cancelled = scheduler.summary.cancelled if scheduler.summary else []
+            what = f"{render.id_list(cancelled, 12)} failed: {CANCELLED}, output kept" if cancelled else "nothing was running"
+            typer.echo(f"interrupted: {what}" + ("; `orchestra retry ID` reopens a task" if cancelled else ""), err=True)
+            raise typer.Exit(130) from None
+        _run_summary(project, summary, until)
+
+
+async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summary:
+    subscription = scheduler.bus.subscribe()
+    shower = asyncio.create_task(view.follow(subscription))
+    try:
+        with _pidfd_child_watcher():
+            return await scheduler.run(until)
+    finally:
+        subscription.close()
+        await shower
+        await _close_clients()
+
+
+def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
+    if not summary.results:
+        typer.echo("nothing to run: " + render.next_line(project).removeprefix("no task is ready: "))
+        return
+    by_status: dict[str, int] = {}
+    for result in summary.results:
+        key = "handed off" if result.handoff else result.status
+        by_status[key] = by_status.get(key, 0) + 1
+    counts = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(by_status.items()))
+    typer.echo(f"ran {len(summary.results)} task{'s' * (len(summary.results) != 1)}: {counts}")
+    if until is not None:
+        status = project.status_of(until).value
+        waiting = ", ".join(f"{dep} ({project.status_of(dep).value})" for dep in project.graph.waiting_on(until)[:5])
+        done = status in (TaskStatus.REVIEW, TaskStatus.COMPLETED)
+        typer.echo(f"{until} is {status}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
+    if by_status.get(TaskStatus.REVIEW):
+        typer.echo("`orchestra list --status review` shows what waits for you; `orchestra complete ID` accepts a task")
+    failed = summary.failed
+    if failed:
+        typer.echo(f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {render.id_list([r.task_id for r in failed], 8)} "
+                   "(`orchestra list --status failed`; `orchestra retry ID` reopens one)", err=True)
+        raise typer.Exit(1)
+
+
+def _recovered(project: Project) -> None:
+    """Fail the tasks whose run died (DESIGN.md section 2), saying so on stderr."""
+    from ..engine.runs import recover_interrupted
+
+    for task_id in recover_interrupted(project):
+        typer.echo(f"{task_id} was interrupted (its run ended with the process running it): marked failed; "
+                   f"`orchestra retry {task_id}` reopens it", err=True)
+
+
+def _output_path(project: Project, run_id: str | None) -> str:
+    from ..engine.runs import OUTPUT_FILE, run_dir
+
+    path = run_dir(project.root, run_id or "?") / OUTPUT_FILE
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@contextmanager
+def _pidfd_child_watcher() -> Iterator[None]:
+    """On Python 3.11 asyncio watches every subprocess with a thread of its own (about a millisecond each to
+    start on a busy machine: a tenth of ``orchestra run``'s cost per instant task); a Linux pidfd needs none,
+    and is what 3.12 does by default. The previous watcher comes back afterwards."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        yield
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a kernel or sandbox without pidfds
+        yield
+        return
+    previous = asyncio.get_child_watcher()
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    asyncio.set_child_watcher(watcher)
+    try:
+        yield
+    finally:
+        asyncio.set_child_watcher(previous)
+
+
+async def _close_clients() -> None:
+    """Close the HTTP client the agents opened on this event loop (if any agent used HTTP at all)."""
+    transport = sys.modules.get("orchestra_tui.agents.transport")
+    if transport is not None:
+        await transport.close_http_client()
+
+
+@app.command()
 def report(
     ctx: typer.Context,
     as_json: JsonOption = False,
@@ -410,14 +586,64 @@ def graph(
 
 
 @app.command()
-def agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Configured agents and whether each looks usable offline (keys are never shown; endpoints not contacted)."""
+def agents(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")] = False,
+) -> None:
+    """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
     plan = load_plan(_plan_dir(ctx))
     rows = render.agent_rows(plan, os.environ)
+    if not offline:
+        _merge_checks(rows, asyncio.run(_check_agents(plan)))
     if as_json:
         render.emit_json(rows)
     else:
         render.print_agents(rows)
+
+
+AGENT_CHECK_SECONDS = 5.0  # all agents are checked at once; together they get this long
+
+
+async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
+    """Each agent's own ``check`` (key, command, endpoint), concurrently; None for one that did not answer in time."""
+    from ..agents.base import Usability
+    from ..agents.registry import agent_configs, build_agent
+
+    async def check(name: str, config: AgentConfig) -> Usability:
+        try:
+            return await build_agent(name, config).check(os.environ)
+        except OrchestraError as error:
+            return Usability(False, str(error))
+        except Exception as error:  # a bug in one agent's check must not hide the others
+            return Usability(False, f"check failed: {type(error).__name__}: {error}")
+
+    configs = agent_configs(plan)
+    jobs = {name: asyncio.create_task(check(name, config)) for name, config in configs.items()}
+    try:
+        await asyncio.wait(jobs.values(), timeout=AGENT_CHECK_SECONDS)
+    finally:
+        for job in jobs.values():
+            job.cancel()
+        await asyncio.gather(*jobs.values(), return_exceptions=True)
+        await _close_clients()
+    return {name: job.result() if not job.cancelled() else None for name, job in jobs.items()}
+
+
+def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None]) -> None:
+    """Add what each agent's check found to its row; a problem seen offline already explains a failed check."""
+    for row in rows:
+        if row["name"] not in checks:
+            continue
+        usability = checks[row["name"]]
+        if usability is None:
+            row["problems"].append(f"no answer within {AGENT_CHECK_SECONDS:g} s")
+        elif not usability.usable and not row["problems"]:
+            row["problems"].append(usability.reason)
+        row["check"] = None if usability is None else usability.reason
+        if row["endpoint_checked"] is False:
+            row["endpoint_checked"] = True
+        row["usable"] = not row["problems"]
 
 
 @app.command()

@@ -1,0 +1,182 @@
+"""What ``orchestra execute`` and ``orchestra run`` show while runs go: consumers of the engine's bus.
+
+``execute`` writes the agent's text to stdout exactly as it arrives (so ``orchestra execute T > file`` keeps
+just the answer); notes (retries, the outcome) go to stderr. ``run`` on a terminal shows a rich live view:
+one line per running task (id, title, agent, elapsed time, its latest line of output) above an overall
+progress bar, with a line printed for every task that ends; piped, it prints those lines only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
+
+from ..engine.bus import (
+    EngineError,
+    RunEnded,
+    RunOutput,
+    RunRetry,
+    RunStarted,
+    RunUsage,
+    Subscription,
+)
+from . import render
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from ..engine.project import Project
+    from ..engine.runner import RunResult
+
+REFRESH = 0.1  # seconds between two refreshes of the live view
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {int(value % 60):02d} s"
+
+
+def usage_line(result: RunResult) -> str:
+    parts = [seconds(result.duration_seconds)]
+    if result.input_tokens is not None or result.output_tokens is not None:
+        parts.append(f"{result.input_tokens or 0:,} in / {result.output_tokens or 0:,} out tokens")
+    if result.cost_usd:
+        parts.append(f"${result.cost_usd:.4f}")
+    return ", ".join(parts)
+
+
+# ------------------------------------------------------------------------------------- execute
+
+
+async def stream_text(subscription: Subscription, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+    """Write every run's text to ``out`` as it arrives and its retries to ``err``, until the subscription closes.
+
+    Ends with a newline on ``out`` when the text did not, so the notes that follow start on a line of their own."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    last = "\n"
+    async for event in subscription:
+        if isinstance(event, RunOutput) and event.text:
+            out.write(event.text)
+            out.flush()
+            last = event.text[-1]
+        elif isinstance(event, RunRetry):
+            err.write(f"retrying in {event.delay:.1f} s (attempt {event.attempt + 1}): {event.reason}\n")
+            err.flush()
+    if last != "\n":
+        out.write("\n")
+        out.flush()
+
+
+# ------------------------------------------------------------------------------------------ run
+
+
+@dataclass
+class _Running:
+    task_id: str
+    title: str
+    agent: str
+    started: float = field(default_factory=time.monotonic)
+    line: str = ""
+    tokens: int | None = None
+
+
+class RunView:
+    """The live progress of ``orchestra run``, fed from a bus subscription by :meth:`follow`."""
+
+    def __init__(self, project: Project, total: int, console: Console | None = None) -> None:
+        self.project = project
+        self.total = total
+        self.console = console or render.console()
+        self.live = self.console.is_terminal
+        self.running: dict[str, _Running] = {}
+        self.ended: dict[str, int] = {}
+
+    def _started(self, event: RunStarted) -> None:
+        task = self.project.tasks.get(event.task_id)
+        self.running[event.run_id] = _Running(event.task_id, task.title if task else "", event.agent)
+        if not self.live:
+            self.console.print(f"started {event.task_id} ({event.agent})", highlight=False)
+
+    def _ended(self, event: RunEnded) -> None:
+        from rich.text import Text
+
+        running = self.running.pop(event.run_id, None)
+        took = f" in {seconds(time.monotonic() - running.started)}" if running else ""
+        self.ended[event.status] = self.ended.get(event.status, 0) + 1
+        line = Text.assemble(render.status_text(event.status), f" {event.task_id}{took}")
+        if event.handoff:
+            line.append(": handed to you; `orchestra complete` it when done", style="dim")
+        elif event.error:
+            line.append(f": {event.error}", style="red")
+        self.console.print(line, highlight=False)
+
+    def handle(self, event: object) -> None:
+        if isinstance(event, RunStarted):
+            self._started(event)
+        elif isinstance(event, RunEnded):
+            self._ended(event)
+        elif isinstance(event, RunOutput) and event.source == "agent":
+            running = self.running.get(event.run_id)
+            if running is not None:
+                lines = [line for line in event.text.splitlines() if line.strip()]
+                if lines:
+                    running.line = lines[-1].strip()
+        elif isinstance(event, RunUsage):
+            running = self.running.get(event.run_id)
+            if running is not None and event.output_tokens is not None:
+                running.tokens = event.output_tokens
+        elif isinstance(event, RunRetry) and not self.live:
+            self.console.print(f"{event.task_id}: retrying in {event.delay:.1f} s: {event.reason}", highlight=False)
+        elif isinstance(event, EngineError):
+            self.console.print(f"error: {event.message}", style="red", highlight=False)
+
+    def renderable(self) -> RenderableType:
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True, max_width=32, overflow="ellipsis")
+        table.add_column(no_wrap=True, style="dim")
+        table.add_column(no_wrap=True, justify="right")
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
+        now = time.monotonic()
+        for running in self.running.values():
+            tokens = f" {running.tokens:,} tok" if running.tokens else ""
+            table.add_row(Text(f"▶ {running.task_id}", style="bold cyan"), running.title, running.agent,
+                          seconds(now - running.started) + tokens, running.line)
+        done = sum(self.ended.values())
+        bar = ProgressBar(total=max(self.total, 1), completed=min(done, self.total), width=30)
+        counts = " · ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(self.ended.items()))
+        footer = Table.grid(padding=(0, 1))
+        footer.add_row(bar, Text(f"{done}/{self.total} runs ended · {len(self.running)} running" + (f" · {counts}" if counts else "")))
+        return Group(table, footer)
+
+    async def follow(self, subscription: Subscription) -> None:
+        """Show events until the subscription closes (then everything it held has been shown)."""
+        if not self.live:
+            async for event in subscription:
+                self.handle(event)
+            return
+        from rich.live import Live
+
+        with Live(self.renderable(), console=self.console, auto_refresh=False, transient=True) as live:
+            closed = False
+            due = time.monotonic() + REFRESH
+            while not closed:
+                try:
+                    self.handle(await asyncio.wait_for(subscription.get(), max(0.0, due - time.monotonic())))
+                    for event in subscription.drain():
+                        self.handle(event)
+                except TimeoutError:
+                    pass
+                except EOFError:
+                    closed = True
+                if closed or time.monotonic() >= due:  # at most one redraw per REFRESH, however fast events come
+                    live.update(self.renderable(), refresh=True)
+                    due = time.monotonic() + REFRESH

@@ -1,0 +1,382 @@
+"""One task run, end to end (DESIGN.md sections 2 and 6).
+
+:meth:`Runner.begin` picks the agent, creates the run's directory and takes its live lock, then commits
+the task's start with the run id (:meth:`Runner.begin_async` makes the files in a worker thread). :meth:`Runner.finish`
+expands the task's strings from the environment (never stored), renders the prompt (with each completed
+dependency's last run output), streams the agent's events into ``output.txt``, ``events.jsonl`` and the
+bus, then on success writes the task's ``output`` file (inside the project root only) and runs its
+``verify`` commands (project root as working directory; all must exit 0; their output goes to
+``verify.txt``). It ends with one durable outcome: ``review`` (``completed`` with ``auto_complete``) or
+``failed`` with the reason. Tokens and cost are added to the task's totals (they accumulate over attempts).
+
+A run handed off to a person (``Finished(handoff=True)``, the ``interactive`` agent) leaves the task
+``in_progress`` with ``handoff`` recorded in ``events.jsonl``, so it is never judged interrupted; the
+person completes or fails it. Cancelling ``finish`` fails the task with ``cancelled by user`` and keeps
+its output. State changes go through the ``Project``, whose actor names who made them; every run's end is
+also a ``run_finished`` webhook event when the project has webhooks.
+
+Strings logged or shown are the task's own (unexpanded) ones, so a ``${SECRET}`` in a command never
+reaches a file orchestra writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import shutil
+import signal
+import time
+from collections.abc import Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..agents.base import Agent, AgentRequest
+from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
+from ..agents.pricing import cost_usd
+from ..agents.prompt import expand_task, render_prompt
+from ..errors import OrchestraError, TransitionError
+from ..models import AgentTask, TaskStatus, utcnow
+from ..store import fsio
+from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
+from .project import Project
+from .runs import RunLog, new_run_id, read_output
+
+CANCELLED = "cancelled by user"
+DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run came to. ``status`` is the task's status after it: ``review``, ``completed``, ``failed``,
+    or ``in_progress`` when handed off to a person (``handoff``). ``output`` is the agent's final text (what
+    streamed, when it failed). Token counts are this run's (None: not reported); ``cost_usd`` None: unknown."""
+
+    task_id: str
+    agent: str
+    status: str
+    run_id: str | None
+    output: str = ""
+    error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    handoff: bool = False
+    started_at: datetime = field(default_factory=utcnow)
+    completed_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (TaskStatus.REVIEW, TaskStatus.COMPLETED) or self.handoff
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.completed_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id, "agent": self.agent, "status": self.status, "run_id": self.run_id,
+            "output": self.output, "error": self.error, "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens, "cost_usd": self.cost_usd, "handoff": self.handoff,
+            "started_at": self.started_at.isoformat(), "completed_at": self.completed_at.isoformat(),
+            "duration_seconds": round(self.duration_seconds, 3),
+        }
+
+
+@dataclass
+class Run:
+    """A run that has begun: its task is in progress and this process holds its lock."""
+
+    task_id: str
+    run_id: str
+    agent_name: str
+    agent: Agent
+    log: RunLog
+    started_at: datetime
+    env: dict[str, str]
+    ended: bool = False
+    verify_decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+
+
+@dataclass
+class _Outcome:
+    parts: list[str] = field(default_factory=list)
+    finished: Finished | None = None
+    error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    provider_cost: bool = False  # the provider reported the cost itself: it wins over the price table
+
+
+class Runner:
+    """Runs tasks of one open project. ``agents`` maps names to agents (default: the plan's agents and the
+    built-ins, each built on first use); ``env`` is what runs see (default: ``os.environ`` now)."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        agents: Mapping[str, Agent] | None = None,
+        bus: Bus | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.project = project
+        self.bus = bus if bus is not None else Bus()
+        self.env = dict(os.environ if env is None else env)
+        self._given = agents is not None
+        self._agents: dict[str, Agent] = dict(agents or {})
+
+    def agent_for(self, task: AgentTask, name: str | None = None) -> tuple[str, Agent]:
+        """The agent that runs ``task`` (``name`` overrides its own); a plan's agent is built on first use, so
+        one that cannot be built fails only its own tasks."""
+        name = name or self.project.agent_of(task)
+        agent = self._agents.get(name)
+        if agent is None and not self._given:
+            from ..agents.registry import agent_configs, build_agent
+
+            configs = agent_configs(self.project.plan)
+            if name in configs:
+                agent = self._agents[name] = build_agent(name, configs[name])
+        if agent is None:
+            known = sorted(self._agents) if self._given else sorted(agent_configs(self.project.plan))
+            raise OrchestraError(f"unknown agent {name!r} for {task.task_id}; agents: {', '.join(known) or 'none'}")
+        return name, agent
+
+    # -- beginning ------------------------------------------------------------------------------------
+
+    def begin(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> Run:
+        """Start the task now (durably) with a new run. Raises, with nothing written, when it cannot start.
+        ``env``: what this run sees instead of the runner's."""
+        task = self.project.task(task_id)
+        name, instance = self.agent_for(task, agent)
+        return self._begin(task, name, instance, RunLog(self.project.root, new_run_id()), env)
+
+    async def begin_async(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> Run:
+        """``begin``, with the run's files created in a worker thread: creating a directory and two files
+        costs milliseconds on a busy disk, which the event loop spends on other runs meanwhile."""
+        task = self.project.task(task_id)
+        name, instance = self.agent_for(task, agent)
+        making = asyncio.get_running_loop().run_in_executor(None, RunLog, self.project.root, new_run_id())
+        try:
+            log = await asyncio.shield(making)
+        except asyncio.CancelledError:
+            making.add_done_callback(_discard_log)
+            raise
+        return self._begin(self.project.task(task_id), name, instance, log, env)
+
+    def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
+        task_id = task.task_id
+        config = instance.config
+        log.event("run", task=task_id, agent=name, type=config.type.value, model=config.model, actor=self.project.actor)
+        try:
+            entry = self.project.start(task_id, run_id=log.run_id)
+        except BaseException:
+            _discard(log)
+            raise
+        log.event("started", attempt=self.project.tasks[task_id].attempts, entry=entry.id)
+        self.bus.publish(RunStarted(log.run_id, task_id, name))
+        return Run(task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env)
+
+    async def execute(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> RunResult:
+        return await self.finish(self.begin(task_id, agent, env))
+
+    # -- running --------------------------------------------------------------------------------------
+
+    async def finish(self, run: Run) -> RunResult:
+        """Run the agent and record the outcome. Cancelled: the task fails with ``cancelled by user``."""
+        outcome = _Outcome()
+        try:
+            try:
+                task = self.project.task(run.task_id)
+                expanded = expand_task(task, run.env)
+                await self._stream(run, task, expanded, outcome)
+                if outcome.error is None and outcome.finished is not None and not outcome.finished.handoff:
+                    outcome.error = self._write_output(run, task, expanded, outcome.finished.text)
+                    if outcome.error is None:
+                        outcome.error = await self._verify(run, task, expanded)
+            except asyncio.CancelledError:
+                outcome.error = CANCELLED
+                self.end(run, outcome)
+                raise
+            except OrchestraError as error:
+                outcome.error = str(error)
+            except Exception as error:  # an agent's bug must not leave the task in progress for ever
+                outcome.error = f"internal error in agent {run.agent_name}: {type(error).__name__}: {error}"
+                self.bus.publish(EngineError(outcome.error, run.task_id))
+            return self.end(run, outcome)
+        finally:
+            if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
+                run.log.close()
+
+    async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
+        prompt = render_prompt(expanded, root=self.project.root, dependency_outputs=self._dependency_outputs(task))
+        run.log.event("prompt", chars=len(prompt))
+        request = AgentRequest(run.run_id, expanded, prompt, self.project.root, run.env, system=run.agent.config.system)
+        publish, log = self.bus.publish, run.log
+        async with aclosing(run.agent.run(request)) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    if not outcome.parts:
+                        log.event("first_text")
+                    log.write_output(event.text)
+                    outcome.parts.append(event.text)
+                    publish(RunOutput(run.run_id, run.task_id, event.text))
+                elif isinstance(event, UsageUpdate):
+                    self._usage(run, event, outcome)
+                elif isinstance(event, Retrying):
+                    log.event("retry", attempt=event.attempt, delay=event.delay, reason=event.reason)
+                    publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, event.reason))
+                elif isinstance(event, Finished):
+                    log.event("finished", stop_reason=event.stop_reason, chars=len(event.text), handoff=event.handoff)
+                    outcome.finished = event
+                    if not outcome.parts and event.text:  # nothing streamed: output.txt still holds the answer
+                        log.write_output(event.text)
+                    return
+                elif isinstance(event, Failed):
+                    log.event("failed", kind=event.kind, message=event.message)
+                    outcome.error = event.message
+                    return
+        outcome.error = f"agent {run.agent_name} ended without a result"
+
+    def _usage(self, run: Run, event: UsageUpdate, outcome: _Outcome) -> None:
+        if event.input_tokens is not None:
+            outcome.input_tokens = event.input_tokens
+        if event.output_tokens is not None:
+            outcome.output_tokens = event.output_tokens
+        if event.cost_usd is not None:
+            outcome.cost, outcome.provider_cost = event.cost_usd, True
+        elif not outcome.provider_cost:
+            config = run.agent.config
+            outcome.cost = cost_usd(config.model, outcome.input_tokens, outcome.output_tokens, config, self.project.plan.pricing)
+        self.bus.publish(RunUsage(run.run_id, run.task_id, outcome.input_tokens, outcome.output_tokens, outcome.cost))
+
+    def _dependency_outputs(self, task: AgentTask) -> dict[str, str]:
+        outputs: dict[str, str] = {}
+        for dep_id in task.dependencies:
+            dep = self.project.tasks.get(dep_id)
+            if dep is not None and dep.status == TaskStatus.COMPLETED:
+                text = read_output(self.project.root, dep.last_run_id, DEPENDENCY_OUTPUT_BYTES)
+                if text is not None:
+                    outputs[dep_id] = text
+        return outputs
+
+    def _write_output(self, run: Run, task: AgentTask, expanded: AgentTask, text: str) -> str | None:
+        """Write the final text to the task's ``output`` path; the reason it could not, or None."""
+        if not expanded.output:
+            return None
+        root = self.project.root
+        target = (root / expanded.output).resolve()
+        if not target.is_relative_to(root) or target == root:
+            return f"output path {task.output!r} is outside the project root; nothing was written"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fsio.atomic_write(target, text.encode())
+        except OSError as error:
+            return f"cannot write output {task.output!r}: {error.strerror or error}"
+        run.log.event("output", path=task.output, chars=len(text))
+        return None
+
+    async def _verify(self, run: Run, task: AgentTask, expanded: AgentTask) -> str | None:
+        """Run the verify commands in order; the first failure's reason, or None when all exit 0."""
+        for shown, command in zip(task.verify, expanded.verify, strict=True):
+            self._verify_text(run, f"$ {shown}\n".encode())
+            started = time.monotonic()
+            code = await self._run_command(run, command)
+            run.log.event("verify", command=shown, exit_code=code, seconds=round(time.monotonic() - started, 3))
+            if code != 0:
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+                return f"verify failed: `{shown}` {how}"
+        return None
+
+    async def _run_command(self, run: Run, command: str) -> int:
+        process = await asyncio.create_subprocess_shell(
+            command, cwd=self.project.root, env=run.env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )
+        assert process.stdout is not None
+        try:
+            while chunk := await process.stdout.read(65536):
+                self._verify_text(run, chunk)
+            return await process.wait()
+        finally:
+            if process.returncode is None:  # cancelled: the command and whatever it started go too
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await asyncio.shield(process.wait())
+
+    def _verify_text(self, run: Run, data: bytes) -> None:
+        run.log.write_verify(data)
+        text = run.verify_decoder.decode(data)
+        if text:
+            self.bus.publish(RunOutput(run.run_id, run.task_id, text, "verify"))
+
+    # -- ending ---------------------------------------------------------------------------------------
+
+    def end(self, run: Run, outcome: _Outcome | None = None, error: str | None = None) -> RunResult:
+        """Commit the run's outcome (tokens, then the task's status), log it, release the lock."""
+        if outcome is None:
+            outcome = _Outcome(error=error)
+        project, task_id = self.project, run.task_id
+        handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
+        run.log.sync()
+        try:
+            self._record_usage(run, outcome)
+            if handoff:
+                run.log.event("handoff")
+            elif outcome.error is None:
+                if project.plan.project.auto_complete:
+                    project.complete(task_id)
+                else:
+                    project.review(task_id)
+            else:
+                project.fail(task_id, outcome.error)
+        except TransitionError as refused:  # another process changed the task while it ran
+            outcome.error = f"{refused}; the run's output is in {run.log.dir}"
+        status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
+        output = outcome.finished.text if outcome.finished is not None and outcome.error is None else "".join(outcome.parts)
+        seconds = run.log.elapsed()
+        run.log.event("end", status=status, error=outcome.error, seconds=seconds)
+        run.log.close()
+        run.ended = True
+        ended = RunEnded(run.run_id, task_id, status, outcome.error, handoff, outcome.input_tokens, outcome.output_tokens, outcome.cost, seconds)
+        self.bus.publish(ended)
+        if project.webhooks is not None:  # queued in memory: never waits on the network
+            project.webhooks.emit("run_finished", {
+                "run_id": run.run_id, "task_id": task_id, "agent": run.agent_name, "outcome": status, "error": outcome.error,
+                "handoff": handoff, "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
+                "cost_usd": outcome.cost, "seconds": seconds,
+            })
+        return RunResult(
+            task_id, run.agent_name, status, run.run_id, output, outcome.error, outcome.input_tokens,
+            outcome.output_tokens, outcome.cost, handoff, run.started_at, utcnow(),
+        )
+
+    def _record_usage(self, run: Run, outcome: _Outcome) -> None:
+        if outcome.input_tokens is None and outcome.output_tokens is None:
+            return
+        run.log.event("usage", input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens, cost_usd=outcome.cost)
+        task = self.project.task(run.task_id)
+        fields: dict[str, Any] = {
+            "input_tokens": task.input_tokens + (outcome.input_tokens or 0),
+            "output_tokens": task.output_tokens + (outcome.output_tokens or 0),
+        }
+        if outcome.cost is not None:
+            fields["cost_usd"] = round(task.cost_usd + outcome.cost, 6)
+        summary = f"{run.task_id} run {run.run_id}: {outcome.input_tokens or 0:,} in / {outcome.output_tokens or 0:,} out tokens"
+        self.project.record_run(run.task_id, fields, summary)
+
+
+def _discard(log: RunLog) -> None:
+    """Remove the files of a run that never started."""
+    log.close()
+    shutil.rmtree(log.dir, ignore_errors=True)
+
+
+def _discard_log(making: asyncio.Future[RunLog]) -> None:
+    if not making.cancelled() and making.exception() is None:
+        _discard(making.result())

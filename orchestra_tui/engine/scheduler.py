@@ -1,0 +1,168 @@
+"""The asyncio scheduler behind ``orchestra run`` and the TUI's dispatch keys (DESIGN.md sections 2 and 5).
+
+It keeps at most ``parallel`` runs going, starting ready tasks in next-task order (priority, then the
+longest remaining critical path, then id) the moment a slot is free, so a task finishing unblocks its
+dependants at once. ``run()`` returns when nothing is ready and nothing runs. Cancelling it (Ctrl-C)
+cancels every run: each task fails with ``cancelled by user`` and keeps its output.
+
+Before each round of dispatch it catches up with changes other processes made (a person completing a task
+in review from another terminal unblocks its dependants here too). A task that cannot start because
+another process started it first is skipped; one whose agent cannot be found fails with that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..agents.base import Agent
+from ..errors import OrchestraError, TransitionError
+from ..models import TaskStatus
+from .bus import Bus, EngineError
+from .project import Project
+from .runner import CANCELLED, Run, Runner, RunResult
+from .runs import recover_interrupted
+
+
+@dataclass
+class Summary:
+    """What one ``Scheduler.run`` did."""
+
+    results: list[RunResult] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # failed "cancelled by user"
+    interrupted: list[str] = field(default_factory=list)  # found dead at the start and failed "interrupted"
+    skipped: list[str] = field(default_factory=list)  # started by another process first
+
+    @property
+    def failed(self) -> list[RunResult]:
+        return [result for result in self.results if result.status == TaskStatus.FAILED]
+
+
+class Scheduler:
+    """Dispatches the ready tasks of one open project. ``parallel`` defaults to the plan's ``parallel_max``;
+    ``agents``, ``bus`` and ``env`` are the :class:`Runner`'s. The TUI calls :meth:`dispatch` (one task,
+    its key ``d``) and :meth:`fill` (``a``); ``orchestra run`` awaits :meth:`run`."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        agents: Mapping[str, Agent] | None = None,
+        bus: Bus | None = None,
+        env: Mapping[str, str] | None = None,
+        parallel: int | None = None,
+        runner: Runner | None = None,
+    ) -> None:
+        self.project = project
+        self.runner = runner if runner is not None else Runner(project, agents=agents, bus=bus, env=env)
+        self.bus = self.runner.bus
+        self.parallel = max(1, parallel if parallel is not None else project.plan.project.parallel_max)
+        self.jobs: dict[str, asyncio.Task[RunResult | None]] = {}  # task id -> its job, from dispatch to end
+        self.runs: dict[str, Run] = {}  # the jobs whose run has begun
+        self.summary: Summary | None = None  # of the current or last ``run()``, also when it was cancelled
+        self._skip: set[str] = set()
+
+    # -- dispatching ----------------------------------------------------------------------------------
+
+    def next_ready(self, allowed: set[str] | None = None) -> str | None:
+        """The ready task to start next (in next-task order), among ``allowed`` when given."""
+        candidates = self.candidates(1, allowed)
+        return candidates[0] if candidates else None
+
+    def candidates(self, count: int, allowed: set[str] | None = None) -> list[str]:
+        """The next ``count`` ready tasks to start, in next-task order (among ``allowed`` when given)."""
+        graph = self.project.graph
+        excluded = self._skip | self.jobs.keys()  # a job's task stays ready until its run has begun
+        if count == 1 and allowed is None and not excluded:
+            task_id = graph.next_task()
+            return [] if task_id is None else [task_id]
+        limit = None if allowed is not None else count + len(excluded)
+        found = [t for t in graph.ready(max_count=limit) if t not in excluded and (allowed is None or t in allowed)]
+        return found[:count]
+
+    def dispatch(self, task_id: str, agent: str | None = None) -> asyncio.Task[RunResult | None]:
+        """Start a job for one task; it resolves to the run's result, or None when the task could not start
+        (another process started it first, or its agent is unknown: then the task fails with that reason)."""
+        job = asyncio.create_task(self._job(task_id, agent), name=f"run {task_id}")
+        self.jobs[task_id] = job
+        job.add_done_callback(lambda done: self._forget(task_id, done))
+        return job
+
+    async def _job(self, task_id: str, agent: str | None) -> RunResult | None:
+        try:
+            run = await self.runner.begin_async(task_id, agent)
+        except TransitionError:
+            self._skip.add(task_id)
+            return None
+        except OrchestraError as error:
+            self._skip.add(task_id)
+            self.bus.publish(EngineError(str(error), task_id))
+            self.project.fail(task_id, str(error))
+            return None
+        self.runs[task_id] = run
+        return await self.runner.finish(run)
+
+    def _forget(self, task_id: str, job: asyncio.Task[RunResult | None]) -> None:
+        if self.jobs.get(task_id) is job:
+            del self.jobs[task_id]
+            self.runs.pop(task_id, None)
+
+    def fill(self, allowed: set[str] | None = None) -> list[str]:
+        """Dispatch ready tasks until ``parallel`` jobs run or none is ready; returns the ids dispatched."""
+        self.project.refresh()
+        started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
+        for task_id in started:
+            self.dispatch(task_id)
+        return started
+
+    # -- the headless loop ----------------------------------------------------------------------------
+
+    async def run(self, until: str | None = None) -> Summary:
+        """Dispatch until nothing is ready and nothing runs. ``until``: only that task and what it needs."""
+        summary = self.summary = Summary(interrupted=recover_interrupted(self.project))
+        allowed = None
+        if until is not None:
+            self.project.task(until)  # an unknown id is a one-line error
+            allowed = self.project.graph.ancestors(until) | {until}
+        try:
+            while True:
+                self.fill(allowed)
+                if not self.jobs:
+                    break
+                done, _pending = await asyncio.wait(self.jobs.values(), return_when=asyncio.FIRST_COMPLETED)
+                for job in done:
+                    result = job.result()
+                    for task_id, known in list(self.jobs.items()):  # its done callback may not have run yet
+                        if known is job:
+                            self._forget(task_id, job)
+                    if result is not None:
+                        summary.results.append(result)
+        except BaseException:
+            summary.cancelled = await self.cancel_all(summary.results)
+            raise
+        finally:
+            summary.skipped = sorted(self._skip)
+        return summary
+
+    async def cancel_all(self, results: list[RunResult] | None = None) -> list[str]:
+        """Cancel every job; each task that had begun fails with ``cancelled by user``. Returns their ids;
+        the results of runs that had already ended are added to ``results``."""
+        jobs = dict(self.jobs)
+        runs = dict(self.runs)
+        for job in jobs.values():
+            job.cancel()
+        outcomes = await asyncio.gather(*jobs.values(), return_exceptions=True)
+        cancelled = []
+        for task_id, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, RunResult):
+                if results is not None:
+                    results.append(outcome)
+                continue
+            run = runs.get(task_id)
+            if run is None:
+                continue  # cancelled before it began: nothing was started
+            if not run.ended:  # cancelled before its finishing coroutine ever ran
+                self.runner.end(run, error=CANCELLED)
+            cancelled.append(task_id)
+        return cancelled
