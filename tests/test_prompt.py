@@ -137,3 +137,13 @@ def test_prompt_of_an_expanded_task_reads_the_expanded_input_path(tmp_path: Path
     (tmp_path / "notes-prod.md").write_text("prod notes")
     task = expand_task(full_task(inputs=["notes-${STAGE}.md"]), {**os.environ, "STAGE": "prod"})
     assert "prod notes" in render_prompt(task, root=tmp_path, dependency_outputs={})
+
+
+def test_an_indented_triple_quoted_description_is_dedented(tmp_path: Path) -> None:
+    task = AgentTask("T", "t", """
+        Design the architecture.
+        REQUIREMENTS:
+          1. Components
+        """)
+    prompt = render_prompt(task, root=tmp_path, dependency_outputs={})
+    assert "Design the architecture.\nREQUIREMENTS:\n  1. Components" in prompt

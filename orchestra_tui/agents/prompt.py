@@ -8,6 +8,8 @@ in the prompt, never read. Task strings are expanded from the environment only a
 
 from __future__ import annotations
 
+import inspect
+
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,13 +49,13 @@ def render_prompt(
     if task.tags:
         facts.append("Tags: " + ", ".join(task.tags))
     parts.append(" · ".join(facts))
-    if task.description.strip():
-        parts.append("## Description\n\n" + _bounded(task.description.strip(), limit_per_part))
+    if task.description.strip():  # cleandoc: triple-quoted descriptions are indented in the file or script
+        parts.append("## Description\n\n" + _bounded(inspect.cleandoc(task.description), limit_per_part))
     requirements = _requirements(task)
     if requirements:
         parts.append("## Requirements\n\n" + "\n".join(f"- {line}" for line in requirements))
     if task.notes.strip():
-        parts.append("## Notes\n\n" + _bounded(task.notes.strip(), limit_per_part))
+        parts.append("## Notes\n\n" + _bounded(inspect.cleandoc(task.notes), limit_per_part))
     if task.success_criteria:
         parts.append("## Success criteria\n\n" + "\n".join(f"- {item}" for item in task.success_criteria))
     if task.deliverables:

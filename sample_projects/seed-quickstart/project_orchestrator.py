@@ -23,6 +23,7 @@ TASKS = [
     AgentTask(
         task_id="TASK-001",
         title="Create System Design Document",
+        agent="interactive",  # a person with an AI chat: the prompt is shown and copied to the clipboard
         description="""
         Design the architecture of a multi-tenant booking platform.
 
@@ -47,6 +48,7 @@ TASKS = [
     AgentTask(
         task_id="TASK-002",
         title="Design Database Schema",
+        agent="interactive",
         description="Model tenants, users, resources and bookings, with audit fields and soft deletes.",
         priority=TaskPriority.HIGH,
         phase=ProjectPhase.DESIGN,
@@ -58,6 +60,7 @@ TASKS = [
     AgentTask(
         task_id="TASK-003",
         title="Implement Authentication API",
+        agent="interactive",
         description="POST /auth/register, POST /auth/login and token refresh, per the design document.",
         priority=TaskPriority.HIGH,
         phase=ProjectPhase.DEVELOPMENT,
@@ -69,6 +72,7 @@ TASKS = [
     AgentTask(
         task_id="TASK-004",
         title="Build Booking Calendar UI",
+        agent="interactive",
         description="A week view of a resource's bookings, with create and cancel.",
         priority=TaskPriority.MEDIUM,
         phase=ProjectPhase.DEVELOPMENT,
@@ -80,6 +84,7 @@ TASKS = [
     AgentTask(
         task_id="TASK-005",
         title="Write Integration Tests",
+        agent="interactive",
         description="End-to-end: register, log in, book a resource, see the booking in the calendar.",
         priority=TaskPriority.HIGH,
         phase=ProjectPhase.TESTING,
@@ -97,14 +102,16 @@ if missing:
 
 
 def work_on_next_task() -> None:
-    """One step of the seed's workflow: take the recommended task, start it, and complete it."""
+    """One step of the seed's workflow: take the recommended task, execute it, and complete it."""
     next_task = orchestrator.get_next_task()
     if next_task is None:
         print("Nothing is ready: every task is completed or waiting on another.")
     else:
         print(f"Next task: {next_task.task_id} {next_task.title} ({next_task.priority.value}, {next_task.estimated_hours:g}h)")
-        orchestrator.start_task(next_task.task_id)
-        # The seed calls orchestrator.execute_task(next_task.task_id) here; orchestra's agents issue adds it.
+        # The interactive agent hands the brief to you: printed here, and copied to the clipboard when one exists.
+        result = orchestrator.execute_task(next_task.task_id, on_text=lambda text: print(text, end=""))
+        print(f"\n{next_task.task_id} is {result.status}.")
+        # The seed waits for the agent here; this script completes the task at once to show the whole loop.
         orchestrator.complete_task(next_task.task_id)
         print(f"Completed {next_task.task_id}.")
     report = orchestrator.generate_report()
