@@ -42,3 +42,13 @@ class RunOutputArrived(Message):
     def __init__(self, run_id: str, task_id: str, text: str) -> None:
         super().__init__()
         self.run_id, self.task_id, self.text = run_id, task_id, text
+
+
+class EngineEvent(Message):
+    """An engine event other than text and state changes, as the engine published it (``engine/bus.py``):
+    ``RunStarted``, ``RunUsage``, ``RunRetry``, ``RunEnded`` or ``EngineError``. Added by the app shell: the
+    output panes need the start and end of runs, and errors become notifications."""
+
+    def __init__(self, event: object) -> None:
+        super().__init__()
+        self.event = event
