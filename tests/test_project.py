@@ -267,3 +267,17 @@ def test_demo_project_opens_and_runs_in_order(demo_dir: Path) -> None:
             project.complete(task.task_id)
         assert len(order) == 10 and order[0] == "DES-001" and order[-1] == "TST-003"
         assert project.report()["completion_percentage"] == 100.0
+
+
+def test_report_gives_tokens_and_cost_per_agent(tmp_path: Path) -> None:
+    write_plan(tmp_path, '[agents.gpt]\ntype = "openai"\nmodel = "gpt-4o"\n\n' + task_block("A", agent="gpt") + task_block("B") + task_block("C", agent="gpt"))
+    with Project.open(tmp_path) as project:
+        project.start("A", run_id="r1")
+        project.record_run("A", {"input_tokens": 100, "output_tokens": 20, "cost_usd": 0.5}, "A used tokens")
+        project.start("C", run_id="r2")
+        project.record_run("C", {"input_tokens": 1, "output_tokens": 2, "cost_usd": 0.25}, "C used tokens")
+        by_agent = project.report()["by_agent"]
+    assert by_agent == {
+        "gpt": {"tasks": 2, "input_tokens": 101, "output_tokens": 22, "cost_usd": 0.75},
+        "shell": {"tasks": 1, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+    }

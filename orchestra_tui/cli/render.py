@@ -269,6 +269,13 @@ def print_report(report: Mapping[str, Any]) -> None:
         phases.add_row(phase, str(figures["completed"]), str(figures["total"]))
     if report["by_phase"]:
         out.print(phases)
+    agents = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name, justify in (("Agent", "left"), ("Tasks", "right"), ("Input tokens", "right"), ("Output tokens", "right"), ("Cost", "right")):
+        agents.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for agent, figures in report["by_agent"].items():
+        agents.add_row(agent, str(figures["tasks"]), f"{figures['input_tokens']:,}", f"{figures['output_tokens']:,}", f"${figures['cost_usd']:.4f}")
+    if report["by_agent"]:
+        out.print(agents)
 
 
 def _md(text: Any) -> str:
@@ -307,6 +314,10 @@ def report_markdown(report: Mapping[str, Any]) -> str:
     if report["by_phase"]:
         lines += ["", "## By phase", "", "| Phase | Completed | Total |", "|---|---:|---:|"]
         lines += [f"| {phase} | {f['completed']} | {f['total']} |" for phase, f in report["by_phase"].items()]
+    if report["by_agent"]:
+        lines += ["", "## By agent", "", "| Agent | Tasks | Input tokens | Output tokens | Cost (USD) |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {agent} | {f['tasks']} | {f['input_tokens']:,} | {f['output_tokens']:,} | {f['cost_usd']:.4f} |"
+                  for agent, f in report["by_agent"].items()]
     if report["blocked_by"]:
         lines += ["", "## Held up by failed or cancelled tasks", ""]
         lines += [f"- `{blocker}` holds up {', '.join(f'`{t}`' for t in held)}" for blocker, held in blocking(report).items()]

@@ -21,10 +21,16 @@ def build_report(project: Project) -> dict[str, Any]:
     next_id = graph.next_task()
     blocked_by = {task_id: graph.blockers(task_id) for task_id in graph.blocked()}
     by_phase: dict[str, dict[str, int]] = {}
+    by_agent: dict[str, dict[str, Any]] = {}
     for task in tasks.values():
         phase = by_phase.setdefault(task.phase.value, {"total": 0, "completed": 0})
         phase["total"] += 1
         phase["completed"] += task.status == "completed"
+        agent = by_agent.setdefault(project.agent_of(task), {"tasks": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
+        agent["tasks"] += 1
+        agent["input_tokens"] += task.input_tokens
+        agent["output_tokens"] += task.output_tokens
+        agent["cost_usd"] = round(agent["cost_usd"] + task.cost_usd, 6)
     return {
         "project_id": project.plan.project.id,
         "project_name": project.plan.project.name or project.plan.project.id,
@@ -46,6 +52,7 @@ def build_report(project: Project) -> dict[str, Any]:
         "critical_path_hours": round(path_hours, 2),
         "blocked_by": {task_id: blockers for task_id, blockers in blocked_by.items() if blockers},
         "by_phase": by_phase,
+        "by_agent": dict(sorted(by_agent.items())),
         "input_tokens": sum(task.input_tokens for task in tasks.values()),
         "output_tokens": sum(task.output_tokens for task in tasks.values()),
         "cost_usd": round(sum(task.cost_usd for task in tasks.values()), 4),
