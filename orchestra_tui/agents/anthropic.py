@@ -14,9 +14,8 @@ from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
 from .transport import (
     Call,
-    Decoder,
     StreamingAgent,
-    ended_early,
+    TerminatedDecoder,
     parse_json,
     stream_error,
 )
@@ -24,10 +23,12 @@ from .transport import (
 API_VERSION = "2023-06-01"
 
 
-class AnthropicDecoder(Decoder):
+class AnthropicDecoder(TerminatedDecoder):
+    provider = "anthropic"
+    terminal = "message_stop"
+
     def __init__(self) -> None:
-        self.done = False
-        self.stop_reason: str | None = None
+        super().__init__()
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
 
@@ -61,10 +62,6 @@ class AnthropicDecoder(Decoder):
             self.output_tokens = usage["output_tokens"]
         return (UsageUpdate(self.input_tokens, self.output_tokens),)
 
-    def finish(self) -> str | None:
-        if not self.done:
-            raise ended_early("anthropic", "message_stop")
-        return self.stop_reason
 
 
 class AnthropicAgent(StreamingAgent):

@@ -16,18 +16,16 @@ from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
 from .transport import (
     Call,
-    Decoder,
     StreamingAgent,
-    ended_early,
+    TerminatedDecoder,
     parse_json,
     stream_error,
 )
 
 
-class OllamaDecoder(Decoder):
-    def __init__(self) -> None:
-        self.done = False
-        self.stop_reason: str | None = None
+class OllamaDecoder(TerminatedDecoder):
+    provider = "ollama"
+    terminal = '"done": true'
 
     def feed(self, payload: bytes) -> Iterable[AgentEvent]:
         if self.done:
@@ -43,10 +41,6 @@ class OllamaDecoder(Decoder):
             events.append(UsageUpdate(line.get("prompt_eval_count"), line.get("eval_count")))
         return events
 
-    def finish(self) -> str | None:
-        if not self.done:
-            raise ended_early("ollama", '"done": true')
-        return self.stop_reason
 
 
 class OllamaAgent(StreamingAgent):

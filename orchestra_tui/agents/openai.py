@@ -18,9 +18,8 @@ from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
 from .transport import (
     Call,
-    Decoder,
     StreamingAgent,
-    ended_early,
+    TerminatedDecoder,
     host_of,
     parse_json,
     stream_error,
@@ -29,10 +28,9 @@ from .transport import (
 OFFICIAL_HOST = "api.openai.com"
 
 
-class OpenAIDecoder(Decoder):
-    def __init__(self) -> None:
-        self.done = False
-        self.stop_reason: str | None = None
+class OpenAIDecoder(TerminatedDecoder):
+    provider = "openai"
+    terminal = "data: [DONE]"
 
     def feed(self, payload: str) -> Iterable[AgentEvent]:
         if self.done:
@@ -58,10 +56,6 @@ class OpenAIDecoder(Decoder):
             events.append(UsageUpdate(usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("cost")))
         return events
 
-    def finish(self) -> str | None:
-        if not self.done:
-            raise ended_early("openai", "data: [DONE]")
-        return self.stop_reason
 
 
 class OpenAIAgent(StreamingAgent):

@@ -9,7 +9,6 @@ in the prompt, never read. Task strings are expanded from the environment only a
 from __future__ import annotations
 
 import inspect
-
 import re
 from collections.abc import Mapping
 from pathlib import Path

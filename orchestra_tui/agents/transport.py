@@ -254,6 +254,25 @@ class Decoder:
         raise NotImplementedError
 
 
+class TerminatedDecoder(Decoder):
+    """A decoder for a stream that must end with a terminal event (``terminal`` names it for the error).
+
+    ``feed`` sets ``done`` when it sees that event; a stream that ends before it is an error, not a success.
+    """
+
+    provider = ""
+    terminal = ""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.stop_reason: str | None = None
+
+    def finish(self) -> str | None:
+        if not self.done:
+            raise ended_early(self.provider, self.terminal)
+        return self.stop_reason
+
+
 def parse_json(provider: str, payload: str | bytes) -> Any:
     try:
         return json.loads(payload)
