@@ -1,0 +1,328 @@
+"""Streaming output panes: one tab per run, fed in batches, holding only the last lines of each run.
+
+A run's full output is in ``.orchestra/runs/<run_id>/output.txt`` (the engine writes every piece there as it
+arrives); a pane keeps the last ``MAX_LINES`` lines in a Textual ``Log`` and says where the rest is, so memory
+stays bounded however long a run talks. Very long lines are folded at ``FOLD_WIDTH`` characters, so a run
+that never prints a newline does not grow one line without end.
+
+A pane follows the end of its output only while the user is at the bottom: scrolling up holds the position
+while text keeps arriving (also when old lines are dropped from the top), and scrolling back down resumes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.geometry import Size
+from textual.widgets import Log, Static, TabbedContent, TabPane
+
+from ...cli.render import status_text
+from ...engine.project import STATE_DIR
+from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
+
+if TYPE_CHECKING:
+    from ...engine.project import Project
+
+MAX_LINES = 2000  # lines kept per pane
+FOLD_WIDTH = 1000  # characters per line before it is folded
+MAX_FINISHED = 12  # finished panes kept; the oldest beyond this are dismissed
+TAIL_BYTES = 128 * 1024  # how much of a past run's output.txt is loaded
+_BREAK = re.compile(r"(\r\n|\r|\n)")
+
+
+def fold(text: str, column: int, width: int = FOLD_WIDTH) -> tuple[str, int]:
+    """``text`` with a newline inserted wherever a line would pass ``width``; ``column`` is where the last line
+    ended so far. Returns the text and the new column."""
+    parts = _BREAK.split(text)
+    if len(parts) == 1 and column + len(text) <= width:
+        return text, column + len(text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2:  # a line break
+            out.append(part)
+            column = 0
+            continue
+        while column + len(part) > width:
+            cut = width - column
+            out += [part[:cut], "\n"]
+            part, column = part[cut:], 0
+        out.append(part)
+        column += len(part)
+    return "".join(out), column
+
+
+def tail_output(root: Path, run_id: str, limit: int = TAIL_BYTES) -> str | None:
+    """The last ``limit`` bytes of a run's output (from the start of a line), or None when there is none."""
+    try:
+        with open(run_dir(root, run_id) / OUTPUT_FILE, "rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - limit))
+            data = handle.read()
+    except OSError:
+        return None
+    if size > limit:
+        data = data[data.find(b"\n") + 1 :]
+    return data.decode("utf-8", errors="replace")
+
+
+def _pane_id(run_id: str) -> str:
+    return "run-" + re.sub(r"[^A-Za-z0-9_-]", "_", run_id)
+
+
+class RunLog(Log):
+    """A ``Log`` that knows whether the user is following its end (at the bottom) or reading further up."""
+
+    def __init__(self) -> None:
+        super().__init__(max_lines=MAX_LINES, auto_scroll=False)
+        self.following = True
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.size:  # a hidden pane has no size, and says nothing about the user
+            self.following = self.is_vertical_scroll_end
+
+    def append(self, text: str) -> None:
+        """Write text; follow the end if the user was there, else keep their lines in view."""
+        before = len(self.lines)
+        self.write(text, scroll_end=False)
+        dropped = before + len(_BREAK.findall(text)) - len(self.lines)  # lines pruned from the top by max_lines
+        if dropped > 0:
+            # Log.write sets the virtual size before it prunes (Textual 8.2.8): set it from what is left.
+            self.virtual_size = Size(self.virtual_size.width, self.line_count)
+            if not self.following:
+                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+            self.refresh()  # every line on screen moved up
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+
+class RunPane(TabPane):
+    """One run: a header (task, agent, status, where the full output is) and its last lines."""
+
+    DEFAULT_CSS = """
+    RunPane { height: 1fr; padding: 0; }
+    RunPane > .run-header { height: auto; padding: 0 1; background: $panel; }
+    RunPane > RunLog { height: 1fr; overflow-x: auto; }
+    """
+
+    def __init__(self, run_id: str, task_id: str, agent: str, status: str = "in_progress", live: bool = True) -> None:
+        self.run_id, self.task_id, self.agent = run_id, task_id, agent
+        self.status, self.live = status, live
+        self.error: str | None = None
+        self.column = 0
+        self.log_widget = RunLog()
+        self.header = Static(classes="run-header")
+        super().__init__(self._label(), self.header, self.log_widget, id=_pane_id(run_id))
+        self._draw_header()
+
+    @property
+    def finished(self) -> bool:
+        return not self.live
+
+    def write(self, text: str) -> None:
+        text, self.column = fold(text, self.column)
+        self.log_widget.append(text)
+
+    def finish(self, status: str, error: str | None) -> None:
+        self.status, self.error, self.live = status, error, False
+        self._draw_header()
+
+    def _label(self) -> Content:
+        mark = Content.from_rich_text(status_text(self.status)[:1])
+        return Content.assemble(mark, " ", self.task_id)
+
+    def _draw_header(self) -> None:
+        state = Content.styled("▶ running", "bold $accent") if self.live else Content.from_rich_text(status_text(self.status))
+        if self.error and not self.live:
+            state = Content.assemble(state, ": ", (self.error, "$error"))
+        where = f"{STATE_DIR}/{RUNS_DIR}/{self.run_id}/{OUTPUT_FILE}"
+        self.header.update(Content("\n").join([
+            Content.assemble((self.task_id, "bold"), f" · {self.agent} · ", state, ("" if self.live else " · finished (delete closes)", "$text-muted")),
+            Content.styled(f"run {self.run_id} · last {MAX_LINES:,} lines here; the full output is in {where}", "$text-muted"),
+        ]))
+        self.relabel()
+
+    def relabel(self) -> None:
+        """Put the run's status mark on its tab (once the tab exists)."""
+        if self.is_attached:
+            self.query_ancestor(TabbedContent).get_tab(self).label = self._label()
+
+
+class OutputPanes(Vertical):
+    """The output of runs, one tab per run; switch with ``[`` / ``]``, maximise with ``z``.
+
+    The app calls :meth:`run_started`, :meth:`append` (text already batched per frame), :meth:`run_ended` from
+    the engine's events, :meth:`show` when a task is selected, and :meth:`show_project` with the open project
+    (needed to load a past run's output from disk).
+    """
+
+    ALLOW_MAXIMIZE = True
+    DEFAULT_CSS = """
+    OutputPanes { height: 1fr; }
+    OutputPanes > TabbedContent { height: 1fr; display: none; }
+    OutputPanes > TabbedContent > ContentSwitcher { height: 1fr; }
+    OutputPanes > #output-empty { color: $text-muted; padding: 0 1; }
+    OutputPanes.-has-panes > TabbedContent { display: block; }
+    OutputPanes.-has-panes > #output-empty { display: none; }
+    """
+    BINDINGS = [
+        Binding("]", "next_pane", "Next output", id="output.next"),
+        Binding("[", "previous_pane", "Previous output", id="output.previous"),
+        Binding("z", "toggle_maximise", "Maximise output", id="output.maximise"),
+        Binding("delete", "dismiss_pane", "Close finished output", id="output.dismiss"),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.project: Project | None = None
+        self.panes: dict[str, RunPane] = {}  # run id -> pane, oldest first
+        self._shown: str | None = None  # run id of the pane on show (or about to be: panes mount a frame later)
+        self._latest: dict[str, str] = {}  # task id -> run id of its newest pane
+
+    def compose(self) -> ComposeResult:
+        yield Static("no output yet: dispatched tasks stream here", id="output-empty")
+        yield TabbedContent()
+
+    @property
+    def current(self) -> RunPane | None:
+        """The pane on show."""
+        return None if self._shown is None else self.panes.get(self._shown)
+
+    # -- what the app calls ---------------------------------------------------------------------------
+
+    def show_project(self, project: Project, changed: frozenset[str] | None) -> None:
+        self.project = project
+
+    def run_started(self, run_id: str, task_id: str, agent: str) -> RunPane:
+        """A pane for a new run; it comes to the front unless another live run's pane is there."""
+        pane = self.panes.get(run_id)
+        if pane is None:
+            current = self.current
+            pane = self._add(RunPane(run_id, task_id, agent), front=current is None or current.finished)
+        return pane
+
+    def append(self, run_id: str, task_id: str, text: str) -> None:
+        pane = self.panes.get(run_id) or self.run_started(run_id, task_id, "?")
+        pane.write(text)
+
+    def run_ended(self, run_id: str, task_id: str, status: str, error: str | None) -> None:
+        """The pane shows the run's final status and stays until dismissed."""
+        pane = self.panes.get(run_id) or self.run_started(run_id, task_id, "?")
+        pane.finish(status, error)
+        self._prune()
+
+    def show(self, task_id: str) -> bool:
+        """Bring the task's live pane to the front, else its last run's (loaded from disk if need be). False if none."""
+        run_id = self._latest.get(task_id)
+        if run_id is None or self.panes[run_id].finished:
+            run_id = self._load_past(task_id) or run_id
+        if run_id is None:
+            return False
+        self._activate(self.panes[run_id])
+        return True
+
+    # -- keys -----------------------------------------------------------------------------------------
+
+    def action_next_pane(self) -> None:
+        self._step(1)
+
+    def action_previous_pane(self) -> None:
+        self._step(-1)
+
+    def action_toggle_maximise(self) -> None:
+        screen = self.screen
+        if screen.maximized is self:
+            screen.minimize()
+        else:
+            screen.maximize(self, container=False)
+
+    def action_dismiss_pane(self) -> None:
+        """Close the pane on show if its run has finished."""
+        pane = self.current
+        if pane is None or not pane.finished:
+            self.app.bell()
+            return
+        self._step(1 if list(self.panes)[-1] != pane.run_id else -1)
+        self._remove(pane)
+
+    # -- inside ---------------------------------------------------------------------------------------
+
+    def _load_past(self, task_id: str) -> str | None:
+        """A pane with the tail of the task's last run's output, from disk; its run id, or None."""
+        project = self.project
+        task = None if project is None else project.tasks.get(task_id)
+        if project is None or task is None or not task.last_run_id:
+            return None
+        if task.last_run_id not in self.panes:
+            text = tail_output(project.root, task.last_run_id)
+            if text is None:
+                return None
+            pane = RunPane(task.last_run_id, task_id, project.agent_of(task), task.status.value, live=False)
+            pane.write(text)
+            self._add(pane, front=False)
+            self._prune()
+        return task.last_run_id
+
+    def _add(self, pane: RunPane, front: bool) -> RunPane:
+        self.panes[pane.run_id] = pane
+        self._latest[pane.task_id] = pane.run_id
+        self.add_class("-has-panes")
+        if front or self.current is None:
+            self._shown = pane.run_id
+        self.call_next(self._mount, pane)
+        return pane
+
+    async def _mount(self, pane: RunPane) -> None:
+        await self.query_one(TabbedContent).add_pane(pane)
+        pane.relabel()
+        if self._shown == pane.run_id:
+            self._activate(pane)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Follow a tab the user clicked (the event may be stale: a tab activated on its own as it was added)."""
+        if event.pane.id == event.tabbed_content.active:
+            self._shown = next((run_id for run_id, pane in self.panes.items() if pane is event.pane), self._shown)
+
+    def _activate(self, pane: RunPane) -> None:
+        self._shown = pane.run_id
+        if not pane.is_attached:  # still mounting: _mount brings it to the front
+            return
+        had_focus = self.screen.focused is not None and self in self.screen.focused.ancestors_with_self
+        self.query_one(TabbedContent).active = pane.id or ""
+        if pane.log_widget.following:
+            pane.log_widget.scroll_end(animate=False)
+        if had_focus:
+            pane.log_widget.focus()
+
+    def _step(self, step: int) -> None:
+        ids = list(self.panes)
+        current = self.current
+        if not ids or current is None:
+            return
+        self._activate(self.panes[ids[(ids.index(current.run_id) + step) % len(ids)]])
+
+    def _remove(self, pane: RunPane) -> None:
+        del self.panes[pane.run_id]
+        if self._latest.get(pane.task_id) == pane.run_id:
+            del self._latest[pane.task_id]
+        self.set_class(bool(self.panes), "-has-panes")
+        if pane.is_attached:
+            self.query_one(TabbedContent).remove_pane(pane.id or "")
+        else:
+            self.call_next(self._remove_later, pane)
+
+    async def _remove_later(self, pane: RunPane) -> None:
+        await self.query_one(TabbedContent).remove_pane(pane.id or "")
+
+    def _prune(self) -> None:
+        """Dismiss the oldest finished panes beyond ``MAX_FINISHED`` (the one on show is kept)."""
+        current = self.current
+        finished = [pane for pane in self.panes.values() if pane.finished and pane is not current]
+        for pane in finished[: max(0, len(finished) - MAX_FINISHED)]:
+            self._remove(pane)

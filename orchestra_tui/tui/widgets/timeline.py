@@ -1,0 +1,384 @@
+"""The timeline view: the history as a scrubber, with a preview of the entry under the cursor.
+
+The scrubber draws only the stretch of entries that fits its width, so 10,000 entries cost what ten do.
+The diff against now is computed in a thread worker (latest wins, a small cache keyed by the entry and
+the current state), so holding an arrow key never waits for it. Rolling back is the app's business: the
+view posts ``ActionRequested("rollback", entry_id)``, and :class:`ConfirmRollback` is the dialog the app
+can push before calling the engine.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Static
+from textual.worker import get_current_worker
+
+from ...cli.render import change_lines, hours, local_time
+from ...errors import OrchestraError
+from ..messages import ActionRequested
+
+if TYPE_CHECKING:
+    from ...engine.project import Project
+    from ...store import Entry
+
+# One cell per entry: a mark and a theme colour per action (unknown actions get a plain dot).
+ACTION_MARKS: dict[str, tuple[str, str]] = {
+    "plan": ("≡", "$primary"),
+    "import": ("≡", "$primary"),
+    "add": ("+", "$primary"),
+    "update": ("~", "$primary"),
+    "remove": ("-", "$primary"),
+    "start": ("▶", "$accent"),
+    "run": ("·", "$text-muted"),
+    "review": ("◆", "$secondary"),
+    "complete": ("✓", "$success"),
+    "fail": ("✗", "$error"),
+    "cancel": ("⊘", "$error"),
+    "retry": ("↻", "$warning"),
+    "rollback": ("⟲", "bold $warning"),
+    "undo": ("↶", "bold $warning"),
+}
+PREVIEW_LINES = 400  # diff lines drawn in the preview; the rest are counted
+CONFIRM_LINES = 12  # change lines the rollback dialog lists
+DIFF_CACHE = 64  # diffs against now kept for entries visited since the state last changed
+
+
+def _mark(action: str) -> tuple[str, str]:
+    return ACTION_MARKS.get(action, ("•", "$foreground"))
+
+
+def _diff_line(line: str) -> Content:
+    if line.startswith("+ "):
+        return Content.styled(line, "$success")
+    if line.startswith("- "):
+        return Content.styled(line, "$error")
+    label, sep, rest = line.partition(": ")
+    return Content.assemble((label, "bold"), sep, rest)
+
+
+def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None) -> Content:
+    """Completion, tasks and hours after an entry, with the current figures alongside when they differ."""
+
+    def figures(p: dict[str, Any]) -> str:
+        done, total = p.get("hours_done", 0.0), p.get("hours_total", 0.0)
+        return (f"{p.get('completion_percentage', 0.0):g}% complete · {p.get('completed_tasks', 0)}/{p.get('total_tasks', 0)} tasks"
+                f" · {hours(round(done, 2))} of {hours(round(total, 2))} h done ({hours(round(total - done, 2))} h remaining)")
+
+    counts = " · ".join(f"{status.replace('_', ' ')} {count}" for status, count in (progress.get("by_status") or {}).items())
+    line = Content.assemble(("then  ", "bold"), figures(progress), (f"\n      {counts}" if counts else "", "$text-muted"))
+    if now is not None and now != progress:
+        line = Content("\n").join([line, Content.assemble(("now   ", "bold"), figures(now))])
+    return line
+
+
+class Scrubber(Widget):
+    """A strip of one mark per entry, the cursor reversed, the entries touching the selected task underlined."""
+
+    DEFAULT_CSS = """
+    Scrubber { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entries: list[Entry] = []
+        self.cursor = 0
+        self.first = 0  # index of the leftmost entry drawn
+        self.selected_task: str | None = None
+
+    @property
+    def span(self) -> int:
+        """How many entries fit across (a screenful for the page keys)."""
+        return max(1, self.content_size.width)
+
+    def show(self, entries: list[Entry], cursor: int, task: str | None) -> None:
+        self.entries, self.cursor, self.selected_task = entries, cursor, task
+        self.refresh()
+
+    def _window(self) -> tuple[int, int]:
+        span, count = self.span, len(self.entries)
+        if self.cursor < self.first:
+            self.first = self.cursor
+        elif self.cursor >= self.first + span:
+            self.first = self.cursor - span + 1
+        self.first = max(0, min(self.first, count - span))
+        return self.first, min(count, self.first + span)
+
+    def render(self) -> Content:
+        if not self.entries:
+            return Content.styled("no history yet", "$text-muted")
+        start, end = self._window()
+        marks = []
+        for index in range(start, end):
+            entry = self.entries[index]
+            mark, style = _mark(entry.action)
+            if self.selected_task is not None and self.selected_task in entry.extra.get("tasks", ()):
+                style += " underline"
+            if index == self.cursor:
+                style += " reverse"
+            marks.append((mark, style))
+        caret = Content(" " * (self.cursor - start)) + Content.styled("▲", "bold")
+        entry = self.entries[self.cursor]
+        earlier, later = start, len(self.entries) - end
+        position = Content.assemble(
+            (f"◀ {earlier:,} earlier  " if earlier else "", "$text-muted"),
+            (entry.id, "bold"),
+            f"  {self.cursor + 1:,} of {len(self.entries):,}",
+            (f"  {later:,} later ▶" if later else "", "$text-muted"),
+        )
+        return Content("\n").join([Content.assemble(*marks), caret, position])
+
+
+class TimelineView(Widget, can_focus=True):
+    """The history scrubber and the preview of the entry under the cursor (the view contract of DESIGN §8)."""
+
+    DEFAULT_CSS = """
+    TimelineView { height: 1fr; layout: vertical; }
+    TimelineView > Scrubber { border-bottom: solid $panel; }
+    TimelineView:focus > Scrubber { border-bottom: solid $accent; }
+    TimelineView #timeline-preview { height: 1fr; padding: 0 1; }
+    TimelineView #timeline-diff-title { margin-top: 1; text-style: bold; }
+    """
+    BINDINGS = [
+        Binding("left", "move(-1)", "Earlier", id="timeline.earlier"),
+        Binding("right", "move(1)", "Later", id="timeline.later"),
+        Binding("home", "first", "First", id="timeline.first", show=False),
+        Binding("end", "last", "Last", id="timeline.last", show=False),
+        Binding("pageup", "page(-1)", "Page earlier", id="timeline.page_earlier", show=False),
+        Binding("pagedown", "page(1)", "Page later", id="timeline.page_later", show=False),
+        Binding("up", "scroll_preview(-1)", "Scroll preview", id="timeline.preview_up", show=False),
+        Binding("down", "scroll_preview(1)", "Scroll preview", id="timeline.preview_down", show=False),
+        Binding("enter", "rollback", "Roll back here", id="timeline.rollback"),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.project: Project | None = None
+        self.entries: list[Entry] = []
+        self.cursor = 0
+        self.selected_task: str | None = None
+        self.diff_lines: list[str] | None = None  # the diff against now of the entry under the cursor, once known
+        self._diffs: dict[int, list[str] | str] = {}  # entry seq -> lines (or an error), for the current state
+        self._diffs_now = -1  # the seq of the state ``_diffs`` was computed against
+
+    def compose(self) -> ComposeResult:
+        yield Scrubber(id="timeline-scrubber")
+        with VerticalScroll(id="timeline-preview", can_focus=False):
+            yield Static(id="timeline-entry")
+            yield Static("Changes since this entry (then -> now)", id="timeline-diff-title")
+            yield Static(id="timeline-diff")
+
+    # -- the view contract ----------------------------------------------------------------------------
+
+    @property
+    def entry(self) -> Entry | None:
+        """The entry under the cursor."""
+        return self.entries[self.cursor] if self.entries else None
+
+    def show_project(self, project: Project, changed: frozenset[str] | None) -> None:
+        """Take the project's history; the cursor stays on its entry unless it was on the last one."""
+        entry = self.entry
+        at_end = entry is None or self.cursor == len(self.entries) - 1
+        kept = None if entry is None else entry.seq
+        self.project = project
+        self.entries = project.history()
+        if at_end or kept is None:
+            self.cursor = max(0, len(self.entries) - 1)
+        else:
+            self.cursor = min(bisect_left(self.entries, kept, key=lambda entry: entry.seq), max(0, len(self.entries) - 1))
+        self._redraw()
+
+    def select_task(self, task_id: str) -> None:
+        """Underline the entries that touched the task (only the visible ones are looked at)."""
+        self.selected_task = task_id
+        self.query_one(Scrubber).show(self.entries, self.cursor, self.selected_task)
+
+    # -- keys -----------------------------------------------------------------------------------------
+
+    def move_to(self, index: int) -> None:
+        if not self.entries:
+            return
+        index = max(0, min(index, len(self.entries) - 1))
+        if index != self.cursor:
+            self.cursor = index
+            self._redraw()
+
+    def action_move(self, step: int) -> None:
+        self.move_to(self.cursor + step)
+
+    def action_first(self) -> None:
+        self.move_to(0)
+
+    def action_last(self) -> None:
+        self.move_to(len(self.entries) - 1)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(10, self.query_one(Scrubber).span))
+
+    def action_scroll_preview(self, direction: int) -> None:
+        preview = self.query_one("#timeline-preview", VerticalScroll)
+        preview.scroll_relative(y=direction, animate=False)
+
+    def action_rollback(self) -> None:
+        if self.entry is not None:
+            self.post_message(ActionRequested("rollback", self.entry.id))
+
+    # -- drawing --------------------------------------------------------------------------------------
+
+    def _redraw(self) -> None:
+        self.query_one(Scrubber).show(self.entries, self.cursor, self.selected_task)
+        entry = self.entry
+        if entry is None or self.project is None:
+            self.query_one("#timeline-entry", Static).update("")
+            self._show_diff("")
+            return
+        now = self.entries[-1].progress if self.entries else None
+        head = Content.assemble(
+            (f"Entry {entry.id}", "bold"), f"  {local_time(entry.time)}  by {entry.actor}  ",
+            (f"{_mark(entry.action)[0]} {entry.action}", _mark(entry.action)[1]),
+        )
+        self.query_one("#timeline-entry", Static).update(
+            Content("\n").join([head, Content(entry.summary), _progress_line(entry.progress, now)])
+        )
+        self._request_diff(self.project, entry)
+
+    def _request_diff(self, project: Project, entry: Entry) -> None:
+        now_seq = project.store.seq
+        if now_seq != self._diffs_now:
+            self._diffs, self._diffs_now = {}, now_seq
+        cached = self._diffs.get(entry.seq)
+        if cached is not None:
+            self._show_diff(cached)
+            return
+        self.diff_lines = None
+        self.query_one("#timeline-diff", Static).update(Content.styled("computing…", "$text-muted"))
+        self._compute_diff(project, entry.seq, now_seq)
+
+    @work(thread=True, exclusive=True, group="timeline-diff", exit_on_error=False)
+    def _compute_diff(self, project: Project, seq: int, now_seq: int) -> None:
+        try:
+            result: list[str] | str = change_lines(project.diff(seq))
+        except (OrchestraError, OSError) as error:
+            result = f"cannot compute the diff: {error}"
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._diff_ready, seq, now_seq, result)
+
+    def _diff_ready(self, seq: int, now_seq: int, result: list[str] | str) -> None:
+        if now_seq != self._diffs_now or not self.is_attached:
+            return  # computed against a state that has moved on, or for a view no longer there
+        self._diffs[seq] = result
+        if len(self._diffs) > DIFF_CACHE:
+            del self._diffs[next(iter(self._diffs))]
+        if self.entry is not None and self.entry.seq == seq:
+            self._show_diff(result)
+
+    def _show_diff(self, result: list[str] | str) -> None:
+        target = self.query_one("#timeline-diff", Static)
+        if isinstance(result, str):
+            self.diff_lines = None
+            target.update(Content.styled(result, "$error") if result else "")
+            return
+        self.diff_lines = result
+        if not result:
+            target.update(Content.styled("no difference: this is the current state", "$text-muted"))
+            return
+        lines = [_diff_line(line) for line in result[:PREVIEW_LINES]]
+        if len(result) > PREVIEW_LINES:
+            lines.append(Content.styled(f"… and {len(result) - PREVIEW_LINES:,} more", "$text-muted"))
+        target.update(Content("\n").join(lines))
+
+
+class ConfirmRollback(ModalScreen[bool]):
+    """Asks before a rollback, showing what it would change; dismisses with True to go ahead.
+
+    The app pushes it on ``ActionRequested("rollback", entry_id)`` and calls the engine when it returns True.
+    """
+
+    DEFAULT_CSS = """
+    ConfirmRollback { align: center middle; }
+    ConfirmRollback > Vertical {
+        width: 80%; max-width: 100; height: auto; max-height: 80%;
+        border: thick $warning; background: $surface; padding: 1 2;
+    }
+    ConfirmRollback #confirm-title { text-style: bold; }
+    ConfirmRollback #confirm-changes { margin: 1 0; }
+    ConfirmRollback Horizontal { height: auto; align-horizontal: right; }
+    ConfirmRollback Button { margin-left: 2; }
+    """
+    BINDINGS = [
+        Binding("y", "confirm", "Roll back", id="confirm.yes"),
+        Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
+    ]
+
+    def __init__(self, project: Project, entry_id: str) -> None:
+        super().__init__()
+        self.project = project
+        self.entry_id = entry_id
+        self.changes: list[str] | None = None  # the change lines, once computed
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Roll back to entry {self.entry_id}?", id="confirm-title")
+            yield Static(Content.styled("working out what would change…", "$text-muted"), id="confirm-changes")
+            with Horizontal():
+                yield Button("Roll back", variant="warning", id="confirm-yes", disabled=True)
+                yield Button("Cancel", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+        self._compute(self.project, self.entry_id)
+
+    @work(thread=True, exit_on_error=False)
+    def _compute(self, project: Project, entry_id: str) -> None:
+        try:
+            entry = project.entry(entry_id)
+            result: tuple[Entry | None, list[str] | str] = (entry, change_lines(project.rollback_changes(entry.seq)))
+        except (OrchestraError, OSError) as error:
+            result = (None, str(error))
+        self.app.call_from_thread(self._show, *result)
+
+    def _show(self, entry: Entry | None, result: list[str] | str) -> None:
+        if not self.is_attached:
+            return  # dismissed before the answer came
+        body = self.query_one("#confirm-changes", Static)
+        if isinstance(result, str):
+            body.update(Content.styled(f"cannot roll back: {result}", "$error"))
+            return
+        assert entry is not None
+        self.query_one("#confirm-title", Static).update(
+            Content.assemble(f"Roll back to entry {entry.id} ", (f"({local_time(entry.time)}, {entry.summary})", "$text-muted"), "?")
+        )
+        if not result:
+            body.update(Content.styled("nothing to roll back: the tasks are already as they were then", "$text-muted"))
+            return
+        self.changes = result
+        count = f"{len(result)} change{'s' if len(result) != 1 else ''}, recorded as a new entry (undo with u):"
+        lines = [Content(count)] + [_diff_line(line) for line in result[:CONFIRM_LINES]]
+        if len(result) > CONFIRM_LINES:
+            lines.append(Content.styled(f"… and {len(result) - CONFIRM_LINES} more", "$text-muted"))
+        body.update(Content("\n").join(lines))
+        yes = self.query_one("#confirm-yes", Button)
+        yes.disabled = False
+        yes.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm-yes":
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def action_confirm(self) -> None:
+        if self.changes:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
