@@ -54,7 +54,7 @@ app = typer.Typer(
     cls=_Group,
     name="orchestra",
     help="Drive a multi-week, AI-assisted project: a plan of tasks with dependencies and a history you can roll back. "
-    "`orchestra DIR` shows a project; `orchestra init DIR` starts one.",
+    "`orchestra DIR` opens the live board on a project (piped: prints an overview); `orchestra init DIR` starts one.",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -139,12 +139,23 @@ def _main(
         help="Project directory (holding orchestra.toml).", show_default="current directory")] = ".",
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    theme: Annotated[str | None, typer.Option(
+        "--theme", metavar="NAME", help="The app's theme (dark, light, nord, ...); remembered for next time.")] = None,
 ) -> None:
-    """Without a command: show the project (`orchestra DIR` works too)."""
+    """Without a command: open the app on the project (`orchestra DIR` works too); piped, print an overview."""
     ctx.obj = project
     if ctx.invoked_subcommand is None:
-        with _project(ctx) as opened:
-            render.print_overview(opened)
+        root = _plan_dir(ctx)
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            with _project(ctx) as opened:
+                render.print_overview(opened)
+            return
+        from ..tui.app import create_app
+
+        tui = create_app(root, theme=theme)
+        tui.run()
+        if tui.return_code:
+            raise typer.Exit(tui.return_code)
 
 
 @app.command()

@@ -1,0 +1,468 @@
+"""The app: views over one project, kept live from the engine's event stream (DESIGN.md section 8).
+
+``create_app`` is the one factory: the CLI, the tests and the snapshot apps all build the app through it.
+The app holds no business logic. Keys call the session's actions in workers; the session's bus events
+arrive as messages (``ProjectChanged``, ``RunOutputArrived``, ``EngineEvent``) and are handed to the view on
+show, the header, the detail pane and the output panes. Every failure goes to one handler, :meth:`report`,
+which shows it as a notification: a user error's own line, or the type and text of anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES, Theme
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Footer
+from textual.worker import Worker, WorkerState
+
+from ..cli import render
+from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
+from ..engine.runner import CANCELLED
+from ..errors import OrchestraError
+from . import bindings
+from .config import TuiConfig, config_home, load_config, save_config
+from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
+from .session import Session
+from .themes import DEFAULT_THEME, load_themes
+from .widgets.board import BoardView
+from .widgets.dag import DagView
+from .widgets.detail import TaskDetail
+from .widgets.dialogs import ConfirmDialog, ReasonDialog
+from .widgets.header import ProjectHeader
+from .widgets.help import HelpScreen, Section
+from .widgets.output import OutputPanes
+from .widgets.timeline import ConfirmRollback, TimelineView
+
+if TYPE_CHECKING:
+    from ..engine.project import Project
+
+REFRESH = 0.25  # seconds between two looks at the journal for other processes' changes
+VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline"}
+_REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo"})  # ActionRequested -> action_*
+
+
+class View(Protocol):
+    """The view contract (DESIGN.md section 8): what the app calls on a main view."""
+
+    def show_project(self, project: Project, changed: frozenset[str] | None) -> None: ...
+
+    def select_task(self, task_id: str) -> None: ...
+
+
+class OrchestraApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "orchestra"
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings.BINDINGS]
+
+    def __init__(
+        self,
+        session: Session,
+        settings: TuiConfig,
+        settings_dir: Path,
+        themes: dict[str, Theme],
+        theme: str,
+        *,
+        notes: list[str] | None = None,
+        remember: bool = True,
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.settings = settings
+        self.settings_dir = settings_dir
+        self.notes = list(notes or [])
+        self.remember = remember  # False when config.toml could not be read: never overwrite it
+        self.size_default = size
+        for item in themes.values():
+            self.register_theme(item)
+        self.theme = theme
+        self.remembered_theme = theme
+        self.selected: str | None = None
+        self.view = "board"
+        self._stale: set[str] = set()  # views to redraw in full when next shown
+        self._header_due = False
+
+    # -- building -------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield ProjectHeader(id="header")
+        with ContentSwitcher(initial="board", id="views"):
+            yield BoardView(id="board")
+            yield DagView(id="dag")
+            yield TimelineView(id="timeline")
+        with Horizontal(id="lower"):
+            yield TaskDetail(id="detail")
+            yield OutputPanes(id="output")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        unknown = sorted(set(self.settings.keymap) - self.binding_ids())
+        if unknown:
+            self.notes.append(f"config.toml: [keymap] has no binding {unknown[0]!r}; ? lists the ids in brackets")
+        self.set_keymap(self.settings.keymap)
+        project = self.session.project
+        for task_id in self.session.recovered:
+            self.notes.append(f"{task_id} was interrupted (its run ended with the process running it): marked failed; r retries it")
+        for note in [*self.notes, *self.session.new_notes()]:
+            self.notify(note, severity="warning", timeout=10, markup=False)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.run_worker(self.session.forward(self.post_message), name="engine events", exit_on_error=False)
+        self.set_interval(REFRESH, self._poll)
+        order = project.graph.topological_order()
+        self.selected = self.session.next_task() or (order[0] if order else None)
+        self._stale = set(self.views) - {"board"}
+        with self._guard():
+            self._redraw(None)
+            if self.selected is not None:
+                self._tell_selection(self.selected)
+            self.board.focus_selection()
+
+    @property
+    def views(self) -> dict[str, View]:
+        """The main views mounted, by id, in key order."""
+        switcher = self.query_one("#views", ContentSwitcher)
+        return {child.id: cast(View, child) for child in switcher.children if child.id}
+
+    @property
+    def board(self) -> BoardView:
+        return self.query_one(BoardView)
+
+    def run_test(self, *args: Any, size: tuple[int, int] | None = None, **kwargs: Any) -> Any:
+        return super().run_test(*args, size=size or self.size_default or (80, 24), **kwargs)
+
+    def run(self, *args: Any, size: tuple[int, int] | None = None, **kwargs: Any) -> Any:
+        return super().run(*args, size=size or self.size_default, **kwargs)
+
+    async def on_unmount(self) -> None:
+        await self.session.close()
+
+    # -- the one error handler ------------------------------------------------------------------------
+
+    def report(self, error: BaseException) -> None:
+        message = str(error) if isinstance(error, OrchestraError) else f"internal error: {type(error).__name__}: {error}"
+        self.notify(message, severity="error", timeout=10, markup=False)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as error:
+            self.report(error)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.report(event.worker.error)
+
+    def _poll(self) -> None:
+        with self._guard():
+            self.session.refresh()
+            for note in self.session.new_notes():
+                self.notify(note, severity="warning", timeout=10, markup=False)
+
+    # -- what the engine says -------------------------------------------------------------------------
+
+    def on_project_changed(self, message: ProjectChanged) -> None:
+        with self._guard():
+            self._redraw(message.tasks)
+
+    def _redraw(self, changed: frozenset[str] | None) -> None:
+        project = self.session.project
+        with self.batch_update():
+            view = self.views[self.view]
+            view.show_project(project, changed)
+            self._stale |= set(self.views) - {self.view}
+            self.query_one(OutputPanes).show_project(project, changed)
+            self._draw_header()
+            self._draw_detail()
+
+    def _draw_header(self) -> None:
+        project = self.session.project
+        name = project.plan.project.name or project.plan.project.id
+        keys = {binding.action: self.keys_of(binding) for binding in bindings.BINDINGS}
+        tabs = [(view, keys[f"view('{view}')"], VIEW_TITLES[view]) for view in self.views]
+        self.query_one(ProjectHeader).show(name, self.session.figures(), tabs, self.view)
+
+    def _draw_detail(self) -> None:
+        runs = self.session.runs_of(self.selected) if self.selected in self.session.project.tasks else []
+        self.query_one(TaskDetail).show(self.session.project, self.selected, runs)
+
+    def on_run_output_arrived(self, message: RunOutputArrived) -> None:
+        with self._guard():
+            self.query_one(OutputPanes).append(message.run_id, message.task_id, message.text)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        with self._guard():
+            output = self.query_one(OutputPanes)
+            if isinstance(event, RunStarted):
+                output.run_started(event.run_id, event.task_id, event.agent)
+            elif isinstance(event, RunEnded):
+                output.run_ended(event.run_id, event.task_id, event.status, event.error)
+                if event.error and event.error != CANCELLED:  # a cancel was asked for here
+                    self.notify(f"{event.task_id} failed: {event.error}", severity="error", timeout=10, markup=False)
+            elif isinstance(event, RunRetry):
+                self.notify(f"{event.task_id}: retrying in {event.delay:.1f} s: {event.reason}", severity="warning", markup=False)
+            elif isinstance(event, EngineError):
+                self.notify(event.message, severity="error", timeout=10, markup=False)
+        if not self._header_due:  # usage comes often while runs stream: one redraw per frame
+            self._header_due = True
+            self.call_after_refresh(self._draw_header_due)
+
+    def _draw_header_due(self) -> None:
+        self._header_due = False
+        with self._guard():
+            self._draw_header()
+
+    # -- selection ------------------------------------------------------------------------------------
+
+    def on_task_selected(self, message: TaskSelected) -> None:
+        if message.task_id != self.selected:
+            with self._guard():
+                self._tell_selection(message.task_id)
+
+    def _tell_selection(self, task_id: str) -> None:
+        self.selected = task_id
+        for view in self.views.values():
+            view.select_task(task_id)
+        self.query_one(OutputPanes).show(task_id)
+        self._draw_detail()
+
+    def _target(self) -> str:
+        if self.selected is None or self.selected not in self.session.project.tasks:
+            raise OrchestraError("no task selected")
+        return self.selected
+
+    # -- views ----------------------------------------------------------------------------------------
+
+    def offered(self, action: str) -> bool:
+        """Whether an action applies in the view on show (the task keys do not on the timeline)."""
+        return not (action in bindings.TASK_ACTIONS and self.view == "timeline")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.screen.is_modal and action in ("cycle_view", "view"):
+            return False  # tab belongs to the dialog
+        return self.offered(action)
+
+    def action_view(self, name: str) -> None:
+        if name not in self.views:
+            self.notify(f"the {VIEW_TITLES.get(name, name)} view is not available", severity="warning")
+            return
+        with self._guard():
+            self.view = name
+            self.query_one("#views", ContentSwitcher).current = name
+            self.set_class(name == "timeline", "-timeline")
+            self.set_class(name == "dag", "-dag")
+            view = self.views[name]
+            if name in self._stale:
+                self._stale.discard(name)
+                view.show_project(self.session.project, None)
+                if self.selected is not None:
+                    view.select_task(self.selected)
+            if isinstance(view, BoardView):
+                view.focus_selection()
+            else:
+                cast(Widget, view).focus()
+            self._draw_header()
+
+    def action_cycle_view(self) -> None:
+        names = list(self.views)
+        self.action_view(names[(names.index(self.view) + 1) % len(names)])
+
+    # -- actions on tasks -----------------------------------------------------------------------------
+
+    @work(group="actions", exit_on_error=False)
+    async def action_dispatch(self, task_id: str | None = None) -> None:
+        self.session.dispatch(task_id or self._target())
+
+    @work(group="actions", exit_on_error=False)
+    async def action_dispatch_all(self) -> None:
+        started = self.session.dispatch_ready()
+        if started:
+            self.notify(f"dispatched {render.id_list(started, 8)}", markup=False)
+        elif self.session.scheduler.jobs:
+            self.notify(f"{len(self.session.scheduler.jobs)} tasks are running, the plan's parallel_max", markup=False)
+        else:
+            self.notify(render.next_line(self.session.project), markup=False)
+
+    @work(group="actions", exit_on_error=False)
+    async def action_complete(self, task_id: str | None = None) -> None:
+        self.session.complete(task_id or self._target())
+
+    @work(group="actions", exit_on_error=False)
+    async def action_fail(self, task_id: str | None = None) -> None:
+        target = task_id or self._target()
+        reason = await self.push_screen_wait(ReasonDialog(f"Why did {target} fail?", "the reason is kept with the task"))
+        if reason:
+            self.session.fail(target, reason)
+
+    @work(group="actions", exit_on_error=False)
+    async def action_cancel(self, task_id: str | None = None) -> None:
+        target = task_id or self._target()
+        if self.session.running_here(target):
+            question = ConfirmDialog(f"Stop the run of {target} and cancel the task?", "Its output so far is kept.")
+            if not await self.push_screen_wait(question):
+                return
+        await self.session.cancel(target)
+
+    @work(group="actions", exit_on_error=False)
+    async def action_retry(self, task_id: str | None = None) -> None:
+        self.session.retry(task_id or self._target())
+
+    def action_next(self) -> None:
+        task_id = self.session.next_task()
+        if task_id is None:
+            self.notify(render.next_line(self.session.project), markup=False)
+            return
+        with self._guard():
+            self._tell_selection(task_id)
+            if self.view == "board":
+                self.board.focus_selection()
+
+    @work(group="actions", exit_on_error=False)
+    async def action_undo(self) -> None:
+        entry = self.session.undo()
+        if entry is None:
+            self.notify("nothing to undo")
+            return
+        undone = self.session.project.entry(entry.extra["undoes"])
+        self.notify(f"undid {undone.id} ({undone.summary}) as entry {entry.id}", markup=False)
+
+    @work(group="actions", exit_on_error=False)
+    async def action_rollback(self, entry_id: str) -> None:
+        if not await self.push_screen_wait(ConfirmRollback(self.session.project, entry_id)):
+            return
+        entry = self.session.rollback(entry_id)
+        self.notify("nothing to roll back" if entry is None else f"{entry.summary} (entry {entry.id}); u undoes it", markup=False)
+
+    def on_action_requested(self, message: ActionRequested) -> None:
+        if message.action == "rollback" and message.target is not None:
+            self.action_rollback(message.target)
+        elif message.action in _REQUESTABLE:
+            getattr(self, f"action_{message.action}")(*([message.target] if message.target else []))
+        else:
+            self.report(OrchestraError(f"unknown action {message.action!r}"))
+
+    def action_filter(self) -> None:
+        self.action_view("board")
+        self.board.open_filter()
+
+    def action_focus_output(self) -> None:
+        panes = self.query_one(OutputPanes)
+        pane = panes.current
+        if pane is None or self.view == "timeline":
+            self.notify("no output to show here: dispatched tasks stream into panes below the board and the DAG")
+        elif self.focused is not None and panes in self.focused.ancestors_with_self:
+            self.action_view(self.view)
+        else:
+            pane.log_widget.focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_sections()))
+
+    async def action_quit(self) -> None:
+        self._quit()  # also ctrl+q's action: it asks too while runs go
+
+    @work(group="actions", exit_on_error=False)
+    async def _quit(self) -> None:
+        running = len(self.session.scheduler.jobs)
+        if running:
+            question = ConfirmDialog(f"{running} task{'s' * (running != 1)} running: quit anyway?", "Their runs are cancelled: each task fails and keeps its output.")
+            if not await self.push_screen_wait(question):
+                return
+        self.exit()
+
+    # -- keys, the palette, themes --------------------------------------------------------------------
+
+    def keys_of(self, binding: Binding) -> str:
+        """The binding's keys as shown, after the config's ``[keymap]``."""
+        keys = self.settings.keymap.get(binding.id, binding.key) if binding.id else binding.key
+        return ", ".join(self.get_key_display(Binding(key.strip(), "")) for key in keys.split(","))
+
+    def binding_ids(self) -> set[str]:
+        """Every id ``[keymap]`` can remap: the app's, the views' and the dialogs'."""
+        widgets = [*(cast(Widget, view) for view in self.views.values()), self.query_one(OutputPanes)]
+        found = [b for widget in widgets for b in _declared_bindings(widget)]
+        found += [b for screen in (ConfirmDialog, ReasonDialog, HelpScreen, ConfirmRollback) for b in screen.BINDINGS if isinstance(b, Binding)]
+        return set(bindings.BINDING_IDS) | {b.id for b in found if b.id}
+
+    def help_sections(self) -> list[Section]:
+        sections: list[Section] = [
+            ("The app (task keys on the board and the DAG)",
+             [(self.keys_of(b), f"{b.description} [{b.id}]", bindings.HELP[b.id or ""]) for b in bindings.BINDINGS]),
+            ("Board", BoardView.NAVIGATION),
+        ]
+        for widget in [*(cast(Widget, view) for view in self.views.values()), self.query_one(OutputPanes)]:
+            rows = [(self.keys_of(b), f"{b.description} [{b.id}]" if b.id else b.description, "") for b in _declared_bindings(widget)]
+            if rows:
+                sections.append((VIEW_TITLES.get(widget.id or "", "Output panes"), rows))
+        sections.append(("Anywhere", [("^p", "Command palette", "every action above, the theme, and more")]))
+        return sections
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in bindings.BINDINGS:
+            if self.offered(binding.action.split("(")[0]):
+                yield SystemCommand(f"{binding.description} ({self.keys_of(binding)})", bindings.HELP[binding.id or ""],
+                                    lambda action=binding.action: self.call_later(self.run_action, action))
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if theme.name == self.remembered_theme or not self.remember:
+            return
+        self.remembered_theme = theme.name
+        with self._guard():
+            self.settings = self.settings.model_copy(update={"theme": theme.name})
+            save_config(self.settings_dir, self.settings)
+
+
+def _declared_bindings(widget: Widget) -> list[Binding]:
+    """The keys orchestra's own widgets declare in and under ``widget`` (not the ones Textual's widgets bring)."""
+    found: list[Binding] = []
+    for node in widget.walk_children(with_self=True):
+        if type(node).__module__.startswith("orchestra_tui."):
+            found += [b for b in type(node).__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+    return found
+
+
+def create_app(
+    project_dir: Path | str,
+    *,
+    theme: str | None = None,
+    config_dir: Path | str | None = None,
+    size: tuple[int, int] | None = None,
+    **session_options: Any,
+) -> OrchestraApp:
+    """The app on the project in ``project_dir``. ``theme`` (``--theme``) wins over the remembered one and is
+    remembered; ``config_dir`` holds config.toml (default: ``$ORCHESTRA_CONFIG_DIR``, else the user's config
+    directory); ``size`` is the default for ``run`` and ``run_test``; ``session_options`` go to the Session
+    (``agents``, ``env``). Raises a one-line OrchestraError for an unknown theme or a broken theme file."""
+    directory = config_home(config_dir)
+    notes: list[str] = []
+    remember = True
+    try:
+        settings = load_config(directory)
+    except OrchestraError as error:
+        settings, remember = TuiConfig(), False
+        notes.append(f"{error}; the defaults are used and the file is left alone")
+    themes = load_themes()
+    known = {**BUILTIN_THEMES, **themes}
+    if theme is not None and theme not in known:
+        others = sorted(set(BUILTIN_THEMES) - set(themes))
+        raise OrchestraError(f"unknown theme {theme!r}; orchestra's: {', '.join(themes)}; Textual's: {', '.join(others)}")
+    chosen = theme or settings.theme or DEFAULT_THEME
+    if chosen not in known:
+        notes.append(f"config.toml: unknown theme {chosen!r}; using {DEFAULT_THEME}")
+        chosen = DEFAULT_THEME
+    if theme is not None and theme != settings.theme and remember:
+        settings = settings.model_copy(update={"theme": theme})
+        save_config(directory, settings)
+    session = Session.open(project_dir, **session_options)
+    return OrchestraApp(session, settings, directory, themes, chosen, notes=notes, remember=remember, size=size)

@@ -1,0 +1,54 @@
+"""The app's keys (DESIGN.md section 8), each with an id so ``[keymap]`` in config.toml can remap it.
+
+Every binding here is also a command of the palette (``ctrl+p``), titled by its description and explained
+by its entry in ``HELP``.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+VIEWS = ("board", "dag", "timeline")
+TASK_ACTIONS = frozenset({"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter"})
+"""Actions on the task selection: offered on the board and the DAG, not on the timeline."""
+
+BINDINGS: list[Binding] = [
+    Binding("d", "dispatch", "Dispatch", id="dispatch"),
+    Binding("a", "dispatch_all", "Dispatch ready", id="dispatch_all"),
+    Binding("c", "complete", "Complete", id="complete"),
+    Binding("f", "fail", "Fail", id="fail"),
+    Binding("x", "cancel", "Cancel", id="cancel"),
+    Binding("r", "retry", "Retry", id="retry"),
+    Binding("n", "next", "Next", id="next"),
+    Binding("u", "undo", "Undo", id="undo"),
+    Binding("slash", "filter", "Filter", id="filter"),
+    Binding("o", "focus_output", "Output", id="focus_output"),
+    Binding("question_mark", "help", "Help", id="help"),
+    Binding("q", "quit", "Quit", id="quit"),
+    Binding("1", "view('board')", "Board", id="view_board", show=False),
+    Binding("2", "view('dag')", "DAG", id="view_dag", show=False),
+    Binding("3", "view('timeline')", "Timeline", id="view_timeline", show=False),
+    # A priority binding: the screen's own tab (focus next) would otherwise take it.
+    Binding("tab", "cycle_view", "Next view", id="cycle_view", show=False, priority=True),
+]
+
+HELP: dict[str, str] = {
+    "dispatch": "Run the selected ready task with its agent; its output streams into a pane",
+    "dispatch_all": "Run ready tasks in recommended order, up to the plan's parallel_max at once",
+    "complete": "Mark the selected task completed (accepts a task in review)",
+    "fail": "Mark the selected task failed, with a reason",
+    "cancel": "Cancel the selected task (and stop its run)",
+    "retry": "Reopen the selected failed, cancelled or review task",
+    "next": "Select the recommended next task",
+    "undo": "Undo the last change (again to go further back)",
+    "filter": "Show only the board's tasks matching a text (id, title, tag, status)",
+    "focus_output": "Move to the output panes and back (there the bracket keys switch panes, z maximises)",
+    "help": "Show the keys",
+    "quit": "Quit (running tasks are cancelled and keep their output)",
+    "view_board": "Show the board",
+    "view_dag": "Show the dependency graph",
+    "view_timeline": "Show the history timeline",
+    "cycle_view": "Show the next view",
+}
+
+BINDING_IDS = frozenset(binding.id for binding in BINDINGS if binding.id)

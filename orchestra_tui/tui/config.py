@@ -1,0 +1,72 @@
+"""The user's TUI settings: ``config.toml`` in orchestra's user config directory (posting's practice).
+
+::
+
+    theme = "light"            # remembered whenever the theme changes (--theme, the palette)
+
+    [keymap]                   # binding id = keys (comma-separated); ids are listed by `?`
+    dispatch = "ctrl+d"
+    quit = "q,ctrl+q"
+
+The directory is ``$ORCHESTRA_CONFIG_DIR`` when set (tests point it at a temporary one), else
+platformdirs' user config directory for ``orchestra``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import platformdirs
+import tomli_w
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import OrchestraError
+from ..store import fsio
+
+CONFIG_ENV = "ORCHESTRA_CONFIG_DIR"
+CONFIG_FILE = "config.toml"
+
+
+class TuiConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    theme: str | None = None
+    keymap: dict[str, str] = {}
+
+
+def config_home(given: Path | str | None = None) -> Path:
+    if given is not None:
+        return Path(given)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return platformdirs.user_config_path("orchestra")
+
+
+def load_config(directory: Path) -> TuiConfig:
+    """The settings in ``directory`` (defaults when there is no file); a bad file is a one-line OrchestraError."""
+    path = directory / CONFIG_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return TuiConfig()
+    except OSError as error:
+        raise OrchestraError(f"cannot read {path}: {error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise OrchestraError(f"{path}: {error}") from None
+    try:
+        return TuiConfig.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise OrchestraError(f"{path}: field {where!r}: {first['msg']}") from None
+
+
+def save_config(directory: Path, config: TuiConfig) -> None:
+    """Write the settings atomically (a crash leaves the old file or the new one)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fsio.atomic_write(directory / CONFIG_FILE, tomli_w.dumps(config.model_dump(exclude_none=True)).encode())
+    except OSError as error:
+        raise OrchestraError(fsio.describe_os_error(error, directory / CONFIG_FILE)) from None

@@ -1,0 +1,245 @@
+"""The glue between the app and the engine, free of widgets: the open project, its bus and scheduler.
+
+A ``Session`` opens the project as actor ``tui``, fails the tasks whose run died with the process that ran
+it (as ``orchestra run`` does before it starts), and offers the actions the keys call. Everything it does
+goes through ``Project`` and ``Scheduler``; the app learns what happened only from the bus, whose events
+:meth:`Session.forward` turns into the app's messages, one batch per frame: the streamed text of each run
+joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+from ..agents.base import Agent
+from ..engine.bus import Bus, EngineError, Event, HistoryAppended, RunEnded, RunOutput, RunStarted, RunUsage, StateReloaded, TaskChanged
+from ..engine.project import Project
+from ..engine.runner import CANCELLED, RunResult
+from ..engine.runs import is_live, read_events, recover_interrupted, runs_dir
+from ..engine.scheduler import Scheduler
+from ..errors import OrchestraError, TransitionError
+from ..models import TaskStatus
+from ..store import Entry
+from .messages import EngineEvent, ProjectChanged, RunOutputArrived
+
+FRAME = 1 / 30  # seconds of events gathered into one batch of messages
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run of a task, from its ``events.jsonl``: for the detail pane."""
+
+    run_id: str
+    agent: str
+    status: str  # the task's status after the run; "running" while it goes, "interrupted" if it died
+    error: str | None
+    seconds: float | None
+
+
+class Session:
+    """One open project with its bus and scheduler; ``agents`` and ``env`` are the runner's (tests pass them)."""
+
+    def __init__(self, project: Project, *, agents: Mapping[str, Agent] | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.project = project
+        self.bus = Bus()
+        self.bus.watch(project)
+        self.subscription = self.bus.subscribe()
+        self.scheduler = Scheduler(project, agents=agents, bus=self.bus, env=env)
+        self.usage: dict[str, RunUsage] = {}  # live runs: their usage so far (committed when they end)
+        self._notes_seen = 0
+        self.recovered = recover_interrupted(project)
+        self._run_tasks: dict[str, str] = {}  # run id -> task id, for the run directories seen so far
+
+    @classmethod
+    def open(cls, root: Path | str, **options: Any) -> Session:
+        project = Project.open(root, actor="tui")
+        try:
+            return cls(project, **options)
+        except BaseException:
+            project.close()
+            raise
+
+    # -- the event stream ----------------------------------------------------------------------------
+
+    async def forward(self, post: Callable[[Message], object]) -> None:
+        """Post the bus's events as messages, a frame's worth at a time, until the subscription closes."""
+        while True:
+            try:
+                first = await self.subscription.get()
+            except EOFError:
+                return
+            await asyncio.sleep(FRAME)
+            for message in self.messages([first, *self.subscription.drain()]):
+                post(message)
+
+    def messages(self, events: Iterable[Event]) -> list[Message]:
+        """One batch of events as messages: runs started, their text (one message per run), the other run
+        events in order, then one ``ProjectChanged`` for every task touched (None: re-read everything)."""
+        started: list[Message] = []
+        texts: dict[str, tuple[str, list[str]]] = {}
+        others: list[Message] = []
+        changed: set[str] | None = set()
+        history = False
+        for event in events:
+            if isinstance(event, RunOutput):
+                texts.setdefault(event.run_id, (event.task_id, []))[1].append(event.text)
+            elif isinstance(event, HistoryAppended):
+                history = True
+                if changed is not None:
+                    changed.update(event.tasks)
+            elif isinstance(event, StateReloaded):
+                history, changed = True, None
+            elif isinstance(event, RunStarted):
+                started.append(EngineEvent(event))
+            elif isinstance(event, TaskChanged):
+                continue  # its entry's HistoryAppended names the task too
+            else:
+                if isinstance(event, RunUsage):
+                    self.usage[event.run_id] = event
+                elif isinstance(event, RunEnded):
+                    self.usage.pop(event.run_id, None)
+                others.append(EngineEvent(event))
+        outputs: list[Message] = [RunOutputArrived(run_id, task_id, "".join(parts)) for run_id, (task_id, parts) in texts.items()]
+        tail: list[Message] = [ProjectChanged(None if changed is None else frozenset(changed))] if history else []
+        return started + outputs + others + tail
+
+    def refresh(self) -> bool:
+        """Catch up with other processes (a stat of the journal when nothing changed)."""
+        return self.project.refresh()
+
+    def new_notes(self) -> list[str]:
+        """The store's repairs and warnings not yet returned (damage found on open or while catching up)."""
+        store = self.project.store
+        lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+        fresh, self._notes_seen = lines[self._notes_seen :], len(lines)
+        return fresh
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def running_here(self, task_id: str) -> bool:
+        """Whether this app has a run of the task going (or about to begin)."""
+        return task_id in self.scheduler.jobs
+
+    def dispatch(self, task_id: str) -> None:
+        """Start the task's run now; it must be ready, and a slot free under the plan's ``parallel_max``."""
+        status = self.project.status_of(task_id)
+        if self.running_here(task_id):
+            raise TransitionError(f"{task_id} is already running")
+        if status != TaskStatus.READY:
+            waiting = self.project.graph.waiting_on(task_id)
+            why = f", waiting on {', '.join(waiting[:5])}" if waiting else ""
+            if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+                why = "; r retries it"
+            raise TransitionError(f"cannot dispatch {task_id}: it is {status.value}{why}")
+        if len(self.scheduler.jobs) >= self.scheduler.parallel:
+            raise OrchestraError(f"{len(self.scheduler.jobs)} tasks are running, the plan's parallel_max; {task_id} can start when one ends")
+        self._watch(self.scheduler.dispatch(task_id), task_id)
+
+    def dispatch_ready(self) -> list[str]:
+        """Start ready tasks in recommended order until ``parallel_max`` run; returns those started."""
+        started = self.scheduler.fill()
+        for task_id in started:
+            self._watch(self.scheduler.jobs[task_id], task_id)
+        return started
+
+    def _watch(self, job: asyncio.Task[RunResult | None], task_id: str) -> None:
+        """A job that raises (its final commit failed) becomes an ``EngineError`` on the bus."""
+
+        def done(job: asyncio.Task[RunResult | None]) -> None:
+            if not job.cancelled() and job.exception() is not None:
+                self.bus.publish(EngineError(f"the run of {task_id} failed: {job.exception()}", task_id))
+
+        job.add_done_callback(done)
+
+    def _refuse_live(self, task_id: str, verb: str) -> None:
+        if self.running_here(task_id):
+            raise TransitionError(f"cannot {verb} {task_id} while its run goes here; x stops the run")
+
+    def complete(self, task_id: str) -> Entry:
+        self._refuse_live(task_id, "complete")
+        return self.project.complete(task_id)
+
+    def fail(self, task_id: str, reason: str) -> Entry:
+        self._refuse_live(task_id, "fail")
+        return self.project.fail(task_id, reason)
+
+    async def cancel(self, task_id: str) -> Entry:
+        """Cancel the task; a run of it going here is stopped first (its output is kept)."""
+        job = self.scheduler.jobs.get(task_id)
+        if job is not None:
+            run = self.scheduler.runs.get(task_id)
+            job.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+            if run is not None and not run.ended:  # cancelled before its finishing coroutine ran
+                self.scheduler.runner.end(run, error=CANCELLED)
+        return self.project.cancel(task_id)
+
+    def retry(self, task_id: str) -> Entry:
+        return self.project.retry(task_id)
+
+    def undo(self) -> Entry | None:
+        return self.project.undo()
+
+    def rollback(self, ref: str) -> Entry | None:
+        return self.project.rollback(ref)
+
+    def next_task(self) -> str | None:
+        task = self.project.next_task()
+        return None if task is None else task.task_id
+
+    # -- figures and runs ------------------------------------------------------------------------------
+
+    def figures(self) -> dict[str, Any]:
+        """The header's figures: the progress every entry carries, plus tokens and cost (runs going included)."""
+        figures = self.project.store.progress.figures()
+        tasks = self.project.tasks.values()
+        live = self.usage.values()
+        figures["running"] = figures["by_status"].get(TaskStatus.IN_PROGRESS, 0)
+        figures["tokens"] = sum(t.input_tokens + t.output_tokens for t in tasks) + sum((u.input_tokens or 0) + (u.output_tokens or 0) for u in live)
+        figures["cost_usd"] = sum(t.cost_usd for t in tasks) + sum(u.cost_usd or 0.0 for u in live)
+        return figures
+
+    def runs_of(self, task_id: str) -> list[RunSummary]:
+        """The task's runs, oldest first (run ids sort by start time)."""
+        root = self.project.root
+        try:
+            names = os.listdir(runs_dir(root))
+        except OSError:
+            names = []
+        for run_id in names:
+            if run_id not in self._run_tasks:
+                first = next((e for e in read_events(root, run_id) if e.get("event") == "run"), None)
+                if first is not None:
+                    self._run_tasks[run_id] = str(first.get("task"))
+        return [self._summary(run_id) for run_id in sorted(r for r, t in self._run_tasks.items() if t == task_id)]
+
+    def _summary(self, run_id: str) -> RunSummary:
+        events = read_events(self.project.root, run_id)
+        agent = next((str(e.get("agent")) for e in events if e.get("event") == "run"), "?")
+        if any(e.get("event") == "handoff" for e in events):
+            return RunSummary(run_id, agent, "handed off", None, None)
+        end = next((e for e in reversed(events) if e.get("event") == "end"), None)
+        if end is not None:
+            return RunSummary(run_id, agent, str(end.get("status")), end.get("error"), end.get("seconds"))
+        return RunSummary(run_id, agent, "running" if is_live(self.project.root, run_id) else "interrupted", None, None)
+
+    # -- the end ---------------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Cancel the runs going (each task fails ``cancelled by user`` and keeps its output), then close."""
+        try:
+            await self.scheduler.cancel_all()
+            transport = sys.modules.get("orchestra_tui.agents.transport")
+            if transport is not None:
+                await transport.close_http_client()
+        finally:
+            self.subscription.close()
+            self.project.close()

@@ -1,0 +1,102 @@
+"""The selected task in full: definition, where it stands in the graph, and its runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ...cli.render import hours, local_time, status_text
+
+if TYPE_CHECKING:
+    from ...engine.project import Project
+    from ..session import RunSummary
+
+
+_MARKED = frozenset({"in_progress", "review", "completed", "failed", "cancelled"})  # run outcomes with a status mark
+
+
+def _ids(project: Project, task_ids: Sequence[str]) -> Text:
+    """Ids each with its status mark: ``✓ DES-001, ◌ DES-002``."""
+    text = Text()
+    for index, task_id in enumerate(task_ids):
+        if index:
+            text.append(", ")
+        text.append_text(status_text(project.graph.status_of(task_id))[:1])
+        text.append(f" {task_id}")
+    return text
+
+
+def _run_line(run: RunSummary) -> Text:
+    line = Text.assemble(run.run_id, " · ", run.agent, " · ", status_text(run.status) if run.status in _MARKED else run.status)
+    if run.seconds is not None:
+        line.append(f" · {run.seconds:.1f} s")
+    if run.error:
+        line.append(f": {run.error}", style="red")
+    return line
+
+
+def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> RenderableType:
+    task = project.task(task_id)
+    graph = project.graph
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(ratio=1)
+
+    def row(label: str, value: RenderableType | str | list[str] | None) -> None:
+        if value in (None, "", []):
+            return
+        if isinstance(value, list):
+            value = "\n".join(f"- {item}" for item in value)
+        table.add_row(label, Text(value) if isinstance(value, str) else value)
+
+    row("status", status_text(graph.status_of(task_id)))
+    row("priority", f"{task.priority.value} · {task.phase.value} · agent {project.agent_of(task)}")
+    row("hours", f"{hours(task.estimated_hours)} estimated" + (f", {hours(task.actual_hours)} actual" if task.actual_hours is not None else ""))
+    if task.started_at:
+        row("started", local_time(task.started_at))
+    if task.completed_at:
+        row("finished", local_time(task.completed_at))
+    if task.last_error:
+        row("last error", Text(task.last_error, style="red"))
+    if task.input_tokens or task.output_tokens:
+        row("tokens", f"{task.input_tokens:,} in / {task.output_tokens:,} out" + (f" · ${task.cost_usd:.4f}" if task.cost_usd else ""))
+    row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
+    row("description", task.description.strip())
+    row("depends on", _ids(project, graph.dependencies(task_id)) if task.dependencies else None)
+    row("blocked by", _ids(project, graph.blockers(task_id)) or None)
+    row("unblocks", _ids(project, graph.unblocks(task_id)) or None)
+    row("dependants", _ids(project, graph.dependents(task_id)) or None)
+    row("deliverables", task.deliverables)
+    row("success", task.success_criteria)
+    row("commands", task.commands)
+    row("verify", task.verify)
+    row("output", task.output)
+    row("tags", ", ".join(task.tags))
+    row("notes", task.notes.strip())
+    title = Text.assemble((task_id, "bold"), "  ", task.title)
+    return Group(title, table)
+
+
+class TaskDetail(VerticalScroll):
+    """Scrollable; redrawn by the app when the selection or the project changes."""
+
+    DEFAULT_CSS = """
+    TaskDetail { padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("no task selected", id="detail-body")
+
+    def show(self, project: Project, task_id: str | None, runs: Sequence[RunSummary]) -> None:
+        body = self.query_one("#detail-body", Static)
+        if task_id is None or task_id not in project.tasks:
+            body.update("no task selected")
+        else:
+            body.update(task_detail(project, task_id, runs))
