@@ -23,7 +23,8 @@ from textual.command import CommandList
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Input
+from textual.widgets import ContentSwitcher, DataTable, Input
+from textual.widgets.data_table import RowKey
 
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import EVENTS_FILE, run_dir
@@ -136,6 +137,21 @@ async def test_board_columns_header_and_the_selected_tasks_detail(demo_dir: Path
         assert "unblocks" not in shown(app.query_one("#detail-body"))  # its dependants are ready already
         await choose(pilot, app, "DEV-002")
         assert "depends on   ◆ DES-002" in shown(app.query_one("#detail-body"))
+
+
+async def test_a_stale_highlight_does_not_move_the_selection(tmp_path: Path) -> None:
+    """Highlights arrive after the cursor has moved on (rows moved, a selection from another view): taking
+    them made two tasks' highlights bounce the selection between them for ever."""
+    app = app_on(small_plan(tmp_path / "p"), tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        ready = board(app).columns["ready"]
+        assert app.focused is ready and app.selected == "A"
+        ready.post_message(DataTable.RowHighlighted(ready, 1, RowKey("B")))  # the cursor is on A, not B
+        await pilot.pause(0.1)
+        assert app.selected == "A" and board(app).selected == "A"
+        await pilot.press("down")  # a real move is taken
+        await until(pilot, lambda: app.selected == "B", "B selected")
 
 
 async def test_d_dispatches_the_selected_task_its_output_streams_into_its_pane_and_it_moves_column(tmp_path: Path) -> None:

@@ -220,9 +220,14 @@ class BoardView(Widget):
             self.post_message(TaskSelected(task_id))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The user moved the cursor. A highlight of a row the cursor has left since is stale (rows moved, or
+        the selection came from elsewhere): taking it would bounce the selection between views for ever."""
         event.stop()
-        if event.data_table.has_focus and event.row_key.value is not None:
-            self._select(event.row_key.value)
+        table = event.data_table
+        if not table.has_focus or not table.is_valid_coordinate(table.cursor_coordinate):
+            return
+        if event.row_key == table.coordinate_to_cell_key(table.cursor_coordinate).row_key:
+            self._select(str(event.row_key.value))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         column = event.widget
