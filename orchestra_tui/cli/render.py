@@ -216,7 +216,7 @@ def print_overview(project: Project) -> None:
     out.print(next_line(project))
     if project.tasks:
         print_tasks(project, project.list_tasks())
-    out.print(Text("the live board arrives with the TUI; `orchestra --help` lists every command", style="dim"))
+    out.print(Text("on a terminal `orchestra DIR` opens the live board; `orchestra --help` lists every command", style="dim"))
 
 
 def next_line(project: Project) -> str:

@@ -61,7 +61,7 @@ class Scheduler:
         self.jobs: dict[str, asyncio.Task[RunResult | None]] = {}  # task id -> its job, from dispatch to end
         self.runs: dict[str, Run] = {}  # the jobs whose run has begun
         self.summary: Summary | None = None  # of the current or last ``run()``, also when it was cancelled
-        self._skip: set[str] = set()
+        self._skipped: set[str] = set()  # tasks that could not start (for the summary)
 
     # -- dispatching ----------------------------------------------------------------------------------
 
@@ -73,7 +73,9 @@ class Scheduler:
     def candidates(self, count: int, allowed: set[str] | None = None) -> list[str]:
         """The next ``count`` ready tasks to start, in next-task order (among ``allowed`` when given)."""
         graph = self.project.graph
-        excluded = self._skip | self.jobs.keys()  # a job's task stays ready until its run has begun
+        # A job's task stays ready until its run has begun. Tasks that could not start are not excluded: after
+        # the refresh in ``fill`` they are no longer ready (another process runs them, or they failed).
+        excluded = self.jobs.keys()
         if count == 1 and allowed is None and not excluded:
             task_id = graph.next_task()
             return [] if task_id is None else [task_id]
@@ -93,10 +95,10 @@ class Scheduler:
         try:
             run = await self.runner.begin_async(task_id, agent)
         except TransitionError:
-            self._skip.add(task_id)
+            self._skipped.add(task_id)
             return None
         except OrchestraError as error:
-            self._skip.add(task_id)
+            self._skipped.add(task_id)
             self.bus.publish(EngineError(str(error), task_id))
             self.project.fail(task_id, str(error))
             return None
@@ -121,6 +123,7 @@ class Scheduler:
     async def run(self, until: str | None = None) -> Summary:
         """Dispatch until nothing is ready and nothing runs. ``until``: only that task and what it needs."""
         summary = self.summary = Summary(interrupted=recover_interrupted(self.project))
+        self._skipped = set()
         allowed = None
         if until is not None:
             self.project.task(until)  # an unknown id is a one-line error
@@ -142,7 +145,7 @@ class Scheduler:
             summary.cancelled = await self.cancel_all(summary.results)
             raise
         finally:
-            summary.skipped = sorted(self._skip)
+            summary.skipped = sorted(self._skipped)
         return summary
 
     async def cancel_all(self, results: list[RunResult] | None = None) -> list[str]:
