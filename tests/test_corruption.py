@@ -303,3 +303,18 @@ def test_newer_state_file_through_the_cli_is_one_line(project: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and "format_version 4" in line
+
+
+def test_a_young_project_without_a_snapshot_yet_is_not_reported_as_damaged(tmp_path: Path) -> None:
+    """A second process opening a project whose first writer has not written the snapshot yet (no checkpoint,
+    no clean close) finds the journal alone: that is normal, not damage."""
+    from orchestra_tui.engine import Project
+
+    (tmp_path / "orchestra.toml").write_text('[project]\nid = "y"\n\n[[tasks]]\nid = "A"\ntitle = "a"\n')
+    first = Project.open(tmp_path)
+    first.complete("A")
+    assert not state_file(tmp_path).exists()
+    second = Project.open(tmp_path)
+    assert second.store.repairs == [] and second.task("A").status == "completed"
+    second.close()
+    first.close()

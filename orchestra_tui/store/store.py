@@ -190,7 +190,9 @@ class Store:
         try:
             data = self.snapshot_path.read_bytes()
         except FileNotFoundError:
-            if self.journal.size() > 0:
+            # A young project has no snapshot until its first checkpoint or a clean close (another process
+            # may still be writing its first entries); once a checkpoint exists, a snapshot was written too.
+            if self.journal.size() > 0 and self._checkpoints():
                 self._problem(repair, f"{SNAPSHOT_FILE} was missing; rebuilt it from the history")
             return None
         except OSError as error:
