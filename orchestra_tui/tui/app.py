@@ -9,6 +9,8 @@ which shows it as a notification: a user error's own line, or the type and text 
 
 from __future__ import annotations
 
+import gc
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,6 +119,7 @@ class OrchestraApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.run_worker(self.session.forward(self.post_message), name="engine events", exit_on_error=False)
         self.set_interval(REFRESH, self._poll)
+        self.call_after_refresh(gc.freeze)  # the loaded project and widgets live on: keep full collections off them
         order = project.graph.topological_order()
         self.selected = self.session.next_task() or (order[0] if order else None)
         self._stale = set(self.views) - {"board"}

@@ -224,7 +224,7 @@ class BoardView(Widget):
         the selection came from elsewhere): taking it would bounce the selection between views for ever."""
         event.stop()
         table = event.data_table
-        if not table.has_focus or not table.is_valid_coordinate(table.cursor_coordinate):
+        if not table.has_focus or event.cursor_row != table.cursor_row or not table.is_valid_coordinate(table.cursor_coordinate):
             return
         if event.row_key == table.coordinate_to_cell_key(table.cursor_coordinate).row_key:
             self._select(str(event.row_key.value))
