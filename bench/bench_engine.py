@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
-import os
-import platform
 import random
 import shutil
 import subprocess
@@ -42,6 +40,7 @@ import tomli_w
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import Row, machine, table
 from orchestra_tui.agents.base import AgentRequest, Usability
 from orchestra_tui.agents.events import AgentEvent, Finished
 from orchestra_tui.engine.project import Project
@@ -70,17 +69,6 @@ QUICK = Sizes(200, 200, 1)
 # ------------------------------------------------------------------------------------------ results
 
 
-@dataclass
-class Row:
-    metric: str
-    size: str
-    value: float
-    unit: str
-    target: str
-    verdict: str  # PASS | MISS | info
-    note: str = ""
-
-
 class Results:
     def __init__(self) -> None:
         self.rows: list[Row] = []
@@ -104,17 +92,6 @@ def show(value: float, unit: str) -> str:
         return f"{value:,.0f} tasks/s"
     return f"{value:.2f} {unit}"
 
-
-def table(rows: list[Row]) -> str:
-    header = ("metric", "size", "value", "target", "result", "note")
-    lines = [header] + [(r.metric, r.size, show(r.value, r.unit), r.target, r.verdict, r.note) for r in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    out = []
-    for index, line in enumerate(lines):
-        out.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
-        if index == 0:
-            out.append("  ".join("-" * width for width in widths) + "  ----")
-    return "\n".join(line.rstrip() for line in out)
 
 
 def write_plan(root: Path, tasks: list[dict[str, Any]], **project: Any) -> None:
@@ -272,18 +249,6 @@ def bench_makespan(results: Results, base: Path, sizes: Sizes) -> None:
 # ------------------------------------------------------------------------------------------ report
 
 
-def machine(base: Path) -> dict[str, str]:
-    df = subprocess.run(["df", "-T", str(base)], capture_output=True, text=True, check=False).stdout.splitlines()
-    fields = df[-1].split() if len(df) > 1 else []
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "tmpdir": str(base),
-        "filesystem": f"{fields[1]} ({fields[0]} on {fields[-1]})" if len(fields) >= 7 else "unknown",
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200 instant tasks and one DAG per row (a smoke run)")
@@ -302,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         info = machine(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(table(results.rows))
+    print(table(results.rows, show))
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}")
     print(f"temp dir: {info['tmpdir']} on {info['filesystem']}")

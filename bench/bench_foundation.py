@@ -14,7 +14,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import Row, machine, table
 from bench.generate import write_project
 from orchestra_tui.engine.project import Project
 
@@ -53,17 +53,6 @@ class Sizes:
 FULL = Sizes((100, 1_000, 10_000), 300, 1_000, 10_000, 10_000, 3, 100, 5_000, 5)
 QUICK = Sizes((20, 50, 100), 30, 50, 100, 100, 1, 20, 50, 2)
 WARMUP_COMMITS = 3
-
-
-@dataclass
-class Row:
-    metric: str
-    size: str
-    value: float | None
-    unit: str
-    target: str
-    verdict: str  # PASS | MISS | info (no target) | ERROR (the CLI failed)
-    note: str = ""
 
 
 class Results:
@@ -366,32 +355,6 @@ def bench_cli(results: Results, base: Path, sizes: Sizes) -> None:
 # ------------------------------------------------------------------------------------------ report
 
 
-def machine(base: Path) -> dict[str, str]:
-    df = subprocess.run(["df", "-T", str(base)], capture_output=True, text=True, check=False).stdout.splitlines()
-    fields = df[-1].split() if len(df) > 1 else []
-    work = Path("/work")
-    same = work.exists() and os.stat(base).st_dev == os.stat(work).st_dev
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "tmpdir": str(base),
-        "filesystem": f"{fields[1]} ({fields[0]} on {fields[-1]})" if len(fields) >= 7 else "unknown",
-        "same_filesystem_as_work": "yes" if same else "no",
-    }
-
-
-def table(rows: list[Row]) -> str:
-    header = ("metric", "size", "value", "target", "result", "note")
-    lines = [header] + [(r.metric, r.size, _show(r.value, r.unit), r.target, r.verdict, r.note) for r in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    out = []
-    for index, line in enumerate(lines):
-        out.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
-        if index == 0:
-            out.append("  ".join("-" * width for width in widths) + "  ----")
-    return "\n".join(line.rstrip() for line in out)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -412,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         info = machine(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(table(results.rows))
+    print(table(results.rows, _show))
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}")
     print(f"temp dir: {info['tmpdir']} on {info['filesystem']}; same filesystem as /work: {info['same_filesystem_as_work']}")

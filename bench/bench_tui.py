@@ -47,7 +47,6 @@ import asyncio
 import gc
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -75,6 +74,7 @@ from textual import events
 from textual._compositor import CompositorUpdate
 from textual.message import Message
 
+from bench.common import Row, machine, table
 from bench.generate import write_project
 from orchestra_tui.engine.bus import RunOutput
 from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
@@ -125,17 +125,6 @@ QUICK = Sizes(200, 20_000, 2_000.0, 20, 10, 2)
 # ------------------------------------------------------------------------------------------ results
 
 
-@dataclass
-class Row:
-    metric: str
-    size: str
-    value: float
-    unit: str
-    target: str
-    verdict: str  # PASS | MISS | info | skipped
-    note: str = ""
-
-
 class Results:
     def __init__(self) -> None:
         self.rows: list[Row] = []
@@ -162,17 +151,6 @@ def show(value: float, unit: str) -> str:
     return f"{value:,.1f} {unit}"
 
 
-def table(rows: list[Row]) -> str:
-    header = ("metric", "size", "value", "target", "result", "note")
-    lines = [header] + [(r.metric, r.size, show(r.value, r.unit) if r.verdict != "skipped" else "-", r.target, r.verdict, r.note) for r in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    out = []
-    for index, line in enumerate(lines):
-        out.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
-        if index == 0:
-            out.append("  ".join("-" * width for width in widths) + "  ----")
-    return "\n".join(line.rstrip() for line in out)
-
 
 def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
@@ -183,16 +161,6 @@ def memory_mb() -> tuple[float, float]:
     """This process's resident set size now and at its peak (VmRSS, VmHWM), in MB."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
-def machine(base: Path) -> dict[str, str]:
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "tmpdir": str(base),
-        "load average": " ".join(f"{load:.2f}" for load in os.getloadavg()),
-    }
 
 
 # ------------------------------------------------------------------------------------------ the project
@@ -581,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_first_paint(results, base, sizes.paints)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(table(results.rows))
+    print(table(results.rows, show))
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}, load average {info['load average']}")
     out.parent.mkdir(parents=True, exist_ok=True)
