@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import json
 import random
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ import tomli_w
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, machine, table
+from bench.common import Row, machine, table, write_results
 from orchestra_tui.agents.base import AgentRequest, Usability
 from orchestra_tui.agents.events import AgentEvent, Finished
 from orchestra_tui.engine.project import Project
@@ -271,10 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}")
     print(f"temp dir: {info['tmpdir']} on {info['filesystem']}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    document = {"benchmark": "engine", "quick": args.quick, "started": started, "machine": info,
-                "rows": [asdict(row) for row in results.rows]}
-    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "engine", results.rows, quick=args.quick, started=started, machine=info)
     print(f"results: {out}")
     return 0
 

@@ -22,14 +22,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Row, machine, table
+from bench.common import Row, machine, table, write_results
 from bench.generate import write_project
 from orchestra_tui.engine.project import Project
 
@@ -379,10 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}")
     print(f"temp dir: {info['tmpdir']} on {info['filesystem']}; same filesystem as /work: {info['same_filesystem_as_work']}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    document = {"benchmark": "foundation", "quick": args.quick, "started": started, "machine": info,
-                "rows": [asdict(row) for row in results.rows]}
-    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "foundation", results.rows, quick=args.quick, started=started, machine=info)
     print(f"results: {out}")
     return 0
 

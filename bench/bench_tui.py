@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import random
 import re
@@ -74,7 +73,7 @@ from textual import events
 from textual._compositor import CompositorUpdate
 from textual.message import Message
 
-from bench.common import Row, machine, table
+from bench.common import Row, machine, table, write_results
 from bench.generate import write_project
 from orchestra_tui.engine.bus import RunOutput
 from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
@@ -552,10 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results.rows, show))
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}, load average {info['load average']}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    document = {"benchmark": "tui", "quick": args.quick, "started": started, "sizes": asdict(sizes), "machine": info,
-                "rows": [asdict(row) for row in results.rows]}
-    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "tui", results.rows, quick=args.quick, started=started, sizes=asdict(sizes), machine=info)
     return 0
 
 

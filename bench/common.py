@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -50,3 +51,10 @@ def machine(base: Path) -> dict[str, str]:
         "filesystem": f"{fields[1]} ({fields[0]} on {fields[-1]})" if len(fields) >= 7 else "unknown",
         "same_filesystem_as_work": "yes" if same else "no",
     }
+
+
+def write_results(out: Path, benchmark: str, rows: list[Row], **fields: object) -> None:
+    """The run as JSON (``fields``: quick, started, machine, ...), for comparing runs over time."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document = {"benchmark": benchmark, **fields, "rows": [asdict(row) for row in rows]}
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +35,18 @@ def task_block(task_id: str, deps: list[str] | None = None, **fields: object) ->
     for key, value in fields.items():
         lines.append(f"{key} = {value!r}".replace("'", '"') if not isinstance(value, bool) else f"{key} = {str(value).lower()}")
     return "\n".join(lines) + "\n\n"
+
+
+def read_until(process: subprocess.Popen[bytes], text: bytes, timeout: float = 30) -> bytes:
+    """Read the process's stdout until ``text`` appears (bounded by ``timeout``); returns all that was read."""
+    assert process.stdout is not None
+    fd, seen, deadline = process.stdout.fileno(), b"", time.monotonic() + timeout
+    while text not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {text!r} within {timeout}s; got {seen!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 4096)
+            assert chunk, f"output ended before {text!r}: {seen!r}"
+            seen += chunk
+    return seen

@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from typer.testing import CliRunner, Result
 from orchestra_tui.cli.main import app
 from orchestra_tui.models import AgentTask
 
-from .conftest import task_block, write_plan
+from .conftest import read_until, task_block, write_plan
 
 runner = CliRunner()
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
@@ -577,25 +575,11 @@ def _spawn_on_terminal(args: list[str], cwd: Path) -> tuple[subprocess.Popen[byt
     return process, master
 
 
-def _read_until(process: subprocess.Popen[bytes], text: bytes, timeout: float = 30) -> bytes:
-    assert process.stdout is not None
-    fd, seen, deadline = process.stdout.fileno(), b"", time.monotonic() + timeout
-    while text not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {text!r} within {timeout}s; got {seen!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            chunk = os.read(fd, 4096)
-            assert chunk, f"output ended before {text!r}: {seen!r}"
-            seen += chunk
-    return seen
-
-
 def test_rollback_asks_on_a_terminal(demo_dir: Path, tmp_path: Path) -> None:
     ok(demo_dir, "complete", "DES-001")
     process, master = _spawn_on_terminal(["-p", "demo", "rollback", "1"], tmp_path)
     try:
-        shown = _read_until(process, b"Roll back? [y/N] ")
+        shown = read_until(process, b"Roll back? [y/N] ")
         assert b"DES-001: status completed -> pending" in shown
         os.write(master, b"y\n")
         out, err = process.communicate(timeout=60)
@@ -611,7 +595,7 @@ def test_interrupt_exits_130_quietly(demo_dir: Path, tmp_path: Path) -> None:
     ok(demo_dir, "complete", "DES-001")
     process, master = _spawn_on_terminal(["-p", "demo", "rollback", "1"], tmp_path)
     try:
-        _read_until(process, b"Roll back? [y/N] ")
+        read_until(process, b"Roll back? [y/N] ")
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:

@@ -21,7 +21,7 @@ from orchestra_tui.cli.main import app
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, run_dir
 
-from .conftest import task_block, write_plan
+from .conftest import read_until, task_block, write_plan
 from .fakeserver import FakeServer, Reply
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,20 +36,6 @@ def spawn(root: Path, *args: str) -> subprocess.Popen[bytes]:
 def orchestra(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ENTRY_POINT, "-p", str(root), *args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "120"})
-
-
-def read_until(process: subprocess.Popen[bytes], text: bytes, timeout: float = 30) -> bytes:
-    assert process.stdout is not None
-    fd, seen, deadline = process.stdout.fileno(), b"", time.monotonic() + timeout
-    while text not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {text!r} within {timeout}s; got {seen!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            chunk = os.read(fd, 4096)
-            assert chunk, f"output ended before {text!r}: {seen!r}"
-            seen += chunk
-    return seen
 
 
 def task(root: Path, task_id: str):
