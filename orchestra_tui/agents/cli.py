@@ -33,7 +33,7 @@ from typing import Any
 
 from ..models import AgentConfig
 from .base import AgentRequest, Usability
-from .events import AgentEvent, Failed, Finished, TextDelta, UsageUpdate
+from .events import AgentEvent, Failed, Finished, TextBuffer, TextDelta, UsageUpdate
 from .shell import DEVNULL, PIPE, exit_phrase, read_text, shorten, spawn, supervised
 
 _STDERR_LINES = 50
@@ -128,17 +128,17 @@ class _Text:
 
     def __init__(self, program: str) -> None:
         self.program = program
-        self.parts: list[str] = []
+        self.text = TextBuffer()
 
     def feed(self, chunk: str) -> list[AgentEvent]:
-        self.parts.append(chunk)
+        self.text.write(chunk)
         return [TextDelta(chunk)]
 
     def flush(self) -> list[AgentEvent]:
         return []
 
     def end(self, returncode: int, last_stderr: str) -> Finished | Failed:
-        return _exit_failure(self.program, returncode, last_stderr) or Finished(text="".join(self.parts))
+        return _exit_failure(self.program, returncode, last_stderr) or Finished(text=self.text.getvalue())
 
 
 def _exit_failure(program: str, returncode: int, last_stderr: str) -> Failed | None:

@@ -54,3 +54,26 @@ class Failed:
 
 
 AgentEvent = TextDelta | UsageUpdate | Retrying | Finished | Failed
+
+
+class TextBuffer:
+    """The text of a run so far, for its ``Finished``: one bytearray, however many pieces arrive.
+
+    A list of the pieces (and ``io.StringIO``, which accumulates into a list) keeps one object per piece,
+    and every full garbage-collection pass visits them all: with a long run streaming, that pause grows
+    until it is felt in the app's key presses.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def write(self, text: str) -> None:
+        self._data += text.encode("utf-8", "surrogatepass")
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def getvalue(self) -> str:
+        return self._data.decode("utf-8", "surrogatepass")

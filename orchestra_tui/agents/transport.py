@@ -47,7 +47,7 @@ from httpx_sse import EventSource, SSEError
 from .. import __version__
 from ..models import AgentConfig
 from .base import AgentRequest, Usability
-from .events import AgentEvent, Failed, Finished, Retrying, TextDelta
+from .events import AgentEvent, Failed, Finished, Retrying, TextBuffer, TextDelta
 
 log = logging.getLogger("orchestra_tui.agents")
 
@@ -353,7 +353,7 @@ class StreamingAgent:
         call = self.build(request, key)
         attempts = self.config.max_attempts
         timeout = httpx.Timeout(connect=CONNECT_TIMEOUT, read=self.config.read_timeout, write=30.0, pool=None)
-        parts: list[str] = []
+        text = TextBuffer()  # the answer so far
         for attempt in range(1, attempts + 1):
             log.info("%s: attempt %d/%d: POST %s", self.name, attempt, attempts, redact(call.url, key))
             decoder = self.decoder()
@@ -366,7 +366,7 @@ class StreamingAgent:
                         for payload in batch:
                             for event in decoder.feed(payload):
                                 if event.__class__ is TextDelta:
-                                    parts.append(event.text)
+                                    text.write(event.text)
                                 yield event
                     stop_reason = decoder.finish()
             except AttemptError as exc:
@@ -384,10 +384,10 @@ class StreamingAgent:
                 error = AttemptError(f"{self.provider}: unexpected stream payload ({type(exc).__name__}: {one_line(str(exc), 120)})", "protocol")
             else:
                 log.info("%s: finished on attempt %d (%s)", self.name, attempt, stop_reason)
-                yield Finished("".join(parts), stop_reason)
+                yield Finished(text.getvalue(), stop_reason)
                 return
             message = redact(error.message, key)
-            if not error.retryable or parts or attempt == attempts:
+            if not error.retryable or text or attempt == attempts:
                 after = f" (after {attempt} attempts)" if attempt > 1 else ""
                 log.warning("%s: attempt %d/%d failed: %s", self.name, attempt, attempts, message)
                 yield Failed(message + after, error.kind)

@@ -102,7 +102,6 @@ class Run:
 
 @dataclass
 class _Outcome:
-    parts: list[str] = field(default_factory=list)
     finished: Finished | None = None
     error: str | None = None
     input_tokens: int | None = None
@@ -219,10 +218,9 @@ class Runner:
         async with aclosing(run.agent.run(request)) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
-                    if not outcome.parts:
+                    if not log.output_bytes:
                         log.event("first_text")
                     log.write_output(event.text)
-                    outcome.parts.append(event.text)
                     publish(RunOutput(run.run_id, run.task_id, event.text))
                 elif isinstance(event, UsageUpdate):
                     self._usage(run, event, outcome)
@@ -232,7 +230,7 @@ class Runner:
                 elif isinstance(event, Finished):
                     log.event("finished", stop_reason=event.stop_reason, chars=len(event.text), handoff=event.handoff)
                     outcome.finished = event
-                    if not outcome.parts and event.text:  # nothing streamed: output.txt still holds the answer
+                    if not log.output_bytes and event.text:  # nothing streamed: output.txt still holds the answer
                         log.write_output(event.text)
                     return
                 elif isinstance(event, Failed):
@@ -338,7 +336,7 @@ class Runner:
         except TransitionError as refused:  # another process changed the task while it ran
             outcome.error = f"{refused}; the run's output is in {run.log.dir}"
         status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
-        output = outcome.finished.text if outcome.finished is not None and outcome.error is None else "".join(outcome.parts)
+        output = outcome.finished.text if outcome.finished is not None and outcome.error is None else read_output(project.root, run.run_id) or ""
         seconds = run.log.elapsed()
         run.log.event("end", status=status, error=outcome.error, seconds=seconds)
         run.log.close()
