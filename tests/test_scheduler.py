@@ -17,6 +17,7 @@ from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runner import CANCELLED
 from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
 from orchestra_tui.engine.scheduler import Scheduler
+from orchestra_tui.errors import OrchestraError, TransitionError, UnknownTaskError
 from orchestra_tui.graph import TaskGraph
 from orchestra_tui.models import AgentTask
 
@@ -196,6 +197,53 @@ async def test_cancelling_before_any_job_began_starts_nothing(tmp_path: Path) ->
         await asyncio.sleep(0.2)  # the worker threads making run directories finish; they are removed
         runs = tmp_path / ".orchestra" / "runs"
         assert not runs.exists() or list(runs.iterdir()) == []
+
+
+async def test_dispatch_refuses_in_one_line_what_is_not_ready_already_running_or_over_the_limit(tmp_path: Path) -> None:
+    plan_with(tmp_path, "".join(task_block(t, estimated_hours=100) for t in ("A", "B", "C", "F")) + task_block("D", ["A"]), parallel=2)
+    with Project.open(tmp_path, actor="scheduler") as project:
+        scheduler = Scheduler(project, agents={"sleeper": SleepAgent(1.0)})
+        project.fail("F", "broken")
+        with pytest.raises(TransitionError, match=r"^cannot dispatch D: it is blocked, waiting on A$"):
+            scheduler.dispatch("D")
+        with pytest.raises(TransitionError, match=r"^cannot dispatch F: it is failed; r retries it$"):
+            scheduler.dispatch("F")
+        with pytest.raises(UnknownTaskError):
+            scheduler.dispatch("NOPE")
+        scheduler.dispatch("A")
+        with pytest.raises(TransitionError, match=r"^A is already running$"):
+            scheduler.dispatch("A")
+        scheduler.dispatch("B")
+        with pytest.raises(OrchestraError, match=r"^2 tasks are running, the plan's parallel_max; C can start when one ends$"):
+            scheduler.dispatch("C")
+        assert sorted(scheduler.jobs) == ["A", "B"]
+        assert await scheduler.cancel_all() == []  # neither had begun: nothing was started
+        assert [project.task(t).status for t in ("A", "B", "C")] == ["pending"] * 3
+
+
+async def test_cancel_stops_one_tasks_run_and_says_whether_it_had_begun(tmp_path: Path) -> None:
+    plan_with(tmp_path, "".join(task_block(t, estimated_hours=100) for t in ("A", "B", "C")), parallel=2)
+    bus = Bus()
+    seen = bus.subscribe()
+    with Project.open(tmp_path, actor="scheduler") as project:
+        scheduler = Scheduler(project, agents={"sleeper": SleepAgent(1.0)}, bus=bus)
+        assert scheduler.fill() == ["A", "B"]
+        streamed: set[str] = set()
+        while streamed != {"A", "B"}:  # both runs have begun and streamed their first line
+            event = await asyncio.wait_for(seen.get(), 30)
+            if isinstance(event, RunOutput):
+                streamed.add(event.task_id)
+        assert await asyncio.wait_for(scheduler.cancel("A"), 30) is True
+        task = project.task("A")
+        assert task.status == "failed" and task.last_error == CANCELLED
+        assert (run_dir(tmp_path, task.last_run_id) / OUTPUT_FILE).read_text() == "A working\n"
+        assert sorted(scheduler.jobs) == ["B"] and project.task("B").status == "in_progress"  # the other run goes on
+        assert await scheduler.cancel("A") is False  # nothing of A goes here any more
+        scheduler.dispatch("C")
+        assert await asyncio.wait_for(scheduler.cancel("C"), 30) is False  # stopped before its run began
+        assert project.task("C").status == "pending"
+        assert await asyncio.wait_for(scheduler.cancel_all(), 30) == ["B"]
+        assert project.task("B").last_error == CANCELLED and scheduler.jobs == {}
 
 
 async def test_the_scheduler_picks_up_a_review_completed_from_another_process(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ from textual.app import App, ComposeResult
 from orchestra_tui.engine.project import Project
 from orchestra_tui.store import Mutation
 from orchestra_tui.store.changes import diff_record
+from orchestra_tui.tui.app import create_app
 from orchestra_tui.tui.messages import ActionRequested
+from orchestra_tui.tui.widgets.board import BoardView
 from orchestra_tui.tui.widgets.timeline import ConfirmRollback, Scrubber, TimelineView
 
 SIZE = (120, 40)
@@ -124,6 +126,40 @@ async def test_preview_shows_the_entry_and_its_diff_against_now(project: Project
         await pilot.press("right", "right")  # after DES-001 completed: only DES-002 differs
         lines = await diff_of(pilot, view)
         assert [line.split(";")[0] for line in lines] == ["DES-002: status pending -> failed"]
+
+
+async def test_then_counts_ready_and_blocked_as_the_board_showed_them_then(demo_dir: Path, tmp_path: Path) -> None:
+    """The state stores ``pending``; the board shows ready or blocked from the dependencies, and so must the
+    preview of an older entry (DES-002 in review keeps DEV-001 and DEV-002 blocked, as the board did)."""
+    app = create_app(demo_dir, config_dir=tmp_path / "config")
+    async with app.run_test(size=SIZE) as pilot:
+        project, board = app.session.project, app.query_one(BoardView)
+        seen: dict[int, dict[str, int]] = {}  # entry seq -> the board's column sizes right after it
+
+        async def board_shows(task_id: str, column: str) -> None:
+            await until(pilot, lambda: board.column_of(task_id) == column, f"{task_id} in {column}")
+            seen[project.history()[-1].seq] = {name: len(board.rows(name)) for name in ("blocked", "ready", "running", "review", "done")}
+
+        await board_shows("DES-001", "ready")
+        for act, task_id, column in [(project.complete, "DES-001", "done"), (project.start, "DES-002", "running"),
+                                     (project.review, "DES-002", "review"), (project.complete, "DES-002", "done")]:
+            act(task_id)
+            await board_shows(task_id, column)
+        assert [(c["blocked"], c["ready"]) for _seq, c in sorted(seen.items())] == [(9, 1), (6, 3), (6, 2), (6, 2), (4, 4)]
+        await pilot.press("3")
+        view = app.query_one(TimelineView)
+        await pilot.press("home")
+        for seq, columns in sorted(seen.items()):
+            assert view.entry.seq == seq
+            await until(pilot, lambda: view.counts is not None, f"the counts of entry {seq}")
+            then = view.counts
+            assert "pending" not in then
+            assert {"blocked": then.get("blocked", 0), "ready": then.get("ready", 0), "running": then.get("in_progress", 0),
+                    "review": then.get("review", 0), "done": then.get("completed", 0) + then.get("failed", 0) + then.get("cancelled", 0),
+                    } == columns
+            text = view.query_one("#timeline-entry").visual.plain
+            assert f"blocked {columns['blocked']}" in text and (f"ready {columns['ready']}" in text or not columns["ready"])
+            await pilot.press("right")
 
 
 async def test_enter_requests_a_rollback_of_the_entry_under_the_cursor(project: Project) -> None:

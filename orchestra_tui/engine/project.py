@@ -25,6 +25,8 @@ from .webhooks import WebhookDispatcher, attach_webhooks
 STATE_DIR = ".orchestra"
 _NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
 Actor = str  # tui | cli | api | scheduler
+# Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
+BOARD_STATUSES = ("blocked", "ready", "in_progress", "review", "completed", "failed", "cancelled")
 
 
 class Project:
@@ -343,6 +345,20 @@ class Project:
         return entry
 
     # -- history --------------------------------------------------------------------------------------
+
+    def status_counts_at(self, ref: str | int) -> dict[str, int]:
+        """Tasks per status right after entry ``ref``, as the board showed them (in ``BOARD_STATUSES`` order,
+        zeros left out): a pending task is ready when all its dependencies were completed, else blocked, as the
+        graph derives it, without building one."""
+        records, _meta = self.store.state_at(self.entry(ref).seq)
+        counts = dict.fromkeys(BOARD_STATUSES, 0)
+        for record in records.values():
+            status = record.get("status", "pending")
+            if status == "pending":
+                done = all(records.get(dep, {}).get("status") == "completed" for dep in record.get("dependencies") or ())
+                status = "ready" if done else "blocked"
+            counts[status] = counts.get(status, 0) + 1
+        return {status: count for status, count in counts.items() if count}
 
     def rollback_changes(self, ref: str | int) -> list[Change]:
         """The changes rolling back to entry ``ref`` would make now (what ``rollback`` commits)."""

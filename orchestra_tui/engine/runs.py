@@ -12,6 +12,8 @@ Interrupted runs: :func:`recover_interrupted` fails (reason ``interrupted``) eve
 whose current attempt is a run whose lock nobody holds. A task a person started by hand (``orchestra
 start``) has no run for its current attempt and is left alone; so is a run handed off to a person
 (``interactive``), which records ``handoff`` as its end.
+
+Reading them back: :class:`RunIndex` lists a task's runs (the TUI's detail pane; the CLI could too).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -167,6 +170,58 @@ def read_output(root: Path, run_id: str | None, limit: int = -1) -> str | None:
             return handle.read(limit).decode("utf-8", errors="replace")
     except OSError:
         return None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run of a task, from its ``events.jsonl``."""
+
+    run_id: str
+    agent: str
+    status: str  # the task's status after the run; "running" while it goes, "interrupted" if it died, "handed off"
+    error: str | None
+    seconds: float | None
+
+
+def summarise(root: Path, run_id: str) -> RunSummary:
+    """What one run did, or is doing."""
+    events = read_events(root, run_id)
+    agent = next((str(e.get("agent")) for e in events if e.get("event") == "run"), "?")
+    if any(e.get("event") == "handoff" for e in events):
+        return RunSummary(run_id, agent, "handed off", None, None)
+    end = next((e for e in reversed(events) if e.get("event") == "end"), None)
+    if end is not None:
+        return RunSummary(run_id, agent, str(end.get("status")), end.get("error"), end.get("seconds"))
+    return RunSummary(run_id, agent, "running" if is_live(root, run_id) else "interrupted", None, None)
+
+
+class RunIndex:
+    """The runs of each task of one project, read from its run directories.
+
+    Which task a run belongs to is read once per run (a run's first line never changes), so listing a task's
+    runs costs a directory listing plus reading that task's own runs. Removed run directories drop out."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tasks: dict[str, str] = {}  # run id -> task id, for the run directories seen so far
+
+    def runs_of(self, task_id: str) -> list[RunSummary]:
+        """The task's runs, oldest first (run ids sort by start time)."""
+        try:
+            names = os.listdir(runs_dir(self.root))
+        except OSError:
+            names = []
+        mine = []
+        for run_id in sorted(names):
+            owner = self._tasks.get(run_id)
+            if owner is None:
+                first = next((e for e in read_events(self.root, run_id) if e.get("event") == "run"), None)
+                if first is None:
+                    continue  # being made: its first line is not written yet
+                owner = self._tasks[run_id] = str(first.get("task"))
+            if owner == task_id:
+                mine.append(summarise(self.root, run_id))
+        return mine
 
 
 def is_interrupted(root: Path, task_id: str, run_id: str | None, attempts: int) -> bool:

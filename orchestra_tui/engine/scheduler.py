@@ -42,7 +42,7 @@ class Summary:
 class Scheduler:
     """Dispatches the ready tasks of one open project. ``parallel`` defaults to the plan's ``parallel_max``;
     ``agents``, ``bus`` and ``env`` are the :class:`Runner`'s. The TUI calls :meth:`dispatch` (one task,
-    its key ``d``) and :meth:`fill` (``a``); ``orchestra run`` awaits :meth:`run`."""
+    its key ``d``), :meth:`fill` (``a``) and :meth:`cancel` (``x``); ``orchestra run`` awaits :meth:`run`."""
 
     def __init__(
         self,
@@ -84,8 +84,23 @@ class Scheduler:
         return found[:count]
 
     def dispatch(self, task_id: str, agent: str | None = None) -> asyncio.Task[RunResult | None]:
-        """Start a job for one task; it resolves to the run's result, or None when the task could not start
-        (another process started it first, or its agent is unknown: then the task fails with that reason)."""
+        """Start a job for one task, refused with a one-line error unless it is ready (as this process last saw
+        it) and a slot is free. The job resolves to the run's result, or None when the task could not start
+        after all (another process started it first, or its agent is unknown: then the task fails with that reason)."""
+        status = self.project.status_of(task_id)
+        if task_id in self.jobs:
+            raise TransitionError(f"{task_id} is already running")
+        if status != TaskStatus.READY:
+            waiting = self.project.graph.waiting_on(task_id)
+            why = f", waiting on {', '.join(waiting[:5])}" if waiting else ""
+            if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+                why = "; r retries it"
+            raise TransitionError(f"cannot dispatch {task_id}: it is {status.value}{why}")
+        if len(self.jobs) >= self.parallel:
+            raise OrchestraError(f"{len(self.jobs)} tasks are running, the plan's parallel_max; {task_id} can start when one ends")
+        return self._launch(task_id, agent)
+
+    def _launch(self, task_id: str, agent: str | None = None) -> asyncio.Task[RunResult | None]:
         job = asyncio.create_task(self._job(task_id, agent), name=f"run {task_id}")
         self.jobs[task_id] = job
         job.add_done_callback(lambda done: self._forget(task_id, done))
@@ -115,7 +130,7 @@ class Scheduler:
         self.project.refresh()
         started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
         for task_id in started:
-            self.dispatch(task_id)
+            self._launch(task_id)
         return started
 
     # -- the headless loop ----------------------------------------------------------------------------
@@ -148,11 +163,20 @@ class Scheduler:
             summary.skipped = sorted(self._skipped)
         return summary
 
+    async def cancel(self, task_id: str) -> bool:
+        """Stop the task's job, if it has one here. True when its run had begun: the task then failed with
+        ``cancelled by user`` and kept its output."""
+        return bool(await self._stop([task_id]))
+
     async def cancel_all(self, results: list[RunResult] | None = None) -> list[str]:
         """Cancel every job; each task that had begun fails with ``cancelled by user``. Returns their ids;
         the results of runs that had already ended are added to ``results``."""
-        jobs = dict(self.jobs)
-        runs = dict(self.runs)
+        return await self._stop(list(self.jobs), results)
+
+    async def _stop(self, task_ids: list[str], results: list[RunResult] | None = None) -> list[str]:
+        """Cancel the jobs of ``task_ids`` (those that have one) and end the runs they had begun."""
+        jobs = {task_id: self.jobs[task_id] for task_id in task_ids if task_id in self.jobs}
+        runs = {task_id: self.runs[task_id] for task_id in jobs if task_id in self.runs}
         for job in jobs.values():
             job.cancel()
         outcomes = await asyncio.gather(*jobs.values(), return_exceptions=True)

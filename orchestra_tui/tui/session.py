@@ -10,10 +10,8 @@ joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +20,15 @@ from textual.message import Message
 from ..agents.base import Agent
 from ..engine.bus import Bus, EngineError, Event, HistoryAppended, RunEnded, RunOutput, RunStarted, RunUsage, StateReloaded, TaskChanged
 from ..engine.project import Project
-from ..engine.runner import CANCELLED, RunResult
-from ..engine.runs import is_live, read_events, recover_interrupted, runs_dir
+from ..engine.runner import RunResult
+from ..engine.runs import RunIndex, RunSummary, recover_interrupted
 from ..engine.scheduler import Scheduler
-from ..errors import OrchestraError, TransitionError
+from ..errors import TransitionError
 from ..models import TaskStatus
 from ..store import Entry
 from .messages import EngineEvent, ProjectChanged, RunOutputArrived
 
 FRAME = 1 / 30  # seconds of events gathered into one batch of messages
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One run of a task, from its ``events.jsonl``: for the detail pane."""
-
-    run_id: str
-    agent: str
-    status: str  # the task's status after the run; "running" while it goes, "interrupted" if it died
-    error: str | None
-    seconds: float | None
 
 
 class Session:
@@ -56,7 +43,7 @@ class Session:
         self.usage: dict[str, RunUsage] = {}  # live runs: their usage so far (committed when they end)
         self._notes_seen = 0
         self.recovered = recover_interrupted(project)
-        self._run_tasks: dict[str, str] = {}  # run id -> task id, for the run directories seen so far
+        self.runs = RunIndex(project.root)
 
     @classmethod
     def open(cls, root: Path | str, **options: Any) -> Session:
@@ -129,18 +116,7 @@ class Session:
         return task_id in self.scheduler.jobs
 
     def dispatch(self, task_id: str) -> None:
-        """Start the task's run now; it must be ready, and a slot free under the plan's ``parallel_max``."""
-        status = self.project.status_of(task_id)
-        if self.running_here(task_id):
-            raise TransitionError(f"{task_id} is already running")
-        if status != TaskStatus.READY:
-            waiting = self.project.graph.waiting_on(task_id)
-            why = f", waiting on {', '.join(waiting[:5])}" if waiting else ""
-            if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-                why = "; r retries it"
-            raise TransitionError(f"cannot dispatch {task_id}: it is {status.value}{why}")
-        if len(self.scheduler.jobs) >= self.scheduler.parallel:
-            raise OrchestraError(f"{len(self.scheduler.jobs)} tasks are running, the plan's parallel_max; {task_id} can start when one ends")
+        """Start the task's run now; refused (one line) unless it is ready and a slot is free under ``parallel_max``."""
         self._watch(self.scheduler.dispatch(task_id), task_id)
 
     def dispatch_ready(self) -> list[str]:
@@ -173,13 +149,7 @@ class Session:
 
     async def cancel(self, task_id: str) -> Entry:
         """Cancel the task; a run of it going here is stopped first (its output is kept)."""
-        job = self.scheduler.jobs.get(task_id)
-        if job is not None:
-            run = self.scheduler.runs.get(task_id)
-            job.cancel()
-            await asyncio.gather(job, return_exceptions=True)
-            if run is not None and not run.ended:  # cancelled before its finishing coroutine ran
-                self.scheduler.runner.end(run, error=CANCELLED)
+        await self.scheduler.cancel(task_id)
         return self.project.cancel(task_id)
 
     def retry(self, task_id: str) -> Entry:
@@ -208,28 +178,8 @@ class Session:
         return figures
 
     def runs_of(self, task_id: str) -> list[RunSummary]:
-        """The task's runs, oldest first (run ids sort by start time)."""
-        root = self.project.root
-        try:
-            names = os.listdir(runs_dir(root))
-        except OSError:
-            names = []
-        for run_id in names:
-            if run_id not in self._run_tasks:
-                first = next((e for e in read_events(root, run_id) if e.get("event") == "run"), None)
-                if first is not None:
-                    self._run_tasks[run_id] = str(first.get("task"))
-        return [self._summary(run_id) for run_id in sorted(r for r, t in self._run_tasks.items() if t == task_id)]
-
-    def _summary(self, run_id: str) -> RunSummary:
-        events = read_events(self.project.root, run_id)
-        agent = next((str(e.get("agent")) for e in events if e.get("event") == "run"), "?")
-        if any(e.get("event") == "handoff" for e in events):
-            return RunSummary(run_id, agent, "handed off", None, None)
-        end = next((e for e in reversed(events) if e.get("event") == "end"), None)
-        if end is not None:
-            return RunSummary(run_id, agent, str(end.get("status")), end.get("error"), end.get("seconds"))
-        return RunSummary(run_id, agent, "running" if is_live(self.project.root, run_id) else "interrupted", None, None)
+        """The task's runs, oldest first."""
+        return self.runs.runs_of(task_id)
 
     # -- the end ---------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from ...cli.render import hours, local_time, status_text
 
 if TYPE_CHECKING:
     from ...engine.project import Project
-    from ..session import RunSummary
+    from ...engine.runs import RunSummary
 
 
 _MARKED = frozenset({"in_progress", "review", "completed", "failed", "cancelled"})  # run outcomes with a status mark

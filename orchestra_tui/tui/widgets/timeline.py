@@ -1,10 +1,11 @@
 """The timeline view: the history as a scrubber, with a preview of the entry under the cursor.
 
 The scrubber draws only the stretch of entries that fits its width, so 10,000 entries cost what ten do.
-The diff against now is computed in a thread worker (latest wins, a small cache keyed by the entry and
-the current state), so holding an arrow key never waits for it. Rolling back is the app's business: the
-view posts ``ActionRequested("rollback", entry_id)``, and :class:`ConfirmRollback` is the dialog the app
-can push before calling the engine.
+The entry's tasks per status as the board showed them then (ready and blocked derive from that state's
+dependencies; the state stores pending) and its diff against now are computed in a thread worker (latest
+wins; small caches keyed by the entry, and for the diff by the current state too), so holding an arrow key
+never waits for them. Rolling back is the app's business: the view posts ``ActionRequested("rollback",
+entry_id)``, and :class:`ConfirmRollback` is the dialog the app can push before calling the engine.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ ACTION_MARKS: dict[str, tuple[str, str]] = {
 PREVIEW_LINES = 400  # diff lines drawn in the preview; the rest are counted
 CONFIRM_LINES = 12  # change lines the rollback dialog lists
 DIFF_CACHE = 64  # diffs against now kept for entries visited since the state last changed
+COUNTS_CACHE = 256  # status counts kept for entries visited (an entry's never change)
 
 
 def _mark(action: str) -> tuple[str, str]:
@@ -65,16 +67,17 @@ def _diff_line(line: str) -> Content:
     return Content.assemble((label, "bold"), sep, rest)
 
 
-def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None) -> Content:
-    """Completion, tasks and hours after an entry, with the current figures alongside when they differ."""
+def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None, counts: dict[str, int] | None) -> Content:
+    """Completion, tasks and hours after an entry, its tasks per status (None: still counting), with the
+    current figures alongside when they differ."""
 
     def figures(p: dict[str, Any]) -> str:
         done, total = p.get("hours_done", 0.0), p.get("hours_total", 0.0)
         return (f"{p.get('completion_percentage', 0.0):g}% complete · {p.get('completed_tasks', 0)}/{p.get('total_tasks', 0)} tasks"
                 f" · {hours(round(done, 2))} of {hours(round(total, 2))} h done ({hours(round(total - done, 2))} h remaining)")
 
-    counts = " · ".join(f"{status.replace('_', ' ')} {count}" for status, count in (progress.get("by_status") or {}).items())
-    line = Content.assemble(("then  ", "bold"), figures(progress), (f"\n      {counts}" if counts else "", "$text-muted"))
+    shown = "counting…" if counts is None else " · ".join(f"{status.replace('_', ' ')} {count}" for status, count in counts.items())
+    line = Content.assemble(("then  ", "bold"), figures(progress), (f"\n      {shown}" if shown else "", "$text-muted"))
     if now is not None and now != progress:
         line = Content("\n").join([line, Content.assemble(("now   ", "bold"), figures(now))])
     return line
@@ -166,8 +169,10 @@ class TimelineView(Widget, can_focus=True):
         self.cursor = 0
         self.selected_task: str | None = None
         self.diff_lines: list[str] | None = None  # the diff against now of the entry under the cursor, once known
+        self.counts: dict[str, int] | None = None  # the tasks per status of the entry under the cursor, once known
         self._diffs: dict[int, list[str] | str] = {}  # entry seq -> lines (or an error), for the current state
         self._diffs_now = -1  # the seq of the state ``_diffs`` was computed against
+        self._counts: dict[tuple[int, str], dict[str, int]] = {}  # (entry seq, time) -> its status counts
 
     def compose(self) -> ComposeResult:
         yield Scrubber(id="timeline-scrubber")
@@ -237,48 +242,72 @@ class TimelineView(Widget, can_focus=True):
         self.query_one(Scrubber).show(self.entries, self.cursor, self.selected_task)
         entry = self.entry
         if entry is None or self.project is None:
+            self.counts = None
             self.query_one("#timeline-entry", Static).update("")
             self._show_diff("")
             return
+        self._show_entry(entry)
+        self._request_preview(self.project, entry)
+
+    def _show_entry(self, entry: Entry) -> None:
+        self.counts = self._counts.get((entry.seq, entry.time))
         now = self.entries[-1].progress if self.entries else None
         head = Content.assemble(
             (f"Entry {entry.id}", "bold"), f"  {local_time(entry.time)}  by {entry.actor}  ",
             (f"{_mark(entry.action)[0]} {entry.action}", _mark(entry.action)[1]),
         )
         self.query_one("#timeline-entry", Static).update(
-            Content("\n").join([head, Content(entry.summary), _progress_line(entry.progress, now)])
+            Content("\n").join([head, Content(entry.summary), _progress_line(entry.progress, now, self.counts)])
         )
-        self._request_diff(self.project, entry)
 
-    def _request_diff(self, project: Project, entry: Entry) -> None:
+    def _request_preview(self, project: Project, entry: Entry) -> None:
         now_seq = project.store.seq
         if now_seq != self._diffs_now:
             self._diffs, self._diffs_now = {}, now_seq
         cached = self._diffs.get(entry.seq)
         if cached is not None:
             self._show_diff(cached)
-            return
-        self.diff_lines = None
-        self.query_one("#timeline-diff", Static).update(Content.styled("computing…", "$text-muted"))
-        self._compute_diff(project, entry.seq, now_seq)
+        else:
+            self.diff_lines = None
+            self.query_one("#timeline-diff", Static).update(Content.styled("computing…", "$text-muted"))
+        if cached is None or self.counts is None:
+            self._compute_preview(project, entry, now_seq, self.counts is None, cached is None)
 
     @work(thread=True, exclusive=True, group="timeline-diff", exit_on_error=False)
-    def _compute_diff(self, project: Project, seq: int, now_seq: int) -> None:
+    def _compute_preview(self, project: Project, entry: Entry, now_seq: int, count: bool, diff: bool) -> None:
+        """The entry's status counts and its diff against now, whichever is asked for."""
+        worker = get_current_worker()
+        counts: dict[str, int] | None = None
+        lines: list[str] | str | None = None
         try:
-            result: list[str] | str = change_lines(project.diff(seq))
+            if count:
+                counts = project.status_counts_at(entry.seq)
+            if diff and not worker.is_cancelled:
+                lines = change_lines(project.diff(entry.seq))
         except (OrchestraError, OSError) as error:
-            result = f"cannot compute the diff: {error}"
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._diff_ready, seq, now_seq, result)
+            if count and counts is None:
+                counts = {}  # nothing to count: the diff says why
+            if diff:
+                lines = f"cannot compute the diff: {error}"
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._preview_ready, entry, now_seq, counts, lines)
 
-    def _diff_ready(self, seq: int, now_seq: int, result: list[str] | str) -> None:
-        if now_seq != self._diffs_now or not self.is_attached:
-            return  # computed against a state that has moved on, or for a view no longer there
-        self._diffs[seq] = result
-        if len(self._diffs) > DIFF_CACHE:
-            del self._diffs[next(iter(self._diffs))]
-        if self.entry is not None and self.entry.seq == seq:
-            self._show_diff(result)
+    def _preview_ready(self, entry: Entry, now_seq: int, counts: dict[str, int] | None, lines: list[str] | str | None) -> None:
+        if not self.is_attached:
+            return  # the view is no longer there
+        current = self.entry is not None and self.entry.seq == entry.seq
+        if counts is not None:
+            self._counts[(entry.seq, entry.time)] = counts
+            if len(self._counts) > COUNTS_CACHE:
+                del self._counts[next(iter(self._counts))]
+            if current:
+                self._show_entry(entry)
+        if lines is not None and now_seq == self._diffs_now:  # else computed against a state that has moved on
+            self._diffs[entry.seq] = lines
+            if len(self._diffs) > DIFF_CACHE:
+                del self._diffs[next(iter(self._diffs))]
+            if current:
+                self._show_diff(lines)
 
     def _show_diff(self, result: list[str] | str) -> None:
         target = self.query_one("#timeline-diff", Static)
