@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import subprocess
 import sys
@@ -16,11 +17,17 @@ from hypothesis import strategies as st
 
 from bench.generate import plan_document
 from orchestra_tui.engine.project import Project
+from orchestra_tui.graph import natural_key
+from orchestra_tui.marks import STATUS_MARKS
 from orchestra_tui.tui.dag_layout import (
     ARROW,
     BOX_HEIGHT,
     DagLayout,
     Drawing,
+    _fit_rows,
+    _inversions,
+    _layering,
+    _Proper,
     draw,
     layout_dag,
 )
@@ -42,6 +49,14 @@ def drawn(ids: list[str], edges: list[tuple[str, str]], critical: list[str] | No
     return draw(layout_dag(ids, edges), dict.fromkeys(ids, "ready"), critical or [])
 
 
+def text(drawing: Drawing) -> list[str]:
+    return [drawing.line(y)[0] for y in range(drawing.height)]
+
+
+def style(drawing: Drawing, x: int, y: int) -> str:
+    return drawing.line(y, x, x + 1)[1][0]
+
+
 @pytest.fixture
 def demo(demo_dir: Path) -> Iterator[Project]:
     with Project.open(demo_dir) as project:
@@ -58,7 +73,7 @@ _STEP = {"u": (0, -1), "d": (0, 1), "r": (1, 0)}
 _BACK = {"u": "d", "d": "u"}
 
 
-def reached(drawing: Drawing, source: str) -> set[str]:
+def reached(drawing: Drawing, chars: list[str], source: str) -> set[str]:
     """The boxes whose arrows a reader reaches from ``source``'s port, following only the characters.
 
     The reading rules: a line leaving a box may branch at any junction; after a vertical stretch the line
@@ -66,7 +81,7 @@ def reached(drawing: Drawing, source: str) -> set[str]:
     stretch with a corner at both ends is a dogleg to follow; a line crossing a layer where there is no box
     is one long edge and does not branch either; a vertical line continues under a ``─`` crossing it.
     """
-    layout, chars = drawing.layout, drawing.chars
+    layout = drawing.layout
     in_layer = {x0 + dx for x0 in {rect.x for rect in layout.nodes.values()} for dx in range(layout.box_width)}
     box_at = {(rect.x, rect.port_y): task_id for task_id, rect in layout.nodes.items()}
 
@@ -124,8 +139,9 @@ def misread(drawing: Drawing, edges: list[tuple[str, str]]) -> tuple[dict[str, s
     for source, target in edges:
         dependants[source].add(target)
     missing, extra = {}, {}
+    chars = text(drawing)
     for source, expected in dependants.items():
-        found = reached(drawing, source)
+        found = reached(drawing, chars, source)
         if expected - found:
             missing[source] = expected - found
         if found - expected:
@@ -166,9 +182,10 @@ def assert_lines_drawn(drawing: Drawing, edges: list[tuple[str, str]]) -> None:
         for x in range(rect.x, rect.x + rect.width)
         for y in range(rect.y, rect.y + rect.height)
     }
+    chars = text(drawing)
     for edge in edges:
         for x, y in drawing.route_cells(edge):
-            assert drawing.chars[y][x] in LINE_GLYPHS, (edge, x, y, drawing.chars[y][x])
+            assert chars[y][x] in LINE_GLYPHS, (edge, x, y, chars[y][x])
             assert (x, y) not in boxes, f"{edge} runs through a box at {x},{y}"
 
 
@@ -185,9 +202,8 @@ def test_the_demo_reads_back_exactly(demo: Project) -> None:
     drawing = drawn(ids, edges)
     assert_lines_drawn(drawing, edges)
     assert misread(drawing, edges) == ({}, {})
-    text = ["".join(row) for row in drawing.chars]
     for task_id in ids:
-        assert sum(f"● {task_id}" in line for line in text) == 1
+        assert sum(f"● {task_id}" in line for line in text(drawing)) == 1
 
 
 @pytest.mark.parametrize(("n_tasks", "seed"), [(500, 0), (500, 1), (120, 4)])
@@ -252,14 +268,14 @@ def test_long_ids_are_cut_to_the_box() -> None:
     assert layout.box_width == 24 + 4
     drawing = draw(layout, {long_id: "ready", "B": "blocked"})
     rect = layout.nodes[long_id]
-    label = "".join(drawing.chars[rect.port_y][rect.x : rect.x + rect.width])
+    label = drawing.line(rect.port_y, rect.x, rect.x + rect.width)[0]
     assert label.startswith("│● implement-the") and label.endswith("…├")
 
 
 def test_empty_and_edgeless_graphs() -> None:
     empty = layout_dag([], [])
     assert (empty.width, empty.height, empty.layers) == (0, 0, ())
-    assert draw(empty, {}).chars == []
+    assert text(draw(empty, {})) == [] and draw(empty, {}).line(0) == ("", [])
     lonely = layout_dag(["A", "B", "C"], [])
     assert len(lonely.layers) == 1
     assert_geometry(lonely, [])
@@ -272,23 +288,112 @@ def test_styles_status_and_critical_path(demo: Project) -> None:
     drawing = draw(layout_dag(ids, edges), statuses, path)
     layout = drawing.layout
     start = layout.nodes[path[0]]
-    assert drawing.styles[start.y][start.x] == "critical"  # a critical task's border
-    assert drawing.styles[start.port_y][start.x + 1] == "ready"  # its label keeps the status colour
+    assert style(drawing, start.x, start.y) == "critical"  # a critical task's border
+    assert style(drawing, start.x + 1, start.port_y) == "ready"  # its label keeps the status colour
     off_path = next(t for t in ids if t not in path)
     rect = layout.nodes[off_path]
-    assert drawing.styles[rect.y][rect.x] == "blocked"
+    assert style(drawing, rect.x, rect.y) == "blocked"
     critical_edge, other_edge = (path[0], path[1]), next(e for e in edges if e[0] not in path and e[1] not in path)
-    assert {drawing.styles[y][x] for x, y in drawing.route_cells(critical_edge)} == {"critical"}
-    assert "critical" not in {drawing.styles[y][x] for x, y in drawing.route_cells(other_edge)}
+    assert {style(drawing, x, y) for x, y in drawing.route_cells(critical_edge)} == {"critical"}
+    assert "critical" not in {style(drawing, x, y) for x, y in drawing.route_cells(other_edge)}
 
     # Repainting in place: the path moves on, the old one loses its highlight.
     drawing.set_critical(path[1:])
-    assert drawing.styles[start.y][start.x] == "ready"
-    assert "critical" not in {drawing.styles[y][x] for x, y in drawing.route_cells(critical_edge)}
-    assert {drawing.styles[y][x] for x, y in drawing.route_cells((path[1], path[2]))} == {"critical"}
+    assert style(drawing, start.x, start.y) == "ready"
+    assert "critical" not in {style(drawing, x, y) for x, y in drawing.route_cells(critical_edge)}
+    assert {style(drawing, x, y) for x, y in drawing.route_cells((path[1], path[2]))} == {"critical"}
     drawing.paint_node(path[0], "completed")
-    assert "".join(drawing.chars[start.port_y][start.x : start.x + start.width]).startswith("│✓ " + path[0])
-    assert drawing.styles[start.port_y][start.x + 1] == "done"
+    assert drawing.line(start.port_y, start.x, start.x + start.width)[0].startswith("│✓ " + path[0])
+    assert style(drawing, start.x + 1, start.port_y) == "done"
+
+
+def test_a_line_can_be_drawn_in_part() -> None:
+    """The view asks for the visible columns only: any window is that part of the whole row, boxes cut at
+    its edges included."""
+    rng = random.Random(5)
+    ids, edges = generated(120, 4)
+    drawing = draw(layout_dag(ids, edges), {t: "failed" if i % 3 else "ready" for i, t in enumerate(ids)}, ids[:1])
+    assert drawing.line(drawing.height) == ("", []) and drawing.line(0, drawing.width) == ("", [])
+    for _ in range(300):
+        y, start = rng.randrange(drawing.height), rng.randrange(drawing.width)
+        end = start + rng.randrange(1, 100)
+        chars, styles = drawing.line(y)
+        assert drawing.line(y, start, end) == (chars[start:end], styles[start:end])
+    assert sum(line.count("✗") for line in text(drawing)) == sum(1 for i in range(len(ids)) if i % 3)
+
+
+def _proper(ids: list[str], edges: list[tuple[str, str]]) -> _Proper:
+    ids = sorted(ids, key=natural_key)
+    index = {task_id: slot for slot, task_id in enumerate(ids)}
+    edges = sorted(set(edges), key=lambda edge: (index[edge[0]], index[edge[1]]))
+    return _Proper(ids, index, edges, _layering(index, edges))
+
+
+def _crossings_counted_pair_by_pair(graph: _Proper) -> int:
+    pos, count = graph.pos, 0
+    for layer in graph.layers[:-1]:
+        lines = [(pos[a], pos[b]) for a in layer for b in graph.successors(a)]
+        count += sum(1 for (a, b) in lines for (c, d) in lines if a < c and b > d)
+    return count
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 40), st.floats(0.02, 0.3), st.randoms(use_true_random=False))
+def test_crossings_are_counted_exactly(n_tasks: int, density: float, rng: random.Random) -> None:
+    """The fast count relies on dummies' lines never crossing each other, in the first order and after the
+    sweeps; it must agree with comparing every pair of lines."""
+    ids = [f"T{i}" for i in range(n_tasks)]
+    graph = _proper(ids, [(ids[i], ids[j]) for j in range(n_tasks) for i in range(j) if rng.random() < density])
+    for layer in graph.layers:
+        for position, slot in enumerate(layer):
+            graph.pos[slot] = position
+    assert graph._crossings() == _crossings_counted_pair_by_pair(graph)
+    graph.order()
+    assert graph._crossings() == _crossings_counted_pair_by_pair(graph)
+
+
+@given(st.lists(st.integers(0, 30), max_size=60))
+def test_inversions(values: list[int]) -> None:
+    assert _inversions(values) == sum(1 for i in range(len(values)) for j in range(i + 1, len(values)) if values[i] > values[j])
+
+
+def _fit_rows_by_pooling_each_value(desired: list[int], offsets: list[int]) -> list[int]:
+    """Pool adjacent violators one value at a time, the textbook way (and the layout's before it skipped runs)."""
+    blocks: list[list[float]] = []
+    for target in (d - o for d, o in zip(desired, offsets)):
+        mean, count = float(target), 1.0
+        while blocks and blocks[-1][0] > mean:
+            previous, weight = blocks.pop()
+            mean, count = (previous * weight + mean * count) / (weight + count), weight + count
+        blocks.append([mean, count])
+    rows = [math.floor(mean + 0.5) for mean, count in blocks for _ in range(int(count))]
+    return [row + offset for row, offset in zip(rows, offsets)]
+
+
+@given(st.lists(st.tuples(st.integers(-20, 60), st.integers(1, 4)), max_size=40))
+def test_fit_rows_keeps_separations_and_matches_plain_pooling(pairs: list[tuple[int, int]]) -> None:
+    desired = [d for d, _ in pairs]
+    offsets = [0]
+    for _, gap in pairs[1:]:
+        offsets.append(offsets[-1] + gap)
+    offsets = offsets[: len(desired)]
+    rows = _fit_rows(desired, offsets)
+    assert all(b - a >= gap for a, b, (_, gap) in zip(rows, rows[1:], pairs[1:]))
+    assert all(isinstance(row, int) for row in rows)
+    assert rows == _fit_rows_by_pooling_each_value(desired, offsets)
+
+
+def test_the_marks_are_the_cli_s(demo: Project) -> None:
+    """One table of marks for both faces: a box shows the mark the CLI prints before the status."""
+    from orchestra_tui.cli.render import status_text
+
+    ids, edges = graph_of(demo)
+    layout = layout_dag(ids, edges)
+    for status, mark in STATUS_MARKS.items():
+        drawing = draw(layout, dict.fromkeys(ids, status))
+        rect = layout.nodes[ids[0]]
+        assert drawing.line(rect.port_y, rect.x, rect.x + 3)[0] == f"│{mark} "
+        assert status_text(status).plain == f"{mark} {status}"
 
 
 def test_500_tasks_lay_out_and_draw_well_under_a_second() -> None:

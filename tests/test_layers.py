@@ -15,6 +15,7 @@ FACE_TOOLKITS = ("textual", "typer", "rich", "click")
 RUNTIME_CHECKED = [
     "orchestra_tui",
     "orchestra_tui.models",
+    "orchestra_tui.marks",
     "orchestra_tui.graph",
     "orchestra_tui.plan",
     "orchestra_tui.errors",

@@ -169,7 +169,7 @@ async def test_a_status_change_repaints_without_a_new_layout(demo: Project) -> N
         assert "✓ DES-001" in text
         assert "● DES-002" in text and "● DES-003" in text  # dependants became ready, though not in `changed`
         rect = layout.nodes["DES-001"]
-        assert laid_out(canvas)[1].styles[rect.y][rect.x] == "done"  # done tasks leave the critical path
+        assert laid_out(canvas)[1].line(rect.y, rect.x, rect.x + 1)[1] == ["done"]  # done tasks leave the critical path
 
 
 async def test_styles_come_from_the_theme(demo: Project) -> None:
@@ -223,10 +223,10 @@ async def test_a_big_graph_is_laid_out_in_a_thread(tmp_path: Path) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             canvas = app.query_one(DagCanvas)
             assert canvas.drawing is None
-            assert "Laying out 800 tasks" in canvas.render_line(0).text
+            assert f"Laying out {BACKGROUND_LAYOUT_TASKS + 300} tasks" in canvas.render_line(0).text
             await app.workers.wait_for_complete()
             await pilot.pause()
-            assert canvas.drawing is not None and len(laid_out(canvas)[0].nodes) == 800
+            assert canvas.drawing is not None and len(laid_out(canvas)[0].nodes) == BACKGROUND_LAYOUT_TASKS + 300
             selected = canvas.selected
             assert selected == project.graph.next_task()
             assert any(selected in line for line in screen_lines(canvas))  # scrolled to it

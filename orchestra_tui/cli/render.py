@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..graph import natural_key
+from ..marks import STATUS_MARKS
 from ..models import AgentConfig, AgentType
 from ..plan import BUILTIN_AGENTS
 
@@ -30,15 +31,15 @@ if TYPE_CHECKING:
     from ..store.changes import Change
 
 STATUS_ORDER = ("ready", "blocked", "in_progress", "review", "completed", "failed", "cancelled")
-_STATUS_LOOK = {
-    "ready": ("●", "bold green"),
-    "blocked": ("◌", "yellow"),
-    "pending": ("○", ""),
-    "in_progress": ("▶", "bold cyan"),
-    "review": ("◆", "magenta"),
-    "completed": ("✓", "green"),
-    "failed": ("✗", "bold red"),
-    "cancelled": ("⊘", "red"),
+_STATUS_STYLES = {  # rich styles; the marks are shared with the TUI
+    "ready": "bold green",
+    "blocked": "yellow",
+    "pending": "",
+    "in_progress": "bold cyan",
+    "review": "magenta",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "red",
 }
 _PIPED_WIDTH = 160  # not a terminal: wide rows (one line per task for grep) rather than rich's 80 columns
 
@@ -62,8 +63,8 @@ def console(stderr: bool = False) -> Console:
 def status_text(status: str) -> Text:
     from rich.text import Text
 
-    mark, style = _STATUS_LOOK.get(str(status), ("?", ""))
-    return Text(f"{mark} {status}", style=style)
+    key = str(status)
+    return Text(f"{STATUS_MARKS.get(key, '?')} {status}", style=_STATUS_STYLES.get(key, ""))
 
 
 def hours(value: float | None) -> str:
