@@ -220,6 +220,10 @@ class FrameWatch:
         self._shown_at = None
         self._pending = frozenset(needles)
 
+    def missing(self) -> list[str]:
+        """The needles not shown since the last ``expect``."""
+        return sorted(self._pending)
+
     def wait(self, timeout: float) -> float | None:
         """The moment every needle had been shown, or None if not within ``timeout`` seconds."""
         return self._shown_at if self._shown.wait(timeout) else None
@@ -248,7 +252,8 @@ def press_column(app: OrchestraApp, watch: FrameWatch, rows: list[str], needles:
         shown = watch.wait(5.0)
         if shown is None:
             missed += 1
-            print(f"  a press to {rows[index]} did not show within 5 s (selected: {app.selected})", file=sys.stderr, flush=True)
+            print(f"  a press to {rows[index]} did not show within 5 s (selected: {app.selected}; never shown: {watch.missing()})",
+                  file=sys.stderr, flush=True)
         else:
             latencies.append((shown - planned) * 1000)
     return latencies, missed

@@ -9,7 +9,7 @@ from textual.widgets import TabbedContent
 
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import RunLog, new_run_id
-from orchestra_tui.tui.widgets.output import FOLD_WIDTH, MAX_FINISHED, MAX_LINES, OutputPanes, RunPane, fold, tail_output
+from orchestra_tui.tui.widgets.output import FOLD_WIDTH, MAX_FINISHED, MAX_LINES, OutputPanes, RunPane, fold, last_lines, tail_output
 
 SIZE = (120, 40)
 
@@ -166,6 +166,62 @@ async def test_finished_panes_beyond_the_limit_are_dismissed_oldest_first() -> N
         assert len(panes.panes) <= MAX_FINISHED + 1
         assert "r0" not in panes.panes and f"r{count - 1}" in panes.panes
         assert app.query_one(TabbedContent).tab_count == len(panes.panes)
+
+
+async def test_a_full_pane_keeps_its_size_so_writing_needs_no_layout() -> None:
+    """At MAX_LINES the oldest lines go before the new ones are written: the virtual size stays put (in
+    Textual a change of it lays out the whole screen)."""
+    app = PanesApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.query_one(OutputPanes)
+        panes.run_started("r1", "T", "shell")
+        pane = await settle(pilot, panes, "r1")
+        log = pane.log_widget
+        panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES + 10)))
+        await pilot.pause()
+        full = log.virtual_size
+        assert len(log.lines) == MAX_LINES and full.height == log.line_count  # the last line is the unfinished one
+        changes: list[object] = []
+        app.watch(log, "virtual_size", changes.append, init=False)
+        for batch in range(20):
+            panes.append("r1", "T", "".join(f"more {batch} {n}\n" for n in range(7)))
+        assert changes == [] and log.virtual_size == full
+        assert log.lines[-2] == "more 19 6" and len(log.lines) == MAX_LINES
+        await pilot.pause()
+        assert lines_on_screen(pane)[-1] == "more 19 6"
+
+
+async def test_a_hidden_pane_holds_its_text_until_shown() -> None:
+    """Text for a pane not on show is held (bounded), not written into its Log, and appears when shown."""
+    app = PanesApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.query_one(OutputPanes)
+        panes.run_started("r1", "A", "shell")
+        front = await settle(pilot, panes, "r1")
+        back = panes.run_started("r2", "B", "shell")  # r1 is live and on show: r2 stays behind
+        for _ in range(5):
+            await pilot.pause()
+        assert panes.current is front and back.is_attached
+        for batch in range(10):  # 5 x MAX_LINES lines while hidden
+            panes.append("r2", "B", "".join(f"b {batch} {n}\n" for n in range(MAX_LINES // 2)))
+        assert back.log_widget.line_count <= 1
+        held = "".join(back.log_widget.held)
+        assert held.count("\n") <= 2 * MAX_LINES and held.endswith(f"b 9 {MAX_LINES // 2 - 1}\n")
+        assert panes.show("B")
+        await settle(pilot, panes, "r2")
+        await pilot.pause()
+        lines = back.log_widget.lines
+        assert back.log_widget.held == [] and len(lines) <= MAX_LINES + 1
+        assert lines[-2] == f"b 9 {MAX_LINES // 2 - 1}"
+        assert lines_on_screen(back)[-1] == f"b 9 {MAX_LINES // 2 - 1}"
+        panes.append("r1", "A", "while hidden\n")  # and now the other one holds
+        assert "while hidden" not in front.log_widget.lines
+
+
+def test_last_lines_keeps_the_end_after_the_last_breaks() -> None:
+    assert last_lines("a\nb\nc\n", 2) == "b\nc\n"
+    assert last_lines("a\nb\nc", 1) == "b\nc" and last_lines("a\r\nb\rc", 1) == "b\rc"
+    assert last_lines("a\nb\n", 5) == "a\nb\n" and last_lines("", 3) == ""
 
 
 async def test_show_loads_the_tail_of_a_past_run_from_disk(demo_dir: Path) -> None:

@@ -23,7 +23,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES, Theme
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
 from ..cli import render
@@ -32,6 +32,7 @@ from ..engine.runner import CANCELLED
 from ..errors import OrchestraError
 from . import bindings
 from .config import TuiConfig, config_home, load_config, save_config
+from .frames import MainScreen
 from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
 from .session import Session
 from .themes import DEFAULT_THEME, load_themes
@@ -39,7 +40,7 @@ from .widgets.board import BoardView
 from .widgets.dag import DagView
 from .widgets.detail import TaskDetail
 from .widgets.dialogs import ConfirmDialog, ReasonDialog
-from .widgets.header import ProjectHeader
+from .widgets.header import KeyFooter, ProjectHeader
 from .widgets.help import HelpScreen, Section
 from .widgets.output import OutputPanes
 from .widgets.timeline import ConfirmRollback, TimelineView
@@ -95,6 +96,9 @@ class OrchestraApp(App[None]):
 
     # -- building -------------------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen[None]:
+        return MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         yield ProjectHeader(id="header")
         with ContentSwitcher(initial="board", id="views"):
@@ -104,7 +108,7 @@ class OrchestraApp(App[None]):
         with Horizontal(id="lower"):
             yield TaskDetail(id="detail")
             yield OutputPanes(id="output")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         unknown = sorted(set(self.settings.keymap) - self.binding_ids())
@@ -119,7 +123,7 @@ class OrchestraApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.run_worker(self.session.forward(self.post_message), name="engine events", exit_on_error=False)
         self.set_interval(REFRESH, self._poll)
-        self.call_after_refresh(gc.freeze)  # the loaded project and widgets live on: keep full collections off them
+        self.call_after_refresh(_calm_collector)
         order = project.graph.topological_order()
         self.selected = self.session.next_task() or (order[0] if order else None)
         self._stale = set(self.views) - {"board"}
@@ -424,6 +428,22 @@ class OrchestraApp(App[None]):
         with self._guard():
             self.settings = self.settings.model_copy(update={"theme": theme.name})
             save_config(self.settings_dir, self.settings)
+
+
+FULL_COLLECTION_EVERY = 100  # young collections between two full ones (Python's default: 10)
+
+
+def _calm_collector() -> None:
+    """Keep full garbage collections rare and short while runs stream, so key presses are not held up.
+
+    The loaded project and the mounted widgets live as long as the app: ``gc.freeze`` takes them out of
+    every later collection. Streaming makes and drops render caches at a steady rate, which with Python's
+    default thresholds starts a full collection every second or two; each stops the loop for as long as it
+    takes to walk every object alive. Ten times fewer of them still collect cycles within seconds.
+    """
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def _declared_bindings(widget: Widget) -> list[Binding]:

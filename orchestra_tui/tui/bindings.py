@@ -51,4 +51,15 @@ HELP: dict[str, str] = {
     "cycle_view": "Show the next view",
 }
 
+FOOTER_LABELS = {
+    "dispatch_all": "All ready",
+    "output.next": "Next pane",
+    "output.previous": "Previous pane",
+    "output.maximise": "Maximise",
+    "output.dismiss": "Close",
+}
+"""Shorter labels for the footer, by binding id (the palette and the help use the descriptions)."""
+FOOTER_DROP = ("focus_output", "dispatch_all", "cancel", "retry", "filter", "next", "undo", "fail", "complete", "dispatch")
+"""The keys leaving a footer too narrow for all, first to last (``?`` lists them all; it and ``q`` stay)."""
+
 BINDING_IDS = frozenset(binding.id for binding in BINDINGS if binding.id)

@@ -18,7 +18,11 @@ class ProjectChanged(Message):
 
 
 class TaskSelected(Message):
-    """The selected task changed in a view; the other views follow it."""
+    """The selected task changed in a view; the other views follow it.
+
+    Views post it to the app itself, not to their own queue: bubbling goes through every container on the
+    way, one turn of the event loop each, and while runs stream each turn can wait for a frame to be drawn.
+    """
 
     def __init__(self, task_id: str) -> None:
         super().__init__()

@@ -4,16 +4,25 @@ Blocked, Ready (in recommended order), Running, Review, Done (failed, then cance
 ones needing attention first, each with its mark). A change touches only the rows of the tasks it names
 and of their dependants (whose readiness may follow): a row moves between columns, or its cells update in
 place. ``/`` opens the filter line above the columns; only matching tasks are shown.
+
+An empty column shrinks to its title and leaves its width to the others. Only the column holding the
+selection shows its cursor, so one row on the board looks selected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.style import Style
+from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
+from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
@@ -39,6 +48,7 @@ COLUMN_OF = {
     TaskStatus.COMPLETED: "done",
 }
 _DONE_ORDER = {TaskStatus.FAILED: 0, TaskStatus.CANCELLED: 1, TaskStatus.COMPLETED: 2}
+EMPTY_FRAME = 6  # an empty column's width beside its title: the round border's corners, a line and a space each side
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,32 @@ class TaskCell:
         return self.text
 
 
-def row_cells(task: AgentTask, status: TaskStatus) -> tuple[TaskCell, Text]:
-    mark = status_text(status)[:1]
-    return TaskCell(task.task_id, Text.assemble(mark, " ", (task.task_id, "bold"))), Text(task.title, no_wrap=True, overflow="ellipsis")
+@cache
+def _mark(status: TaskStatus) -> tuple[str, str | Style]:
+    look = status_text(status)
+    return look.plain[:1], look.style
+
+
+@dataclass(frozen=True)
+class TitleCell:
+    """The second cell: the title, cut to the width it is drawn in with "…" after its last kept word
+    character (rich's own ellipsis may follow a space). Drawn for the rows on show only, so a new width
+    costs nothing per row."""
+
+    title: str
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        title, width = self.title, options.max_width
+        if cell_len(title) > width:
+            title = set_cell_size(title, max(width - 1, 0)).rstrip() + "…"
+        yield Text(title, no_wrap=True, end="")
+
+
+def row_cells(task: AgentTask, status: TaskStatus) -> tuple[TaskCell, TitleCell]:
+    mark, style = _mark(status)
+    task_id = task.task_id
+    cell = Text(f"{mark} {task_id}", spans=[Span(0, len(mark), style), Span(len(mark) + 1, len(mark) + 1 + len(task_id), "bold")])
+    return TaskCell(task_id, cell), TitleCell(task.title)
 
 
 def matches(task: AgentTask, status: TaskStatus, needle: str) -> bool:
@@ -63,8 +96,16 @@ def matches(task: AgentTask, status: TaskStatus, needle: str) -> bool:
     return needle.casefold() in haystack.casefold()
 
 
+RENDER_CACHE = 200  # rendered rows kept per column
+
+
 class TaskColumn(DataTable[object]):
-    """One column; left and right step to the neighbouring column instead of scrolling."""
+    """One column; left and right step to the neighbouring column instead of scrolling.
+
+    Its two columns have fixed widths: the task cell's set by the board (the widest task cell on it, so the
+    titles line up across columns), the title the rest, where a long title ends in "…". (DataTable's own
+    auto width would make the title column as wide as the longest title, cut off by the border.)
+    """
 
     class Step(Message):
         def __init__(self, column: TaskColumn, step: int) -> None:
@@ -72,8 +113,46 @@ class TaskColumn(DataTable[object]):
             self.column, self.step = column, step
 
     def __init__(self, name: str, title: str) -> None:
-        super().__init__(id=f"column-{name}", cursor_type="row", show_header=False, zebra_stripes=False)
+        super().__init__(id=f"column-{name}", cursor_type="row", show_header=False, zebra_stripes=False, cell_padding=0, show_cursor=False)
         self.kind, self.title = name, title
+        self.task_width = 0
+        # DataTable keeps up to 1,000 rendered rows and lines (10,000 cells) per table (textual 8.2.8): on a
+        # 2,000-task board that is some 100,000 objects alive, which every full garbage collection walks
+        # while runs stream. A column shows a screenful; a few screens of cache serve scrolling as well.
+        self._row_render_cache = LRUCache(RENDER_CACHE)
+        self._line_cache = LRUCache(RENDER_CACHE)
+        self._cell_render_cache = LRUCache(2 * RENDER_CACHE)
+
+    def on_mount(self) -> None:
+        self.add_column("task", width=1, key="task")
+        self.add_column("title", width=1, key="title")
+        self.fit()
+
+    def fit(self, task_width: int | None = None) -> None:
+        """Give the task cell ``task_width`` (kept for later fits; one space of it parts the id from the
+        title) and the title the rest. Cheap when nothing changes; a change redraws only the rows on show."""
+        if task_width is not None:
+            self.task_width = task_width
+        task, title = self.columns["task"], self.columns["title"]  # type: ignore[index]
+        widths = (self.task_width, max(1, self.scrollable_content_region.width - self.task_width))
+        if (task.width, title.width) != widths:
+            task.width, title.width = widths
+            # DataTable caches rendered rows and re-measures its virtual size on idle, both only after its
+            # own changes (textual 8.2.8): tell it, as its own watchers do.
+            self._clear_caches()
+            self._require_update_dimensions = True
+            self.refresh()
+
+    def on_resize(self) -> None:
+        self.fit()
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        self.fit()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Handled here rather than bubbled up through the column's containers: see ``TaskSelected``."""
+        event.stop()
+        self.query_ancestor(BoardView).highlighted(event)
 
     def action_cursor_left(self) -> None:
         self.post_message(self.Step(self, -1))
@@ -92,10 +171,10 @@ class BoardView(Widget):
     BoardView > Horizontal { height: 1fr; }
     BoardView .board-column { width: 1fr; height: 1fr; border: round $panel; border-title-color: $text-muted; }
     BoardView .board-column:focus-within { border: round $primary; border-title-color: $text; }
-    BoardView TaskColumn { height: 1fr; overflow-x: hidden; background: transparent; }
+    BoardView TaskColumn { height: 1fr; padding: 0 1; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent; }
     """
 
-    NAVIGATION = [
+    NAVIGATION: ClassVar[list[tuple[str, str, str]]] = [
         ("up, down", "Move in a column", "page up / page down, home / end too"),
         ("left, right", "Next column", "the nearest column with tasks"),
     ]
@@ -107,7 +186,8 @@ class BoardView(Widget):
         self.filter = ""
         self.columns = {name: TaskColumn(name, title) for name, title in COLUMNS}
         self._where: dict[str, str] = {}  # task id -> the column showing it
-        self._shown: dict[str, tuple[TaskCell, Text]] = {}  # task id -> its cells on show
+        self._shown: dict[str, tuple[TaskCell, TitleCell]] = {}  # task id -> its cells on show
+        self._task_width = 0  # of the task cells: the widest shown yet, and a space
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: id, title, status, priority, phase or tag (enter keeps it, escape clears it)", id="board-filter")
@@ -118,13 +198,13 @@ class BoardView(Widget):
 
     def on_mount(self) -> None:
         for column in self.columns.values():
-            column.add_column("task", key="task")
-            column.add_column("title", key="title")
             self._title(column)
 
     # -- the view contract ----------------------------------------------------------------------------
 
     def show_project(self, project: Project, changed: frozenset[str] | None) -> None:
+        """Rows are placed column by column in the column's order, so rows added to an empty column (the
+        first show, a filter) are in order already and only columns that had rows are sorted."""
         self.project = project
         graph = project.graph
         if changed is None:
@@ -134,18 +214,29 @@ class BoardView(Widget):
             for task_id in changed:
                 if task_id in graph:
                     ids.update(graph.dependents(task_id))
+        wanted: dict[str | None, list[str]] = {}
+        for task_id in ids:
+            wanted.setdefault(self._wanted(project, task_id), []).append(task_id)
+        orders = {name: self._order(name, project) for name in self.columns}
+        had_rows = {name for name, column in self.columns.items() if column.row_count}
         touched = {"ready"}  # its order follows the remaining hours of every task
         with self.app.batch_update():
-            for task_id in ids:
-                touched |= self._place(project, task_id)
+            for task_id in wanted.pop(None, ()):
+                touched |= self._place(project, task_id, None)
+            for name, task_ids in wanted.items():
+                for task_id in sorted(task_ids, key=orders[name]):
+                    touched |= self._place(project, task_id, name)
             for name in touched:
-                self._sort(self.columns[name], project)
-                self._title(self.columns[name])
+                column = self.columns[name]
+                if name in had_rows:
+                    column.sort("task", key=lambda cell, order=orders[name]: order(cell.task_id))
+                self._title(column)
             self._follow_selection()
 
     def select_task(self, task_id: str) -> None:
         self.selected = task_id
         where = self._where.get(task_id)
+        self._show_cursor_in(where)
         if where is None:
             return
         column = self.columns[where]
@@ -163,13 +254,16 @@ class BoardView(Widget):
 
     # -- rows -----------------------------------------------------------------------------------------
 
-    def _place(self, project: Project, task_id: str) -> set[str]:
-        """Put one task's row where it belongs now; returns the columns whose rows came or went."""
+    def _wanted(self, project: Project, task_id: str) -> str | None:
+        """The column a task belongs in now (None: gone from the plan, or filtered out)."""
         task = project.tasks.get(task_id)
         status = project.graph.status_of(task_id) if task is not None else None
-        want = None
-        if task is not None and status is not None and (not self.filter or matches(task, status, self.filter)):
-            want = COLUMN_OF[status]
+        if task is None or status is None or (self.filter and not matches(task, status, self.filter)):
+            return None
+        return COLUMN_OF[status]
+
+    def _place(self, project: Project, task_id: str, want: str | None) -> set[str]:
+        """Put one task's row in column ``want`` (None: nowhere); returns the columns whose rows came or went."""
         have = self._where.get(task_id)
         touched: set[str] = set()
         if have is not None and have != want:
@@ -178,13 +272,15 @@ class BoardView(Widget):
             touched.add(have)
         if want is None:
             return touched
-        assert task is not None and status is not None
+        task = project.tasks[task_id]
+        status = project.graph.status_of(task_id)
         cells = row_cells(task, status)
         column = self.columns[want]
         if have != want:
             column.add_row(*cells, key=task_id)
             self._where[task_id] = want
             touched.add(want)
+            self._widen(cells[0].text.cell_len + 1)
         elif cells != self._shown[task_id]:
             for key, old, new in zip(("task", "title"), self._shown[task_id], cells, strict=True):
                 if old != new:
@@ -194,35 +290,54 @@ class BoardView(Widget):
         self._shown[task_id] = cells
         return touched
 
-    def _sort(self, column: TaskColumn, project: Project) -> None:
+    def _order(self, name: str, project: Project) -> Callable[[str], Any]:
+        """The sort key of a column's task ids."""
         graph = project.graph
-        if column.kind == "ready":
-            order = {task_id: index for index, task_id in enumerate(graph.ready())}
-            column.sort("task", key=lambda cell: order.get(cell.task_id, len(order)))
-        elif column.kind == "done":
-            column.sort("task", key=lambda cell: (_DONE_ORDER.get(graph.status_of(cell.task_id), 3), natural_key(cell.task_id)))
-        else:
-            column.sort("task", key=lambda cell: natural_key(cell.task_id))
+        if name == "ready":
+            ranks = {task_id: index for index, task_id in enumerate(graph.ready())}
+            return lambda task_id: ranks.get(task_id, len(ranks))
+        if name == "done":
+            return lambda task_id: (_DONE_ORDER.get(graph.status_of(task_id), 3), natural_key(task_id))
+        return natural_key
+
+    def _widen(self, width: int) -> None:
+        if width > self._task_width:
+            self._task_width = width
+            for column in self.columns.values():
+                column.fit(width)
 
     def _title(self, column: TaskColumn) -> None:
-        column.parent.border_title = f"{column.title} {column.row_count}"  # type: ignore[union-attr]
+        """The title and count on the column's border; an empty column is only as wide as that title."""
+        box = column.parent
+        assert isinstance(box, Widget)
+        title = f"{column.title} {column.row_count}"
+        box.border_title = title
+        empty = not column.row_count
+        if box.has_class("-empty") != empty:
+            box.set_class(empty, "-empty")
+            box.styles.width = len(title) + EMPTY_FRAME if empty else None
 
     # -- selection ------------------------------------------------------------------------------------
 
+    def _show_cursor_in(self, where: str | None) -> None:
+        """Show the cursor in column ``where`` only: the others' cursor rows are not the selection."""
+        for name, column in self.columns.items():
+            column.show_cursor = name == where
+
     def _follow_selection(self) -> None:
         """Keep the cursor on the selected task, wherever its row is now."""
-        if self.selected is not None and self.selected in self._where:
+        if self.selected is not None:
             self.select_task(self.selected)
 
     def _select(self, task_id: str) -> None:
         if task_id != self.selected:
             self.selected = task_id
-            self.post_message(TaskSelected(task_id))
+            self._show_cursor_in(self._where.get(task_id))
+            self.app.post_message(TaskSelected(task_id))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The user moved the cursor. A highlight of a row the cursor has left since is stale (rows moved, or
         the selection came from elsewhere): taking it would bounce the selection between views for ever."""
-        event.stop()
         table = event.data_table
         if not table.has_focus or event.cursor_row != table.cursor_row or not table.is_valid_coordinate(table.cursor_coordinate):
             return

@@ -1,14 +1,18 @@
-"""The top lines: the project, its progress figures, and which view is on show."""
+"""The top lines (the project, its progress figures, and which view is on show) and the bottom one (the keys)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.content import Content
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.widgets import Footer, Static
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets (8.2.8)
 
 from ...cli.render import hours
+from ..bindings import FOOTER_DROP, FOOTER_LABELS
 
 
 def figures_line(figures: Mapping[str, Any]) -> Content:
@@ -35,3 +39,53 @@ class ProjectHeader(Static):
         tabs = [Content.styled(f" {key} {title} ", "reverse bold" if view == current else "$text-muted") for view, key, title in views]
         top = Content.assemble((name, "bold"), "  ", *tabs)
         self.update(Content("\n").join([top, figures_line(figures)]))
+
+
+class KeyFooter(Footer):
+    """Textual's footer, compact and kept to its width: when the keys do not fit, keys leave it in
+    ``FOOTER_DROP`` order (the focused widget's keys stay, and so do ``?``, which lists every key, and ``q``).
+    Fitted after each recompose (the keys change with the focus) and on resize. Some keys have a shorter
+    label here (``FOOTER_LABELS``) than in the palette and the help."""
+
+    DEFAULT_CSS = """
+    KeyFooter { padding: 0 0 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
+        self._ids: dict[str, str] = {}  # key -> the id of its binding, as composed
+
+    def compose(self) -> ComposeResult:
+        self._ids = {key: active.binding.id for key, active in self.screen.active_bindings.items() if active.binding.id}
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.description:
+                widget.description = FOOTER_LABELS.get(self._ids.get(widget.key, ""), widget.description)
+            yield widget
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.fit()
+
+    def on_resize(self) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        keys = list(self.query_children(FooterKey))
+        for key in keys:
+            key.display = True
+        need = sum(map(_width, keys))
+        rank = {binding_id: index for index, binding_id in enumerate(FOOTER_DROP)}
+        droppable = [key for key in keys if self._ids.get(key.key) in rank]
+        for key in sorted(droppable, key=lambda key: rank[self._ids[key.key]]):
+            if need <= self.size.width:
+                break
+            key.display = False
+            need -= _width(key)
+
+
+def _width(key: FooterKey) -> int:
+    """The columns a key takes in the footer, from its styles (applied once mounted); a docked key's margin
+    takes none."""
+    styles = key.styles
+    margin = 0 if styles.dock != "none" else styles.margin.width
+    return key.get_content_width(Size(0, 0), Size(0, 0)) + styles.gutter.width + margin

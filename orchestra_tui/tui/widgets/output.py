@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.geometry import Size
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from ...cli.render import status_text
@@ -76,30 +75,72 @@ def _pane_id(run_id: str) -> str:
 
 
 class RunLog(Log):
-    """A ``Log`` that knows whether the user is following its end (at the bottom) or reading further up."""
+    """A ``Log`` that knows whether the user is following its end (at the bottom) or reading further up.
+
+    While hidden (another pane on show, or another view) it only holds the text that arrives, bounded to
+    ``MAX_LINES`` lines, and writes it when shown: a ``Log`` changes its virtual size with every write, and
+    in Textual that lays out the whole screen, on every frame of every run streaming. At ``MAX_LINES`` the
+    oldest lines go before the new ones are written, so a full pane keeps its size and costs no layout.
+    """
 
     def __init__(self) -> None:
         super().__init__(max_lines=MAX_LINES, auto_scroll=False)
         self.following = True
+        self.held: list[str] = []  # text that arrived while hidden
+        self._held_lines = 0
+        self._showing = False
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if self.size:  # a hidden pane has no size, and says nothing about the user
             self.following = self.is_vertical_scroll_end
 
+    def on_show(self) -> None:
+        self._showing = True
+        self.release()
+
+    def on_hide(self) -> None:
+        self._showing = False
+
     def append(self, text: str) -> None:
-        """Write text; follow the end if the user was there, else keep their lines in view."""
-        before = len(self.lines)
+        """Write text (or hold it while hidden); follow the end if the user was there, else keep their lines in view."""
+        if not self._showing:
+            self.held.append(text)
+            self._held_lines += len(_BREAK.findall(text))
+            if self._held_lines > 2 * MAX_LINES:
+                self.held = [last_lines("".join(self.held), MAX_LINES)]
+                self._held_lines = MAX_LINES
+            return
+        self._write(text)
+
+    def release(self) -> None:
+        """Write the text held while hidden."""
+        if self.held:
+            text = "".join(self.held)
+            self.held, self._held_lines = [], 0
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        breaks = len(_BREAK.findall(text))
+        if breaks >= MAX_LINES:
+            text, breaks = last_lines(text, MAX_LINES - 1), MAX_LINES - 1
+        dropped = max(0, max(1, len(self._lines)) + breaks - MAX_LINES)
+        if dropped:
+            del self._lines[:dropped]
+            self._render_line_cache.clear()  # its keys are line numbers
         self.write(text, scroll_end=False)
-        dropped = before + len(_BREAK.findall(text)) - len(self.lines)  # lines pruned from the top by max_lines
-        if dropped > 0:
-            # Log.write sets the virtual size before it prunes (Textual 8.2.8): set it from what is left.
-            self.virtual_size = Size(self.virtual_size.width, self.line_count)
+        if dropped:
             if not self.following:
                 self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
             self.refresh()  # every line on screen moved up
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+
+def last_lines(text: str, count: int) -> str:
+    """The end of ``text`` after its last ``count`` line breaks (and the unfinished line after them)."""
+    breaks = [match.end() for match in _BREAK.finditer(text)]
+    return text if len(breaks) <= count else text[breaks[-count - 1] :]
 
 
 class RunPane(TabPane):
@@ -295,6 +336,7 @@ class OutputPanes(Vertical):
             return
         had_focus = self.screen.focused is not None and self in self.screen.focused.ancestors_with_self
         self.query_one(TabbedContent).active = pane.id or ""
+        pane.log_widget.release()  # now, rather than when its Show comes
         if pane.log_widget.following:
             pane.log_widget.scroll_end(animate=False)
         if had_focus:
