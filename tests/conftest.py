@@ -7,9 +7,16 @@ import select
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from orchestra_tui.tui.app import OrchestraApp
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_projects"
@@ -50,3 +57,18 @@ def read_until(process: subprocess.Popen[bytes], text: bytes, timeout: float = 3
             assert chunk, f"output ended before {text!r}: {seen!r}"
             seen += chunk
     return seen
+
+
+def app_on(root: Path, tmp_path: Path, **options: Any) -> OrchestraApp:
+    """The app through the CLI's own factory, with its config.toml under ``tmp_path``."""
+    from orchestra_tui.tui.app import create_app  # textual is loaded only by the tests that use it
+
+    return create_app(root, config_dir=tmp_path / "config", **options)
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
+    """Let the app run until ``condition()`` holds, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        await pilot.pause(0.02)

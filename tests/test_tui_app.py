@@ -15,7 +15,6 @@ import sys
 import termios
 import time
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,25 +38,13 @@ from orchestra_tui.tui.widgets.help import HelpScreen
 from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.timeline import ConfirmRollback, TimelineView
 
-from .conftest import task_block, write_plan
+from .conftest import app_on, task_block, until, write_plan
 
 SIZE = (120, 40)
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def app_on(root: Path, tmp_path: Path, **options: object) -> OrchestraApp:
-    return create_app(root, config_dir=tmp_path / "config", **options)  # type: ignore[arg-type]
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    """Let the app run until ``condition()`` holds, at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        await pilot.pause(0.02)
 
 
 def notes(app: OrchestraApp) -> list[str]:

@@ -6,33 +6,19 @@ drawn (the compositor's lines), on copies of the demo in tmp_path.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.style import Style
-from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widget import Widget
 
 from orchestra_tui.engine.project import Project
-from orchestra_tui.tui.app import OrchestraApp, create_app
+from orchestra_tui.tui.app import OrchestraApp
 from orchestra_tui.tui.widgets.board import BoardView, TaskColumn
 
-from .conftest import task_block, write_plan
+from .conftest import app_on, task_block, until, write_plan
 
 SMALL, LARGE = (80, 24), (120, 40)
-
-
-def app_on(root: Path, tmp_path: Path) -> OrchestraApp:
-    return create_app(root, config_dir=tmp_path / "config")
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        await pilot.pause(0.02)
 
 
 def screen(app: OrchestraApp) -> list[Strip]:
@@ -167,6 +153,7 @@ async def test_the_footer_shows_the_important_keys_at_80_columns_and_all_at_120(
         footer = screen(app)[-1].text
         for key in ("← Earlier", "→ Later", "⏎ Roll back here", "u Undo", "? Help", "q Quit"):
             assert key in footer, (key, footer)
+        assert "o Output" not in footer and "d Dispatch" not in footer  # no panes nor task keys on the timeline
         await pilot.press("1")
         await pilot.resize_terminal(*LARGE)
         await pilot.pause()

@@ -20,11 +20,17 @@ async def turns(count: int) -> None:
         await asyncio.sleep(0)
 
 
+def ticking(app: App, ticks: list[float]) -> FrameTimer:
+    """A started, paused timer noting the time of each tick; like the screen's, each tick pauses it."""
+    timer = FrameTimer(app, INTERVAL, callback=lambda: (ticks.append(time.monotonic()), timer.pause()), pause=True)
+    timer._start()
+    return timer
+
+
 async def test_a_frame_asked_for_after_a_quiet_spell_comes_within_a_few_turns_of_the_loop() -> None:
     ticks: list[float] = []
     async with App().run_test() as pilot:
-        timer = FrameTimer(pilot.app, INTERVAL, callback=lambda: (ticks.append(time.monotonic()), timer.pause()), pause=True)
-        timer._start()
+        timer = ticking(pilot.app, ticks)
         try:
             await asyncio.sleep(INTERVAL / 4)
             assert ticks == []  # paused: nothing to draw
@@ -40,8 +46,7 @@ async def test_a_frame_asked_for_after_a_quiet_spell_comes_within_a_few_turns_of
 async def test_frames_asked_for_in_a_burst_are_at_least_a_period_apart() -> None:
     ticks: list[float] = []
     async with App().run_test() as pilot:
-        timer = FrameTimer(pilot.app, INTERVAL, callback=lambda: (ticks.append(time.monotonic()), timer.pause()), pause=True)
-        timer._start()
+        timer = ticking(pilot.app, ticks)
         try:
             deadline = time.monotonic() + 5 * INTERVAL
             while time.monotonic() < deadline:  # a widget asking to be drawn every 10 ms

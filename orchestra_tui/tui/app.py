@@ -10,7 +10,6 @@ which shows it as a notification: a user error's own line, or the type and text 
 from __future__ import annotations
 
 import gc
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -251,8 +250,9 @@ class OrchestraApp(App[None]):
     # -- views ----------------------------------------------------------------------------------------
 
     def offered(self, action: str) -> bool:
-        """Whether an action applies in the view on show (the task keys do not on the timeline)."""
-        return not (action in bindings.TASK_ACTIONS and self.view == "timeline")
+        """Whether an action applies in the view on show (the task keys and the output panes do not on the
+        timeline, which takes the whole height)."""
+        return not ((action in bindings.TASK_ACTIONS or action == "focus_output") and self.view == "timeline")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.screen.is_modal and action in ("cycle_view", "view"):
@@ -365,8 +365,8 @@ class OrchestraApp(App[None]):
     def action_focus_output(self) -> None:
         panes = self.query_one(OutputPanes)
         pane = panes.current
-        if pane is None or self.view == "timeline":
-            self.notify("no output to show here: dispatched tasks stream into panes below the board and the DAG")
+        if pane is None:
+            self.notify("no output to show yet: dispatched tasks stream into panes below the board and the DAG")
         elif self.focused is not None and panes in self.focused.ancestors_with_self:
             self.action_view(self.view)
         else:

@@ -19,7 +19,6 @@ from textual import _time
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
 
-
 GATHER_TURNS = 4  # turns of the event loop a frame waits for the rest of what asked for it
 
 
