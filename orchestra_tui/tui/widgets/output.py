@@ -15,10 +15,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from ...cli.render import status_text
@@ -79,8 +81,8 @@ class RunLog(Log):
 
     While hidden (another pane on show, or another view) it only holds the text that arrives, bounded to
     ``MAX_LINES`` lines, and writes it when shown: a ``Log`` changes its virtual size with every write, and
-    in Textual that lays out the whole screen, on every frame of every run streaming. At ``MAX_LINES`` the
-    oldest lines go before the new ones are written, so a full pane keeps its size and costs no layout.
+    in Textual that lays out the whole screen, on every frame of every run streaming. A full pane drops its
+    oldest lines before its size is set again, so it keeps its size and costs no layout.
     """
 
     def __init__(self) -> None:
@@ -121,18 +123,27 @@ class RunLog(Log):
             self._write(text)
 
     def _write(self, text: str) -> None:
-        breaks = len(_BREAK.findall(text))
-        if breaks >= MAX_LINES:
-            text, breaks = last_lines(text, MAX_LINES - 1), MAX_LINES - 1
-        dropped = max(0, max(1, len(self._lines)) + breaks - MAX_LINES)
-        if dropped:
-            del self._lines[:dropped]
-            self._render_line_cache.clear()  # its keys are line numbers
-        self.write(text, scroll_end=False)
-        if dropped:
-            if not self.following:
-                self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
-            self.refresh()  # every line on screen moved up
+        """``Log.write`` for a batch of text: the lines appended at once with one refresh (``Log.write`` asks
+        for one per line), the oldest dropped past ``MAX_LINES`` (the cached renders moved with them), then the
+        virtual size set, which stays the same once the pane is full."""
+        if len(_BREAK.findall(text)) >= MAX_LINES:
+            text = last_lines(text, MAX_LINES - 1)
+        parts = _BREAK.split(text)  # line, break, line, ..., line
+        lines = self._lines
+        if not lines:
+            lines.append("")
+        last = len(lines) - 1
+        lines[-1] += parts[0]
+        lines.extend(parts[2::2])
+        self._width = max(self._width, *(cell_len(self._process_line(line)) for line in lines[last:]))
+        self._render_line_cache.discard(last)  # the unfinished line grew
+        before = len(lines)
+        self._prune_max_lines()
+        dropped = before - len(lines)
+        self.virtual_size = Size(self._width, self.line_count)
+        if dropped and not self.following:
+            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+        self.refresh()
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
