@@ -1,10 +1,10 @@
 """The DAG view's layout benchmark: how long ``layout_dag`` and ``draw`` take on generated plans.
 
-``python bench/bench_dag.py [--quick] [--out FILE]`` prints a table (metric, size, value, target, PASS/MISS;
-``info`` rows have no target) and the machine, and writes the same as JSON to ``bench/results/dag.json``
-(``dag-quick.json`` with ``--quick``). The plans come from ``bench.generate`` (in memory, no files); each
+``python bench/bench_dag.py [--quick] [--out FILE]`` prints a table (metric, size, value: no targets, the
+view lays out plans over 800 tasks in a worker) and the machine, and writes the same as JSON to
+``bench/results/dag.json`` (``dag-quick.json`` with ``--quick``). The plans come from ``bench.generate`` (in memory, no files); each
 figure is the median of a few runs in this process. ``draw`` only indexes the lines: the view asks for the
-rows on screen. A benchmark, not a test: a MISS is reported, never raised.
+rows on screen. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
 FULL = {100: 7, 500: 7, 2_000: 5, 5_000: 3}  # tasks -> runs
 QUICK = {20: 2, 50: 2, 100: 2}
-TARGET_TASKS, TARGET_MS = 2_000, 300.0
 SCREEN = (120, 40)  # the rows and columns a screenful of the view asks for
 
 
@@ -68,10 +67,7 @@ def measure_size(rows: list[Row], n_tasks: int, runs: int) -> float:
     elapsed = median_ms(lambda: layout_dag(ids, edges), runs)
     dummies = sum(layout.layer_of[target] - layout.layer_of[source] - 1 for source, target in edges)
     note = f"{len(edges):,} edges, {dummies:,} dummies, {len(layout.layers)} layers, {layout.width:,} x {layout.height:,} cells"
-    if n_tasks == TARGET_TASKS:
-        rows.append(Row("layout_dag", size, elapsed, "ms", f"< {TARGET_MS:g} ms", "PASS" if elapsed < TARGET_MS else "MISS", note))
-    else:
-        rows.append(Row("layout_dag", size, elapsed, "ms", "-", "info", note))
+    rows.append(Row("layout_dag", size, elapsed, "ms", "-", "info", note))
     statuses = dict.fromkeys(ids, "ready")
     rows.append(Row("draw (index the lines)", size, median_ms(lambda: draw(layout, statuses), runs), "ms", "-", "info"))
     drawing = draw(layout, statuses)

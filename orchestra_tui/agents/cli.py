@@ -33,7 +33,7 @@ from typing import Any
 
 from ..models import AgentConfig
 from .base import AgentRequest, Usability
-from .events import AgentEvent, Failed, Finished, TextBuffer, TextDelta, UsageUpdate
+from .events import AgentEvent, Failed, Finished, TextDelta, UsageUpdate
 from .shell import DEVNULL, PIPE, exit_phrase, read_text, shorten, spawn, supervised
 
 _STDERR_LINES = 50
@@ -124,21 +124,19 @@ async def _feed(stdin: asyncio.StreamWriter, prompt: str) -> None:
 
 
 class _Text:
-    """``text``: stdout streamed as it is; the whole of it is the answer."""
+    """``text``: stdout streamed as it is; the whole of it is the answer (``Finished.text`` None: not kept here)."""
 
     def __init__(self, program: str) -> None:
         self.program = program
-        self.text = TextBuffer()
 
     def feed(self, chunk: str) -> list[AgentEvent]:
-        self.text.write(chunk)
         return [TextDelta(chunk)]
 
     def flush(self) -> list[AgentEvent]:
         return []
 
     def end(self, returncode: int, last_stderr: str) -> Finished | Failed:
-        return _exit_failure(self.program, returncode, last_stderr) or Finished(text=self.text.getvalue())
+        return _exit_failure(self.program, returncode, last_stderr) or Finished()
 
 
 def _exit_failure(program: str, returncode: int, last_stderr: str) -> Failed | None:

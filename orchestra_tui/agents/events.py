@@ -38,9 +38,11 @@ class Retrying:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The run succeeded. ``text`` is the whole answer; ``handoff`` means a person now has the task."""
+    """The run succeeded. ``text`` is the whole answer, or None when the answer is simply all the text the run
+    streamed (a program's output, which can be any size: the runner has it on disk, so the agent does not
+    keep it); ``handoff`` means a person now has the task."""
 
-    text: str
+    text: str | None = None
     stop_reason: str | None = None
     handoff: bool = False
 
@@ -57,7 +59,7 @@ AgentEvent = TextDelta | UsageUpdate | Retrying | Finished | Failed
 
 
 class TextBuffer:
-    """The text of a run so far, for its ``Finished``: one bytearray, however many pieces arrive.
+    """The text of a model's answer so far, for its ``Finished``: one bytearray, however many pieces arrive.
 
     A list of the pieces (and ``io.StringIO``, which accumulates into a list) keeps one object per piece,
     and every full garbage-collection pass visits them all: with a long run streaming, that pause grows

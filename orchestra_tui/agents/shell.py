@@ -19,7 +19,7 @@ from typing import IO
 
 from ..models import AgentConfig
 from .base import AgentRequest, Usability
-from .events import AgentEvent, Failed, Finished, TextBuffer, TextDelta
+from .events import AgentEvent, Failed, Finished, TextDelta
 
 SHELL = "/bin/sh"
 GRACE = 2.0
@@ -116,7 +116,6 @@ class ShellAgent:
         if not commands:
             yield Failed(f"task {request.task.task_id} has no commands for the shell agent to run", kind="error")
             return
-        output = TextBuffer()
         for number, command in enumerate(commands, 1):
             where = f"command {number} of {len(commands)}"
             try:
@@ -127,10 +126,9 @@ class ShellAgent:
             async with supervised(process):
                 assert process.stdout is not None
                 async for text in read_text(process.stdout):
-                    output.write(text)
                     yield TextDelta(text)
                 returncode = await process.wait()
             if returncode != 0:
                 yield Failed(f"{where} {exit_phrase(returncode)}: {shorten(command)}", kind="exit")
                 return
-        yield Finished(text=output.getvalue())
+        yield Finished()  # the answer is the output streamed

@@ -193,7 +193,7 @@ class Runner:
                 expanded = expand_task(task, run.env)
                 await self._stream(run, task, expanded, outcome)
                 if outcome.error is None and outcome.finished is not None and not outcome.finished.handoff:
-                    outcome.error = self._write_output(run, task, expanded, outcome.finished.text)
+                    outcome.error = self._write_output(run, task, expanded, self._answer(run, outcome.finished))
                     if outcome.error is None:
                         outcome.error = await self._verify(run, task, expanded)
             except asyncio.CancelledError:
@@ -228,7 +228,8 @@ class Runner:
                     log.event("retry", attempt=event.attempt, delay=event.delay, reason=event.reason)
                     publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, event.reason))
                 elif isinstance(event, Finished):
-                    log.event("finished", stop_reason=event.stop_reason, chars=len(event.text), handoff=event.handoff)
+                    chars = log.output_bytes if event.text is None else len(event.text)
+                    log.event("finished", stop_reason=event.stop_reason, chars=chars, handoff=event.handoff)
                     outcome.finished = event
                     if not log.output_bytes and event.text:  # nothing streamed: output.txt still holds the answer
                         log.write_output(event.text)
@@ -260,6 +261,12 @@ class Runner:
                 if text is not None:
                     outputs[dep_id] = text
         return outputs
+
+    def _answer(self, run: Run, finished: Finished | None) -> str:
+        """The run's answer: the agent's, or all the text it streamed (read back from ``output.txt``)."""
+        if finished is not None and finished.text is not None:
+            return finished.text
+        return read_output(self.project.root, run.run_id) or ""
 
     def _write_output(self, run: Run, task: AgentTask, expanded: AgentTask, text: str) -> str | None:
         """Write the final text to the task's ``output`` path; the reason it could not, or None."""
@@ -336,7 +343,7 @@ class Runner:
         except TransitionError as refused:  # another process changed the task while it ran
             outcome.error = f"{refused}; the run's output is in {run.log.dir}"
         status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
-        output = outcome.finished.text if outcome.finished is not None and outcome.error is None else read_output(project.root, run.run_id) or ""
+        output = self._answer(run, outcome.finished if outcome.error is None else None)
         seconds = run.log.elapsed()
         run.log.event("end", status=status, error=outcome.error, seconds=seconds)
         run.log.close()
