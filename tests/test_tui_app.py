@@ -187,6 +187,27 @@ async def test_a_dispatches_ready_tasks_up_to_parallel_max(tmp_path: Path) -> No
         await until(pilot, lambda: any("no task is ready" in n for n in notes(app)), "nothing left to dispatch")
 
 
+async def test_the_selected_tasks_output_comes_to_the_front_when_its_run_starts(tmp_path: Path) -> None:
+    """Even when other runs began first: the selection's output is what the user is looking at."""
+    wait = "while [ ! -f go ]; do sleep 0.02; done"
+    write_plan(tmp_path / "p", "".join(
+        task_block(task_id, commands=[f"echo from {task_id}; {wait}"], priority=priority) for task_id, priority in (("A", "high"), ("B", "medium"), ("C", "low"))))
+    root = tmp_path / "p"
+    plan = root / "orchestra.toml"
+    plan.write_text(plan.read_text().replace('name = "Test"\n', 'name = "Test"\nparallel_max = 3\n'))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await choose(pilot, app, "C")  # recommended last: its run starts after A's and B's
+        await pilot.press("a")
+        panes = app.query_one(OutputPanes)
+        await until(pilot, lambda: len(panes.panes) == 3 and all(pane.is_attached for pane in panes.panes.values()), "three panes")
+        await until(pilot, lambda: panes.current is not None and panes.current.task_id == "C", "C's output in front")
+        (root / "go").touch()
+        await until(pilot, lambda: all(status(app, task_id) == "review" for task_id in "ABC"), "the three done", timeout=10)
+        assert panes.current.task_id == "C"
+
+
 async def test_the_demo_runs_offline_dispatching_its_first_task(demo_dir: Path, tmp_path: Path) -> None:
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

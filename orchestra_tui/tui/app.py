@@ -211,6 +211,8 @@ class OrchestraApp(App[None]):
             output = self.query_one(OutputPanes)
             if isinstance(event, RunStarted):
                 output.run_started(event.run_id, event.task_id, event.agent)
+                if event.task_id == self.selected:  # the selected task's output, whichever run started first
+                    output.show(event.task_id)
             elif isinstance(event, RunEnded):
                 output.run_ended(event.run_id, event.task_id, event.status, event.error)
                 if event.error and event.error != CANCELLED:  # a cancel was asked for here
