@@ -241,6 +241,12 @@ def test_report_json_markdown_and_text(demo_dir: Path) -> None:
     assert cli(demo_dir, "report", "--json", "--markdown").exit_code == 2
 
 
+def test_time_spent_reads_in_seconds_minutes_or_hours() -> None:
+    from orchestra_tui.cli.render import spent
+
+    assert [spent(h) for h in (None, 0.0, 4.1 / 3600, 0.2, 0.99, 1.5, 12.25)] == ["-", "0 s", "4 s", "12 min", "59 min", "1.5 h", "12.2 h"]
+
+
 def test_schema_is_the_plan_json_schema() -> None:
     schema = json.loads(ok(None, "schema").stdout)
     assert "tasks" in schema["properties"] and "id" in schema["$defs"]["TaskSpec"]["properties"]

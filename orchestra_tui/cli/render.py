@@ -71,6 +71,18 @@ def hours(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def spent(value: float | None) -> str:
+    """Time actually spent, given in hours, in the unit that reads best: ``4 s``, ``12 min``, ``1.5 h``."""
+    if value is None:
+        return "-"
+    seconds = value * 3600
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    if seconds < 3570:
+        return f"{seconds / 60:.0f} min"
+    return f"{value:.3g} h"
+
+
 def local_time(value: str | datetime | None) -> str:
     """An ISO time (or datetime) in the local zone, to the second; '-' for none."""
     if value is None:
@@ -171,7 +183,7 @@ def print_task(project: Project, task: AgentTask) -> None:
     row("phase", task.phase.value)
     row("agent", project.agent_of(task) + ("" if task.agent else " (project default)"))
     row("hours", f"{hours(task.estimated_hours)} estimated"
-        + (f", {hours(task.actual_hours)} actual" if task.actual_hours is not None else ""))
+        + (f", {spent(task.actual_hours)} actual" if task.actual_hours is not None else ""))
     row("depends on", ", ".join(task.dependencies))
     row("waiting on", ", ".join(graph.waiting_on(task_id)))
     row("blocked by", ", ".join(f"{b} ({graph.status_of(b).value})" for b in graph.blockers(task_id)))
@@ -255,7 +267,7 @@ def print_report(report: Mapping[str, Any]) -> None:
         "review": report["review_tasks"], "completed": report["completed_tasks"], "failed": report["failed_tasks"],
         "cancelled": report["cancelled_tasks"]}))
     table.add_row("hours", f"{hours(report['estimated_total_hours'])} estimated, "
-                           f"{hours(report['estimated_remaining_hours'])} remaining, {hours(report['actual_hours'])} actual")
+                           f"{hours(report['estimated_remaining_hours'])} remaining, {spent(report['actual_hours'])} actual")
     path = report["critical_path"]
     table.add_row("critical path", f"{' -> '.join(path)} ({hours(report['critical_path_hours'])} h)" if path else "-")
     table.add_row("next", report["next_task"] or "-")
@@ -303,8 +315,8 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"| Ready / blocked | {report['ready_tasks']} / {report['blocked_tasks']} |",
         f"| In progress / review | {report['in_progress_tasks']} / {report['review_tasks']} |",
         f"| Failed / cancelled | {report['failed_tasks']} / {report['cancelled_tasks']} |",
-        f"| Hours estimated / remaining / actual | {hours(report['estimated_total_hours'])} / "
-        f"{hours(report['estimated_remaining_hours'])} / {hours(report['actual_hours'])} |",
+        f"| Hours estimated / remaining; time spent | {hours(report['estimated_total_hours'])} / "
+        f"{hours(report['estimated_remaining_hours'])}; {spent(report['actual_hours'])} |",
         f"| Next task | {_md(report['next_task'] or '-')} |",
         f"| Cost | ${report['cost_usd']:.4f} ({report['input_tokens']} input / {report['output_tokens']} output tokens) |",
         "",

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...cli.render import hours, local_time, status_text
+from ...cli.render import hours, local_time, spent, status_text
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -58,7 +58,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
 
     row("status", status_text(graph.status_of(task_id)))
     row("priority", f"{task.priority.value} · {task.phase.value} · agent {project.agent_of(task)}")
-    row("hours", f"{hours(task.estimated_hours)} estimated" + (f", {hours(task.actual_hours)} actual" if task.actual_hours is not None else ""))
+    row("hours", f"{hours(task.estimated_hours)} estimated" + (f", {spent(task.actual_hours)} actual" if task.actual_hours is not None else ""))
     if task.started_at:
         row("started", local_time(task.started_at))
     if task.completed_at:

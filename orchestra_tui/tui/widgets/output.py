@@ -160,7 +160,7 @@ class RunPane(TabPane):
     DEFAULT_CSS = """
     RunPane { height: 1fr; padding: 0; }
     RunPane > .run-header { height: auto; padding: 0 1; background: $panel; }
-    RunPane > RunLog { height: 1fr; overflow-x: auto; }
+    RunPane > RunLog { height: 1fr; overflow-x: auto; padding: 0 1; }
     """
 
     def __init__(self, run_id: str, task_id: str, agent: str, status: str = "in_progress", live: bool = True) -> None:
