@@ -164,6 +164,10 @@ async def test_d_dispatches_the_selected_task_its_output_streams_into_its_pane_a
         assert app.focused is panes.panes[next(iter(panes.panes))].log_widget
         await pilot.press("z")
         assert app.screen.maximized is panes
+        await pilot.press("3")  # another view: the maximised panes give way to it
+        assert app.screen.maximized is None and app.view == "timeline"
+        await pilot.press("1", "o", "z")
+        assert app.screen.maximized is panes
         await pilot.press("z", "o")
         assert app.focused is board(app).columns["review"]
         assert board(app).rows("ready") == ["B", "C"] and status(app, "A") == "review"

@@ -58,8 +58,12 @@ async def test_streamed_text_appears_in_the_runs_pane() -> None:
         assert lines_on_screen(pane)[:3] == ["hello", "world", "third"]
         header = pane.header.visual.plain
         assert "DES-001 · shell" in header and "running" in header
-        assert ".orchestra/runs/r1/output.txt" in header
+        assert ".orchestra/runs/r1/output.txt" in pane.where.visual.plain and pane.where.display
         assert app.query_one(TabbedContent).get_tab(pane).label.plain == "▶ DES-001"
+        await pilot.resize_terminal(80, 9)  # a short pane: the header keeps to one line, the output gets the rest
+        await pilot.pause()
+        assert not pane.where.display and pane.header.size.height == 1
+        assert lines_on_screen(pane)[:3] == ["hello", "world", "third"]
 
 
 async def test_max_lines_caps_what_a_pane_keeps() -> None:

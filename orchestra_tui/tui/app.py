@@ -266,6 +266,8 @@ class OrchestraApp(App[None]):
             self.notify(f"the {VIEW_TITLES.get(name, name)} view is not available", severity="warning")
             return
         with self._guard():
+            if self.screen.maximized is not None:
+                self.screen.minimize()  # a maximised output pane would hide the view asked for
             self.view = name
             self.query_one("#views", ContentSwitcher).current = name
             self.set_class(name == "timeline", "-timeline")

@@ -154,12 +154,18 @@ def last_lines(text: str, count: int) -> str:
     return text if len(breaks) <= count else text[breaks[-count - 1] :]
 
 
+SHORT_PANE = 10  # rows below which a pane's header keeps to its first line, leaving the rest to the output
+
+
 class RunPane(TabPane):
-    """One run: a header (task, agent, status, where the full output is) and its last lines."""
+    """One run: a header (task, agent, status; then, if the pane has room, where the full output is) and its
+    last lines."""
 
     DEFAULT_CSS = """
     RunPane { height: 1fr; padding: 0; }
-    RunPane > .run-header { height: auto; padding: 0 1; background: $panel; }
+    RunPane > .run-header { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    RunPane > .run-where { height: auto; padding: 0 1; background: $panel; color: $text-muted; }
+    RunPane.-short > .run-where { display: none; }
     RunPane > RunLog { height: 1fr; overflow-x: auto; padding: 0 1; }
     """
 
@@ -170,8 +176,13 @@ class RunPane(TabPane):
         self.column = 0
         self.log_widget = RunLog()
         self.header = Static(classes="run-header")
-        super().__init__(self._label(), self.header, self.log_widget, id=_pane_id(run_id))
+        where = f"{STATE_DIR}/{RUNS_DIR}/{run_id}/{OUTPUT_FILE}"
+        self.where = Static(f"run {run_id} · last {MAX_LINES:,} lines here; the full output is in {where}", classes="run-where", markup=False)
+        super().__init__(self._label(), self.header, self.where, self.log_widget, id=_pane_id(run_id))
         self._draw_header()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < SHORT_PANE, "-short")
 
     @property
     def finished(self) -> bool:
@@ -193,11 +204,8 @@ class RunPane(TabPane):
         state = Content.styled("▶ running", "bold $accent") if self.live else Content.from_rich_text(status_text(self.status))
         if self.error and not self.live:
             state = Content.assemble(state, ": ", (self.error, "$error"))
-        where = f"{STATE_DIR}/{RUNS_DIR}/{self.run_id}/{OUTPUT_FILE}"
-        self.header.update(Content("\n").join([
-            Content.assemble((self.task_id, "bold"), f" · {self.agent} · ", state, ("" if self.live else " · finished (delete closes)", "$text-muted")),
-            Content.styled(f"run {self.run_id} · last {MAX_LINES:,} lines here; the full output is in {where}", "$text-muted"),
-        ]))
+        self.header.update(Content.assemble((self.task_id, "bold"), f" · {self.agent} · ", state,
+                                            ("" if self.live else " · finished (delete closes)", "$text-muted")))
         self.relabel()
 
     def relabel(self) -> None:
