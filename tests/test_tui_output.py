@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 from orchestra_tui.engine.project import Project
@@ -38,6 +41,16 @@ async def settle(pilot, panes: OutputPanes, run_id: str) -> RunPane:
     raise AssertionError(f"pane for {run_id} never came to the front")
 
 
+@asynccontextmanager
+async def one_run(task_id: str) -> AsyncIterator[tuple[PanesApp, Pilot, OutputPanes, RunPane]]:
+    """The panes app running, with run ``r1`` of ``task_id`` started and its pane on show."""
+    app = PanesApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.query_one(OutputPanes)
+        panes.run_started("r1", task_id, "shell")
+        yield app, pilot, panes, await settle(pilot, panes, "r1")
+
+
 def lines_on_screen(pane: RunPane) -> list[str]:
     log = pane.log_widget
     return [log.render_line(y).text.rstrip() for y in range(log.scrollable_content_region.height)]
@@ -67,11 +80,7 @@ async def test_streamed_text_appears_in_the_runs_pane() -> None:
 
 
 async def test_max_lines_caps_what_a_pane_keeps() -> None:
-    app = PanesApp()
-    async with app.run_test(size=SIZE) as pilot:
-        panes = app.query_one(OutputPanes)
-        panes.run_started("r1", "T", "shell")
-        pane = await settle(pilot, panes, "r1")
+    async with one_run("T") as (app, pilot, panes, pane):
         for batch in range(30):  # 30 frames of 200 lines: 6,000 lines through a 2,000-line pane
             panes.append("r1", "T", "".join(f"line {batch * 200 + n}\n" for n in range(200)))
         await pilot.pause()
@@ -83,11 +92,7 @@ async def test_max_lines_caps_what_a_pane_keeps() -> None:
 
 
 async def test_scrolled_up_position_holds_while_text_arrives() -> None:
-    app = PanesApp()
-    async with app.run_test(size=SIZE) as pilot:
-        panes = app.query_one(OutputPanes)
-        panes.run_started("r1", "T", "shell")
-        pane = await settle(pilot, panes, "r1")
+    async with one_run("T") as (app, pilot, panes, pane):
         log = pane.log_widget
         panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES)))
         await pilot.pause()
@@ -111,11 +116,7 @@ async def test_scrolled_up_position_holds_while_text_arrives() -> None:
 
 
 async def test_switching_maximising_finishing_and_dismissing_panes() -> None:
-    app = PanesApp()
-    async with app.run_test(size=SIZE) as pilot:
-        panes = app.query_one(OutputPanes)
-        panes.run_started("r1", "A", "shell")
-        first = await settle(pilot, panes, "r1")
+    async with one_run("A") as (app, pilot, panes, first):
         panes.run_started("r2", "B", "shell")
         for _ in range(10):
             await pilot.pause()
@@ -175,11 +176,7 @@ async def test_finished_panes_beyond_the_limit_are_dismissed_oldest_first() -> N
 async def test_a_full_pane_keeps_its_size_so_writing_needs_no_layout() -> None:
     """At MAX_LINES the oldest lines go before the new ones are written: the virtual size stays put (in
     Textual a change of it lays out the whole screen)."""
-    app = PanesApp()
-    async with app.run_test(size=SIZE) as pilot:
-        panes = app.query_one(OutputPanes)
-        panes.run_started("r1", "T", "shell")
-        pane = await settle(pilot, panes, "r1")
+    async with one_run("T") as (app, pilot, panes, pane):
         log = pane.log_widget
         panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES + 10)))
         await pilot.pause()
@@ -197,11 +194,7 @@ async def test_a_full_pane_keeps_its_size_so_writing_needs_no_layout() -> None:
 
 async def test_a_hidden_pane_holds_its_text_until_shown() -> None:
     """Text for a pane not on show is held (bounded), not written into its Log, and appears when shown."""
-    app = PanesApp()
-    async with app.run_test(size=SIZE) as pilot:
-        panes = app.query_one(OutputPanes)
-        panes.run_started("r1", "A", "shell")
-        front = await settle(pilot, panes, "r1")
+    async with one_run("A") as (app, pilot, panes, front):
         back = panes.run_started("r2", "B", "shell")  # r1 is live and on show: r2 stays behind
         for _ in range(5):
             await pilot.pause()
@@ -282,11 +275,7 @@ def test_tail_output_starts_at_a_line(tmp_path: Path) -> None:
 async def test_many_small_chunks_stay_bounded() -> None:
     """200,000 streamed chunks (batched per frame, as the app does) leave a pane with at most MAX_LINES lines of
     at most FOLD_WIDTH characters, also when the second half never sends a newline."""
-    app = PanesApp()
-    async with app.run_test(size=SIZE) as pilot:
-        panes = app.query_one(OutputPanes)
-        panes.run_started("r1", "T", "shell")
-        pane = await settle(pilot, panes, "r1")
+    async with one_run("T") as (app, pilot, panes, pane):
         frames, per_frame = 400, 500
         for frame in range(frames):
             newline = frame < frames // 2
