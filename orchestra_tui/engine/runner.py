@@ -193,7 +193,7 @@ class Runner:
                 expanded = expand_task(task, run.env)
                 await self._stream(run, task, expanded, outcome)
                 if outcome.error is None and outcome.finished is not None and not outcome.finished.handoff:
-                    outcome.error = self._write_output(run, task, expanded, self._answer(run, outcome.finished))
+                    outcome.error = self._write_output(run, task, expanded, outcome.finished)
                     if outcome.error is None:
                         outcome.error = await self._verify(run, task, expanded)
             except asyncio.CancelledError:
@@ -268,14 +268,15 @@ class Runner:
             return finished.text
         return read_output(self.project.root, run.run_id) or ""
 
-    def _write_output(self, run: Run, task: AgentTask, expanded: AgentTask, text: str) -> str | None:
-        """Write the final text to the task's ``output`` path; the reason it could not, or None."""
+    def _write_output(self, run: Run, task: AgentTask, expanded: AgentTask, finished: Finished) -> str | None:
+        """Write the run's answer to the task's ``output`` path; the reason it could not, or None."""
         if not expanded.output:
-            return None
+            return None  # and the answer is not read back from disk
         root = self.project.root
         target = (root / expanded.output).resolve()
         if not target.is_relative_to(root) or target == root:
             return f"output path {task.output!r} is outside the project root; nothing was written"
+        text = self._answer(run, finished)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fsio.atomic_write(target, text.encode())

@@ -126,9 +126,9 @@ class RunLog(Log):
         """``Log.write`` for a batch of text: the lines appended at once with one refresh (``Log.write`` asks
         for one per line), the oldest dropped past ``MAX_LINES`` (the cached renders moved with them), then the
         virtual size set, which stays the same once the pane is full."""
-        if len(_BREAK.findall(text)) >= MAX_LINES:
-            text = last_lines(text, MAX_LINES - 1)
         parts = _BREAK.split(text)  # line, break, line, ..., line
+        if len(parts) > 2 * MAX_LINES:  # MAX_LINES breaks or more: only the last MAX_LINES - 1 can stay
+            parts = parts[-(2 * MAX_LINES - 1) :]
         lines = self._lines
         if not lines:
             lines.append("")
