@@ -507,6 +507,7 @@ def test_sync_async_and_streaming_custom_agents_run_and_are_recorded(project: Pa
     ("raise RuntimeError('the model\\nis down')", "the model is down"),
     ("raise SystemExit(3)", "3"),
     ("raise KeyError('x')", "'x'"),
+    ("raise StopIteration", "raised StopIteration"),
     ("return 42", "execute() returned int, not the answer as a str"),
 ])
 def test_whatever_execute_does_fails_only_its_task(project: Path, body: str, error: str) -> None:
