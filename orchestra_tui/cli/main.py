@@ -682,6 +682,8 @@ def import_state(
             typer.echo(f"{entry.summary} (entry {entry.id}); `orchestra undo` reverts it")
 
 
+from . import interop as _interop  # noqa: E402,F401  (its commands register themselves on ``app``)
+
 # ------------------------------------------------------------------------------------------ entry
 
 
