@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -223,3 +226,80 @@ def test_generated_ids_are_valid_and_nested_subtasks_keep_their_parent() -> None
     assert len(nested) == 2
     for task in imported.tasks:
         AgentTask.model_validate(task)
+
+
+# ------------------------------------------------------------------------------------------ export
+
+
+def _definitions(imported: object) -> dict[str, dict]:
+    """What a round trip must keep: every task's definition and status (the original dependency list aside)."""
+    result = {}
+    for spec in imported.tasks:  # type: ignore[attr-defined]
+        task = AgentTask.model_validate(spec)
+        meta = {key: value for key, value in task.metadata["taskmaster"].items() if key != "dependencies"}
+        result[task.task_id] = {**task.model_dump(include={"title", "description", "notes", "success_criteria", "parent",
+                                                          "dependencies", "priority", "estimated_hours", "tags"}),
+                                "meta": meta, "status": imported.statuses[task.task_id]}  # type: ignore[attr-defined]
+    return result
+
+
+@pytest.mark.parametrize("row", INDEX, ids=[row["file"][:2] for row in INDEX])
+def test_import_export_import_round_trips(tmp_path: Path, row: dict[str, str]) -> None:
+    from orchestra_tui.interop.taskmaster_export import export_taskmaster
+
+    first = read_taskmaster(CORPUS / row["file"], all_tags=True)
+    tasks = [AgentTask.model_validate({**spec, "status": first.statuses[spec["task_id"]]}) for spec in first.tasks]
+    exported = tmp_path / "tasks.json"
+    exported.write_text(export_taskmaster(tasks), encoding="utf-8")
+    second = read_taskmaster(exported, all_tags=True)
+    assert second.dropped == [] and second.reinterpreted == []
+    assert _definitions(second) == _definitions(first)
+
+
+def test_export_writes_where_told_and_never_over_a_file(tmp_path: Path) -> None:
+    ok(tmp_path, "import", "taskmaster", str(CORPUS / "26-Gamepig__NexusGaming.json"))
+    assert "wrote 11 tasks to" in ok(tmp_path, "export", "taskmaster").stdout
+    written = tmp_path / ".taskmaster" / "tasks" / "tasks.json"
+    before = written.read_bytes()
+    assert "add --force" in user_error(tmp_path, "export", "taskmaster")
+    assert written.read_bytes() == before
+    with Project.open(tmp_path) as project:
+        first_sub = next(task for task in project.tasks.values() if task.parent and project.graph.status_of(task.task_id) == "ready")
+    ok(tmp_path, "complete", first_sub.task_id)
+    ok(tmp_path, "export", "taskmaster", "--force")
+    doc = json.loads(written.read_text())
+    parent = next(task for task in doc["master"]["tasks"] if str(task["id"]) == first_sub.parent)
+    assert next(sub for sub in parent["subtasks"] if str(sub["id"]) == first_sub.metadata["taskmaster"]["id"])["status"] == "done"
+    assert json.loads(ok(tmp_path, "export", "taskmaster", "-").stdout)["master"]["tasks"] == doc["master"]["tasks"]
+
+
+TASK_MASTER = shutil.which("task-master")
+
+
+@pytest.mark.skipif(TASK_MASTER is None, reason="the real task-master CLI (npm task-master-ai) is installed by .ci/run")
+def test_the_real_task_master_reads_the_export(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    ok(project, "import", "taskmaster", str(CORPUS / "08-5yearsKim__ApplyCrypto.json"))
+    ok(project, "undo")  # back to pending, so the statuses written are not all "done"
+    ok(project, "complete", "1.1")
+    ok(project, "export", "taskmaster")
+    home = tmp_path / "home"
+    home.mkdir()
+    # Offline and without keys: a bare environment with a temporary HOME.
+    env = {"HOME": str(home), "PATH": os.environ["PATH"], "NO_COLOR": "1", "CI": "1"}
+    result = subprocess.run([TASK_MASTER, "list", "--with-subtasks", "--json", "-p", str(project)], env=env, cwd=project,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # (on a first run it may print a notice box after the JSON)
+    listed = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{"):])[0]["tasks"]
+    with Project.open(project) as opened:
+        top = [task for task in opened.tasks.values() if task.parent is None]
+        assert sorted((str(t["id"]), t["title"]) for t in listed) == sorted((task.task_id, task.title) for task in top)
+        first = next(t for t in listed if str(t["id"]) == "1")
+        subtasks = {str(s["id"]): s["status"] for s in first["subtasks"]}
+        assert subtasks["1"] == "done" and subtasks["2"] == "pending"
+        assert len(first["subtasks"]) == len(opened.graph.children("1"))
+    text = subprocess.run([TASK_MASTER, "list", "-p", str(project)], env=env, cwd=project, capture_output=True, text=True,
+                          timeout=120).stdout
+    assert "Configuration Manager" in text

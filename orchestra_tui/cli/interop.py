@@ -70,6 +70,35 @@ def import_taskmaster(
                + (f"; statuses in entry {entry.id} (`orchestra undo` reverts them)" if entry is not None else ""))
 
 
+@export_app.command("taskmaster")
+def export_taskmaster(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(metavar="[PATH]", help="Where to write; - for stdout.")] = ".taskmaster/tasks/tasks.json",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write the tasks as a Taskmaster tasks.json (tagged layout; subtasks nested), readable by `task-master`."""
+    from ..interop.taskmaster_export import export_taskmaster as build
+    from ..store.fsio import atomic_write, describe_os_error
+
+    with _project(ctx) as project:
+        text = build(project.tasks[task_id] for task_id in project.graph.ids())
+        count = len(project.tasks)
+    if path == "-":
+        typer.echo(text, nl=False)
+        return
+    target = Path(path) if Path(path).is_absolute() else project.root / path
+    if target.is_symlink():
+        raise OrchestraError(f"{target} is a symlink; nothing was written (give the real path)")
+    if target.exists() and not force:
+        raise OrchestraError(f"{target} already exists: add --force to replace it (nothing was written)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, text.encode("utf-8"))
+    except OSError as error:
+        raise OrchestraError(describe_os_error(error, target)) from None
+    typer.echo(f"wrote {count} tasks to {target} (`task-master list` reads it)")
+
+
 def _confirm(yes: bool, question: str) -> None:
     if yes:
         return

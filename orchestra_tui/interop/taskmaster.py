@@ -19,8 +19,9 @@ completed; cancelled -> cancelled; deferred, blocked and anything else -> pendin
 The dependency rule (README "Taskmaster"), one per entry, in the entry's own tag:
   1. ``"P.S"`` (a string with a dot, or a float) names subtask S of task P.
   2. On a task, a bare id names the task with that id.
-  3. On a subtask, a bare id names a sibling (Taskmaster's ``expand`` writes them so, and its cycle check reads
-     them so); with no such sibling, the task with that id.
+  3. On a subtask, a bare number names a sibling (Taskmaster's ``expand`` writes them so, and its cycle check
+     reads them so), else the task with that id; a bare string names the task, else a sibling (as Taskmaster
+     reads them).
   4. Dropped, each with the reason: what names nothing in the tag, a task itself, a subtask's own parent or
      ancestor (the parent waits for the subtask) and a repeat within one list.
   5. Then cycles, counting what subtasks imply: in each, the edge to break is a sibling reading whose id the
@@ -343,6 +344,12 @@ class _Tag:
             return set()
         return {_norm(dep) for dep in self.result.raw_dependencies[parent] if "." not in _norm(dep)}
 
+    def _sibling(self, parent: str, key: str) -> str | None:
+        """The subtask of ``parent`` that ``key`` names, written as its local id or its full one ("11-1")."""
+        siblings = self.siblings.get(parent, {})
+        parent_key = self.key_of.get(parent) or parent.rsplit(".", 1)[-1]
+        return siblings.get(key) or siblings.get(_local_id(key, parent_key))
+
     def _target(self, raw: Any, task_id: str, parent: str | None, parent_task_deps: set[str]) -> tuple[str | None, str, bool]:
         """(orchestra id or None, why it is None, or with True: the task the parent depends on that it may mean)."""
         key = _norm(raw)
@@ -352,7 +359,7 @@ class _Tag:
         if "." in key or isinstance(raw, float):
             target = self.dotted.get(key)
             if target is None and parent is not None:
-                target = self.siblings.get(parent, {}).get(key)  # a slug with a dot naming a sibling
+                target = self._sibling(parent, key)  # a slug with a dot naming a sibling
             if target is None:
                 target = self.top.get(key)
             if target is None:
@@ -362,11 +369,14 @@ class _Tag:
             if target is None:
                 return None, f"no task {key} in tag {self.name}", False
         else:
-            sibling = self.siblings.get(parent, {}).get(key)
+            sibling = self._sibling(parent, key)
             task = self.top.get(key)
-            if sibling is not None and task is not None and key in parent_task_deps and sibling != task_id:
+            if isinstance(raw, str):
+                target = task or sibling
+            elif sibling is not None and task is not None and key in parent_task_deps and sibling != task_id:
                 return sibling, task, True
-            target = sibling or task
+            else:
+                target = sibling or task
             if target is None:
                 return None, f"no sibling or task {key} in tag {self.name}", False
         if target == task_id:
