@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import OrchestraError
+from ..errors import OrchestraError, PlanError
 from ..plan import PLAN_FILE
 from .main import JsonOption, _project, _root, app, render
 
@@ -56,8 +56,13 @@ def import_taskmaster(
             raise OrchestraError(f"{plan_path} already exists: add --merge to add the imported tasks to it (nothing was written)")
         header = f"Imported from Taskmaster: {path}\n`orchestra validate` checks this file; `orchestra list` shows the tasks."
         write_plan(root, new_plan(project_settings(root, path), imported.tasks, header), replace=False)
-    with _project(ctx) as project:
-        entry = import_statuses(project, imported)
+    try:
+        with _project(ctx) as project:
+            entry = import_statuses(project, imported)
+    except PlanError:
+        if not merge:  # the file written from nothing above did not load: take it back
+            plan_path.unlink(missing_ok=True)
+        raise
     summary = {**imported.summary(), "plan": str(plan_path), "entry": entry.id if entry is not None else None}
     if as_json:
         render.emit_json(summary)

@@ -22,6 +22,7 @@ from tomlkit.exceptions import TOMLKitError
 from ..errors import PlanError
 from ..store.fsio import atomic_write, describe_os_error
 from ..plan import PLAN_FILE, SEED_CONFIG_FILE, load_plan
+from .project import STATE_DIR
 
 #: Field order of a written ``[[tasks]]`` table (the rest follows in the model's order).
 _FIRST = ("id", "title", "parent", "description", "priority", "phase", "dependencies", "estimated_hours")
@@ -86,11 +87,16 @@ def merge_tasks(text: str, tasks: Iterable[Mapping[str, Any]], file: str = PLAN_
 
 
 def write_plan(root: Path, edit: PlanEdit, *, replace: bool) -> Path:
-    """Validate ``edit.text`` as the plan of ``root`` and write it (atomically). ``replace`` False: never over a file."""
+    """Write ``edit.text`` as the plan of ``root``, atomically.
+
+    ``replace`` True (an edit of the person's file): the text is validated first, so a file that would not
+    load never replaces theirs. False: a new file, never over an existing one; it is not validated here (the
+    caller opens the project right away, which validates it, and removes the file when that fails)."""
     path = root / PLAN_FILE
-    if not replace and path.exists():
+    if not replace and (path.exists() or path.is_symlink()):
         raise PlanError([f"{path} already exists; nothing was written"])
-    _check(root, edit.text)
+    if replace:
+        _check(root, edit.text)
     try:
         atomic_write(path, edit.text.encode("utf-8"))
     except OSError as error:
@@ -99,7 +105,10 @@ def write_plan(root: Path, edit: PlanEdit, *, replace: bool) -> Path:
 
 
 def _check(root: Path, text: str) -> None:
-    """Load ``text`` as the plan in a scratch copy of the project's plan files (PlanError lists every problem)."""
+    """Load ``text`` as the plan in a scratch copy of the project's plan files (PlanError lists every problem).
+
+    The parse is cached in the project's state directory, keyed by the text's hash, so opening the project
+    right after the file is written does not parse it again."""
     with tempfile.TemporaryDirectory(prefix="orchestra-plan-") as scratch:
         scratch_root = Path(scratch)
         seed = root / SEED_CONFIG_FILE
@@ -107,7 +116,7 @@ def _check(root: Path, text: str) -> None:
             shutil.copyfile(seed, scratch_root / SEED_CONFIG_FILE)
         (scratch_root / PLAN_FILE).write_text(text, encoding="utf-8")
         try:
-            load_plan(scratch_root)
+            load_plan(scratch_root, cache_dir=root / STATE_DIR)
         except PlanError as error:
             raise PlanError([line.replace(str(scratch_root / PLAN_FILE), PLAN_FILE).replace(scratch, str(root))
                              for line in error.problems]) from None
