@@ -20,7 +20,7 @@ from ..plan import Plan, load_plan
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from . import transitions
-from .webhooks import WebhookDispatcher, attach_webhooks
+from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 STATE_DIR = ".orchestra"
 _NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
@@ -93,6 +93,7 @@ class Project:
 
     def close(self) -> None:
         """Refresh the snapshot, and give pending webhook deliveries a moment (the next process sends the rest)."""
+        detach_webhooks(self)
         if self.webhooks is not None:
             self.webhooks.close(timeout=2.0)
         self.store.close()
