@@ -71,6 +71,9 @@ class TaskSpec(BaseModel):
     priority: TaskPriority = TaskPriority.MEDIUM
     phase: ProjectPhase = ProjectPhase.DEVELOPMENT
     dependencies: list[str] = Field(default_factory=list, description="Ids of tasks that must be completed first.")
+    parent: str | None = Field(
+        None, description="Id of the task this one is a subtask of: the parent waits for all its subtasks, "
+        "and a subtask for what its parent waits for.")
     estimated_hours: float = Field(1.0, gt=0)
     deliverables: list[str] = Field(default_factory=list)
     success_criteria: list[str] = Field(default_factory=list)
