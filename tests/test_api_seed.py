@@ -624,6 +624,22 @@ ENTRY_MODULE = '''
 '''
 
 
+async def test_the_tui_runs_a_plans_python_agent(tmp_path: Path) -> None:
+    from .conftest import app_on, until
+
+    root = tmp_path / "p"
+    write_plan(root, '[agents.writer]\ntype = "python"\nentry = "tui_agents:Writer"\n\n' + task_block("W-1", agent="writer"))
+    (root / "tui_agents.py").write_text(textwrap.dedent(ENTRY_MODULE).replace('with_name("imported.marker")', 'with_name("tui.marker")'))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not (root / "tui.marker").exists()  # opening the app imports nothing
+        await pilot.press("a")
+        tasks = app.session.project.tasks
+        await until(pilot, lambda: tasks["W-1"].status.value == "review", "W-1 in review", 20)
+        assert run_output(root, {"last_run_id": tasks["W-1"].last_run_id}) == "writer wrote W-1"
+
+
 def orchestra(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
