@@ -383,7 +383,7 @@ async def test_codex_turn_failed_fails_the_run_with_its_message(tmp_path: Path, 
              {"type": "turn.failed", "error": {"message": "unexpected status 401 Unauthorized: Missing bearer authentication in header"}},
              "@exit 1"]
     end = final(await run_events(cli_agent(replay(lines), "jsonl"), make_request(tmp_path)))
-    assert isinstance(end, Failed) and end.kind == "error"
+    assert isinstance(end, Failed) and end.kind == "auth"
     assert end.message.endswith(": unexpected status 401 Unauthorized: Missing bearer authentication in header")
 
 
