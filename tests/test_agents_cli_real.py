@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from orchestra_tui.engine.bus import RunRetry
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runner import CANCELLED, Runner, RunResult
 from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, run_dir
+from orchestra_tui.plan import starter_plan
 
 from .conftest import task_block, write_plan
 from .fakeserver import FakeServer, Recorded, Reply
@@ -53,9 +56,9 @@ RUN_SECONDS = 120  # a bound for one run, far above what it takes
 
 
 def make_project(root: Path, agent: str, command: list[str], output_format: str, **agent_fields: Any) -> None:
+    agent_fields.setdefault("prompt_via", "stdin")
     fields = "".join(f"{key} = {json.dumps(value)}\n" for key, value in agent_fields.items())
-    agents = (f'[agents.{agent}]\ntype = "cli"\ncommand = {json.dumps(command)}\noutput_format = "{output_format}"\n'
-              f'prompt_via = "stdin"\n{fields}\n')
+    agents = f'[agents.{agent}]\ntype = "cli"\ncommand = {json.dumps(command)}\noutput_format = "{output_format}"\n{fields}\n'
     write_plan(root, agents + task_block("T", agent=agent, description="Say hello.", output="out/answer.md"))
 
 
@@ -499,3 +502,55 @@ async def test_codex_waiting_for_network_is_shown_as_retrying(tmp_path: Path) ->
     assert retries and retries[0].reason == "codex: Connection failed: error sending request"
     assert retries[0].delay is None
     assert (result.status, result.error) == ("failed", CANCELLED)
+
+
+# ------------------------------------------------------------- the examples users copy: sample and starter
+
+
+def example_agent(source: str, name: str) -> dict[str, Any]:
+    """An agent table as ``sample_projects/multi-llm`` or ``orchestra init``'s starter (uncommented) has it."""
+    if source == "sample":
+        text = (Path(__file__).resolve().parent.parent / "sample_projects" / "multi-llm" / "orchestra.toml").read_text()
+    else:
+        example = re.compile(r"^# (\[|[a-z_]+ = )")
+        text = "\n".join(line[2:] if example.match(line) else line for line in starter_plan("x", "X").splitlines())
+    return tomllib.loads(text)["agents"][name]
+
+
+@needs_claude
+@pytest.mark.parametrize("source", ["sample", "starter"])
+async def test_the_claude_code_example_writes_a_file(tmp_path: Path, source: str) -> None:
+    agent = example_agent(source, "claude-code")
+    assert agent["command"][0] == "claude" and "--verbose" in agent["command"]
+    root, home = tmp_path / "project", tmp_path / "home"
+    home.mkdir()
+    make_project(root, "claude-code", [CLAUDE, *agent["command"][1:]], agent["output_format"], prompt_via=agent["prompt_via"])
+    target = root / "made.txt"
+
+    def answer(body: dict[str, Any]) -> Reply:
+        return claude_text(ANSWER) if tool_result_sent(body) else claude_tool("Write", {"file_path": str(target), "content": "made\n"})
+
+    with FakeServer(route=anthropic_route(answer)) as server:
+        result, _ = await run_task(root, claude_env(home, server.url))
+    assert (result.status, result.output) == ("review", ANSWER), result.error
+    assert target.read_text() == "made\n"
+    assert (result.input_tokens, result.output_tokens) == (31, 36)
+    assert result.cost_usd is not None and result.cost_usd > 0  # Claude Code's figure for its default model
+
+
+@needs_codex
+@pytest.mark.parametrize("source", ["sample", "starter"])
+async def test_the_codex_example_writes_a_file(tmp_path: Path, source: str) -> None:
+    agent = example_agent(source, "codex")
+    assert agent["command"][0] == "codex"
+
+    def answer(body: dict[str, Any]) -> Reply:
+        return codex_text(ANSWER) if command_output_sent(body) else codex_command("echo made > made.txt")
+
+    with FakeServer(route=responses_route(answer)) as server:
+        root, env = codex_project(tmp_path, server.url)
+        make_project(root, "codex", [CODEX, *agent["command"][1:]], agent["output_format"], prompt_via=agent["prompt_via"])
+        result, _ = await run_task(root, env)
+    assert (result.status, result.output) == ("review", ANSWER), result.error
+    assert (root / "made.txt").read_text() == "made\n"
+    assert (result.input_tokens, result.output_tokens, result.cost_usd) == (220, 18, None)  # no price for it: unknown
