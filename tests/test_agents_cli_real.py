@@ -119,7 +119,8 @@ def closed_port() -> int:
 # ---------------------------------------------------------------------------- Claude Code's server
 
 
-def anthropic_stream(*events: dict[str, Any]) -> list[bytes]:
+def sse_stream(*events: dict[str, Any]) -> list[bytes]:
+    """Server-sent events named by their ``type``, as both APIs send them."""
     return [f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode() for event in events]
 
 
@@ -130,7 +131,7 @@ def message_start(input_tokens: int) -> dict[str, Any]:
 
 
 def claude_text(text: str, input_tokens: int = 11, output_tokens: int = 6) -> Reply:
-    return Reply(200, SSE, anthropic_stream(
+    return Reply(200, SSE, sse_stream(
         message_start(input_tokens),
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
@@ -141,7 +142,7 @@ def claude_text(text: str, input_tokens: int = 11, output_tokens: int = 6) -> Re
 
 
 def claude_tool(name: str, arguments: dict[str, Any]) -> Reply:
-    return Reply(200, SSE, anthropic_stream(
+    return Reply(200, SSE, sse_stream(
         message_start(20),
         {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": json.dumps(arguments)}},
@@ -283,7 +284,7 @@ async def test_claude_overloaded_mid_stream(tmp_path: Path) -> None:
     def answer(body: dict[str, Any]) -> Reply:
         if not body.get("stream"):  # Claude Code's non-streaming second try
             return anthropic_error(529, "overloaded_error", "Overloaded")
-        return Reply(200, SSE, anthropic_stream(
+        return Reply(200, SSE, sse_stream(
             message_start(11), {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}), framing="close")
 
     root, result, _, _ = await claude_run(tmp_path, answer)
@@ -326,10 +327,6 @@ async def test_claude_empty_answer_fails(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------- Codex's server
 
 
-def responses_stream(*events: dict[str, Any]) -> list[bytes]:
-    return [f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode() for event in events]
-
-
 def response_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     return {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": output_tokens,
             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": input_tokens + output_tokens}
@@ -338,7 +335,7 @@ def response_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
 def codex_text(text: str, input_tokens: int = 120, output_tokens: int = 8) -> Reply:
     item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
             "content": [{"type": "output_text", "text": text, "annotations": []}]}
-    return Reply(200, SSE, responses_stream(
+    return Reply(200, SSE, sse_stream(
         {"type": "response.created", "response": {"id": "resp_1", "object": "response", "status": "in_progress", "output": []}},
         {"type": "response.output_item.added", "output_index": 0, "item": {**item, "status": "in_progress", "content": []}},
         {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "item_id": "msg_1", "delta": text},
@@ -351,7 +348,7 @@ def codex_text(text: str, input_tokens: int = 120, output_tokens: int = 8) -> Re
 def codex_command(command: str) -> Reply:
     call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "exec_command",
             "arguments": json.dumps({"cmd": command}), "status": "completed"}
-    return Reply(200, SSE, responses_stream(
+    return Reply(200, SSE, sse_stream(
         {"type": "response.created", "response": {"id": "resp_0", "object": "response", "status": "in_progress", "output": []}},
         {"type": "response.output_item.added", "output_index": 0, "item": call},
         {"type": "response.output_item.done", "output_index": 0, "item": call},
@@ -468,7 +465,7 @@ async def test_codex_429_is_rate_limited_and_its_reconnect_is_a_retry(tmp_path: 
 @needs_codex
 async def test_codex_overloaded_mid_stream(tmp_path: Path) -> None:
     def answer(body: dict[str, Any]) -> Reply:
-        return Reply(200, SSE, responses_stream(
+        return Reply(200, SSE, sse_stream(
             {"type": "response.created", "response": {"id": "resp_1", "object": "response", "status": "in_progress", "output": []}},
             {"type": "response.failed", "response": {"id": "resp_1", "status": "failed",
                                                      "error": {"code": "server_is_overloaded", "message": "The server is overloaded"}}}))
