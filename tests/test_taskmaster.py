@@ -303,3 +303,13 @@ def test_the_real_task_master_reads_the_export(tmp_path: Path) -> None:
     text = subprocess.run([TASK_MASTER, "list", "-p", str(project)], env=env, cwd=project, capture_output=True, text=True,
                           timeout=120).stdout
     assert "Configuration Manager" in text
+
+
+@pytest.mark.parametrize("row", INDEX, ids=[row["file"][:2] for row in INDEX])
+def test_the_written_plan_reads_back_as_the_data_that_primes_the_parse_cache(tmp_path: Path, row: dict[str, str]) -> None:
+    from orchestra_tui.engine.plan_edit import new_plan
+    from orchestra_tui.interop.taskmaster import project_settings
+
+    source = CORPUS / row["file"]
+    edit = new_plan(project_settings(tmp_path, source), read_taskmaster(source, all_tags=True).tasks, "header")
+    assert tomllib.loads(edit.text) == edit.data

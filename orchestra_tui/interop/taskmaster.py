@@ -85,7 +85,7 @@ class TaskmasterImport:
     renamed: list[dict[str, str]] = field(default_factory=list)
     raw_dependencies: dict[str, list[Any]] = field(default_factory=dict, repr=False)  # as the file wrote them
     parents: dict[str, str] = field(default_factory=dict, repr=False)  # subtask -> parent
-    shown: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # (task, kept dependency) -> as written
+    written: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)  # (task, kept dependency) -> as written
     alternatives: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # (task, sibling) -> task (rule 5)
 
     @property
@@ -332,7 +332,7 @@ class _Tag:
             if reinterpreted:
                 self.result.alternatives[(task_id, target)] = why
             kept.append(target)
-            self.result.shown[(task_id, target)] = _shown(raw)
+            self.result.written[(task_id, target)] = raw
         if kept:
             spec["dependencies"] = kept
         if changed:
@@ -425,12 +425,13 @@ def _break_cycles(result: TaskmasterImport) -> None:
                                                      by_id[edge[0]]["dependencies"].index(edge[1])))
         spec = by_id[task_id]
         deps = spec["dependencies"]
-        shown = result.shown.pop((task_id, dep), dep)
+        written = result.written.pop((task_id, dep), dep)
+        shown = _shown(written)
         spec["metadata"]["taskmaster"]["dependencies"] = _meta_value(result.raw_dependencies[task_id])
         instead = result.alternatives.pop((task_id, dep), None)
         if instead is not None and instead not in deps:
             deps[deps.index(dep)] = instead
-            result.shown[(task_id, instead)] = shown
+            result.written[(task_id, instead)] = written
             result.reinterpreted.append({"task": task_id, "dependency": shown, "as": instead,
                                          "why": f"as sibling {dep} it closes the cycle {cycles[0].detail}; the parent depends on task {instead}"})
             continue
