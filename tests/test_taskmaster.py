@@ -273,6 +273,18 @@ def test_export_writes_where_told_and_never_over_a_file(tmp_path: Path) -> None:
     assert json.loads(ok(tmp_path, "export", "taskmaster", "-").stdout)["master"]["tasks"] == doc["master"]["tasks"]
 
 
+def test_export_follows_no_symlink_out_of_the_project(tmp_path: Path) -> None:
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    ok(project, "import", "taskmaster", str(CORPUS / "26-Gamepig__NexusGaming.json"))
+    (project / ".taskmaster").symlink_to(outside)
+    assert "leads outside the project through a symlink" in user_error(project, "export", "taskmaster")
+    (project / "tasks.json").symlink_to(outside / "tasks.json")
+    assert "is a symlink" in user_error(project, "export", "taskmaster", "tasks.json")
+    assert list(outside.iterdir()) == []
+
+
 TASK_MASTER = shutil.which("task-master")
 
 
