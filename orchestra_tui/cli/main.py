@@ -701,6 +701,7 @@ def mcp_(
 
 
 from . import interop as _interop  # noqa: E402,F401  (its commands register themselves on ``app``)
+from . import planning as _planning  # noqa: E402,F401
 
 # ------------------------------------------------------------------------------------------ entry
 

@@ -1,0 +1,166 @@
+"""``orchestra plan DOC``: an LLM agent turns a requirements document into tasks, validated before a person sees them.
+
+The agent is asked for JSON shaped like the plan file's tasks (``{"tasks": [{"id", "title", "dependencies", ...}]}``,
+the ``[[tasks]]`` field names, its JSON Schema taken from the same pydantic model as ``orchestra schema``) in a
+fenced block, so every agent type can answer (HTTP models and coding-agent CLIs alike). The answer is checked
+as the plan file would be (the candidate ``orchestra.toml`` is validated whole: ids, dependencies, cycles,
+enums, agents); the problems go back to the agent for at most ``repair`` more rounds. Nothing is written here:
+the face shows the result and writes it (``plan_edit``) on confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import OrchestraError, PlanError
+from ..models import AgentTask, TaskSpec
+from ..plan import PLAN_FILE, Plan
+from .plan_edit import PlanEdit, merge_tasks, new_plan
+
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n```", re.DOTALL)
+MAX_DOCUMENT_CHARS = 200_000
+
+
+@dataclass
+class Draft:
+    """The tasks an agent proposed, the plan text they make, and what the rounds cost."""
+
+    tasks: list[dict[str, Any]]
+    edit: PlanEdit
+    rounds: int
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    problems: list[str] = field(default_factory=list)  # of the last round, when it still had some
+
+
+def task_schema() -> dict[str, Any]:
+    """The JSON Schema of the answer: ``{"tasks": [TaskSpec...]}`` with the plan file's field names."""
+    spec = TaskSpec.model_json_schema(by_alias=False)
+    properties = {("id" if name == "task_id" else name): value for name, value in spec["properties"].items()}
+    item = {**spec, "properties": properties, "required": ["id", "title"]}
+    return {"type": "object", "properties": {"tasks": {"type": "array", "items": item}}, "required": ["tasks"]}
+
+
+def plan_prompt(document: str, name: str, existing: list[str], max_tasks: int) -> str:
+    """The request: the document, the schema, the zero-ambiguity form, and the ids already taken."""
+    taken = f"These task ids already exist and may be depended on, not redefined: {', '.join(existing)}.\n" if existing else ""
+    return (
+        f"Turn the requirements document `{name}` below into at most {max_tasks} tasks for a project plan.\n"
+        "Each task must be unambiguous: exact inputs, requirements, output, success criteria and deliverables; "
+        "a phase, a priority, estimated hours and the ids of the tasks it depends on (no cycles).\n"
+        f"{taken}"
+        "Answer with one JSON object in a ```json fenced block and nothing else, following this JSON Schema:\n"
+        f"```json\n{json.dumps(task_schema(), separators=(',', ':'))}\n```\n\n"
+        f"# {name}\n\n{document}\n"
+    )
+
+
+def repair_prompt(problems: list[str]) -> str:
+    listed = "\n".join(f"- {problem}" for problem in problems[:30])
+    return ("Your last answer was not a valid plan:\n" f"{listed}\n"
+            "Answer again with the whole corrected JSON object in a ```json fenced block.")
+
+
+def extract_tasks(text: str) -> list[dict[str, Any]]:
+    """The ``tasks`` of the JSON in ``text`` (the last fenced block, else the outermost braces); OrchestraError otherwise."""
+    blocks = _FENCE.findall(text)
+    candidates = list(reversed(blocks)) or ([text[text.index("{"): text.rindex("}") + 1]] if "{" in text and "}" in text else [])
+    if not candidates:
+        raise OrchestraError("the answer holds no JSON object")
+    error = "no JSON object"
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+        except json.JSONDecodeError as problem:
+            error = f"not JSON: {problem.msg} (line {problem.lineno})"
+            continue
+        tasks = data.get("tasks") if isinstance(data, dict) else None
+        if isinstance(tasks, list) and all(isinstance(task, dict) for task in tasks):
+            return tasks
+        error = "the JSON has no 'tasks' list of objects"
+    raise OrchestraError(f"the answer's JSON is unusable: {error}")
+
+
+def candidate_plan(plan: Plan, tasks: list[dict[str, Any]]) -> PlanEdit:
+    """The plan file with ``tasks`` added (validated whole: PlanError lists the problems)."""
+    from .plan_edit import _check
+
+    specs = []
+    for task in tasks:
+        data = {key: value for key, value in task.items() if value is not None}
+        data["task_id"] = str(data.pop("id", data.get("task_id", "")))
+        specs.append(data)
+    if plan.path is not None and plan.path.name == PLAN_FILE:
+        edit = merge_tasks(plan.path.read_text(encoding="utf-8-sig"), specs)
+    else:
+        edit = new_plan({"id": plan.project.id, "name": plan.project.name or plan.project.id}, specs)
+    _check(plan.root, edit.text)
+    return edit
+
+
+async def draft(
+    plan: Plan,
+    agent_name: str,
+    document: Path,
+    *,
+    max_tasks: int,
+    repair: int,
+    env: Mapping[str, str],
+    on_text: Callable[[str], None] = lambda _text: None,
+) -> Draft:
+    """Ask ``agent_name`` for tasks until they validate, at most ``1 + repair`` rounds; raise with the last problems."""
+    from ..agents.events import Failed, Finished, TextDelta, UsageUpdate
+    from ..agents.registry import agent_configs, build_agent
+
+    configs = agent_configs(plan)
+    if agent_name not in configs:
+        raise OrchestraError(f"unknown agent {agent_name!r}; configured agents: {', '.join(sorted(configs))}")
+    try:
+        text = document.read_text(encoding="utf-8-sig")[:MAX_DOCUMENT_CHARS]
+    except (OSError, UnicodeDecodeError) as error:
+        raise OrchestraError(f"cannot read {document}: {getattr(error, 'strerror', None) or error}") from None
+    agent = build_agent(agent_name, configs[agent_name])
+    existing = [spec.task_id for spec in plan.tasks]
+    prompt = plan_prompt(text, document.name, existing, max_tasks)
+    usage = [0, 0]
+    problems: list[str] = []
+    for round_number in range(1, repair + 2):
+        answer = await _ask(agent, plan.root, prompt, env, on_text, usage, (Failed, Finished, TextDelta, UsageUpdate))
+        try:
+            tasks = extract_tasks(answer)[:max_tasks]
+            return Draft(tasks, candidate_plan(plan, tasks), round_number, usage[0] or None, usage[1] or None)
+        except PlanError as error:
+            problems = error.problems
+        except OrchestraError as error:
+            problems = [str(error)]
+        prompt = f"{prompt}\n\n# Your answer\n\n{answer}\n\n{repair_prompt(problems)}"
+    raise OrchestraError(f"no valid plan after {repair + 1} round{'s' * (repair > 0)}: {problems[0]}"
+                         + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+
+
+async def _ask(agent: Any, root: Path, prompt: str, env: Mapping[str, str], on_text: Callable[[str], None],
+               usage: list[int], kinds: tuple[type, ...]) -> str:
+    from ..agents.base import AgentRequest
+
+    failed, finished, delta, update = kinds
+    request = AgentRequest(run_id="plan", task=AgentTask(task_id="plan", title="Plan from a document"), prompt=prompt,
+                           cwd=root, env=env)
+    parts: list[str] = []
+    final: str | None = None
+    async for event in agent.run(request):
+        if isinstance(event, delta):
+            parts.append(event.text)
+            on_text(event.text)
+        elif isinstance(event, update):
+            usage[0] += event.input_tokens or 0
+            usage[1] += event.output_tokens or 0
+        elif isinstance(event, failed):
+            raise OrchestraError(f"agent {agent.name} failed: {event.message}")
+        elif isinstance(event, finished):
+            final = event.text
+    return final if final is not None else "".join(parts)
