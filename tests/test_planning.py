@@ -87,3 +87,23 @@ def test_the_answer_schema_uses_the_plan_files_names() -> None:
     assert {"id", "title", "dependencies", "parent", "estimated_hours", "success_criteria"} <= set(schema["properties"])
     assert "task_id" not in schema["properties"] and schema["required"] == ["id", "title"]
     assert extract_tasks('noise {"tasks": [{"id": "A", "title": "a"}]} trailing') == [{"id": "A", "title": "a"}]
+
+
+def test_expand_splits_a_task_into_subtasks_its_dependants_still_wait_for_the_whole(tmp_path: Path) -> None:
+    # the agent's own ids ("1", "2") are renumbered under the task, their dependencies follow
+    parts = {"tasks": [{"id": "1", "title": "Lexer", "estimated_hours": 2},
+                       {"id": "2", "title": "Grammar", "dependencies": ["1"]}]}
+    root = project(tmp_path, parts)
+    with (root / "orchestra.toml").open("a") as plan:
+        plan.write('\n[[tasks]]\nid = "DEV-1"\ntitle = "Build the parser"\ndependencies = ["DES-1"]\n'
+                   '\n[[tasks]]\nid = "QA-1"\ntitle = "Release"\ndependencies = ["DEV-1"]\n')
+    result = json.loads(ok(root, "expand", "DEV-1", "--into", "3", "--yes", "--json").stdout)
+    assert result["added"] == ["DEV-1.1", "DEV-1.2"]
+    tasks = {task["id"]: task for task in tomllib.loads((root / "orchestra.toml").read_text())["tasks"]}
+    assert tasks["DEV-1.1"]["parent"] == "DEV-1" and tasks["DEV-1.2"]["dependencies"] == ["DEV-1.1"]
+    assert "Split task DEV-1" in (root / "prompts.txt").read_text() and "Build the parser" in (root / "prompts.txt").read_text()
+    ok(root, "complete", "DES-1")
+    detail = json.loads(ok(root, "show", "DEV-1", "--json").stdout)
+    assert detail["subtasks"] == ["DEV-1.1", "DEV-1.2"] and detail["derived_status"] == "blocked"
+    assert json.loads(ok(root, "show", "QA-1", "--json").stdout)["waiting_on"] == ["DEV-1"]
+    assert user_error(root, "expand", "NOPE", "--yes").startswith("error: unknown task 'NOPE'")

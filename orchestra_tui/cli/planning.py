@@ -1,4 +1,4 @@
-"""``orchestra plan DOC``: tasks from a requirements document, shown, then written on confirmation."""
+"""``orchestra plan DOC`` and ``orchestra expand ID``: tasks from a document or a task, shown, then written on confirmation."""
 
 from __future__ import annotations
 
@@ -29,14 +29,49 @@ def plan_(
 ) -> None:
     """Ask an agent to turn a requirements document into tasks; they are validated (problems go back to the agent),
     shown, and added to orchestra.toml (comments kept) on confirmation."""
-    from ..engine.plan_edit import write_plan
+    from ..engine.planning import plan_prompt, read_document
     from ..plan import load_plan
 
     root = _plan_dir(ctx)
     plan = load_plan(root)
+    prompt = plan_prompt(read_document(document), document.name, [spec.task_id for spec in plan.tasks], max_tasks)
+    _propose(root, plan, agent, prompt, max_tasks, repair, yes, as_json)
+
+
+@app.command("expand")
+def expand(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(metavar="ID", help="The task of orchestra.toml to split.")],
+    into: Annotated[int, typer.Option("--into", min=2, max=50, metavar="N", help="At most N subtasks.")] = 5,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", metavar="NAME", help="The LLM agent that splits it.",
+                                              show_default="the project's default_agent")] = None,
+    repair: Annotated[int, typer.Option("--repair", min=0, max=10, metavar="N", help="Rounds to fix an invalid answer.")] = 2,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Ask an agent to split a task into subtasks (ID.1, ID.2, ...); the task then waits for all of them, and what
+    depended on it keeps waiting for the whole. Validated, shown, and added to orchestra.toml on confirmation."""
+    from ..engine.planning import as_subtasks, expand_prompt
+    from ..errors import UnknownTaskError
+    from ..plan import load_plan
+
+    root = _plan_dir(ctx)
+    plan = load_plan(root)
+    task = next((spec for spec in plan.tasks if spec.task_id == task_id), None)
+    if task is None:
+        raise UnknownTaskError(task_id, plan.task_ids)
+    _propose(root, plan, agent, expand_prompt(task, into), into, repair, yes, as_json,
+             shape=lambda tasks: as_subtasks(task_id, tasks))
+
+
+def _propose(root: Path, plan: Any, agent: str | None, prompt: str, max_tasks: int, repair: int, yes: bool,
+             as_json: bool, shape: Any = None) -> None:
+    """Draft, show (or print as JSON), confirm and write."""
+    from ..engine.plan_edit import write_plan
+
     name = agent or plan.project.default_agent
     echo_text = (lambda _text: None) if as_json else (lambda text: sys.stderr.write(text) and sys.stderr.flush())
-    result = asyncio.run(_draft(plan, name, document, max_tasks, repair, echo_text))
+    result = asyncio.run(_draft(plan, name, prompt, max_tasks, repair, echo_text, shape))
     if not as_json:
         typer.echo("", err=True)
     summary = _summary(plan, result)
@@ -46,7 +81,7 @@ def plan_(
         _show(summary)
         write = bool(summary["added"] or summary["changed"])
         if write:
-            _confirm(yes, f"Add these {len(result.tasks)} tasks to orchestra.toml?")
+            _confirm(yes, f"Write these {len(result.tasks)} tasks into orchestra.toml?")
     if write:
         write_plan(root, result.edit, replace=(root / "orchestra.toml").exists())
     if as_json:
@@ -56,11 +91,12 @@ def plan_(
                    "(`orchestra validate` checks it; `git diff` shows it)")
 
 
-async def _draft(plan: Any, name: str, document: Path, max_tasks: int, repair: int, on_text: Any) -> Any:
+async def _draft(plan: Any, name: str, prompt: str, max_tasks: int, repair: int, on_text: Any, shape: Any) -> Any:
     from ..engine.planning import draft
 
     try:
-        return await draft(plan, name, document, max_tasks=max_tasks, repair=repair, env=os.environ, on_text=on_text)
+        return await draft(plan, name, prompt, max_tasks=max_tasks, repair=repair, env=os.environ, on_text=on_text,
+                           **({"shape": shape} if shape is not None else {}))
     finally:
         await _close_clients()
 

@@ -1,4 +1,5 @@
-"""``orchestra plan DOC``: an LLM agent turns a requirements document into tasks, validated before a person sees them.
+"""``orchestra plan DOC`` and ``orchestra expand ID``: an LLM agent turns a requirements document into tasks, or
+one task into subtasks, validated before a person sees them.
 
 The agent is asked for JSON shaped like the plan file's tasks (``{"tasks": [{"id", "title", "dependencies", ...}]}``,
 the ``[[tasks]]`` field names, its JSON Schema taken from the same pydantic model as ``orchestra schema``) in a
@@ -60,6 +61,39 @@ def plan_prompt(document: str, name: str, existing: list[str], max_tasks: int) -
     )
 
 
+def expand_prompt(task: TaskSpec, into: int) -> str:
+    """The request to split ``task`` into at most ``into`` subtasks that together do the whole of it."""
+    brief = [f"# Task {task.task_id}: {task.title}"]
+    for label, value in (("Description", task.description), ("Notes", task.notes)):
+        if value.strip():
+            brief.append(f"## {label}\n\n{value.strip()}")
+    for label, items in (("Success criteria", task.success_criteria), ("Deliverables", task.deliverables)):
+        if items:
+            brief.append(f"## {label}\n\n" + "\n".join(f"- {item}" for item in items))
+    return (
+        f"Split task {task.task_id} below into at most {into} subtasks that together do the whole of it, each "
+        "unambiguous (exact inputs, requirements, output, success criteria, deliverables, estimated hours), with ids "
+        f"{task.task_id}.1, {task.task_id}.2, ... and the ids of the subtasks each depends on (no cycles).\n"
+        "Answer with one JSON object in a ```json fenced block and nothing else, following this JSON Schema:\n"
+        f"```json\n{json.dumps(task_schema(), separators=(',', ':'))}\n```\n\n" + "\n\n".join(brief) + "\n"
+    )
+
+
+def as_subtasks(parent: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``tasks`` made subtasks of ``parent``: ``parent`` set, ids outside ``PARENT.`` renumbered (dependencies follow)."""
+    renamed: dict[str, str] = {}
+    for index, task in enumerate(tasks, start=1):
+        task_id = str(task.get("id", ""))
+        if not task_id.startswith(f"{parent}."):
+            renamed[task_id] = f"{parent}.{index}"
+    result = []
+    for task in tasks:
+        deps = [renamed.get(str(dep), str(dep)) for dep in task.get("dependencies") or [] if str(dep) != parent]
+        task_id = str(task.get("id", ""))
+        result.append({**task, "id": renamed.get(task_id, task_id), "parent": parent, "dependencies": deps})
+    return result
+
+
 def repair_prompt(problems: list[str]) -> str:
     listed = "\n".join(f"- {problem}" for problem in problems[:30])
     return ("Your last answer was not a valid plan:\n" f"{listed}\n"
@@ -103,36 +137,39 @@ def candidate_plan(plan: Plan, tasks: list[dict[str, Any]]) -> PlanEdit:
     return edit
 
 
+def read_document(document: Path) -> str:
+    try:
+        return document.read_text(encoding="utf-8-sig")[:MAX_DOCUMENT_CHARS]
+    except (OSError, UnicodeDecodeError) as error:
+        raise OrchestraError(f"cannot read {document}: {getattr(error, 'strerror', None) or error}") from None
+
+
 async def draft(
     plan: Plan,
     agent_name: str,
-    document: Path,
+    prompt: str,
     *,
     max_tasks: int,
     repair: int,
     env: Mapping[str, str],
     on_text: Callable[[str], None] = lambda _text: None,
+    shape: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda tasks: tasks,
 ) -> Draft:
-    """Ask ``agent_name`` for tasks until they validate, at most ``1 + repair`` rounds; raise with the last problems."""
+    """Ask ``agent_name`` (``prompt``) for tasks until they validate, at most ``1 + repair`` rounds; raise with the
+    last problems. ``shape`` adjusts the extracted tasks first (``as_subtasks``)."""
     from ..agents.events import Failed, Finished, TextDelta, UsageUpdate
     from ..agents.registry import agent_configs, build_agent
 
     configs = agent_configs(plan)
     if agent_name not in configs:
         raise OrchestraError(f"unknown agent {agent_name!r}; configured agents: {', '.join(sorted(configs))}")
-    try:
-        text = document.read_text(encoding="utf-8-sig")[:MAX_DOCUMENT_CHARS]
-    except (OSError, UnicodeDecodeError) as error:
-        raise OrchestraError(f"cannot read {document}: {getattr(error, 'strerror', None) or error}") from None
     agent = build_agent(agent_name, configs[agent_name])
-    existing = [spec.task_id for spec in plan.tasks]
-    prompt = plan_prompt(text, document.name, existing, max_tasks)
     usage = [0, 0]
     problems: list[str] = []
     for round_number in range(1, repair + 2):
         answer = await _ask(agent, plan.root, prompt, env, on_text, usage, (Failed, Finished, TextDelta, UsageUpdate))
         try:
-            tasks = extract_tasks(answer)[:max_tasks]
+            tasks = shape(extract_tasks(answer)[:max_tasks])
             return Draft(tasks, candidate_plan(plan, tasks), round_number, usage[0] or None, usage[1] or None)
         except PlanError as error:
             problems = error.problems
