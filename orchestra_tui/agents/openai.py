@@ -20,6 +20,7 @@ from .transport import (
     Call,
     StreamingAgent,
     TerminatedDecoder,
+    bad_ending,
     host_of,
     parse_json,
     stream_error,
@@ -29,8 +30,17 @@ OFFICIAL_HOST = "api.openai.com"
 
 
 class OpenAIDecoder(TerminatedDecoder):
+    """Only choice 0 is the answer (a request for several choices streams them interleaved). A refusal
+    streamed in ``delta.refusal`` is kept as text and fails the run, as do ``finish_reason`` ``length``,
+    ``content_filter`` and a tool call."""
+
     provider = "openai"
     terminal = "data: [DONE]"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = False
+        self.tool: str | None = None
 
     def feed(self, payload: str) -> Iterable[AgentEvent]:
         if self.done:
@@ -42,20 +52,48 @@ class OpenAIDecoder(TerminatedDecoder):
         if chunk.get("error"):
             raise stream_error("openai", chunk["error"])
         events: list[AgentEvent] = []
-        choices = chunk.get("choices")
-        if choices:
-            choice = choices[0]
-            delta = choice.get("delta") or {}
-            text = delta.get("content") or delta.get("refusal")
-            if text:
-                events.append(TextDelta(text))
-            if choice.get("finish_reason"):
-                self.stop_reason = choice["finish_reason"]
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) == 0:
+                events.extend(self._choice(choice))
         usage: Any = chunk.get("usage")
         if usage:
-            events.append(UsageUpdate(usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("cost")))
+            events.append(openai_usage(usage))
         return events
 
+    def _choice(self, choice: dict[str, Any]) -> list[AgentEvent]:
+        delta = choice.get("delta") or {}
+        if delta.get("refusal"):
+            self.refused = True
+        for call in delta.get("tool_calls") or ():
+            self.tool = self.tool or ((call.get("function") or {}).get("name") or "a tool")
+        if choice.get("finish_reason"):
+            self.stop_reason = choice["finish_reason"]
+        text = delta.get("content") or delta.get("refusal")
+        return [TextDelta(text)] if text else []
+
+    def finish(self) -> str | None:
+        reason = super().finish()
+        if reason == "length":
+            raise bad_ending("openai", "truncated", "finish_reason: length")
+        if reason == "content_filter" or self.refused:
+            raise bad_ending("openai", "refused", f"finish_reason: {reason}" if reason == "content_filter" else "a refusal")
+        if reason in ("tool_calls", "function_call") or self.tool:
+            raise bad_ending("openai", "tool_call", f"finish_reason: {reason}, {self.tool or 'a tool'}; orchestra offers none")
+        return reason
+
+
+def openai_usage(usage: dict[str, Any]) -> UsageUpdate:
+    """Chat Completions' usage: ``prompt_tokens`` include the cached ones (``prompt_tokens_details.cached_tokens``);
+    LiteLLM adds Anthropic's ``cache_creation_input_tokens`` and the cost (``cost``, as OpenRouter does)."""
+    details = usage.get("prompt_tokens_details") or {}
+    cost = usage.get("cost")
+    return UsageUpdate(
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+        float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        details.get("cached_tokens"),
+        usage.get("cache_creation_input_tokens") or None,
+    )
 
 
 class OpenAIAgent(StreamingAgent):
