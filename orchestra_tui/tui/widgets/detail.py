@@ -70,6 +70,8 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
         row("tokens", f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}")
     row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
     row("description", task.description.strip())
+    row("subtask of", _ids(project, [task.parent]) if task.parent else None)
+    row("subtasks", _ids(project, graph.children(task_id)) or None)
     row("depends on", _ids(project, graph.dependencies(task_id)) if task.dependencies else None)
     row("blocked by", _ids(project, graph.blockers(task_id)) or None)
     row("unblocks", _ids(project, graph.unblocks(task_id)) or None)
