@@ -39,22 +39,22 @@ def agent(name: str, kind: str, model: str, url: str, **extra: object) -> str:
 
 def test_no_usage_and_no_price_stay_unknown_in_show_and_report(tmp_path: Path, server: FakeServer) -> None:
     """An LM Studio-like server sends no usage; the model has no price: nothing is a made-up 0."""
-    write_plan(tmp_path, agent("local", "openai", "my-local-model", server.url + "/v1") + task_block("A", agent="local"))
+    write_plan(tmp_path, agent("truth-local", "openai", "my-local-model", server.url + "/v1") + task_block("A", agent="truth-local"))
     server.reply(Reply(200, SSE, [LM_STUDIO]))
     ok(tmp_path, "execute", "A")
     shown = as_json(tmp_path, "show", "A")
     assert (shown["input_tokens"], shown["output_tokens"], shown["cost_usd"], shown["unpriced_runs"]) == (None, None, None, 1)
     report = as_json(tmp_path, "report")
     assert (report["input_tokens"], report["output_tokens"], report["cost_usd"], report["unpriced_runs"]) == (None, None, None, 1)
-    assert report["by_agent"]["local"]["cost_usd"] is None and report["by_agent"]["local"]["unpriced_runs"] == 1
+    assert report["by_agent"]["truth-local"]["cost_usd"] is None and report["by_agent"]["truth-local"]["unpriced_runs"] == 1
     for args in (("report",), ("report", "--markdown"), ("show", "A")):
         out = ok(tmp_path, *args).stdout
         assert "unknown (1 unpriced)" in out and "$0.0" not in out, out
 
 
 def test_totals_say_how_many_runs_are_unpriced(tmp_path: Path, server: FakeServer) -> None:
-    plan = (agent("gpt", "openai", "gpt-4o", server.url + "/v1") + agent("local", "openai", "my-local-model", server.url + "/v1")
-            + task_block("A", agent="gpt") + task_block("B", agent="local"))
+    plan = (agent("truth-gpt", "openai", "gpt-4o", server.url + "/v1") + agent("truth-local", "openai", "my-local-model", server.url + "/v1")
+            + task_block("A", agent="truth-gpt") + task_block("B", agent="truth-local"))
     write_plan(tmp_path, plan)
     server.reply(Reply(200, SSE, [OPENAI]))  # 79 in / 1 out at gpt-4o's list price
     server.reply(Reply(200, SSE, [LM_STUDIO]))
@@ -69,7 +69,7 @@ def test_totals_say_how_many_runs_are_unpriced(tmp_path: Path, server: FakeServe
 
 def test_a_cut_off_answer_fails_keeps_its_output_and_writes_no_output_file(tmp_path: Path, server: FakeServer) -> None:
     """llama.cpp stopped at length; with auto_complete the old code completed the task with the cut text."""
-    plan = agent("llama", "openai", "local", server.url + "/v1") + task_block("A", agent="llama", output="out/a.txt")
+    plan = agent("truth-llama", "openai", "local", server.url + "/v1") + task_block("A", agent="truth-llama", output="out/a.txt")
     write_plan(tmp_path, plan)
     (tmp_path / "orchestra.toml").write_text((tmp_path / "orchestra.toml").read_text().replace('name = "Test"', 'name = "Test"\nauto_complete = true'))
     server.reply(Reply(200, SSE, [sse(openai_chunk({"content": "Once upon a"}), openai_chunk({}, "length"), b"[DONE]")]))
@@ -82,7 +82,7 @@ def test_a_cut_off_answer_fails_keeps_its_output_and_writes_no_output_file(tmp_p
 
 
 def test_cached_tokens_are_recorded_apart_and_priced_at_cache_rates(tmp_path: Path, server: FakeServer) -> None:
-    write_plan(tmp_path, agent("claude", "anthropic", "claude-sonnet-4-5", server.url, api_key_env="ANTHROPIC_API_KEY") + task_block("A", agent="claude"))
+    write_plan(tmp_path, agent("truth-claude", "anthropic", "claude-sonnet-4-5", server.url, api_key_env="ANTHROPIC_API_KEY") + task_block("A", agent="truth-claude"))
     start = {"input_tokens": 100, "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 10000, "output_tokens": 1}
     server.reply(Reply(200, SSE, [anthropic_stream(start, {"output_tokens": 500})]))
     ok(tmp_path, "execute", "A", env={"ANTHROPIC_API_KEY": "sk-test"})
