@@ -195,6 +195,8 @@ class AgentConfig(BaseModel):
     read_timeout: float = Field(300.0, gt=0, description="Seconds allowed between two streamed chunks.")
     max_attempts: int = Field(3, ge=1, le=10)
     stream_usage: bool = Field(True, description="openai: send stream_options.include_usage (some strict servers reject it).")
+    api: Literal["chat", "responses"] = Field(
+        "chat", validate_default=True, description="openai: Chat Completions (chat) or the Responses API (responses).")
     headers: dict[str, str] = Field(default_factory=dict)
     command: list[str] = Field(default_factory=list, description="cli: the command line, e.g. ['claude', '-p', '--output-format', 'stream-json'].")
     prompt_via: Literal["stdin", "arg"] = "stdin"
@@ -209,6 +211,13 @@ class AgentConfig(BaseModel):
     price_output: float | None = Field(None, ge=0, description="USD per million output tokens.")
     price_cache_read: float | None = Field(None, ge=0, description="USD per million prompt tokens read from a prompt cache.")
     price_cache_write: float | None = Field(None, ge=0, description="USD per million prompt tokens written to a prompt cache.")
+
+    @field_validator("api")
+    @classmethod
+    def _api_is_openais(cls, api: str, info: ValidationInfo) -> str:
+        if api != "chat" and info.data.get("type") != AgentType.OPENAI:
+            raise PydanticCustomError("openai_api", 'api = "responses" is for type "openai" agents only')
+        return api
 
     @field_validator("entry")
     @classmethod

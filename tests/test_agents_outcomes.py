@@ -173,3 +173,85 @@ async def test_the_last_event_without_a_blank_line_after_it_is_read(server: Fake
     events = await collect(make("anthropic", server))
     assert events[-1] == Finished("Hi", "end_turn") and len(server.requests) == 1
     assert not any(isinstance(e, TextDelta) and e.text != "Hi" for e in events)
+
+
+# ------------------------------------------------------------------------------------ the Responses API
+
+
+def responses_events(*events: dict[str, object]) -> bytes:
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def response_end(status: str = "completed", reason: str | None = None, error: dict[str, str] | None = None) -> dict[str, object]:
+    usage = {"input_tokens": 300, "input_tokens_details": {"cached_tokens": 256}, "output_tokens": 7, "total_tokens": 307}
+    response = {"id": "resp_1", "status": status, "usage": usage, "error": error,
+                "incomplete_details": {"reason": reason} if reason else None}
+    return {"type": f"response.{status}", "response": response}
+
+
+TEXT_DELTA = {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Hi there"}
+CREATED = {"type": "response.created", "response": {"id": "resp_1", "status": "in_progress"}}
+
+
+async def test_responses_api_request_stream_and_usage(server: FakeServer) -> None:
+    server.reply(Reply(200, SSE, [responses_events(CREATED, TEXT_DELTA, response_end())]))
+    events = await collect(make("openai", server, api="responses", system="Be brief"))
+    assert events == [TextDelta("Hi there"), UsageUpdate(300, 7, None, cache_read_tokens=256), Finished("Hi there", "completed")]
+    sent = server.requests[0]
+    assert sent.path == "/v1/responses"
+    assert sent.json() == {"model": "gpt-4o", "input": "Say hello", "stream": True, "max_output_tokens": 4096, "store": False, "instructions": "Be brief"}
+
+
+@pytest.mark.parametrize(("end", "kind", "reason"), [
+    (response_end("incomplete", "max_output_tokens"), "truncated", "truncated at max_tokens (incomplete: max_output_tokens)"),
+    (response_end("incomplete", "content_filter"), "refused", "refused by the model"),
+])
+async def test_responses_api_incomplete_answers_fail(server: FakeServer, end: dict[str, object], kind: str, reason: str) -> None:
+    server.reply(Reply(200, SSE, [responses_events(CREATED, TEXT_DELTA, end)]))
+    events = await collect(make("openai", server, api="responses"))
+    failed(events, kind, reason)
+    assert texts(events) == "Hi there" and len(server.requests) == 1
+
+
+async def test_responses_api_refusal_and_tool_call_fail(server: FakeServer) -> None:
+    refusal = {"type": "response.refusal.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "I can't help with that."}
+    server.reply(Reply(200, SSE, [responses_events(CREATED, refusal, response_end())]))
+    events = await collect(make("openai", server, api="responses"))
+    failed(events, "refused", "refused by the model")
+    assert texts(events) == "I can't help with that."
+    call = {"type": "response.output_item.added", "output_index": 0, "item": {"type": "function_call", "name": "get_weather", "arguments": ""}}
+    server.reply(Reply(200, SSE, [responses_events(CREATED, call, response_end())]))
+    failed(await collect(make("openai", server, api="responses")), "tool_call", "get_weather")
+
+
+async def test_responses_api_failed_is_retried_like_a_server_error_and_error_events_fail(server: FakeServer) -> None:
+    failed_end = response_end("failed", error={"code": "server_error", "message": "The model crashed"})
+    server.reply(Reply(200, SSE, [responses_events(CREATED, failed_end)]), Reply(200, SSE, [responses_events(CREATED, TEXT_DELTA, response_end())]))
+    events = await collect(make("openai", server, api="responses"))
+    assert events[-1] == Finished("Hi there", "completed") and len(server.requests) == 2
+    error = {"type": "error", "code": "invalid_prompt", "message": "Invalid prompt", "param": None}
+    server.reply(Reply(200, SSE, [responses_events(CREATED, error)]))
+    assert "Invalid prompt" in failed(await collect(make("openai", server, api="responses")), "error", "").message
+    server.reply(Reply(200, SSE, [responses_events(CREATED, TEXT_DELTA)]))
+    failed(await collect(make("openai", server, api="responses")), "protocol", "ended without response.completed")
+
+
+def test_api_responses_is_for_openai_agents_only() -> None:
+    from pydantic import ValidationError
+
+    from orchestra_tui.models import AgentConfig
+
+    assert AgentConfig(type="openai", api="responses").api == "responses"
+    with pytest.raises(ValidationError, match='api = "responses" is for type "openai" agents only'):
+        AgentConfig(type="anthropic", api="responses")
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])
+async def test_a_server_without_a_model_listing_is_not_called_broken(server: FakeServer, kind: str) -> None:
+    """LiteLLM's Gemini route answers tasks but has no /v1beta/models: a 404 there means 'not checked'."""
+    server.reply(Reply.json(404, {"detail": "Not Found"}))
+    usability = await make(kind, server).check({"OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k", "GEMINI_API_KEY": "k"})
+    assert usability.usable and not usability.checked and "lists no models" in usability.reason

@@ -126,3 +126,18 @@ def test_the_tui_header_shows_known_figures_and_counts_the_unpriced() -> None:
     assert "tokens" not in figures_line({**base, "tokens": None, "cost_usd": None, "unpriced_runs": 0}).plain
     assert "1,200 tokens · $0.4200 + 3 unpriced" in figures_line({**base, "tokens": 1200, "cost_usd": 0.42, "unpriced_runs": 3}).plain
     assert "unknown tokens · unknown (2 unpriced)" in figures_line({**base, "tokens": None, "cost_usd": None, "unpriced_runs": 2}).plain
+
+
+def test_orchestra_agents_shows_a_server_without_a_model_listing_as_usable_but_not_checked(tmp_path: Path, server: FakeServer) -> None:
+    write_plan(tmp_path, agent("truth-gemini", "gemini", "gemini-2.5-flash", server.url, api_key_env="TRUTH_GEMINI_KEY")
+               + task_block("A", agent="truth-gemini"))
+    server.reply(Reply.json(404, {"detail": "Not Found"}), Reply.json(404, {"detail": "Not Found"}))
+    rows = {row["name"]: row for row in as_json_env(tmp_path, {"TRUTH_GEMINI_KEY": "k"}, "agents")}
+    row = rows["truth-gemini"]
+    assert row["usable"] and row["problems"] == [] and row["endpoint_checked"] is False, row
+    table = ok(tmp_path, "agents", env={"TRUTH_GEMINI_KEY": "k"}).stdout
+    assert "yes (endpoint not checked)" in table and "404" not in table.split("truth-gemini", 1)[1].splitlines()[0]
+
+
+def as_json_env(root: Path, env: dict[str, str | None], *args: str) -> object:
+    return json.loads(ok(root, *args, "--json", env=env).stdout)

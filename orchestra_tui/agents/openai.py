@@ -5,8 +5,9 @@ The key comes from ``api_key_env``; when that is unset it defaults to ``OPENAI_A
 api.openai.com only, so a local server gets no key and the OpenAI key never leaves for another host.
 The token limit is sent as ``max_completion_tokens`` to api.openai.com (its reasoning models reject
 ``max_tokens``) and as ``max_tokens`` elsewhere (what compatible servers read). The stream must end with
-``data: [DONE]``; a payload with an ``error`` key is an error event (vLLM, OpenRouter). OpenRouter's
-``usage.cost`` becomes ``UsageUpdate.cost_usd``.
+``data: [DONE]``; a payload with an ``error`` key is an error event (vLLM, OpenRouter). OpenRouter's and
+LiteLLM's ``usage.cost`` becomes ``UsageUpdate.cost_usd``. With ``api = "responses"`` the agent talks to the
+Responses API instead (:mod:`.openai_responses`), with the same retries, cost and outcome rules.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
+from .openai_responses import ResponsesDecoder
 from .transport import (
     Call,
     StreamingAgent,
@@ -112,6 +114,8 @@ class OpenAIAgent(StreamingAgent):
         return {"authorization": f"Bearer {key}"} if key else {}
 
     def build(self, request: AgentRequest, key: str | None) -> Call:
+        if self.config.api == "responses":
+            return self._responses(request, key)
         system = self.system_prompt(request)
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": request.prompt})
@@ -124,8 +128,18 @@ class OpenAIAgent(StreamingAgent):
         headers = self.headers({**self._auth(key), "accept": "text/event-stream"}, key)
         return Call(f"{self.base_url}/chat/completions", headers, body)
 
-    def decoder(self) -> OpenAIDecoder:
-        return OpenAIDecoder()
+    def _responses(self, request: AgentRequest, key: str | None) -> Call:
+        body: dict[str, Any] = {"model": self.config.model, "input": request.prompt, "stream": True,
+                                "max_output_tokens": self.config.max_tokens, "store": False}
+        if system := self.system_prompt(request):
+            body["instructions"] = system
+        if self.config.temperature is not None:
+            body["temperature"] = self.config.temperature
+        headers = self.headers({**self._auth(key), "accept": "text/event-stream"}, key)
+        return Call(f"{self.base_url}/responses", headers, body)
+
+    def decoder(self) -> TerminatedDecoder:
+        return ResponsesDecoder() if self.config.api == "responses" else OpenAIDecoder()
 
     def probe(self, key: str | None) -> tuple[str, str, dict[str, str]]:
         return "GET", f"{self.base_url}/models", self.headers(self._auth(key), key)

@@ -163,7 +163,7 @@ def classify(status: int | None, info: ErrorInfo) -> tuple[str, bool]:
         return "auth", False
     if status == 529 or kind in ("overloaded_error", "unavailable"):
         return "overloaded", True
-    if status == 429 or kind in ("rate_limit_error", "resource_exhausted"):
+    if status == 429 or kind in ("rate_limit_error", "resource_exhausted", "rate_limit_exceeded"):
         return "rate_limit", True
     if status == 408:
         return "timeout", True
@@ -309,6 +309,9 @@ class StreamingAgent:
     default_base_url: ClassVar[str | None] = None
     framing: ClassVar[Literal["sse", "lines", "text"]] = "sse"
     needs_model: ClassVar[bool] = True
+    #: The probe reads a model listing, which some working servers do not have (LiteLLM's Gemini route has
+    #: no ``/v1beta/models``): a 404 or 405 to it says nothing about the endpoint that runs tasks.
+    probe_lists: ClassVar[bool] = True
 
     def __init__(self, name: str, config: AgentConfig, *, backoff: Backoff = DEFAULT_BACKOFF) -> None:
         self.name = name
@@ -435,6 +438,9 @@ class StreamingAgent:
             return Usability(False, f"{url} did not answer within {CHECK_TIMEOUT:g} s")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return Usability(False, redact(f"cannot reach {url}: {one_line(str(exc), 200) or type(exc).__name__}", key))
+        if response.status_code in (404, 405) and self.probe_lists:
+            return Usability(True, f"{url}: HTTP {response.status_code}, this server lists no models here; "
+                                   "it answers, so the agent is not called broken (model not checked)", checked=False)
         if not response.is_success and not self._answering(response.status_code):
             error = http_error(self.provider, response.status_code, response.headers, response.content, self.key_env)
             return Usability(False, redact(error.message, key))
