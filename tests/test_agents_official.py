@@ -11,16 +11,15 @@ when the model ended normally with a non-empty answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from orchestra_tui.agents import AnthropicAgent, Failed, Finished, OpenAIAgent, TextDelta, UsageUpdate, close_http_client
+from orchestra_tui.agents import AnthropicAgent, Failed, Finished, OpenAIAgent, TextDelta, UsageUpdate
 from orchestra_tui.models import AgentConfig
 
 from .fakeserver import FakeServer, Reply
-from .test_agents_http import FAST, collect, request
+from .test_agents_http import FAST, _close_client, collect, request, server  # noqa: F401 (fixtures)
 
 def _shared() -> Path:
     """``../shared`` beside the checkout (CI), or beside a directory of worktrees holding it."""
@@ -33,18 +32,6 @@ def _shared() -> Path:
 
 CORPUS = _shared() / "corpus" / "wire" / "official"
 EXPECTED: dict[str, dict[str, object]] = json.loads((Path(__file__).parent / "data" / "official_streams.json").read_text("utf-8"))
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-async def _close_client() -> object:
-    yield
-    await close_http_client()
 
 
 def recording(name: str) -> bytes:

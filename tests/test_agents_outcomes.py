@@ -6,26 +6,13 @@ tokens are read as the servers send them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate, close_http_client
+from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
 
 from .fakeserver import FakeServer, Reply
-from .test_agents_http import NDJSON, SSE, collect, make, texts
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-async def _close_client() -> object:
-    yield
-    await close_http_client()
+from .test_agents_http import NDJSON, SSE, _close_client, collect, make, server, texts  # noqa: F401 (fixtures)
 
 
 def sse(*payloads: object, crlf: bool = False) -> bytes:
