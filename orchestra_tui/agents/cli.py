@@ -5,8 +5,6 @@ says how to read stdout:
 
 ``text``
     streamed as it arrives; the whole of it is the answer.
-
-Whatever the format, a run succeeds only when the program exits 0 with a non-empty answer.
 ``stream-json``
     Claude Code's ``claude -p --output-format stream-json --verbose``: one JSON object per line. Text
     blocks of ``assistant`` messages (or, with ``--include-partial-messages``, the ``stream_event`` text
@@ -15,8 +13,9 @@ Whatever the format, a run succeeds only when the program exits 0 with a non-emp
 ``jsonl``
     Codex's ``codex exec --json`` events: ``item.completed`` with an ``agent_message`` item is text (the
     last one is the answer), ``turn.completed`` carries usage, ``turn.failed`` and ``error`` fail the run
-    (except Codex's own ``Reconnecting... N/M`` notices, which it recovers from).
+    (except Codex's own ``Reconnecting...`` notices, which are its retries).
 
+Whatever the format, a run succeeds only when the program exits 0 with a non-empty answer.
 A line that is not a JSON object is passed through as text; nothing in the output can crash the run. A
 non-zero exit fails the run with the last line the program wrote to stderr.
 """
@@ -34,10 +33,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..models import AgentConfig
+from .api_errors import ErrorInfo, classify, error_info, one_line
 from .base import AgentRequest, Usability
 from .events import AgentEvent, Failed, Finished, Retrying, TextDelta, UsageUpdate
 from .shell import DEVNULL, PIPE, exit_phrase, read_text, shorten, spawn, supervised
-from .api_errors import ErrorInfo, classify, error_info, one_line
 
 _STDERR_LINES = 50
 
