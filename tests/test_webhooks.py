@@ -129,9 +129,15 @@ def pending(root: Path) -> list[Path]:
     return sorted((root / ".orchestra" / "webhooks" / "pending").glob("*.json"))
 
 
-def verified(request: Request, secret: str) -> bool:
-    expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(request.headers.get(SIGNATURE_HEADER.lower(), ""), expected)
+def verified(request: Request, secret: str, max_age: float = 300.0) -> bool:
+    """What a receiver does (README, Webhooks): split ``t=...,v1=...``, recompute the HMAC of
+    ``t.delivery.body``, compare in constant time, and refuse a timestamp older than ``max_age``."""
+    fields = dict(part.split("=", 1) for part in request.headers.get(SIGNATURE_HEADER.lower(), "").split(",") if "=" in part)
+    if "t" not in fields or "v1" not in fields:
+        return False
+    signed = f"{fields['t']}.{request.headers.get('x-orchestra-delivery', '')}.".encode() + request.body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(fields["v1"], expected) and abs(time.time() - int(fields["t"])) <= max_age
 
 
 # ------------------------------------------------------------------------------------------- bodies
@@ -324,8 +330,10 @@ def test_a_missing_secret_is_never_sent_unsigned(root: Path, receiver: Receiver)
         project.complete("A")
         dispatcher.close()
     assert receiver.wait_for(1, timeout=0.3) == []
-    [line] = log_lines(root)
-    assert line["error"].startswith("secret_env WH_SECRET is not set") and line["result"] == "retrying"
+    said, tried = log_lines(root)
+    assert said["error"].startswith("secret_env WH_SECRET is not set") and said["result"] == "waiting"
+    assert dispatcher.notes == [f"webhook {receiver.url()}: {said['error']}"]  # said once, for the face to show
+    assert tried["error"] == said["error"] and tried["result"] == "retrying"
     assert len(pending(root)) == 1
 
     project, dispatcher = attach(root, hooks, environ={"WH_SECRET": SECRET})
@@ -429,16 +437,17 @@ def plan_with_webhook(root: Path, url: str) -> Path:
     return root
 
 
-def test_cli_and_api_fire_the_same_event_and_the_cli_delivers_before_it_exits(tmp_path: Path, receiver: Receiver) -> None:
-    """Needs ``attach_webhooks`` called in ``Project.open`` (and the dispatcher closed in ``Project.close``)."""
+def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path: Path, receiver: Receiver) -> None:
+    """Needs ``attach_webhooks`` called in ``Project.open`` (and the dispatcher closed in ``Project.close``); the
+    command itself sends nothing (``deliver.py``)."""
     cli_root = plan_with_webhook(tmp_path / "cli", receiver.url("/cli"))
     api_root = plan_with_webhook(tmp_path / "api", receiver.url("/api"))
     env = {**os.environ, "WH_SECRET": SECRET}
     result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(cli_root), "complete", "A"],
                             check=False, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
-    assert len(receiver.requests) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
-    [from_cli] = receiver.requests  # already there when the process has exited: no waiting
+    assert len(receiver.wait_for(1)) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
+    [from_cli] = receiver.requests
     assert verified(from_cli, SECRET)
 
     os.environ["WH_SECRET"] = SECRET

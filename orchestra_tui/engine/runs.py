@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import TransitionError
 from ..models import TaskStatus
+from ..redaction import redact_tree
 from .project import STATE_DIR, Project
 
 RUNS_DIR = "runs"
@@ -101,7 +102,7 @@ class RunLog:
 
     def event(self, name: str, /, **fields: Any) -> None:
         """One line of ``events.jsonl``: ``{"event": name, "time": ..., "t": seconds since start, ...}``."""
-        record = {"event": name, "time": _utc(), "t": self.elapsed(), **fields}
+        record = {"event": name, "time": _utc(), "t": self.elapsed(), **redact_tree(fields)}
         _write_all(self._events_fd, (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
 
     def sync(self) -> None:

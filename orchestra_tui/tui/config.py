@@ -9,24 +9,22 @@
     quit = "q,ctrl+q"
 
 The directory is ``$ORCHESTRA_CONFIG_DIR`` when set (tests point it at a temporary one), else
-platformdirs' user config directory for ``orchestra``.
+platformdirs' user config directory for ``orchestra`` (``userconfig.py``, which also reads ``allow_env``).
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
-import platformdirs
 import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import OrchestraError
 from ..store import fsio
+from ..userconfig import CONFIG_ENV, CONFIG_FILE, config_home
 
-CONFIG_ENV = "ORCHESTRA_CONFIG_DIR"
-CONFIG_FILE = "config.toml"
+__all__ = ["CONFIG_ENV", "CONFIG_FILE", "TuiConfig", "config_home", "load_config", "save_config"]
 
 
 class TuiConfig(BaseModel):
@@ -34,14 +32,7 @@ class TuiConfig(BaseModel):
 
     theme: str | None = None
     keymap: dict[str, str] = {}
-
-
-def config_home(given: Path | str | None = None) -> Path:
-    if given is not None:
-        return Path(given)
-    if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV])
-    return platformdirs.user_config_path("orchestra")
+    allow_env: list[str] = []  # read by the core (userconfig.py); kept when the theme is remembered
 
 
 def load_config(directory: Path) -> TuiConfig:

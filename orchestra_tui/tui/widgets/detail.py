@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...cli.render import hours, local_time, spent, status_text
+from ...display import one_line, printable
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -38,7 +39,7 @@ def _run_line(run: RunSummary) -> Text:
     if run.seconds is not None:
         line.append(f" · {run.seconds:.1f} s")
     if run.error:
-        line.append(f": {run.error}", style="red")
+        line.append(f": {printable(run.error)}", style="red")
     return line
 
 
@@ -54,7 +55,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
             return
         if isinstance(value, list):
             value = "\n".join(f"- {item}" for item in value)
-        table.add_row(label, Text(value) if isinstance(value, str) else value)
+        table.add_row(label, Text(printable(value)) if isinstance(value, str) else value)
 
     row("status", status_text(graph.status_of(task_id)))
     row("priority", f"{task.priority.value} · {task.phase.value} · agent {project.agent_of(task)}")
@@ -64,7 +65,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
     if task.completed_at:
         row("finished", local_time(task.completed_at))
     if task.last_error:
-        row("last error", Text(task.last_error, style="red"))
+        row("last error", Text(printable(task.last_error), style="red"))
     if task.input_tokens or task.output_tokens:
         row("tokens", f"{task.input_tokens:,} in / {task.output_tokens:,} out" + (f" · ${task.cost_usd:.4f}" if task.cost_usd else ""))
     row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
@@ -80,7 +81,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
     row("output", task.output)
     row("tags", ", ".join(task.tags))
     row("notes", task.notes.strip())
-    title = Text.assemble((task_id, "bold"), "  ", task.title)
+    title = Text.assemble((task_id, "bold"), "  ", one_line(task.title))
     return Group(title, table)
 
 
