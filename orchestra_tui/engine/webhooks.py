@@ -1,20 +1,31 @@
-"""Webhooks (DESIGN.md section 7): a JSON POST to each ``[[webhooks]]`` URL for the events it lists.
+"""Webhooks (DESIGN.md sections 7 and 13): a JSON POST to each ``[[webhooks]]`` URL for the events it lists.
 
 A commit never waits on a webhook: the listener ``attach_webhooks`` puts on ``Project.listeners`` only builds
 the body and queues it in memory. A background thread writes queued deliveries to the durable outbox
-(``outbox.py``) and sends them with httpx: bounded attempts with exponential backoff and jitter; 2xx is
-delivered; 408, 429, 5xx and network errors are retried; any other status is given up. ``close(timeout)``
-waits, bounded, until this process's deliveries have had their first attempt, so a one-shot CLI command
-delivers before it exits; whatever is left is sent by the next orchestra process that opens the project.
+(``outbox.py``). Who sends them:
+
+- ``Project.open`` attaches a *held* dispatcher: nothing is written or sent until ``release()``, which the
+  project calls on a change a person made (not inside ``Project.quietly()``, e.g. the app's recovery of
+  interrupted runs). Its thread then writes to the outbox and starts a detached sender process
+  (``deliver.py``), which sends; so opening the app and read-only commands send nothing, and no command ever
+  has a receiver on its path. Events queued by a process that never released are found by the next one
+  (``catch_up``).
+- A dispatcher attached directly (``attach_webhooks(project, hooks=...)``) and the sender process send from
+  their own thread: bounded attempts with exponential backoff and jitter; 2xx is delivered; 408, 429, 5xx and
+  network errors are retried; any other status is given up. ``close(timeout)`` waits, bounded, until this
+  process's deliveries have had their first attempt.
+
 Every attempt is a JSON line in ``.orchestra/webhooks.log``.
 
 Events come from history entries, whoever made them (scheduler, CLI, TUI, API), and from ``emit`` (the run
 engine's ``run_finished``). A delivery is at least once: receivers can deduplicate on the
-``X-Orchestra-Delivery`` header.
+``X-Orchestra-Delivery`` header. ``X-Orchestra-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.id.body">``
+signs the time and the delivery id with the body, so a receiver can refuse replays.
 
 Secrets: the HMAC secret is read from ``environ[secret_env]`` at send time, and nothing is sent unsigned
-when it is missing. Bodies and log lines are scrubbed of the values of every environment variable the
-plan names as a key or secret, and the log shows a URL without its userinfo, query or fragment.
+when it is missing (said once to the face, through ``notes``, and in the log). Bodies and log lines are
+redacted (``redaction.py``: every value expanded from the environment), and scrubbed of the values of the
+variables the plan names as a key or secret; the log shows a URL without its userinfo, query or fragment.
 """
 
 from __future__ import annotations
