@@ -86,28 +86,30 @@ def _sent_refs(value: Any, field: str, url: bool) -> list[tuple[str, str]]:
 def _check_sent_env(ctx: _Context, raw: dict[str, Any], environ: Mapping[str, str]) -> None:
     """Refuse ``${VAR}`` where its value would go over the network (an HTTP agent's table, a webhook's URL)
     unless the person allowed VAR: it is the agent's own ``api_key_env`` or in ``allow_env`` of the user's
-    config. A plan from someone else cannot name where a secret goes (DESIGN.md section 13)."""
-    allowed = allowed_env(environ)
-    where = f"allow it with allow_env = [\"{{}}\"] in {config_home(environ=environ) / CONFIG_FILE}"
+    config (read only when a reference needs it). A plan from someone else cannot name where a secret goes
+    (DESIGN.md section 13)."""
+    refs: list[tuple[str, int | None, str, str, str]] = []  # (label, line, field, variable, whose server)
     agents = raw.get("agents")
     for name, agent in (agents.items() if isinstance(agents, dict) else ()):
         if not isinstance(agent, dict) or agent.get("type") in LOCAL_AGENT_TYPES:
             continue
-        own = agent.get("api_key_env")
         for key, value in agent.items():
-            if key not in SENT_AGENT_FIELDS:
-                continue
-            for field, var in _sent_refs(value, key, key == "base_url"):
-                if var != own and var not in allowed:
-                    ctx.add(f"agent {name}", ctx.lines.agent_block(name).key_line(key),
-                            f"${{{var}}} would be sent to the agent's server; {where.format(var)}", field)
+            if key in SENT_AGENT_FIELDS:
+                refs += [(f"agent {name}", ctx.lines.agent_block(name).key_line(key), field, var, "agent")
+                         for field, var in _sent_refs(value, key, key == "base_url") if var != agent.get("api_key_env")]
     hooks = raw.get("webhooks")
     for index, hook in enumerate(hooks if isinstance(hooks, list) else ()):
         if isinstance(hook, dict):
-            for field, var in _sent_refs(hook.get("url"), "url", True):
-                if var not in allowed:
-                    ctx.add(f"webhook #{index + 1}", ctx.lines.webhook_block(index).key_line("url"),
-                            f"${{{var}}} would be sent to the webhook's server; {where.format(var)}", field)
+            refs += [(f"webhook #{index + 1}", ctx.lines.webhook_block(index).key_line("url"), field, var, "webhook")
+                     for field, var in _sent_refs(hook.get("url"), "url", True)]
+    if not refs:
+        return
+    allowed = allowed_env(environ)
+    config = config_home(environ=environ) / CONFIG_FILE
+    for label, line, field, var, whose in refs:
+        if var not in allowed:
+            ctx.add(label, line, f"${{{var}}} would be sent to the {whose}'s server; "
+                    f"allow it with allow_env = [\"{var}\"] in {config}", field)
 
 
 def _unknown_agent(name: str, known: set[str]) -> str:

@@ -32,7 +32,7 @@ class TuiConfig(BaseModel):
 
     theme: str | None = None
     keymap: dict[str, str] = {}
-    allow_env: list[str] = []  # read by the core (userconfig.py); kept when the theme is remembered
+    allow_env: list[str] | None = None  # read by the core (userconfig.py); kept when the theme is remembered
 
 
 def load_config(directory: Path) -> TuiConfig:
