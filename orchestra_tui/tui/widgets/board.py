@@ -88,7 +88,8 @@ def row_cells(task: AgentTask, status: TaskStatus) -> tuple[TaskCell, TitleCell]
     mark, style = _mark(status)
     task_id = task.task_id
     cell = Text(f"{mark} {task_id}", spans=[Span(0, len(mark), style), Span(len(mark) + 1, len(mark) + 1 + len(task_id), "bold")])
-    return TaskCell(task_id, cell), TitleCell(one_line(task.title))
+    title = one_line(task.title)
+    return TaskCell(task_id, cell), TitleCell(f"↳ {title}" if task.parent else title)  # a subtask
 
 
 def matches(task: AgentTask, status: TaskStatus, needle: str) -> bool:
