@@ -56,6 +56,12 @@ class Registry:
                 self._labels.setdefault(form, label)
             self._pattern = re.compile("|".join(re.escape(form) for form in sorted(self._labels, key=len, reverse=True)))
 
+    def clear(self) -> None:
+        """Forget every value (tests: one test's values must not change what another sees)."""
+        with self._lock:
+            self._labels = {}
+            self._pattern = None
+
     def register_env(self, names: Mapping[str, str] | Any, environ: Mapping[str, str]) -> None:
         """Register the current value of each of ``names`` in ``environ``."""
         for name in names:

@@ -145,7 +145,7 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
     orchestra("undo")
     orchestra("backups")
 
-    received = receiver.wait_for(1)
+    received = receiver.wait_for(1, timeout=30)
     assert received, "no webhook delivered: Project.open must call attach_webhooks"
     assert all(verified(request, hook_secret) for request in received)  # the secret was used to sign
     assert {request.json()["event"] for request in received} >= {"task_started", "task_completed", "task_failed", "rollback"}
@@ -233,7 +233,7 @@ def test_values_expanded_from_the_environment_reach_no_file_output_webhook_or_sc
         for read in (["list", "--json"], ["list"], ["show", "SH-1"], ["show", "HTTP-1"], ["backups", "--json"],
                      ["agents", "--json", "--offline"], ["report", "--json"], ["diff", "1"]):
             orchestra(*read)
-        assert receiver.wait_for(4), "the sender delivered the run's events"
+        assert receiver.wait_for(4, timeout=30), "the sender delivered the run's events"
     finally:
         echo.close()
         receiver.close()

@@ -87,7 +87,7 @@ def test_opening_the_app_and_reading_send_nothing_the_next_change_sends_what_wai
         task = task_block("A", commands=["echo $$ > task.pid; sleep 60"])
         write_plan(root, f'[[webhooks]]\nurl = "{receiver.url()}"\n\n' + task, project_id="cloned")
         # The run's start was a person's change: its event went out (from a sender process) before the kill.
-        interrupted_run(root, lambda: receiver.wait_for(1))
+        interrupted_run(root, lambda: receiver.wait_for(1, timeout=30))
         assert [request.json()["event"] for request in receiver.requests] == ["task_started"]
 
         async def look() -> str:
@@ -105,7 +105,7 @@ def test_opening_the_app_and_reading_send_nothing_the_next_change_sends_what_wai
         cursor = (outbox / "cursor").read_bytes()
 
         orchestra(root, "retry", "A")  # a person's change: what waited goes out, from a sender process
-        [_, request] = receiver.wait_for(2)
+        [_, request] = receiver.wait_for(2, timeout=30)
         assert request.json()["event"] == "task_failed" and request.json()["task"]["last_error"] == "interrupted"
         assert (outbox / "cursor").read_bytes() != cursor
     finally:

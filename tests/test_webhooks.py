@@ -449,7 +449,7 @@ def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path:
     result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(cli_root), "complete", "A"],
                             check=False, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
-    assert len(receiver.wait_for(1)) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
+    assert len(receiver.wait_for(1, timeout=30)) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
     [from_cli] = receiver.requests
     assert verified(from_cli, SECRET)
 
@@ -459,7 +459,7 @@ def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path:
             orchestrator.complete_task("A")
     finally:
         del os.environ["WH_SECRET"]
-    [_, from_api] = receiver.wait_for(2)
+    [_, from_api] = receiver.wait_for(2, timeout=30)
     assert verified(from_api, SECRET)
     cli_body, api_body = from_cli.json(), from_api.json()
     assert (cli_body["entry"]["actor"], api_body["entry"]["actor"]) == ("cli", "api")
