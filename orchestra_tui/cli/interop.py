@@ -94,6 +94,8 @@ def export_taskmaster(
     target = Path(path) if Path(path).is_absolute() else project.root / path
     if target.is_symlink():
         raise OrchestraError(f"{target} is a symlink; nothing was written (give the real path)")
+    if not Path(path).is_absolute() and not target.resolve().is_relative_to(project.root.resolve()):
+        raise OrchestraError(f"{target} leads outside the project through a symlink; nothing was written")
     if target.exists() and not force:
         raise OrchestraError(f"{target} already exists: add --force to replace it (nothing was written)")
     try:

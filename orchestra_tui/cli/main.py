@@ -701,7 +701,9 @@ def mcp_(
     serve(root)
 
 
-from . import interop as _interop  # noqa: E402,F401  (its commands register themselves on ``app``)
+if __name__ != "__main__":  # (``python -m`` runs the package's copy of this module, below)
+    from . import interop as _interop  # noqa: E402,F401  (their commands register themselves on ``app``)
+    from . import planning as _planning  # noqa: E402,F401
 
 # ------------------------------------------------------------------------------------------ entry
 
