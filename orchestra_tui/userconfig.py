@@ -33,18 +33,23 @@ def config_home(given: Path | str | None = None, environ: Mapping[str, str] | No
     return platformdirs.user_config_path("orchestra")
 
 
-def allowed_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The variables the user allows plans to send (``allow_env``); a bad file is a one-line OrchestraError."""
-    path = config_home(environ=environ) / CONFIG_FILE
+def read_config(directory: Path) -> dict[str, object]:
+    """The parsed ``config.toml`` in ``directory`` ({} when there is none); a bad file is a one-line OrchestraError."""
+    path = directory / CONFIG_FILE
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return frozenset()
+        return {}
     except OSError as error:
         raise OrchestraError(f"cannot read {path}: {error.strerror or error}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise OrchestraError(f"{path}: {error}") from None
-    names = data.get("allow_env", [])
+
+
+def allowed_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The variables the user allows plans to send (``allow_env``); a bad file is a one-line OrchestraError."""
+    directory = config_home(environ=environ)
+    names = read_config(directory).get("allow_env", [])
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-        raise OrchestraError(f"{path}: field 'allow_env': expected a list of variable names")
+        raise OrchestraError(f"{directory / CONFIG_FILE}: field 'allow_env': expected a list of variable names")
     return frozenset(names)

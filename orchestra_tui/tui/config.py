@@ -14,7 +14,6 @@ platformdirs' user config directory for ``orchestra`` (``userconfig.py``, which 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import tomli_w
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import OrchestraError
 from ..store import fsio
-from ..userconfig import CONFIG_ENV, CONFIG_FILE, config_home
+from ..userconfig import CONFIG_ENV, CONFIG_FILE, config_home, read_config
 
 __all__ = ["CONFIG_ENV", "CONFIG_FILE", "TuiConfig", "config_home", "load_config", "save_config"]
 
@@ -38,14 +37,7 @@ class TuiConfig(BaseModel):
 def load_config(directory: Path) -> TuiConfig:
     """The settings in ``directory`` (defaults when there is no file); a bad file is a one-line OrchestraError."""
     path = directory / CONFIG_FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return TuiConfig()
-    except OSError as error:
-        raise OrchestraError(f"cannot read {path}: {error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise OrchestraError(f"{path}: {error}") from None
+    data = read_config(directory)
     try:
         return TuiConfig.model_validate(data)
     except ValidationError as error:
