@@ -113,6 +113,21 @@ def _project(ctx: typer.Context, actor: str = "cli") -> Iterator[Project]:
         _notes(project.store, seen)
 
 
+def _confirm(yes: bool, question: str) -> None:
+    """Go on when ``yes`` or the person answers y; refuse without a terminal to ask on (nothing is changed)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise OrchestraError("refusing to change orchestra.toml without confirmation: add --yes")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        typer.echo("nothing was changed", err=True)
+        raise typer.Exit(1)
+
+
 def _ready(project: Project) -> set[str]:
     return set(project.graph.ready())
 

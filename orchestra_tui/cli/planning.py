@@ -10,10 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..graph import TaskGraph
-from ..models import AgentTask
-from .interop import _confirm
-from .main import JsonOption, _close_clients, _plan_dir, app, render
+from .main import JsonOption, _close_clients, _confirm, _plan_dir, app, render
 
 
 @app.command("plan")
@@ -103,6 +100,9 @@ async def _draft(plan: Any, name: str, prompt: str, max_tasks: int, repair: int,
 
 def _summary(plan: Any, result: Any) -> dict[str, Any]:
     """The proposed tasks with the DAG's figures: count, total hours, critical path."""
+    from ..graph import TaskGraph
+    from ..models import AgentTask
+
     tasks = [AgentTask.model_validate({**spec.model_dump(), "status": "pending"}) for spec in plan.tasks]
     known = {task.task_id for task in tasks}
     for item in result.tasks:
