@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import TransitionError
 from ..models import TaskStatus
+from ..store import fsio
 from .project import STATE_DIR, Project
 
 RUNS_DIR = "runs"
@@ -74,10 +75,12 @@ class RunLog:
     def __init__(self, root: Path, run_id: str) -> None:
         self.run_id = run_id
         self.dir = run_dir(root, run_id)
-        self.dir.mkdir(parents=True, exist_ok=False)
-        self._events_fd = os.open(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for directory in (self.dir.parent.parent, self.dir.parent):  # .orchestra/, runs/
+            fsio.private_dir(directory)
+        os.mkdir(self.dir, fsio.DIR_MODE)  # a fresh run id: never an existing directory (or a planted link)
+        self._events_fd = fsio.open_file(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         fcntl.flock(self._events_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else can hold it
-        self._output_fd = os.open(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._output_fd = fsio.open_file(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._verify_fd: int | None = None
         self.output_bytes = 0
         self._t0 = time.monotonic()
@@ -96,7 +99,7 @@ class RunLog:
 
     def write_verify(self, data: bytes) -> None:
         if self._verify_fd is None:
-            self._verify_fd = os.open(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._verify_fd = fsio.open_file(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         _write_all(self._verify_fd, data)
 
     def event(self, name: str, /, **fields: Any) -> None:
