@@ -209,7 +209,6 @@ class Store:
         if not os.path.lexists(ignore):
             fsio.atomic_write(ignore, b"# orchestra's runtime state: not for version control\n*\n")
         self._remove_temp_files()
-        self.warnings = [warning for warning in self.warnings if not warning.endswith(f"(not repaired: {REPAIR_HINT})")]
         self._load(repair=True)
         self._prepared = True
 
