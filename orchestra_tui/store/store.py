@@ -545,7 +545,7 @@ class Store:
         """Refresh the snapshot and keep a checkpoint. The commit is already durable: a failure here only warns."""
         try:
             data = self._write_snapshot()
-            self.checkpoint_dir.mkdir(exist_ok=True)
+            fsio.private_dir(self.checkpoint_dir)
             checksum = data[len(b'{"checksum":"') : len(b'{"checksum":"') + 64].decode()
             fsio.atomic_write(self.checkpoint_dir / snapshot.checkpoint_name(self.seq, checksum), snapshot.checkpoint_bytes(data))
             self._checkpoint_seq, self._checkpoint_offset = self.seq, self.offset
