@@ -296,7 +296,7 @@ def test_a_held_lock_is_named_at_once_and_the_wait_ends_in_one_line(demo_dir: Pa
         stuck.wait(timeout=10)
     lines = waiter.stderr.splitlines()
     assert waiter.returncode == 1 and len(lines) == 2, waiter.stderr
-    holder = f"held by pid {stuck.pid} (stuck.py -p {str(demo_dir)[:20]}"
+    holder = f"held by pid {stuck.pid} (stuck.py complete) since "
     assert lines[0].startswith("waiting up to 1.5 s for ") and holder in lines[0], lines[0]
     assert lines[1].startswith("error: gave up after 1.5 s waiting for ") and holder in lines[1], lines[1]
     assert lines[1].endswith("nothing was changed (try again when it is done)")
@@ -322,7 +322,7 @@ def test_the_app_says_who_holds_the_lock_before_it_draws(demo_dir: Path, tmp_pat
     finally:
         os.killpg(stuck.pid, 9)
         stuck.wait(timeout=10)
-    assert len(heard) == 1 and f"held by pid {stuck.pid} (stuck.py" in heard[0], heard
+    assert len(heard) == 1 and f"held by pid {stuck.pid} (stuck.py cancel) since " in heard[0], heard
     assert "\n" not in str(error.value) and f"held by pid {stuck.pid}" in str(error.value)
 
 

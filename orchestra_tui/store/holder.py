@@ -1,15 +1,16 @@
 """Who holds the state lock: recorded by each holder beside the lock file, read by a process that must wait.
 
-The record is ``lock.holder`` (pid, command line, since when), not the lock file itself: a waiter opens the
-lock file on every try. It is written after each acquisition without fsync (it informs, it is not state),
-and read back only when the lock is busy; a record whose pid no longer runs describes nobody.
+The record is ``lock.holder`` (pid, command, since when), not the lock file itself: a waiter opens the lock
+file on every try. It is written after each acquisition without fsync (it informs, it is not state), and
+read back only when the lock is busy; a record whose pid no longer runs describes nobody. The command is the
+program's name and its subcommand only (``orchestra run``): arguments may hold secrets, and this is a file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,9 @@ from pathlib import Path
 from . import fsio
 
 HOLDER_FILE = "lock.holder"
-SHOWN = 80  # characters of a command line shown
+SHOWN = 80  # characters of a command shown
+_SUBCOMMAND = re.compile(r"^[a-z][a-z-]{0,19}$")
+_TAKES_VALUE = {"-p", "--project", "--theme"}
 
 
 def _printable(text: str) -> str:
@@ -25,12 +28,26 @@ def _printable(text: str) -> str:
     return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
 
 
+def command(argv: list[str]) -> str:
+    """``orchestra complete`` for ``orchestra -p DIR complete DES-001``: the program and the first plain
+    lower-case word after it (a subcommand), never the other arguments."""
+    program = os.path.basename(argv[0]) if argv and argv[0] else "python"
+    if program in ("main.py", "__main__.py", "-c", "-m"):
+        program = "orchestra"
+    words = iter(argv[1:])
+    for word in words:
+        if word in _TAKES_VALUE:
+            next(words, None)
+        elif _SUBCOMMAND.match(word):
+            return f"{program} {word}"
+        elif not word.startswith("-"):
+            break
+    return program
+
+
 def this_process() -> bytes:
     """This process's record, without the time (added at each acquisition)."""
-    argv = [os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
-    if argv[0] in ("main.py", "__main__.py", "-c", "-m"):
-        argv[0] = "orchestra"
-    return json.dumps({"pid": os.getpid(), "command": shlex.join(argv)})[:-1].encode()
+    return json.dumps({"pid": os.getpid(), "command": command(sys.argv)})[:-1].encode()
 
 
 class HolderRecord:

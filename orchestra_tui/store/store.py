@@ -449,7 +449,7 @@ class Store:
 
     def _reload(self) -> None:
         with self._locked():
-            self._load(repair=True)
+            self._load(repair=self._prepared)  # a store opened read-only repairs nothing until it commits
         self._history, self._history_end = [], None
         self._notify_reload()
 
