@@ -237,7 +237,8 @@ class Project:
 
     def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
         """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""
-        allowed = {"last_run_id", "input_tokens", "output_tokens", "cost_usd", "last_error", "actual_hours"}
+        allowed = {"last_run_id", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
+                   "unpriced_runs", "last_error", "actual_hours"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"record_run cannot set {sorted(unknown)}")
