@@ -133,7 +133,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def is_live(root: Path, run_id: str) -> bool:
     """True while some process (this one included) holds the run's lock."""
     try:
-        fd = os.open(run_dir(root, run_id) / EVENTS_FILE, os.O_RDONLY)
+        fd = fsio.open_file(run_dir(root, run_id) / EVENTS_FILE, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -150,7 +150,7 @@ def is_live(root: Path, run_id: str) -> bool:
 def read_events(root: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's events; a line torn by a crash is skipped."""
     try:
-        text = (run_dir(root, run_id) / EVENTS_FILE).read_text(encoding="utf-8", errors="replace")
+        text = fsio.read_bytes(run_dir(root, run_id) / EVENTS_FILE).decode("utf-8", errors="replace")
     except OSError:
         return []
     events = []
@@ -169,8 +169,7 @@ def read_output(root: Path, run_id: str | None, limit: int = -1) -> str | None:
     if not run_id:
         return None
     try:
-        with open(run_dir(root, run_id) / OUTPUT_FILE, "rb") as handle:
-            return handle.read(limit).decode("utf-8", errors="replace")
+        return fsio.read_bytes(run_dir(root, run_id) / OUTPUT_FILE, 0, limit).decode("utf-8", errors="replace")
     except OSError:
         return None
 
