@@ -69,9 +69,9 @@ def test_no_escape_reaches_a_real_terminal_from_the_app(tmp_path: Path) -> None:
         pane.start(["env", "TERM=xterm-256color", f"ORCHESTRA_CONFIG_DIR={tmp_path / 'config'}", *orchestra_command(), str(root)],
                    cwd=tmp_path)
         title_before = pane.tmux("display-message", "-p", "#{pane_title}")
-        pane.wait(lambda s: "[link=http://evil.example]click[/]" in s and "␛]2;PWNED" in s, "the title, shown literally")
+        pane.wait(lambda s: "[link=http://evil.example]click[/]" in s and "␛]2;PWNED" in s, "the title, shown literally", timeout=30)
         pane.keys("a")  # run A: its output (the same sequences) streams into a pane
-        pane.wait(lambda s: "␛]2;OWNED␇" in s and "last line" in s, "the output, made visible", timeout=20)
+        pane.wait(lambda s: "␛]2;OWNED␇" in s and "last line" in s, "the output, made visible", timeout=30)
         assert pane.tmux("display-message", "-p", "#{pane_title}") == title_before
         assert "PWNED" not in title_before and "OWNED" not in title_before
         assert pane.tmux("list-buffers") == ""  # no OSC 52 clipboard write reached tmux
@@ -88,7 +88,7 @@ def test_the_sequences_would_reach_tmux_if_printed(tmp_path: Path) -> None:
     script.write_text(f"import sys, time\nsys.stdout.write({TITLE!r})\nsys.stdout.flush()\ntime.sleep(30)\n")
     try:
         pane.start([sys.executable, str(script)], cwd=tmp_path)
-        pane.wait(lambda s: "click" in s, "the raw text")
+        pane.wait(lambda s: "click" in s, "the raw text", timeout=30)
         assert pane.tmux("display-message", "-p", "#{pane_title}").strip() == "PWNED"
         assert pane.tmux("list-buffers") != ""
     finally:

@@ -517,7 +517,7 @@ class SilentServer:
                 self.owners.append(owners)
                 self._got.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[set[int]]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[set[int]]:
         with self._got:
             self._got.wait_for(lambda: len(self.owners) >= count, timeout)
             return list(self.owners)
