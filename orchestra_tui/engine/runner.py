@@ -15,8 +15,9 @@ person completes or fails it. Cancelling ``finish`` fails the task with ``cancel
 its output. State changes go through the ``Project``, whose actor names who made them; every run's end is
 also a ``run_finished`` webhook event when the project has webhooks.
 
-Strings logged or shown are the task's own (unexpanded) ones, so a ``${SECRET}`` in a command never
-reaches a file orchestra writes.
+Strings logged or shown are the task's own (unexpanded) ones, and an agent's error message (which may
+quote an expanded command or an echoed header) is redacted (:mod:`..redaction`), so a ``${SECRET}`` never
+reaches a file orchestra writes; ``output.txt`` keeps what the process itself wrote.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from ..agents.base import Agent, AgentRequest
 from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
 from ..agents.pricing import FREE_TYPES, format_cost, run_cost
 from ..agents.prompt import expand_task, render_prompt
-from ..errors import OrchestraError, TransitionError
+from ..errors import OrchestraError, TransitionError, quoted
 from ..models import AgentTask, TaskStatus, utcnow
+from ..plan.outputs import resolved_output_problem
+from ..redaction import redact
 from ..store import fsio
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import Project
@@ -216,7 +219,7 @@ class Runner:
                 outcome.error = str(error)
             except Exception as error:  # an agent's bug must not leave the task in progress for ever
                 outcome.error = f"internal error in agent {run.agent_name}: {type(error).__name__}: {error}"
-                self.bus.publish(EngineError(outcome.error, run.task_id))
+                self.bus.publish(EngineError(redact(outcome.error), run.task_id))
             return self.end(run, outcome)
         finally:
             if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
@@ -238,7 +241,7 @@ class Runner:
                     self._usage(run, event, outcome)
                 elif isinstance(event, Retrying):
                     log.event("retry", attempt=event.attempt, delay=event.delay, reason=event.reason)
-                    publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, event.reason))
+                    publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, redact(event.reason)))
                 elif isinstance(event, Finished):
                     chars = log.output_bytes if event.text is None else len(event.text)
                     log.event("finished", stop_reason=event.stop_reason, chars=chars, handoff=event.handoff)
@@ -283,15 +286,16 @@ class Runner:
         if not expanded.output:
             return None  # and the answer is not read back from disk
         root = self.project.root
+        problem = resolved_output_problem(root, expanded.output, expanded.deliverables)
+        if problem is not None:
+            return f"output path {quoted(task.output)} {problem}; nothing was written"
         target = (root / expanded.output).resolve()
-        if not target.is_relative_to(root) or target == root:
-            return f"output path {task.output!r} is outside the project root; nothing was written"
         text = self._answer(run, finished)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fsio.atomic_write(target, text.encode())
+            fsio.atomic_write(target, text.encode(), mode=0o666)  # a project file: the umask applies
         except OSError as error:
-            return f"cannot write output {task.output!r}: {error.strerror or error}"
+            return f"cannot write output {quoted(task.output)}: {error.strerror or error}"
         run.log.event("output", path=task.output, chars=len(text))
         return None
 
@@ -337,6 +341,8 @@ class Runner:
         """Commit the run's outcome (tokens, then the task's status), log it, release the lock."""
         if outcome is None:
             outcome = _Outcome(error=error)
+        if outcome.error:  # an agent's message may quote a secret (a command line, an echoed header)
+            outcome.error = redact(outcome.error)
         project, task_id = self.project, run.task_id
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
         run.log.sync()
