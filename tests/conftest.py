@@ -33,6 +33,18 @@ def _fresh_secrets() -> Iterator[None]:
     REGISTRY.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_agents_or_webhooks_from_code() -> Iterator[None]:
+    """Agents and webhooks registered from code live as long as the process: one test's registrations
+    (an agent named ``gpt``) must not run in a later test's project."""
+    yield
+    from orchestra_tui.agents import registry
+    from orchestra_tui.engine import webhooks
+
+    registry._PROCESS_AGENTS.clear()
+    webhooks._REGISTERED.clear()
+
+
 @pytest.fixture
 def demo_dir(tmp_path: Path) -> Path:
     target = tmp_path / "demo"

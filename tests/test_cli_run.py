@@ -221,7 +221,7 @@ def test_execute_fires_run_finished_with_the_runs_outcome(tmp_path: Path) -> Non
                    + task_block("A", commands=["echo hooked"]))
         result = orchestra(tmp_path, "execute", "A")
         assert result.returncode == 0, result.stderr
-        for _ in range(100):  # the CLI gives deliveries a moment before it exits; they may land just after
+        for _ in range(600):  # a sender process delivers after the command exits (at most 30 s here)
             if len(received) >= 2:
                 break
             time.sleep(0.05)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -93,8 +93,12 @@ class Receiver:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Request]:
         """The requests once there are ``count`` of them, or whatever came within ``timeout`` seconds."""
+        return self.wait_until(lambda requests: len(requests) >= count, timeout)
+
+    def wait_until(self, condition: Callable[[list[Request]], bool], timeout: float = 30.0) -> list[Request]:
+        """The requests once ``condition`` holds for them, or whatever came within ``timeout`` seconds."""
         with self._got:
-            self._got.wait_for(lambda: len(self.requests) >= count, timeout)
+            self._got.wait_for(lambda: condition(self.requests), timeout)
             return list(self.requests)
 
     def close(self) -> None:
