@@ -80,6 +80,8 @@ class TaskSpec(BaseModel):
     inputs: list[str] = Field(default_factory=list, description="Files whose contents go into the agent's prompt.")
     output: str | None = Field(None, description="Path the agent's final text is written to on success.")
     verify: list[str] = Field(default_factory=list, description="Shell commands run after a successful run; all must exit 0.")
+    timeout: float | None = Field(None, ge=0, description="shell/cli: seconds the run may take (0: no limit); over the agent's.")
+    idle_timeout: float | None = Field(None, ge=0, description="shell/cli: seconds the run may go without output (0: no limit).")
 
 
 class AgentTask(TaskSpec):
@@ -189,6 +191,8 @@ class AgentConfig(BaseModel):
     text_path: str | None = Field(None, description="http: dotted path to the text in each streamed JSON line.")
     price_input: float | None = Field(None, ge=0, description="USD per million input tokens (overrides the built-in table).")
     price_output: float | None = Field(None, ge=0, description="USD per million output tokens.")
+    timeout: float | None = Field(None, ge=0, description="shell/cli: seconds a run may take (default 1800 shell, 3600 cli; 0: no limit).")
+    idle_timeout: float | None = Field(None, ge=0, description="shell/cli: seconds a run may go without output (default 600; 0: no limit).")
 
 
 class WebhookEvent(StrEnum):

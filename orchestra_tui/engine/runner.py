@@ -37,15 +37,17 @@ from ..agents.base import Agent, AgentRequest
 from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
 from ..agents.pricing import cost_usd
 from ..agents.prompt import expand_task, render_prompt
-from ..errors import OrchestraError, TransitionError
+from ..errors import OrchestraError, SupersededError, TransitionError
 from ..models import AgentTask, TaskStatus, utcnow
 from ..store import fsio
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import Project
-from .runs import RunLog, new_run_id, read_output
+from .runs import RunLog, new_run_id, output_tail, read_output
 
 CANCELLED = "cancelled by user"
 DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
+RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult holds (output.txt has it all)
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Run:
     log: RunLog
     started_at: datetime
     env: dict[str, str]
+    attempt: int = 0  # the task's attempt this run is: its end lands only while the task is still in it
     ended: bool = False
     verify_decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
 
@@ -151,14 +154,14 @@ class Runner:
         ``env``: what this run sees instead of the runner's."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        return self._begin(task, name, instance, RunLog(self.project.root, new_run_id()), env)
+        return self._begin(task, name, instance, RunLog(self.project.root, new_run_id(), task_id), env)
 
     async def begin_async(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> Run:
         """``begin``, with the run's files created in a worker thread: creating a directory and two files
         costs milliseconds on a busy disk, which the event loop spends on other runs meanwhile."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        making = asyncio.get_running_loop().run_in_executor(None, RunLog, self.project.root, new_run_id())
+        making = asyncio.get_running_loop().run_in_executor(None, RunLog, self.project.root, new_run_id(), task_id)
         try:
             log = await asyncio.shield(making)
         except asyncio.CancelledError:
@@ -175,9 +178,10 @@ class Runner:
         except BaseException:
             _discard(log)
             raise
-        log.event("started", attempt=self.project.tasks[task_id].attempts, entry=entry.id)
+        attempt = self.project.tasks[task_id].attempts
+        log.event("started", attempt=attempt, entry=entry.id)
         self.bus.publish(RunStarted(log.run_id, task_id, name))
-        return Run(task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env)
+        return Run(task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env, attempt)
 
     async def execute(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> RunResult:
         return await self.finish(self.begin(task_id, agent, env))
@@ -213,15 +217,18 @@ class Runner:
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
         prompt = render_prompt(expanded, root=self.project.root, dependency_outputs=self._dependency_outputs(task))
         run.log.event("prompt", chars=len(prompt))
-        request = AgentRequest(run.run_id, expanded, prompt, self.project.root, run.env, system=run.agent.config.system)
+        request = AgentRequest(run.run_id, expanded, prompt, self.project.root, run.env, system=run.agent.config.system,
+                               on_spawn=run.log.record_process)
         publish, log = self.bus.publish, run.log
         async with aclosing(run.agent.run(request)) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
-                    if not log.output_bytes:
+                    data = event.text.encode() if event.raw is None else event.raw
+                    if data and not log.output_bytes:
                         log.event("first_text")
-                    log.write_output(event.text)
-                    publish(RunOutput(run.run_id, run.task_id, event.text))
+                    log.write_output(data)
+                    if event.text:
+                        publish(RunOutput(run.run_id, run.task_id, event.text))
                 elif isinstance(event, UsageUpdate):
                     self._usage(run, event, outcome)
                 elif isinstance(event, Retrying):
@@ -263,10 +270,15 @@ class Runner:
         return outputs
 
     def _answer(self, run: Run, finished: Finished | None) -> str:
-        """The run's answer: the agent's, or all the text it streamed (read back from ``output.txt``)."""
+        """The run's answer for its result: the agent's, or the text it streamed, read back from ``output.txt``
+        up to :data:`RESULT_OUTPUT_BYTES` (beyond that, its end, after a line saying where the whole is)."""
         if finished is not None and finished.text is not None:
             return finished.text
-        return read_output(self.project.root, run.run_id) or ""
+        data, size = output_tail(self.project.root, run.run_id, RESULT_OUTPUT_BYTES)
+        text = data.decode("utf-8", errors="replace")
+        if size > len(data):
+            text = f"[the first {size - len(data):,} bytes are in {run.log.output_path}]\n" + text
+        return text
 
     def _write_output(self, run: Run, task: AgentTask, expanded: AgentTask, finished: Finished) -> str | None:
         """Write the run's answer to the task's ``output`` path; the reason it could not, or None."""
@@ -276,13 +288,15 @@ class Runner:
         target = (root / expanded.output).resolve()
         if not target.is_relative_to(root) or target == root:
             return f"output path {task.output!r} is outside the project root; nothing was written"
-        text = self._answer(run, finished)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fsio.atomic_write(target, text.encode())
+            if finished.text is not None:
+                fsio.atomic_write(target, finished.text.encode())
+            else:  # the answer is everything streamed, of any size: copied file to file
+                fsio.atomic_copy(run.log.output_path, target)
         except OSError as error:
             return f"cannot write output {task.output!r}: {error.strerror or error}"
-        run.log.event("output", path=task.output, chars=len(text))
+        run.log.event("output", path=task.output, bytes=target.stat().st_size)
         return None
 
     async def _verify(self, run: Run, task: AgentTask, expanded: AgentTask) -> str | None:
@@ -324,29 +338,39 @@ class Runner:
     # -- ending ---------------------------------------------------------------------------------------
 
     def end(self, run: Run, outcome: _Outcome | None = None, error: str | None = None) -> RunResult:
-        """Commit the run's outcome (tokens, then the task's status), log it, release the lock."""
+        """Commit the run's outcome with its tokens, in one entry and only while the task is still in this run
+        (else the run ends ``superseded`` and the task is left as it is), log it, release the lock."""
         if outcome is None:
             outcome = _Outcome(error=error)
         project, task_id = self.project, run.task_id
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
+        superseded = False
         run.log.sync()
         try:
-            self._record_usage(run, outcome)
+            fields = self._usage_fields(run, outcome)
             if handoff:
+                if fields:
+                    project.end_run(task_id, run.run_id, run.attempt, None, fields=fields)
                 run.log.event("handoff")
             elif outcome.error is None:
-                if project.plan.project.auto_complete:
-                    project.complete(task_id)
-                else:
-                    project.review(task_id)
+                action = "complete" if project.plan.project.auto_complete else "review"
+                project.end_run(task_id, run.run_id, run.attempt, action, fields=fields)
             else:
-                project.fail(task_id, outcome.error)
-        except TransitionError as refused:  # another process changed the task while it ran
+                project.end_run(task_id, run.run_id, run.attempt, "fail", outcome.error, fields)
+        except SupersededError as moved:
+            superseded, outcome.error = True, str(moved)
+        except TransitionError as refused:  # another process changed what the task needs while it ran
             outcome.error = f"{refused}; the run's output is in {run.log.dir}"
-        status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
+        if superseded:
+            status = SUPERSEDED
+        else:
+            status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
         output = self._answer(run, outcome.finished if outcome.error is None else None)
         seconds = run.log.elapsed()
-        run.log.event("end", status=status, error=outcome.error, seconds=seconds)
+        try:
+            run.log.event("end", status=status, error=outcome.error, seconds=seconds)
+        except OrchestraError:
+            pass  # disk full: the outcome is committed; the run's own log just lacks its last line
         run.log.close()
         run.ended = True
         ended = RunEnded(run.run_id, task_id, status, outcome.error, handoff, outcome.input_tokens, outcome.output_tokens, outcome.cost, seconds)
@@ -362,9 +386,11 @@ class Runner:
             outcome.output_tokens, outcome.cost, handoff, run.started_at, utcnow(),
         )
 
-    def _record_usage(self, run: Run, outcome: _Outcome) -> None:
+    def _usage_fields(self, run: Run, outcome: _Outcome) -> dict[str, Any]:
+        """The task's token and cost totals with this run's added (they accumulate over attempts); {} when
+        the run reported none."""
         if outcome.input_tokens is None and outcome.output_tokens is None:
-            return
+            return {}
         run.log.event("usage", input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens, cost_usd=outcome.cost)
         task = self.project.task(run.task_id)
         fields: dict[str, Any] = {
@@ -373,8 +399,7 @@ class Runner:
         }
         if outcome.cost is not None:
             fields["cost_usd"] = round(task.cost_usd + outcome.cost, 6)
-        summary = f"{run.task_id} run {run.run_id}: {outcome.input_tokens or 0:,} in / {outcome.output_tokens or 0:,} out tokens"
-        self.project.record_run(run.task_id, fields, summary)
+        return fields
 
 
 def _discard(log: RunLog) -> None:

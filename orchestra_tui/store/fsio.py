@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,6 +57,24 @@ def atomic_write(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fault("atomic.after-rename")
+    fsync_dir(path.parent)
+
+
+def atomic_copy(source: Path, path: Path) -> None:
+    """Replace ``path`` with a copy of the file ``source``, copied file to file (in the kernel where it can be:
+    any size, never in memory), as atomically as :func:`atomic_write`."""
+    tmp = path.with_name(f"{TEMP_PREFIX}{path.name}-{os.getpid()}")
+    try:
+        shutil.copyfile(source, tmp)  # sendfile on Linux
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 
