@@ -27,6 +27,8 @@ from orchestra_tui.agents.process import Limits, spawn
 from orchestra_tui.agents.shell import ShellAgent
 from orchestra_tui.models import AgentConfig, AgentTask
 
+from .conftest import running
+
 RUN_LIMIT = 10.0  # seconds any single run in this file may take
 
 
@@ -56,15 +58,6 @@ def final(events: list[AgentEvent]) -> AgentEvent:
     ends = [event for event in events if isinstance(event, Finished | Failed)]
     assert len(ends) == 1 and events[-1] is ends[0], events
     return ends[0]
-
-
-def running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def my_zombies() -> list[int]:

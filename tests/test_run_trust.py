@@ -20,7 +20,7 @@ from orchestra_tui.engine.runner import Runner
 from orchestra_tui.engine.runs import OUTPUT_FILE, ProcessGroup, read_events, run_dir
 from orchestra_tui.models import AgentConfig, AgentTask, AgentType
 
-from .conftest import read_until, task_block, write_plan
+from .conftest import read_until, running, task_block, write_plan
 
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
 LIMIT = 60  # seconds any one orchestra command of these tests may take
@@ -39,15 +39,6 @@ def orchestra(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def task(root: Path, task_id: str) -> AgentTask:
     with Project.open(root, actor="cli") as project:
         return project.task(task_id)
-
-
-def running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def wait_for(condition, what: str, timeout: float = 30) -> None:

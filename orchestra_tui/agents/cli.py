@@ -29,6 +29,7 @@ import re
 import shutil
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 from ..models import AgentConfig
@@ -80,9 +81,10 @@ class CliAgent:
             helpers.append(asyncio.create_task(_feed(child.process.stdin, request.prompt)))
         decoder = Decoder()
         try:
-            async for data in child.output():
-                for event in output.feed(decoder.decode(data), data):
-                    yield event
+            async with aclosing(child.output()) as chunks:
+                async for data in chunks:
+                    for event in output.feed(decoder.decode(data), data):
+                        yield event
             for event in output.feed(decoder.decode(b"", final=True), b""):
                 yield event
             for event in output.flush():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 
 from ..models import AgentConfig
 from .base import AgentRequest, Usability
@@ -65,8 +66,9 @@ class ShellAgent:
                 return
             decoder = Decoder()
             try:
-                async for data in child.output():
-                    yield TextDelta(decoder.decode(data), raw=data)
+                async with aclosing(child.output()) as chunks:
+                    async for data in chunks:
+                        yield TextDelta(decoder.decode(data), raw=data)
                 returncode = await child.wait()
             except LimitExceeded as exceeded:
                 yield Failed(f"{where} {exceeded}: {shorten(command)}", kind="timeout")

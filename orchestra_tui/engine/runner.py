@@ -297,7 +297,7 @@ class Runner:
             if finished.text is not None:
                 fsio.atomic_write(target, finished.text.encode())
             else:  # the answer is everything streamed, of any size: copied file to file
-                fsio.atomic_copy(run.log.output_path, target)
+                fsio.atomic_write(target, run.log.output_path)
         except OSError as error:
             return f"cannot write output {task.output!r}: {error.strerror or error}"
         run.log.event("output", path=task.output, bytes=target.stat().st_size)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,14 +38,18 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file, never a mix."""
+def atomic_write(path: Path, data: bytes | Path) -> None:
+    """Replace ``path`` with ``data`` (bytes, or a file's contents copied file to file) so that a crash leaves
+    either the old or the new file, never a mix."""
     tmp = path.with_name(f"{TEMP_PREFIX}{path.name}-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         try:
             fault("atomic.write")
-            write_all(fd, data)
+            if isinstance(data, Path):
+                _copy_into(fd, data)
+            else:
+                write_all(fd, data)
             fault("atomic.before-fsync")
             os.fsync(fd)
             fault("atomic.after-fsync")
@@ -60,22 +63,15 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def atomic_copy(source: Path, path: Path) -> None:
-    """Replace ``path`` with a copy of the file ``source``, copied file to file (in the kernel where it can be:
-    any size, never in memory), as atomically as :func:`atomic_write`."""
-    tmp = path.with_name(f"{TEMP_PREFIX}{path.name}-{os.getpid()}")
-    try:
-        shutil.copyfile(source, tmp)  # sendfile on Linux
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+def _copy_into(fd: int, source: Path) -> None:
+    """Append the file ``source`` to ``fd``, in the kernel (``sendfile``): any size, never in memory."""
+    with open(source, "rb") as reading:
+        size, offset = os.fstat(reading.fileno()).st_size, 0
+        while offset < size:
+            sent = os.sendfile(fd, reading.fileno(), offset, size - offset)
+            if sent == 0:
+                break  # the source shrank
+            offset += sent
 
 
 def describe_os_error(error: OSError, path: Path) -> str:
