@@ -507,6 +507,7 @@ def test_sync_async_and_streaming_custom_agents_run_and_are_recorded(project: Pa
     ("raise RuntimeError('the model\\nis down')", "the model is down"),
     ("raise SystemExit(3)", "3"),
     ("raise KeyError('x')", "'x'"),
+    ("raise StopIteration", "raised StopIteration"),
     ("return 42", "execute() returned int, not the answer as a str"),
 ])
 def test_whatever_execute_does_fails_only_its_task(project: Path, body: str, error: str) -> None:
@@ -777,10 +778,12 @@ def test_register_agent_accepts_type_as_the_seed_readme_writes_it() -> None:
 
 def test_a_key_passed_in_code_stays_in_memory(project: Path, server: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
     """The provider refuses the key and echoes it back: it reaches no file, no log record, no result."""
-    from orchestra_tui import AgentRegistry, ParallelExecutor, ProjectOrchestrator
+    from orchestra_tui import AgentRegistry, ParallelExecutor, ProjectOrchestrator, WebhookManager
 
     key = f"sk-PLANTED-{secrets.token_hex(12)}"
     assert key not in os.environ.values()
+    receiver = Receiver()
+    WebhookManager().register("*", receiver.url())
     server.reply(Reply.json(401, {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_request_error",
                                             "code": "invalid_api_key"}}))
     registry = AgentRegistry()
@@ -793,6 +796,10 @@ def test_a_key_passed_in_code_stays_in_memory(project: Path, server: FakeServer,
     assert key not in caplog.text and key not in os.environ.values()
     searched, hits = files_holding(project, [key.encode()])
     assert searched > 5 and hits == []
+    bodies = [request.body for request in receiver.wait_for(3)]
+    receiver.close()
+    assert {json.loads(body)["event"] for body in bodies} == {"task_started", "task_failed", "run_finished"}
+    assert all(key.encode() not in body for body in bodies)
 
 
 # -- WebhookManager -------------------------------------------------------------------------------
