@@ -560,6 +560,34 @@ def test_registered_agents_reach_every_project_of_the_process(project: Path) -> 
         assert orchestrator.agent("shell").agent_type == "shell"  # the built-in again
 
 
+def test_a_disabled_registered_agent_runs_nothing(project: Path) -> None:
+    from orchestra_tui import AgentRegistry, CustomAgent, ParallelExecutor, ProjectOrchestrator
+    from orchestra_tui.engine.project import Project
+    from orchestra_tui.engine.scheduler import Scheduler
+
+    class Never(CustomAgent):
+        def execute(self, task):  # type: ignore[no-untyped-def]
+            raise AssertionError("a disabled agent ran")
+
+    registry = AgentRegistry()
+    registry.register(Never(name="shell"))
+    assert registry.disable_agent("shell")
+    refusal = "agent 'shell' is disabled; registry.enable_agent('shell') enables it"
+    with ProjectOrchestrator(project) as orchestrator:
+        with pytest.raises(OrchestraError) as raised:
+            orchestrator.execute_task("A")
+        assert str(raised.value) == refusal
+        with pytest.raises(OrchestraError):
+            ParallelExecutor(orchestrator).execute("A")
+
+    async def scheduled() -> str | None:
+        with Project.open(project, actor="scheduler") as opened:
+            await Scheduler(opened).run(until="A")
+            return opened.tasks["A"].last_error
+
+    assert asyncio.run(scheduled()) == refusal
+
+
 async def test_a_registered_custom_agent_runs_from_the_tui(project: Path, tmp_path: Path) -> None:
     from orchestra_tui import AgentRegistry, CustomAgent
 
@@ -594,6 +622,22 @@ ENTRY_MODULE = '''
     def shout(task):
         return task.title.upper()
 '''
+
+
+async def test_the_tui_runs_a_plans_python_agent(tmp_path: Path) -> None:
+    from .conftest import app_on, until
+
+    root = tmp_path / "p"
+    write_plan(root, '[agents.writer]\ntype = "python"\nentry = "tui_agents:Writer"\n\n' + task_block("W-1", agent="writer"))
+    (root / "tui_agents.py").write_text(textwrap.dedent(ENTRY_MODULE).replace('with_name("imported.marker")', 'with_name("tui.marker")'))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not (root / "tui.marker").exists()  # opening the app imports nothing
+        await pilot.press("a")
+        tasks = app.session.project.tasks
+        await until(pilot, lambda: tasks["W-1"].status.value == "review", "W-1 in review", 20)
+        assert run_output(root, {"last_run_id": tasks["W-1"].last_run_id}) == "writer wrote W-1"
 
 
 def orchestra(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
