@@ -88,8 +88,9 @@ class CliAgent:
                 async for data in chunks:
                     for event in output.feed(decoder.decode(data), data):
                         yield event
-            for event in output.feed(decoder.decode(b"", final=True), b""):
-                yield event
+            if tail := decoder.decode(b"", final=True):  # an incomplete character at the very end
+                for event in output.feed(tail, b""):
+                    yield event
             for event in output.flush():
                 yield event
             returncode = await child.wait()
