@@ -551,3 +551,18 @@ async def test_the_codex_example_writes_a_file(tmp_path: Path, source: str) -> N
     assert (result.status, result.output) == ("review", ANSWER), result.error
     assert (root / "made.txt").read_text() == "made\n"
     assert (result.input_tokens, result.output_tokens, result.cost_usd) == (220, 18, None)  # no price for it: unknown
+
+
+@needs_claude
+async def test_claude_partial_messages_stream_the_answer_once(tmp_path: Path) -> None:
+    """With ``--include-partial-messages`` the text comes as ``stream_event`` deltas, then again whole in the
+    ``assistant`` line: shown once. An API failure's stand-in answer is still not shown."""
+    root, result, _, _ = await claude_run(tmp_path, lambda body: claude_text(ANSWER), "--include-partial-messages")
+    assert (result.status, result.output, streamed(root, result)) == ("review", ANSWER, ANSWER)
+    assert (result.input_tokens, result.output_tokens) == (11, 6)
+    failing = tmp_path / "failing"
+    failing.mkdir()
+    root, result, _, _ = await claude_run(
+        failing, lambda body: anthropic_error(429, "rate_limit_error", "Slow down"), "--include-partial-messages")
+    assert result.status == "failed" and streamed(root, result) == ""
+    assert [event["kind"] for event in events(root, result, "failed")] == ["rate_limit"]

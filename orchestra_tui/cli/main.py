@@ -677,7 +677,7 @@ def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None
             row["problems"].append(usability.reason)
         row["check"] = None if usability is None else usability.reason
         if row["endpoint_checked"] is False:
-            row["endpoint_checked"] = True
+            row["endpoint_checked"] = usability is None or usability.checked
         row["usable"] = not row["problems"]
 
 

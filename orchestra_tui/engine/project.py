@@ -227,12 +227,13 @@ class Project:
         return entry
 
     def end_run(self, task_id: str, run_id: str, attempt: int, action: str | None, reason: str | None = None,
-                fields: Mapping[str, Any] | None = None) -> Entry | None:
+                fields: Mapping[str, Any] | None = None, detail: str = "") -> Entry | None:
         """Commit a run's outcome (``action``: ``complete``, ``review`` or ``fail`` with ``reason``) and its
         runtime ``fields`` (token totals) in one entry, only if the task is still in that run: in progress, with
         that ``last_run_id`` and ``attempts``, checked under the store's lock in the same commit. Otherwise it
         raises :class:`SupersededError` and writes nothing (the task moved on: failed, retried, undone...).
-        ``action`` None: only the fields (a run handed off to a person); None is returned when they change nothing."""
+        ``action`` None: only the fields (a run handed off to a person); None is returned when they change nothing.
+        ``detail`` is added to the entry's summary (the run's tokens and cost)."""
         change: Callable[[Record], Record] = {
             "complete": lambda r: transitions.complete(r, self.graph),
             "review": transitions.review,
@@ -250,14 +251,15 @@ class Project:
             if diff is None:
                 return None
             summary = {"complete": f"{task_id} completed", "review": f"{task_id} ready for review", "fail": f"{task_id} failed: {reason}",
-                       None: f"{task_id} run {run_id}: tokens"}[action]
+                       None: f"{task_id} run {run_id}"}[action] + (f" ({detail})" if detail else "")
             return Mutation([diff], action or "run", summary, {"tasks": [task_id], "run": run_id})
 
         return self._commit(compute)
 
     def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
         """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""
-        allowed = {"last_run_id", "input_tokens", "output_tokens", "cost_usd", "last_error", "actual_hours"}
+        allowed = {"last_run_id", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
+                   "unpriced_runs", "last_error", "actual_hours"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"record_run cannot set {sorted(unknown)}")

@@ -36,7 +36,8 @@ PROGRESS_FIELDS = ("status", "started_at", "completed_at", "actual_hours", "last
 _ENUM_FIELDS = ("priority", "phase", "status")
 _DERIVED_PENDING = {"blocked", "ready"}
 # Everything of a task but orchestra's own run bookkeeping, which a seed file cannot meaningfully carry.
-_IMPORTED_FIELDS = (set(AgentTask.model_fields) - {"origin", "last_run_id", "input_tokens", "output_tokens", "cost_usd"}) | {"id"}
+_USAGE_FIELDS = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs"}
+_IMPORTED_FIELDS = (set(AgentTask.model_fields) - {"origin", "last_run_id", *_USAGE_FIELDS}) | {"id"}
 
 
 def seed_checksum(tasks: Any) -> str:
