@@ -308,6 +308,8 @@ def tokens_line(input_tokens: int | None, output_tokens: int | None, cache_read:
 
 def cost_line(report: Mapping[str, Any]) -> str:
     """The report's cost: what is known, how many runs are unpriced, and the tokens."""
+    if report["cost_usd"] is None and not report["unpriced_runs"] and report["input_tokens"] is None and report["output_tokens"] is None:
+        return "none recorded (no run reported tokens or cost)"
     tokens = tokens_line(report["input_tokens"], report["output_tokens"], report.get("cache_read_tokens"), report.get("cache_write_tokens"))
     return f"{format_total(report['cost_usd'], report['unpriced_runs'])} ({tokens} tokens)"
 

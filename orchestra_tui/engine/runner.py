@@ -37,8 +37,9 @@ from ..agents.base import Agent, AgentRequest
 from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
 from ..agents.pricing import FREE_TYPES, format_cost, run_cost
 from ..agents.prompt import expand_task, render_prompt
-from ..errors import OrchestraError, SupersededError, TransitionError
+from ..errors import OrchestraError, SupersededError, TransitionError, quoted
 from ..models import AgentTask, TaskStatus, utcnow
+from ..plan.outputs import resolved_output_problem
 from ..store import fsio
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import Project
@@ -295,17 +296,16 @@ class Runner:
         if not expanded.output:
             return None  # and the answer is not read back from disk
         root = self.project.root
+        problem = resolved_output_problem(root, expanded.output, expanded.deliverables)
+        if problem is not None:
+            return f"output path {quoted(task.output)} {problem}; nothing was written"
         target = (root / expanded.output).resolve()
-        if not target.is_relative_to(root) or target == root:
-            return f"output path {task.output!r} is outside the project root; nothing was written"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if finished.text is not None:
-                fsio.atomic_write(target, finished.text.encode())
-            else:  # the answer is everything streamed, of any size: copied file to file
-                fsio.atomic_write(target, run.log.output_path)
+            # a project file: the umask applies; the answer streamed (of any size) is copied file to file
+            fsio.atomic_write(target, run.log.output_path if finished.text is None else finished.text.encode(), mode=0o666)
         except OSError as error:
-            return f"cannot write output {task.output!r}: {error.strerror or error}"
+            return f"cannot write output {quoted(task.output)}: {error.strerror or error}"
         run.log.event("output", path=task.output, bytes=target.stat().st_size)
         return None
 

@@ -47,7 +47,7 @@ from typing import Any
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
-from ..store.fsio import describe_os_error
+from ..store import fsio
 from .project import STATE_DIR, Project
 
 RUNS_DIR = "runs"
@@ -184,9 +184,9 @@ class TaskLock:
 
     def __init__(self, root: Path, task_id: str, run_id: str | None) -> None:
         directory = root / STATE_DIR / LOCKS_DIR
-        directory.mkdir(mode=0o700, exist_ok=True)
+        fsio.private_dir(directory)
         self.path = directory / f"{task_id}.lock"
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        self._fd = fsio.open_file(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -234,10 +234,12 @@ class RunLog:
         self.dir = run_dir(root, run_id)
         self.task_lock = TaskLock(root, task_id, run_id) if task_id is not None else None
         try:
-            self.dir.mkdir(parents=True, exist_ok=False)
-            self._events_fd = os.open(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            for directory in (self.dir.parent.parent, self.dir.parent):  # .orchestra/, runs/
+                fsio.private_dir(directory)
+            os.mkdir(self.dir, fsio.DIR_MODE)  # a fresh run id: never an existing directory (or a planted link)
+            self._events_fd = fsio.open_file(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             fcntl.flock(self._events_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else can hold it
-            self._output_fd = os.open(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._output_fd = fsio.open_file(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         except BaseException:
             if self.task_lock is not None:
                 self.task_lock.close()
@@ -273,7 +275,7 @@ class RunLog:
 
     def write_verify(self, data: bytes) -> None:
         if self._verify_fd is None:
-            self._verify_fd = os.open(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._verify_fd = fsio.open_file(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._write(self._verify_fd, data, VERIFY_FILE)
 
     def event(self, name: str, /, **fields: Any) -> None:
@@ -285,7 +287,7 @@ class RunLog:
         try:
             _write_all(fd, data)
         except OSError as error:  # disk full, file too large: one line, not a traceback
-            raise OrchestraError(describe_os_error(error, self.dir / name)) from None
+            raise OrchestraError(fsio.describe_os_error(error, self.dir / name)) from None
 
     def sync(self) -> None:
         """Make ``output.txt`` durable (before the task's final state is committed); nothing to do when empty."""

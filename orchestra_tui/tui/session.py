@@ -46,13 +46,19 @@ class Session:
         self.runs = RunIndex(project.root)
 
     @classmethod
-    def open(cls, root: Path | str, **options: Any) -> Session:
-        project = Project.open(root, actor="tui")
+    def open(
+        cls, root: Path | str, *, lock_timeout: float = 30.0, on_lock_wait: Callable[[str], None] | None = None, **options: Any
+    ) -> Session:
+        """The session on the project at ``root``. ``on_lock_wait`` hears, before the app has a screen, that opening
+        waits for another process's lock (a change the opening makes: plan sync, interrupted runs)."""
+        project = Project.open(root, actor="tui", repair=False, lock_timeout=lock_timeout, on_lock_wait=on_lock_wait)
         try:
-            return cls(project, **options)
+            session = cls(project, **options)
         except BaseException:
             project.close()
             raise
+        project.store.on_wait = None  # the app is drawn from here on: nothing may print under it
+        return session
 
     # -- the event stream ----------------------------------------------------------------------------
 
