@@ -7,7 +7,7 @@ import select
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_projects"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    """The secrets registry is process-wide: each test starts with none (a value one test expanded, such as
+    ``orchestra``, would otherwise be redacted from another's output)."""
+    from orchestra_tui.redaction import REGISTRY
+
+    REGISTRY.clear()
+    yield
+    REGISTRY.clear()
 
 
 @pytest.fixture

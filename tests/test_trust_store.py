@@ -362,3 +362,21 @@ def test_rollback_and_diff_take_negative_offsets(demo_dir: Path) -> None:
     assert cli(demo_dir, "rollback", "--yes", "-2").returncode == 0
     unknown = cli(demo_dir, "rollback", "-1", "--bogus")
     assert unknown.returncode == 2 and "--bogus" in unknown.stderr
+
+
+def test_a_run_output_that_is_a_symlink_is_not_read(tmp_path: Path) -> None:
+    """A checkout shipping `.orchestra/runs/ID/output.txt -> ~/secret` must not feed that file to the screen or
+    to a dependant's prompt."""
+    from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, read_output, run_dir
+
+    root = tmp_path / "p"
+    write_plan(root, task_block("A", commands=["echo hi"]))
+    assert cli(root, "execute", "A").returncode == 0
+    run_id = json.loads(cli(root, "show", "A", "--json").stdout)["last_run_id"]
+    assert read_output(root, run_id) == "hi\n" and read_events(root, run_id)
+    secret = tmp_path / "secret"
+    secret.write_text("sk-not-for-you\n")
+    for name in (OUTPUT_FILE, "events.jsonl"):
+        (run_dir(root, run_id) / name).unlink()
+        (run_dir(root, run_id) / name).symlink_to(secret)
+    assert read_output(root, run_id) is None and read_events(root, run_id) == []

@@ -29,7 +29,7 @@ from ..models import AgentConfig, AgentTask, ProjectPhase, TaskPriority, TaskSta
 from ..plan import PLAN_FILE, Plan, find_plan, load_plan, plan_schema, slug, starter_plan
 from ..store import Store
 from ..store.store import JOURNAL_FILE
-from . import render
+from . import render, safe
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
     from ..agents.base import Usability
@@ -175,6 +175,7 @@ def _main(
         "--theme", metavar="NAME", help="The app's theme (dark, light, nord, ...); remembered for next time.")] = None,
 ) -> None:
     """Without a command: open the app on the project (`orchestra DIR` works too); piped, print an overview."""
+    safe.install()
     ctx.obj = project
     if ctx.invoked_subcommand is None:
         root = _plan_dir(ctx)

@@ -15,8 +15,9 @@ person completes or fails it. Cancelling ``finish`` fails the task with ``cancel
 its output. State changes go through the ``Project``, whose actor names who made them; every run's end is
 also a ``run_finished`` webhook event when the project has webhooks.
 
-Strings logged or shown are the task's own (unexpanded) ones, so a ``${SECRET}`` in a command never
-reaches a file orchestra writes.
+Strings logged or shown are the task's own (unexpanded) ones, and an agent's error message (which may
+quote an expanded command or an echoed header) is redacted (:mod:`..redaction`), so a ``${SECRET}`` never
+reaches a file orchestra writes; ``output.txt`` keeps what the process itself wrote.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ..agents.prompt import expand_task, render_prompt
 from ..errors import OrchestraError, SupersededError, TransitionError, quoted
 from ..models import AgentTask, TaskStatus, utcnow
 from ..plan.outputs import resolved_output_problem
+from ..redaction import redact
 from ..store import fsio
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import Project
@@ -221,7 +223,7 @@ class Runner:
                 outcome.error = str(error)
             except Exception as error:  # an agent's bug must not leave the task in progress for ever
                 outcome.error = f"internal error in agent {run.agent_name}: {type(error).__name__}: {error}"
-                self.bus.publish(EngineError(outcome.error, run.task_id))
+                self.bus.publish(EngineError(redact(outcome.error), run.task_id))
             return self.end(run, outcome)
         finally:
             if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
@@ -246,7 +248,7 @@ class Runner:
                     self._usage(run, event, outcome)
                 elif isinstance(event, Retrying):
                     log.event("retry", attempt=event.attempt, delay=event.delay, reason=event.reason)
-                    publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, event.reason))
+                    publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, redact(event.reason)))
                 elif isinstance(event, Finished):
                     chars = log.output_bytes if event.text is None else len(event.text)
                     log.event("finished", stop_reason=event.stop_reason, chars=chars, handoff=event.handoff)
@@ -352,6 +354,8 @@ class Runner:
         (else the run ends ``superseded`` and the task is left as it is), log it, release the lock."""
         if outcome is None:
             outcome = _Outcome(error=error)
+        if outcome.error:  # an agent's message may quote a secret (a command line, an echoed header)
+            outcome.error = redact(outcome.error)
         project, task_id = self.project, run.task_id
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
         superseded = False

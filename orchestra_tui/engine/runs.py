@@ -47,6 +47,7 @@ from typing import Any
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
+from ..redaction import redact_tree
 from ..store import fsio
 from .project import STATE_DIR, Project
 
@@ -280,7 +281,7 @@ class RunLog:
 
     def event(self, name: str, /, **fields: Any) -> None:
         """One line of ``events.jsonl``: ``{"event": name, "time": ..., "t": seconds since start, ...}``."""
-        record = {"event": name, "time": _utc(), "t": self.elapsed(), **fields}
+        record = {"event": name, "time": _utc(), "t": self.elapsed(), **redact_tree(fields)}
         self._write(self._events_fd, (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(), EVENTS_FILE)
 
     def _write(self, fd: int, data: bytes, name: str) -> None:
@@ -317,7 +318,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def is_live(root: Path, run_id: str) -> bool:
     """True while some process (this one included) holds the run's lock."""
     try:
-        fd = os.open(run_dir(root, run_id) / EVENTS_FILE, os.O_RDONLY)
+        fd = fsio.open_file(run_dir(root, run_id) / EVENTS_FILE, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -334,7 +335,7 @@ def is_live(root: Path, run_id: str) -> bool:
 def read_events(root: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's events; a line torn by a crash is skipped."""
     try:
-        text = (run_dir(root, run_id) / EVENTS_FILE).read_text(encoding="utf-8", errors="replace")
+        text = fsio.read_bytes(run_dir(root, run_id) / EVENTS_FILE).decode("utf-8", errors="replace")
     except OSError:
         return []
     events = []
@@ -353,8 +354,7 @@ def read_output(root: Path, run_id: str | None, limit: int = -1) -> str | None:
     if not run_id:
         return None
     try:
-        with open(run_dir(root, run_id) / OUTPUT_FILE, "rb") as handle:
-            return handle.read(limit).decode("utf-8", errors="replace")
+        return fsio.read_bytes(run_dir(root, run_id) / OUTPUT_FILE, 0, limit).decode("utf-8", errors="replace")
     except OSError:
         return None
 
