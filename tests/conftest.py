@@ -67,6 +67,15 @@ def task_block(task_id: str, deps: list[str] | None = None, **fields: object) ->
     return "\n".join(lines) + "\n\n"
 
 
+def running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def read_until(process: subprocess.Popen[bytes], text: bytes, timeout: float = 30) -> bytes:
     """Read the process's stdout until ``text`` appears (bounded by ``timeout``); returns all that was read."""
     assert process.stdout is not None

@@ -347,8 +347,9 @@ def execute(
     agent: Annotated[str | None, typer.Option("--agent", "-a", metavar="NAME", help="Run it with this agent instead of its own.")] = None,
 ) -> None:
     """Run one ready task now, streaming the agent's answer to stdout; it ends in review (completed with
-    auto_complete) or failed. The whole output stays under .orchestra/runs/."""
-    from ..engine.runner import CANCELLED
+    auto_complete) or failed. The whole output stays under .orchestra/runs/. A run whose task moved on while it
+    went (failed, retried or undone from elsewhere) ends "superseded", records nothing, and exits 1."""
+    from ..engine.runner import CANCELLED, SUPERSEDED
     from . import live
 
     with _project(ctx) as project:
@@ -362,6 +363,9 @@ def execute(
             else:
                 typer.echo(f"interrupted before {task_id} started", err=True)
             raise typer.Exit(130) from None
+        if result.status == SUPERSEDED:
+            typer.echo(f"error: run superseded: {result.error} (output: {_output_path(project, result.run_id)})", err=True)
+            raise typer.Exit(1)
         if not result.ok:
             typer.echo(f"error: {task_id} failed: {result.error} (output: {_output_path(project, result.run_id)})", err=True)
             raise typer.Exit(1)
@@ -437,6 +441,8 @@ async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summar
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
+    from ..engine.runner import SUPERSEDED
+
     if not summary.results:
         typer.echo("nothing to run: " + render.next_line(project).removeprefix("no task is ready: "))
         return
@@ -453,6 +459,9 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
         typer.echo(f"{until} is {status}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
     if by_status.get(TaskStatus.REVIEW):
         typer.echo("`orchestra list --status review` shows what waits for you; `orchestra complete ID` accepts a task")
+    for result in summary.results:
+        if result.status == SUPERSEDED:
+            typer.echo(f"run superseded: {result.error}", err=True)
     failed = summary.failed
     if failed:
         typer.echo(f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {render.id_list([r.task_id for r in failed], 8)} "

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import __version__
 from ..bulk import paused_gc
-from ..errors import PlanError, TransitionError, UnknownTaskError, closest, quoted
+from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
 from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 from ..plan import Plan, load_plan
@@ -262,6 +262,36 @@ class Project:
         entry = self._commit(compute)
         assert entry is not None
         return entry
+
+    def end_run(self, task_id: str, run_id: str, attempt: int, action: str | None, reason: str | None = None,
+                fields: Mapping[str, Any] | None = None, detail: str = "") -> Entry | None:
+        """Commit a run's outcome (``action``: ``complete``, ``review`` or ``fail`` with ``reason``) and its
+        runtime ``fields`` (token totals) in one entry, only if the task is still in that run: in progress, with
+        that ``last_run_id`` and ``attempts``, checked under the store's lock in the same commit. Otherwise it
+        raises :class:`SupersededError` and writes nothing (the task moved on: failed, retried, undone...).
+        ``action`` None: only the fields (a run handed off to a person); None is returned when they change nothing.
+        ``detail`` is added to the entry's summary (the run's tokens and cost)."""
+        change: Callable[[Record], Record] = {
+            "complete": lambda r: transitions.complete(r, self.graph),
+            "review": transitions.review,
+            "fail": lambda r: transitions.fail(r, reason or "failed"),
+            None: lambda r: r,
+        }[action]
+
+        def compute() -> Mutation | None:
+            old = self._record(task_id)
+            if (old.get("status"), old.get("last_run_id"), old.get("attempts")) != (TaskStatus.IN_PROGRESS.value, run_id, attempt):
+                now = f"{old.get('status')}" + (f", in run {old.get('last_run_id')}" if old.get("status") == TaskStatus.IN_PROGRESS else "")
+                raise SupersededError(f"{task_id} moved on while run {run_id} went (it is {now}); the run's outcome was not recorded")
+            new = change({**old, **(fields or {})})
+            diff = diff_record(task_id, old, new)
+            if diff is None:
+                return None
+            summary = {"complete": f"{task_id} completed", "review": f"{task_id} ready for review", "fail": f"{task_id} failed: {reason}",
+                       None: f"{task_id} run {run_id}"}[action] + (f" ({detail})" if detail else "")
+            return Mutation([diff], action or "run", summary, {"tasks": [task_id], "run": run_id})
+
+        return self._commit(compute)
 
     def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
         """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""
