@@ -243,9 +243,9 @@ async def test_c_f_x_r_n_and_u_act_on_the_selected_task(demo_dir: Path, tmp_path
         await until(pilot, lambda: status(app, "DES-002") == "failed", "DES-002 failed")
         assert app.session.project.tasks["DES-002"].last_error == "no time"
         assert board(app).rows("done") == ["DES-002", "DES-001"]
-        await pilot.press("f")
-        await until(pilot, lambda: isinstance(app.screen, ReasonDialog), "the reason dialog again")
-        await pilot.press("escape")  # changes nothing
+        await pilot.press("f")  # a failed task cannot fail again: refused before the reason is asked
+        await until(pilot, lambda: any("cannot fail DES-002" in n for n in notes(app)), "the refusal")
+        assert not isinstance(app.screen, ReasonDialog)
         await pilot.press("r")
         await until(pilot, lambda: board(app).column_of("DES-002") == "ready", "DES-002 reopened")
         await pilot.press("x")

@@ -7,17 +7,25 @@ terminal emulator (pyte); so a region left unpainted shows as it would on the us
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pyte
+from rich.console import Console
 from textual._compositor import CompositorUpdate
 from textual.screen import Screen
+from textual.widgets import Button, Static, TabbedContent
 
+from orchestra_tui.engine.project import Project
 from orchestra_tui.tui.app import OrchestraApp
+from orchestra_tui.tui.messages import TaskSelected
 from orchestra_tui.tui.widgets.detail import TaskDetail
+from orchestra_tui.tui.widgets.dialogs import ConfirmDialog, ReasonDialog
+from orchestra_tui.tui.widgets.output import OutputPanes
+from orchestra_tui.tui.widgets.timeline import ConfirmRollback
 
-from .conftest import app_on, until
+from .conftest import app_on, task_block, until, write_plan
 
 
 class Terminal:
@@ -56,3 +64,125 @@ async def test_a_toast_that_timed_out_leaves_the_terminal_after_a_scroll(demo_di
         for _ in range(10):  # a few frames after its removal
             await pilot.pause(0.05)
         assert "GHOST-TOAST" not in terminal.text, terminal.text
+
+
+# ------------------------------------------------------------------------------------------ 2: the rollback dialog
+
+
+async def test_the_rollback_dialog_keeps_its_buttons_at_80x24_and_cancel_is_the_default(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    write_plan(root, "".join(task_block(f"T-{n:02d}") for n in range(1, 13)))
+    with Project.open(root, actor="cli") as project:
+        for n in range(1, 11):
+            project.complete(f"T-{n:02d}")
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        await pilot.press("3", "home", "enter")  # roll back to the plan: ten changes
+        await until(pilot, lambda: isinstance(app.screen, ConfirmRollback) and app.screen.changes is not None, "the changes")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmRollback) and dialog.changes is not None and len(dialog.changes) == 10
+        await pilot.pause()
+        for button_id in ("#confirm-yes", "#confirm-no"):
+            region = dialog.query_one(button_id, Button).region
+            assert region.height > 0 and dialog.region.contains_region(region), (button_id, region)
+        hint = " ".join(str(hint.visual) for hint in dialog.query(".dialog-hint"))
+        assert "y: roll back" in hint and "n / escape: cancel" in hint
+        assert app.focused is dialog.query_one("#confirm-no", Button)  # the safe choice
+        await pilot.press("tab")
+        assert app.focused is dialog.query_one("#confirm-yes", Button)  # tab reaches the other button
+        await pilot.press("tab", "enter")  # back on Cancel, which enter presses
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmRollback), "the dialog closed")
+        assert app.session.project.history()[-1].action == "complete"  # nothing rolled back
+
+
+# ------------------------------------------------------------------------------------------ 3: f refuses first
+
+
+async def test_f_refuses_a_completed_task_before_asking_why(demo_dir: Path, tmp_path: Path) -> None:
+    with Project.open(demo_dir, actor="cli") as project:
+        project.complete("DES-001")
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        app.post_message(TaskSelected("DES-001"))
+        await until(pilot, lambda: app.selected == "DES-001", "DES-001 selected")
+        await pilot.press("f")
+        await until(pilot, lambda: any("cannot fail DES-001" in n.message for n in app._notifications), "the refusal")
+        assert not isinstance(app.screen, ReasonDialog)
+
+
+# ------------------------------------------------------------------------------------------ 4: the footer at 80 columns
+
+
+async def test_the_footer_keeps_dispatch_ready_and_cancel_at_80_columns(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        await pilot.pause()
+        footer = app.screen._compositor.render_full_update().strips[-1]
+        text = "".join(strip.text for strip in footer)
+        for key in ("d Dispatch", "a All ready", "x Cancel", "? Help", "q Quit"):
+            assert key in text, (key, text)
+
+
+# ------------------------------------------------------------------------------------------ 5, 6: the output panes
+
+
+async def test_a_cancelled_run_reads_cancelled_in_its_tab_header_and_runs_row(demo_dir: Path, tmp_path: Path) -> None:
+    plan = demo_dir / "orchestra.toml"
+    plan.write_text(plan.read_text().replace('"printf \'# wordfreq', '"sleep 30", "printf \'# wordfreq', 1))
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
+        await pilot.press("d")
+        panes = app.query_one(OutputPanes)
+        await until(pilot, lambda: panes.current is not None and panes.current.task_id == "DES-001", "DES-001's pane")
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: status(app, "DES-001") == "cancelled", "DES-001 cancelled")
+        pane = panes.panes[next(iter(panes.panes))]
+        await until(pilot, lambda: pane.finished, "the pane finished")
+        header = str(pane.header.visual)
+        assert "cancelled" in header and "failed" not in header, header
+        assert "⊘" in str(app.query_one(TabbedContent).get_tab(pane).label)
+        detail = detail_text(app)
+        assert "✗ failed" not in detail and "⊘ cancelled" in detail
+
+
+async def test_another_tasks_run_starting_leaves_the_selected_tasks_output_in_front(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
+        await pilot.press("d")  # DES-001's commands succeed at once: it completes and stays selected
+        panes = app.query_one(OutputPanes)
+        await until(pilot, lambda: status(app, "DES-001") == "completed", "DES-001 completed")
+        await until(pilot, lambda: panes.current is not None and panes.current.finished, "DES-001's pane finished")
+        app.session.dispatch("DES-002")
+        await until(pilot, lambda: any(p.task_id == "DES-002" for p in panes.panes.values()), "DES-002's pane")
+        await pilot.pause(0.2)
+        assert app.selected == "DES-001" and panes.current is not None and panes.current.task_id == "DES-001"
+
+
+def detail_text(app: OrchestraApp) -> str:
+    """The detail pane's text as drawn at 200 columns (all of it, not only what fits on the screen)."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.query_one("#detail-body", Static).visual._renderable)  # type: ignore[attr-defined]
+    return console.export_text()
+
+
+def status(app: OrchestraApp, task_id: str) -> str:
+    return app.session.project.tasks[task_id].status.value
+
+
+# ------------------------------------------------------------------------------------------ 11: the detail pane
+
+
+async def test_the_detail_does_not_list_the_same_tasks_twice(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.selected == "DES-001", "DES-001 selected")
+        detail = detail_text(app)
+        assert "unblocks" in detail and "DES-002" in detail
+        assert detail.count("DES-002") == 1, detail

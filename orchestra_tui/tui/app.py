@@ -210,7 +210,7 @@ class OrchestraApp(App[None]):
         with self._guard():
             output = self.query_one(OutputPanes)
             if isinstance(event, RunStarted):
-                output.run_started(event.run_id, event.task_id, event.agent)
+                output.run_started(event.run_id, event.task_id, event.agent, self.selected)
                 if event.task_id == self.selected:  # the selected task's output, whichever run started first
                     output.show(event.task_id)
             elif isinstance(event, RunEnded):
@@ -311,6 +311,7 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_fail(self, task_id: str | None = None) -> None:
         target = task_id or self._target()
+        self.session.check_fail(target)  # refused before the question, not after it
         reason = await self.push_screen_wait(ReasonDialog(f"Why did {target} fail?", "the reason is kept with the task"))
         if reason:
             self.session.fail(target, reason)

@@ -59,7 +59,7 @@ FOOTER_LABELS = {
     "output.dismiss": "Close",
 }
 """Shorter labels for the footer, by binding id (the palette and the help use the descriptions)."""
-FOOTER_DROP = ("focus_output", "dispatch_all", "cancel", "retry", "filter", "next", "undo", "fail", "complete", "dispatch")
+FOOTER_DROP = ("focus_output", "retry", "filter", "undo", "next", "fail", "complete", "cancel", "dispatch", "dispatch_all")
 """The keys leaving a footer too narrow for all, first to last (``?`` lists them all; it and ``q`` stay)."""
 
 BINDING_IDS = frozenset(binding.id for binding in BINDINGS if binding.id)

@@ -25,6 +25,7 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from ...cli.render import status_text
 from ...engine.project import STATE_DIR
+from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
 
 if TYPE_CHECKING:
@@ -70,6 +71,12 @@ def tail_output(root: Path, run_id: str, limit: int = TAIL_BYTES) -> str | None:
     if size > limit:
         data = data[data.find(b"\n") + 1 :]
     return data.decode("utf-8", errors="replace")
+
+
+def run_outcome(status: str, error: str | None) -> tuple[str, str | None]:
+    """How a run's end reads: a run stopped by the user (the engine ends it failed, "cancelled by user") is
+    cancelled, as its task is, and that says it all."""
+    return ("cancelled", None) if error == CANCELLED else (status, error)
 
 
 def _pane_id(run_id: str) -> str:
@@ -193,7 +200,7 @@ class RunPane(TabPane):
         self.log_widget.append(text)
 
     def finish(self, status: str, error: str | None) -> None:
-        self.status, self.error, self.live = status, error, False
+        (self.status, self.error), self.live = run_outcome(status, error), False
         self._draw_header()
 
     def _label(self) -> Content:
@@ -259,12 +266,14 @@ class OutputPanes(Vertical):
     def show_project(self, project: Project, changed: frozenset[str] | None) -> None:
         self.project = project
 
-    def run_started(self, run_id: str, task_id: str, agent: str) -> RunPane:
-        """A pane for a new run; it comes to the front unless another live run's pane is there."""
+    def run_started(self, run_id: str, task_id: str, agent: str, selected: str | None = None) -> RunPane:
+        """A pane for a new run. It comes to the front when its task is the selected one, or when the pane in
+        front is neither the selected task's nor live; never over the selected task's own output."""
         pane = self.panes.get(run_id)
         if pane is None:
             current = self.current
-            pane = self._add(RunPane(run_id, task_id, agent), front=current is None or current.finished)
+            front = current is None or task_id == selected or (current.finished and current.task_id != selected)
+            pane = self._add(RunPane(run_id, task_id, agent), front=front)
         return pane
 
     def append(self, run_id: str, task_id: str, text: str) -> None:

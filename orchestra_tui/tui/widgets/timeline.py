@@ -334,13 +334,14 @@ class ConfirmRollback(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmRollback { align: center middle; }
     ConfirmRollback > Vertical {
-        width: 80%; max-width: 100; height: auto; max-height: 80%;
-        border: thick $warning; background: $surface; padding: 1 2;
+        width: 80%; max-width: 100; height: auto; max-height: 90%;
+        border: thick $warning; background: $surface; padding: 0 2;
     }
     ConfirmRollback #confirm-title { text-style: bold; }
-    ConfirmRollback #confirm-changes { margin: 1 0; }
+    ConfirmRollback #confirm-scroll { height: auto; max-height: 45vh; margin: 1 0 0 0; }
     ConfirmRollback Horizontal { height: auto; align-horizontal: right; }
     ConfirmRollback Button { margin-left: 2; }
+    ConfirmRollback .dialog-hint { color: $text-muted; }
     """
     BINDINGS = [
         Binding("y", "confirm", "Roll back", id="confirm.yes"),
@@ -356,7 +357,9 @@ class ConfirmRollback(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"Roll back to entry {self.entry_id}?", id="confirm-title")
-            yield Static(Content.styled("working out what would change…", "$text-muted"), id="confirm-changes")
+            with VerticalScroll(id="confirm-scroll", can_focus=False):
+                yield Static(Content.styled("working out what would change…", "$text-muted"), id="confirm-changes")
+            yield Static("y: roll back · n / escape: cancel · tab: the buttons", classes="dialog-hint")
             with Horizontal():
                 yield Button("Roll back", variant="warning", id="confirm-yes", disabled=True)
                 yield Button("Cancel", id="confirm-no")
@@ -394,9 +397,7 @@ class ConfirmRollback(ModalScreen[bool]):
         if len(result) > CONFIRM_LINES:
             lines.append(Content.styled(f"… and {len(result) - CONFIRM_LINES} more", "$text-muted"))
         body.update(Content("\n").join(lines))
-        yes = self.query_one("#confirm-yes", Button)
-        yes.disabled = False
-        yes.focus()
+        self.query_one("#confirm-yes", Button).disabled = False  # Cancel keeps the focus: the safe default
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
