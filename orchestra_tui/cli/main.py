@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..engine import usable
 from ..engine.project import STATE_DIR, Project
 from ..errors import OrchestraError, PlanError
 from ..graph import TaskGraph, natural_key
@@ -201,13 +202,17 @@ def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     graph = TaskGraph.build(AgentTask.model_validate(spec.model_dump()) for spec in plan.tasks)
     _, path_hours = graph.critical_path()
     phases = len({spec.phase for spec in plan.tasks})
+    idle = usable.without_commands(plan)
     if as_json:
         render.emit_json({"valid": True, "problems": [], "file": str(plan.path) if plan.path else None, "tasks": len(plan.tasks),
                           "phases": phases, "agents": len(plan.agents), "critical_path_hours": path_hours,
-                          "missing_env": sorted(plan.missing_env)})
+                          "missing_env": sorted(plan.missing_env), "shell_tasks_without_commands": idle})
         return
     for var in sorted(plan.missing_env):
         typer.echo(f"warning: ${{{var}}} is not set (used in {plan.path.name if plan.path else 'the plan'})", err=True)
+    if idle:
+        typer.echo(f"warning: {len(idle)} task{'s' * (len(idle) != 1)} run by the shell agent without commands cannot run: "
+                   f"{render.id_list(idle, 8)} (add `commands`, or give them another agent)", err=True)
     counts = [f"{len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}", f"{phases} phase{'s' * (phases != 1)}",
               f"{len(plan.agents)} agent{'s' * (len(plan.agents) != 1)}", f"critical path {render.hours(path_hours)} h"]
     typer.echo(f"OK {plan.path.name if plan.path else root}: {', '.join(counts)}")
@@ -404,6 +409,8 @@ async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summar
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
+    for task_id, reason in sorted(summary.unusable.items()):
+        typer.echo(f"not started: {task_id}: {reason}", err=True)
     if not summary.results:
         typer.echo("nothing to run: " + render.next_line(project).removeprefix("no task is ready: "))
         return

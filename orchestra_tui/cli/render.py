@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..engine.usable import why_not_in_plan
 from ..graph import natural_key
 from ..marks import STATUS_MARKS
 from ..models import AgentConfig, AgentType
@@ -235,8 +236,10 @@ def print_overview(project: Project) -> None:
 def next_line(project: Project) -> str:
     task = project.next_task()
     if task is not None:
-        return (f"next: {task.task_id}  {task.title} ({task.priority.value}, {task.phase.value}, "
+        line = (f"next: {task.task_id}  {task.title} ({task.priority.value}, {task.phase.value}, "
                 f"{hours(task.estimated_hours)} h, agent {project.agent_of(task)})")
+        reason = why_not_in_plan(project, task.task_id, os.environ)
+        return line if reason is None else f"{line}; it cannot run as it is: {reason}"
     counts = project.graph.counts()
     total = len(project.tasks)
     if total == 0:

@@ -297,11 +297,14 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_dispatch_all(self) -> None:
         started = self.session.dispatch_ready()
+        unusable = self.session.scheduler.unusable
+        for task_id, reason in list(unusable.items())[:3]:
+            self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
         if started:
             self.notify(f"dispatched {render.id_list(started, 8)}", markup=False)
         elif self.session.scheduler.jobs:
             self.notify(f"{len(self.session.scheduler.jobs)} tasks are running, the plan's parallel_max", markup=False)
-        else:
+        elif not unusable:
             self.notify(render.next_line(self.session.project), markup=False)
 
     @work(group="actions", exit_on_error=False)
@@ -338,6 +341,9 @@ class OrchestraApp(App[None]):
             self._tell_selection(task_id)
             if self.view == "board":
                 self.board.focus_selection()
+            reason = self.session.scheduler.cannot_run(task_id)
+            if reason is not None:
+                self.notify(f"{task_id} is next but cannot run as it is: {reason}", severity="warning", timeout=10, markup=False)
 
     @work(group="actions", exit_on_error=False)
     async def action_undo(self) -> None:
