@@ -2,33 +2,41 @@
 
 The Python API keeps the seed framework's names::
 
-    from orchestra_tui import ProjectOrchestrator, AgentTask, TaskPriority, ProjectPhase, TaskStatus
+    from orchestra_tui import (ProjectOrchestrator, AgentTask, TaskPriority, ProjectPhase, TaskStatus,
+                               AgentRegistry, CustomAgent, ParallelExecutor, WebhookManager)
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["AgentRegistry", "AgentTask", "ProjectOrchestrator", "ProjectPhase", "TaskPriority", "TaskStatus", "__version__"]
+__all__ = [
+    "AgentRegistry", "AgentTask", "CustomAgent", "ExecutionResult", "ParallelExecutor", "ProjectOrchestrator",
+    "ProjectPhase", "TaskPriority", "TaskStatus", "WebhookManager", "__version__",
+]
+
+# name -> module; imported on first use, so that `orchestra_tui.store` or the CLI's fast paths don't pay for
+# what they don't use.
+_EXPORTS = {
+    "ProjectOrchestrator": ".api", "AgentRegistry": ".api",
+    "AgentTask": ".models", "TaskPriority": ".models", "ProjectPhase": ".models", "TaskStatus": ".models",
+    "CustomAgent": ".agents.python",
+    "ParallelExecutor": ".api_executor", "ExecutionResult": ".api_executor",
+    "WebhookManager": ".api_webhooks",
+}
 
 if TYPE_CHECKING:
+    from .agents.python import CustomAgent
     from .api import AgentRegistry, ProjectOrchestrator
+    from .api_executor import ExecutionResult, ParallelExecutor
+    from .api_webhooks import WebhookManager
     from .models import AgentTask, ProjectPhase, TaskPriority, TaskStatus
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that `orchestra_tui.store` or the CLI's fast paths don't pay for what they don't use.
-    if name == "ProjectOrchestrator":
-        from .api import ProjectOrchestrator
-
-        return ProjectOrchestrator
-    if name == "AgentRegistry":
-        from .api import AgentRegistry
-
-        return AgentRegistry
-    if name in ("AgentTask", "TaskPriority", "ProjectPhase", "TaskStatus"):
-        from . import models
-
-        return getattr(models, name)
-    raise AttributeError(f"module 'orchestra_tui' has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orchestra_tui' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

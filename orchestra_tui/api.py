@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import inspect
 import logging
-import os
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +28,7 @@ from .models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, 
 __all__ = ["AgentRegistry", "AgentTask", "ProjectOrchestrator", "ProjectPhase", "RunResult", "TaskPriority", "TaskStatus"]
 
 if TYPE_CHECKING:
-    from .agents.registry import AgentRegistry
+    from .agents.registry import AgentRegistry, RegisteredAgent
     from .engine.runner import RunResult
 
 
@@ -205,6 +204,19 @@ class ProjectOrchestrator:
 
         return AgentRegistry(self._project.plan)
 
+    def agent(self, name: str, task_id: str = "") -> RegisteredAgent:
+        """The enabled agent ``name`` runs as: registered from code (in ``registry`` or anywhere in this process),
+        else the plan's or a built-in. Raises ``OrchestraError`` (one line) for an unknown or disabled one."""
+        from .agents.registry import process_agents, resolve_agent
+
+        entry = resolve_agent(name, self._project.plan, self.registry)
+        if entry is None:
+            known = ", ".join(sorted({*self.registry.agents, *process_agents()})) or "none"
+            raise OrchestraError(f"unknown agent {name!r}{f' for {task_id}' if task_id else ''}; agents: {known}")
+        if not entry.enabled:
+            raise OrchestraError(f"agent {name!r} is disabled; registry.enable_agent({name!r}) enables it")
+        return entry
+
     def execute_task(self, task_id: str, agent: str | None = None, *, on_text: Callable[[str], None] | None = None) -> RunResult:
         """Run the task's agent to completion now (the seed's Quick Start) and return its result.
 
@@ -239,15 +251,8 @@ class ProjectOrchestrator:
 
         project = self._project
         recover_interrupted(project)
-        task = project.task(task_id)
-        name = agent or project.agent_of(task)
-        entry = self.registry.get_agent(name)
-        if entry is None:
-            known = ", ".join(sorted(self.registry.agents)) or "none"
-            raise OrchestraError(f"unknown agent {name!r} for {task_id}; agents: {known}")
-        if not entry.enabled:
-            raise OrchestraError(f"agent {name!r} is disabled; registry.enable_agent({name!r}) enables it")
-        runner = Runner(project, agents={name: entry.build()}, env=entry.environment(os.environ))
+        name = agent or project.agent_of(project.task(task_id))
+        runner = Runner(project, agents={name: self.agent(name, task_id).build()})
         subscription = runner.bus.subscribe() if on_text is not None else None
 
         async def forward() -> None:
@@ -314,7 +319,7 @@ class ProjectOrchestrator:
     # -- the seed's script flags ----------------------------------------------------------------------
 
     def run_cli(self, argv: Sequence[str] | None = None) -> int:
-        """The seed's script flags (``--list --next --complete ID --report --list-backups --rollback ID``).
+        """The seed's script flags (``--list --next --execute ID --complete ID --report --list-backups --rollback ID``).
 
         Returns the exit code: 0 done, 1 a user error (one line on stderr), 2 bad usage.
         """
@@ -328,6 +333,8 @@ class ProjectOrchestrator:
                 self._print_list()
             elif args.next:
                 self._print_next()
+            elif args.execute:
+                return self._cli_execute(args.execute)
             elif args.complete:
                 self.complete_task(args.complete)
                 print(f"{args.complete} completed.")
@@ -342,6 +349,15 @@ class ProjectOrchestrator:
         except OrchestraError as error:
             print(f"error: {error}", file=sys.stderr)
             return error.exit_code
+        return 0
+
+    def _cli_execute(self, task_id: str) -> int:
+        result = self.execute_task(task_id, on_text=lambda text: print(text, end="", flush=True))
+        print()
+        if not result.ok:
+            print(f"error: {task_id} failed: {result.error}", file=sys.stderr)
+            return 1
+        print(f"{task_id} is {result.status}" + (": handed to a person" if result.handoff else "."))
         return 0
 
     def _cli_rollback(self, ref: str, yes: bool) -> int:
@@ -415,6 +431,7 @@ def _parser() -> argparse.ArgumentParser:
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="list every task with its status")
     action.add_argument("--next", action="store_true", help="show the recommended next task")
+    action.add_argument("--execute", metavar="TASK_ID", help="run the task's agent now, streaming its answer")
     action.add_argument("--complete", metavar="TASK_ID", help="mark a task completed")
     action.add_argument("--report", action="store_true", help="progress, hours and the critical path")
     action.add_argument("--list-backups", action="store_true", help="the history, newest first")

@@ -19,7 +19,7 @@ import networkx as nx
 from orchestra_tui.errors import UnknownTaskError
 from orchestra_tui.models import PRIORITY_RANK, STORED_STATUSES, ProjectPhase, TaskPriority, TaskStatus
 
-__all__ = ["DependencyProblem", "GraphTask", "TaskGraph", "dependency_problems", "natural_key"]
+__all__ = ["DependencyProblem", "GraphTask", "TaskGraph", "dependency_problems", "family_dependencies", "natural_key"]
 
 _COMPLETED = TaskStatus.COMPLETED
 _PENDING = TaskStatus.PENDING
@@ -63,19 +63,58 @@ class GraphTask(Protocol):
 
 
 class DependencyProblem(NamedTuple):
-    kind: Literal["duplicate", "unknown", "self", "cycle"]
+    kind: Literal["duplicate", "unknown", "self", "parent", "cycle"]
     task_id: str
-    """The task whose ``dependencies`` field is at fault (for a cycle: its first node)."""
+    """The task whose ``dependencies`` (kind "parent": ``parent``) field is at fault (for a cycle: its first node)."""
     detail: str
-    """unknown/self: the offending dependency id; cycle: the path "A -> B -> C -> A"; duplicate: the id."""
+    """unknown/self/parent: the offending id; cycle: the path "A -> B -> C -> A"; duplicate: the id."""
 
 
-def dependency_problems(deps: Iterable[tuple[str, Sequence[str]]]) -> list[DependencyProblem]:
+def family_dependencies(entries: Iterable[tuple[str, Sequence[str], str | None]]) -> dict[str, list[str]]:
+    """Each task's dependencies with those its place among subtasks implies: a parent waits for every subtask
+    (so it cannot complete before them, and its dependants wait for the whole of it), and a subtask waits for
+    what its ancestors wait for (but never for itself or its own subtasks). Unknown parents are ignored here
+    (the validators report them); a parent chain that loops is followed once around."""
+    own: dict[str, list[str]] = {}
+    parent_of: dict[str, str] = {}
+    for task_id, deps, parent in entries:
+        own.setdefault(task_id, []).extend(deps)
+        if parent:
+            parent_of[task_id] = parent
+    parent_of = {child: parent for child, parent in parent_of.items() if parent in own and parent != child}
+    result = {task_id: list(deps) for task_id, deps in own.items()}
+    for child, parent in parent_of.items():
+        result[parent].append(child)
+        chain, node = [child], parent
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = parent_of.get(node)
+        for ancestor in chain[1:]:
+            result[child].extend(dep for dep in own[ancestor] if not _descends(dep, child, parent_of))
+    return {task_id: list(dict.fromkeys(deps)) for task_id, deps in result.items()}
+
+
+def _descends(task_id: str, ancestor: str, parent_of: dict[str, str]) -> bool:
+    """True when ``task_id`` is ``ancestor`` or one of its subtasks, at any depth."""
+    seen: set[str] = set()
+    node: str | None = task_id
+    while node is not None and node not in seen:
+        if node == ancestor:
+            return True
+        seen.add(node)
+        node = parent_of.get(node)
+    return False
+
+
+def dependency_problems(
+    deps: Iterable[tuple[str, Sequence[str]]], parents: dict[str, str] | None = None
+) -> list[DependencyProblem]:
     """Every structural problem of a plan's dependencies, in a deterministic order.
 
     Per entry in file order: a repeated id (reported once, where it first repeats), then its unknown and self
-    dependencies (each pair once). Then cycles, sorted; each is printed following the dependency direction
-    (task -> its dependency) and rotated to start at its smallest id. Edges of duplicate entries are merged.
+    dependencies (each pair once), then an unknown or self ``parent`` (kind "parent"). Then cycles, sorted,
+    counting the edges ``parents`` imply (:func:`family_dependencies`); each is printed following the dependency
+    direction (task -> its dependency) and rotated to start at its smallest id. Edges of duplicate entries are merged.
     """
     entries = [(task_id, list(dependencies)) for task_id, dependencies in deps]
     known = {task_id for task_id, _ in entries}
@@ -96,6 +135,12 @@ def dependency_problems(deps: Iterable[tuple[str, Sequence[str]]]) -> list[Depen
                 problems.append(DependencyProblem("unknown", task_id, dep))
             else:
                 out[dep] = None
+        parent = (parents or {}).get(task_id)
+        if parent is not None and (parent == task_id or parent not in known):
+            problems.append(DependencyProblem("parent", task_id, parent))
+    if parents:
+        family = family_dependencies((task_id, list(out), parents.get(task_id)) for task_id, out in edges.items())
+        edges = {task_id: dict.fromkeys(deps) for task_id, deps in family.items()}
     problems.extend(DependencyProblem("cycle", cycle[0], " -> ".join([*cycle, cycle[0]])) for cycle in _cycles(edges))
     return problems
 
@@ -174,6 +219,7 @@ class TaskGraph:
         self._members: dict[TaskStatus, set[str]] = {status: set() for status in TaskStatus}
         self._ready_by_rank: dict[int, set[str]] = {rank: set() for rank in _RANKS_DESC}
         self._remaining: dict[str, float] = {}  # memo; a missing id is stale
+        self._family: dict[str, tuple[str | None, list[str]]] = {}  # subtasks and parents: (parent, own dependencies)
         # Invariant: a stale task that is not completed has only stale dependencies, since their values
         # include its own. So invalidation can stop at a task already stale.
 
@@ -183,7 +229,11 @@ class TaskGraph:
     def build(cls, tasks: Iterable[GraphTask]) -> TaskGraph:
         """A graph of validated tasks (unique ids, known dependencies, no cycles); raises ValueError otherwise."""
         graph = cls()
+        tasks = list(tasks)
         fields = [graph._read(task) for task in tasks]
+        parents = {task.task_id: parent for task in tasks if (parent := getattr(task, "parent", None))}
+        if parents:
+            fields = graph._with_family(fields, parents)
         for task_id, _, rank, phase, hours, status in fields:
             if task_id in graph._status:
                 raise ValueError(f"duplicate task id {task_id!r}")
@@ -213,6 +263,11 @@ class TaskGraph:
         Raises ValueError for an unknown or self dependency or one that would close a cycle (nothing changes).
         """
         task_id, deps, rank, phase, hours, status = self._read(task)
+        parent = getattr(task, "parent", None)
+        if parent or task_id in self._family:
+            if self._family.get(task_id) != (parent, deps):
+                raise ValueError(f"task {task_id!r}: changing a subtask's or a parent's dependencies or parent needs TaskGraph.build")
+            deps = list(self._pred[task_id])  # unchanged, with what the family implies
         self._check_known(task_id, deps)
         if task_id not in self._status:
             self._graph.add_node(task_id)
@@ -429,6 +484,23 @@ class TaskGraph:
             float(task.estimated_hours),
             _stored_status(task.status),
         )
+
+    def _with_family(self, fields: list[tuple[str, list[str], int, ProjectPhase, float, TaskStatus]],
+                     parents: dict[str, str]) -> list[tuple[str, list[str], int, ProjectPhase, float, TaskStatus]]:
+        """``fields`` with each task's dependencies as :func:`family_dependencies` gives them."""
+        own = {task_id: deps for task_id, deps, *_ in fields}
+        for child, parent in parents.items():
+            if parent == child or parent not in own:
+                raise ValueError(f"task {child!r} has unknown parent {parent!r}")
+        family = family_dependencies((task_id, deps, parents.get(task_id)) for task_id, deps, *_ in fields)
+        members = set(parents) | set(parents.values())
+        self._family = {task_id: (parents.get(task_id), own[task_id]) for task_id in members}
+        return [(task_id, family[task_id], *rest) for task_id, _, *rest in fields]
+
+    def children(self, task_id: str) -> list[str]:
+        """The task's direct subtasks, in natural order."""
+        self._require(task_id)
+        return sorted((child for child, (parent, _) in self._family.items() if parent == task_id), key=natural_key)
 
     def _store(self, task_id: str, rank: int, phase: ProjectPhase, hours: float, status: TaskStatus) -> None:
         self._key[task_id] = natural_key(task_id)

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class TaskPriority(StrEnum):
@@ -70,6 +71,9 @@ class TaskSpec(BaseModel):
     priority: TaskPriority = TaskPriority.MEDIUM
     phase: ProjectPhase = ProjectPhase.DEVELOPMENT
     dependencies: list[str] = Field(default_factory=list, description="Ids of tasks that must be completed first.")
+    parent: str | None = Field(
+        None, description="Id of the task this one is a subtask of: the parent waits for all its subtasks, "
+        "and a subtask for what its parent waits for.")
     estimated_hours: float = Field(1.0, gt=0)
     deliverables: list[str] = Field(default_factory=list)
     success_criteria: list[str] = Field(default_factory=list)
@@ -163,6 +167,11 @@ class AgentType(StrEnum):
     SHELL = "shell"
     CLI = "cli"
     INTERACTIVE = "interactive"
+    PYTHON = "python"
+
+
+# ``package.module:Name`` (``Name`` may be dotted: ``Outer.Inner``); checked without importing anything.
+ENTRY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 
 class AgentConfig(BaseModel):
@@ -187,8 +196,19 @@ class AgentConfig(BaseModel):
     output_format: Literal["text", "stream-json", "jsonl"] = "text"
     request: dict[str, Any] = Field(default_factory=dict, description="http: the JSON body template; {prompt} and {model} are filled in.")
     text_path: str | None = Field(None, description="http: dotted path to the text in each streamed JSON line.")
+    entry: str | None = Field(
+        None, pattern=ENTRY_PATTERN, validate_default=True,
+        description="python: the agent's class or function as 'package.module:Name', imported only when one of its tasks runs.",
+    )
     price_input: float | None = Field(None, ge=0, description="USD per million input tokens (overrides the built-in table).")
     price_output: float | None = Field(None, ge=0, description="USD per million output tokens.")
+
+    @field_validator("entry")
+    @classmethod
+    def _python_needs_entry(cls, entry: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == AgentType.PYTHON and not entry:
+            raise PydanticCustomError("python_entry", 'type "python" needs entry = "package.module:ClassName"')
+        return entry
 
 
 class WebhookEvent(StrEnum):

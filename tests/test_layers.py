@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "orchestra_tui"
-FACES = ("cli", "tui")
+FACES = ("cli", "tui", "mcp")
 FACE_TOOLKITS = ("textual", "typer", "rich", "click")
 # Modules that load no third-party code that itself drags in a toolkit (httpx imports its own command-line
 # module, which imports rich and click; the static check below covers the HTTP agents).

@@ -184,7 +184,7 @@ def test_bad_agent_type_and_webhook_event(project: Path) -> None:
     )
     assert only(problems, "agent x") == (
         "orchestra.toml:4: agent x: field 'type': invalid value 'anthropc' "
-        "(allowed: anthropic, openai, gemini, ollama, http, shell, cli, interactive)"
+        "(allowed: anthropic, openai, gemini, ollama, http, shell, cli, interactive, python)"
     )
     assert only(problems, "webhook") .startswith("orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (allowed: task_started,")
 

@@ -4,19 +4,26 @@
 their type is used). :func:`agents_for` gives every agent a plan can name, the built-in ``shell`` and
 ``interactive`` included.
 
-:class:`AgentRegistry` keeps the seed's API (``register_agent(name, agent_type, interface, capabilities,
-**kwargs)``, ``get_agent``, ``list_agents``, ``find_agents_by_capability``, ``get_recommended_agent``...).
+:class:`AgentRegistry` keeps the seed's API (``register(agent)``, ``register_agent(name, type=..., interface,
+capabilities, **kwargs)``, ``get_agent``, ``list_agents``, ``find_agents_by_capability``,
+``get_recommended_agent``...).
 It accepts the seed's agent types (``"anthropic-claude"``, ``"openai-gpt"``, ``"google-gemini"``,
 ``"meta-llama"``, ``"custom"``) as well as orchestra's (``"anthropic"``, ``"cli"``...), and every entry
 carries an orchestra :class:`~orchestra_tui.models.AgentConfig` it can be run with. An ``api_key`` given
 to ``register_agent`` stays in memory only (never in ``to_dict``, ``repr`` or any file); agents read keys
-from the run's environment, so :meth:`RegisteredAgent.environment` adds it there.
+from the run's environment, so the agent :meth:`RegisteredAgent.build` makes adds it to each run's.
+
+What is registered from code belongs to the process too: every project opened in it (``ProjectOrchestrator``,
+``ParallelExecutor``, a ``Scheduler`` or the TUI started from the same script) runs it by name, and it wins
+over a plan's agent of the same name (:func:`process_agent`).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -26,7 +33,8 @@ from pydantic import ValidationError
 from ..errors import OrchestraError
 from ..models import AgentConfig, AgentType
 from ..plan import BUILTIN_AGENTS
-from .base import Agent
+from .base import Agent, AgentRequest, Usability
+from .events import AgentEvent
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -41,6 +49,7 @@ _AGENT_CLASSES: dict[AgentType, tuple[str, str]] = {
     AgentType.GEMINI: ("gemini", "GeminiAgent"),
     AgentType.OLLAMA: ("ollama", "OllamaAgent"),
     AgentType.HTTP: ("http_generic", "HttpAgent"),
+    AgentType.PYTHON: ("python", "PythonAgent"),
 }
 
 
@@ -130,6 +139,8 @@ _CLI_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # The seed's api_endpoint may be the full URL; orchestra's base_url stops before the path the agent adds.
 _ENDPOINT_PATHS: dict[AgentType, str] = {AgentType.OPENAI: "/chat/completions", AgentType.ANTHROPIC: "/v1/messages"}
+# Types that need a model: a seed registration without one names it by the agent's name.
+_NAMED_MODELS = frozenset({AgentType.OPENAI, AgentType.ANTHROPIC, AgentType.GEMINI, AgentType.OLLAMA})
 _INTERFACE_OF: dict[AgentType, AgentInterface] = {
     AgentType.INTERACTIVE: AgentInterface.TASK_TOOL,
     AgentType.CLI: AgentInterface.CLI,
@@ -154,6 +165,7 @@ class RegisteredAgent:
     metadata: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
     api_key: str | None = field(default=None, repr=False)
+    instance: Agent | None = field(default=None, repr=False)  # registered with ``register(agent)``
 
     def supports_capability(self, capability: object) -> bool:
         return _value(capability) in self.capabilities
@@ -174,8 +186,9 @@ class RegisteredAgent:
         }
 
     def build(self) -> Agent:
-        """The runnable agent for this entry."""
-        return build_agent(self.name, self.config)
+        """The runnable agent for this entry; it adds the ``api_key`` given at registration to each run's environment."""
+        agent = self.instance if self.instance is not None else build_agent(self.name, self.config)
+        return _Keyed(agent, self) if self.api_key and self.config.api_key_env else agent
 
     def environment(self, env: Mapping[str, str]) -> dict[str, str]:
         """``env`` plus the ``api_key`` given at registration, under the variable the agent reads it from."""
@@ -185,18 +198,71 @@ class RegisteredAgent:
         return merged
 
 
+class _Keyed:
+    """An agent whose runs see a key given in code (never in ``os.environ``, never in a file)."""
+
+    def __init__(self, agent: Agent, entry: RegisteredAgent) -> None:
+        self.agent, self.name, self.config = agent, agent.name, agent.config
+        self._entry = entry
+
+    def __repr__(self) -> str:
+        return f"<{self.name} with a key given in code>"
+
+    def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        return self.agent.run(dataclasses.replace(request, env=self._entry.environment(request.env)))
+
+    async def check(self, env: Mapping[str, str]) -> Usability:
+        return await self.agent.check(self._entry.environment(env))
+
+
+# Registered from code in this process, by any registry: name -> entry (the latest registration wins).
+_PROCESS_AGENTS: dict[str, RegisteredAgent] = {}
+
+
+def process_agent(name: str) -> RegisteredAgent | None:
+    """The agent registered from code in this process under ``name`` (None when none is)."""
+    return _PROCESS_AGENTS.get(name)
+
+
+def process_agents() -> list[str]:
+    """The names of the agents registered from code in this process."""
+    return sorted(_PROCESS_AGENTS)
+
+
+def resolve_agent(name: str, plan: Plan | None, registry: AgentRegistry | None = None) -> RegisteredAgent | None:
+    """The entry that runs agent ``name``: registered from code in ``registry`` or this process, else the plan's."""
+    if registry is not None and name in registry.registered:
+        return registry.agents.get(name)
+    entry = process_agent(name)
+    if entry is not None:
+        return entry
+    if registry is not None:
+        return registry.get_agent(name)
+    config = agent_configs(plan).get(name) if plan is not None else None
+    return None if config is None else AgentRegistry._entry(name, config)
+
+
 class AgentRegistry:
-    """The seed's agent registry; ``AgentRegistry(plan)`` starts with the plan's agents and the built-ins."""
+    """The seed's agent registry; ``AgentRegistry(plan)`` starts with the plan's agents and the built-ins.
+
+    ``register`` and ``register_agent`` also make the agent this process's (see the module's docstring).
+    """
 
     def __init__(self, plan: Plan | None = None) -> None:
         self.agents: dict[str, RegisteredAgent] = {}
+        self.registered: set[str] = set()  # names registered from code (they win over the plan's)
         for name, config in (agent_configs(plan) if plan is not None else {}).items():
             self.add(name, config)
 
     def add(self, name: str, config: AgentConfig) -> RegisteredAgent:
-        """Register an orchestra configuration as it is."""
+        """Add an orchestra configuration as it is (for this registry only)."""
         self._check_new(name)
-        entry = RegisteredAgent(
+        entry = self.agents[name] = self._entry(name, config)
+        return entry
+
+    @staticmethod
+    def _entry(name: str, config: AgentConfig) -> RegisteredAgent:
+        return RegisteredAgent(
             name=name,
             agent_type=config.type.value,
             interface=_INTERFACE_OF.get(config.type, AgentInterface.API),
@@ -207,24 +273,49 @@ class AgentRegistry:
             max_tokens=config.max_tokens,
             temperature=config.temperature,
         )
-        self.agents[name] = entry
-        return entry
+
+    def register(self, agent: object) -> RegisteredAgent:
+        """Register an agent object: a :class:`~orchestra_tui.agents.python.CustomAgent` (the seed's way), or any
+        object with ``name``, ``config``, ``run`` and ``check`` (an orchestra agent)."""
+        from .python import CustomAgent
+
+        name = getattr(agent, "name", None)
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"register: {type(agent).__name__} has no name; give it one: {type(agent).__name__}(name=...)")
+        if not isinstance(agent, CustomAgent) and not (isinstance(getattr(agent, "config", None), AgentConfig) and callable(getattr(agent, "run", None))):
+            raise RegistryError(f"register {name!r}: expected a CustomAgent (or an orchestra agent), got {type(agent).__name__}")
+        self._check_new(name)
+        config: AgentConfig = agent.config  # type: ignore[attr-defined]
+        entry = self._entry(name, config)
+        entry.agent_type = "custom" if isinstance(agent, CustomAgent) else config.type.value
+        entry.capabilities = _capabilities(getattr(agent, "capabilities", None) or config.capabilities)
+        entry.instance = agent  # type: ignore[assignment]
+        return self._publish(entry)
 
     def register_agent(
         self,
         name: str,
-        agent_type: object,
-        interface: object,
+        agent_type: object = None,
+        interface: object = AgentInterface.API,
         capabilities: Iterable[object] | None = None,
+        *,
+        type: object = None,  # noqa: A002 - the seed README's keyword
         **kwargs: Any,
     ) -> RegisteredAgent:
-        """Register an agent the seed's way. ``kwargs``: the seed's ``model``, ``api_key``, ``api_endpoint``,
-        ``max_tokens``, ``temperature``, ``metadata``, ``enabled``, and any orchestra ``AgentConfig`` field.
+        """Register an agent the seed's way: ``register_agent(name="gpt-4", type="openai-gpt", interface="api",
+        api_key=...)``; ``agent_type=`` is the same as ``type=``. ``kwargs``: the seed's ``model``, ``api_key``,
+        ``api_endpoint``, ``max_tokens``, ``temperature``, ``metadata``, ``enabled``, and any orchestra
+        ``AgentConfig`` field.
 
         Raises :class:`RegistryError` (a ``ValueError``) for a duplicate name or an unusable configuration.
         """
         if not name:
             raise RegistryError("Agent name is required")
+        if agent_type is not None and type is not None and _value(agent_type) != _value(type):
+            raise RegistryError(f"register_agent {name!r}: give type= or agent_type=, not both")
+        agent_type = agent_type if agent_type is not None else type
+        if agent_type is None:
+            raise RegistryError(f"register_agent {name!r}: type= is required (e.g. type=\"openai-gpt\")")
         self._check_new(name)
         seed = {key: kwargs.pop(key) for key in list(kwargs) if key in _SEED_OPTIONS}
         unknown = sorted(set(kwargs) - set(AgentConfig.model_fields))
@@ -237,6 +328,8 @@ class AgentRegistry:
         fields: dict[str, Any] = {**defaults, **kwargs, "type": kind, "capabilities": caps}
         if seed.get("model"):
             fields.setdefault("model", seed["model"])
+        elif kind_name in _API_TYPES and kind in _NAMED_MODELS:
+            fields.setdefault("model", name)  # the seed's convention: register_agent(name="gpt-4", ...) is model gpt-4
         if seed.get("api_endpoint"):
             fields.setdefault("base_url", _base_url(kind, seed["api_endpoint"]))
         fields.setdefault("max_tokens", seed.get("max_tokens", 4000))
@@ -263,7 +356,12 @@ class AgentRegistry:
             enabled=bool(seed.get("enabled", True)),
             api_key=seed.get("api_key"),
         )
-        self.agents[name] = entry
+        return self._publish(entry)
+
+    def _publish(self, entry: RegisteredAgent) -> RegisteredAgent:
+        self.agents[entry.name] = entry
+        self.registered.add(entry.name)
+        _PROCESS_AGENTS[entry.name] = entry
         return entry
 
     def get_agent(self, name: str) -> RegisteredAgent | None:
@@ -302,7 +400,11 @@ class AgentRegistry:
         return self._set_enabled(name, False)
 
     def unregister_agent(self, name: str) -> bool:
-        return self.agents.pop(name, None) is not None
+        entry = self.agents.pop(name, None)
+        self.registered.discard(name)
+        if entry is not None and _PROCESS_AGENTS.get(name) is entry:
+            del _PROCESS_AGENTS[name]
+        return entry is not None
 
     def build(self, name: str) -> Agent:
         """The runnable agent registered as ``name``."""

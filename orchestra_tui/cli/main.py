@@ -689,6 +689,26 @@ def import_state(
             typer.echo(f"{entry.summary} (entry {entry.id}); `orchestra undo` reverts it")
 
 
+@app.command("mcp")
+def mcp_(
+    ctx: typer.Context,
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", metavar="DIR", help="Project directory.", show_default="the global --project")] = None,
+) -> None:
+    """Serve the project to coding agents over MCP (stdio): next_task, start/complete/fail_task, add_tasks, report...
+    Register it with `claude mcp add orchestra -- orchestra mcp -p DIR`."""
+    if project is not None:
+        ctx.find_root().obj = project
+    root = _plan_dir(ctx)
+    try:
+        from ..mcp.server import serve
+    except ImportError:
+        raise OrchestraError("`orchestra mcp` needs the MCP SDK: pip install 'orchestra-tui[mcp]'") from None
+    serve(root)
+
+
+from . import interop as _interop  # noqa: E402,F401  (its commands register themselves on ``app``)
+
 # ------------------------------------------------------------------------------------------ entry
 
 
@@ -702,4 +722,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m``: run the package's own copy of this module, on whose ``app`` every command registered itself
+    from orchestra_tui.cli.main import main as registered_main
+
+    registered_main()

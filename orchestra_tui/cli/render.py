@@ -121,6 +121,7 @@ def task_detail_json(project: Project, task: AgentTask) -> dict[str, Any]:
         "blockers": graph.blockers(task_id),
         "unblocks": graph.unblocks(task_id),
         "dependants": graph.dependents(task_id),
+        "subtasks": graph.children(task_id),
     }
 
 
@@ -185,6 +186,8 @@ def print_task(project: Project, task: AgentTask) -> None:
     row("agent", project.agent_of(task) + ("" if task.agent else " (project default)"))
     row("hours", f"{hours(task.estimated_hours)} estimated"
         + (f", {spent(task.actual_hours)} actual" if task.actual_hours is not None else ""))
+    row("subtask of", task.parent)
+    row("subtasks", ", ".join(f"{child} ({graph.status_of(child).value})" for child in graph.children(task_id)))
     row("depends on", ", ".join(task.dependencies))
     row("waiting on", ", ".join(graph.waiting_on(task_id)))
     row("blocked by", ", ".join(f"{b} ({graph.status_of(b).value})" for b in graph.blockers(task_id)))

@@ -14,13 +14,13 @@ from typing import Any
 from .. import __version__
 from ..bulk import paused_gc
 from ..errors import PlanError, TransitionError, UnknownTaskError, closest
-from ..graph import TaskGraph, dependency_problems
+from ..graph import TaskGraph, dependency_problems, family_dependencies
 from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 from ..plan import Plan, load_plan
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from . import transitions
-from .webhooks import WebhookDispatcher, attach_webhooks
+from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 STATE_DIR = ".orchestra"
 _NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
@@ -69,7 +69,7 @@ class Project:
         """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild it."""
         if entry.action == "reload":
             self._rebuild()
-        elif len(changes) == 1 and changes[0]["op"] == "update":
+        elif len(changes) == 1 and changes[0]["op"] == "update" and not {"dependencies", "parent"} & changes[0]["after"].keys():
             task_id = changes[0]["task"]
             task = AgentTask.model_validate(self.store.tasks[task_id])
             self.tasks[task_id] = task
@@ -93,6 +93,7 @@ class Project:
 
     def close(self) -> None:
         """Refresh the snapshot, and give pending webhook deliveries a moment (the next process sends the rest)."""
+        detach_webhooks(self)
         if self.webhooks is not None:
             self.webhooks.close(timeout=2.0)
         self.store.close()
@@ -236,7 +237,8 @@ class Project:
     # -- the plan -------------------------------------------------------------------------------------
 
     def _check_graph(self, records: Mapping[str, Record]) -> None:
-        problems = dependency_problems((task_id, record.get("dependencies") or []) for task_id, record in records.items())
+        parents = {task_id: record["parent"] for task_id, record in records.items() if record.get("parent")}
+        problems = dependency_problems(((task_id, record.get("dependencies") or []) for task_id, record in records.items()), parents)
         if problems:
             raise PlanError([self._describe(problem) for problem in problems])
 
@@ -251,6 +253,8 @@ class Project:
             return f"{where}task {problem.task_id}: field 'dependencies': unknown task {problem.detail!r}"
         if problem.kind == "self":
             return f"{where}task {problem.task_id}: field 'dependencies': a task cannot depend on itself"
+        if problem.kind == "parent":
+            return f"{where}task {problem.task_id}: field 'parent': {_parent_problem(problem.task_id, problem.detail)}"
         return f"{where}task {problem.task_id}: duplicate task id"
 
     def _plan_records(self, records: Mapping[str, Record]) -> dict[str, Record]:
@@ -352,10 +356,13 @@ class Project:
         graph derives it, without building one."""
         records, _meta = self.store.state_at(self.entry(ref).seq)
         counts = dict.fromkeys(BOARD_STATUSES, 0)
-        for record in records.values():
+        deps_of = {task_id: record.get("dependencies") or () for task_id, record in records.items()}
+        if any(record.get("parent") for record in records.values()):
+            deps_of = family_dependencies((task_id, deps_of[task_id], record.get("parent")) for task_id, record in records.items())
+        for task_id, record in records.items():
             status = record.get("status", "pending")
             if status == "pending":
-                done = all(records.get(dep, {}).get("status") == "completed" for dep in record.get("dependencies") or ())
+                done = all(records.get(dep, {}).get("status") == "completed" for dep in deps_of[task_id])
                 status = "ready" if done else "blocked"
             counts[status] = counts.get(status, 0) + 1
         return {status: count for status, count in counts.items() if count}
@@ -400,3 +407,7 @@ class Project:
         if cursor.seq <= 1:
             return None
         return self.rollback(cursor.seq - 1, action="undo", extra={"undoes": cursor.seq})
+
+
+def _parent_problem(task_id: str, parent: str) -> str:
+    return "a task cannot be its own subtask" if parent == task_id else f"unknown task {parent!r}"

@@ -133,12 +133,16 @@ class Runner:
         one that cannot be built fails only its own tasks."""
         name = name or self.project.agent_of(task)
         agent = self._agents.get(name)
-        if agent is None and not self._given:
-            from ..agents.registry import agent_configs, build_agent
+        if not self._given:
+            from ..agents.registry import agent_configs, build_agent, process_agent
 
-            configs = agent_configs(self.project.plan)
-            if name in configs:
-                agent = self._agents[name] = build_agent(name, configs[name])
+            registered = process_agent(name)  # registered from code in this process: wins over the plan's
+            if registered is not None and registered.enabled:
+                return name, registered.build()
+            if agent is None:
+                configs = agent_configs(self.project.plan)
+                if name in configs:
+                    agent = self._agents[name] = build_agent(name, configs[name])
         if agent is None:
             known = sorted(self._agents) if self._given else sorted(agent_configs(self.project.plan))
             raise OrchestraError(f"unknown agent {name!r} for {task.task_id}; agents: {', '.join(known) or 'none'}")

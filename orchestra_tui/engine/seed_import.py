@@ -214,7 +214,8 @@ def _enum_value(text: str) -> str:
 
 
 def _check_graph(records: Mapping[str, Record], path: Path) -> None:
-    problems = dependency_problems((task_id, record.get("dependencies") or []) for task_id, record in records.items())
+    parents = {task_id: record["parent"] for task_id, record in records.items() if record.get("parent")}
+    problems = dependency_problems(((task_id, record.get("dependencies") or []) for task_id, record in records.items()), parents)
     if not problems:
         return
     lines = []

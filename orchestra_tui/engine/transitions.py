@@ -28,6 +28,11 @@ def _hours_between(start: str | None, end: str) -> float | None:
 
 def _require_dependencies_completed(task_id: str, graph: TaskGraph, verb: str) -> None:
     waiting = graph.waiting_on(task_id)
+    subtasks = [dep for dep in graph.children(task_id) if dep in waiting]
+    if subtasks:
+        shown = ", ".join(f"{dep} ({graph.status_of(dep).value})" for dep in subtasks[:5])
+        more = f" and {len(subtasks) - 5} more" if len(subtasks) > 5 else ""
+        raise TransitionError(f"cannot {verb} {task_id}: its subtasks are not completed: {shown}{more}")
     if waiting:
         shown = ", ".join(f"{dep} ({graph.status_of(dep).value})" for dep in waiting[:5])
         more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""

@@ -12,6 +12,11 @@ Events come from history entries, whoever made them (scheduler, CLI, TUI, API), 
 engine's ``run_finished``). A delivery is at least once: receivers can deduplicate on the
 ``X-Orchestra-Delivery`` header.
 
+Webhooks registered from code (the Python API's ``WebhookManager``, :func:`register_webhook`) are added to
+every project this process has open or opens later; their extra headers are secrets, kept in memory only
+(never in the outbox or the log). They get the events of this process's changes; a delivery of theirs left
+in the outbox is sent by the next process of this script that registers the same URL.
+
 Secrets: the HMAC secret is read from ``environ[secret_env]`` at send time, and nothing is sent unsigned
 when it is missing. Bodies and log lines are scrubbed of the values of every environment variable the
 plan names as a key or secret, and the log shows a URL without its userinfo, query or fragment.
@@ -27,6 +32,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -119,7 +125,7 @@ class _RedactUrls(logging.Filter):
     def __init__(self, url_type: type, urls: Iterable[str]) -> None:
         super().__init__()
         self._url_type = url_type
-        self._shown = {redact_url(url) for url in urls}
+        self.shown = {redact_url(url) for url in urls}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and any(isinstance(arg, self._url_type) for arg in record.args):
@@ -127,7 +133,7 @@ class _RedactUrls(logging.Filter):
         return True
 
     def _clean(self, arg: object) -> object:
-        if isinstance(arg, self._url_type) and redact_url(str(arg)) in self._shown:
+        if isinstance(arg, self._url_type) and redact_url(str(arg)) in self.shown:
             return redact_url(str(arg))
         return arg
 
@@ -173,6 +179,7 @@ class WebhookDispatcher:
         described = sorted((key, sorted(hook.events), hook.secret_env or "") for key, hook in self._hooks.items())
         self._fingerprint = hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
         self._secret_names = sorted({*secret_names, *(hook.secret_env for hook in self._hooks.values() if hook.secret_env)})
+        self._headers: dict[str, dict[str, str]] = {}  # hook key -> extra headers given in code (secrets)
         self._cond = threading.Condition()
         self._queue: list[tuple[int | None, list[Delivery]]] = []  # (entry seq or None for emit, deliveries)
         self._own: set[str] = set()  # written by this process, not attempted yet
@@ -183,6 +190,24 @@ class WebhookDispatcher:
         self._client: httpx.Client | None = None
         self._log_filter: _RedactUrls | None = None
         self._thread = threading.Thread(target=self._run, name="orchestra-webhooks", daemon=True)
+
+    def add(self, hook: WebhookConfig, headers: Mapping[str, str]) -> None:
+        """Add a webhook registered from code (any thread). It is not part of the configuration's fingerprint:
+        other processes do not have it."""
+        key = hook_key(hook.url)
+        with self._cond:
+            self._headers = {**self._headers, key: dict(headers)}
+            self._hooks = {**self._hooks, key: hook}  # replaced, never changed: the delivery thread reads it unlocked
+            if hook.secret_env:
+                self._secret_names = sorted({*self._secret_names, hook.secret_env})
+            if self._log_filter is not None:
+                self._log_filter.shown.add(redact_url(hook.url))
+
+    def remove(self, url: str) -> None:
+        key = hook_key(url)
+        with self._cond:
+            self._hooks = {name: hook for name, hook in self._hooks.items() if name != key}
+            self._headers = {name: headers for name, headers in self._headers.items() if name != key}
 
     # -- queueing (any thread) ------------------------------------------------------------------------
 
@@ -250,6 +275,8 @@ class WebhookDispatcher:
         for hook in self._hooks.values():
             parts = urlsplit(hook.url)
             values += [parts.query, parts.password or ""]
+        for headers in self._headers.values():
+            values += headers.values()
         return [value for value in values if len(value) >= MIN_SECRET]
 
     def _scrub(self, text: str, secrets: list[str] | None = None) -> str:
@@ -439,7 +466,8 @@ class WebhookDispatcher:
         import httpx  # here, not at the top: most orchestra commands never send anything
 
         body = delivery.body.encode()
-        headers = {"Content-Type": "application/json", "X-Orchestra-Event": delivery.event, "X-Orchestra-Delivery": delivery.name}
+        headers = {**self._headers.get(delivery.hook, {}), "Content-Type": "application/json",
+                   "X-Orchestra-Event": delivery.event, "X-Orchestra-Delivery": delivery.name}
         if hook.secret_env:
             secret = self._environ.get(hook.secret_env)
             if not secret:
@@ -515,6 +543,37 @@ class WebhookDispatcher:
                 log.warning("webhooks: %s", self._scrub(str(error)))
 
 
+# Registered from code in this process: url key -> (webhook, extra headers); and the projects open in it.
+_REGISTERED: dict[str, tuple[WebhookConfig, dict[str, str]]] = {}
+_OPEN: weakref.WeakSet[Project] = weakref.WeakSet()
+
+
+def register_webhook(hook: WebhookConfig, headers: Mapping[str, str]) -> None:
+    """Deliver ``hook``'s events from every project this process has open, and from those it opens later.
+    ``headers`` go with each request and are kept in memory only. The same URL again replaces it."""
+    _REGISTERED[hook_key(hook.url)] = (hook, dict(headers))
+    for project in list(_OPEN):
+        if project.webhooks is None:
+            project.webhooks = _start(project, [], None, None)  # with every webhook registered, this one too
+        else:
+            project.webhooks.add(hook, headers)
+
+
+def unregister_webhook(url: str) -> bool:
+    """Stop delivering to a webhook registered from code; False when none was registered for ``url``."""
+    if _REGISTERED.pop(hook_key(url), None) is None:
+        return False
+    for project in list(_OPEN):
+        if project.webhooks is not None:
+            project.webhooks.remove(url)
+    return True
+
+
+def detach_webhooks(project: Project) -> None:
+    """The project is closing: webhooks registered from now on are not added to it."""
+    _OPEN.discard(project)
+
+
 def attach_webhooks(
     project: Project,
     *,
@@ -526,14 +585,24 @@ def attach_webhooks(
     ``Project.open``, and ``close()`` the dispatcher when the project closes. None when there is nothing to
     deliver to or the state directory is read-only."""
     hooks = project.plan.webhooks if hooks is None else hooks
-    if not hooks or project.store.read_only:
+    if project.store.read_only:
         return None
+    _OPEN.add(project)
+    if not hooks and not _REGISTERED:
+        return None
+    return _start(project, hooks, environ, policy)
+
+
+def _start(project: Project, hooks: Sequence[WebhookConfig], environ: Mapping[str, str] | None,
+           policy: RetryPolicy | None) -> WebhookDispatcher:
     secret_names = [agent.api_key_env for agent in project.plan.agents.values() if agent.api_key_env]
     dispatcher = WebhookDispatcher(project.store.dir, project.plan.project.id, hooks, environ=environ, policy=policy, secret_names=secret_names)
     try:
         dispatcher.catch_up(project.store)
     except (OrchestraError, OSError) as error:
         log.warning("webhooks: could not look for undelivered events: %s", dispatcher._scrub(str(error)))
+    for hook, headers in list(_REGISTERED.values()):  # after catching up: a webhook new here gets no old events
+        dispatcher.add(hook, headers)
     store = project.store
     project.listeners.append(lambda entry, _changes: dispatcher.on_entry(entry, store.tasks))
     dispatcher.start()

@@ -108,6 +108,8 @@ def _message(error: dict[str, Any], found: bool, value: Any, field_name: str) ->
                 f"invalid id {_show(value)}: use letters, digits and _ . : - "
                 "(starting with a letter or digit)"
             )
+        if field_name == "entry":
+            return f"invalid entry {_show(value)}: write it as 'package.module:ClassName'"
         return f"{_show(value)} does not match the pattern {ctx.get('pattern')}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}" + (f", got {got}" if got else "")

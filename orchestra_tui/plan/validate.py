@@ -76,6 +76,7 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
     from ..graph import dependency_problems
 
     entries: list[tuple[str, list[str]]] = []
+    parents: dict[str, str] = {}
     positions: dict[str, list[int]] = {}
     deps_at: dict[int, list[str]] = {}
     for index, task in tasks:
@@ -85,6 +86,8 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
         deps = task.get("dependencies", [])
         deps = [dep for dep in deps if isinstance(dep, str)] if isinstance(deps, list) else []
         entries.append((task_id, deps))
+        if isinstance(task.get("parent"), str) and task["parent"]:
+            parents[task_id] = task["parent"]
         positions.setdefault(task_id, []).append(index)
         deps_at[index] = deps
     if not entries:
@@ -92,7 +95,7 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
     known = list(positions)
     suggestions = _MAX_DEPENDENCY_SUGGESTIONS
     reported_duplicates: set[str] = set()
-    for problem in dependency_problems(entries):
+    for problem in dependency_problems(entries, parents):
         task_id = str(problem.task_id)
         where = positions.get(task_id, [None])
         first = where[0]
@@ -111,6 +114,10 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
                 note = f" (first defined at line {first_line})" if first_line else f" (first is task #{first + 1})"
                 ctx.add(f"task {task_id}", later_block.key_line("id", "task_id"),
                         f"duplicate id {task_id!r}{note}")
+            continue
+        if problem.kind == "parent":
+            what = "a task cannot be its own subtask" if problem.detail == task_id else f"unknown task {problem.detail!r}{_suggest(problem.detail, known)}"
+            ctx.add(label, block.key_line("parent"), what, "parent")
             continue
         line = block.key_line("dependencies")
         if problem.kind == "unknown":

@@ -87,7 +87,7 @@ def row_cells(task: AgentTask, status: TaskStatus) -> tuple[TaskCell, TitleCell]
     mark, style = _mark(status)
     task_id = task.task_id
     cell = Text(f"{mark} {task_id}", spans=[Span(0, len(mark), style), Span(len(mark) + 1, len(mark) + 1 + len(task_id), "bold")])
-    return TaskCell(task_id, cell), TitleCell(task.title)
+    return TaskCell(task_id, cell), TitleCell(f"↳ {task.title}" if task.parent else task.title)  # a subtask
 
 
 def matches(task: AgentTask, status: TaskStatus, needle: str) -> bool:

@@ -71,6 +71,8 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
         row("tokens", f"{task.input_tokens:,} in / {task.output_tokens:,} out" + (f" · ${task.cost_usd:.4f}" if task.cost_usd else ""))
     row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
     row("description", task.description.strip())
+    row("subtask of", _ids(project, [task.parent]) if task.parent else None)
+    row("subtasks", _ids(project, graph.children(task_id)) or None)
     row("depends on", _ids(project, graph.dependencies(task_id)) if task.dependencies else None)
     row("blocked by", _ids(project, graph.blockers(task_id)) or None)
     unblocks = graph.unblocks(task_id)
