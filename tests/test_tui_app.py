@@ -588,5 +588,5 @@ def test_a_directory_without_a_plan_says_how_to_start_on_a_terminal_too(tmp_path
     empty.mkdir()
     code, output = run_in_terminal([str(empty)], b"", {CONFIG_ENV: str(tmp_path / "config")})
     assert code == 1
-    assert output.strip() == f"error: no orchestra.toml in {empty}: run `orchestra init {empty}`, or try `orchestra sample_projects/demo`"
+    assert output.strip() == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
     assert list(empty.iterdir()) == []

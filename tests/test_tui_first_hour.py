@@ -14,6 +14,7 @@ from typing import Any
 import pyte
 from rich.console import Console
 from textual._compositor import CompositorUpdate
+from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
 from textual.widgets import Button, Static, TabbedContent
 
@@ -23,7 +24,12 @@ from orchestra_tui.tui.messages import TaskSelected
 from orchestra_tui.tui.widgets.detail import TaskDetail
 from orchestra_tui.tui.widgets.dialogs import ConfirmDialog, ReasonDialog
 from orchestra_tui.tui.widgets.output import OutputPanes
-from orchestra_tui.tui.widgets.timeline import ConfirmRollback
+from orchestra_tui.tui.widgets.board import BoardView
+from orchestra_tui.tui.widgets.help import keys_table
+from orchestra_tui.tui.widgets.table import COLUMNS as TABLE_COLUMNS
+from orchestra_tui.tui.widgets.table import TableView
+from orchestra_tui.tui.widgets.task_screen import TaskScreen
+from orchestra_tui.tui.widgets.timeline import ConfirmRollback, TimelineView
 
 from .conftest import app_on, task_block, until, write_plan
 
@@ -57,10 +63,10 @@ async def test_a_toast_that_timed_out_leaves_the_terminal_after_a_scroll(demo_di
     terminal = Terminal(app, (80, 24))
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await until(pilot, lambda: app.focused is not None, "the board has the focus")
-        app.notify("GHOST-TOAST here", timeout=0.5)
-        await until(pilot, lambda: "GHOST-TOAST" in terminal.text, "the toast on the terminal")
+        app.notify("GHOST-TOAST here", timeout=3)
+        await until(pilot, lambda: "GHOST-TOAST" in terminal.text, "the toast on the terminal", timeout=20)
         app.query_one(TaskDetail).scroll_end(animate=False)  # a scroll: the compositor's fast path
-        await until(pilot, lambda: not app.screen.query("Toast"), "the toast removed from the screen")
+        await until(pilot, lambda: not app.screen.query("Toast"), "the toast removed from the screen", timeout=20)
         for _ in range(10):  # a few frames after its removal
             await pilot.pause(0.05)
         assert "GHOST-TOAST" not in terminal.text, terminal.text
@@ -167,8 +173,12 @@ async def test_another_tasks_run_starting_leaves_the_selected_tasks_output_in_fr
 
 def detail_text(app: OrchestraApp) -> str:
     """The detail pane's text as drawn at 200 columns (all of it, not only what fits on the screen)."""
+    return detail_text_of(app.query_one(TaskDetail))
+
+
+def detail_text_of(detail: TaskDetail) -> str:
     console = Console(width=200, record=True, file=io.StringIO())
-    console.print(app.query_one("#detail-body", Static).visual._renderable)  # type: ignore[attr-defined]
+    console.print(detail.query_one("#detail-body", Static).visual._renderable)  # type: ignore[attr-defined]
     return console.export_text()
 
 
@@ -186,3 +196,147 @@ async def test_the_detail_does_not_list_the_same_tasks_twice(demo_dir: Path, tmp
         detail = detail_text(app)
         assert "unblocks" in detail and "DES-002" in detail
         assert detail.count("DES-002") == 1, detail
+
+
+# ------------------------------------------------------------------------------------------ 13: keys people know
+
+
+async def test_vim_and_less_keys_move_on_the_board_dag_and_timeline_and_enter_opens_the_task(demo_dir: Path, tmp_path: Path) -> None:
+    with Project.open(demo_dir, actor="cli") as project:
+        project.complete("DES-001")  # ready: DES-002, DES-003, DEV-004
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.selected == "DES-002" and app.focused is not None, "DES-002 selected")
+        board = app.query_one(BoardView)
+        ready = board.rows("ready")
+        await pilot.press("j")
+        assert app.selected == ready[1]
+        await pilot.press("G")
+        assert app.selected == ready[-1]
+        await pilot.press("g")
+        assert app.selected == ready[0]
+        await pilot.press("k")
+        assert app.selected == ready[0]  # the top stays the top
+        await pilot.press("h")  # the nearest column to the left with tasks: Blocked
+        await until(pilot, lambda: board.column_of(app.selected or "") == "blocked", "a blocked task selected")
+        await pilot.press("ctrl+d")
+        assert board.rows("blocked").index(app.selected or "") > 0
+        await pilot.press("l")
+        await until(pilot, lambda: board.column_of(app.selected or "") == "ready", "back in Ready")
+        selected = app.selected
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TaskScreen), "the task's screen")
+        assert app.screen.task_id == selected  # type: ignore[attr-defined]
+        assert "success" in detail_text_of(app.screen.query_one(TaskDetail))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, TaskScreen), "back on the board")
+        await pilot.press("2")  # the DAG: l follows an edge to a dependant, h back, j/k in the layer
+        await until(pilot, lambda: app.view == "dag", "the DAG")
+        await pilot.press("g")
+        assert app.selected == "DES-001"
+        await pilot.press("l")
+        assert app.selected in app.session.project.graph.dependents("DES-001")
+        await pilot.press("h")
+        assert app.selected == "DES-001"
+        await pilot.press("3")  # the timeline: h and l move through the entries, g and G to the ends
+        view = app.query_one(TimelineView)
+        await until(pilot, lambda: app.view == "timeline", "the timeline")
+        last = view.cursor
+        await pilot.press("h")
+        assert view.cursor == last - 1
+        await pilot.press("g")
+        assert view.cursor == 0
+        await pilot.press("G")
+        assert view.cursor == last
+
+
+async def test_help_lists_the_new_keys_in_one_aligned_table(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        sections = app.help_sections()
+        ids = " ".join(name for _title, rows in sections for _keys, name, _what in rows)
+        for binding_id in ("board.down", "board.first", "board.half_down", "dag.half_down", "output.bottom", "open_task", "back"):
+            assert f"[{binding_id}]" in ids, binding_id
+        titles = [title for title, _rows in sections]
+        table = keys_table(sections)
+        assert len(table.columns) == 3  # one table: the columns line up across sections
+        assert len([row for row in titles if row == "Board"]) >= 1
+
+
+# ------------------------------------------------------------------------------------------ 15: the table view
+
+
+async def test_the_table_lists_every_task_sorts_remembers_and_finds_failures(demo_dir: Path, tmp_path: Path) -> None:
+    with Project.open(demo_dir, actor="cli") as project:
+        project.complete("DES-001")
+        project.fail("DES-003", "fixtures missing")
+        project.cancel("DEV-004")
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        header = str(app.query_one("#header").visual)  # type: ignore[attr-defined]
+        assert "1 failed" in header and "1 cancelled" in header, header
+        await pilot.press("4")
+        table = app.query_one(TableView)
+        await until(pilot, lambda: app.view == "table" and len(table.rows()) == 10, "the table with every task")
+        assert app.selected == "DES-002"  # the selection stays what it was
+        assert table.rows()[:3] == ["DES-001", "DES-002", "DES-003"]  # by id
+        assert [column.label.plain for column in table.table.columns.values()] == list(TABLE_COLUMNS)
+        await pilot.press("s", "s")  # by status: failed first
+        assert table.sort_column == "status" and table.rows()[:2] == ["DES-003", "DEV-004"]
+        await pilot.press("S")
+        assert table.rows()[-2:] == ["DEV-004", "DES-003"]
+        await pilot.press("F")
+        await until(pilot, lambda: sorted(table.rows()) == ["DES-003", "DEV-004"], "failures only")
+        await pilot.press("F", "slash", *"tst", "enter")
+        await until(pilot, lambda: sorted(table.rows()) == ["TST-001", "TST-002", "TST-003"], "the filter")
+        await pilot.press("g", "j")
+        await until(pilot, lambda: app.selected == table.rows()[1], "the selection follows the cursor")
+    saved = (tmp_path / "config" / "config.toml").read_text()
+    assert 'table_sort = "status"' in saved and "table_reverse = true" in saved
+    again = app_on(demo_dir, tmp_path)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: again.focused is not None, "the board has the focus")
+        assert again.query_one(TableView).sort_column == "status" and again.query_one(TableView).reverse
+
+
+# ------------------------------------------------------------------------------------------ 14: jump to any task
+
+
+async def test_colon_finds_a_task_by_title_fuzzily_and_selects_it(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None and app.selected == "DES-001", "DES-001 selected")
+        await pilot.press("colon")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"usr guide")  # fuzzy: "Write the user guide" is DEV-004
+        await until(pilot, lambda: "DEV-004" in str(app.screen.query_one(CommandList).get_option_at_index(0).prompt), "the hit")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.selected == "DEV-004", "DEV-004 selected")
+        assert app.query_one(BoardView).column_of("DEV-004") == "blocked" and not isinstance(app.screen, CommandPalette)
+
+
+# ------------------------------------------------------------------------------------------ 16: running cards
+
+
+async def test_a_running_card_shows_its_elapsed_time_and_last_line_and_a_review_card_what_waits(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    write_plan(root, task_block("LONG", commands=["echo first line; echo compiling module 7; sleep 30"])
+               + task_block("DONE", commands=["true"]))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        await pilot.press("a")
+        board = app.query_one(BoardView)
+        column = board.columns["running"]
+
+        def card(task_id: str) -> str:
+            cell = column.get_cell(task_id, "title") if board.column_of(task_id) == "running" else board.columns["review"].get_cell(task_id, "title")
+            return f"{cell.title}\n{cell.note}"
+
+        await until(pilot, lambda: board.column_of("LONG") == "running" and "compiling module 7" in card("LONG"), "the last line", timeout=15)
+        assert card("LONG").split("\n")[1].split(" · ")[0].endswith(" s")  # the elapsed time
+        await until(pilot, lambda: board.column_of("DONE") == "review", "DONE in review", timeout=15)
+        assert "waits for you" in card("DONE")
+        await pilot.press("q", "y")

@@ -9,34 +9,51 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..engine import usable
-from ..engine.project import STATE_DIR, Project
+from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
-from ..graph import TaskGraph, natural_key
-from ..models import AgentConfig, AgentTask, ProjectPhase, TaskPriority, TaskStatus
-from ..plan import PLAN_FILE, Plan, find_plan, load_plan, plan_schema, slug, starter_plan
-from ..store import Store
-from ..store.store import JOURNAL_FILE
-from . import render
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
+    from ..engine.project import Project
+    from ..models import AgentConfig
+    from ..plan import Plan
+    from ..store import Store
     from ..agents.base import Usability
     from ..engine.runner import RunResult
     from ..engine.scheduler import Scheduler, Summary
     from .live import RunView
+
+
+def _lazy(name: str) -> ModuleType:
+    """Module ``name``, run when an attribute of it is first used (``importlib.util.LazyLoader``): ``orchestra
+    --version`` and ``--help`` need none of what the commands import (pydantic, networkx, the store)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+render = _lazy("orchestra_tui.cli.render")
 
 
 class _Group(TyperGroup):
@@ -78,17 +95,37 @@ def _root(ctx: typer.Context) -> str:
 
 
 def _plan_dir(ctx: typer.Context) -> Path:
-    """The project directory: it holds a plan, or the state of a project built with the Python API.
+    """The project directory: the given one (default: the current one) or, as git finds its repository, the
+    nearest above it holding a plan, or the state of a project built with the Python API; the one used is
+    named on stderr (once) when it is not the one given. Nothing is created in a directory that has neither."""
+    from ..plan import PLAN_FILE
 
-    Nothing is created in a directory that has neither."""
     given = _root(ctx)
     root = Path(given)
     if not root.is_dir():
-        raise OrchestraError(f"no such directory: {given}")
-    if find_plan(root) is None and not (root / STATE_DIR / JOURNAL_FILE).exists():
+        raise OrchestraError(f"not a directory: {given}" if root.exists() else f"no such directory: {given}")
+    found = _nearest_project(root)
+    if found is None:
         quoted = shlex.quote(given)
-        raise OrchestraError(f"no {PLAN_FILE} in {given}: run `orchestra init {quoted}`, or try `orchestra sample_projects/demo`")
-    return root
+        raise OrchestraError(f"no {PLAN_FILE} in {given} or above it: run `orchestra init {quoted}`, or try `orchestra demo`")
+    if found != root and not ctx.find_root().meta.get("orchestra.found"):
+        ctx.find_root().meta["orchestra.found"] = True
+        typer.echo(f"using the project in {found} (the nearest above {given})", err=True)
+    return found
+
+
+def _nearest_project(root: Path) -> Path | None:
+    """``root`` if it holds a project, else its nearest parent that does, else None."""
+    from ..engine.project import STATE_DIR
+    from ..plan import find_plan
+    from ..store.store import JOURNAL_FILE
+
+    def holds(directory: Path) -> bool:
+        return find_plan(directory) is not None or (directory / STATE_DIR / JOURNAL_FILE).exists()
+
+    if holds(root):
+        return root
+    return next((parent for parent in root.resolve().parents if holds(parent)), None)
 
 
 def _notes(store: Store, seen: int) -> int:
@@ -102,6 +139,8 @@ def _notes(store: Store, seen: int) -> int:
 @contextmanager
 def _project(ctx: typer.Context, actor: str = "cli") -> Iterator[Project]:
     """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first."""
+    from ..engine.project import Project
+
     project = Project.open(_plan_dir(ctx), actor=actor)
     # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
     # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
@@ -119,6 +158,8 @@ def _ready(project: Project) -> set[str]:
 
 
 def _done(project: Project, message: str, ready_before: set[str]) -> None:
+    from ..graph import natural_key
+
     newly = sorted(_ready(project) - ready_before, key=natural_key)
     typer.echo(message + (f"; now ready: {render.id_list(newly, 12)}" if newly else ""))
 
@@ -145,18 +186,52 @@ def _main(
 ) -> None:
     """Without a command: open the app on the project (`orchestra DIR` works too); piped, print an overview."""
     ctx.obj = project
+    ctx.meta["orchestra.theme"] = theme
     if ctx.invoked_subcommand is None:
-        root = _plan_dir(ctx)
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            with _project(ctx) as opened:
-                render.print_overview(opened)
-            return
-        from ..tui.app import create_app
+        _open(ctx)
 
-        tui = create_app(root, theme=theme)
-        tui.run()
-        if tui.return_code:
-            raise typer.Exit(tui.return_code)
+
+def _open(ctx: typer.Context) -> None:
+    """Open the app on the project (piped: print its overview)."""
+    root = _plan_dir(ctx)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        with _project(ctx) as opened:
+            render.print_overview(opened)
+        return
+    from ..tui.app import create_app
+
+    tui = create_app(root, theme=ctx.find_root().meta.get("orchestra.theme"))
+    tui.run()
+    if tui.return_code:
+        raise typer.Exit(tui.return_code)
+
+
+def demo_source() -> Path:
+    """The demo project shipped in the package (hatch ``force-include``), else a source checkout's ``sample_projects/demo``."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "demo"
+    return packaged if packaged.is_dir() else package.parent / "sample_projects" / "demo"
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    directory: Annotated[str, typer.Argument(
+        metavar="[DIR]", help="Where to put the demo (created; an existing one must be empty).")] = "orchestra-demo",
+) -> None:
+    """Copy the demo project (ten tasks the offline shell agent runs, no API key needed) to DIR and open it."""
+    from ..engine.project import STATE_DIR
+
+    target = Path(directory)
+    if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
+        raise OrchestraError(f"{directory} exists and is not an empty directory: name another, e.g. `orchestra demo my-demo`")
+    try:
+        shutil.copytree(demo_source(), target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STATE_DIR, "build"))
+    except OSError as error:
+        raise OrchestraError(f"cannot copy the demo to {directory}: {error.strerror or error}") from None
+    typer.echo(f"the demo is in {directory}; open it again with `orchestra {shlex.quote(directory)}`", err=True)
+    ctx.find_root().obj = directory
+    _open(ctx)
 
 
 @app.command()
@@ -166,6 +241,8 @@ def init(
         metavar="[DIR]", help="Where to write orchestra.toml (created if missing).", show_default="the project directory")] = None,
 ) -> None:
     """Write a commented starter orchestra.toml (never over an existing one)."""
+    from ..plan import PLAN_FILE, slug, starter_plan
+
     given = directory if directory is not None else _root(ctx)
     target = Path(given)
     path = target / PLAN_FILE
@@ -189,6 +266,11 @@ def init(
 @app.command()
 def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check the plan: exit 1 listing every problem, one per line."""
+    from ..engine import usable
+    from ..graph import TaskGraph
+    from ..models import AgentTask
+    from ..plan import load_plan
+
     root = _plan_dir(ctx)
     try:
         plan = load_plan(root)
@@ -424,7 +506,7 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
         status = project.status_of(until).value
         waiting = ", ".join(f"{dep} ({project.status_of(dep).value})" for dep in project.graph.waiting_on(until)[:5])
         done = status in (TaskStatus.REVIEW, TaskStatus.COMPLETED)
-        typer.echo(f"{until} is {status}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
+        typer.echo(f"{until} is {render.status_phrase(status)}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
     if by_status.get(TaskStatus.REVIEW):
         typer.echo("`orchestra list --status review` shows what waits for you; `orchestra complete ID` accepts a task")
     failed = summary.failed
@@ -610,6 +692,8 @@ def agents(
     offline: Annotated[bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")] = False,
 ) -> None:
     """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
+    from ..plan import load_plan
+
     plan = load_plan(_plan_dir(ctx))
     rows = render.agent_rows(plan, os.environ)
     if not offline:
@@ -667,6 +751,8 @@ def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None
 @app.command()
 def schema() -> None:
     """The JSON Schema of orchestra.toml (for editors)."""
+    from ..plan import plan_schema
+
     render.emit_json(plan_schema())
 
 
@@ -713,10 +799,12 @@ from . import interop as _interop  # noqa: E402,F401  (its commands register the
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry. ``orchestra DIR [...]`` means ``orchestra --project DIR [...]``."""
+    """Console-script entry. ``orchestra DIR [...]`` means ``orchestra --project DIR [...]`` when DIR is a
+    directory and no command, or a directory holding a plan (``orchestra demo`` opens ./demo if it is a project)."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
-    if args and not args[0].startswith("-") and args[0] not in getattr(command, "commands", {}) and os.path.isdir(args[0]):
+    if args and not args[0].startswith("-") and os.path.isdir(args[0]) and (
+        args[0] not in getattr(command, "commands", {}) or os.path.isfile(os.path.join(args[0], "orchestra.toml"))):
         args = ["--project", args[0], *args[1:]]
     command.main(args=args, prog_name="orchestra")
 

@@ -68,6 +68,11 @@ def status_text(status: str) -> Text:
     return Text(f"{STATUS_MARKS.get(key, '?')} {status}", style=_STATUS_STYLES.get(key, ""))
 
 
+def status_phrase(status: str) -> str:
+    """A status as words in a sentence: ``DES-001 is in review``, ``is in progress``, ``is completed``."""
+    return {"review": "in review", "in_progress": "in progress"}.get(str(status), str(status))
+
+
 def hours(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
@@ -262,7 +267,8 @@ def print_report(report: Mapping[str, Any]) -> None:
     from rich.text import Text
 
     out = console()
-    out.print(Text.assemble((report["project_name"], "bold"), f"  ({report['project_id']})"))
+    name, project_id = report["project_name"], report["project_id"]
+    out.print(Text.assemble((name, "bold"), f"  ({project_id})" if project_id != name else ""))
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, show_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()

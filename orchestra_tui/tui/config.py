@@ -34,6 +34,8 @@ class TuiConfig(BaseModel):
 
     theme: str | None = None
     keymap: dict[str, str] = {}
+    table_sort: str | None = None  # the table view's sort column, remembered
+    table_reverse: bool = False
 
 
 def config_home(given: Path | str | None = None) -> Path:

@@ -23,6 +23,8 @@ def figures_line(figures: Mapping[str, Any]) -> Content:
         Content(f"{hours(round(done, 2))} h done"),
         Content(f"{hours(round(total - done, 2))} h left"),
         Content.styled(f"{figures['running']} running", "bold $accent" if figures["running"] else ""),
+        *[Content.styled(f"{count} {status}", "bold $error") for status in ("failed", "cancelled")
+          if (count := figures.get("by_status", {}).get(status, 0))],
         Content(f"{figures['tokens']:,} tokens"),
         Content(f"${figures['cost_usd']:.4f}"),
     ]

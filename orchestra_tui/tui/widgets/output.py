@@ -243,6 +243,12 @@ class OutputPanes(Vertical):
         Binding("[", "previous_pane", "Previous output", id="output.previous"),
         Binding("z", "toggle_maximise", "Maximise output", id="output.maximise"),
         Binding("delete", "dismiss_pane", "Close finished output", id="output.dismiss"),
+        Binding("j", "scroll_log(1)", "Down", show=False, id="output.down"),
+        Binding("k", "scroll_log(-1)", "Up", show=False, id="output.up"),
+        Binding("g", "scroll_log(-1, True)", "Top", show=False, id="output.top"),
+        Binding("G", "scroll_log(1, True)", "Bottom (follows the output again)", show=False, id="output.bottom"),
+        Binding("ctrl+d", "scroll_log(0.5)", "Half a page down", show=False, id="output.half_down"),
+        Binding("ctrl+u", "scroll_log(-0.5)", "Half a page up", show=False, id="output.half_up"),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -303,6 +309,18 @@ class OutputPanes(Vertical):
 
     def action_previous_pane(self) -> None:
         self._step(-1)
+
+    def action_scroll_log(self, amount: float, to_end: bool = False) -> None:
+        """Scroll the pane on show: lines (a whole number), a share of its height, or to an end."""
+        pane = self.current
+        if pane is None:
+            return
+        log = pane.log_widget
+        if to_end:
+            (log.scroll_end if amount > 0 else log.scroll_home)(animate=False)
+        else:
+            lines = amount if abs(amount) >= 1 else amount * log.size.height
+            log.scroll_relative(y=round(lines) or (1 if amount > 0 else -1), animate=False)
 
     def action_toggle_maximise(self) -> None:
         screen = self.screen

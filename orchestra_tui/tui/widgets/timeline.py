@@ -1,7 +1,7 @@
-"""The timeline view: the history as a scrubber, with a preview of the entry under the cursor.
+"""The timeline view: the history as a scrubber and as a list, with a preview of the entry under the cursor.
 
-The scrubber draws only the stretch of entries that fits its width, so 10,000 entries cost what ten do.
-The entry's tasks per status as the board showed them then (ready and blocked derive from that state's
+The scrubber and the list draw only the entries that fit, so 10,000 entries cost what ten do; changes are
+written for people (``changes.people_lines``). The entry's tasks per status as the board showed them then (ready and blocked derive from that state's
 dependencies; the state stores pending) and its diff against now are computed in a thread worker (latest
 wins; small caches keyed by the entry, and for the diff by the current state too), so holding an arrow key
 never waits for them. Rolling back is the app's business: the view posts ``ActionRequested("rollback",
@@ -23,9 +23,10 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 from textual.worker import get_current_worker
 
-from ...cli.render import change_lines, hours, local_time
+from ...cli.render import hours, local_time
 from ...errors import OrchestraError
 from ..messages import ActionRequested
+from .changes import people_lines
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -140,6 +141,51 @@ class Scrubber(Widget):
         return Content("\n").join([Content.assemble(*marks), caret, position])
 
 
+class EntryList(Widget):
+    """The history as a list (lazygit's reflog): one row per entry (time, actor, what happened), the cursor's
+    reversed, the entries touching the selected task marked. Only the rows that fit are drawn."""
+
+    DEFAULT_CSS = """
+    EntryList { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entries: list[Entry] = []
+        self.cursor = 0
+        self.first = 0
+        self.selected_task: str | None = None
+
+    def show(self, entries: list[Entry], cursor: int, task: str | None) -> None:
+        self.entries, self.cursor, self.selected_task = entries, cursor, task
+        self.refresh()
+
+    def _window(self) -> tuple[int, int]:
+        span, count = max(1, self.content_size.height), len(self.entries)
+        if self.cursor < self.first:
+            self.first = self.cursor
+        elif self.cursor >= self.first + span:
+            self.first = self.cursor - span + 1
+        self.first = max(0, min(self.first, count - span))
+        return self.first, min(count, self.first + span)
+
+    def render(self) -> Content:
+        if not self.entries:
+            return Content("")
+        start, end = self._window()
+        rows = []
+        for index in range(end - 1, start - 1, -1):  # newest at the top, as a log reads
+            entry = self.entries[index]
+            mark, style = _mark(entry.action)
+            touched = self.selected_task is not None and self.selected_task in entry.extra.get("tasks", ())
+            row = Content.assemble(
+                (local_time(entry.time)[5:], "$text-muted"), "  ", (f"{entry.actor[:9]:<9}", "$text-muted"), " ",
+                (mark, style), " ", (entry.summary, "underline" if touched else ""),
+            )
+            rows.append(row.stylize("reverse") if index == self.cursor else row)
+        return Content("\n").join(rows)
+
+
 class TimelineView(Widget, can_focus=True):
     """The history scrubber and the preview of the entry under the cursor (the view contract of DESIGN §8)."""
 
@@ -147,18 +193,19 @@ class TimelineView(Widget, can_focus=True):
     TimelineView { height: 1fr; layout: vertical; }
     TimelineView > Scrubber { border-bottom: solid $panel; }
     TimelineView:focus > Scrubber { border-bottom: solid $accent; }
+    TimelineView > EntryList { height: 1fr; border-bottom: solid $panel; }
     TimelineView #timeline-preview { height: 1fr; padding: 0 1; }
     TimelineView #timeline-diff-title { margin-top: 1; text-style: bold; }
     """
     BINDINGS = [
-        Binding("left", "move(-1)", "Earlier", id="timeline.earlier"),
-        Binding("right", "move(1)", "Later", id="timeline.later"),
-        Binding("home", "first", "First", id="timeline.first", show=False),
-        Binding("end", "last", "Last", id="timeline.last", show=False),
-        Binding("pageup", "page(-1)", "Page earlier", id="timeline.page_earlier", show=False),
-        Binding("pagedown", "page(1)", "Page later", id="timeline.page_later", show=False),
-        Binding("up", "scroll_preview(-1)", "Scroll preview", id="timeline.preview_up", show=False),
-        Binding("down", "scroll_preview(1)", "Scroll preview", id="timeline.preview_down", show=False),
+        Binding("left,h", "move(-1)", "Earlier", id="timeline.earlier"),
+        Binding("right,l", "move(1)", "Later", id="timeline.later"),
+        Binding("home,g", "first", "First", id="timeline.first", show=False),
+        Binding("end,G", "last", "Last", id="timeline.last", show=False),
+        Binding("pageup,ctrl+u", "page(-1)", "Page earlier", id="timeline.page_earlier", show=False),
+        Binding("pagedown,ctrl+d", "page(1)", "Page later", id="timeline.page_later", show=False),
+        Binding("up,k", "scroll_preview(-1)", "Scroll preview", id="timeline.preview_up", show=False),
+        Binding("down,j", "scroll_preview(1)", "Scroll preview", id="timeline.preview_down", show=False),
         Binding("enter", "rollback", "Roll back here", id="timeline.rollback"),
     ]
 
@@ -176,6 +223,7 @@ class TimelineView(Widget, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Scrubber(id="timeline-scrubber")
+        yield EntryList(id="timeline-list")
         with VerticalScroll(id="timeline-preview", can_focus=False):
             yield Static(id="timeline-entry")
             yield Static("Changes since this entry (then -> now)", id="timeline-diff-title")
@@ -205,6 +253,7 @@ class TimelineView(Widget, can_focus=True):
         """Underline the entries that touched the task (only the visible ones are looked at)."""
         self.selected_task = task_id
         self.query_one(Scrubber).show(self.entries, self.cursor, self.selected_task)
+        self.query_one(EntryList).show(self.entries, self.cursor, self.selected_task)
 
     # -- keys -----------------------------------------------------------------------------------------
 
@@ -240,6 +289,7 @@ class TimelineView(Widget, can_focus=True):
 
     def _redraw(self) -> None:
         self.query_one(Scrubber).show(self.entries, self.cursor, self.selected_task)
+        self.query_one(EntryList).show(self.entries, self.cursor, self.selected_task)
         entry = self.entry
         if entry is None or self.project is None:
             self.counts = None
@@ -283,7 +333,7 @@ class TimelineView(Widget, can_focus=True):
             if count:
                 counts = project.status_counts_at(entry.seq)
             if diff and not worker.is_cancelled:
-                lines = change_lines(project.diff(entry.seq))
+                lines = people_lines(project.diff(entry.seq))
         except (OrchestraError, OSError) as error:
             if count and counts is None:
                 counts = {}  # nothing to count: the diff says why
@@ -372,7 +422,7 @@ class ConfirmRollback(ModalScreen[bool]):
     def _compute(self, project: Project, entry_id: str) -> None:
         try:
             entry = project.entry(entry_id)
-            result: tuple[Entry | None, list[str] | str] = (entry, change_lines(project.rollback_changes(entry.seq)))
+            result: tuple[Entry | None, list[str] | str] = (entry, people_lines(project.rollback_changes(entry.seq)))
         except (OrchestraError, OSError) as error:
             result = (None, str(error))
         self.app.call_from_thread(self._show, *result)
