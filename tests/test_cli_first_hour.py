@@ -3,14 +3,14 @@ demo shipped in the package, and texts that read right."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from orchestra_tui.cli.main import app, demo_source
-from orchestra_tui.engine.project import Project
-
 from .conftest import SAMPLES, task_block, write_plan
 
 runner = CliRunner()
@@ -68,3 +68,13 @@ def test_texts_read_right(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "unknown task 'HELLO-9'" in result.stderr and "did you mean 'HELLO-3'" not in result.stderr, result.stderr
     assert "invalid value 'develop' (did you mean 'development'?)" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_version_and_help_import_none_of_the_heavy_libraries(args: list[str]) -> None:
+    """Item 12: what `orchestra --version` and `orchestra --help` load (the figures are in bench/bench_tui.py)."""
+    script = ("import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              "print(' '.join(m for m in ('textual', 'httpx', 'pydantic', 'networkx') if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+    assert ("0.1" in done.stdout) if args == ["--version"] else ("demo" in done.stdout and "next" in done.stdout)

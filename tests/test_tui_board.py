@@ -164,12 +164,12 @@ async def test_the_footer_shows_the_important_keys_at_80_columns_and_all_at_120(
 
 async def test_the_footer_shows_a_remapped_key_with_its_label(demo_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.toml").write_text('[keymap]\ncomplete = "k"\ndispatch_all = "A"\n')
+    (tmp_path / "config" / "config.toml").write_text('[keymap]\ncomplete = "K"\ndispatch_all = "A"\n')
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=LARGE) as pilot:
         await pilot.pause()
         footer = screen(app)[-1].text
-        assert "k Complete" in footer and "A All ready" in footer and "c Complete" not in footer
+        assert "K Complete" in footer and "A All ready" in footer and "c Complete" not in footer
 
 
 # ------------------------------------------------------------------------------------------ the first fill

@@ -340,3 +340,12 @@ async def test_a_running_card_shows_its_elapsed_time_and_last_line_and_a_review_
         await until(pilot, lambda: board.column_of("DONE") == "review", "DONE in review", timeout=15)
         assert "waits for you" in card("DONE")
         await pilot.press("q", "y")
+
+
+async def test_help_shows_every_key_of_the_first_hour(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        ids = " ".join(name for _title, rows in app.help_sections() for _keys, name, _what in rows)
+        for binding_id in ("jump", "view_table", "table.sort", "table.failures", "task.back", "timeline.first", "dag.half_up"):
+            assert f"[{binding_id}]" in ids, binding_id

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from ..errors import OrchestraError, PlanError
-from ..plan import PLAN_FILE
 from .main import JsonOption, _project, _root, app, render
 
 import_app = typer.Typer(help="Bring another tool's tasks into the project.", no_args_is_help=True)
@@ -31,6 +30,7 @@ def import_taskmaster(
     """Import a Taskmaster tasks.json: tasks and subtasks into orchestra.toml, their statuses as one history entry."""
     from ..engine.plan_edit import merge_tasks, new_plan, write_plan
     from ..interop.taskmaster import import_statuses, project_settings, read_taskmaster
+    from ..plan import PLAN_FILE  # here, not at the top: `orchestra --help` imports no pydantic
 
     if tag is not None and all_tags:
         raise typer.BadParameter("--tag and --all-tags exclude each other", param_hint="--tag / --all-tags")

@@ -109,7 +109,7 @@ class OrchestraApp(App[None]):
             yield BoardView(id="board")
             yield DagView(id="dag")
             yield TimelineView(id="timeline")
-            yield TableView(id="table", sort=self.settings.table_sort or "id", reverse=self.settings.table_reverse)
+            yield TableView(id="table", sort=self.settings.table_sort or "id", reverse=bool(self.settings.table_reverse))
         with Horizontal(id="lower"):
             yield TaskDetail(id="detail")
             yield OutputPanes(id="output")
@@ -476,7 +476,9 @@ class OrchestraApp(App[None]):
             rows = [(self.keys_of(b), f"{b.description} [{b.id}]" if b.id else b.description, "") for b in _declared_bindings(widget)]
             if rows:
                 sections.append((VIEW_TITLES.get(widget.id or "", "Output panes"), rows))
-        sections.append(("Anywhere", [("^p", "Command palette", "every action above, the theme, and more")]))
+        task_keys = [b for b in TaskScreen.BINDINGS if isinstance(b, Binding)]
+        sections.append(("A task's own screen (enter)", [(self.keys_of(b), f"{b.description} [{b.id}]", "") for b in task_keys]))
+        sections.append(("Anywhere", [("^p", "Command palette", "every action above, the theme, tasks by id or title")]))
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:

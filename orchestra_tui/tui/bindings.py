@@ -65,6 +65,9 @@ FOOTER_LABELS = {
     "output.previous": "Previous pane",
     "output.maximise": "Maximise",
     "output.dismiss": "Close",
+    "table.sort": "Sort",
+    "table.reverse": "Reverse",
+    "table.failures": "Failures",
 }
 """Shorter labels for the footer, by binding id (the palette and the help use the descriptions)."""
 FOOTER_DROP = ("focus_output", "retry", "filter", "undo", "next", "fail", "complete", "cancel", "dispatch", "dispatch_all")

@@ -35,7 +35,7 @@ class TuiConfig(BaseModel):
     theme: str | None = None
     keymap: dict[str, str] = {}
     table_sort: str | None = None  # the table view's sort column, remembered
-    table_reverse: bool = False
+    table_reverse: bool | None = None
 
 
 def config_home(given: Path | str | None = None) -> Path:

@@ -35,7 +35,7 @@ _STATUS_ORDER = {status: index for index, status in enumerate(
     ("failed", "cancelled", "in_progress", "review", "ready", "blocked", "pending", "completed"))}
 _PHASE_ORDER = {phase.value: index for index, phase in enumerate(ProjectPhase)}
 FAILURES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
-TITLE_WIDTH = 36  # the title column's cells; longer titles end in "…"
+TITLE_WIDTH = 28  # the title column's cells; longer titles end in "…"
 
 
 def _elapsed(task: AgentTask, status: TaskStatus, now: datetime) -> float | None:
@@ -197,11 +197,8 @@ class TableView(Widget, can_focus=False):
     def _status_line(self) -> None:
         shown, total = len(self._shown), len(self.project.tasks) if self.project else 0
         parts = [f"{shown} of {total} tasks" if shown != total else f"{total} tasks",
-                 f"sorted by {self.sort_column}{' (reversed)' if self.reverse else ''}: s next column, S reverse"]
-        if self.failures_only:
-            parts.append("failed and cancelled only: F shows all")
-        else:
-            parts.append("F: failed and cancelled only")
+                 f"by {self.sort_column}{' (reversed)' if self.reverse else ''}",
+                 "failed and cancelled only (F: all)" if self.failures_only else "s sort · S reverse · F failures"]
         if self.filter:
             parts.append(f"filter {self.filter!r}")
         self.query_one("#table-status", Static).update(" · ".join(parts))

@@ -146,7 +146,7 @@ class EntryList(Widget):
     reversed, the entries touching the selected task marked. Only the rows that fit are drawn."""
 
     DEFAULT_CSS = """
-    EntryList { height: 1fr; padding: 0 1; }
+    EntryList { height: 1fr; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
