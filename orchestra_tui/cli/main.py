@@ -7,7 +7,6 @@ exactly ``json.dumps(..., indent=2)`` to stdout and nothing else; notes go to st
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import importlib.util
 import os
@@ -402,6 +401,7 @@ def execute(
 ) -> None:
     """Run one ready task now, streaming the agent's answer to stdout; it ends in review (completed with
     auto_complete) or failed. The whole output stays under .orchestra/runs/."""
+    import asyncio
     from ..engine.runner import CANCELLED
     from . import live
 
@@ -428,6 +428,7 @@ def execute(
 
 
 async def _execute(project: Project, task_id: str, agent: str | None) -> RunResult:
+    import asyncio
     from ..engine.runner import Runner
     from . import live
 
@@ -455,6 +456,7 @@ def run_(
 ) -> None:
     """Dispatch ready tasks to their agents until nothing is ready, at most N at once, with live progress.
     Ctrl-C stops cleanly: the running tasks fail with "cancelled by user" and keep their output."""
+    import asyncio
     from ..engine.runner import CANCELLED
     from ..engine.scheduler import Scheduler
     from . import live
@@ -479,6 +481,8 @@ def run_(
 
 
 async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summary:
+    import asyncio
+
     subscription = scheduler.bus.subscribe()
     shower = asyncio.create_task(view.follow(subscription))
     try:
@@ -540,6 +544,8 @@ def _pidfd_child_watcher() -> Iterator[None]:
     """On Python 3.11 asyncio watches every subprocess with a thread of its own (about a millisecond each to
     start on a busy machine: a tenth of ``orchestra run``'s cost per instant task); a Linux pidfd needs none,
     and is what 3.12 does by default. The previous watcher comes back afterwards."""
+    import asyncio
+
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
         yield
         return
@@ -692,6 +698,7 @@ def agents(
     offline: Annotated[bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")] = False,
 ) -> None:
     """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
+    import asyncio
     from ..plan import load_plan
 
     plan = load_plan(_plan_dir(ctx))
@@ -709,6 +716,7 @@ AGENT_CHECK_SECONDS = 5.0  # all agents are checked at once; together they get t
 
 async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     """Each agent's own ``check`` (key, command, endpoint), concurrently; None for one that did not answer in time."""
+    import asyncio
     from ..agents.base import Usability
     from ..agents.registry import agent_configs, build_agent
 

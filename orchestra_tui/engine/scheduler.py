@@ -97,8 +97,9 @@ class Scheduler:
     def cannot_run(self, task_id: str, agent: str | None = None) -> str | None:
         """Why the task cannot run with its agent now, found without starting it (``usable.why_not``); noted in
         ``unusable``. None also for an agent that cannot be found (starting it fails the task with that reason),
-        and with agents given in place of the plan's (tests, the Python API): their rules are their own."""
-        if not self.checks:
+        and with agents given in place of the plan's or registered from code (tests, the Python API): their
+        rules are their own."""
+        if not self.checks or self._registered(task_id, agent):
             return None
         reason = usable.why_not_in_plan(self.project, task_id, self.runner.env, agent)
         if reason is not None:
@@ -144,6 +145,13 @@ class Scheduler:
             return None
         self.runs[task_id] = run
         return await self.runner.finish(run)
+
+    def _registered(self, task_id: str, agent: str | None) -> bool:
+        """Whether an agent registered from code in this process runs the task (it wins over the plan's)."""
+        from ..agents.registry import process_agent
+
+        registered = process_agent(agent or self.project.agent_of(self.project.task(task_id)))
+        return registered is not None and registered.enabled
 
     def _forget(self, task_id: str, job: asyncio.Task[RunResult | None]) -> None:
         if self.jobs.get(task_id) is job:

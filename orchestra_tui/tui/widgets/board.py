@@ -34,6 +34,7 @@ from ...cli.render import spent, status_text
 from ...graph import natural_key
 from ...models import TaskStatus
 from ..messages import ActionRequested, TaskSelected
+from .filtering import FilterLine
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -194,7 +195,7 @@ class TaskColumn(DataTable[object]):
         self.post_message(self.Step(self, 1))
 
 
-class BoardView(Widget):
+class BoardView(FilterLine, Widget):
     """The board (the view contract of DESIGN §8: ``show_project``, ``select_task``, posts ``TaskSelected``)."""
 
     DEFAULT_CSS = """
@@ -207,6 +208,7 @@ class BoardView(Widget):
     BoardView TaskColumn { height: 1fr; padding: 0 1; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent; }
     """
 
+    FILTER_ID = "board-filter"
     NAVIGATION: ClassVar[list[tuple[str, str, str]]] = [
         ("up, down", "Move in a column", "page up / page down too"),
         ("left, right", "Next column", "the nearest column with tasks"),
@@ -422,32 +424,5 @@ class BoardView(Widget):
             where = next((name for name, _ in COLUMNS if self.columns[name].row_count), "ready")
         self.columns[where].focus()
 
-    # -- the filter -----------------------------------------------------------------------------------
-
-    def open_filter(self) -> None:
-        self.add_class("-filtering")
-        self.query_one("#board-filter", Input).focus()
-
-    def clear_filter(self) -> None:
-        """Show every task again (its Changed message redraws the board)."""
-        self.query_one("#board-filter", Input).value = ""
-        self.remove_class("-filtering")
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.filter = event.value.strip()
-        if self.project is not None:
-            self.show_project(self.project, None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if not self.filter:
-            self.remove_class("-filtering")
+    def focus_rows(self) -> None:
         self.focus_selection()
-
-    def on_key(self, event: events.Key) -> None:
-        if event.key == "escape" and self.has_class("-filtering"):
-            event.stop()
-            self.query_one("#board-filter", Input).value = ""  # its Changed message redraws the board
-            self.remove_class("-filtering")
-            self.focus_selection()

@@ -25,6 +25,7 @@ from ...graph import natural_key
 from ...models import PRIORITY_RANK, ProjectPhase, TaskStatus
 from ..messages import ActionRequested, TaskSelected
 from .board import matches
+from .filtering import FilterLine
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -88,7 +89,7 @@ class TaskTable(DataTable[Any]):
             self.move_cursor(row=max(0, min(self.row_count - 1, self.cursor_row + direction * half)), animate=False)
 
 
-class TableView(Widget, can_focus=False):
+class TableView(FilterLine, Widget, can_focus=False):
     """Every task in one table (the view contract of DESIGN §8)."""
 
     DEFAULT_CSS = """
@@ -98,6 +99,7 @@ class TableView(Widget, can_focus=False):
     TableView > #table-status { height: 1; padding: 0 1; color: $text-muted; }
     TableView > TaskTable { height: 1fr; }
     """
+    FILTER_ID = "table-filter"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort_next", "Sort by the next column", id="table.sort"),
         Binding("S", "sort_reverse", "Reverse the order", id="table.reverse"),
@@ -250,25 +252,5 @@ class TableView(Widget, can_focus=False):
         if self.project is not None:
             self.show_project(self.project, None)
 
-    def open_filter(self) -> None:
-        self.add_class("-filtering")
-        self.query_one("#table-filter", Input).focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.filter = event.value.strip()
-        if self.project is not None:
-            self.show_project(self.project, None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if not self.filter:
-            self.remove_class("-filtering")
+    def focus_rows(self) -> None:
         self.table.focus()
-
-    def on_key(self, event: events.Key) -> None:
-        if event.key == "escape" and self.has_class("-filtering"):
-            event.stop()
-            self.query_one("#table-filter", Input).value = ""
-            self.remove_class("-filtering")
-            self.table.focus()

@@ -84,6 +84,17 @@ def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None, counts:
     return line
 
 
+def window(first: int, cursor: int, span: int, count: int) -> tuple[int, int]:
+    """The stretch [start, end) of ``count`` entries, ``span`` long, to draw: it keeps ``cursor`` in view and
+    moves from ``first`` (the previous start) only as far as it must."""
+    if cursor < first:
+        first = cursor
+    elif cursor >= first + span:
+        first = cursor - span + 1
+    first = max(0, min(first, count - span))
+    return first, min(count, first + span)
+
+
 class Scrubber(Widget):
     """A strip of one mark per entry, the cursor reversed, the entries touching the selected task underlined."""
 
@@ -108,13 +119,8 @@ class Scrubber(Widget):
         self.refresh()
 
     def _window(self) -> tuple[int, int]:
-        span, count = self.span, len(self.entries)
-        if self.cursor < self.first:
-            self.first = self.cursor
-        elif self.cursor >= self.first + span:
-            self.first = self.cursor - span + 1
-        self.first = max(0, min(self.first, count - span))
-        return self.first, min(count, self.first + span)
+        self.first, end = window(self.first, self.cursor, self.span, len(self.entries))
+        return self.first, end
 
     def render(self) -> Content:
         if not self.entries:
@@ -161,13 +167,8 @@ class EntryList(Widget):
         self.refresh()
 
     def _window(self) -> tuple[int, int]:
-        span, count = max(1, self.content_size.height), len(self.entries)
-        if self.cursor < self.first:
-            self.first = self.cursor
-        elif self.cursor >= self.first + span:
-            self.first = self.cursor - span + 1
-        self.first = max(0, min(self.first, count - span))
-        return self.first, min(count, self.first + span)
+        self.first, end = window(self.first, self.cursor, max(1, self.content_size.height), len(self.entries))
+        return self.first, end
 
     def render(self) -> Content:
         if not self.entries:
