@@ -10,7 +10,6 @@ This is a face, but one that lives in the user's script, so it stays dependency-
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import inspect
 import logging
@@ -21,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .api_loop import forwarding, run_blocking
 from .engine.project import Project
 from .errors import OrchestraError, TransitionError
 from .models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
@@ -224,28 +224,14 @@ class ProjectOrchestrator:
         stays in progress when handed to a person (``result.handoff``). ``on_text`` gets the answer as it
         streams. For code already inside an event loop, ``await execute_task_async(...)`` instead.
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._execute_once(task_id, agent, on_text))
-        raise RuntimeError(
-            "execute_task() cannot run inside a running event loop; use `await orchestrator.execute_task_async(...)` there"
-        )
-
-    async def _execute_once(self, task_id: str, agent: str | None, on_text: Callable[[str], None] | None) -> RunResult:
-        try:
-            return await self.execute_task_async(task_id, agent, on_text=on_text)
-        finally:  # this event loop ends here: close the HTTP client the agents opened on it
-            transport = sys.modules.get("orchestra_tui.agents.transport")
-            if transport is not None:
-                await transport.close_http_client()
+        return run_blocking(lambda: self.execute_task_async(task_id, agent, on_text=on_text), "execute_task",
+                            "orchestrator.execute_task_async")
 
     async def execute_task_async(
         self, task_id: str, agent: str | None = None, *, on_text: Callable[[str], None] | None = None
     ) -> RunResult:
         """``execute_task`` for code inside an event loop. Agents talking HTTP share one client per event loop;
         ``await orchestra_tui.agents.close_http_client()`` before the loop ends."""
-        from .engine.bus import RunOutput
         from .engine.runner import Runner
         from .engine.runs import recover_interrupted
 
@@ -253,21 +239,8 @@ class ProjectOrchestrator:
         recover_interrupted(project)
         name = agent or project.agent_of(project.task(task_id))
         runner = Runner(project, agents={name: self.agent(name, task_id).build()})
-        subscription = runner.bus.subscribe() if on_text is not None else None
-
-        async def forward() -> None:
-            assert subscription is not None and on_text is not None
-            async for event in subscription:
-                if isinstance(event, RunOutput) and event.source == "agent":
-                    on_text(event.text)
-
-        forwarding = asyncio.create_task(forward()) if subscription is not None else None
-        try:
+        async with forwarding(runner.bus, None if on_text is None else lambda _task_id, text: on_text(text)):
             return await runner.execute(task_id, name)
-        finally:
-            if subscription is not None and forwarding is not None:
-                subscription.close()
-                await forwarding
 
     # -- history --------------------------------------------------------------------------------------
 

@@ -15,12 +15,12 @@ anything runs.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .api_loop import forwarding, run_blocking
 from .errors import OrchestraError, TransitionError
 from .models import TaskStatus
 
@@ -113,19 +113,9 @@ class ParallelExecutor:
         """Run ``tasks`` (ids, or ``(id, agent)`` pairs) at once; one result per task, in the order given.
         ``on_text(task_id, text)`` gets each answer as it streams. Inside an event loop, await
         :meth:`execute_parallel_async` instead."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self._run_once(list(tasks), max_concurrent, on_text))
-        raise RuntimeError("execute_parallel() cannot run inside a running event loop; use `await executor.execute_parallel_async(...)`")
-
-    async def _run_once(self, tasks: list[TaskRef], limit: int | None, on_text: Callable[[str, str], None] | None) -> list[ExecutionResult]:
-        try:
-            return await self.execute_parallel_async(tasks, limit, on_text=on_text)
-        finally:  # this event loop ends here: close the HTTP client the agents opened on it
-            transport = sys.modules.get("orchestra_tui.agents.transport")
-            if transport is not None:
-                await transport.close_http_client()
+        tasks = list(tasks)
+        return run_blocking(lambda: self.execute_parallel_async(tasks, max_concurrent, on_text=on_text), "execute_parallel",
+                            "executor.execute_parallel_async")
 
     async def execute_parallel_async(
         self, tasks: Iterable[TaskRef], max_concurrent: int | None = None, *, on_text: Callable[[str, str], None] | None = None
@@ -141,12 +131,8 @@ class ParallelExecutor:
         names = {name for _task_id, name in pairs}
         runner = Runner(project, agents={name: self.orchestrator.agent(name).build() for name in names})
         limit = max(1, max_concurrent or self.max_concurrent or project.plan.project.parallel_max)
-        forwarding = _forward(runner, on_text) if on_text is not None else None
-        try:
+        async with forwarding(runner.bus, on_text):
             results = await _Batch(runner, dict(pairs), limit).run()
-        finally:
-            if forwarding is not None:
-                await forwarding.stop()
         return [results[task_id] for task_id, _name in pairs]
 
     def _pairs(self, tasks: Sequence[TaskRef]) -> list[tuple[str, str]]:
@@ -215,25 +201,3 @@ class _Batch:
             return ExecutionResult(task_id, agent, REFUSED, error=str(refused))
         return ExecutionResult.of_run(await self.runner.finish(run))
 
-
-class _Forwarding:
-    def __init__(self, subscription: Any, task: asyncio.Task[None]) -> None:
-        self.subscription, self.task = subscription, task
-
-    async def stop(self) -> None:
-        self.subscription.close()
-        await self.task
-
-
-def _forward(runner: Runner, on_text: Callable[[str, str], None]) -> _Forwarding:
-    """Hand each agent text the runner publishes to ``on_text(task_id, text)``."""
-    from .engine.bus import RunOutput
-
-    subscription = runner.bus.subscribe()
-
-    async def pump() -> None:
-        async for event in subscription:
-            if isinstance(event, RunOutput) and event.source == "agent":
-                on_text(event.task_id, event.text)
-
-    return _Forwarding(subscription, asyncio.create_task(pump()))

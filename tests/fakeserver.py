@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal, Self
@@ -67,6 +67,7 @@ class FakeServer:
 
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
+    route: Callable[[Recorded], Reply | None] | None = None  # answers first; None: the next scripted reply
     connections: int = 0
     client_gone: int = 0
 
@@ -128,7 +129,9 @@ class FakeServer:
                     return
                 with self._lock:
                     self.requests.append(request)
-                    reply = self.replies.popleft() if self.replies else Reply.json(500, {"error": "fakeserver: no reply scripted"})
+                    reply = self.route(request) if self.route is not None else None
+                    if reply is None:
+                        reply = self.replies.popleft() if self.replies else Reply.json(500, {"error": "fakeserver: no reply scripted"})
                 if not self._send(conn, reply, head_only=request.method == "HEAD"):
                     return
         except ClientGone:

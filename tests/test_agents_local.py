@@ -21,7 +21,7 @@ import pytest
 
 from orchestra_tui.agents.base import AgentRequest
 from orchestra_tui.agents.cli import CliAgent
-from orchestra_tui.agents.events import AgentEvent, Failed, Finished, TextDelta, UsageUpdate
+from orchestra_tui.agents.events import AgentEvent, Failed, Finished, Retrying, TextDelta, UsageUpdate
 from orchestra_tui.agents.interactive import InteractiveAgent
 from orchestra_tui.agents.shell import ShellAgent, kill_group, spawn
 from orchestra_tui.models import AgentConfig, AgentTask
@@ -367,6 +367,62 @@ async def test_a_json_line_longer_than_any_pipe_buffer_is_parsed(tmp_path: Path,
     assert final(events) == Finished(text=big)
 
 
+# Claude Code 2.1.332's lines for a 429 (recorded against a local server; ids shortened).
+CLAUDE_RATE_LIMITED = [
+    {"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 1, "retry_delay_ms": 580, "error_status": 429,
+     "error": "rate_limit", "session_id": CLAUDE_SESSION},
+    {"type": "assistant", "message": {"id": "a64c", "model": "<synthetic>", "role": "assistant", "stop_reason": "stop_sequence",
+     "type": "message", "usage": {"input_tokens": 0, "output_tokens": 0},
+     "content": [{"type": "text", "text": "API Error: Request rejected (429) · Number of requests has exceeded your rate limit"}]},
+     "parent_tool_use_id": None, "session_id": CLAUDE_SESSION, "error": "rate_limit", "is_api_error_message": True,
+     "api_error_status": 429, "api_error_type": "rate_limit_error"},
+    {"type": "result", "subtype": "success", "is_error": True, "num_turns": 1, "api_error_status": 429,
+     "api_error_type": "rate_limit_error", "total_cost_usd": 0, "usage": {"input_tokens": 0, "output_tokens": 0},
+     "result": "API Error: Request rejected (429) · Number of requests has exceeded your rate limit", "permission_denials": []},
+    "@exit 1",
+]
+
+
+async def test_claude_api_error_is_the_reason_not_the_answer_and_its_retries_are_shown(tmp_path: Path, replay) -> None:
+    events = await run_events(cli_agent(replay(CLAUDE_RATE_LIMITED), "stream-json"), make_request(tmp_path))
+    program = Path(sys.executable).name
+    assert text_of(events) == ""
+    assert [event for event in events if isinstance(event, Retrying)] == [Retrying(1, 0.58, f"{program}: rate limited (HTTP 429)")]
+    assert final(events) == Failed(
+        f"{program}: rate limited (HTTP 429): Request rejected (429) · Number of requests has exceeded your rate limit", kind="rate_limit")
+
+
+@pytest.mark.parametrize(("error", "status", "kind"), [
+    ("authentication_failed", 401, "auth"), ("billing_error", 400, "quota"), ("server_error", 529, "overloaded"),
+    ("server_error", 500, "server"), ("overloaded", None, "overloaded"), ("invalid_request", 400, "error"),
+])
+async def test_claude_error_kinds(tmp_path: Path, replay, error: str, status: int | None, kind: str) -> None:
+    synthetic, result = (dict(line) for line in CLAUDE_RATE_LIMITED[1:3])
+    synthetic.update(error=error, api_error_status=status, api_error_type=None)
+    result.update(api_error_status=status, api_error_type=None)
+    end = final(await run_events(cli_agent(replay([synthetic, result]), "stream-json"), make_request(tmp_path)))
+    assert isinstance(end, Failed) and end.kind == kind
+
+
+async def test_claude_permission_denials_fail_the_run(tmp_path: Path, replay) -> None:
+    result = {**CLAUDE_LINES[-1], "permission_denials": [
+        {"tool_name": "Bash", "tool_use_id": "toolu_1", "tool_input": {"command": "touch out/x", "description": "make it"}},
+        {"tool_name": "Write", "tool_use_id": "toolu_2", "tool_input": {"file_path": "/repo/out/y", "content": "y"}}]}
+    events = await run_events(cli_agent(replay([*CLAUDE_LINES[:-1], result]), "stream-json"), make_request(tmp_path))
+    assert "The file prints hi." in text_of(events)  # streamed, and so kept
+    assert final(events) == Failed(f"{Path(sys.executable).name}: denied: Bash(touch out/x), Write(/repo/out/y)", kind="permission")
+
+
+@pytest.mark.parametrize("answer", ["", "  \n"])
+async def test_an_empty_answer_fails_in_every_format(tmp_path: Path, replay, answer: str) -> None:
+    program = Path(sys.executable).name
+    claude = [{**CLAUDE_LINES[-1], "result": answer}]
+    codex = [*CODEX_LINES[:2], {"type": "item.completed", "item": {"id": "item_1", "type": "agent_message", "text": answer}}, CODEX_LINES[-1]]
+    for lines, output_format in ((claude, "stream-json"), (codex, "jsonl"), ([answer] if answer.strip() else [], "text")):
+        end = final(await run_events(cli_agent(replay(lines), output_format), make_request(tmp_path)))
+        assert end == Failed(f"{program}: empty answer", kind="empty"), output_format
+
+
 # ---------------------------------------------------------------- cli: Codex jsonl
 
 
@@ -383,7 +439,7 @@ async def test_codex_turn_failed_fails_the_run_with_its_message(tmp_path: Path, 
              {"type": "turn.failed", "error": {"message": "unexpected status 401 Unauthorized: Missing bearer authentication in header"}},
              "@exit 1"]
     end = final(await run_events(cli_agent(replay(lines), "jsonl"), make_request(tmp_path)))
-    assert isinstance(end, Failed) and end.kind == "error"
+    assert isinstance(end, Failed) and end.kind == "auth"
     assert end.message.endswith(": unexpected status 401 Unauthorized: Missing bearer authentication in header")
 
 
@@ -391,6 +447,27 @@ async def test_codex_fatal_error_event_fails_even_with_exit_zero(tmp_path: Path,
     lines = [*CODEX_LINES[:2], {"type": "error", "message": "stream error: exceeded retry limit"}]
     end = final(await run_events(cli_agent(replay(lines), "jsonl"), make_request(tmp_path)))
     assert isinstance(end, Failed) and end.message.endswith(": stream error: exceeded retry limit")
+
+
+async def test_codex_reconnecting_is_a_retry_even_waiting_for_network(tmp_path: Path, replay) -> None:
+    lines = [*CODEX_LINES[:2],
+             {"type": "error", "message": "Reconnecting... waiting for network (Connection failed: error sending request)"},
+             {"type": "error", "message": "Reconnecting... 2/5 (stream disconnected before completion: error decoding response body)"},
+             *CODEX_LINES[6:]]
+    events = await run_events(cli_agent(replay(lines), "jsonl"), make_request(tmp_path))
+    program = Path(sys.executable).name
+    assert [event for event in events if isinstance(event, Retrying)] == [
+        Retrying(1, None, f"{program}: Connection failed: error sending request"),
+        Retrying(2, None, f"{program}: connection failed: stream disconnected before completion: error decoding response body")]
+    assert final(events) == Finished(text="Done: a.py exists.")
+
+
+async def test_codex_http_error_json_shows_its_message(tmp_path: Path, replay) -> None:
+    body = json.dumps({"error": {"message": "Unsupported parameter: 'reasoning.summary'", "type": "invalid_request_error",
+                                 "param": "reasoning.summary", "code": "unsupported_parameter"}})
+    lines = [*CODEX_LINES[:2], {"type": "error", "message": body}, {"type": "turn.failed", "error": {"message": body}}, "@exit 1"]
+    end = final(await run_events(cli_agent(replay(lines), "jsonl"), make_request(tmp_path)))
+    assert end == Failed(f"{Path(sys.executable).name}: invalid_request_error: Unsupported parameter: 'reasoning.summary'", kind="error")
 
 
 async def test_codex_without_turn_completed_is_an_error(tmp_path: Path, replay) -> None:

@@ -507,6 +507,7 @@ def test_sync_async_and_streaming_custom_agents_run_and_are_recorded(project: Pa
     ("raise RuntimeError('the model\\nis down')", "the model is down"),
     ("raise SystemExit(3)", "3"),
     ("raise KeyError('x')", "'x'"),
+    ("raise StopIteration", "raised StopIteration"),
     ("return 42", "execute() returned int, not the answer as a str"),
 ])
 def test_whatever_execute_does_fails_only_its_task(project: Path, body: str, error: str) -> None:
@@ -559,6 +560,34 @@ def test_registered_agents_reach_every_project_of_the_process(project: Path) -> 
         assert orchestrator.agent("shell").agent_type == "shell"  # the built-in again
 
 
+def test_a_disabled_registered_agent_runs_nothing(project: Path) -> None:
+    from orchestra_tui import AgentRegistry, CustomAgent, ParallelExecutor, ProjectOrchestrator
+    from orchestra_tui.engine.project import Project
+    from orchestra_tui.engine.scheduler import Scheduler
+
+    class Never(CustomAgent):
+        def execute(self, task):  # type: ignore[no-untyped-def]
+            raise AssertionError("a disabled agent ran")
+
+    registry = AgentRegistry()
+    registry.register(Never(name="shell"))
+    assert registry.disable_agent("shell")
+    refusal = "agent 'shell' is disabled; registry.enable_agent('shell') enables it"
+    with ProjectOrchestrator(project) as orchestrator:
+        with pytest.raises(OrchestraError) as raised:
+            orchestrator.execute_task("A")
+        assert str(raised.value) == refusal
+        with pytest.raises(OrchestraError):
+            ParallelExecutor(orchestrator).execute("A")
+
+    async def scheduled() -> str | None:
+        with Project.open(project, actor="scheduler") as opened:
+            await Scheduler(opened).run(until="A")
+            return opened.tasks["A"].last_error
+
+    assert asyncio.run(scheduled()) == refusal
+
+
 async def test_a_registered_custom_agent_runs_from_the_tui(project: Path, tmp_path: Path) -> None:
     from orchestra_tui import AgentRegistry, CustomAgent
 
@@ -593,6 +622,22 @@ ENTRY_MODULE = '''
     def shout(task):
         return task.title.upper()
 '''
+
+
+async def test_the_tui_runs_a_plans_python_agent(tmp_path: Path) -> None:
+    from .conftest import app_on, until
+
+    root = tmp_path / "p"
+    write_plan(root, '[agents.writer]\ntype = "python"\nentry = "tui_agents:Writer"\n\n' + task_block("W-1", agent="writer"))
+    (root / "tui_agents.py").write_text(textwrap.dedent(ENTRY_MODULE).replace('with_name("imported.marker")', 'with_name("tui.marker")'))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not (root / "tui.marker").exists()  # opening the app imports nothing
+        await pilot.press("a")
+        tasks = app.session.project.tasks
+        await until(pilot, lambda: tasks["W-1"].status.value == "review", "W-1 in review", 20)
+        assert run_output(root, {"last_run_id": tasks["W-1"].last_run_id}) == "writer wrote W-1"
 
 
 def orchestra(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -777,10 +822,12 @@ def test_register_agent_accepts_type_as_the_seed_readme_writes_it() -> None:
 
 def test_a_key_passed_in_code_stays_in_memory(project: Path, server: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
     """The provider refuses the key and echoes it back: it reaches no file, no log record, no result."""
-    from orchestra_tui import AgentRegistry, ParallelExecutor, ProjectOrchestrator
+    from orchestra_tui import AgentRegistry, ParallelExecutor, ProjectOrchestrator, WebhookManager
 
     key = f"sk-PLANTED-{secrets.token_hex(12)}"
     assert key not in os.environ.values()
+    receiver = Receiver()
+    WebhookManager().register("*", receiver.url())
     server.reply(Reply.json(401, {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_request_error",
                                             "code": "invalid_api_key"}}))
     registry = AgentRegistry()
@@ -793,6 +840,10 @@ def test_a_key_passed_in_code_stays_in_memory(project: Path, server: FakeServer,
     assert key not in caplog.text and key not in os.environ.values()
     searched, hits = files_holding(project, [key.encode()])
     assert searched > 5 and hits == []
+    bodies = [request.body for request in receiver.wait_for(3)]
+    receiver.close()
+    assert {json.loads(body)["event"] for body in bodies} == {"task_started", "task_failed", "run_finished"}
+    assert all(key.encode() not in body for body in bodies)
 
 
 # -- WebhookManager -------------------------------------------------------------------------------

@@ -174,3 +174,23 @@ def test_claude_code_lists_the_server_as_connected(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("orchestra:"))
     assert "Connected" in line, result.stdout
+
+
+async def test_an_open_tui_shows_mcp_changes_live_and_marks_subtasks(tmp_path: Path) -> None:
+    from .conftest import app_on, until
+    from .test_tui_app import SIZE, board
+
+    root = tmp_path / "project"
+    write_plan(root, task_block("A", priority="high") + task_block("A.1", parent="A") + task_block("B", ["A"]))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=SIZE) as pilot, client(root) as session:
+        await pilot.pause()
+        assert board(app).rows("ready") == ["A.1"] and "A" in board(app).rows("blocked")
+        assert (await call(session, "complete_task", id="A.1"))[1]["now_ready"] == ["A"]
+        await until(pilot, lambda: board(app).rows("ready") == ["A"], "the MCP change on the board", timeout=5.0)
+        assert "A.1" in board(app).rows("done")
+    from orchestra_tui.models import AgentTask
+    from orchestra_tui.tui.widgets.board import row_cells
+
+    assert row_cells(AgentTask(task_id="A.1", title="part", parent="A"), "ready")[1].title == "↳ part"  # a subtask, marked
+    assert row_cells(AgentTask(task_id="A", title="whole"), "ready")[1].title == "whole"

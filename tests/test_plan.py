@@ -682,7 +682,7 @@ def test_starter_plan_commented_agents_are_valid(tmp_path: Path) -> None:
     example = re.compile(r"^# (\[|[a-z_]+ = )")
     uncommented = "\n".join(line[2:] if example.match(line) else line for line in text.splitlines())
     data = tomllib.loads(uncommented)
-    assert set(data["agents"]) >= {"claude", "gpt", "gemini", "llama", "coder"}
+    assert set(data["agents"]) >= {"claude", "gpt", "gemini", "llama", "litellm", "claude-code", "codex"}
     (tmp_path / PLAN_FILE).write_text(uncommented)
     plan = load_plan(tmp_path, environ={})
     assert {agent.type.value for agent in plan.agents.values()} >= {"anthropic", "openai", "gemini", "ollama", "cli"}

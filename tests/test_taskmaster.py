@@ -273,6 +273,18 @@ def test_export_writes_where_told_and_never_over_a_file(tmp_path: Path) -> None:
     assert json.loads(ok(tmp_path, "export", "taskmaster", "-").stdout)["master"]["tasks"] == doc["master"]["tasks"]
 
 
+def test_export_follows_no_symlink_out_of_the_project(tmp_path: Path) -> None:
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    ok(project, "import", "taskmaster", str(CORPUS / "26-Gamepig__NexusGaming.json"))
+    (project / ".taskmaster").symlink_to(outside)
+    assert "leads outside the project through a symlink" in user_error(project, "export", "taskmaster")
+    (project / "tasks.json").symlink_to(outside / "tasks.json")
+    assert "is a symlink" in user_error(project, "export", "taskmaster", "tasks.json")
+    assert list(outside.iterdir()) == []
+
+
 TASK_MASTER = shutil.which("task-master")
 
 
@@ -303,3 +315,13 @@ def test_the_real_task_master_reads_the_export(tmp_path: Path) -> None:
     text = subprocess.run([TASK_MASTER, "list", "-p", str(project)], env=env, cwd=project, capture_output=True, text=True,
                           timeout=120).stdout
     assert "Configuration Manager" in text
+
+
+@pytest.mark.parametrize("row", INDEX, ids=[row["file"][:2] for row in INDEX])
+def test_the_written_plan_reads_back_as_the_data_that_primes_the_parse_cache(tmp_path: Path, row: dict[str, str]) -> None:
+    from orchestra_tui.engine.plan_edit import new_plan
+    from orchestra_tui.interop.taskmaster import project_settings
+
+    source = CORPUS / row["file"]
+    edit = new_plan(project_settings(tmp_path, source), read_taskmaster(source, all_tags=True).tasks, "header")
+    assert tomllib.loads(edit.text) == edit.data

@@ -1,7 +1,8 @@
 """What an agent run yields, in order: text as it arrives, usage, attempts, and one final event.
 
-A run's stream always ends with exactly one ``Finished`` or ``Failed``. Text deltas are never repeated:
-a retry happens only before any text was yielded.
+A run's stream always ends with exactly one ``Finished`` or ``Failed``. Text deltas are never repeated: an
+HTTP agent retries only before any text was yielded, and a coding-agent CLI's own retries (of one request
+in its conversation) repeat nothing it printed.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ class UsageUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Retrying:
-    """An attempt failed in a way worth retrying; the next starts after ``delay`` seconds."""
+    """An attempt failed in a way worth retrying; the next starts after ``delay`` seconds (None: the program
+    that retries, a coding-agent CLI, did not say)."""
 
     attempt: int
-    delay: float
+    delay: float | None
     reason: str
 
 

@@ -198,6 +198,8 @@ async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
     def work() -> None:
         try:
             outcome: tuple[bool, Any] = (True, function(*args))
+        except StopIteration as error:  # a future refuses it: the coroutine gets the same story
+            outcome = (False, RuntimeError(f"raised StopIteration {' '.join(str(error).split())}".strip()))
         except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
             outcome = (False, error)
         try:

@@ -28,13 +28,11 @@ must not be split on the other Unicode line breaks ``aiter_lines`` honours.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import os
 import random
 import re
-import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from httpx_sse import EventSource, SSEError
 
 from .. import __version__
 from ..models import AgentConfig
+from .api_errors import ErrorInfo, classify, error_info, error_info_from_body, one_line, seconds_from_now
 from .base import AgentRequest, Usability
 from .events import AgentEvent, Failed, Finished, Retrying, TextBuffer, TextDelta
 
@@ -54,7 +53,6 @@ log = logging.getLogger("orchestra_tui.agents")
 CONNECT_TIMEOUT = 10.0
 CHECK_TIMEOUT = 3.0
 _ERROR_BODY_LIMIT = 64 * 1024
-_RETRY_STATUSES = frozenset({408, 409, 429})
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 _clients_pid = os.getpid()
@@ -110,64 +108,6 @@ class AttemptError(Exception):
         self.message, self.kind, self.retryable, self.retry_after = message, kind, retryable, retry_after
 
 
-@dataclass(frozen=True)
-class ErrorInfo:
-    """What a provider said in an error body or error event."""
-
-    message: str = ""
-    type: str | None = None
-    code: Any = None
-    retry_delay: float | None = None  # Gemini's google.rpc.RetryInfo
-
-
-def error_info(document: Any) -> ErrorInfo:
-    """Read the usual shapes: ``{"error": {"message", "type"|"status", "code"}}``, ``{"error": "..."}``, ``[{...}]``."""
-    if isinstance(document, list) and document:
-        document = document[0]
-    if not isinstance(document, dict):
-        return ErrorInfo(one_line(str(document)) if document not in (None, "") else "")
-    error = document.get("error", document)
-    if isinstance(error, str):
-        return ErrorInfo(one_line(error))
-    if not isinstance(error, dict):
-        return ErrorInfo(one_line(json.dumps(document)))
-    message = error.get("message") or error.get("detail") or ""
-    kind = error.get("type") or error.get("status")
-    delay = None
-    for detail in error.get("details") or ():
-        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
-            delay = _seconds(detail.get("retryDelay"))
-    return ErrorInfo(one_line(str(message)), str(kind) if kind else None, error.get("code"), delay)
-
-
-def error_info_from_body(body: bytes) -> ErrorInfo:
-    try:
-        return error_info(json.loads(body))
-    except ValueError:
-        return ErrorInfo(one_line(body.decode("utf-8", "replace")))
-
-
-def classify(status: int | None, info: ErrorInfo) -> tuple[str, bool]:
-    """(kind, retryable) for an HTTP status and/or a provider's error type."""
-    kind = (info.type or "").lower()
-    code = str(info.code or "").lower()
-    if "insufficient_quota" in (kind, code):
-        return "quota", False
-    if status == 401 or kind in ("authentication_error", "unauthenticated"):
-        return "auth", False
-    if status == 403 or kind in ("permission_error", "permission_denied"):
-        return "auth", False
-    if status == 529 or kind in ("overloaded_error", "unavailable"):
-        return "overloaded", True
-    if status == 429 or kind in ("rate_limit_error", "resource_exhausted"):
-        return "rate_limit", True
-    if status == 408:
-        return "timeout", True
-    if status in _RETRY_STATUSES or (status or 0) >= 500 or kind in ("api_error", "internal", "server_error"):
-        return "server", True
-    return "error", False
-
-
 def stream_error(provider: str, error: Any) -> AttemptError:
     """An error event inside a 200 stream (``error`` is the payload's ``error`` value or the whole payload)."""
     info = error_info({"error": error})
@@ -175,11 +115,6 @@ def stream_error(provider: str, error: Any) -> AttemptError:
     kind, retryable = classify(status, info)
     label = f"{info.type}: " if info.type and info.type not in info.message else ""
     return AttemptError(f"{provider}: error in stream: {label}{info.message or 'no message'}", kind, retryable, info.retry_delay)
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -190,25 +125,10 @@ def redact(text: str, secret: str | None) -> str:
     return re.sub(r"[A-Za-z0-9_-]{8,}", lambda m: "***" if m.group() in secret else m.group(), text)
 
 
-def _seconds(value: Any) -> float | None:
-    """``"34.4s"`` / ``"2"`` / an HTTP date -> seconds from now; None when unreadable."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    try:
-        return max(float(text.removesuffix("s")), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(email.utils.parsedate_to_datetime(text).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 def retry_hint(headers: Mapping[str, str], info: ErrorInfo) -> float | None:
-    if (ms := _seconds(headers.get("retry-after-ms"))) is not None:
+    if (ms := seconds_from_now(headers.get("retry-after-ms"))) is not None:
         return ms / 1000
-    if (seconds := _seconds(headers.get("retry-after"))) is not None:
+    if (seconds := seconds_from_now(headers.get("retry-after"))) is not None:
         return seconds
     return info.retry_delay
 

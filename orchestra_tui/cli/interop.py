@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from ..errors import OrchestraError, PlanError
-from .main import JsonOption, _project, _root, app, render
+from .main import JsonOption, _confirm, _project, _root, app, render
+
+PLAN_FILE = "orchestra.toml"  # (plan.PLAN_FILE; not imported: `orchestra --help` loads no pydantic)
 
 import_app = typer.Typer(help="Bring another tool's tasks into the project.", no_args_is_help=True)
 export_app = typer.Typer(help="Write the project's tasks in another tool's format.", no_args_is_help=True)
@@ -30,7 +32,6 @@ def import_taskmaster(
     """Import a Taskmaster tasks.json: tasks and subtasks into orchestra.toml, their statuses as one history entry."""
     from ..engine.plan_edit import merge_tasks, new_plan, write_plan
     from ..interop.taskmaster import import_statuses, project_settings, read_taskmaster
-    from ..plan import PLAN_FILE  # here, not at the top: `orchestra --help` imports no pydantic
 
     if tag is not None and all_tags:
         raise typer.BadParameter("--tag and --all-tags exclude each other", param_hint="--tag / --all-tags")
@@ -94,6 +95,8 @@ def export_taskmaster(
     target = Path(path) if Path(path).is_absolute() else project.root / path
     if target.is_symlink():
         raise OrchestraError(f"{target} is a symlink; nothing was written (give the real path)")
+    if not Path(path).is_absolute() and not target.resolve().is_relative_to(project.root.resolve()):
+        raise OrchestraError(f"{target} leads outside the project through a symlink; nothing was written")
     if target.exists() and not force:
         raise OrchestraError(f"{target} already exists: add --force to replace it (nothing was written)")
     try:
@@ -102,18 +105,3 @@ def export_taskmaster(
     except OSError as error:
         raise OrchestraError(describe_os_error(error, target)) from None
     typer.echo(f"wrote {count} tasks to {target} (`task-master list` reads it)")
-
-
-def _confirm(yes: bool, question: str) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise OrchestraError("refusing to change orchestra.toml without confirmation: add --yes")
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        typer.echo("nothing was changed", err=True)
-        raise typer.Exit(1)
-

@@ -63,7 +63,7 @@ async def stream_text(subscription: Subscription, out: IO[str] | None = None, er
             out.flush()
             last = event.text[-1]
         elif isinstance(event, RunRetry):
-            err.write(f"retrying in {event.delay:.1f} s (attempt {event.attempt + 1}): {event.reason}\n")
+            err.write(f"{event.retrying} (attempt {event.attempt + 1}): {event.reason}\n")
             err.flush()
     if last != "\n":
         out.write("\n")
@@ -129,7 +129,7 @@ class RunView:
             if running is not None and event.output_tokens is not None:
                 running.tokens = event.output_tokens
         elif isinstance(event, RunRetry) and not self.live:
-            self.console.print(f"{event.task_id}: retrying in {event.delay:.1f} s: {event.reason}", highlight=False)
+            self.console.print(f"{event.task_id}: {event.retrying}: {event.reason}", highlight=False)
         elif isinstance(event, EngineError):
             self.console.print(f"error: {event.message}", style="red", highlight=False)
 

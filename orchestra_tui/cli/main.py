@@ -152,6 +152,21 @@ def _project(ctx: typer.Context, actor: str = "cli") -> Iterator[Project]:
         _notes(project.store, seen)
 
 
+def _confirm(yes: bool, question: str) -> None:
+    """Go on when ``yes`` or the person answers y; refuse without a terminal to ask on (nothing is changed)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise OrchestraError("refusing to change orchestra.toml without confirmation: add --yes")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        typer.echo("nothing was changed", err=True)
+        raise typer.Exit(1)
+
+
 def _ready(project: Project) -> set[str]:
     return set(project.graph.ready())
 
@@ -801,7 +816,9 @@ def mcp_(
     serve(root)
 
 
-from . import interop as _interop  # noqa: E402,F401  (its commands register themselves on ``app``)
+if __name__ != "__main__":  # (``python -m`` runs the package's copy of this module, below)
+    from . import interop as _interop  # noqa: E402,F401  (their commands register themselves on ``app``)
+    from . import planning as _planning  # noqa: E402,F401
 
 # ------------------------------------------------------------------------------------------ entry
 

@@ -88,11 +88,18 @@ class RunUsage:
 
 @dataclass(frozen=True, slots=True)
 class RunRetry:
+    """An attempt failed and another follows; ``delay`` None: the program retrying did not say when."""
+
     run_id: str
     task_id: str
     attempt: int
-    delay: float
+    delay: float | None
     reason: str
+
+    @property
+    def retrying(self) -> str:
+        """``retrying in 1.5 s`` (or just ``retrying``), for a note on the screen."""
+        return "retrying" if self.delay is None else f"retrying in {self.delay:.1f} s"
 
 
 @dataclass(frozen=True, slots=True)

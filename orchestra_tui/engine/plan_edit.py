@@ -8,6 +8,7 @@ replaces the file (atomically), so a file that would not load is never written.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,7 @@ from tomlkit.exceptions import TOMLKitError
 from ..errors import PlanError
 from ..store.fsio import atomic_write, describe_os_error
 from ..plan import PLAN_FILE, SEED_CONFIG_FILE, load_plan
+from ..plan.cache import _cache_write
 from .project import STATE_DIR
 
 #: Field order of a written ``[[tasks]]`` table (the rest follows in the model's order).
@@ -36,6 +38,7 @@ class PlanEdit:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    data: dict[str, Any] | None = None  # a new file: what tomllib reads back from ``text`` (primes the parse cache)
 
 
 def task_table(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +55,7 @@ def new_plan(project: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], hea
     # Multi-line strings read better, but TOML may turn a CR LF inside one into LF: then none at all.
     body = tomli_w.dumps(data, multiline_strings=not _has_cr(data))
     comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
-    return PlanEdit(text=comment + ("\n" if comment else "") + body, added=[table["id"] for table in tables])
+    return PlanEdit(text=comment + ("\n" if comment else "") + body, added=[table["id"] for table in tables], data=data)
 
 
 def merge_tasks(text: str, tasks: Iterable[Mapping[str, Any]], file: str = PLAN_FILE) -> PlanEdit:
@@ -97,10 +100,13 @@ def write_plan(root: Path, edit: PlanEdit, *, replace: bool) -> Path:
         raise PlanError([f"{path} already exists; nothing was written"])
     if replace:
         _check(root, edit.text)
+    content = edit.text.encode("utf-8")
     try:
-        atomic_write(path, edit.text.encode("utf-8"))
+        atomic_write(path, content)
     except OSError as error:
         raise PlanError([describe_os_error(error, path)]) from None
+    if edit.data is not None:  # the project is opened next: spare it parsing what was just written (a third of an import)
+        _cache_write(root / STATE_DIR, hashlib.sha256(content).hexdigest(), edit.data)
     return path
 
 

@@ -23,6 +23,7 @@ from . import transitions
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 STATE_DIR = ".orchestra"
+_GRAPH_FIELDS = frozenset({"dependencies", "parent", "priority", "phase", "estimated_hours"})  # what TaskGraph reads but status
 _NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
 Actor = str  # tui | cli | api | scheduler
 # Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
@@ -74,6 +75,11 @@ class Project:
             task = AgentTask.model_validate(self.store.tasks[task_id])
             self.tasks[task_id] = task
             self.graph.upsert(task)
+        elif changes and all(change["op"] == "update" and not _GRAPH_FIELDS & change["after"].keys() for change in changes):
+            for change in changes:  # progress only (an import, a rollback of statuses): the graph follows incrementally
+                task = AgentTask.model_validate(self.store.tasks[change["task"]])
+                self.tasks[task.task_id] = task
+                self.graph.set_status(task.task_id, task.status)
         else:
             for change in changes:
                 task_id = change["task"]

@@ -137,7 +137,9 @@ class Runner:
             from ..agents.registry import agent_configs, build_agent, process_agent
 
             registered = process_agent(name)  # registered from code in this process: wins over the plan's
-            if registered is not None and registered.enabled:
+            if registered is not None:
+                if not registered.enabled:
+                    raise OrchestraError(f"agent {name!r} is disabled; registry.enable_agent({name!r}) enables it")
                 return name, registered.build()
             if agent is None:
                 configs = agent_configs(self.project.plan)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,7 +59,8 @@ STATUS_MAP = {
     "cancelled": "cancelled", "canceled": "cancelled",
 }
 #: Keys mapped to orchestra fields (the rest goes to metadata.taskmaster).
-_MAPPED = {"id", "title", "description", "details", "testStrategy", "priority", "dependencies", "status", "subtasks", "estimatedHours"}
+_MAPPED = {"id", "title", "description", "details", "testStrategy", "priority", "dependencies", "status", "estimatedHours",
+           "tags", "phase", "subtasks"}
 _PRIORITIES = frozenset(priority.value for priority in TaskPriority)
 _PHASES = frozenset(phase.value for phase in ProjectPhase)
 _ID_CHARS = re.compile(r"[^A-Za-z0-9_.:-]+")
@@ -85,7 +87,7 @@ class TaskmasterImport:
     renamed: list[dict[str, str]] = field(default_factory=list)
     raw_dependencies: dict[str, list[Any]] = field(default_factory=dict, repr=False)  # as the file wrote them
     parents: dict[str, str] = field(default_factory=dict, repr=False)  # subtask -> parent
-    shown: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # (task, kept dependency) -> as written
+    written: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)  # (task, kept dependency) -> as written
     alternatives: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # (task, sibling) -> task (rule 5)
 
     @property
@@ -253,7 +255,7 @@ class _Tag:
                 self.dotted.setdefault(f"{parent_key}.{local}", task_id)
             self.result.subtasks += 1
             self.result.parents[task_id] = parent
-        spec, status = self._spec(raw, task_id, parent)
+        spec, status = _spec(raw, task_id, parent, self.name)
         self.result.tasks.append(spec)
         self.specs.append(spec)
         self.result.statuses[task_id] = status
@@ -263,56 +265,6 @@ class _Tag:
         for sub in subtasks if isinstance(subtasks, list) else ():
             if isinstance(sub, dict):
                 self._task(sub, task_id, depth + 1)
-
-    def _spec(self, raw: dict[str, Any], task_id: str, parent: str | None) -> tuple[dict[str, Any], str]:
-        meta: dict[str, Any] = {"id": raw.get("id"), "tag": self.name}
-        title = raw.get("title") if isinstance(raw.get("title"), str) and raw["title"].strip() else None
-        description = raw.get("description") if isinstance(raw.get("description"), str) else ""
-        spec: dict[str, Any] = {"task_id": task_id, "title": title or (description.strip().splitlines() or [task_id])[0][:200]}
-        if title is None:
-            meta["title"] = raw.get("title")
-        if parent is not None:
-            spec["parent"] = parent
-        if description:
-            spec["description"] = description
-        for key, target in (("details", "notes"), ("testStrategy", "success_criteria")):
-            value = raw.get(key)
-            if isinstance(value, str) and value.strip():
-                spec[target] = [value] if target == "success_criteria" else value
-            elif value not in (None, ""):
-                meta[key] = value
-        priority = raw.get("priority")
-        if isinstance(priority, str) and priority in _PRIORITIES:
-            spec["priority"] = priority
-        elif priority is not None:
-            meta["priority"] = priority
-        hours = raw.get("estimatedHours")
-        if isinstance(hours, (int, float)) and not isinstance(hours, bool) and hours > 0:
-            spec["estimated_hours"] = float(hours)
-        elif hours is not None:
-            meta["estimatedHours"] = hours
-        if isinstance(raw.get("tags"), list) and all(isinstance(item, str) for item in raw["tags"]):
-            spec["tags"] = list(raw["tags"])
-        elif raw.get("tags") is not None:
-            meta["tags"] = raw["tags"]
-        if isinstance(raw.get("phase"), str) and raw["phase"] in _PHASES:
-            spec["phase"] = raw["phase"]
-        elif raw.get("phase") is not None:
-            meta["phase"] = raw["phase"]
-        status_word = raw.get("status")
-        status = STATUS_MAP.get(str(status_word).strip().lower()) if status_word is not None else "pending"
-        if status is None or (status_word is not None and str(status_word) not in STATUS_MAP):
-            meta["status"] = status_word
-            if status is None:
-                status = "pending"
-                spec.setdefault("tags", []).append(_clean_id(str(status_word)))
-        for key, value in raw.items():
-            if key not in _MAPPED and key not in ("tags", "phase") and value is not None:
-                meta[key] = value
-        if raw.get("subtasks") is not None and not isinstance(raw.get("subtasks"), list):
-            meta["subtasks"] = raw["subtasks"]
-        spec["metadata"] = {"taskmaster": _meta_value(meta)}
-        return spec, status
 
     def _resolve(self, spec: dict[str, Any], raw_deps: list[Any], parent: str | None) -> None:
         task_id = spec["task_id"]
@@ -332,7 +284,7 @@ class _Tag:
             if reinterpreted:
                 self.result.alternatives[(task_id, target)] = why
             kept.append(target)
-            self.result.shown[(task_id, target)] = _shown(raw)
+            self.result.written[(task_id, target)] = raw
         if kept:
             spec["dependencies"] = kept
         if changed:
@@ -384,6 +336,64 @@ class _Tag:
         return target, "", False
 
 
+def _hours(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+#: Taskmaster key, orchestra field, and the value when it fits the field (None: it is kept in metadata instead).
+_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("description", "description", lambda value: value if isinstance(value, str) else None),
+    ("details", "notes", lambda value: value if isinstance(value, str) and value.strip() else None),
+    ("testStrategy", "success_criteria", lambda value: [value] if isinstance(value, str) and value.strip() else None),
+    ("priority", "priority", lambda value: value if isinstance(value, str) and value in _PRIORITIES else None),
+    ("estimatedHours", "estimated_hours", _hours),
+    ("tags", "tags", lambda value: list(value) if isinstance(value, list) and all(isinstance(item, str) for item in value) else None),
+    ("phase", "phase", lambda value: value if isinstance(value, str) and value in _PHASES else None),
+)
+
+
+def _spec(raw: dict[str, Any], task_id: str, parent: str | None, tag: str) -> tuple[dict[str, Any], str]:
+    """One Taskmaster task or subtask as a TaskSpec-shaped dict, and its orchestra status."""
+    spec: dict[str, Any] = {"task_id": task_id}
+    meta: dict[str, Any] = {"id": raw.get("id"), "tag": tag}
+    if parent is not None:
+        spec["parent"] = parent
+    for key, target, fit in _FIELDS:
+        value = raw.get(key)
+        if value is None or value == "":
+            continue
+        fitted = fit(value)
+        if fitted is None:
+            meta[key] = value
+        else:
+            spec[target] = fitted
+    title = raw.get("title")
+    if isinstance(title, str) and title.strip():
+        spec["title"] = title
+    else:  # a subtask without a title (file 20): the first line of its description, else its id
+        spec["title"] = (spec.get("description", "").strip().splitlines() or [task_id])[0][:200]
+        meta["title"] = title
+    status = _status(raw.get("status"), spec, meta)
+    meta.update((key, value) for key, value in raw.items() if key not in _MAPPED and value is not None)
+    if raw.get("subtasks") is not None and not isinstance(raw["subtasks"], list):
+        meta["subtasks"] = raw["subtasks"]
+    spec["metadata"] = {"taskmaster": _meta_value(meta)}
+    return spec, status
+
+
+def _status(word: Any, spec: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The orchestra status for Taskmaster's word; a word orchestra has no status for is kept as a tag and in metadata."""
+    if word is None:
+        return "pending"
+    status = STATUS_MAP.get(str(word).strip().lower())
+    if status is None or str(word) not in STATUS_MAP:
+        meta["status"] = word
+    if status is None:
+        spec.setdefault("tags", []).append(_clean_id(str(word)))
+        return "pending"
+    return status
+
+
 def _local_id(key: str, parent_key: str) -> str:
     """A subtask's id inside its parent: "5.2", "5-2" and "2" under 5 are all "2"."""
     for separator in (".", "-"):
@@ -425,12 +435,13 @@ def _break_cycles(result: TaskmasterImport) -> None:
                                                      by_id[edge[0]]["dependencies"].index(edge[1])))
         spec = by_id[task_id]
         deps = spec["dependencies"]
-        shown = result.shown.pop((task_id, dep), dep)
+        written = result.written.pop((task_id, dep), dep)
+        shown = _shown(written)
         spec["metadata"]["taskmaster"]["dependencies"] = _meta_value(result.raw_dependencies[task_id])
         instead = result.alternatives.pop((task_id, dep), None)
         if instead is not None and instead not in deps:
             deps[deps.index(dep)] = instead
-            result.shown[(task_id, instead)] = shown
+            result.written[(task_id, instead)] = written
             result.reinterpreted.append({"task": task_id, "dependency": shown, "as": instead,
                                          "why": f"as sibling {dep} it closes the cycle {cycles[0].detail}; the parent depends on task {instead}"})
             continue

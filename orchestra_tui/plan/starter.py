@@ -60,10 +60,23 @@ type = "shell"
 # model = "llama3.1"
 # base_url = "http://localhost:11434"
 
-# [agents.coder]
-# type = "cli"                             # a coding-agent CLI; the prompt goes to its stdin
-# command = ["claude", "-p", "--output-format", "stream-json"]
-# output_format = "stream-json"
+# [agents.litellm]
+# type = "openai"                          # a LiteLLM proxy (`litellm --config litellm.yaml`): every
+# model = "claude-sonnet-4-5"              # provider behind one endpoint; model is a model_name there
+# base_url = "http://127.0.0.1:4000/v1"
+# api_key_env = "LITELLM_API_KEY"          # the proxy's master key
+
+# Coding-agent CLIs: the prompt goes to their stdin; they edit files in the project directory.
+# [agents.claude-code]
+# type = "cli"                             # Claude Code (npm @anthropic-ai/claude-code); stream-json needs
+# command = ["claude", "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"]
+# output_format = "stream-json"            # --verbose; acceptEdits lets it write files here, nothing else
+# prompt_via = "stdin"
+
+# [agents.codex]
+# type = "cli"                             # Codex (npm @openai/codex), with its own ~/.codex/config.toml
+# command = ["codex", "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check"]
+# output_format = "jsonl"                  # workspace-write: it may write in this directory only
 # prompt_via = "stdin"
 
 # --------------------------------------------------------------------------------------- webhooks

@@ -234,7 +234,7 @@ class OrchestraApp(App[None]):
                 if event.error and event.error != CANCELLED:  # a cancel was asked for here
                     self.notify(f"{event.task_id} failed: {event.error}", severity="error", timeout=10, markup=False)
             elif isinstance(event, RunRetry):
-                self.notify(f"{event.task_id}: retrying in {event.delay:.1f} s: {event.reason}", severity="warning", markup=False)
+                self.notify(f"{event.task_id}: {event.retrying}: {event.reason}", severity="warning", markup=False)
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=10, markup=False)
         if not self._header_due:  # usage comes often while runs stream: one redraw per frame
