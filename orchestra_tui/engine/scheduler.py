@@ -147,11 +147,11 @@ class Scheduler:
         return await self.runner.finish(run)
 
     def _registered(self, task_id: str, agent: str | None) -> bool:
-        """Whether an agent registered from code in this process runs the task (it wins over the plan's)."""
+        """Whether an agent registered from code in this process answers for the task (it wins over the plan's;
+        a disabled one refuses the task itself, with its own reason)."""
         from ..agents.registry import process_agent
 
-        registered = process_agent(agent or self.project.agent_of(self.project.task(task_id)))
-        return registered is not None and registered.enabled
+        return process_agent(agent or self.project.agent_of(self.project.task(task_id))) is not None
 
     def _forget(self, task_id: str, job: asyncio.Task[RunResult | None]) -> None:
         if self.jobs.get(task_id) is job:
