@@ -154,7 +154,8 @@ def test_the_mcp_inspector_cli_lists_and_calls_the_tools(tmp_path: Path) -> None
         assert project.task("A").status == "in_progress" and project.history()[-1].actor == "mcp"
 
 
-CLAUDE = shutil.which("claude")
+# The pinned Claude Code that .ci/run installs for the agents tests (tests/real_cli), else one on PATH.
+CLAUDE = shutil.which("claude", path=str(Path(__file__).resolve().parent / "real_cli" / "node_modules" / ".bin")) or shutil.which("claude")
 
 
 @pytest.mark.slow

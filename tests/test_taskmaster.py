@@ -209,10 +209,27 @@ def test_an_existing_plan_is_never_overwritten_and_merge_keeps_comments(tmp_path
         assert len(project.tasks) == 12
 
 
-def test_merge_refuses_what_would_not_validate(tmp_path: Path) -> None:
-    plan = write_plan(tmp_path, '[[tasks]]\nid = "1.1"\ntitle = "Mine"\ndependencies = ["1"]\n')
+def test_a_re_import_follows_the_file_and_keeps_what_a_person_added(tmp_path: Path) -> None:
     source = tmp_path / "tasks.json"
-    source.write_text(json.dumps({"tasks": [{"id": 1, "title": "one", "dependencies": [], "subtasks": [{"id": 1, "title": "s"}]}]}))
+    first = {"tasks": [{"id": 1, "title": "one"}, {"id": 2, "title": "two", "dependencies": [1], "details": "how"}]}
+    source.write_text(json.dumps(first))
+    project = tmp_path / "project"
+    project.mkdir()
+    ok(project, "import", "taskmaster", str(source))
+    plan = project / "orchestra.toml"
+    plan.write_text(plan.read_text().replace('title = "two"', 'title = "two"\nagent = "shell"   # mine'))
+    source.write_text(json.dumps({"tasks": [{"id": 1, "title": "one"}, {"id": 2, "title": "two, again", "dependencies": []}]}))
+    assert "0 tasks added, 1 changed, 1 unchanged" in ok(project, "import", "taskmaster", str(source), "--merge", "--yes").stdout
+    task = next(t for t in tomllib.loads(plan.read_text())["tasks"] if t["id"] == "2")
+    assert task["title"] == "two, again" and "dependencies" not in task and "notes" not in task  # gone from the file
+    assert task["agent"] == "shell" and "# mine" in plan.read_text()  # the person's key and comment stay
+
+
+def test_merge_refuses_what_would_not_validate(tmp_path: Path) -> None:
+    # the person's X is a subtask of 1 waiting on 2; the import makes 2 wait on 1: 1 -> X -> 2 -> 1
+    plan = write_plan(tmp_path, '[[tasks]]\nid = "X"\ntitle = "Mine"\nparent = "1"\ndependencies = ["2"]\n')
+    source = tmp_path / "tasks.json"
+    source.write_text(json.dumps({"tasks": [{"id": 1, "title": "one"}, {"id": 2, "title": "two", "dependencies": [1]}]}))
     before = plan.read_bytes()
     line = user_error(tmp_path, "import", "taskmaster", str(source), "--merge", "--yes")
     assert "dependency cycle" in line

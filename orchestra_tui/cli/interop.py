@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +30,7 @@ def import_taskmaster(
 ) -> None:
     """Import a Taskmaster tasks.json: tasks and subtasks into orchestra.toml, their statuses as one history entry."""
     from ..engine.plan_edit import merge_tasks, new_plan, write_plan
-    from ..interop.taskmaster import import_statuses, project_settings, read_taskmaster
+    from ..interop.taskmaster import MANAGED_KEYS, import_statuses, project_settings, read_taskmaster
 
     if tag is not None and all_tags:
         raise typer.BadParameter("--tag and --all-tags exclude each other", param_hint="--tag / --all-tags")
@@ -46,7 +45,7 @@ def import_taskmaster(
     if merge:
         if not plan_path.is_file():
             raise OrchestraError(f"no {PLAN_FILE} in {root} to merge into; without --merge a new one is written")
-        edit = merge_tasks(plan_path.read_text(encoding="utf-8-sig"), imported.tasks)
+        edit = merge_tasks(plan_path.read_text(encoding="utf-8-sig"), imported.tasks, managed=MANAGED_KEYS)
         say(f"{PLAN_FILE}: {len(edit.added)} tasks added, {len(edit.changed)} changed, {len(edit.unchanged)} unchanged"
             + (f" (changed: {render.id_list(edit.changed, 12)})" if edit.changed else ""))
         if edit.added or edit.changed:

@@ -58,8 +58,12 @@ def new_plan(project: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], hea
     return PlanEdit(text=comment + ("\n" if comment else "") + body, added=[table["id"] for table in tables], data=data)
 
 
-def merge_tasks(text: str, tasks: Iterable[Mapping[str, Any]], file: str = PLAN_FILE) -> PlanEdit:
-    """``text`` (a plan file) with ``tasks`` added or updated in place; comments and formatting kept."""
+def merge_tasks(text: str, tasks: Iterable[Mapping[str, Any]], file: str = PLAN_FILE,
+                managed: frozenset[str] = frozenset()) -> PlanEdit:
+    """``text`` (a plan file) with ``tasks`` added or updated in place; comments and formatting kept.
+
+    An existing task takes the new values; of its other keys, those in ``managed`` (the fields the source
+    owns, e.g. an import's) are removed when the new task leaves them out, the rest (a person's) stay."""
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as error:
@@ -84,6 +88,10 @@ def merge_tasks(text: str, tasks: Iterable[Mapping[str, Any]], file: str = PLAN_
         differs = [key for key, value in wanted.items() if _plain(table.get(key)) != value]
         for key in differs:
             table[key] = _item(wanted[key])
+        stale = [key for key in managed - wanted.keys() if key in table]
+        for key in stale:
+            del table[key]
+        differs += stale
         (edit.changed if differs else edit.unchanged).append(wanted["id"])
     edit.text = tomlkit.dumps(doc)
     return edit

@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from ..engine.project import Project
 
 DEFAULT_TAG = "master"
+#: The [[tasks]] keys an import writes: on a re-import (--merge) one the file no longer gives is removed.
+MANAGED_KEYS = frozenset({"title", "parent", "description", "priority", "phase", "dependencies", "estimated_hours",
+                          "notes", "success_criteria", "tags", "metadata"})
 STATUS_MAP = {
     "pending": "pending", "to-do": "pending", "todo": "pending", "in-progress": "in_progress",
     "in_progress": "in_progress", "review": "review", "done": "completed", "completed": "completed",
@@ -124,7 +127,7 @@ def read_taskmaster(path: Path, tag: str | None = None, all_tags: bool = False) 
     chosen = [(name, tasks) for name, tasks in layout if all_tags or name == default]
     result = TaskmasterImport(source=path, tags=[name for name, _ in chosen], all_tags=names)
     for name, tasks in chosen:
-        _Tag(result, name, "" if name == default else f"{_clean_id(name)}:").convert(tasks, path)
+        _Tag(result, name, "" if name == default else f"{_clean_id(name)}:").convert(tasks)
     _break_cycles(result)
     return result
 
@@ -221,7 +224,7 @@ class _Tag:
         self.specs: list[dict[str, Any]] = []
         self.taken: set[str] = {task["task_id"] for task in result.tasks}
 
-    def convert(self, tasks: list[dict[str, Any]], path: Path) -> None:
+    def convert(self, tasks: list[dict[str, Any]]) -> None:
         for raw in tasks:
             self._task(raw, None, depth=0)
         for spec in self.specs:
