@@ -7,7 +7,29 @@ Errors about bad values are also ``ValueError``s, which is what the seed framewo
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+from typing import Any
+
+ECHO_LIMIT = 80  # characters of a user's value an error shows (a 100 KB title must not fill the terminal)
+MESSAGE_LIMIT = 1000
+_LONG_RUN = re.compile(r"\S{201,}")
+
+
+def quoted(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters with an ellipsis: how errors echo input."""
+    text = repr(value).replace("\n", "\\n")
+    if len(text) <= limit:
+        return text
+    closing = text[-1] if text[-1] in "'\"])}" else ""
+    return text[: limit - 3 - len(closing)] + "..." + closing
+
+
+def capped(message: str) -> str:
+    """The safety net for values echoed without ``quoted``: any run of over 200 non-blank characters is cut
+    short, and so is a message over ``MESSAGE_LIMIT`` characters."""
+    message = _LONG_RUN.sub(lambda match: match.group()[:ECHO_LIMIT] + "...", message)
+    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 3] + "..."
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
@@ -27,6 +49,7 @@ class OrchestraError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
+        message = capped(message)
         super().__init__(message)
         self.message = message
 
@@ -38,6 +61,7 @@ class PlanError(OrchestraError, ValueError):
     """The plan cannot be used. ``problems`` holds every problem found, one line each."""
 
     def __init__(self, problems: list[str]) -> None:
+        problems = [capped(problem) for problem in problems]
         self.problems = problems
         head = problems[0] if problems else "invalid plan"
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
@@ -48,7 +72,7 @@ class UnknownTaskError(OrchestraError, ValueError):
     def __init__(self, task_id: str, known: Iterable[str] = ()) -> None:
         suggestion = closest(task_id, known)
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        super().__init__(f"unknown task {task_id!r}{hint}")
+        super().__init__(f"unknown task {quoted(task_id)}{hint}")
         self.task_id = task_id
 
 
@@ -58,7 +82,7 @@ class TransitionError(OrchestraError, ValueError):
 
 class UnknownEntryError(OrchestraError, ValueError):
     def __init__(self, entry: str) -> None:
-        super().__init__(f"unknown history entry {entry!r}; `orchestra backups` lists them")
+        super().__init__(f"unknown history entry {quoted(entry)}; `orchestra backups` lists them")
         self.entry = entry
 
 

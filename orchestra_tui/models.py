@@ -74,9 +74,14 @@ class AgentTask(TaskSpec):
     last_run_id: str | None = None
     last_error: str | None = None
     output_files: list[str] = Field(default_factory=list)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
+    # Totals over the task's runs; None until a run reports them (never a made-up 0). ``cost_usd`` sums the
+    # runs whose cost is known; ``unpriced_runs`` counts the runs whose cost is not.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cost_usd: float | None = None
+    unpriced_runs: int = 0
     origin: Literal["plan", "api"] = "api"
 
     def __init__(self, task_id: str | None = None, title: str | None = None, description: str | None = None, agent: str | None = None, /, **data: Any) -> None:
@@ -165,6 +170,8 @@ class AgentConfig(BaseModel):
     read_timeout: float = Field(300.0, gt=0, description="Seconds allowed between two streamed chunks.")
     max_attempts: int = Field(3, ge=1, le=10)
     stream_usage: bool = Field(True, description="openai: send stream_options.include_usage (some strict servers reject it).")
+    api: Literal["chat", "responses"] = Field(
+        "chat", validate_default=True, description="openai: Chat Completions (chat) or the Responses API (responses).")
     headers: dict[str, str] = Field(default_factory=dict)
     command: list[str] = Field(default_factory=list, description="cli: the command line, e.g. ['claude', '-p', '--output-format', 'stream-json'].")
     prompt_via: Literal["stdin", "arg"] = "stdin"
@@ -177,6 +184,15 @@ class AgentConfig(BaseModel):
     )
     price_input: float | None = Field(None, ge=0, description="USD per million input tokens (overrides the built-in table).")
     price_output: float | None = Field(None, ge=0, description="USD per million output tokens.")
+    price_cache_read: float | None = Field(None, ge=0, description="USD per million prompt tokens read from a prompt cache.")
+    price_cache_write: float | None = Field(None, ge=0, description="USD per million prompt tokens written to a prompt cache.")
+
+    @field_validator("api")
+    @classmethod
+    def _api_is_openais(cls, api: str, info: ValidationInfo) -> str:
+        if api != "chat" and info.data.get("type") != AgentType.OPENAI:
+            raise PydanticCustomError("openai_api", 'api = "responses" is for type "openai" agents only')
+        return api
 
     @field_validator("entry")
     @classmethod
@@ -204,12 +220,15 @@ class WebhookConfig(BaseModel):
 
 
 class Price(BaseModel):
-    """USD per million tokens."""
+    """USD per million tokens. Cached prompt tokens are priced at ``cache_read`` / ``cache_write`` (the input
+    price when not given)."""
 
     model_config = ConfigDict(extra="forbid")
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    cache_read: float | None = Field(None, ge=0, description="USD per million prompt tokens read from a prompt cache.")
+    cache_write: float | None = Field(None, ge=0, description="USD per million prompt tokens written to a prompt cache.")
 
 
 class PlanFile(BaseModel):

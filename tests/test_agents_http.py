@@ -301,11 +301,11 @@ async def test_anthropic_thinking_is_not_text_and_input_tokens_can_be_updated(se
         b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":20,"output_tokens":0}}}\n\n'
         b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}\n\n'
         b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"4"}}\n\n'
-        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"input_tokens":25,"output_tokens":40}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":25,"output_tokens":40}}\n\n'
         + ANTHROPIC_STOP
     )
     server.reply(Reply(200, SSE, [thinking]))
-    assert await collect(make("anthropic", server)) == [UsageUpdate(20, 0), TextDelta("4"), UsageUpdate(25, 40), Finished("4", "max_tokens")]
+    assert await collect(make("anthropic", server)) == [UsageUpdate(20, 0), TextDelta("4"), UsageUpdate(25, 40), Finished("4", "end_turn")]
 
 
 async def test_gemini_request_and_crlf_stream_with_thoughts_counted_as_output(server: FakeServer) -> None:

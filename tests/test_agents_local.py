@@ -304,7 +304,7 @@ async def test_claude_stream_json_streams_text_and_reports_result_usage_and_cost
     events = await run_events(agent, make_request(tmp_path))
     assert text_of(events) == "I'll read the file first.\n\nThe file prints hi."  # no subagent text, no tool output
     usage = [event for event in events if isinstance(event, UsageUpdate)]
-    assert usage == [UsageUpdate(input_tokens=12 + 100 + 2000, output_tokens=40, cost_usd=0.0213)]
+    assert usage == [UsageUpdate(input_tokens=12 + 100 + 2000, output_tokens=40, cost_usd=0.0213, cache_read_tokens=2000, cache_write_tokens=100)]
     assert final(events) == Finished(text="The file prints hi.")
 
 
@@ -429,7 +429,8 @@ async def test_an_empty_answer_fails_in_every_format(tmp_path: Path, replay, ans
 async def test_codex_jsonl_streams_messages_and_reports_usage(tmp_path: Path, replay) -> None:
     events = await run_events(cli_agent(replay(CODEX_LINES), "jsonl"), make_request(tmp_path))
     assert text_of(events) == "I looked around.\n\nDone: a.py exists."
-    assert [event for event in events if isinstance(event, UsageUpdate)] == [UsageUpdate(input_tokens=2946, output_tokens=57)]
+    usage = [event for event in events if isinstance(event, UsageUpdate)]
+    assert usage == [UsageUpdate(input_tokens=2946, output_tokens=57, cache_read_tokens=1024)]  # cached: a part of the input
     assert final(events) == Finished(text="Done: a.py exists.")  # the last agent message is the answer
 
 

@@ -525,10 +525,15 @@ def test_store_repairs_go_to_stderr_and_json_stays_clean(demo_dir: Path) -> None
     data = bytearray(snapshot.read_bytes())
     data[data.index(b"Write the")] = ord("X")
     snapshot.write_bytes(bytes(data))
-    result = ok(demo_dir, "next", "--json")
+    damaged = snapshot.read_bytes()
+    result = ok(demo_dir, "next", "--json")  # a read-only command: reports, repairs nothing
     assert json.loads(result.stdout)["task_id"] == "DES-002"
+    assert re.search(r"^warning: project_state.json could not be trusted .*`orchestra repair` repairs it", result.stderr, re.MULTILINE), result.stderr
+    assert snapshot.read_bytes() == damaged and not (demo_dir / ".orchestra" / "damaged").exists()
+    result = ok(demo_dir, "repair")
     assert re.search(r"^repaired: project_state.json could not be trusted", result.stderr, re.MULTILINE), result.stderr
     assert all(line.startswith(("repaired: ", "warning: ")) for line in result.stderr.splitlines())
+    assert ok(demo_dir, "repair").stdout.strip() == "nothing to repair"
 
 
 # ------------------------------------------------------------------------------ real processes

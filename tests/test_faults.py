@@ -158,7 +158,7 @@ def no_space() -> Iterator[Callable[[str], list[str]]]:
 
 def files_of(root: Path) -> dict[str, bytes]:
     state = root / ".orchestra"
-    return {str(p.relative_to(state)): p.read_bytes() for p in sorted(state.rglob("*")) if p.is_file() and p.name != "plan-cache.json"}
+    return {str(p.relative_to(state)): p.read_bytes() for p in sorted(state.rglob("*")) if p.is_file() and p.name not in ("plan-cache.json", "lock.holder")}
 
 
 @pytest.mark.parametrize("step", JOURNAL_STEPS)

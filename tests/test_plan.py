@@ -536,11 +536,16 @@ def _forbid_toml_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tomllib, "loads", boom)
 
 
+def cached(cache: Path) -> dict:
+    """The payload of the signed cache file (its first line is the MAC)."""
+    return json.loads((cache / "plan-cache.json").read_bytes().partition(b"\n")[2])
+
+
 def test_cache_hit_skips_parsing(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(project, big_plan(20))
     cache = project / ".orchestra"
     first = load_plan(project, cache_dir=cache, environ={})
-    stored = json.loads((cache / "plan-cache.json").read_text())
+    stored = cached(cache)
     assert stored["sha256"] == first.sha256 and stored["data"]["project"]["id"] == "big"
     assert not [p for p in cache.iterdir() if p.name != "plan-cache.json"], "temp files left behind"
     _forbid_toml_parse(monkeypatch)
@@ -565,7 +570,7 @@ def test_cache_mismatch_is_reparsed_and_rewritten(project: Path) -> None:
     write(project, big_plan(5))
     plan = load_plan(project, cache_dir=cache, environ={})
     assert len(plan.tasks) == 5
-    assert json.loads((cache / "plan-cache.json").read_text())["sha256"] == plan.sha256
+    assert cached(cache)["sha256"] == plan.sha256
 
 
 @pytest.mark.parametrize(
@@ -579,15 +584,23 @@ def test_corrupt_cache_is_ignored_and_rewritten(project: Path, garbage: bytes) -
     (cache / "plan-cache.json").write_bytes(garbage)
     plan = load_plan(project, cache_dir=cache, environ={})
     assert len(plan.tasks) == 3
-    assert json.loads((cache / "plan-cache.json").read_text())["sha256"] == plan.sha256
+    assert cached(cache)["sha256"] == plan.sha256
 
 
-def test_forged_cache_with_matching_hash_is_still_validated(project: Path) -> None:
-    write(project, HEAD)
+def test_forged_cache_with_matching_hash_is_ignored_silently(project: Path) -> None:
+    """Issue 9 item 6: a cache keyed by the plan's sha256 but holding other data (unsigned, or signed with
+    another key) is neither used nor reported as problems of the user's plan."""
+    write(project, HEAD + '[[tasks]]\nid = "T-1"\ntitle = "a"\ncommands = ["echo honest"]\n')
     cache = project / ".orchestra"
     sha = load_plan(project, cache_dir=cache, environ={}).sha256
-    (cache / "plan-cache.json").write_text(json.dumps({"sha256": sha, "data": {"project": {"id": "x"}, "bogus": 1}}))
-    assert problems_of(project, cache_dir=cache) == ["orchestra.toml: unknown key 'bogus'"]
+    forged = {"sha256": sha, "data": {"project": {"id": "x"}, "tasks": [{"id": "T-1", "title": "a", "commands": ["echo forged"]}]}}
+    mac, _, payload = (cache / "plan-cache.json").read_bytes().partition(b"\n")
+    for data in (json.dumps(forged).encode(), mac + b"\n" + json.dumps(forged).encode(),
+                 json.dumps({"sha256": sha, "data": {"project": {"id": "x"}, "bogus": 1}}).encode()):
+        (cache / "plan-cache.json").write_bytes(data)
+        plan = load_plan(project, cache_dir=cache, environ={})  # no PlanError: the cache's data is not the plan
+        assert plan.project.id != "x" and plan.tasks[0].commands == ["echo honest"]
+        assert cached(cache)["data"]["tasks"][0]["commands"] == ["echo honest"]  # rewritten
 
 
 def test_cache_not_written_when_invalid(project: Path) -> None:

@@ -278,6 +278,8 @@ def test_report_gives_tokens_and_cost_per_agent(tmp_path: Path) -> None:
         project.record_run("C", {"input_tokens": 1, "output_tokens": 2, "cost_usd": 0.25}, "C used tokens")
         by_agent = project.report()["by_agent"]
     assert by_agent == {
-        "gpt": {"tasks": 2, "input_tokens": 101, "output_tokens": 22, "cost_usd": 0.75},
-        "shell": {"tasks": 1, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+        "gpt": {"tasks": 2, "input_tokens": 101, "output_tokens": 22, "cache_read_tokens": None, "cache_write_tokens": None,
+                "cost_usd": 0.75, "unpriced_runs": 0},
+        "shell": {"tasks": 1, "input_tokens": None, "output_tokens": None, "cache_read_tokens": None, "cache_write_tokens": None,
+                  "cost_usd": None, "unpriced_runs": 0},  # nothing ran: unknown, never a made-up 0
     }

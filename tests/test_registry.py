@@ -231,25 +231,29 @@ def test_builtin_prices_cover_the_common_models() -> None:
     for model in ("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "gpt-4o", "gpt-4o-mini", "gpt-4.1",
                   "gpt-4.1-mini", "o3", "o4-mini", "gemini-2.5-pro", "gemini-2.5-flash"):
         assert model in DEFAULT_PRICES
-    assert DEFAULT_PRICES["claude-sonnet-4-5"] == Price(input=3.0, output=15.0)
+    assert DEFAULT_PRICES["claude-sonnet-4-5"] == Price(input=3.0, output=15.0, cache_read=0.3, cache_write=3.75)
 
 
 def test_dated_and_routed_model_names_find_their_base_price() -> None:
-    assert find_price("claude-sonnet-4-5-20250929", DEFAULT_PRICES) == Price(input=3.0, output=15.0)
-    assert find_price("claude-sonnet-4-5@20250929", DEFAULT_PRICES) == Price(input=3.0, output=15.0)
-    assert find_price("gpt-4o-mini-2024-07-18", DEFAULT_PRICES) == Price(input=0.15, output=0.6)  # not gpt-4o's
-    assert find_price("gpt-4o-2024-08-06", DEFAULT_PRICES) == Price(input=2.5, output=10.0)
-    assert find_price("o3-mini", DEFAULT_PRICES) == Price(input=1.1, output=4.4)  # not o3's
-    assert find_price("openai/GPT-4.1", DEFAULT_PRICES) == Price(input=2.0, output=8.0)
+    assert io(find_price("claude-sonnet-4-5-20250929", DEFAULT_PRICES)) == (3.0, 15.0)
+    assert io(find_price("claude-sonnet-4-5@20250929", DEFAULT_PRICES)) == (3.0, 15.0)
+    assert io(find_price("gpt-4o-mini-2024-07-18", DEFAULT_PRICES)) == (0.15, 0.6)  # not gpt-4o's
+    assert io(find_price("gpt-4o-2024-08-06", DEFAULT_PRICES)) == (2.5, 10.0)
+    assert io(find_price("o3-mini", DEFAULT_PRICES)) == (1.1, 4.4)  # not o3's
+    assert io(find_price("openai/GPT-4.1", DEFAULT_PRICES)) == (2.0, 8.0)
     assert find_price("o3-pro", DEFAULT_PRICES) is None  # a different model, not a dated o3
     assert find_price("gpt-4.1-mini-turbo", DEFAULT_PRICES) is None
     assert find_price(None, DEFAULT_PRICES) is None
 
 
+def io(price: Price | None) -> tuple[float, float] | None:
+    return None if price is None else (price.input, price.output)
+
+
 def test_lookup_order_agent_then_plan_then_defaults() -> None:
     plan_pricing = {"claude-sonnet-4-5": Price(input=2.0, output=10.0), "my-finetune": Price(input=5.0, output=6.0)}
     agent = AgentConfig(type="anthropic", model="claude-sonnet-4-5-20250929")
-    assert price_for(agent.model, agent, {}) == Price(input=3.0, output=15.0)
+    assert io(price_for(agent.model, agent, {})) == (3.0, 15.0)
     assert price_for(agent.model, agent, plan_pricing) == Price(input=2.0, output=10.0)  # dated name matches the plan's entry
     own = AgentConfig(type="anthropic", model="claude-sonnet-4-5", price_input=1.0, price_output=2.0)
     assert price_for(own.model, own, plan_pricing) == Price(input=1.0, output=2.0)

@@ -141,17 +141,24 @@ async def test_shell_run_streams_records_writes_output_and_ends_in_review(tmp_pa
 
 
 async def test_output_path_outside_the_project_root_fails_and_writes_nothing(tmp_path: Path) -> None:
+    """Validation refuses such paths as written (tests/test_trust_store.py); through a symlinked directory
+    the runner refuses them on the resolved path."""
     root = tmp_path / "proj"
-    write_plan(root, task_block("A", commands=["echo hi"], output="../escape.txt") + task_block("B", commands=["echo hi"], output="/tmp/../" + str(tmp_path / "abs.txt")))
+    write_plan(root, task_block("A", commands=["echo hi"], output="out/escape.txt")
+               + task_block("B", commands=["echo hi"], output="state/journal.log"))
+    (root / "out").symlink_to(tmp_path)
+    (root / "state").symlink_to(root / ".orchestra")
     with Project.open(root, actor="api") as project:
+        journal = (root / ".orchestra" / "journal.log").read_bytes()
         runner = Runner(project)
-        for task_id in ("A", "B"):
+        for task_id, reason in (("A", "leads out of the project"), ("B", "is inside .orchestra/")):
             result = await runner.execute(task_id)
             assert result.status == "failed"
-            assert "outside the project root" in result.error and "\n" not in result.error
+            assert reason in result.error and "nothing was written" in result.error and "\n" not in result.error
             assert project.task(task_id).last_error == result.error
             assert (run_dir(root, result.run_id) / OUTPUT_FILE).read_text() == "hi\n"  # the output is kept
-    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "abs.txt").exists()
+    assert not (tmp_path / "escape.txt").exists()
+    assert (root / ".orchestra" / "journal.log").read_bytes().startswith(journal)
 
 
 async def test_verify_commands_run_in_the_root_after_success_and_all_must_pass(tmp_path: Path) -> None:

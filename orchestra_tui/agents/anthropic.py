@@ -1,7 +1,9 @@
 """Anthropic Messages API, streamed over SSE (``base_url`` without ``/v1``).
 
-Input tokens come from ``message_start``; ``message_delta`` carries cumulative output tokens. ``ping``,
-thinking and tool-input deltas are not text. An ``error`` event (e.g. ``overloaded_error`` after HTTP 200)
+Input tokens come from ``message_start`` (or late, from ``message_delta``); ``message_delta`` carries
+cumulative output tokens and the stop reason: ``max_tokens``, ``refusal``, ``tool_use`` fail the run.
+Cache reads and writes are counted in the input and reported apart. ``ping``, thinking and tool-input
+deltas are not text. An ``error`` event (e.g. ``overloaded_error`` after HTTP 200)
 fails the attempt; the stream must end with ``message_stop``.
 """
 
@@ -16,11 +18,16 @@ from .transport import (
     Call,
     StreamingAgent,
     TerminatedDecoder,
+    bad_ending,
     parse_json,
     stream_error,
 )
 
 API_VERSION = "2023-06-01"
+
+
+_NORMAL_STOPS = frozenset({"end_turn", "stop_sequence", None})
+_STOPS = {"max_tokens": "truncated", "model_context_window_exceeded": "truncated", "refusal": "refused", "tool_use": "tool_call"}
 
 
 class AnthropicDecoder(TerminatedDecoder):
@@ -29,8 +36,8 @@ class AnthropicDecoder(TerminatedDecoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self.input_tokens: int | None = None
-        self.output_tokens: int | None = None
+        self.usage: dict[str, int] = {}
+        self.details = ""
 
     def feed(self, payload: str) -> Iterable[AgentEvent]:
         if self.done:
@@ -45,7 +52,9 @@ class AnthropicDecoder(TerminatedDecoder):
         if kind == "message_start":
             return self._usage((event.get("message") or {}).get("usage"))
         if kind == "message_delta":
-            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+            delta = event.get("delta") or {}
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            self.details = str((delta.get("stop_details") or {}).get("explanation") or "")
             return self._usage(event.get("usage"))
         if kind == "message_stop":
             self.done = True
@@ -54,14 +63,26 @@ class AnthropicDecoder(TerminatedDecoder):
         return ()
 
     def _usage(self, usage: Any) -> Iterable[AgentEvent]:
+        """Output tokens: the last figure (``message_delta``'s are cumulative). Input and cache tokens: the larger
+        figure, since some compatible servers (LiteLLM's ``/v1/messages``) send ``input_tokens: 0`` in
+        ``message_start`` and the real count in ``message_delta``."""
         if not isinstance(usage, dict):
             return ()
-        if usage.get("input_tokens") is not None:
-            self.input_tokens = usage["input_tokens"]
-        if usage.get("output_tokens") is not None:
-            self.output_tokens = usage["output_tokens"]
-        return (UsageUpdate(self.input_tokens, self.output_tokens),)
+        for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.usage[name] = value if name == "output_tokens" else max(value, self.usage.get(name, 0))
+        got = self.usage.get
+        fresh, written, read = got("input_tokens"), got("cache_creation_input_tokens"), got("cache_read_input_tokens")
+        total = None if fresh is None else fresh + (written or 0) + (read or 0)  # Anthropic's input_tokens exclude the cache
+        return (UsageUpdate(total, got("output_tokens"), None, read, written),)
 
+    def finish(self) -> str | None:
+        reason = super().finish()
+        if reason not in _NORMAL_STOPS:
+            detail = f"stop_reason: {reason}" + (f": {self.details}" if self.details else "")
+            raise bad_ending("anthropic", _STOPS.get(str(reason), "stopped"), detail)
+        return reason
 
 
 class AnthropicAgent(StreamingAgent):

@@ -63,7 +63,7 @@ def classify(status: int | None, info: ErrorInfo) -> tuple[str, bool]:
         return "auth", False
     if status == 529 or kind in ("overloaded_error", "unavailable"):
         return "overloaded", True
-    if status == 429 or kind in ("rate_limit_error", "resource_exhausted"):
+    if status == 429 or kind in ("rate_limit_error", "resource_exhausted", "rate_limit_exceeded"):
         return "rate_limit", True
     if status == 408:
         return "timeout", True

@@ -31,10 +31,12 @@ class AgentRequest:
 
 @dataclass(frozen=True)
 class Usability:
-    """Whether an agent can run now, and if not, why (one line)."""
+    """Whether an agent can run now, and if not, why (one line). ``checked`` is False when the endpoint
+    answered but could not say whether the model is there (no model listing): usable, not verified."""
 
     usable: bool
     reason: str = ""
+    checked: bool = True
 
 
 class Agent(Protocol):

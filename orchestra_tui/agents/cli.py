@@ -268,12 +268,14 @@ class _ClaudeStreamJson(_JsonLines):
     def _usage(data: dict[str, Any]) -> UsageUpdate:
         usage = _dict(data.get("usage"))
         fresh, output = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
-        cached = (_int(usage.get("cache_creation_input_tokens")) or 0) + (_int(usage.get("cache_read_input_tokens")) or 0)
+        written, read = _int(usage.get("cache_creation_input_tokens")), _int(usage.get("cache_read_input_tokens"))
         cost = data.get("total_cost_usd")
         return UsageUpdate(
-            input_tokens=None if fresh is None else fresh + cached,
+            input_tokens=None if fresh is None else fresh + (written or 0) + (read or 0),
             output_tokens=output,
             cost_usd=float(cost) if _number(cost) else None,
+            cache_read_tokens=read,
+            cache_write_tokens=written,
         )
 
     def end(self, returncode: int, last_stderr: str) -> Finished | Failed:
@@ -373,7 +375,7 @@ class _CodexJsonl(_JsonLines):
     def __init__(self, program: str) -> None:
         super().__init__(program)
         self._last_message: str | None = None
-        self._input = self._output = 0
+        self._input = self._output = self._cached = 0
         self._completed = False
         self._error: str | None = None
         self._retries = 0
@@ -388,9 +390,10 @@ class _CodexJsonl(_JsonLines):
         elif kind == "turn.completed":
             usage = _dict(data.get("usage"))
             self._input += _int(usage.get("input_tokens")) or 0  # cached_input_tokens are a part of these
+            self._cached += _int(usage.get("cached_input_tokens")) or 0  # priced at the cache-read rate
             self._output += _int(usage.get("output_tokens")) or 0
             self._completed, self._error = True, None
-            return [UsageUpdate(input_tokens=self._input, output_tokens=self._output)]
+            return [UsageUpdate(input_tokens=self._input, output_tokens=self._output, cache_read_tokens=self._cached)]
         elif kind == "turn.failed":
             self._error = _str(_dict(data.get("error")).get("message")) or "turn failed"
         elif kind == "error":

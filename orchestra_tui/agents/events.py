@@ -19,13 +19,18 @@ class TextDelta:
 class UsageUpdate:
     """Totals so far for the run (not increments). None means the provider did not say.
 
-    ``cost_usd`` is the cost the provider itself reported (Claude Code's ``total_cost_usd``, OpenRouter's
-    ``usage.cost``): it includes prompt-cache pricing a price table cannot know, so it wins over the table.
+    ``input_tokens`` counts every prompt token, cached ones included; ``cache_read_tokens`` and
+    ``cache_write_tokens`` are the parts of it read from / written to a prompt cache (priced at the cache
+    rates). ``cost_usd`` is the cost the provider itself reported (Claude Code's ``total_cost_usd``,
+    OpenRouter's and LiteLLM's ``usage.cost``): it wins over the built-in price table but not over a price
+    the plan sets (see :func:`~orchestra_tui.agents.pricing.run_cost`).
     """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +59,9 @@ class Failed:
     """The run failed; ``message`` is one line for the user (never a key, never a traceback)."""
 
     message: str
-    kind: str = "error"  # auth | quota | rate_limit | overloaded | server | timeout | connection | protocol | cancelled | exit | error
+    # auth | quota | rate_limit | overloaded | server | timeout | connection | protocol | cancelled | exit | error,
+    # or how a model's answer ended badly: truncated | refused | tool_call | stopped | empty
+    kind: str = "error"
 
 
 AgentEvent = TextDelta | UsageUpdate | Retrying | Finished | Failed

@@ -1,7 +1,8 @@
 """Google Gemini ``streamGenerateContent`` over SSE (``alt=sse``; lines end in CRLF).
 
 There is no terminal event: a candidate's ``finishReason`` marks a complete answer, and a stream that
-closes without one is an error. ``usageMetadata`` repeats on every chunk as running totals
+closes without one is an error; one other than ``STOP`` (``MAX_TOKENS``, ``SAFETY``, ``RECITATION``...)
+or a ``functionCall`` part fails the run. ``usageMetadata`` repeats on every chunk as running totals
 (``thoughtsTokenCount`` counts as output); a UsageUpdate is emitted whenever it changes. Thought parts are
 not text. A blocked prompt (``promptFeedback.blockReason``) fails the run.
 """
@@ -18,16 +19,26 @@ from .transport import (
     Call,
     Decoder,
     StreamingAgent,
+    bad_ending,
     ended_early,
     parse_json,
     stream_error,
 )
 
 
+_NORMAL_STOP = "STOP"
+_STOPS = {
+    "MAX_TOKENS": "truncated",
+    **dict.fromkeys(("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"), "refused"),
+    **dict.fromkeys(("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"), "tool_call"),
+}
+
+
 class GeminiDecoder(Decoder):
     def __init__(self) -> None:
         self.stop_reason: str | None = None
         self.usage: UsageUpdate | None = None
+        self.tool: str | None = None
 
     def feed(self, payload: str) -> Iterable[AgentEvent]:
         chunk = parse_json("gemini", payload)
@@ -41,6 +52,9 @@ class GeminiDecoder(Decoder):
             candidate = candidates[0]
             parts = (candidate.get("content") or {}).get("parts") or ()
             text = "".join(part.get("text", "") for part in parts if not part.get("thought"))
+            for part in parts:
+                if part.get("functionCall"):
+                    self.tool = self.tool or str(part["functionCall"].get("name") or "a tool")
             if text:
                 events.append(TextDelta(text))
             if candidate.get("finishReason"):
@@ -55,9 +69,14 @@ class GeminiDecoder(Decoder):
         return events
 
     def finish(self) -> str | None:
-        if self.stop_reason is None:
+        reason = self.stop_reason
+        if reason is None:
             raise ended_early("gemini", "a finishReason")
-        return self.stop_reason
+        if reason != _NORMAL_STOP:
+            raise bad_ending("gemini", _STOPS.get(reason, "stopped"), f"finishReason: {reason}")
+        if self.tool:
+            raise bad_ending("gemini", "tool_call", f"{self.tool}; orchestra offers none")
+        return reason
 
 
 def _usage(metadata: dict[str, Any]) -> UsageUpdate:
@@ -65,7 +84,7 @@ def _usage(metadata: dict[str, Any]) -> UsageUpdate:
     thoughts = metadata.get("thoughtsTokenCount")
     if thoughts is not None:
         output = (output or 0) + thoughts
-    return UsageUpdate(metadata.get("promptTokenCount"), output)
+    return UsageUpdate(metadata.get("promptTokenCount"), output, cache_read_tokens=metadata.get("cachedContentTokenCount"))
 
 
 class GeminiAgent(StreamingAgent):

@@ -100,6 +100,7 @@ class TextDecoder(Decoder):
 class HttpAgent(StreamingAgent):
     provider = "http"
     needs_model = False
+    probe_lists = False
 
     def __init__(self, name: str, config: AgentConfig, *, backoff: Backoff = DEFAULT_BACKOFF) -> None:
         super().__init__(name, config, backoff=backoff)

@@ -1,7 +1,8 @@
 """Ollama's ``/api/chat`` streamed as NDJSON (default ``http://localhost:11434``; no key unless
 ``api_key_env`` names one, sent as a bearer token for proxies and hosted Ollama).
 
-The answer is complete at ``"done": true``; its ``prompt_eval_count`` is missing when the prompt was
+The answer is complete at ``"done": true``; ``done_reason: "length"`` (cut off) or a tool call fails the
+run. Its ``prompt_eval_count`` is missing when the prompt was
 cached, which is reported as unknown (None), not 0. ``check`` also says when the model is not pulled.
 """
 
@@ -18,6 +19,7 @@ from .transport import (
     Call,
     StreamingAgent,
     TerminatedDecoder,
+    bad_ending,
     parse_json,
     stream_error,
 )
@@ -27,14 +29,31 @@ class OllamaDecoder(TerminatedDecoder):
     provider = "ollama"
     terminal = '"done": true'
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.tool: str | None = None
+
+    def finish(self) -> str | None:
+        reason = super().finish()
+        if reason == "length":
+            raise bad_ending("ollama", "truncated", "done_reason: length")
+        if self.tool:
+            raise bad_ending("ollama", "tool_call", f"{self.tool}; orchestra offers none")
+        if reason not in ("stop", None):
+            raise bad_ending("ollama", "stopped", f"done_reason: {reason}")
+        return reason
+
     def feed(self, payload: bytes) -> Iterable[AgentEvent]:
         if self.done:
             return ()
         line = parse_json("ollama", payload)
         if line.get("error"):
             raise stream_error("ollama", line["error"])
-        text = (line.get("message") or {}).get("content")
+        message = line.get("message") or {}
+        text = message.get("content")
         events: list[AgentEvent] = [TextDelta(text)] if text else []
+        for call in message.get("tool_calls") or ():
+            self.tool = self.tool or str((call.get("function") or {}).get("name") or "a tool")
         if line.get("done"):
             self.done = True
             self.stop_reason = line.get("done_reason")

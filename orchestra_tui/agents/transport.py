@@ -14,6 +14,10 @@ Decisions a caller relies on:
   retry never repeats text. Delays: ``retry-after-ms``, ``retry-after`` (seconds or an HTTP date) or
   Gemini's ``RetryInfo.retryDelay`` when given (capped), else exponential backoff with jitter.
   ``x-should-retry`` overrides the decision, as in the official SDKs.
+* A run succeeds only when the stream ended normally with a non-empty answer. The decoder's ``finish``
+  fails a cut-off (``truncated at max_tokens``), refused, tool-calling or otherwise stopped answer
+  (:func:`bad_ending`), and an answer of no text fails as ``empty answer``; none of these is retried,
+  and the text they streamed stays in the run's output.
 * Each retry yields :class:`Retrying` (``attempt`` is the number of the attempt that failed); every attempt
   is logged on the ``orchestra_tui.agents`` logger. Messages are one line, carry the provider's own
   message and the HTTP status, and have the key (and any long piece of it) replaced by ``***``.
@@ -164,7 +168,7 @@ class Decoder:
 
     ``feed`` gets an SSE event's data (str) or one line (bytes) and returns events (raising
     :class:`AttemptError` for an error event); ``finish`` returns the stop reason at the end of the
-    stream, or raises when the stream did not end properly.
+    stream, or raises when the stream did not end properly or its answer ended badly (:func:`bad_ending`).
     """
 
     def feed(self, payload: Any) -> Iterable[AgentEvent]:
@@ -205,6 +209,19 @@ def ended_early(provider: str, terminal: str) -> AttemptError:
     return AttemptError(f"{provider}: the stream ended without {terminal}", "protocol", retryable=True)
 
 
+_ENDINGS = {
+    "truncated": "truncated at max_tokens",
+    "refused": "refused by the model",
+    "tool_call": "stopped to call a tool",
+    "stopped": "stopped before the answer was complete",
+}
+
+
+def bad_ending(provider: str, kind: str, detail: str) -> AttemptError:
+    """A stream that ended properly with no usable answer (``kind``: a key of ``_ENDINGS``); never retried."""
+    return AttemptError(f"{provider}: {_ENDINGS[kind]} ({one_line(detail, 200)})", kind)
+
+
 class StreamingAgent:
     """The shared run loop and check of the HTTP agents (constructed as ``Cls(name, config)``)."""
 
@@ -212,6 +229,9 @@ class StreamingAgent:
     default_base_url: ClassVar[str | None] = None
     framing: ClassVar[Literal["sse", "lines", "text"]] = "sse"
     needs_model: ClassVar[bool] = True
+    #: The probe reads a model listing, which some working servers do not have (LiteLLM's Gemini route has
+    #: no ``/v1beta/models``): a 404 or 405 to it says nothing about the endpoint that runs tasks.
+    probe_lists: ClassVar[bool] = True
 
     def __init__(self, name: str, config: AgentConfig, *, backoff: Backoff = DEFAULT_BACKOFF) -> None:
         self.name = name
@@ -289,6 +309,8 @@ class StreamingAgent:
                                     text.write(event.text)
                                 yield event
                     stop_reason = decoder.finish()
+                    if not text:
+                        raise AttemptError(f"{self.provider}: empty answer" + (f" ({stop_reason})" if stop_reason else ""), "empty")
             except AttemptError as exc:
                 error = exc
             except httpx.TimeoutException as exc:
@@ -336,6 +358,9 @@ class StreamingAgent:
             return Usability(False, f"{url} did not answer within {CHECK_TIMEOUT:g} s")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return Usability(False, redact(f"cannot reach {url}: {one_line(str(exc), 200) or type(exc).__name__}", key))
+        if response.status_code in (404, 405) and self.probe_lists:
+            return Usability(True, f"{url}: HTTP {response.status_code}, this server lists no models here; "
+                                   "it answers, so the agent is not called broken (model not checked)", checked=False)
         if not response.is_success and not self._answering(response.status_code):
             error = http_error(self.provider, response.status_code, response.headers, response.content, self.key_env)
             return Usability(False, redact(error.message, key))
@@ -364,9 +389,27 @@ async def _read_some(response: httpx.Response) -> bytes:
     return bytes(data[:_ERROR_BODY_LIMIT])
 
 
+class _Closed:
+    """``response`` as httpx-sse reads it, with a blank line after its last byte.
+
+    A server may end its stream without the blank line that closes the last event (every Anthropic stream
+    the official SDK records does, after ``message_stop``); httpx-sse, like the SSE specification, then
+    drops that event. A stream that ended cleanly has said all it will, so its last event is read.
+    """
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.headers = response.headers
+        self._response = response
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        async for text in self._response.aiter_text():
+            yield text
+        yield "\n\n"
+
+
 async def _sse_batches(provider: str, response: httpx.Response) -> AsyncIterator[list[str]]:
     try:
-        async for event in EventSource(response).aiter_sse():
+        async for event in EventSource(_Closed(response)).aiter_sse():  # type: ignore[arg-type]
             if event.data:
                 yield [event.data]
     except SSEError:

@@ -85,7 +85,7 @@ def export_taskmaster(
     from ..interop.taskmaster_export import export_taskmaster as build
     from ..store.fsio import atomic_write, describe_os_error
 
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         text = build(project.tasks[task_id] for task_id in project.graph.ids())
         count = len(project.tasks)
     if path == "-":
@@ -100,7 +100,7 @@ def export_taskmaster(
         raise OrchestraError(f"{target} already exists: add --force to replace it (nothing was written)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, text.encode("utf-8"))
+        atomic_write(target, text.encode("utf-8"), mode=0o666)  # a project file: the umask applies
     except OSError as error:
         raise OrchestraError(describe_os_error(error, target)) from None
     typer.echo(f"wrote {count} tasks to {target} (`task-master list` reads it)")

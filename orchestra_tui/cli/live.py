@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
+from ..agents.pricing import format_cost
 from ..engine.bus import (
     EngineError,
     RunEnded,
@@ -24,6 +25,7 @@ from ..engine.bus import (
     Subscription,
 )
 from . import render
+from .render import tokens_line
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -41,9 +43,9 @@ def seconds(value: float) -> str:
 def usage_line(result: RunResult) -> str:
     parts = [seconds(result.duration_seconds)]
     if result.input_tokens is not None or result.output_tokens is not None:
-        parts.append(f"{result.input_tokens or 0:,} in / {result.output_tokens or 0:,} out tokens")
-    if result.cost_usd:
-        parts.append(f"${result.cost_usd:.4f}")
+        parts.append(f"{tokens_line(result.input_tokens, result.output_tokens)} tokens")
+    if result.cost_usd or (result.cost_usd is None and result.output_tokens is not None):
+        parts.append(format_cost(result.cost_usd))
     return ", ".join(parts)
 
 

@@ -136,11 +136,13 @@ def _notes(store: Store, seen: int) -> int:
 
 
 @contextmanager
-def _project(ctx: typer.Context, actor: str = "cli") -> Iterator[Project]:
-    """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first."""
+def _project(ctx: typer.Context, actor: str = "cli", *, reading: bool = False) -> Iterator[Project]:
+    """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first.
+
+    ``reading``: a read-only command, which repairs nothing (it reports damage and names `orchestra repair`)."""
     from ..engine.project import Project
 
-    project = Project.open(_plan_dir(ctx), actor=actor)
+    project = Project.open(_plan_dir(ctx), actor=actor, repair=not reading, lock_timeout=_lock_timeout(), on_lock_wait=_waiting)
     # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
     # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
     gc.freeze()
@@ -150,6 +152,21 @@ def _project(ctx: typer.Context, actor: str = "cli") -> Iterator[Project]:
     finally:
         project.close()
         _notes(project.store, seen)
+
+
+LOCK_TIMEOUT_ENV = "ORCHESTRA_LOCK_TIMEOUT"
+
+
+def _lock_timeout() -> float:
+    """Seconds a change waits for another process's lock: $ORCHESTRA_LOCK_TIMEOUT, else 30."""
+    try:
+        return max(0.0, float(os.environ.get(LOCK_TIMEOUT_ENV, "30")))
+    except ValueError:
+        raise OrchestraError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds") from None
+
+
+def _waiting(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -209,12 +226,12 @@ def _open(ctx: typer.Context) -> None:
     """Open the app on the project (piped: print its overview)."""
     root = _plan_dir(ctx)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        with _project(ctx) as opened:
+        with _project(ctx, reading=True) as opened:
             render.print_overview(opened)
         return
     from ..tui.app import create_app
 
-    tui = create_app(root, theme=ctx.find_root().meta.get("orchestra.theme"))
+    tui = create_app(root, theme=ctx.find_root().meta.get("orchestra.theme"), lock_timeout=_lock_timeout(), on_lock_wait=_waiting)
     tui.run()
     if tui.return_code:
         raise typer.Exit(tui.return_code)
@@ -324,7 +341,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Tasks in dependency order, with their derived status."""
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         tasks = project.list_tasks(status=status, priority=priority, phase=phase)
         if as_json:
             render.emit_json([render.task_json(project, task) for task in tasks])
@@ -337,7 +354,7 @@ def list_(
 @app.command()
 def show(ctx: typer.Context, task_id: TaskId, as_json: JsonOption = False) -> None:
     """One task in full: definition, status, what it waits on and what it unblocks."""
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         task = project.task(task_id)
         if as_json:
             render.emit_json(render.task_detail_json(project, task))
@@ -348,7 +365,7 @@ def show(ctx: typer.Context, task_id: TaskId, as_json: JsonOption = False) -> No
 @app.command("next")
 def next_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The recommended task to do next (JSON null when none is ready)."""
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         if as_json:
             task = project.next_task()
             render.emit_json(None if task is None else render.task_json(project, task))
@@ -595,7 +612,7 @@ def report(
     """Progress, hours, critical path, cost and what is blocked."""
     if as_json and markdown:
         raise typer.BadParameter("--json and --markdown exclude each other", param_hint="--json / --markdown")
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         data = project.report()
         if as_json:
             render.emit_json(data)
@@ -612,7 +629,7 @@ def backups(
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Only the newest N entries.")] = None,
 ) -> None:
     """The history, newest first: every entry can be rolled back to."""
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         entries = project.history()[::-1][:limit]
         if as_json:
             render.emit_json([entry.as_dict() for entry in entries])
@@ -622,7 +639,11 @@ def backups(
             typer.echo("no history yet", err=True)
 
 
-@app.command()
+# `-1` (an entry before the last) is an argument, not an unknown option (click's documented switch for this).
+ENTRY_ARGS = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=ENTRY_ARGS)
 def rollback(
     ctx: typer.Context,
     entry_ref: Annotated[str, typer.Argument(metavar="ENTRY", help="Entry id (00000042), number (42) or -N (N before the last).")],
@@ -660,6 +681,15 @@ def rollback(
 
 
 @app.command()
+def repair(ctx: typer.Context) -> None:
+    """Repair what the read-only commands reported: set damaged files and foreign symlinks aside in
+    .orchestra/damaged/ and rebuild the state from the history (every command that changes state does this too)."""
+    with _project(ctx) as project:
+        if not project.store.repairs:
+            typer.echo("nothing to repair" + ("" if not project.store.warnings else " (the warnings above are not damage)"))
+
+
+@app.command()
 def undo(ctx: typer.Context) -> None:
     """Undo the last change (run it again to go further back)."""
     with _project(ctx) as project:
@@ -672,7 +702,7 @@ def undo(ctx: typer.Context) -> None:
                    f"`orchestra rollback {undone.id}` redoes it")
 
 
-@app.command()
+@app.command(context_settings=ENTRY_ARGS)
 def diff(
     ctx: typer.Context,
     entry_a: Annotated[str, typer.Argument(metavar="ENTRY", help="The older entry.")],
@@ -680,7 +710,7 @@ def diff(
     as_json: JsonOption = False,
 ) -> None:
     """What changed between two history entries, or between an entry and now."""
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         a = project.entry(entry_a)
         b = project.entry(entry_b) if entry_b is not None else None
         changes = project.diff(a.seq, None if b is None else b.seq)
@@ -702,7 +732,7 @@ def graph(
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", case_sensitive=False)] = GraphFormat.MERMAID,
 ) -> None:
     """The dependency graph for documents: status colours, the critical path marked."""
-    with _project(ctx) as project:
+    with _project(ctx, reading=True) as project:
         typer.echo(render.mermaid(project) if fmt is GraphFormat.MERMAID else render.dot(project))
 
 
@@ -767,7 +797,7 @@ def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None
             row["problems"].append(usability.reason)
         row["check"] = None if usability is None else usability.reason
         if row["endpoint_checked"] is False:
-            row["endpoint_checked"] = True
+            row["endpoint_checked"] = usability is None or usability.checked
         row["usable"] = not row["problems"]
 
 

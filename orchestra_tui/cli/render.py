@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..agents.pricing import format_total
 from ..engine.usable import why_not_in_plan
 from ..graph import natural_key
 from ..marks import STATUS_MARKS
@@ -213,10 +214,10 @@ def print_task(project: Project, task: AgentTask) -> None:
     row("last run", task.last_run_id)
     if task.last_error:
         row("last error", Text(task.last_error, style="red"))
-    if task.input_tokens or task.output_tokens:
-        row("tokens", f"{task.input_tokens} in / {task.output_tokens} out")
-    if task.cost_usd:
-        row("cost", f"${task.cost_usd:.4f}")
+    if task.input_tokens is not None or task.output_tokens is not None:
+        row("tokens", tokens_line(task.input_tokens, task.output_tokens, task.cache_read_tokens, task.cache_write_tokens))
+    if task.cost_usd is not None or task.unpriced_runs:
+        row("cost", format_total(task.cost_usd, task.unpriced_runs))
     out = console()
     out.print(Text.assemble((task_id, "bold"), "  ", task.title))
     out.print(table)
@@ -283,7 +284,7 @@ def print_report(report: Mapping[str, Any]) -> None:
     path = report["critical_path"]
     table.add_row("critical path", f"{' -> '.join(path)} ({hours(report['critical_path_hours'])} h)" if path else "-")
     table.add_row("next", report["next_task"] or "-")
-    table.add_row("cost", f"${report['cost_usd']:.4f} ({report['input_tokens']} input / {report['output_tokens']} output tokens)")
+    table.add_row("cost", cost_line(report))
     for blocker, held in blocking(report).items():
         table.add_row(Text("held up", style="red"), f"{blocker} holds up {id_list(held, 8)}: `orchestra retry {blocker}`")
     out.print(table)
@@ -298,9 +299,28 @@ def print_report(report: Mapping[str, Any]) -> None:
     for name, justify in (("Agent", "left"), ("Tasks", "right"), ("Input tokens", "right"), ("Output tokens", "right"), ("Cost", "right")):
         agents.add_column(name, justify=justify)  # type: ignore[arg-type]
     for agent, figures in report["by_agent"].items():
-        agents.add_row(agent, str(figures["tasks"]), f"{figures['input_tokens']:,}", f"{figures['output_tokens']:,}", f"${figures['cost_usd']:.4f}")
+        agents.add_row(agent, str(figures["tasks"]), count(figures["input_tokens"]), count(figures["output_tokens"]),
+                       format_total(figures["cost_usd"], figures["unpriced_runs"]))
     if report["by_agent"]:
         out.print(agents)
+
+
+def count(value: int | None) -> str:
+    """A token count, or ``unknown`` (never a made-up 0)."""
+    return "unknown" if value is None else f"{value:,}"
+
+
+def tokens_line(input_tokens: int | None, output_tokens: int | None, cache_read: int | None = None, cache_write: int | None = None) -> str:
+    cached = [f"{count(value)} {what}" for value, what in ((cache_read, "cache read"), (cache_write, "cache write")) if value]
+    return f"{count(input_tokens)} in / {count(output_tokens)} out" + (f" ({', '.join(cached)})" if cached else "")
+
+
+def cost_line(report: Mapping[str, Any]) -> str:
+    """The report's cost: what is known, how many runs are unpriced, and the tokens."""
+    if report["cost_usd"] is None and not report["unpriced_runs"] and report["input_tokens"] is None and report["output_tokens"] is None:
+        return "none recorded (no run reported tokens or cost)"
+    tokens = tokens_line(report["input_tokens"], report["output_tokens"], report.get("cache_read_tokens"), report.get("cache_write_tokens"))
+    return f"{format_total(report['cost_usd'], report['unpriced_runs'])} ({tokens} tokens)"
 
 
 def _md(text: Any) -> str:
@@ -330,7 +350,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"| Hours estimated / remaining; time spent | {hours(report['estimated_total_hours'])} / "
         f"{hours(report['estimated_remaining_hours'])}; {spent(report['actual_hours'])} |",
         f"| Next task | {_md(report['next_task'] or '-')} |",
-        f"| Cost | ${report['cost_usd']:.4f} ({report['input_tokens']} input / {report['output_tokens']} output tokens) |",
+        f"| Cost | {cost_line(report)} |",
         "",
         "## Critical path",
         "",
@@ -340,9 +360,9 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         lines += ["", "## By phase", "", "| Phase | Completed | Total |", "|---|---:|---:|"]
         lines += [f"| {phase} | {f['completed']} | {f['total']} |" for phase, f in report["by_phase"].items()]
     if report["by_agent"]:
-        lines += ["", "## By agent", "", "| Agent | Tasks | Input tokens | Output tokens | Cost (USD) |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| {agent} | {f['tasks']} | {f['input_tokens']:,} | {f['output_tokens']:,} | {f['cost_usd']:.4f} |"
-                  for agent, f in report["by_agent"].items()]
+        lines += ["", "## By agent", "", "| Agent | Tasks | Input tokens | Output tokens | Cost |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {_md(agent)} | {f['tasks']} | {count(f['input_tokens'])} | {count(f['output_tokens'])} | "
+                  f"{format_total(f['cost_usd'], f['unpriced_runs'])} |" for agent, f in report["by_agent"].items()]
     if report["blocked_by"]:
         lines += ["", "## Held up by failed or cancelled tasks", ""]
         lines += [f"- `{blocker}` holds up {', '.join(f'`{t}`' for t in held)}" for blocker, held in blocking(report).items()]

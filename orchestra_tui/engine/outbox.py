@@ -63,13 +63,14 @@ class Outbox:
         self.pending = self.dir / "pending"
         self.damaged = self.dir / "damaged"
         self._cursor_path = self.dir / "cursor"
-        self._lock = filelock.FileLock(str(self.dir / "lock"), timeout=LOCK_TIMEOUT)
+        self._lock = filelock.FileLock(str(self.dir / "lock"), timeout=LOCK_TIMEOUT, mode=fsio.FILE_MODE)
         self._mutex = threading.Lock()  # the file lock alone does not exclude threads of one process
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Exclusive across processes and threads; every change to the outbox happens inside."""
-        self.pending.mkdir(parents=True, exist_ok=True)
+        for directory in (self.dir, self.pending):
+            fsio.private_dir(directory)
         try:
             with self._mutex, self._lock.acquire(poll_interval=0.005):
                 yield
@@ -99,11 +100,11 @@ class Outbox:
         A file that cannot be trusted is moved to ``damaged/`` and ``DamagedDelivery`` says where."""
         path = self.pending / f"{name}.json"
         try:
-            return Delivery(**json.loads(path.read_bytes()))
+            return Delivery(**json.loads(fsio.read_bytes(path)))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as error:
-            self.damaged.mkdir(exist_ok=True)
+            fsio.private_dir(self.damaged)
             target = self.damaged / path.name
             os.replace(path, target)
             raise DamagedDelivery(f"{path} could not be read ({type(error).__name__}); moved to {target}") from None

@@ -110,7 +110,7 @@ def write_plan(root: Path, edit: PlanEdit, *, replace: bool) -> Path:
         _check(root, edit.text)
     content = edit.text.encode("utf-8")
     try:
-        atomic_write(path, content)
+        atomic_write(path, content, mode=0o666)  # the person's file: the umask applies
     except OSError as error:
         raise PlanError([describe_os_error(error, path)]) from None
     if edit.data is not None:  # the project is opened next: spare it parsing what was just written (a third of an import)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..bulk import paused_gc
-from ..errors import PlanError, TransitionError, UnknownTaskError, closest
+from ..errors import PlanError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
 from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 from ..plan import Plan, load_plan
@@ -44,13 +44,22 @@ class Project:
         store.listeners.append(self._on_entry)
 
     @classmethod
-    def open(cls, root: Path | str, *, actor: Actor = "api", lock_timeout: float = 30.0, environ: Mapping[str, str] | None = None) -> Project:
-        """Load the plan and the state, repair damage, and bring the state in line with the plan file."""
+    def open(
+        cls, root: Path | str, *, actor: Actor = "api", lock_timeout: float = 30.0, environ: Mapping[str, str] | None = None,
+        repair: bool = True, on_lock_wait: Callable[[str], None] | None = None,
+    ) -> Project:
+        """Load the plan and the state, repair damage, and bring the state in line with the plan file.
+
+        ``repair=False`` (read-only commands, the app until a change): damage is reported in ``store.warnings``
+        and repaired by the first change instead. ``on_lock_wait`` is told at once, in one line, who holds the
+        state lock when a change has to wait for it (``store.on_wait`` afterwards)."""
         root = Path(root).resolve()
         state_dir = root / STATE_DIR
         with paused_gc():
             plan = load_plan(root, cache_dir=state_dir, environ=environ)
-            store = Store.open(state_dir, project_id=plan.project.id, version=__version__, lock_timeout=lock_timeout)
+            store = Store.open(
+                state_dir, project_id=plan.project.id, version=__version__, lock_timeout=lock_timeout, repair=repair, on_wait=on_lock_wait
+            )
             project = cls(root, plan, store, actor)
             try:
                 project.sync_plan()
@@ -228,7 +237,8 @@ class Project:
 
     def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
         """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""
-        allowed = {"last_run_id", "input_tokens", "output_tokens", "cost_usd", "last_error", "actual_hours"}
+        allowed = {"last_run_id", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
+                   "unpriced_runs", "last_error", "actual_hours"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"record_run cannot set {sorted(unknown)}")
@@ -256,7 +266,7 @@ class Project:
         if problem.kind == "cycle":
             return f"{where}task {problem.task_id}: field 'dependencies': dependency cycle {problem.detail}"
         if problem.kind == "unknown":
-            return f"{where}task {problem.task_id}: field 'dependencies': unknown task {problem.detail!r}"
+            return f"{where}task {problem.task_id}: field 'dependencies': unknown task {quoted(problem.detail)}"
         if problem.kind == "self":
             return f"{where}task {problem.task_id}: field 'dependencies': a task cannot depend on itself"
         if problem.kind == "parent":
@@ -416,4 +426,4 @@ class Project:
 
 
 def _parent_problem(task_id: str, parent: str) -> str:
-    return "a task cannot be its own subtask" if parent == task_id else f"unknown task {parent!r}"
+    return "a task cannot be its own subtask" if parent == task_id else f"unknown task {quoted(parent)}"

@@ -1,10 +1,15 @@
-"""The progress report: the seed's keys, plus readiness, review, the critical path, blockers, time and cost."""
+"""The progress report: the seed's keys, plus readiness, review, the critical path, blockers, time and cost.
+
+Token counts and costs are sums of what is known: ``null`` when no task knows it (never a made-up 0), and
+``unpriced_runs`` says how many runs spent something at an unknown cost.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..models import utcnow
+from ..models import AgentTask, utcnow
 
 if TYPE_CHECKING:
     from .project import Project
@@ -21,16 +26,12 @@ def build_report(project: Project) -> dict[str, Any]:
     next_id = graph.next_task()
     blocked_by = {task_id: graph.blockers(task_id) for task_id in graph.blocked()}
     by_phase: dict[str, dict[str, int]] = {}
-    by_agent: dict[str, dict[str, Any]] = {}
+    by_agent: dict[str, list[AgentTask]] = {}
     for task in tasks.values():
         phase = by_phase.setdefault(task.phase.value, {"total": 0, "completed": 0})
         phase["total"] += 1
         phase["completed"] += task.status == "completed"
-        agent = by_agent.setdefault(project.agent_of(task), {"tasks": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
-        agent["tasks"] += 1
-        agent["input_tokens"] += task.input_tokens
-        agent["output_tokens"] += task.output_tokens
-        agent["cost_usd"] = round(agent["cost_usd"] + task.cost_usd, 6)
+        by_agent.setdefault(project.agent_of(task), []).append(task)
     return {
         "project_id": project.plan.project.id,
         "project_name": project.plan.project.name or project.plan.project.id,
@@ -52,10 +53,22 @@ def build_report(project: Project) -> dict[str, Any]:
         "critical_path_hours": round(path_hours, 2),
         "blocked_by": {task_id: blockers for task_id, blockers in blocked_by.items() if blockers},
         "by_phase": by_phase,
-        "by_agent": dict(sorted(by_agent.items())),
-        "input_tokens": sum(task.input_tokens for task in tasks.values()),
-        "output_tokens": sum(task.output_tokens for task in tasks.values()),
-        "cost_usd": round(sum(task.cost_usd for task in tasks.values()), 4),
+        "by_agent": {name: {"tasks": len(group), **usage_totals(group)} for name, group in sorted(by_agent.items())},
+        **usage_totals(tasks.values(), digits=4),
         "history_entries": project.store.seq,
         "timestamp": utcnow().isoformat(timespec="seconds"),
     }
+
+
+def _known_sum(values: Iterable[float | int | None]) -> Any:
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+def usage_totals(tasks: Iterable[AgentTask], digits: int = 6) -> dict[str, Any]:
+    """Tokens, cost and unpriced runs summed over ``tasks`` (each None when no task knows it)."""
+    tasks = list(tasks)
+    cost = _known_sum(task.cost_usd for task in tasks)
+    totals: dict[str, Any] = {name: _known_sum(getattr(task, name) for task in tasks)
+                              for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")}
+    return {**totals, "cost_usd": None if cost is None else round(cost, digits), "unpriced_runs": sum(task.unpriced_runs for task in tasks)}

@@ -29,16 +29,17 @@ import signal
 import time
 from collections.abc import Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from ..agents.base import Agent, AgentRequest
 from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
-from ..agents.pricing import cost_usd
+from ..agents.pricing import FREE_TYPES, format_cost, run_cost
 from ..agents.prompt import expand_task, render_prompt
-from ..errors import OrchestraError, TransitionError
+from ..errors import OrchestraError, TransitionError, quoted
 from ..models import AgentTask, TaskStatus, utcnow
+from ..plan.outputs import resolved_output_problem
 from ..store import fsio
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import Project
@@ -104,10 +105,16 @@ class Run:
 class _Outcome:
     finished: Finished | None = None
     error: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    usage: UsageUpdate = field(default_factory=UsageUpdate)  # the run's totals so far, each field as last reported
     cost: float | None = None
-    provider_cost: bool = False  # the provider reported the cost itself: it wins over the price table
+
+    @property
+    def input_tokens(self) -> int | None:
+        return self.usage.input_tokens
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self.usage.output_tokens
 
 
 class Runner:
@@ -247,16 +254,14 @@ class Runner:
         outcome.error = f"agent {run.agent_name} ended without a result"
 
     def _usage(self, run: Run, event: UsageUpdate, outcome: _Outcome) -> None:
-        if event.input_tokens is not None:
-            outcome.input_tokens = event.input_tokens
-        if event.output_tokens is not None:
-            outcome.output_tokens = event.output_tokens
-        if event.cost_usd is not None:
-            outcome.cost, outcome.provider_cost = event.cost_usd, True
-        elif not outcome.provider_cost:
-            config = run.agent.config
-            outcome.cost = cost_usd(config.model, outcome.input_tokens, outcome.output_tokens, config, self.project.plan.pricing)
+        reported = {name: value for name in UsageUpdate.__slots__ if (value := getattr(event, name)) is not None}
+        outcome.usage = replace(outcome.usage, **reported)
+        outcome.cost = self._cost(run, outcome)
         self.bus.publish(RunUsage(run.run_id, run.task_id, outcome.input_tokens, outcome.output_tokens, outcome.cost))
+
+    def _cost(self, run: Run, outcome: _Outcome) -> float | None:
+        config = run.agent.config
+        return run_cost(config.model, outcome.usage, config, self.project.plan.pricing)
 
     def _dependency_outputs(self, task: AgentTask) -> dict[str, str]:
         outputs: dict[str, str] = {}
@@ -279,15 +284,16 @@ class Runner:
         if not expanded.output:
             return None  # and the answer is not read back from disk
         root = self.project.root
+        problem = resolved_output_problem(root, expanded.output, expanded.deliverables)
+        if problem is not None:
+            return f"output path {quoted(task.output)} {problem}; nothing was written"
         target = (root / expanded.output).resolve()
-        if not target.is_relative_to(root) or target == root:
-            return f"output path {task.output!r} is outside the project root; nothing was written"
         text = self._answer(run, finished)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fsio.atomic_write(target, text.encode())
+            fsio.atomic_write(target, text.encode(), mode=0o666)  # a project file: the umask applies
         except OSError as error:
-            return f"cannot write output {task.output!r}: {error.strerror or error}"
+            return f"cannot write output {quoted(task.output)}: {error.strerror or error}"
         run.log.event("output", path=task.output, chars=len(text))
         return None
 
@@ -336,6 +342,7 @@ class Runner:
         project, task_id = self.project, run.task_id
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
         run.log.sync()
+        outcome.cost = self._cost(run, outcome)
         try:
             self._record_usage(run, outcome)
             if handoff:
@@ -361,6 +368,7 @@ class Runner:
             project.webhooks.emit("run_finished", {
                 "run_id": run.run_id, "task_id": task_id, "agent": run.agent_name, "outcome": status, "error": outcome.error,
                 "handoff": handoff, "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
+                "cache_read_tokens": outcome.usage.cache_read_tokens, "cache_write_tokens": outcome.usage.cache_write_tokens,
                 "cost_usd": outcome.cost, "seconds": seconds,
             })
         return RunResult(
@@ -369,18 +377,39 @@ class Runner:
         )
 
     def _record_usage(self, run: Run, outcome: _Outcome) -> None:
-        if outcome.input_tokens is None and outcome.output_tokens is None:
+        """Add the run's tokens and cost to the task's totals. Unknown stays unknown: a count the run did not
+        report adds nothing, and a run that spent something (it reported tokens or streamed text) at an
+        unknown cost counts in ``unpriced_runs``. A free run that reported nothing changes nothing."""
+        usage, cost = outcome.usage, outcome.cost
+        counts = {name: getattr(usage, name) for name in _COUNTS}
+        spent = any(value is not None for value in counts.values()) or run.log.output_bytes > 0
+        unpriced = cost is None and spent and run.agent.config.type not in FREE_TYPES
+        if not unpriced and not any(value is not None for value in counts.values()) and not cost:
             return
-        run.log.event("usage", input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens, cost_usd=outcome.cost)
+        run.log.event("usage", **counts, cost_usd=cost)
         task = self.project.task(run.task_id)
-        fields: dict[str, Any] = {
-            "input_tokens": task.input_tokens + (outcome.input_tokens or 0),
-            "output_tokens": task.output_tokens + (outcome.output_tokens or 0),
-        }
-        if outcome.cost is not None:
-            fields["cost_usd"] = round(task.cost_usd + outcome.cost, 6)
-        summary = f"{run.task_id} run {run.run_id}: {outcome.input_tokens or 0:,} in / {outcome.output_tokens or 0:,} out tokens"
+        fields: dict[str, Any] = {name: _plus(getattr(task, name), value) for name, value in counts.items()}
+        if cost is not None:
+            fields["cost_usd"] = round((task.cost_usd or 0.0) + cost, 6)
+        if unpriced:
+            fields["unpriced_runs"] = task.unpriced_runs + 1
+        summary = (f"{run.task_id} run {run.run_id}: {_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, "
+                   f"{format_cost(cost)}")
         self.project.record_run(run.task_id, fields, summary)
+
+
+_COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def _plus(total: int | None, value: int | None) -> int | None:
+    """A task's total plus a run's count, where None is unknown (and unknown plus a count is that count)."""
+    if value is None:
+        return total
+    return value if total is None else total + value
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
 
 
 def _discard(log: RunLog) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import TransitionError
 from ..models import TaskStatus
+from ..store import fsio
 from .project import STATE_DIR, Project
 
 RUNS_DIR = "runs"
@@ -74,10 +75,12 @@ class RunLog:
     def __init__(self, root: Path, run_id: str) -> None:
         self.run_id = run_id
         self.dir = run_dir(root, run_id)
-        self.dir.mkdir(parents=True, exist_ok=False)
-        self._events_fd = os.open(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for directory in (self.dir.parent.parent, self.dir.parent):  # .orchestra/, runs/
+            fsio.private_dir(directory)
+        os.mkdir(self.dir, fsio.DIR_MODE)  # a fresh run id: never an existing directory (or a planted link)
+        self._events_fd = fsio.open_file(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         fcntl.flock(self._events_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else can hold it
-        self._output_fd = os.open(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._output_fd = fsio.open_file(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._verify_fd: int | None = None
         self.output_bytes = 0
         self._t0 = time.monotonic()
@@ -96,7 +99,7 @@ class RunLog:
 
     def write_verify(self, data: bytes) -> None:
         if self._verify_fd is None:
-            self._verify_fd = os.open(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._verify_fd = fsio.open_file(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         _write_all(self._verify_fd, data)
 
     def event(self, name: str, /, **fields: Any) -> None:
@@ -130,7 +133,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def is_live(root: Path, run_id: str) -> bool:
     """True while some process (this one included) holds the run's lock."""
     try:
-        fd = os.open(run_dir(root, run_id) / EVENTS_FILE, os.O_RDONLY)
+        fd = fsio.open_file(run_dir(root, run_id) / EVENTS_FILE, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -147,7 +150,7 @@ def is_live(root: Path, run_id: str) -> bool:
 def read_events(root: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's events; a line torn by a crash is skipped."""
     try:
-        text = (run_dir(root, run_id) / EVENTS_FILE).read_text(encoding="utf-8", errors="replace")
+        text = fsio.read_bytes(run_dir(root, run_id) / EVENTS_FILE).decode("utf-8", errors="replace")
     except OSError:
         return []
     events = []
@@ -166,8 +169,7 @@ def read_output(root: Path, run_id: str | None, limit: int = -1) -> str | None:
     if not run_id:
         return None
     try:
-        with open(run_dir(root, run_id) / OUTPUT_FILE, "rb") as handle:
-            return handle.read(limit).decode("utf-8", errors="replace")
+        return fsio.read_bytes(run_dir(root, run_id) / OUTPUT_FILE, 0, limit).decode("utf-8", errors="replace")
     except OSError:
         return None
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..errors import PlanError, StateError
+from ..errors import PlanError, StateError, quoted
 from ..graph import dependency_problems
 from ..models import AgentTask
 from ..store import Entry, Mutation
@@ -36,7 +36,8 @@ PROGRESS_FIELDS = ("status", "started_at", "completed_at", "actual_hours", "last
 _ENUM_FIELDS = ("priority", "phase", "status")
 _DERIVED_PENDING = {"blocked", "ready"}
 # Everything of a task but orchestra's own run bookkeeping, which a seed file cannot meaningfully carry.
-_IMPORTED_FIELDS = (set(AgentTask.model_fields) - {"origin", "last_run_id", "input_tokens", "output_tokens", "cost_usd"}) | {"id"}
+_USAGE_FIELDS = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs"}
+_IMPORTED_FIELDS = (set(AgentTask.model_fields) - {"origin", "last_run_id", *_USAGE_FIELDS}) | {"id"}
 
 
 def seed_checksum(tasks: Any) -> str:
@@ -128,7 +129,7 @@ def _format_version(doc: Mapping[str, Any], path: Path) -> int:
         number = int(value)
     if number not in SUPPORTED_FORMATS:
         hint = "; that is orchestra's own state, not the seed's" if "journal" in doc else ""
-        raise StateError(f"{path}: format_version {value!r} is not supported: seed state files of format_version {supported} can be imported{hint}")
+        raise StateError(f"{path}: format_version {quoted(value)} is not supported: seed state files of format_version {supported} can be imported{hint}")
     return number
 
 
@@ -137,7 +138,7 @@ def _checksum_warnings(doc: Mapping[str, Any]) -> list[str]:
     if stored is None:
         return []
     if not isinstance(stored, str) or len(stored) != 16 or any(c not in "0123456789abcdef" for c in stored.lower()):
-        return [f"checksum {stored!r} is not the seed's 16 hex digits; not verified"]
+        return [f"checksum {quoted(stored)} is not the seed's 16 hex digits; not verified"]
     computed = seed_checksum(doc["tasks"])
     if computed != stored.lower():
         return [f"checksum mismatch (the file says {stored}, its tasks hash to {computed}); it may have been edited by hand"]
@@ -181,7 +182,7 @@ def _record(label: str, raw: dict[str, Any], key: str | None, path: Path) -> tup
         del fields["id"]
     if key is not None:
         if fields.get("task_id") not in (None, key):
-            raise PlanError([f"{where}: field 'task_id': {fields['task_id']!r} does not match its key {key!r}"])
+            raise PlanError([f"{where}: field 'task_id': {quoted(fields['task_id'])} does not match its key {quoted(key)}"])
         fields["task_id"] = key
     elif fields.get("task_id") is None:
         raise PlanError([f"{where}: field 'task_id': missing"])
@@ -190,9 +191,10 @@ def _record(label: str, raw: dict[str, Any], key: str | None, path: Path) -> tup
     for name in _ENUM_FIELDS:
         if isinstance(fields.get(name), str):
             fields[name] = _enum_value(fields[name])
-    if fields.get("status") in _DERIVED_PENDING:
+    status = fields.get("status")
+    if isinstance(status, str) and status in _DERIVED_PENDING:
         fields["status"] = "pending"
-    elif fields.get("status") == "in_progress":
+    elif status == "in_progress":
         fields["status"] = "failed"
         fields["last_error"] = INTERRUPTED
     fields = {name: value for name, value in fields.items() if value is not None}  # null: the default
@@ -203,7 +205,7 @@ def _record(label: str, raw: dict[str, Any], key: str | None, path: Path) -> tup
         loc = item["loc"]
         field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "?"
         message = item["msg"].rstrip(".")
-        raise PlanError([f"{where}: field {field!r}: {message[:1].lower()}{message[1:]} (found {item.get('input')!r})"]) from None
+        raise PlanError([f"{where}: field {field!r}: {message[:1].lower()}{message[1:]} (found {quoted(item.get('input'))})"]) from None
     return record, unknown
 
 
@@ -222,7 +224,7 @@ def _check_graph(records: Mapping[str, Record], path: Path) -> None:
     for problem in problems:
         where = f"{path}: task {problem.task_id}: field 'dependencies'"
         if problem.kind == "unknown":
-            lines.append(f"{where}: unknown task {problem.detail!r}")
+            lines.append(f"{where}: unknown task {quoted(problem.detail)}")
         elif problem.kind == "self":
             lines.append(f"{where}: a task cannot depend on itself")
         elif problem.kind == "cycle":

@@ -45,7 +45,7 @@ from ..errors import OrchestraError
 from ..models import WebhookConfig, WebhookEvent
 from ..store import Entry, Store
 from ..store.changes import Record
-from ..store.fsio import write_all
+from ..store.fsio import open_file, write_all
 from ..store.store import now_iso
 from .outbox import Cursor, DamagedDelivery, Delivery, Outbox, hook_key
 
@@ -513,7 +513,7 @@ class WebhookDispatcher:
     def _log_line(self, fields: dict[str, Any]) -> None:
         line = json.dumps(self._scrub_tree({"time": now_iso(), **fields}, self._secrets()), ensure_ascii=False) + "\n"
         try:
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = open_file(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
                 write_all(fd, line.encode())
             finally:

@@ -1,22 +1,93 @@
-"""The parse cache: the parsed TOML keyed by the file's sha256, so an unchanged plan is not parsed again."""
+"""The parse cache: the parsed TOML keyed by the file's sha256, so an unchanged plan is not parsed again.
+
+A checkout may ship its own ``.orchestra/plan-cache.json`` (say with other commands under the plan's hash), so
+the cache is signed: an HMAC-SHA256 under a key of this user's, kept outside every project (platformdirs' user
+data directory, 0600). A cache whose MAC does not verify (forged, damaged, another user's) is ignored and
+rewritten, never reported: only the plan file itself can have problems.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import json
 import os
+import secrets
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 CACHE_FILE = "plan-cache.json"
+KEY_FILE = "plan-cache.key"
+KEY_BYTES = 32
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _own_dir(directory: Path) -> bool:
+    """``directory`` exists (created 0700 when missing) as a real directory of this user, not a symlink.
+    (The plan layer sits below the store: these few lines stand in for ``store.fsio.private_dir``.)"""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    info = os.lstat(directory)
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+
+
+def _read(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def key_dir() -> Path:
+    return platformdirs.user_data_path("orchestra")
+
+
+@functools.cache
+def _key() -> bytes | None:
+    """This user's cache key, made on first use; None when it cannot be kept (then nothing is cached)."""
+    directory = key_dir()
+    path = directory / KEY_FILE
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        if not _own_dir(directory):
+            return None
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+        except FileExistsError:
+            key = _read(path)
+            return key if len(key) == KEY_BYTES else None
+        with os.fdopen(fd, "wb") as handle:
+            key = secrets.token_bytes(KEY_BYTES)
+            handle.write(key)
+            handle.flush()
+            os.fsync(fd)
+        return key
+    except OSError:
+        return None
+
+
+def _mac(key: bytes, payload: bytes) -> str:
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
 def _cache_read(cache_dir: Path | None, sha256: str) -> dict[str, Any] | None:
-    if cache_dir is None:
+    key = _key() if cache_dir is not None else None
+    if key is None:
         return None
     try:
-        cached = json.loads((Path(cache_dir) / CACHE_FILE).read_bytes())
-    except Exception:  # noqa: BLE001 - a damaged or missing cache is simply ignored
+        mac, _, payload = _read(Path(cache_dir) / CACHE_FILE).partition(b"\n")
+        if not hmac.compare_digest(mac, _mac(key, payload).encode()):
+            return None
+        cached = json.loads(payload)
+    except Exception:  # noqa: BLE001 - a damaged, forged or missing cache is simply ignored
         return None
     if isinstance(cached, dict) and cached.get("sha256") == sha256 and isinstance(cached.get("data"), dict):
         return cached["data"]
@@ -25,15 +96,17 @@ def _cache_read(cache_dir: Path | None, sha256: str) -> dict[str, Any] | None:
 
 def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any]) -> None:
     """Best effort: atomically replace the cache; any failure (unwritable dir, dates in the TOML) is ignored."""
+    key = _key()
+    directory = Path(cache_dir)
     temp: str | None = None
     try:
-        payload = json.dumps({"sha256": sha256, "data": data}, ensure_ascii=False, separators=(",", ":"))
-        directory = Path(cache_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".plan-cache-", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-        os.replace(temp, directory / CACHE_FILE)
+        payload = json.dumps({"sha256": sha256, "data": data}, ensure_ascii=False, separators=(",", ":")).encode()
+        if key is None or not _own_dir(directory):
+            return  # no key, or a state directory that is a symlink or another user's: no cache
+        fd, temp = tempfile.mkstemp(prefix=".plan-cache-", suffix=".tmp", dir=directory)  # 0600, O_EXCL
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(_mac(key, payload).encode() + b"\n" + payload)
+        os.replace(temp, directory / CACHE_FILE)  # replaces a planted symlink, never writes through it
         temp = None
     except Exception:  # noqa: BLE001 - never let the cache fail a load
         pass

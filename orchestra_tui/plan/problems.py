@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..errors import quoted
 from ..models import AgentConfig, PlanFile, ProjectSettings, TaskSpec, WebhookConfig
 from .locate import _LineIndex
 from .messages import _field_label, _lookup, _message, _show, _suggest, _type_name
@@ -137,7 +138,7 @@ class _Context:
                 allowed = _ALLOWED_KEYS[section]
                 if len(rest) > 1:  # inside a nested model (not expected with the current models)
                     allowed = ()
-                self.add(label, line, f"unknown key {key!r}{_suggest(key, allowed)}")
+                self.add(label, line, f"unknown key {quoted(key)}{_suggest(key, allowed)}")
                 continue
             if loc == ("project",) and kind == "missing":
                 self.add(None, None, 'missing [project] table (it needs at least: id = "...")')

@@ -7,10 +7,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..errors import quoted
 from ..models import AgentConfig, PlanFile
 from .env import _expand_tree, expand_env
 from .locate import _Block
 from .messages import _suggest
+from .outputs import output_problem
 from .problems import _Context, _Problems
 
 #: Agents that exist without an ``[agents.NAME]`` table (one may still configure them).
@@ -61,6 +63,11 @@ def _validate_plan_data(
             if check not in agent_names:
                 ctx.add(ctx.task_label(index), ctx.lines.task_block(index).key_line("agent"),
                         _unknown_agent(agent, agent_names), "agent")
+    for index, task in tasks:
+        output = task.get("output")
+        problem = output_problem(output) if isinstance(output, str) and output else None
+        if problem is not None:
+            ctx.add(ctx.task_label(index), ctx.lines.task_block(index).key_line("output"), f"{quoted(output)} {problem}", "output")
     _dependency_checks(ctx, tasks)
     return plan_file, missing, ctx
 
@@ -69,7 +76,7 @@ def _unknown_agent(name: str, known: set[str]) -> str:
     configured = sorted(known - BUILTIN_AGENTS)
     hint = _suggest(name, known)
     listing = ", ".join(configured) if configured else "none"
-    return f"unknown agent {name!r}{hint}; configured agents: {listing} (built in: interactive, shell)"
+    return f"unknown agent {quoted(name)}{hint}; configured agents: {listing} (built in: interactive, shell)"
 
 
 def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -> None:
@@ -113,7 +120,7 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
                 later_block = ctx.lines.task_block(later)
                 note = f" (first defined at line {first_line})" if first_line else f" (first is task #{first + 1})"
                 ctx.add(f"task {task_id}", later_block.key_line("id", "task_id"),
-                        f"duplicate id {task_id!r}{note}")
+                        f"duplicate id {quoted(task_id)}{note}")
             continue
         if problem.kind == "parent":
             what = "a task cannot be its own subtask" if problem.detail == task_id else f"unknown task {problem.detail!r}{_suggest(problem.detail, known)}"
@@ -126,7 +133,7 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
             # leave thousands of unknown references).
             suggestions -= 1
             hint = _suggest(dep, (other for other in known if other != task_id)) if suggestions >= 0 else ""
-            ctx.add(label, line, f"unknown task {dep!r}{hint}", "dependencies")
+            ctx.add(label, line, f"unknown task {quoted(dep)}{hint}", "dependencies")
         elif problem.kind == "self":
             ctx.add(label, line, "a task cannot depend on itself", "dependencies")
         elif problem.kind == "cycle":

@@ -8,8 +8,10 @@ CRC was never committed.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import struct
 import zlib
 from collections.abc import Iterator
@@ -35,6 +37,11 @@ def encode_frame(meta: dict[str, Any], body: dict[str, Any]) -> bytes:
     return HEADER.pack(MAGIC, len(meta_bytes), len(body_bytes), crc) + meta_bytes + body_bytes
 
 
+def frame_crc(frame: bytes) -> int:
+    """The CRC-32 an encoded frame's header carries."""
+    return int(HEADER.unpack_from(frame)[3])
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     offset: int
@@ -42,6 +49,7 @@ class Frame:
     meta: dict[str, Any]
     body_start: int
     body_end: int
+    crc: int = 0
 
 
 class FrameError(Exception):
@@ -78,7 +86,7 @@ def iter_frames(data: bytes | memoryview, start: int = 0) -> Iterator[Frame]:
             meta = json.loads(bytes(view[meta_start:body_start]))
         except ValueError:
             raise FrameError(offset, "unreadable entry", torn=False) from None
-        yield Frame(offset, end, meta, body_start, end)
+        yield Frame(offset, end, meta, body_start, end, crc)
         offset = end
 
 
@@ -95,6 +103,25 @@ def _whole_frame_after(view: memoryview, start: int) -> bool:
     return False
 
 
+def frame_at(path: Path, start: int, end: int) -> Frame | None:
+    """The whole, valid frame at ``start`` that ends exactly at ``end`` in the file, or None."""
+    if end - start < HEADER.size:
+        return None
+    try:
+        fd = fsio.open_file(path, os.O_RDONLY)
+        try:
+            data = os.pread(fd, end - start, start)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    try:
+        frame = next(iter_frames(data))
+    except (FrameError, StopIteration):
+        return None
+    return frame if frame.end == len(data) else None
+
+
 def read_body(data: bytes | memoryview, frame: Frame) -> dict[str, Any]:
     return json.loads(bytes(memoryview(data)[frame.body_start : frame.body_end]))
 
@@ -107,24 +134,28 @@ class Journal:
         self._fd: int | None = None
 
     def size(self) -> int:
+        """The file's size; 0 when it is missing or a symlink (never followed: the store reports it)."""
         try:
-            return self.path.stat().st_size
+            info = os.lstat(self.path)
         except FileNotFoundError:
             return 0
+        return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
-    def read(self, start: int = 0) -> bytes:
+    def read(self, start: int = 0, size: int = -1) -> bytes:
         try:
-            with open(self.path, "rb") as handle:
-                handle.seek(start)
-                return handle.read()
+            return fsio.read_bytes(self.path, start, size)
         except FileNotFoundError:
             return b""
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                return b""  # a symlink: the store reports it and never reads through it
+            raise
 
     def append(self, frame: bytes, expected_size: int) -> int:
         """Append and fdatasync; returns the new size. On failure the file is cut back to ``expected_size``."""
         created = self._fd is None and not self.path.exists()
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = fsio.open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         fd = self._fd
         try:
             fsio.fault("journal.before-append")
@@ -147,17 +178,17 @@ class Journal:
 
     def _cut_back(self, size: int) -> None:
         try:
-            os.truncate(self.path, size)
             if self._fd is not None:
+                os.ftruncate(self._fd, size)
                 os.fdatasync(self._fd)
         except OSError:
             pass  # what is left is a torn tail, which the next open detects and moves aside
 
     def truncate(self, size: int) -> None:
         self.close()
-        os.truncate(self.path, size)
-        fd = os.open(self.path, os.O_WRONLY)
+        fd = fsio.open_file(self.path, os.O_WRONLY)
         try:
+            os.ftruncate(fd, size)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import fsio
 from .journal import dumps
 
 FORMAT_VERSION = 3
@@ -41,10 +42,18 @@ class Snapshot:
     offset: int
     last_updated: str
     checksum: str
+    frame: tuple[int, int] | None = None  # (start, CRC-32) of the journal frame ending at ``offset``
 
 
-def encode(*, version: str, project_id: str, tasks: dict, meta: dict, metrics: dict, seq: int, offset: int, last_updated: str) -> tuple[bytes, str]:
-    """Returns (file bytes, checksum)."""
+def encode(
+    *, version: str, project_id: str, tasks: dict, meta: dict, metrics: dict, seq: int, offset: int, last_updated: str,
+    frame: tuple[int, int] | None = None,
+) -> tuple[bytes, str]:
+    """Returns (file bytes, checksum). ``frame`` names the journal frame the state ends with, so that a snapshot
+    copied from elsewhere, or one that does not line up with this journal, is recognised on load."""
+    position: dict[str, int] = {"seq": seq, "offset": offset}
+    if frame is not None:
+        position.update(frame_start=frame[0], frame_crc=frame[1])
     body = dumps(
         {
             "version": version,
@@ -54,7 +63,7 @@ def encode(*, version: str, project_id: str, tasks: dict, meta: dict, metrics: d
             "tasks": tasks,
             "metrics": metrics,
             "meta": meta,
-            "journal": {"seq": seq, "offset": offset},
+            "journal": position,
         }
     )
     checksum = hashlib.sha256(body).hexdigest()
@@ -92,6 +101,7 @@ def _from_body(body: bytes, checksum: str) -> Snapshot:
             offset=int(journal["offset"]),
             last_updated=str(doc.get("last_updated", "")),
             checksum=checksum,
+            frame=(int(journal["frame_start"]), int(journal["frame_crc"])) if "frame_start" in journal else None,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SnapshotError(f"missing or malformed field: {error}") from None
@@ -122,7 +132,7 @@ def read_checkpoint(path: Path) -> Snapshot:
     if match is None:
         raise SnapshotError("not a checkpoint file name")
     try:
-        body = gzip.decompress(path.read_bytes())
+        body = gzip.decompress(fsio.read_bytes(path))
     except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
         raise SnapshotError(f"unreadable checkpoint: {error}") from None
     if hashlib.sha256(body).hexdigest() != match.group(2):

@@ -8,11 +8,19 @@ journal has also grown by a quarter of the snapshot's size (and on ``flush``), t
 ``checkpoints/``: a checkpoint costs O(project), so its cost stays O(1) per journal byte, and loading or
 rolling back any distance replays at most a quarter of a snapshot's worth of journal. On open, a damaged snapshot, checkpoint or journal tail is moved to ``damaged/`` and the state
 is rebuilt from what remains; ``repairs`` says what was done.
+
+Trust (DESIGN.md section 13): the state directory must be a real directory of this user (0700, files 0600); a
+symlink in it was not made by orchestra and is never followed (set aside when repairing). A snapshot or
+checkpoint names the journal frame it ends with; one that belongs to another project or does not line up
+with this journal is not trusted (the journal is). Opened with ``repair=False`` (read-only commands, the
+app until a change) nothing is written: damage is reported in ``warnings``, and the first commit repairs.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,15 +32,16 @@ from typing import Any
 import filelock
 
 from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntryError
-from . import fsio, snapshot
+from . import fsio, holder, snapshot
 from .changes import Change, Progress, Record, apply, diff_meta, diff_tasks
-from .journal import MAGIC, FrameError, Journal, encode_frame, iter_frames, read_body
+from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
 
 CHECKPOINT_EVERY = 256
 SNAPSHOT_FILE = "project_state.json"
 JOURNAL_FILE = "journal.log"
 LOCK_FILE = "lock"
 LOCK_POLL = 0.002  # seconds between tries for a held lock (filelock's 50 ms let a busy writer starve the others)
+REPAIR_HINT = "`orchestra repair` repairs it"  # so does any command that changes state
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,8 @@ class Store:
         self.seq = 0
         self.offset = 0
         self.read_only = False  # opened without write access: reads work, changes fail in one line
+        self._prepared = False  # repaired and ready for writing (at open with repair=True, else at the first commit)
+        self._last_frame: tuple[int, int] | None = None  # (start, CRC) of the frame ending at ``offset``
         self.repairs: list[str] = []
         self.warnings: list[str] = []
         self.listeners: list[Listener] = []
@@ -121,34 +132,85 @@ class Store:
         self._checkpoint_offset = 0
         self._history: list[Entry] = []
         self._history_end: int | None = None
-        self._file_lock = filelock.FileLock(str(directory / LOCK_FILE), timeout=lock_timeout)
+        self._file_lock = filelock.FileLock(str(directory / LOCK_FILE), timeout=lock_timeout, mode=fsio.FILE_MODE)
+        self._holder = holder.HolderRecord(directory)
+        self.on_wait: Callable[[str], None] | None = None  # told at once, in one line, when the lock is busy
         self._mutex = threading.RLock()
 
     # -- opening and recovery -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path, *, project_id: str, version: str, lock_timeout: float = 30.0) -> Store:
-        """Load the state, repairing damage when the directory is writable (read-only: warnings only)."""
+    def open(
+        cls, directory: Path, *, project_id: str, version: str, lock_timeout: float = 30.0, repair: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Store:
+        """Load the state. With ``repair`` (and write access) damage is set aside and the state rebuilt; without,
+        damage is only reported in ``warnings`` and nothing is written until the first commit."""
         store = cls(directory, project_id=project_id, version=version, lock_timeout=lock_timeout)
+        store.on_wait = on_wait
+        store._check_dir()
+        if repair:
+            store._set_links_aside()
         store.read_only = not store._writable()
-        if not store.read_only:
+        if repair and not store.read_only:
             with store._locked():
-                ignore = directory / ".gitignore"
-                if not ignore.exists():
-                    fsio.atomic_write(ignore, b"# orchestra's runtime state: not for version control\n*\n")
-                store._remove_temp_files()
-                store._load(repair=True)
+                store._prepare()
         else:
+            store._set_links_aside(report_only=True)
             store._load(repair=False)
         return store
 
+    def _check_dir(self) -> None:
+        """Refuse a state directory that is a symlink or another user's (a checkout may ship either)."""
+        if not os.path.lexists(self.dir):
+            return
+        try:
+            fsio.private_dir(self.dir, create=False)
+        except fsio.UnsafePathError as error:
+            raise StateError(f"{error}; nothing was read or written (move it away to start afresh)") from None
+        except OSError as error:
+            raise StateError(f"cannot read {self.dir}: {error.strerror or error}") from None
+
     def _writable(self) -> bool:
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            with open(self.dir / LOCK_FILE, "a"):
-                return True
+            self.dir.parent.mkdir(parents=True, exist_ok=True)
+            fsio.private_dir(self.dir)
+            os.close(fsio.open_file(self.dir / LOCK_FILE, os.O_WRONLY | os.O_CREAT))
+            return True
+        except fsio.UnsafePathError as error:
+            raise StateError(f"{error}; nothing was read or written (move it away to start afresh)") from None
         except OSError:
             return False
+
+    def _set_links_aside(self, report_only: bool = False) -> None:
+        """Symlinks in the state directory were not made by orchestra: never followed, and moved (the links
+        themselves) to ``damaged/`` when repairing."""
+        try:
+            links = [entry.name for entry in os.scandir(self.dir) if entry.is_symlink()]
+        except FileNotFoundError:
+            return
+        for name in sorted(links, key=lambda name: name != "damaged"):
+            path = self.dir / name
+            message = f"{name} is a symbolic link (to {fsio.link_target(path)}); orchestra does not follow links in {self.dir.name}/"
+            if report_only:
+                self._problem(False, message)
+            elif name == self.damaged_dir.name:
+                path.unlink(missing_ok=True)  # removing a link leaves what it points to alone
+                self.repairs.append(message + "; removed")
+            else:
+                try:
+                    self._problem(True, message, move=path)
+                except OSError as error:  # no write access: reported, and still never followed
+                    self.warnings.append(f"{message} (not repaired: {fsio.describe_os_error(error, path)})")
+
+    def _prepare(self) -> None:
+        """Under the lock: write ``.gitignore``, drop dead temp files, and load repairing what is damaged."""
+        ignore = self.dir / ".gitignore"
+        if not os.path.lexists(ignore):
+            fsio.atomic_write(ignore, b"# orchestra's runtime state: not for version control\n*\n")
+        self._remove_temp_files()
+        self._load(repair=True)
+        self._prepared = True
 
     def _remove_temp_files(self) -> None:
         """Temporary files a killed process left mid-write. The store writes them only under the lock, so now
@@ -170,8 +232,10 @@ class Store:
         if base is not None:
             self.tasks, self.meta, self.seq, self.offset = dict(base.tasks), dict(base.meta), base.seq, base.offset
             self._checkpoint_seq, self._checkpoint_offset = base.seq, base.offset
+            self._last_frame = base.frame
         else:
             self.tasks, self.meta, self.seq, self.offset = {}, {}, 0, 0
+            self._last_frame = None
         journal_size = self.journal.size()
         if journal_size < self.offset:
             self._problem(
@@ -180,7 +244,7 @@ class Store:
                 f"there or were cut off); history stops early",
                 copy=self.journal.path,
             )
-            self.offset = self._last_good_offset()
+            self.offset, self._last_frame = self._last_good_frame()
         self.progress = Progress(self.tasks.values())
         self._catch_up(repair)
         if repair and (self.repairs or not self.snapshot_path.exists()) and self.seq > 0:
@@ -188,7 +252,7 @@ class Store:
 
     def _load_snapshot(self, repair: bool) -> snapshot.Snapshot | None:
         try:
-            data = self.snapshot_path.read_bytes()
+            data = fsio.read_bytes(self.snapshot_path)
         except FileNotFoundError:
             # A young project has no snapshot until its first checkpoint or a clean close (another process
             # may still be writing its first entries); once a checkpoint exists, a snapshot was written too.
@@ -196,9 +260,12 @@ class Store:
                 self._problem(repair, f"{SNAPSHOT_FILE} was missing; rebuilt it from the history")
             return None
         except OSError as error:
+            if error.errno == errno.ELOOP:
+                return None  # a symlink: reported by _set_links_aside, never read through
             raise StateError(f"cannot read {self.snapshot_path}: {error.strerror}") from None
         try:
             snap = snapshot.decode(data)
+            self._check_belongs(snap)
         except snapshot.SnapshotError as error:
             if error.future:
                 raise StateError(f"{self.snapshot_path}: {error.reason}; the file was left untouched") from None
@@ -207,8 +274,26 @@ class Store:
         self._snapshot_seq, self._snapshot_size = snap.seq, len(data)
         return snap
 
+    def _check_belongs(self, snap: snapshot.Snapshot) -> None:
+        """A snapshot or checkpoint is this project's and ends where this journal has that very frame; else
+        SnapshotError (the journal is preferred over a state that disagrees with it)."""
+        if snap.project_id != self.project_id:
+            raise snapshot.SnapshotError(f"it belongs to project {snap.project_id!r}, not {self.project_id!r}")
+        if self.journal.size() < snap.offset or snap.offset == 0:
+            return  # a journal cut short: the snapshot holds what was lost (reported by _load)
+        if snap.frame is not None:
+            start, crc = snap.frame
+            frame = frame_at(self.journal.path, start, snap.offset) if 0 <= start < snap.offset else None
+            if frame is None or frame.crc != crc:  # (its seq may be lower: after a journal was cut short)
+                raise snapshot.SnapshotError(f"it does not line up with {JOURNAL_FILE} (the entry it ends with is not at byte {start})")
+        elif self.journal.size() > snap.offset:  # an older snapshot: the next frame must start right there
+            if self.journal.read(snap.offset, len(MAGIC)) != MAGIC:
+                raise snapshot.SnapshotError(f"it does not line up with {JOURNAL_FILE}")
+
     def _checkpoints(self) -> list[tuple[int, Path]]:
         try:
+            if not stat.S_ISDIR(os.lstat(self.checkpoint_dir).st_mode):
+                return []  # a symlink: reported by _set_links_aside, never listed through
             names = os.listdir(self.checkpoint_dir)
         except FileNotFoundError:
             return []
@@ -224,7 +309,9 @@ class Store:
             if at_most is not None and seq > at_most:
                 continue
             try:
-                return snapshot.read_checkpoint(path)
+                checkpoint = snapshot.read_checkpoint(path)
+                self._check_belongs(checkpoint)
+                return checkpoint
             except snapshot.SnapshotError as error:
                 self._problem(repair, f"checkpoint {path.name} could not be trusted ({error.reason})", move=path)
         return None
@@ -236,11 +323,14 @@ class Store:
         applied = 0
         try:
             for frame in iter_frames(data):
+                if _repeated(frame.meta, self.seq):
+                    self._skip_repeated(frame.meta, start + frame.offset, start + frame.end)
+                    continue
                 if frame.meta.get("seq") != self.seq + 1:
                     raise FrameError(frame.offset, f"entry {frame.meta.get('seq')} where {self.seq + 1} was expected", torn=False)
                 entry = Entry.from_meta(frame.meta)
                 changes = read_body(data, frame)["changes"]
-                self._apply(entry, changes, start + frame.end)
+                self._apply(entry, changes, start + frame.end, (start + frame.offset, frame.crc))
                 applied += 1
         except FrameError as error:
             if error.torn and not repair:
@@ -256,31 +346,40 @@ class Store:
             )
         return applied
 
-    def _last_good_offset(self) -> int:
-        end = 0
+    def _skip_repeated(self, meta: dict[str, Any], start: int, end: int) -> None:
+        """A copy of an entry already applied (a duplicated region of the file): skipped, so the entries after
+        it are not set aside with it. The journal is append-only; the copy stays, and is skipped on every read."""
+        self.offset = end
+        note = f"{JOURNAL_FILE} repeats entry {entry_id(int(meta['seq']))} at byte {start}; the copy is skipped"
+        if note not in self.warnings:
+            self.warnings.append(note)
+
+    def _last_good_frame(self) -> tuple[int, tuple[int, int] | None]:
+        """The end of the journal's whole frames, and the (start, CRC) of the last one."""
+        end, last = 0, None
         try:
             for frame in iter_frames(self.journal.read(0)):
-                end = frame.end
+                end, last = frame.end, (frame.offset, frame.crc)
         except FrameError:
             pass
-        return end
+        return end, last
 
     def _problem(self, repair: bool, message: str, *, move: Path | None = None, copy: Path | None = None, tail: int | None = None) -> None:
         """Record damage; when repairing, set the untrusted bytes aside (never overwrite them)."""
         if not repair:
-            why = "the state directory is not writable" if self.read_only else "it was found while reading"
+            why = "the state directory is not writable" if self.read_only else REPAIR_HINT
             self.warnings.append(f"{message} (not repaired: {why})")
             return
-        self.damaged_dir.mkdir(exist_ok=True)
+        fsio.private_dir(self.damaged_dir)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        if move is not None and move.exists():
+        if move is not None and os.path.lexists(move):
             target = self.damaged_dir / f"{stamp}-{move.name}"
             os.replace(move, target)
             fsio.fsync_dir(move.parent)
             message += f"; moved to {target}"
-        if copy is not None and copy.exists():
+        if copy is not None and os.path.isfile(copy) and not os.path.islink(copy):
             target = self.damaged_dir / f"{stamp}-{copy.name}"
-            fsio.atomic_write(target, copy.read_bytes())
+            fsio.atomic_write(target, fsio.read_bytes(copy))
             message += f"; a copy is in {target}"
         if tail is not None:
             start = tail
@@ -298,19 +397,33 @@ class Store:
     def _locked(self) -> Iterator[None]:
         with self._mutex:
             try:
-                self._file_lock.acquire(poll_interval=LOCK_POLL)
-            except filelock.Timeout:
-                raise LockTimeoutError(
-                    f"another orchestra process has held {self.dir / LOCK_FILE} for over {self.lock_timeout:g}s; try again"
-                ) from None
+                self._acquire()
             except OSError as error:
                 raise StateError(fsio.describe_os_error(error, self.dir / LOCK_FILE)) from None
+            self._holder.write(now_iso())
             try:
                 yield
             except OSError as error:  # a repair or snapshot write on a full or read-only disk: one line, no traceback
                 raise StateError(fsio.describe_os_error(error, Path(error.filename or self.dir))) from None
             finally:
                 self._file_lock.release()
+
+    def _acquire(self) -> None:
+        """Take the lock; when it is busy, say at once who holds it (``on_wait``), then wait up to the timeout."""
+        try:
+            self._file_lock.acquire(timeout=0)
+            return
+        except filelock.Timeout:
+            pass
+        if self.on_wait is not None:
+            self.on_wait(f"waiting up to {self.lock_timeout:g} s for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}")
+        try:
+            self._file_lock.acquire(poll_interval=LOCK_POLL)
+        except filelock.Timeout:
+            raise LockTimeoutError(
+                f"gave up after {self.lock_timeout:g} s waiting for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}; "
+                "nothing was changed (try again when it is done)"
+            ) from None
 
     # -- reading and writing --------------------------------------------------------------------------
 
@@ -336,7 +449,7 @@ class Store:
 
     def _reload(self) -> None:
         with self._locked():
-            self._load(repair=True)
+            self._load(repair=self._prepared)  # a store opened read-only repairs nothing until it commits
         self._history, self._history_end = [], None
         self._notify_reload()
 
@@ -362,6 +475,8 @@ class Store:
                 if mutation is None or not mutation.changes:
                     return None
         with self._locked():
+            if not self._prepared:
+                self._prepare_late()
             self._sync_locked()
             self._check_expected(expect_seq)
             mutation = compute()
@@ -380,15 +495,25 @@ class Store:
                 "progress": progress,
             }
             frame = encode_frame(meta, {"changes": mutation.changes})
+            start = self.offset
             try:
-                end = self.journal.append(frame, self.offset)
+                end = self.journal.append(frame, start)
             except OSError as error:
                 raise StateError(fsio.describe_os_error(error, self.journal.path) + "; nothing was changed") from None
             entry = Entry.from_meta(meta)
-            self._apply(entry, mutation.changes, end)
+            self._apply(entry, mutation.changes, end, (start, frame_crc(frame)))
             if seq - self._checkpoint_seq >= CHECKPOINT_EVERY and end - self._checkpoint_offset >= self._snapshot_size // 4:
                 self._checkpoint()
             return entry
+
+    def _prepare_late(self) -> None:
+        """The first commit of a store opened without repair: repair first (links, damage), then write."""
+        before = (self.seq, self.offset, len(self.repairs))
+        self._set_links_aside()
+        self._prepare()
+        if (self.seq, self.offset, len(self.repairs)) != before:
+            self._history, self._history_end = [], None
+            self._notify_reload()
 
     def _check_expected(self, expect_seq: int | None) -> None:
         if expect_seq is not None and expect_seq != self.seq:
@@ -407,9 +532,9 @@ class Store:
         apply(touched, meta, changes, progress)
         return progress.figures()
 
-    def _apply(self, entry: Entry, changes: list[Change], end: int) -> None:
+    def _apply(self, entry: Entry, changes: list[Change], end: int, frame: tuple[int, int]) -> None:
         apply(self.tasks, self.meta, changes, self.progress)
-        self.seq, self.offset = entry.seq, end
+        self.seq, self.offset, self._last_frame = entry.seq, end, frame
         if self._history_end is not None:
             self._history.append(entry)
             self._history_end = end
@@ -420,7 +545,7 @@ class Store:
         """Refresh the snapshot and keep a checkpoint. The commit is already durable: a failure here only warns."""
         try:
             data = self._write_snapshot()
-            self.checkpoint_dir.mkdir(exist_ok=True)
+            fsio.private_dir(self.checkpoint_dir)
             checksum = data[len(b'{"checksum":"') : len(b'{"checksum":"') + 64].decode()
             fsio.atomic_write(self.checkpoint_dir / snapshot.checkpoint_name(self.seq, checksum), snapshot.checkpoint_bytes(data))
             self._checkpoint_seq, self._checkpoint_offset = self.seq, self.offset
@@ -437,6 +562,7 @@ class Store:
             seq=self.seq,
             offset=self.offset,
             last_updated=now_iso(),
+            frame=self._last_frame,
         )
         fsio.atomic_write(self.snapshot_path, data)
         self._snapshot_seq, self._snapshot_size = self.seq, len(data)
@@ -444,8 +570,8 @@ class Store:
 
     def flush(self) -> None:
         """Bring ``project_state.json`` up to date (it otherwise trails the journal by a bounded number of entries)."""
-        if self.seq == self._snapshot_seq or self.seq == 0:
-            return
+        if self.seq == self._snapshot_seq or self.seq == 0 or not self._prepared:
+            return  # a store opened without repair that never committed writes nothing
         try:
             with self._locked():
                 self._sync_locked()
@@ -456,6 +582,7 @@ class Store:
     def close(self) -> None:
         self.flush()
         self.journal.close()
+        self._holder.close()
 
     # -- history --------------------------------------------------------------------------------------
 
@@ -470,8 +597,9 @@ class Store:
             while pos < len(data):
                 try:
                     for frame in iter_frames(data, pos):
-                        self._history.append(Entry.from_meta(frame.meta))
                         pos = frame.end
+                        if not self._history or not _repeated(frame.meta, self._history[-1].seq):
+                            self._history.append(Entry.from_meta(frame.meta))
                 except FrameError as error:
                     self.warnings.append(f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged ({error.reason}); skipped")
                     pos = bytes(data).find(MAGIC, error.offset + 1)
@@ -513,6 +641,8 @@ class Store:
             try:
                 for frame in iter_frames(data):
                     frame_seq = frame.meta.get("seq")
+                    if _repeated(frame.meta, at):
+                        continue
                     if frame_seq != at + 1:
                         break
                     apply(tasks, meta, read_body(data, frame)["changes"])
@@ -530,3 +660,9 @@ class Store:
         changes = diff_tasks(tasks_a, tasks_b)
         meta_change = diff_meta(meta_a, meta_b)
         return changes + ([meta_change] if meta_change else [])
+
+
+def _repeated(meta: dict[str, Any], seq: int) -> bool:
+    """A frame whose entry was already applied: a copy of an earlier one (entry seqs only grow)."""
+    number = meta.get("seq")
+    return isinstance(number, int) and 0 < number <= seq

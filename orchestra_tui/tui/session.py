@@ -47,13 +47,19 @@ class Session:
         self.runs = RunIndex(project.root)
 
     @classmethod
-    def open(cls, root: Path | str, **options: Any) -> Session:
-        project = Project.open(root, actor="tui")
+    def open(
+        cls, root: Path | str, *, lock_timeout: float = 30.0, on_lock_wait: Callable[[str], None] | None = None, **options: Any
+    ) -> Session:
+        """The session on the project at ``root``. ``on_lock_wait`` hears, before the app has a screen, that opening
+        waits for another process's lock (a change the opening makes: plan sync, interrupted runs)."""
+        project = Project.open(root, actor="tui", repair=False, lock_timeout=lock_timeout, on_lock_wait=on_lock_wait)
         try:
-            return cls(project, **options)
+            session = cls(project, **options)
         except BaseException:
             project.close()
             raise
+        project.store.on_wait = None  # the app is drawn from here on: nothing may print under it
+        return session
 
     # -- the event stream ----------------------------------------------------------------------------
 
@@ -180,8 +186,11 @@ class Session:
         tasks = self.project.tasks.values()
         live = self.usage.values()
         figures["running"] = figures["by_status"].get(TaskStatus.IN_PROGRESS, 0)
-        figures["tokens"] = sum(t.input_tokens + t.output_tokens for t in tasks) + sum((u.input_tokens or 0) + (u.output_tokens or 0) for u in live)
-        figures["cost_usd"] = sum(t.cost_usd for t in tasks) + sum(u.cost_usd or 0.0 for u in live)
+        counts = [c for t in (*tasks, *live) for c in (t.input_tokens, t.output_tokens) if c is not None]
+        costs = [t.cost_usd for t in (*tasks, *live) if t.cost_usd is not None]
+        figures["tokens"] = sum(counts) if counts else None  # unknown, never a made-up 0
+        figures["cost_usd"] = sum(costs) if costs else None
+        figures["unpriced_runs"] = sum(t.unpriced_runs for t in tasks) + sum(u.cost_usd is None and u.output_tokens is not None for u in live)
         return figures
 
     def runs_of(self, task_id: str) -> list[RunSummary]:

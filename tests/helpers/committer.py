@@ -90,7 +90,7 @@ def actions(project: Project, rng: random.Random) -> list[Action]:
         if status not in ("completed", "cancelled") and rng.random() < 0.2:
             out.append(("cancel", partial(project.cancel, task_id)))
     some = rng.choice(sorted(project.tasks))
-    tokens = project.tasks[some].input_tokens + rng.randrange(1, 500)
+    tokens = (project.tasks[some].input_tokens or 0) + rng.randrange(1, 500)
     out.append(("run", partial(project.record_run, some, {"input_tokens": tokens, "cost_usd": tokens / 1e5}, f"{some} ran")))
     if len(api_tasks) < MAX_API_TASKS:
         new_id = f"X-{project.store.seq}"

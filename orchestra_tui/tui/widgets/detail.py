@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...cli.render import hours, local_time, spent, status_text
+from ...agents.pricing import format_total
+from ...cli.render import hours, local_time, spent, status_text, tokens_line
 from .output import run_outcome
 
 if TYPE_CHECKING:
@@ -67,8 +68,8 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
         row("finished", local_time(task.completed_at))
     if task.last_error:
         row("last error", Text(task.last_error, style="red"))
-    if task.input_tokens or task.output_tokens:
-        row("tokens", f"{task.input_tokens:,} in / {task.output_tokens:,} out" + (f" · ${task.cost_usd:.4f}" if task.cost_usd else ""))
+    if task.input_tokens is not None or task.output_tokens is not None or task.unpriced_runs:
+        row("tokens", f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}")
     row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
     row("description", task.description.strip())
     row("subtask of", _ids(project, [task.parent]) if task.parent else None)

@@ -11,7 +11,8 @@ from textual.geometry import Size
 from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets (8.2.8)
 
-from ...cli.render import hours
+from ...agents.pricing import format_total
+from ...cli.render import count, hours
 from ..bindings import FOOTER_DROP, FOOTER_LABELS
 
 
@@ -25,9 +26,10 @@ def figures_line(figures: Mapping[str, Any]) -> Content:
         Content.styled(f"{figures['running']} running", "bold $accent" if figures["running"] else ""),
         *[Content.styled(f"{count} {status}", "bold $error") for status in ("failed", "cancelled")
           if (count := figures.get("by_status", {}).get(status, 0))],
-        Content(f"{figures['tokens']:,} tokens"),
-        Content(f"${figures['cost_usd']:.4f}"),
     ]
+    unpriced = figures.get("unpriced_runs", 0)
+    if figures["tokens"] is not None or figures["cost_usd"] is not None or unpriced:  # nothing known: nothing shown, never a 0
+        parts += [Content(f"{count(figures['tokens'])} tokens"), Content(format_total(figures["cost_usd"], unpriced))]
     return Content(" · ").join(parts)
 
 
