@@ -209,7 +209,7 @@ class ProjectOrchestrator:
         else the plan's or a built-in. Raises ``OrchestraError`` (one line) for an unknown or disabled one."""
         from .agents.registry import process_agents, resolve_agent
 
-        entry = resolve_agent(name, self._project.plan, self.registry)
+        entry = resolve_agent(name, self.registry)
         if entry is None:
             known = ", ".join(sorted({*self.registry.agents, *process_agents()})) or "none"
             raise OrchestraError(f"unknown agent {name!r}{f' for {task_id}' if task_id else ''}; agents: {known}")

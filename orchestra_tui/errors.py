@@ -80,6 +80,14 @@ class TransitionError(OrchestraError, ValueError):
     """A state change the task's current state does not allow."""
 
 
+class RunBusyError(TransitionError):
+    """A task cannot start a run: another run of it is still live (in this process or another)."""
+
+
+class SupersededError(TransitionError):
+    """A run's end was refused because its task moved on (failed, retried, undone or restarted) while it ran."""
+
+
 class UnknownEntryError(OrchestraError, ValueError):
     def __init__(self, entry: str) -> None:
         super().__init__(f"unknown history entry {quoted(entry)}; `orchestra backups` lists them")

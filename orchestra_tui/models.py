@@ -59,6 +59,8 @@ class TaskSpec(BaseModel):
     inputs: list[str] = Field(default_factory=list, description="Files whose contents go into the agent's prompt.")
     output: str | None = Field(None, description="Path the agent's final text is written to on success.")
     verify: list[str] = Field(default_factory=list, description="Shell commands run after a successful run; all must exit 0.")
+    timeout: float | None = Field(None, ge=0, description="shell/cli: seconds the run may take (0: no limit); over the agent's.")
+    idle_timeout: float | None = Field(None, ge=0, description="shell/cli: seconds the run may go without output (0: no limit).")
 
 
 class AgentTask(TaskSpec):
@@ -186,6 +188,8 @@ class AgentConfig(BaseModel):
     price_output: float | None = Field(None, ge=0, description="USD per million output tokens.")
     price_cache_read: float | None = Field(None, ge=0, description="USD per million prompt tokens read from a prompt cache.")
     price_cache_write: float | None = Field(None, ge=0, description="USD per million prompt tokens written to a prompt cache.")
+    timeout: float | None = Field(None, ge=0, description="shell/cli: seconds a run may take (default 1800 shell, 3600 cli; 0: no limit).")
+    idle_timeout: float | None = Field(None, ge=0, description="shell/cli: seconds a run may go without output (default 600; 0: no limit).")
 
     @field_validator("api")
     @classmethod

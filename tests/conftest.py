@@ -7,7 +7,7 @@ import select
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_projects"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    """The secrets registry is process-wide: each test starts with none (a value one test expanded, such as
+    ``orchestra``, would otherwise be redacted from another's output)."""
+    from orchestra_tui.redaction import REGISTRY
+
+    REGISTRY.clear()
+    yield
+    REGISTRY.clear()
 
 
 @pytest.fixture
@@ -42,6 +53,15 @@ def task_block(task_id: str, deps: list[str] | None = None, **fields: object) ->
     for key, value in fields.items():
         lines.append(f"{key} = {value!r}".replace("'", '"') if not isinstance(value, bool) else f"{key} = {str(value).lower()}")
     return "\n".join(lines) + "\n\n"
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def read_until(process: subprocess.Popen[bytes], text: bytes, timeout: float = 30) -> bytes:

@@ -23,8 +23,11 @@ from orchestra_tui.agents.base import AgentRequest
 from orchestra_tui.agents.cli import CliAgent
 from orchestra_tui.agents.events import AgentEvent, Failed, Finished, Retrying, TextDelta, UsageUpdate
 from orchestra_tui.agents.interactive import InteractiveAgent
-from orchestra_tui.agents.shell import ShellAgent, kill_group, spawn
+from orchestra_tui.agents.process import Limits, spawn
+from orchestra_tui.agents.shell import ShellAgent
 from orchestra_tui.models import AgentConfig, AgentTask
+
+from .conftest import running
 
 RUN_LIMIT = 10.0  # seconds any single run in this file may take
 
@@ -55,15 +58,6 @@ def final(events: list[AgentEvent]) -> AgentEvent:
     ends = [event for event in events if isinstance(event, Finished | Failed)]
     assert len(ends) == 1 and events[-1] is ends[0], events
     return ends[0]
-
-
-def running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def my_zombies() -> list[int]:
@@ -203,15 +197,17 @@ async def test_closing_the_event_stream_kills_the_process(tmp_path: Path) -> Non
     assert my_zombies() == []
 
 
-async def test_kill_group_escalates_to_sigkill_for_a_group_ignoring_sigterm(tmp_path: Path) -> None:
-    process = await spawn(["/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30 & wait"], cwd=tmp_path, env=os.environ)
-    assert process.stdout is not None
+async def test_closing_a_running_child_escalates_to_sigkill_for_a_group_ignoring_sigterm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestra_tui.agents import process as process_module
+
+    monkeypatch.setattr(process_module, "GRACE", 0.3)
+    child = await spawn(["/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30 & wait"], cwd=tmp_path, env=os.environ, limits=Limits(None, None))
     async with asyncio.timeout(5):
-        assert await process.stdout.readline() == b"ready\n"
+        assert await anext(child.output()) == b"ready\n"
         started = time.monotonic()
-        await kill_group(process, grace=0.3)
+        await child.close()
     assert 0.25 <= time.monotonic() - started < 2.0
-    assert process.returncode == -signal.SIGKILL
+    assert child.process.returncode == -signal.SIGKILL
     assert my_zombies() == []
 
 

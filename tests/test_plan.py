@@ -408,7 +408,11 @@ def test_env_expanded_in_config_not_in_tasks(project: Path) -> None:
         commands = ["echo ${SECRET}"]
         """,
     )
-    env = {"PROJECT_NAME": "Named", "TOKEN": "tok", "HOOK_URL": "https://hooks.example", "SECRET": "s3cr3t"}
+    config = project.parent / "user-config"
+    config.mkdir()
+    (config / "config.toml").write_text('allow_env = ["TOKEN"]\n')  # the person allows the header's variable
+    env = {"PROJECT_NAME": "Named", "TOKEN": "tok", "HOOK_URL": "https://hooks.example", "SECRET": "s3cr3t",
+           "ORCHESTRA_CONFIG_DIR": str(config)}
     plan = load_plan(project, environ=env)
     assert plan.project.name == "Named"
     assert plan.project.description == "${UNSET_ONE}"

@@ -10,19 +10,25 @@ a new writer is covered the day it appears.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import gzip
+import json
 import logging
 import os
 import secrets
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from orchestra_tui.api import ProjectOrchestrator
 from orchestra_tui.models import AgentTask
+from orchestra_tui.tui.messages import TaskSelected
 
 from .conftest import task_block, write_plan
 from .fakeserver import FakeServer, Reply
@@ -59,6 +65,14 @@ def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
     assert searched == 2 and sorted(hits) == ["deep/er/x.gz: sk-test-PLANTED-1", "plain: sk-test-PLANTED-2"]
 
 
+def allow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """The user's own config (not the repository's) allows these variables to be sent."""
+    config = tmp_path / "user-config"
+    config.mkdir(exist_ok=True)
+    (config / "config.toml").write_text(f"allow_env = {list(names)!r}\n".replace("'", '"'))
+    monkeypatch.setenv("ORCHESTRA_CONFIG_DIR", str(config))
+
+
 @pytest.fixture
 def servers() -> Iterator[tuple[FakeServer, Receiver, int]]:
     down = Receiver()
@@ -80,6 +94,7 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
     planted = [key, hook_secret, url_token]
     for name, value in ((KEY_ENV, key), (HOOK_ENV, hook_secret), (TOKEN_ENV, url_token)):
         monkeypatch.setenv(name, value)
+    allow(tmp_path, monkeypatch, TOKEN_ENV)  # the person allows the token in the webhook URLs
     root = tmp_path / "project"
     body = (
         f'[agents.gpt]\ntype = "openai"\nmodel = "gpt-4o-mini"\nbase_url = "{provider.url}/v1"\napi_key_env = "{KEY_ENV}"\n'
@@ -130,7 +145,7 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
     orchestra("undo")
     orchestra("backups")
 
-    received = receiver.wait_for(1)
+    received = receiver.wait_for(1, timeout=30)
     assert received, "no webhook delivered: Project.open must call attach_webhooks"
     assert all(verified(request, hook_secret) for request in received)  # the secret was used to sign
     assert {request.json()["event"] for request in received} >= {"task_started", "task_completed", "task_failed", "rollback"}
@@ -148,3 +163,104 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
         assert not any(value in record.getMessage() or value in (record.exc_text or "") for value in planted), record.getMessage()
     for request in received:
         assert not any(value.encode() in request.body for value in planted)
+
+
+# ------------------------------------------------------------- every value expanded from ${VAR} (issue 9 item 2)
+
+
+class EchoServer:
+    """A real server on 127.0.0.1 that refuses every request with a body quoting the request's headers, as
+    sent and base64-encoded (what some proxies and debug endpoints do)."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                echoed = "; ".join(f"{name}: {value}" for name, value in self.headers.items())
+                message = f"bad request headers: {echoed} (base64: {base64.b64encode(echoed.encode()).decode()})"
+                body = json.dumps({"error": {"message": message, "type": "invalid_request_error"}}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_values_expanded_from_the_environment_reach_no_file_output_webhook_or_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact reproductions of issue 9 item 2: a command line with ``${OPENAI_API_KEY}`` that fails, a header
+    ``${OTHER_TOKEN}`` a server echoes back (also in base64), a ``?key=${VAR}`` in a base_url, a token expanded
+    into a webhook's URL path. Every file, every output of every command, every webhook body, the TUI."""
+    planted = {name: f"PLANTED-{name}-{secrets.token_hex(12)}" for name in ("OPENAI_API_KEY", "OTHER_TOKEN", "QUERY_KEY", "PATH_TOKEN")}
+    for name, value in planted.items():
+        monkeypatch.setenv(name, value)
+    allow(tmp_path, monkeypatch, "OTHER_TOKEN", "QUERY_KEY", "PATH_TOKEN")
+    echo, receiver = EchoServer(), Receiver()
+    root = tmp_path / "project"
+    body = (
+        f'[agents.leaky]\ntype = "openai"\nmodel = "m"\nbase_url = "{echo.url}/v1"\nmax_attempts = 1\n'
+        'headers = {"X-Other" = "${OTHER_TOKEN}"}\n\n'
+        f'[agents.query]\ntype = "openai"\nmodel = "m"\nbase_url = "{echo.url}/v1?key=${{QUERY_KEY}}"\n\n'
+        f'[[webhooks]]\nurl = "{receiver.url("/hooks/${PATH_TOKEN}")}"\n\n'
+        + task_block("SH-1", commands=["false ${OPENAI_API_KEY}"])
+        + task_block("HTTP-1", agent="leaky", description="Say hi.")
+    )
+    write_plan(root, body, project_id="expanded")
+    outputs: list[bytes] = []
+
+    def orchestra(*args: str, code: int | None = 0) -> None:
+        result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+                                check=False, capture_output=True, timeout=120, env=os.environ.copy())
+        outputs.extend([result.stdout, result.stderr])
+        assert code is None or result.returncode == code, (args, result.stderr)
+
+    try:
+        orchestra("run", code=1)  # both tasks fail
+        orchestra("execute", "SH-1", code=None)  # refused: it is failed; the message names the task only
+        for read in (["list", "--json"], ["list"], ["show", "SH-1"], ["show", "HTTP-1"], ["backups", "--json"],
+                     ["agents", "--json", "--offline"], ["report", "--json"], ["diff", "1"]):
+            orchestra(*read)
+        assert receiver.wait_for(4, timeout=30), "the sender delivered the run's events"
+    finally:
+        echo.close()
+        receiver.close()
+
+    tui_text = asyncio.run(_tui_screen(root, tmp_path))
+    assert "exited with 1: false ${OPENAI_API_KEY}" in tui_text, tui_text
+
+    state = json.loads((root / ".orchestra" / "project_state.json").read_text())
+    assert state["tasks"]["SH-1"]["last_error"] == "command 1 of 1 exited with 1: false ${OPENAI_API_KEY}"
+    assert "${OTHER_TOKEN}" in state["tasks"]["HTTP-1"]["last_error"]  # the echo, with the unexpanded form in it
+    needles = [value.encode() for value in planted.values()]
+    needles += [base64.b64encode(f"X-Other: {planted['OTHER_TOKEN']}".encode())[4:-4]]
+    searched, hits = files_holding(root, needles)
+    assert searched > 10 and hits == []
+    for output in [*outputs, *(request.body for request in receiver.requests), tui_text.encode()]:
+        assert not any(needle in output for needle in needles), output
+    assert receiver.requests[0].path == f"/hooks/{planted['PATH_TOKEN']}"  # it was sent where the person allowed it
+
+
+async def _tui_screen(root: Path, tmp_path: Path) -> str:
+    """What the app shows with SH-1 selected (its detail has the last error)."""
+    from .conftest import app_on, until
+    from .test_tui_board import screen
+
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        app.post_message(TaskSelected("SH-1"))
+        await until(pilot, lambda: "SH-1  Task SH-1" in "".join(seg.text for line in screen(app) for seg in line), "the detail")
+        return "\n".join("".join(seg.text for seg in line) for line in screen(app))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import logging
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -129,9 +132,15 @@ def pending(root: Path) -> list[Path]:
     return sorted((root / ".orchestra" / "webhooks" / "pending").glob("*.json"))
 
 
-def verified(request: Request, secret: str) -> bool:
-    expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(request.headers.get(SIGNATURE_HEADER.lower(), ""), expected)
+def verified(request: Request, secret: str, max_age: float = 300.0) -> bool:
+    """What a receiver does (README, Webhooks): split ``t=...,v1=...``, recompute the HMAC of
+    ``t.delivery.body``, compare in constant time, and refuse a timestamp older than ``max_age``."""
+    fields = dict(part.split("=", 1) for part in request.headers.get(SIGNATURE_HEADER.lower(), "").split(",") if "=" in part)
+    if "t" not in fields or "v1" not in fields:
+        return False
+    signed = f"{fields['t']}.{request.headers.get('x-orchestra-delivery', '')}.".encode() + request.body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(fields["v1"], expected) and abs(time.time() - int(fields["t"])) <= max_age
 
 
 # ------------------------------------------------------------------------------------------- bodies
@@ -324,8 +333,10 @@ def test_a_missing_secret_is_never_sent_unsigned(root: Path, receiver: Receiver)
         project.complete("A")
         dispatcher.close()
     assert receiver.wait_for(1, timeout=0.3) == []
-    [line] = log_lines(root)
-    assert line["error"].startswith("secret_env WH_SECRET is not set") and line["result"] == "retrying"
+    said, tried = log_lines(root)
+    assert said["error"].startswith("secret_env WH_SECRET is not set") and said["result"] == "waiting"
+    assert dispatcher.notes == [f"webhook {receiver.url()}: {said['error']}"]  # said once, for the face to show
+    assert tried["error"] == said["error"] and tried["result"] == "retrying"
     assert len(pending(root)) == 1
 
     project, dispatcher = attach(root, hooks, environ={"WH_SECRET": SECRET})
@@ -404,6 +415,9 @@ def test_a_damaged_outbox_file_is_moved_aside(root: Path, receiver: Receiver) ->
     with project:
         project.complete("A")
         receiver.wait_for(1)
+        deadline = time.monotonic() + 10  # the thread reaches it after this process's own delivery
+        while bad.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
         dispatcher.close()
     assert not bad.exists() and (root / ".orchestra" / "webhooks" / "damaged" / bad.name).read_text() == "{not json"
     assert any(line["result"] == "moved aside" for line in log_lines(root))
@@ -429,16 +443,17 @@ def plan_with_webhook(root: Path, url: str) -> Path:
     return root
 
 
-def test_cli_and_api_fire_the_same_event_and_the_cli_delivers_before_it_exits(tmp_path: Path, receiver: Receiver) -> None:
-    """Needs ``attach_webhooks`` called in ``Project.open`` (and the dispatcher closed in ``Project.close``)."""
+def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path: Path, receiver: Receiver) -> None:
+    """Needs ``attach_webhooks`` called in ``Project.open`` (and the dispatcher closed in ``Project.close``); the
+    command itself sends nothing (``deliver.py``)."""
     cli_root = plan_with_webhook(tmp_path / "cli", receiver.url("/cli"))
     api_root = plan_with_webhook(tmp_path / "api", receiver.url("/api"))
     env = {**os.environ, "WH_SECRET": SECRET}
     result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(cli_root), "complete", "A"],
                             check=False, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
-    assert len(receiver.requests) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
-    [from_cli] = receiver.requests  # already there when the process has exited: no waiting
+    assert len(receiver.wait_for(1, timeout=30)) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
+    [from_cli] = receiver.requests
     assert verified(from_cli, SECRET)
 
     os.environ["WH_SECRET"] = SECRET
@@ -447,7 +462,7 @@ def test_cli_and_api_fire_the_same_event_and_the_cli_delivers_before_it_exits(tm
             orchestrator.complete_task("A")
     finally:
         del os.environ["WH_SECRET"]
-    [_, from_api] = receiver.wait_for(2)
+    [_, from_api] = receiver.wait_for(2, timeout=30)
     assert verified(from_api, SECRET)
     cli_body, api_body = from_cli.json(), from_api.json()
     assert (cli_body["entry"]["actor"], api_body["entry"]["actor"]) == ("cli", "api")
@@ -456,3 +471,116 @@ def test_cli_and_api_fire_the_same_event_and_the_cli_delivers_before_it_exits(tm
         body["entry"].pop("time")
     assert cli_body == api_body
     assert cli_body["event"] == "task_completed" and cli_body["task"]["status"] == "completed"
+
+
+# ------------------------------------------------------------------------------- issue 9 item 14
+
+
+def test_the_signature_covers_the_time_and_the_delivery_id(root: Path, receiver: Receiver) -> None:
+    project, dispatcher = attach(root, [WebhookConfig(url=receiver.url(), secret_env="WH_SECRET")], {"WH_SECRET": SECRET})
+    with project:
+        project.complete("A")
+        dispatcher.close()
+    [request] = receiver.wait_for(1)
+    header = request.headers[SIGNATURE_HEADER.lower()]
+    assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", header), header
+    assert verified(request, SECRET)
+    replayed_as_another = Request(request.path, {**request.headers, "x-orchestra-delivery": "00000009-other"}, request.body, request.at)
+    assert not verified(replayed_as_another, SECRET)
+    stamp = int(header.split(",")[0][2:])
+    old = hmac.new(SECRET.encode(), f"{stamp - 3600}.".encode() + request.headers["x-orchestra-delivery"].encode() + b"." + request.body,
+                   hashlib.sha256).hexdigest()
+    backdated = Request(request.path, {**request.headers, SIGNATURE_HEADER.lower(): f"t={stamp - 3600},v1={old}"}, request.body, request.at)
+    assert not verified(backdated, SECRET)  # correctly signed, but an hour old: a receiver refuses the replay
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers; records which processes held each client socket."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.owners: list[set[int]] = []
+        self.held: list[socket.socket] = []
+        self._got = threading.Condition()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, (_, port) = self.socket.accept()
+            except OSError:
+                return
+            owners = socket_owners(port)
+            with self._got:
+                self.held.append(conn)
+                self.owners.append(owners)
+                self._got.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[set[int]]:
+        with self._got:
+            self._got.wait_for(lambda: len(self.owners) >= count, timeout)
+            return list(self.owners)
+
+    def close(self) -> None:
+        self.socket.close()
+        for conn in self.held:
+            conn.close()
+
+
+def socket_owners(local_port: int) -> set[int]:
+    """The processes holding the TCP socket whose local port is ``local_port`` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in itertools.islice(rows, 1, None):
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == local_port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    owners = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
+                owners.add(int(pid))
+        except OSError:
+            continue  # gone, or not ours to look at
+    return owners
+
+
+def test_a_receiver_that_never_answers_is_never_on_a_commands_path(tmp_path: Path) -> None:
+    """The command that changes state never connects to a receiver (a sender process does); read-only commands
+    with deliveries waiting connect to nothing."""
+    silent = SilentServer()
+    root = plan_with_webhook(tmp_path / "p", f"http://127.0.0.1:{silent.port}/hook")
+    env = {**os.environ, "WH_SECRET": SECRET}
+    senders: set[int] = set()
+    try:
+        command = subprocess.Popen([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        _out, err = command.communicate(timeout=60)
+        assert command.returncode == 0, err
+        [owners] = silent.wait_for(1)  # the delivery is attempted: by a process that is not the command
+        senders |= owners
+        assert owners and command.pid not in owners
+        assert len(list((root / ".orchestra" / "webhooks" / "pending").glob("*.json"))) == 1  # still waiting
+        for read in (["list"], ["show", "A"], ["list", "--json"]):
+            subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *read],
+                           check=True, capture_output=True, timeout=60, env=env)
+        assert len(silent.wait_for(2, timeout=1.0)) == 1  # the reads opened no connection
+    finally:
+        silent.close()
+        for pid in senders:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_missing_secret_is_said_at_the_change_and_in_the_log(tmp_path: Path, receiver: Receiver) -> None:
+    root = plan_with_webhook(tmp_path / "p", receiver.url())
+    env = {name: value for name, value in os.environ.items() if name != "WH_SECRET"}
+    result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
+                            check=False, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    line = f"webhook {receiver.url()}: secret_env WH_SECRET is not set; not sent unsigned (set it: the next change sends what waits)"
+    assert result.stderr.splitlines() == [f"warning: {line}"]
+    assert log_lines(root)[0]["error"] in line and log_lines(root)[0]["result"] == "waiting"
+    assert receiver.wait_for(1, timeout=1.0) == []

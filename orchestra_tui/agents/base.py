@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -17,7 +17,8 @@ class AgentRequest:
 
     ``prompt`` is the rendered brief (task, inputs, dependencies' outputs); ``task`` has its strings already
     expanded from the environment (never stored). ``env`` is the environment the run sees (keys are read
-    from it at call time). ``cwd`` is the project root.
+    from it at call time). ``cwd`` is the project root. ``on_spawn(pid)``: the run records each process
+    group a local agent starts, so that one left going by a dead run is found and stopped.
     """
 
     run_id: str
@@ -27,6 +28,7 @@ class AgentRequest:
     env: Mapping[str, str]
     system: str | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
+    on_spawn: Callable[[int], None] | None = None  # a local agent calls it with each process group it starts
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,15 @@ import re
 import shutil
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 from ..models import AgentConfig
 from .api_errors import ErrorInfo, classify, error_info, one_line
 from .base import AgentRequest, Usability
 from .events import AgentEvent, Failed, Finished, Retrying, TextDelta, UsageUpdate
-from .shell import DEVNULL, PIPE, exit_phrase, read_text, shorten, spawn, supervised
+from .process import DEVNULL, PIPE, Child, Decoder, LimitExceeded, Limits, spawn
+from .shell import exit_phrase, shorten
 
 _STDERR_LINES = 50
 
@@ -66,30 +68,39 @@ class CliAgent:
         program = self.config.command[0]
         via_stdin = self.config.prompt_via == "stdin"
         argv = [*self.config.command] if via_stdin else [*self.config.command, request.prompt]
+        limits = Limits.of(self.config, request.task)
         try:
-            process = await spawn(argv, cwd=request.cwd, env=request.env, stdin=PIPE if via_stdin else DEVNULL, stderr=PIPE)
+            child = await spawn(argv, cwd=request.cwd, env=request.env, limits=limits, stdin=PIPE if via_stdin else DEVNULL,
+                                separate_stderr=True, on_spawn=request.on_spawn)
         except OSError as error:
             yield Failed(_start_failure(program, error), kind="error")
             return
         output = _OUTPUTS[self.config.output_format](os.path.basename(program))
         stderr_tail: deque[str] = deque(maxlen=_STDERR_LINES)
-        assert process.stdout is not None and process.stderr is not None
-        helpers = [asyncio.create_task(_collect(process.stderr, stderr_tail))]
+        helpers = [asyncio.create_task(_collect(child, stderr_tail))]
         if via_stdin:
-            assert process.stdin is not None
-            helpers.append(asyncio.create_task(_feed(process.stdin, request.prompt)))
+            assert child.process.stdin is not None
+            helpers.append(asyncio.create_task(_feed(child.process.stdin, request.prompt)))
+        decoder = Decoder()
         try:
-            async with supervised(process):
-                async for chunk in read_text(process.stdout):
-                    for event in output.feed(chunk):
+            async with aclosing(child.output()) as chunks:
+                async for data in chunks:
+                    for event in output.feed(decoder.decode(data), data):
                         yield event
-                for event in output.flush():
+            if tail := decoder.decode(b"", final=True):  # an incomplete character at the very end
+                for event in output.feed(tail, b""):
                     yield event
-                returncode = await process.wait()
-                await asyncio.gather(*helpers)
+            for event in output.flush():
+                yield event
+            returncode = await child.wait()
+        except LimitExceeded as exceeded:
+            yield Failed(f"{program} {exceeded}", kind="timeout")
+            return
         finally:
+            await child.close()  # also ends the stderr reader
             for helper in helpers:
-                helper.cancel()
+                if not helper.done():
+                    helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
         last_stderr = next((line.strip() for line in reversed(stderr_tail) if line.strip()), "")
         yield output.end(returncode, last_stderr)
@@ -103,11 +114,11 @@ def _start_failure(program: str, error: OSError) -> str:
     return f"{program} could not start: {error.strerror or error}"
 
 
-async def _collect(stream: asyncio.StreamReader, tail: deque[str]) -> None:
+async def _collect(child: Child, tail: deque[str]) -> None:
     """Keep the last lines of stderr (for the failure message) while the program runs."""
-    pending = ""
-    async for text in read_text(stream):
-        *lines, pending = (pending + text).split("\n")
+    decoder, pending = Decoder(), ""
+    async for data in child.errors():
+        *lines, pending = (pending + decoder.decode(data)).split("\n")
         tail.extend(lines)
         pending = pending[-4096:]
     if pending:
@@ -132,9 +143,9 @@ class _Text:
         self.program = program
         self._said = False  # anything but white space
 
-    def feed(self, chunk: str) -> list[AgentEvent]:
+    def feed(self, chunk: str, raw: bytes) -> list[AgentEvent]:
         self._said = self._said or not chunk.isspace()
-        return [TextDelta(chunk)]
+        return [TextDelta(chunk, raw=raw)]  # the program's bytes, exactly
 
     def flush(self) -> list[AgentEvent]:
         return []
@@ -161,7 +172,7 @@ class _JsonLines:
         self._pending: list[str] = []
         self._said_any = False
 
-    def feed(self, chunk: str) -> list[AgentEvent]:
+    def feed(self, chunk: str, raw: bytes = b"") -> list[AgentEvent]:
         if "\n" not in chunk:
             self._pending.append(chunk)
             return []

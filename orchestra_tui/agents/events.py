@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
+    """A piece of the answer. ``raw``: the bytes a program wrote, when it wrote bytes (``output.txt`` keeps them
+    exactly; ``text`` is their decoding, for display, and may be empty while a character is incomplete)."""
+
     text: str
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..models import AgentConfig, AgentTask, AgentType
 from .base import AgentRequest, Usability
-from .events import AgentEvent, Failed, Finished, TextDelta, TextBuffer, UsageUpdate
+from .events import AgentEvent, Failed, Finished, TextBuffer, TextDelta, UsageUpdate
 
 _request: contextvars.ContextVar[AgentRequest] = contextvars.ContextVar("orchestra_agent_request")
 _STREAM_AHEAD = 64  # pieces a streaming thread may produce before the run has written them out

@@ -20,10 +20,9 @@ over a plan's agent of the same name (:func:`process_agent`).
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Mapping
 import dataclasses
-from collections.abc import AsyncIterator
+import importlib
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -229,17 +228,12 @@ def process_agents() -> list[str]:
     return sorted(_PROCESS_AGENTS)
 
 
-def resolve_agent(name: str, plan: Plan | None, registry: AgentRegistry | None = None) -> RegisteredAgent | None:
-    """The entry that runs agent ``name``: registered from code in ``registry`` or this process, else the plan's."""
-    if registry is not None and name in registry.registered:
+def resolve_agent(name: str, registry: AgentRegistry) -> RegisteredAgent | None:
+    """The entry that runs agent ``name``: registered from code in ``registry`` or anywhere in this process,
+    else ``registry``'s own (a plan's, or a built-in)."""
+    if name in registry.registered:
         return registry.agents.get(name)
-    entry = process_agent(name)
-    if entry is not None:
-        return entry
-    if registry is not None:
-        return registry.get_agent(name)
-    config = agent_configs(plan).get(name) if plan is not None else None
-    return None if config is None else AgentRegistry._entry(name, config)
+    return process_agent(name) or registry.get_agent(name)
 
 
 class AgentRegistry:

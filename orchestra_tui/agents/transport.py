@@ -48,6 +48,8 @@ from httpx_sse import EventSource, SSEError
 
 from .. import __version__
 from ..models import AgentConfig
+from ..redaction import redact as redact_secrets
+from ..redaction import register
 from .api_errors import ErrorInfo, classify, error_info, error_info_from_body, one_line, seconds_from_now
 from .base import AgentRequest, Usability
 from .events import AgentEvent, Failed, Finished, Retrying, TextBuffer, TextDelta
@@ -122,11 +124,12 @@ def stream_error(provider: str, error: Any) -> AttemptError:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Replace the key, and any word of 8+ characters of ``[A-Za-z0-9_-]`` that is a piece of it, by ``***``."""
-    if not secret:
-        return text
-    text = text.replace(secret, "***")
-    return re.sub(r"[A-Za-z0-9_-]{8,}", lambda m: "***" if m.group() in secret else m.group(), text)
+    """The key, and any word of 8+ characters of ``[A-Za-z0-9_-]`` that is a piece of it, by ``***``; then
+    every other registered secret by its ``${VAR}`` (:mod:`..redaction`)."""
+    if secret:
+        text = text.replace(secret, "***")
+        text = re.sub(r"[A-Za-z0-9_-]{8,}", lambda m: "***" if m.group() in secret else m.group(), text)
+    return redact_secrets(text)
 
 
 def retry_hint(headers: Mapping[str, str], info: ErrorInfo) -> float | None:
@@ -282,6 +285,8 @@ class StreamingAgent:
         key = env.get(self.key_env) or None if self.key_env else None
         if self.key_env and key is None:
             return Failed(f"{self.key_env} is not set", "auth"), None
+        if self.key_env:
+            register(self.key_env, key)
         return None, key
 
     # -- the agent protocol

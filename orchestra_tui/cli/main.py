@@ -26,6 +26,7 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
+from . import safe
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
     from ..engine.project import Project
@@ -216,6 +217,7 @@ def _main(
         "--theme", metavar="NAME", help="The app's theme (dark, light, nord, ...); remembered for next time.")] = None,
 ) -> None:
     """Without a command: open the app on the project (`orchestra DIR` works too); piped, print an overview."""
+    safe.install()
     ctx.obj = project
     ctx.meta["orchestra.theme"] = theme
     if ctx.invoked_subcommand is None:
@@ -432,9 +434,10 @@ def execute(
     agent: Annotated[str | None, typer.Option("--agent", "-a", metavar="NAME", help="Run it with this agent instead of its own.")] = None,
 ) -> None:
     """Run one ready task now, streaming the agent's answer to stdout; it ends in review (completed with
-    auto_complete) or failed. The whole output stays under .orchestra/runs/."""
+    auto_complete) or failed. The whole output stays under .orchestra/runs/. A run whose task moved on while it
+    went (failed, retried or undone from elsewhere) ends "superseded", records nothing, and exits 1."""
     import asyncio
-    from ..engine.runner import CANCELLED
+    from ..engine.runner import CANCELLED, SUPERSEDED
     from . import live
 
     with _project(ctx) as project:
@@ -448,6 +451,9 @@ def execute(
             else:
                 typer.echo(f"interrupted before {task_id} started", err=True)
             raise typer.Exit(130) from None
+        if result.status == SUPERSEDED:
+            typer.echo(f"error: run superseded: {result.error} (output: {_output_path(project, result.run_id)})", err=True)
+            raise typer.Exit(1)
         if not result.ok:
             typer.echo(f"error: {task_id} failed: {result.error} (output: {_output_path(project, result.run_id)})", err=True)
             raise typer.Exit(1)
@@ -527,6 +533,8 @@ async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summar
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
+    from ..engine.runner import SUPERSEDED
+
     for task_id, reason in sorted(summary.unusable.items()):
         typer.echo(f"not started: {task_id}: {reason}", err=True)
     if not summary.results:
@@ -545,6 +553,9 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
         typer.echo(f"{until} is {render.status_phrase(status)}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
     if by_status.get(TaskStatus.REVIEW):
         typer.echo("`orchestra list --status review` shows what waits for you; `orchestra complete ID` accepts a task")
+    for result in summary.results:
+        if result.status == SUPERSEDED:
+            typer.echo(f"run superseded: {result.error}", err=True)
     failed = summary.failed
     if failed:
         typer.echo(f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {render.id_list([r.task_id for r in failed], 8)} "

@@ -54,9 +54,9 @@ def emit_json(data: Any) -> None:
 
 
 def console(stderr: bool = False) -> Console:
-    from rich.console import Console
+    from .safe_console import SafeConsole
 
-    out = Console(stderr=stderr, highlight=False)
+    out = SafeConsole(stderr=stderr, highlight=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = _PIPED_WIDTH
     return out

@@ -7,16 +7,18 @@ it), so a change computed from a stale state is never written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..bulk import paused_gc
-from ..errors import PlanError, TransitionError, UnknownTaskError, closest, quoted
+from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
 from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 from ..plan import Plan, load_plan
+from ..redaction import redact, redact_tree
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from . import transitions
@@ -26,6 +28,8 @@ STATE_DIR = ".orchestra"
 _GRAPH_FIELDS = frozenset({"dependencies", "parent", "priority", "phase", "estimated_hours"})  # what TaskGraph reads but status
 _NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
 Actor = str  # tui | cli | api | scheduler
+OUTBOX_WRITE_WAIT = 10.0  # seconds closing waits for this process's deliveries to be written (disk only)
+CODE_WEBHOOKS_WAIT = 2.0  # ... and, with webhooks registered from code, for their first attempts
 # Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
 BOARD_STATUSES = ("blocked", "ready", "in_progress", "review", "completed", "failed", "cancelled")
 
@@ -40,6 +44,7 @@ class Project:
         self.graph = TaskGraph.build([])
         self.listeners: list[Callable[[Entry, list[Change]], None]] = []
         self.webhooks: WebhookDispatcher | None = None
+        self._quiet = 0
         self._rebuild()
         store.listeners.append(self._on_entry)
 
@@ -63,7 +68,7 @@ class Project:
             project = cls(root, plan, store, actor)
             try:
                 project.sync_plan()
-                project.webhooks = attach_webhooks(project, environ=environ)
+                project.webhooks = attach_webhooks(project, environ=environ, held=True)
             except BaseException:
                 store.close()
                 raise
@@ -107,10 +112,12 @@ class Project:
         return self.store.refresh() > 0
 
     def close(self) -> None:
-        """Refresh the snapshot, and give pending webhook deliveries a moment (the next process sends the rest)."""
+        """Refresh the snapshot; this process's webhook deliveries are written to the outbox (local files only:
+        a sender process sends them, so no receiver is ever on a command's path). Webhooks registered from code
+        are sent by this process, which gives them a moment (the next process sends the rest)."""
         detach_webhooks(self)
         if self.webhooks is not None:
-            self.webhooks.close(timeout=2.0)
+            self.webhooks.close(timeout=CODE_WEBHOOKS_WAIT if self.webhooks.deliver_here else OUTBOX_WRITE_WAIT)
         self.store.close()
 
     def __enter__(self) -> Project:
@@ -181,7 +188,28 @@ class Project:
     # -- changing -------------------------------------------------------------------------------------
 
     def _commit(self, compute: Callable[[], Mutation | None], expect_seq: int | None = None) -> Entry | None:
-        return self.store.commit(compute, actor=self.actor, expect_seq=expect_seq)
+        """Commit what ``compute`` returns with every registered secret redacted (the history is permanent)."""
+
+        def redacted() -> Mutation | None:
+            mutation = compute()
+            if mutation is None:
+                return None
+            return Mutation(redact_tree(mutation.changes), mutation.action, redact(mutation.summary), redact_tree(mutation.extra))
+
+        entry = self.store.commit(redacted, actor=self.actor, expect_seq=expect_seq)
+        if entry is not None and self.webhooks is not None and not self._quiet:
+            self.webhooks.release()
+        return entry
+
+    @contextmanager
+    def quietly(self) -> Iterator[None]:
+        """Changes made inside are not a person's (recovery when the app opens): they release no webhook
+        deliveries; the next change a person makes sends their events too."""
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
 
     def _record(self, task_id: str) -> Record:
         record = self.store.tasks.get(task_id)
@@ -234,6 +262,36 @@ class Project:
         entry = self._commit(compute)
         assert entry is not None
         return entry
+
+    def end_run(self, task_id: str, run_id: str, attempt: int, action: str | None, reason: str | None = None,
+                fields: Mapping[str, Any] | None = None, detail: str = "") -> Entry | None:
+        """Commit a run's outcome (``action``: ``complete``, ``review`` or ``fail`` with ``reason``) and its
+        runtime ``fields`` (token totals) in one entry, only if the task is still in that run: in progress, with
+        that ``last_run_id`` and ``attempts``, checked under the store's lock in the same commit. Otherwise it
+        raises :class:`SupersededError` and writes nothing (the task moved on: failed, retried, undone...).
+        ``action`` None: only the fields (a run handed off to a person); None is returned when they change nothing.
+        ``detail`` is added to the entry's summary (the run's tokens and cost)."""
+        change: Callable[[Record], Record] = {
+            "complete": lambda r: transitions.complete(r, self.graph),
+            "review": transitions.review,
+            "fail": lambda r: transitions.fail(r, reason or "failed"),
+            None: lambda r: r,
+        }[action]
+
+        def compute() -> Mutation | None:
+            old = self._record(task_id)
+            if (old.get("status"), old.get("last_run_id"), old.get("attempts")) != (TaskStatus.IN_PROGRESS.value, run_id, attempt):
+                now = f"{old.get('status')}" + (f", in run {old.get('last_run_id')}" if old.get("status") == TaskStatus.IN_PROGRESS else "")
+                raise SupersededError(f"{task_id} moved on while run {run_id} went (it is {now}); the run's outcome was not recorded")
+            new = change({**old, **(fields or {})})
+            diff = diff_record(task_id, old, new)
+            if diff is None:
+                return None
+            summary = {"complete": f"{task_id} completed", "review": f"{task_id} ready for review", "fail": f"{task_id} failed: {reason}",
+                       None: f"{task_id} run {run_id}"}[action] + (f" ({detail})" if detail else "")
+            return Mutation([diff], action or "run", summary, {"tasks": [task_id], "run": run_id})
+
+        return self._commit(compute)
 
     def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
         """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""

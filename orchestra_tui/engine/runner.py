@@ -15,8 +15,9 @@ person completes or fails it. Cancelling ``finish`` fails the task with ``cancel
 its output. State changes go through the ``Project``, whose actor names who made them; every run's end is
 also a ``run_finished`` webhook event when the project has webhooks.
 
-Strings logged or shown are the task's own (unexpanded) ones, so a ``${SECRET}`` in a command never
-reaches a file orchestra writes.
+Strings logged or shown are the task's own (unexpanded) ones, and an agent's error message (which may
+quote an expanded command or an echoed header) is redacted (:mod:`..redaction`), so a ``${SECRET}`` never
+reaches a file orchestra writes; ``output.txt`` keeps what the process itself wrote.
 """
 
 from __future__ import annotations
@@ -37,16 +38,19 @@ from ..agents.base import Agent, AgentRequest
 from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
 from ..agents.pricing import FREE_TYPES, format_cost, run_cost
 from ..agents.prompt import expand_task, render_prompt
-from ..errors import OrchestraError, TransitionError, quoted
+from ..errors import OrchestraError, SupersededError, TransitionError, quoted
 from ..models import AgentTask, TaskStatus, utcnow
 from ..plan.outputs import resolved_output_problem
+from ..redaction import redact
 from ..store import fsio
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import Project
-from .runs import RunLog, new_run_id, read_output
+from .runs import RunLog, new_run_id, output_tail, read_output
 
 CANCELLED = "cancelled by user"
 DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
+RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult holds (output.txt has it all)
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class Run:
     log: RunLog
     started_at: datetime
     env: dict[str, str]
+    attempt: int = 0  # the task's attempt this run is: its end lands only while the task is still in it
     ended: bool = False
     verify_decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
 
@@ -164,14 +169,14 @@ class Runner:
         ``env``: what this run sees instead of the runner's."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        return self._begin(task, name, instance, RunLog(self.project.root, new_run_id()), env)
+        return self._begin(task, name, instance, RunLog(self.project.root, new_run_id(), task_id), env)
 
     async def begin_async(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> Run:
         """``begin``, with the run's files created in a worker thread: creating a directory and two files
         costs milliseconds on a busy disk, which the event loop spends on other runs meanwhile."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        making = asyncio.get_running_loop().run_in_executor(None, RunLog, self.project.root, new_run_id())
+        making = asyncio.get_running_loop().run_in_executor(None, RunLog, self.project.root, new_run_id(), task_id)
         try:
             log = await asyncio.shield(making)
         except asyncio.CancelledError:
@@ -188,9 +193,10 @@ class Runner:
         except BaseException:
             _discard(log)
             raise
-        log.event("started", attempt=self.project.tasks[task_id].attempts, entry=entry.id)
+        attempt = self.project.tasks[task_id].attempts
+        log.event("started", attempt=attempt, entry=entry.id)
         self.bus.publish(RunStarted(log.run_id, task_id, name))
-        return Run(task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env)
+        return Run(task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env, attempt)
 
     async def execute(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> RunResult:
         return await self.finish(self.begin(task_id, agent, env))
@@ -217,7 +223,7 @@ class Runner:
                 outcome.error = str(error)
             except Exception as error:  # an agent's bug must not leave the task in progress for ever
                 outcome.error = f"internal error in agent {run.agent_name}: {type(error).__name__}: {error}"
-                self.bus.publish(EngineError(outcome.error, run.task_id))
+                self.bus.publish(EngineError(redact(outcome.error), run.task_id))
             return self.end(run, outcome)
         finally:
             if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
@@ -226,20 +232,23 @@ class Runner:
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
         prompt = render_prompt(expanded, root=self.project.root, dependency_outputs=self._dependency_outputs(task))
         run.log.event("prompt", chars=len(prompt))
-        request = AgentRequest(run.run_id, expanded, prompt, self.project.root, run.env, system=run.agent.config.system)
+        request = AgentRequest(run.run_id, expanded, prompt, self.project.root, run.env, system=run.agent.config.system,
+                               on_spawn=run.log.record_process)
         publish, log = self.bus.publish, run.log
         async with aclosing(run.agent.run(request)) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
-                    if not log.output_bytes:
+                    data = event.text.encode() if event.raw is None else event.raw
+                    if data and not log.output_bytes:
                         log.event("first_text")
-                    log.write_output(event.text)
-                    publish(RunOutput(run.run_id, run.task_id, event.text))
+                    log.write_output(data)
+                    if event.text:
+                        publish(RunOutput(run.run_id, run.task_id, event.text))
                 elif isinstance(event, UsageUpdate):
                     self._usage(run, event, outcome)
                 elif isinstance(event, Retrying):
                     log.event("retry", attempt=event.attempt, delay=event.delay, reason=event.reason)
-                    publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, event.reason))
+                    publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, redact(event.reason)))
                 elif isinstance(event, Finished):
                     chars = log.output_bytes if event.text is None else len(event.text)
                     log.event("finished", stop_reason=event.stop_reason, chars=chars, handoff=event.handoff)
@@ -274,10 +283,15 @@ class Runner:
         return outputs
 
     def _answer(self, run: Run, finished: Finished | None) -> str:
-        """The run's answer: the agent's, or all the text it streamed (read back from ``output.txt``)."""
+        """The run's answer for its result: the agent's, or the text it streamed, read back from ``output.txt``
+        up to :data:`RESULT_OUTPUT_BYTES` (beyond that, its end, after a line saying where the whole is)."""
         if finished is not None and finished.text is not None:
             return finished.text
-        return read_output(self.project.root, run.run_id) or ""
+        data, size = output_tail(self.project.root, run.run_id, RESULT_OUTPUT_BYTES)
+        text = data.decode("utf-8", errors="replace")
+        if size > len(data):
+            text = f"[the first {size - len(data):,} bytes are in {run.log.output_path}]\n" + text
+        return text
 
     def _write_output(self, run: Run, task: AgentTask, expanded: AgentTask, finished: Finished) -> str | None:
         """Write the run's answer to the task's ``output`` path; the reason it could not, or None."""
@@ -288,13 +302,13 @@ class Runner:
         if problem is not None:
             return f"output path {quoted(task.output)} {problem}; nothing was written"
         target = (root / expanded.output).resolve()
-        text = self._answer(run, finished)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fsio.atomic_write(target, text.encode(), mode=0o666)  # a project file: the umask applies
+            # a project file: the umask applies; the answer streamed (of any size) is copied file to file
+            fsio.atomic_write(target, run.log.output_path if finished.text is None else finished.text.encode(), mode=0o666)
         except OSError as error:
             return f"cannot write output {quoted(task.output)}: {error.strerror or error}"
-        run.log.event("output", path=task.output, chars=len(text))
+        run.log.event("output", path=task.output, bytes=target.stat().st_size)
         return None
 
     async def _verify(self, run: Run, task: AgentTask, expanded: AgentTask) -> str | None:
@@ -336,30 +350,44 @@ class Runner:
     # -- ending ---------------------------------------------------------------------------------------
 
     def end(self, run: Run, outcome: _Outcome | None = None, error: str | None = None) -> RunResult:
-        """Commit the run's outcome (tokens, then the task's status), log it, release the lock."""
+        """Commit the run's outcome with its tokens, in one entry and only while the task is still in this run
+        (else the run ends ``superseded`` and the task is left as it is), log it, release the lock."""
         if outcome is None:
             outcome = _Outcome(error=error)
+        if outcome.error:  # an agent's message may quote a secret (a command line, an echoed header)
+            outcome.error = redact(outcome.error)
         project, task_id = self.project, run.task_id
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
+        superseded = False
         run.log.sync()
         outcome.cost = self._cost(run, outcome)
         try:
-            self._record_usage(run, outcome)
+            fields = self._usage_fields(run, outcome)
+            usage = outcome.usage
+            detail = f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}" if fields else ""
             if handoff:
+                if fields:
+                    project.end_run(task_id, run.run_id, run.attempt, None, fields=fields, detail=detail)
                 run.log.event("handoff")
             elif outcome.error is None:
-                if project.plan.project.auto_complete:
-                    project.complete(task_id)
-                else:
-                    project.review(task_id)
+                action = "complete" if project.plan.project.auto_complete else "review"
+                project.end_run(task_id, run.run_id, run.attempt, action, fields=fields, detail=detail)
             else:
-                project.fail(task_id, outcome.error)
-        except TransitionError as refused:  # another process changed the task while it ran
+                project.end_run(task_id, run.run_id, run.attempt, "fail", outcome.error, fields, detail)
+        except SupersededError as moved:
+            superseded, outcome.error = True, str(moved)
+        except TransitionError as refused:  # another process changed what the task needs while it ran
             outcome.error = f"{refused}; the run's output is in {run.log.dir}"
-        status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
+        if superseded:
+            status = SUPERSEDED
+        else:
+            status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
         output = self._answer(run, outcome.finished if outcome.error is None else None)
         seconds = run.log.elapsed()
-        run.log.event("end", status=status, error=outcome.error, seconds=seconds)
+        try:
+            run.log.event("end", status=status, error=outcome.error, seconds=seconds)
+        except OrchestraError:
+            pass  # disk full: the outcome is committed; the run's own log just lacks its last line
         run.log.close()
         run.ended = True
         ended = RunEnded(run.run_id, task_id, status, outcome.error, handoff, outcome.input_tokens, outcome.output_tokens, outcome.cost, seconds)
@@ -376,16 +404,17 @@ class Runner:
             outcome.output_tokens, outcome.cost, handoff, run.started_at, utcnow(),
         )
 
-    def _record_usage(self, run: Run, outcome: _Outcome) -> None:
-        """Add the run's tokens and cost to the task's totals. Unknown stays unknown: a count the run did not
-        report adds nothing, and a run that spent something (it reported tokens or streamed text) at an
-        unknown cost counts in ``unpriced_runs``. A free run that reported nothing changes nothing."""
+    def _usage_fields(self, run: Run, outcome: _Outcome) -> dict[str, Any]:
+        """The task's totals with the run's tokens and cost added (committed with the run's end); {} when they do
+        not change. Unknown stays unknown: a count the run did not report adds nothing, and a run that spent
+        something (it reported tokens or streamed text) at an unknown cost counts in ``unpriced_runs``. A free
+        run that reported nothing changes nothing."""
         usage, cost = outcome.usage, outcome.cost
         counts = {name: getattr(usage, name) for name in _COUNTS}
         spent = any(value is not None for value in counts.values()) or run.log.output_bytes > 0
         unpriced = cost is None and spent and run.agent.config.type not in FREE_TYPES
         if not unpriced and not any(value is not None for value in counts.values()) and not cost:
-            return
+            return {}
         run.log.event("usage", **counts, cost_usd=cost)
         task = self.project.task(run.task_id)
         fields: dict[str, Any] = {name: _plus(getattr(task, name), value) for name, value in counts.items()}
@@ -393,9 +422,7 @@ class Runner:
             fields["cost_usd"] = round((task.cost_usd or 0.0) + cost, 6)
         if unpriced:
             fields["unpriced_runs"] = task.unpriced_runs + 1
-        summary = (f"{run.task_id} run {run.run_id}: {_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, "
-                   f"{format_cost(cost)}")
-        self.project.record_run(run.task_id, fields, summary)
+        return fields
 
 
 _COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")

@@ -8,10 +8,24 @@ errors, verify results, its end and timings; never a key). The process running t
 state is committed; the kernel drops it when that process dies, however it dies. (A separate lock file
 would cost one more file creation per run: a tenth of a run's overhead on instant tasks.)
 
+One live run per task: the run also holds an exclusive ``flock`` on ``.orchestra/run-locks/<task>.lock``
+(:class:`TaskLock`) for its whole life, so a second run of the same task, from this process or another,
+is refused (:class:`~orchestra_tui.errors.RunBusyError`). The lock file names the run and its current
+process group (pid = pgid, the leader's start time from ``/proc/PID/stat`` and the boot id): each
+process an agent starts is recorded there and as a ``process`` line in ``events.jsonl``.
+
+Processes that outlive their run: task processes run in their own session, so a SIGKILL of orchestra
+leaves them going. Whoever takes a task's lock next (a new run of it, or recovery) finds the group the
+file names; if that very group is still alive (same boot, same leader start time, or, with the leader
+gone, members of the same session started no earlier) it is stopped, SIGTERM then SIGKILL, before
+anything else happens: never two copies of a task. The lock being free is what says the owner is dead,
+so a live run's group is never touched, and a reused pid never matches. (Issue 10's detached runs will
+re-adopt such a group here instead of stopping it.)
+
 Interrupted runs: :func:`recover_interrupted` fails (reason ``interrupted``) every ``in_progress`` task
-whose current attempt is a run whose lock nobody holds. A task a person started by hand (``orchestra
-start``) has no run for its current attempt and is left alone; so is a run handed off to a person
-(``interactive``), which records ``handoff`` as its end.
+whose current attempt is a run whose lock nobody holds, after stopping what is left of its processes. A
+task a person started by hand (``orchestra start``) has no run for its current attempt and is left alone;
+so is a run handed off to a person (``interactive``), which records ``handoff`` as its end.
 
 Reading them back: :class:`RunIndex` lists a task's runs (the TUI's detail pane; the CLI could too).
 """
@@ -23,6 +37,7 @@ import fcntl
 import json
 import os
 import secrets
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -30,16 +45,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import TransitionError
+from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
+from ..redaction import redact_tree
 from ..store import fsio
 from .project import STATE_DIR, Project
 
 RUNS_DIR = "runs"
+LOCKS_DIR = "run-locks"
 OUTPUT_FILE = "output.txt"
 VERIFY_FILE = "verify.txt"
 EVENTS_FILE = "events.jsonl"
 INTERRUPTED = "interrupted"
+STOP_GRACE = 2.0  # seconds a leftover process group gets between SIGTERM and SIGKILL
 
 
 _last_micros = 0
@@ -69,21 +87,178 @@ def _utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-class RunLog:
-    """The files of one live run, owned by this process until :meth:`close`."""
+# ------------------------------------------------------------------------------------ process groups
 
-    def __init__(self, root: Path, run_id: str) -> None:
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    """State, process group, session and start time (clock ticks since boot) of ``pid``, from ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+    return fields[0], int(fields[2]), int(fields[3]), int(fields[19])
+
+
+@dataclass(frozen=True)
+class ProcessGroup:
+    """A process group an agent started: its leader's pid (= pgid = session id, ``start_new_session``), the
+    leader's start time and the boot it ran in: together they name this group, not a later one with the same id."""
+
+    pgid: int
+    start: int
+    boot: str
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessGroup | None:
+        """The group ``pid`` leads, or None where ``/proc`` cannot tell (then it is never signalled)."""
+        stat = _stat(pid)
+        return None if stat is None else cls(pid, stat[3], _boot_id())
+
+    @classmethod
+    def from_dict(cls, data: object) -> ProcessGroup | None:
+        if not isinstance(data, dict):
+            return None
+        pgid, start, boot = data.get("pgid"), data.get("start"), data.get("boot")
+        if isinstance(pgid, int) and pgid > 1 and isinstance(start, int) and isinstance(boot, str):
+            return cls(pgid, start, boot)
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pgid, "pgid": self.pgid, "start": self.start, "boot": self.boot}
+
+    def alive(self) -> bool:
+        """Whether a process of this very group still runs (a zombie does not count)."""
+        if not self.boot or self.boot != _boot_id():
+            return False
+        leader = _stat(self.pgid)
+        if leader is not None and leader[3] == self.start:
+            return leader[0] != "Z" or self._members()
+        if leader is not None and leader[0] != "Z":
+            return False  # the id now names another process: a later group
+        return self._members()
+
+    def _members(self) -> bool:
+        """With the leader gone, the group's id cannot be reused while a member lives: look for members of the
+        same session started no earlier than the leader."""
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) != self.pgid:
+                stat = _stat(int(name))
+                if stat is not None and stat[0] != "Z" and stat[1] == self.pgid == stat[2] and stat[3] >= self.start:
+                    return True
+        return False
+
+    def stop(self, grace: float = STOP_GRACE) -> bool:
+        """SIGTERM the group, SIGKILL it after ``grace`` seconds if it is still there. False: nothing was alive."""
+        if not self.alive():
+            return False
+        _killpg(self.pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while self.alive() and time.monotonic() < deadline:  # bounded by the grace
+            time.sleep(0.05)
+        if self.alive():
+            _killpg(self.pgid, signal.SIGKILL)
+        return True
+
+
+def _killpg(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class TaskLock:
+    """``.orchestra/run-locks/<task>.lock``: held (``flock``) by the process that owns the task's live run.
+
+    Taking it refuses a second live run of the task (:class:`RunBusyError`), then stops what a dead owner
+    left running (see the module docstring); ``stopped`` is that group, if any. ``run_id`` None: taken
+    only to clean up (recovery), the file is left as it was."""
+
+    def __init__(self, root: Path, task_id: str, run_id: str | None) -> None:
+        directory = root / STATE_DIR / LOCKS_DIR
+        fsio.private_dir(directory)
+        self.path = directory / f"{task_id}.lock"
+        self._fd = fsio.open_file(self.path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            holder = _load(os.pread(self._fd, 4096, 0)).get("run_id")
+            os.close(self._fd)
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                which = f"its run {holder} is" if isinstance(holder, str) else "another run of it is"
+                raise RunBusyError(f"cannot start {task_id}: {which} still going; wait for it to end") from None
+            raise
+        left = ProcessGroup.from_dict(_load(os.pread(self._fd, 4096, 0)).get("group"))
+        self.stopped = left if left is not None and left.stop() else None
+        self.run_id = run_id
+        if run_id is not None:
+            self.record(None)
+
+    def record(self, group: ProcessGroup | None) -> None:
+        """Name the run's current process group (written over the old content, then cut: never empty)."""
+        data = json.dumps({"run_id": self.run_id, "group": group.to_dict() if group else None}).encode()
+        os.pwrite(self._fd, data, 0)
+        os.ftruncate(self._fd, len(data))
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# ------------------------------------------------------------------------------------ run files
+
+
+class RunLog:
+    """The files of one live run, owned by this process until :meth:`close`. With ``task_id``, the task's
+    :class:`TaskLock` is taken first (nothing is created when another run of the task is live).
+
+    A write that fails (disk full) raises an ``OrchestraError`` naming the file."""
+
+    def __init__(self, root: Path, run_id: str, task_id: str | None = None) -> None:
         self.run_id = run_id
         self.dir = run_dir(root, run_id)
-        for directory in (self.dir.parent.parent, self.dir.parent):  # .orchestra/, runs/
-            fsio.private_dir(directory)
-        os.mkdir(self.dir, fsio.DIR_MODE)  # a fresh run id: never an existing directory (or a planted link)
-        self._events_fd = fsio.open_file(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        fcntl.flock(self._events_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else can hold it
-        self._output_fd = fsio.open_file(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        self.task_lock = TaskLock(root, task_id, run_id) if task_id is not None else None
+        try:
+            for directory in (self.dir.parent.parent, self.dir.parent):  # .orchestra/, runs/
+                fsio.private_dir(directory)
+            os.mkdir(self.dir, fsio.DIR_MODE)  # a fresh run id: never an existing directory (or a planted link)
+            self._events_fd = fsio.open_file(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            fcntl.flock(self._events_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else can hold it
+            self._output_fd = fsio.open_file(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        except BaseException:
+            if self.task_lock is not None:
+                self.task_lock.close()
+            raise
         self._verify_fd: int | None = None
         self.output_bytes = 0
         self._t0 = time.monotonic()
+        if self.task_lock is not None and self.task_lock.stopped is not None:
+            self.event("stopped_leftover", **self.task_lock.stopped.to_dict())
+
+    def record_process(self, pid: int) -> None:
+        """An agent started process group ``pid``: recorded in ``events.jsonl`` and the task's lock file."""
+        group = ProcessGroup.of(pid)
+        if group is None:
+            return
+        self.event("process", **group.to_dict())
+        if self.task_lock is not None:
+            self.task_lock.record(group)
 
     @property
     def output_path(self) -> Path:
@@ -92,20 +267,28 @@ class RunLog:
     def elapsed(self) -> float:
         return round(time.monotonic() - self._t0, 3)
 
-    def write_output(self, text: str) -> None:
-        data = text.encode()
-        _write_all(self._output_fd, data)
+    def write_output(self, data: bytes | str) -> None:
+        """Append the bytes the agent produced, exactly as they came (text is written as UTF-8)."""
+        if isinstance(data, str):
+            data = data.encode()
+        self._write(self._output_fd, data, OUTPUT_FILE)
         self.output_bytes += len(data)
 
     def write_verify(self, data: bytes) -> None:
         if self._verify_fd is None:
             self._verify_fd = fsio.open_file(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        _write_all(self._verify_fd, data)
+        self._write(self._verify_fd, data, VERIFY_FILE)
 
     def event(self, name: str, /, **fields: Any) -> None:
         """One line of ``events.jsonl``: ``{"event": name, "time": ..., "t": seconds since start, ...}``."""
-        record = {"event": name, "time": _utc(), "t": self.elapsed(), **fields}
-        _write_all(self._events_fd, (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
+        record = {"event": name, "time": _utc(), "t": self.elapsed(), **redact_tree(fields)}
+        self._write(self._events_fd, (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(), EVENTS_FILE)
+
+    def _write(self, fd: int, data: bytes, name: str) -> None:
+        try:
+            _write_all(fd, data)
+        except OSError as error:  # disk full, file too large: one line, not a traceback
+            raise OrchestraError(fsio.describe_os_error(error, self.dir / name)) from None
 
     def sync(self) -> None:
         """Make ``output.txt`` durable (before the task's final state is committed); nothing to do when empty."""
@@ -122,6 +305,8 @@ class RunLog:
             self._verify_fd = None
         os.close(self._output_fd)
         os.close(self._events_fd)  # releases the flock
+        if self.task_lock is not None:
+            self.task_lock.close()
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -172,6 +357,17 @@ def read_output(root: Path, run_id: str | None, limit: int = -1) -> str | None:
         return fsio.read_bytes(run_dir(root, run_id) / OUTPUT_FILE, 0, limit).decode("utf-8", errors="replace")
     except OSError:
         return None
+
+
+def output_tail(root: Path, run_id: str, limit: int) -> tuple[bytes, int]:
+    """The last ``limit`` bytes of a run's ``output.txt`` and its whole size (``b"", 0`` when there is none)."""
+    try:
+        with open(run_dir(root, run_id) / OUTPUT_FILE, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - limit))
+            return handle.read(), size
+    except OSError:
+        return b"", 0
 
 
 @dataclass(frozen=True)
@@ -257,9 +453,21 @@ def recover_interrupted(project: Project) -> list[str]:
         now = project.tasks.get(task.task_id)
         if now is None or now.status != TaskStatus.IN_PROGRESS or (now.last_run_id, now.attempts) != (task.last_run_id, task.attempts):
             continue
+        stop_leftovers(project.root, task.task_id)
         try:
             project.fail(task.task_id, INTERRUPTED)
         except TransitionError:  # changed by another process in the meantime
             continue
         failed.append(task.task_id)
     return failed
+
+
+def stop_leftovers(root: Path, task_id: str) -> ProcessGroup | None:
+    """Stop the processes a dead run of ``task_id`` left going (see the module docstring); the group stopped.
+    Nothing is done while a run of the task is live."""
+    try:
+        lock = TaskLock(root, task_id, None)
+    except (RunBusyError, OSError):
+        return None
+    lock.close()
+    return lock.stopped

@@ -7,8 +7,10 @@ cancels every run: each task fails with ``cancelled by user`` and keeps its outp
 
 Before each round of dispatch it catches up with changes other processes made (a person completing a task
 in review from another terminal unblocks its dependants here too). A task that cannot start because
-another process started it first is skipped; one whose agent cannot be found fails with that reason. A task
-its agent cannot run (``usable.why_not``: a key not set, a shell task without commands) is never started:
+another process started it first is skipped; so is one with a run still live elsewhere (a run that outlived
+a `fail`/`retry`/`undo` of its task), which ``run()`` then leaves alone until it returns (the TUI's ``a`` tries
+again on its next press); one whose agent cannot be found fails with that reason. A task its
+agent cannot run (``usable.why_not``: a key not set, a shell task without commands) is never started:
 ``dispatch`` refuses it with the reason, ``fill`` and ``run`` leave it ready and say why (``unusable``).
 """
 
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..agents.base import Agent
-from ..errors import OrchestraError, TransitionError
+from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
 from .bus import Bus, EngineError
 from .project import Project
@@ -68,6 +70,7 @@ class Scheduler:
         self._skipped: set[str] = set()  # tasks that could not start (for the summary)
         self.unusable: dict[str, str] = {}  # ready tasks the last ``fill`` left out, and why
         self.checks = agents is None and runner is None  # the plan's own agents: checked before a start
+        self._busy: set[str] = set()  # ready tasks refused because a run of them is live elsewhere
 
     # -- dispatching ----------------------------------------------------------------------------------
 
@@ -81,7 +84,7 @@ class Scheduler:
         graph = self.project.graph
         # A job's task stays ready until its run has begun. Tasks that could not start are not excluded: after
         # the refresh in ``fill`` they are no longer ready (another process runs them, or they failed).
-        excluded = self.jobs.keys()
+        excluded = self.jobs.keys() | self._busy
         if count == 1 and allowed is None and not excluded:
             task_id = graph.next_task()
             if task_id is None or self.cannot_run(task_id) is None:
@@ -135,6 +138,10 @@ class Scheduler:
     async def _job(self, task_id: str, agent: str | None) -> RunResult | None:
         try:
             run = await self.runner.begin_async(task_id, agent)
+        except RunBusyError:
+            self._skipped.add(task_id)
+            self._busy.add(task_id)
+            return None
         except TransitionError:
             self._skipped.add(task_id)
             return None
@@ -160,6 +167,10 @@ class Scheduler:
 
     def fill(self, allowed: set[str] | None = None) -> list[str]:
         """Dispatch ready tasks until ``parallel`` jobs run or none is ready; returns the ids dispatched."""
+        self._busy.clear()
+        return self._fill(allowed)
+
+    def _fill(self, allowed: set[str] | None) -> list[str]:
         self.project.refresh()
         self.unusable = {}
         started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
@@ -172,14 +183,14 @@ class Scheduler:
     async def run(self, until: str | None = None) -> Summary:
         """Dispatch until nothing is ready and nothing runs. ``until``: only that task and what it needs."""
         summary = self.summary = Summary(interrupted=recover_interrupted(self.project))
-        self._skipped = set()
+        self._skipped, self._busy = set(), set()
         allowed = None
         if until is not None:
             self.project.task(until)  # an unknown id is a one-line error
             allowed = self.project.graph.ancestors(until) | {until}
         try:
             while True:
-                self.fill(allowed)
+                self._fill(allowed)
                 summary.unusable.update(self.unusable)
                 if not self.jobs:
                     break

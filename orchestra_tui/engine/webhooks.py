@@ -1,16 +1,26 @@
-"""Webhooks (DESIGN.md section 7): a JSON POST to each ``[[webhooks]]`` URL for the events it lists.
+"""Webhooks (DESIGN.md sections 7 and 13): a JSON POST to each ``[[webhooks]]`` URL for the events it lists.
 
 A commit never waits on a webhook: the listener ``attach_webhooks`` puts on ``Project.listeners`` only builds
 the body and queues it in memory. A background thread writes queued deliveries to the durable outbox
-(``outbox.py``) and sends them with httpx: bounded attempts with exponential backoff and jitter; 2xx is
-delivered; 408, 429, 5xx and network errors are retried; any other status is given up. ``close(timeout)``
-waits, bounded, until this process's deliveries have had their first attempt, so a one-shot CLI command
-delivers before it exits; whatever is left is sent by the next orchestra process that opens the project.
+(``outbox.py``). Who sends them:
+
+- ``Project.open`` attaches a *held* dispatcher: nothing is written or sent until ``release()``, which the
+  project calls on a change a person made (not inside ``Project.quietly()``, e.g. the app's recovery of
+  interrupted runs). Its thread then writes to the outbox and starts a detached sender process
+  (``deliver.py``), which sends; so opening the app and read-only commands send nothing, and no command ever
+  has a receiver on its path. Events queued by a process that never released are found by the next one
+  (``catch_up``).
+- A dispatcher attached directly (``attach_webhooks(project, hooks=...)``) and the sender process send from
+  their own thread: bounded attempts with exponential backoff and jitter; 2xx is delivered; 408, 429, 5xx and
+  network errors are retried; any other status is given up. ``close(timeout)`` waits, bounded, until this
+  process's deliveries have had their first attempt.
+
 Every attempt is a JSON line in ``.orchestra/webhooks.log``.
 
 Events come from history entries, whoever made them (scheduler, CLI, TUI, API), and from ``emit`` (the run
 engine's ``run_finished``). A delivery is at least once: receivers can deduplicate on the
-``X-Orchestra-Delivery`` header.
+``X-Orchestra-Delivery`` header. ``X-Orchestra-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.id.body">``
+signs the time and the delivery id with the body, so a receiver can refuse replays.
 
 Webhooks registered from code (the Python API's ``WebhookManager``, :func:`register_webhook`) are added to
 every project this process has open or opens later; their extra headers are secrets, kept in memory only
@@ -18,8 +28,9 @@ every project this process has open or opens later; their extra headers are secr
 in the outbox is sent by the next process of this script that registers the same URL.
 
 Secrets: the HMAC secret is read from ``environ[secret_env]`` at send time, and nothing is sent unsigned
-when it is missing. Bodies and log lines are scrubbed of the values of every environment variable the
-plan names as a key or secret, and the log shows a URL without its userinfo, query or fragment.
+when it is missing (said once to the face, through ``notes``, and in the log). Bodies and log lines are
+redacted (``redaction.py``: every value expanded from the environment), and scrubbed of the values of the
+variables the plan names as a key or secret; the log shows a URL without its userinfo, query or fragment.
 """
 
 from __future__ import annotations
@@ -43,10 +54,12 @@ from urllib.parse import urlsplit, urlunsplit
 from .. import __version__
 from ..errors import OrchestraError
 from ..models import WebhookConfig, WebhookEvent
+from ..redaction import redact
 from ..store import Entry, Store
 from ..store.changes import Record
 from ..store.fsio import open_file, write_all
 from ..store.store import now_iso
+from .deliver import start_sender
 from .outbox import Cursor, DamagedDelivery, Delivery, Outbox, hook_key
 
 if TYPE_CHECKING:
@@ -101,9 +114,16 @@ def redact_url(url: str) -> str:
     return shown + (f"?{REDACTED}" if parts.query else "")
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Orchestra-Signature`` value: ``sha256=`` and the hex HMAC-SHA256 of the body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, delivery: str, timestamp: int) -> str:
+    """The ``X-Orchestra-Signature`` value, ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.delivery.body">``:
+    the time and the delivery id are signed with the body, so a receiver can refuse a replayed request (an old
+    ``t``, or an id it has seen) as well as a forged one."""
+    signed = f"{timestamp}.{delivery}.".encode() + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def _unsigned(hook: WebhookConfig) -> str:
+    return f"secret_env {hook.secret_env} is not set; not sent unsigned (set it: the next change sends what waits)"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -163,8 +183,13 @@ class WebhookDispatcher:
         environ: Mapping[str, str] | None = None,
         policy: RetryPolicy | None = None,
         secret_names: Iterable[str] = (),
+        deliver_here: bool = True,
+        notes: list[str] | None = None,
     ) -> None:
         self.project_id = project_id
+        self.deliver_here = deliver_here
+        self.notes = notes if notes is not None else []  # one line each, for the face to show
+        self._unsigned: set[str] = set()  # webhooks whose missing secret was noted
         self.policy = policy or RetryPolicy()
         self.outbox = Outbox(state_dir)
         self.log_path = state_dir / LOG_FILE
@@ -187,15 +212,18 @@ class WebhookDispatcher:
         self._in_flight = False  # an attempt is under way (close waits for it, so its outcome is recorded)
         self._closing = False
         self._stopped = False
+        self._started = False
+        self._reset: tuple[Cursor | None, int] | None = None  # (cursor catch_up found, entry to restart from)
         self._client: httpx.Client | None = None
         self._log_filter: _RedactUrls | None = None
         self._thread = threading.Thread(target=self._run, name="orchestra-webhooks", daemon=True)
 
     def add(self, hook: WebhookConfig, headers: Mapping[str, str]) -> None:
         """Add a webhook registered from code (any thread). It is not part of the configuration's fingerprint:
-        other processes do not have it."""
+        other processes do not have it, so this process sends (a sender process could not)."""
         key = hook_key(hook.url)
         with self._cond:
+            self.deliver_here = True
             self._headers = {**self._headers, key: dict(headers)}
             self._hooks = {**self._hooks, key: hook}  # replaced, never changed: the delivery thread reads it unlocked
             if hook.secret_env:
@@ -280,6 +308,7 @@ class WebhookDispatcher:
         return [value for value in values if len(value) >= MIN_SECRET]
 
     def _scrub(self, text: str, secrets: list[str] | None = None) -> str:
+        text = redact(text)
         for secret in self._secrets() if secrets is None else secrets:
             text = text.replace(secret, REDACTED)
         return text
@@ -299,14 +328,15 @@ class WebhookDispatcher:
     # -- catching up at open --------------------------------------------------------------------------
 
     def catch_up(self, store: Store) -> None:
-        """Queue the events of entries after the cursor that no process queued (one killed between its commit
-        and its outbox write). Only with the webhook configuration that wrote the cursor, and only the last
-        ``RECOVER_MAX`` entries: a webhook that is new, or put back after a while, gets no old events."""
-        with self.outbox.locked():
-            cursor = self.outbox.cursor()
-            if cursor is None or cursor.hooks != self._fingerprint or cursor.seq > store.seq:
-                self.outbox.set_cursor(Cursor(store.seq, self._fingerprint))
-                return
+        """Queue (in memory) the events of entries after the cursor that no process queued (one killed between
+        its commit and its outbox write, or one that never sent: a read-only command, an app only looked at).
+        Only with the webhook configuration that wrote the cursor, and only the last ``RECOVER_MAX`` entries: a
+        webhook that is new, or put back after a while, gets no old events. Writes nothing: a cursor to reset
+        is reset by the first write (``_write``)."""
+        cursor = self.outbox.cursor()
+        if cursor is None or cursor.hooks != self._fingerprint or cursor.seq > store.seq:
+            self._reset = (cursor, store.seq)
+            return
         if cursor.seq == store.seq:
             return
         for entry in [entry for entry in store.history() if entry.seq > cursor.seq][-RECOVER_MAX:]:
@@ -317,12 +347,21 @@ class WebhookDispatcher:
     # -- the delivery thread --------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the thread that writes queued deliveries to the outbox (and sends them when ``deliver_here``)."""
+        with self._cond:
+            if self._started:
+                return
+            self._started = True
         self._thread.start()
+
+    release = start  # a change a person made: what waits may go out now (DESIGN.md section 13)
 
     def _run(self) -> None:
         try:
             try:
                 self._housekeeping()
+                if self._reset is not None:  # catch_up found no usable cursor: this configuration starts now
+                    self._write([])
             except (OrchestraError, OSError) as error:
                 self._log_line({"error": str(error), "result": "outbox error"})
             wake = 0.0
@@ -337,7 +376,10 @@ class WebhookDispatcher:
                 try:
                     if batches:
                         self._write(batches)
-                    wake = self._pass(only_own=closing)
+                    if self.deliver_here:
+                        wake = self._pass(only_own=closing)
+                    else:
+                        self._hand_off()
                 except Exception as error:  # noqa: BLE001 - the thread outlives any one failure (disk full, a bug)
                     self._log_line({"error": f"{type(error).__name__}: {error}", "result": "outbox error"})
                     wake = time.time() + self.policy.rescan
@@ -373,7 +415,11 @@ class WebhookDispatcher:
         written = 0
         try:
             with self.outbox.locked():
-                cursor = self.outbox.cursor()
+                stored = cursor = self.outbox.cursor()
+                if self._reset is not None:
+                    if stored == self._reset[0]:  # as catch_up found it: start from the entry it saw last
+                        cursor = Cursor(self._reset[1], self._fingerprint)
+                    self._reset = None
                 top = cursor.seq if cursor is not None else 0
                 for seq, deliveries in batches:
                     if seq is not None:
@@ -383,12 +429,50 @@ class WebhookDispatcher:
                     for delivery in deliveries:
                         self.outbox.write(delivery)
                         written += 1
+                        self._note_unsigned(delivery)
                         with self._cond:
                             self._own.add(delivery.name)
-                if cursor is None or top != cursor.seq:
+                if cursor is None or cursor != stored or top != cursor.seq:
                     self.outbox.set_cursor(Cursor(top, self._fingerprint))
         finally:
             self._done_with(total - written)  # the ones written are done with once attempted
+
+    def _note_unsigned(self, delivery: Delivery) -> None:
+        """Say once per webhook, in the log and to the face (``notes``), that its secret is missing."""
+        hook = self._hooks.get(delivery.hook)
+        if hook is None or not hook.secret_env or self._environ.get(hook.secret_env) or delivery.hook in self._unsigned:
+            return
+        self._unsigned.add(delivery.hook)
+        message = f"webhook {redact_url(hook.url)}: {_unsigned(hook)}"
+        self.notes.append(message)
+        self._log(delivery, hook, {"error": _unsigned(hook), "result": "waiting"})
+
+    def waiting(self) -> list[str]:
+        """Deliveries in the outbox for this dispatcher's webhooks (a name ends with its webhook's key)."""
+        return [name for name in self.outbox.names() if name.rpartition("-")[2] in self._hooks]
+
+    def drain(self, end: float) -> None:
+        """Send what waits in the outbox for these webhooks, with retries, until none is left or the monotonic
+        clock passes ``end``: the work of a sender process (``deliver.py``), in its own thread of control."""
+        try:
+            self._housekeeping()
+            while self.waiting() and (left := end - time.monotonic()) > 0:
+                wake = self._pass(only_own=False)
+                time.sleep(max(0.0, min(wake - time.time(), left)))
+        finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _hand_off(self) -> None:
+        """What this process wrote to the outbox is the sender process's to send (``deliver.py``)."""
+        with self._cond:
+            count = len(self._own)
+            self._own.clear()
+            self._waiting -= count
+            self._cond.notify_all()
+        if count:
+            start_sender(self.outbox.dir.parent.parent)
 
     def _pass(self, only_own: bool) -> float:
         """Attempt each due delivery once (only this process's once closing); returns when to look again."""
@@ -471,8 +555,8 @@ class WebhookDispatcher:
         if hook.secret_env:
             secret = self._environ.get(hook.secret_env)
             if not secret:
-                return _Outcome(error=f"secret_env {hook.secret_env} is not set; not sent unsigned", retry=True)
-            headers[SIGNATURE_HEADER] = sign(secret, body)
+                return _Outcome(error=_unsigned(hook), retry=True)
+            headers[SIGNATURE_HEADER] = sign(secret, body, delivery.name, int(time.time()))
         if self._client is None:
             self._log_filter = _RedactUrls(httpx.URL, [hook.url for hook in self._hooks.values()])
             logging.getLogger("httpx").addFilter(self._log_filter)
@@ -529,6 +613,10 @@ class WebhookDispatcher:
         for the next orchestra process."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            if not self._started:  # nothing was released: nothing is written or sent (catch_up finds it later)
+                self._stopped = True
+                self._queue = []
+                return
             self._closing = True
             self._cond.notify_all()
             while (self._waiting > 0 or self._in_flight) and self._thread.is_alive() and (left := deadline - time.monotonic()) > 0:
@@ -541,6 +629,8 @@ class WebhookDispatcher:
                 self._write(leftover)
             except (OrchestraError, OSError) as error:
                 log.warning("webhooks: %s", self._scrub(str(error)))
+        if not self.deliver_here:
+            self._hand_off()
 
 
 # Registered from code in this process: url key -> (webhook, extra headers); and the projects open in it.
@@ -554,7 +644,7 @@ def register_webhook(hook: WebhookConfig, headers: Mapping[str, str]) -> None:
     _REGISTERED[hook_key(hook.url)] = (hook, dict(headers))
     for project in list(_OPEN):
         if project.webhooks is None:
-            project.webhooks = _start(project, [], None, None)  # with every webhook registered, this one too
+            project.webhooks = _start(project, [], None, None, held=True)  # with every webhook registered, this one too
         else:
             project.webhooks.add(hook, headers)
 
@@ -580,23 +670,28 @@ def attach_webhooks(
     hooks: Sequence[WebhookConfig] | None = None,
     environ: Mapping[str, str] | None = None,
     policy: RetryPolicy | None = None,
+    held: bool = False,
 ) -> WebhookDispatcher | None:
     """Deliver the events of ``project`` to its plan's ``[[webhooks]]`` (or ``hooks``); call once, at the end of
     ``Project.open``, and ``close()`` the dispatcher when the project closes. None when there is nothing to
-    deliver to or the state directory is read-only."""
+    deliver to or the state directory is read-only.
+
+    ``held`` (what ``Project.open`` asks for): nothing is written or sent until ``release()`` (a change a
+    person made), and then a detached sender process sends (``deliver.py``), never this one."""
     hooks = project.plan.webhooks if hooks is None else hooks
     if project.store.read_only:
         return None
     _OPEN.add(project)
     if not hooks and not _REGISTERED:
         return None
-    return _start(project, hooks, environ, policy)
+    return _start(project, hooks, environ, policy, held)
 
 
 def _start(project: Project, hooks: Sequence[WebhookConfig], environ: Mapping[str, str] | None,
-           policy: RetryPolicy | None) -> WebhookDispatcher:
+           policy: RetryPolicy | None, held: bool) -> WebhookDispatcher:
     secret_names = [agent.api_key_env for agent in project.plan.agents.values() if agent.api_key_env]
-    dispatcher = WebhookDispatcher(project.store.dir, project.plan.project.id, hooks, environ=environ, policy=policy, secret_names=secret_names)
+    dispatcher = WebhookDispatcher(project.store.dir, project.plan.project.id, hooks, environ=environ, policy=policy,
+                                   secret_names=secret_names, deliver_here=not held, notes=project.store.warnings)
     try:
         dispatcher.catch_up(project.store)
     except (OrchestraError, OSError) as error:
@@ -605,5 +700,6 @@ def _start(project: Project, hooks: Sequence[WebhookConfig], environ: Mapping[st
         dispatcher.add(hook, headers)
     store = project.store
     project.listeners.append(lambda entry, _changes: dispatcher.on_entry(entry, store.tasks))
-    dispatcher.start()
+    if not held:
+        dispatcher.start()
     return dispatcher

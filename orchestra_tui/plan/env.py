@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..redaction import register
+
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -14,7 +16,7 @@ def expand_env(value: str, environ: Mapping[str, str]) -> tuple[str, set[str]]:
 
     ``${VAR:-default}`` uses the default when VAR is unset or empty (as in the shell). ``${VAR}`` with VAR
     unset is left as written and VAR is reported missing. Use this for task strings at run time; never
-    store its result.
+    store its result. Every value taken from ``environ`` is registered as a secret (:mod:`..redaction`).
     """
     missing: set[str] = set()
     if "${" not in value:
@@ -23,11 +25,12 @@ def expand_env(value: str, environ: Mapping[str, str]) -> tuple[str, set[str]]:
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         current = environ.get(name)
-        if default is not None:
-            return current if current else default
+        if default is not None and not current:
+            return default
         if current is None:
             missing.add(name)
             return match.group(0)
+        register(name, current)
         return current
 
     return _ENV_RE.sub(substitute, value), missing

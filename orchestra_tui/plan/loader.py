@@ -15,7 +15,9 @@ from typing import Any
 from ..bulk import paused_gc
 from ..errors import PlanError
 from ..models import AgentConfig, Price, ProjectSettings, TaskSpec, WebhookConfig
+from ..redaction import register_env
 from .cache import _cache_read, _cache_write
+from .env import _ENV_RE
 from .files import PLAN_FILE, SEED_CONFIG_FILE, slug
 from .locate import _TASK_HEADER_RE, _json_key_line, _LineIndex
 from .problems import _display, _Problems
@@ -118,6 +120,16 @@ def _parse_toml(content: bytes, file: str, problems: _Problems) -> tuple[dict[st
         return None, text
 
 
+def _register_secrets(text: str, agents: Mapping[str, AgentConfig], webhooks: list[WebhookConfig],
+                      environ: Mapping[str, str]) -> None:
+    """Register as secrets the values of every variable the plan refers to (``${VAR}`` anywhere, tasks
+    included, though they are expanded only when they run), every ``api_key_env`` and ``secret_env``."""
+    names = {match.group(1) for match in _ENV_RE.finditer(text)}
+    names |= {agent.api_key_env for agent in agents.values() if agent.api_key_env}
+    names |= {hook.secret_env for hook in webhooks if hook.secret_env}
+    register_env(sorted(names), environ)
+
+
 def load_plan(root: Path, *, cache_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Plan:
     """Read and validate the plan of the project in ``root``; raise :class:`PlanError` listing every problem.
 
@@ -165,6 +177,7 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
                                  f"field 'default_agent': {_unknown_agent(project.default_agent, known)}")
         if problems or project is None:
             raise PlanError(problems.lines())
+        _register_secrets(seed_bytes.decode("utf-8", "replace"), seed_agents, [], environ)
         return Plan(root=root, path=seed_path, project=project, agents=dict(seed_agents), webhooks=[], tasks=[],
                     sha256=hashlib.sha256(seed_bytes).hexdigest(), missing_env=frozenset(missing))
 
@@ -194,6 +207,7 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     agents = dict(plan_file.agents)
     for name, config in seed_agents.items():
         agents.setdefault(name, config)
+    _register_secrets(text, agents, plan_file.webhooks, environ)
     return Plan(
         root=root,
         path=toml_path,

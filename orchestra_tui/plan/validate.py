@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from ..errors import quoted
 from ..models import AgentConfig, PlanFile
-from .env import _expand_tree, expand_env
+from ..userconfig import CONFIG_FILE, allowed_env, config_home
+from .env import _ENV_RE, _expand_tree, expand_env
 from .locate import _Block
 from .messages import _suggest
 from .outputs import output_problem
@@ -17,6 +18,10 @@ from .problems import _Context, _Problems
 
 #: Agents that exist without an ``[agents.NAME]`` table (one may still configure them).
 BUILTIN_AGENTS: frozenset[str] = frozenset({"shell", "interactive"})
+#: Agent types that send nothing over the network themselves (their strings may use any variable).
+LOCAL_AGENT_TYPES: frozenset[str] = frozenset({"shell", "cli", "interactive"})
+#: The fields of an agent's table that go over the network (in the URL, the headers or the body).
+SENT_AGENT_FIELDS: frozenset[str] = frozenset({"base_url", "headers", "request", "model", "system"})
 
 _MAX_DEPENDENCY_SUGGESTIONS = 25
 
@@ -33,6 +38,7 @@ def _validate_plan_data(
     ctx = _Context(file, raw, text, problems)
     missing: set[str] = set()
     data = dict(raw)
+    _check_sent_env(ctx, raw, environ)
     for section in ("project", "agents", "webhooks"):
         if section in data:
             data[section] = _expand_tree(data[section], environ, missing)
@@ -70,6 +76,47 @@ def _validate_plan_data(
             ctx.add(ctx.task_label(index), ctx.lines.task_block(index).key_line("output"), f"{quoted(output)} {problem}", "output")
     _dependency_checks(ctx, tasks)
     return plan_file, missing, ctx
+
+
+def _sent_refs(value: Any, field: str, url: bool) -> list[tuple[str, str]]:
+    """(field, variable) for each ``${VAR}`` in ``value`` whose value would be sent; in a URL, a reference at
+    the very start picks the server itself and sends nothing to anyone else."""
+    if isinstance(value, str):
+        return [(field, match.group(1)) for match in _ENV_RE.finditer(value) if not (url and match.start() == 0)]
+    if isinstance(value, dict):
+        return [ref for key, item in value.items() for ref in _sent_refs(item, f"{field}.{key}", False)]
+    if isinstance(value, list):
+        return [ref for item in value for ref in _sent_refs(item, field, False)]
+    return []
+
+
+def _check_sent_env(ctx: _Context, raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Refuse ``${VAR}`` where its value would go over the network (an HTTP agent's table, a webhook's URL)
+    unless the person allowed VAR: it is the agent's own ``api_key_env`` or in ``allow_env`` of the user's
+    config (read only when a reference needs it). A plan from someone else cannot name where a secret goes
+    (DESIGN.md section 13)."""
+    refs: list[tuple[str, int | None, str, str, str]] = []  # (label, line, field, variable, whose server)
+    agents = raw.get("agents")
+    for name, agent in (agents.items() if isinstance(agents, dict) else ()):
+        if not isinstance(agent, dict) or agent.get("type") in LOCAL_AGENT_TYPES:
+            continue
+        for key, value in agent.items():
+            if key in SENT_AGENT_FIELDS:
+                refs += [(f"agent {name}", ctx.lines.agent_block(name).key_line(key), field, var, "agent")
+                         for field, var in _sent_refs(value, key, key == "base_url") if var != agent.get("api_key_env")]
+    hooks = raw.get("webhooks")
+    for index, hook in enumerate(hooks if isinstance(hooks, list) else ()):
+        if isinstance(hook, dict):
+            refs += [(f"webhook #{index + 1}", ctx.lines.webhook_block(index).key_line("url"), field, var, "webhook")
+                     for field, var in _sent_refs(hook.get("url"), "url", True)]
+    if not refs:
+        return
+    allowed = allowed_env(environ)
+    config = config_home(environ=environ) / CONFIG_FILE
+    for label, line, field, var, whose in refs:
+        if var not in allowed:
+            ctx.add(label, line, f"${{{var}}} would be sent to the {whose}'s server; "
+                    f"allow it with allow_env = [\"{var}\"] in {config}", field)
 
 
 def _unknown_agent(name: str, known: set[str]) -> str:

@@ -110,8 +110,9 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file, never a mix.
+def atomic_write(path: Path, data: bytes | Path, mode: int = FILE_MODE) -> None:
+    """Replace ``path`` with ``data`` (bytes, or a file's contents copied file to file) so that a crash leaves
+    either the old or the new file, never a mix.
 
     ``mode`` FILE_MODE (private) by default; a project file (a task's output) passes 0o666, the umask applies."""
     tmp = path.with_name(f"{TEMP_PREFIX}{path.name}-{os.getpid()}")
@@ -123,7 +124,10 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     try:
         try:
             fault("atomic.write")
-            write_all(fd, data)
+            if isinstance(data, Path):
+                _copy_into(fd, data)
+            else:
+                write_all(fd, data)
             fault("atomic.before-fsync")
             os.fsync(fd)
             fault("atomic.after-fsync")
@@ -135,6 +139,17 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
         raise
     fault("atomic.after-rename")
     fsync_dir(path.parent)
+
+
+def _copy_into(fd: int, source: Path) -> None:
+    """Append the file ``source`` to ``fd``, in the kernel (``sendfile``): any size, never in memory."""
+    with open(source, "rb") as reading:
+        size, offset = os.fstat(reading.fileno()).st_size, 0
+        while offset < size:
+            sent = os.sendfile(fd, reading.fileno(), offset, size - offset)
+            if sent == 0:
+                break  # the source shrank
+            offset += sent
 
 
 def describe_os_error(error: OSError, path: Path) -> str:

@@ -27,6 +27,7 @@ from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
 from ..cli import render
+from ..display import one_line, printable
 from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
 from ..engine.runner import CANCELLED
 from ..errors import OrchestraError
@@ -99,6 +100,11 @@ class OrchestraApp(App[None]):
         self._header_due = False
 
     # -- building -------------------------------------------------------------------------------------
+
+    def notify(self, message: str, **options: Any) -> None:  # type: ignore[override]
+        """Every notification is shown safely: it may quote a title, a summary or an agent's error."""
+        options.setdefault("markup", False)
+        super().notify(printable(message), **options)
 
     def get_default_screen(self) -> Screen[None]:
         return MainScreen(id="_default")
@@ -204,7 +210,7 @@ class OrchestraApp(App[None]):
 
     def _draw_header(self) -> None:
         project = self.session.project
-        name = project.plan.project.name or project.plan.project.id
+        name = one_line(project.plan.project.name or project.plan.project.id)
         keys = {binding.action: self.keys_of(binding) for binding in bindings.BINDINGS}
         tabs = [(view, keys[f"view('{view}')"], VIEW_TITLES[view]) for view in self.views]
         self.main.query_one(ProjectHeader).show(name, self.session.figures(), tabs, self.view)

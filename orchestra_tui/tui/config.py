@@ -9,24 +9,21 @@
     quit = "q,ctrl+q"
 
 The directory is ``$ORCHESTRA_CONFIG_DIR`` when set (tests point it at a temporary one), else
-platformdirs' user config directory for ``orchestra``.
+platformdirs' user config directory for ``orchestra`` (``userconfig.py``, which also reads ``allow_env``).
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 
-import platformdirs
 import tomli_w
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import OrchestraError
 from ..store import fsio
+from ..userconfig import CONFIG_ENV, CONFIG_FILE, config_home, read_config
 
-CONFIG_ENV = "ORCHESTRA_CONFIG_DIR"
-CONFIG_FILE = "config.toml"
+__all__ = ["CONFIG_ENV", "CONFIG_FILE", "TuiConfig", "config_home", "load_config", "save_config"]
 
 
 class TuiConfig(BaseModel):
@@ -36,27 +33,13 @@ class TuiConfig(BaseModel):
     keymap: dict[str, str] = {}
     table_sort: str | None = None  # the table view's sort column, remembered
     table_reverse: bool | None = None
-
-
-def config_home(given: Path | str | None = None) -> Path:
-    if given is not None:
-        return Path(given)
-    if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV])
-    return platformdirs.user_config_path("orchestra")
+    allow_env: list[str] | None = None  # read by the core (userconfig.py); kept when the theme is remembered
 
 
 def load_config(directory: Path) -> TuiConfig:
     """The settings in ``directory`` (defaults when there is no file); a bad file is a one-line OrchestraError."""
     path = directory / CONFIG_FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return TuiConfig()
-    except OSError as error:
-        raise OrchestraError(f"cannot read {path}: {error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise OrchestraError(f"{path}: {error}") from None
+    data = read_config(directory)
     try:
         return TuiConfig.model_validate(data)
     except ValidationError as error:

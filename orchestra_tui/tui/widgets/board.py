@@ -31,6 +31,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
 from ...cli.render import spent, status_text
+from ...display import one_line
 from ...graph import natural_key
 from ...models import TaskStatus
 from ..messages import ActionRequested, TaskSelected
@@ -105,7 +106,8 @@ def row_cells(task: AgentTask, status: TaskStatus, note: str = "") -> tuple[Task
     mark, style = _mark(status)
     task_id = task.task_id
     cell = Text(f"{mark} {task_id}", spans=[Span(0, len(mark), style), Span(len(mark) + 1, len(mark) + 1 + len(task_id), "bold")])
-    return TaskCell(task_id, cell), TitleCell(f"↳ {task.title}" if task.parent else task.title, note)  # ↳: a subtask
+    title = one_line(task.title)
+    return TaskCell(task_id, cell), TitleCell(f"↳ {title}" if task.parent else title, note)  # ↳: a subtask
 
 
 def matches(task: AgentTask, status: TaskStatus, needle: str) -> bool:

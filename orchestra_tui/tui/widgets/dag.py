@@ -24,6 +24,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from ..dag_layout import STATUS_STYLES, DagLayout, Drawing, draw, layout_dag
+from ...display import one_line
 from ..messages import TaskSelected
 
 if TYPE_CHECKING:
@@ -332,7 +333,7 @@ def info_text(project: Project | None, task_id: str | None) -> Text:
     graph = project.graph
     status = graph.status_of(task_id).value
     critical = task_id in graph.critical_path()[0]
-    first = Text.assemble((task_id, "bold"), " ", project.tasks[task_id].title, " · ", status.replace("_", " "))
+    first = Text.assemble((task_id, "bold"), " ", one_line(project.tasks[task_id].title), " · ", status.replace("_", " "))
     if critical:
         first.append(" · on the critical path", "bold")
     if status == "completed":

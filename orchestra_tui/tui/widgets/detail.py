@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from ...agents.pricing import format_total
 from ...cli.render import hours, local_time, spent, status_text, tokens_line
+from ...display import one_line, printable
 from .output import run_outcome
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _run_line(run: RunSummary) -> Text:
     if run.seconds is not None:
         line.append(f" · {run.seconds:.1f} s")
     if error:
-        line.append(f": {error}", style="red")
+        line.append(f": {printable(error)}", style="red")
     return line
 
 
@@ -57,7 +58,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
             return
         if isinstance(value, list):
             value = "\n".join(f"- {item}" for item in value)
-        table.add_row(label, Text(value) if isinstance(value, str) else value)
+        table.add_row(label, Text(printable(value)) if isinstance(value, str) else value)
 
     row("status", status_text(graph.status_of(task_id)))
     row("priority", f"{task.priority.value} · {task.phase.value} · agent {project.agent_of(task)}")
@@ -67,7 +68,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
     if task.completed_at:
         row("finished", local_time(task.completed_at))
     if task.last_error:
-        row("last error", Text(task.last_error, style="red"))
+        row("last error", Text(printable(task.last_error), style="red"))
     if task.input_tokens is not None or task.output_tokens is not None or task.unpriced_runs:
         row("tokens", f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}")
     row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
@@ -86,7 +87,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
     row("output", task.output)
     row("tags", ", ".join(task.tags))
     row("notes", task.notes.strip())
-    title = Text.assemble((task_id, "bold"), "  ", task.title)
+    title = Text.assemble((task_id, "bold"), "  ", one_line(task.title))
     return Group(title, table)
 
 

@@ -24,6 +24,7 @@ from textual.geometry import Size
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from ...cli.render import status_text
+from ...display import printable
 from ...engine.project import STATE_DIR
 from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
@@ -196,11 +197,12 @@ class RunPane(TabPane):
         return not self.live
 
     def write(self, text: str) -> None:
-        text, self.column = fold(text, self.column)
+        text, self.column = fold(printable(text), self.column)
         self.log_widget.append(text)
 
     def finish(self, status: str, error: str | None) -> None:
-        (self.status, self.error), self.live = run_outcome(status, error), False
+        status, error = run_outcome(status, error)
+        self.status, self.error, self.live = status, printable(error) if error else error, False
         self._draw_header()
 
     def _label(self) -> Content:

@@ -24,6 +24,7 @@ from textual.widgets import Button, Static
 from textual.worker import get_current_worker
 
 from ...cli.render import hours, local_time
+from ...display import printable
 from ...errors import OrchestraError
 from ..messages import ActionRequested
 from .changes import people_lines
@@ -308,7 +309,7 @@ class TimelineView(Widget, can_focus=True):
             (f"{_mark(entry.action)[0]} {entry.action}", _mark(entry.action)[1]),
         )
         self.query_one("#timeline-entry", Static).update(
-            Content("\n").join([head, Content(entry.summary), _progress_line(entry.progress, now, self.counts)])
+            Content("\n").join([head, Content(printable(entry.summary)), _progress_line(entry.progress, now, self.counts)])
         )
 
     def _request_preview(self, project: Project, entry: Entry) -> None:
@@ -334,7 +335,7 @@ class TimelineView(Widget, can_focus=True):
             if count:
                 counts = project.status_counts_at(entry.seq)
             if diff and not worker.is_cancelled:
-                lines = people_lines(project.diff(entry.seq))
+                lines = [printable(line) for line in people_lines(project.diff(entry.seq))]
         except (OrchestraError, OSError) as error:
             if count and counts is None:
                 counts = {}  # nothing to count: the diff says why
@@ -423,7 +424,7 @@ class ConfirmRollback(ModalScreen[bool]):
     def _compute(self, project: Project, entry_id: str) -> None:
         try:
             entry = project.entry(entry_id)
-            result: tuple[Entry | None, list[str] | str] = (entry, people_lines(project.rollback_changes(entry.seq)))
+            result: tuple[Entry | None, list[str] | str] = (entry, [printable(line) for line in people_lines(project.rollback_changes(entry.seq))])
         except (OrchestraError, OSError) as error:
             result = (None, str(error))
         self.app.call_from_thread(self._show, *result)
@@ -437,7 +438,7 @@ class ConfirmRollback(ModalScreen[bool]):
             return
         assert entry is not None
         self.query_one("#confirm-title", Static).update(
-            Content.assemble(f"Roll back to entry {entry.id} ", (f"({local_time(entry.time)}, {entry.summary})", "$text-muted"), "?")
+            Content.assemble(f"Roll back to entry {entry.id} ", (f"({local_time(entry.time)}, {printable(entry.summary)})", "$text-muted"), "?")
         )
         if not result:
             body.update(Content.styled("nothing to roll back: the tasks are already as they were then", "$text-muted"))

@@ -1,0 +1,245 @@
+"""The processes the local agents start (``shell``, ``cli``): one process group each, bounded in time, read as bytes.
+
+* Each process leads a new session (``start_new_session``), so its whole group can be stopped. It is not tied to
+  orchestra's life (no ``PR_SET_PDEATHSIG``: runs are to outlive their starter, DESIGN.md section 10); the run
+  records the group (``on_spawn``) so that a group a dead run left going is found and stopped (engine/runs.py).
+* stdout (and stderr, when kept apart) are pipes made here and read through asyncio read transports closed here:
+  the process's output ends when the process itself exits, after a short drain (:data:`DRAIN_GAP`, at most
+  :data:`DRAIN_MAX`), whatever background children still hold the pipe. What they left in the group is then
+  stopped (SIGTERM, SIGKILL a moment later); a child that made its own session (``setsid``) is not followed.
+* Limits (:class:`Limits`): a wall-clock ``timeout`` and an ``idle_timeout`` (no byte on stdout or stderr for that
+  long), per agent and per task. Exceeding one, a cancellation or a close of the agent's stream ends the group:
+  SIGTERM, then SIGKILL after :data:`GRACE` seconds, and the leader is reaped.
+* Output is bytes, exactly as written (``output.txt`` keeps them); decoding is for display only (:class:`Decoder`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..models import AgentConfig, AgentTask, AgentType
+
+DEFAULT_TIMEOUT = {AgentType.SHELL: 1800.0, AgentType.CLI: 3600.0}
+"""Seconds a run may take, by agent type, unless the agent or the task sets ``timeout`` (0: no limit)."""
+DEFAULT_IDLE_TIMEOUT = 600.0
+"""Seconds a run may go without any output, unless the agent or the task sets ``idle_timeout`` (0: no limit)."""
+GRACE = 2.0
+"""Seconds a stopped process group gets between SIGTERM and SIGKILL."""
+DRAIN_GAP = 0.25
+"""After the process exits, its output is read until the pipe is quiet this long (or closed)..."""
+DRAIN_MAX = 2.0
+"""...but no longer than this."""
+LEFTOVER_GRACE = 0.2
+"""Seconds what a finished command left in its group gets between SIGTERM and SIGKILL."""
+READ_SIZE = 65536
+DEVNULL = asyncio.subprocess.DEVNULL
+PIPE = asyncio.subprocess.PIPE
+
+
+class LimitExceeded(Exception):
+    """A run went past its ``timeout`` or ``idle_timeout``; ``str()`` says which, for the task's reason."""
+
+
+def duration(seconds: float) -> str:
+    """``90 s``, ``10 min``, ``1 h``."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A run's limits in seconds (None: none). The task's own values win over the agent's, which win over the
+    defaults; 0 means no limit."""
+
+    timeout: float | None
+    idle_timeout: float | None
+
+    @classmethod
+    def of(cls, config: AgentConfig, task: AgentTask) -> Limits:
+        def pick(own: float | None, agent: float | None, default: float | None) -> float | None:
+            value = own if own is not None else agent if agent is not None else default
+            return value or None
+
+        return cls(
+            pick(task.timeout, config.timeout, DEFAULT_TIMEOUT.get(config.type)),
+            pick(task.idle_timeout, config.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+        )
+
+    def deadline(self) -> float | None:
+        """The monotonic time the whole run must end by (one deadline for all of a shell task's commands)."""
+        return None if self.timeout is None else time.monotonic() + self.timeout
+
+
+class Decoder:
+    """UTF-8 for display, with replacement, a character never split between two pieces."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        return self._decoder.decode(data, final)
+
+
+class Child:
+    """A started process group: read :meth:`output` (and :meth:`errors`), then :meth:`close` it."""
+
+    def __init__(self, process: asyncio.subprocess.Process, pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]],
+                 limits: Limits, deadline: float | None) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._stdout = pipes[0][0]
+        self._stderr = pipes[1][0] if len(pipes) > 1 else None
+        self._transports = [transport for _reader, transport in pipes]
+        self._limits = limits
+        self._deadline = deadline
+        self._last = time.monotonic()  # the last byte seen on stdout or stderr
+        self._exit = asyncio.ensure_future(process.wait())
+
+    async def output(self) -> AsyncIterator[bytes]:
+        """stdout as it arrives, until it closes or the process has exited and the pipe drained. Raises
+        :class:`LimitExceeded` when a limit is passed (the caller's ``close`` then stops the group)."""
+        reading: asyncio.Future[bytes] | None = None
+        exited: float | None = None
+        try:
+            while True:
+                if reading is None:
+                    reading = asyncio.ensure_future(self._stdout.read(READ_SIZE))
+                waiting: set[asyncio.Future[object]] = {reading} if exited is not None else {reading, self._exit}
+                done, _ = await asyncio.wait(waiting, timeout=self._wait(exited), return_when=asyncio.FIRST_COMPLETED)
+                if reading in done:
+                    data, reading = reading.result(), None
+                    if not data:
+                        return
+                    self._last = time.monotonic()
+                    yield data
+                elif self._exit in done and exited is None:
+                    exited = time.monotonic()
+                elif exited is not None:
+                    now = time.monotonic()
+                    if now - max(exited, self._last) >= DRAIN_GAP or now - exited >= DRAIN_MAX:
+                        return  # the process is gone; whatever still holds the pipe is not waited for
+                else:
+                    self._check_limits()
+        finally:
+            if reading is not None:
+                reading.cancel()
+
+    def _wait(self, exited: float | None) -> float | None:
+        """Seconds until the next limit or drain check."""
+        now = time.monotonic()
+        if exited is not None:
+            return max(0.0, min(max(exited, self._last) + DRAIN_GAP, exited + DRAIN_MAX) - now)
+        ends = [self._deadline] if self._deadline is not None else []
+        if self._limits.idle_timeout is not None:
+            ends.append(self._last + self._limits.idle_timeout)
+        return max(0.0, min(ends) - now) if ends else None
+
+    def _check_limits(self) -> None:
+        now = time.monotonic()
+        if self._deadline is not None and now >= self._deadline and self._limits.timeout is not None:
+            raise LimitExceeded(f"timed out after {duration(self._limits.timeout)}")
+        idle = self._limits.idle_timeout
+        if idle is not None and now - self._last >= idle:
+            raise LimitExceeded(f"no output for {duration(idle)}")
+
+    async def errors(self) -> AsyncIterator[bytes]:
+        """stderr as it arrives (it counts as activity for ``idle_timeout``), until it closes or :meth:`close`."""
+        if self._stderr is None:
+            return
+        while data := await self._stderr.read(READ_SIZE):
+            self._last = time.monotonic()
+            yield data
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit)
+
+    async def close(self) -> None:
+        """End the group and release the pipes. A process still running is stopped (SIGTERM, SIGKILL after
+        :data:`GRACE`); what an exited one left in its group gets :data:`LEFTOVER_GRACE`. Safe to call twice."""
+        try:
+            if self.process.returncode is None:
+                _signal_group(self.pid, signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._exit), GRACE)
+                except TimeoutError:
+                    pass
+                _signal_group(self.pid, signal.SIGKILL)
+                await asyncio.shield(self._exit)
+            elif _signal_group(self.pid, signal.SIGTERM):
+                deadline = time.monotonic() + LEFTOVER_GRACE
+                while _signal_group(self.pid, 0) and time.monotonic() < deadline:  # bounded by the grace
+                    await asyncio.sleep(0.02)
+                _signal_group(self.pid, signal.SIGKILL)
+        finally:
+            for transport in self._transports:
+                transport.close()
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to the group; False when it has no member left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+async def _pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
+    """A pipe whose read end is an asyncio transport (closed by :meth:`Child.close`); returns the write end too."""
+    read_fd, write_fd = os.pipe()
+    try:
+        reader = asyncio.StreamReader(limit=READ_SIZE)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0))
+    except BaseException:
+        os.close(write_fd)
+        raise
+    return write_fd, reader, transport
+
+
+async def spawn(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], limits: Limits, deadline: float | None = None,
+    stdin: int = DEVNULL, separate_stderr: bool = False, on_spawn: Callable[[int], None] | None = None,
+) -> Child:
+    """Start ``argv`` as the leader of a new session, stdout piped (stderr merged into it unless ``separate_stderr``).
+
+    The executable is looked up on ``env``'s PATH; ``deadline`` (monotonic) defaults to ``limits.deadline()``.
+    ``on_spawn(pid)`` is called at once (the run records the group). Raises OSError when it cannot start."""
+    pipes = [await _pipe()]
+    try:
+        if separate_stderr:
+            pipes.append(await _pipe())
+        stderr = pipes[1][0] if separate_stderr else pipes[0][0]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=pipes[0][0], stderr=stderr, start_new_session=True)
+        finally:
+            for write_fd, _reader, _transport in pipes:
+                os.close(write_fd)
+    except BaseException:
+        for _fd, _reader, transport in pipes:
+            transport.close()
+        raise
+    child = Child(process, [(reader, transport) for _fd, reader, transport in pipes], limits,
+                  limits.deadline() if deadline is None else deadline)
+    if on_spawn is not None:
+        try:
+            on_spawn(process.pid)
+        except BaseException:
+            await child.close()
+            raise
+    return child
