@@ -566,3 +566,15 @@ async def test_claude_partial_messages_stream_the_answer_once(tmp_path: Path) ->
         failing, lambda body: anthropic_error(429, "rate_limit_error", "Slow down"), "--include-partial-messages")
     assert result.status == "failed" and streamed(root, result) == ""
     assert [event["kind"] for event in events(root, result, "failed")] == ["rate_limit"]
+
+
+@needs_codex
+async def test_codex_looping_without_network_is_ended_by_the_timeout(tmp_path: Path) -> None:
+    """Nothing listening: Codex would retry for ever; the agent's wall-clock ``timeout`` ends it (its retries
+    shown meanwhile) and fails the task."""
+    root, env = codex_project(tmp_path, f"http://127.0.0.1:{closed_port()}")
+    assert CODEX is not None
+    make_project(root, "codex", [CODEX, "exec", "--json", "--skip-git-repo-check"], "jsonl", timeout=4)
+    result, retries = await run_task(root, env)
+    assert_failed(root, result, "timeout", f"{CODEX} timed out after 4 s")
+    assert retries and all(retry.reason == "codex: Connection failed: error sending request" for retry in retries)
