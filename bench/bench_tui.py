@@ -529,7 +529,7 @@ def bench_first_paint(results: Results, base: Path, runs: int, busy: bool = Fals
     if not program.exists():
         results.skip(metric, size, "ms", f"no console script at {program} (pip install -e .)")
         return
-    socket = f"orchestra-bench-{os.getpid()}"
+    socket = f"orchestra-bench-{os.getpid()}{'-busy' * busy}"
     tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
     subprocess.run([*tmux, "new-session", "-d", "-s", "keep", "-x", "80", "-y", "24", "sleep 600"], check=True)
     times: list[float] = []
