@@ -33,11 +33,14 @@ of the chunks has arrived; the peak (``VmHWM``); growth over the second half of 
 output pane holds (bounded by the panes' ``MAX_LINES``); the bytes of the runs' ``output.txt`` against
 what the agents wrote.
 
-First paint. The real ``orchestra DIR`` (the console script next to this Python) on a fresh copy of
+Start-up. ``orchestra --version``, the whole process, median of 5 (it imports none of textual, httpx, pydantic,
+networkx). First paint: the real ``orchestra DIR`` (the console script next to this Python) on a fresh copy of
 ``sample_projects/demo``, started in a detached tmux session of 120x40; from just before ``tmux
 new-session`` to the first ``capture-pane`` (polled every 5 ms) that shows the board's columns and the
 demo's first task. Median of 5 after one uncounted run (the first run of a new tree compiles bytecode).
-The machine's load average is printed: other work on the machine slows every figure here.
+Then the same with a CPU-bound neighbour (a Python busy loop, stopped by its pid), as on a busy machine.
+``--start-only`` measures only these. The machine's load average is printed: other work on the machine
+slows every figure here.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +94,7 @@ LINE_BYTES = 64
 LATENCY_TARGET_MS = 50.0
 RSS_TARGET_MB = 300.0
 PAINT_TARGET_S = 1.0
+VERSION_TARGET_S = 0.3  # `orchestra --version`: imports nothing heavy (no textual, httpx, pydantic, networkx)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # The agent's program: reads the prompt, then writes COUNT lines of LINE_BYTES at RATE lines per second.
@@ -487,8 +492,36 @@ def report_memory(results: Results, app: OrchestraApp, root: Path, sizes: Sizes,
 # ------------------------------------------------------------------------------------------ first paint
 
 
-def bench_first_paint(results: Results, base: Path, runs: int) -> None:
-    metric, size = "first paint, `orchestra DIR` in tmux (median)", "demo, 120x40"
+def bench_version(results: Results, runs: int) -> None:
+    """``orchestra --version``, the whole process (what a shell prompt or a script pays), median of ``runs``."""
+    program = Path(sys.executable).parent / "orchestra"
+    if not program.exists():
+        results.skip("`orchestra --version`, whole process (median)", "-", "ms", f"no console script at {program}")
+        return
+    times = []
+    for attempt in range(runs + 1):  # the first is not counted (bytecode)
+        started = time.perf_counter()
+        subprocess.run([str(program), "--version"], check=True, capture_output=True, timeout=60)
+        if attempt:
+            times.append((time.perf_counter() - started) * 1000)
+    results.add("`orchestra --version`, whole process (median)", "-", statistics.median(times), "ms", below=VERSION_TARGET_S * 1000,
+                note=f"{runs} runs: {', '.join(f'{t:.0f}' for t in times)} ms")
+
+
+@contextmanager
+def cpu_neighbour() -> Iterator[None]:
+    """A CPU-bound process beside the app for the duration (a busy machine), stopped by its pid."""
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        neighbour.kill()
+        neighbour.wait(timeout=10)
+
+
+def bench_first_paint(results: Results, base: Path, runs: int, busy: bool = False) -> None:
+    metric = "first paint, `orchestra DIR` in tmux (median)" + (", a CPU-bound neighbour" if busy else "")
+    size = "demo, 120x40"
     program = Path(sys.executable).parent / "orchestra"
     if shutil.which("tmux") is None:
         results.skip(metric, size, "ms", "tmux is not installed")
@@ -496,13 +529,13 @@ def bench_first_paint(results: Results, base: Path, runs: int) -> None:
     if not program.exists():
         results.skip(metric, size, "ms", f"no console script at {program} (pip install -e .)")
         return
-    socket = f"orchestra-bench-{os.getpid()}"
+    socket = f"orchestra-bench-{os.getpid()}{'-busy' * busy}"
     tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
     subprocess.run([*tmux, "new-session", "-d", "-s", "keep", "-x", "80", "-y", "24", "sleep 600"], check=True)
     times: list[float] = []
     try:
         for attempt in range(runs + 1):  # the first is not counted
-            project = base / f"demo-{attempt}"
+            project = base / f"demo-{attempt}{'-busy' * busy}"
             shutil.copytree(DEMO, project, ignore=shutil.ignore_patterns(".orchestra", "build"))
             session = f"paint{attempt}"
             command = f"env ORCHESTRA_CONFIG_DIR={base / 'config'} {program} {project}"
@@ -540,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="200 tasks, 20,000 chunks (10 s of streaming), 30 presses (a smoke run)")
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the temporary projects go (default: the system's)")
     parser.add_argument("--out", type=Path, default=None, help="JSON results file (default: bench/results/tui[-quick].json)")
+    parser.add_argument("--start-only", action="store_true", help="only `orchestra --version` and first paint (idle and busy)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = args.out or RESULTS_DIR / ("tui-quick.json" if args.quick else "tui.json")
@@ -549,8 +583,12 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     info = machine(base)  # the load average before this benchmark adds its own
     try:
-        asyncio.run(bench_streaming(results, base, sizes))
+        if not args.start_only:
+            asyncio.run(bench_streaming(results, base, sizes))
+        bench_version(results, sizes.paints)
         bench_first_paint(results, base, sizes.paints)
+        with cpu_neighbour():
+            bench_first_paint(results, base, sizes.paints, busy=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(table(results.rows, show))

@@ -12,37 +12,12 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from .enums import ProjectPhase, TaskPriority, TaskStatus
 
-class TaskPriority(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
+__all__ = ["ProjectPhase", "TaskPriority", "TaskStatus"]  # defined in enums (free of pydantic); the rest is below
 
 
 PRIORITY_RANK: dict[str, int] = {"critical": 3, "high": 2, "medium": 1, "low": 0}
-
-
-class ProjectPhase(StrEnum):
-    PLANNING = "planning"
-    DESIGN = "design"
-    DEVELOPMENT = "development"
-    TESTING = "testing"
-    DEPLOYMENT = "deployment"
-    MAINTENANCE = "maintenance"
-
-
-class TaskStatus(StrEnum):
-    """Stored statuses, plus ``READY`` and ``BLOCKED`` which are derived from dependencies, never stored."""
-
-    PENDING = "pending"
-    IN_PROGRESS = "in_progress"
-    REVIEW = "review"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    READY = "ready"
-    BLOCKED = "blocked"
 
 
 STORED_STATUSES = frozenset(

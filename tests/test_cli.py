@@ -94,7 +94,7 @@ def test_directory_without_plan_says_how_to_start_and_creates_nothing(tmp_path: 
     empty = tmp_path / "empty"
     empty.mkdir()
     line = user_error(empty)
-    assert line == f"error: no orchestra.toml in {empty}: run `orchestra init {empty}`, or try `orchestra sample_projects/demo`"
+    assert line == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
     assert user_error(empty, "list").startswith("error: no orchestra.toml in")
     assert list(empty.iterdir()) == []
     assert user_error(tmp_path / "missing", "next") == f"error: no such directory: {tmp_path / 'missing'}"

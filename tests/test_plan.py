@@ -184,9 +184,9 @@ def test_bad_agent_type_and_webhook_event(project: Path) -> None:
     )
     assert only(problems, "agent x") == (
         "orchestra.toml:4: agent x: field 'type': invalid value 'anthropc' "
-        "(allowed: anthropic, openai, gemini, ollama, http, shell, cli, interactive, python)"
+        "(did you mean 'anthropic'?) (allowed: anthropic, openai, gemini, ollama, http, shell, cli, interactive, python)"
     )
-    assert only(problems, "webhook") .startswith("orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (allowed: task_started,")
+    assert only(problems, "webhook") .startswith("orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (did you mean 'task_completed'?) (allowed: task_started,")
 
 
 @pytest.mark.parametrize("hours", ["0", "-2", "-0.5"])
@@ -744,7 +744,7 @@ def test_many_problems_in_a_big_plan(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as info:
         load_plan(tmp_path, environ={})
     assert len(info.value.problems) == 500
-    assert info.value.problems[-1].endswith("task T-1996: field 'priority': invalid value 'lowest' (allowed: critical, high, medium, low)")
+    assert info.value.problems[-1].endswith("task T-1996: field 'priority': invalid value 'lowest' (did you mean 'low'?) (allowed: critical, high, medium, low)")
 
 
 def test_thousands_of_unknown_dependencies_stay_fast(tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ async def test_board_columns_header_and_the_selected_tasks_detail(demo_dir: Path
         assert view.rows("blocked") == ["DEV-001", "DEV-002", "DEV-003", "TST-001", "TST-002", "TST-003"]
         header = shown(app.query_one("#header"))
         assert "wordfreq: a word-frequency CLI" in header
-        assert "10% · 1/10 tasks · 2 h done · 13 h left · 1 running" in header
+        assert "10% · 1/10 tasks · 2 h done · 13 h left · 1 running · 1 failed" in header
         assert "tokens" not in header and "$" not in header  # nothing known: no made-up 0
         assert "Done 2" in shown(app.query_one("#board-done"))
         await choose(pilot, app, "DES-003")
@@ -244,9 +244,9 @@ async def test_c_f_x_r_n_and_u_act_on_the_selected_task(demo_dir: Path, tmp_path
         await until(pilot, lambda: status(app, "DES-002") == "failed", "DES-002 failed")
         assert app.session.project.tasks["DES-002"].last_error == "no time"
         assert board(app).rows("done") == ["DES-002", "DES-001"]
-        await pilot.press("f")
-        await until(pilot, lambda: isinstance(app.screen, ReasonDialog), "the reason dialog again")
-        await pilot.press("escape")  # changes nothing
+        await pilot.press("f")  # a failed task cannot fail again: refused before the reason is asked
+        await until(pilot, lambda: any("cannot fail DES-002" in n for n in notes(app)), "the refusal")
+        assert not isinstance(app.screen, ReasonDialog)
         await pilot.press("r")
         await until(pilot, lambda: board(app).column_of("DES-002") == "ready", "DES-002 reopened")
         await pilot.press("x")
@@ -342,7 +342,7 @@ async def test_tab_and_the_number_keys_switch_views(demo_dir: Path, tmp_path: Pa
         await pilot.pause()
         switcher = app.query_one("#views", ContentSwitcher)
         views = list(app.views)
-        assert views == ["board", "dag", "timeline"]
+        assert views == ["board", "dag", "timeline", "table"]
         await pilot.press("3")
         assert switcher.current == "timeline" and "3 Timeline" in shown(app.query_one("#header"))
         assert not app.query_one("#lower").display  # the timeline has the room to itself
@@ -419,24 +419,24 @@ async def test_the_palette_offers_every_action_and_runs_it(demo_dir: Path, tmp_p
 
 async def test_a_keymap_in_the_config_remaps_a_key(demo_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.toml").write_text('[keymap]\ncomplete = "k"\n"timeline.earlier" = "h"\nnot_a_binding = "z"\n')
+    (tmp_path / "config" / "config.toml").write_text('[keymap]\ncomplete = "K"\n"timeline.earlier" = "b"\nnot_a_binding = "z"\n')
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("c")
         await pilot.pause(0.2)
         assert status(app, "DES-001") == "pending"
-        await pilot.press("k")
-        await until(pilot, lambda: status(app, "DES-001") == "completed", "completed with k")
+        await pilot.press("K")
+        await until(pilot, lambda: status(app, "DES-001") == "completed", "completed with K")
         assert [n for n in notes(app) if "[keymap]" in n] == ["config.toml: [keymap] has no binding 'not_a_binding'; ? lists the ids in brackets"]
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         lines = shown(app.screen.query_one("Static")).splitlines()
-        assert any(line.split()[:3] == ["k", "Complete", "[complete]"] for line in lines)
-        assert any(line.split()[:3] == ["h", "Earlier", "[timeline.earlier]"] for line in lines)  # a view's key too
+        assert any(line.split()[:3] == ["K", "Complete", "[complete]"] for line in lines)
+        assert any(line.split()[:3] == ["b", "Earlier", "[timeline.earlier]"] for line in lines)  # a view's key too
         await pilot.press("escape", "3")
         await until(pilot, lambda: app.query_one(TimelineView).cursor == 1, "the timeline at its last entry")
-        await pilot.press("h")
+        await pilot.press("b")
         assert app.query_one(TimelineView).cursor == 0
 
 
@@ -595,5 +595,5 @@ def test_a_directory_without_a_plan_says_how_to_start_on_a_terminal_too(tmp_path
     empty.mkdir()
     code, output = run_in_terminal([str(empty)], b"", {CONFIG_ENV: str(tmp_path / "config")})
     assert code == 1
-    assert output.strip() == f"error: no orchestra.toml in {empty}: run `orchestra init {empty}`, or try `orchestra sample_projects/demo`"
+    assert output.strip() == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
     assert list(empty.iterdir()) == []

@@ -140,7 +140,7 @@ async def test_only_the_column_holding_the_selection_shows_its_cursor(demo_dir: 
 
 
 async def test_the_footer_shows_the_important_keys_at_80_columns_and_all_at_120(demo_dir: Path, tmp_path: Path) -> None:
-    important = ["d Dispatch", "c Complete", "f Fail", "n Next", "u Undo", "/ Filter", "? Help", "q Quit"]
+    important = ["d Dispatch", "a All ready", "c Complete", "f Fail", "x Cancel", "? Help", "q Quit"]
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
@@ -158,18 +158,18 @@ async def test_the_footer_shows_the_important_keys_at_80_columns_and_all_at_120(
         await pilot.resize_terminal(*LARGE)
         await pilot.pause()
         footer = screen(app)[-1].text
-        for key in [*important, "a All ready", "x Cancel", "r Retry", "o Output"]:
+        for key in [*important, "n Next", "u Undo", "/ Filter", "r Retry", "o Output"]:
             assert key in footer, (key, footer)
 
 
 async def test_the_footer_shows_a_remapped_key_with_its_label(demo_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.toml").write_text('[keymap]\ncomplete = "k"\ndispatch_all = "A"\n')
+    (tmp_path / "config" / "config.toml").write_text('[keymap]\ncomplete = "K"\ndispatch_all = "A"\n')
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=LARGE) as pilot:
         await pilot.pause()
         footer = screen(app)[-1].text
-        assert "k Complete" in footer and "A All ready" in footer and "c Complete" not in footer
+        assert "K Complete" in footer and "A All ready" in footer and "c Complete" not in footer
 
 
 # ------------------------------------------------------------------------------------------ the first fill

@@ -1,4 +1,4 @@
-"""SVG snapshots (pytest-textual-snapshot) of the board, the DAG and the timeline on the demo, at 120x40 and 80x24.
+"""SVG snapshots (pytest-textual-snapshot) of the board, the DAG, the timeline and the table on the demo, at 120x40 and 80x24.
 
 The app is built by ``create_app``, the factory the CLI uses, on a copy of the demo in which DES-001 was
 started and completed (so the board has a Done column, the DAG a finished node and the timeline a history).
@@ -23,6 +23,7 @@ from orchestra_tui.engine import transitions
 from orchestra_tui.engine.project import Project
 from orchestra_tui.store import store
 from orchestra_tui.tui.app import OrchestraApp, create_app
+from orchestra_tui.tui.widgets.table import TableView
 from orchestra_tui.tui.widgets.timeline import TimelineView
 
 INSTANT = "2025-01-15T09:30:00.000+00:00"
@@ -94,7 +95,16 @@ async def show_timeline(pilot: Pilot[None]) -> None:
     await settle(pilot, lambda: timeline.cursor == 1 and timeline.diff_lines is not None, "the diff of entry 2")
 
 
-VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {"board": show_board, "dag": show_dag, "timeline": show_timeline}
+async def show_table(pilot: Pilot[None]) -> None:
+    app = await started(pilot)
+    await pilot.press("4")
+    table = app.query_one(TableView)
+    await settle(pilot, lambda: app.view == "table" and len(table.rows()) == 10, "the table is on show")
+
+
+VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
+    "board": show_board, "dag": show_dag, "timeline": show_timeline, "table": show_table,
+}
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from orchestra_tui.store.changes import diff_record
 from orchestra_tui.tui.app import create_app
 from orchestra_tui.tui.messages import ActionRequested
 from orchestra_tui.tui.widgets.board import BoardView
-from orchestra_tui.tui.widgets.timeline import ConfirmRollback, Scrubber, TimelineView
+from orchestra_tui.tui.widgets.timeline import ConfirmRollback, EntryList, Scrubber, TimelineView
 
 SIZE = (120, 40)
 
@@ -116,16 +115,16 @@ async def test_preview_shows_the_entry_and_its_diff_against_now(project: Project
         await pilot.press("home")
         plan = project.history()[0]
         lines = await diff_of(pilot, view)
-        assert lines[0].startswith("DES-001: status pending -> completed")
-        assert any(line.startswith("DES-002: status pending -> failed") for line in lines)
+        assert lines[0].startswith("DES-001: pending → completed")
+        assert any(line.startswith("DES-002: pending → failed") for line in lines)
         text = preview_text(view)
         assert f"Entry {plan.id}" in text and "by tui" in text and "≡ plan" in text and plan.summary in text
         assert "then  0% complete · 0/10 tasks" in text
         assert "now   10% complete · 1/10 tasks" in text
-        assert "DES-002: status pending -> failed" in text
+        assert "DES-002: pending → failed" in text
         await pilot.press("right", "right")  # after DES-001 completed: only DES-002 differs
         lines = await diff_of(pilot, view)
-        assert [line.split(";")[0] for line in lines] == ["DES-002: status pending -> failed"]
+        assert [line.split(",")[0] for line in lines] == ["DES-002: pending → failed"]
 
 
 async def test_then_counts_ready_and_blocked_as_the_board_showed_them_then(demo_dir: Path, tmp_path: Path) -> None:
@@ -178,7 +177,7 @@ async def test_confirmed_rollback_is_a_new_entry_and_undo_reverses_it(project: P
         dialog = app.screen
         assert isinstance(dialog, ConfirmRollback)
         await until(pilot, lambda: dialog.changes is not None, "the rollback's changes")
-        assert dialog.changes is not None and dialog.changes[0].startswith("DES-002: status failed -> pending")
+        assert dialog.changes is not None and dialog.changes[0].startswith("DES-002: failed → pending")
         body = dialog.query_one("#confirm-changes").visual.plain
         assert body.startswith("1 change, recorded as a new entry (undo with u):")
         await pilot.press("y")
@@ -261,25 +260,22 @@ def long_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-async def test_ten_thousand_entries_render_and_scroll_promptly(long_history: Path) -> None:
+async def test_ten_thousand_entries_draw_one_screenful_and_every_key_reaches_its_entry(long_history: Path) -> None:
     with Project.open(long_history, actor="tui") as project:
         app = TimelineApp(project)
-        started = time.monotonic()
         async with app.run_test(size=SIZE) as pilot:
             view = app.query_one(TimelineView)
             await pilot.pause()
             assert view.entry.seq == 10_000
-            assert time.monotonic() - started < 3.0
             scrubber = app.query_one(Scrubber)
             assert len(scrubber.render().plain.splitlines()[0]) == scrubber.span  # one screenful drawn, not 10,000
-            started = time.monotonic()
+            listed = app.query_one(EntryList)
+            rows = listed.render().plain.splitlines()
+            assert len(rows) == listed.content_size.height and project.history()[-1].summary in rows[0]  # newest on top
             for _ in range(1000):  # what holding a key does: the view's own work, the screen drawn once after
                 view.action_move(-1)
-            assert time.monotonic() - started < 1.0
             assert view.entry.seq == 9_000
-            started = time.monotonic()
             await pilot.press("left", "pageup", "pageup", "home", "right", "pagedown")
-            assert time.monotonic() - started < 5.0  # through the Pilot, frames and all
             assert view.entry.seq == 2 + max(10, scrubber.span)
             lines = await diff_of(pilot, view)
             assert len(lines) == 10  # every demo task's notes changed since then

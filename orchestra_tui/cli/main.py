@@ -7,35 +7,53 @@ exactly ``json.dumps(..., indent=2)`` to stdout and nothing else; notes go to st
 
 from __future__ import annotations
 
-import asyncio
 import gc
+import importlib.util
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..engine.project import STATE_DIR, Project
+from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
-from ..graph import TaskGraph, natural_key
-from ..models import AgentConfig, AgentTask, ProjectPhase, TaskPriority, TaskStatus
-from ..plan import PLAN_FILE, Plan, find_plan, load_plan, plan_schema, slug, starter_plan
-from ..store import Store
-from ..store.store import JOURNAL_FILE
-from . import render, safe
+from . import safe
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
+    from ..engine.project import Project
+    from ..models import AgentConfig
+    from ..plan import Plan
+    from ..store import Store
     from ..agents.base import Usability
     from ..engine.runner import RunResult
     from ..engine.scheduler import Scheduler, Summary
     from .live import RunView
+
+
+def _lazy(name: str) -> ModuleType:
+    """Module ``name``, run when an attribute of it is first used (``importlib.util.LazyLoader``): ``orchestra
+    --version`` and ``--help`` need none of what the commands import (pydantic, networkx, the store)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+render = _lazy("orchestra_tui.cli.render")
 
 
 class _Group(TyperGroup):
@@ -77,17 +95,37 @@ def _root(ctx: typer.Context) -> str:
 
 
 def _plan_dir(ctx: typer.Context) -> Path:
-    """The project directory: it holds a plan, or the state of a project built with the Python API.
+    """The project directory: the given one (default: the current one) or, as git finds its repository, the
+    nearest above it holding a plan, or the state of a project built with the Python API; the one used is
+    named on stderr (once) when it is not the one given. Nothing is created in a directory that has neither."""
+    from ..plan import PLAN_FILE
 
-    Nothing is created in a directory that has neither."""
     given = _root(ctx)
     root = Path(given)
     if not root.is_dir():
-        raise OrchestraError(f"no such directory: {given}")
-    if find_plan(root) is None and not (root / STATE_DIR / JOURNAL_FILE).exists():
+        raise OrchestraError(f"not a directory: {given}" if root.exists() else f"no such directory: {given}")
+    found = _nearest_project(root)
+    if found is None:
         quoted = shlex.quote(given)
-        raise OrchestraError(f"no {PLAN_FILE} in {given}: run `orchestra init {quoted}`, or try `orchestra sample_projects/demo`")
-    return root
+        raise OrchestraError(f"no {PLAN_FILE} in {given} or above it: run `orchestra init {quoted}`, or try `orchestra demo`")
+    if found != root and not ctx.find_root().meta.get("orchestra.found"):
+        ctx.find_root().meta["orchestra.found"] = True
+        typer.echo(f"using the project in {found} (the nearest above {given})", err=True)
+    return found
+
+
+def _nearest_project(root: Path) -> Path | None:
+    """``root`` if it holds a project, else its nearest parent that does, else None."""
+    from ..engine.project import STATE_DIR
+    from ..plan import find_plan
+    from ..store.store import JOURNAL_FILE
+
+    def holds(directory: Path) -> bool:
+        return find_plan(directory) is not None or (directory / STATE_DIR / JOURNAL_FILE).exists()
+
+    if holds(root):
+        return root
+    return next((parent for parent in root.resolve().parents if holds(parent)), None)
 
 
 def _notes(store: Store, seen: int) -> int:
@@ -103,6 +141,8 @@ def _project(ctx: typer.Context, actor: str = "cli", *, reading: bool = False) -
     """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first.
 
     ``reading``: a read-only command, which repairs nothing (it reports damage and names `orchestra repair`)."""
+    from ..engine.project import Project
+
     project = Project.open(_plan_dir(ctx), actor=actor, repair=not reading, lock_timeout=_lock_timeout(), on_lock_wait=_waiting)
     # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
     # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
@@ -150,6 +190,8 @@ def _ready(project: Project) -> set[str]:
 
 
 def _done(project: Project, message: str, ready_before: set[str]) -> None:
+    from ..graph import natural_key
+
     newly = sorted(_ready(project) - ready_before, key=natural_key)
     typer.echo(message + (f"; now ready: {render.id_list(newly, 12)}" if newly else ""))
 
@@ -177,18 +219,52 @@ def _main(
     """Without a command: open the app on the project (`orchestra DIR` works too); piped, print an overview."""
     safe.install()
     ctx.obj = project
+    ctx.meta["orchestra.theme"] = theme
     if ctx.invoked_subcommand is None:
-        root = _plan_dir(ctx)
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            with _project(ctx, reading=True) as opened:
-                render.print_overview(opened)
-            return
-        from ..tui.app import create_app
+        _open(ctx)
 
-        tui = create_app(root, theme=theme, lock_timeout=_lock_timeout(), on_lock_wait=_waiting)
-        tui.run()
-        if tui.return_code:
-            raise typer.Exit(tui.return_code)
+
+def _open(ctx: typer.Context) -> None:
+    """Open the app on the project (piped: print its overview)."""
+    root = _plan_dir(ctx)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        with _project(ctx, reading=True) as opened:
+            render.print_overview(opened)
+        return
+    from ..tui.app import create_app
+
+    tui = create_app(root, theme=ctx.find_root().meta.get("orchestra.theme"), lock_timeout=_lock_timeout(), on_lock_wait=_waiting)
+    tui.run()
+    if tui.return_code:
+        raise typer.Exit(tui.return_code)
+
+
+def demo_source() -> Path:
+    """The demo project shipped in the package (hatch ``force-include``), else a source checkout's ``sample_projects/demo``."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "demo"
+    return packaged if packaged.is_dir() else package.parent / "sample_projects" / "demo"
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    directory: Annotated[str, typer.Argument(
+        metavar="[DIR]", help="Where to put the demo (created; an existing one must be empty).")] = "orchestra-demo",
+) -> None:
+    """Copy the demo project (ten tasks the offline shell agent runs, no API key needed) to DIR and open it."""
+    from ..engine.project import STATE_DIR
+
+    target = Path(directory)
+    if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
+        raise OrchestraError(f"{directory} exists and is not an empty directory: name another, e.g. `orchestra demo my-demo`")
+    try:
+        shutil.copytree(demo_source(), target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STATE_DIR, "build"))
+    except OSError as error:
+        raise OrchestraError(f"cannot copy the demo to {directory}: {error.strerror or error}") from None
+    typer.echo(f"the demo is in {directory}; open it again with `orchestra {shlex.quote(directory)}`", err=True)
+    ctx.find_root().obj = directory
+    _open(ctx)
 
 
 @app.command()
@@ -198,6 +274,8 @@ def init(
         metavar="[DIR]", help="Where to write orchestra.toml (created if missing).", show_default="the project directory")] = None,
 ) -> None:
     """Write a commented starter orchestra.toml (never over an existing one)."""
+    from ..plan import PLAN_FILE, slug, starter_plan
+
     given = directory if directory is not None else _root(ctx)
     target = Path(given)
     path = target / PLAN_FILE
@@ -221,6 +299,11 @@ def init(
 @app.command()
 def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check the plan: exit 1 listing every problem, one per line."""
+    from ..engine import usable
+    from ..graph import TaskGraph
+    from ..models import AgentTask
+    from ..plan import load_plan
+
     root = _plan_dir(ctx)
     try:
         plan = load_plan(root)
@@ -234,13 +317,17 @@ def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     graph = TaskGraph.build(AgentTask.model_validate(spec.model_dump()) for spec in plan.tasks)
     _, path_hours = graph.critical_path()
     phases = len({spec.phase for spec in plan.tasks})
+    idle = usable.without_commands(plan)
     if as_json:
         render.emit_json({"valid": True, "problems": [], "file": str(plan.path) if plan.path else None, "tasks": len(plan.tasks),
                           "phases": phases, "agents": len(plan.agents), "critical_path_hours": path_hours,
-                          "missing_env": sorted(plan.missing_env)})
+                          "missing_env": sorted(plan.missing_env), "shell_tasks_without_commands": idle})
         return
     for var in sorted(plan.missing_env):
         typer.echo(f"warning: ${{{var}}} is not set (used in {plan.path.name if plan.path else 'the plan'})", err=True)
+    if idle:
+        typer.echo(f"warning: {len(idle)} task{'s' * (len(idle) != 1)} run by the shell agent without commands cannot run: "
+                   f"{render.id_list(idle, 8)} (add `commands`, or give them another agent)", err=True)
     counts = [f"{len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}", f"{phases} phase{'s' * (phases != 1)}",
               f"{len(plan.agents)} agent{'s' * (len(plan.agents) != 1)}", f"critical path {render.hours(path_hours)} h"]
     typer.echo(f"OK {plan.path.name if plan.path else root}: {', '.join(counts)}")
@@ -349,6 +436,7 @@ def execute(
     """Run one ready task now, streaming the agent's answer to stdout; it ends in review (completed with
     auto_complete) or failed. The whole output stays under .orchestra/runs/. A run whose task moved on while it
     went (failed, retried or undone from elsewhere) ends "superseded", records nothing, and exits 1."""
+    import asyncio
     from ..engine.runner import CANCELLED, SUPERSEDED
     from . import live
 
@@ -378,6 +466,7 @@ def execute(
 
 
 async def _execute(project: Project, task_id: str, agent: str | None) -> RunResult:
+    import asyncio
     from ..engine.runner import Runner
     from . import live
 
@@ -405,6 +494,7 @@ def run_(
 ) -> None:
     """Dispatch ready tasks to their agents until nothing is ready, at most N at once, with live progress.
     Ctrl-C stops cleanly: the running tasks fail with "cancelled by user" and keep their output."""
+    import asyncio
     from ..engine.runner import CANCELLED
     from ..engine.scheduler import Scheduler
     from . import live
@@ -429,6 +519,8 @@ def run_(
 
 
 async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summary:
+    import asyncio
+
     subscription = scheduler.bus.subscribe()
     shower = asyncio.create_task(view.follow(subscription))
     try:
@@ -443,6 +535,8 @@ async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summar
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
     from ..engine.runner import SUPERSEDED
 
+    for task_id, reason in sorted(summary.unusable.items()):
+        typer.echo(f"not started: {task_id}: {reason}", err=True)
     if not summary.results:
         typer.echo("nothing to run: " + render.next_line(project).removeprefix("no task is ready: "))
         return
@@ -456,7 +550,7 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
         status = project.status_of(until).value
         waiting = ", ".join(f"{dep} ({project.status_of(dep).value})" for dep in project.graph.waiting_on(until)[:5])
         done = status in (TaskStatus.REVIEW, TaskStatus.COMPLETED)
-        typer.echo(f"{until} is {status}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
+        typer.echo(f"{until} is {render.status_phrase(status)}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
     if by_status.get(TaskStatus.REVIEW):
         typer.echo("`orchestra list --status review` shows what waits for you; `orchestra complete ID` accepts a task")
     for result in summary.results:
@@ -493,6 +587,8 @@ def _pidfd_child_watcher() -> Iterator[None]:
     """On Python 3.11 asyncio watches every subprocess with a thread of its own (about a millisecond each to
     start on a busy machine: a tenth of ``orchestra run``'s cost per instant task); a Linux pidfd needs none,
     and is what 3.12 does by default. The previous watcher comes back afterwards."""
+    import asyncio
+
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
         yield
         return
@@ -658,6 +754,9 @@ def agents(
     offline: Annotated[bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")] = False,
 ) -> None:
     """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
+    import asyncio
+    from ..plan import load_plan
+
     plan = load_plan(_plan_dir(ctx))
     rows = render.agent_rows(plan, os.environ)
     if not offline:
@@ -673,6 +772,7 @@ AGENT_CHECK_SECONDS = 5.0  # all agents are checked at once; together they get t
 
 async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     """Each agent's own ``check`` (key, command, endpoint), concurrently; None for one that did not answer in time."""
+    import asyncio
     from ..agents.base import Usability
     from ..agents.registry import agent_configs, build_agent
 
@@ -715,6 +815,8 @@ def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None
 @app.command()
 def schema() -> None:
     """The JSON Schema of orchestra.toml (for editors)."""
+    from ..plan import plan_schema
+
     render.emit_json(plan_schema())
 
 
@@ -763,10 +865,12 @@ if __name__ != "__main__":  # (``python -m`` runs the package's copy of this mod
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry. ``orchestra DIR [...]`` means ``orchestra --project DIR [...]``."""
+    """Console-script entry. ``orchestra DIR [...]`` means ``orchestra --project DIR [...]`` when DIR is a
+    directory and no command, or a directory holding a plan (``orchestra demo`` opens ./demo if it is a project)."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
-    if args and not args[0].startswith("-") and args[0] not in getattr(command, "commands", {}) and os.path.isdir(args[0]):
+    if args and not args[0].startswith("-") and os.path.isdir(args[0]) and (
+        args[0] not in getattr(command, "commands", {}) or os.path.isfile(os.path.join(args[0], "orchestra.toml"))):
         args = ["--project", args[0], *args[1:]]
     command.main(args=args, prog_name="orchestra")
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..agents.pricing import format_total
+from ..engine.usable import why_not_in_plan
 from ..graph import natural_key
 from ..marks import STATUS_MARKS
 from ..models import AgentConfig, AgentType
@@ -66,6 +67,11 @@ def status_text(status: str) -> Text:
 
     key = str(status)
     return Text(f"{STATUS_MARKS.get(key, '?')} {status}", style=_STATUS_STYLES.get(key, ""))
+
+
+def status_phrase(status: str) -> str:
+    """A status as words in a sentence: ``DES-001 is in review``, ``is in progress``, ``is completed``."""
+    return {"review": "in review", "in_progress": "in progress"}.get(str(status), str(status))
 
 
 def hours(value: float | None) -> str:
@@ -239,8 +245,10 @@ def print_overview(project: Project) -> None:
 def next_line(project: Project) -> str:
     task = project.next_task()
     if task is not None:
-        return (f"next: {task.task_id}  {task.title} ({task.priority.value}, {task.phase.value}, "
+        line = (f"next: {task.task_id}  {task.title} ({task.priority.value}, {task.phase.value}, "
                 f"{hours(task.estimated_hours)} h, agent {project.agent_of(task)})")
+        reason = why_not_in_plan(project, task.task_id, os.environ)
+        return line if reason is None else f"{line}; it cannot run as it is: {reason}"
     counts = project.graph.counts()
     total = len(project.tasks)
     if total == 0:
@@ -260,7 +268,8 @@ def print_report(report: Mapping[str, Any]) -> None:
     from rich.text import Text
 
     out = console()
-    out.print(Text.assemble((report["project_name"], "bold"), f"  ({report['project_id']})"))
+    name, project_id = report["project_name"], report["project_id"]
+    out.print(Text.assemble((name, "bold"), f"  ({project_id})" if project_id != name else ""))
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, show_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()

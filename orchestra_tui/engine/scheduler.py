@@ -9,7 +9,9 @@ Before each round of dispatch it catches up with changes other processes made (a
 in review from another terminal unblocks its dependants here too). A task that cannot start because
 another process started it first is skipped; so is one with a run still live elsewhere (a run that outlived
 a `fail`/`retry`/`undo` of its task), which ``run()`` then leaves alone until it returns (the TUI's ``a`` tries
-again on its next press); one whose agent cannot be found fails with that reason.
+again on its next press); one whose agent cannot be found fails with that reason. A task its
+agent cannot run (``usable.why_not``: a key not set, a shell task without commands) is never started:
+``dispatch`` refuses it with the reason, ``fill`` and ``run`` leave it ready and say why (``unusable``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..models import TaskStatus
 from .bus import Bus, EngineError
 from .project import Project
 from .runner import CANCELLED, Run, Runner, RunResult
+from . import usable
 from .runs import recover_interrupted
 
 
@@ -35,6 +38,7 @@ class Summary:
     cancelled: list[str] = field(default_factory=list)  # failed "cancelled by user"
     interrupted: list[str] = field(default_factory=list)  # found dead at the start and failed "interrupted"
     skipped: list[str] = field(default_factory=list)  # started by another process first
+    unusable: dict[str, str] = field(default_factory=dict)  # task id -> why it was not started (``usable.why_not``)
 
     @property
     def failed(self) -> list[RunResult]:
@@ -64,6 +68,8 @@ class Scheduler:
         self.runs: dict[str, Run] = {}  # the jobs whose run has begun
         self.summary: Summary | None = None  # of the current or last ``run()``, also when it was cancelled
         self._skipped: set[str] = set()  # tasks that could not start (for the summary)
+        self.unusable: dict[str, str] = {}  # ready tasks the last ``fill`` left out, and why
+        self.checks = agents is None and runner is None  # the plan's own agents: checked before a start
         self._busy: set[str] = set()  # ready tasks refused because a run of them is live elsewhere
 
     # -- dispatching ----------------------------------------------------------------------------------
@@ -81,10 +87,27 @@ class Scheduler:
         excluded = self.jobs.keys() | self._busy
         if count == 1 and allowed is None and not excluded:
             task_id = graph.next_task()
-            return [] if task_id is None else [task_id]
-        limit = None if allowed is not None else count + len(excluded)
-        found = [t for t in graph.ready(max_count=limit) if t not in excluded and (allowed is None or t in allowed)]
-        return found[:count]
+            if task_id is None or self.cannot_run(task_id) is None:
+                return [] if task_id is None else [task_id]
+        while True:  # tasks found unusable on the way are left out: look further until enough or all seen
+            known = len(self.unusable)
+            limit = None if allowed is not None else count + len(excluded) + known
+            found = [t for t in graph.ready(max_count=limit)
+                     if t not in excluded and (allowed is None or t in allowed) and self.cannot_run(t) is None]
+            if len(found) >= count or limit is None or len(self.unusable) == known:
+                return found[:count]
+
+    def cannot_run(self, task_id: str, agent: str | None = None) -> str | None:
+        """Why the task cannot run with its agent now, found without starting it (``usable.why_not``); noted in
+        ``unusable``. None also for an agent that cannot be found (starting it fails the task with that reason),
+        and with agents given in place of the plan's or registered from code (tests, the Python API): their
+        rules are their own."""
+        if not self.checks or self._registered(task_id, agent):
+            return None
+        reason = usable.why_not_in_plan(self.project, task_id, self.runner.env, agent)
+        if reason is not None:
+            self.unusable[task_id] = reason
+        return reason
 
     def dispatch(self, task_id: str, agent: str | None = None) -> asyncio.Task[RunResult | None]:
         """Start a job for one task, refused with a one-line error unless it is ready (as this process last saw
@@ -101,6 +124,9 @@ class Scheduler:
             raise TransitionError(f"cannot dispatch {task_id}: it is {status.value}{why}")
         if len(self.jobs) >= self.parallel:
             raise OrchestraError(f"{len(self.jobs)} tasks are running, the plan's parallel_max; {task_id} can start when one ends")
+        reason = self.cannot_run(task_id, agent)
+        if reason is not None:
+            raise OrchestraError(f"cannot dispatch {task_id}: {reason}")
         return self._launch(task_id, agent)
 
     def _launch(self, task_id: str, agent: str | None = None) -> asyncio.Task[RunResult | None]:
@@ -127,6 +153,13 @@ class Scheduler:
         self.runs[task_id] = run
         return await self.runner.finish(run)
 
+    def _registered(self, task_id: str, agent: str | None) -> bool:
+        """Whether an agent registered from code in this process answers for the task (it wins over the plan's;
+        a disabled one refuses the task itself, with its own reason)."""
+        from ..agents.registry import process_agent
+
+        return process_agent(agent or self.project.agent_of(self.project.task(task_id))) is not None
+
     def _forget(self, task_id: str, job: asyncio.Task[RunResult | None]) -> None:
         if self.jobs.get(task_id) is job:
             del self.jobs[task_id]
@@ -139,6 +172,7 @@ class Scheduler:
 
     def _fill(self, allowed: set[str] | None) -> list[str]:
         self.project.refresh()
+        self.unusable = {}
         started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
         for task_id in started:
             self._launch(task_id)
@@ -157,6 +191,7 @@ class Scheduler:
         try:
             while True:
                 self._fill(allowed)
+                summary.unusable.update(self.unusable)
                 if not self.jobs:
                     break
                 done, _pending = await asyncio.wait(self.jobs.values(), return_when=asyncio.FIRST_COMPLETED)

@@ -86,9 +86,10 @@ def _message(error: dict[str, Any], found: bool, value: Any, field_name: str) ->
     if kind == "missing":
         return "required field missing"
     if kind in ("enum", "literal_error"):
-        allowed = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         shown = _show(value) if found else "this value"
-        return f"invalid value {shown} (allowed: {allowed})"
+        hint = _suggest(value, choices) if found and isinstance(value, str) else ""
+        return f"invalid value {shown}{hint} (allowed: {', '.join(choices)})"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         words = {
             "greater_than": ("greater than", "gt"),

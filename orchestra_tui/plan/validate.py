@@ -179,7 +179,7 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
             # difflib over 10,000 ids costs ~13 ms: suggest for the first few only (a renamed id can
             # leave thousands of unknown references).
             suggestions -= 1
-            hint = _suggest(dep, known) if suggestions >= 0 else ""
+            hint = _suggest(dep, (other for other in known if other != task_id)) if suggestions >= 0 else ""
             ctx.add(label, line, f"unknown task {quoted(dep)}{hint}", "dependencies")
         elif problem.kind == "self":
             ctx.add(label, line, "a task cannot depend on itself", "dependencies")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES, Theme
@@ -31,6 +32,7 @@ from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
 from ..engine.runner import CANCELLED
 from ..errors import OrchestraError
 from . import bindings
+from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
 from .frames import MainScreen
 from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
@@ -43,13 +45,15 @@ from .widgets.dialogs import ConfirmDialog, ReasonDialog
 from .widgets.header import KeyFooter, ProjectHeader
 from .widgets.help import HelpScreen, Section
 from .widgets.output import OutputPanes
+from .widgets.table import TableView
+from .widgets.task_screen import TaskScreen
 from .widgets.timeline import ConfirmRollback, TimelineView
 
 if TYPE_CHECKING:
     from ..engine.project import Project
 
 REFRESH = 0.25  # seconds between two looks at the journal for other processes' changes
-VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline"}
+VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline", "table": "Table"}
 _REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo"})  # ActionRequested -> action_*
 
 
@@ -64,6 +68,7 @@ class View(Protocol):
 class OrchestraApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "orchestra"
+    COMMANDS = App.COMMANDS | {TaskCommands}
     BINDINGS: ClassVar[list[BindingType]] = [*bindings.BINDINGS]
 
     def __init__(
@@ -110,6 +115,7 @@ class OrchestraApp(App[None]):
             yield BoardView(id="board")
             yield DagView(id="dag")
             yield TimelineView(id="timeline")
+            yield TableView(id="table", sort=self.settings.table_sort or "id", reverse=bool(self.settings.table_reverse))
         with Horizontal(id="lower"):
             yield TaskDetail(id="detail")
             yield OutputPanes(id="output")
@@ -139,14 +145,20 @@ class OrchestraApp(App[None]):
             self.board.focus_selection()
 
     @property
+    def main(self) -> Screen[Any]:
+        """The main screen (the views, the detail, the output panes), also while a dialog or a task's own screen
+        is in front: the app's own ``query_one`` looks only at the screen in front."""
+        return self.screen_stack[0]
+
+    @property
     def views(self) -> dict[str, View]:
         """The main views mounted, by id, in key order."""
-        switcher = self.query_one("#views", ContentSwitcher)
+        switcher = self.main.query_one("#views", ContentSwitcher)
         return {child.id: cast(View, child) for child in switcher.children if child.id}
 
     @property
     def board(self) -> BoardView:
-        return self.query_one(BoardView)
+        return self.main.query_one(BoardView)
 
     def run_test(self, *args: Any, size: tuple[int, int] | None = None, **kwargs: Any) -> Any:
         return super().run_test(*args, size=size or self.size_default or (80, 24), **kwargs)
@@ -192,7 +204,7 @@ class OrchestraApp(App[None]):
             view = self.views[self.view]
             view.show_project(project, changed)
             self._stale |= set(self.views) - {self.view}
-            self.query_one(OutputPanes).show_project(project, changed)
+            self.main.query_one(OutputPanes).show_project(project, changed)
             self._draw_header()
             self._draw_detail()
 
@@ -201,22 +213,26 @@ class OrchestraApp(App[None]):
         name = one_line(project.plan.project.name or project.plan.project.id)
         keys = {binding.action: self.keys_of(binding) for binding in bindings.BINDINGS}
         tabs = [(view, keys[f"view('{view}')"], VIEW_TITLES[view]) for view in self.views]
-        self.query_one(ProjectHeader).show(name, self.session.figures(), tabs, self.view)
+        self.main.query_one(ProjectHeader).show(name, self.session.figures(), tabs, self.view)
 
     def _draw_detail(self) -> None:
         runs = self.session.runs_of(self.selected) if self.selected in self.session.project.tasks else []
-        self.query_one(TaskDetail).show(self.session.project, self.selected, runs)
+        self.main.query_one(TaskDetail).show(self.session.project, self.selected, runs)
+        for screen in self.screen_stack:
+            if isinstance(screen, TaskScreen) and screen.is_mounted:
+                screen.show(self.session.project, self.session.runs_of(screen.task_id))
 
     def on_run_output_arrived(self, message: RunOutputArrived) -> None:
         with self._guard():
-            self.query_one(OutputPanes).append(message.run_id, message.task_id, message.text)
+            self.main.query_one(OutputPanes).append(message.run_id, message.task_id, message.text)
+            self.board.note_output(message.task_id, message.text)
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
         with self._guard():
-            output = self.query_one(OutputPanes)
+            output = self.main.query_one(OutputPanes)
             if isinstance(event, RunStarted):
-                output.run_started(event.run_id, event.task_id, event.agent)
+                output.run_started(event.run_id, event.task_id, event.agent, self.selected)
                 if event.task_id == self.selected:  # the selected task's output, whichever run started first
                     output.show(event.task_id)
             elif isinstance(event, RunEnded):
@@ -247,7 +263,7 @@ class OrchestraApp(App[None]):
         self.selected = task_id
         for view in self.views.values():
             view.select_task(task_id)
-        self.query_one(OutputPanes).show(task_id)
+        self.main.query_one(OutputPanes).show(task_id)
         self._draw_detail()
 
     def _target(self) -> str:
@@ -275,7 +291,7 @@ class OrchestraApp(App[None]):
             if self.screen.maximized is not None:
                 self.screen.minimize()  # a maximised output pane would hide the view asked for
             self.view = name
-            self.query_one("#views", ContentSwitcher).current = name
+            self.main.query_one("#views", ContentSwitcher).current = name
             self.set_class(name == "timeline", "-timeline")
             self.set_class(name == "dag", "-dag")
             view = self.views[name]
@@ -303,11 +319,14 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_dispatch_all(self) -> None:
         started = self.session.dispatch_ready()
+        unusable = self.session.scheduler.unusable
+        for task_id, reason in list(unusable.items())[:3]:
+            self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
         if started:
             self.notify(f"dispatched {render.id_list(started, 8)}", markup=False)
         elif self.session.scheduler.jobs:
             self.notify(f"{len(self.session.scheduler.jobs)} tasks are running, the plan's parallel_max", markup=False)
-        else:
+        elif not unusable:
             self.notify(render.next_line(self.session.project), markup=False)
 
     @work(group="actions", exit_on_error=False)
@@ -317,6 +336,7 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_fail(self, task_id: str | None = None) -> None:
         target = task_id or self._target()
+        self.session.check_fail(target)  # refused before the question, not after it
         reason = await self.push_screen_wait(ReasonDialog(f"Why did {target} fail?", "the reason is kept with the task"))
         if reason:
             self.session.fail(target, reason)
@@ -343,6 +363,9 @@ class OrchestraApp(App[None]):
             self._tell_selection(task_id)
             if self.view == "board":
                 self.board.focus_selection()
+            reason = self.session.scheduler.cannot_run(task_id)
+            if reason is not None:
+                self.notify(f"{task_id} is next but cannot run as it is: {reason}", severity="warning", timeout=10, markup=False)
 
     @work(group="actions", exit_on_error=False)
     async def action_undo(self) -> None:
@@ -360,20 +383,58 @@ class OrchestraApp(App[None]):
         entry = self.session.rollback(entry_id)
         self.notify("nothing to roll back" if entry is None else f"{entry.summary} (entry {entry.id}); u undoes it", markup=False)
 
+    def action_jump(self) -> None:
+        """``:``: the palette with only the tasks, found by id and title."""
+        self.push_screen(CommandPalette(providers=[TaskCommands], placeholder="Jump to a task: its id or title…"))
+
+    def jump_to(self, task_id: str) -> None:
+        """Select ``task_id`` on the view on show (a task hidden by the board's filter clears the filter)."""
+        with self._guard():
+            self.session.project.task(task_id)
+            if self.view == "board" and self.board.column_of(task_id) is None and self.board.filter:
+                self.board.clear_filter()
+            self._tell_selection(task_id)
+            if self.view == "board":
+                self.board.focus_selection()
+
+    def action_open_task(self, task_id: str | None = None) -> None:
+        """The task (default: the selected one) in full, on a screen of its own; escape comes back."""
+        with self._guard():
+            target = task_id or self._target()
+            self.push_screen(TaskScreen(target, self.session.project, self.session.runs_of(target)))
+
+    def action_back(self) -> None:
+        """Escape: a maximised output pane back to its place, the output panes' focus back to the view."""
+        panes = self.main.query_one(OutputPanes)
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.focused is not None and panes in self.focused.ancestors_with_self:
+            self.action_view(self.view)
+
     def on_action_requested(self, message: ActionRequested) -> None:
         if message.action == "rollback" and message.target is not None:
             self.action_rollback(message.target)
+        elif message.action == "open":
+            self.action_open_task(message.target)
         elif message.action in _REQUESTABLE:
             getattr(self, f"action_{message.action}")(*([message.target] if message.target else []))
         else:
             self.report(OrchestraError(f"unknown action {message.action!r}"))
 
     def action_filter(self) -> None:
-        self.action_view("board")
-        self.board.open_filter()
+        """The filter of the view on show: the table's own there, else the board's."""
+        if self.view != "table":
+            self.action_view("board")
+        cast(BoardView | TableView, self.views[self.view]).open_filter()
+
+    def on_table_view_sort_changed(self, message: TableView.SortChanged) -> None:
+        if self.remember:
+            with self._guard():
+                self.settings = self.settings.model_copy(update={"table_sort": message.column, "table_reverse": message.reverse})
+                save_config(self.settings_dir, self.settings)
 
     def action_focus_output(self) -> None:
-        panes = self.query_one(OutputPanes)
+        panes = self.main.query_one(OutputPanes)
         pane = panes.current
         if pane is None:
             self.notify("no output to show yet: dispatched tasks stream into panes below the board and the DAG")
@@ -406,9 +467,9 @@ class OrchestraApp(App[None]):
 
     def binding_ids(self) -> set[str]:
         """Every id ``[keymap]`` can remap: the app's, the views' and the dialogs'."""
-        widgets = [*(cast(Widget, view) for view in self.views.values()), self.query_one(OutputPanes)]
+        widgets = [*(cast(Widget, view) for view in self.views.values()), self.main.query_one(OutputPanes)]
         found = [b for widget in widgets for b in _declared_bindings(widget)]
-        found += [b for screen in (ConfirmDialog, ReasonDialog, HelpScreen, ConfirmRollback) for b in screen.BINDINGS if isinstance(b, Binding)]
+        found += [b for screen in (ConfirmDialog, ReasonDialog, HelpScreen, ConfirmRollback, TaskScreen) for b in screen.BINDINGS if isinstance(b, Binding)]
         return set(bindings.BINDING_IDS) | {b.id for b in found if b.id}
 
     def help_sections(self) -> list[Section]:
@@ -417,11 +478,13 @@ class OrchestraApp(App[None]):
              [(self.keys_of(b), f"{b.description} [{b.id}]", bindings.HELP[b.id or ""]) for b in bindings.BINDINGS]),
             ("Board", BoardView.NAVIGATION),
         ]
-        for widget in [*(cast(Widget, view) for view in self.views.values()), self.query_one(OutputPanes)]:
+        for widget in [*(cast(Widget, view) for view in self.views.values()), self.main.query_one(OutputPanes)]:
             rows = [(self.keys_of(b), f"{b.description} [{b.id}]" if b.id else b.description, "") for b in _declared_bindings(widget)]
             if rows:
                 sections.append((VIEW_TITLES.get(widget.id or "", "Output panes"), rows))
-        sections.append(("Anywhere", [("^p", "Command palette", "every action above, the theme, and more")]))
+        task_keys = [b for b in TaskScreen.BINDINGS if isinstance(b, Binding)]
+        sections.append(("A task's own screen (enter)", [(self.keys_of(b), f"{b.description} [{b.id}]", "") for b in task_keys]))
+        sections.append(("Anywhere", [("^p", "Command palette", "every action above, the theme, tasks by id or title")]))
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-VIEWS = ("board", "dag", "timeline")
-TASK_ACTIONS = frozenset({"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter"})
+VIEWS = ("board", "dag", "timeline", "table")
+TASK_ACTIONS = frozenset({"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter", "open_task"})
 """Actions on the task selection: offered on the board and the DAG, not on the timeline."""
 
 BINDINGS: list[Binding] = [
@@ -23,11 +23,15 @@ BINDINGS: list[Binding] = [
     Binding("u", "undo", "Undo", id="undo"),
     Binding("slash", "filter", "Filter", id="filter"),
     Binding("o", "focus_output", "Output", id="focus_output"),
+    Binding("enter", "open_task", "Open", id="open_task", show=False),
+    Binding("colon", "jump", "Jump to a task", id="jump", show=False),
+    Binding("escape", "back", "Back", id="back", show=False),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "quit", "Quit", id="quit"),
     Binding("1", "view('board')", "Board", id="view_board", show=False),
     Binding("2", "view('dag')", "DAG", id="view_dag", show=False),
     Binding("3", "view('timeline')", "Timeline", id="view_timeline", show=False),
+    Binding("4", "view('table')", "Table", id="view_table", show=False),
     # A priority binding: the screen's own tab (focus next) would otherwise take it.
     Binding("tab", "cycle_view", "Next view", id="cycle_view", show=False, priority=True),
 ]
@@ -41,13 +45,17 @@ HELP: dict[str, str] = {
     "retry": "Reopen the selected failed, cancelled or review task",
     "next": "Select the recommended next task",
     "undo": "Undo the last change (again to go further back)",
-    "filter": "Show only the board's tasks matching a text (id, title, tag, status)",
+    "filter": "Show only the tasks matching a text (id, title, tag, status) on the board or the table",
     "focus_output": "Move to the output panes and back (there the bracket keys switch panes, z maximises)",
+    "jump": "Find a task by id or title (fuzzy) and select it; the palette (ctrl+p) finds tasks too",
+    "open_task": "Open the selected task in full, on a screen of its own (escape comes back)",
+    "back": "Back: a maximised output pane to its place, the output panes to the view",
     "help": "Show the keys",
     "quit": "Quit (running tasks are cancelled and keep their output)",
     "view_board": "Show the board",
     "view_dag": "Show the dependency graph",
     "view_timeline": "Show the history timeline",
+    "view_table": "Show every task in one sortable table",
     "cycle_view": "Show the next view",
 }
 
@@ -57,9 +65,12 @@ FOOTER_LABELS = {
     "output.previous": "Previous pane",
     "output.maximise": "Maximise",
     "output.dismiss": "Close",
+    "table.sort": "Sort",
+    "table.reverse": "Reverse",
+    "table.failures": "Failures",
 }
 """Shorter labels for the footer, by binding id (the palette and the help use the descriptions)."""
-FOOTER_DROP = ("focus_output", "dispatch_all", "cancel", "retry", "filter", "next", "undo", "fail", "complete", "dispatch")
+FOOTER_DROP = ("focus_output", "retry", "filter", "undo", "next", "fail", "complete", "cancel", "dispatch", "dispatch_all")
 """The keys leaving a footer too narrow for all, first to last (``?`` lists them all; it and ``q`` stay)."""
 
 BINDING_IDS = frozenset(binding.id for binding in BINDINGS if binding.id)

@@ -31,6 +31,8 @@ class TuiConfig(BaseModel):
 
     theme: str | None = None
     keymap: dict[str, str] = {}
+    table_sort: str | None = None  # the table view's sort column, remembered
+    table_reverse: bool | None = None
     allow_env: list[str] | None = None  # read by the core (userconfig.py); kept when the theme is remembered
 
 

@@ -16,6 +16,7 @@ import asyncio
 import math
 
 from textual import _time
+from textual._compositor import Compositor, CompositorMap
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
 
@@ -43,10 +44,37 @@ class FrameTimer(Timer):
                 return
 
 
+class DamageKeepingCompositor(Compositor):
+    """A ``Compositor`` that keeps the damage of what changed between two layouts.
+
+    Textual's compositor (8.2.8) marks for repainting the places of the widgets whose geometry differs
+    between the map of the previous layout and the new one. After a scroll it only marks the previous map
+    stale, and whatever asks for a widget's place before the next layout (``find_widget`` for a widget off the
+    visible map, ``update_widgets``, the mouse-over check) rebuilds it from the current DOM. A widget removed in
+    between (a toast that timed out) is then in neither map, so its cells are never repainted: the toast stays
+    on the terminal. Here the rebuild marks the places of what it finds changed, as a layout would.
+    """
+
+    @property
+    def full_map(self) -> CompositorMap:
+        if not self._full_map_invalidated or self.root is None:
+            return self._full_map
+        before = self._full_map
+        after = Compositor.full_map.fget(self)  # type: ignore[attr-defined]
+        if self.size.region not in self._dirty_regions:
+            changed = {geometry.clip.intersection(geometry.region) for _, geometry in after.items() ^ before.items()}
+            self._dirty_regions.update(region for region in changed if region)
+        return after
+
+
 class MainScreen(Screen[None]):
-    """The app's default screen, drawn by a ``FrameTimer``."""
+    """The app's default screen, drawn by a ``FrameTimer``, composed by a ``DamageKeepingCompositor``."""
 
     _frame_timer: FrameTimer | None = None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._compositor = DamageKeepingCompositor()
 
     @property
     def _update_timer(self) -> Timer:  # replaces Screen's own (see the module's docstring)

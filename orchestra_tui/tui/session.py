@@ -18,6 +18,7 @@ from typing import Any
 from textual.message import Message
 
 from ..agents.base import Agent
+from ..engine import transitions
 from ..engine.bus import Bus, EngineError, Event, HistoryAppended, RunEnded, RunOutput, RunStarted, RunUsage, StateReloaded, TaskChanged
 from ..engine.project import Project
 from ..engine.runner import RunResult
@@ -149,6 +150,12 @@ class Session:
     def complete(self, task_id: str) -> Entry:
         self._refuse_live(task_id, "complete")
         return self.project.complete(task_id)
+
+    def check_fail(self, task_id: str) -> None:
+        """Raise the one-line refusal ``fail`` would give, without changing anything (asked before the reason)."""
+        self._refuse_live(task_id, "fail")
+        task = self.project.task(task_id)
+        transitions.fail({"task_id": task_id, "status": task.status.value}, "")
 
     def fail(self, task_id: str, reason: str) -> Entry:
         self._refuse_live(task_id, "fail")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,17 +23,19 @@ from rich.style import Style
 from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
-from ...cli.render import status_text
+from ...cli.render import spent, status_text
 from ...display import one_line
 from ...graph import natural_key
 from ...models import TaskStatus
-from ..messages import TaskSelected
+from ..messages import ActionRequested, TaskSelected
+from .filtering import FilterLine
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -73,23 +76,38 @@ def _mark(status: TaskStatus) -> tuple[str, str | Style]:
 class TitleCell:
     """The second cell: the title, cut to the width it is drawn in with "…" after its last kept word
     character (rich's own ellipsis may follow a space). Drawn for the rows on show only, so a new width
-    costs nothing per row."""
+    costs nothing per row. A running or review card has a second line (``note``): what it is doing."""
 
     title: str
+    note: str = ""
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        title, width = self.title, options.max_width
-        if cell_len(title) > width:
-            title = set_cell_size(title, max(width - 1, 0)).rstrip() + "…"
-        yield Text(title, no_wrap=True, end="")
+        width = options.max_width
+        lines = [self.title, self.note] if self.note else [self.title]
+        for index, line in enumerate(lines):
+            if cell_len(line) > width:
+                line = set_cell_size(line, max(width - 1, 0)).rstrip() + "…"
+            yield Text(line, no_wrap=True, end="" if index == len(lines) - 1 else "\n", style="dim" if index else "")
 
 
-def row_cells(task: AgentTask, status: TaskStatus) -> tuple[TaskCell, TitleCell]:
+NOTED = frozenset({TaskStatus.IN_PROGRESS, TaskStatus.REVIEW})  # statuses whose cards have a second line
+
+
+def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime) -> str:
+    """A running card's elapsed time and last line of output; a review card's reminder of what waits."""
+    if status == TaskStatus.REVIEW:
+        return "waits for you: c accepts, r reopens"
+    started = task.started_at
+    elapsed = spent((now - started).total_seconds() / 3600) if started is not None else "-"
+    return f"{elapsed} · {last_line}" if last_line else elapsed
+
+
+def row_cells(task: AgentTask, status: TaskStatus, note: str = "") -> tuple[TaskCell, TitleCell]:
     mark, style = _mark(status)
     task_id = task.task_id
     cell = Text(f"{mark} {task_id}", spans=[Span(0, len(mark), style), Span(len(mark) + 1, len(mark) + 1 + len(task_id), "bold")])
     title = one_line(task.title)
-    return TaskCell(task_id, cell), TitleCell(f"↳ {title}" if task.parent else title)  # a subtask
+    return TaskCell(task_id, cell), TitleCell(f"↳ {title}" if task.parent else title, note)  # ↳: a subtask
 
 
 def matches(task: AgentTask, status: TaskStatus, needle: str) -> bool:
@@ -108,6 +126,17 @@ class TaskColumn(DataTable[object]):
     titles line up across columns), the title the rest, where a long title ends in "…". (DataTable's own
     auto width would make the title column as wide as the longest title, cut off by the border.)
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id="board.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="board.up"),
+        Binding("h", "cursor_left", "Column to the left", show=False, id="board.left"),
+        Binding("l", "cursor_right", "Column to the right", show=False, id="board.right"),
+        Binding("g", "scroll_top", "First in the column", show=False, id="board.first"),
+        Binding("G", "scroll_bottom", "Last in the column", show=False, id="board.last"),
+        Binding("ctrl+d", "half_page(1)", "Half a page down", show=False, id="board.half_down"),
+        Binding("ctrl+u", "half_page(-1)", "Half a page up", show=False, id="board.half_up"),
+    ]
 
     class Step(Message):
         def __init__(self, column: TaskColumn, step: int) -> None:
@@ -156,6 +185,11 @@ class TaskColumn(DataTable[object]):
         event.stop()
         self.query_ancestor(BoardView).highlighted(event)
 
+    def action_half_page(self, direction: int) -> None:
+        if self.row_count:
+            half = max(1, self.scrollable_content_region.height // 2)
+            self.move_cursor(row=max(0, min(self.row_count - 1, self.cursor_row + direction * half)), animate=False)
+
     def action_cursor_left(self) -> None:
         self.post_message(self.Step(self, -1))
 
@@ -163,7 +197,7 @@ class TaskColumn(DataTable[object]):
         self.post_message(self.Step(self, 1))
 
 
-class BoardView(Widget):
+class BoardView(FilterLine, Widget):
     """The board (the view contract of DESIGN §8: ``show_project``, ``select_task``, posts ``TaskSelected``)."""
 
     DEFAULT_CSS = """
@@ -176,9 +210,11 @@ class BoardView(Widget):
     BoardView TaskColumn { height: 1fr; padding: 0 1; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent; }
     """
 
+    FILTER_ID = "board-filter"
     NAVIGATION: ClassVar[list[tuple[str, str, str]]] = [
-        ("up, down", "Move in a column", "page up / page down, home / end too"),
+        ("up, down", "Move in a column", "page up / page down too"),
         ("left, right", "Next column", "the nearest column with tasks"),
+        ("enter", "Open the task", "its detail, full screen; escape comes back"),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -190,6 +226,7 @@ class BoardView(Widget):
         self._where: dict[str, str] = {}  # task id -> the column showing it
         self._shown: dict[str, tuple[TaskCell, TitleCell]] = {}  # task id -> its cells on show
         self._task_width = 0  # of the task cells: the widest shown yet, and a space
+        self._last_lines: dict[str, str] = {}  # running task id -> the last line of its output
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: id, title, status, priority, phase or tag (enter keeps it, escape clears it)", id="board-filter")
@@ -201,7 +238,20 @@ class BoardView(Widget):
     def on_mount(self) -> None:
         for column in self.columns.values():
             self._title(column)
+        self.set_interval(1.0, self._tick)
 
+    def note_output(self, task_id: str, text: str) -> None:
+        """Keep the last line of a running task's output for its card (drawn on the next tick)."""
+        lines = [line for line in text.replace("\r", "\n").split("\n") if line.strip()]
+        if lines:
+            self._last_lines[task_id] = "".join(ch for ch in lines[-1].strip() if ch.isprintable())[:200]
+
+    def _tick(self) -> None:
+        """Redraw the running cards: their elapsed time and last line."""
+        if self.project is not None:
+            for task_id in self.rows("running"):
+                if task_id in self.project.tasks:
+                    self._place(self.project, task_id, "running")
     # -- the view contract ----------------------------------------------------------------------------
 
     def show_project(self, project: Project, changed: frozenset[str] | None) -> None:
@@ -276,10 +326,13 @@ class BoardView(Widget):
             return touched
         task = project.tasks[task_id]
         status = project.graph.status_of(task_id)
-        cells = row_cells(task, status)
+        note = card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(timezone.utc)) if status in NOTED else ""
+        if status != TaskStatus.IN_PROGRESS:
+            self._last_lines.pop(task_id, None)
+        cells = row_cells(task, status, note)
         column = self.columns[want]
         if have != want:
-            column.add_row(*cells, key=task_id)
+            column.add_row(*cells, key=task_id, height=2 if note else 1)
             self._where[task_id] = want
             touched.add(want)
             self._widen(cells[0].text.cell_len + 1)
@@ -346,6 +399,11 @@ class BoardView(Widget):
         if event.row_key == table.coordinate_to_cell_key(table.cursor_coordinate).row_key:
             self._select(str(event.row_key.value))
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row opens the task (the app's ``open_task``)."""
+        event.stop()
+        self.post_message(ActionRequested("open", str(event.row_key.value)))
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         column = event.widget
         if isinstance(column, TaskColumn) and column.row_count:
@@ -368,27 +426,5 @@ class BoardView(Widget):
             where = next((name for name, _ in COLUMNS if self.columns[name].row_count), "ready")
         self.columns[where].focus()
 
-    # -- the filter -----------------------------------------------------------------------------------
-
-    def open_filter(self) -> None:
-        self.add_class("-filtering")
-        self.query_one("#board-filter", Input).focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.filter = event.value.strip()
-        if self.project is not None:
-            self.show_project(self.project, None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if not self.filter:
-            self.remove_class("-filtering")
+    def focus_rows(self) -> None:
         self.focus_selection()
-
-    def on_key(self, event: events.Key) -> None:
-        if event.key == "escape" and self.has_class("-filtering"):
-            event.stop()
-            self.query_one("#board-filter", Input).value = ""  # its Changed message redraws the board
-            self.remove_class("-filtering")
-            self.focus_selection()

@@ -53,12 +53,14 @@ class DagCanvas(ScrollView, can_focus=True):
     (the one nearest by row), up and down to the neighbour in the same layer."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("right", "follow('right')", "Dependant", show=False, id="dag.dependant"),
-        Binding("left", "follow('left')", "Dependency", show=False, id="dag.dependency"),
-        Binding("up", "follow('up')", "Above", show=False, id="dag.above"),
-        Binding("down", "follow('down')", "Below", show=False, id="dag.below"),
-        Binding("home", "jump('first')", "First task", show=False, id="dag.first"),
-        Binding("end", "jump('last')", "Last task", show=False, id="dag.last"),
+        Binding("right,l", "follow('right')", "Dependant", show=False, id="dag.dependant"),
+        Binding("left,h", "follow('left')", "Dependency", show=False, id="dag.dependency"),
+        Binding("up,k", "follow('up')", "Above", show=False, id="dag.above"),
+        Binding("down,j", "follow('down')", "Below", show=False, id="dag.below"),
+        Binding("home,g", "jump('first')", "First task", show=False, id="dag.first"),
+        Binding("end,G", "jump('last')", "Last task", show=False, id="dag.last"),
+        Binding("ctrl+d", "half_page(1)", "Half a page down the layer", show=False, id="dag.half_down"),
+        Binding("ctrl+u", "half_page(-1)", "Half a page up the layer", show=False, id="dag.half_up"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "dag--edge",
@@ -216,6 +218,18 @@ class DagCanvas(ScrollView, can_focus=True):
             index = layer.index(selected) + (-1 if direction == "up" else 1)
             target = layer[index] if 0 <= index < len(layer) else None
         if target is not None:
+            self._select(target, post=True)
+
+    def action_half_page(self, direction: int) -> None:
+        """Move the selection in its layer to the task about half a screen below (1) or above (-1)."""
+        layout, selected = self.dag_layout, self.selected
+        if layout is None or selected is None:
+            return
+        layer = layout.layers[layout.layer_of[selected]]
+        goal = layout.nodes[selected].port_y + direction * max(1, self.size.height // 2)
+        ahead = [t for t in layer if (layout.nodes[t].port_y - goal) * direction >= 0]
+        target = (ahead[0] if direction > 0 else ahead[-1]) if ahead else (layer[-1] if direction > 0 else layer[0])
+        if target != selected:
             self._select(target, post=True)
 
     def action_jump(self, where: str) -> None:

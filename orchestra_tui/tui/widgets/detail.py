@@ -15,6 +15,7 @@ from textual.widgets import Static
 from ...agents.pricing import format_total
 from ...cli.render import hours, local_time, spent, status_text, tokens_line
 from ...display import one_line, printable
+from .output import run_outcome
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -36,11 +37,12 @@ def _ids(project: Project, task_ids: Sequence[str]) -> Text:
 
 
 def _run_line(run: RunSummary) -> Text:
-    line = Text.assemble(run.run_id, " · ", run.agent, " · ", status_text(run.status) if run.status in _MARKED else run.status)
+    status, error = run_outcome(run.status, run.error)
+    line = Text.assemble(run.run_id, " · ", run.agent, " · ", status_text(status) if status in _MARKED else status)
     if run.seconds is not None:
         line.append(f" · {run.seconds:.1f} s")
-    if run.error:
-        line.append(f": {printable(run.error)}", style="red")
+    if error:
+        line.append(f": {printable(error)}", style="red")
     return line
 
 
@@ -75,8 +77,9 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
     row("subtasks", _ids(project, graph.children(task_id)) or None)
     row("depends on", _ids(project, graph.dependencies(task_id)) if task.dependencies else None)
     row("blocked by", _ids(project, graph.blockers(task_id)) or None)
-    row("unblocks", _ids(project, graph.unblocks(task_id)) or None)
-    row("dependants", _ids(project, graph.dependents(task_id)) or None)
+    unblocks = graph.unblocks(task_id)
+    row("unblocks", _ids(project, unblocks) or None)
+    row("needed by", _ids(project, [d for d in graph.dependents(task_id) if d not in set(unblocks)]) or None)
     row("deliverables", task.deliverables)
     row("success", task.success_criteria)
     row("commands", task.commands)

@@ -24,6 +24,8 @@ def figures_line(figures: Mapping[str, Any]) -> Content:
         Content(f"{hours(round(done, 2))} h done"),
         Content(f"{hours(round(total - done, 2))} h left"),
         Content.styled(f"{figures['running']} running", "bold $accent" if figures["running"] else ""),
+        *[Content.styled(f"{number} {status}", "bold $error") for status in ("failed", "cancelled")
+          if (number := figures.get("by_status", {}).get(status, 0))],
     ]
     unpriced = figures.get("unpriced_runs", 0)
     if figures["tokens"] is not None or figures["cost_usd"] is not None or unpriced:  # nothing known: nothing shown, never a 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,18 +15,23 @@ from textual.widgets import Static
 Section = tuple[str, Sequence[tuple[str, str, str]]]  # title, (keys, name, what it does)
 
 
-def keys_table(sections: Sequence[Section]) -> Group:
-    parts: list[RenderableType] = []
-    for index, (title, rows) in enumerate(sections):
-        parts.append(Text(("\n" if index else "") + title, style="bold underline"))
-        table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True, style="bold", min_width=12)
-        table.add_column(no_wrap=True, min_width=24)
-        table.add_column(style="dim")
+def keys_table(sections: Sequence[Section]) -> Table:
+    """One table for every section, so the columns line up from one section to the next; sections with the
+    same title are one."""
+    merged: dict[str, list[tuple[str, str, str]]] = {}
+    for title, rows in sections:
+        merged.setdefault(title, []).extend(rows)
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True, style="bold", min_width=12)
+    table.add_column(no_wrap=True, min_width=24)
+    table.add_column(style="dim")
+    for index, (title, rows) in enumerate(merged.items()):
+        if index:
+            table.add_row("")
+        table.add_row(Text(title, style="bold underline"))
         for keys, name, what in rows:
             table.add_row(Text(keys), Text(name), Text(what))
-        parts.append(table)
-    return Group(*parts)
+    return table
 
 
 class HelpScreen(ModalScreen[None]):

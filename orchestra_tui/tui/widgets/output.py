@@ -26,6 +26,7 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 from ...cli.render import status_text
 from ...display import printable
 from ...engine.project import STATE_DIR
+from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
 
 if TYPE_CHECKING:
@@ -71,6 +72,12 @@ def tail_output(root: Path, run_id: str, limit: int = TAIL_BYTES) -> str | None:
     if size > limit:
         data = data[data.find(b"\n") + 1 :]
     return data.decode("utf-8", errors="replace")
+
+
+def run_outcome(status: str, error: str | None) -> tuple[str, str | None]:
+    """How a run's end reads: a run stopped by the user (the engine ends it failed, "cancelled by user") is
+    cancelled, as its task is, and that says it all."""
+    return ("cancelled", None) if error == CANCELLED else (status, error)
 
 
 def _pane_id(run_id: str) -> str:
@@ -194,6 +201,7 @@ class RunPane(TabPane):
         self.log_widget.append(text)
 
     def finish(self, status: str, error: str | None) -> None:
+        status, error = run_outcome(status, error)
         self.status, self.error, self.live = status, printable(error) if error else error, False
         self._draw_header()
 
@@ -237,6 +245,12 @@ class OutputPanes(Vertical):
         Binding("[", "previous_pane", "Previous output", id="output.previous"),
         Binding("z", "toggle_maximise", "Maximise output", id="output.maximise"),
         Binding("delete", "dismiss_pane", "Close finished output", id="output.dismiss"),
+        Binding("j", "scroll_log(1)", "Down", show=False, id="output.down"),
+        Binding("k", "scroll_log(-1)", "Up", show=False, id="output.up"),
+        Binding("g", "scroll_log(-1, True)", "Top", show=False, id="output.top"),
+        Binding("G", "scroll_log(1, True)", "Bottom (follows the output again)", show=False, id="output.bottom"),
+        Binding("ctrl+d", "scroll_log(0.5)", "Half a page down", show=False, id="output.half_down"),
+        Binding("ctrl+u", "scroll_log(-0.5)", "Half a page up", show=False, id="output.half_up"),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -260,12 +274,14 @@ class OutputPanes(Vertical):
     def show_project(self, project: Project, changed: frozenset[str] | None) -> None:
         self.project = project
 
-    def run_started(self, run_id: str, task_id: str, agent: str) -> RunPane:
-        """A pane for a new run; it comes to the front unless another live run's pane is there."""
+    def run_started(self, run_id: str, task_id: str, agent: str, selected: str | None = None) -> RunPane:
+        """A pane for a new run. It comes to the front when its task is the selected one, or when the pane in
+        front is neither the selected task's nor live; never over the selected task's own output."""
         pane = self.panes.get(run_id)
         if pane is None:
             current = self.current
-            pane = self._add(RunPane(run_id, task_id, agent), front=current is None or current.finished)
+            front = current is None or task_id == selected or (current.finished and current.task_id != selected)
+            pane = self._add(RunPane(run_id, task_id, agent), front=front)
         return pane
 
     def append(self, run_id: str, task_id: str, text: str) -> None:
@@ -295,6 +311,18 @@ class OutputPanes(Vertical):
 
     def action_previous_pane(self) -> None:
         self._step(-1)
+
+    def action_scroll_log(self, amount: float, to_end: bool = False) -> None:
+        """Scroll the pane on show: lines (a whole number), a share of its height, or to an end."""
+        pane = self.current
+        if pane is None:
+            return
+        log = pane.log_widget
+        if to_end:
+            (log.scroll_end if amount > 0 else log.scroll_home)(animate=False)
+        else:
+            lines = amount if abs(amount) >= 1 else amount * log.size.height
+            log.scroll_relative(y=round(lines) or (1 if amount > 0 else -1), animate=False)
 
     def action_toggle_maximise(self) -> None:
         screen = self.screen

@@ -1,7 +1,7 @@
-"""The timeline view: the history as a scrubber, with a preview of the entry under the cursor.
+"""The timeline view: the history as a scrubber and as a list, with a preview of the entry under the cursor.
 
-The scrubber draws only the stretch of entries that fits its width, so 10,000 entries cost what ten do.
-The entry's tasks per status as the board showed them then (ready and blocked derive from that state's
+The scrubber and the list draw only the entries that fit, so 10,000 entries cost what ten do; changes are
+written for people (``changes.people_lines``). The entry's tasks per status as the board showed them then (ready and blocked derive from that state's
 dependencies; the state stores pending) and its diff against now are computed in a thread worker (latest
 wins; small caches keyed by the entry, and for the diff by the current state too), so holding an arrow key
 never waits for them. Rolling back is the app's business: the view posts ``ActionRequested("rollback",
@@ -23,10 +23,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 from textual.worker import get_current_worker
 
-from ...cli.render import change_lines, hours, local_time
+from ...cli.render import hours, local_time
 from ...display import printable
 from ...errors import OrchestraError
 from ..messages import ActionRequested
+from .changes import people_lines
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -84,6 +85,17 @@ def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None, counts:
     return line
 
 
+def window(first: int, cursor: int, span: int, count: int) -> tuple[int, int]:
+    """The stretch [start, end) of ``count`` entries, ``span`` long, to draw: it keeps ``cursor`` in view and
+    moves from ``first`` (the previous start) only as far as it must."""
+    if cursor < first:
+        first = cursor
+    elif cursor >= first + span:
+        first = cursor - span + 1
+    first = max(0, min(first, count - span))
+    return first, min(count, first + span)
+
+
 class Scrubber(Widget):
     """A strip of one mark per entry, the cursor reversed, the entries touching the selected task underlined."""
 
@@ -108,13 +120,8 @@ class Scrubber(Widget):
         self.refresh()
 
     def _window(self) -> tuple[int, int]:
-        span, count = self.span, len(self.entries)
-        if self.cursor < self.first:
-            self.first = self.cursor
-        elif self.cursor >= self.first + span:
-            self.first = self.cursor - span + 1
-        self.first = max(0, min(self.first, count - span))
-        return self.first, min(count, self.first + span)
+        self.first, end = window(self.first, self.cursor, self.span, len(self.entries))
+        return self.first, end
 
     def render(self) -> Content:
         if not self.entries:
@@ -141,6 +148,46 @@ class Scrubber(Widget):
         return Content("\n").join([Content.assemble(*marks), caret, position])
 
 
+class EntryList(Widget):
+    """The history as a list (lazygit's reflog): one row per entry (time, actor, what happened), the cursor's
+    reversed, the entries touching the selected task marked. Only the rows that fit are drawn."""
+
+    DEFAULT_CSS = """
+    EntryList { height: 1fr; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entries: list[Entry] = []
+        self.cursor = 0
+        self.first = 0
+        self.selected_task: str | None = None
+
+    def show(self, entries: list[Entry], cursor: int, task: str | None) -> None:
+        self.entries, self.cursor, self.selected_task = entries, cursor, task
+        self.refresh()
+
+    def _window(self) -> tuple[int, int]:
+        self.first, end = window(self.first, self.cursor, max(1, self.content_size.height), len(self.entries))
+        return self.first, end
+
+    def render(self) -> Content:
+        if not self.entries:
+            return Content("")
+        start, end = self._window()
+        rows = []
+        for index in range(end - 1, start - 1, -1):  # newest at the top, as a log reads
+            entry = self.entries[index]
+            mark, style = _mark(entry.action)
+            touched = self.selected_task is not None and self.selected_task in entry.extra.get("tasks", ())
+            row = Content.assemble(
+                (local_time(entry.time)[5:], "$text-muted"), "  ", (f"{entry.actor[:9]:<9}", "$text-muted"), " ",
+                (mark, style), " ", (entry.summary, "underline" if touched else ""),
+            )
+            rows.append(row.stylize("reverse") if index == self.cursor else row)
+        return Content("\n").join(rows)
+
+
 class TimelineView(Widget, can_focus=True):
     """The history scrubber and the preview of the entry under the cursor (the view contract of DESIGN §8)."""
 
@@ -148,18 +195,19 @@ class TimelineView(Widget, can_focus=True):
     TimelineView { height: 1fr; layout: vertical; }
     TimelineView > Scrubber { border-bottom: solid $panel; }
     TimelineView:focus > Scrubber { border-bottom: solid $accent; }
+    TimelineView > EntryList { height: 1fr; border-bottom: solid $panel; }
     TimelineView #timeline-preview { height: 1fr; padding: 0 1; }
     TimelineView #timeline-diff-title { margin-top: 1; text-style: bold; }
     """
     BINDINGS = [
-        Binding("left", "move(-1)", "Earlier", id="timeline.earlier"),
-        Binding("right", "move(1)", "Later", id="timeline.later"),
-        Binding("home", "first", "First", id="timeline.first", show=False),
-        Binding("end", "last", "Last", id="timeline.last", show=False),
-        Binding("pageup", "page(-1)", "Page earlier", id="timeline.page_earlier", show=False),
-        Binding("pagedown", "page(1)", "Page later", id="timeline.page_later", show=False),
-        Binding("up", "scroll_preview(-1)", "Scroll preview", id="timeline.preview_up", show=False),
-        Binding("down", "scroll_preview(1)", "Scroll preview", id="timeline.preview_down", show=False),
+        Binding("left,h", "move(-1)", "Earlier", id="timeline.earlier"),
+        Binding("right,l", "move(1)", "Later", id="timeline.later"),
+        Binding("home,g", "first", "First", id="timeline.first", show=False),
+        Binding("end,G", "last", "Last", id="timeline.last", show=False),
+        Binding("pageup,ctrl+u", "page(-1)", "Page earlier", id="timeline.page_earlier", show=False),
+        Binding("pagedown,ctrl+d", "page(1)", "Page later", id="timeline.page_later", show=False),
+        Binding("up,k", "scroll_preview(-1)", "Scroll preview", id="timeline.preview_up", show=False),
+        Binding("down,j", "scroll_preview(1)", "Scroll preview", id="timeline.preview_down", show=False),
         Binding("enter", "rollback", "Roll back here", id="timeline.rollback"),
     ]
 
@@ -177,6 +225,7 @@ class TimelineView(Widget, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Scrubber(id="timeline-scrubber")
+        yield EntryList(id="timeline-list")
         with VerticalScroll(id="timeline-preview", can_focus=False):
             yield Static(id="timeline-entry")
             yield Static("Changes since this entry (then -> now)", id="timeline-diff-title")
@@ -206,6 +255,7 @@ class TimelineView(Widget, can_focus=True):
         """Underline the entries that touched the task (only the visible ones are looked at)."""
         self.selected_task = task_id
         self.query_one(Scrubber).show(self.entries, self.cursor, self.selected_task)
+        self.query_one(EntryList).show(self.entries, self.cursor, self.selected_task)
 
     # -- keys -----------------------------------------------------------------------------------------
 
@@ -241,6 +291,7 @@ class TimelineView(Widget, can_focus=True):
 
     def _redraw(self) -> None:
         self.query_one(Scrubber).show(self.entries, self.cursor, self.selected_task)
+        self.query_one(EntryList).show(self.entries, self.cursor, self.selected_task)
         entry = self.entry
         if entry is None or self.project is None:
             self.counts = None
@@ -284,7 +335,7 @@ class TimelineView(Widget, can_focus=True):
             if count:
                 counts = project.status_counts_at(entry.seq)
             if diff and not worker.is_cancelled:
-                lines = [printable(line) for line in change_lines(project.diff(entry.seq))]
+                lines = [printable(line) for line in people_lines(project.diff(entry.seq))]
         except (OrchestraError, OSError) as error:
             if count and counts is None:
                 counts = {}  # nothing to count: the diff says why
@@ -335,13 +386,14 @@ class ConfirmRollback(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmRollback { align: center middle; }
     ConfirmRollback > Vertical {
-        width: 80%; max-width: 100; height: auto; max-height: 80%;
-        border: thick $warning; background: $surface; padding: 1 2;
+        width: 80%; max-width: 100; height: auto; max-height: 90%;
+        border: thick $warning; background: $surface; padding: 0 2;
     }
     ConfirmRollback #confirm-title { text-style: bold; }
-    ConfirmRollback #confirm-changes { margin: 1 0; }
+    ConfirmRollback #confirm-scroll { height: auto; max-height: 45vh; margin: 1 0 0 0; }
     ConfirmRollback Horizontal { height: auto; align-horizontal: right; }
     ConfirmRollback Button { margin-left: 2; }
+    ConfirmRollback .dialog-hint { color: $text-muted; }
     """
     BINDINGS = [
         Binding("y", "confirm", "Roll back", id="confirm.yes"),
@@ -357,7 +409,9 @@ class ConfirmRollback(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"Roll back to entry {self.entry_id}?", id="confirm-title")
-            yield Static(Content.styled("working out what would change…", "$text-muted"), id="confirm-changes")
+            with VerticalScroll(id="confirm-scroll", can_focus=False):
+                yield Static(Content.styled("working out what would change…", "$text-muted"), id="confirm-changes")
+            yield Static("y: roll back · n / escape: cancel · tab: the buttons", classes="dialog-hint")
             with Horizontal():
                 yield Button("Roll back", variant="warning", id="confirm-yes", disabled=True)
                 yield Button("Cancel", id="confirm-no")
@@ -370,7 +424,7 @@ class ConfirmRollback(ModalScreen[bool]):
     def _compute(self, project: Project, entry_id: str) -> None:
         try:
             entry = project.entry(entry_id)
-            result: tuple[Entry | None, list[str] | str] = (entry, [printable(line) for line in change_lines(project.rollback_changes(entry.seq))])
+            result: tuple[Entry | None, list[str] | str] = (entry, [printable(line) for line in people_lines(project.rollback_changes(entry.seq))])
         except (OrchestraError, OSError) as error:
             result = (None, str(error))
         self.app.call_from_thread(self._show, *result)
@@ -395,9 +449,7 @@ class ConfirmRollback(ModalScreen[bool]):
         if len(result) > CONFIRM_LINES:
             lines.append(Content.styled(f"… and {len(result) - CONFIRM_LINES} more", "$text-muted"))
         body.update(Content("\n").join(lines))
-        yes = self.query_one("#confirm-yes", Button)
-        yes.disabled = False
-        yes.focus()
+        self.query_one("#confirm-yes", Button).disabled = False  # Cancel keeps the focus: the safe default
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -1,0 +1,59 @@
+"""Whether a ready task can run at all, found before anything starts (DESIGN.md section 8; issue 14 item 7).
+
+Dispatching a task whose agent cannot run it would start it, fail it at once, and add an attempt and a history
+entry for nothing. These checks need no network and write nothing, so every face asks them first: the
+scheduler refuses ``d`` with the reason and leaves such tasks out of ``a`` and ``orchestra run``, and ``next``
+flags its pick. The same things ``orchestra agents`` reports offline: a key that is not set, and a ``shell``
+task with no commands. (Whether an endpoint answers is ``orchestra agents``' business: it takes seconds.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..models import AgentConfig, AgentType
+from ..plan import BUILTIN_AGENTS
+
+if TYPE_CHECKING:
+    from ..models import AgentTask
+    from ..plan import Plan
+    from .project import Project
+
+
+def why_not(task: AgentTask, config: AgentConfig, env: Mapping[str, str]) -> str | None:
+    """Why ``task`` cannot run with an agent configured as ``config`` in ``env``, or None when nothing says so."""
+    if config.type == AgentType.SHELL and not task.commands:
+        return f"{task.task_id} has no commands for the shell agent to run (add `commands`, or give it another agent)"
+    key_env = config.api_key_env
+    if key_env and not env.get(key_env):
+        return f"its agent needs ${key_env}, which is not set"
+    return None
+
+
+def plan_config(project: Project, task: AgentTask, agent: str | None = None) -> AgentConfig | None:
+    """The configuration of ``agent``, else of the agent the plan gives ``task`` (None: one the plan does not know)."""
+    name = agent or project.agent_of(task)
+    config = project.plan.agents.get(name)
+    if config is None and name in BUILTIN_AGENTS:
+        config = AgentConfig(type=AgentType(name))
+    return config
+
+
+def why_not_in_plan(project: Project, task_id: str, env: Mapping[str, str], agent: str | None = None) -> str | None:
+    """``why_not`` for a task with ``agent``, else the agent its plan gives it (an unknown agent is the runner's
+    to report)."""
+    task = project.task(task_id)
+    config = plan_config(project, task, agent)
+    return None if config is None else why_not(task, config, env)
+
+
+def without_commands(plan: Plan) -> list[str]:
+    """The ids of the plan's tasks given a ``shell`` agent and no commands: they cannot run (``validate`` warns)."""
+    found = []
+    for spec in plan.tasks:
+        name = spec.agent or plan.project.default_agent
+        config = plan.agents.get(name) or (AgentConfig(type=AgentType(name)) if name in BUILTIN_AGENTS else None)
+        if config is not None and config.type == AgentType.SHELL and not spec.commands:
+            found.append(spec.task_id)
+    return found
