@@ -1,4 +1,4 @@
-"""The dependency graph of a plan (DESIGN.md section 2). Pure: no I/O.
+"""The dependency graph of a plan (docs/ARCHITECTURE.md C2). Pure: no I/O.
 
 Edges run dependency -> dependant in a ``networkx.DiGraph``. On top of it ``TaskGraph`` keeps, per task, the
 number of dependencies not completed (so READY/BLOCKED follow from one status change by touching only the

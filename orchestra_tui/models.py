@@ -1,4 +1,4 @@
-"""The task model and the plan file's schema (DESIGN.md sections 2 and 3). Pure: no I/O.
+"""The task model and the plan file's schema (docs/ARCHITECTURE.md C2, C3). Pure: no I/O.
 
 Enum values and field names are the seed framework's, so seed code and seed state files keep working.
 """

@@ -1,4 +1,4 @@
-"""Several processes on one project (DESIGN.md section 4): changes are serialized under the lock, none is
+"""Several processes on one project (docs/ARCHITECTURE.md C4): changes are serialized under the lock, none is
 lost, and a change computed from a stale state is never written over a newer one."""
 
 from __future__ import annotations

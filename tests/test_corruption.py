@@ -1,4 +1,4 @@
-"""Damage on disk (DESIGN.md section 4): each kind is detected, repaired where the history allows, and the
+"""Damage on disk (docs/ARCHITECTURE.md C4): each kind is detected, repaired where the history allows, and the
 damaged bytes are moved to ``.orchestra/damaged/`` unchanged, never silently overwritten. A state file from a
 newer orchestra is left untouched and opening fails with one line.
 

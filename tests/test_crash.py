@@ -1,4 +1,4 @@
-"""Crash safety (DESIGN.md section 4): a committer process is SIGKILLed at random moments, over 200 times.
+"""Crash safety (docs/ARCHITECTURE.md C4): a committer process is SIGKILLed at random moments, over 200 times.
 
 After every kill the project must load, its state must be exactly the last state reported committed or the
 state of the entry in flight (nothing else), and every entry reported committed must be in the history.

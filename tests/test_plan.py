@@ -1,4 +1,4 @@
-"""Tests of orchestra_tui.plan: reading, validating and caching orchestra.toml (DESIGN.md sections 2, 3, 5)."""
+"""Tests of orchestra_tui.plan: reading, validating and caching orchestra.toml (docs/ARCHITECTURE.md C2, C3, C5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secrets never reach anything orchestra writes (DESIGN.md sections 3, 6, 7).
+"""Secrets never reach anything orchestra writes (docs/ARCHITECTURE.md C3, C6, C7).
 
 Planted values sit in the environment variables the plan names (an agent's ``api_key_env``, a webhook's
 ``secret_env``, a token in a webhook URL); then everything that writes is exercised: plan load, state

@@ -1,4 +1,4 @@
-"""Unit tests of the store (DESIGN.md section 4): journal framing, changes, snapshots, and Store's commit,
+"""Unit tests of the store (docs/ARCHITECTURE.md C4): journal framing, changes, snapshots, and Store's commit,
 history, resolve, state_at, diff and checkpoints; rollback and undo as entries; commit cost O(change)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A repository orchestra did not create cannot make it send anything (issue 9 item 5, DESIGN.md section 13).
+"""A repository orchestra did not create cannot make it send anything (issue 9 item 5, docs/ARCHITECTURE.md C13).
 
 Environment variables go into what is sent over the network (an HTTP agent's URL, headers or body, a
 webhook's URL) only where the person allowed it: the agent's own ``api_key_env``, or ``allow_env`` in the

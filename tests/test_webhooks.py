@@ -1,4 +1,4 @@
-"""Webhooks (DESIGN.md section 7) against a real HTTP receiver on 127.0.0.1, with real files and processes."""
+"""Webhooks (docs/ARCHITECTURE.md C7) against a real HTTP receiver on 127.0.0.1, with real files and processes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The processes the local agents start (``shell``, ``cli``): one process group each, bounded in time, read as bytes.
 
 * Each process leads a new session (``start_new_session``), so its whole group can be stopped. It is not tied to
-  orchestra's life (no ``PR_SET_PDEATHSIG``: runs are to outlive their starter, DESIGN.md section 10); the run
+  orchestra's life (no ``PR_SET_PDEATHSIG``: runs are to outlive their starter, docs/ARCHITECTURE.md C10); the run
   records the group (``on_spawn``) so that a group a dead run left going is found and stopped (engine/runs.py).
 * stdout (and stderr, when kept apart) are pipes made here and read through asyncio read transports closed here:
   the process's output ends when the process itself exits, after a short drain (:data:`DRAIN_GAP`, at most

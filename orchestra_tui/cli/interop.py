@@ -1,4 +1,4 @@
-"""``orchestra import taskmaster`` and ``orchestra export taskmaster`` (DESIGN.md section 12)."""
+"""``orchestra import taskmaster`` and ``orchestra export taskmaster`` (docs/ARCHITECTURE.md C12)."""
 
 from __future__ import annotations
 

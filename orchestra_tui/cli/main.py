@@ -1,4 +1,4 @@
-"""The ``orchestra`` command (DESIGN.md section 5): every action scriptable, ``--json`` on the reads.
+"""The ``orchestra`` command (docs/ARCHITECTURE.md C5): every action scriptable, ``--json`` on the reads.
 
 Exit codes: 0 success; 1 a user error, as one ``error: ...`` line on stderr (every ``OrchestraError`` is
 caught in :class:`_Group`, so no traceback); 2 usage (typer/click); 130 interrupted. ``--json`` writes
@@ -564,7 +564,7 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
 
 
 def _recovered(project: Project) -> None:
-    """Fail the tasks whose run died (DESIGN.md section 2), saying so on stderr."""
+    """Fail the tasks whose run died (docs/ARCHITECTURE.md C2), saying so on stderr."""
     from ..engine.runs import recover_interrupted
 
     for task_id in recover_interrupted(project):

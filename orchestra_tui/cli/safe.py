@@ -1,4 +1,4 @@
-"""Everything the CLI prints goes through :func:`orchestra_tui.display.printable` (DESIGN.md section 13).
+"""Everything the CLI prints goes through :func:`orchestra_tui.display.printable` (docs/ARCHITECTURE.md C13).
 
 :func:`install` wraps ``sys.stdout`` and ``sys.stderr`` so every plain line (``typer.echo``, ``print``, JSON)
 is redacted and has its control characters made visible. Rich output goes to the unwrapped streams through

@@ -1,4 +1,4 @@
-"""The rich Console of the CLI: text from elsewhere is shown safely (DESIGN.md section 13).
+"""The rich Console of the CLI: text from elsewhere is shown safely (docs/ARCHITECTURE.md C13).
 
 It writes to the unwrapped stream (:mod:`.safe`) and passes the text of each segment it renders through
 :func:`~orchestra_tui.display.printable` while keeping its own styling (the colour escapes rich adds

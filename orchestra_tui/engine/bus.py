@@ -1,4 +1,4 @@
-"""The engine's event stream: what the TUI, the CLI's live view and tests subscribe to (DESIGN.md section 8).
+"""The engine's event stream: what the TUI, the CLI's live view and tests subscribe to (docs/ARCHITECTURE.md C8).
 
 Every event the engine emits is declared here, as a frozen dataclass (one place, as harlequin declares its
 messages). ``Bus.publish`` never blocks and never raises; each subscriber reads its own bounded queue at its

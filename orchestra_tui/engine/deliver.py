@@ -1,6 +1,6 @@
 """The webhook sender: a detached process that sends what waits in a project's outbox, then exits.
 
-Faces never send webhooks themselves (DESIGN.md sections 7 and 13): a change a person makes writes its
+Faces never send webhooks themselves (docs/ARCHITECTURE.md C7, C13): a change a person makes writes its
 deliveries to the outbox (``outbox.py``) and :func:`start_sender` starts ``python -m
 orchestra_tui.engine.deliver ROOT`` in its own session, without waiting for it. So a receiver that never
 answers costs a command nothing, and a read-only command or an app that is only looked at sends nothing.

@@ -1,4 +1,4 @@
-"""One task run, end to end (DESIGN.md sections 2 and 6).
+"""One task run, end to end (docs/ARCHITECTURE.md C2, C6).
 
 :meth:`Runner.begin` picks the agent, creates the run's directory and takes its live lock, then commits
 the task's start with the run id (:meth:`Runner.begin_async` makes the files in a worker thread). :meth:`Runner.finish`

@@ -1,4 +1,4 @@
-"""Run records under ``.orchestra/runs/<run_id>/``, and finding runs that died (DESIGN.md sections 2 and 6).
+"""Run records under ``.orchestra/runs/<run_id>/``, and finding runs that died (docs/ARCHITECTURE.md C2, C6).
 
 A run directory holds ``output.txt`` (every piece of text the agent streamed, appended with one ``write``
 as it arrives, so it is whole up to the last piece even if the process is killed), ``verify.txt`` (the

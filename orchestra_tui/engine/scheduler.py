@@ -1,4 +1,4 @@
-"""The asyncio scheduler behind ``orchestra run`` and the TUI's dispatch keys (DESIGN.md sections 2 and 5).
+"""The asyncio scheduler behind ``orchestra run`` and the TUI's dispatch keys (docs/ARCHITECTURE.md C2, C5).
 
 It keeps at most ``parallel`` runs going, starting ready tasks in next-task order (priority, then the
 longest remaining critical path, then id) the moment a slot is free, so a task finishing unblocks its

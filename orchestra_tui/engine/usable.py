@@ -1,4 +1,4 @@
-"""Whether a ready task can run at all, found before anything starts (DESIGN.md section 8; issue 14 item 7).
+"""Whether a ready task can run at all, found before anything starts (docs/ARCHITECTURE.md C8; issue 14 item 7).
 
 Dispatching a task whose agent cannot run it would start it, fail it at once, and add an attempt and a history
 entry for nothing. These checks need no network and write nothing, so every face asks them first: the

@@ -1,4 +1,4 @@
-"""Webhooks (DESIGN.md sections 7 and 13): a JSON POST to each ``[[webhooks]]`` URL for the events it lists.
+"""Webhooks (docs/ARCHITECTURE.md C7, C13): a JSON POST to each ``[[webhooks]]`` URL for the events it lists.
 
 A commit never waits on a webhook: the listener ``attach_webhooks`` puts on ``Project.listeners`` only builds
 the body and queues it in memory. A background thread writes queued deliveries to the durable outbox
@@ -354,7 +354,7 @@ class WebhookDispatcher:
             self._started = True
         self._thread.start()
 
-    release = start  # a change a person made: what waits may go out now (DESIGN.md section 13)
+    release = start  # a change a person made: what waits may go out now (docs/ARCHITECTURE.md C13)
 
     def _run(self) -> None:
         try:

@@ -1,6 +1,6 @@
 """Reading the plan: ``orchestra.toml`` (or the seed's ``orchestration.config.json``) -> a validated :class:`Plan`.
 
-DESIGN.md sections 2, 3 and 5. Pure apart from reading the plan files and the optional parse cache:
+docs/ARCHITECTURE.md C2, C3, C5. Pure apart from reading the plan files and the optional parse cache:
 no textual, typer or rich here.
 
 Every problem the user can cause is reported as one line in a :class:`~orchestra_tui.errors.PlanError`,

@@ -94,7 +94,7 @@ def _check_sent_env(ctx: _Context, raw: dict[str, Any], environ: Mapping[str, st
     """Refuse ``${VAR}`` where its value would go over the network (an HTTP agent's table, a webhook's URL)
     unless the person allowed VAR: it is the agent's own ``api_key_env`` or in ``allow_env`` of the user's
     config (read only when a reference needs it). A plan from someone else cannot name where a secret goes
-    (DESIGN.md section 13)."""
+    (docs/ARCHITECTURE.md C13)."""
     refs: list[tuple[str, int | None, str, str, str]] = []  # (label, line, field, variable, whose server)
     agents = raw.get("agents")
     for name, agent in (agents.items() if isinstance(agents, dict) else ()):

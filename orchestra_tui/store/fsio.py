@@ -2,7 +2,7 @@
 
 Every file orchestra writes under ``.orchestra/`` is opened with ``O_NOFOLLOW`` and created ``0600`` (its
 directories ``0700``, whatever the umask): a checkout may ship ``.orchestra/journal.log -> ~/somefile``,
-and no write (nor read) goes through a link orchestra did not make (DESIGN.md section 13).
+and no write (nor read) goes through a link orchestra did not make (docs/ARCHITECTURE.md C13).
 
 ``fault_hook`` is the one seam the crash and fault-injection tests use: each durable step calls
 ``fault(step)`` first, and a test process installs a hook that kills itself or raises at a chosen step

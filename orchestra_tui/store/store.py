@@ -1,6 +1,6 @@
 """The durable state of one project: the current task records, and the permanent history of every change.
 
-Commit protocol (DESIGN.md section 4): under the lock on ``.orchestra/lock``, catch up with entries other
+Commit protocol (docs/ARCHITECTURE.md C4): under the lock on ``.orchestra/lock``, catch up with entries other
 processes appended, compute the change from that fresh state, append one CRC-framed entry to the journal
 and fdatasync it (the commit point), then apply it in memory. Every ``CHECKPOINT_EVERY`` entries, once the
 journal has also grown by a quarter of the snapshot's size (and on ``flush``), the snapshot
@@ -9,7 +9,7 @@ journal has also grown by a quarter of the snapshot's size (and on ``flush``), t
 rolling back any distance replays at most a quarter of a snapshot's worth of journal. On open, a damaged snapshot, checkpoint or journal tail is moved to ``damaged/`` and the state
 is rebuilt from what remains; ``repairs`` says what was done.
 
-Trust (DESIGN.md section 13): the state directory must be a real directory of this user (0700, files 0600); a
+Trust (docs/ARCHITECTURE.md C13): the state directory must be a real directory of this user (0700, files 0600); a
 symlink in it was not made by orchestra and is never followed (set aside when repairing). A snapshot or
 checkpoint names the journal frame it ends with; one that belongs to another project or does not line up
 with this journal is not trusted (the journal is). Opened with ``repair=False`` (read-only commands, the

@@ -1,4 +1,4 @@
-"""The app: views over one project, kept live from the engine's event stream (DESIGN.md section 8).
+"""The app: views over one project, kept live from the engine's event stream (docs/ARCHITECTURE.md C8).
 
 ``create_app`` is the one factory: the CLI, the tests and the snapshot apps all build the app through it.
 The app holds no business logic. Keys call the session's actions in workers; the session's bus events
@@ -58,7 +58,7 @@ _REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "un
 
 
 class View(Protocol):
-    """The view contract (DESIGN.md section 8): what the app calls on a main view."""
+    """The view contract (docs/ARCHITECTURE.md C8): what the app calls on a main view."""
 
     def show_project(self, project: Project, changed: frozenset[str] | None) -> None: ...
 

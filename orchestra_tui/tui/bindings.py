@@ -1,4 +1,4 @@
-"""The app's keys (DESIGN.md section 8), each with an id so ``[keymap]`` in config.toml can remap it.
+"""The app's keys (docs/ARCHITECTURE.md C8), each with an id so ``[keymap]`` in config.toml can remap it.
 
 Every binding here is also a command of the palette (``ctrl+p``), titled by its description and explained
 by its entry in ``HELP``.

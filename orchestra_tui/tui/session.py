@@ -43,7 +43,7 @@ class Session:
         self.scheduler = Scheduler(project, agents=agents, bus=self.bus, env=env)
         self.usage: dict[str, RunUsage] = {}  # live runs: their usage so far (committed when they end)
         self._notes_seen = 0
-        with project.quietly():  # opening the app sends nothing (DESIGN.md section 13)
+        with project.quietly():  # opening the app sends nothing (docs/ARCHITECTURE.md C13)
             self.recovered = recover_interrupted(project)
         self.runs = RunIndex(project.root)
 
