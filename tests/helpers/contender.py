@@ -26,7 +26,7 @@ def main(root: str, name: str, actor: str, own_task: str, count: int) -> None:
 
     def increment() -> Mutation:
         old = store.tasks["T-0"]
-        new = {**old, "input_tokens": old["input_tokens"] + 1}
+        new = {**old, "input_tokens": (old["input_tokens"] or 0) + 1}  # None: none counted yet
         return Mutation([diff_record("T-0", old, new)], "run", f"{name} counted", {"tasks": ["T-0"]})
 
     seqs = []
