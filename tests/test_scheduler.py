@@ -7,11 +7,13 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from orchestra_tui.agents.events import Finished, TextDelta
+from orchestra_tui.agents.base import AgentRequest
+from orchestra_tui.agents.events import AgentEvent, Finished, TextDelta
 from orchestra_tui.engine.bus import Bus, RunOutput
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runner import CANCELLED
@@ -45,30 +47,26 @@ def random_dag(seed: int, count: int) -> list[tuple[str, list[str], float]]:
     return tasks
 
 
-class GateAgent:
+class GateAgent(SleepAgent):
     """Each run waits until the test releases it, so the test decides when tasks end and checks, between two
     ends, what the scheduler started: an order of events, not a measure of time."""
 
-    def __init__(self, name: str = "sleeper") -> None:
-        self.name = name
-        self.config = SleepAgent(0).config
+    def __init__(self) -> None:
+        super().__init__(scale=0)
         self.waiting: dict[str, asyncio.Event] = {}
         self.started: list[str] = []
 
-    async def check(self, env: object) -> object:
-        return await SleepAgent(0).check({})
-
-    async def run(self, request: object) -> object:
-        task_id = request.task.task_id  # type: ignore[attr-defined]
+    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        task_id = request.task.task_id
         gate = self.waiting[task_id] = asyncio.Event()
         self.started.append(task_id)
         await gate.wait()  # the test pops the gate from ``waiting`` as it opens it
         yield Finished(f"{task_id} result")
 
 
-async def settled(condition: object, what: str, timeout: float = 20.0) -> None:
+async def settled(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         await asyncio.sleep(0.005)
 
