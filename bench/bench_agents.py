@@ -88,9 +88,12 @@ def anthropic_stream(n: int) -> tuple[bytes, int]:
 
 def gemini_stream(n: int) -> tuple[bytes, int]:
     def chunk(i: int, finish: bytes = b"") -> bytes:
-        return (b'data: {"candidates":[{"content":{"parts":[{"text":"There are"}],"role":"model"},%s"index":0}],'
-                b'"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":%d,"totalTokenCount":%d},"modelVersion":"gemini-x"}\r\n\r\n'
-                % (finish, i, i + 9))
+        return (
+            b'data: {"candidates":[{"content":{"parts":[{"text":"There are"}],"role":"model"},%s"index":0}],'
+            b'"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":%d,"totalTokenCount":%d},"modelVersion":"gemini-x"}\r\n\r\n'
+            % (finish, i, i + 9)
+        )
+
     return b"".join(chunk(i) for i in range(1, n)) + chunk(n, b'"finishReason":"STOP",'), n
 
 
@@ -113,11 +116,23 @@ def agent_for(kind: str, url: str) -> StreamingAgent:
         "ollama": {"base_url": url},
         "http": {"base_url": url + "/generate", "request": {"inputs": "{prompt}"}, "text_path": "token.text"},
     }[kind]
-    cls = {"openai": OpenAIAgent, "anthropic": AnthropicAgent, "gemini": GeminiAgent, "ollama": OllamaAgent, "http": HttpAgent}[kind]
+    cls = {
+        "openai": OpenAIAgent,
+        "anthropic": AnthropicAgent,
+        "gemini": GeminiAgent,
+        "ollama": OllamaAgent,
+        "http": HttpAgent,
+    }[kind]
     return cls(kind, AgentConfig.model_validate({"type": kind, "model": "m", "max_attempts": 1, **fields}))
 
 
-STREAMS = {"openai": openai_stream, "anthropic": anthropic_stream, "gemini": gemini_stream, "ollama": ollama_stream, "http": http_stream}
+STREAMS = {
+    "openai": openai_stream,
+    "anthropic": anthropic_stream,
+    "gemini": gemini_stream,
+    "ollama": ollama_stream,
+    "http": http_stream,
+}
 REQUEST = AgentRequest("bench", AgentTask("B1", "Bench", "Bench"), "Say hello", REPO, {"BENCH_KEY": "bench-key"})
 
 
@@ -138,7 +153,9 @@ async def read_with_sdk(url: str, expected: int) -> None:
 
     client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="bench-key", max_retries=0)
     try:
-        stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "Say hello"}], stream=True)
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "Say hello"}], stream=True
+        )
         chunks = 0
         async for _ in stream:
             chunks += 1
@@ -150,7 +167,10 @@ async def read_with_sdk(url: str, expected: int) -> None:
 
 async def read_with_httpx_sse(url: str, expected: int) -> None:
     events = 0
-    async with httpx.AsyncClient() as client, aconnect_sse(client, "POST", url + "/v1/chat/completions", json={}) as source:
+    async with (
+        httpx.AsyncClient() as client,
+        aconnect_sse(client, "POST", url + "/v1/chat/completions", json={}) as source,
+    ):
         async for event in source.aiter_sse():
             if event.data != "[DONE]":
                 json.loads(event.data)
@@ -161,7 +181,7 @@ async def read_with_httpx_sse(url: str, expected: int) -> None:
 
 # --------------------------------------------------------------------- measuring
 async def measure(server: FakeServer, body: bytes, runs: int, read: Callable[[], Awaitable[None]]) -> float:
-    pieces = [body[i:i + PIECE] for i in range(0, len(body), PIECE)]
+    pieces = [body[i : i + PIECE] for i in range(0, len(body), PIECE)]
     times = []
     for _ in range(runs + 1):  # the first run warms up (client, connection, imports) and is not counted
         server.reply(Reply(200, (("content-type", "text/event-stream"),), pieces))
@@ -197,8 +217,17 @@ async def bench(n: int, runs: int) -> list[Row]:
             sdk = row("openai SDK", events, seconds, None, "AsyncOpenAI chat.completions.create(stream=True)")
             rows.append(sdk)
             ratio = sdk.seconds / ours.seconds
-            rows.append(Row("orchestra / openai SDK", events, ours.seconds, ours.events_per_s, ">= 1.0x",
-                            "PASS" if ratio >= 1.0 else "MISS", f"{ratio:.1f}x the SDK's speed"))
+            rows.append(
+                Row(
+                    "orchestra / openai SDK",
+                    events,
+                    ours.seconds,
+                    ours.events_per_s,
+                    ">= 1.0x",
+                    "PASS" if ratio >= 1.0 else "MISS",
+                    f"{ratio:.1f}x the SDK's speed",
+                )
+            )
         seconds = await measure(server, body, runs, lambda: read_with_httpx_sse(server.url, events))
         rows.append(row("httpx-sse (aiter_sse)", events, seconds, None, "plain aconnect_sse + json.loads, no agent"))
     return rows
@@ -208,7 +237,9 @@ def print_table(rows: list[Row]) -> None:
     width = max(len(r.provider) for r in rows) + 2
     print(f"{'provider':<{width}}{'events':>9}  {'seconds':>8}  {'events/s':>10}  {'target':<15}{'verdict':<14}note")
     for r in rows:
-        print(f"{r.provider:<{width}}{r.events:>9}  {r.seconds:>8.3f}  {r.events_per_s:>10,.0f}  {r.target:<15}{r.verdict:<14}{r.note}")
+        print(
+            f"{r.provider:<{width}}{r.events:>9}  {r.seconds:>8.3f}  {r.events_per_s:>10,.0f}  {r.target:<15}{r.verdict:<14}{r.note}"
+        )
 
 
 def main() -> None:
@@ -223,7 +254,13 @@ def main() -> None:
     print(f"machine: {machine}")
     out = args.out or RESULTS_DIR / ("agents-quick.json" if args.quick else "agents.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    document = {"quick": args.quick, "text_events_per_stream": n, "runs": runs, "machine": machine, "rows": [asdict(r) for r in rows]}
+    document = {
+        "quick": args.quick,
+        "text_events_per_stream": n,
+        "runs": runs,
+        "machine": machine,
+        "rows": [asdict(r) for r in rows],
+    }
     out.write_text(json.dumps(document, indent=2) + "\n")
 
 

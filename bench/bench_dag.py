@@ -54,7 +54,17 @@ def measure(sizes: dict[int, int]) -> list[Row]:
         layouts[n_tasks] = measure_size(rows, n_tasks, runs)
     for small, large in pairwise(sorted(layouts)):
         size = f"{large:,} / {small:,} tasks"
-        rows.append(Row("layout_dag growth", size, layouts[large] / layouts[small], "x", "-", "info", f"{large / small:g}x the tasks"))
+        rows.append(
+            Row(
+                "layout_dag growth",
+                size,
+                layouts[large] / layouts[small],
+                "x",
+                "-",
+                "info",
+                f"{large / small:g}x the tasks",
+            )
+        )
     return rows
 
 
@@ -88,7 +98,9 @@ def _show(value: float | None, unit: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes 20/50/100, two runs each (a smoke run)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results file (default: bench/results/dag[-quick].json)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results file (default: bench/results/dag[-quick].json)"
+    )
     args = parser.parse_args(argv)
     out = args.out or RESULTS_DIR / ("dag-quick.json" if args.quick else "dag.json")
     started = datetime.now(UTC).isoformat(timespec="seconds")

@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,17 @@ class Results:
     def __init__(self) -> None:
         self.rows: list[Row] = []
 
-    def add(self, metric: str, size: str, value: float, unit: str, *, at_most: float | None = None,
-            at_least: float | None = None, note: str = "") -> None:
+    def add(
+        self,
+        metric: str,
+        size: str,
+        value: float,
+        unit: str,
+        *,
+        at_most: float | None = None,
+        at_least: float | None = None,
+        note: str = "",
+    ) -> None:
         if at_most is not None:
             target, verdict = f"<= {at_most:g}", "PASS" if value <= at_most else "MISS"
         elif at_least is not None:
@@ -92,7 +101,6 @@ def show(value: float, unit: str) -> str:
     return f"{value:.2f} {unit}"
 
 
-
 def write_plan(root: Path, tasks: list[dict[str, Any]], **project: Any) -> None:
     root.mkdir(parents=True)
     document = {"project": {"id": root.name, "name": root.name, **project}, "tasks": tasks}
@@ -104,12 +112,23 @@ def write_plan(root: Path, tasks: list[dict[str, Any]], **project: Any) -> None:
 
 def bench_overhead(results: Results, base: Path, count: int) -> None:
     root = base / "instant"
-    write_plan(root, [{"id": f"T{i:05d}", "title": "instant", "commands": ["true"]} for i in range(count)],
-               parallel_max=4, auto_complete=True, default_agent="shell")
-    subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "validate"], check=True, capture_output=True)
+    write_plan(
+        root,
+        [{"id": f"T{i:05d}", "title": "instant", "commands": ["true"]} for i in range(count)],
+        parallel_max=4,
+        auto_complete=True,
+        default_agent="shell",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "validate"], check=True, capture_output=True
+    )
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run", "-j", "4"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run", "-j", "4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"orchestra run failed ({done.returncode}): {done.stderr.strip()[-500:]}")
@@ -118,8 +137,14 @@ def bench_overhead(results: Results, base: Path, count: int) -> None:
         entries = len(project.history())
     if completed != count:
         raise RuntimeError(f"orchestra run completed {completed} of {count} tasks")
-    results.add("orchestra run: instant shell tasks, parallel 4", f"{count:,} tasks", count / elapsed, "tasks/s", at_least=200,
-                note=f"whole command, {elapsed:.1f} s; {entries / count:.2f} durable history entries per task")
+    results.add(
+        "orchestra run: instant shell tasks, parallel 4",
+        f"{count:,} tasks",
+        count / elapsed,
+        "tasks/s",
+        at_least=200,
+        note=f"whole command, {elapsed:.1f} s; {entries / count:.2f} durable history entries per task",
+    )
 
 
 # ---------------------------------------------------------------------------------------- makespan
@@ -202,14 +227,25 @@ def random_dag(seed: int, count: int, mixed: bool) -> list[dict[str, Any]]:
         wanted = rng.choices((0, 1, 2, 3, 4), (8, 40, 30, 15, 7))[0]
         deps = sorted(rng.sample(window, k=min(wanted, len(window))))
         priority = rng.choices(PRIORITIES, PRIORITY_WEIGHTS)[0] if mixed else "medium"
-        tasks.append({"id": f"T{index:03d}", "title": f"task {index}", "dependencies": [f"T{j:03d}" for j in deps],
-                      "estimated_hours": rng.choice(HOURS), "priority": priority})
+        tasks.append(
+            {
+                "id": f"T{index:03d}",
+                "title": f"task {index}",
+                "dependencies": [f"T{j:03d}" for j in deps],
+                "estimated_hours": rng.choice(HOURS),
+                "priority": priority,
+            }
+        )
     return tasks
 
 
 def lower_bound(tasks: list[dict[str, Any]], parallel: int) -> float:
-    graph = TaskGraph.build(AgentTask(task_id=t["id"], title=t["title"], dependencies=t["dependencies"],
-                                      estimated_hours=t["estimated_hours"]) for t in tasks)
+    graph = TaskGraph.build(
+        AgentTask(
+            task_id=t["id"], title=t["title"], dependencies=t["dependencies"], estimated_hours=t["estimated_hours"]
+        )
+        for t in tasks
+    )
     return max(graph.critical_path()[1], sum(t["estimated_hours"] for t in tasks) / parallel)
 
 
@@ -222,7 +258,9 @@ def makespan(root: Path, tasks: list[dict[str, Any]], parallel: int, order: type
             started = loop.time()
             summary = await order(project, agents={"shell": SimulatedAgent()}).run()
             if len(summary.results) != len(tasks) or summary.failed:
-                raise RuntimeError(f"the simulated run did not complete every task ({len(summary.results)} of {len(tasks)})")
+                raise RuntimeError(
+                    f"the simulated run did not complete every task ({len(summary.results)} of {len(tasks)})"
+                )
             return loop.time() - started
 
     with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
@@ -238,11 +276,17 @@ def bench_makespan(results: Results, base: Path, sizes: Sizes) -> None:
                 for seed in range(sizes.dags):
                     tasks = random_dag(seed, sizes.dag_tasks, mixed)
                     count += 1
-                    ratios.append(makespan(base / f"dag-{count}", tasks, parallel, order) / lower_bound(tasks, parallel))
-                metric = f"makespan / lower bound, parallel {parallel}: {name}" + (", mixed priorities" if mixed else "")
+                    ratios.append(
+                        makespan(base / f"dag-{count}", tasks, parallel, order) / lower_bound(tasks, parallel)
+                    )
+                metric = f"makespan / lower bound, parallel {parallel}: {name}" + (
+                    ", mixed priorities" if mixed else ""
+                )
                 targeted = order is Scheduler and not mixed
                 note = f"worst of {len(ratios)} DAGs; mean {sum(ratios) / len(ratios):.3f}"
-                results.add(metric, f"{sizes.dag_tasks} tasks", max(ratios), "x", at_most=1.10 if targeted else None, note=note)
+                results.add(
+                    metric, f"{sizes.dag_tasks} tasks", max(ratios), "x", at_most=1.10 if targeted else None, note=note
+                )
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -251,15 +295,19 @@ def bench_makespan(results: Results, base: Path, sizes: Sizes) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="200 instant tasks and one DAG per row (a smoke run)")
-    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temporary projects go (default: the system's)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results file (default: bench/results/engine[-quick].json)")
+    parser.add_argument(
+        "--tmpdir", type=Path, default=None, help="where the temporary projects go (default: the system's)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results file (default: bench/results/engine[-quick].json)"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = args.out or RESULTS_DIR / ("engine-quick.json" if args.quick else "engine.json")
     base = Path(tempfile.mkdtemp(prefix="orchestra-bench-", dir=args.tmpdir)).resolve()
     print(f"temporary projects under {base}", file=sys.stderr, flush=True)
     results = Results()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         bench_overhead(results, base, sizes.instant_tasks)
         bench_makespan(results, base, sizes)

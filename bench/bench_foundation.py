@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -59,8 +59,16 @@ class Results:
     def __init__(self) -> None:
         self.rows: list[Row] = []
 
-    def add(self, metric: str, size: str, value: float | None, unit: str, limit: float | None = None,
-            strict: bool = False, note: str = "") -> None:
+    def add(
+        self,
+        metric: str,
+        size: str,
+        value: float | None,
+        unit: str,
+        limit: float | None = None,
+        strict: bool = False,
+        note: str = "",
+    ) -> None:
         """A row; with ``limit`` the target is ``value <= limit`` (``<`` when ``strict``)."""
         if limit is None:
             target, verdict = "-", "info"
@@ -193,17 +201,27 @@ def bench_commits(results: Results, base: Path, sizes: Sizes) -> None:
             p50s[n] = _ms(_p50(series.times_ns))
             floor = _ms(_p50(series.floor_ns))
             results.add("commit p50 (durable, with history)", _tasks(n), p50s[n], "ms")
-            results.add("commit p95", _tasks(n), _ms(_p95(series.times_ns)), "ms", note=f"max {_ms(max(series.times_ns)):.1f} ms")
+            results.add(
+                "commit p95",
+                _tasks(n),
+                _ms(_p95(series.times_ns)),
+                "ms",
+                note=f"max {_ms(max(series.times_ns)):.1f} ms",
+            )
             results.add("floor p50 (frame append + fdatasync)", _tasks(n), floor, "ms")
             results.add("commit p50 / floor p50", _tasks(n), p50s[n] / floor, "x", 3.0)
             if n == sizes.history_tasks:
                 bench_history(results, root, project, series, journal_start, sizes)
         gc.collect()
     small, large = sizes.commit_sizes[0], sizes.commit_sizes[-1]
-    results.add("commit p50 growth (large / small)", f"{large:,} vs {small:,} tasks", p50s[large] / p50s[small], "x", 1.5)
+    results.add(
+        "commit p50 growth (large / small)", f"{large:,} vs {small:,} tasks", p50s[large] / p50s[small], "x", 1.5
+    )
 
 
-def bench_history(results: Results, root: Path, project: Project, series: Series, journal_start: int, sizes: Sizes) -> None:
+def bench_history(
+    results: Results, root: Path, project: Project, series: Series, journal_start: int, sizes: Sizes
+) -> None:
     n = sizes.history_tasks
     distance = sizes.rollback_distance
     store = project.store
@@ -218,9 +236,18 @@ def bench_history(results: Results, root: Path, project: Project, series: Series
     journal = store.journal.size() - journal_start
     checkpoints = disk_usage(store.checkpoint_dir)
     size = f"{_tasks(n)}, {commits:,} commits"
-    results.add("history bytes per change (journal, median)", size, statistics.median(series.frame_bytes), "B", 4096, strict=True)
+    results.add(
+        "history bytes per change (journal, median)",
+        size,
+        statistics.median(series.frame_bytes),
+        "B",
+        4096,
+        strict=True,
+    )
     results.add("checkpoint bytes per change (du checkpoints/ / commits)", size, checkpoints / commits, "B")
-    results.add("history bytes per change amortised (journal + checkpoints)", size, (journal + checkpoints) / commits, "B")
+    results.add(
+        "history bytes per change amortised (journal + checkpoints)", size, (journal + checkpoints) / commits, "B"
+    )
 
     target = store.seq - distance
     gc.collect()
@@ -236,7 +263,9 @@ def bench_history(results: Results, root: Path, project: Project, series: Series
         start = time.perf_counter_ns()
         entries = fresh.store.history()
         elapsed = _ms(time.perf_counter_ns() - start)
-    results.add("history listing (fresh open, uncached)", f"{len(entries):,} entries", elapsed, "ms", 200.0, strict=True)
+    results.add(
+        "history listing (fresh open, uncached)", f"{len(entries):,} entries", elapsed, "ms", 200.0, strict=True
+    )
 
     fresh, _ = timed_open(root)
     with fresh:
@@ -274,7 +303,13 @@ def measure_load(root: Path | str, next_calls: int) -> dict[str, object]:
             start = time.perf_counter_ns()
             project.next_task()
             times.append(time.perf_counter_ns() - start)
-    return {"load": load, "opens": opens, "next_first": first_call, "next_p50": _ms(_p50(times)), "next_id": task.task_id if task else None}
+    return {
+        "load": load,
+        "opens": opens,
+        "next_first": first_call,
+        "next_p50": _ms(_p50(times)),
+        "next_id": task.task_id if task else None,
+    }
 
 
 def bench_load(results: Results, base: Path, sizes: Sizes) -> None:
@@ -293,8 +328,14 @@ def bench_load(results: Results, base: Path, sizes: Sizes) -> None:
         root = base / f"load-{n}-{run}"
         root.mkdir()
         shutil.copyfile(plan, root / plan.name)
-        done = subprocess.run([sys.executable, "-c", code, str(root), str(sizes.next_calls)],
-                              cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(root), str(sizes.next_calls)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"measuring the load failed: {done.stderr.strip()}")
         runs.append(json.loads(done.stdout))
@@ -304,14 +345,25 @@ def bench_load(results: Results, base: Path, sizes: Sizes) -> None:
         return statistics.median(pick(found) for found in runs)
 
     size = f"{_tasks(n)}, {_runs(sizes.load_runs)}"
-    results.add("load and validate the plan (parse, schema, dependencies)", size, median(lambda f: f["load"]), "ms", 1000.0, strict=True)
+    results.add(
+        "load and validate the plan (parse, schema, dependencies)",
+        size,
+        median(lambda f: f["load"]),
+        "ms",
+        1000.0,
+        strict=True,
+    )
     results.add("open: first (plan + first commit of every task)", size, median(lambda f: f["opens"][0]), "ms")
     results.add("open: second (same project)", size, median(lambda f: f["opens"][1]), "ms", 1000.0, strict=True)
     results.add("open: third (plan cache written by the second)", size, median(lambda f: f["opens"][2]), "ms")
     next_id = runs[0]["next_id"]
     note = f"-> {next_id}" if next_id else "-> none ready"
-    results.add("next_task: first call after open", size, median(lambda f: f["next_first"]), "ms", 5.0, strict=True, note=note)
-    results.add(f"next_task: p50 of {sizes.next_calls} calls", size, median(lambda f: f["next_p50"]), "ms", 5.0, strict=True)
+    results.add(
+        "next_task: first call after open", size, median(lambda f: f["next_first"]), "ms", 5.0, strict=True, note=note
+    )
+    results.add(
+        f"next_task: p50 of {sizes.next_calls} calls", size, median(lambda f: f["next_p50"]), "ms", 5.0, strict=True
+    )
 
 
 # ------------------------------------------------------------------------------------------ the CLI
@@ -355,19 +407,22 @@ def bench_cli(results: Results, base: Path, sizes: Sizes) -> None:
 # ------------------------------------------------------------------------------------------ report
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes 20/50/100 and few repetitions (a smoke run)")
-    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temporary projects go (default: the system's)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results file (default: bench/results/foundation[-quick].json)")
+    parser.add_argument(
+        "--tmpdir", type=Path, default=None, help="where the temporary projects go (default: the system's)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results file (default: bench/results/foundation[-quick].json)"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = args.out or RESULTS_DIR / ("foundation-quick.json" if args.quick else "foundation.json")
     base = Path(tempfile.mkdtemp(prefix="orchestra-bench-", dir=args.tmpdir)).resolve()
     _log(f"temporary projects under {base}")
     results = Results()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         bench_commits(results, base, sizes)
         bench_load(results, base, sizes)
@@ -378,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results.rows, _show))
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}")
-    print(f"temp dir: {info['tmpdir']} on {info['filesystem']}; same filesystem as /work: {info['same_filesystem_as_work']}")
+    print(
+        f"temp dir: {info['tmpdir']} on {info['filesystem']}; same filesystem as /work: {info['same_filesystem_as_work']}"
+    )
     write_results(out, "foundation", results.rows, quick=args.quick, started=started, machine=info)
     print(f"results: {out}")
     return 0

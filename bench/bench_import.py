@@ -32,8 +32,14 @@ from bench.common import Row, machine, table, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
-CORPUS = next((path / "corpus" / "taskmaster" for path in (REPO.parent / "shared", REPO.parents[1] / "shared")
-               if (path / "corpus" / "taskmaster").is_dir()), REPO.parent / "shared" / "corpus" / "taskmaster")
+CORPUS = next(
+    (
+        path / "corpus" / "taskmaster"
+        for path in (REPO.parent / "shared", REPO.parents[1] / "shared")
+        if (path / "corpus" / "taskmaster").is_dir()
+    ),
+    REPO.parent / "shared" / "corpus" / "taskmaster",
+)
 LARGEST = "01-eyaltoledano__claude-task-master.json"
 ENTRY = [sys.executable, "-m", "orchestra_tui.cli.main"]
 TARGET_5000 = 1.0  # seconds, whole process
@@ -48,16 +54,35 @@ def taskmaster_document(n_tasks: int, seed: int = 0) -> dict[str, Any]:
     for number in range(1, n_tasks + 1):
         deps = sorted(rng.sample(range(1, number), k=min(number - 1, rng.randint(0, 3))))
         task: dict[str, Any] = {
-            "id": number, "title": f"Task {number}: build part {number}", "description": f"Build part {number} of the system.",
-            "status": rng.choice(["pending", "pending", "done", "in-progress"]), "priority": rng.choice(["high", "medium", "low"]),
-            "dependencies": deps, "details": f"Implementation notes for part {number}.\nUse the shared helpers.",
-            "testStrategy": f"Unit tests cover part {number}.", "subtasks": [],
+            "id": number,
+            "title": f"Task {number}: build part {number}",
+            "description": f"Build part {number} of the system.",
+            "status": rng.choice(["pending", "pending", "done", "in-progress"]),
+            "priority": rng.choice(["high", "medium", "low"]),
+            "dependencies": deps,
+            "details": f"Implementation notes for part {number}.\nUse the shared helpers.",
+            "testStrategy": f"Unit tests cover part {number}.",
+            "subtasks": [],
         }
         if number % 10 == 0:
-            task["subtasks"] = [{"id": sub, "title": f"Step {sub} of {number}", "description": "A step.", "status": "pending",
-                                 "dependencies": [sub - 1] if sub > 1 else [], "details": ""} for sub in (1, 2, 3)]
+            task["subtasks"] = [
+                {
+                    "id": sub,
+                    "title": f"Step {sub} of {number}",
+                    "description": "A step.",
+                    "status": "pending",
+                    "dependencies": [sub - 1] if sub > 1 else [],
+                    "details": "",
+                }
+                for sub in (1, 2, 3)
+            ]
         tasks.append(task)
-    return {"master": {"tasks": tasks, "metadata": {"created": "2026-01-01T00:00:00Z", "description": "Tasks for master context"}}}
+    return {
+        "master": {
+            "tasks": tasks,
+            "metadata": {"created": "2026-01-01T00:00:00Z", "description": "Tasks for master context"},
+        }
+    }
 
 
 def import_seconds(source: Path, runs: int) -> tuple[float, float]:
@@ -67,8 +92,12 @@ def import_seconds(source: Path, runs: int) -> tuple[float, float]:
         with tempfile.TemporaryDirectory(prefix="bench-import-") as scratch:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            result = subprocess.run([*ENTRY, "-p", scratch, "import", "taskmaster", str(source), "--all-tags", "--json"],
-                                    capture_output=True, text=True, timeout=300)
+            result = subprocess.run(
+                [*ENTRY, "-p", scratch, "import", "taskmaster", str(source), "--all-tags", "--json"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             walls.append(time.perf_counter() - start)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -105,12 +134,31 @@ def measure(quick: bool) -> list[Row]:
         wall, cpu = import_seconds(generated, runs)
     verdict = "PASS" if wall <= TARGET_5000 else "MISS"
     size = f"{n_tasks:,} tasks (+{3 * (n_tasks // 10):,} subtasks)"
-    rows.append(Row("import taskmaster, generated file (whole process, median)", size,
-                    wall, "s", f"<= {TARGET_5000:g} s" if not quick else "-", verdict if not quick else "info"))
-    rows.append(Row("  the same, CPU time (user + system)", size, cpu, "s", "-", "info", "the wall time on an idle core"))
+    rows.append(
+        Row(
+            "import taskmaster, generated file (whole process, median)",
+            size,
+            wall,
+            "s",
+            f"<= {TARGET_5000:g} s" if not quick else "-",
+            verdict if not quick else "info",
+        )
+    )
+    rows.append(
+        Row("  the same, CPU time (user + system)", size, cpu, "s", "-", "info", "the wall time on an idle core")
+    )
     size_bytes, count = asyncio.run(tools_list_bytes())
-    rows.append(Row("MCP tools/list (compact JSON)", f"{count} tools", size_bytes, "B", f"< {TOOLS_LIST_LIMIT:,} B",
-                    "PASS" if size_bytes < TOOLS_LIST_LIMIT else "MISS", f"~{size_bytes // 4:,} tokens (bytes/4)"))
+    rows.append(
+        Row(
+            "MCP tools/list (compact JSON)",
+            f"{count} tools",
+            size_bytes,
+            "B",
+            f"< {TOOLS_LIST_LIMIT:,} B",
+            "PASS" if size_bytes < TOOLS_LIST_LIMIT else "MISS",
+            f"~{size_bytes // 4:,} tokens (bytes/4)",
+        )
+    )
     return rows
 
 
@@ -121,7 +169,9 @@ def _show(value: float, unit: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one run each, a 200-task generated file (a smoke run)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results file (default: bench/results/import[-quick].json)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results file (default: bench/results/import[-quick].json)"
+    )
     args = parser.parse_args(argv)
     out = args.out or RESULTS_DIR / ("import-quick.json" if args.quick else "import.json")
     started = datetime.now(UTC).isoformat(timespec="seconds")

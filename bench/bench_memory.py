@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -32,7 +32,8 @@ def _plan(root: Path, size: int) -> None:
     (root / "orchestra.toml").write_text(
         '[project]\nid = "memory"\nname = "memory"\nauto_complete = true\n\n'
         '[[tasks]]\nid = "SMALL"\ntitle = "small"\ncommands = ["echo small"]\noutput = "small.txt"\n\n'
-        f'[[tasks]]\nid = "BIG"\ntitle = "big"\ncommands = ["yes | head -c {size}"]\noutput = "big.txt"\n')
+        f'[[tasks]]\nid = "BIG"\ntitle = "big"\ncommands = ["yes | head -c {size}"]\noutput = "big.txt"\n'
+    )
 
 
 def _peak_mb(root: Path, *args: str) -> float:
@@ -66,15 +67,26 @@ def main() -> None:
                 size = "5 B" if command[1] == "SMALL" else f"{mib} MiB"
             peak = _peak_mb(root, *command)
             verdict = "PASS" if peak < TARGET_MB else "MISS"
-            rows.append(Row(f"peak RSS of `orchestra {' '.join(command)}`", size, round(peak, 1), "MB", f"< {TARGET_MB:g} MB", verdict))
+            rows.append(
+                Row(
+                    f"peak RSS of `orchestra {' '.join(command)}`",
+                    size,
+                    round(peak, 1),
+                    "MB",
+                    f"< {TARGET_MB:g} MB",
+                    verdict,
+                )
+            )
             shutil.rmtree(root / ".orchestra" / "runs", ignore_errors=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(table(rows, lambda value, unit: f"{value:g} {unit}"))
     facts = machine(Path(args.tmpdir or tempfile.gettempdir()))
     print("; ".join(f"{key}: {value}" for key, value in facts.items()))
-    out = args.out or Path(__file__).resolve().parent / "results" / ("memory-quick.json" if args.quick else "memory.json")
-    write_results(out, "memory", rows, quick=args.quick, started=datetime.now(timezone.utc).isoformat(), machine=facts)
+    out = args.out or Path(__file__).resolve().parent / "results" / (
+        "memory-quick.json" if args.quick else "memory.json"
+    )
+    write_results(out, "memory", rows, quick=args.quick, started=datetime.now(UTC).isoformat(), machine=facts)
 
 
 if __name__ == "__main__":

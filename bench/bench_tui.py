@@ -133,8 +133,17 @@ class Results:
     def __init__(self) -> None:
         self.rows: list[Row] = []
 
-    def add(self, metric: str, size: str, value: float, unit: str, *, below: float | None = None,
-            at_least: float | None = None, note: str = "") -> None:
+    def add(
+        self,
+        metric: str,
+        size: str,
+        value: float,
+        unit: str,
+        *,
+        below: float | None = None,
+        at_least: float | None = None,
+        note: str = "",
+    ) -> None:
         if below is not None:
             target, verdict = f"< {show(below, unit)}", "PASS" if value < below else "MISS"
         elif at_least is not None:
@@ -150,10 +159,12 @@ class Results:
 
 
 def show(value: float, unit: str) -> str:
-    if unit in ("chunks/s", "events/s", "frames/s", "messages/s", "bytes", "lines", "presses") or float(value).is_integer():
+    if (
+        unit in ("chunks/s", "events/s", "frames/s", "messages/s", "bytes", "lines", "presses")
+        or float(value).is_integer()
+    ):
         return f"{value:,.0f} {unit}"
     return f"{value:,.1f} {unit}"
-
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -176,7 +187,11 @@ def streaming_project(root: Path, sizes: Sizes) -> None:
     path = root / "orchestra.toml"
     document = tomllib.loads(path.read_text(encoding="utf-8"))
     per_run, rate = sizes.chunks // STREAMS, sizes.rate / STREAMS
-    document["agents"]["stream"] = {"type": "cli", "command": [sys.executable, "-c", STREAMER, str(per_run), str(rate)], "prompt_via": "stdin"}
+    document["agents"]["stream"] = {
+        "type": "cli",
+        "command": [sys.executable, "-c", STREAMER, str(per_run), str(rate)],
+        "prompt_via": "stdin",
+    }
     document["project"]["default_agent"] = "stream"
     document["project"]["parallel_max"] = STREAMS
     path.write_text(tomli_w.dumps(document), encoding="utf-8")
@@ -234,8 +249,15 @@ class FrameWatch:
         return self._shown_at if self._shown.wait(timeout) else None
 
 
-def press_column(app: OrchestraApp, watch: FrameWatch, rows: list[str], needles: Callable[[str], list[str]],
-                 count: int, seed: int, streaming: Callable[[], bool]) -> tuple[list[float], int]:
+def press_column(
+    app: OrchestraApp,
+    watch: FrameWatch,
+    rows: list[str],
+    needles: Callable[[str], list[str]],
+    count: int,
+    seed: int,
+    streaming: Callable[[], bool],
+) -> tuple[list[float], int]:
     """In a thread: up to ``count`` presses walking ``rows`` down then up (the cursor starts on the first
     row), while ``streaming()``. Returns the latencies in ms and how many presses did not show within 5 s."""
     rng = random.Random(seed)
@@ -257,8 +279,11 @@ def press_column(app: OrchestraApp, watch: FrameWatch, rows: list[str], needles:
         shown = watch.wait(5.0)
         if shown is None:
             missed += 1
-            print(f"  a press to {rows[index]} did not show within 5 s (selected: {app.selected}; never shown: {watch.missing()})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  a press to {rows[index]} did not show within 5 s (selected: {app.selected}; never shown: {watch.missing()})",
+                file=sys.stderr,
+                flush=True,
+            )
         else:
             latencies.append((shown - planned) * 1000)
     return latencies, missed
@@ -377,8 +402,13 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
     async with app.run_test(size=SIZE, message_hook=selections) as pilot:
         await pilot.pause()
         assert watch.first is not None
-        results.add("open and first frame, in process (create_app to first frame)", size, (watch.first - started) * 1000, "ms",
-                    note="headless; the first-paint row is the whole program on the demo")
+        results.add(
+            "open and first frame, in process (create_app to first frame)",
+            size,
+            (watch.first - started) * 1000,
+            "ms",
+            note="headless; the first-paint row is the whole program on the demo",
+        )
         gc.collect()
         rss_before = memory_mb()[0]
         count = OutputCount(app, sizes.chunks)
@@ -390,8 +420,14 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
 
         mark = selections.count
         await asyncio.sleep(1.0)
-        results.add("selection changes with no key pressed, after `a`", load, selections.count - mark, "messages/s", below=1,
-                    note="TaskSelected handled in the second after the runs began; the presses start from a settled selection")
+        results.add(
+            "selection changes with no key pressed, after `a`",
+            load,
+            selections.count - mark,
+            "messages/s",
+            below=1,
+            note="TaskSelected handled in the second after the runs began; the presses start from a settled selection",
+        )
         app.set_focus(None)  # the board ignores cursor moves while no column has focus: whatever goes round stops
         settled = await quiet(app, selections)
 
@@ -400,38 +436,87 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
         moment = time.perf_counter()
         await measure_presses(results, app, watch, selections, sizes, load, run_of, settled)
         seconds = time.perf_counter() - moment
-        results.add("longest event-loop stall while keys were pressed", load, max(pauses.stalls, default=0.0), "ms",
-                    note=f"{len(pauses.stalls)} stalls over 100 ms in {seconds:.0f} s")
+        results.add(
+            "longest event-loop stall while keys were pressed",
+            load,
+            max(pauses.stalls, default=0.0),
+            "ms",
+            note=f"{len(pauses.stalls)} stalls over 100 ms in {seconds:.0f} s",
+        )
         results.add("frames drawn while keys were pressed", load, (watch.frames - frames) / seconds, "frames/s")
-        results.add("terminal output while keys were pressed", load, (watch.bytes - written) / seconds / 1024, "KiB/s",
-                    note="render_segments of every frame (the headless driver skips it)")
+        results.add(
+            "terminal output while keys were pressed",
+            load,
+            (watch.bytes - written) / seconds / 1024,
+            "KiB/s",
+            note="render_segments of every frame (the headless driver skips it)",
+        )
         if len(scheduler.runs) != STREAMS:
-            results.add("presses cut short: the stream ended", load, 1, "presses", below=1, note="a longer stream gives time for more presses")
+            results.add(
+                "presses cut short: the stream ended",
+                load,
+                1,
+                "presses",
+                below=1,
+                note="a longer stream gives time for more presses",
+            )
         during = (count.chunks - chunks) / seconds
 
-        await until(lambda: count.chunks >= sizes.chunks and not scheduler.jobs, sizes.chunks / sizes.rate * 3 + 60,
-                    f"all {sizes.chunks:,} chunks streamed")
+        await until(
+            lambda: count.chunks >= sizes.chunks and not scheduler.jobs,
+            sizes.chunks / sizes.rate * 3 + 60,
+            f"all {sizes.chunks:,} chunks streamed",
+        )
         await pilot.pause()
         pauses.close()
         count.close()
         full = pauses.full_gcs or [0.0]
-        results.add("full garbage collection (generation 2), median", load, statistics.median(full), "ms",
-                    note=f"{len(pauses.full_gcs)} while streaming, longest {max(full):.0f} ms; {len(gc.get_objects()):,} objects tracked after")
+        results.add(
+            "full garbage collection (generation 2), median",
+            load,
+            statistics.median(full),
+            "ms",
+            note=f"{len(pauses.full_gcs)} while streaming, longest {max(full):.0f} ms; {len(gc.get_objects()):,} objects tracked after",
+        )
         assert count.first is not None and count.last is not None
         streamed = count.last - count.first
-        results.add("load: chunks streamed per second (8 runs, whole stream)", load, count.chunks / streamed, "chunks/s",
-                    at_least=sizes.rate * 0.95, note=f"{during:,.0f}/s while keys were pressed; a chunk is one {LINE_BYTES}-byte line written on its own")
-        results.add("load: RunOutput events per second (pipe reads)", load, count.events / streamed, "events/s",
-                    note="a read may hold several chunks")
+        results.add(
+            "load: chunks streamed per second (8 runs, whole stream)",
+            load,
+            count.chunks / streamed,
+            "chunks/s",
+            at_least=sizes.rate * 0.95,
+            note=f"{during:,.0f}/s while keys were pressed; a chunk is one {LINE_BYTES}-byte line written on its own",
+        )
+        results.add(
+            "load: RunOutput events per second (pipe reads)",
+            load,
+            count.events / streamed,
+            "events/s",
+            note="a read may hold several chunks",
+        )
         report_memory(results, app, root, sizes, count, rss_before, list(run_of.values()))
 
 
-async def measure_presses(results: Results, app: OrchestraApp, watch: FrameWatch, selections: Selections, sizes: Sizes,
-                          load: str, run_of: dict[str, str], settled: bool) -> None:
+async def measure_presses(
+    results: Results,
+    app: OrchestraApp,
+    watch: FrameWatch,
+    selections: Selections,
+    sizes: Sizes,
+    load: str,
+    run_of: dict[str, str],
+    settled: bool,
+) -> None:
     """The key-press rows: the Running column first (its rows leave when the runs end), then Ready."""
     board = app.board
     phases = [
-        ("running", lambda task_id: [f"({task_id})", f"run {run_of[task_id]}"], sizes.presses_running, "detail pane and that task's output pane"),
+        (
+            "running",
+            lambda task_id: [f"({task_id})", f"run {run_of[task_id]}"],
+            sizes.presses_running,
+            "detail pane and that task's output pane",
+        ),
         ("ready", lambda task_id: [f"({task_id})"], sizes.presses_ready, "detail pane shows the task"),
     ]
 
@@ -464,29 +549,61 @@ async def measure_presses(results: Results, app: OrchestraApp, watch: FrameWatch
             results.add(f"{metric}, max", load, max(latencies), "ms")
         else:
             for statistic in ("p50", "p95"):
-                results.skip(f"{metric}, {statistic}", load, "ms", note if missed else "the stream ended before the presses")
+                results.skip(
+                    f"{metric}, {statistic}", load, "ms", note if missed else "the stream ended before the presses"
+                )
         if missed:
             results.add(f"{metric}, presses not shown within 5 s", load, missed, "presses", below=1)
 
 
-def report_memory(results: Results, app: OrchestraApp, root: Path, sizes: Sizes, count: OutputCount, rss_before: float,
-                  run_ids: list[str]) -> None:
+def report_memory(
+    results: Results,
+    app: OrchestraApp,
+    root: Path,
+    sizes: Sizes,
+    count: OutputCount,
+    rss_before: float,
+    run_ids: list[str],
+) -> None:
     size, chunks = f"{sizes.tasks:,} tasks", f"{sizes.chunks:,} chunks"
     assert count.rss_at_total is not None
     rss_after, peak = count.rss_at_total, memory_mb()[1]
     results.add("RSS before dispatch", size, rss_before, "MB")
-    results.add(f"RSS after {chunks}", size, rss_after, "MB", below=RSS_TARGET_MB,
-                note=f"+{rss_after - rss_before:.1f} MB over the stream; peak (VmHWM) {peak:.1f} MB")
+    results.add(
+        f"RSS after {chunks}",
+        size,
+        rss_after,
+        "MB",
+        below=RSS_TARGET_MB,
+        note=f"+{rss_after - rss_before:.1f} MB over the stream; peak (VmHWM) {peak:.1f} MB",
+    )
     half = next(rss for done, rss in count.samples if done >= sizes.chunks // 2)
-    results.add("RSS growth over the second half of the stream, per 100,000 chunks", size,
-                (rss_after - half) / (sizes.chunks - sizes.chunks // 2) * 100_000, "MB", note="0 when nothing is kept per chunk")
+    results.add(
+        "RSS growth over the second half of the stream, per 100,000 chunks",
+        size,
+        (rss_after - half) / (sizes.chunks - sizes.chunks // 2) * 100_000,
+        "MB",
+        note="0 when nothing is kept per chunk",
+    )
     lines = [pane.log_widget.line_count for pane in app.query_one(OutputPanes).panes.values()]
-    results.add("lines held per output pane (largest)", chunks, max(lines), "lines", below=MAX_LINES + 1,
-                note=f"{len(lines)} panes; bounded by the panes' MAX_LINES = {MAX_LINES:,}")
+    results.add(
+        "lines held per output pane (largest)",
+        chunks,
+        max(lines),
+        "lines",
+        below=MAX_LINES + 1,
+        note=f"{len(lines)} panes; bounded by the panes' MAX_LINES = {MAX_LINES:,}",
+    )
     on_disk = sum((run_dir(root, run_id) / OUTPUT_FILE).stat().st_size for run_id in run_ids)
     written = STREAMS * (sizes.chunks // STREAMS) * LINE_BYTES
-    results.add("output on disk (output.txt of the 8 runs)", chunks, on_disk, "bytes", at_least=written,
-                note=f"the agents wrote {written:,} bytes")
+    results.add(
+        "output on disk (output.txt of the 8 runs)",
+        chunks,
+        on_disk,
+        "bytes",
+        at_least=written,
+        note=f"the agents wrote {written:,} bytes",
+    )
 
 
 # ------------------------------------------------------------------------------------------ first paint
@@ -504,8 +621,14 @@ def bench_version(results: Results, runs: int) -> None:
         subprocess.run([str(program), "--version"], check=True, capture_output=True, timeout=60)
         if attempt:
             times.append((time.perf_counter() - started) * 1000)
-    results.add("`orchestra --version`, whole process (median)", "-", statistics.median(times), "ms", below=VERSION_TARGET_S * 1000,
-                note=f"{runs} runs: {', '.join(f'{t:.0f}' for t in times)} ms")
+    results.add(
+        "`orchestra --version`, whole process (median)",
+        "-",
+        statistics.median(times),
+        "ms",
+        below=VERSION_TARGET_S * 1000,
+        note=f"{runs} runs: {', '.join(f'{t:.0f}' for t in times)} ms",
+    )
 
 
 @contextmanager
@@ -540,17 +663,23 @@ def bench_first_paint(results: Results, base: Path, runs: int, busy: bool = Fals
             session = f"paint{attempt}"
             command = f"env ORCHESTRA_CONFIG_DIR={base / 'config'} {program} {project}"
             started = time.perf_counter()
-            subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", str(SIZE[0]), "-y", str(SIZE[1]), command], check=True)
+            subprocess.run(
+                [*tmux, "new-session", "-d", "-s", session, "-x", str(SIZE[0]), "-y", str(SIZE[1]), command], check=True
+            )
             seconds = None
             while time.perf_counter() - started < 20:
-                screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False).stdout
+                screen = subprocess.run(
+                    [*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
+                ).stdout
                 if "DES-001" in screen and "Blocked" in screen and "Ready" in screen:
                     seconds = time.perf_counter() - started
                     break
                 time.sleep(0.005)
             subprocess.run([*tmux, "send-keys", "-t", session, "q"], check=False)
             deadline = time.monotonic() + 10
-            while subprocess.run([*tmux, "has-session", "-t", session], capture_output=True, check=False).returncode == 0:
+            while (
+                subprocess.run([*tmux, "has-session", "-t", session], capture_output=True, check=False).returncode == 0
+            ):
                 if time.monotonic() > deadline:
                     subprocess.run([*tmux, "kill-session", "-t", session], check=False)
                     break
@@ -561,8 +690,14 @@ def bench_first_paint(results: Results, base: Path, runs: int, busy: bool = Fals
                 times.append(seconds * 1000)
     finally:
         subprocess.run([*tmux, "kill-server"], check=False)
-    results.add(metric, size, statistics.median(times), "ms", below=PAINT_TARGET_S * 1000,
-                note=f"{runs} runs: {', '.join(f'{t:.0f}' for t in times)} ms; a fresh copy each, after one uncounted run")
+    results.add(
+        metric,
+        size,
+        statistics.median(times),
+        "ms",
+        below=PAINT_TARGET_S * 1000,
+        note=f"{runs} runs: {', '.join(f'{t:.0f}' for t in times)} ms; a fresh copy each, after one uncounted run",
+    )
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -570,10 +705,18 @@ def bench_first_paint(results: Results, base: Path, runs: int, busy: bool = Fals
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="200 tasks, 20,000 chunks (10 s of streaming), 30 presses (a smoke run)")
-    parser.add_argument("--tmpdir", type=Path, default=None, help="where the temporary projects go (default: the system's)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results file (default: bench/results/tui[-quick].json)")
-    parser.add_argument("--start-only", action="store_true", help="only `orchestra --version` and first paint (idle and busy)")
+    parser.add_argument(
+        "--quick", action="store_true", help="200 tasks, 20,000 chunks (10 s of streaming), 30 presses (a smoke run)"
+    )
+    parser.add_argument(
+        "--tmpdir", type=Path, default=None, help="where the temporary projects go (default: the system's)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results file (default: bench/results/tui[-quick].json)"
+    )
+    parser.add_argument(
+        "--start-only", action="store_true", help="only `orchestra --version` and first paint (idle and busy)"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     out = args.out or RESULTS_DIR / ("tui-quick.json" if args.quick else "tui.json")

@@ -25,7 +25,10 @@ class Row:
 def table(rows: list[Row], show: Callable[[float, str], str]) -> str:
     """The rows as an aligned text table (the note column last and unpadded)."""
     header = ("metric", "size", "value", "target", "result", "note")
-    cells = [(r.metric, r.size, "-" if r.verdict == "skipped" else show(r.value, r.unit), r.target, r.verdict, r.note) for r in rows]
+    cells = [
+        (r.metric, r.size, "-" if r.verdict == "skipped" else show(r.value, r.unit), r.target, r.verdict, r.note)
+        for r in rows
+    ]
     lines = [header, *cells]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     out = []

@@ -13,17 +13,31 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = [
-    "AgentRegistry", "AgentTask", "CustomAgent", "ExecutionResult", "ParallelExecutor", "ProjectOrchestrator",
-    "ProjectPhase", "TaskPriority", "TaskStatus", "WebhookManager", "__version__",
+    "AgentRegistry",
+    "AgentTask",
+    "CustomAgent",
+    "ExecutionResult",
+    "ParallelExecutor",
+    "ProjectOrchestrator",
+    "ProjectPhase",
+    "TaskPriority",
+    "TaskStatus",
+    "WebhookManager",
+    "__version__",
 ]
 
 # name -> module; imported on first use, so that `orchestra_tui.store` or the CLI's fast paths don't pay for
 # what they don't use.
 _EXPORTS = {
-    "ProjectOrchestrator": ".api", "AgentRegistry": ".api",
-    "AgentTask": ".models", "TaskPriority": ".models", "ProjectPhase": ".models", "TaskStatus": ".models",
+    "ProjectOrchestrator": ".api",
+    "AgentRegistry": ".api",
+    "AgentTask": ".models",
+    "TaskPriority": ".models",
+    "ProjectPhase": ".models",
+    "TaskStatus": ".models",
     "CustomAgent": ".agents.python",
-    "ParallelExecutor": ".api_executor", "ExecutionResult": ".api_executor",
+    "ParallelExecutor": ".api_executor",
+    "ExecutionResult": ".api_executor",
     "WebhookManager": ".api_webhooks",
 }
 

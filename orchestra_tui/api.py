@@ -25,7 +25,15 @@ from .engine.project import Project
 from .errors import OrchestraError, TransitionError
 from .models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 
-__all__ = ["AgentRegistry", "AgentTask", "ProjectOrchestrator", "ProjectPhase", "RunResult", "TaskPriority", "TaskStatus"]
+__all__ = [
+    "AgentRegistry",
+    "AgentTask",
+    "ProjectOrchestrator",
+    "ProjectPhase",
+    "RunResult",
+    "TaskPriority",
+    "TaskStatus",
+]
 
 if TYPE_CHECKING:
     from .agents.registry import AgentRegistry, RegisteredAgent
@@ -43,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
         return RunResult
     raise AttributeError(f"module 'orchestra_tui.api' has no attribute {name!r}")
+
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +89,19 @@ class ProjectOrchestrator:
     is raised. ``get_task`` alone answers ``None`` for an unknown id, as the seed did.
     """
 
-    def __init__(self, project_root: str | Path = ".", project_id: str = "", state_file: str | Path | None = None) -> None:
+    def __init__(
+        self, project_root: str | Path = ".", project_id: str = "", state_file: str | Path | None = None
+    ) -> None:
         """``project_id`` names a project that has no plan file (the plan's ``[project] id`` wins otherwise).
 
         ``state_file`` is accepted for the seed's signature only: orchestra keeps its state in
         ``PROJECT/.orchestra/``; bring an old seed state in with ``orchestra import-state FILE``.
         """
         if state_file is not None:
-            log.warning("state_file=%s is not used: the state lives in .orchestra/ (import an old file with `orchestra import-state`)", state_file)
+            log.warning(
+                "state_file=%s is not used: the state lives in .orchestra/ (import an old file with `orchestra import-state`)",
+                state_file,
+            )
         self._project = Project.open(project_root, actor="api")
         if project_id and self._project.plan.path is None:
             plan = self._project.plan
@@ -151,7 +165,11 @@ class ProjectOrchestrator:
         if fields:
             raise TypeError("update_task(task) takes no keyword fields; use update_task(task_id, **fields)")
         current = self._project.task(task.task_id)
-        edited = [name for name in RUNTIME_FIELDS if name in task.model_fields_set and getattr(task, name) != getattr(current, name, None)]
+        edited = [
+            name
+            for name in RUNTIME_FIELDS
+            if name in task.model_fields_set and getattr(task, name) != getattr(current, name, None)
+        ]
         if edited:
             raise TransitionError(
                 f"cannot update {task.task_id}: update_task changes definition fields, not {', '.join(edited)}; "
@@ -164,7 +182,9 @@ class ProjectOrchestrator:
         self._project.remove_task(task_id)
         return True
 
-    def get_next_task(self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None) -> AgentTask | None:
+    def get_next_task(
+        self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None
+    ) -> AgentTask | None:
         """The recommended ready task: highest priority, then longest remaining critical path, then id."""
         task = self._project.next_task(priority=priority, phase=phase)
         return None if task is None else task.model_copy(deep=True)
@@ -217,15 +237,20 @@ class ProjectOrchestrator:
             raise OrchestraError(f"agent {name!r} is disabled; registry.enable_agent({name!r}) enables it")
         return entry
 
-    def execute_task(self, task_id: str, agent: str | None = None, *, on_text: Callable[[str], None] | None = None) -> RunResult:
+    def execute_task(
+        self, task_id: str, agent: str | None = None, *, on_text: Callable[[str], None] | None = None
+    ) -> RunResult:
         """Run the task's agent to completion now (the seed's Quick Start) and return its result.
 
         The task must be ready; it ends in ``review`` (``completed`` with ``auto_complete``) or ``failed``, or
         stays in progress when handed to a person (``result.handoff``). ``on_text`` gets the answer as it
         streams. For code already inside an event loop, ``await execute_task_async(...)`` instead.
         """
-        return run_blocking(lambda: self.execute_task_async(task_id, agent, on_text=on_text), "execute_task",
-                            "orchestrator.execute_task_async")
+        return run_blocking(
+            lambda: self.execute_task_async(task_id, agent, on_text=on_text),
+            "execute_task",
+            "orchestrator.execute_task_async",
+        )
 
     async def execute_task_async(
         self, task_id: str, agent: str | None = None, *, on_text: Callable[[str], None] | None = None
@@ -280,7 +305,9 @@ class ProjectOrchestrator:
         entry = self._project.entry(entry_id)
         if not confirm:
             if not sys.stdin.isatty():
-                log.warning("rollback to %s not done: stdin is not a terminal to confirm it; pass confirm=True", entry.id)
+                log.warning(
+                    "rollback to %s not done: stdin is not a terminal to confirm it; pass confirm=True", entry.id
+                )
                 return False
             answer = input(f"Roll back to {entry.id} ({entry.time}, {entry.summary})? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
@@ -353,7 +380,9 @@ class ProjectOrchestrator:
         for task in tasks:
             status = self._project.status_of(task.task_id).value
             deps = f"  after {', '.join(task.dependencies)}" if task.dependencies else ""
-            print(f"{task.task_id:<{width}}  {status:<11}  {task.priority.value:<8}  {task.phase.value:<11}  {task.estimated_hours:>5g}h  {task.title}{deps}")
+            print(
+                f"{task.task_id:<{width}}  {status:<11}  {task.priority.value:<8}  {task.phase.value:<11}  {task.estimated_hours:>5g}h  {task.title}{deps}"
+            )
 
     def _print_next(self) -> None:
         task = self.get_next_task()
@@ -361,7 +390,9 @@ class ProjectOrchestrator:
             print("No task is ready: every task is completed, running, or waiting on another.")
             return
         print(f"{task.task_id}: {task.title}")
-        print(f"  priority {task.priority.value}, phase {task.phase.value}, {task.estimated_hours:g}h, agent {self._project.agent_of(task)}")
+        print(
+            f"  priority {task.priority.value}, phase {task.phase.value}, {task.estimated_hours:g}h, agent {self._project.agent_of(task)}"
+        )
         if task.dependencies:
             print(f"  after: {', '.join(task.dependencies)}")
         if task.description.strip():
@@ -382,7 +413,9 @@ class ProjectOrchestrator:
             f"{r['review_tasks']} in review, {r['pending_tasks']} pending ({r['ready_tasks']} ready, {r['blocked_tasks']} blocked), "
             f"{r['failed_tasks']} failed, {r['cancelled_tasks']} cancelled"
         )
-        print(f"  hours: {r['estimated_total_hours']:g} estimated, {r['estimated_remaining_hours']:g} remaining, {r['actual_hours']:g} spent")
+        print(
+            f"  hours: {r['estimated_total_hours']:g} estimated, {r['estimated_remaining_hours']:g} remaining, {r['actual_hours']:g} spent"
+        )
         if r["critical_path"]:
             print(f"  critical path: {' -> '.join(r['critical_path'])} ({r['critical_path_hours']:g}h)")
         for task_id, blockers in r["blocked_by"].items():
@@ -396,7 +429,9 @@ class ProjectOrchestrator:
             return
         for b in backups:
             tasks = f"{b['tasks']} task{'' if b['tasks'] == 1 else 's'}"
-            print(f"{b['id']}  {b['timestamp']}  {tasks:>10}  {b['completion_percentage']:>5}%  {b['actor']:<9}  {b['summary']}")
+            print(
+                f"{b['id']}  {b['timestamp']}  {tasks:>10}  {b['completion_percentage']:>5}%  {b['actor']:<9}  {b['summary']}"
+            )
 
 
 def _parser() -> argparse.ArgumentParser:

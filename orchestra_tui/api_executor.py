@@ -56,9 +56,17 @@ class ExecutionResult(Mapping[str, Any]):
     @classmethod
     def of_run(cls, result: RunResult) -> ExecutionResult:
         return cls(
-            result.task_id, result.agent, result.status, result.output, result.error,
-            {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens}, result.cost_usd,
-            result.run_id, result.handoff, result.started_at, result.completed_at,
+            result.task_id,
+            result.agent,
+            result.status,
+            result.output,
+            result.error,
+            {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+            result.cost_usd,
+            result.run_id,
+            result.handoff,
+            result.started_at,
+            result.completed_at,
         )
 
     @property
@@ -103,22 +111,35 @@ class ParallelExecutor:
         self.orchestrator = orchestrator
         self.max_concurrent = max_concurrent
 
-    def execute(self, task_id: str, agent: str | None = None, *, on_text: Callable[[str, str], None] | None = None) -> ExecutionResult:
+    def execute(
+        self, task_id: str, agent: str | None = None, *, on_text: Callable[[str, str], None] | None = None
+    ) -> ExecutionResult:
         """Run one task now (``agent`` overrides its own) and return its result."""
         return self.execute_parallel([(task_id, agent)], on_text=on_text)[0]
 
     def execute_parallel(
-        self, tasks: Iterable[TaskRef], max_concurrent: int | None = None, *, on_text: Callable[[str, str], None] | None = None
+        self,
+        tasks: Iterable[TaskRef],
+        max_concurrent: int | None = None,
+        *,
+        on_text: Callable[[str, str], None] | None = None,
     ) -> list[ExecutionResult]:
         """Run ``tasks`` (ids, or ``(id, agent)`` pairs) at once; one result per task, in the order given.
         ``on_text(task_id, text)`` gets each answer as it streams. Inside an event loop, await
         :meth:`execute_parallel_async` instead."""
         tasks = list(tasks)
-        return run_blocking(lambda: self.execute_parallel_async(tasks, max_concurrent, on_text=on_text), "execute_parallel",
-                            "executor.execute_parallel_async")
+        return run_blocking(
+            lambda: self.execute_parallel_async(tasks, max_concurrent, on_text=on_text),
+            "execute_parallel",
+            "executor.execute_parallel_async",
+        )
 
     async def execute_parallel_async(
-        self, tasks: Iterable[TaskRef], max_concurrent: int | None = None, *, on_text: Callable[[str, str], None] | None = None
+        self,
+        tasks: Iterable[TaskRef],
+        max_concurrent: int | None = None,
+        *,
+        on_text: Callable[[str, str], None] | None = None,
     ) -> list[ExecutionResult]:
         """:meth:`execute_parallel` for code inside an event loop."""
         from .engine.runner import Runner
@@ -200,4 +221,3 @@ class _Batch:
         except TransitionError as refused:  # not ready: its dependencies, or its status, say why
             return ExecutionResult(task_id, agent, REFUSED, error=str(refused))
         return ExecutionResult.of_run(await self.runner.finish(run))
-

@@ -48,10 +48,14 @@ class WebhookManager:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             allowed = ", ".join(WebhookEvent) if where.startswith("events") else ""
-            raise WebhookError(f"webhook: {where}: {first['msg']}" + (f" (events: {allowed}, or *)" if allowed else "")) from None
+            raise WebhookError(
+                f"webhook: {where}: {first['msg']}" + (f" (events: {allowed}, or *)" if allowed else "")
+            ) from None
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise WebhookError(f"webhook: url must be http:// or https:// with a host, got scheme {parts.scheme or 'none'!r}")
+            raise WebhookError(
+                f"webhook: url must be http:// or https:// with a host, got scheme {parts.scheme or 'none'!r}"
+            )
         extra = dict(headers or {})
         for name, value in extra.items():
             if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n"):

@@ -266,7 +266,9 @@ class TaskGraph:
         parent = getattr(task, "parent", None)
         if parent or task_id in self._family:
             if self._family.get(task_id) != (parent, deps):
-                raise ValueError(f"task {task_id!r}: changing a subtask's or a parent's dependencies or parent needs TaskGraph.build")
+                raise ValueError(
+                    f"task {task_id!r}: changing a subtask's or a parent's dependencies or parent needs TaskGraph.build"
+                )
             deps = list(self._pred[task_id])  # unchanged, with what the family implies
         self._check_known(task_id, deps)
         if task_id not in self._status:
@@ -346,7 +348,10 @@ class TaskGraph:
         return {status: len(members) for status, members in self._members.items()}
 
     def ready(
-        self, max_count: int | None = None, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None
+        self,
+        max_count: int | None = None,
+        priority: TaskPriority | str | None = None,
+        phase: ProjectPhase | str | None = None,
     ) -> list[str]:
         """Ready ids in next-task order, optionally only one priority / phase, at most ``max_count``."""
         ids = [task_id for rank in self._ranks(priority) for task_id in self._ready_in(rank, phase)]
@@ -360,7 +365,9 @@ class TaskGraph:
             return heapq.nsmallest(max_count, ids, key=order)
         return sorted(ids, key=order)
 
-    def next_task(self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None) -> str | None:
+    def next_task(
+        self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None
+    ) -> str | None:
         """The ready task to run next: highest priority, then longest remaining critical path, then natural id."""
         for rank in self._ranks(priority):
             ids = self._ready_in(rank, phase)
@@ -485,8 +492,9 @@ class TaskGraph:
             _stored_status(task.status),
         )
 
-    def _with_family(self, fields: list[tuple[str, list[str], int, ProjectPhase, float, TaskStatus]],
-                     parents: dict[str, str]) -> list[tuple[str, list[str], int, ProjectPhase, float, TaskStatus]]:
+    def _with_family(
+        self, fields: list[tuple[str, list[str], int, ProjectPhase, float, TaskStatus]], parents: dict[str, str]
+    ) -> list[tuple[str, list[str], int, ProjectPhase, float, TaskStatus]]:
         """``fields`` with each task's dependencies as :func:`family_dependencies` gives them."""
         own = {task_id: deps for task_id, deps, *_ in fields}
         for child, parent in parents.items():

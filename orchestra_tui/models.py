@@ -5,7 +5,7 @@ Enum values and field names are the seed framework's, so seed code and seed stat
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -21,12 +21,19 @@ PRIORITY_RANK: dict[str, int] = {"critical": 3, "high": 2, "medium": 1, "low": 0
 
 
 STORED_STATUSES = frozenset(
-    {TaskStatus.PENDING, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW, TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+    {
+        TaskStatus.PENDING,
+        TaskStatus.IN_PROGRESS,
+        TaskStatus.REVIEW,
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+    }
 )
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class TaskSpec(BaseModel):
@@ -47,8 +54,10 @@ class TaskSpec(BaseModel):
     phase: ProjectPhase = ProjectPhase.DEVELOPMENT
     dependencies: list[str] = Field(default_factory=list, description="Ids of tasks that must be completed first.")
     parent: str | None = Field(
-        None, description="Id of the task this one is a subtask of: the parent waits for all its subtasks, "
-        "and a subtask for what its parent waits for.")
+        None,
+        description="Id of the task this one is a subtask of: the parent waits for all its subtasks, "
+        "and a subtask for what its parent waits for.",
+    )
     estimated_hours: float = Field(1.0, gt=0)
     deliverables: list[str] = Field(default_factory=list)
     success_criteria: list[str] = Field(default_factory=list)
@@ -58,9 +67,15 @@ class TaskSpec(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     inputs: list[str] = Field(default_factory=list, description="Files whose contents go into the agent's prompt.")
     output: str | None = Field(None, description="Path the agent's final text is written to on success.")
-    verify: list[str] = Field(default_factory=list, description="Shell commands run after a successful run; all must exit 0.")
-    timeout: float | None = Field(None, ge=0, description="shell/cli: seconds the run may take (0: no limit); over the agent's.")
-    idle_timeout: float | None = Field(None, ge=0, description="shell/cli: seconds the run may go without output (0: no limit).")
+    verify: list[str] = Field(
+        default_factory=list, description="Shell commands run after a successful run; all must exit 0."
+    )
+    timeout: float | None = Field(
+        None, ge=0, description="shell/cli: seconds the run may take (0: no limit); over the agent's."
+    )
+    idle_timeout: float | None = Field(
+        None, ge=0, description="shell/cli: seconds the run may go without output (0: no limit)."
+    )
 
 
 class AgentTask(TaskSpec):
@@ -86,7 +101,15 @@ class AgentTask(TaskSpec):
     unpriced_runs: int = 0
     origin: Literal["plan", "api"] = "api"
 
-    def __init__(self, task_id: str | None = None, title: str | None = None, description: str | None = None, agent: str | None = None, /, **data: Any) -> None:
+    def __init__(
+        self,
+        task_id: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        agent: str | None = None,
+        /,
+        **data: Any,
+    ) -> None:
         """Accepts the seed dataclass's positional order: ``AgentTask("T-1", "Title", "What to do", "claude")``."""
         for name, value in (("task_id", task_id), ("title", title), ("description", description), ("agent", agent)):
             if value is not None:
@@ -97,7 +120,7 @@ class AgentTask(TaskSpec):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
     @field_validator("status")
@@ -137,7 +160,9 @@ class ProjectSettings(BaseModel):
     description: str = ""
     parallel_max: int = Field(4, ge=1, le=256, description="Tasks running at once.")
     default_agent: str = "shell"
-    auto_complete: bool = Field(False, description="Complete tasks whose run and verify succeeded instead of leaving them in review.")
+    auto_complete: bool = Field(
+        False, description="Complete tasks whose run and verify succeeded instead of leaving them in review."
+    )
 
 
 class AgentType(StrEnum):
@@ -164,32 +189,54 @@ class AgentConfig(BaseModel):
     type: AgentType
     model: str | None = None
     base_url: str | None = None
-    api_key_env: str | None = Field(None, description="Name of the environment variable holding the key; the key itself never goes into a file.")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding the key; the key itself never goes into a file."
+    )
     capabilities: list[str] = Field(default_factory=list)
     max_tokens: int = Field(4096, gt=0)
     temperature: float | None = None
     system: str | None = None
     read_timeout: float = Field(300.0, gt=0, description="Seconds allowed between two streamed chunks.")
     max_attempts: int = Field(3, ge=1, le=10)
-    stream_usage: bool = Field(True, description="openai: send stream_options.include_usage (some strict servers reject it).")
+    stream_usage: bool = Field(
+        True, description="openai: send stream_options.include_usage (some strict servers reject it)."
+    )
     api: Literal["chat", "responses"] = Field(
-        "chat", validate_default=True, description="openai: Chat Completions (chat) or the Responses API (responses).")
+        "chat", validate_default=True, description="openai: Chat Completions (chat) or the Responses API (responses)."
+    )
     headers: dict[str, str] = Field(default_factory=dict)
-    command: list[str] = Field(default_factory=list, description="cli: the command line, e.g. ['claude', '-p', '--output-format', 'stream-json'].")
+    command: list[str] = Field(
+        default_factory=list,
+        description="cli: the command line, e.g. ['claude', '-p', '--output-format', 'stream-json'].",
+    )
     prompt_via: Literal["stdin", "arg"] = "stdin"
     output_format: Literal["text", "stream-json", "jsonl"] = "text"
-    request: dict[str, Any] = Field(default_factory=dict, description="http: the JSON body template; {prompt} and {model} are filled in.")
+    request: dict[str, Any] = Field(
+        default_factory=dict, description="http: the JSON body template; {prompt} and {model} are filled in."
+    )
     text_path: str | None = Field(None, description="http: dotted path to the text in each streamed JSON line.")
     entry: str | None = Field(
-        None, pattern=ENTRY_PATTERN, validate_default=True,
+        None,
+        pattern=ENTRY_PATTERN,
+        validate_default=True,
         description="python: the agent's class or function as 'package.module:Name', imported only when one of its tasks runs.",
     )
-    price_input: float | None = Field(None, ge=0, description="USD per million input tokens (overrides the built-in table).")
+    price_input: float | None = Field(
+        None, ge=0, description="USD per million input tokens (overrides the built-in table)."
+    )
     price_output: float | None = Field(None, ge=0, description="USD per million output tokens.")
-    price_cache_read: float | None = Field(None, ge=0, description="USD per million prompt tokens read from a prompt cache.")
-    price_cache_write: float | None = Field(None, ge=0, description="USD per million prompt tokens written to a prompt cache.")
-    timeout: float | None = Field(None, ge=0, description="shell/cli: seconds a run may take (default 1800 shell, 3600 cli; 0: no limit).")
-    idle_timeout: float | None = Field(None, ge=0, description="shell/cli: seconds a run may go without output (default 600; 0: no limit).")
+    price_cache_read: float | None = Field(
+        None, ge=0, description="USD per million prompt tokens read from a prompt cache."
+    )
+    price_cache_write: float | None = Field(
+        None, ge=0, description="USD per million prompt tokens written to a prompt cache."
+    )
+    timeout: float | None = Field(
+        None, ge=0, description="shell/cli: seconds a run may take (default 1800 shell, 3600 cli; 0: no limit)."
+    )
+    idle_timeout: float | None = Field(
+        None, ge=0, description="shell/cli: seconds a run may go without output (default 600; 0: no limit)."
+    )
 
     @field_validator("api")
     @classmethod
@@ -232,7 +279,9 @@ class Price(BaseModel):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cache_read: float | None = Field(None, ge=0, description="USD per million prompt tokens read from a prompt cache.")
-    cache_write: float | None = Field(None, ge=0, description="USD per million prompt tokens written to a prompt cache.")
+    cache_write: float | None = Field(
+        None, ge=0, description="USD per million prompt tokens written to a prompt cache."
+    )
 
 
 class PlanFile(BaseModel):
@@ -243,5 +292,7 @@ class PlanFile(BaseModel):
     project: ProjectSettings
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
-    pricing: dict[str, Price] = Field(default_factory=dict, description="Prices by model name, over the built-in table.")
+    pricing: dict[str, Price] = Field(
+        default_factory=dict, description="Prices by model name, over the built-in table."
+    )
     tasks: list[TaskSpec] = Field(default_factory=list)

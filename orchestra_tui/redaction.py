@@ -54,7 +54,9 @@ class Registry:
         with self._lock:
             for form in forms:
                 self._labels.setdefault(form, label)
-            self._pattern = re.compile("|".join(re.escape(form) for form in sorted(self._labels, key=len, reverse=True)))
+            self._pattern = re.compile(
+                "|".join(re.escape(form) for form in sorted(self._labels, key=len, reverse=True))
+            )
 
     def clear(self) -> None:
         """Forget every value (tests: one test's values must not change what another sees)."""

@@ -61,9 +61,16 @@ def write_plan(root: Path, body: str, project_id: str = "t") -> Path:
 
 
 def task_block(task_id: str, deps: list[str] | None = None, **fields: object) -> str:
-    lines = ["[[tasks]]", f'id = "{task_id}"', f'title = "Task {task_id}"', f"dependencies = {list(deps or [])!r}".replace("'", '"')]
+    lines = [
+        "[[tasks]]",
+        f'id = "{task_id}"',
+        f'title = "Task {task_id}"',
+        f"dependencies = {list(deps or [])!r}".replace("'", '"'),
+    ]
     for key, value in fields.items():
-        lines.append(f"{key} = {value!r}".replace("'", '"') if not isinstance(value, bool) else f"{key} = {str(value).lower()}")
+        lines.append(
+            f"{key} = {value!r}".replace("'", '"') if not isinstance(value, bool) else f"{key} = {str(value).lower()}"
+        )
     return "\n".join(lines) + "\n\n"
 
 

@@ -43,7 +43,9 @@ class Reply:
 
     @classmethod
     def json(cls, status: int, document: Any, headers: Sequence[tuple[str, str]] = ()) -> Reply:
-        return cls(status, (("content-type", "application/json"), *headers), [json.dumps(document).encode()], framing="length")
+        return cls(
+            status, (("content-type", "application/json"), *headers), [json.dumps(document).encode()], framing="length"
+        )
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,11 @@ class FakeServer:
                     self.requests.append(request)
                     reply = self.route(request) if self.route is not None else None
                     if reply is None:
-                        reply = self.replies.popleft() if self.replies else Reply.json(500, {"error": "fakeserver: no reply scripted"})
+                        reply = (
+                            self.replies.popleft()
+                            if self.replies
+                            else Reply.json(500, {"error": "fakeserver: no reply scripted"})
+                        )
                 if not self._send(conn, reply, head_only=request.method == "HEAD"):
                     return
         except ClientGone:
@@ -148,7 +154,9 @@ class FakeServer:
         """Write one reply; False when the connection must close afterwards."""
         self._pause(conn, reply.delay)
         pieces = [item for item in reply.body if isinstance(item, bytes)]
-        head = [f"HTTP/1.1 {reply.status} {_phrase(reply.status)}"] + [f"{name}: {value}" for name, value in reply.headers]
+        head = [f"HTTP/1.1 {reply.status} {_phrase(reply.status)}"] + [
+            f"{name}: {value}" for name, value in reply.headers
+        ]
         if reply.framing == "chunked":
             head.append("transfer-encoding: chunked")
         elif reply.framing == "length":

@@ -62,7 +62,9 @@ def make_project(root: Path, agent: str, command: list[str], output_format: str,
     write_plan(root, agents + task_block("T", agent=agent, description="Say hello.", output="out/answer.md"))
 
 
-async def run_task(root: Path, env: dict[str, str], *, cancel_on_retry: bool = False) -> tuple[RunResult, list[RunRetry]]:
+async def run_task(
+    root: Path, env: dict[str, str], *, cancel_on_retry: bool = False
+) -> tuple[RunResult, list[RunRetry]]:
     """Run task T through the runner (as ``orchestra execute`` does) and collect the retries it announced;
     ``cancel_on_retry``: cancel the run at its first retry (for a program that would retry for ever)."""
     with Project.open(root, actor="test") as project:
@@ -125,31 +127,65 @@ def sse_stream(*events: dict[str, Any]) -> list[bytes]:
 
 
 def message_start(input_tokens: int) -> dict[str, Any]:
-    return {"type": "message_start", "message": {
-        "id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-sonnet-4-5",
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": input_tokens, "output_tokens": 1}}}
+    return {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": "claude-sonnet-4-5",
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+        },
+    }
 
 
 def claude_text(text: str, input_tokens: int = 11, output_tokens: int = 6) -> Reply:
-    return Reply(200, SSE, sse_stream(
-        message_start(input_tokens),
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": output_tokens}},
-        {"type": "message_stop"},
-    ))
+    return Reply(
+        200,
+        SSE,
+        sse_stream(
+            message_start(input_tokens),
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            },
+            {"type": "message_stop"},
+        ),
+    )
 
 
 def claude_tool(name: str, arguments: dict[str, Any]) -> Reply:
-    return Reply(200, SSE, sse_stream(
-        message_start(20),
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": json.dumps(arguments)}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": {"output_tokens": 30}},
-        {"type": "message_stop"},
-    ))
+    return Reply(
+        200,
+        SSE,
+        sse_stream(
+            message_start(20),
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}},
+            },
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": json.dumps(arguments)},
+            },
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 30},
+            },
+            {"type": "message_stop"},
+        ),
+    )
 
 
 def anthropic_error(status: int, kind: str, message: str) -> Reply:
@@ -159,25 +195,34 @@ def anthropic_error(status: int, kind: str, message: str) -> Reply:
 def tool_result_sent(body: dict[str, Any]) -> bool:
     messages = body.get("messages") or [{}]
     content = messages[-1].get("content")
-    return isinstance(content, list) and any(isinstance(block, dict) and block.get("type") == "tool_result" for block in content)
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
 
 
 def anthropic_route(answer: Callable[[dict[str, Any]], Reply]) -> Callable[[Recorded], Reply]:
     """Claude Code's requests: ``HEAD /`` (a reachability check) gets 200; each ``POST /v1/messages`` gets
     ``answer(body)``."""
+
     def route(request: Recorded) -> Reply:
         if request.method != "POST":
             return Reply(200, (), [])
         assert request.path.startswith("/v1/messages"), request.path
         assert request.headers.get("x-api-key") == "sk-ant-test-dummy"
         return answer(json.loads(request.body))
+
     return route
 
 
 def claude_env(home: Path, url: str) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home), "ANTHROPIC_BASE_URL": url,
-            "ANTHROPIC_API_KEY": "sk-ant-test-dummy", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "CLAUDE_CODE_MAX_RETRIES": "1"}
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "1",
+    }
 
 
 def claude_project(tmp_path: Path, *options: str) -> tuple[Path, Path]:
@@ -194,7 +239,9 @@ def sonnet_cost(input_tokens: int, output_tokens: int) -> float:
     return (input_tokens * 3 + output_tokens * 15) / 1e6
 
 
-async def claude_run(tmp_path: Path, answer: Callable[[dict[str, Any]], Reply], *options: str) -> tuple[Path, RunResult, list[RunRetry], FakeServer]:
+async def claude_run(
+    tmp_path: Path, answer: Callable[[dict[str, Any]], Reply], *options: str
+) -> tuple[Path, RunResult, list[RunRetry], FakeServer]:
     root, home = claude_project(tmp_path, *options)
     with FakeServer(route=anthropic_route(answer)) as server:
         result, retries = await run_task(root, claude_env(home, server.url))
@@ -208,9 +255,14 @@ async def claude_run(tmp_path: Path, answer: Callable[[dict[str, Any]], Reply], 
 def test_claude_plain_answer_through_orchestra_execute(tmp_path: Path) -> None:
     root, home = claude_project(tmp_path)
     with FakeServer(route=anthropic_route(lambda body: claude_text(ANSWER))) as server:
-        done = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", "T"],
-                              capture_output=True, text=True, timeout=RUN_SECONDS, stdin=subprocess.DEVNULL,
-                              env={**os.environ, **claude_env(home, server.url)})
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", "T"],
+            capture_output=True,
+            text=True,
+            timeout=RUN_SECONDS,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **claude_env(home, server.url)},
+        )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ANSWER + "\n"
     assert "T is ready for review" in done.stderr
@@ -260,8 +312,11 @@ async def test_claude_permission_denied_fails_the_task_and_keeps_the_output(tmp_
 @needs_claude
 async def test_claude_401_is_an_auth_failure_and_its_synthetic_message_is_not_the_answer(tmp_path: Path) -> None:
     root, result, retries, _ = await claude_run(
-        tmp_path, lambda body: anthropic_error(401, "authentication_error", "invalid x-api-key"))
-    assert_failed(root, result, "auth", "claude: authentication failed (HTTP 401): Invalid API key · Fix external API key")
+        tmp_path, lambda body: anthropic_error(401, "authentication_error", "invalid x-api-key")
+    )
+    assert_failed(
+        root, result, "auth", "claude: authentication failed (HTTP 401): Invalid API key · Fix external API key"
+    )
     assert streamed(root, result) == "" and result.output == ""
     assert [(retry.attempt, retry.reason) for retry in retries] == [(1, "claude: authentication failed (HTTP 401)")]
     assert retries[0].delay is not None and retries[0].delay > 0
@@ -271,9 +326,15 @@ async def test_claude_401_is_an_auth_failure_and_its_synthetic_message_is_not_th
 @needs_claude
 async def test_claude_429_is_rate_limited_and_its_retry_is_shown(tmp_path: Path) -> None:
     root, result, retries, _ = await claude_run(
-        tmp_path, lambda body: anthropic_error(429, "rate_limit_error", "Number of requests has exceeded your rate limit"))
-    assert_failed(root, result, "rate_limit",
-                  "claude: rate limited (HTTP 429): Request rejected (429) · Number of requests has exceeded your rate limit")
+        tmp_path,
+        lambda body: anthropic_error(429, "rate_limit_error", "Number of requests has exceeded your rate limit"),
+    )
+    assert_failed(
+        root,
+        result,
+        "rate_limit",
+        "claude: rate limited (HTTP 429): Request rejected (429) · Number of requests has exceeded your rate limit",
+    )
     assert [retry.reason for retry in retries] == ["claude: rate limited (HTTP 429)"]
     assert [event["reason"] for event in events(root, result, "retry")] == ["claude: rate limited (HTTP 429)"]
     assert streamed(root, result) == ""
@@ -284,8 +345,14 @@ async def test_claude_overloaded_mid_stream(tmp_path: Path) -> None:
     def answer(body: dict[str, Any]) -> Reply:
         if not body.get("stream"):  # Claude Code's non-streaming second try
             return anthropic_error(529, "overloaded_error", "Overloaded")
-        return Reply(200, SSE, sse_stream(
-            message_start(11), {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}), framing="close")
+        return Reply(
+            200,
+            SSE,
+            sse_stream(
+                message_start(11), {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            ),
+            framing="close",
+        )
 
     root, result, _, _ = await claude_run(tmp_path, answer)
     assert result.status == "failed" and result.error is not None
@@ -328,41 +395,101 @@ async def test_claude_empty_answer_fails(tmp_path: Path) -> None:
 
 
 def response_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    return {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": input_tokens + output_tokens}
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }
 
 
 def codex_text(text: str, input_tokens: int = 120, output_tokens: int = 8) -> Reply:
-    item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}
-    return Reply(200, SSE, sse_stream(
-        {"type": "response.created", "response": {"id": "resp_1", "object": "response", "status": "in_progress", "output": []}},
-        {"type": "response.output_item.added", "output_index": 0, "item": {**item, "status": "in_progress", "content": []}},
-        {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "item_id": "msg_1", "delta": text},
-        {"type": "response.output_item.done", "output_index": 0, "item": item},
-        {"type": "response.completed", "response": {"id": "resp_1", "object": "response", "status": "completed", "output": [item],
-                                                    "usage": response_usage(input_tokens, output_tokens)}},
-    ))
+    item = {
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    return Reply(
+        200,
+        SSE,
+        sse_stream(
+            {
+                "type": "response.created",
+                "response": {"id": "resp_1", "object": "response", "status": "in_progress", "output": []},
+            },
+            {
+                "type": "response.output_item.added",
+                "output_index": 0,
+                "item": {**item, "status": "in_progress", "content": []},
+            },
+            {
+                "type": "response.output_text.delta",
+                "output_index": 0,
+                "content_index": 0,
+                "item_id": "msg_1",
+                "delta": text,
+            },
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+            {
+                "type": "response.completed",
+                "response": {
+                    "id": "resp_1",
+                    "object": "response",
+                    "status": "completed",
+                    "output": [item],
+                    "usage": response_usage(input_tokens, output_tokens),
+                },
+            },
+        ),
+    )
 
 
 def codex_command(command: str) -> Reply:
-    call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "exec_command",
-            "arguments": json.dumps({"cmd": command}), "status": "completed"}
-    return Reply(200, SSE, sse_stream(
-        {"type": "response.created", "response": {"id": "resp_0", "object": "response", "status": "in_progress", "output": []}},
-        {"type": "response.output_item.added", "output_index": 0, "item": call},
-        {"type": "response.output_item.done", "output_index": 0, "item": call},
-        {"type": "response.completed", "response": {"id": "resp_0", "object": "response", "status": "completed", "output": [call],
-                                                    "usage": response_usage(100, 10)}},
-    ))
+    call = {
+        "type": "function_call",
+        "id": "fc_1",
+        "call_id": "call_1",
+        "name": "exec_command",
+        "arguments": json.dumps({"cmd": command}),
+        "status": "completed",
+    }
+    return Reply(
+        200,
+        SSE,
+        sse_stream(
+            {
+                "type": "response.created",
+                "response": {"id": "resp_0", "object": "response", "status": "in_progress", "output": []},
+            },
+            {"type": "response.output_item.added", "output_index": 0, "item": call},
+            {"type": "response.output_item.done", "output_index": 0, "item": call},
+            {
+                "type": "response.completed",
+                "response": {
+                    "id": "resp_0",
+                    "object": "response",
+                    "status": "completed",
+                    "output": [call],
+                    "usage": response_usage(100, 10),
+                },
+            },
+        ),
+    )
 
 
 def openai_error(status: int, kind: str, message: str, code: str | None = None) -> Reply:
-    return Reply.json(status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, (("retry-after", "0"),))
+    return Reply.json(
+        status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, (("retry-after", "0"),)
+    )
 
 
 def command_output_sent(body: dict[str, Any]) -> bool:
-    return any(isinstance(item, dict) and item.get("type") == "function_call_output" for item in body.get("input") or [])
+    return any(
+        isinstance(item, dict) and item.get("type") == "function_call_output" for item in body.get("input") or []
+    )
 
 
 def responses_route(answer: Callable[[dict[str, Any]], Reply]) -> Callable[[Recorded], Reply]:
@@ -370,6 +497,7 @@ def responses_route(answer: Callable[[dict[str, Any]], Reply]) -> Callable[[Reco
         assert (request.method, request.path) == ("POST", "/v1/responses"), (request.method, request.path)
         assert request.headers.get("authorization") == "Bearer sk-test-dummy"
         return answer(json.loads(request.body))
+
     return route
 
 
@@ -382,11 +510,17 @@ def codex_project(tmp_path: Path, base_url: str, *options: str) -> tuple[Path, d
     (home / "config.toml").write_text(
         'model = "gpt-5.5"\nmodel_provider = "scripted"\n\n[model_providers.scripted]\nname = "scripted"\n'
         f'base_url = "{base_url}/v1"\nwire_api = "responses"\nenv_key = "SCRIPTED_API_KEY"\n'
-        "request_max_retries = 1\nstream_max_retries = 1\n")
+        "request_max_retries = 1\nstream_max_retries = 1\n"
+    )
     assert CODEX is not None
     command = [CODEX, "exec", "--json", "--skip-git-repo-check", *options]
     make_project(root, "codex", command, "jsonl", model="gpt-5.5", price_input=PRICE_IN, price_output=PRICE_OUT)
-    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home), "CODEX_HOME": str(home), "SCRIPTED_API_KEY": "sk-test-dummy"}
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(home),
+        "CODEX_HOME": str(home),
+        "SCRIPTED_API_KEY": "sk-test-dummy",
+    }
     return root, env
 
 
@@ -394,7 +528,9 @@ def gpt_cost(input_tokens: int, output_tokens: int) -> float:
     return (input_tokens * PRICE_IN + output_tokens * PRICE_OUT) / 1e6
 
 
-async def codex_run(tmp_path: Path, answer: Callable[[dict[str, Any]], Reply], *options: str) -> tuple[Path, RunResult, list[RunRetry]]:
+async def codex_run(
+    tmp_path: Path, answer: Callable[[dict[str, Any]], Reply], *options: str
+) -> tuple[Path, RunResult, list[RunRetry]]:
     with FakeServer(route=responses_route(answer)) as server:
         root, env = codex_project(tmp_path, server.url, *options)
         result, retries = await run_task(root, env)
@@ -408,9 +544,14 @@ async def codex_run(tmp_path: Path, answer: Callable[[dict[str, Any]], Reply], *
 def test_codex_plain_answer_through_orchestra_execute(tmp_path: Path) -> None:
     with FakeServer(route=responses_route(lambda body: codex_text(ANSWER))) as server:
         root, env = codex_project(tmp_path, server.url)
-        done = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", "T"],
-                              capture_output=True, text=True, timeout=RUN_SECONDS, stdin=subprocess.DEVNULL,
-                              env={**os.environ, **env})
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", "T"],
+            capture_output=True,
+            text=True,
+            timeout=RUN_SECONDS,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+        )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ANSWER + "\n"
     assert (root / "out" / "answer.md").read_text() == ANSWER
@@ -438,47 +579,86 @@ async def test_codex_writes_a_file_with_a_real_command(tmp_path: Path) -> None:
 @needs_codex
 async def test_codex_401_is_an_auth_failure(tmp_path: Path) -> None:
     root, result, retries = await codex_run(
-        tmp_path, lambda body: openai_error(401, "invalid_request_error", "Incorrect API key provided: sk-test-dummy.", "invalid_api_key"))
+        tmp_path,
+        lambda body: openai_error(
+            401, "invalid_request_error", "Incorrect API key provided: sk-test-dummy.", "invalid_api_key"
+        ),
+    )
     assert result.error is not None and result.error.startswith(
-        "codex: authentication failed: unexpected status 401 Unauthorized: Incorrect API key provided")
+        "codex: authentication failed: unexpected status 401 Unauthorized: Incorrect API key provided"
+    )
     assert_failed(root, result, "auth", result.error)
     assert [retry.attempt for retry in retries] == [1] and retries[0].delay is None
 
 
 @needs_codex
 async def test_codex_400_shows_the_message_not_the_json(tmp_path: Path) -> None:
-    root, result, _ = await codex_run(tmp_path, lambda body: openai_error(
-        400, "invalid_request_error", "Unsupported parameter: 'reasoning.summary' is not supported with this model."))
-    assert_failed(root, result, "error",
-                  "codex: invalid_request_error: Unsupported parameter: 'reasoning.summary' is not supported with this model.")
+    root, result, _ = await codex_run(
+        tmp_path,
+        lambda body: openai_error(
+            400, "invalid_request_error", "Unsupported parameter: 'reasoning.summary' is not supported with this model."
+        ),
+    )
+    assert_failed(
+        root,
+        result,
+        "error",
+        "codex: invalid_request_error: Unsupported parameter: 'reasoning.summary' is not supported with this model.",
+    )
 
 
 @needs_codex
 async def test_codex_429_is_rate_limited_and_its_reconnect_is_a_retry(tmp_path: Path) -> None:
-    root, result, retries = await codex_run(tmp_path, lambda body: openai_error(
-        429, "tokens", "Rate limit reached for gpt-5.5 on tokens per min (TPM)", "rate_limit_exceeded"))
-    assert_failed(root, result, "rate_limit", "codex: rate limited: exceeded retry limit, last status: 429 Too Many Requests")
-    assert [retry.reason for retry in retries] == ["codex: rate limited: exceeded retry limit, last status: 429 Too Many Requests"]
+    root, result, retries = await codex_run(
+        tmp_path,
+        lambda body: openai_error(
+            429, "tokens", "Rate limit reached for gpt-5.5 on tokens per min (TPM)", "rate_limit_exceeded"
+        ),
+    )
+    assert_failed(
+        root, result, "rate_limit", "codex: rate limited: exceeded retry limit, last status: 429 Too Many Requests"
+    )
+    assert [retry.reason for retry in retries] == [
+        "codex: rate limited: exceeded retry limit, last status: 429 Too Many Requests"
+    ]
     assert [event["reason"] for event in events(root, result, "retry")] == [retries[0].reason]
 
 
 @needs_codex
 async def test_codex_overloaded_mid_stream(tmp_path: Path) -> None:
     def answer(body: dict[str, Any]) -> Reply:
-        return Reply(200, SSE, sse_stream(
-            {"type": "response.created", "response": {"id": "resp_1", "object": "response", "status": "in_progress", "output": []}},
-            {"type": "response.failed", "response": {"id": "resp_1", "status": "failed",
-                                                     "error": {"code": "server_is_overloaded", "message": "The server is overloaded"}}}))
+        return Reply(
+            200,
+            SSE,
+            sse_stream(
+                {
+                    "type": "response.created",
+                    "response": {"id": "resp_1", "object": "response", "status": "in_progress", "output": []},
+                },
+                {
+                    "type": "response.failed",
+                    "response": {
+                        "id": "resp_1",
+                        "status": "failed",
+                        "error": {"code": "server_is_overloaded", "message": "The server is overloaded"},
+                    },
+                },
+            ),
+        )
 
     root, result, _ = await codex_run(tmp_path, answer)
-    assert_failed(root, result, "overloaded", "codex: overloaded: Selected model is at capacity. Please try a different model.")
+    assert_failed(
+        root, result, "overloaded", "codex: overloaded: Selected model is at capacity. Please try a different model."
+    )
 
 
 @needs_codex
 async def test_codex_connection_dropped(tmp_path: Path) -> None:
     cut = codex_text("the start of an answer")
     root, result, retries = await codex_run(tmp_path, lambda body: Reply(200, SSE, cut.body[:3], drop=True))
-    assert result.error is not None and result.error.startswith("codex: connection failed: stream disconnected before completion")
+    assert result.error is not None and result.error.startswith(
+        "codex: connection failed: stream disconnected before completion"
+    )
     assert_failed(root, result, "connection", result.error)
     assert len(retries) == 1
 
@@ -521,11 +701,17 @@ async def test_the_claude_code_example_writes_a_file(tmp_path: Path, source: str
     assert agent["command"][0] == "claude" and "--verbose" in agent["command"]
     root, home = tmp_path / "project", tmp_path / "home"
     home.mkdir()
-    make_project(root, "claude-code", [CLAUDE, *agent["command"][1:]], agent["output_format"], prompt_via=agent["prompt_via"])
+    make_project(
+        root, "claude-code", [CLAUDE, *agent["command"][1:]], agent["output_format"], prompt_via=agent["prompt_via"]
+    )
     target = root / "made.txt"
 
     def answer(body: dict[str, Any]) -> Reply:
-        return claude_text(ANSWER) if tool_result_sent(body) else claude_tool("Write", {"file_path": str(target), "content": "made\n"})
+        return (
+            claude_text(ANSWER)
+            if tool_result_sent(body)
+            else claude_tool("Write", {"file_path": str(target), "content": "made\n"})
+        )
 
     with FakeServer(route=anthropic_route(answer)) as server:
         result, _ = await run_task(root, claude_env(home, server.url))
@@ -546,7 +732,9 @@ async def test_the_codex_example_writes_a_file(tmp_path: Path, source: str) -> N
 
     with FakeServer(route=responses_route(answer)) as server:
         root, env = codex_project(tmp_path, server.url)
-        make_project(root, "codex", [CODEX, *agent["command"][1:]], agent["output_format"], prompt_via=agent["prompt_via"])
+        make_project(
+            root, "codex", [CODEX, *agent["command"][1:]], agent["output_format"], prompt_via=agent["prompt_via"]
+        )
         result, _ = await run_task(root, env)
     assert (result.status, result.output) == ("review", ANSWER), result.error
     assert (root / "made.txt").read_text() == "made\n"
@@ -563,7 +751,8 @@ async def test_claude_partial_messages_stream_the_answer_once(tmp_path: Path) ->
     failing = tmp_path / "failing"
     failing.mkdir()
     root, result, _, _ = await claude_run(
-        failing, lambda body: anthropic_error(429, "rate_limit_error", "Slow down"), "--include-partial-messages")
+        failing, lambda body: anthropic_error(429, "rate_limit_error", "Slow down"), "--include-partial-messages"
+    )
     assert result.status == "failed" and streamed(root, result) == ""
     assert [event["kind"] for event in events(root, result, "failed")] == ["rate_limit"]
 

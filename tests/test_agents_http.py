@@ -92,9 +92,11 @@ ANTHROPIC_TAIL = (
     b"event: message_delta\n"
     b'data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}\n\n'
 )
-ANTHROPIC_STOP = b"event: message_stop\n" b'data: {"type":"message_stop"}\n\n'
+ANTHROPIC_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 ANTHROPIC = ANTHROPIC_HEAD + ANTHROPIC_TAIL + ANTHROPIC_STOP
-ANTHROPIC_OVERLOADED = b"event: error\n" b'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+ANTHROPIC_OVERLOADED = (
+    b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+)
 
 GEMINI_FIRST = b'data: {"candidates":[{"content":{"parts":[{"text":"There are"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":5,"totalTokenCount":14},"modelVersion":"gemini-x"}\r\n\r\n'
 GEMINI_LAST = b'data: {"candidates":[{"content":{"parts":[{"text":" three."}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":8,"totalTokenCount":17},"modelVersion":"gemini-x"}\r\n\r\n'
@@ -111,7 +113,9 @@ TGI = (
     b'data:{"index":1,"token":{"id":1,"text":"Bon","logprob":-0.1,"special":false},"generated_text":null,"details":null}\n\n'
     b'data:{"index":2,"token":{"id":2,"text":"jour","logprob":-0.2,"special":false},"generated_text":"Bonjour","details":null}\n\n'
 )
-TGI_ERROR = b'data:{"error":"Input validation error: inputs must have less than 1024 tokens","error_type":"validation"}\n\n'
+TGI_ERROR = (
+    b'data:{"error":"Input validation error: inputs must have less than 1024 tokens","error_type":"validation"}\n\n'
+)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -133,9 +137,18 @@ def make(kind: str, server: FakeServer, **fields: object) -> StreamingAgent:
     if kind in KEY_ENV:
         config["api_key_env"] = KEY_ENV[kind]
     if kind == "http":
-        config |= {"request": {"inputs": "{prompt}", "parameters": {"model": "{model}", "stop": ["{prompt}!"], "n": 3}}, "text_path": "token.text"}
+        config |= {
+            "request": {"inputs": "{prompt}", "parameters": {"model": "{model}", "stop": ["{prompt}!"], "n": 3}},
+            "text_path": "token.text",
+        }
     config |= fields
-    cls = {"openai": OpenAIAgent, "anthropic": AnthropicAgent, "gemini": GeminiAgent, "ollama": OllamaAgent, "http": HttpAgent}[kind]
+    cls = {
+        "openai": OpenAIAgent,
+        "anthropic": AnthropicAgent,
+        "gemini": GeminiAgent,
+        "ollama": OllamaAgent,
+        "http": HttpAgent,
+    }[kind]
     return cls(kind + "-agent", AgentConfig.model_validate(config), backoff=FAST)
 
 
@@ -180,36 +193,63 @@ class Case:
 
 CASES = {
     "openai": Case(
-        "openai", OPENAI,
+        "openai",
+        OPENAI,
         [TextDelta("Hello"), UsageUpdate(79, 1), Finished("Hello", "stop")],
-        "/v1/chat/completions", SSE, OPENAI_TEXT, VLLM_ERROR,
+        "/v1/chat/completions",
+        SSE,
+        OPENAI_TEXT,
+        VLLM_ERROR,
         "openai: error in stream: BadRequestError: This model's maximum context length is 4096 tokens.",
     ),
     "anthropic": Case(
-        "anthropic", ANTHROPIC,
+        "anthropic",
+        ANTHROPIC,
         [UsageUpdate(11, 1), TextDelta("Hello"), UsageUpdate(11, 6), Finished("Hello", "end_turn")],
-        "/v1/messages", SSE, ANTHROPIC_HEAD, b"event: error\n" b'data: {"type":"error","error":{"type":"invalid_request_error","message":"Prompt is too long"}}\n\n',
+        "/v1/messages",
+        SSE,
+        ANTHROPIC_HEAD,
+        b"event: error\n"
+        b'data: {"type":"error","error":{"type":"invalid_request_error","message":"Prompt is too long"}}\n\n',
         "anthropic: error in stream: invalid_request_error: Prompt is too long",
         '{{"type":"error","error":{{"type":"{type}","message":"{message}"}}}}',
     ),
     "gemini": Case(
-        "gemini", GEMINI,
-        [TextDelta("There are"), UsageUpdate(9, 5), TextDelta(" three."), UsageUpdate(9, 8), Finished("There are three.", "STOP")],
-        "/v1beta/models/gemini-x:streamGenerateContent?alt=sse", SSE, GEMINI_FIRST, GEMINI_ERROR,
+        "gemini",
+        GEMINI,
+        [
+            TextDelta("There are"),
+            UsageUpdate(9, 5),
+            TextDelta(" three."),
+            UsageUpdate(9, 8),
+            Finished("There are three.", "STOP"),
+        ],
+        "/v1beta/models/gemini-x:streamGenerateContent?alt=sse",
+        SSE,
+        GEMINI_FIRST,
+        GEMINI_ERROR,
         "gemini: error in stream: INVALID_ARGUMENT: Request contains an invalid argument.",
         '{{"error":{{"code":500,"message":"{message}","status":"{type}"}}}}',
     ),
     "ollama": Case(
-        "ollama", OLLAMA,
+        "ollama",
+        OLLAMA,
         [TextDelta("The"), UsageUpdate(61, 468), Finished("The", "stop")],
-        "/api/chat", NDJSON, OLLAMA_FIRST, OLLAMA_ERROR,
+        "/api/chat",
+        NDJSON,
+        OLLAMA_FIRST,
+        OLLAMA_ERROR,
         "ollama: error in stream: an error was encountered while running the model",
         '{{"error":"{message}"}}',
     ),
     "http": Case(
-        "http", TGI,
+        "http",
+        TGI,
         [TextDelta("Bon"), TextDelta("jour"), Finished("Bonjour", None)],
-        "/generate", SSE, TGI.split(b"\n\n")[0] + b"\n\n", TGI_ERROR,
+        "/generate",
+        SSE,
+        TGI.split(b"\n\n")[0] + b"\n\n",
+        TGI_ERROR,
         "http: error in stream: Input validation error: inputs must have less than 1024 tokens",
         '{{"error":"{message}","error_type":"{type}"}}',
     ),
@@ -222,7 +262,9 @@ def ok(case: Case) -> Reply:
     return Reply(200, case.headers, [case.stream])
 
 
-def error_reply(case: Case, status: int, message: str, type_: str = "api_error", headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+def error_reply(
+    case: Case, status: int, message: str, type_: str = "api_error", headers: tuple[tuple[str, str], ...] = ()
+) -> Reply:
     body = case.error_body.format(message=message, type=type_).encode()
     return Reply(status, (("content-type", "application/json"), *headers), [body], framing="length")
 
@@ -239,22 +281,29 @@ async def test_a_normal_stream_yields_text_usage_and_one_finish(server: FakeServ
 @pytest.mark.parametrize("kind", ALL)
 async def test_the_stream_split_into_single_bytes_reads_the_same(server: FakeServer, kind: str) -> None:
     case = CASES[kind]
-    server.reply(Reply(200, case.headers, [case.stream[i:i + 1] for i in range(len(case.stream))]))
+    server.reply(Reply(200, case.headers, [case.stream[i : i + 1] for i in range(len(case.stream))]))
     assert await collect(make(kind, server)) == case.events
 
 
 async def test_openai_request_path_headers_and_body(server: FakeServer) -> None:
     server.reply(ok(CASES["openai"]), ok(CASES["openai"]))
-    await collect(make("openai", server, temperature=0.2, system="Be brief.", headers={"HTTP-Referer": "https://example.org"}))
+    await collect(
+        make("openai", server, temperature=0.2, system="Be brief.", headers={"HTTP-Referer": "https://example.org"})
+    )
     await collect(make("openai", server, stream_usage=False), request(system="From the request"))
     first, second = server.requests
     assert first.method == "POST" and first.path == "/v1/chat/completions"
     assert first.headers["authorization"] == f"Bearer {KEY}"
-    assert first.headers["content-type"] == "application/json" and first.headers["http-referer"] == "https://example.org"
+    assert (
+        first.headers["content-type"] == "application/json" and first.headers["http-referer"] == "https://example.org"
+    )
     assert first.json() == {
         "model": "gpt-4o",
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello"}],
-        "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 4096, "temperature": 0.2,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 4096,
+        "temperature": 0.2,
     }
     assert "stream_options" not in second.json() and "temperature" not in second.json()
     assert second.json()["messages"][0] == {"role": "system", "content": "From the request"}
@@ -281,19 +330,32 @@ async def test_openai_local_server_without_key_env_gets_no_key(server: FakeServe
 
 async def test_openrouter_comment_lines_and_cost_and_llama_cpp_timings(server: FakeServer) -> None:
     server.reply(Reply(200, SSE, [OPENROUTER]), Reply(200, SSE, [LLAMA_CPP]))
-    assert await collect(make("openai", server)) == [TextDelta("Hi"), TextDelta(" there"), UsageUpdate(10, 2, 0.000135), Finished("Hi there", "stop")]
+    assert await collect(make("openai", server)) == [
+        TextDelta("Hi"),
+        TextDelta(" there"),
+        UsageUpdate(10, 2, 0.000135),
+        Finished("Hi there", "stop"),
+    ]
     assert await collect(make("openai", server)) == [TextDelta("Yes"), UsageUpdate(5, 2), Finished("Yes", "stop")]
 
 
 async def test_anthropic_request_path_headers_and_body(server: FakeServer) -> None:
     server.reply(ok(CASES["anthropic"]))
-    await collect(make("anthropic", server, max_tokens=512, headers={"anthropic-beta": "x-2025"}), request(system="Be kind."))
+    await collect(
+        make("anthropic", server, max_tokens=512, headers={"anthropic-beta": "x-2025"}), request(system="Be kind.")
+    )
     sent = server.requests[0]
     assert sent.path == "/v1/messages"
     assert sent.headers["x-api-key"] == KEY and sent.headers["anthropic-version"] == "2023-06-01"
     assert sent.headers["content-type"] == "application/json" and sent.headers["anthropic-beta"] == "x-2025"
     assert "authorization" not in sent.headers
-    assert sent.json() == {"model": "claude-x", "max_tokens": 512, "messages": [{"role": "user", "content": "Say hello"}], "stream": True, "system": "Be kind."}
+    assert sent.json() == {
+        "model": "claude-x",
+        "max_tokens": 512,
+        "messages": [{"role": "user", "content": "Say hello"}],
+        "stream": True,
+        "system": "Be kind.",
+    }
 
 
 async def test_anthropic_thinking_is_not_text_and_input_tokens_can_be_updated(server: FakeServer) -> None:
@@ -305,7 +367,12 @@ async def test_anthropic_thinking_is_not_text_and_input_tokens_can_be_updated(se
         + ANTHROPIC_STOP
     )
     server.reply(Reply(200, SSE, [thinking]))
-    assert await collect(make("anthropic", server)) == [UsageUpdate(20, 0), TextDelta("4"), UsageUpdate(25, 40), Finished("4", "end_turn")]
+    assert await collect(make("anthropic", server)) == [
+        UsageUpdate(20, 0),
+        TextDelta("4"),
+        UsageUpdate(25, 40),
+        Finished("4", "end_turn"),
+    ]
 
 
 async def test_gemini_request_and_crlf_stream_with_thoughts_counted_as_output(server: FakeServer) -> None:
@@ -327,7 +394,15 @@ async def test_gemini_request_and_crlf_stream_with_thoughts_counted_as_output(se
 
 
 async def test_gemini_blocked_prompt_fails(server: FakeServer) -> None:
-    server.reply(Reply(200, SSE, [b'data: {"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}}\r\n\r\n']))
+    server.reply(
+        Reply(
+            200,
+            SSE,
+            [
+                b'data: {"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}}\r\n\r\n'
+            ],
+        )
+    )
     events = await collect(make("gemini", server))
     assert events[-1] == Failed("gemini: prompt blocked: SAFETY", "error") and len(server.requests) == 1
 
@@ -343,14 +418,18 @@ async def test_ollama_request_and_missing_prompt_eval_count_is_unknown(server: F
     assert sent.json() == {
         "model": "llama3.2",
         "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Say hello"}],
-        "stream": True, "options": {"num_predict": 64, "temperature": 0.5},
+        "stream": True,
+        "options": {"num_predict": 64, "temperature": 0.5},
     }
 
 
 async def test_http_fills_the_template_recursively_and_sends_the_key_where_asked(server: FakeServer) -> None:
     server.reply(ok(CASES["http"]), ok(CASES["http"]))
     await collect(make("http", server, api_key_env="TGI_TOKEN"), request(env={"TGI_TOKEN": KEY}))
-    await collect(make("http", server, api_key_env="TGI_TOKEN", headers={"X-Api-Key": "{api_key}"}), request(env={"TGI_TOKEN": KEY}))
+    await collect(
+        make("http", server, api_key_env="TGI_TOKEN", headers={"X-Api-Key": "{api_key}"}),
+        request(env={"TGI_TOKEN": KEY}),
+    )
     first, second = server.requests
     assert first.path == "/generate" and first.headers["authorization"] == f"Bearer {KEY}"
     assert first.json() == {"inputs": "Say hello", "parameters": {"model": "tgi-model", "stop": ["Say hello!"], "n": 3}}
@@ -359,8 +438,15 @@ async def test_http_fills_the_template_recursively_and_sends_the_key_where_asked
 
 async def test_http_ndjson_with_list_indices_and_plain_text_bodies(server: FakeServer) -> None:
     ndjson = b'{"choices":[{"text":"a"}]}\r\n\n{"choices":[{"text":"b"}],"meta":1}\n{"done":true}\n'
-    server.reply(Reply(200, NDJSON, [ndjson]), Reply(200, (("content-type", "text/plain"),), [b"plain ", 0.01, b"text"], framing="close"))
-    assert await collect(make("http", server, text_path="choices.0.text")) == [TextDelta("a"), TextDelta("b"), Finished("ab", None)]
+    server.reply(
+        Reply(200, NDJSON, [ndjson]),
+        Reply(200, (("content-type", "text/plain"),), [b"plain ", 0.01, b"text"], framing="close"),
+    )
+    assert await collect(make("http", server, text_path="choices.0.text")) == [
+        TextDelta("a"),
+        TextDelta("b"),
+        Finished("ab", None),
+    ]
     events = await collect(make("http", server, text_path=None))
     assert texts(events) == "plain text" and events[-1] == Finished("plain text", None)
 
@@ -373,7 +459,9 @@ async def test_http_empty_response_is_an_error(server: FakeServer) -> None:
 
 # ------------------------------------------------------------------------------------ retries
 @pytest.mark.parametrize("kind", ALL)
-async def test_429_with_retry_after_then_success(server: FakeServer, kind: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_429_with_retry_after_then_success(
+    server: FakeServer, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     case = CASES[kind]
     caplog.set_level(logging.INFO, logger="orchestra_tui.agents")
     server.reply(error_reply(case, 429, "Too many requests", "rate_limit_error", (("retry-after", "0"),)), ok(case))
@@ -381,8 +469,12 @@ async def test_429_with_retry_after_then_success(server: FakeServer, kind: str, 
     assert events[0] == Retrying(1, 0.0, f"{kind}: HTTP 429 rate limited: Too many requests")
     assert events[1:] == case.events
     assert len(server.requests) == 2
-    attempts = [r.getMessage() for r in caplog.records if r.name == "orchestra_tui.agents" and "attempt" in r.getMessage()]
-    assert [m for m in attempts if ": POST " in m] == [f"{kind}-agent: attempt {n}/3: POST {server.url}{case.path}" for n in (1, 2)]
+    attempts = [
+        r.getMessage() for r in caplog.records if r.name == "orchestra_tui.agents" and "attempt" in r.getMessage()
+    ]
+    assert [m for m in attempts if ": POST " in m] == [
+        f"{kind}-agent: attempt {n}/3: POST {server.url}{case.path}" for n in (1, 2)
+    ]
     assert any("attempt 1/3 failed" in m and "retrying in 0.00 s" in m for m in attempts)
 
 
@@ -400,11 +492,19 @@ async def test_retry_after_ms_wins_and_an_http_date_is_read(server: FakeServer) 
 
 
 async def test_gemini_retry_info_in_the_body_sets_the_delay(server: FakeServer) -> None:
-    body = {"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED",
-                      "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.04s"}]}}
+    body = {
+        "error": {
+            "code": 429,
+            "message": "Resource has been exhausted (e.g. check quota).",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.04s"}],
+        }
+    }
     server.reply(Reply.json(429, [body]), ok(CASES["gemini"]))
     events = await collect(make("gemini", server))
-    assert events[0] == Retrying(1, 0.04, "gemini: HTTP 429 rate limited: Resource has been exhausted (e.g. check quota).")
+    assert events[0] == Retrying(
+        1, 0.04, "gemini: HTTP 429 rate limited: Resource has been exhausted (e.g. check quota)."
+    )
     assert events[-1] == Finished("There are three.", "STOP")
 
 
@@ -416,13 +516,28 @@ def test_backoff_is_exponential_with_jitter_and_caps_server_hints() -> None:
     assert backoff.delay(1, 3600.0) == 60.0 and backoff.delay(2, 1.5) == 1.5
 
 
-@pytest.mark.parametrize(("kind", "reply", "reason"), [
-    ("anthropic", lambda: error_reply(CASES["anthropic"], 529, "Overloaded", "overloaded_error"), "anthropic: HTTP 529 overloaded: Overloaded"),
-    ("anthropic", lambda: Reply(200, SSE, [ANTHROPIC_HEAD.split(b"event: content_block_delta")[0] + ANTHROPIC_OVERLOADED]),
-     "anthropic: error in stream: overloaded_error: Overloaded"),
-    ("gemini", lambda: error_reply(CASES["gemini"], 503, "The model is overloaded. Please try again later.", "UNAVAILABLE"),
-     "gemini: HTTP 503 overloaded: The model is overloaded. Please try again later."),
-])
+@pytest.mark.parametrize(
+    ("kind", "reply", "reason"),
+    [
+        (
+            "anthropic",
+            lambda: error_reply(CASES["anthropic"], 529, "Overloaded", "overloaded_error"),
+            "anthropic: HTTP 529 overloaded: Overloaded",
+        ),
+        (
+            "anthropic",
+            lambda: Reply(200, SSE, [ANTHROPIC_HEAD.split(b"event: content_block_delta")[0] + ANTHROPIC_OVERLOADED]),
+            "anthropic: error in stream: overloaded_error: Overloaded",
+        ),
+        (
+            "gemini",
+            lambda: error_reply(
+                CASES["gemini"], 503, "The model is overloaded. Please try again later.", "UNAVAILABLE"
+            ),
+            "gemini: HTTP 503 overloaded: The model is overloaded. Please try again later.",
+        ),
+    ],
+)
 async def test_overloaded_is_retried(server: FakeServer, kind: str, reply: object, reason: str) -> None:
     server.reply(reply(), ok(CASES[kind]))  # type: ignore[operator]
     events = await collect(make(kind, server))
@@ -450,23 +565,49 @@ async def test_attempts_are_bounded_and_the_last_error_is_reported(server: FakeS
     assert len(server.requests) == 3
 
 
-@pytest.mark.parametrize(("status", "body", "kind", "message"), [
-    (429, '{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","code":"insufficient_quota"}}', "quota",
-     "openai: HTTP 429 quota exhausted (check the account's billing): You exceeded your current quota."),
-    (400, '{"error":{"message":"Invalid value for temperature","type":"invalid_request_error"}}', "error", "openai: HTTP 400: Invalid value for temperature"),
-    (403, '{"error":{"message":"Project does not have access to model gpt-4o","type":"invalid_request_error"}}', "auth",
-     "openai: HTTP 403 permission denied: Project does not have access to model gpt-4o"),
-    (404, "<html><body>Not Found</body></html>\n", "error", "openai: HTTP 404: <html><body>Not Found</body></html>"),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "message"),
+    [
+        (
+            429,
+            '{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","code":"insufficient_quota"}}',
+            "quota",
+            "openai: HTTP 429 quota exhausted (check the account's billing): You exceeded your current quota.",
+        ),
+        (
+            400,
+            '{"error":{"message":"Invalid value for temperature","type":"invalid_request_error"}}',
+            "error",
+            "openai: HTTP 400: Invalid value for temperature",
+        ),
+        (
+            403,
+            '{"error":{"message":"Project does not have access to model gpt-4o","type":"invalid_request_error"}}',
+            "auth",
+            "openai: HTTP 403 permission denied: Project does not have access to model gpt-4o",
+        ),
+        (
+            404,
+            "<html><body>Not Found</body></html>\n",
+            "error",
+            "openai: HTTP 404: <html><body>Not Found</body></html>",
+        ),
+    ],
+)
 async def test_errors_that_are_not_retried(server: FakeServer, status: int, body: str, kind: str, message: str) -> None:
-    server.reply(Reply(status, (("content-type", "application/json"),), [body.encode()], framing="length"), ok(CASES["openai"]))
+    server.reply(
+        Reply(status, (("content-type", "application/json"),), [body.encode()], framing="length"), ok(CASES["openai"])
+    )
     assert await collect(make("openai", server)) == [Failed(message, kind)]
     assert len(server.requests) == 1
 
 
 async def test_x_should_retry_overrides_the_status(server: FakeServer) -> None:
     case = CASES["openai"]
-    server.reply(error_reply(case, 500, "no", headers=(("x-should-retry", "false"),)), error_reply(case, 400, "yes", headers=(("x-should-retry", "true"),)))
+    server.reply(
+        error_reply(case, 500, "no", headers=(("x-should-retry", "false"),)),
+        error_reply(case, 400, "yes", headers=(("x-should-retry", "true"),)),
+    )
     assert await collect(make("openai", server)) == [Failed("openai: HTTP 500: no", "server")]
     server.reply(ok(case))
     events = await collect(make("openai", server))
@@ -506,7 +647,11 @@ async def test_a_mid_stream_error_event_fails_with_the_providers_message(server:
 async def test_a_mid_stream_overload_after_text_is_not_retried(server: FakeServer) -> None:
     server.reply(Reply(200, SSE, [ANTHROPIC_HEAD, ANTHROPIC_OVERLOADED]), ok(CASES["anthropic"]))
     events = await collect(make("anthropic", server))
-    assert events == [UsageUpdate(11, 1), TextDelta("Hello"), Failed("anthropic: error in stream: overloaded_error: Overloaded", "overloaded")]
+    assert events == [
+        UsageUpdate(11, 1),
+        TextDelta("Hello"),
+        Failed("anthropic: error in stream: overloaded_error: Overloaded", "overloaded"),
+    ]
     assert len(server.requests) == 1
 
 
@@ -516,7 +661,11 @@ async def test_a_connection_dropped_mid_stream_fails_keeping_the_text_once(serve
     server.reply(Reply(200, case.headers, [case.partial, 0.01], drop=True), ok(case))
     events = await collect(make(kind, server))
     failed = events[-1]
-    assert isinstance(failed, Failed) and failed.kind == "connection" and failed.message.startswith(f"{kind}: connection failed: ")
+    assert (
+        isinstance(failed, Failed)
+        and failed.kind == "connection"
+        and failed.message.startswith(f"{kind}: connection failed: ")
+    )
     assert texts(events) != "" and not any(isinstance(e, Retrying) for e in events)
     assert len(server.requests) == 1
 
@@ -524,7 +673,9 @@ async def test_a_connection_dropped_mid_stream_fails_keeping_the_text_once(serve
 @pytest.mark.parametrize("kind", ["openai", "ollama"])
 async def test_a_drop_before_any_text_is_retried(server: FakeServer, kind: str) -> None:
     case = CASES[kind]
-    server.reply(Reply(200, case.headers, [b""], drop=True), Reply(200, case.headers, [], framing="length", drop=True), ok(case))
+    server.reply(
+        Reply(200, case.headers, [b""], drop=True), Reply(200, case.headers, [], framing="length", drop=True), ok(case)
+    )
     events = await collect(make(kind, server))
     assert [e.attempt for e in events if isinstance(e, Retrying)] == [1, 2]
     assert events[2:] == case.events and texts(events) == texts(case.events)
@@ -539,7 +690,12 @@ async def test_a_stream_that_stops_without_its_terminal_event_is_an_error(server
         "gemini": GEMINI_FIRST,
         "ollama": OLLAMA_FIRST,
     }[kind]
-    terminal = {"openai": "data: [DONE]", "anthropic": "message_stop", "gemini": "a finishReason", "ollama": '"done": true'}[kind]
+    terminal = {
+        "openai": "data: [DONE]",
+        "anthropic": "message_stop",
+        "gemini": "a finishReason",
+        "ollama": '"done": true',
+    }[kind]
     server.reply(Reply(200, case.headers, [complete_but_unfinished]), ok(case))
     events = await collect(make(kind, server))
     assert events[-1] == Failed(f"{kind}: the stream ended without {terminal}", "protocol")
@@ -557,7 +713,9 @@ async def test_a_truncated_stream_before_text_is_retried(server: FakeServer) -> 
 
 async def test_a_200_that_is_not_an_event_stream_is_a_clear_error(server: FakeServer) -> None:
     server.reply(Reply.json(200, {"id": "chatcmpl-1", "choices": [{"message": {"content": "Hello"}}]}))
-    assert await collect(make("openai", server)) == [Failed("openai: expected an event stream, got 'application/json'", "protocol")]
+    assert await collect(make("openai", server)) == [
+        Failed("openai: expected an event stream, got 'application/json'", "protocol")
+    ]
 
 
 async def test_an_unreadable_payload_is_a_protocol_error(server: FakeServer) -> None:
@@ -566,16 +724,27 @@ async def test_an_unreadable_payload_is_a_protocol_error(server: FakeServer) -> 
     assert events[-1] == Failed("ollama: unreadable stream payload: <html>oops</html>", "protocol")
 
 
-@pytest.mark.parametrize("payload", [b"data: [1, 2]\n\n", b'data: {"choices": "x"}\n\n', b'data: {"choices": [{"delta": 3}]}\n\n'])
+@pytest.mark.parametrize(
+    "payload", [b"data: [1, 2]\n\n", b'data: {"choices": "x"}\n\n', b'data: {"choices": [{"delta": 3}]}\n\n']
+)
 async def test_json_of_an_unexpected_shape_is_a_protocol_error(server: FakeServer, payload: bytes) -> None:
     server.reply(Reply(200, SSE, [payload]))
     [failed] = await collect(make("openai", server))
-    assert isinstance(failed, Failed) and failed.kind == "protocol" and failed.message.startswith("openai: unexpected stream payload (")
+    assert (
+        isinstance(failed, Failed)
+        and failed.kind == "protocol"
+        and failed.message.startswith("openai: unexpected stream payload (")
+    )
 
 
 async def test_a_bad_base_url_fails_once_with_one_line() -> None:
     agent = OllamaAgent("o", AgentConfig(type="ollama", model="m", base_url="localhost:11434"), backoff=FAST)
-    assert await collect(agent) == [Failed("ollama: bad URL 'localhost:11434/api/chat': Request URL is missing an 'http://' or 'https://' protocol.", "error")]
+    assert await collect(agent) == [
+        Failed(
+            "ollama: bad URL 'localhost:11434/api/chat': Request URL is missing an 'http://' or 'https://' protocol.",
+            "error",
+        )
+    ]
     assert not (await agent.check({})).usable
 
 
@@ -602,7 +771,11 @@ async def test_a_stall_after_text_fails_as_timeout_without_retry(server: FakeSer
     case = CASES["gemini"]
     server.reply(Reply(200, SSE, [GEMINI_FIRST, 1.0, GEMINI_LAST]), ok(case))
     events = await collect(make("gemini", server, read_timeout=0.15))
-    assert events == [TextDelta("There are"), UsageUpdate(9, 5), Failed("gemini: no data for 0.15 s (read_timeout)", "timeout")]
+    assert events == [
+        TextDelta("There are"),
+        UsageUpdate(9, 5),
+        Failed("gemini: no data for 0.15 s (read_timeout)", "timeout"),
+    ]
     assert len(server.requests) == 1
 
 
@@ -650,15 +823,25 @@ async def test_closing_the_stream_early_closes_the_response(server: FakeServer) 
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])
-async def test_a_planted_key_never_appears_in_events_logs_or_errors(server: FakeServer, kind: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_planted_key_never_appears_in_events_logs_or_errors(
+    server: FakeServer, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     case = CASES[kind]
     echo = f"Incorrect API key provided: {KEY}. Key prefix {KEY[:12]}"
     server.reply(
         error_reply(case, 500, echo),  # retried: the reason echoes the key
         error_reply(case, 401, echo, "authentication_error"),
-        Reply(200, case.headers, [case.partial, case.midstream_error.replace(b"4096", KEY.encode()).replace(b"invalid argument", KEY.encode())
-                                  .replace(b"Prompt is too long", KEY.encode())]),
+        Reply(
+            200,
+            case.headers,
+            [
+                case.partial,
+                case.midstream_error.replace(b"4096", KEY.encode())
+                .replace(b"invalid argument", KEY.encode())
+                .replace(b"Prompt is too long", KEY.encode()),
+            ],
+        ),
         error_reply(case, 401, echo, "authentication_error"),
     )
     agent = make(kind, server)
@@ -681,14 +864,19 @@ def test_redact_replaces_the_key_and_long_pieces_of_it() -> None:
 
 
 # ------------------------------------------------------------------------------------ check
-@pytest.mark.parametrize(("kind", "path", "header", "value"), [
-    ("openai", "/v1/models", "authorization", f"Bearer {KEY}"),
-    ("anthropic", "/v1/models", "x-api-key", KEY),
-    ("gemini", "/v1beta/models", "x-goog-api-key", KEY),
-    ("ollama", "/api/tags", None, None),
-    ("http", "/generate", None, None),
-])
-async def test_check_probes_the_endpoint_cheaply(server: FakeServer, kind: str, path: str, header: str | None, value: str | None) -> None:
+@pytest.mark.parametrize(
+    ("kind", "path", "header", "value"),
+    [
+        ("openai", "/v1/models", "authorization", f"Bearer {KEY}"),
+        ("anthropic", "/v1/models", "x-api-key", KEY),
+        ("gemini", "/v1beta/models", "x-goog-api-key", KEY),
+        ("ollama", "/api/tags", None, None),
+        ("http", "/generate", None, None),
+    ],
+)
+async def test_check_probes_the_endpoint_cheaply(
+    server: FakeServer, kind: str, path: str, header: str | None, value: str | None
+) -> None:
     if kind == "ollama":
         server.reply(Reply.json(200, {"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest"}]}))
     elif kind == "http":
@@ -716,9 +904,14 @@ async def test_check_says_why_an_endpoint_is_not_usable(server: FakeServer) -> N
         Reply.json(503, {"error": "loading"}),
     )
     anthropic = await make("anthropic", server).check({"ANTHROPIC_API_KEY": KEY})
-    assert anthropic == type(anthropic)(False, "anthropic: HTTP 401 authentication failed (check ANTHROPIC_API_KEY): invalid x-api-key")
+    assert anthropic == type(anthropic)(
+        False, "anthropic: HTTP 401 authentication failed (check ANTHROPIC_API_KEY): invalid x-api-key"
+    )
     ollama = await make("ollama", server).check({})
-    assert not ollama.usable and ollama.reason == f"model 'llama3.2' is not pulled on {server.url} (run: ollama pull llama3.2)"
+    assert (
+        not ollama.usable
+        and ollama.reason == f"model 'llama3.2' is not pulled on {server.url} (run: ollama pull llama3.2)"
+    )
     assert (await make("http", server).check({})).reason == "http: HTTP 503"  # a HEAD: no body to quote
     closed = FakeServer()
     closed.stop()  # nothing listens on its port any more
@@ -736,8 +929,14 @@ async def test_check_and_run_need_a_model(server: FakeServer) -> None:
 # ------------------------------------------------------------------------------------ the benchmark
 def test_quick_benchmark_runs_and_prints_every_row(tmp_path: Path) -> None:
     out = tmp_path / "agents.json"
-    done = subprocess.run([sys.executable, "bench/bench_agents.py", "--quick", "--out", str(out)],
-                          check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "bench/bench_agents.py", "--quick", "--out", str(out)],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(out.read_text())["rows"]
     names = [row["provider"] for row in rows]

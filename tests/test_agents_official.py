@@ -21,6 +21,7 @@ from orchestra_tui.models import AgentConfig
 from .fakeserver import FakeServer, Reply
 from .test_agents_http import FAST, _close_client, collect, request, server  # noqa: F401 (fixtures)
 
+
 def _shared() -> Path:
     """``../shared`` beside the checkout (CI), or beside a directory of worktrees holding it."""
     checkout = Path(__file__).resolve().parents[1]
@@ -31,7 +32,9 @@ def _shared() -> Path:
 
 
 CORPUS = _shared() / "corpus" / "wire" / "official"
-EXPECTED: dict[str, dict[str, object]] = json.loads((Path(__file__).parent / "data" / "official_streams.json").read_text("utf-8"))
+EXPECTED: dict[str, dict[str, object]] = json.loads(
+    (Path(__file__).parent / "data" / "official_streams.json").read_text("utf-8")
+)
 
 
 def recording(name: str) -> bytes:
@@ -60,9 +63,17 @@ async def test_an_official_recording_reads_as_the_sdk_reads_it(server: FakeServe
     expected = EXPECTED[name]
     server.reply(Reply(200, (("content-type", "text/event-stream"),), [recording(name)], framing=framing))  # type: ignore[arg-type]
     if name.startswith("anthropic/"):
-        agent = AnthropicAgent("a", AgentConfig(type="anthropic", model="claude-x", base_url=server.url, api_key_env="ANTHROPIC_API_KEY"), backoff=FAST)
+        agent = AnthropicAgent(
+            "a",
+            AgentConfig(type="anthropic", model="claude-x", base_url=server.url, api_key_env="ANTHROPIC_API_KEY"),
+            backoff=FAST,
+        )
     else:
-        agent = OpenAIAgent("o", AgentConfig(type="openai", model="gpt-4o", base_url=server.url + "/v1", api_key_env="OPENAI_API_KEY"), backoff=FAST)
+        agent = OpenAIAgent(
+            "o",
+            AgentConfig(type="openai", model="gpt-4o", base_url=server.url + "/v1", api_key_env="OPENAI_API_KEY"),
+            backoff=FAST,
+        )
     events = await collect(agent, request())
     usage = [event for event in events if isinstance(event, UsageUpdate)][-1]
     assert "".join(event.text for event in events if isinstance(event, TextDelta)) == expected["text"]

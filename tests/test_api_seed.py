@@ -50,8 +50,18 @@ GEMINI_SSE = (
     b'data: {"candidates":[{"content":{"parts":[{"text":"Gemini done."}],"role":"model"},"finishReason":"STOP","index":0}],'
     b'"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":2,"totalTokenCount":11}}\r\n\r\n'
 )
-SEED_NAMES = ("ProjectOrchestrator", "AgentTask", "TaskPriority", "ProjectPhase", "TaskStatus", "AgentRegistry",
-              "CustomAgent", "ParallelExecutor", "WebhookManager", "ExecutionResult")
+SEED_NAMES = (
+    "ProjectOrchestrator",
+    "AgentTask",
+    "TaskPriority",
+    "ProjectPhase",
+    "TaskStatus",
+    "AgentRegistry",
+    "CustomAgent",
+    "ParallelExecutor",
+    "WebhookManager",
+    "ExecutionResult",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -73,11 +83,20 @@ def server() -> Iterator[FakeServer]:
         yield fake
 
 
-def run_script(directory: Path, name: str, code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_script(
+    directory: Path, name: str, code: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Write ``code`` (a seed README block with its import changed) as ``name`` and run it as a user does."""
     (directory / name).write_text(textwrap.dedent(code))
-    return subprocess.run([sys.executable, name, *args], cwd=directory, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, name, *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def state(root: Path) -> dict[str, dict[str, object]]:
@@ -98,8 +117,11 @@ def test_every_seed_name_imports_from_orchestra_tui() -> None:
     for name in SEED_NAMES:
         assert getattr(orchestra_tui, name).__name__ == name
         assert name in orchestra_tui.__all__
-    exec("from orchestra_tui import (ProjectOrchestrator, AgentTask, TaskPriority, ProjectPhase,\n"
-         "    AgentRegistry, CustomAgent, ParallelExecutor, WebhookManager)", {})
+    exec(
+        "from orchestra_tui import (ProjectOrchestrator, AgentTask, TaskPriority, ProjectPhase,\n"
+        "    AgentRegistry, CustomAgent, ParallelExecutor, WebhookManager)",
+        {},
+    )
 
 
 # -- the seed README: Quick Start -----------------------------------------------------------------
@@ -160,8 +182,12 @@ QUICK_START = '''
 def test_quick_start_block_runs_against_a_local_claude(tmp_path: Path, server: FakeServer) -> None:
     """The block runs as written; where its "claude-code" agent lives is the project's plan (a local server here)."""
     root = tmp_path / "project"
-    write_plan(root, f'[agents.claude-code]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\nbase_url = "{server.url}"\n'
-                     'api_key_env = "ORCH_SEED_ANTHROPIC_KEY"\n', project_id="quickstart")
+    write_plan(
+        root,
+        f'[agents.claude-code]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\nbase_url = "{server.url}"\n'
+        'api_key_env = "ORCH_SEED_ANTHROPIC_KEY"\n',
+        project_id="quickstart",
+    )
     server.reply(Reply(headers=SSE, body=[ANTHROPIC_SSE]))
     done = run_script(root, "project_orchestrator.py", QUICK_START, env={"ORCH_SEED_ANTHROPIC_KEY": "sk-ant-local"})
     assert done.returncode == 0, done.stderr
@@ -174,14 +200,14 @@ def test_quick_start_block_runs_against_a_local_claude(tmp_path: Path, server: F
     assert run_output(root, task) == "Design written."
 
 
-QUICK_START_FLAGS = '''
+QUICK_START_FLAGS = """
     import sys
     from pathlib import Path
     from orchestra_tui import ProjectOrchestrator
 
     orchestrator = ProjectOrchestrator(Path(__file__).parent)
     sys.exit(orchestrator.run_cli())
-'''
+"""
 
 
 def test_quick_start_run_orchestrator_flags_in_the_order_the_block_gives(tmp_path: Path) -> None:
@@ -211,7 +237,7 @@ def test_quick_start_run_orchestrator_flags_in_the_order_the_block_gives(tmp_pat
 
 # -- the seed README: LLM Integration Examples ----------------------------------------------------
 
-CLAUDE_CODE_INTERACTIVE = '''
+CLAUDE_CODE_INTERACTIVE = """
     from orchestra_tui import AgentRegistry, AgentTask, ProjectOrchestrator
     orchestrator = ProjectOrchestrator(".")
     # The seed's own registration: Claude Code is a person with its Task tool (orchestra's interactive agent).
@@ -225,7 +251,7 @@ CLAUDE_CODE_INTERACTIVE = '''
 
     result = orchestrator.execute_task(task.task_id)
     print(result.status, result.handoff)
-'''
+"""
 
 
 def test_llm_integration_claude_code_interactive_hands_the_task_to_a_person(tmp_path: Path) -> None:
@@ -239,7 +265,7 @@ def test_llm_integration_claude_code_interactive_hands_the_task_to_a_person(tmp_
     assert state(root)["ADR-001"]["status"] == "in_progress"
 
 
-GPT4_AND_GEMINI = '''
+GPT4_AND_GEMINI = """
     import os
     import sys
     from orchestra_tui import AgentRegistry, AgentTask, ProjectOrchestrator
@@ -261,7 +287,7 @@ GPT4_AND_GEMINI = '''
     for task_id in ("ADR-002", "ADR-003"):
         result = orchestrator.execute_task(task_id)
         print(task_id, result.status, repr(result.output), result.input_tokens, result.output_tokens)
-'''
+"""
 
 
 def test_llm_integration_gpt4_and_gemini_through_registered_api_agents(tmp_path: Path, server: FakeServer) -> None:
@@ -272,18 +298,26 @@ def test_llm_integration_gpt4_and_gemini_through_registered_api_agents(tmp_path:
     write_plan(root, "")
     gpt_key, gemini_key = f"sk-PLANTED-{secrets.token_hex(8)}", f"AIza-PLANTED-{secrets.token_hex(8)}"
     server.reply(Reply(headers=SSE, body=[OPENAI_SSE]), Reply(headers=SSE, body=[GEMINI_SSE]))
-    done = run_script(root, "llm_integration.py", GPT4_AND_GEMINI, server.url,
-                      env={"OPENAI_API_KEY": gpt_key, "GOOGLE_API_KEY": gemini_key})
+    done = run_script(
+        root,
+        "llm_integration.py",
+        GPT4_AND_GEMINI,
+        server.url,
+        env={"OPENAI_API_KEY": gpt_key, "GOOGLE_API_KEY": gemini_key},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["ADR-002 review 'GPT says hi' 12 3", "ADR-003 review 'Gemini done.' 9 2"]
     gpt, gemini = server.requests
     assert gpt.path == "/v1/chat/completions" and gpt.headers["authorization"] == f"Bearer {gpt_key}"
     assert gpt.json()["model"] == "gpt-4" and "Pick a database" in gpt.json()["messages"][-1]["content"]
-    assert gemini.path == "/v1beta/models/gemini-pro:streamGenerateContent?alt=sse" and gemini.headers["x-goog-api-key"] == gemini_key
+    assert (
+        gemini.path == "/v1beta/models/gemini-pro:streamGenerateContent?alt=sse"
+        and gemini.headers["x-goog-api-key"] == gemini_key
+    )
     assert files_holding(root, [gpt_key.encode(), gemini_key.encode()])[1] == []
 
 
-CUSTOM_LLM = '''
+CUSTOM_LLM = """
     import sys
     import requests
     from orchestra_tui import AgentTask, AgentRegistry, CustomAgent, ProjectOrchestrator
@@ -309,7 +343,7 @@ CUSTOM_LLM = '''
     orchestrator.add_task(AgentTask(task_id="DOC-001", title="Write the docs", description="Document the API.", agent="custom-llm"))
     result = orchestrator.execute_task("DOC-001")
     print(result.status, repr(result.output))
-'''
+"""
 
 
 def test_llm_integration_custom_llm_function_runs_as_a_custom_agent(tmp_path: Path, server: FakeServer) -> None:
@@ -326,7 +360,7 @@ def test_llm_integration_custom_llm_function_runs_as_a_custom_agent(tmp_path: Pa
 
 # -- the seed README: Advanced Features ------------------------------------------------------------
 
-PARALLEL_EXECUTION = '''
+PARALLEL_EXECUTION = """
     import sys
     from orchestra_tui import ProjectOrchestrator
     orchestrator = ProjectOrchestrator(".")
@@ -343,7 +377,7 @@ PARALLEL_EXECUTION = '''
 
     for result in results:
         print(result["task_id"], result.status, repr(result.output), result.usage["input_tokens"], result.error)
-'''
+"""
 
 
 def test_advanced_parallel_execution_block_with_three_providers(tmp_path: Path) -> None:
@@ -357,8 +391,13 @@ def test_advanced_parallel_execution_block_with_three_providers(tmp_path: Path) 
             f'[agents.gpt-4]\ntype = "openai"\nmodel = "gpt-4"\nbase_url = "{gpt.url}/v1"\napi_key_env = "K2"\n\n'
             f'[agents.gemini-pro]\ntype = "gemini"\nmodel = "gemini-pro"\nbase_url = "{gemini.url}"\napi_key_env = "K3"\n\n'
         )
-        write_plan(root, agents + task_block("TASK-001", agent="claude-code") + task_block("TASK-002", agent="gpt-4")
-                   + task_block("TASK-003", agent="gemini-pro"))
+        write_plan(
+            root,
+            agents
+            + task_block("TASK-001", agent="claude-code")
+            + task_block("TASK-002", agent="gpt-4")
+            + task_block("TASK-003", agent="gemini-pro"),
+        )
         done = run_script(root, "parallel.py", PARALLEL_EXECUTION, env={"K1": "k-one", "K2": "k-two", "K3": "k-three"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
@@ -369,7 +408,7 @@ def test_advanced_parallel_execution_block_with_three_providers(tmp_path: Path) 
     assert {task["status"] for task in state(root).values()} == {"review"}
 
 
-CUSTOM_AGENTS = '''
+CUSTOM_AGENTS = """
     from orchestra_tui import ProjectOrchestrator, AgentTask, ParallelExecutor
     from orchestra_tui import AgentRegistry, CustomAgent
 
@@ -390,7 +429,7 @@ CUSTOM_AGENTS = '''
     executor = ParallelExecutor(orchestrator)
     print(executor.execute(task_id="ADR-001", agent="my-agent").error)
     print(executor.execute(task_id="ADR-002", agent="done-agent").output)
-'''
+"""
 
 
 def test_advanced_custom_agents_block_and_its_unset_result(tmp_path: Path) -> None:
@@ -405,7 +444,7 @@ def test_advanced_custom_agents_block_and_its_unset_result(tmp_path: Path) -> No
     assert tasks["ADR-002"]["status"] == "review"
 
 
-WEBHOOKS = '''
+WEBHOOKS = """
     import sys
     from orchestra_tui import ProjectOrchestrator
     from orchestra_tui import WebhookManager
@@ -421,7 +460,7 @@ WEBHOOKS = '''
     orchestrator.complete_task("TASK-001")
     orchestrator.fail_task("TASK-002", "not this one")
     orchestrator.close()
-'''
+"""
 
 
 def test_advanced_webhooks_block_delivers_with_its_headers(tmp_path: Path) -> None:
@@ -495,21 +534,38 @@ def test_sync_async_and_streaming_custom_agents_run_and_are_recorded(project: Pa
     assert results["A"].output == "sync A True True" and results["B"].output == "async B"
     assert results["C"].output == "one two" and (results["C"].input_tokens, results["C"].output_tokens) == (7, 2)
     assert "".join(seen) == "one twoxyz"  # streamed to on_text (the bus may join pieces that come together)
-    assert {task_id: task.status.value for task_id, task in tasks.items()} == {"A": "completed", "B": "review", "C": "review", "D": "review"}
+    assert {task_id: task.status.value for task_id, task in tasks.items()} == {
+        "A": "completed",
+        "B": "review",
+        "C": "review",
+        "D": "review",
+    }
     assert all(task.attempts == 1 for task in tasks.values()) and tasks["C"].input_tokens == 7
     for task_id, task in tasks.items():
         assert run_output(project, {"last_run_id": task.last_run_id}) == results[task_id].output
-    events = [json.loads(line) for line in (project / ".orchestra" / "runs" / str(tasks["C"].last_run_id) / "events.jsonl").read_text().splitlines()]
-    assert [event["event"] for event in events][0] == "run" and events[0]["type"] == "python" and events[-1]["status"] == "review"
+    events = [
+        json.loads(line)
+        for line in (project / ".orchestra" / "runs" / str(tasks["C"].last_run_id) / "events.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert (
+        [event["event"] for event in events][0] == "run"
+        and events[0]["type"] == "python"
+        and events[-1]["status"] == "review"
+    )
 
 
-@pytest.mark.parametrize(("body", "error"), [
-    ("raise RuntimeError('the model\\nis down')", "the model is down"),
-    ("raise SystemExit(3)", "3"),
-    ("raise KeyError('x')", "'x'"),
-    ("raise StopIteration", "raised StopIteration"),
-    ("return 42", "execute() returned int, not the answer as a str"),
-])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("raise RuntimeError('the model\\nis down')", "the model is down"),
+        ("raise SystemExit(3)", "3"),
+        ("raise KeyError('x')", "'x'"),
+        ("raise StopIteration", "raised StopIteration"),
+        ("return 42", "execute() returned int, not the answer as a str"),
+    ],
+)
 def test_whatever_execute_does_fails_only_its_task(project: Path, body: str, error: str) -> None:
     from orchestra_tui import AgentRegistry, CustomAgent, ProjectOrchestrator
 
@@ -609,7 +665,7 @@ async def test_a_registered_custom_agent_runs_from_the_tui(project: Path, tmp_pa
 
 # -- type = "python" in a plan --------------------------------------------------------------------
 
-ENTRY_MODULE = '''
+ENTRY_MODULE = """
     import pathlib
     pathlib.Path(__file__).with_name("imported.marker").write_text("imported")
 
@@ -621,15 +677,19 @@ ENTRY_MODULE = '''
 
     def shout(task):
         return task.title.upper()
-'''
+"""
 
 
 async def test_the_tui_runs_a_plans_python_agent(tmp_path: Path) -> None:
     from .conftest import app_on, until
 
     root = tmp_path / "p"
-    write_plan(root, '[agents.writer]\ntype = "python"\nentry = "tui_agents:Writer"\n\n' + task_block("W-1", agent="writer"))
-    (root / "tui_agents.py").write_text(textwrap.dedent(ENTRY_MODULE).replace('with_name("imported.marker")', 'with_name("tui.marker")'))
+    write_plan(
+        root, '[agents.writer]\ntype = "python"\nentry = "tui_agents:Writer"\n\n' + task_block("W-1", agent="writer")
+    )
+    (root / "tui_agents.py").write_text(
+        textwrap.dedent(ENTRY_MODULE).replace('with_name("imported.marker")', 'with_name("tui.marker")')
+    )
     app = app_on(root, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -641,15 +701,24 @@ async def test_the_tui_runs_a_plans_python_agent(tmp_path: Path) -> None:
 
 
 def orchestra(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_a_plans_python_agent_is_imported_only_when_its_task_runs(tmp_path: Path) -> None:
     root = tmp_path / "p"
-    write_plan(root, '[agents.writer]\ntype = "python"\nentry = "team_agents.writers:Writer"\n\n'
-                     '[agents.shouter]\ntype = "python"\nentry = "team_agents.writers:shout"\n\n'
-               + task_block("W-1", agent="writer") + task_block("S-1", agent="shouter"))
+    write_plan(
+        root,
+        '[agents.writer]\ntype = "python"\nentry = "team_agents.writers:Writer"\n\n'
+        '[agents.shouter]\ntype = "python"\nentry = "team_agents.writers:shout"\n\n'
+        + task_block("W-1", agent="writer")
+        + task_block("S-1", agent="shouter"),
+    )
     (root / "team_agents").mkdir()
     (root / "team_agents" / "__init__.py").write_text("")
     (root / "team_agents" / "writers.py").write_text(textwrap.dedent(ENTRY_MODULE))
@@ -666,12 +735,17 @@ def test_a_plans_python_agent_is_imported_only_when_its_task_runs(tmp_path: Path
     assert run_output(root, tasks["S-1"]) == "TASK S-1"
 
 
-@pytest.mark.parametrize(("entry", "module", "error"), [
-    ("broken_agents:Writer", "raise ImportError('no such thing')\n", "ImportError: no such thing"),
-    ("missing_module:Writer", None, "ModuleNotFoundError: No module named 'missing_module'"),
-    ("broken_agents:Nope", "X = 1\n", "AttributeError: module 'broken_agents' has no attribute 'Nope'"),
-])
-def test_an_entry_that_cannot_load_fails_its_task_in_one_line(tmp_path: Path, entry: str, module: str | None, error: str) -> None:
+@pytest.mark.parametrize(
+    ("entry", "module", "error"),
+    [
+        ("broken_agents:Writer", "raise ImportError('no such thing')\n", "ImportError: no such thing"),
+        ("missing_module:Writer", None, "ModuleNotFoundError: No module named 'missing_module'"),
+        ("broken_agents:Nope", "X = 1\n", "AttributeError: module 'broken_agents' has no attribute 'Nope'"),
+    ],
+)
+def test_an_entry_that_cannot_load_fails_its_task_in_one_line(
+    tmp_path: Path, entry: str, module: str | None, error: str
+) -> None:
     root = tmp_path / "p"
     write_plan(root, f'[agents.py]\ntype = "python"\nentry = "{entry}"\n\n' + task_block("T", agent="py"))
     if module is not None:
@@ -725,14 +799,18 @@ def test_execute_parallel_runs_at_once_bounded_by_parallel_max_in_the_given_orde
 
     root = tmp_path / "p"
     write_plan(root, "".join(task_block(t) for t in ("T1", "T2", "T3")))
-    (root / "orchestra.toml").write_text((root / "orchestra.toml").read_text().replace('name = "Test"', 'name = "Test"\nparallel_max = 2'))
+    (root / "orchestra.toml").write_text(
+        (root / "orchestra.toml").read_text().replace('name = "Test"', 'name = "Test"\nparallel_max = 2')
+    )
     log: list[str] = []
     active = [0, 0]
     AgentRegistry().register(gated("gated", 2, log, threading.Lock(), active))
     with ProjectOrchestrator(root) as orchestrator:
         results = ParallelExecutor(orchestrator).execute_parallel([("T3", "gated"), ("T1", "gated"), ("T2", "gated")])
     assert [r.task_id for r in results] == ["T3", "T1", "T2"]
-    assert [(r.status, r.output, r.error) for r in results] == [("review", f"ran {t}", None) for t in ("T3", "T1", "T2")]
+    assert [(r.status, r.output, r.error) for r in results] == [
+        ("review", f"ran {t}", None) for t in ("T3", "T1", "T2")
+    ]
     assert active[1] == 2  # two met at the barrier; never three at once
 
 
@@ -745,14 +823,20 @@ def test_execute_parallel_honours_dependencies(tmp_path: Path) -> None:
 
     AgentRegistry().register(Quick(name="shell"))
     root = tmp_path / "p"
-    write_plan(root, task_block("A") + task_block("B", ["A"]) + task_block("C", ["X"]) + task_block("X")
-               + task_block("D", ["A"]))
-    (root / "orchestra.toml").write_text((root / "orchestra.toml").read_text().replace('name = "Test"', 'name = "Test"\nauto_complete = true'))
+    write_plan(
+        root,
+        task_block("A") + task_block("B", ["A"]) + task_block("C", ["X"]) + task_block("X") + task_block("D", ["A"]),
+    )
+    (root / "orchestra.toml").write_text(
+        (root / "orchestra.toml").read_text().replace('name = "Test"', 'name = "Test"\nauto_complete = true')
+    )
     with ProjectOrchestrator(root) as orchestrator:
         results = ParallelExecutor(orchestrator).execute_parallel(["B", "C", "A"])
         statuses = {task_id: orchestrator.get_task(task_id).status.value for task_id in "ABCDX"}
     assert [(r.task_id, r.status) for r in results] == [("B", "completed"), ("C", "refused"), ("A", "completed")]
-    assert results[1].error == "cannot start C: it depends on tasks not completed: X (ready)" and results[1].run_id is None
+    assert (
+        results[1].error == "cannot start C: it depends on tasks not completed: X (ready)" and results[1].run_id is None
+    )
     assert statuses == {"A": "completed", "B": "completed", "C": "pending", "D": "pending", "X": "pending"}
 
 
@@ -792,8 +876,9 @@ def test_execute_parallel_reports_usage_and_cost(project: Path, server: FakeServ
     from orchestra_tui import AgentRegistry, ParallelExecutor, ProjectOrchestrator
 
     server.reply(Reply(headers=SSE, body=[OPENAI_SSE]))
-    AgentRegistry().register_agent(name="gpt-4o", agent_type="openai-gpt", interface="api", api_key="sk-local",
-                                   api_endpoint=f"{server.url}/v1")
+    AgentRegistry().register_agent(
+        name="gpt-4o", agent_type="openai-gpt", interface="api", api_key="sk-local", api_endpoint=f"{server.url}/v1"
+    )
     with ProjectOrchestrator(project) as orchestrator:
         (result,) = ParallelExecutor(orchestrator).execute_parallel([("A", "gpt-4o")])
     assert result.usage == {"input_tokens": 12, "output_tokens": 3}
@@ -808,11 +893,18 @@ def test_register_agent_accepts_type_as_the_seed_readme_writes_it() -> None:
     from orchestra_tui.agents.registry import RegistryError
 
     registry = AgentRegistry()
-    claude = registry.register_agent(name="claude-code", type="anthropic-claude", interface="task-tool",
-                                     capabilities=["code", "research", "design"])
-    assert (claude.agent_type, claude.config.type.value, claude.capabilities) == ("anthropic-claude", "interactive", ["code", "research", "design"])
+    claude = registry.register_agent(
+        name="claude-code", type="anthropic-claude", interface="task-tool", capabilities=["code", "research", "design"]
+    )
+    assert (claude.agent_type, claude.config.type.value, claude.capabilities) == (
+        "anthropic-claude",
+        "interactive",
+        ["code", "research", "design"],
+    )
     gpt = registry.register_agent(name="gpt-4", type="openai-gpt", interface="api", api_key=None)
-    assert gpt.config.type.value == "openai" and gpt.config.model == "gpt-4" and gpt.config.api_key_env == "OPENAI_API_KEY"
+    assert (
+        gpt.config.type.value == "openai" and gpt.config.model == "gpt-4" and gpt.config.api_key_env == "OPENAI_API_KEY"
+    )
     assert registry.register_agent("llama", "meta-llama", "api").config.type.value == "ollama"
     with pytest.raises(RegistryError, match="give type= or agent_type=, not both"):
         registry.register_agent(name="x", type="openai-gpt", agent_type="google-gemini", interface="api")
@@ -820,7 +912,9 @@ def test_register_agent_accepts_type_as_the_seed_readme_writes_it() -> None:
         registry.register_agent(name="y", interface="api")
 
 
-def test_a_key_passed_in_code_stays_in_memory(project: Path, server: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_key_passed_in_code_stays_in_memory(
+    project: Path, server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """The provider refuses the key and echoes it back: it reaches no file, no log record, no result."""
     from orchestra_tui import AgentRegistry, ParallelExecutor, ProjectOrchestrator, WebhookManager
 
@@ -828,10 +922,22 @@ def test_a_key_passed_in_code_stays_in_memory(project: Path, server: FakeServer,
     assert key not in os.environ.values()
     receiver = Receiver()
     WebhookManager().register("*", receiver.url())
-    server.reply(Reply.json(401, {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_request_error",
-                                            "code": "invalid_api_key"}}))
+    server.reply(
+        Reply.json(
+            401,
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {key}.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+        )
+    )
     registry = AgentRegistry()
-    entry = registry.register_agent(name="gpt-4", type="openai-gpt", interface="api", api_key=key, api_endpoint=f"{server.url}/v1")
+    entry = registry.register_agent(
+        name="gpt-4", type="openai-gpt", interface="api", api_key=key, api_endpoint=f"{server.url}/v1"
+    )
     assert key not in repr(entry) and key not in json.dumps(entry.to_dict())
     with caplog.at_level(logging.DEBUG), ProjectOrchestrator(project) as orchestrator:
         (result,) = ParallelExecutor(orchestrator).execute_parallel([("A", "gpt-4")])
@@ -849,7 +955,9 @@ def test_a_key_passed_in_code_stays_in_memory(project: Path, server: FakeServer,
 # -- WebhookManager -------------------------------------------------------------------------------
 
 
-def test_webhooks_registered_after_open_are_signed_and_keep_their_headers_in_memory(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_webhooks_registered_after_open_are_signed_and_keep_their_headers_in_memory(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from orchestra_tui import ProjectOrchestrator, WebhookManager
 
     token = f"tok-PLANTED-{secrets.token_hex(12)}"
@@ -876,11 +984,20 @@ def test_webhooks_registered_after_open_are_signed_and_keep_their_headers_in_mem
         receiver.close()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("task_done", "http://127.0.0.1:9/h"), "webhook: events.0: Input should be"),
-    (("task_completed", "ftp://example.org/h"), "webhook: url must be http:// or https:// with a host, got scheme 'ftp'"),
-    (("task_completed", "http://127.0.0.1:9/h", {"X-A": "b\r\nX-Injected: 1"}), "webhook: header 'X-A' must be a one-line string"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("task_done", "http://127.0.0.1:9/h"), "webhook: events.0: Input should be"),
+        (
+            ("task_completed", "ftp://example.org/h"),
+            "webhook: url must be http:// or https:// with a host, got scheme 'ftp'",
+        ),
+        (
+            ("task_completed", "http://127.0.0.1:9/h", {"X-A": "b\r\nX-Injected: 1"}),
+            "webhook: header 'X-A' must be a one-line string",
+        ),
+    ],
+)
 def test_webhook_registration_errors_are_one_line(args: tuple[object, ...], message: str) -> None:
     from orchestra_tui import WebhookManager
 

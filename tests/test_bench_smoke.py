@@ -33,7 +33,12 @@ ROWS = [
     "next_task: p50 of 20 calls",
     "orchestra next --json (whole process, median)",
 ]
-PER_SIZE = {"commit p50 (durable, with history)", "commit p95", "floor p50 (frame append + fdatasync)", "commit p50 / floor p50"}
+PER_SIZE = {
+    "commit p50 (durable, with history)",
+    "commit p95",
+    "floor p50 (frame append + fdatasync)",
+    "commit p50 / floor p50",
+}
 
 
 def test_generated_plan_is_valid_deterministic_and_acyclic_by_construction(tmp_path: Path) -> None:
@@ -52,7 +57,10 @@ def test_generated_plan_is_valid_deterministic_and_acyclic_by_construction(tmp_p
 def test_generate_main_writes_a_project_from_the_shell(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "bench/generate.py", str(tmp_path / "p"), "25", "--seed", "7"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "25 tasks, seed 7" in done.stdout
@@ -63,7 +71,10 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path: Path) -> Non
     out = tmp_path / "foundation.json"
     done = subprocess.run(
         [sys.executable, "bench/bench_foundation.py", "--quick", "--tmpdir", str(tmp_path), "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

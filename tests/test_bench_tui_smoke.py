@@ -37,7 +37,11 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path: Path) -> Non
     out = tmp_path / "tui.json"
     done = subprocess.run(
         [sys.executable, "bench/bench_tui.py", "--quick", "--tmpdir", str(tmp_path), "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -150,7 +150,10 @@ def test_watch_turns_history_entries_into_task_and_entry_events(tmp_path: Path) 
         project.record_run("B", {"input_tokens": 5}, "tokens")
         events = sub.drain()
     changed = [e for e in events if isinstance(e, TaskChanged)]
-    assert [(e.task_id, e.before, e.after, e.actor) for e in changed] == [("A", "pending", "in_progress", "cli"), ("A", "in_progress", "failed", "cli")]
+    assert [(e.task_id, e.before, e.after, e.actor) for e in changed] == [
+        ("A", "pending", "in_progress", "cli"),
+        ("A", "in_progress", "failed", "cli"),
+    ]
     assert changed[1].reason == "it broke"
     entries = [e for e in events if isinstance(e, HistoryAppended)]
     assert [e.entry.action for e in entries] == ["start", "fail", "run"]

@@ -73,8 +73,9 @@ def small_plan(root: Path) -> Path:
 
 
 def run_entry_point(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ENTRY_POINT, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*ENTRY_POINT, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 # ------------------------------------------------------------------------------ overview and init
@@ -94,7 +95,10 @@ def test_directory_without_plan_says_how_to_start_and_creates_nothing(tmp_path: 
     empty = tmp_path / "empty"
     empty.mkdir()
     line = user_error(empty)
-    assert line == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
+    assert (
+        line
+        == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
+    )
     assert user_error(empty, "list").startswith("error: no orchestra.toml in")
     assert list(empty.iterdir()) == []
     assert user_error(tmp_path / "missing", "next") == f"error: no such directory: {tmp_path / 'missing'}"
@@ -127,18 +131,26 @@ def test_validate_prints_a_one_line_summary(demo_dir: Path) -> None:
 
 
 def test_validate_lists_every_problem_on_its_own_line(tmp_path: Path) -> None:
-    write_plan(tmp_path, (
-        '[[tasks]]\nid = "A"\ntitle = "a"\npriority = "urgent"\nestimated_hours = 0\n\n'
-        '[[tasks]]\nid = "B"\ntitle = "b"\ndependencies = ["C", "GHOST"]\n\n'
-        '[[tasks]]\nid = "C"\ntitle = "c"\ndependencies = ["B"]\n'
-    ))
+    write_plan(
+        tmp_path,
+        (
+            '[[tasks]]\nid = "A"\ntitle = "a"\npriority = "urgent"\nestimated_hours = 0\n\n'
+            '[[tasks]]\nid = "B"\ntitle = "b"\ndependencies = ["C", "GHOST"]\n\n'
+            '[[tasks]]\nid = "C"\ntitle = "c"\ndependencies = ["B"]\n'
+        ),
+    )
     result = cli(tmp_path, "validate")
     assert result.exit_code == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 4, lines
     assert all(re.match(r"^.*orchestra\.toml:\d+: task [ABC]: field '", line) for line in lines), lines
     joined = "\n".join(lines)
-    for expected in ("invalid value 'urgent'", "must be greater than 0", "unknown task 'GHOST'", "dependency cycle B -> C -> B"):
+    for expected in (
+        "invalid value 'urgent'",
+        "must be greater than 0",
+        "unknown task 'GHOST'",
+        "dependency cycle B -> C -> B",
+    ):
         assert expected in joined
     assert not (tmp_path / ".orchestra").exists()
     # Any other command: one line, pointing at validate for the rest.
@@ -156,7 +168,9 @@ def test_malformed_toml_names_file_line_and_column(tmp_path: Path) -> None:
 def test_unknown_key_gets_a_suggestion(tmp_path: Path) -> None:
     write_plan(tmp_path, '[[tasks]]\nid = "A"\ntitle = "a"\ndependecies = []\n')
     line = user_error(tmp_path, "list")
-    assert re.search(r"orchestra\.toml:8: task A: unknown key 'dependecies' \(did you mean 'dependencies'\?\)$", line), line
+    assert re.search(
+        r"orchestra\.toml:8: task A: unknown key 'dependecies' \(did you mean 'dependencies'\?\)$", line
+    ), line
 
 
 # ------------------------------------------------------------------------------------------- reads
@@ -172,7 +186,11 @@ def test_list_table_json_and_filters(demo_dir: Path) -> None:
     ready = ok(demo_dir, "list", "--status", "ready").stdout
     assert "DES-001" in ready and "DES-002" not in ready
     assert len(as_json(demo_dir, "list", "--status", "pending")) == 10  # type: ignore[arg-type]
-    assert [t["task_id"] for t in as_json(demo_dir, "list", "--status", "BLOCKED", "--phase", "testing")] == ["TST-001", "TST-002", "TST-003"]  # type: ignore[union-attr]
+    assert [t["task_id"] for t in as_json(demo_dir, "list", "--status", "BLOCKED", "--phase", "testing")] == [
+        "TST-001",
+        "TST-002",
+        "TST-003",
+    ]  # type: ignore[union-attr]
     high = as_json(demo_dir, "list", "--priority", "high")
     assert {t["task_id"] for t in high} == {"DES-002", "DEV-001", "DEV-002", "TST-001", "TST-002"}  # type: ignore[union-attr]
     assert ok(demo_dir, "list", "--status", "failed").stderr == "no tasks match\n"
@@ -244,7 +262,15 @@ def test_report_json_markdown_and_text(demo_dir: Path) -> None:
 def test_time_spent_reads_in_seconds_minutes_or_hours() -> None:
     from orchestra_tui.cli.render import spent
 
-    assert [spent(h) for h in (None, 0.0, 4.1 / 3600, 0.2, 0.99, 1.5, 12.25)] == ["-", "0 s", "4 s", "12 min", "59 min", "1.5 h", "12.2 h"]
+    assert [spent(h) for h in (None, 0.0, 4.1 / 3600, 0.2, 0.99, 1.5, 12.25)] == [
+        "-",
+        "0 s",
+        "4 s",
+        "12 min",
+        "59 min",
+        "1.5 h",
+        "12.2 h",
+    ]
 
 
 def test_schema_is_the_plan_json_schema() -> None:
@@ -269,14 +295,19 @@ def test_refused_transition_names_the_dependency(demo_dir: Path) -> None:
     line = user_error(demo_dir, "complete", "DES-002")
     assert line == "error: cannot complete DES-002: it depends on tasks not completed: DES-001 (ready)"
     assert status(demo_dir, "DES-002") == "blocked"
-    assert user_error(demo_dir, "start", "DEV-003").startswith("error: cannot start DEV-003: it depends on tasks not completed: DEV-001")
+    assert user_error(demo_dir, "start", "DEV-003").startswith(
+        "error: cannot start DEV-003: it depends on tasks not completed: DEV-001"
+    )
 
 
 def test_start_fail_cancel_and_retry_downstream(demo_dir: Path) -> None:
     assert ok(demo_dir, "start", "DES-001").stdout == "DES-001 started (entry 00000002)\n"
     assert status(demo_dir, "DES-001") == "in_progress"
     ok(demo_dir, "complete", "DES-001")
-    assert ok(demo_dir, "fail", "DES-002", "--reason", "spec unclear").stdout == "DES-002 failed (entry 00000004): spec unclear\n"
+    assert (
+        ok(demo_dir, "fail", "DES-002", "--reason", "spec unclear").stdout
+        == "DES-002 failed (entry 00000004): spec unclear\n"
+    )
     assert ok(demo_dir, "cancel", "DEV-001").stdout == "DEV-001 cancelled (entry 00000005)\n"
     assert user_error(demo_dir, "cancel", "DEV-001") == "error: cannot cancel DEV-001: it is cancelled"
     out = ok(demo_dir, "retry", "DES-002", "--downstream").stdout
@@ -296,7 +327,9 @@ def test_backups_newest_first_with_limit(demo_dir: Path) -> None:
     assert entries[0]["actor"] == "cli" and entries[0]["progress"]["completed_tasks"] == 2  # type: ignore[index]
     assert [e["id"] for e in as_json(demo_dir, "backups", "--limit", "1")] == ["00000003"]  # type: ignore[union-attr]
     table = ok(demo_dir, "backups").stdout
-    assert re.search(r"00000003\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+cli\s+complete\s+DES-002 completed\s+2/10\s+20%", table), table
+    assert re.search(
+        r"00000003\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+cli\s+complete\s+DES-002 completed\s+2/10\s+20%", table
+    ), table
 
 
 def test_rollback_with_yes_then_undo(demo_dir: Path) -> None:
@@ -307,7 +340,10 @@ def test_rollback_with_yes_then_undo(demo_dir: Path) -> None:
     assert "  DES-002: status completed -> pending" in out
     assert out.endswith("rollback to 00000002: 1 task changed (entry 00000004); `orchestra undo` reverts it\n")
     assert status(demo_dir, "DES-002") == "ready"
-    assert ok(demo_dir, "rollback", "00000002", "--yes").stdout == "nothing to roll back: the state already matches entry 00000002\n"
+    assert (
+        ok(demo_dir, "rollback", "00000002", "--yes").stdout
+        == "nothing to roll back: the state already matches entry 00000002\n"
+    )
     undo = ok(demo_dir, "undo").stdout
     assert undo.startswith("undid 00000004 (rollback to 00000002: 1 task changed) as entry 00000005")
     assert status(demo_dir, "DES-002") == "completed"
@@ -321,7 +357,10 @@ def test_rollback_refuses_without_confirmation_and_unknown_entries(demo_dir: Pat
     assert "DES-001: status completed -> pending" in result.stdout
     assert status(demo_dir, "DES-001") == "completed"
     assert len(as_json(demo_dir, "backups")) == 2  # type: ignore[arg-type]
-    assert user_error(demo_dir, "rollback", "42", "--yes") == "error: unknown history entry '42'; `orchestra backups` lists them"
+    assert (
+        user_error(demo_dir, "rollback", "42", "--yes")
+        == "error: unknown history entry '42'; `orchestra backups` lists them"
+    )
     assert user_error(demo_dir, "rollback", "latest").startswith("error: unknown history entry 'latest'")
 
 
@@ -355,18 +394,23 @@ MERMAID_EDGE = re.compile(r"^    (t_[A-Za-z0-9_]+) (-->|==>) (t_[A-Za-z0-9_]+)$"
 MERMAID_CLASSDEF = re.compile(r"^    classDef ([a-z_]+) [a-z-]+:[#0-9a-z]+(,[a-z-]+:[#0-9a-z]+)*$")
 MERMAID_CLASS = re.compile(r"^    class (t_[A-Za-z0-9_]+(?:,t_[A-Za-z0-9_]+)*) ([a-z_]+)$")
 QUOTED = r'"((?:[^"\\]|\\.)*)"'
-DOT_NODE = re.compile(rf'^    {QUOTED} \[label={QUOTED}, fillcolor="#[0-9a-f]{{6}}"(, color="#[0-9a-f]{{6}}", penwidth=3)?\];$')
+DOT_NODE = re.compile(
+    rf'^    {QUOTED} \[label={QUOTED}, fillcolor="#[0-9a-f]{{6}}"(, color="#[0-9a-f]{{6}}", penwidth=3)?\];$'
+)
 DOT_EDGE = re.compile(rf'^    {QUOTED} -> {QUOTED}( \[color="#[0-9a-f]{{6}}", penwidth=3\])?;$')
 
 
 def odd_plan(root: Path) -> Path:
     """Ids that need sanitising in Mermaid (and collide once sanitised), a reserved word, quotes in titles."""
-    write_plan(root, (
-        '[[tasks]]\nid = "a.b:c-1"\ntitle = "Say \\"hi\\" \\\\ now"\nestimated_hours = 3\n\n'
-        '[[tasks]]\nid = "a_b_c_1"\ntitle = "collides"\ndependencies = ["a.b:c-1"]\n\n'
-        '[[tasks]]\nid = "end"\ntitle = "reserved"\ndependencies = ["a_b_c_1", "a.b:c-1"]\n\n'
-        '[[tasks]]\nid = "side"\ntitle = "side"\nestimated_hours = 0.5\n'
-    ))
+    write_plan(
+        root,
+        (
+            '[[tasks]]\nid = "a.b:c-1"\ntitle = "Say \\"hi\\" \\\\ now"\nestimated_hours = 3\n\n'
+            '[[tasks]]\nid = "a_b_c_1"\ntitle = "collides"\ndependencies = ["a.b:c-1"]\n\n'
+            '[[tasks]]\nid = "end"\ntitle = "reserved"\ndependencies = ["a_b_c_1", "a.b:c-1"]\n\n'
+            '[[tasks]]\nid = "side"\ntitle = "side"\nestimated_hours = 0.5\n'
+        ),
+    )
     return root
 
 
@@ -404,7 +448,9 @@ def test_graph_mermaid_is_well_formed(tmp_path: Path) -> None:
     thick = {(a, b) for a, arrow, b in edges if arrow == "==>"}
     assert thick == {(by_task["a.b:c-1"], by_task["a_b_c_1"]), (by_task["a_b_c_1"], by_task["end"])}
     assert (by_task["a.b:c-1"], "-->", by_task["end"]) in edges
-    assert {node for node, names in classes.items() if "critical" in names} == {by_task[t] for t in ("a.b:c-1", "a_b_c_1", "end")}
+    assert {node for node, names in classes.items() if "critical" in names} == {
+        by_task[t] for t in ("a.b:c-1", "a_b_c_1", "end")
+    }
 
 
 def test_graph_dot_is_well_formed(tmp_path: Path) -> None:
@@ -462,12 +508,17 @@ def text_balanced(text: str) -> bool:
 
 
 def agents_plan(root: Path) -> Path:
-    write_plan(root, (
-        '[agents.claude]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\napi_key_env = "ORCH_CLI_TEST_KEY"\n\n'
-        '[agents.local]\ntype = "openai"\nmodel = "qwen"\nbase_url = "${ORCH_CLI_TEST_URL}"\n\n'
-        '[agents.coder]\ntype = "cli"\ncommand = ["orchestra-test-no-such-binary", "-p"]\n\n'
-        + task_block("A", agent="claude") + task_block("B", agent="claude") + task_block("C")
-    ))
+    write_plan(
+        root,
+        (
+            '[agents.claude]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\napi_key_env = "ORCH_CLI_TEST_KEY"\n\n'
+            '[agents.local]\ntype = "openai"\nmodel = "qwen"\nbase_url = "${ORCH_CLI_TEST_URL}"\n\n'
+            '[agents.coder]\ntype = "cli"\ncommand = ["orchestra-test-no-such-binary", "-p"]\n\n'
+            + task_block("A", agent="claude")
+            + task_block("B", agent="claude")
+            + task_block("C")
+        ),
+    )
     return root
 
 
@@ -483,7 +534,12 @@ def test_agents_report_key_presence_without_the_key(tmp_path: Path) -> None:
     assert (claude["key"], claude["usable"], claude["endpoint_checked"], claude["tasks"]) == ("set", True, False, 2)
     assert rows["local"]["missing_env"] == ["ORCH_CLI_TEST_URL"] and rows["local"]["usable"] is False
     assert rows["coder"]["problems"] == ["command 'orchestra-test-no-such-binary' not found on PATH"]
-    assert rows["shell"]["builtin"] and rows["shell"]["default"] and rows["shell"]["tasks"] == 1 and rows["shell"]["usable"]
+    assert (
+        rows["shell"]["builtin"]
+        and rows["shell"]["default"]
+        and rows["shell"]["tasks"] == 1
+        and rows["shell"]["usable"]
+    )
     table = ok(root, "agents", "--offline", env=env).stdout
     assert secret not in table and "endpoint not checked" in table
 
@@ -497,18 +553,32 @@ def test_agents_report_key_presence_without_the_key(tmp_path: Path) -> None:
 
 def test_import_state_merges_a_seed_file(demo_dir: Path, tmp_path: Path) -> None:
     seed = tmp_path / "project_state.json"
-    seed.write_text(json.dumps({"version": "1.0", "format_version": 2, "project_id": "demo", "tasks": {
-        "DES-001": {"task_id": "DES-001", "title": "Write the specification", "status": "completed"},
-        "X-1": {"task_id": "X-1", "title": "Extra", "status": "pending", "dependencies": ["DES-001"]},
-    }}))
+    seed.write_text(
+        json.dumps(
+            {
+                "version": "1.0",
+                "format_version": 2,
+                "project_id": "demo",
+                "tasks": {
+                    "DES-001": {"task_id": "DES-001", "title": "Write the specification", "status": "completed"},
+                    "X-1": {"task_id": "X-1", "title": "Extra", "status": "pending", "dependencies": ["DES-001"]},
+                },
+            }
+        )
+    )
     out = ok(demo_dir, "import-state", str(seed)).stdout
-    assert out == "imported project_state.json (seed format 2): 1 added, 1 updated (entry 00000002); `orchestra undo` reverts it\n"
+    assert (
+        out
+        == "imported project_state.json (seed format 2): 1 added, 1 updated (entry 00000002); `orchestra undo` reverts it\n"
+    )
     assert status(demo_dir, "DES-001") == "completed" and status(demo_dir, "X-1") == "ready"
     assert ok(demo_dir, "import-state", str(seed)).stdout.startswith("nothing to import")
 
     broken = tmp_path / "broken.json"
     broken.write_text('{"tasks": {\n  "A": }\n')
-    assert re.match(rf"^error: {re.escape(str(broken))}:2:\d+: not JSON", user_error(demo_dir, "import-state", str(broken)))
+    assert re.match(
+        rf"^error: {re.escape(str(broken))}:2:\d+: not JSON", user_error(demo_dir, "import-state", str(broken))
+    )
     dangling = tmp_path / "dangling.json"
     dangling.write_text(json.dumps({"tasks": {"Z": {"task_id": "Z", "dependencies": ["NOPE", "NADA"]}}}))
     line = user_error(demo_dir, "import-state", str(dangling))
@@ -528,7 +598,11 @@ def test_store_repairs_go_to_stderr_and_json_stays_clean(demo_dir: Path) -> None
     damaged = snapshot.read_bytes()
     result = ok(demo_dir, "next", "--json")  # a read-only command: reports, repairs nothing
     assert json.loads(result.stdout)["task_id"] == "DES-002"
-    assert re.search(r"^warning: project_state.json could not be trusted .*`orchestra repair` repairs it", result.stderr, re.MULTILINE), result.stderr
+    assert re.search(
+        r"^warning: project_state.json could not be trusted .*`orchestra repair` repairs it",
+        result.stderr,
+        re.MULTILINE,
+    ), result.stderr
     assert snapshot.read_bytes() == damaged and not (demo_dir / ".orchestra" / "damaged").exists()
     result = ok(demo_dir, "repair")
     assert re.search(r"^repaired: project_state.json could not be trusted", result.stderr, re.MULTILINE), result.stderr
@@ -581,7 +655,9 @@ def test_exit_codes_and_no_traceback(demo_dir: Path, tmp_path: Path, args: list[
 def _spawn_on_terminal(args: list[str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
     """The entry point with a real terminal on stdin (so it may ask), stdout and stderr as pipes."""
     master, slave = os.openpty()
-    process = subprocess.Popen([*ENTRY_POINT, *args], cwd=cwd, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*ENTRY_POINT, *args], cwd=cwd, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     os.close(slave)
     return process, master
 

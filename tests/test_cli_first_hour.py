@@ -11,12 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestra_tui.cli.main import app, demo_source
+
 from .conftest import SAMPLES, task_block, write_plan
 
 runner = CliRunner()
 
 
-def test_a_command_in_a_subdirectory_uses_the_nearest_project_above_and_says_so(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_in_a_subdirectory_uses_the_nearest_project_above_and_says_so(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deeper = demo_dir / "src" / "pkg"
     deeper.mkdir(parents=True)
     monkeypatch.chdir(deeper)
@@ -29,25 +32,33 @@ def test_a_command_in_a_subdirectory_uses_the_nearest_project_above_and_says_so(
     assert result.exit_code == 0 and result.stderr == ""  # in the project itself: nothing to say
 
 
-def test_no_project_above_names_the_way_out_and_a_file_is_not_a_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_project_above_names_the_way_out_and_a_file_is_not_a_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.chdir(empty)
     result = runner.invoke(app, ["next"])
     assert result.exit_code == 1
-    assert result.stderr == "error: no orchestra.toml in . or above it: run `orchestra init .`, or try `orchestra demo`\n"
+    assert (
+        result.stderr == "error: no orchestra.toml in . or above it: run `orchestra init .`, or try `orchestra demo`\n"
+    )
     file = tmp_path / "plain"
     file.write_text("x")
     result = runner.invoke(app, ["-p", str(file), "next"])
     assert result.exit_code == 1 and result.stderr == f"error: not a directory: {file}\n"
 
 
-def test_demo_copies_the_packaged_demo_and_opens_it_never_over_a_folder_in_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_copies_the_packaged_demo_and_opens_it_never_over_a_folder_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert (demo_source() / "orchestra.toml").read_text() == (SAMPLES / "demo" / "orchestra.toml").read_text()
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["demo"])  # not a terminal: the overview instead of the app
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "orchestra-demo" / "orchestra.toml").read_text() == (SAMPLES / "demo" / "orchestra.toml").read_text()
+    assert (tmp_path / "orchestra-demo" / "orchestra.toml").read_text() == (
+        SAMPLES / "demo" / "orchestra.toml"
+    ).read_text()
     assert "wordfreq" in result.stdout and "the demo is in orchestra-demo" in result.stderr
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 1 and "orchestra-demo exists and is not an empty directory" in result.stderr
@@ -55,7 +66,9 @@ def test_demo_copies_the_packaged_demo_and_opens_it_never_over_a_folder_in_use(t
 
 def test_texts_read_right(tmp_path: Path) -> None:
     root = tmp_path / "newproj"
-    write_plan(root, task_block("HELLO-1", commands=["true"]) + task_block("HELLO-3", commands=["true"]), project_id="newproj")
+    write_plan(
+        root, task_block("HELLO-1", commands=["true"]) + task_block("HELLO-3", commands=["true"]), project_id="newproj"
+    )
     plan = root / "orchestra.toml"
     plan.write_text(plan.read_text().replace('name = "Test"', 'name = "newproj"'))
     result = runner.invoke(app, ["-p", str(root), "report"])
@@ -73,8 +86,10 @@ def test_texts_read_right(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--version"], ["--help"]])
 def test_version_and_help_import_none_of_the_heavy_libraries(args: list[str]) -> None:
     """Item 12: what `orchestra --version` and `orchestra --help` load (the figures are in bench/bench_tui.py)."""
-    script = ("import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-              "print(' '.join(m for m in ('textual', 'httpx', 'pydantic', 'networkx') if m in sys.modules), file=sys.stderr)")
+    script = (
+        "import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(m for m in ('textual', 'httpx', 'pydantic', 'networkx') if m in sys.modules), file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
     assert ("0.1" in done.stdout) if args == ["--version"] else ("demo" in done.stdout and "next" in done.stdout)

@@ -29,13 +29,24 @@ ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
 
 
 def spawn(root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([*ENTRY_POINT, "-p", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "120"})
+    return subprocess.Popen(
+        [*ENTRY_POINT, "-p", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "120"},
+    )
 
 
 def orchestra(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ENTRY_POINT, "-p", str(root), *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "120"})
+    return subprocess.run(
+        [*ENTRY_POINT, "-p", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "120"},
+    )
 
 
 def task(root: Path, task_id: str):
@@ -59,7 +70,9 @@ def kill_quietly(pid: int) -> None:
 
 
 def test_execute_streams_the_answer_as_it_arrives_and_ends_in_review(tmp_path: Path) -> None:
-    write_plan(tmp_path, task_block("A", commands=["echo first-line", "sleep 1.5", "echo second-line"], output="out/a.txt"))
+    write_plan(
+        tmp_path, task_block("A", commands=["echo first-line", "sleep 1.5", "echo second-line"], output="out/a.txt")
+    )
     process = spawn(tmp_path, "execute", "A")
     try:
         seen = read_until(process, b"first-line\n")
@@ -77,15 +90,24 @@ def test_execute_streams_the_answer_as_it_arrives_and_ends_in_review(tmp_path: P
 
 
 def test_execute_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
-    write_plan(tmp_path, task_block("A", commands=["echo some output", "exit 3"]) + task_block("B", ["A"], commands=["true"]))
+    write_plan(
+        tmp_path, task_block("A", commands=["echo some output", "exit 3"]) + task_block("B", ["A"], commands=["true"])
+    )
     failed = orchestra(tmp_path, "execute", "A")
     assert failed.returncode == 1 and failed.stdout == "some output\n"
     last = failed.stderr.splitlines()[-1]
     assert re.fullmatch(r"error: A failed: command 2 of 2 exited with 3: exit 3 \(output: .*output\.txt\)", last), last
     blocked = orchestra(tmp_path, "execute", "B")
-    assert blocked.returncode == 1 and blocked.stderr == "error: cannot start B: it depends on tasks not completed: A (failed)\n"
+    assert (
+        blocked.returncode == 1
+        and blocked.stderr == "error: cannot start B: it depends on tasks not completed: A (failed)\n"
+    )
     unknown = orchestra(tmp_path, "execute", "ZZZ")
-    assert unknown.returncode == 1 and unknown.stderr.startswith("error: unknown task 'ZZZ'") and unknown.stderr.count("\n") == 1
+    assert (
+        unknown.returncode == 1
+        and unknown.stderr.startswith("error: unknown task 'ZZZ'")
+        and unknown.stderr.count("\n") == 1
+    )
     orchestra(tmp_path, "retry", "A")
     no_agent = orchestra(tmp_path, "execute", "A", "--agent", "nobody")
     assert no_agent.returncode == 1 and no_agent.stderr.startswith("error: unknown agent 'nobody' for A")
@@ -115,8 +137,11 @@ def test_ctrl_c_during_execute_fails_the_task_keeps_its_output_and_exits_130(tmp
 
 def test_a_run_killed_with_its_process_is_failed_interrupted_on_the_next_start(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
-    write_plan(tmp_path, task_block("LONG", commands=[f"echo $$ > {pid_file}; echo before-the-crash; exec sleep 60"])
-               + task_block("OTHER", commands=["echo other"]))
+    write_plan(
+        tmp_path,
+        task_block("LONG", commands=[f"echo $$ > {pid_file}; echo before-the-crash; exec sleep 60"])
+        + task_block("OTHER", commands=["echo other"]),
+    )
     process = spawn(tmp_path, "execute", "LONG")
     try:
         read_until(process, b"before-the-crash\n")
@@ -152,8 +177,13 @@ def test_a_task_started_by_hand_is_not_interrupted(tmp_path: Path) -> None:
 
 
 def test_run_dispatches_everything_ready_and_reports(tmp_path: Path) -> None:
-    path = write_plan(tmp_path, task_block("A", commands=["echo a"]) + task_block("B", ["A"], commands=["echo b"])
-                      + task_block("C", ["A"], commands=["echo c; exit 1"]) + task_block("D", ["C"], commands=["true"]))
+    path = write_plan(
+        tmp_path,
+        task_block("A", commands=["echo a"])
+        + task_block("B", ["A"], commands=["echo b"])
+        + task_block("C", ["A"], commands=["echo c; exit 1"])
+        + task_block("D", ["C"], commands=["true"]),
+    )
     path.write_text(path.read_text().replace('name = "Test"', 'name = "Test"\nauto_complete = true'))
     result = orchestra(tmp_path, "run", "--parallel", "2")
     assert result.returncode == 1
@@ -169,7 +199,12 @@ def test_run_dispatches_everything_ready_and_reports(tmp_path: Path) -> None:
 
 
 def test_run_until_and_review_hint(tmp_path: Path) -> None:
-    write_plan(tmp_path, task_block("A", commands=["true"]) + task_block("B", ["A"], commands=["true"]) + task_block("X", commands=["true"]))
+    write_plan(
+        tmp_path,
+        task_block("A", commands=["true"])
+        + task_block("B", ["A"], commands=["true"])
+        + task_block("X", commands=["true"]),
+    )
     result = orchestra(tmp_path, "run", "--until", "B")
     assert result.returncode == 0, result.stderr
     assert "ran 1 task: 1 review" in result.stdout and "B is blocked, not done: it waits on A (review)" in result.stdout
@@ -180,8 +215,11 @@ def test_run_until_and_review_hint(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_during_run_fails_the_running_tasks_and_exits_130(tmp_path: Path) -> None:
-    write_plan(tmp_path, "".join(task_block(f"L{i}", commands=[f"echo started-{i}; exec sleep 60"]) for i in range(3))
-               + task_block("AFTER", ["L0"], commands=["true"]))
+    write_plan(
+        tmp_path,
+        "".join(task_block(f"L{i}", commands=[f"echo started-{i}; exec sleep 60"]) for i in range(3))
+        + task_block("AFTER", ["L0"], commands=["true"]),
+    )
     process = spawn(tmp_path, "run", "-j", "2")
     try:
         read_until(process, b"started L1")
@@ -217,8 +255,11 @@ def test_execute_fires_run_finished_with_the_runs_outcome(tmp_path: Path) -> Non
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        write_plan(tmp_path, f'[[webhooks]]\nurl = "http://127.0.0.1:{server.server_port}/hook"\nevents = ["run_finished", "task_review"]\n\n'
-                   + task_block("A", commands=["echo hooked"]))
+        write_plan(
+            tmp_path,
+            f'[[webhooks]]\nurl = "http://127.0.0.1:{server.server_port}/hook"\nevents = ["run_finished", "task_review"]\n\n'
+            + task_block("A", commands=["echo hooked"]),
+        )
         result = orchestra(tmp_path, "execute", "A")
         assert result.returncode == 0, result.stderr
         for _ in range(600):  # a sender process delivers after the command exits (at most 30 s here)
@@ -241,14 +282,19 @@ def test_agents_checks_every_endpoint_concurrently_within_a_few_seconds(tmp_path
     with FakeServer() as ollama, FakeServer() as slow:
         ollama.reply(Reply.json(200, {"models": [{"name": "llama3:latest"}]}))
         slow.reply(Reply(200, (("content-type", "application/json"),), [b'{"data": []}'], delay=20.0, framing="length"))
-        write_plan(tmp_path, (
-            f'[agents.local]\ntype = "ollama"\nmodel = "llama3"\nbase_url = "{ollama.url}"\n\n'
-            f'[agents.stuck]\ntype = "openai"\nmodel = "m"\nbase_url = "{slow.url}/v1"\n\n'
-            '[agents.gone]\ntype = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n\n'
-            '[agents.claude]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\napi_key_env = "ORCHESTRA_TEST_NO_SUCH_KEY"\n\n'
-        ))
+        write_plan(
+            tmp_path,
+            (
+                f'[agents.local]\ntype = "ollama"\nmodel = "llama3"\nbase_url = "{ollama.url}"\n\n'
+                f'[agents.stuck]\ntype = "openai"\nmodel = "m"\nbase_url = "{slow.url}/v1"\n\n'
+                '[agents.gone]\ntype = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n\n'
+                '[agents.claude]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\napi_key_env = "ORCHESTRA_TEST_NO_SUCH_KEY"\n\n'
+            ),
+        )
         started = time.monotonic()
-        result = CliRunner().invoke(app, ["-p", str(tmp_path), "agents", "--json"], env={"ORCHESTRA_TEST_NO_SUCH_KEY": None})
+        result = CliRunner().invoke(
+            app, ["-p", str(tmp_path), "agents", "--json"], env={"ORCHESTRA_TEST_NO_SUCH_KEY": None}
+        )
         took = time.monotonic() - started
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.stdout)}
@@ -268,8 +314,13 @@ def test_agents_checks_every_endpoint_concurrently_within_a_few_seconds(tmp_path
 
 def test_engine_benchmark_quick_prints_every_row_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "engine.json"
-    done = subprocess.run([sys.executable, "bench/bench_engine.py", "--quick", "--tmpdir", str(tmp_path), "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "bench/bench_engine.py", "--quick", "--tmpdir", str(tmp_path), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(out.read_text())["rows"]
     metrics = {row["metric"] for row in rows}
@@ -283,10 +334,17 @@ def test_engine_benchmark_quick_prints_every_row_and_writes_json(tmp_path: Path)
 
 
 def test_run_on_a_terminal_shows_the_running_tasks_and_a_progress_bar(tmp_path: Path) -> None:
-    write_plan(tmp_path, task_block("A", commands=["echo working on A; sleep 0.6"]) + task_block("B", commands=["sleep 0.6"]))
+    write_plan(
+        tmp_path, task_block("A", commands=["echo working on A; sleep 0.6"]) + task_block("B", commands=["sleep 0.6"])
+    )
     master, slave = os.openpty()
-    process = subprocess.Popen([*ENTRY_POINT, "-p", str(tmp_path), "run"], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                               env={**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"})
+    process = subprocess.Popen(
+        [*ENTRY_POINT, "-p", str(tmp_path), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"},
+    )
     os.close(slave)
     seen, deadline = b"", time.monotonic() + 60
     try:

@@ -27,8 +27,18 @@ def test_two_processes_make_300_changes_each(tmp_path: Path) -> None:
     write_plan(tmp_path)
     Project.open(tmp_path, actor="cli").close()
     writers = {
-        "A": subprocess.Popen([sys.executable, str(CONTENDER), str(tmp_path), "A", "cli", "T-1", str(CHANGES)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True),
-        "B": subprocess.Popen([sys.executable, str(CONTENDER), str(tmp_path), "B", "api", "T-2", str(CHANGES)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True),
+        "A": subprocess.Popen(
+            [sys.executable, str(CONTENDER), str(tmp_path), "A", "cli", "T-1", str(CHANGES)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ),
+        "B": subprocess.Popen(
+            [sys.executable, str(CONTENDER), str(tmp_path), "B", "api", "T-2", str(CHANGES)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ),
     }
     try:
         for proc in writers.values():

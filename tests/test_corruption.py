@@ -67,7 +67,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     frames = {frame.meta["seq"]: (frame.offset, frame.end) for frame in iter_frames(data)}
     assert sorted(frames) == list(range(1, LAST + 1))
     assert decode((root / ".orchestra" / "project_state.json").read_bytes()).seq == SNAPSHOT_AT
-    assert sorted(int(p.name[:8]) for p in (root / ".orchestra" / "checkpoints").iterdir()) == [CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY]
+    assert sorted(int(p.name[:8]) for p in (root / ".orchestra" / "checkpoints").iterdir()) == [
+        CHECKPOINT_EVERY,
+        2 * CHECKPOINT_EVERY,
+    ]
     return Base(root, digests, frames)
 
 
@@ -131,7 +134,14 @@ def test_flipped_byte_in_state_file(project: Path, base: Base, where: float) -> 
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"", b"\x00" * 4096, b"not json at all", b'{"tasks": {}, "format_version": 3}', b"[1, 2, 3]", bytes(range(256)) * 8],
+    [
+        b"",
+        b"\x00" * 4096,
+        b"not json at all",
+        b'{"tasks": {}, "format_version": 3}',
+        b"[1, 2, 3]",
+        bytes(range(256)) * 8,
+    ],
 )
 def test_garbage_state_file(project: Path, base: Base, garbage: bytes) -> None:
     state_file(project).write_bytes(garbage)
@@ -234,7 +244,9 @@ def checkpoint(root: Path, seq: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("damage", ["flip 1", "flip 12", "flip 0.3", "flip 0.6", "flip -8", "flip -2", "truncate", "wrong content"])
+@pytest.mark.parametrize(
+    "damage", ["flip 1", "flip 12", "flip 0.3", "flip 0.6", "flip -8", "flip -2", "truncate", "wrong content"]
+)
 def test_damaged_checkpoint(project: Path, base: Base, damage: str) -> None:
     """With the state file gone, the newest checkpoint is needed: a damaged one is moved aside and the state
     rebuilt from the one before it and the history. (Flips: gzip header, deflate data, CRC, size.)"""
@@ -265,7 +277,16 @@ def test_damaged_checkpoint(project: Path, base: Base, damage: str) -> None:
 
 def future_files(root: Path) -> dict[str, bytes]:
     store = open_store(root)
-    ours, _ = encode(version="9.0", project_id="crash", tasks=store.tasks, meta=store.meta, metrics={}, seq=store.seq, offset=store.offset, last_updated="")
+    ours, _ = encode(
+        version="9.0",
+        project_id="crash",
+        tasks=store.tasks,
+        meta=store.meta,
+        metrics={},
+        seq=store.seq,
+        offset=store.offset,
+        last_updated="",
+    )
     doc = json.loads(ours)
     return {
         "checksummed": ours.replace(b'"format_version":3', b'"format_version":4'),  # checksum no longer matches

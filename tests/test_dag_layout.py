@@ -66,8 +66,18 @@ def demo(demo_dir: Path) -> Iterator[Project]:
 # ------------------------------------------------------------------------------------ reading it back
 
 _STROKES = {
-    "─": "lr", "│": "ud", "┌": "dr", "┐": "dl", "└": "ur", "┘": "ul", "├": "udr", "┤": "udl",
-    "┬": "dlr", "┴": "ulr", "┼": "udlr", ARROW: "l",
+    "─": "lr",
+    "│": "ud",
+    "┌": "dr",
+    "┐": "dl",
+    "└": "ur",
+    "┘": "ul",
+    "├": "udr",
+    "┤": "udl",
+    "┬": "dlr",
+    "┴": "ulr",
+    "┼": "udlr",
+    ARROW: "l",
 }
 _STEP = {"u": (0, -1), "d": (0, 1), "r": (1, 0)}
 _BACK = {"u": "d", "d": "u"}
@@ -155,8 +165,8 @@ def misread(drawing: Drawing, edges: list[tuple[str, str]]) -> tuple[dict[str, s
 def assert_geometry(layout: DagLayout, edges: list[tuple[str, str]]) -> None:
     rects = sorted(layout.nodes.values(), key=lambda r: (r.x, r.y))
     for rect in rects:
-        assert 0 <= rect.x and rect.x + rect.width <= layout.width
-        assert 0 <= rect.y and rect.y + rect.height <= layout.height
+        assert rect.x >= 0 and rect.x + rect.width <= layout.width
+        assert rect.y >= 0 and rect.y + rect.height <= layout.height
         assert rect.height == BOX_HEIGHT and rect.width == layout.box_width
     for upper, lower in pairwise(rects):  # one column per layer: boxes in a column must not touch
         if upper.x == lower.x:
@@ -237,7 +247,12 @@ def test_deterministic_whatever_the_input_order(demo: Project) -> None:
     random.Random(7).shuffle(shuffled_ids)
     random.Random(8).shuffle(shuffled_edges)
     again = layout_dag(shuffled_ids, shuffled_edges)
-    assert (again.width, again.height, again.nodes, again.routes) == (first.width, first.height, first.nodes, first.routes)
+    assert (again.width, again.height, again.nodes, again.routes) == (
+        first.width,
+        first.height,
+        first.nodes,
+        first.routes,
+    )
 
 
 def test_barycenter_ordering_removes_an_avoidable_crossing() -> None:
@@ -245,7 +260,10 @@ def test_barycenter_ordering_removes_an_avoidable_crossing() -> None:
     layout = layout_dag(["A", "B", "C", "D"], [("A", "D"), ("B", "C")])
     assert layout.nodes["D"].y < layout.nodes["C"].y
     assert layout.nodes["A"].port_y == layout.nodes["D"].port_y  # and the edges run straight
-    assert layout.routes[("A", "D")] == ((layout.nodes["A"].x + layout.box_width - 1, layout.nodes["A"].port_y), (layout.nodes["D"].x - 1, layout.nodes["D"].port_y))
+    assert layout.routes[("A", "D")] == (
+        (layout.nodes["A"].x + layout.box_width - 1, layout.nodes["A"].port_y),
+        (layout.nodes["D"].x - 1, layout.nodes["D"].port_y),
+    )
 
 
 def test_a_long_edge_passes_beside_the_middle_layer() -> None:
@@ -354,7 +372,9 @@ def test_crossings_are_counted_exactly(n_tasks: int, density: float, rng: random
 
 @given(st.lists(st.integers(0, 30), max_size=60))
 def test_inversions(values: list[int]) -> None:
-    assert _inversions(values) == sum(1 for i in range(len(values)) for j in range(i + 1, len(values)) if values[i] > values[j])
+    assert _inversions(values) == sum(
+        1 for i in range(len(values)) for j in range(i + 1, len(values)) if values[i] > values[j]
+    )
 
 
 def _fit_rows_by_pooling_each_value(desired: list[int], offsets: list[int]) -> list[int]:

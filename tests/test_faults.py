@@ -60,7 +60,8 @@ def test_a_commit_is_durable_before_it_is_applied_or_returned(tmp_path: Path) ->
         finally:
             fsio.fault_hook = None
     assert steps == [
-        *JOURNAL_STEPS, f"applied {CHECKPOINT_EVERY}",
+        *JOURNAL_STEPS,
+        f"applied {CHECKPOINT_EVERY}",
         *ATOMIC_STEPS,  # project_state.json
         *ATOMIC_STEPS,  # checkpoints/00000256.<sha256>.json.gz
         "returned",
@@ -114,7 +115,9 @@ def test_killed_at_a_step_leaves_old_or_new_state(tmp_path: Path, server: ForkSe
     assert ledger.seq == store.seq + 4
 
 
-@pytest.mark.parametrize(("step", "nth"), [("atomic.write", 1), ("atomic.after-rename", 1), ("atomic.write", 2), ("atomic.after-rename", 2)])
+@pytest.mark.parametrize(
+    ("step", "nth"), [("atomic.write", 1), ("atomic.after-rename", 1), ("atomic.write", 2), ("atomic.after-rename", 2)]
+)
 def test_killed_while_repairing(tmp_path: Path, server: ForkServer, step: str, nth: int) -> None:
     """Set a torn tail aside (atomic write 1), then rewrite the snapshot (atomic write 2): a kill in either
     leaves the repair to the next open, and the torn bytes are never lost."""
@@ -158,7 +161,11 @@ def no_space() -> Iterator[Callable[[str], list[str]]]:
 
 def files_of(root: Path) -> dict[str, bytes]:
     state = root / ".orchestra"
-    return {str(p.relative_to(state)): p.read_bytes() for p in sorted(state.rglob("*")) if p.is_file() and p.name not in ("plan-cache.json", "lock.holder")}
+    return {
+        str(p.relative_to(state)): p.read_bytes()
+        for p in sorted(state.rglob("*"))
+        if p.is_file() and p.name not in ("plan-cache.json", "lock.holder")
+    }
 
 
 @pytest.mark.parametrize("step", JOURNAL_STEPS)
@@ -166,13 +173,22 @@ def test_enospc_before_the_commit_point_changes_nothing(tmp_path: Path, no_space
     write_plan(tmp_path)
     with Project.open(tmp_path, actor="cli") as project:
         project.store.flush()
-        seq, digest, files = project.store.seq, state_digest(project.store.tasks, project.store.meta), files_of(tmp_path)
+        seq, digest, files = (
+            project.store.seq,
+            state_digest(project.store.tasks, project.store.meta),
+            files_of(tmp_path),
+        )
         fired = no_space(step)
         with pytest.raises(StateError) as info:
             project.start("T-0")
         assert fired == [step]
         message = str(info.value)
-        assert "\n" not in message and "journal.log" in message and "No space left on device" in message and "nothing was changed" in message
+        assert (
+            "\n" not in message
+            and "journal.log" in message
+            and "No space left on device" in message
+            and "nothing was changed" in message
+        )
         assert (project.store.seq, state_digest(project.store.tasks, project.store.meta)) == (seq, digest)
         assert project.tasks["T-0"].status == "pending" and files_of(tmp_path) == files
         fsio.fault_hook = None
@@ -197,7 +213,9 @@ def test_enospc_in_a_checkpoint_keeps_the_commit_and_warns(tmp_path: Path, no_sp
         assert fired == [step] and entry.seq == CHECKPOINT_EVERY
         (warning,) = store.warnings
         assert "No space left on device" in warning and "the change itself is saved" in warning and "\n" not in warning
-        assert not (tmp_path / ".orchestra" / "checkpoints").is_dir() or not list((tmp_path / ".orchestra" / "checkpoints").iterdir())
+        assert not (tmp_path / ".orchestra" / "checkpoints").is_dir() or not list(
+            (tmp_path / ".orchestra" / "checkpoints").iterdir()
+        )
         snapshot_now = (tmp_path / ".orchestra" / "project_state.json").read_bytes()
         assert snapshot_now == snapshot_before or decode(snapshot_now).seq == CHECKPOINT_EVERY
         assert not list((tmp_path / ".orchestra").rglob(".tmp-*"))
@@ -303,7 +321,9 @@ def test_read_only_project_reads_work_and_changes_fail_in_one_line(tmp_path: Pat
         path.chmod(0o555 if path.is_dir() else 0o444)
     try:
         before = files_of(root)
-        probe = subprocess.run(["sh", "-c", f"touch {root}/probe"], capture_output=True, preexec_fn=read_only, timeout=30)
+        probe = subprocess.run(
+            ["sh", "-c", f"touch {root}/probe"], capture_output=True, preexec_fn=read_only, timeout=30
+        )
         assert probe.returncode != 0, "the child can still write: the test would prove nothing"
 
         listed = cli(root, "list", "--json", preexec=read_only)

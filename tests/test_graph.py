@@ -89,11 +89,20 @@ def test_build_rejects_invalid_input() -> None:
 
 
 def test_counts_cover_every_status() -> None:
-    g = graph(T("A", status="completed"), T("B", ["A"]), T("C", ["B"]), T("D", status="failed"), T("E", status="review"))
+    g = graph(
+        T("A", status="completed"), T("B", ["A"]), T("C", ["B"]), T("D", status="failed"), T("E", status="review")
+    )
     counts = g.counts()
     assert set(counts) == {status.value for status in TaskStatus}
     assert counts == {
-        "pending": 0, "in_progress": 0, "review": 1, "completed": 1, "failed": 1, "cancelled": 0, "ready": 1, "blocked": 1,
+        "pending": 0,
+        "in_progress": 0,
+        "review": 1,
+        "completed": 1,
+        "failed": 1,
+        "cancelled": 0,
+        "ready": 1,
+        "blocked": 1,
     }
     g.set_status("B", "completed")
     assert g.counts()["ready"] == 1 and g.counts()["blocked"] == 0 and g.counts()["completed"] == 2
@@ -127,8 +136,13 @@ def test_uncompleting_reblocks_dependants() -> None:
 
 def test_failed_dependency_blocks_and_is_named_by_blockers() -> None:
     g = graph(
-        T("A", status="failed"), T("B", ["A"]), T("C", ["B"]), T("X", status="cancelled"), T("Y", ["X", "C"]),
-        T("R", status="in_progress"), T("W", ["R"]),
+        T("A", status="failed"),
+        T("B", ["A"]),
+        T("C", ["B"]),
+        T("X", status="cancelled"),
+        T("Y", ["X", "C"]),
+        T("R", status="in_progress"),
+        T("W", ["R"]),
     )
     assert g.status_of("B") is S.BLOCKED
     assert g.blockers("B") == ["A"]
@@ -395,11 +409,14 @@ PROPERTY = settings(max_examples=150, deadline=None)
 
 @PROPERTY
 @given(dags(), st.sampled_from([None, *TaskPriority]), st.sampled_from([None, *PHASES]))
-def test_next_task_is_the_best_ready_task(tasks: list[T], priority: TaskPriority | None, phase: ProjectPhase | None) -> None:
+def test_next_task_is_the_best_ready_task(
+    tasks: list[T], priority: TaskPriority | None, phase: ProjectPhase | None
+) -> None:
     g = TaskGraph.build(tasks)
     ref = Reference(tasks)
     ready = [
-        t for t in ref.ready()
+        t
+        for t in ref.ready()
         if (priority is None or ref.tasks[t].priority == priority) and (phase is None or ref.tasks[t].phase == phase)
     ]
     chosen = g.next_task(priority=priority, phase=phase)
@@ -449,8 +466,13 @@ def dags_and_changes(draw: st.DrawFn) -> tuple[list[T], list[tuple]]:
         op = st.one_of(
             st.tuples(st.just("status"), index, st.sampled_from(STATUSES)),
             st.tuples(
-                st.just("upsert"), index, st.lists(st.integers(0, len(tasks)), max_size=3),
-                st.sampled_from(list(TaskPriority)), st.sampled_from(PHASES), st.sampled_from(HOURS), st.sampled_from(STATUSES),
+                st.just("upsert"),
+                index,
+                st.lists(st.integers(0, len(tasks)), max_size=3),
+                st.sampled_from(list(TaskPriority)),
+                st.sampled_from(PHASES),
+                st.sampled_from(HOURS),
+                st.sampled_from(STATUSES),
             ),
             st.tuples(st.just("remove"), index),
             st.tuples(st.just("peek"), index),

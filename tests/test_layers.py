@@ -47,7 +47,11 @@ def test_core_source_imports_no_face_toolkit() -> None:
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
-            offenders += [f"{path.relative_to(PACKAGE)}:{node.lineno}: {name}" for name in names if name.split(".")[0] in FACE_TOOLKITS]
+            offenders += [
+                f"{path.relative_to(PACKAGE)}:{node.lineno}: {name}"
+                for name in names
+                if name.split(".")[0] in FACE_TOOLKITS
+            ]
     assert offenders == []
 
 

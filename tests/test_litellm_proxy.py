@@ -81,11 +81,23 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     with Upstream() as upstream:
         (work / "config.yaml").write_text(_config(upstream.url))
         port = _free_port()
-        env = {**os.environ, "LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HOME": str(work),
-               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        env = {
+            **os.environ,
+            "LITELLM_MASTER_KEY": MASTER_KEY,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "HOME": str(work),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
         with open(work / "litellm.log", "wb") as log:
-            process = subprocess.Popen([command, "--config", str(work / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-                                       cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [command, "--config", str(work / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+                cwd=work,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_live(url, process, work / "litellm.log")
@@ -139,7 +151,9 @@ AGENTS = {
 def config(proxy: Proxy, route: str, **extra: object) -> AgentConfig:
     fields = dict(AGENTS[route])
     path = fields.pop("path")
-    return AgentConfig.model_validate({**fields, "base_url": proxy.url + str(path), "api_key_env": KEY_ENV, "max_attempts": 1, **extra})
+    return AgentConfig.model_validate(
+        {**fields, "base_url": proxy.url + str(path), "api_key_env": KEY_ENV, "max_attempts": 1, **extra}
+    )
 
 
 async def run(proxy: Proxy, route: str, prompt: str = "Say hello") -> list[object]:
@@ -171,20 +185,30 @@ async def test_a_plain_answer_through_each_route(proxy: Proxy, route: str) -> No
 async def test_an_answer_cut_at_the_token_limit_fails_through_each_route(proxy: Proxy, route: str) -> None:
     events = await run(proxy, route, "CUT this short")
     final = events[-1]
-    assert isinstance(final, Failed) and final.kind == "truncated" and "truncated at max_tokens" in final.message, events
+    assert isinstance(final, Failed) and final.kind == "truncated" and "truncated at max_tokens" in final.message, (
+        events
+    )
 
 
 async def test_litellm_reported_cost_is_used_unless_the_agent_sets_a_price(proxy: Proxy, tmp_path: Path) -> None:
     events = await run(proxy, "openai")
     assert [e for e in events if isinstance(e, UsageUpdate)][-1].cost_usd == pytest.approx(SERVER_COST)
-    plan = (f'[agents.proxied]\ntype = "openai"\nmodel = "gpt-4o"\nbase_url = "{proxy.url}/v1"\napi_key_env = "{KEY_ENV}"\n\n'
-            f'[agents.priced]\ntype = "openai"\nmodel = "gpt-4o"\nbase_url = "{proxy.url}/v1"\napi_key_env = "{KEY_ENV}"\n'
-            "price_input = 100.0\nprice_output = 100.0\n\n" + task_block("A", agent="proxied") + task_block("B", agent="priced"))
+    plan = (
+        f'[agents.proxied]\ntype = "openai"\nmodel = "gpt-4o"\nbase_url = "{proxy.url}/v1"\napi_key_env = "{KEY_ENV}"\n\n'
+        f'[agents.priced]\ntype = "openai"\nmodel = "gpt-4o"\nbase_url = "{proxy.url}/v1"\napi_key_env = "{KEY_ENV}"\n'
+        "price_input = 100.0\nprice_output = 100.0\n\n"
+        + task_block("A", agent="proxied")
+        + task_block("B", agent="priced")
+    )
     write_plan(tmp_path, plan)
     with Project.open(tmp_path, actor="api") as project:
         runner = Runner(project, env={KEY_ENV: MASTER_KEY})
-        assert (await runner.execute("A")).cost_usd == pytest.approx(SERVER_COST)  # LiteLLM's figure over the built-in table
-        assert (await runner.execute("B")).cost_usd == pytest.approx(17 * 100.0 / 1e6)  # the agent's own price over LiteLLM's
+        assert (await runner.execute("A")).cost_usd == pytest.approx(
+            SERVER_COST
+        )  # LiteLLM's figure over the built-in table
+        assert (await runner.execute("B")).cost_usd == pytest.approx(
+            17 * 100.0 / 1e6
+        )  # the agent's own price over LiteLLM's
 
 
 @pytest.mark.parametrize("route", list(AGENTS))

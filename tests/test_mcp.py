@@ -22,7 +22,17 @@ from .test_cli import user_error
 from .test_webhooks import Receiver, receiver  # noqa: F401  (the fixture)
 
 SERVER = [sys.executable, "-m", "orchestra_tui.cli.main", "mcp"]
-TOOLS = {"next_task", "get_task", "list_tasks", "start_task", "complete_task", "fail_task", "retry_task", "add_tasks", "report"}
+TOOLS = {
+    "next_task",
+    "get_task",
+    "list_tasks",
+    "start_task",
+    "complete_task",
+    "fail_task",
+    "retry_task",
+    "add_tasks",
+    "report",
+}
 MAX_TOOLS_LIST_BYTES = 12 * 1024
 
 
@@ -33,8 +43,10 @@ def plan(root: Path, webhook: str | None = None) -> Path:
 
 
 def client(root: Path) -> Client:
-    return Client(StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], "-p", str(root)], cwd=str(root)),
-                  read_timeout_seconds=60)
+    return Client(
+        StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], "-p", str(root)], cwd=str(root)),
+        read_timeout_seconds=60,
+    )
 
 
 async def call(session: Client, tool: str, **arguments: Any) -> tuple[bool, Any]:
@@ -45,8 +57,12 @@ async def call(session: Client, tool: str, **arguments: Any) -> tuple[bool, Any]
 
 
 def tools_list_bytes(tools: list[Any]) -> int:
-    return len(json.dumps({"tools": [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]},
-                          separators=(",", ":")).encode())
+    return len(
+        json.dumps(
+            {"tools": [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]},
+            separators=(",", ":"),
+        ).encode()
+    )
 
 
 async def test_tools_are_few_small_and_named_for_what_they_do(tmp_path: Path) -> None:
@@ -70,8 +86,16 @@ async def test_every_tool_works_and_every_change_is_an_mcp_entry(tmp_path: Path,
         assert done["status"] == "completed" and done["now_ready"] == ["B"]
         assert (await call(session, "fail_task", id="B", reason="tests fail"))[1]["status"] == "failed"
         assert (await call(session, "retry_task", id="B"))[1]["status"] == "pending"
-        added = (await call(session, "add_tasks", tasks=[{"id": "D", "title": "Docs", "dependencies": ["C"]},
-                                                         {"id": "D.1", "title": "Docs part", "parent": "D"}]))[1]
+        added = (
+            await call(
+                session,
+                "add_tasks",
+                tasks=[
+                    {"id": "D", "title": "Docs", "dependencies": ["C"]},
+                    {"id": "D.1", "title": "Docs part", "parent": "D"},
+                ],
+            )
+        )[1]
         assert added["added"] == ["D", "D.1"]
         report = (await call(session, "report"))[1]
         assert report["total_tasks"] == 5 and report["completed_tasks"] == 1
@@ -87,8 +111,10 @@ async def test_every_tool_works_and_every_change_is_an_mcp_entry(tmp_path: Path,
 
 async def test_refusals_are_tool_errors_with_the_clis_line(tmp_path: Path) -> None:
     root = plan(tmp_path)
-    cli_says = {args: user_error(root, *args).removeprefix("error: ")
-                for args in [("start", "B"), ("complete", "nope"), ("retry", "A")]}
+    cli_says = {
+        args: user_error(root, *args).removeprefix("error: ")
+        for args in [("start", "B"), ("complete", "nope"), ("retry", "A")]
+    }
     async with client(root) as session:
         assert await call(session, "start_task", id="B") == (True, cli_says[("start", "B")])
         assert await call(session, "complete_task", id="nope") == (True, cli_says[("complete", "nope")])
@@ -96,8 +122,14 @@ async def test_refusals_are_tool_errors_with_the_clis_line(tmp_path: Path) -> No
         # add_tasks validates like a plan edit: one line naming the task and the field
         error, text = await call(session, "add_tasks", tasks=[{"id": "X", "title": "x", "dependencies": ["Y"]}])
         assert error and text.endswith("task X: field 'dependencies': unknown task 'Y'")
-        error, text = await call(session, "add_tasks", tasks=[{"id": "X", "title": "x", "dependencies": ["C"]},
-                                                              {"id": "Y", "title": "y", "dependencies": ["X"], "parent": "X"}])
+        error, text = await call(
+            session,
+            "add_tasks",
+            tasks=[
+                {"id": "X", "title": "x", "dependencies": ["C"]},
+                {"id": "Y", "title": "y", "dependencies": ["X"], "parent": "X"},
+            ],
+        )
         assert error and "dependency cycle" in text
         error, text = await call(session, "add_tasks", tasks=[{"id": "bad id", "title": "x"}])
         assert error and text.startswith("task bad id: field 'id': String should match pattern")
@@ -117,12 +149,16 @@ async def test_changes_from_other_processes_are_seen(tmp_path: Path) -> None:
         with Project.open(root, actor="cli") as other:
             other.complete("A")
         assert (await call(session, "next_task"))[1]["id"] == "B"
-        (root / "orchestra.toml").write_text((root / "orchestra.toml").read_text() + task_block("E", priority="critical"))
+        (root / "orchestra.toml").write_text(
+            (root / "orchestra.toml").read_text() + task_block("E", priority="critical")
+        )
         assert (await call(session, "next_task"))[1]["id"] == "E"  # the edited plan is read again
 
 
 def test_a_project_that_cannot_open_is_one_line_on_stderr(tmp_path: Path) -> None:
-    result = subprocess.run([*SERVER, "-p", str(tmp_path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [*SERVER, "-p", str(tmp_path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: no orchestra.toml in") and result.stderr.count("\n") == 1
 
@@ -130,14 +166,17 @@ def test_a_project_that_cannot_open_is_one_line_on_stderr(tmp_path: Path) -> Non
 INSPECTOR = shutil.which("mcp-inspector")
 
 
-@pytest.mark.skipif(INSPECTOR is None, reason="the MCP Inspector (npm @modelcontextprotocol/inspector) is installed by .ci/run")
+@pytest.mark.skipif(
+    INSPECTOR is None, reason="the MCP Inspector (npm @modelcontextprotocol/inspector) is installed by .ci/run"
+)
 def test_the_mcp_inspector_cli_lists_and_calls_the_tools(tmp_path: Path) -> None:
     root = plan(tmp_path)
     base = [INSPECTOR, "--cli", *SERVER, "-p", str(root)]
 
     def inspect(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, cwd=root,
-                              env={**os.environ, "NO_COLOR": "1"})
+        return subprocess.run(
+            [*base, *args], capture_output=True, text=True, timeout=120, cwd=root, env={**os.environ, "NO_COLOR": "1"}
+        )
 
     listed = inspect("--method", "tools/list")
     assert listed.returncode == 0, listed.stderr
@@ -148,14 +187,18 @@ def test_the_mcp_inspector_cli_lists_and_calls_the_tools(tmp_path: Path) -> None
     assert started.returncode == 0, started.stderr
     assert json.loads(json.loads(started.stdout)["content"][0]["text"])["status"] == "in_progress"
     refused = inspect("--method", "tools/call", "--tool-name", "start_task", "--tool-arg", "id=B")
-    answer = json.loads(refused.stdout[: refused.stdout.rindex("}") + 1].split("\n{\"error\"")[0])
-    assert answer["isError"] is True and answer["content"][0]["text"].startswith("cannot start B: it depends on tasks not completed")
+    answer = json.loads(refused.stdout[: refused.stdout.rindex("}") + 1].split('\n{"error"')[0])
+    assert answer["isError"] is True and answer["content"][0]["text"].startswith(
+        "cannot start B: it depends on tasks not completed"
+    )
     with Project.open(root) as project:
         assert project.task("A").status == "in_progress" and project.history()[-1].actor == "mcp"
 
 
 # The pinned Claude Code that .ci/run installs for the agents tests (tests/real_cli), else one on PATH.
-CLAUDE = shutil.which("claude", path=str(Path(__file__).resolve().parent / "real_cli" / "node_modules" / ".bin")) or shutil.which("claude")
+CLAUDE = shutil.which(
+    "claude", path=str(Path(__file__).resolve().parent / "real_cli" / "node_modules" / ".bin")
+) or shutil.which("claude")
 
 
 @pytest.mark.slow
@@ -168,10 +211,22 @@ def test_claude_code_lists_the_server_as_connected(tmp_path: Path) -> None:
     # the network first, so the test writes the same entry itself).
     server = {"type": "stdio", "command": SERVER[0], "args": [*SERVER[1:], "-p", str(root)]}
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"orchestra": server}}))
-    env = {"HOME": str(home), "PATH": os.environ["PATH"], "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
-    result = subprocess.run([CLAUDE, "mcp", "list"], capture_output=True, text=True, timeout=180, cwd=root, env=env,
-                            stdin=subprocess.DEVNULL)
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ["PATH"],
+        "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    result = subprocess.run(
+        [CLAUDE, "mcp", "list"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("orchestra:"))
     assert "Connected" in line, result.stdout
@@ -193,5 +248,7 @@ async def test_an_open_tui_shows_mcp_changes_live_and_marks_subtasks(tmp_path: P
     from orchestra_tui.models import AgentTask
     from orchestra_tui.tui.widgets.board import row_cells
 
-    assert row_cells(AgentTask(task_id="A.1", title="part", parent="A"), "ready")[1].title == "↳ part"  # a subtask, marked
+    assert (
+        row_cells(AgentTask(task_id="A.1", title="part", parent="A"), "ready")[1].title == "↳ part"
+    )  # a subtask, marked
     assert row_cells(AgentTask(task_id="A", title="whole"), "ready")[1].title == "whole"

@@ -129,7 +129,10 @@ def test_file_in_subdirectory_of_cwd_is_relative(tmp_path: Path, monkeypatch: py
 
 
 def test_unknown_task_key_with_suggestion(project: Path) -> None:
-    write(project, HEAD + '\n[[tasks]]\nid = "T-1"\ntitle = "a"\n\n[[tasks]]\nid = "T-2"\ntitle = "b"\nprioirty = "high"\n')
+    write(
+        project,
+        HEAD + '\n[[tasks]]\nid = "T-1"\ntitle = "a"\n\n[[tasks]]\nid = "T-2"\ntitle = "b"\nprioirty = "high"\n',
+    )
     (line,) = problems_of(project)
     assert line == "orchestra.toml:11: task T-2: unknown key 'prioirty' (did you mean 'priority'?)"
 
@@ -137,9 +140,18 @@ def test_unknown_task_key_with_suggestion(project: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[project]\nid = "demo"\nparalel_max = 2\n', "orchestra.toml:3: project: unknown key 'paralel_max' (did you mean 'parallel_max'?)"),
-        (HEAD + '[agents.claude]\ntype = "anthropic"\nmodle = "m"\n', "orchestra.toml:5: agent claude: unknown key 'modle' (did you mean 'model'?)"),
-        (HEAD + '[[webhooks]]\nurl = "http://x"\nevent = ["rollback"]\n', "orchestra.toml:5: webhook #1: unknown key 'event' (did you mean 'events'?)"),
+        (
+            '[project]\nid = "demo"\nparalel_max = 2\n',
+            "orchestra.toml:3: project: unknown key 'paralel_max' (did you mean 'parallel_max'?)",
+        ),
+        (
+            HEAD + '[agents.claude]\ntype = "anthropic"\nmodle = "m"\n',
+            "orchestra.toml:5: agent claude: unknown key 'modle' (did you mean 'model'?)",
+        ),
+        (
+            HEAD + '[[webhooks]]\nurl = "http://x"\nevent = ["rollback"]\n',
+            "orchestra.toml:5: webhook #1: unknown key 'event' (did you mean 'events'?)",
+        ),
         (HEAD + '[[task]]\nid = "T-1"\ntitle = "a"\n', "orchestra.toml:3: unknown key 'task' (did you mean 'tasks'?)"),
         (HEAD + '[[tasks]]\nid = "T-1"\ntitle = "a"\nzzz = 1\n', "orchestra.toml:6: task T-1: unknown key 'zzz'"),
     ],
@@ -168,7 +180,9 @@ def test_task_id_alias_accepted(project: Path) -> None:
 
 
 def test_bad_enum_lists_allowed_values(project: Path) -> None:
-    problems = problems_of_text(project, HEAD + '[[tasks]]\nid = "T-1"\ntitle = "a"\n\npriority = "urgent"\nphase = "qa"\n')
+    problems = problems_of_text(
+        project, HEAD + '[[tasks]]\nid = "T-1"\ntitle = "a"\n\npriority = "urgent"\nphase = "qa"\n'
+    )
     assert only(problems, "'priority'") == (
         "orchestra.toml:7: task T-1: field 'priority': invalid value 'urgent' (allowed: critical, high, medium, low)"
     )
@@ -186,7 +200,9 @@ def test_bad_agent_type_and_webhook_event(project: Path) -> None:
         "orchestra.toml:4: agent x: field 'type': invalid value 'anthropc' "
         "(did you mean 'anthropic'?) (allowed: anthropic, openai, gemini, ollama, http, shell, cli, interactive, python)"
     )
-    assert only(problems, "webhook") .startswith("orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (did you mean 'task_completed'?) (allowed: task_started,")
+    assert only(problems, "webhook").startswith(
+        "orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (did you mean 'task_completed'?) (allowed: task_started,"
+    )
 
 
 @pytest.mark.parametrize("hours", ["0", "-2", "-0.5"])
@@ -205,8 +221,12 @@ def test_wrong_types(project: Path) -> None:
     assert only(problems, "'dependencies'") == (
         "orchestra.toml:8: task T-1: field 'dependencies': expected an array, got string 'T-0'"
     )
-    assert only(problems, "parallel_max").startswith("orchestra.toml:3: project: field 'parallel_max': expected an integer")
-    assert only(problems, "auto_complete").startswith("orchestra.toml:4: project: field 'auto_complete': expected true or false")
+    assert only(problems, "parallel_max").startswith(
+        "orchestra.toml:3: project: field 'parallel_max': expected an integer"
+    )
+    assert only(problems, "auto_complete").startswith(
+        "orchestra.toml:4: project: field 'auto_complete': expected true or false"
+    )
 
 
 def test_parallel_max_range(project: Path) -> None:
@@ -215,7 +235,9 @@ def test_parallel_max_range(project: Path) -> None:
 
 
 def test_missing_required_fields(project: Path) -> None:
-    problems = problems_of_text(project, '[project]\nname = "Demo"\n\n[[tasks]]\nid = "T-1"\n\n[[tasks]]\ntitle = "no id"\n')
+    problems = problems_of_text(
+        project, '[project]\nname = "Demo"\n\n[[tasks]]\nid = "T-1"\n\n[[tasks]]\ntitle = "no id"\n'
+    )
     assert only(problems, "project") == "orchestra.toml:1: project: field 'id': required field missing"
     assert only(problems, "T-1") == "orchestra.toml:4: task T-1: field 'title': required field missing"
     assert only(problems, "task #2") == "orchestra.toml:7: task #2: field 'id': required field missing"
@@ -271,7 +293,8 @@ def test_dependency_problems_of_a_duplicated_task_point_at_the_right_entry(proje
 def test_unknown_dependency_with_suggestion(project: Path) -> None:
     problems = problems_of_text(
         project,
-        HEAD + '[[tasks]]\nid = "TASK-001"\ntitle = "a"\n\n[[tasks]]\nid = "TASK-002"\ntitle = "b"\ndependencies = ["TASK-01"]\n',
+        HEAD
+        + '[[tasks]]\nid = "TASK-001"\ntitle = "a"\n\n[[tasks]]\nid = "TASK-002"\ntitle = "b"\ndependencies = ["TASK-01"]\n',
     )
     assert problems == [
         "orchestra.toml:10: task TASK-002: field 'dependencies': unknown task 'TASK-01' (did you mean 'TASK-001'?)"
@@ -292,9 +315,7 @@ def test_cycle_printed_as_path(project: Path) -> None:
 
 
 def test_dependency_checks_run_even_when_tasks_are_invalid(project: Path) -> None:
-    problems = problems_of_text(
-        project, HEAD + '[[tasks]]\nid = "T-1"\npriority = "urgent"\ndependencies = ["T-9"]\n'
-    )
+    problems = problems_of_text(project, HEAD + '[[tasks]]\nid = "T-1"\npriority = "urgent"\ndependencies = ["T-9"]\n')
     assert len(problems) == 3
     assert any("unknown task 'T-9'" in line for line in problems)
     assert any("'title': required field missing" in line for line in problems)
@@ -411,8 +432,13 @@ def test_env_expanded_in_config_not_in_tasks(project: Path) -> None:
     config = project.parent / "user-config"
     config.mkdir()
     (config / "config.toml").write_text('allow_env = ["TOKEN"]\n')  # the person allows the header's variable
-    env = {"PROJECT_NAME": "Named", "TOKEN": "tok", "HOOK_URL": "https://hooks.example", "SECRET": "s3cr3t",
-           "ORCHESTRA_CONFIG_DIR": str(config)}
+    env = {
+        "PROJECT_NAME": "Named",
+        "TOKEN": "tok",
+        "HOOK_URL": "https://hooks.example",
+        "SECRET": "s3cr3t",
+        "ORCHESTRA_CONFIG_DIR": str(config),
+    }
     plan = load_plan(project, environ=env)
     assert plan.project.name == "Named"
     assert plan.project.description == "${UNSET_ONE}"
@@ -518,8 +544,12 @@ def test_seed_bad_values(project: Path) -> None:
     seed = {"parallel_max": 0, "llm_providers": {"x": {"type": "nope"}, "anthropic": {"model": 5}}}
     (project / SEED_CONFIG_FILE).write_text(json.dumps(seed, indent=2))
     problems = problems_of(project)
-    assert only(problems, "parallel_max").startswith("orchestration.config.json:2: field 'parallel_max': must be at least 1")
-    assert only(problems, "agent x").startswith("orchestration.config.json:4: agent x: field 'type': invalid value 'nope'")
+    assert only(problems, "parallel_max").startswith(
+        "orchestration.config.json:2: field 'parallel_max': must be at least 1"
+    )
+    assert only(problems, "agent x").startswith(
+        "orchestration.config.json:4: agent x: field 'type': invalid value 'nope'"
+    )
     assert only(problems, "agent anthropic").startswith(
         "orchestration.config.json:7: agent anthropic: field 'model': expected a string"
     )
@@ -597,10 +627,16 @@ def test_forged_cache_with_matching_hash_is_ignored_silently(project: Path) -> N
     write(project, HEAD + '[[tasks]]\nid = "T-1"\ntitle = "a"\ncommands = ["echo honest"]\n')
     cache = project / ".orchestra"
     sha = load_plan(project, cache_dir=cache, environ={}).sha256
-    forged = {"sha256": sha, "data": {"project": {"id": "x"}, "tasks": [{"id": "T-1", "title": "a", "commands": ["echo forged"]}]}}
+    forged = {
+        "sha256": sha,
+        "data": {"project": {"id": "x"}, "tasks": [{"id": "T-1", "title": "a", "commands": ["echo forged"]}]},
+    }
     mac, _, payload = (cache / "plan-cache.json").read_bytes().partition(b"\n")
-    for data in (json.dumps(forged).encode(), mac + b"\n" + json.dumps(forged).encode(),
-                 json.dumps({"sha256": sha, "data": {"project": {"id": "x"}, "bogus": 1}}).encode()):
+    for data in (
+        json.dumps(forged).encode(),
+        mac + b"\n" + json.dumps(forged).encode(),
+        json.dumps({"sha256": sha, "data": {"project": {"id": "x"}, "bogus": 1}}).encode(),
+    ):
         (cache / "plan-cache.json").write_bytes(data)
         plan = load_plan(project, cache_dir=cache, environ={})  # no PlanError: the cache's data is not the plan
         assert plan.project.id != "x" and plan.tasks[0].commands == ["echo honest"]
@@ -661,7 +697,8 @@ def test_find_plan_prefers_toml(tmp_path: Path) -> None:
 def test_line_of_task(project: Path) -> None:
     write(
         project,
-        HEAD + '\n[[tasks]]\nid = "T-1"\ntitle = "a"\ndescription = """\n[[tasks]]\n"""\n\n[[tasks]]  # second\nid = "T-2"\ntitle = "b"\n',
+        HEAD
+        + '\n[[tasks]]\nid = "T-1"\ntitle = "a"\ndescription = """\n[[tasks]]\n"""\n\n[[tasks]]  # second\nid = "T-2"\ntitle = "b"\n',
     )
     plan = load_plan(project, environ={})
     assert plan.line_of_task("T-1") == 4
@@ -744,7 +781,9 @@ def test_many_problems_in_a_big_plan(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as info:
         load_plan(tmp_path, environ={})
     assert len(info.value.problems) == 500
-    assert info.value.problems[-1].endswith("task T-1996: field 'priority': invalid value 'lowest' (did you mean 'low'?) (allowed: critical, high, medium, low)")
+    assert info.value.problems[-1].endswith(
+        "task T-1996: field 'priority': invalid value 'lowest' (did you mean 'low'?) (allowed: critical, high, medium, low)"
+    )
 
 
 def test_thousands_of_unknown_dependencies_stay_fast(tmp_path: Path) -> None:
@@ -758,7 +797,7 @@ def test_thousands_of_unknown_dependencies_stay_fast(tmp_path: Path) -> None:
     assert "did you mean" in info.value.problems[0]
 
 
-@given(st.text(alphabet=st.sampled_from(list('[]{}="\'.,#\n abcdeiklnoprstT-0123456789_')), max_size=120))
+@given(st.text(alphabet=st.sampled_from(list("[]{}=\"'.,#\n abcdeiklnoprstT-0123456789_")), max_size=120))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzz_never_raises_anything_but_plan_error(tmp_path: Path, text: str) -> None:
     (tmp_path / PLAN_FILE).write_text(text, encoding="utf-8")

@@ -49,7 +49,9 @@ def test_inputs_are_quoted_and_missing_or_outside_files_noted(tmp_path: Path) ->
     (root / "docs" / "spec.md").write_text("The grammar is LL(1).\n")
     (tmp_path / "secret.txt").write_text("TOP SECRET")
     (root / "escape").symlink_to(tmp_path / "secret.txt")
-    task = full_task(inputs=["docs/spec.md", "../secret.txt", str(tmp_path / "secret.txt"), "escape", "docs/none.md", "docs"])
+    task = full_task(
+        inputs=["docs/spec.md", "../secret.txt", str(tmp_path / "secret.txt"), "escape", "docs/none.md", "docs"]
+    )
     prompt = render_prompt(task, root=root, dependency_outputs={})
     assert "### `docs/spec.md`\n\n```\nThe grammar is LL(1).\n```" in prompt
     assert "TOP SECRET" not in prompt
@@ -71,15 +73,22 @@ def test_every_part_is_bounded_with_a_visible_marker(tmp_path: Path) -> None:
     prompt = render_prompt(task, root=tmp_path, dependency_outputs={"T-1": "o" * 5_000}, limit_per_part=100)
     assert "d" * 100 + "\n[... truncated: 200 more characters not shown ...]" in prompt
     assert "d" * 101 not in prompt
-    assert "```\n" + "a" * 100 + "\n```\n[... truncated: the first 100 characters of a 50,000-byte file shown ...]" in prompt
+    assert (
+        "```\n" + "a" * 100 + "\n```\n[... truncated: the first 100 characters of a 50,000-byte file shown ...]"
+        in prompt
+    )
     assert "a" * 101 not in prompt
-    assert "```\n" + "b" * 100 + "\n```\n" in prompt and "b" * 100 + "\n```\n[" not in prompt  # exactly the limit: not cut
+    assert (
+        "```\n" + "b" * 100 + "\n```\n" in prompt and "b" * 100 + "\n```\n[" not in prompt
+    )  # exactly the limit: not cut
     assert "```\n" + "o" * 100 + "\n```\n[... truncated: 4,900 more characters not shown ...]" in prompt
     assert len(prompt) < 2_500
 
 
 def test_dependency_outputs_in_the_given_order(tmp_path: Path) -> None:
-    prompt = render_prompt(full_task(), root=tmp_path, dependency_outputs={"T-2": "second answer", "T-1": "first answer", "T-3": " "})
+    prompt = render_prompt(
+        full_task(), root=tmp_path, dependency_outputs={"T-2": "second answer", "T-1": "first answer", "T-3": " "}
+    )
     section = prompt.split("## Outputs of completed dependencies\n\n", 1)[1]
     assert section.index("### T-2") < section.index("### T-1") < section.index("### T-3")
     assert "### T-2\n\n```\nsecond answer\n```" in section
@@ -140,10 +149,14 @@ def test_prompt_of_an_expanded_task_reads_the_expanded_input_path(tmp_path: Path
 
 
 def test_an_indented_triple_quoted_description_is_dedented(tmp_path: Path) -> None:
-    task = AgentTask("T", "t", """
+    task = AgentTask(
+        "T",
+        "t",
+        """
         Design the architecture.
         REQUIREMENTS:
           1. Components
-        """)
+        """,
+    )
     prompt = render_prompt(task, root=tmp_path, dependency_outputs={})
     assert "Design the architecture.\nREQUIREMENTS:\n  1. Components" in prompt

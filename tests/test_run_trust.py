@@ -27,13 +27,24 @@ LIMIT = 60  # seconds any one orchestra command of these tests may take
 
 
 def spawn(root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([*ENTRY_POINT, "-p", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.Popen(
+        [*ENTRY_POINT, "-p", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def orchestra(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ENTRY_POINT, "-p", str(root), *args], capture_output=True, text=True, timeout=LIMIT,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [*ENTRY_POINT, "-p", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def task(root: Path, task_id: str) -> AgentTask:
@@ -88,7 +99,11 @@ def test_a_runs_outcome_never_lands_on_a_later_attempt(tmp_path: Path) -> None:
     assert b"run superseded: A moved on while run " + first_run.encode() + b" went (it is pending)" in err, err
     assert end_of(tmp_path, first_run)["status"] == "superseded"
     record = task(tmp_path, "A")  # `run` then ran the reopened A itself: its second attempt, whose failure is A's
-    assert record.status == "failed" and record.attempts == 2 and record.last_error.startswith("command 1 of 1 exited with 3"), record
+    assert (
+        record.status == "failed"
+        and record.attempts == 2
+        and record.last_error.startswith("command 1 of 1 exited with 3")
+    ), record
     assert end_of(tmp_path, record.last_run_id)["status"] == "failed"
     assert task(tmp_path, "B").status == "pending" and task(tmp_path, "B").attempts == 0, "B must not run"
     with Project.open(tmp_path, actor="cli") as project:
@@ -109,8 +124,10 @@ def test_undo_of_the_start_supersedes_the_run_and_execute_says_so(tmp_path: Path
         process.kill() if process.poll() is None else None
     assert process.returncode == 1
     lines = err.decode().splitlines()
-    assert lines[-1].startswith(f"error: run superseded: A moved on while run {run_id} went (it is pending); "
-                                "the run's outcome was not recorded (output: "), lines
+    assert lines[-1].startswith(
+        f"error: run superseded: A moved on while run {run_id} went (it is pending); "
+        "the run's outcome was not recorded (output: "
+    ), lines
     record = task(tmp_path, "A")
     assert record.status == "pending" and record.attempts == 0 and record.last_error is None
     assert end_of(tmp_path, run_id)["status"] == "superseded"
@@ -138,8 +155,10 @@ async def test_a_second_live_run_of_a_task_is_refused_in_the_same_process_too(tm
 
 def test_processes_a_killed_run_left_are_stopped_before_recovery_and_never_run_twice(tmp_path: Path) -> None:
     pids, again = tmp_path / "pids", tmp_path / "again"
-    command = (f"if [ -e {again} ]; then echo second-copy; exit 0; fi; touch {again}; "
-               f"sleep 300 & echo $$ $! > {pids}; echo before-the-crash; wait")
+    command = (
+        f"if [ -e {again} ]; then echo second-copy; exit 0; fi; touch {again}; "
+        f"sleep 300 & echo $$ $! > {pids}; echo before-the-crash; wait"
+    )
     write_plan(tmp_path, task_block("LONG", commands=[command]))
     process = spawn(tmp_path, "execute", "LONG")
     try:
@@ -153,7 +172,9 @@ def test_processes_a_killed_run_left_are_stopped_before_recovery_and_never_run_t
         assert recorded and recorded[0]["pgid"] == shell and isinstance(recorded[0]["start"], int)
         recovered = orchestra(tmp_path, "run")
         assert "LONG was interrupted" in recovered.stderr, recovered.stderr
-        assert not running(shell) and not running(sleeper), "recovery must stop the group before calling the task interrupted"
+        assert not running(shell) and not running(sleeper), (
+            "recovery must stop the group before calling the task interrupted"
+        )
         assert task(tmp_path, "LONG").last_error == "interrupted"
     finally:
         process.kill() if process.poll() is None else None
@@ -177,7 +198,9 @@ def test_a_new_run_of_a_task_stops_the_copy_a_killed_run_left_going(tmp_path: Pa
         second = orchestra(tmp_path, "execute", "A")
         assert second.returncode == 0 and second.stdout == "second-copy\n", second.stderr
         assert not running(first), "two copies of A ran side by side"
-        stopped = [e for e in read_events(tmp_path, task(tmp_path, "A").last_run_id) if e["event"] == "stopped_leftover"]
+        stopped = [
+            e for e in read_events(tmp_path, task(tmp_path, "A").last_run_id) if e["event"] == "stopped_leftover"
+        ]
         assert [e["pgid"] for e in stopped] == [first]
     finally:
         process.kill() if process.poll() is None else None
@@ -212,12 +235,17 @@ def plan_with_agents(root: Path, agents: str, tasks: str) -> None:
 
 async def test_shell_and_cli_runs_are_stopped_by_their_timeout_and_idle_timeout(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
-    agents = ('[agents.slow]\ntype = "shell"\ntimeout = 1\n\n'
-              '[agents.quiet]\ntype = "cli"\ncommand = ["sh", "-c", "echo $$ >> pids; echo hello; sleep 300"]\nidle_timeout = 1\n')
-    plan_with_agents(tmp_path, agents,
-                     task_block("WALL", agent="slow", commands=[f"echo $$ >> {pids}; while true; do echo tick; sleep 0.2; done"])
-                     + task_block("IDLE", commands=[f"echo $$ >> {pids}; echo once; sleep 300"], idle_timeout=1)
-                     + task_block("CLI", agent="quiet"))
+    agents = (
+        '[agents.slow]\ntype = "shell"\ntimeout = 1\n\n'
+        '[agents.quiet]\ntype = "cli"\ncommand = ["sh", "-c", "echo $$ >> pids; echo hello; sleep 300"]\nidle_timeout = 1\n'
+    )
+    plan_with_agents(
+        tmp_path,
+        agents,
+        task_block("WALL", agent="slow", commands=[f"echo $$ >> {pids}; while true; do echo tick; sleep 0.2; done"])
+        + task_block("IDLE", commands=[f"echo $$ >> {pids}; echo once; sleep 300"], idle_timeout=1)
+        + task_block("CLI", agent="quiet"),
+    )
     with Project.open(tmp_path, actor="api") as project:
         runner = Runner(project)
         wall = await runner.execute("WALL")
@@ -233,10 +261,16 @@ async def test_shell_and_cli_runs_are_stopped_by_their_timeout_and_idle_timeout(
 def test_timeout_defaults_and_precedence() -> None:
     shell, cli = AgentConfig(type=AgentType.SHELL), AgentConfig(type=AgentType.CLI)
     plain = AgentTask("T", "t")
-    assert Limits.of(shell, plain) == Limits(DEFAULT_TIMEOUT[AgentType.SHELL], DEFAULT_IDLE_TIMEOUT) == Limits(1800.0, 600.0)
+    assert (
+        Limits.of(shell, plain)
+        == Limits(DEFAULT_TIMEOUT[AgentType.SHELL], DEFAULT_IDLE_TIMEOUT)
+        == Limits(1800.0, 600.0)
+    )
     assert Limits.of(cli, plain) == Limits(3600.0, 600.0)
     assert Limits.of(AgentConfig(type=AgentType.CLI, timeout=50, idle_timeout=0), plain) == Limits(50.0, None)
-    assert Limits.of(AgentConfig(type=AgentType.CLI, timeout=50), AgentTask("T", "t", timeout=7, idle_timeout=3)) == Limits(7.0, 3.0)
+    assert Limits.of(
+        AgentConfig(type=AgentType.CLI, timeout=50), AgentTask("T", "t", timeout=7, idle_timeout=3)
+    ) == Limits(7.0, 3.0)
 
 
 def test_a_run_ends_when_its_own_process_exits_whatever_background_children_hold(tmp_path: Path) -> None:
@@ -257,7 +291,10 @@ def test_ctrl_c_with_a_child_in_its_own_session_ends_without_event_loop_noise(tm
     """The child keeps the output pipe open; the shell has exited (the old code then waited for the pipe, and
     Ctrl-C there printed "Exception ignored ... Event loop is closed") or still runs."""
     escaped, shell = tmp_path / "escaped", tmp_path / "shell"
-    write_plan(tmp_path, task_block("A", commands=[f"echo $$ > {shell}; setsid sleep 25 & echo $! > {escaped}; echo started{then}"]))
+    write_plan(
+        tmp_path,
+        task_block("A", commands=[f"echo $$ > {shell}; setsid sleep 25 & echo $! > {escaped}; echo started{then}"]),
+    )
     process = spawn(tmp_path, "execute", "A")
     try:
         read_until(process, b"started\n")
@@ -282,7 +319,9 @@ def peak_rss_kib(root: Path, *args: str) -> int:
     """Run orchestra to the end with its stdout thrown away; its peak RSS (KiB)."""
     errors = root / "stderr.txt"
     with open(errors, "wb") as err:
-        process = subprocess.Popen([*ENTRY_POINT, "-p", str(root), *args], stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [*ENTRY_POINT, "-p", str(root), *args], stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL
+        )
     try:
         _pid, status, usage = os.wait4(process.pid, 0)
     finally:
@@ -295,8 +334,11 @@ def peak_rss_kib(root: Path, *args: str) -> int:
 def test_memory_stays_bounded_whatever_the_output_size(tmp_path: Path) -> None:
     """A 64 MB answer (with an ``output`` file, which needs the whole of it) costs no more memory than 5 bytes."""
     size = 64 * 1024 * 1024
-    write_plan(tmp_path, task_block("SMALL", commands=["echo small"], output="small.txt")
-               + task_block("BIG", commands=[f"yes | head -c {size}"], output="big.txt"))
+    write_plan(
+        tmp_path,
+        task_block("SMALL", commands=["echo small"], output="small.txt")
+        + task_block("BIG", commands=[f"yes | head -c {size}"], output="big.txt"),
+    )
     small = peak_rss_kib(tmp_path, "execute", "SMALL")
     big = peak_rss_kib(tmp_path, "execute", "BIG")
     assert (tmp_path / "big.txt").stat().st_size == size
@@ -323,8 +365,13 @@ def test_a_full_disk_during_execute_is_one_line(tmp_path: Path) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write past the limit fails with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    result = subprocess.run([*ENTRY_POINT, "-p", str(tmp_path), "execute", "A"], capture_output=True, timeout=LIMIT,
-                            stdin=subprocess.DEVNULL, preexec_fn=full_disk)
+    result = subprocess.run(
+        [*ENTRY_POINT, "-p", str(tmp_path), "execute", "A"],
+        capture_output=True,
+        timeout=LIMIT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=full_disk,
+    )
     err = result.stderr.decode()
     assert result.returncode == 1 and "Traceback" not in err and "OSError" not in err, err
     last = err.splitlines()[-1]

@@ -46,7 +46,13 @@ from .conftest import task_block, write_plan
 class ScriptedAgent:
     """Yields ``events`` in order, ``pause`` seconds apart, and keeps every request it got."""
 
-    def __init__(self, events: Sequence[AgentEvent | Exception], pause: float = 0.0, config: AgentConfig | None = None, name: str = "scripted") -> None:
+    def __init__(
+        self,
+        events: Sequence[AgentEvent | Exception],
+        pause: float = 0.0,
+        config: AgentConfig | None = None,
+        name: str = "scripted",
+    ) -> None:
         self.name = name
         self.config = config or AgentConfig(type=AgentType.HTTP)
         self.events = list(events)
@@ -116,7 +122,10 @@ def every_file(root: Path) -> list[Path]:
 
 
 async def test_shell_run_streams_records_writes_output_and_ends_in_review(tmp_path: Path) -> None:
-    write_plan(tmp_path, task_block("A", commands=["echo first", "echo second >&2"], output="out/result.txt", estimated_hours=2))
+    write_plan(
+        tmp_path,
+        task_block("A", commands=["echo first", "echo second >&2"], output="out/result.txt", estimated_hours=2),
+    )
     with Project.open(tmp_path, actor="api") as project:
         bus = Bus()
         bus.watch(project)
@@ -130,7 +139,15 @@ async def test_shell_run_streams_records_writes_output_and_ends_in_review(tmp_pa
         assert (directory / OUTPUT_FILE).read_text() == "first\nsecond\n"
         assert task.last_run_id == result.run_id and task.attempts == 1 and task.actual_hours is not None
         # "process" lines record each command's process group (one that ended before it could be read is not)
-        assert [k for k in kinds(tmp_path, result.run_id) if k != "process"] == ["run", "started", "prompt", "first_text", "finished", "output", "end"]
+        assert [k for k in kinds(tmp_path, result.run_id) if k != "process"] == [
+            "run",
+            "started",
+            "prompt",
+            "first_text",
+            "finished",
+            "output",
+            "end",
+        ]
         end = events_of(tmp_path, result.run_id)[-1]
         assert end["status"] == "review" and end["error"] is None
         assert not is_live(tmp_path, result.run_id)
@@ -145,8 +162,11 @@ async def test_output_path_outside_the_project_root_fails_and_writes_nothing(tmp
     """Validation refuses such paths as written (tests/test_trust_store.py); through a symlinked directory
     the runner refuses them on the resolved path."""
     root = tmp_path / "proj"
-    write_plan(root, task_block("A", commands=["echo hi"], output="out/escape.txt")
-               + task_block("B", commands=["echo hi"], output="state/journal.log"))
+    write_plan(
+        root,
+        task_block("A", commands=["echo hi"], output="out/escape.txt")
+        + task_block("B", commands=["echo hi"], output="state/journal.log"),
+    )
     (root / "out").symlink_to(tmp_path)
     (root / "state").symlink_to(root / ".orchestra")
     with Project.open(root, actor="api") as project:
@@ -165,8 +185,12 @@ async def test_output_path_outside_the_project_root_fails_and_writes_nothing(tmp
 async def test_verify_commands_run_in_the_root_after_success_and_all_must_pass(tmp_path: Path) -> None:
     write_plan(
         tmp_path,
-        task_block("A", commands=["echo content"], output="result.txt", verify=["test -s result.txt", "echo checked; pwd"])
-        + task_block("B", commands=["echo content"], verify=["echo first ok", "echo broken >&2; exit 3", "touch never-run"]),
+        task_block(
+            "A", commands=["echo content"], output="result.txt", verify=["test -s result.txt", "echo checked; pwd"]
+        )
+        + task_block(
+            "B", commands=["echo content"], verify=["echo first ok", "echo broken >&2; exit 3", "touch never-run"]
+        ),
     )
     with Project.open(tmp_path, actor="api") as project:
         bus = Bus()
@@ -211,10 +235,15 @@ async def test_a_failing_command_fails_the_task_with_the_agents_reason_and_keeps
 
 async def test_task_strings_are_expanded_at_run_time_and_the_secret_is_written_nowhere(tmp_path: Path) -> None:
     secret = "s3cr3t-planted-value-4242"
-    write_plan(tmp_path, task_block(
-        "A", commands=["test ${TOKEN} = ${EXPECTED} && echo token-ok", "echo ${GREETING}"],
-        output="out/${NAME}.txt", verify=["test ${TOKEN} = ${EXPECTED}", "test -n ${TOKEN}"],
-    ))
+    write_plan(
+        tmp_path,
+        task_block(
+            "A",
+            commands=["test ${TOKEN} = ${EXPECTED} && echo token-ok", "echo ${GREETING}"],
+            output="out/${NAME}.txt",
+            verify=["test ${TOKEN} = ${EXPECTED}", "test -n ${TOKEN}"],
+        ),
+    )
     env = {**os.environ, "TOKEN": secret, "EXPECTED": secret, "GREETING": "hello-there", "NAME": "greeting"}
     with Project.open(tmp_path, actor="api") as project:
         result = await Runner(project, env=env).execute("A")
@@ -226,7 +255,12 @@ async def test_task_strings_are_expanded_at_run_time_and_the_secret_is_written_n
 
 
 async def test_dependencies_final_outputs_reach_the_prompt(tmp_path: Path) -> None:
-    write_plan(tmp_path, agent_tables("writer") + task_block("A", commands=["echo the design says X"]) + task_block("B", ["A"], agent="writer"))
+    write_plan(
+        tmp_path,
+        agent_tables("writer")
+        + task_block("A", commands=["echo the design says X"])
+        + task_block("B", ["A"], agent="writer"),
+    )
     agent = ScriptedAgent([TextDelta("ok"), Finished("ok")], name="writer")
     with Project.open(tmp_path, actor="api") as project:
         runner = Runner(project, agents={"shell": (await _shell(project)), "writer": agent})
@@ -252,7 +286,8 @@ async def test_usage_and_cost_are_recorded_and_add_up_over_attempts(tmp_path: Pa
     write_plan(tmp_path, agent_tables("gpt") + task_block("A", agent="gpt"))
     agent = ScriptedAgent(
         [TextDelta("hel"), UsageUpdate(1000, 10), TextDelta("lo"), UsageUpdate(None, 2000), Finished("hello")],
-        config=AgentConfig(type=AgentType.OPENAI, model="gpt-4o", api_key_env="OPENAI_API_KEY"), name="gpt",
+        config=AgentConfig(type=AgentType.OPENAI, model="gpt-4o", api_key_env="OPENAI_API_KEY"),
+        name="gpt",
     )
     with Project.open(tmp_path, actor="api") as project:
         runner = Runner(project, agents={"gpt": agent})
@@ -264,24 +299,36 @@ async def test_usage_and_cost_are_recorded_and_add_up_over_attempts(tmp_path: Pa
         project.retry("A")
         await runner.execute("A")
         task = project.task("A")
-        assert (task.input_tokens, task.output_tokens, task.cost_usd, task.attempts) == (2000, 4000, pytest.approx(0.045), 2)
+        assert (task.input_tokens, task.output_tokens, task.cost_usd, task.attempts) == (
+            2000,
+            4000,
+            pytest.approx(0.045),
+            2,
+        )
         usage = [e for e in events_of(tmp_path, first.run_id) if e["event"] == "usage"]
         assert usage == [{**usage[0], "input_tokens": 1000, "output_tokens": 2000}]
 
 
 async def test_a_provider_reported_cost_wins_over_the_price_table(tmp_path: Path) -> None:
     write_plan(tmp_path, agent_tables("gpt") + task_block("A", agent="gpt"))
-    agent = ScriptedAgent([UsageUpdate(1000, 1000, cost_usd=0.5), UsageUpdate(1000, 2000), Finished("x")],
-                          config=AgentConfig(type=AgentType.OPENAI, model="gpt-4o"), name="gpt")
+    agent = ScriptedAgent(
+        [UsageUpdate(1000, 1000, cost_usd=0.5), UsageUpdate(1000, 2000), Finished("x")],
+        config=AgentConfig(type=AgentType.OPENAI, model="gpt-4o"),
+        name="gpt",
+    )
     with Project.open(tmp_path, actor="api") as project:
         result = await Runner(project, agents={"gpt": agent}).execute("A")
         assert result.cost_usd == 0.5 and project.task("A").cost_usd == 0.5
 
 
 async def test_a_stream_without_a_final_event_and_an_agent_bug_both_fail_the_task(tmp_path: Path) -> None:
-    write_plan(tmp_path, agent_tables("quiet", "buggy") + task_block("A", agent="quiet") + task_block("B", agent="buggy"))
-    agents = {"quiet": ScriptedAgent([TextDelta("half an answer")], name="quiet"),
-              "buggy": ScriptedAgent([TextDelta("x"), RuntimeError("agent bug")], name="buggy")}
+    write_plan(
+        tmp_path, agent_tables("quiet", "buggy") + task_block("A", agent="quiet") + task_block("B", agent="buggy")
+    )
+    agents = {
+        "quiet": ScriptedAgent([TextDelta("half an answer")], name="quiet"),
+        "buggy": ScriptedAgent([TextDelta("x"), RuntimeError("agent bug")], name="buggy"),
+    }
     with Project.open(tmp_path, actor="api") as project:
         runner = Runner(project, agents=agents)
         quiet = await runner.execute("A")
@@ -296,7 +343,10 @@ async def test_an_agent_failure_is_recorded_with_its_message(tmp_path: Path) -> 
     agent = ScriptedAgent([Failed("openai: HTTP 401: invalid key (check $OPENAI_API_KEY)", kind="auth")], name="api")
     with Project.open(tmp_path, actor="api") as project:
         result = await Runner(project, agents={"api": agent}).execute("A")
-        assert result.status == "failed" and project.task("A").last_error == "openai: HTTP 401: invalid key (check $OPENAI_API_KEY)"
+        assert (
+            result.status == "failed"
+            and project.task("A").last_error == "openai: HTTP 401: invalid key (check $OPENAI_API_KEY)"
+        )
         failed = [e for e in events_of(tmp_path, result.run_id) if e["event"] == "failed"]
         assert failed[0]["kind"] == "auth"
 
@@ -388,8 +438,11 @@ def test_a_run_is_live_while_its_log_is_open_and_the_events_are_json_lines(tmp_p
 
 
 def test_recovery_fails_only_tasks_whose_current_run_died(tmp_path: Path) -> None:
-    write_plan(tmp_path, "".join(task_block(task_id, commands=["true"]) for task_id in ("DEAD", "LIVE", "HAND", "OLD", "GONE")))
+    write_plan(
+        tmp_path, "".join(task_block(task_id, commands=["true"]) for task_id in ("DEAD", "LIVE", "HAND", "OLD", "GONE"))
+    )
     with Project.open(tmp_path, actor="api") as project:
+
         def started(task_id: str) -> RunLog:
             log = RunLog(tmp_path, new_run_id())
             log.event("run", task=task_id)

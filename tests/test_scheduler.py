@@ -89,8 +89,10 @@ async def test_random_dag_keeps_every_slot_busy_while_a_task_is_ready(tmp_path: 
         run = asyncio.ensure_future(Scheduler(project, agents={"sleeper": agent}).run())
         try:
             for _step in range(len(tasks)):
-                await settled(lambda: len(agent.waiting) == expected_running() and agent.waiting,
-                              f"{expected_running()} running after {sorted(done)} ended")
+                await settled(
+                    lambda: len(agent.waiting) == expected_running() and agent.waiting,
+                    f"{expected_running()} running after {sorted(done)} ended",
+                )
                 assert len(agent.waiting) <= 4
                 for task_id in agent.waiting:
                     assert deps_of[task_id] <= done, f"{task_id} started before {deps_of[task_id] - done} ended"
@@ -129,8 +131,13 @@ async def test_dispatch_follows_next_task_order(tmp_path: Path) -> None:
 
 
 async def test_a_finishing_task_unblocks_its_dependants_at_once(tmp_path: Path) -> None:
-    plan_with(tmp_path, task_block("QUICK", estimated_hours=1) + task_block("SLOW", estimated_hours=10)
-              + task_block("NEXT", ["QUICK"], estimated_hours=1), parallel=2)
+    plan_with(
+        tmp_path,
+        task_block("QUICK", estimated_hours=1)
+        + task_block("SLOW", estimated_hours=10)
+        + task_block("NEXT", ["QUICK"], estimated_hours=1),
+        parallel=2,
+    )
     agent = SleepAgent(0.1)
     with Project.open(tmp_path, actor="scheduler") as project:
         await asyncio.wait_for(Scheduler(project, agents={"sleeper": agent}).run(), 60)
@@ -148,8 +155,14 @@ async def test_without_auto_complete_it_stops_when_nothing_is_ready(tmp_path: Pa
 
 
 async def test_until_runs_only_that_task_and_what_it_needs(tmp_path: Path) -> None:
-    body = (task_block("ROOT") + task_block("MID", ["ROOT"]) + task_block("GOAL", ["MID"]) + task_block("SIDE", ["ROOT"])
-            + task_block("OTHER") + task_block("LATER", ["GOAL"]))
+    body = (
+        task_block("ROOT")
+        + task_block("MID", ["ROOT"])
+        + task_block("GOAL", ["MID"])
+        + task_block("SIDE", ["ROOT"])
+        + task_block("OTHER")
+        + task_block("LATER", ["GOAL"])
+    )
     plan_with(tmp_path, body, parallel=4)
     agent = SleepAgent(0.001)
     with Project.open(tmp_path, actor="scheduler") as project:
@@ -160,7 +173,9 @@ async def test_until_runs_only_that_task_and_what_it_needs(tmp_path: Path) -> No
 
 
 async def test_a_failed_task_holds_its_dependants_and_the_rest_still_runs(tmp_path: Path) -> None:
-    body = agent_tables("broken") + task_block("BAD", agent="broken") + task_block("AFTER", ["BAD"]) + task_block("FINE")
+    body = (
+        agent_tables("broken") + task_block("BAD", agent="broken") + task_block("AFTER", ["BAD"]) + task_block("FINE")
+    )
     plan_with(tmp_path, body)
     agents = {"sleeper": SleepAgent(0.001), "broken": ScriptedAgent([TextDelta("no")], name="broken")}
     with Project.open(tmp_path, actor="scheduler") as project:
@@ -193,7 +208,11 @@ async def test_a_task_another_process_starts_first_is_skipped(tmp_path: Path) ->
 
 
 async def test_cancelling_the_run_fails_the_running_tasks_and_keeps_their_output(tmp_path: Path) -> None:
-    plan_with(tmp_path, "".join(task_block(f"L{i}", estimated_hours=100) for i in range(3)) + task_block("WAIT", ["L0"]), parallel=2)
+    plan_with(
+        tmp_path,
+        "".join(task_block(f"L{i}", estimated_hours=100) for i in range(3)) + task_block("WAIT", ["L0"]),
+        parallel=2,
+    )
     bus = Bus()
     seen = bus.subscribe()
     with Project.open(tmp_path, actor="scheduler") as project:
@@ -233,7 +252,11 @@ async def test_cancelling_before_any_job_began_starts_nothing(tmp_path: Path) ->
 
 
 async def test_dispatch_refuses_in_one_line_what_is_not_ready_already_running_or_over_the_limit(tmp_path: Path) -> None:
-    plan_with(tmp_path, "".join(task_block(t, estimated_hours=100) for t in ("A", "B", "C", "F")) + task_block("D", ["A"]), parallel=2)
+    plan_with(
+        tmp_path,
+        "".join(task_block(t, estimated_hours=100) for t in ("A", "B", "C", "F")) + task_block("D", ["A"]),
+        parallel=2,
+    )
     with Project.open(tmp_path, actor="scheduler") as project:
         scheduler = Scheduler(project, agents={"sleeper": SleepAgent(1.0)})
         project.fail("F", "broken")
@@ -247,7 +270,9 @@ async def test_dispatch_refuses_in_one_line_what_is_not_ready_already_running_or
         with pytest.raises(TransitionError, match=r"^A is already running$"):
             scheduler.dispatch("A")
         scheduler.dispatch("B")
-        with pytest.raises(OrchestraError, match=r"^2 tasks are running, the plan's parallel_max; C can start when one ends$"):
+        with pytest.raises(
+            OrchestraError, match=r"^2 tasks are running, the plan's parallel_max; C can start when one ends$"
+        ):
             scheduler.dispatch("C")
         assert sorted(scheduler.jobs) == ["A", "B"]
         assert await scheduler.cancel_all() == []  # neither had begun: nothing was started
@@ -280,7 +305,11 @@ async def test_cancel_stops_one_tasks_run_and_says_whether_it_had_begun(tmp_path
 
 
 async def test_the_scheduler_picks_up_a_review_completed_from_another_process(tmp_path: Path) -> None:
-    plan_with(tmp_path, agent_tables("slow") + task_block("A") + task_block("SLOW", agent="slow") + task_block("B", ["A"]), auto_complete=False)
+    plan_with(
+        tmp_path,
+        agent_tables("slow") + task_block("A") + task_block("SLOW", agent="slow") + task_block("B", ["A"]),
+        auto_complete=False,
+    )
     with Project.open(tmp_path, actor="scheduler") as project, Project.open(tmp_path, actor="cli") as person:
         gate = asyncio.Event()
 
@@ -304,7 +333,9 @@ async def test_the_scheduler_picks_up_a_review_completed_from_another_process(tm
 
 
 def test_the_engine_imports_no_face_toolkit() -> None:
-    code = ("import sys, orchestra_tui.engine.scheduler, orchestra_tui.engine.runner, orchestra_tui.engine.bus, orchestra_tui.engine.runs\n"
-            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'typer', 'rich', 'click'))))")
+    code = (
+        "import sys, orchestra_tui.engine.scheduler, orchestra_tui.engine.runner, orchestra_tui.engine.bus, orchestra_tui.engine.runs\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'typer', 'rich', 'click'))))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr

@@ -85,7 +85,10 @@ def servers() -> Iterator[tuple[FakeServer, Receiver, int]]:
 
 
 def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
-    tmp_path: Path, servers: tuple[FakeServer, Receiver, int], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    servers: tuple[FakeServer, Receiver, int],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     provider, receiver, down_port = servers
     key = f"sk-test-PLANTED-{secrets.token_hex(12)}"
@@ -98,18 +101,28 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
     root = tmp_path / "project"
     body = (
         f'[agents.gpt]\ntype = "openai"\nmodel = "gpt-4o-mini"\nbase_url = "{provider.url}/v1"\napi_key_env = "{KEY_ENV}"\n'
-        'max_attempts = 1\n\n'
+        "max_attempts = 1\n\n"
         f'[[webhooks]]\nurl = "{receiver.url()}?token=${{{TOKEN_ENV}}}"\nsecret_env = "{HOOK_ENV}"\n\n'
         f'[[webhooks]]\nurl = "http://127.0.0.1:{down_port}/down?token=${{{TOKEN_ENV}}}"\nsecret_env = "{HOOK_ENV}"\n\n'
-        + task_block("GPT-1", agent="gpt", description=f"Say hello. The key is in ${{{KEY_ENV}}} (never expand it into a file).")
-        + task_block("C") + task_block("D", ["C"]) + task_block("E")
+        + task_block(
+            "GPT-1", agent="gpt", description=f"Say hello. The key is in ${{{KEY_ENV}}} (never expand it into a file)."
+        )
+        + task_block("C")
+        + task_block("D", ["C"])
+        + task_block("E")
     )
     write_plan(root, body, project_id="secrets")
     outputs: list[str] = []
 
     def orchestra(*args: str, code: int = 0) -> None:
-        result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
-                                check=False, capture_output=True, text=True, timeout=120, env=os.environ.copy())
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=os.environ.copy(),
+        )
         outputs.extend([result.stdout, result.stderr])
         assert result.returncode == code, (args, result.stderr)
 
@@ -119,13 +132,33 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
     orchestra("complete", "C")
     orchestra("fail", "D", "--reason", "the build broke")
     orchestra("retry", "D")
-    for read in (["list", "--json"], ["next", "--json"], ["report", "--json"], ["report", "--markdown"], ["report"],
-                 ["backups", "--json"], ["diff", "1"], ["graph"], ["agents", "--json"], ["agents"]):
+    for read in (
+        ["list", "--json"],
+        ["next", "--json"],
+        ["report", "--json"],
+        ["report", "--markdown"],
+        ["report"],
+        ["backups", "--json"],
+        ["diff", "1"],
+        ["graph"],
+        ["agents", "--json"],
+        ["agents"],
+    ):
         orchestra(*read)
 
     # An agent run refused by the provider, which echoes the key it was sent.
-    provider.reply(Reply.json(401, {"error": {"message": f"Incorrect API key provided: {key}.", "type": "invalid_request_error",
-                                              "code": "invalid_api_key"}}))
+    provider.reply(
+        Reply.json(
+            401,
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {key}.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+        )
+    )
     orchestra("execute", "GPT-1", code=1)
     assert provider.requests and key in provider.requests[0].headers.get("authorization", "")  # the key was used
 
@@ -161,7 +194,9 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
     for text in outputs:
         assert not any(value in text for value in planted), text
     for record in caplog.records:
-        assert not any(value in record.getMessage() or value in (record.exc_text or "") for value in planted), record.getMessage()
+        assert not any(value in record.getMessage() or value in (record.exc_text or "") for value in planted), (
+            record.getMessage()
+        )
     for request in received:
         assert not any(value.encode() in request.body for value in planted)
 
@@ -205,7 +240,10 @@ def test_values_expanded_from_the_environment_reach_no_file_output_webhook_or_sc
     """The exact reproductions of issue 9 item 2: a command line with ``${OPENAI_API_KEY}`` that fails, a header
     ``${OTHER_TOKEN}`` a server echoes back (also in base64), a ``?key=${VAR}`` in a base_url, a token expanded
     into a webhook's URL path. Every file, every output of every command, every webhook body, the TUI."""
-    planted = {name: f"PLANTED-{name}-{secrets.token_hex(12)}" for name in ("OPENAI_API_KEY", "OTHER_TOKEN", "QUERY_KEY", "PATH_TOKEN")}
+    planted = {
+        name: f"PLANTED-{name}-{secrets.token_hex(12)}"
+        for name in ("OPENAI_API_KEY", "OTHER_TOKEN", "QUERY_KEY", "PATH_TOKEN")
+    }
     for name, value in planted.items():
         monkeypatch.setenv(name, value)
     allow(tmp_path, monkeypatch, "OTHER_TOKEN", "QUERY_KEY", "PATH_TOKEN")
@@ -223,16 +261,29 @@ def test_values_expanded_from_the_environment_reach_no_file_output_webhook_or_sc
     outputs: list[bytes] = []
 
     def orchestra(*args: str, code: int | None = 0) -> None:
-        result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
-                                check=False, capture_output=True, timeout=120, env=os.environ.copy())
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+            check=False,
+            capture_output=True,
+            timeout=120,
+            env=os.environ.copy(),
+        )
         outputs.extend([result.stdout, result.stderr])
         assert code is None or result.returncode == code, (args, result.stderr)
 
     try:
         orchestra("run", code=1)  # both tasks fail
         orchestra("execute", "SH-1", code=None)  # refused: it is failed; the message names the task only
-        for read in (["list", "--json"], ["list"], ["show", "SH-1"], ["show", "HTTP-1"], ["backups", "--json"],
-                     ["agents", "--json", "--offline"], ["report", "--json"], ["diff", "1"]):
+        for read in (
+            ["list", "--json"],
+            ["list"],
+            ["show", "SH-1"],
+            ["show", "HTTP-1"],
+            ["backups", "--json"],
+            ["agents", "--json", "--offline"],
+            ["report", "--json"],
+            ["diff", "1"],
+        ):
             orchestra(*read)
         assert receiver.wait_for(4, timeout=30), "the sender delivered the run's events"
     finally:
@@ -263,5 +314,7 @@ async def _tui_screen(root: Path, tmp_path: Path) -> str:
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
         app.post_message(TaskSelected("SH-1"))
-        await until(pilot, lambda: "SH-1  Task SH-1" in "".join(seg.text for line in screen(app) for seg in line), "the detail")
+        await until(
+            pilot, lambda: "SH-1  Task SH-1" in "".join(seg.text for line in screen(app) for seg in line), "the detail"
+        )
         return "\n".join("".join(seg.text for seg in line) for line in screen(app))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,19 @@ def seed_task(task_id: str, deps: list[str] | None = None, **fields: Any) -> dic
     }
 
 
-def write_state(path: Path, tasks: Any, *, format_version: Any = 2, checksum: str | None | bool = True, **top: Any) -> Path:
+def write_state(
+    path: Path, tasks: Any, *, format_version: Any = 2, checksum: str | bool | None = True, **top: Any
+) -> Path:
     """A seed state file; ``checksum=True`` computes the seed's 16 hex digits, a string is written as is."""
-    doc: dict[str, Any] = {"version": "1.0", "format_version": format_version, "project_id": "seed-project",
-                           "last_updated": "2025-11-12T01:30:45.123456", "tasks": tasks,
-                           "metrics": {"total_tasks": len(tasks), "completed_tasks": 0}, **top}
+    doc: dict[str, Any] = {
+        "version": "1.0",
+        "format_version": format_version,
+        "project_id": "seed-project",
+        "last_updated": "2025-11-12T01:30:45.123456",
+        "tasks": tasks,
+        "metrics": {"total_tasks": len(tasks), "completed_tasks": 0},
+        **top,
+    }
     if checksum is True:
         doc["checksum"] = hashlib.sha256(json.dumps(tasks, sort_keys=True).encode()).hexdigest()[:16]
     elif isinstance(checksum, str):
@@ -75,13 +83,24 @@ def snapshot(project: Project) -> tuple[int, dict[str, dict[str, Any]]]:
 
 
 def test_v2_dict_shape_is_one_import_entry(project: Project, tmp_path: Path) -> None:
-    path = write_state(tmp_path / "project_state.json", {
-        "TASK-001": seed_task("TASK-001", priority="critical", phase="design", estimated_hours=8,
-                              status="completed", started_at="2025-11-10T09:00:00", completed_at="2025-11-10T17:00:00",
-                              deliverables=["docs/SYSTEM-DESIGN.md"], success_criteria=["All components diagrammed"]),
-        "TASK-002": seed_task("TASK-002", ["TASK-001"], priority="high"),
-        "TASK-003": seed_task("TASK-003", ["TASK-002", "PLAN-1"]),
-    })
+    path = write_state(
+        tmp_path / "project_state.json",
+        {
+            "TASK-001": seed_task(
+                "TASK-001",
+                priority="critical",
+                phase="design",
+                estimated_hours=8,
+                status="completed",
+                started_at="2025-11-10T09:00:00",
+                completed_at="2025-11-10T17:00:00",
+                deliverables=["docs/SYSTEM-DESIGN.md"],
+                success_criteria=["All components diagrammed"],
+            ),
+            "TASK-002": seed_task("TASK-002", ["TASK-001"], priority="high"),
+            "TASK-003": seed_task("TASK-003", ["TASK-002", "PLAN-1"]),
+        },
+    )
     entry = import_seed_state(project, path)
     assert entry is not None
     assert (entry.action, entry.actor) == ("import", "cli")
@@ -95,34 +114,50 @@ def test_v2_dict_shape_is_one_import_entry(project: Project, tmp_path: Path) -> 
     assert first.priority == TaskPriority.CRITICAL and first.phase == ProjectPhase.DESIGN and first.estimated_hours == 8
     assert first.deliverables == ["docs/SYSTEM-DESIGN.md"] and first.success_criteria == ["All components diagrammed"]
     assert first.status == TaskStatus.COMPLETED
-    assert first.started_at == datetime(2025, 11, 10, 9, tzinfo=timezone.utc)  # naive means UTC
-    assert first.completed_at == datetime(2025, 11, 10, 17, tzinfo=timezone.utc)
+    assert first.started_at == datetime(2025, 11, 10, 9, tzinfo=UTC)  # naive means UTC
+    assert first.completed_at == datetime(2025, 11, 10, 17, tzinfo=UTC)
     assert project.status_of("TASK-002") == TaskStatus.READY and project.status_of("TASK-003") == TaskStatus.BLOCKED
     assert project.next_task().task_id == "PLAN-1"  # high, ready; TASK-002 is high too but its chain is shorter
 
 
 def test_v1_list_shape_with_liberal_spellings(project: Project, tmp_path: Path) -> None:
-    path = write_state(tmp_path / "old_state.json", [
-        seed_task("A", priority="CRITICAL", phase="ProjectPhase.DESIGN", status="TaskStatus.COMPLETED",
-                  completed_at="2025-11-10T17:00:00+02:00"),
-        seed_task("B", ["A"], priority="TaskPriority.HIGH", status="blocked"),
-        seed_task("C", ["A"], status="READY"),
-        seed_task("D", ["A"], status="in_progress", started_at="2025-11-11T08:00:00Z"),
-        {"id": "E", "dependencies": ["B"]},  # minimal: everything else takes its default
-    ], format_version=1, checksum=None)
+    path = write_state(
+        tmp_path / "old_state.json",
+        [
+            seed_task(
+                "A",
+                priority="CRITICAL",
+                phase="ProjectPhase.DESIGN",
+                status="TaskStatus.COMPLETED",
+                completed_at="2025-11-10T17:00:00+02:00",
+            ),
+            seed_task("B", ["A"], priority="TaskPriority.HIGH", status="blocked"),
+            seed_task("C", ["A"], status="READY"),
+            seed_task("D", ["A"], status="in_progress", started_at="2025-11-11T08:00:00Z"),
+            {"id": "E", "dependencies": ["B"]},  # minimal: everything else takes its default
+        ],
+        format_version=1,
+        checksum=None,
+    )
     entry = import_seed_state(project, path)
     assert entry is not None and entry.summary == "imported old_state.json (seed format 1): 5 added, 0 updated"
     a = project.task("A")
     assert (a.priority, a.phase, a.status) == (TaskPriority.CRITICAL, ProjectPhase.DESIGN, TaskStatus.COMPLETED)
-    assert a.completed_at == datetime(2025, 11, 10, 15, tzinfo=timezone.utc)
+    assert a.completed_at == datetime(2025, 11, 10, 15, tzinfo=UTC)
     assert project.task("B").priority == TaskPriority.HIGH
     assert project.task("B").status == TaskStatus.PENDING and project.task("C").status == TaskStatus.PENDING
     assert project.status_of("B") == TaskStatus.READY
     d = project.task("D")
     assert d.status == TaskStatus.FAILED and d.last_error == "interrupted (imported)"
-    assert d.started_at == datetime(2025, 11, 11, 8, tzinfo=timezone.utc)
+    assert d.started_at == datetime(2025, 11, 11, 8, tzinfo=UTC)
     e = project.task("E")
-    assert (e.title, e.priority, e.phase, e.estimated_hours, e.agent) == ("E", TaskPriority.MEDIUM, ProjectPhase.DEVELOPMENT, 1.0, None)
+    assert (e.title, e.priority, e.phase, e.estimated_hours, e.agent) == (
+        "E",
+        TaskPriority.MEDIUM,
+        ProjectPhase.DEVELOPMENT,
+        1.0,
+        None,
+    )
     assert "checksum" not in entry.summary
 
 
@@ -135,26 +170,54 @@ def test_tasks_already_present_take_only_progress_from_the_file(project: Project
     project.start("PLAN-1")
     project.fail("PLAN-1", "first try broke")
     assert project.task("PLAN-1").attempts == 1
-    path = write_state(tmp_path / "s.json", {
-        "PLAN-1": seed_task("PLAN-1", title="Seed title", priority="low", estimated_hours=9, status="completed",
-                            started_at="2025-11-10T09:00:00", completed_at="2025-11-10T10:30:00", actual_hours=1.5),
-    })
+    path = write_state(
+        tmp_path / "s.json",
+        {
+            "PLAN-1": seed_task(
+                "PLAN-1",
+                title="Seed title",
+                priority="low",
+                estimated_hours=9,
+                status="completed",
+                started_at="2025-11-10T09:00:00",
+                completed_at="2025-11-10T10:30:00",
+                actual_hours=1.5,
+            ),
+        },
+    )
     entry = import_seed_state(project, path)
     assert entry is not None and entry.summary.endswith("0 added, 1 updated")
     task = project.task("PLAN-1")
-    assert (task.title, task.priority, task.estimated_hours, task.origin) == ("Task PLAN-1", TaskPriority.HIGH, 3.0, "plan")
+    assert (task.title, task.priority, task.estimated_hours, task.origin) == (
+        "Task PLAN-1",
+        TaskPriority.HIGH,
+        3.0,
+        "plan",
+    )
     assert task.status == TaskStatus.COMPLETED and task.actual_hours == 1.5 and task.last_error is None
-    assert task.completed_at == datetime(2025, 11, 10, 10, 30, tzinfo=timezone.utc)
+    assert task.completed_at == datetime(2025, 11, 10, 10, 30, tzinfo=UTC)
     assert task.attempts == 1  # the file does not record attempts: the project's count stays
-    with_attempts = write_state(tmp_path / "s2.json", {"PLAN-1": seed_task("PLAN-1", status="completed", attempts=4,
-                                                                          completed_at="2025-11-10T10:30:00", actual_hours=1.5,
-                                                                          started_at="2025-11-10T09:00:00")})
+    with_attempts = write_state(
+        tmp_path / "s2.json",
+        {
+            "PLAN-1": seed_task(
+                "PLAN-1",
+                status="completed",
+                attempts=4,
+                completed_at="2025-11-10T10:30:00",
+                actual_hours=1.5,
+                started_at="2025-11-10T09:00:00",
+            )
+        },
+    )
     import_seed_state(project, with_attempts)
     assert project.task("PLAN-1").attempts == 4
 
 
 def test_reimporting_the_same_file_writes_nothing(project: Project, tmp_path: Path) -> None:
-    path = write_state(tmp_path / "s.json", {"A": seed_task("A", status="completed", completed_at="2025-11-10T10:00:00")})
+    path = write_state(
+        tmp_path / "s.json", {"A": seed_task("A", status="completed", completed_at="2025-11-10T10:00:00")}
+    )
     assert import_seed_state(project, path) is not None
     before = snapshot(project)
     assert import_seed_state(project, path) is None
@@ -225,7 +288,11 @@ def test_missing_file(project: Project, tmp_path: Path) -> None:
 
 
 def test_not_a_seed_state_file(project: Project, tmp_path: Path) -> None:
-    for content, found in (("[1, 2]", "a JSON list"), ('{"name": "x"}', "an object without 'tasks'"), ('{"tasks": "A"}', "'tasks' is a str")):
+    for content, found in (
+        ("[1, 2]", "a JSON list"),
+        ('{"name": "x"}', "an object without 'tasks'"),
+        ('{"tasks": "A"}', "'tasks' is a str"),
+    ):
         path = tmp_path / "other.json"
         path.write_text(content)
         refused(project, path, StateError, "not a seed state file", found)
@@ -247,7 +314,10 @@ def test_orchestras_own_state_file_is_named_as_such(project: Project, tmp_path: 
     ("task", "fragments"),
     [
         (seed_task("A", estimated_hours=-1), ("task A: field 'estimated_hours'", "greater than 0", "-1")),
-        (seed_task("A", priority="urgent"), ("task A: field 'priority'", "'critical', 'high', 'medium' or 'low'", "'urgent'")),
+        (
+            seed_task("A", priority="urgent"),
+            ("task A: field 'priority'", "'critical', 'high', 'medium' or 'low'", "'urgent'"),
+        ),
         (seed_task("A", phase="documentation"), ("task A: field 'phase'", "'documentation'")),
         (seed_task("A", status="done"), ("task A: field 'status'", "'done'")),
         (seed_task("A", started_at="yesterday"), ("task A: field 'started_at'", "'yesterday'")),
@@ -256,7 +326,9 @@ def test_orchestras_own_state_file_is_named_as_such(project: Project, tmp_path: 
         (seed_task("A", title=""), ("task A: field 'title'",)),
     ],
 )
-def test_a_bad_field_names_the_task_and_field(project: Project, tmp_path: Path, task: dict[str, Any], fragments: tuple[str, ...]) -> None:
+def test_a_bad_field_names_the_task_and_field(
+    project: Project, tmp_path: Path, task: dict[str, Any], fragments: tuple[str, ...]
+) -> None:
     path = write_state(tmp_path / "s.json", {"OK": seed_task("OK"), "A": task})
     refused(project, path, PlanError, str(path), *fragments)
 

@@ -44,7 +44,10 @@ def test_dumps_is_canonical() -> None:
 
 
 def test_frames_round_trip() -> None:
-    pairs = [({"seq": 1, "id": "00000001"}, {"changes": [1]}), ({"seq": 2, "id": "00000002", "s": "é"}, {"changes": []})]
+    pairs = [
+        ({"seq": 1, "id": "00000001"}, {"changes": [1]}),
+        ({"seq": 2, "id": "00000002", "s": "é"}, {"changes": []}),
+    ]
     data = frames_bytes(*pairs)
     frames = list(iter_frames(data))
     assert [f.meta for f in frames] == [meta for meta, _ in pairs]
@@ -104,7 +107,13 @@ def test_journal_append_and_truncate(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ changes
 
 # Records as the store holds them: every record has the same keys (a model dump); values may be None.
-values = st.one_of(st.none(), st.integers(-5, 5), st.text(max_size=5), st.lists(st.integers(0, 3), max_size=3), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+values = st.one_of(
+    st.none(),
+    st.integers(-5, 5),
+    st.text(max_size=5),
+    st.lists(st.integers(0, 3), max_size=3),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
 records = st.fixed_dictionaries(
     {
         "status": st.sampled_from(["pending", "in_progress", "review", "completed", "failed", "cancelled"]),
@@ -144,7 +153,10 @@ def test_apply_of_diff_gives_the_new_state_and_invert_gives_the_old(old: dict, n
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.text(max_size=3), st.integers(), max_size=4), st.dictionaries(st.text(max_size=3), st.integers(), max_size=4))
+@given(
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=4),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=4),
+)
 def test_meta_changes(old: dict, new: dict) -> None:
     change = diff_meta(old, new)
     if old == new:
@@ -156,10 +168,20 @@ def test_meta_changes(old: dict, new: dict) -> None:
 
 
 def test_progress_figures() -> None:
-    progress = Progress([{"status": "completed", "estimated_hours": 2}, {"status": "pending", "estimated_hours": 3}, {"status": "pending"}])
+    progress = Progress(
+        [
+            {"status": "completed", "estimated_hours": 2},
+            {"status": "pending", "estimated_hours": 3},
+            {"status": "pending"},
+        ]
+    )
     assert progress.figures() == {
-        "total_tasks": 3, "completed_tasks": 1, "completion_percentage": 33.3,
-        "by_status": {"completed": 1, "pending": 2}, "hours_total": 5.0, "hours_done": 2.0,
+        "total_tasks": 3,
+        "completed_tasks": 1,
+        "completion_percentage": 33.3,
+        "by_status": {"completed": 1, "pending": 2},
+        "hours_total": 5.0,
+        "hours_done": 2.0,
     }
     assert Progress().figures()["completion_percentage"] == 0.0
 
@@ -169,7 +191,16 @@ def test_progress_figures() -> None:
 
 def small_snapshot() -> bytes:
     tasks = {"A": {"status": "pending", "title": "Write the spec"}, "B": {"status": "completed", "title": "Ship it"}}
-    data, _ = encode(version="0.1.0", project_id="p", tasks=tasks, meta={"k": 1}, metrics={"total_tasks": 2}, seq=7, offset=1234, last_updated="2024-01-01T00:00:00+00:00")
+    data, _ = encode(
+        version="0.1.0",
+        project_id="p",
+        tasks=tasks,
+        meta={"k": 1},
+        metrics={"total_tasks": 2},
+        seq=7,
+        offset=1234,
+        last_updated="2024-01-01T00:00:00+00:00",
+    )
     return data
 
 
@@ -179,7 +210,14 @@ def test_snapshot_round_trip_and_checksum() -> None:
     assert (snap.project_id, snap.seq, snap.offset, snap.meta) == ("p", 7, 1234, {"k": 1})
     assert snap.tasks["B"] == {"status": "completed", "title": "Ship it"}
     doc = json.loads(data)
-    assert doc["format_version"] == FORMAT_VERSION and set(doc) >= {"version", "project_id", "last_updated", "checksum", "tasks", "metrics"}
+    assert doc["format_version"] == FORMAT_VERSION and set(doc) >= {
+        "version",
+        "project_id",
+        "last_updated",
+        "checksum",
+        "tasks",
+        "metrics",
+    }
     body = b"{" + data[len(b'{"checksum":"') + 64 + 2 :]
     assert hashlib.sha256(body).hexdigest() == doc["checksum"] == snap.checksum
 
@@ -329,9 +367,21 @@ def test_checkpoints_every_checkpoint_every_entries(tmp_path: Path) -> None:
     for name in names:  # content-addressed: the name carries the SHA-256 of the content
         body = gzip.decompress((tmp_path / "checkpoints" / name).read_bytes())
         assert hashlib.sha256(body).hexdigest() == name.split(".")[1]
-        assert state_digest(*(lambda s: (s.tasks, s.meta))(read_checkpoint(tmp_path / "checkpoints" / name))) == digests[int(name[:8])]
+        assert (
+            state_digest(*(lambda s: (s.tasks, s.meta))(read_checkpoint(tmp_path / "checkpoints" / name)))
+            == digests[int(name[:8])]
+        )
     assert decode((tmp_path / "project_state.json").read_bytes()).seq == 2 * CHECKPOINT_EVERY  # the snapshot trails
-    around = [1, 2, CHECKPOINT_EVERY - 1, CHECKPOINT_EVERY, CHECKPOINT_EVERY + 1, 2 * CHECKPOINT_EVERY - 1, 2 * CHECKPOINT_EVERY, total]
+    around = [
+        1,
+        2,
+        CHECKPOINT_EVERY - 1,
+        CHECKPOINT_EVERY,
+        CHECKPOINT_EVERY + 1,
+        2 * CHECKPOINT_EVERY - 1,
+        2 * CHECKPOINT_EVERY,
+        total,
+    ]
     for seq in sorted(set(around) | set(range(3, total, 17))):
         assert state_digest(*store.state_at(seq)) == digests[seq], seq
     store.close()
@@ -369,7 +419,9 @@ def test_rollback_is_a_new_entry_and_undo_restores_the_state_before_it(tmp_path:
         count = len(project.history())
 
         rollback = project.rollback(str(target))
-        assert rollback.seq == count + 1 and rollback.action == "rollback" and rollback.extra["target"] == entry_id(target)
+        assert (
+            rollback.seq == count + 1 and rollback.action == "rollback" and rollback.extra["target"] == entry_id(target)
+        )
         assert state_digest(store.tasks, store.meta) == at_target and "X-1" not in project.tasks
         assert len(project.history()) == count + 1  # nothing was erased
         assert project.rollback(str(target)) is None  # already there

@@ -21,9 +21,15 @@ from orchestra_tui.models import AgentTask
 from .conftest import REPO, write_plan
 from .test_cli import cli, ok, user_error
 
-SHARED = next((path for path in (REPO.parent / "shared", REPO.parents[1] / "shared") if path.is_dir()), REPO.parent / "shared")
+SHARED = next(
+    (path for path in (REPO.parent / "shared", REPO.parents[1] / "shared") if path.is_dir()), REPO.parent / "shared"
+)
 CORPUS = SHARED / "corpus" / "taskmaster"
-INDEX = list(csv.DictReader((CORPUS / "INDEX.tsv").open(encoding="utf-8"), delimiter="\t")) if (CORPUS / "INDEX.tsv").is_file() else []
+INDEX = (
+    list(csv.DictReader((CORPUS / "INDEX.tsv").open(encoding="utf-8"), delimiter="\t"))
+    if (CORPUS / "INDEX.tsv").is_file()
+    else []
+)
 
 
 def test_the_corpus_is_there() -> None:
@@ -45,13 +51,16 @@ def test_every_corpus_file_imports_losing_nothing(tmp_path: Path, row: dict[str,
         assert len(project.tasks) == tasks + subtasks
         assert sum(len(task.dependencies) for task in project.tasks.values()) == summary["dependencies"]
         assert sum(task.parent is not None for task in project.tasks.values()) == subtasks
-        counts = {status: sum(task.status == status for task in project.tasks.values()) for status in summary["statuses"]}
+        counts = {
+            status: sum(task.status == status for task in project.tasks.values()) for status in summary["statuses"]
+        }
         assert counts == summary["statuses"]
         # details -> notes and testStrategy -> success_criteria, for every task and subtask that has them
         written = _raw_tasks(json.loads(source.read_text(encoding="utf-8-sig")))
         for key, kept in (("details", lambda t: t.notes), ("testStrategy", lambda t: "".join(t.success_criteria))):
-            assert sorted(t[key] for t in written if isinstance(t.get(key), str) and t[key].strip()) == \
-                sorted(kept(task) for task in project.tasks.values() if kept(task))
+            assert sorted(t[key] for t in written if isinstance(t.get(key), str) and t[key].strip()) == sorted(
+                kept(task) for task in project.tasks.values() if kept(task)
+            )
         assert all(task.metadata["taskmaster"]["tag"] in summary["tags"] for task in project.tasks.values())
 
 
@@ -90,13 +99,23 @@ def test_one_tag_by_default_and_a_note_about_the_others(tmp_path: Path) -> None:
     assert len([t for t in data["tasks"] if "parent" not in t]) == 103
     other = tmp_path / "other"
     other.mkdir()
-    summary = json.loads(ok(other, "import", "taskmaster", str(CORPUS / "01-eyaltoledano__claude-task-master.json"),
-                            "--tag", "test-tag", "--json").stdout)
+    summary = json.loads(
+        ok(
+            other,
+            "import",
+            "taskmaster",
+            str(CORPUS / "01-eyaltoledano__claude-task-master.json"),
+            "--tag",
+            "test-tag",
+            "--json",
+        ).stdout
+    )
     assert summary["tags"] == ["test-tag"] and summary["tasks"] == 1
     # the dangling dependency of that tag, reported with its reason
     assert summary["dropped"] == [{"task": "1", "dependency": "16", "why": "no task 16 in tag test-tag"}]
-    assert user_error(other, "import", "taskmaster", str(CORPUS / "21-Galaxybigbird__QT-MT5-2.5.json"), "--tag", "nope") \
-        .endswith("no tag 'nope'; its tags: quantower")
+    assert user_error(
+        other, "import", "taskmaster", str(CORPUS / "21-Galaxybigbird__QT-MT5-2.5.json"), "--tag", "nope"
+    ).endswith("no tag 'nope'; its tags: quantower")
 
 
 def test_ambiguous_sibling_dependencies_follow_the_rule_and_are_reported(tmp_path: Path) -> None:
@@ -104,8 +123,10 @@ def test_ambiguous_sibling_dependencies_follow_the_rule_and_are_reported(tmp_pat
     lines = result.stdout.splitlines()
     # 10.1 depends on [3,4,5,6,7]; its parent task 10 on [3,4,7,8]: as siblings 3, 4 and 7 close cycles, so they
     # are read as the tasks the parent depends on; 5 and 6 stay siblings.
-    assert any(line.startswith("re-interpreted: task 10.1: dependency 3 read as task 3: as sibling 10.3 it closes the cycle")
-               for line in lines)
+    assert any(
+        line.startswith("re-interpreted: task 10.1: dependency 3 read as task 3: as sibling 10.3 it closes the cycle")
+        for line in lines
+    )
     assert any(line.startswith("dropped: task 10.5: dependency 1: it closes the dependency cycle") for line in lines)
     with Project.open(tmp_path) as project:
         assert project.task("10.1").dependencies == ["3", "4", "10.5", "10.6", "7"]
@@ -140,7 +161,10 @@ def test_unknown_statuses_become_tags_and_metadata(tmp_path: Path) -> None:
 
 def test_a_parent_cannot_complete_before_its_subtasks(tmp_path: Path) -> None:
     ok(tmp_path, "import", "taskmaster", str(CORPUS / "14-Ancienttwo__Astro3.json"))
-    assert user_error(tmp_path, "complete", "1") == "error: cannot complete 1: its subtasks are not completed: 1.1 (ready), 1.2 (ready)"
+    assert (
+        user_error(tmp_path, "complete", "1")
+        == "error: cannot complete 1: its subtasks are not completed: 1.1 (ready), 1.2 (ready)"
+    )
     shown = ok(tmp_path, "show", "1").stdout
     assert "subtasks" in shown and "1.1 (ready), 1.2 (ready)" in shown
     detail = json.loads(ok(tmp_path, "show", "1", "--json").stdout)
@@ -151,8 +175,12 @@ def test_a_parent_cannot_complete_before_its_subtasks(tmp_path: Path) -> None:
 
 
 def test_a_subtask_waits_for_what_its_parent_waits_for() -> None:
-    tasks = [AgentTask(task_id="A", title="a"), AgentTask(task_id="B", title="b", dependencies=["A"]),
-             AgentTask(task_id="B.1", title="b1", parent="B"), AgentTask(task_id="B.2", title="b2", parent="B", dependencies=["B.1"])]
+    tasks = [
+        AgentTask(task_id="A", title="a"),
+        AgentTask(task_id="B", title="b", dependencies=["A"]),
+        AgentTask(task_id="B.1", title="b1", parent="B"),
+        AgentTask(task_id="B.2", title="b2", parent="B", dependencies=["B.1"]),
+    ]
     graph = TaskGraph.build(tasks)
     assert graph.status_of("B.1") == "blocked" and graph.waiting_on("B.1") == ["A"]
     assert graph.waiting_on("B") == ["A", "B.1", "B.2"] and graph.children("B") == ["B.1", "B.2"]
@@ -170,17 +198,32 @@ def test_plan_validation_names_a_bad_parent(tmp_path: Path) -> None:
     assert "orchestra.toml:8: task A: field 'parent': unknown task 'Z'" in result.stderr
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"", "empty file, not a Taskmaster tasks.json"),
-    (b"  \n", "empty file, not a Taskmaster tasks.json"),
-    (b'{"tasks": [\n<<<<<<< HEAD\n{"id": 1}\n=======\n{"id": 2}\n>>>>>>> branch\n]}', ":2: git merge-conflict markers (<<<<<<<)"),
-    (b'{"master": {"tasks": []}}\n{"master": {"tasks": []}}\n', ":2:1: a second JSON document starts here; a tasks.json holds one"),
-    (b'{"name": "pkg", "version": "1.0.0", "dependencies": {}}', "not a Taskmaster tasks.json: no tag holds a 'tasks' list (top-level keys: name, version, dependencies"),
-    (b'{"version": 2, "format_version": 2, "tasks": {"T-1": {"title": "x"}}}', "not a Taskmaster tasks.json: 'tasks' is a JSON dict"),
-    (b'[1, 2, 3]', "not a Taskmaster tasks.json: an array, but not of tasks with ids"),
-    (b'{"tasks": [{"id": 1,}]}', ":1:21: not JSON: Expecting property name"),
-    (b'\xff\xfe{}', "not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty file, not a Taskmaster tasks.json"),
+        (b"  \n", "empty file, not a Taskmaster tasks.json"),
+        (
+            b'{"tasks": [\n<<<<<<< HEAD\n{"id": 1}\n=======\n{"id": 2}\n>>>>>>> branch\n]}',
+            ":2: git merge-conflict markers (<<<<<<<)",
+        ),
+        (
+            b'{"master": {"tasks": []}}\n{"master": {"tasks": []}}\n',
+            ":2:1: a second JSON document starts here; a tasks.json holds one",
+        ),
+        (
+            b'{"name": "pkg", "version": "1.0.0", "dependencies": {}}',
+            "not a Taskmaster tasks.json: no tag holds a 'tasks' list (top-level keys: name, version, dependencies",
+        ),
+        (
+            b'{"version": 2, "format_version": 2, "tasks": {"T-1": {"title": "x"}}}',
+            "not a Taskmaster tasks.json: 'tasks' is a JSON dict",
+        ),
+        (b"[1, 2, 3]", "not a Taskmaster tasks.json: an array, but not of tasks with ids"),
+        (b'{"tasks": [{"id": 1,}]}', ":1:21: not JSON: Expecting property name"),
+        (b"\xff\xfe{}", "not UTF-8 text"),
+    ],
+)
 def test_not_a_taskmaster_file_is_one_line_and_writes_nothing(tmp_path: Path, content: bytes, expected: str) -> None:
     source = tmp_path / "tasks.json"
     source.write_bytes(content)
@@ -218,8 +261,13 @@ def test_a_re_import_follows_the_file_and_keeps_what_a_person_added(tmp_path: Pa
     ok(project, "import", "taskmaster", str(source))
     plan = project / "orchestra.toml"
     plan.write_text(plan.read_text().replace('title = "two"', 'title = "two"\nagent = "shell"   # mine'))
-    source.write_text(json.dumps({"tasks": [{"id": 1, "title": "one"}, {"id": 2, "title": "two, again", "dependencies": []}]}))
-    assert "0 tasks added, 1 changed, 1 unchanged" in ok(project, "import", "taskmaster", str(source), "--merge", "--yes").stdout
+    source.write_text(
+        json.dumps({"tasks": [{"id": 1, "title": "one"}, {"id": 2, "title": "two, again", "dependencies": []}]})
+    )
+    assert (
+        "0 tasks added, 1 changed, 1 unchanged"
+        in ok(project, "import", "taskmaster", str(source), "--merge", "--yes").stdout
+    )
     task = next(t for t in tomllib.loads(plan.read_text())["tasks"] if t["id"] == "2")
     assert task["title"] == "two, again" and "dependencies" not in task and "notes" not in task  # gone from the file
     assert task["agent"] == "shell" and "# mine" in plan.read_text()  # the person's key and comment stay
@@ -229,7 +277,9 @@ def test_merge_refuses_what_would_not_validate(tmp_path: Path) -> None:
     # the person's X is a subtask of 1 waiting on 2; the import makes 2 wait on 1: 1 -> X -> 2 -> 1
     plan = write_plan(tmp_path, '[[tasks]]\nid = "X"\ntitle = "Mine"\nparent = "1"\ndependencies = ["2"]\n')
     source = tmp_path / "tasks.json"
-    source.write_text(json.dumps({"tasks": [{"id": 1, "title": "one"}, {"id": 2, "title": "two", "dependencies": [1]}]}))
+    source.write_text(
+        json.dumps({"tasks": [{"id": 1, "title": "one"}, {"id": 2, "title": "two", "dependencies": [1]}]})
+    )
     before = plan.read_bytes()
     line = user_error(tmp_path, "import", "taskmaster", str(source), "--merge", "--yes")
     assert "dependency cycle" in line
@@ -254,9 +304,23 @@ def _definitions(imported: object) -> dict[str, dict]:
     for spec in imported.tasks:  # type: ignore[attr-defined]
         task = AgentTask.model_validate(spec)
         meta = {key: value for key, value in task.metadata["taskmaster"].items() if key != "dependencies"}
-        result[task.task_id] = {**task.model_dump(include={"title", "description", "notes", "success_criteria", "parent",
-                                                          "dependencies", "priority", "estimated_hours", "tags"}),
-                                "meta": meta, "status": imported.statuses[task.task_id]}  # type: ignore[attr-defined]
+        result[task.task_id] = {
+            **task.model_dump(
+                include={
+                    "title",
+                    "description",
+                    "notes",
+                    "success_criteria",
+                    "parent",
+                    "dependencies",
+                    "priority",
+                    "estimated_hours",
+                    "tags",
+                }
+            ),
+            "meta": meta,
+            "status": imported.statuses[task.task_id],
+        }  # type: ignore[attr-defined]
     return result
 
 
@@ -281,12 +345,17 @@ def test_export_writes_where_told_and_never_over_a_file(tmp_path: Path) -> None:
     assert "add --force" in user_error(tmp_path, "export", "taskmaster")
     assert written.read_bytes() == before
     with Project.open(tmp_path) as project:
-        first_sub = next(task for task in project.tasks.values() if task.parent and project.graph.status_of(task.task_id) == "ready")
+        first_sub = next(
+            task for task in project.tasks.values() if task.parent and project.graph.status_of(task.task_id) == "ready"
+        )
     ok(tmp_path, "complete", first_sub.task_id)
     ok(tmp_path, "export", "taskmaster", "--force")
     doc = json.loads(written.read_text())
     parent = next(task for task in doc["master"]["tasks"] if str(task["id"]) == first_sub.parent)
-    assert next(sub for sub in parent["subtasks"] if str(sub["id"]) == first_sub.metadata["taskmaster"]["id"])["status"] == "done"
+    assert (
+        next(sub for sub in parent["subtasks"] if str(sub["id"]) == first_sub.metadata["taskmaster"]["id"])["status"]
+        == "done"
+    )
     assert json.loads(ok(tmp_path, "export", "taskmaster", "-").stdout)["master"]["tasks"] == doc["master"]["tasks"]
 
 
@@ -317,11 +386,17 @@ def test_the_real_task_master_reads_the_export(tmp_path: Path) -> None:
     home.mkdir()
     # Offline and without keys: a bare environment with a temporary HOME.
     env = {"HOME": str(home), "PATH": os.environ["PATH"], "NO_COLOR": "1", "CI": "1"}
-    result = subprocess.run([TASK_MASTER, "list", "--with-subtasks", "--json", "-p", str(project)], env=env, cwd=project,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [TASK_MASTER, "list", "--with-subtasks", "--json", "-p", str(project)],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     # (on a first run it may print a notice box after the JSON)
-    listed = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{"):])[0]["tasks"]
+    listed = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{") :])[0]["tasks"]
     with Project.open(project) as opened:
         top = [task for task in opened.tasks.values() if task.parent is None]
         assert sorted((str(t["id"]), t["title"]) for t in listed) == sorted((task.task_id, task.title) for task in top)
@@ -329,13 +404,16 @@ def test_the_real_task_master_reads_the_export(tmp_path: Path) -> None:
         subtasks = {str(s["id"]): s["status"] for s in first["subtasks"]}
         assert subtasks["1"] == "done" and subtasks["2"] == "pending"
         assert len(first["subtasks"]) == len(opened.graph.children("1"))
-    text = subprocess.run([TASK_MASTER, "list", "-p", str(project)], env=env, cwd=project, capture_output=True, text=True,
-                          timeout=120).stdout
+    text = subprocess.run(
+        [TASK_MASTER, "list", "-p", str(project)], env=env, cwd=project, capture_output=True, text=True, timeout=120
+    ).stdout
     assert "Configuration Manager" in text
 
 
 @pytest.mark.parametrize("row", INDEX, ids=[row["file"][:2] for row in INDEX])
-def test_the_written_plan_reads_back_as_the_data_that_primes_the_parse_cache(tmp_path: Path, row: dict[str, str]) -> None:
+def test_the_written_plan_reads_back_as_the_data_that_primes_the_parse_cache(
+    tmp_path: Path, row: dict[str, str]
+) -> None:
     from orchestra_tui.engine.plan_edit import new_plan
     from orchestra_tui.interop.taskmaster import project_settings
 

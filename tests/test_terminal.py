@@ -37,7 +37,7 @@ def hostile(root: Path) -> Path:
 
 
 def test_printable_makes_controls_visible_and_keeps_lines() -> None:
-    assert printable(f"a{ESC}]2;t{BEL}b\r\nc\td\re{chr(0x9b)}{chr(0x7f)}") == "a␛]2;t␇b\nc\td␍e\\x9b␡"
+    assert printable(f"a{ESC}]2;t{BEL}b\r\nc\td\re{chr(0x9B)}{chr(0x7F)}") == "a␛]2;t␇b\nc\td␍e\\x9b␡"
     assert one_line("x\ny\tz") == "x y z"
 
 
@@ -45,11 +45,29 @@ def test_no_escape_from_the_plan_or_an_output_reaches_the_cli_output(tmp_path: P
     root = hostile(tmp_path / "p")
     env = {**clean_environment(), "ORCHESTRA_CONFIG_DIR": str(tmp_path / "config")}
     outputs: dict[str, bytes] = {}
-    for args, code in ((["list"], 0), (["show", "A"], 0), (["next"], 0), (["execute", "A"], 0), (["complete", "A"], 0), (["run"], 1),
-                       (["show", "B"], 0), (["report"], 0), (["report", "--markdown"], 0), (["graph"], 0),
-                       (["backups"], 0), (["diff", "1"], 0), (["retry", "B"], 0), ([], 0)):
-        done = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
-                              check=False, capture_output=True, timeout=120, env=env)
+    for args, code in (
+        (["list"], 0),
+        (["show", "A"], 0),
+        (["next"], 0),
+        (["execute", "A"], 0),
+        (["complete", "A"], 0),
+        (["run"], 1),
+        (["show", "B"], 0),
+        (["report"], 0),
+        (["report", "--markdown"], 0),
+        (["graph"], 0),
+        (["backups"], 0),
+        (["diff", "1"], 0),
+        (["retry", "B"], 0),
+        ([], 0),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+            check=False,
+            capture_output=True,
+            timeout=120,
+            env=env,
+        )
         assert done.returncode == code, (args, done.stderr)
         outputs[" ".join(args) or "overview"] = done.stdout + done.stderr
     for command, output in outputs.items():
@@ -66,10 +84,22 @@ def test_no_escape_reaches_a_real_terminal_from_the_app(tmp_path: Path) -> None:
     pane = Pane(tmp_path)
     pane.config.write_text(pane.config.read_text() + "set -g set-clipboard on\nset -g allow-rename on\n")
     try:
-        pane.start(["env", "TERM=xterm-256color", f"ORCHESTRA_CONFIG_DIR={tmp_path / 'config'}", *orchestra_command(), str(root)],
-                   cwd=tmp_path)
+        pane.start(
+            [
+                "env",
+                "TERM=xterm-256color",
+                f"ORCHESTRA_CONFIG_DIR={tmp_path / 'config'}",
+                *orchestra_command(),
+                str(root),
+            ],
+            cwd=tmp_path,
+        )
         title_before = pane.tmux("display-message", "-p", "#{pane_title}")
-        pane.wait(lambda s: "[link=http://evil.example]click[/]" in s and "␛]2;PWNED" in s, "the title, shown literally", timeout=30)
+        pane.wait(
+            lambda s: "[link=http://evil.example]click[/]" in s and "␛]2;PWNED" in s,
+            "the title, shown literally",
+            timeout=30,
+        )
         pane.keys("a")  # run A: its output (the same sequences) streams into a pane
         pane.wait(lambda s: "␛]2;OWNED␇" in s and "last line" in s, "the output, made visible", timeout=30)
         assert pane.tmux("display-message", "-p", "#{pane_title}") == title_before

@@ -169,10 +169,13 @@ def test_a_forged_plan_cache_is_neither_shown_nor_run(tmp_path: Path) -> None:
 
 def test_outputs_into_orchestras_own_files_are_refused_with_file_and_line(tmp_path: Path) -> None:
     root = tmp_path / "p"
-    write_plan(root, task_block("A", commands=["echo x"], output=".orchestra/journal.log")
-               + task_block("B", commands=["echo x"], output="orchestra.toml")
-               + task_block("C", commands=["echo x"], output=".git/config")
-               + task_block("D", commands=["echo x"], output="./sub/../.orchestra/x"))
+    write_plan(
+        root,
+        task_block("A", commands=["echo x"], output=".orchestra/journal.log")
+        + task_block("B", commands=["echo x"], output="orchestra.toml")
+        + task_block("C", commands=["echo x"], output=".git/config")
+        + task_block("D", commands=["echo x"], output="./sub/../.orchestra/x"),
+    )
     result = cli(root, "validate")
     assert result.returncode == 1
     lines = [line.removeprefix(f"{root}/") for line in result.stderr.splitlines()]
@@ -186,12 +189,18 @@ def test_outputs_into_orchestras_own_files_are_refused_with_file_and_line(tmp_pa
 
 def test_an_existing_file_is_replaced_only_when_it_is_a_deliverable(tmp_path: Path) -> None:
     root = tmp_path / "p"
-    write_plan(root, task_block("A", commands=["echo new"], output="notes.txt")
-               + task_block("B", commands=["echo new"], output="report.txt", deliverables=["report.txt"]))
+    write_plan(
+        root,
+        task_block("A", commands=["echo new"], output="notes.txt")
+        + task_block("B", commands=["echo new"], output="report.txt", deliverables=["report.txt"]),
+    )
     (root / "notes.txt").write_text("the user's notes\n")
     (root / "report.txt").write_text("old report\n")
     refused = cli(root, "execute", "A")
-    assert refused.returncode == 1 and "'notes.txt' is an existing file the task does not list in its deliverables" in refused.stderr
+    assert (
+        refused.returncode == 1
+        and "'notes.txt' is an existing file the task does not list in its deliverables" in refused.stderr
+    )
     assert (root / "notes.txt").read_text() == "the user's notes\n"
     assert cli(root, "execute", "B").returncode == 0
     assert (root / "report.txt").read_text() == "new\n"
@@ -260,8 +269,11 @@ def test_import_state_with_a_list_status_is_one_line(demo_dir: Path, tmp_path: P
     bad = tmp_path / "bad.json"
     bad.write_text('{"format_version":2,"tasks":{"A":{"task_id":"A","title":"a","status":[]}}}')
     line = one_error_line(cli(demo_dir, "import-state", str(bad)))
-    assert line == f"error: {bad}: task A: field 'status': input should be 'pending', 'in_progress', 'review', 'completed', " \
-                   "'failed', 'cancelled', 'ready' or 'blocked' (found [])"
+    assert (
+        line
+        == f"error: {bad}: task A: field 'status': input should be 'pending', 'in_progress', 'review', 'completed', "
+        "'failed', 'cancelled', 'ready' or 'blocked' (found [])"
+    )
 
 
 def test_a_100_kb_value_is_not_echoed_whole(demo_dir: Path, tmp_path: Path) -> None:
@@ -274,7 +286,9 @@ def test_a_100_kb_value_is_not_echoed_whole(demo_dir: Path, tmp_path: Path) -> N
     write_plan(root, task_block("A", [big], agent=big, priority=big) + task_block(big))
     result = cli(root, "validate")
     assert result.returncode == 1 and result.stderr.count("\n") >= 2
-    assert max(len(line) for line in result.stderr.splitlines()) < 400, [len(line) for line in result.stderr.splitlines()]
+    assert max(len(line) for line in result.stderr.splitlines()) < 400, [
+        len(line) for line in result.stderr.splitlines()
+    ]
     assert len(one_error_line(cli(demo_dir, "show", big))) < 400
     assert len(one_error_line(cli(demo_dir, "rollback", big, "--yes"))) < 400
 
@@ -284,13 +298,22 @@ def test_a_100_kb_value_is_not_echoed_whole(demo_dir: Path, tmp_path: Path) -> N
 
 def test_a_held_lock_is_named_at_once_and_the_wait_ends_in_one_line(demo_dir: Path) -> None:
     assert cli(demo_dir, "list").returncode == 0
-    stuck = subprocess.Popen([sys.executable, str(HELPERS / "stuck.py"), "-p", str(demo_dir), "complete", "DES-001"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    stuck = subprocess.Popen(
+        [sys.executable, str(HELPERS / "stuck.py"), "-p", str(demo_dir), "complete", "DES-001"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         read_until(stuck, b"stuck")
         env = {**os.environ, "ORCHESTRA_LOCK_TIMEOUT": "1.5"}
-        waiter = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(demo_dir), "cancel", "TST-003"],
-                                capture_output=True, text=True, timeout=60, env=env)
+        waiter = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(demo_dir), "cancel", "TST-003"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
     finally:
         os.killpg(stuck.pid, 9)
         stuck.wait(timeout=10)
@@ -310,8 +333,12 @@ def test_the_app_says_who_holds_the_lock_before_it_draws(demo_dir: Path, tmp_pat
     from .conftest import app_on
 
     assert cli(demo_dir, "list").returncode == 0
-    stuck = subprocess.Popen([sys.executable, str(HELPERS / "stuck.py"), "-p", str(demo_dir), "cancel", "TST-003"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    stuck = subprocess.Popen(
+        [sys.executable, str(HELPERS / "stuck.py"), "-p", str(demo_dir), "cancel", "TST-003"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     heard: list[str] = []
     try:
         read_until(stuck, b"stuck")
@@ -338,12 +365,19 @@ def test_the_state_directory_is_private_whatever_the_umask(demo_dir: Path) -> No
         result = cli(demo_dir, "run", preexec=lambda mask=mask: os.umask(mask))
         assert result.returncode == 0, result.stderr
         state = demo_dir / ".orchestra"
-        modes = {str(path.relative_to(demo_dir)): stat.S_IMODE(path.lstat().st_mode) for path in [state, *state.rglob("*")]}
+        modes = {
+            str(path.relative_to(demo_dir)): stat.S_IMODE(path.lstat().st_mode) for path in [state, *state.rglob("*")]
+        }
         kinds = {name.split("/")[1] if "/" in name else name for name in modes}
-        assert {"journal.log", "project_state.json", "runs", "webhooks", "lock", "plan-cache.json"} <= kinds, sorted(kinds)
-        assert any(name.endswith("output.txt") for name in modes) and any(name.endswith("events.jsonl") for name in modes)
-        wrong = {name: oct(mode) for name, mode in modes.items()
-                 if mode != (0o700 if (demo_dir / name).is_dir() else 0o600)}
+        assert {"journal.log", "project_state.json", "runs", "webhooks", "lock", "plan-cache.json"} <= kinds, sorted(
+            kinds
+        )
+        assert any(name.endswith("output.txt") for name in modes) and any(
+            name.endswith("events.jsonl") for name in modes
+        )
+        wrong = {
+            name: oct(mode) for name, mode in modes.items() if mode != (0o700 if (demo_dir / name).is_dir() else 0o600)
+        }
         assert wrong == {}, (oct(mask), wrong)
         assert stat.S_IMODE((demo_dir / "build" / "SPEC.md").stat().st_mode) == 0o666 & ~mask  # the project's own files
 

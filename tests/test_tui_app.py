@@ -82,9 +82,15 @@ async def choose(pilot: Pilot, app: OrchestraApp, task_id: str) -> None:
 def small_plan(root: Path, parallel: int = 3) -> Path:
     """A prints a line, waits for a file named ``go`` in the project, prints another (high priority: the
     recommended one); B and C print at once; D needs A."""
-    write_plan(root, task_block("A", commands=["echo first line; while [ ! -f go ]; do sleep 0.02; done; echo second line"], priority="high")
-               + task_block("B", commands=["echo from B"]) + task_block("C", commands=["echo from C"])
-               + task_block("D", ["A"], commands=["echo from D"]))
+    write_plan(
+        root,
+        task_block(
+            "A", commands=["echo first line; while [ ! -f go ]; do sleep 0.02; done; echo second line"], priority="high"
+        )
+        + task_block("B", commands=["echo from B"])
+        + task_block("C", commands=["echo from C"])
+        + task_block("D", ["A"], commands=["echo from D"]),
+    )
     plan = root / "orchestra.toml"
     plan.write_text(plan.read_text().replace('name = "Test"\n', f'name = "Test"\nparallel_max = {parallel}\n'))
     return root
@@ -117,9 +123,15 @@ async def test_board_columns_header_and_the_selected_tasks_detail(demo_dir: Path
         assert "Done 2" in shown(app.query_one("#board-done"))
         await choose(pilot, app, "DES-003")
         detail = shown(app.query_one("#detail-body"))
-        for expected in ("DES-003  Prepare test fixtures", "✗ failed", "A small corpus with known word counts",
-                         "depends on   ✓ DES-001", "- build/fixtures/corpus.txt", "The corpus has a known most frequent word",
-                         "last error   fixtures missing"):
+        for expected in (
+            "DES-003  Prepare test fixtures",
+            "✗ failed",
+            "A small corpus with known word counts",
+            "depends on   ✓ DES-001",
+            "- build/fixtures/corpus.txt",
+            "The corpus has a known most frequent word",
+            "last error   fixtures missing",
+        ):
             assert expected in detail, expected
         await choose(pilot, app, "DES-001")
         assert "unblocks" not in shown(app.query_one("#detail-body"))  # its dependants are ready already
@@ -142,7 +154,9 @@ async def test_a_stale_highlight_does_not_move_the_selection(tmp_path: Path) -> 
         await until(pilot, lambda: app.selected == "B", "B selected")
 
 
-async def test_d_dispatches_the_selected_task_its_output_streams_into_its_pane_and_it_moves_column(tmp_path: Path) -> None:
+async def test_d_dispatches_the_selected_task_its_output_streams_into_its_pane_and_it_moves_column(
+    tmp_path: Path,
+) -> None:
     root = small_plan(tmp_path / "p")
     app = app_on(root, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -185,7 +199,9 @@ async def test_a_dispatches_ready_tasks_up_to_parallel_max(tmp_path: Path) -> No
         await pilot.press("a")
         await until(pilot, lambda: any(n.startswith("dispatched A, B") for n in notes(app)), "A and B dispatched")
         assert status(app, "C") == "pending"  # the third waits for a slot
-        await until(pilot, lambda: status(app, "A") == "review" and status(app, "B") == "review", "A and B done", timeout=10)
+        await until(
+            pilot, lambda: status(app, "A") == "review" and status(app, "B") == "review", "A and B done", timeout=10
+        )
         await pilot.press("a")
         await until(pilot, lambda: status(app, "C") == "review", "C run", timeout=10)
         await pilot.press("a")
@@ -195,8 +211,13 @@ async def test_a_dispatches_ready_tasks_up_to_parallel_max(tmp_path: Path) -> No
 async def test_the_selected_tasks_output_comes_to_the_front_when_its_run_starts(tmp_path: Path) -> None:
     """Even when other runs began first: the selection's output is what the user is looking at."""
     wait = "while [ ! -f go ]; do sleep 0.02; done"
-    write_plan(tmp_path / "p", "".join(
-        task_block(task_id, commands=[f"echo from {task_id}; {wait}"], priority=priority) for task_id, priority in (("A", "high"), ("B", "medium"), ("C", "low"))))
+    write_plan(
+        tmp_path / "p",
+        "".join(
+            task_block(task_id, commands=[f"echo from {task_id}; {wait}"], priority=priority)
+            for task_id, priority in (("A", "high"), ("B", "medium"), ("C", "low"))
+        ),
+    )
     root = tmp_path / "p"
     plan = root / "orchestra.toml"
     plan.write_text(plan.read_text().replace('name = "Test"\n', 'name = "Test"\nparallel_max = 3\n'))
@@ -206,10 +227,16 @@ async def test_the_selected_tasks_output_comes_to_the_front_when_its_run_starts(
         await choose(pilot, app, "C")  # recommended last: its run starts after A's and B's
         await pilot.press("a")
         panes = app.query_one(OutputPanes)
-        await until(pilot, lambda: len(panes.panes) == 3 and all(pane.is_attached for pane in panes.panes.values()), "three panes")
+        await until(
+            pilot,
+            lambda: len(panes.panes) == 3 and all(pane.is_attached for pane in panes.panes.values()),
+            "three panes",
+        )
         await until(pilot, lambda: panes.current is not None and panes.current.task_id == "C", "C's output in front")
         (root / "go").touch()
-        await until(pilot, lambda: all(status(app, task_id) == "review" for task_id in "ABC"), "the three done", timeout=10)
+        await until(
+            pilot, lambda: all(status(app, task_id) == "review" for task_id in "ABC"), "the three done", timeout=10
+        )
         assert panes.current.task_id == "C"
 
 
@@ -267,15 +294,26 @@ async def test_x_on_a_running_task_asks_then_stops_its_run_and_cancels_it(tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("d")
-        await until(pilot, lambda: any("started" in line for p in app.query_one(OutputPanes).panes.values() for line in p.log_widget.lines), "output")
+        await until(
+            pilot,
+            lambda: any(
+                "started" in line for p in app.query_one(OutputPanes).panes.values() for line in p.log_widget.lines
+            ),
+            "output",
+        )
         await pilot.press("c")  # the run decides how it ends; a person stops it first
-        await until(pilot, lambda: "cannot complete SLOW while its run goes here; x stops the run" in notes(app), "the refusal")
+        await until(
+            pilot, lambda: "cannot complete SLOW while its run goes here; x stops the run" in notes(app), "the refusal"
+        )
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
         await pilot.press("y")
         await until(pilot, lambda: status(app, "SLOW") == "cancelled", "SLOW cancelled", timeout=10)
         assert not app.session.scheduler.jobs
-        assert [entry.action for entry in app.session.project.history()][-2:] == ["fail", "cancel"]  # the run ended first
+        assert [entry.action for entry in app.session.project.history()][-2:] == [
+            "fail",
+            "cancel",
+        ]  # the run ended first
         run_id = app.session.project.tasks["SLOW"].last_run_id
         assert (run_dir(root, run_id) / "output.txt").read_text() == "started\n"  # its output is kept
 
@@ -326,8 +364,16 @@ async def test_help_lists_the_keys_and_q_quits(demo_dir: Path, tmp_path: Path) -
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         text = shown(app.screen.query_one("Static"))
-        for expected in ("Dispatch [dispatch]", "Fail [fail]", "Undo [undo]", "Command palette", "Next column",
-                         "Roll back here", "Dependant", "Maximise output"):
+        for expected in (
+            "Dispatch [dispatch]",
+            "Fail [fail]",
+            "Undo [undo]",
+            "Command palette",
+            "Next column",
+            "Roll back here",
+            "Dependant",
+            "Maximise output",
+        ):
             assert expected in text, expected
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
@@ -407,9 +453,24 @@ async def test_the_palette_offers_every_action_and_runs_it(demo_dir: Path, tmp_p
         commands = app.screen.query_one(CommandList)
         await until(pilot, lambda: commands.option_count >= 15, "the commands listed")
         prompts = [str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count)]
-        for title in ("Dispatch (d)", "Dispatch ready (a)", "Complete (c)", "Fail (f)", "Cancel (x)", "Retry (r)",
-                      "Next (n)", "Undo (u)", "Filter (/)", "Help (?)", "Quit (q)", "Board (1)", "DAG (2)", "Timeline (3)",
-                      "Next view (tab)", "Theme"):
+        for title in (
+            "Dispatch (d)",
+            "Dispatch ready (a)",
+            "Complete (c)",
+            "Fail (f)",
+            "Cancel (x)",
+            "Retry (r)",
+            "Next (n)",
+            "Undo (u)",
+            "Filter (/)",
+            "Help (?)",
+            "Quit (q)",
+            "Board (1)",
+            "DAG (2)",
+            "Timeline (3)",
+            "Next view (tab)",
+            "Theme",
+        ):
             assert any(prompt.startswith(title) for prompt in prompts), title
         await pilot.press(*"Complete (c)")
         await until(pilot, lambda: first_command(app).startswith("Complete (c)"), "Complete offered first")
@@ -419,7 +480,9 @@ async def test_the_palette_offers_every_action_and_runs_it(demo_dir: Path, tmp_p
 
 async def test_a_keymap_in_the_config_remaps_a_key(demo_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.toml").write_text('[keymap]\ncomplete = "K"\n"timeline.earlier" = "b"\nnot_a_binding = "z"\n')
+    (tmp_path / "config" / "config.toml").write_text(
+        '[keymap]\ncomplete = "K"\n"timeline.earlier" = "b"\nnot_a_binding = "z"\n'
+    )
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -428,7 +491,9 @@ async def test_a_keymap_in_the_config_remaps_a_key(demo_dir: Path, tmp_path: Pat
         assert status(app, "DES-001") == "pending"
         await pilot.press("K")
         await until(pilot, lambda: status(app, "DES-001") == "completed", "completed with K")
-        assert [n for n in notes(app) if "[keymap]" in n] == ["config.toml: [keymap] has no binding 'not_a_binding'; ? lists the ids in brackets"]
+        assert [n for n in notes(app) if "[keymap]" in n] == [
+            "config.toml: [keymap] has no binding 'not_a_binding'; ? lists the ids in brackets"
+        ]
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         lines = shown(app.screen.query_one("Static")).splitlines()
@@ -466,7 +531,9 @@ async def test_the_theme_comes_from_the_flag_then_the_palette_and_is_remembered(
         app_on(demo_dir, tmp_path, theme="neon")
 
 
-async def test_a_broken_config_file_is_reported_and_left_alone(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_broken_config_file_is_reported_and_left_alone(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "elsewhere" / "config.toml"
     config.parent.mkdir()
     config.write_text("theme = [\n")
@@ -475,7 +542,10 @@ async def test_a_broken_config_file_is_reported_and_left_alone(demo_dir: Path, t
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.theme == "dark"
-        assert any(n.startswith(f"{config}: ") and n.endswith("the defaults are used and the file is left alone") for n in notes(app))
+        assert any(
+            n.startswith(f"{config}: ") and n.endswith("the defaults are used and the file is left alone")
+            for n in notes(app)
+        )
         app.theme = "light"
         await pilot.pause(0.2)
     assert config.read_text() == "theme = [\n"
@@ -492,11 +562,20 @@ async def test_a_change_from_another_process_shows_within_a_second(demo_dir: Pat
             cli.start("DES-001")
             cli.complete("DES-001")
             changed = time.monotonic()
-        await until(pilot, lambda: board(app).rows("ready") == ["DES-002", "DES-003", "DEV-004"], "the CLI's change", timeout=1.0)
+        await until(
+            pilot,
+            lambda: board(app).rows("ready") == ["DES-002", "DES-003", "DEV-004"],
+            "the CLI's change",
+            timeout=1.0,
+        )
         assert time.monotonic() - changed < 1.0
         assert "10% · 1/10 tasks" in shown(app.query_one("#header"))
         await pilot.press("a")  # the three now ready, up to the demo's parallel_max of 3
-        await until(pilot, lambda: any(n.startswith("dispatched DES-002, DES-003, DEV-004") for n in notes(app)), "three dispatched")
+        await until(
+            pilot,
+            lambda: any(n.startswith("dispatched DES-002, DES-003, DEV-004") for n in notes(app)),
+            "three dispatched",
+        )
         await until(pilot, lambda: len(board(app).rows("done")) == 4, "the three done", timeout=10)
 
 
@@ -507,7 +586,9 @@ async def test_an_engine_error_is_a_notification_not_a_crash(demo_dir: Path, tmp
         await choose(pilot, app, "TST-003")
         await pilot.press("c")
         await until(pilot, lambda: notes(app), "a notification")
-        assert notes(app) == ["cannot complete TST-003: it depends on tasks not completed: DEV-004 (blocked), TST-001 (blocked), TST-002 (blocked)"]
+        assert notes(app) == [
+            "cannot complete TST-003: it depends on tasks not completed: DEV-004 (blocked), TST-001 (blocked), TST-002 (blocked)"
+        ]
         assert status(app, "TST-003") == "pending" and app.is_running
         await pilot.press("c")  # and the app still works
         await until(pilot, lambda: len(notes(app)) == 2, "the second notification")
@@ -518,7 +599,11 @@ async def test_a_run_that_died_with_its_process_is_failed_and_said_at_start(demo
         run_id = "20260101T000000.000000Z-dead00"
         run_dir(demo_dir, run_id).mkdir(parents=True)
         (run_dir(demo_dir, run_id) / EVENTS_FILE).write_text(
-            json.dumps({"event": "run", "task": "DES-001", "agent": "shell"}) + "\n" + json.dumps({"event": "started", "attempt": 1}) + "\n")
+            json.dumps({"event": "run", "task": "DES-001", "agent": "shell"})
+            + "\n"
+            + json.dumps({"event": "started", "attempt": 1})
+            + "\n"
+        )
         project.start("DES-001", run_id=run_id)
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -541,8 +626,11 @@ async def test_damage_the_store_repaired_is_a_notification(demo_dir: Path, tmp_p
         assert path.read_bytes() == damaged  # opening the app repairs nothing (issue 9 item 3): its first change does
         assert status(app, "DES-001") == "in_progress"
         app.session.complete("DES-001")
-        await until(pilot, lambda: any(n.startswith("repaired: journal.log had a torn entry after 00000002") for n in notes(app)),
-                    "the repair's notification")
+        await until(
+            pilot,
+            lambda: any(n.startswith("repaired: journal.log had a torn entry after 00000002") for n in notes(app)),
+            "the repair's notification",
+        )
         assert status(app, "DES-001") == "completed"
 
 
@@ -554,8 +642,14 @@ def run_in_terminal(args: list[str], keys: bytes, env: dict[str, str], seconds: 
     and return its exit code and everything it wrote."""
     main, terminal = os.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    process = subprocess.Popen([*ENTRY_POINT, *args], stdin=terminal, stdout=terminal, stderr=terminal,
-                               env={**os.environ, **env}, start_new_session=True)
+    process = subprocess.Popen(
+        [*ENTRY_POINT, *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
     os.close(terminal)
     output = b""
     deadline = time.monotonic() + seconds
@@ -582,7 +676,9 @@ def run_in_terminal(args: list[str], keys: bytes, env: dict[str, str], seconds: 
 
 
 def test_orchestra_dir_on_a_terminal_opens_the_app_and_q_quits(demo_dir: Path, tmp_path: Path) -> None:
-    code, output = run_in_terminal([str(demo_dir), "--theme", "nord"], b"q", {CONFIG_ENV: str(tmp_path / "config"), "TERM": "xterm-256color"})
+    code, output = run_in_terminal(
+        [str(demo_dir), "--theme", "nord"], b"q", {CONFIG_ENV: str(tmp_path / "config"), "TERM": "xterm-256color"}
+    )
     assert code == 0, output[-500:]
     assert "wordfreq: a word-frequency CLI" in output and "Blocked 9" in output
     assert tomllib.loads((tmp_path / "config" / "config.toml").read_text())["theme"] == "nord"
@@ -595,5 +691,8 @@ def test_a_directory_without_a_plan_says_how_to_start_on_a_terminal_too(tmp_path
     empty.mkdir()
     code, output = run_in_terminal([str(empty)], b"", {CONFIG_ENV: str(tmp_path / "config")})
     assert code == 1
-    assert output.strip() == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
+    assert (
+        output.strip()
+        == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
+    )
     assert list(empty.iterdir()) == []

@@ -30,7 +30,7 @@ def screen(app: OrchestraApp) -> list[Strip]:
 def inside(app: OrchestraApp, widget: Widget) -> list[Strip]:
     """The lines of ``widget``'s content region (inside its border and padding) as drawn."""
     region = widget.content_region
-    return [line.crop(region.x, region.right) for line in screen(app)[region.y:region.bottom]]
+    return [line.crop(region.x, region.right) for line in screen(app)[region.y : region.bottom]]
 
 
 def background(strip: Strip) -> object:
@@ -72,7 +72,9 @@ async def test_a_long_title_fills_its_column_and_ends_in_an_ellipsis(demo_dir: P
         await pilot.resize_terminal(*LARGE)
         await until(pilot, lambda: len(row().rstrip()) == column.content_region.width, "fitted again")
         large = row()
-        assert large.endswith("…") and len(large) > len(small) and title.startswith(large.removeprefix("◌ DEV-003 ")[:-1])
+        assert (
+            large.endswith("…") and len(large) > len(small) and title.startswith(large.removeprefix("◌ DEV-003 ")[:-1])
+        )
         await pilot.resize_terminal(200, 40)
         await until(pilot, lambda: title in row(), "the whole title")
         assert "…" not in row()

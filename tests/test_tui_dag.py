@@ -14,7 +14,18 @@ from orchestra_tui.tui.dag_layout import DagLayout, Drawing
 from orchestra_tui.tui.messages import TaskSelected
 from orchestra_tui.tui.widgets.dag import BACKGROUND_LAYOUT_TASKS, DagCanvas, DagView
 
-DEMO_IDS = ["DES-001", "DES-002", "DES-003", "DEV-001", "DEV-002", "DEV-003", "DEV-004", "TST-001", "TST-002", "TST-003"]
+DEMO_IDS = [
+    "DES-001",
+    "DES-002",
+    "DES-003",
+    "DEV-001",
+    "DEV-002",
+    "DEV-003",
+    "DEV-004",
+    "TST-001",
+    "TST-002",
+    "TST-003",
+]
 
 
 class DagApp(App[None]):
@@ -109,7 +120,9 @@ async def test_arrows_follow_edges_and_post_the_selection(demo: Project) -> None
         assert first in demo.graph.dependents("DES-001")
         assert app.posted == [first]
         layout = laid_out(canvas)[0]
-        rows = {t: abs(layout.nodes[t].port_y - layout.nodes["DES-001"].port_y) for t in demo.graph.dependents("DES-001")}
+        rows = {
+            t: abs(layout.nodes[t].port_y - layout.nodes["DES-001"].port_y) for t in demo.graph.dependents("DES-001")
+        }
         assert rows[first] == min(rows.values())  # the nearest by row
 
         await pilot.press("left")
@@ -143,7 +156,10 @@ async def test_info_line_says_what_finishing_the_task_unblocks(demo: Project) ->
         assert "finishing it unblocks: DES-002, DES-003, DEV-004 · waits on: nothing" in text
         app.query_one(DagView).select_task("TST-002")
         await pilot.pause()
-        assert "finishing it unblocks nothing yet (other tasks also hold up TST-003) · waits on: DES-003, DEV-003" in info(app)
+        assert (
+            "finishing it unblocks nothing yet (other tasks also hold up TST-003) · waits on: DES-003, DEV-003"
+            in info(app)
+        )
 
 
 async def test_a_click_selects_a_task(demo: Project) -> None:

@@ -21,11 +21,11 @@ from textual.widgets import Button, Static, TabbedContent
 from orchestra_tui.engine.project import Project
 from orchestra_tui.tui.app import OrchestraApp
 from orchestra_tui.tui.messages import TaskSelected
+from orchestra_tui.tui.widgets.board import BoardView
 from orchestra_tui.tui.widgets.detail import TaskDetail
 from orchestra_tui.tui.widgets.dialogs import ConfirmDialog, ReasonDialog
-from orchestra_tui.tui.widgets.output import OutputPanes
-from orchestra_tui.tui.widgets.board import BoardView
 from orchestra_tui.tui.widgets.help import keys_table
+from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.table import COLUMNS as TABLE_COLUMNS
 from orchestra_tui.tui.widgets.table import TableView
 from orchestra_tui.tui.widgets.task_screen import TaskScreen
@@ -85,7 +85,9 @@ async def test_the_rollback_dialog_keeps_its_buttons_at_80x24_and_cancel_is_the_
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.focused is not None, "the board has the focus")
         await pilot.press("3", "home", "enter")  # roll back to the plan: ten changes
-        await until(pilot, lambda: isinstance(app.screen, ConfirmRollback) and app.screen.changes is not None, "the changes")
+        await until(
+            pilot, lambda: isinstance(app.screen, ConfirmRollback) and app.screen.changes is not None, "the changes"
+        )
         dialog = app.screen
         assert isinstance(dialog, ConfirmRollback) and dialog.changes is not None and len(dialog.changes) == 10
         await pilot.pause()
@@ -137,7 +139,7 @@ async def test_the_footer_keeps_dispatch_ready_and_cancel_at_80_columns(demo_dir
 
 async def test_a_cancelled_run_reads_cancelled_in_its_tab_header_and_runs_row(demo_dir: Path, tmp_path: Path) -> None:
     plan = demo_dir / "orchestra.toml"
-    plan.write_text(plan.read_text().replace('"printf \'# wordfreq', '"sleep 30", "printf \'# wordfreq', 1))
+    plan.write_text(plan.read_text().replace("\"printf '# wordfreq", '"sleep 30", "printf \'# wordfreq', 1))
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
@@ -157,7 +159,9 @@ async def test_a_cancelled_run_reads_cancelled_in_its_tab_header_and_runs_row(de
         assert "✗ failed" not in detail and "⊘ cancelled" in detail
 
 
-async def test_another_tasks_run_starting_leaves_the_selected_tasks_output_in_front(demo_dir: Path, tmp_path: Path) -> None:
+async def test_another_tasks_run_starting_leaves_the_selected_tasks_output_in_front(
+    demo_dir: Path, tmp_path: Path
+) -> None:
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
@@ -201,7 +205,9 @@ async def test_the_detail_does_not_list_the_same_tasks_twice(demo_dir: Path, tmp
 # ------------------------------------------------------------------------------------------ 13: keys people know
 
 
-async def test_vim_and_less_keys_move_on_the_board_dag_and_timeline_and_enter_opens_the_task(demo_dir: Path, tmp_path: Path) -> None:
+async def test_vim_and_less_keys_move_on_the_board_dag_and_timeline_and_enter_opens_the_task(
+    demo_dir: Path, tmp_path: Path
+) -> None:
     with Project.open(demo_dir, actor="cli") as project:
         project.complete("DES-001")  # ready: DES-002, DES-003, DEV-004
     app = app_on(demo_dir, tmp_path)
@@ -256,7 +262,15 @@ async def test_help_lists_the_new_keys_in_one_aligned_table(demo_dir: Path, tmp_
         await until(pilot, lambda: app.focused is not None, "the board has the focus")
         sections = app.help_sections()
         ids = " ".join(name for _title, rows in sections for _keys, name, _what in rows)
-        for binding_id in ("board.down", "board.first", "board.half_down", "dag.half_down", "output.bottom", "open_task", "back"):
+        for binding_id in (
+            "board.down",
+            "board.first",
+            "board.half_down",
+            "dag.half_down",
+            "output.bottom",
+            "open_task",
+            "back",
+        ):
             assert f"[{binding_id}]" in ids, binding_id
         titles = [title for title, _rows in sections]
         table = keys_table(sections)
@@ -311,7 +325,9 @@ async def test_colon_finds_a_task_by_title_fuzzily_and_selects_it(demo_dir: Path
         await pilot.press("colon")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
         await pilot.press(*"usr guide")  # fuzzy: "Write the user guide" is DEV-004
-        await until(pilot, lambda: "DEV-004" in str(app.screen.query_one(CommandList).get_option_at_index(0).prompt), "the hit")
+        await until(
+            pilot, lambda: "DEV-004" in str(app.screen.query_one(CommandList).get_option_at_index(0).prompt), "the hit"
+        )
         await pilot.press("enter")
         await until(pilot, lambda: app.selected == "DEV-004", "DEV-004 selected")
         assert app.query_one(BoardView).column_of("DEV-004") == "blocked" and not isinstance(app.screen, CommandPalette)
@@ -322,8 +338,11 @@ async def test_colon_finds_a_task_by_title_fuzzily_and_selects_it(demo_dir: Path
 
 async def test_a_running_card_shows_its_elapsed_time_and_last_line_and_a_review_card_what_waits(tmp_path: Path) -> None:
     root = tmp_path / "p"
-    write_plan(root, task_block("LONG", commands=["echo first line; echo compiling module 7; sleep 30"])
-               + task_block("DONE", commands=["true"]))
+    write_plan(
+        root,
+        task_block("LONG", commands=["echo first line; echo compiling module 7; sleep 30"])
+        + task_block("DONE", commands=["true"]),
+    )
     app = app_on(root, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.focused is not None, "the board has the focus")
@@ -332,10 +351,19 @@ async def test_a_running_card_shows_its_elapsed_time_and_last_line_and_a_review_
         column = board.columns["running"]
 
         def card(task_id: str) -> str:
-            cell = column.get_cell(task_id, "title") if board.column_of(task_id) == "running" else board.columns["review"].get_cell(task_id, "title")
+            cell = (
+                column.get_cell(task_id, "title")
+                if board.column_of(task_id) == "running"
+                else board.columns["review"].get_cell(task_id, "title")
+            )
             return f"{cell.title}\n{cell.note}"
 
-        await until(pilot, lambda: board.column_of("LONG") == "running" and "compiling module 7" in card("LONG"), "the last line", timeout=15)
+        await until(
+            pilot,
+            lambda: board.column_of("LONG") == "running" and "compiling module 7" in card("LONG"),
+            "the last line",
+            timeout=15,
+        )
         assert card("LONG").split("\n")[1].split(" · ")[0].endswith(" s")  # the elapsed time
         await until(pilot, lambda: board.column_of("DONE") == "review", "DONE in review", timeout=15)
         assert "waits for you" in card("DONE")
@@ -347,5 +375,13 @@ async def test_help_shows_every_key_of_the_first_hour(demo_dir: Path, tmp_path: 
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.focused is not None, "the board has the focus")
         ids = " ".join(name for _title, rows in app.help_sections() for _keys, name, _what in rows)
-        for binding_id in ("jump", "view_table", "table.sort", "table.failures", "task.back", "timeline.first", "dag.half_up"):
+        for binding_id in (
+            "jump",
+            "view_table",
+            "table.sort",
+            "table.failures",
+            "task.back",
+            "timeline.first",
+            "dag.half_up",
+        ):
             assert f"[{binding_id}]" in ids, binding_id

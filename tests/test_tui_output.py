@@ -12,7 +12,16 @@ from textual.widgets import TabbedContent
 
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import RunLog, new_run_id
-from orchestra_tui.tui.widgets.output import FOLD_WIDTH, MAX_FINISHED, MAX_LINES, OutputPanes, RunPane, fold, last_lines, tail_output
+from orchestra_tui.tui.widgets.output import (
+    FOLD_WIDTH,
+    MAX_FINISHED,
+    MAX_LINES,
+    OutputPanes,
+    RunPane,
+    fold,
+    last_lines,
+    tail_output,
+)
 
 SIZE = (120, 40)
 
@@ -279,7 +288,11 @@ async def test_many_small_chunks_stay_bounded() -> None:
         frames, per_frame = 400, 500
         for frame in range(frames):
             newline = frame < frames // 2
-            panes.append("r1", "T", "".join(f"t{frame}.{n} " + ("\n" if newline and n % 10 == 9 else "") for n in range(per_frame)))
+            panes.append(
+                "r1",
+                "T",
+                "".join(f"t{frame}.{n} " + ("\n" if newline and n % 10 == 9 else "") for n in range(per_frame)),
+            )
             if frame % 50 == 0:
                 await pilot.pause()
         await pilot.pause()

@@ -103,7 +103,10 @@ async def show_table(pilot: Pilot[None]) -> None:
 
 
 VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
-    "board": show_board, "dag": show_dag, "timeline": show_timeline, "table": show_table,
+    "board": show_board,
+    "dag": show_dag,
+    "timeline": show_timeline,
+    "table": show_table,
 }
 
 

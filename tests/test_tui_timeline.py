@@ -137,14 +137,26 @@ async def test_then_counts_ready_and_blocked_as_the_board_showed_them_then(demo_
 
         async def board_shows(task_id: str, column: str) -> None:
             await until(pilot, lambda: board.column_of(task_id) == column, f"{task_id} in {column}")
-            seen[project.history()[-1].seq] = {name: len(board.rows(name)) for name in ("blocked", "ready", "running", "review", "done")}
+            seen[project.history()[-1].seq] = {
+                name: len(board.rows(name)) for name in ("blocked", "ready", "running", "review", "done")
+            }
 
         await board_shows("DES-001", "ready")
-        for act, task_id, column in [(project.complete, "DES-001", "done"), (project.start, "DES-002", "running"),
-                                     (project.review, "DES-002", "review"), (project.complete, "DES-002", "done")]:
+        for act, task_id, column in [
+            (project.complete, "DES-001", "done"),
+            (project.start, "DES-002", "running"),
+            (project.review, "DES-002", "review"),
+            (project.complete, "DES-002", "done"),
+        ]:
             act(task_id)
             await board_shows(task_id, column)
-        assert [(c["blocked"], c["ready"]) for _seq, c in sorted(seen.items())] == [(9, 1), (6, 3), (6, 2), (6, 2), (4, 4)]
+        assert [(c["blocked"], c["ready"]) for _seq, c in sorted(seen.items())] == [
+            (9, 1),
+            (6, 3),
+            (6, 2),
+            (6, 2),
+            (4, 4),
+        ]
         await pilot.press("3")
         view = app.query_one(TimelineView)
         await pilot.press("home")
@@ -153,11 +165,17 @@ async def test_then_counts_ready_and_blocked_as_the_board_showed_them_then(demo_
             await until(pilot, lambda: view.counts is not None, f"the counts of entry {seq}")
             then = view.counts
             assert "pending" not in then
-            assert {"blocked": then.get("blocked", 0), "ready": then.get("ready", 0), "running": then.get("in_progress", 0),
-                    "review": then.get("review", 0), "done": then.get("completed", 0) + then.get("failed", 0) + then.get("cancelled", 0),
-                    } == columns
+            assert {
+                "blocked": then.get("blocked", 0),
+                "ready": then.get("ready", 0),
+                "running": then.get("in_progress", 0),
+                "review": then.get("review", 0),
+                "done": then.get("completed", 0) + then.get("failed", 0) + then.get("cancelled", 0),
+            } == columns
             text = view.query_one("#timeline-entry").visual.plain
-            assert f"blocked {columns['blocked']}" in text and (f"ready {columns['ready']}" in text or not columns["ready"])
+            assert f"blocked {columns['blocked']}" in text and (
+                f"ready {columns['ready']}" in text or not columns["ready"]
+            )
             await pilot.press("right")
 
 
@@ -202,7 +220,11 @@ async def test_cancelled_or_empty_rollback_changes_nothing(project: Project) -> 
         await pilot.press("end", "enter")  # the newest entry: nothing to roll back
         dialog = app.screen
         assert isinstance(dialog, ConfirmRollback)
-        await until(pilot, lambda: "nothing to roll back" in dialog.query_one("#confirm-changes").visual.plain, "the empty rollback")
+        await until(
+            pilot,
+            lambda: "nothing to roll back" in dialog.query_one("#confirm-changes").visual.plain,
+            "the empty rollback",
+        )
         await pilot.press("y")  # refused: there is nothing to do
         assert app.screen is dialog
         await pilot.press("n")
@@ -233,8 +255,11 @@ async def test_select_task_underlines_the_entries_that_touched_it(project: Proje
         view.select_task("DES-002")
         await pilot.pause()
         first_line = app.query_one(Scrubber).render().split()[0]
-        underlined = [index for index in range(len(first_line.plain)) if any(
-            span.start <= index < span.end and "underline" in str(span.style) for span in first_line.spans)]
+        underlined = [
+            index
+            for index in range(len(first_line.plain))
+            if any(span.start <= index < span.end and "underline" in str(span.style) for span in first_line.spans)
+        ]
         assert underlined == [0, 3, 4]  # DES-002 added by the plan, started, failed
 
 
@@ -242,8 +267,11 @@ async def test_select_task_underlines_the_entries_that_touched_it(project: Proje
 def long_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the demo with 10,000 history entries, made once with plain Store commits."""
     root = tmp_path_factory.mktemp("long") / "demo"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "sample_projects" / "demo", root,
-                    ignore=shutil.ignore_patterns(".orchestra", "build"))
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "sample_projects" / "demo",
+        root,
+        ignore=shutil.ignore_patterns(".orchestra", "build"),
+    )
     actions = ["start", "run", "complete", "fail", "retry", "update", "review", "cancel"]
     with Project.open(root, actor="cli") as project:
         store, task_ids = project.store, sorted(project.tasks)
@@ -252,8 +280,12 @@ def long_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
             def compute(task_id: str = task_id, n: int = n) -> Mutation:
                 old = store.tasks[task_id]
-                return Mutation([diff_record(task_id, old, {**old, "notes": f"note {n}"})], actions[n % len(actions)],
-                                f"{task_id} note {n}", {"tasks": [task_id]})
+                return Mutation(
+                    [diff_record(task_id, old, {**old, "notes": f"note {n}"})],
+                    actions[n % len(actions)],
+                    f"{task_id} note {n}",
+                    {"tasks": [task_id]},
+                )
 
             store.commit(compute, actor="cli")
         assert len(project.history()) == 10_000

@@ -27,7 +27,18 @@ from orchestra_tui.tui.config import CONFIG_ENV
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
 
 WIDTH, HEIGHT = 120, 40
-DEMO_IDS = ("DES-001", "DES-002", "DES-003", "DEV-001", "DEV-002", "DEV-003", "DEV-004", "TST-001", "TST-002", "TST-003")
+DEMO_IDS = (
+    "DES-001",
+    "DES-002",
+    "DES-003",
+    "DEV-001",
+    "DEV-002",
+    "DEV-003",
+    "DEV-004",
+    "TST-001",
+    "TST-002",
+    "TST-003",
+)
 BOX_DRAWING = set("─│┌┐└┘├┤┬┴┼╭╮╰╯")
 
 
@@ -67,8 +78,14 @@ class Pane:
             self.socket_path.unlink(missing_ok=True)
 
     def tmux(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, "-f", str(self.config), *args],
-                              check=False, capture_output=True, text=True, timeout=10, env=clean_environment())
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, "-f", str(self.config), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=clean_environment(),
+        )
         assert done.returncode == 0, f"tmux {' '.join(args)}: {done.stderr.strip()}"
         return done.stdout
 
@@ -101,8 +118,10 @@ class Pane:
 def pane(demo_dir: Path, tmp_path: Path) -> Iterator[Pane]:
     pane = Pane(tmp_path)
     try:
-        pane.start(["env", "TERM=xterm-256color", f"{CONFIG_ENV}={tmp_path / 'config'}",
-                    *orchestra_command(), str(demo_dir)], cwd=tmp_path)
+        pane.start(
+            ["env", "TERM=xterm-256color", f"{CONFIG_ENV}={tmp_path / 'config'}", *orchestra_command(), str(demo_dir)],
+            cwd=tmp_path,
+        )
         yield pane
     finally:
         pane.close()
@@ -115,8 +134,14 @@ def full_width(screen: str) -> bool:
 
 def cli(demo_dir: Path, tmp_path: Path, *args: str) -> str:
     env = {**clean_environment(), CONFIG_ENV: str(tmp_path / "config")}
-    done = subprocess.run([*orchestra_command(), "-p", str(demo_dir), *args],
-                          check=False, capture_output=True, text=True, timeout=30, env=env)
+    done = subprocess.run(
+        [*orchestra_command(), "-p", str(demo_dir), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -127,25 +152,37 @@ def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) 
     pane.wait(lambda s: all(part in s for part in parts) and full_width(s), "the board, across the whole pane")
 
     pane.keys("a")  # dispatch all ready: DES-001 alone; the shell agent runs it and it completes itself
-    pane.wait(lambda s: all(part in s for part in ("1/10 tasks", "Done 1", "✓ DES-001", "Ready 3")), "DES-001 done", timeout=15)
+    pane.wait(
+        lambda s: all(part in s for part in ("1/10 tasks", "Done 1", "✓ DES-001", "Ready 3")),
+        "DES-001 done",
+        timeout=15,
+    )
     assert (demo_dir / "build" / "SPEC.md").is_file()
 
     pane.keys("2")
-    dag = pane.wait(lambda s: all(task_id in s for task_id in DEMO_IDS) and "✓ DES-001" in s and "Blocked" not in s, "the DAG")
+    dag = pane.wait(
+        lambda s: all(task_id in s for task_id in DEMO_IDS) and "✓ DES-001" in s and "Blocked" not in s, "the DAG"
+    )
     assert len(BOX_DRAWING & set(dag)) >= 6, dag  # boxes and edges: corners, lines, tees
 
     pane.keys("3")
-    timeline = pane.wait(lambda s: "DES-001 completed" in s and "no difference: this is the current state" in s, "the timeline")
+    timeline = pane.wait(
+        lambda s: "DES-001 completed" in s and "no difference: this is the current state" in s, "the timeline"
+    )
     position = re.search(r"\b(\d{8})  (\d+) of (\d+)\b", timeline)  # the cursor starts on the last entry
     assert position and position[2] == position[3] and int(position[1]) == int(position[3]), timeline
 
     pane.keys("1")
     pane.wait(lambda s: "Ready 3" in s and "Done 1" in s, "the board again")
     cli(demo_dir, tmp_path, "complete", "DES-002")  # another process changes the project while the app is open
-    pane.wait(lambda s: all(part in s for part in ("2/10 tasks", "Done 2", "✓ DES-002")), "the CLI's change", timeout=1.5)
+    pane.wait(
+        lambda s: all(part in s for part in ("2/10 tasks", "Done 2", "✓ DES-002")), "the CLI's change", timeout=1.5
+    )
 
     pane.keys("u")  # undo: the last change, the CLI's
-    pane.wait(lambda s: all(part in s for part in ("1/10 tasks", "Done 1", "● DES-002")) and "✓ DES-002" not in s, "the undo")
+    pane.wait(
+        lambda s: all(part in s for part in ("1/10 tasks", "Done 1", "● DES-002")) and "✓ DES-002" not in s, "the undo"
+    )
     assert json.loads(cli(demo_dir, tmp_path, "show", "DES-002", "--json"))["derived_status"] == "ready"
 
     pane.keys("q")

@@ -30,7 +30,11 @@ api_key_env = "{KEY}"
 
 def plan(root: Path) -> Path:
     """NOCMD (shell, no commands, critical: the recommended one), KEYED (an agent whose key is not set), GOOD."""
-    body = AGENTS + task_block("NOCMD", priority="critical") + task_block("KEYED", priority="high", agent="llm", commands=["true"])
+    body = (
+        AGENTS
+        + task_block("NOCMD", priority="critical")
+        + task_block("KEYED", priority="high", agent="llm", commands=["true"])
+    )
     body += task_block("GOOD", commands=["true"])
     write_plan(root, body)
     return root
@@ -64,11 +68,21 @@ def test_the_cli_flags_next_warns_in_validate_and_names_what_run_did_not_start(t
     runner = CliRunner()
     env = {KEY: None}
     result = runner.invoke(cli_app, ["-p", str(root), "next"], env=env)
-    assert result.exit_code == 0 and "next: NOCMD" in result.stdout and "cannot run as it is: NOCMD has no commands" in result.stdout
+    assert (
+        result.exit_code == 0
+        and "next: NOCMD" in result.stdout
+        and "cannot run as it is: NOCMD has no commands" in result.stdout
+    )
     result = runner.invoke(cli_app, ["-p", str(root), "validate"], env=env)
-    assert result.exit_code == 0 and "warning: 1 task run by the shell agent without commands cannot run: NOCMD" in result.stderr
+    assert (
+        result.exit_code == 0
+        and "warning: 1 task run by the shell agent without commands cannot run: NOCMD" in result.stderr
+    )
     result = runner.invoke(cli_app, ["-p", str(root), "run"], env=env)
-    assert "not started: KEYED: its agent needs" in result.stderr and "not started: NOCMD: NOCMD has no commands" in result.stderr
+    assert (
+        "not started: KEYED: its agent needs" in result.stderr
+        and "not started: NOCMD: NOCMD has no commands" in result.stderr
+    )
     assert "ran 1 task: 1 review" in result.stdout
 
 
@@ -80,7 +94,9 @@ async def test_the_tui_refuses_d_and_a_leaves_the_task_out_with_the_reason(tmp_p
         await until(pilot, lambda: app.selected == "NOCMD" and app.focused is not None, "NOCMD selected")
         messages = lambda: [n.message for n in app._notifications]  # noqa: E731
         await pilot.press("d")
-        await until(pilot, lambda: any("cannot dispatch NOCMD: NOCMD has no commands" in m for m in messages()), "the refusal")
+        await until(
+            pilot, lambda: any("cannot dispatch NOCMD: NOCMD has no commands" in m for m in messages()), "the refusal"
+        )
         await pilot.press("a")
         await until(pilot, lambda: app.session.project.task("GOOD").status.value == "review", "GOOD ran")
         assert any(m.startswith("not started: NOCMD: NOCMD has no commands") for m in messages())

@@ -71,7 +71,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver._got:
                     status, headers = receiver.script.pop(0) if receiver.script else (200, {})
-                    receiver.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()))
+                    receiver.requests.append(
+                        Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+                    )
                     receiver._got.notify_all()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -120,7 +122,9 @@ def root(tmp_path: Path) -> Path:
     return tmp_path / "p"
 
 
-def attach(root: Path, hooks: list[WebhookConfig], environ: Mapping[str, str] | None = None, policy: RetryPolicy = FAST) -> tuple[Project, WebhookDispatcher]:
+def attach(
+    root: Path, hooks: list[WebhookConfig], environ: Mapping[str, str] | None = None, policy: RetryPolicy = FAST
+) -> tuple[Project, WebhookDispatcher]:
     project = Project.open(root, actor="api")
     dispatcher = attach_webhooks(project, hooks=hooks, environ=environ or {}, policy=policy)
     assert dispatcher is not None
@@ -139,7 +143,9 @@ def pending(root: Path) -> list[Path]:
 def verified(request: Request, secret: str, max_age: float = 300.0) -> bool:
     """What a receiver does (README, Webhooks): split ``t=...,v1=...``, recompute the HMAC of
     ``t.delivery.body``, compare in constant time, and refuse a timestamp older than ``max_age``."""
-    fields = dict(part.split("=", 1) for part in request.headers.get(SIGNATURE_HEADER.lower(), "").split(",") if "=" in part)
+    fields = dict(
+        part.split("=", 1) for part in request.headers.get(SIGNATURE_HEADER.lower(), "").split(",") if "=" in part
+    )
     if "t" not in fields or "v1" not in fields:
         return False
     signed = f"{fields['t']}.{request.headers.get('x-orchestra-delivery', '')}.".encode() + request.body
@@ -151,7 +157,10 @@ def verified(request: Request, secret: str, max_age: float = 300.0) -> bool:
 
 
 def test_signed_body_verifies_and_describes_the_change(root: Path, receiver: Receiver) -> None:
-    hooks = [WebhookConfig(url=receiver.url("/signed"), secret_env="WH_SECRET"), WebhookConfig(url=receiver.url("/plain"))]
+    hooks = [
+        WebhookConfig(url=receiver.url("/signed"), secret_env="WH_SECRET"),
+        WebhookConfig(url=receiver.url("/plain")),
+    ]
     project, dispatcher = attach(root, hooks, {"WH_SECRET": SECRET})
     with project:
         project.start("A")
@@ -159,7 +168,11 @@ def test_signed_body_verifies_and_describes_the_change(root: Path, receiver: Rec
         dispatcher.close()
     requests = receiver.wait_for(4)
     assert sorted((r.path, r.json()["event"]) for r in requests) == [
-        ("/plain", "task_completed"), ("/plain", "task_started"), ("/signed", "task_completed"), ("/signed", "task_started")]
+        ("/plain", "task_completed"),
+        ("/plain", "task_started"),
+        ("/signed", "task_completed"),
+        ("/signed", "task_started"),
+    ]
     for request in requests:
         if request.path == "/signed":
             assert verified(request, SECRET)
@@ -178,7 +191,10 @@ def test_signed_body_verifies_and_describes_the_change(root: Path, receiver: Rec
 
 
 def test_every_action_fires_its_event_and_each_webhook_gets_only_its_events(root: Path, receiver: Receiver) -> None:
-    hooks = [WebhookConfig(url=receiver.url("/all")), WebhookConfig(url=receiver.url("/some"), events=["task_failed", "rollback"])]
+    hooks = [
+        WebhookConfig(url=receiver.url("/all")),
+        WebhookConfig(url=receiver.url("/some"), events=["task_failed", "rollback"]),
+    ]
     project, dispatcher = attach(root, hooks)
     with project:
         project.start("A")
@@ -194,7 +210,14 @@ def test_every_action_fires_its_event_and_each_webhook_gets_only_its_events(root
     requests = receiver.wait_for(10)
     by_path = {path: [r.json() for r in requests if r.path == path] for path in ("/all", "/some")}
     assert [body["event"] for body in by_path["/all"]] == [
-        "task_started", "task_review", "task_completed", "task_started", "task_failed", "rollback", "rollback"]
+        "task_started",
+        "task_review",
+        "task_completed",
+        "task_started",
+        "task_failed",
+        "rollback",
+        "rollback",
+    ]
     assert [body["event"] for body in by_path["/some"]] == ["task_failed", "rollback", "rollback"]
     failed = by_path["/some"][0]
     assert failed["task"] == {"id": "B", "title": "Task B", "status": "failed", "last_error": "the build broke"}
@@ -206,7 +229,10 @@ def test_every_action_fires_its_event_and_each_webhook_gets_only_its_events(root
 
 
 def test_run_finished_is_emitted_by_the_engine_and_filtered(root: Path, receiver: Receiver) -> None:
-    hooks = [WebhookConfig(url=receiver.url("/runs"), events=["run_finished"]), WebhookConfig(url=receiver.url("/tasks"), events=["task_completed"])]
+    hooks = [
+        WebhookConfig(url=receiver.url("/runs"), events=["run_finished"]),
+        WebhookConfig(url=receiver.url("/tasks"), events=["task_completed"]),
+    ]
     project, dispatcher = attach(root, hooks)
     with project:
         dispatcher.emit("run_finished", {"run_id": "r-1", "task_id": "A", "outcome": "review", "event": "not this"})
@@ -242,7 +268,10 @@ def test_failed_attempts_are_retried_with_backoff_until_delivered(root: Path) ->
     assert gaps[0] >= 0.1 * 0.9 and gaps[1] >= 0.2 * 0.9, gaps  # exponential
     lines = log_lines(root)
     assert [(line["attempt"], line.get("status"), line["result"]) for line in lines] == [
-        (1, 500, "retrying"), (2, 503, "retrying"), (3, 200, "delivered")]
+        (1, 500, "retrying"),
+        (2, 503, "retrying"),
+        (3, 200, "delivered"),
+    ]
     assert pending(root) == []
 
 
@@ -369,7 +398,9 @@ def test_an_entry_seen_by_two_processes_is_delivered_once(root: Path, receiver: 
     assert sorted(r.json()["task"]["id"] for r in requests) == ["A", "C"]
 
 
-def test_an_entry_nobody_queued_is_delivered_by_the_next_process_but_a_new_webhook_gets_no_old_events(root: Path, receiver: Receiver) -> None:
+def test_an_entry_nobody_queued_is_delivered_by_the_next_process_but_a_new_webhook_gets_no_old_events(
+    root: Path, receiver: Receiver
+) -> None:
     hooks = [WebhookConfig(url=receiver.url("/old"))]
     project, dispatcher = attach(root, hooks)
     with project:
@@ -434,7 +465,10 @@ def test_no_webhooks_no_dispatcher(root: Path) -> None:
 
 
 def test_redact_url() -> None:
-    assert redact_url("https://user:pw@hooks.example.com:8443/a/b?token=s3cret#frag") == "https://hooks.example.com:8443/a/b?[redacted]"
+    assert (
+        redact_url("https://user:pw@hooks.example.com:8443/a/b?token=s3cret#frag")
+        == "https://hooks.example.com:8443/a/b?[redacted]"
+    )
     assert redact_url("http://127.0.0.1:9/hook") == "http://127.0.0.1:9/hook"
 
 
@@ -453,10 +487,18 @@ def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path:
     cli_root = plan_with_webhook(tmp_path / "cli", receiver.url("/cli"))
     api_root = plan_with_webhook(tmp_path / "api", receiver.url("/api"))
     env = {**os.environ, "WH_SECRET": SECRET}
-    result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(cli_root), "complete", "A"],
-                            check=False, capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(cli_root), "complete", "A"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
-    assert len(receiver.wait_for(1, timeout=30)) == 1, "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
+    assert len(receiver.wait_for(1, timeout=30)) == 1, (
+        "nothing delivered: Project.open must call attach_webhooks (see its docstring)"
+    )
     [from_cli] = receiver.requests
     assert verified(from_cli, SECRET)
 
@@ -481,7 +523,9 @@ def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path:
 
 
 def test_the_signature_covers_the_time_and_the_delivery_id(root: Path, receiver: Receiver) -> None:
-    project, dispatcher = attach(root, [WebhookConfig(url=receiver.url(), secret_env="WH_SECRET")], {"WH_SECRET": SECRET})
+    project, dispatcher = attach(
+        root, [WebhookConfig(url=receiver.url(), secret_env="WH_SECRET")], {"WH_SECRET": SECRET}
+    )
     with project:
         project.complete("A")
         dispatcher.close()
@@ -489,12 +533,22 @@ def test_the_signature_covers_the_time_and_the_delivery_id(root: Path, receiver:
     header = request.headers[SIGNATURE_HEADER.lower()]
     assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", header), header
     assert verified(request, SECRET)
-    replayed_as_another = Request(request.path, {**request.headers, "x-orchestra-delivery": "00000009-other"}, request.body, request.at)
+    replayed_as_another = Request(
+        request.path, {**request.headers, "x-orchestra-delivery": "00000009-other"}, request.body, request.at
+    )
     assert not verified(replayed_as_another, SECRET)
     stamp = int(header.split(",")[0][2:])
-    old = hmac.new(SECRET.encode(), f"{stamp - 3600}.".encode() + request.headers["x-orchestra-delivery"].encode() + b"." + request.body,
-                   hashlib.sha256).hexdigest()
-    backdated = Request(request.path, {**request.headers, SIGNATURE_HEADER.lower(): f"t={stamp - 3600},v1={old}"}, request.body, request.at)
+    old = hmac.new(
+        SECRET.encode(),
+        f"{stamp - 3600}.".encode() + request.headers["x-orchestra-delivery"].encode() + b"." + request.body,
+        hashlib.sha256,
+    ).hexdigest()
+    backdated = Request(
+        request.path,
+        {**request.headers, SIGNATURE_HEADER.lower(): f"t={stamp - 3600},v1={old}"},
+        request.body,
+        request.at,
+    )
     assert not verified(backdated, SECRET)  # correctly signed, but an hour old: a receiver refuses the replay
 
 
@@ -559,8 +613,12 @@ def test_a_receiver_that_never_answers_is_never_on_a_commands_path(tmp_path: Pat
     env = {**os.environ, "WH_SECRET": SECRET}
     senders: set[int] = set()
     try:
-        command = subprocess.Popen([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        command = subprocess.Popen(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         _out, err = command.communicate(timeout=60)
         assert command.returncode == 0, err
         [owners] = silent.wait_for(1)  # the delivery is attempted: by a process that is not the command
@@ -568,8 +626,13 @@ def test_a_receiver_that_never_answers_is_never_on_a_commands_path(tmp_path: Pat
         assert owners and command.pid not in owners
         assert len(list((root / ".orchestra" / "webhooks" / "pending").glob("*.json"))) == 1  # still waiting
         for read in (["list"], ["show", "A"], ["list", "--json"]):
-            subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *read],
-                           check=True, capture_output=True, timeout=60, env=env)
+            subprocess.run(
+                [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *read],
+                check=True,
+                capture_output=True,
+                timeout=60,
+                env=env,
+            )
         assert len(silent.wait_for(2, timeout=1.0)) == 1  # the reads opened no connection
     finally:
         silent.close()
@@ -581,8 +644,14 @@ def test_a_receiver_that_never_answers_is_never_on_a_commands_path(tmp_path: Pat
 def test_a_missing_secret_is_said_at_the_change_and_in_the_log(tmp_path: Path, receiver: Receiver) -> None:
     root = plan_with_webhook(tmp_path / "p", receiver.url())
     env = {name: value for name, value in os.environ.items() if name != "WH_SECRET"}
-    result = subprocess.run([sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
-                            check=False, capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     line = f"webhook {receiver.url()}: secret_env WH_SECRET is not set; not sent unsigned (set it: the next change sends what waits)"
     assert result.stderr.splitlines() == [f"warning: {line}"]

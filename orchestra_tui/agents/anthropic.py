@@ -27,7 +27,12 @@ API_VERSION = "2023-06-01"
 
 
 _NORMAL_STOPS = frozenset({"end_turn", "stop_sequence", None})
-_STOPS = {"max_tokens": "truncated", "model_context_window_exceeded": "truncated", "refusal": "refused", "tool_use": "tool_call"}
+_STOPS = {
+    "max_tokens": "truncated",
+    "model_context_window_exceeded": "truncated",
+    "refusal": "refused",
+    "tool_use": "tool_call",
+}
 
 
 class AnthropicDecoder(TerminatedDecoder):
@@ -74,7 +79,9 @@ class AnthropicDecoder(TerminatedDecoder):
                 self.usage[name] = value if name == "output_tokens" else max(value, self.usage.get(name, 0))
         got = self.usage.get
         fresh, written, read = got("input_tokens"), got("cache_creation_input_tokens"), got("cache_read_input_tokens")
-        total = None if fresh is None else fresh + (written or 0) + (read or 0)  # Anthropic's input_tokens exclude the cache
+        total = (
+            None if fresh is None else fresh + (written or 0) + (read or 0)
+        )  # Anthropic's input_tokens exclude the cache
         return (UsageUpdate(total, got("output_tokens"), None, read, written),)
 
     def finish(self) -> str | None:

@@ -70,8 +70,15 @@ class CliAgent:
         argv = [*self.config.command] if via_stdin else [*self.config.command, request.prompt]
         limits = Limits.of(self.config, request.task)
         try:
-            child = await spawn(argv, cwd=request.cwd, env=request.env, limits=limits, stdin=PIPE if via_stdin else DEVNULL,
-                                separate_stderr=True, on_spawn=request.on_spawn)
+            child = await spawn(
+                argv,
+                cwd=request.cwd,
+                env=request.env,
+                limits=limits,
+                stdin=PIPE if via_stdin else DEVNULL,
+                separate_stderr=True,
+                on_spawn=request.on_spawn,
+            )
         except OSError as error:
             yield Failed(_start_failure(program, error), kind="error")
             return
@@ -110,7 +117,7 @@ def _start_failure(program: str, error: OSError) -> str:
     if isinstance(error, FileNotFoundError) and error.filename in (None, program):
         return f"{program} not found" if os.sep in program else f"{program} not found on PATH"
     if error.errno == errno.E2BIG:
-        return f"{program}: the prompt is too long for a command-line argument; set prompt_via = \"stdin\""
+        return f'{program}: the prompt is too long for a command-line argument; set prompt_via = "stdin"'
     return f"{program} could not start: {error.strerror or error}"
 
 
@@ -300,7 +307,9 @@ class _ClaudeStreamJson(_JsonLines):
             return Failed(f"{self.program} ended without its result line", kind="protocol")
         denials = result.get("permission_denials")
         if isinstance(denials, list) and denials:
-            return Failed(f"{self.program}: denied: {shorten(', '.join(map(_denial, denials)), 300)}", kind="permission")
+            return Failed(
+                f"{self.program}: denied: {shorten(', '.join(map(_denial, denials)), 300)}", kind="permission"
+            )
         answer = result.get("result")
         text = answer if isinstance(answer, str) else "\n\n".join(self._texts)
         if not text.strip():
@@ -313,12 +322,19 @@ class _ClaudeStreamJson(_JsonLines):
         if result.get("subtype") == "error_max_turns":
             kind = "max_turns"
         else:
-            kind = _claude_kind(synthetic.get("error"), status, result.get("api_error") or synthetic.get("api_error"),
-                                result.get("api_error_type") or synthetic.get("api_error_type"))
+            kind = _claude_kind(
+                synthetic.get("error"),
+                status,
+                result.get("api_error") or synthetic.get("api_error"),
+                result.get("api_error_type") or synthetic.get("api_error_type"),
+            )
         errors = result.get("errors")
-        detail = (_str(result.get("result")).strip()
-                  or ("; ".join(str(item) for item in errors) if isinstance(errors, list) else "")
-                  or _str(result.get("subtype")) or "error")
+        detail = (
+            _str(result.get("result")).strip()
+            or ("; ".join(str(item) for item in errors) if isinstance(errors, list) else "")
+            or _str(result.get("subtype"))
+            or "error"
+        )
         detail = detail.removeprefix("API Error: ")
         phrase = _phrase(kind, status)
         return Failed(f"{self.program}: {phrase + ': ' if phrase else ''}{shorten(detail, 300)}", kind=kind)
@@ -331,9 +347,16 @@ def _is_api_error(data: dict[str, Any]) -> bool:
 
 # Claude Code's error kinds (its SDK's ``SDKAssistantMessageError``) -> orchestra's.
 _CLAUDE_KINDS = {
-    "authentication_failed": "auth", "oauth_org_not_allowed": "auth", "account_on_hold": "auth",
-    "verification_required": "auth", "cloud_credential_error": "auth", "billing_error": "quota",
-    "rate_limit": "rate_limit", "overloaded": "overloaded", "server_error": "server", "max_output_tokens": "truncated",
+    "authentication_failed": "auth",
+    "oauth_org_not_allowed": "auth",
+    "account_on_hold": "auth",
+    "verification_required": "auth",
+    "cloud_credential_error": "auth",
+    "billing_error": "quota",
+    "rate_limit": "rate_limit",
+    "overloaded": "overloaded",
+    "server_error": "server",
+    "max_output_tokens": "truncated",
 }
 
 
@@ -351,9 +374,14 @@ def _claude_kind(error: object, status: object, api_error: object = None, api_er
 
 
 _PHRASES = {
-    "auth": "authentication failed", "quota": "usage limit reached", "rate_limit": "rate limited",
-    "overloaded": "overloaded", "server": "server error", "connection": "connection failed",
-    "max_turns": "max turns reached", "truncated": "truncated at max_tokens",
+    "auth": "authentication failed",
+    "quota": "usage limit reached",
+    "rate_limit": "rate limited",
+    "overloaded": "overloaded",
+    "server": "server error",
+    "connection": "connection failed",
+    "max_turns": "max turns reached",
+    "truncated": "truncated at max_tokens",
 }
 
 
@@ -370,13 +398,17 @@ def _denial(denial: object) -> str:
     denial = _dict(denial)
     name = _str(denial.get("tool_name")) or "tool"
     arguments = _dict(denial.get("tool_input"))
-    target = next((value for key in ("command", "file_path", "path", "url", "pattern") if (value := _str(arguments.get(key)))), "")
+    target = next(
+        (value for key in ("command", "file_path", "path", "url", "pattern") if (value := _str(arguments.get(key)))), ""
+    )
     return f"{name}({shorten(target, 120)})" if target else name
 
 
 # Codex reports its own stream retries as top-level "error" events (``Reconnecting... 2/5 (why)``, or
 # ``Reconnecting... waiting for network (why)`` without a count) and then carries on.
-_CODEX_RECONNECT = re.compile(r"^Reconnecting\.\.\.\s*(?:(?P<attempt>\d+)/\d+)?\s*(?:waiting for network)?\s*(?:\((?P<why>.*)\))?\s*$", re.S)
+_CODEX_RECONNECT = re.compile(
+    r"^Reconnecting\.\.\.\s*(?:(?P<attempt>\d+)/\d+)?\s*(?:waiting for network)?\s*(?:\((?P<why>.*)\))?\s*$", re.S
+)
 _CODEX_STATUS = re.compile(r"\b(?:unexpected status|last status:?) (\d{3})\b")
 
 

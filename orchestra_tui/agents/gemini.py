@@ -25,11 +25,12 @@ from .transport import (
     stream_error,
 )
 
-
 _NORMAL_STOP = "STOP"
 _STOPS = {
     "MAX_TOKENS": "truncated",
-    **dict.fromkeys(("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"), "refused"),
+    **dict.fromkeys(
+        ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"), "refused"
+    ),
     **dict.fromkeys(("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"), "tool_call"),
 }
 
@@ -84,7 +85,9 @@ def _usage(metadata: dict[str, Any]) -> UsageUpdate:
     thoughts = metadata.get("thoughtsTokenCount")
     if thoughts is not None:
         output = (output or 0) + thoughts
-    return UsageUpdate(metadata.get("promptTokenCount"), output, cache_read_tokens=metadata.get("cachedContentTokenCount"))
+    return UsageUpdate(
+        metadata.get("promptTokenCount"), output, cache_read_tokens=metadata.get("cachedContentTokenCount")
+    )
 
 
 class GeminiAgent(StreamingAgent):

@@ -116,7 +116,11 @@ class HttpAgent(StreamingAgent):
         return {"authorization": f"Bearer {key}"} if key and not uses_placeholder else {}
 
     def build(self, request: AgentRequest, key: str | None) -> Call:
-        values = {"prompt": request.prompt, "system": self.system_prompt(request) or "", "model": self.config.model or ""}
+        values = {
+            "prompt": request.prompt,
+            "system": self.system_prompt(request) or "",
+            "model": self.config.model or "",
+        }
         return Call(self.base_url, self.headers(self._auth(key), key), fill(self.config.request, values))
 
     def decoder(self) -> Decoder:

@@ -40,8 +40,12 @@ async def copy_to_clipboard(text: str, env: Mapping[str, str]) -> str | None:
             continue
         try:
             process = await asyncio.create_subprocess_exec(
-                program, *argv[1:], env=dict(env),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                program,
+                *argv[1:],
+                env=dict(env),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
             )
         except OSError:
             continue

@@ -61,7 +61,6 @@ class OllamaDecoder(TerminatedDecoder):
         return events
 
 
-
 class OllamaAgent(StreamingAgent):
     provider = "ollama"
     default_base_url = "http://localhost:11434"

@@ -78,9 +78,13 @@ class OpenAIDecoder(TerminatedDecoder):
         if reason == "length":
             raise bad_ending("openai", "truncated", "finish_reason: length")
         if reason == "content_filter" or self.refused:
-            raise bad_ending("openai", "refused", f"finish_reason: {reason}" if reason == "content_filter" else "a refusal")
+            raise bad_ending(
+                "openai", "refused", f"finish_reason: {reason}" if reason == "content_filter" else "a refusal"
+            )
         if reason in ("tool_calls", "function_call") or self.tool:
-            raise bad_ending("openai", "tool_call", f"finish_reason: {reason}, {self.tool or 'a tool'}; orchestra offers none")
+            raise bad_ending(
+                "openai", "tool_call", f"finish_reason: {reason}, {self.tool or 'a tool'}; orchestra offers none"
+            )
         return reason
 
 
@@ -129,8 +133,13 @@ class OpenAIAgent(StreamingAgent):
         return Call(f"{self.base_url}/chat/completions", headers, body)
 
     def _responses(self, request: AgentRequest, key: str | None) -> Call:
-        body: dict[str, Any] = {"model": self.config.model, "input": request.prompt, "stream": True,
-                                "max_output_tokens": self.config.max_tokens, "store": False}
+        body: dict[str, Any] = {
+            "model": self.config.model,
+            "input": request.prompt,
+            "stream": True,
+            "max_output_tokens": self.config.max_tokens,
+            "store": False,
+        }
         if system := self.system_prompt(request):
             body["instructions"] = system
         if self.config.temperature is not None:

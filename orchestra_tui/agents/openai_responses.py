@@ -51,7 +51,9 @@ class ResponsesDecoder(TerminatedDecoder):
             raise stream_error("openai", {"type": error.get("code"), "message": error.get("message")})
         elif kind == "error":
             error = event.get("error") if isinstance(event.get("error"), dict) else event
-            raise stream_error("openai", {"type": error.get("code") or error.get("type"), "message": error.get("message")})
+            raise stream_error(
+                "openai", {"type": error.get("code") or error.get("type"), "message": error.get("message")}
+            )
         return ()
 
     def _end(self, response: dict[str, Any]) -> Iterable[AgentEvent]:

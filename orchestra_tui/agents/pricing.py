@@ -22,7 +22,9 @@ from .events import UsageUpdate
 
 
 def _price(input: float, output: float, cache_read: float, cache_write: float | None = None) -> Price:
-    return Price(input=input, output=output, cache_read=cache_read, cache_write=input if cache_write is None else cache_write)
+    return Price(
+        input=input, output=output, cache_read=cache_read, cache_write=input if cache_write is None else cache_write
+    )
 
 
 #: List prices in USD per million tokens (standard tier; Gemini 2.5 Pro for prompts up to 200k tokens),
@@ -65,7 +67,7 @@ def find_price(model: str | None, table: Mapping[str, Price]) -> Price | None:
     if name in folded:
         return folded[name]
     for base in sorted(folded, key=len, reverse=True):
-        if name.startswith(base) and _SUFFIX.fullmatch(name[len(base):]):
+        if name.startswith(base) and _SUFFIX.fullmatch(name[len(base) :]):
             return folded[base]
     return None
 
@@ -74,12 +76,18 @@ def _own(config: AgentConfig | None) -> dict[str, float]:
     """The price keys the agent itself sets."""
     if config is None:
         return {}
-    own = {"input": config.price_input, "output": config.price_output, "cache_read": config.price_cache_read,
-           "cache_write": config.price_cache_write}
+    own = {
+        "input": config.price_input,
+        "output": config.price_output,
+        "cache_read": config.price_cache_read,
+        "cache_write": config.price_cache_write,
+    }
     return {name: value for name, value in own.items() if value is not None}
 
 
-def _chosen(model: str | None, config: AgentConfig | None, plan_pricing: Mapping[str, Price] | None) -> tuple[Price | None, bool]:
+def _chosen(
+    model: str | None, config: AgentConfig | None, plan_pricing: Mapping[str, Price] | None
+) -> tuple[Price | None, bool]:
     """(the price for ``model``, whether a person set it: the agent's keys or the plan's table)."""
     if config is not None and config.type in FREE_TYPES:
         return _FREE.model_copy(update=_own(config)), True
@@ -93,7 +101,9 @@ def _chosen(model: str | None, config: AgentConfig | None, plan_pricing: Mapping
     return None, False
 
 
-def price_for(model: str | None, config: AgentConfig | None = None, plan_pricing: Mapping[str, Price] | None = None) -> Price | None:
+def price_for(
+    model: str | None, config: AgentConfig | None = None, plan_pricing: Mapping[str, Price] | None = None
+) -> Price | None:
     """The price that applies to ``model`` run by an agent with ``config``; None when unknown."""
     return _chosen(model, config, plan_pricing)[0]
 
@@ -106,7 +116,9 @@ def priced(price: Price, usage: UsageUpdate) -> float | None:
     fresh = max(usage.input_tokens - read - written, 0)
     read_rate = price.input if price.cache_read is None else price.cache_read
     write_rate = price.input if price.cache_write is None else price.cache_write
-    return (fresh * price.input + read * read_rate + written * write_rate + usage.output_tokens * price.output) / 1_000_000
+    return (
+        fresh * price.input + read * read_rate + written * write_rate + usage.output_tokens * price.output
+    ) / 1_000_000
 
 
 def run_cost(

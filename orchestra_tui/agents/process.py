@@ -93,8 +93,13 @@ class Decoder:
 class Child:
     """A started process group: read :meth:`output` (and :meth:`errors`), then :meth:`close` it."""
 
-    def __init__(self, process: asyncio.subprocess.Process, pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]],
-                 limits: Limits, deadline: float | None) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]],
+        limits: Limits,
+        deadline: float | None,
+    ) -> None:
         self.process = process
         self.pid = process.pid
         self._stdout = pipes[0][0]
@@ -204,7 +209,9 @@ async def _pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
     try:
         reader = asyncio.StreamReader(limit=READ_SIZE)
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0))
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0)
+        )
     except BaseException:
         os.close(write_fd)
         raise
@@ -212,8 +219,15 @@ async def _pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
 
 
 async def spawn(
-    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], limits: Limits, deadline: float | None = None,
-    stdin: int = DEVNULL, separate_stderr: bool = False, on_spawn: Callable[[int], None] | None = None,
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    limits: Limits,
+    deadline: float | None = None,
+    stdin: int = DEVNULL,
+    separate_stderr: bool = False,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> Child:
     """Start ``argv`` as the leader of a new session, stdout piped (stderr merged into it unless ``separate_stderr``).
 
@@ -226,7 +240,8 @@ async def spawn(
         stderr = pipes[1][0] if separate_stderr else pipes[0][0]
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=pipes[0][0], stderr=stderr, start_new_session=True)
+                *argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=pipes[0][0], stderr=stderr, start_new_session=True
+            )
         finally:
             for write_fd, _reader, _transport in pipes:
                 os.close(write_fd)
@@ -234,8 +249,12 @@ async def spawn(
         for _fd, _reader, transport in pipes:
             transport.close()
         raise
-    child = Child(process, [(reader, transport) for _fd, reader, transport in pipes], limits,
-                  limits.deadline() if deadline is None else deadline)
+    child = Child(
+        process,
+        [(reader, transport) for _fd, reader, transport in pipes],
+        limits,
+        limits.deadline() if deadline is None else deadline,
+    )
     if on_spawn is not None:
         try:
             on_spawn(process.pid)

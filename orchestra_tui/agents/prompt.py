@@ -18,7 +18,15 @@ from ..plan import expand_env
 
 #: The task's string fields that may hold ``${VAR}`` references.
 EXPANDED_FIELDS: tuple[str, ...] = (
-    "title", "description", "notes", "output", "commands", "verify", "inputs", "deliverables", "success_criteria",
+    "title",
+    "description",
+    "notes",
+    "output",
+    "commands",
+    "verify",
+    "inputs",
+    "deliverables",
+    "success_criteria",
 )
 
 
@@ -80,8 +88,10 @@ def _requirements(task: TaskSpec) -> list[str]:
     if task.output:
         lines.append(f"Your final answer is saved to `{task.output}`: make it the complete content of that file.")
     if task.verify:
-        lines.append("Your work is checked afterwards by these commands, which must all exit 0: "
-                     + ", ".join(f"`{command}`" for command in task.verify))
+        lines.append(
+            "Your work is checked afterwards by these commands, which must all exit 0: "
+            + ", ".join(f"`{command}`" for command in task.verify)
+        )
     return lines
 
 

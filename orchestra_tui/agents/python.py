@@ -55,13 +55,25 @@ class CustomAgent:
     (``type = "python"``, ``entry = "package.module:ClassName"``).
     """
 
-    def __init__(self, name: str | None = None, *, capabilities: Iterable[object] = (), model: str | None = None,
-                 config: AgentConfig | None = None, **metadata: Any) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        capabilities: Iterable[object] = (),
+        model: str | None = None,
+        config: AgentConfig | None = None,
+        **metadata: Any,
+    ) -> None:
         self.name = name or type(self).__name__
         self.capabilities = [str(getattr(item, "value", item)) for item in capabilities]
         self.metadata = metadata
-        self.config = config if config is not None else AgentConfig.model_construct(
-            type=AgentType.PYTHON, model=model, capabilities=self.capabilities, entry=_entry_of(type(self)))
+        self.config = (
+            config
+            if config is not None
+            else AgentConfig.model_construct(
+                type=AgentType.PYTHON, model=model, capabilities=self.capabilities, entry=_entry_of(type(self))
+            )
+        )
 
     def execute(self, task: AgentTask) -> str:
         """The answer for ``task``. Override this (sync or ``async def``) or :meth:`stream`."""
@@ -165,7 +177,7 @@ async def _thread_pieces(method: Callable[[AgentTask], Any], task: AgentTask) ->
                     return
                 send(piece)
             send(_DONE)
-        except BaseException as error:  # noqa: BLE001 - handed to the run, which fails with its message
+        except BaseException as error:
             send(error)
 
     _start_thread(produce)
@@ -200,7 +212,7 @@ async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
             outcome: tuple[bool, Any] = (True, function(*args))
         except StopIteration as error:  # a future refuses it: the coroutine gets the same story
             outcome = (False, RuntimeError(f"raised StopIteration {' '.join(str(error).split())}".strip()))
-        except BaseException as error:  # noqa: BLE001 - handed to the awaiting coroutine
+        except BaseException as error:
             outcome = (False, error)
         try:
             loop.call_soon_threadsafe(settle, *outcome)
@@ -229,8 +241,11 @@ class PythonAgent:
     async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
         try:
             target = await self._load(str(request.cwd))
-        except Exception as error:  # noqa: BLE001 - the entry's own import error, whatever it is
-            yield Failed(f"agent {self.name}: cannot load entry {self.config.entry!r}: {type(error).__name__}: {describe(error)}", "error")
+        except Exception as error:
+            yield Failed(
+                f"agent {self.name}: cannot load entry {self.config.entry!r}: {type(error).__name__}: {describe(error)}",
+                "error",
+            )
             return
         events = target.run(request) if isinstance(target, CustomAgent) else drive(target, request)
         async for event in events:

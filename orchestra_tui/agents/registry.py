@@ -76,7 +76,9 @@ def build_agent(name: str, config: AgentConfig) -> Agent:
         module = None
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise RegistryError(f"agent {name!r}: type {config.type.value!r} is not available in this installation ({qualified}.{class_name} is missing)")
+        raise RegistryError(
+            f"agent {name!r}: type {config.type.value!r} is not available in this installation ({qualified}.{class_name} is missing)"
+        )
     agent: Agent = cls(name, config)
     return agent
 
@@ -133,7 +135,10 @@ _KEY_ENV: dict[AgentType, str] = {
 }
 # The seed's "cli" interface for its two coding-agent vendors.
 _CLI_DEFAULTS: dict[str, dict[str, Any]] = {
-    SeedAgentType.ANTHROPIC_CLAUDE: {"command": ["claude", "-p", "--output-format", "stream-json", "--verbose"], "output_format": "stream-json"},
+    SeedAgentType.ANTHROPIC_CLAUDE: {
+        "command": ["claude", "-p", "--output-format", "stream-json", "--verbose"],
+        "output_format": "stream-json",
+    },
     SeedAgentType.OPENAI_GPT: {"command": ["codex", "exec", "--json"], "output_format": "jsonl"},
 }
 # The seed's api_endpoint may be the full URL; orchestra's base_url stops before the path the agent adds.
@@ -275,9 +280,15 @@ class AgentRegistry:
 
         name = getattr(agent, "name", None)
         if not isinstance(name, str) or not name:
-            raise RegistryError(f"register: {type(agent).__name__} has no name; give it one: {type(agent).__name__}(name=...)")
-        if not isinstance(agent, CustomAgent) and not (isinstance(getattr(agent, "config", None), AgentConfig) and callable(getattr(agent, "run", None))):
-            raise RegistryError(f"register {name!r}: expected a CustomAgent (or an orchestra agent), got {type(agent).__name__}")
+            raise RegistryError(
+                f"register: {type(agent).__name__} has no name; give it one: {type(agent).__name__}(name=...)"
+            )
+        if not isinstance(agent, CustomAgent) and not (
+            isinstance(getattr(agent, "config", None), AgentConfig) and callable(getattr(agent, "run", None))
+        ):
+            raise RegistryError(
+                f"register {name!r}: expected a CustomAgent (or an orchestra agent), got {type(agent).__name__}"
+            )
         self._check_new(name)
         config: AgentConfig = agent.config  # type: ignore[attr-defined]
         entry = self._entry(name, config)
@@ -293,7 +304,7 @@ class AgentRegistry:
         interface: object = AgentInterface.API,
         capabilities: Iterable[object] | None = None,
         *,
-        type: object = None,  # noqa: A002 - the seed README's keyword
+        type: object = None,
         **kwargs: Any,
     ) -> RegisteredAgent:
         """Register an agent the seed's way: ``register_agent(name="gpt-4", type="openai-gpt", interface="api",
@@ -309,7 +320,7 @@ class AgentRegistry:
             raise RegistryError(f"register_agent {name!r}: give type= or agent_type=, not both")
         agent_type = agent_type if agent_type is not None else type
         if agent_type is None:
-            raise RegistryError(f"register_agent {name!r}: type= is required (e.g. type=\"openai-gpt\")")
+            raise RegistryError(f'register_agent {name!r}: type= is required (e.g. type="openai-gpt")')
         self._check_new(name)
         seed = {key: kwargs.pop(key) for key in list(kwargs) if key in _SEED_OPTIONS}
         unknown = sorted(set(kwargs) - set(AgentConfig.model_fields))
@@ -384,7 +395,9 @@ class AgentRegistry:
             return self.get_agent(fallback)
         preferred = list(preferred_types or [])
         if preferred:
-            candidates = [entry for entry in candidates if any(_is_type(entry, kind) for kind in preferred)] or candidates
+            candidates = [
+                entry for entry in candidates if any(_is_type(entry, kind) for kind in preferred)
+            ] or candidates
         return max(candidates, key=lambda entry: len(entry.capabilities))
 
     def enable_agent(self, name: str) -> bool:

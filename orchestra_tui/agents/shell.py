@@ -59,8 +59,14 @@ class ShellAgent:
         for number, command in enumerate(commands, 1):
             where = f"command {number} of {len(commands)}"
             try:
-                child = await spawn([SHELL, "-c", command], cwd=request.cwd, env=request.env, limits=limits, deadline=deadline,
-                                    on_spawn=request.on_spawn)
+                child = await spawn(
+                    [SHELL, "-c", command],
+                    cwd=request.cwd,
+                    env=request.env,
+                    limits=limits,
+                    deadline=deadline,
+                    on_spawn=request.on_spawn,
+                )
             except OSError as error:
                 yield Failed(f"{where} could not start: {error.strerror or error}", kind="error")
                 return

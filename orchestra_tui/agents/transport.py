@@ -120,7 +120,9 @@ def stream_error(provider: str, error: Any) -> AttemptError:
     status = info.code if isinstance(info.code, int) and 100 <= info.code < 600 else None
     kind, retryable = classify(status, info)
     label = f"{info.type}: " if info.type and info.type not in info.message else ""
-    return AttemptError(f"{provider}: error in stream: {label}{info.message or 'no message'}", kind, retryable, info.retry_delay)
+    return AttemptError(
+        f"{provider}: error in stream: {label}{info.message or 'no message'}", kind, retryable, info.retry_delay
+    )
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -140,20 +142,25 @@ def retry_hint(headers: Mapping[str, str], info: ErrorInfo) -> float | None:
     return info.retry_delay
 
 
-def http_error(provider: str, status: int, headers: Mapping[str, str], body: bytes, key_env: str | None) -> AttemptError:
+def http_error(
+    provider: str, status: int, headers: Mapping[str, str], body: bytes, key_env: str | None
+) -> AttemptError:
     info = error_info_from_body(body)
     kind, retryable = classify(status, info)
     should = headers.get("x-should-retry", "").lower()
     if should in ("true", "false"):
         retryable = should == "true"
     hint = {
-        "auth": (f"authentication failed (check {key_env})" if key_env else "authentication failed") if status != 403
+        "auth": (f"authentication failed (check {key_env})" if key_env else "authentication failed")
+        if status != 403
         else "permission denied",
         "quota": "quota exhausted (check the account's billing)",
         "rate_limit": "rate limited",
         "overloaded": "overloaded",
     }.get(kind)
-    message = f"{provider}: HTTP {status}" + (f" {hint}" if hint else "") + (f": {info.message}" if info.message else "")
+    message = (
+        f"{provider}: HTTP {status}" + (f" {hint}" if hint else "") + (f": {info.message}" if info.message else "")
+    )
     return AttemptError(message, kind, retryable, retry_hint(headers, info))
 
 
@@ -303,7 +310,9 @@ class StreamingAgent:
             log.info("%s: attempt %d/%d: POST %s", self.name, attempt, attempts, redact(call.url, key))
             decoder = self.decoder()
             try:
-                async with http_client().stream("POST", call.url, headers=call.headers, json=call.body, timeout=timeout) as response:
+                async with http_client().stream(
+                    "POST", call.url, headers=call.headers, json=call.body, timeout=timeout
+                ) as response:
                     if not response.is_success:
                         body = await _read_some(response)
                         raise http_error(self.provider, response.status_code, response.headers, body, self.key_env)
@@ -315,7 +324,9 @@ class StreamingAgent:
                                 yield event
                     stop_reason = decoder.finish()
                     if not text:
-                        raise AttemptError(f"{self.provider}: empty answer" + (f" ({stop_reason})" if stop_reason else ""), "empty")
+                        raise AttemptError(
+                            f"{self.provider}: empty answer" + (f" ({stop_reason})" if stop_reason else ""), "empty"
+                        )
             except AttemptError as exc:
                 error = exc
             except httpx.TimeoutException as exc:
@@ -323,12 +334,18 @@ class StreamingAgent:
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 error = AttemptError(f"{self.provider}: bad URL {call.url!r}: {one_line(str(exc), 200)}", "error")
             except httpx.TransportError as exc:
-                error = AttemptError(f"{self.provider}: connection failed: {one_line(str(exc), 200) or type(exc).__name__}",
-                                     "connection", retryable=True)
+                error = AttemptError(
+                    f"{self.provider}: connection failed: {one_line(str(exc), 200) or type(exc).__name__}",
+                    "connection",
+                    retryable=True,
+                )
             except httpx.HTTPError as exc:  # e.g. a body that fails its content-encoding
                 error = AttemptError(f"{self.provider}: unreadable response: {one_line(str(exc), 200)}", "protocol")
             except (AttributeError, TypeError, KeyError, IndexError) as exc:  # JSON of an unexpected shape
-                error = AttemptError(f"{self.provider}: unexpected stream payload ({type(exc).__name__}: {one_line(str(exc), 120)})", "protocol")
+                error = AttemptError(
+                    f"{self.provider}: unexpected stream payload ({type(exc).__name__}: {one_line(str(exc), 120)})",
+                    "protocol",
+                )
             else:
                 log.info("%s: finished on attempt %d (%s)", self.name, attempt, stop_reason)
                 yield Finished(text.getvalue(), stop_reason)
@@ -340,7 +357,9 @@ class StreamingAgent:
                 yield Failed(message + after, error.kind)
                 return
             delay = self.backoff.delay(attempt, error.retry_after)
-            log.warning("%s: attempt %d/%d failed: %s; retrying in %.2f s", self.name, attempt, attempts, message, delay)
+            log.warning(
+                "%s: attempt %d/%d failed: %s; retrying in %.2f s", self.name, attempt, attempts, message, delay
+            )
             yield Retrying(attempt, delay, message)
             await asyncio.sleep(delay)
 
@@ -364,8 +383,12 @@ class StreamingAgent:
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return Usability(False, redact(f"cannot reach {url}: {one_line(str(exc), 200) or type(exc).__name__}", key))
         if response.status_code in (404, 405) and self.probe_lists:
-            return Usability(True, f"{url}: HTTP {response.status_code}, this server lists no models here; "
-                                   "it answers, so the agent is not called broken (model not checked)", checked=False)
+            return Usability(
+                True,
+                f"{url}: HTTP {response.status_code}, this server lists no models here; "
+                "it answers, so the agent is not called broken (model not checked)",
+                checked=False,
+            )
         if not response.is_success and not self._answering(response.status_code):
             error = http_error(self.provider, response.status_code, response.headers, response.content, self.key_env)
             return Usability(False, redact(error.message, key))
@@ -419,7 +442,9 @@ async def _sse_batches(provider: str, response: httpx.Response) -> AsyncIterator
                 yield [event.data]
     except SSEError:
         content_type = response.headers.get("content-type", "")
-        raise AttemptError(f"{provider}: expected an event stream, got {content_type or 'no content type'!r}", "protocol") from None
+        raise AttemptError(
+            f"{provider}: expected an event stream, got {content_type or 'no content type'!r}", "protocol"
+        ) from None
 
 
 async def _line_batches(response: httpx.Response) -> AsyncIterator[list[bytes]]:

@@ -21,10 +21,19 @@ app.add_typer(export_app, name="export")
 @import_app.command("taskmaster")
 def import_taskmaster(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A Taskmaster tasks.json (e.g. .taskmaster/tasks/tasks.json).", show_default=False)],
-    tag: Annotated[str | None, typer.Option("--tag", metavar="NAME", help="Import this tag.", show_default="master, else the first")] = None,
-    all_tags: Annotated[bool, typer.Option("--all-tags", help="Import every tag (ids of tags but the first prefixed TAG:).")] = False,
-    merge: Annotated[bool, typer.Option("--merge", help="Add to the existing orchestra.toml (after showing what changes).")] = False,
+    path: Annotated[
+        Path, typer.Argument(help="A Taskmaster tasks.json (e.g. .taskmaster/tasks/tasks.json).", show_default=False)
+    ],
+    tag: Annotated[
+        str | None,
+        typer.Option("--tag", metavar="NAME", help="Import this tag.", show_default="master, else the first"),
+    ] = None,
+    all_tags: Annotated[
+        bool, typer.Option("--all-tags", help="Import every tag (ids of tags but the first prefixed TAG:).")
+    ] = False,
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Add to the existing orchestra.toml (after showing what changes).")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --merge: do not ask for confirmation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -46,14 +55,18 @@ def import_taskmaster(
         if not plan_path.is_file():
             raise OrchestraError(f"no {PLAN_FILE} in {root} to merge into; without --merge a new one is written")
         edit = merge_tasks(plan_path.read_text(encoding="utf-8-sig"), imported.tasks, managed=MANAGED_KEYS)
-        say(f"{PLAN_FILE}: {len(edit.added)} tasks added, {len(edit.changed)} changed, {len(edit.unchanged)} unchanged"
-            + (f" (changed: {render.id_list(edit.changed, 12)})" if edit.changed else ""))
+        say(
+            f"{PLAN_FILE}: {len(edit.added)} tasks added, {len(edit.changed)} changed, {len(edit.unchanged)} unchanged"
+            + (f" (changed: {render.id_list(edit.changed, 12)})" if edit.changed else "")
+        )
         if edit.added or edit.changed:
             _confirm(yes, "Write these changes?")
             write_plan(root, edit, replace=True)
     else:
         if plan_path.exists():
-            raise OrchestraError(f"{plan_path} already exists: add --merge to add the imported tasks to it (nothing was written)")
+            raise OrchestraError(
+                f"{plan_path} already exists: add --merge to add the imported tasks to it (nothing was written)"
+            )
         header = f"Imported from Taskmaster: {path}\n`orchestra validate` checks this file; `orchestra list` shows the tasks."
         write_plan(root, new_plan(project_settings(root, path), imported.tasks, header), replace=False)
     try:
@@ -70,15 +83,19 @@ def import_taskmaster(
     for line in imported.report_lines():
         typer.echo(line)
     dropped, again = len(imported.dropped), len(imported.reinterpreted)
-    typer.echo(f"imported {imported.top_level} tasks and {imported.subtasks} subtasks from {path} into {plan_path}: "
-               f"{imported.dependencies} dependencies kept, {again} re-interpreted, {dropped} dropped"
-               + (f"; statuses in entry {entry.id} (`orchestra undo` reverts them)" if entry is not None else ""))
+    typer.echo(
+        f"imported {imported.top_level} tasks and {imported.subtasks} subtasks from {path} into {plan_path}: "
+        f"{imported.dependencies} dependencies kept, {again} re-interpreted, {dropped} dropped"
+        + (f"; statuses in entry {entry.id} (`orchestra undo` reverts them)" if entry is not None else "")
+    )
 
 
 @export_app.command("taskmaster")
 def export_taskmaster(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(metavar="[PATH]", help="Where to write; - for stdout.")] = ".taskmaster/tasks/tasks.json",
+    path: Annotated[
+        str, typer.Argument(metavar="[PATH]", help="Where to write; - for stdout.")
+    ] = ".taskmaster/tasks/tasks.json",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Write the tasks as a Taskmaster tasks.json (tagged layout; subtasks nested), readable by `task-master`."""

@@ -150,13 +150,21 @@ class RunView:
         now = time.monotonic()
         for running in self.running.values():
             tokens = f" {running.tokens:,} tok" if running.tokens else ""
-            table.add_row(Text(f"▶ {running.task_id}", style="bold cyan"), running.title, running.agent,
-                          seconds(now - running.started) + tokens, running.line)
+            table.add_row(
+                Text(f"▶ {running.task_id}", style="bold cyan"),
+                running.title,
+                running.agent,
+                seconds(now - running.started) + tokens,
+                running.line,
+            )
         done = sum(self.ended.values())
         bar = ProgressBar(total=max(self.total, 1), completed=min(done, self.total), width=30)
         counts = " · ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(self.ended.items()))
         footer = Table.grid(padding=(0, 1))
-        footer.add_row(bar, Text(f"{done}/{self.total} runs ended · {len(self.running)} running" + (f" · {counts}" if counts else "")))
+        footer.add_row(
+            bar,
+            Text(f"{done}/{self.total} runs ended · {len(self.running)} running" + (f" · {counts}" if counts else "")),
+        )
         return Group(table, footer)
 
     async def follow(self, subscription: Subscription) -> None:

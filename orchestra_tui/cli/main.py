@@ -29,13 +29,13 @@ from ..errors import OrchestraError, PlanError
 from . import safe
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
+    from ..agents.base import Usability
     from ..engine.project import Project
+    from ..engine.runner import RunResult
+    from ..engine.scheduler import Scheduler, Summary
     from ..models import AgentConfig
     from ..plan import Plan
     from ..store import Store
-    from ..agents.base import Usability
-    from ..engine.runner import RunResult
-    from ..engine.scheduler import Scheduler, Summary
     from .live import RunView
 
 
@@ -63,7 +63,11 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except OrchestraError as error:
-            hint = "; `orchestra validate` lists them all" if isinstance(error, PlanError) and len(error.problems) > 1 else ""
+            hint = (
+                "; `orchestra validate` lists them all"
+                if isinstance(error, PlanError) and len(error.problems) > 1
+                else ""
+            )
             typer.echo(f"error: {error}{hint}", err=True)
             raise typer.Exit(error.exit_code) from None
 
@@ -107,7 +111,9 @@ def _plan_dir(ctx: typer.Context) -> Path:
     found = _nearest_project(root)
     if found is None:
         quoted = shlex.quote(given)
-        raise OrchestraError(f"no {PLAN_FILE} in {given} or above it: run `orchestra init {quoted}`, or try `orchestra demo`")
+        raise OrchestraError(
+            f"no {PLAN_FILE} in {given} or above it: run `orchestra init {quoted}`, or try `orchestra demo`"
+        )
     if found != root and not ctx.find_root().meta.get("orchestra.found"):
         ctx.find_root().meta["orchestra.found"] = True
         typer.echo(f"using the project in {found} (the nearest above {given})", err=True)
@@ -143,7 +149,9 @@ def _project(ctx: typer.Context, actor: str = "cli", *, reading: bool = False) -
     ``reading``: a read-only command, which repairs nothing (it reports damage and names `orchestra repair`)."""
     from ..engine.project import Project
 
-    project = Project.open(_plan_dir(ctx), actor=actor, repair=not reading, lock_timeout=_lock_timeout(), on_lock_wait=_waiting)
+    project = Project.open(
+        _plan_dir(ctx), actor=actor, repair=not reading, lock_timeout=_lock_timeout(), on_lock_wait=_waiting
+    )
     # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
     # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
     gc.freeze()
@@ -208,13 +216,26 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def _main(
     ctx: typer.Context,
-    project: Annotated[str, typer.Option(
-        "--project", "-p", envvar="ORCHESTRA_PROJECT", metavar="DIR",
-        help="Project directory (holding orchestra.toml).", show_default="current directory")] = ".",
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
-    theme: Annotated[str | None, typer.Option(
-        "--theme", metavar="NAME", help="The app's theme (dark, light, nord, ...); remembered for next time.")] = None,
+    project: Annotated[
+        str,
+        typer.Option(
+            "--project",
+            "-p",
+            envvar="ORCHESTRA_PROJECT",
+            metavar="DIR",
+            help="Project directory (holding orchestra.toml).",
+            show_default="current directory",
+        ),
+    ] = ".",
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    theme: Annotated[
+        str | None,
+        typer.Option(
+            "--theme", metavar="NAME", help="The app's theme (dark, light, nord, ...); remembered for next time."
+        ),
+    ] = None,
 ) -> None:
     """Without a command: open the app on the project (`orchestra DIR` works too); piped, print an overview."""
     safe.install()
@@ -233,7 +254,9 @@ def _open(ctx: typer.Context) -> None:
         return
     from ..tui.app import create_app
 
-    tui = create_app(root, theme=ctx.find_root().meta.get("orchestra.theme"), lock_timeout=_lock_timeout(), on_lock_wait=_waiting)
+    tui = create_app(
+        root, theme=ctx.find_root().meta.get("orchestra.theme"), lock_timeout=_lock_timeout(), on_lock_wait=_waiting
+    )
     tui.run()
     if tui.return_code:
         raise typer.Exit(tui.return_code)
@@ -249,15 +272,18 @@ def demo_source() -> Path:
 @app.command()
 def demo(
     ctx: typer.Context,
-    directory: Annotated[str, typer.Argument(
-        metavar="[DIR]", help="Where to put the demo (created; an existing one must be empty).")] = "orchestra-demo",
+    directory: Annotated[
+        str, typer.Argument(metavar="[DIR]", help="Where to put the demo (created; an existing one must be empty).")
+    ] = "orchestra-demo",
 ) -> None:
     """Copy the demo project (ten tasks the offline shell agent runs, no API key needed) to DIR and open it."""
     from ..engine.project import STATE_DIR
 
     target = Path(directory)
     if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
-        raise OrchestraError(f"{directory} exists and is not an empty directory: name another, e.g. `orchestra demo my-demo`")
+        raise OrchestraError(
+            f"{directory} exists and is not an empty directory: name another, e.g. `orchestra demo my-demo`"
+        )
     try:
         shutil.copytree(demo_source(), target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STATE_DIR, "build"))
     except OSError as error:
@@ -270,8 +296,14 @@ def demo(
 @app.command()
 def init(
     ctx: typer.Context,
-    directory: Annotated[str | None, typer.Argument(
-        metavar="[DIR]", help="Where to write orchestra.toml (created if missing).", show_default="the project directory")] = None,
+    directory: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[DIR]",
+            help="Where to write orchestra.toml (created if missing).",
+            show_default="the project directory",
+        ),
+    ] = None,
 ) -> None:
     """Write a commented starter orchestra.toml (never over an existing one)."""
     from ..plan import PLAN_FILE, slug, starter_plan
@@ -319,25 +351,44 @@ def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     phases = len({spec.phase for spec in plan.tasks})
     idle = usable.without_commands(plan)
     if as_json:
-        render.emit_json({"valid": True, "problems": [], "file": str(plan.path) if plan.path else None, "tasks": len(plan.tasks),
-                          "phases": phases, "agents": len(plan.agents), "critical_path_hours": path_hours,
-                          "missing_env": sorted(plan.missing_env), "shell_tasks_without_commands": idle})
+        render.emit_json(
+            {
+                "valid": True,
+                "problems": [],
+                "file": str(plan.path) if plan.path else None,
+                "tasks": len(plan.tasks),
+                "phases": phases,
+                "agents": len(plan.agents),
+                "critical_path_hours": path_hours,
+                "missing_env": sorted(plan.missing_env),
+                "shell_tasks_without_commands": idle,
+            }
+        )
         return
     for var in sorted(plan.missing_env):
         typer.echo(f"warning: ${{{var}}} is not set (used in {plan.path.name if plan.path else 'the plan'})", err=True)
     if idle:
-        typer.echo(f"warning: {len(idle)} task{'s' * (len(idle) != 1)} run by the shell agent without commands cannot run: "
-                   f"{render.id_list(idle, 8)} (add `commands`, or give them another agent)", err=True)
-    counts = [f"{len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}", f"{phases} phase{'s' * (phases != 1)}",
-              f"{len(plan.agents)} agent{'s' * (len(plan.agents) != 1)}", f"critical path {render.hours(path_hours)} h"]
+        typer.echo(
+            f"warning: {len(idle)} task{'s' * (len(idle) != 1)} run by the shell agent without commands cannot run: "
+            f"{render.id_list(idle, 8)} (add `commands`, or give them another agent)",
+            err=True,
+        )
+    counts = [
+        f"{len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}",
+        f"{phases} phase{'s' * (phases != 1)}",
+        f"{len(plan.agents)} agent{'s' * (len(plan.agents) != 1)}",
+        f"critical path {render.hours(path_hours)} h",
+    ]
     typer.echo(f"OK {plan.path.name if plan.path else root}: {', '.join(counts)}")
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[TaskStatus | None, typer.Option(
-        "--status", "-s", case_sensitive=False, help="Only this status; ready and blocked are derived.")] = None,
+    status: Annotated[
+        TaskStatus | None,
+        typer.Option("--status", "-s", case_sensitive=False, help="Only this status; ready and blocked are derived."),
+    ] = None,
     priority: Annotated[TaskPriority | None, typer.Option("--priority", case_sensitive=False)] = None,
     phase: Annotated[ProjectPhase | None, typer.Option("--phase", case_sensitive=False)] = None,
     as_json: JsonOption = False,
@@ -416,7 +467,9 @@ def cancel(ctx: typer.Context, task_id: TaskId) -> None:
 def retry(
     ctx: typer.Context,
     task_id: TaskId,
-    downstream: Annotated[bool, typer.Option("--downstream", help="Also reopen failed, cancelled and review tasks after it.")] = False,
+    downstream: Annotated[
+        bool, typer.Option("--downstream", help="Also reopen failed, cancelled and review tasks after it.")
+    ] = False,
 ) -> None:
     """Reopen a failed, cancelled or review task."""
     with _project(ctx) as project:
@@ -431,12 +484,15 @@ def retry(
 def execute(
     ctx: typer.Context,
     task_id: TaskId,
-    agent: Annotated[str | None, typer.Option("--agent", "-a", metavar="NAME", help="Run it with this agent instead of its own.")] = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", "-a", metavar="NAME", help="Run it with this agent instead of its own.")
+    ] = None,
 ) -> None:
     """Run one ready task now, streaming the agent's answer to stdout; it ends in review (completed with
     auto_complete) or failed. The whole output stays under .orchestra/runs/. A run whose task moved on while it
     went (failed, retried or undone from elsewhere) ends "superseded", records nothing, and exits 1."""
     import asyncio
+
     from ..engine.runner import CANCELLED, SUPERSEDED
     from . import live
 
@@ -447,26 +503,39 @@ def execute(
         except KeyboardInterrupt:
             task = project.tasks.get(task_id)
             if task is not None and task.status == TaskStatus.FAILED and task.last_error == CANCELLED:
-                typer.echo(f"{task_id} failed: {CANCELLED}; its output is kept in {_output_path(project, task.last_run_id)}", err=True)
+                typer.echo(
+                    f"{task_id} failed: {CANCELLED}; its output is kept in {_output_path(project, task.last_run_id)}",
+                    err=True,
+                )
             else:
                 typer.echo(f"interrupted before {task_id} started", err=True)
             raise typer.Exit(130) from None
         if result.status == SUPERSEDED:
-            typer.echo(f"error: run superseded: {result.error} (output: {_output_path(project, result.run_id)})", err=True)
+            typer.echo(
+                f"error: run superseded: {result.error} (output: {_output_path(project, result.run_id)})", err=True
+            )
             raise typer.Exit(1)
         if not result.ok:
-            typer.echo(f"error: {task_id} failed: {result.error} (output: {_output_path(project, result.run_id)})", err=True)
+            typer.echo(
+                f"error: {task_id} failed: {result.error} (output: {_output_path(project, result.run_id)})", err=True
+            )
             raise typer.Exit(1)
         if result.handoff:
-            typer.echo(f"{task_id} is yours now (in progress): `orchestra complete {task_id}` when it is done", err=True)
+            typer.echo(
+                f"{task_id} is yours now (in progress): `orchestra complete {task_id}` when it is done", err=True
+            )
         elif result.status == TaskStatus.REVIEW:
-            typer.echo(f"{task_id} is ready for review ({live.usage_line(result)}): `orchestra complete {task_id}` accepts it", err=True)
+            typer.echo(
+                f"{task_id} is ready for review ({live.usage_line(result)}): `orchestra complete {task_id}` accepts it",
+                err=True,
+            )
         else:
             typer.echo(f"{task_id} {result.status} ({live.usage_line(result)})", err=True)
 
 
 async def _execute(project: Project, task_id: str, agent: str | None) -> RunResult:
     import asyncio
+
     from ..engine.runner import Runner
     from . import live
 
@@ -487,14 +556,27 @@ async def _execute(project: Project, task_id: str, agent: str | None) -> RunResu
 @app.command("run")
 def run_(
     ctx: typer.Context,
-    parallel: Annotated[int | None, typer.Option(
-        "--parallel", "-j", min=1, max=256, metavar="N", help="Tasks running at once.", show_default="the plan's parallel_max")] = None,
-    until: Annotated[str | None, typer.Option(
-        "--until", metavar="ID", help="Stop once this task is done: run only it and the tasks it needs.")] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            "-j",
+            min=1,
+            max=256,
+            metavar="N",
+            help="Tasks running at once.",
+            show_default="the plan's parallel_max",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="ID", help="Stop once this task is done: run only it and the tasks it needs."),
+    ] = None,
 ) -> None:
     """Dispatch ready tasks to their agents until nothing is ready, at most N at once, with live progress.
     Ctrl-C stops cleanly: the running tasks fail with "cancelled by user" and keep their output."""
     import asyncio
+
     from ..engine.runner import CANCELLED
     from ..engine.scheduler import Scheduler
     from . import live
@@ -512,8 +594,14 @@ def run_(
             summary = asyncio.run(_run(scheduler, view, until))
         except KeyboardInterrupt:
             cancelled = scheduler.summary.cancelled if scheduler.summary else []
-            what = f"{render.id_list(cancelled, 12)} failed: {CANCELLED}, output kept" if cancelled else "nothing was running"
-            typer.echo(f"interrupted: {what}" + ("; `orchestra retry ID` reopens a task" if cancelled else ""), err=True)
+            what = (
+                f"{render.id_list(cancelled, 12)} failed: {CANCELLED}, output kept"
+                if cancelled
+                else "nothing was running"
+            )
+            typer.echo(
+                f"interrupted: {what}" + ("; `orchestra retry ID` reopens a task" if cancelled else ""), err=True
+            )
             raise typer.Exit(130) from None
         _run_summary(project, summary, until)
 
@@ -550,7 +638,11 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
         status = project.status_of(until).value
         waiting = ", ".join(f"{dep} ({project.status_of(dep).value})" for dep in project.graph.waiting_on(until)[:5])
         done = status in (TaskStatus.REVIEW, TaskStatus.COMPLETED)
-        typer.echo(f"{until} is {render.status_phrase(status)}" + ("" if done else ", not done") + (f": it waits on {waiting}" if waiting and not done else ""))
+        typer.echo(
+            f"{until} is {render.status_phrase(status)}"
+            + ("" if done else ", not done")
+            + (f": it waits on {waiting}" if waiting and not done else "")
+        )
     if by_status.get(TaskStatus.REVIEW):
         typer.echo("`orchestra list --status review` shows what waits for you; `orchestra complete ID` accepts a task")
     for result in summary.results:
@@ -558,8 +650,11 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
             typer.echo(f"run superseded: {result.error}", err=True)
     failed = summary.failed
     if failed:
-        typer.echo(f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {render.id_list([r.task_id for r in failed], 8)} "
-                   "(`orchestra list --status failed`; `orchestra retry ID` reopens one)", err=True)
+        typer.echo(
+            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {render.id_list([r.task_id for r in failed], 8)} "
+            "(`orchestra list --status failed`; `orchestra retry ID` reopens one)",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
@@ -568,8 +663,11 @@ def _recovered(project: Project) -> None:
     from ..engine.runs import recover_interrupted
 
     for task_id in recover_interrupted(project):
-        typer.echo(f"{task_id} was interrupted (its run ended with the process running it): marked failed; "
-                   f"`orchestra retry {task_id}` reopens it", err=True)
+        typer.echo(
+            f"{task_id} was interrupted (its run ended with the process running it): marked failed; "
+            f"`orchestra retry {task_id}` reopens it",
+            err=True,
+        )
 
 
 def _output_path(project: Project, run_id: str | None) -> str:
@@ -657,7 +755,9 @@ ENTRY_ARGS = {"ignore_unknown_options": True}
 @app.command(context_settings=ENTRY_ARGS)
 def rollback(
     ctx: typer.Context,
-    entry_ref: Annotated[str, typer.Argument(metavar="ENTRY", help="Entry id (00000042), number (42) or -N (N before the last).")],
+    entry_ref: Annotated[
+        str, typer.Argument(metavar="ENTRY", help="Entry id (00000042), number (42) or -N (N before the last).")
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restore the tasks' progress to what it was after ENTRY (a new entry: `orchestra undo` reverts it)."""
@@ -667,8 +767,10 @@ def rollback(
         if not changes:
             typer.echo(f"nothing to roll back: the state already matches entry {target.id}")
             return
-        typer.echo(f"rolling back to {target.id} ({render.local_time(target.time)}, {target.summary}) "
-                   f"changes {len(changes)} task{'s' * (len(changes) != 1)}:")
+        typer.echo(
+            f"rolling back to {target.id} ({render.local_time(target.time)}, {target.summary}) "
+            f"changes {len(changes)} task{'s' * (len(changes) != 1)}:"
+        )
         lines = render.change_lines(changes)
         for line in lines[:8]:
             typer.echo(f"  {line}")
@@ -697,7 +799,9 @@ def repair(ctx: typer.Context) -> None:
     .orchestra/damaged/ and rebuild the state from the history (every command that changes state does this too)."""
     with _project(ctx) as project:
         if not project.store.repairs:
-            typer.echo("nothing to repair" + ("" if not project.store.warnings else " (the warnings above are not damage)"))
+            typer.echo(
+                "nothing to repair" + ("" if not project.store.warnings else " (the warnings above are not damage)")
+            )
 
 
 @app.command()
@@ -709,8 +813,9 @@ def undo(ctx: typer.Context) -> None:
             typer.echo("nothing to undo")
             return
         undone = project.entry(entry.extra["undoes"])
-        typer.echo(f"undid {undone.id} ({undone.summary}) as entry {entry.id}; "
-                   f"`orchestra rollback {undone.id}` redoes it")
+        typer.echo(
+            f"undid {undone.id} ({undone.summary}) as entry {entry.id}; `orchestra rollback {undone.id}` redoes it"
+        )
 
 
 @app.command(context_settings=ENTRY_ARGS)
@@ -751,10 +856,13 @@ def graph(
 def agents(
     ctx: typer.Context,
     as_json: JsonOption = False,
-    offline: Annotated[bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")
+    ] = False,
 ) -> None:
     """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
     import asyncio
+
     from ..plan import load_plan
 
     plan = load_plan(_plan_dir(ctx))
@@ -773,6 +881,7 @@ AGENT_CHECK_SECONDS = 5.0  # all agents are checked at once; together they get t
 async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     """Each agent's own ``check`` (key, command, endpoint), concurrently; None for one that did not answer in time."""
     import asyncio
+
     from ..agents.base import Usability
     from ..agents.registry import agent_configs, build_agent
 
@@ -842,8 +951,10 @@ def import_state(
 @app.command("mcp")
 def mcp_(
     ctx: typer.Context,
-    project: Annotated[str | None, typer.Option(
-        "--project", "-p", metavar="DIR", help="Project directory.", show_default="the global --project")] = None,
+    project: Annotated[
+        str | None,
+        typer.Option("--project", "-p", metavar="DIR", help="Project directory.", show_default="the global --project"),
+    ] = None,
 ) -> None:
     """Serve the project to coding agents over MCP (stdio): next_task, start/complete/fail_task, add_tasks, report...
     Register it with `claude mcp add orchestra -- orchestra mcp -p DIR`."""
@@ -858,8 +969,8 @@ def mcp_(
 
 
 if __name__ != "__main__":  # (``python -m`` runs the package's copy of this module, below)
-    from . import interop as _interop  # noqa: E402,F401  (their commands register themselves on ``app``)
-    from . import planning as _planning  # noqa: E402,F401
+    from . import interop as _interop  # noqa: F401  (their commands register themselves on ``app``)
+    from . import planning as _planning  # noqa: F401
 
 # ------------------------------------------------------------------------------------------ entry
 
@@ -869,8 +980,12 @@ def main(argv: list[str] | None = None) -> None:
     directory and no command, or a directory holding a plan (``orchestra demo`` opens ./demo if it is a project)."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
-    if args and not args[0].startswith("-") and os.path.isdir(args[0]) and (
-        args[0] not in getattr(command, "commands", {}) or os.path.isfile(os.path.join(args[0], "orchestra.toml"))):
+    if (
+        args
+        and not args[0].startswith("-")
+        and os.path.isdir(args[0])
+        and (args[0] not in getattr(command, "commands", {}) or os.path.isfile(os.path.join(args[0], "orchestra.toml")))
+    ):
         args = ["--project", args[0], *args[1:]]
     command.main(args=args, prog_name="orchestra")
 

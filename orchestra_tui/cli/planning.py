@@ -17,10 +17,20 @@ from .main import JsonOption, _close_clients, _confirm, _plan_dir, app, render
 def plan_(
     ctx: typer.Context,
     document: Annotated[Path, typer.Argument(metavar="DOC", help="The requirements document (Markdown or text).")],
-    agent: Annotated[str | None, typer.Option("--agent", "-a", metavar="NAME", help="The LLM agent that plans.",
-                                              show_default="the project's default_agent")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            "-a",
+            metavar="NAME",
+            help="The LLM agent that plans.",
+            show_default="the project's default_agent",
+        ),
+    ] = None,
     max_tasks: Annotated[int, typer.Option("--max-tasks", min=1, max=500, metavar="N", help="At most N tasks.")] = 30,
-    repair: Annotated[int, typer.Option("--repair", min=0, max=10, metavar="N", help="Rounds to fix an invalid answer.")] = 2,
+    repair: Annotated[
+        int, typer.Option("--repair", min=0, max=10, metavar="N", help="Rounds to fix an invalid answer.")
+    ] = 2,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -40,9 +50,19 @@ def expand(
     ctx: typer.Context,
     task_id: Annotated[str, typer.Argument(metavar="ID", help="The task of orchestra.toml to split.")],
     into: Annotated[int, typer.Option("--into", min=2, max=50, metavar="N", help="At most N subtasks.")] = 5,
-    agent: Annotated[str | None, typer.Option("--agent", "-a", metavar="NAME", help="The LLM agent that splits it.",
-                                              show_default="the project's default_agent")] = None,
-    repair: Annotated[int, typer.Option("--repair", min=0, max=10, metavar="N", help="Rounds to fix an invalid answer.")] = 2,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            "-a",
+            metavar="NAME",
+            help="The LLM agent that splits it.",
+            show_default="the project's default_agent",
+        ),
+    ] = None,
+    repair: Annotated[
+        int, typer.Option("--repair", min=0, max=10, metavar="N", help="Rounds to fix an invalid answer.")
+    ] = 2,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -57,12 +77,30 @@ def expand(
     task = next((spec for spec in plan.tasks if spec.task_id == task_id), None)
     if task is None:
         raise UnknownTaskError(task_id, plan.task_ids)
-    _propose(root, plan, agent, expand_prompt(task, into), into, repair, yes, as_json,
-             shape=lambda tasks: as_subtasks(task_id, tasks))
+    _propose(
+        root,
+        plan,
+        agent,
+        expand_prompt(task, into),
+        into,
+        repair,
+        yes,
+        as_json,
+        shape=lambda tasks: as_subtasks(task_id, tasks),
+    )
 
 
-def _propose(root: Path, plan: Any, agent: str | None, prompt: str, max_tasks: int, repair: int, yes: bool,
-             as_json: bool, shape: Any = None) -> None:
+def _propose(
+    root: Path,
+    plan: Any,
+    agent: str | None,
+    prompt: str,
+    max_tasks: int,
+    repair: int,
+    yes: bool,
+    as_json: bool,
+    shape: Any = None,
+) -> None:
     """Draft, show (or print as JSON), confirm and write."""
     from ..engine.plan_edit import write_plan
 
@@ -84,16 +122,26 @@ def _propose(root: Path, plan: Any, agent: str | None, prompt: str, max_tasks: i
     if as_json:
         render.emit_json({**summary, "written": write})
     elif write:
-        typer.echo(f"wrote {root / 'orchestra.toml'}: {len(summary['added'])} added, {len(summary['changed'])} changed "
-                   "(`orchestra validate` checks it; `git diff` shows it)")
+        typer.echo(
+            f"wrote {root / 'orchestra.toml'}: {len(summary['added'])} added, {len(summary['changed'])} changed "
+            "(`orchestra validate` checks it; `git diff` shows it)"
+        )
 
 
 async def _draft(plan: Any, name: str, prompt: str, max_tasks: int, repair: int, on_text: Any, shape: Any) -> Any:
     from ..engine.planning import draft
 
     try:
-        return await draft(plan, name, prompt, max_tasks=max_tasks, repair=repair, env=os.environ, on_text=on_text,
-                           **({"shape": shape} if shape is not None else {}))
+        return await draft(
+            plan,
+            name,
+            prompt,
+            max_tasks=max_tasks,
+            repair=repair,
+            env=os.environ,
+            on_text=on_text,
+            **({"shape": shape} if shape is not None else {}),
+        )
     finally:
         await _close_clients()
 
@@ -114,22 +162,39 @@ def _summary(plan: Any, result: Any) -> dict[str, Any]:
     path, hours = graph.critical_path()
     proposed = {str(item.get("id")) for item in result.tasks}
     return {
-        "tasks": [{"id": task.task_id, "title": task.title, "dependencies": task.dependencies, "hours": task.estimated_hours,
-                   "phase": task.phase.value, "priority": task.priority.value} for task in tasks if task.task_id in proposed],
-        "added": result.edit.added, "changed": result.edit.changed, "rounds": result.rounds,
+        "tasks": [
+            {
+                "id": task.task_id,
+                "title": task.title,
+                "dependencies": task.dependencies,
+                "hours": task.estimated_hours,
+                "phase": task.phase.value,
+                "priority": task.priority.value,
+            }
+            for task in tasks
+            if task.task_id in proposed
+        ],
+        "added": result.edit.added,
+        "changed": result.edit.changed,
+        "rounds": result.rounds,
         "total_hours": sum(task.estimated_hours for task in tasks if task.task_id in proposed),
-        "critical_path": path, "critical_path_hours": hours,
-        "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
+        "critical_path": path,
+        "critical_path_hours": hours,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
     }
 
 
 def _show(summary: dict[str, Any]) -> None:
     for task in summary["tasks"]:
         deps = f" <- {', '.join(task['dependencies'])}" if task["dependencies"] else ""
-        typer.echo(f"  {task['id']:<12} {render.hours(task['hours']):>5} h  {task['priority']:<8} {task['title']}{deps}")
+        typer.echo(
+            f"  {task['id']:<12} {render.hours(task['hours']):>5} h  {task['priority']:<8} {task['title']}{deps}"
+        )
     rounds = summary["rounds"]
-    typer.echo(f"{len(summary['tasks'])} tasks, {render.hours(summary['total_hours'])} h; critical path "
-               f"{render.id_list(summary['critical_path'], 8)} ({render.hours(summary['critical_path_hours'])} h); "
-               f"{len(summary['added'])} new, {len(summary['changed'])} changed"
-               + (f"; valid after {rounds} rounds" if rounds > 1 else ""))
-
+    typer.echo(
+        f"{len(summary['tasks'])} tasks, {render.hours(summary['total_hours'])} h; critical path "
+        f"{render.id_list(summary['critical_path'], 8)} ({render.hours(summary['critical_path_hours'])} h); "
+        f"{len(summary['added'])} new, {len(summary['changed'])} changed"
+        + (f"; valid after {rounds} rounds" if rounds > 1 else "")
+    )

@@ -158,8 +158,16 @@ def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
     table.add_column("Deps", max_width=24, no_wrap=True, overflow="ellipsis")
     status_of = project.graph.status_of
     for task in tasks:
-        cells = [task.task_id, status_text(status_of(task.task_id)), task.priority.value, task.phase.value,
-                 hours(task.estimated_hours), project.agent_of(task), task.title, id_list(task.dependencies)]
+        cells = [
+            task.task_id,
+            status_text(status_of(task.task_id)),
+            task.priority.value,
+            task.phase.value,
+            hours(task.estimated_hours),
+            project.agent_of(task),
+            task.title,
+            id_list(task.dependencies),
+        ]
         if narrow:
             del cells[5], cells[3]
         table.add_row(*cells)
@@ -190,8 +198,11 @@ def print_task(project: Project, task: AgentTask) -> None:
     row("priority", task.priority.value)
     row("phase", task.phase.value)
     row("agent", project.agent_of(task) + ("" if task.agent else " (project default)"))
-    row("hours", f"{hours(task.estimated_hours)} estimated"
-        + (f", {spent(task.actual_hours)} actual" if task.actual_hours is not None else ""))
+    row(
+        "hours",
+        f"{hours(task.estimated_hours)} estimated"
+        + (f", {spent(task.actual_hours)} actual" if task.actual_hours is not None else ""),
+    )
     row("subtask of", task.parent)
     row("subtasks", ", ".join(f"{child} ({graph.status_of(child).value})" for child in graph.children(task_id)))
     row("depends on", ", ".join(task.dependencies))
@@ -215,7 +226,10 @@ def print_task(project: Project, task: AgentTask) -> None:
     if task.last_error:
         row("last error", Text(task.last_error, style="red"))
     if task.input_tokens is not None or task.output_tokens is not None:
-        row("tokens", tokens_line(task.input_tokens, task.output_tokens, task.cache_read_tokens, task.cache_write_tokens))
+        row(
+            "tokens",
+            tokens_line(task.input_tokens, task.output_tokens, task.cache_read_tokens, task.cache_write_tokens),
+        )
     if task.cost_usd is not None or task.unpriced_runs:
         row("cost", format_total(task.cost_usd, task.unpriced_runs))
     out = console()
@@ -229,7 +243,9 @@ def print_overview(project: Project) -> None:
 
     report = project.report()
     out = console()
-    out.print(Text.assemble((report["project_name"], "bold"), f"  ({report['project_id']})  ", (str(project.root), "dim")))
+    out.print(
+        Text.assemble((report["project_name"], "bold"), f"  ({report['project_id']})  ", (str(project.root), "dim"))
+    )
     done_hours = report["estimated_total_hours"] - report["estimated_remaining_hours"]
     out.print(
         f"{report['completion_percentage']:g}% complete · {report['completed_tasks']}/{report['total_tasks']} tasks · "
@@ -239,14 +255,18 @@ def print_overview(project: Project) -> None:
     out.print(next_line(project))
     if project.tasks:
         print_tasks(project, project.list_tasks())
-    out.print(Text("on a terminal `orchestra DIR` opens the live board; `orchestra --help` lists every command", style="dim"))
+    out.print(
+        Text("on a terminal `orchestra DIR` opens the live board; `orchestra --help` lists every command", style="dim")
+    )
 
 
 def next_line(project: Project) -> str:
     task = project.next_task()
     if task is not None:
-        line = (f"next: {task.task_id}  {task.title} ({task.priority.value}, {task.phase.value}, "
-                f"{hours(task.estimated_hours)} h, agent {project.agent_of(task)})")
+        line = (
+            f"next: {task.task_id}  {task.title} ({task.priority.value}, {task.phase.value}, "
+            f"{hours(task.estimated_hours)} h, agent {project.agent_of(task)})"
+        )
         reason = why_not_in_plan(project, task.task_id, os.environ)
         return line if reason is None else f"{line}; it cannot run as it is: {reason}"
     counts = project.graph.counts()
@@ -255,7 +275,11 @@ def next_line(project: Project) -> str:
         return "no tasks in the plan yet"
     if counts.get("completed", 0) == total:
         return f"nothing to do: all {total} tasks are completed"
-    waiting = [f"{counts[s]} {s.replace('_', ' ')}" for s in ("in_progress", "review", "blocked", "failed", "cancelled") if counts.get(s)]
+    waiting = [
+        f"{counts[s]} {s.replace('_', ' ')}"
+        for s in ("in_progress", "review", "blocked", "failed", "cancelled")
+        if counts.get(s)
+    ]
     return "no task is ready: " + ", ".join(waiting)
 
 
@@ -273,20 +297,37 @@ def print_report(report: Mapping[str, Any]) -> None:
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, show_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    table.add_row("progress", f"{report['completed_tasks']}/{report['total_tasks']} tasks completed "
-                              f"({report['completion_percentage']:g}%)")
-    table.add_row("status", counts_line({
-        "ready": report["ready_tasks"], "blocked": report["blocked_tasks"], "in_progress": report["in_progress_tasks"],
-        "review": report["review_tasks"], "completed": report["completed_tasks"], "failed": report["failed_tasks"],
-        "cancelled": report["cancelled_tasks"]}))
-    table.add_row("hours", f"{hours(report['estimated_total_hours'])} estimated, "
-                           f"{hours(report['estimated_remaining_hours'])} remaining, {spent(report['actual_hours'])} actual")
+    table.add_row(
+        "progress",
+        f"{report['completed_tasks']}/{report['total_tasks']} tasks completed ({report['completion_percentage']:g}%)",
+    )
+    table.add_row(
+        "status",
+        counts_line(
+            {
+                "ready": report["ready_tasks"],
+                "blocked": report["blocked_tasks"],
+                "in_progress": report["in_progress_tasks"],
+                "review": report["review_tasks"],
+                "completed": report["completed_tasks"],
+                "failed": report["failed_tasks"],
+                "cancelled": report["cancelled_tasks"],
+            }
+        ),
+    )
+    table.add_row(
+        "hours",
+        f"{hours(report['estimated_total_hours'])} estimated, "
+        f"{hours(report['estimated_remaining_hours'])} remaining, {spent(report['actual_hours'])} actual",
+    )
     path = report["critical_path"]
     table.add_row("critical path", f"{' -> '.join(path)} ({hours(report['critical_path_hours'])} h)" if path else "-")
     table.add_row("next", report["next_task"] or "-")
     table.add_row("cost", cost_line(report))
     for blocker, held in blocking(report).items():
-        table.add_row(Text("held up", style="red"), f"{blocker} holds up {id_list(held, 8)}: `orchestra retry {blocker}`")
+        table.add_row(
+            Text("held up", style="red"), f"{blocker} holds up {id_list(held, 8)}: `orchestra retry {blocker}`"
+        )
     out.print(table)
     phases = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name, justify in (("Phase", "left"), ("Completed", "right"), ("Total", "right")):
@@ -296,11 +337,22 @@ def print_report(report: Mapping[str, Any]) -> None:
     if report["by_phase"]:
         out.print(phases)
     agents = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name, justify in (("Agent", "left"), ("Tasks", "right"), ("Input tokens", "right"), ("Output tokens", "right"), ("Cost", "right")):
+    for name, justify in (
+        ("Agent", "left"),
+        ("Tasks", "right"),
+        ("Input tokens", "right"),
+        ("Output tokens", "right"),
+        ("Cost", "right"),
+    ):
         agents.add_column(name, justify=justify)  # type: ignore[arg-type]
     for agent, figures in report["by_agent"].items():
-        agents.add_row(agent, str(figures["tasks"]), count(figures["input_tokens"]), count(figures["output_tokens"]),
-                       format_total(figures["cost_usd"], figures["unpriced_runs"]))
+        agents.add_row(
+            agent,
+            str(figures["tasks"]),
+            count(figures["input_tokens"]),
+            count(figures["output_tokens"]),
+            format_total(figures["cost_usd"], figures["unpriced_runs"]),
+        )
     if report["by_agent"]:
         out.print(agents)
 
@@ -310,16 +362,30 @@ def count(value: int | None) -> str:
     return "unknown" if value is None else f"{value:,}"
 
 
-def tokens_line(input_tokens: int | None, output_tokens: int | None, cache_read: int | None = None, cache_write: int | None = None) -> str:
-    cached = [f"{count(value)} {what}" for value, what in ((cache_read, "cache read"), (cache_write, "cache write")) if value]
+def tokens_line(
+    input_tokens: int | None, output_tokens: int | None, cache_read: int | None = None, cache_write: int | None = None
+) -> str:
+    cached = [
+        f"{count(value)} {what}" for value, what in ((cache_read, "cache read"), (cache_write, "cache write")) if value
+    ]
     return f"{count(input_tokens)} in / {count(output_tokens)} out" + (f" ({', '.join(cached)})" if cached else "")
 
 
 def cost_line(report: Mapping[str, Any]) -> str:
     """The report's cost: what is known, how many runs are unpriced, and the tokens."""
-    if report["cost_usd"] is None and not report["unpriced_runs"] and report["input_tokens"] is None and report["output_tokens"] is None:
+    if (
+        report["cost_usd"] is None
+        and not report["unpriced_runs"]
+        and report["input_tokens"] is None
+        and report["output_tokens"] is None
+    ):
         return "none recorded (no run reported tokens or cost)"
-    tokens = tokens_line(report["input_tokens"], report["output_tokens"], report.get("cache_read_tokens"), report.get("cache_write_tokens"))
+    tokens = tokens_line(
+        report["input_tokens"],
+        report["output_tokens"],
+        report.get("cache_read_tokens"),
+        report.get("cache_write_tokens"),
+    )
     return f"{format_total(report['cost_usd'], report['unpriced_runs'])} ({tokens} tokens)"
 
 
@@ -354,18 +420,31 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         "",
         "## Critical path",
         "",
-        (" → ".join(f"`{task_id}`" for task_id in path) + f" ({hours(report['critical_path_hours'])} h)") if path else "Nothing left.",
+        (" → ".join(f"`{task_id}`" for task_id in path) + f" ({hours(report['critical_path_hours'])} h)")
+        if path
+        else "Nothing left.",
     ]
     if report["by_phase"]:
         lines += ["", "## By phase", "", "| Phase | Completed | Total |", "|---|---:|---:|"]
         lines += [f"| {phase} | {f['completed']} | {f['total']} |" for phase, f in report["by_phase"].items()]
     if report["by_agent"]:
-        lines += ["", "## By agent", "", "| Agent | Tasks | Input tokens | Output tokens | Cost |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| {_md(agent)} | {f['tasks']} | {count(f['input_tokens'])} | {count(f['output_tokens'])} | "
-                  f"{format_total(f['cost_usd'], f['unpriced_runs'])} |" for agent, f in report["by_agent"].items()]
+        lines += [
+            "",
+            "## By agent",
+            "",
+            "| Agent | Tasks | Input tokens | Output tokens | Cost |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {_md(agent)} | {f['tasks']} | {count(f['input_tokens'])} | {count(f['output_tokens'])} | "
+            f"{format_total(f['cost_usd'], f['unpriced_runs'])} |"
+            for agent, f in report["by_agent"].items()
+        ]
     if report["blocked_by"]:
         lines += ["", "## Held up by failed or cancelled tasks", ""]
-        lines += [f"- `{blocker}` holds up {', '.join(f'`{t}`' for t in held)}" for blocker, held in blocking(report).items()]
+        lines += [
+            f"- `{blocker}` holds up {', '.join(f'`{t}`' for t in held)}" for blocker, held in blocking(report).items()
+        ]
     lines += ["", f"_Report of {report['timestamp']}, history entry {report['history_entries']}._"]
     return "\n".join(lines)
 
@@ -388,7 +467,11 @@ def print_history(entries: Sequence[Entry]) -> None:
     for entry in entries:
         progress = entry.progress
         table.add_row(
-            entry.id, local_time(entry.time), entry.actor, entry.action, entry.summary,
+            entry.id,
+            local_time(entry.time),
+            entry.actor,
+            entry.action,
+            entry.summary,
             f"{progress.get('completed_tasks', 0)}/{progress.get('total_tasks', 0)}",
             f"{progress.get('completion_percentage', 0.0):g}%",
         )
@@ -431,15 +514,24 @@ def change_lines(changes: Iterable[Change]) -> list[str]:
             before, after = change["before"] or {}, change["after"] or {}
             fields = sorted(after.keys() | before.keys(), key=lambda name: (name != "status", name))
             label = task_id if op == "update" else "project"
-            lines.append(f"{label}: " + "; ".join(f"{name} {_value(before.get(name))} -> {_value(after.get(name))}" for name in fields))
+            lines.append(
+                f"{label}: "
+                + "; ".join(f"{name} {_value(before.get(name))} -> {_value(after.get(name))}" for name in fields)
+            )
     return lines
 
 
 # ----------------------------------------------------------------------------------------- graphs
 
 _FILL = {
-    "ready": "#d4edda", "blocked": "#fff3cd", "in_progress": "#cce5ff", "review": "#e2d9f3",
-    "completed": "#c3e6cb", "failed": "#f5c6cb", "cancelled": "#e2e3e5", "pending": "#ffffff",
+    "ready": "#d4edda",
+    "blocked": "#fff3cd",
+    "in_progress": "#cce5ff",
+    "review": "#e2d9f3",
+    "completed": "#c3e6cb",
+    "failed": "#f5c6cb",
+    "cancelled": "#e2e3e5",
+    "pending": "#ffffff",
 }
 _CRITICAL = "#d9534f"
 
@@ -471,8 +563,7 @@ def mermaid(project: Project) -> str:
     critical = _critical_edges(path)
     node = _mermaid_ids(order)
     title = (project.plan.project.name or project.plan.project.id).replace("\n", " ")
-    lines = [f"%% {title}: critical path {hours(path_hours)} h, thick edges",
-             "flowchart TD"]
+    lines = [f"%% {title}: critical path {hours(path_hours)} h, thick edges", "flowchart TD"]
     by_status: dict[str, list[str]] = {}
     for task_id in order:
         task = project.tasks[task_id]
@@ -560,21 +651,23 @@ def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[dict[str, Any]]:
                 problems.append("no command configured")
             elif shutil.which(config.command[0]) is None:
                 problems.append(f"command {config.command[0]!r} not found on PATH")
-        rows.append({
-            "name": name,
-            "type": config.type.value,
-            "model": config.model,
-            "base_url": config.base_url,
-            "api_key_env": config.api_key_env,
-            "key": key,
-            "missing_env": missing_env,
-            "builtin": name not in plan.agents,
-            "default": name == plan.project.default_agent,
-            "tasks": used.get(name, 0),
-            "usable": not problems,
-            "problems": problems,
-            "endpoint_checked": False if config.type in _REMOTE else None,
-        })
+        rows.append(
+            {
+                "name": name,
+                "type": config.type.value,
+                "model": config.model,
+                "base_url": config.base_url,
+                "api_key_env": config.api_key_env,
+                "key": key,
+                "missing_env": missing_env,
+                "builtin": name not in plan.agents,
+                "default": name == plan.project.default_agent,
+                "tasks": used.get(name, 0),
+                "usable": not problems,
+                "problems": problems,
+                "endpoint_checked": False if config.type in _REMOTE else None,
+            }
+        )
     return rows
 
 
@@ -592,6 +685,8 @@ def print_agents(rows: Sequence[Mapping[str, Any]]) -> None:
         if row["problems"]:
             usable = Text("✗ " + "; ".join(row["problems"]), style="red")
         else:
-            usable = Text("✓ " + ("yes (endpoint not checked)" if row["endpoint_checked"] is False else "yes"), style="green")
+            usable = Text(
+                "✓ " + ("yes (endpoint not checked)" if row["endpoint_checked"] is False else "yes"), style="green"
+            )
         table.add_row(name, row["type"], row["model"] or "-", str(row["tasks"]), key, usable)
     console().print(table)

@@ -127,7 +127,17 @@ class EngineError:
     task_id: str | None = None
 
 
-Event = HistoryAppended | StateReloaded | TaskChanged | RunStarted | RunOutput | RunUsage | RunRetry | RunEnded | EngineError
+Event = (
+    HistoryAppended
+    | StateReloaded
+    | TaskChanged
+    | RunStarted
+    | RunOutput
+    | RunUsage
+    | RunRetry
+    | RunEnded
+    | EngineError
+)
 
 
 # ------------------------------------------------------------------------------------------ the bus
@@ -136,7 +146,7 @@ Event = HistoryAppended | StateReloaded | TaskChanged | RunStarted | RunOutput |
 class _Text:
     """Text waiting in a queue, still open to merging; it becomes one ``RunOutput`` when read."""
 
-    __slots__ = ("run_id", "task_id", "source", "parts")
+    __slots__ = ("parts", "run_id", "source", "task_id")
 
     def __init__(self, event: RunOutput) -> None:
         self.run_id, self.task_id, self.source = event.run_id, event.task_id, event.source

@@ -55,10 +55,17 @@ def start_sender(root: Path) -> None:
         return  # a sender is at work: it sees what was just written (see the module docstring)
     os.close(fd)
     try:
-        _started.append(subprocess.Popen(
-            [sys.executable, "-m", "orchestra_tui.engine.deliver", str(root)], cwd=root, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
-        ))
+        _started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "orchestra_tui.engine.deliver", str(root)],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        )
     except OSError:
         pass  # what waits in the outbox goes with the next change
 

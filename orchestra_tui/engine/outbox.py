@@ -75,7 +75,9 @@ class Outbox:
             with self._mutex, self._lock.acquire(poll_interval=0.005):
                 yield
         except filelock.Timeout:
-            raise StateError(f"another orchestra process has held {self.dir / 'lock'} for over {LOCK_TIMEOUT:g}s") from None
+            raise StateError(
+                f"another orchestra process has held {self.dir / 'lock'} for over {LOCK_TIMEOUT:g}s"
+            ) from None
 
     def cursor(self) -> Cursor | None:
         try:
@@ -90,7 +92,11 @@ class Outbox:
     def names(self) -> list[str]:
         """Pending deliveries, oldest entry first (names start with the entry id)."""
         try:
-            return sorted(name[:-5] for name in os.listdir(self.pending) if name.endswith(".json") and not name.startswith(fsio.TEMP_PREFIX))
+            return sorted(
+                name[:-5]
+                for name in os.listdir(self.pending)
+                if name.endswith(".json") and not name.startswith(fsio.TEMP_PREFIX)
+            )
         except FileNotFoundError:
             return []
 
@@ -110,7 +116,9 @@ class Outbox:
             raise DamagedDelivery(f"{path} could not be read ({type(error).__name__}); moved to {target}") from None
 
     def write(self, delivery: Delivery) -> None:
-        fsio.atomic_write(self.pending / f"{delivery.name}.json", json.dumps(asdict(delivery), ensure_ascii=False).encode())
+        fsio.atomic_write(
+            self.pending / f"{delivery.name}.json", json.dumps(asdict(delivery), ensure_ascii=False).encode()
+        )
 
     def remove(self, name: str) -> None:
         (self.pending / f"{name}.json").unlink(missing_ok=True)

@@ -21,9 +21,9 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from ..errors import PlanError
-from ..store.fsio import atomic_write, describe_os_error
 from ..plan import PLAN_FILE, SEED_CONFIG_FILE, load_plan
 from ..plan.cache import _cache_write
+from ..store.fsio import atomic_write, describe_os_error
 from .project import STATE_DIR
 
 #: Field order of a written ``[[tasks]]`` table (the rest follows in the model's order).
@@ -43,7 +43,9 @@ class PlanEdit:
 
 def task_table(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A TaskSpec-shaped dict as a ``[[tasks]]`` table: ``id`` first, defaults and empty values left out."""
-    values = {("id" if key == "task_id" else key): value for key, value in spec.items() if value not in (None, "", [], {})}
+    values = {
+        ("id" if key == "task_id" else key): value for key, value in spec.items() if value not in (None, "", [], {})
+    }
     ordered = {key: values.pop(key) for key in _FIRST if key in values}
     return {**ordered, **values}
 
@@ -58,8 +60,9 @@ def new_plan(project: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], hea
     return PlanEdit(text=comment + ("\n" if comment else "") + body, added=[table["id"] for table in tables], data=data)
 
 
-def merge_tasks(text: str, tasks: Iterable[Mapping[str, Any]], file: str = PLAN_FILE,
-                managed: frozenset[str] = frozenset()) -> PlanEdit:
+def merge_tasks(
+    text: str, tasks: Iterable[Mapping[str, Any]], file: str = PLAN_FILE, managed: frozenset[str] = frozenset()
+) -> PlanEdit:
     """``text`` (a plan file) with ``tasks`` added or updated in place; comments and formatting kept.
 
     An existing task takes the new values; of its other keys, those in ``managed`` (the fields the source
@@ -113,7 +116,9 @@ def write_plan(root: Path, edit: PlanEdit, *, replace: bool) -> Path:
         atomic_write(path, content, mode=0o666)  # the person's file: the umask applies
     except OSError as error:
         raise PlanError([describe_os_error(error, path)]) from None
-    if edit.data is not None:  # the project is opened next: spare it parsing what was just written (a third of an import)
+    if (
+        edit.data is not None
+    ):  # the project is opened next: spare it parsing what was just written (a third of an import)
         _cache_write(root / STATE_DIR, hashlib.sha256(content).hexdigest(), edit.data)
     return path
 
@@ -132,8 +137,12 @@ def _check(root: Path, text: str) -> None:
         try:
             load_plan(scratch_root, cache_dir=root / STATE_DIR)
         except PlanError as error:
-            raise PlanError([line.replace(str(scratch_root / PLAN_FILE), PLAN_FILE).replace(scratch, str(root))
-                             for line in error.problems]) from None
+            raise PlanError(
+                [
+                    line.replace(str(scratch_root / PLAN_FILE), PLAN_FILE).replace(scratch, str(root))
+                    for line in error.problems
+                ]
+            ) from None
 
 
 def _has_cr(value: Any) -> bool:

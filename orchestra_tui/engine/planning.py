@@ -49,7 +49,11 @@ def task_schema() -> dict[str, Any]:
 
 def plan_prompt(document: str, name: str, existing: list[str], max_tasks: int) -> str:
     """The request: the document, the schema, the zero-ambiguity form, and the ids already taken."""
-    taken = f"These task ids already exist and may be depended on, not redefined: {', '.join(existing)}.\n" if existing else ""
+    taken = (
+        f"These task ids already exist and may be depended on, not redefined: {', '.join(existing)}.\n"
+        if existing
+        else ""
+    )
     return (
         f"Turn the requirements document `{name}` below into at most {max_tasks} tasks for a project plan.\n"
         "Each task must be unambiguous: exact inputs, requirements, output, success criteria and deliverables; "
@@ -96,14 +100,19 @@ def as_subtasks(parent: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]
 
 def repair_prompt(problems: list[str]) -> str:
     listed = "\n".join(f"- {problem}" for problem in problems[:30])
-    return ("Your last answer was not a valid plan:\n" f"{listed}\n"
-            "Answer again with the whole corrected JSON object in a ```json fenced block.")
+    return (
+        "Your last answer was not a valid plan:\n"
+        f"{listed}\n"
+        "Answer again with the whole corrected JSON object in a ```json fenced block."
+    )
 
 
 def extract_tasks(text: str) -> list[dict[str, Any]]:
     """The ``tasks`` of the JSON in ``text`` (the last fenced block, else the outermost braces); OrchestraError otherwise."""
     blocks = _FENCE.findall(text)
-    candidates = list(reversed(blocks)) or ([text[text.index("{"): text.rindex("}") + 1]] if "{" in text and "}" in text else [])
+    candidates = list(reversed(blocks)) or (
+        [text[text.index("{") : text.rindex("}") + 1]] if "{" in text and "}" in text else []
+    )
     if not candidates:
         raise OrchestraError("the answer holds no JSON object")
     error = "no JSON object"
@@ -176,17 +185,27 @@ async def draft(
         except OrchestraError as error:
             problems = [str(error)]
         prompt = f"{prompt}\n\n# Your answer\n\n{answer}\n\n{repair_prompt(problems)}"
-    raise OrchestraError(f"no valid plan after {repair + 1} round{'s' * (repair > 0)}: {problems[0]}"
-                         + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    raise OrchestraError(
+        f"no valid plan after {repair + 1} round{'s' * (repair > 0)}: {problems[0]}"
+        + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+    )
 
 
-async def _ask(agent: Any, root: Path, prompt: str, env: Mapping[str, str], on_text: Callable[[str], None],
-               usage: list[int], kinds: tuple[type, ...]) -> str:
+async def _ask(
+    agent: Any,
+    root: Path,
+    prompt: str,
+    env: Mapping[str, str],
+    on_text: Callable[[str], None],
+    usage: list[int],
+    kinds: tuple[type, ...],
+) -> str:
     from ..agents.base import AgentRequest
 
     failed, finished, delta, update = kinds
-    request = AgentRequest(run_id="plan", task=AgentTask(task_id="plan", title="Plan from a document"), prompt=prompt,
-                           cwd=root, env=env)
+    request = AgentRequest(
+        run_id="plan", task=AgentTask(task_id="plan", title="Plan from a document"), prompt=prompt, cwd=root, env=env
+    )
     parts: list[str] = []
     final: str | None = None
     async for event in agent.run(request):

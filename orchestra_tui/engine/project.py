@@ -25,8 +25,12 @@ from . import transitions
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 STATE_DIR = ".orchestra"
-_GRAPH_FIELDS = frozenset({"dependencies", "parent", "priority", "phase", "estimated_hours"})  # what TaskGraph reads but status
-_NEW_RUNTIME: Record = {name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS}
+_GRAPH_FIELDS = frozenset(
+    {"dependencies", "parent", "priority", "phase", "estimated_hours"}
+)  # what TaskGraph reads but status
+_NEW_RUNTIME: Record = {
+    name: value for name, value in AgentTask(task_id="new", title="new").record().items() if name in RUNTIME_FIELDS
+}
 Actor = str  # tui | cli | api | scheduler
 OUTBOX_WRITE_WAIT = 10.0  # seconds closing waits for this process's deliveries to be written (disk only)
 CODE_WEBHOOKS_WAIT = 2.0  # ... and, with webhooks registered from code, for their first attempts
@@ -50,8 +54,14 @@ class Project:
 
     @classmethod
     def open(
-        cls, root: Path | str, *, actor: Actor = "api", lock_timeout: float = 30.0, environ: Mapping[str, str] | None = None,
-        repair: bool = True, on_lock_wait: Callable[[str], None] | None = None,
+        cls,
+        root: Path | str,
+        *,
+        actor: Actor = "api",
+        lock_timeout: float = 30.0,
+        environ: Mapping[str, str] | None = None,
+        repair: bool = True,
+        on_lock_wait: Callable[[str], None] | None = None,
     ) -> Project:
         """Load the plan and the state, repair damage, and bring the state in line with the plan file.
 
@@ -63,7 +73,12 @@ class Project:
         with paused_gc():
             plan = load_plan(root, cache_dir=state_dir, environ=environ)
             store = Store.open(
-                state_dir, project_id=plan.project.id, version=__version__, lock_timeout=lock_timeout, repair=repair, on_wait=on_lock_wait
+                state_dir,
+                project_id=plan.project.id,
+                version=__version__,
+                lock_timeout=lock_timeout,
+                repair=repair,
+                on_wait=on_lock_wait,
             )
             project = cls(root, plan, store, actor)
             try:
@@ -84,12 +99,18 @@ class Project:
         """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild it."""
         if entry.action == "reload":
             self._rebuild()
-        elif len(changes) == 1 and changes[0]["op"] == "update" and not {"dependencies", "parent"} & changes[0]["after"].keys():
+        elif (
+            len(changes) == 1
+            and changes[0]["op"] == "update"
+            and not {"dependencies", "parent"} & changes[0]["after"].keys()
+        ):
             task_id = changes[0]["task"]
             task = AgentTask.model_validate(self.store.tasks[task_id])
             self.tasks[task_id] = task
             self.graph.upsert(task)
-        elif changes and all(change["op"] == "update" and not _GRAPH_FIELDS & change["after"].keys() for change in changes):
+        elif changes and all(
+            change["op"] == "update" and not _GRAPH_FIELDS & change["after"].keys() for change in changes
+        ):
             for change in changes:  # progress only (an import, a rollback of statuses): the graph follows incrementally
                 task = AgentTask.model_validate(self.store.tasks[change["task"]])
                 self.tasks[task.task_id] = task
@@ -159,7 +180,9 @@ class Project:
             result.append(task)
         return result
 
-    def next_task(self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None) -> AgentTask | None:
+    def next_task(
+        self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None
+    ) -> AgentTask | None:
         task_id = self.graph.next_task(priority=priority, phase=phase)
         return None if task_id is None else self.tasks[task_id]
 
@@ -194,7 +217,9 @@ class Project:
             mutation = compute()
             if mutation is None:
                 return None
-            return Mutation(redact_tree(mutation.changes), mutation.action, redact(mutation.summary), redact_tree(mutation.extra))
+            return Mutation(
+                redact_tree(mutation.changes), mutation.action, redact(mutation.summary), redact_tree(mutation.extra)
+            )
 
         entry = self.store.commit(redacted, actor=self.actor, expect_seq=expect_seq)
         if entry is not None and self.webhooks is not None and not self._quiet:
@@ -217,7 +242,9 @@ class Project:
             self.task(task_id)  # raises with a suggestion
         return record
 
-    def _transition(self, task_id: str, action: str, summary: str, change: Callable[[Record], Record], **extra: Any) -> Entry:
+    def _transition(
+        self, task_id: str, action: str, summary: str, change: Callable[[Record], Record], **extra: Any
+    ) -> Entry:
         def compute() -> Mutation:
             old = self._record(task_id)
             new = change(old)
@@ -228,11 +255,18 @@ class Project:
         return entry
 
     def start(self, task_id: str, run_id: str | None = None) -> Entry:
-        return self._transition(task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id))
+        return self._transition(
+            task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
+        )
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
         """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced."""
-        return self._transition(task_id, "complete", f"{task_id} completed", lambda r: transitions.complete(r, self.graph, output_files, notes))
+        return self._transition(
+            task_id,
+            "complete",
+            f"{task_id} completed",
+            lambda r: transitions.complete(r, self.graph, output_files, notes),
+        )
 
     def review(self, task_id: str) -> Entry:
         return self._transition(task_id, "review", f"{task_id} ready for review", transitions.review)
@@ -263,8 +297,16 @@ class Project:
         assert entry is not None
         return entry
 
-    def end_run(self, task_id: str, run_id: str, attempt: int, action: str | None, reason: str | None = None,
-                fields: Mapping[str, Any] | None = None, detail: str = "") -> Entry | None:
+    def end_run(
+        self,
+        task_id: str,
+        run_id: str,
+        attempt: int,
+        action: str | None,
+        reason: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        detail: str = "",
+    ) -> Entry | None:
         """Commit a run's outcome (``action``: ``complete``, ``review`` or ``fail`` with ``reason``) and its
         runtime ``fields`` (token totals) in one entry, only if the task is still in that run: in progress, with
         that ``last_run_id`` and ``attempts``, checked under the store's lock in the same commit. Otherwise it
@@ -280,23 +322,44 @@ class Project:
 
         def compute() -> Mutation | None:
             old = self._record(task_id)
-            if (old.get("status"), old.get("last_run_id"), old.get("attempts")) != (TaskStatus.IN_PROGRESS.value, run_id, attempt):
-                now = f"{old.get('status')}" + (f", in run {old.get('last_run_id')}" if old.get("status") == TaskStatus.IN_PROGRESS else "")
-                raise SupersededError(f"{task_id} moved on while run {run_id} went (it is {now}); the run's outcome was not recorded")
+            if (old.get("status"), old.get("last_run_id"), old.get("attempts")) != (
+                TaskStatus.IN_PROGRESS.value,
+                run_id,
+                attempt,
+            ):
+                now = f"{old.get('status')}" + (
+                    f", in run {old.get('last_run_id')}" if old.get("status") == TaskStatus.IN_PROGRESS else ""
+                )
+                raise SupersededError(
+                    f"{task_id} moved on while run {run_id} went (it is {now}); the run's outcome was not recorded"
+                )
             new = change({**old, **(fields or {})})
             diff = diff_record(task_id, old, new)
             if diff is None:
                 return None
-            summary = {"complete": f"{task_id} completed", "review": f"{task_id} ready for review", "fail": f"{task_id} failed: {reason}",
-                       None: f"{task_id} run {run_id}"}[action] + (f" ({detail})" if detail else "")
+            summary = {
+                "complete": f"{task_id} completed",
+                "review": f"{task_id} ready for review",
+                "fail": f"{task_id} failed: {reason}",
+                None: f"{task_id} run {run_id}",
+            }[action] + (f" ({detail})" if detail else "")
             return Mutation([diff], action or "run", summary, {"tasks": [task_id], "run": run_id})
 
         return self._commit(compute)
 
     def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
         """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""
-        allowed = {"last_run_id", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
-                   "unpriced_runs", "last_error", "actual_hours"}
+        allowed = {
+            "last_run_id",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "cost_usd",
+            "unpriced_runs",
+            "last_error",
+            "actual_hours",
+        }
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"record_run cannot set {sorted(unknown)}")
@@ -312,7 +375,9 @@ class Project:
 
     def _check_graph(self, records: Mapping[str, Record]) -> None:
         parents = {task_id: record["parent"] for task_id, record in records.items() if record.get("parent")}
-        problems = dependency_problems(((task_id, record.get("dependencies") or []) for task_id, record in records.items()), parents)
+        problems = dependency_problems(
+            ((task_id, record.get("dependencies") or []) for task_id, record in records.items()), parents
+        )
         if problems:
             raise PlanError([self._describe(problem) for problem in problems])
 
@@ -359,7 +424,9 @@ class Project:
             changes = diff_tasks(current, wanted)
             if not changes:
                 return None
-            changes.append(diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256}))
+            changes.append(
+                diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256})
+            )
             self._check_graph(wanted)
             added = sum(c["op"] == "add" for c in changes)
             removed = sum(c["op"] == "remove" for c in changes)
@@ -379,7 +446,9 @@ class Project:
                     raise TransitionError(f"task {spec.task_id} already exists; update_task changes it")
             wanted = dict(self.store.tasks)
             for spec in specs:
-                wanted[spec.task_id] = AgentTask.model_validate({**spec.model_dump(mode="json", include=set(DEFINITION_FIELDS)), "origin": "api"}).record()
+                wanted[spec.task_id] = AgentTask.model_validate(
+                    {**spec.model_dump(mode="json", include=set(DEFINITION_FIELDS)), "origin": "api"}
+                ).record()
             self._check_graph(wanted)
             changes = diff_tasks(self.store.tasks, wanted)
             if not changes:
@@ -396,7 +465,9 @@ class Project:
         if unknown:
             suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)
             hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-            raise TransitionError(f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have their own actions")
+            raise TransitionError(
+                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have their own actions"
+            )
 
         def compute() -> Mutation | None:
             old = self._record(task_id)
@@ -406,7 +477,13 @@ class Project:
             wanted = {**self.store.tasks, task_id: new}
             self._check_graph(wanted)
             change = diff_record(task_id, old, new)
-            return None if change is None else Mutation([change], "update", f"{task_id} updated ({', '.join(change['after'])})", {"tasks": [task_id]})
+            return (
+                None
+                if change is None
+                else Mutation(
+                    [change], "update", f"{task_id} updated ({', '.join(change['after'])})", {"tasks": [task_id]}
+                )
+            )
 
         return self._commit(compute)
 
@@ -415,7 +492,9 @@ class Project:
             old = self._record(task_id)
             dependants = self.graph.dependents(task_id)
             if dependants:
-                raise TransitionError(f"cannot remove {task_id}: {', '.join(dependants)} depend{'s' if len(dependants) == 1 else ''} on it")
+                raise TransitionError(
+                    f"cannot remove {task_id}: {', '.join(dependants)} depend{'s' if len(dependants) == 1 else ''} on it"
+                )
             return Mutation([diff_record(task_id, old, None)], "remove", f"{task_id} removed", {"tasks": [task_id]})
 
         entry = self._commit(compute)
@@ -432,7 +511,9 @@ class Project:
         counts = dict.fromkeys(BOARD_STATUSES, 0)
         deps_of = {task_id: record.get("dependencies") or () for task_id, record in records.items()}
         if any(record.get("parent") for record in records.values()):
-            deps_of = family_dependencies((task_id, deps_of[task_id], record.get("parent")) for task_id, record in records.items())
+            deps_of = family_dependencies(
+                (task_id, deps_of[task_id], record.get("parent")) for task_id, record in records.items()
+            )
         for task_id, record in records.items():
             status = record.get("status", "pending")
             if status == "pending":
@@ -448,7 +529,9 @@ class Project:
         self._check_graph(wanted)
         return diff_tasks(self.store.tasks, wanted)
 
-    def rollback(self, ref: str | int, *, action: str = "rollback", extra: Mapping[str, Any] | None = None) -> Entry | None:
+    def rollback(
+        self, ref: str | int, *, action: str = "rollback", extra: Mapping[str, Any] | None = None
+    ) -> Entry | None:
         """Make the tasks' progress what it was right after entry ``ref``, as a new entry (so it can be undone).
 
         Tasks defined in the plan file keep the file's current definition; only their progress goes back.
@@ -462,7 +545,12 @@ class Project:
                 return None
             verb = "undo" if action == "undo" else f"rollback to {target.id}"
             summary = f"{verb}: {len(changes)} task{'s' if len(changes) != 1 else ''} changed"
-            return Mutation(changes, action, summary, {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})})
+            return Mutation(
+                changes,
+                action,
+                summary,
+                {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})},
+            )
 
         return self._commit(compute)
 

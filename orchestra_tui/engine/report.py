@@ -69,6 +69,12 @@ def usage_totals(tasks: Iterable[AgentTask], digits: int = 6) -> dict[str, Any]:
     """Tokens, cost and unpriced runs summed over ``tasks`` (each None when no task knows it)."""
     tasks = list(tasks)
     cost = _known_sum(task.cost_usd for task in tasks)
-    totals: dict[str, Any] = {name: _known_sum(getattr(task, name) for task in tasks)
-                              for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")}
-    return {**totals, "cost_usd": None if cost is None else round(cost, digits), "unpriced_runs": sum(task.unpriced_runs for task in tasks)}
+    totals: dict[str, Any] = {
+        name: _known_sum(getattr(task, name) for task in tasks)
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    }
+    return {
+        **totals,
+        "cost_usd": None if cost is None else round(cost, digits),
+        "unpriced_runs": sum(task.unpriced_runs for task in tasks),
+    }

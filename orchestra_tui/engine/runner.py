@@ -82,10 +82,18 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "task_id": self.task_id, "agent": self.agent, "status": self.status, "run_id": self.run_id,
-            "output": self.output, "error": self.error, "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens, "cost_usd": self.cost_usd, "handoff": self.handoff,
-            "started_at": self.started_at.isoformat(), "completed_at": self.completed_at.isoformat(),
+            "task_id": self.task_id,
+            "agent": self.agent,
+            "status": self.status,
+            "run_id": self.run_id,
+            "output": self.output,
+            "error": self.error,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "handoff": self.handoff,
+            "started_at": self.started_at.isoformat(),
+            "completed_at": self.completed_at.isoformat(),
             "duration_seconds": round(self.duration_seconds, 3),
         }
 
@@ -103,7 +111,9 @@ class Run:
     env: dict[str, str]
     attempt: int = 0  # the task's attempt this run is: its end lands only while the task is still in it
     ended: bool = False
-    verify_decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    verify_decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
+    )
 
 
 @dataclass
@@ -196,7 +206,9 @@ class Runner:
         attempt = self.project.tasks[task_id].attempts
         log.event("started", attempt=attempt, entry=entry.id)
         self.bus.publish(RunStarted(log.run_id, task_id, name))
-        return Run(task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env, attempt)
+        return Run(
+            task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env, attempt
+        )
 
     async def execute(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> RunResult:
         return await self.finish(self.begin(task_id, agent, env))
@@ -232,8 +244,15 @@ class Runner:
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
         prompt = render_prompt(expanded, root=self.project.root, dependency_outputs=self._dependency_outputs(task))
         run.log.event("prompt", chars=len(prompt))
-        request = AgentRequest(run.run_id, expanded, prompt, self.project.root, run.env, system=run.agent.config.system,
-                               on_spawn=run.log.record_process)
+        request = AgentRequest(
+            run.run_id,
+            expanded,
+            prompt,
+            self.project.root,
+            run.env,
+            system=run.agent.config.system,
+            on_spawn=run.log.record_process,
+        )
         publish, log = self.bus.publish, run.log
         async with aclosing(run.agent.run(request)) as stream:
             async for event in stream:
@@ -305,7 +324,9 @@ class Runner:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # a project file: the umask applies; the answer streamed (of any size) is copied file to file
-            fsio.atomic_write(target, run.log.output_path if finished.text is None else finished.text.encode(), mode=0o666)
+            fsio.atomic_write(
+                target, run.log.output_path if finished.text is None else finished.text.encode(), mode=0o666
+            )
         except OSError as error:
             return f"cannot write output {quoted(task.output)}: {error.strerror or error}"
         run.log.event("output", path=task.output, bytes=target.stat().st_size)
@@ -325,8 +346,13 @@ class Runner:
 
     async def _run_command(self, run: Run, command: str) -> int:
         process = await asyncio.create_subprocess_shell(
-            command, cwd=self.project.root, env=run.env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            command,
+            cwd=self.project.root,
+            env=run.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
         assert process.stdout is not None
         try:
@@ -364,7 +390,11 @@ class Runner:
         try:
             fields = self._usage_fields(run, outcome)
             usage = outcome.usage
-            detail = f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}" if fields else ""
+            detail = (
+                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}"
+                if fields
+                else ""
+            )
             if handoff:
                 if fields:
                     project.end_run(task_id, run.run_id, run.attempt, None, fields=fields, detail=detail)
@@ -390,18 +420,49 @@ class Runner:
             pass  # disk full: the outcome is committed; the run's own log just lacks its last line
         run.log.close()
         run.ended = True
-        ended = RunEnded(run.run_id, task_id, status, outcome.error, handoff, outcome.input_tokens, outcome.output_tokens, outcome.cost, seconds)
+        ended = RunEnded(
+            run.run_id,
+            task_id,
+            status,
+            outcome.error,
+            handoff,
+            outcome.input_tokens,
+            outcome.output_tokens,
+            outcome.cost,
+            seconds,
+        )
         self.bus.publish(ended)
         if project.webhooks is not None:  # queued in memory: never waits on the network
-            project.webhooks.emit("run_finished", {
-                "run_id": run.run_id, "task_id": task_id, "agent": run.agent_name, "outcome": status, "error": outcome.error,
-                "handoff": handoff, "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
-                "cache_read_tokens": outcome.usage.cache_read_tokens, "cache_write_tokens": outcome.usage.cache_write_tokens,
-                "cost_usd": outcome.cost, "seconds": seconds,
-            })
+            project.webhooks.emit(
+                "run_finished",
+                {
+                    "run_id": run.run_id,
+                    "task_id": task_id,
+                    "agent": run.agent_name,
+                    "outcome": status,
+                    "error": outcome.error,
+                    "handoff": handoff,
+                    "input_tokens": outcome.input_tokens,
+                    "output_tokens": outcome.output_tokens,
+                    "cache_read_tokens": outcome.usage.cache_read_tokens,
+                    "cache_write_tokens": outcome.usage.cache_write_tokens,
+                    "cost_usd": outcome.cost,
+                    "seconds": seconds,
+                },
+            )
         return RunResult(
-            task_id, run.agent_name, status, run.run_id, output, outcome.error, outcome.input_tokens,
-            outcome.output_tokens, outcome.cost, handoff, run.started_at, utcnow(),
+            task_id,
+            run.agent_name,
+            status,
+            run.run_id,
+            output,
+            outcome.error,
+            outcome.input_tokens,
+            outcome.output_tokens,
+            outcome.cost,
+            handoff,
+            run.started_at,
+            utcnow(),
         )
 
     def _usage_fields(self, run: Run, outcome: _Outcome) -> dict[str, Any]:

@@ -41,7 +41,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ def new_run_id() -> str:
     with _id_lock:
         _last_micros = max(time.time_ns() // 1000, _last_micros + 1)
         micros = _last_micros
-    moment = datetime.fromtimestamp(micros // 1_000_000, timezone.utc)
+    moment = datetime.fromtimestamp(micros // 1_000_000, UTC)
     return f"{moment:%Y%m%dT%H%M%S}.{micros % 1_000_000:06d}Z-{secrets.token_hex(3)}"
 
 
@@ -84,7 +84,7 @@ def run_dir(root: Path, run_id: str) -> Path:
 
 
 def _utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 # ------------------------------------------------------------------------------------ process groups
@@ -104,7 +104,7 @@ def _stat(pid: int) -> tuple[str, int, int, int] | None:
             text = handle.read().decode("ascii", "replace")
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+    fields = text[text.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
     return fields[0], int(fields[2]), int(fields[3]), int(fields[19])
 
 
@@ -312,7 +312,7 @@ class RunLog:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def is_live(root: Path, run_id: str) -> bool:
@@ -451,7 +451,11 @@ def recover_interrupted(project: Project) -> list[str]:
         # free, and the run's own ending (if it had one) is in the state.
         project.refresh()
         now = project.tasks.get(task.task_id)
-        if now is None or now.status != TaskStatus.IN_PROGRESS or (now.last_run_id, now.attempts) != (task.last_run_id, task.attempts):
+        if (
+            now is None
+            or now.status != TaskStatus.IN_PROGRESS
+            or (now.last_run_id, now.attempts) != (task.last_run_id, task.attempts)
+        ):
             continue
         stop_leftovers(project.root, task.task_id)
         try:

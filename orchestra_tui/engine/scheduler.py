@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from ..agents.base import Agent
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
+from . import usable
 from .bus import Bus, EngineError
 from .project import Project
 from .runner import CANCELLED, Run, Runner, RunResult
-from . import usable
 from .runs import recover_interrupted
 
 
@@ -92,8 +92,11 @@ class Scheduler:
         while True:  # tasks found unusable on the way are left out: look further until enough or all seen
             known = len(self.unusable)
             limit = None if allowed is not None else count + len(excluded) + known
-            found = [t for t in graph.ready(max_count=limit)
-                     if t not in excluded and (allowed is None or t in allowed) and self.cannot_run(t) is None]
+            found = [
+                t
+                for t in graph.ready(max_count=limit)
+                if t not in excluded and (allowed is None or t in allowed) and self.cannot_run(t) is None
+            ]
             if len(found) >= count or limit is None or len(self.unusable) == known:
                 return found[:count]
 
@@ -123,7 +126,9 @@ class Scheduler:
                 why = "; r retries it"
             raise TransitionError(f"cannot dispatch {task_id}: it is {status.value}{why}")
         if len(self.jobs) >= self.parallel:
-            raise OrchestraError(f"{len(self.jobs)} tasks are running, the plan's parallel_max; {task_id} can start when one ends")
+            raise OrchestraError(
+                f"{len(self.jobs)} tasks are running, the plan's parallel_max; {task_id} can start when one ends"
+            )
         reason = self.cannot_run(task_id, agent)
         if reason is not None:
             raise OrchestraError(f"cannot dispatch {task_id}: {reason}")

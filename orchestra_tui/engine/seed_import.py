@@ -36,7 +36,14 @@ PROGRESS_FIELDS = ("status", "started_at", "completed_at", "actual_hours", "last
 _ENUM_FIELDS = ("priority", "phase", "status")
 _DERIVED_PENDING = {"blocked", "ready"}
 # Everything of a task but orchestra's own run bookkeeping, which a seed file cannot meaningfully carry.
-_USAGE_FIELDS = {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd", "unpriced_runs"}
+_USAGE_FIELDS = {
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "unpriced_runs",
+}
 _IMPORTED_FIELDS = (set(AgentTask.model_fields) - {"origin", "last_run_id", *_USAGE_FIELDS}) | {"id"}
 
 
@@ -81,7 +88,11 @@ def import_seed_state(project: Project, path: Path) -> Entry | None:
         summary = f"imported {path.name} (seed format {version}): {len(added)} added, {len(updated)} updated"
         if warnings:
             summary += "; warning: " + "; ".join(warnings)
-        extra: dict[str, Any] = {"source": str(path.resolve()), "format_version": version, "tasks": (added + updated)[:20]}
+        extra: dict[str, Any] = {
+            "source": str(path.resolve()),
+            "format_version": version,
+            "tasks": (added + updated)[:20],
+        }
         if warnings:
             extra["warnings"] = warnings
         if ignored:
@@ -116,7 +127,9 @@ def _read(path: Path) -> dict[str, Any]:
         found = "an object without 'tasks'" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
         raise StateError(f"{path}: not a seed state file (expected an object with 'tasks', found {found})")
     if not isinstance(doc["tasks"], (dict, list)):
-        raise StateError(f"{path}: not a seed state file ('tasks' is a {type(doc['tasks']).__name__}, not an object or a list)")
+        raise StateError(
+            f"{path}: not a seed state file ('tasks' is a {type(doc['tasks']).__name__}, not an object or a list)"
+        )
     return doc
 
 
@@ -129,7 +142,9 @@ def _format_version(doc: Mapping[str, Any], path: Path) -> int:
         number = int(value)
     if number not in SUPPORTED_FORMATS:
         hint = "; that is orchestra's own state, not the seed's" if "journal" in doc else ""
-        raise StateError(f"{path}: format_version {quoted(value)} is not supported: seed state files of format_version {supported} can be imported{hint}")
+        raise StateError(
+            f"{path}: format_version {quoted(value)} is not supported: seed state files of format_version {supported} can be imported{hint}"
+        )
     return number
 
 
@@ -141,7 +156,9 @@ def _checksum_warnings(doc: Mapping[str, Any]) -> list[str]:
         return [f"checksum {quoted(stored)} is not the seed's 16 hex digits; not verified"]
     computed = seed_checksum(doc["tasks"])
     if computed != stored.lower():
-        return [f"checksum mismatch (the file says {stored}, its tasks hash to {computed}); it may have been edited by hand"]
+        return [
+            f"checksum mismatch (the file says {stored}, its tasks hash to {computed}); it may have been edited by hand"
+        ]
     return []
 
 
@@ -182,7 +199,9 @@ def _record(label: str, raw: dict[str, Any], key: str | None, path: Path) -> tup
         del fields["id"]
     if key is not None:
         if fields.get("task_id") not in (None, key):
-            raise PlanError([f"{where}: field 'task_id': {quoted(fields['task_id'])} does not match its key {quoted(key)}"])
+            raise PlanError(
+                [f"{where}: field 'task_id': {quoted(fields['task_id'])} does not match its key {quoted(key)}"]
+            )
         fields["task_id"] = key
     elif fields.get("task_id") is None:
         raise PlanError([f"{where}: field 'task_id': missing"])
@@ -205,7 +224,9 @@ def _record(label: str, raw: dict[str, Any], key: str | None, path: Path) -> tup
         loc = item["loc"]
         field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "?"
         message = item["msg"].rstrip(".")
-        raise PlanError([f"{where}: field {field!r}: {message[:1].lower()}{message[1:]} (found {quoted(item.get('input'))})"]) from None
+        raise PlanError(
+            [f"{where}: field {field!r}: {message[:1].lower()}{message[1:]} (found {quoted(item.get('input'))})"]
+        ) from None
     return record, unknown
 
 
@@ -217,7 +238,9 @@ def _enum_value(text: str) -> str:
 
 def _check_graph(records: Mapping[str, Record], path: Path) -> None:
     parents = {task_id: record["parent"] for task_id, record in records.items() if record.get("parent")}
-    problems = dependency_problems(((task_id, record.get("dependencies") or []) for task_id, record in records.items()), parents)
+    problems = dependency_problems(
+        ((task_id, record.get("dependencies") or []) for task_id, record in records.items()), parents
+    )
     if not problems:
         return
     lines = []

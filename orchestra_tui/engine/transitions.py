@@ -42,7 +42,10 @@ def _require_dependencies_completed(task_id: str, graph: TaskGraph, verb: str) -
 def start(record: Record, graph: TaskGraph, run_id: str | None = None) -> Record:
     task_id, status = record["task_id"], record["status"]
     if status != TaskStatus.PENDING:
-        raise TransitionError(f"cannot start {task_id}: it is {status}" + ("; `orchestra retry` reopens it" if status in ("failed", "cancelled") else ""))
+        raise TransitionError(
+            f"cannot start {task_id}: it is {status}"
+            + ("; `orchestra retry` reopens it" if status in ("failed", "cancelled") else "")
+        )
     _require_dependencies_completed(task_id, graph, "start")
     return {
         **record,
@@ -55,7 +58,9 @@ def start(record: Record, graph: TaskGraph, run_id: str | None = None) -> Record
     }
 
 
-def complete(record: Record, graph: TaskGraph, output_files: list[str] | None = None, notes: str | None = None) -> Record:
+def complete(
+    record: Record, graph: TaskGraph, output_files: list[str] | None = None, notes: str | None = None
+) -> Record:
     task_id, status = record["task_id"], record["status"]
     if status == TaskStatus.COMPLETED:
         raise TransitionError(f"{task_id} is already completed")
@@ -88,8 +93,18 @@ def fail(record: Record, reason: str) -> Record:
         raise TransitionError(f"cannot fail {task_id}: it is {status}")
     reason = reason.strip() or "failed"
     now = _now()
-    hours = _hours_between(record.get("started_at"), now) if status == TaskStatus.IN_PROGRESS else record.get("actual_hours")
-    return {**record, "status": TaskStatus.FAILED.value, "last_error": reason, "completed_at": now, "actual_hours": hours}
+    hours = (
+        _hours_between(record.get("started_at"), now)
+        if status == TaskStatus.IN_PROGRESS
+        else record.get("actual_hours")
+    )
+    return {
+        **record,
+        "status": TaskStatus.FAILED.value,
+        "last_error": reason,
+        "completed_at": now,
+        "actual_hours": hours,
+    }
 
 
 def cancel(record: Record) -> Record:
@@ -107,5 +122,7 @@ def reopen(record: Record) -> Record:
 def retry(record: Record) -> Record:
     task_id, status = record["task_id"], record["status"]
     if status not in (TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.REVIEW):
-        raise TransitionError(f"cannot retry {task_id}: it is {status}; only failed, cancelled or review tasks can be retried")
+        raise TransitionError(
+            f"cannot retry {task_id}: it is {status}; only failed, cancelled or review tasks can be retried"
+        )
     return reopen(record)

@@ -199,11 +199,15 @@ class WebhookDispatcher:
             key = hook_key(hook.url)
             known = self._hooks.get(key)
             if known is not None:  # the same URL twice: one webhook with both lists of events
-                hook = known.model_copy(update={"events": [*known.events, *(e for e in hook.events if e not in known.events)]})
+                hook = known.model_copy(
+                    update={"events": [*known.events, *(e for e in hook.events if e not in known.events)]}
+                )
             self._hooks[key] = hook
         described = sorted((key, sorted(hook.events), hook.secret_env or "") for key, hook in self._hooks.items())
         self._fingerprint = hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
-        self._secret_names = sorted({*secret_names, *(hook.secret_env for hook in self._hooks.values() if hook.secret_env)})
+        self._secret_names = sorted(
+            {*secret_names, *(hook.secret_env for hook in self._hooks.values() if hook.secret_env)}
+        )
         self._headers: dict[str, dict[str, str]] = {}  # hook key -> extra headers given in code (secrets)
         self._cond = threading.Condition()
         self._queue: list[tuple[int | None, list[Delivery]]] = []  # (entry seq or None for emit, deliveries)
@@ -255,7 +259,7 @@ class WebhookDispatcher:
                 now = time.time()
                 deliveries = [Delivery(f"{entry.id}-{key}", key, event.value, entry.id, body, now, now) for key in keys]
             self._put(entry.seq, deliveries)
-        except Exception as error:  # noqa: BLE001 - a listener must never fail the commit that called it
+        except Exception as error:
             log.warning("webhooks: could not queue the events of entry %s: %s", entry.id, self._scrub(str(error)))
 
     def emit(self, event: WebhookEvent | str, payload: Mapping[str, Any]) -> None:
@@ -267,8 +271,14 @@ class WebhookDispatcher:
         keys = self._keys_for(event)
         if not keys:
             return
-        body = self._encode({"event": event.value, "project_id": self.project_id, "time": now_iso(), **{
-            name: value for name, value in payload.items() if name not in ("event", "project_id")}})
+        body = self._encode(
+            {
+                "event": event.value,
+                "project_id": self.project_id,
+                "time": now_iso(),
+                **{name: value for name, value in payload.items() if name not in ("event", "project_id")},
+            }
+        )
         now = time.time()
         stamp = f"x{time.time_ns()}-{os.getpid()}-{threading.get_ident()}"  # sorts after entry ids
         self._put(None, [Delivery(f"{stamp}-{key}", key, event.value, None, body, now, now) for key in keys])
@@ -290,7 +300,12 @@ class WebhookDispatcher:
             body["rollback"] = {"target": entry.extra.get("target"), "undo": entry.action == "undo", "tasks": task_ids}
         elif task_ids and task_ids[0] in tasks:
             record = tasks[task_ids[0]]
-            body["task"] = {"id": task_ids[0], "title": record.get("title"), "status": record.get("status"), "last_error": record.get("last_error")}
+            body["task"] = {
+                "id": task_ids[0],
+                "title": record.get("title"),
+                "status": record.get("status"),
+                "last_error": record.get("last_error"),
+            }
         body["progress"] = entry.progress
         return body
 
@@ -323,7 +338,9 @@ class WebhookDispatcher:
         return value
 
     def _encode(self, body: dict[str, Any]) -> str:
-        return json.dumps(self._scrub_tree(body, self._secrets()), ensure_ascii=False, separators=(",", ":"), default=str)
+        return json.dumps(
+            self._scrub_tree(body, self._secrets()), ensure_ascii=False, separators=(",", ":"), default=str
+        )
 
     # -- catching up at open --------------------------------------------------------------------------
 
@@ -380,7 +397,7 @@ class WebhookDispatcher:
                         wake = self._pass(only_own=closing)
                     else:
                         self._hand_off()
-                except Exception as error:  # noqa: BLE001 - the thread outlives any one failure (disk full, a bug)
+                except Exception as error:
                     self._log_line({"error": f"{type(error).__name__}: {error}", "result": "outbox error"})
                     wake = time.time() + self.policy.rescan
                 with self._cond:
@@ -535,7 +552,9 @@ class WebhookDispatcher:
             if outcome.delivered or not outcome.retry or delivery.attempts >= self.policy.attempts:
                 self.outbox.remove(name)
             else:
-                delay = max(self.policy.backoff(delivery.attempts), min(outcome.retry_after or 0.0, self.policy.max_delay))
+                delay = max(
+                    self.policy.backoff(delivery.attempts), min(outcome.retry_after or 0.0, self.policy.max_delay)
+                )
                 delivery.next_at = time.time() + delay
                 self.outbox.write(delivery)
                 self._log(delivery, hook, {**fields, "result": "retrying", "retry_in": round(delay, 3)})
@@ -550,8 +569,12 @@ class WebhookDispatcher:
         import httpx  # here, not at the top: most orchestra commands never send anything
 
         body = delivery.body.encode()
-        headers = {**self._headers.get(delivery.hook, {}), "Content-Type": "application/json",
-                   "X-Orchestra-Event": delivery.event, "X-Orchestra-Delivery": delivery.name}
+        headers = {
+            **self._headers.get(delivery.hook, {}),
+            "Content-Type": "application/json",
+            "X-Orchestra-Event": delivery.event,
+            "X-Orchestra-Delivery": delivery.name,
+        }
         if hook.secret_env:
             secret = self._environ.get(hook.secret_env)
             if not secret:
@@ -567,7 +590,7 @@ class WebhookDispatcher:
                 retry_after = _retry_after(response.headers.get("retry-after"))
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
             return _Outcome(error=self._describe(error, hook.url))
-        except Exception as error:  # noqa: BLE001 - network errors, timeouts, whatever the transport raises: retried
+        except Exception as error:
             return _Outcome(error=self._describe(error, hook.url), retry=True)
         retry = status in (408, 429) or status >= 500
         return _Outcome(status=status, retry=retry, retry_after=retry_after if retry else None)
@@ -581,18 +604,26 @@ class WebhookDispatcher:
     def _gave_up(self, delivery: Delivery, hook: WebhookConfig, fields: dict[str, Any]) -> None:
         self._log(delivery, hook, {**fields, "result": "gave up"})
         reason = fields.get("error") or f"HTTP {fields.get('status')}"
-        log.warning("webhook %s: gave up on %s (%s) after %d attempt(s): %s",
-                    redact_url(hook.url), delivery.event, delivery.name, delivery.attempts, reason)
+        log.warning(
+            "webhook %s: gave up on %s (%s) after %d attempt(s): %s",
+            redact_url(hook.url),
+            delivery.event,
+            delivery.name,
+            delivery.attempts,
+            reason,
+        )
 
     def _log(self, delivery: Delivery, hook: WebhookConfig | None, fields: dict[str, Any]) -> None:
-        self._log_line({
-            "event": delivery.event,
-            "delivery": delivery.name,
-            "entry": delivery.entry,
-            "url": redact_url(hook.url) if hook is not None else None,
-            "attempt": delivery.attempts,
-            **fields,
-        })
+        self._log_line(
+            {
+                "event": delivery.event,
+                "delivery": delivery.name,
+                "entry": delivery.entry,
+                "url": redact_url(hook.url) if hook is not None else None,
+                "attempt": delivery.attempts,
+                **fields,
+            }
+        )
 
     def _log_line(self, fields: dict[str, Any]) -> None:
         line = json.dumps(self._scrub_tree({"time": now_iso(), **fields}, self._secrets()), ensure_ascii=False) + "\n"
@@ -619,7 +650,11 @@ class WebhookDispatcher:
                 return
             self._closing = True
             self._cond.notify_all()
-            while (self._waiting > 0 or self._in_flight) and self._thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+            while (
+                (self._waiting > 0 or self._in_flight)
+                and self._thread.is_alive()
+                and (left := deadline - time.monotonic()) > 0
+            ):
                 self._cond.wait(left)
             self._stopped = True
             leftover, self._queue = self._queue, []
@@ -687,11 +722,24 @@ def attach_webhooks(
     return _start(project, hooks, environ, policy, held)
 
 
-def _start(project: Project, hooks: Sequence[WebhookConfig], environ: Mapping[str, str] | None,
-           policy: RetryPolicy | None, held: bool) -> WebhookDispatcher:
+def _start(
+    project: Project,
+    hooks: Sequence[WebhookConfig],
+    environ: Mapping[str, str] | None,
+    policy: RetryPolicy | None,
+    held: bool,
+) -> WebhookDispatcher:
     secret_names = [agent.api_key_env for agent in project.plan.agents.values() if agent.api_key_env]
-    dispatcher = WebhookDispatcher(project.store.dir, project.plan.project.id, hooks, environ=environ, policy=policy,
-                                   secret_names=secret_names, deliver_here=not held, notes=project.store.warnings)
+    dispatcher = WebhookDispatcher(
+        project.store.dir,
+        project.plan.project.id,
+        hooks,
+        environ=environ,
+        policy=policy,
+        secret_names=secret_names,
+        deliver_here=not held,
+        notes=project.store.warnings,
+    )
     try:
         dispatcher.catch_up(project.store)
     except (OrchestraError, OSError) as error:

@@ -54,16 +54,48 @@ if TYPE_CHECKING:
 
 DEFAULT_TAG = "master"
 #: The [[tasks]] keys an import writes: on a re-import (--merge) one the file no longer gives is removed.
-MANAGED_KEYS = frozenset({"title", "parent", "description", "priority", "phase", "dependencies", "estimated_hours",
-                          "notes", "success_criteria", "tags", "metadata"})
+MANAGED_KEYS = frozenset(
+    {
+        "title",
+        "parent",
+        "description",
+        "priority",
+        "phase",
+        "dependencies",
+        "estimated_hours",
+        "notes",
+        "success_criteria",
+        "tags",
+        "metadata",
+    }
+)
 STATUS_MAP = {
-    "pending": "pending", "to-do": "pending", "todo": "pending", "in-progress": "in_progress",
-    "in_progress": "in_progress", "review": "review", "done": "completed", "completed": "completed",
-    "cancelled": "cancelled", "canceled": "cancelled",
+    "pending": "pending",
+    "to-do": "pending",
+    "todo": "pending",
+    "in-progress": "in_progress",
+    "in_progress": "in_progress",
+    "review": "review",
+    "done": "completed",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
 }
 #: Keys mapped to orchestra fields (the rest goes to metadata.taskmaster).
-_MAPPED = {"id", "title", "description", "details", "testStrategy", "priority", "dependencies", "status", "estimatedHours",
-           "tags", "phase", "subtasks"}
+_MAPPED = {
+    "id",
+    "title",
+    "description",
+    "details",
+    "testStrategy",
+    "priority",
+    "dependencies",
+    "status",
+    "estimatedHours",
+    "tags",
+    "phase",
+    "subtasks",
+}
 _PRIORITIES = frozenset(priority.value for priority in TaskPriority)
 _PHASES = frozenset(phase.value for phase in ProjectPhase)
 _ID_CHARS = re.compile(r"[^A-Za-z0-9_.:-]+")
@@ -90,8 +122,12 @@ class TaskmasterImport:
     renamed: list[dict[str, str]] = field(default_factory=list)
     raw_dependencies: dict[str, list[Any]] = field(default_factory=dict, repr=False)  # as the file wrote them
     parents: dict[str, str] = field(default_factory=dict, repr=False)  # subtask -> parent
-    written: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)  # (task, kept dependency) -> as written
-    alternatives: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # (task, sibling) -> task (rule 5)
+    written: dict[tuple[str, str], Any] = field(
+        default_factory=dict, repr=False
+    )  # (task, kept dependency) -> as written
+    alternatives: dict[tuple[str, str], str] = field(
+        default_factory=dict, repr=False
+    )  # (task, sibling) -> task (rule 5)
 
     @property
     def dependencies(self) -> int:
@@ -99,17 +135,27 @@ class TaskmasterImport:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "source": str(self.source), "tags": self.tags, "tasks": self.top_level, "subtasks": self.subtasks,
-            "dependencies": self.dependencies, "dropped": self.dropped, "reinterpreted": self.reinterpreted,
-            "renamed": self.renamed, "statuses": dict(sorted(Counter(self.statuses.values()).items())),
+            "source": str(self.source),
+            "tags": self.tags,
+            "tasks": self.top_level,
+            "subtasks": self.subtasks,
+            "dependencies": self.dependencies,
+            "dropped": self.dropped,
+            "reinterpreted": self.reinterpreted,
+            "renamed": self.renamed,
+            "statuses": dict(sorted(Counter(self.statuses.values()).items())),
         }
 
     def report_lines(self) -> list[str]:
         """One line per renamed id, re-interpreted or dropped dependency."""
         lines = [f"renamed: task {item['task']}: {item['why']}" for item in self.renamed]
-        lines += [f"re-interpreted: task {item['task']}: dependency {item['dependency']} read as task {item['as']}: {item['why']}"
-                  for item in self.reinterpreted]
-        lines += [f"dropped: task {item['task']}: dependency {item['dependency']}: {item['why']}" for item in self.dropped]
+        lines += [
+            f"re-interpreted: task {item['task']}: dependency {item['dependency']} read as task {item['as']}: {item['why']}"
+            for item in self.reinterpreted
+        ]
+        lines += [
+            f"dropped: task {item['task']}: dependency {item['dependency']}: {item['why']}" for item in self.dropped
+        ]
         return lines
 
 
@@ -140,19 +186,24 @@ def _load(path: Path) -> Any:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise TaskmasterError(f"{path}: not a Taskmaster tasks.json: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})") from None
+        raise TaskmasterError(
+            f"{path}: not a Taskmaster tasks.json: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
+        ) from None
     if not text.strip():
         raise TaskmasterError(f"{path}: empty file, not a Taskmaster tasks.json")
     conflict = _CONFLICT.search(text)
     if conflict:
         line = text.count("\n", 0, conflict.start()) + 1
-        raise TaskmasterError(f"{path}:{line}: git merge-conflict markers ({conflict.group(1)}): resolve the conflict, then import")
+        raise TaskmasterError(
+            f"{path}:{line}: git merge-conflict markers ({conflict.group(1)}): resolve the conflict, then import"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         if error.msg == "Extra data":
-            raise TaskmasterError(f"{path}:{error.lineno}:{error.colno}: a second JSON document starts here; "
-                                  "a tasks.json holds one") from None
+            raise TaskmasterError(
+                f"{path}:{error.lineno}:{error.colno}: a second JSON document starts here; a tasks.json holds one"
+            ) from None
         raise TaskmasterError(f"{path}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
     except (ValueError, RecursionError) as error:
         raise TaskmasterError(f"{path}: not JSON: {error}") from None
@@ -174,15 +225,24 @@ def _layout(doc: Any, path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
     if "tasks" in doc:
         if _is_task_list(doc["tasks"]):
             return [(DEFAULT_TAG, doc["tasks"])]
-        what = "a list of objects without ids" if isinstance(doc["tasks"], list) else f"a JSON {type(doc['tasks']).__name__}"
+        what = (
+            "a list of objects without ids"
+            if isinstance(doc["tasks"], list)
+            else f"a JSON {type(doc['tasks']).__name__}"
+        )
         raise TaskmasterError(f"{path}: not a Taskmaster tasks.json: 'tasks' is {what} ({expected})")
-    tags = [(name, value["tasks"]) for name, value in doc.items()
-            if isinstance(value, dict) and _is_task_list(value.get("tasks"))]
+    tags = [
+        (name, value["tasks"])
+        for name, value in doc.items()
+        if isinstance(value, dict) and _is_task_list(value.get("tasks"))
+    ]
     if not tags:
         tags = [(name, value) for name, value in doc.items() if _is_task_list(value) and value]
     if not tags:
         keys = ", ".join(list(map(str, doc))[:6]) or "none"
-        raise TaskmasterError(f"{path}: not a Taskmaster tasks.json: no tag holds a 'tasks' list (top-level keys: {keys}; {expected})")
+        raise TaskmasterError(
+            f"{path}: not a Taskmaster tasks.json: no tag holds a 'tasks' list (top-level keys: {keys}; {expected})"
+        )
     return tags
 
 
@@ -236,8 +296,13 @@ class _Tag:
             n += 1
             task_id = f"{wanted}-{n}"
         if task_id != wanted:
-            self.result.renamed.append({"task": task_id, "id": _norm(raw_id),
-                                        "why": f"id {wanted} is used by an earlier task of tag {self.name}"})
+            self.result.renamed.append(
+                {
+                    "task": task_id,
+                    "id": _norm(raw_id),
+                    "why": f"id {wanted} is used by an earlier task of tag {self.name}",
+                }
+            )
         self.taken.add(task_id)
         return task_id
 
@@ -279,7 +344,10 @@ class _Tag:
             if target is not None and target in kept:
                 target, why = None, "listed twice"
             if target is not None and _is_ancestor(target, task_id, self.result.parents):
-                target, why = None, f"{target} is this subtask's parent: the parent waits for its subtasks, not the other way"
+                target, why = (
+                    None,
+                    f"{target} is this subtask's parent: the parent waits for its subtasks, not the other way",
+                )
             if target is None:
                 self.result.dropped.append({"task": task_id, "dependency": _shown(raw), "why": why})
                 changed = True
@@ -305,7 +373,9 @@ class _Tag:
         parent_key = self.key_of.get(parent) or parent.rsplit(".", 1)[-1]
         return siblings.get(key) or siblings.get(_local_id(key, parent_key))
 
-    def _target(self, raw: Any, task_id: str, parent: str | None, parent_task_deps: set[str]) -> tuple[str | None, str, bool]:
+    def _target(
+        self, raw: Any, task_id: str, parent: str | None, parent_task_deps: set[str]
+    ) -> tuple[str | None, str, bool]:
         """(orchestra id or None, why it is None, or with True: the task the parent depends on that it may mean)."""
         key = _norm(raw)
         if not key or isinstance(raw, (dict, list, bool)):
@@ -350,7 +420,11 @@ _FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("testStrategy", "success_criteria", lambda value: [value] if isinstance(value, str) and value.strip() else None),
     ("priority", "priority", lambda value: value if isinstance(value, str) and value in _PRIORITIES else None),
     ("estimatedHours", "estimated_hours", _hours),
-    ("tags", "tags", lambda value: list(value) if isinstance(value, list) and all(isinstance(item, str) for item in value) else None),
+    (
+        "tags",
+        "tags",
+        lambda value: list(value) if isinstance(value, list) and all(isinstance(item, str) for item in value) else None,
+    ),
     ("phase", "phase", lambda value: value if isinstance(value, str) and value in _PHASES else None),
 )
 
@@ -401,7 +475,7 @@ def _local_id(key: str, parent_key: str) -> str:
     """A subtask's id inside its parent: "5.2", "5-2" and "2" under 5 are all "2"."""
     for separator in (".", "-"):
         if parent_key and key.startswith(parent_key + separator) and len(key) > len(parent_key) + 1:
-            return key[len(parent_key) + 1:]
+            return key[len(parent_key) + 1 :]
     return key
 
 
@@ -426,16 +500,27 @@ def _break_cycles(result: TaskmasterImport) -> None:
     order = {task["task_id"]: index for index, task in enumerate(result.tasks)}
     by_id = {task["task_id"]: task for task in result.tasks}
     for _ in range(len(result.tasks) + 1):
-        cycles = [p for p in dependency_problems(((t["task_id"], t.get("dependencies", [])) for t in result.tasks), result.parents)
-                  if p.kind == "cycle"]
+        cycles = [
+            p
+            for p in dependency_problems(
+                ((t["task_id"], t.get("dependencies", [])) for t in result.tasks), result.parents
+            )
+            if p.kind == "cycle"
+        ]
         if not cycles:
             return
         path = cycles[0].detail.split(" -> ")
         edges = [(a, b) for a, b in zip(path, path[1:]) if b in by_id[a].get("dependencies", ())]
         if not edges:
             raise TaskmasterError(f"{result.source}: tasks {cycles[0].detail} form a cycle through their subtasks")
-        task_id, dep = max(edges, key=lambda edge: ((edge in result.alternatives), order[edge[0]],
-                                                     by_id[edge[0]]["dependencies"].index(edge[1])))
+        task_id, dep = max(
+            edges,
+            key=lambda edge: (
+                (edge in result.alternatives),
+                order[edge[0]],
+                by_id[edge[0]]["dependencies"].index(edge[1]),
+            ),
+        )
         spec = by_id[task_id]
         deps = spec["dependencies"]
         written = result.written.pop((task_id, dep), dep)
@@ -445,13 +530,21 @@ def _break_cycles(result: TaskmasterImport) -> None:
         if instead is not None and instead not in deps:
             deps[deps.index(dep)] = instead
             result.written[(task_id, instead)] = written
-            result.reinterpreted.append({"task": task_id, "dependency": shown, "as": instead,
-                                         "why": f"as sibling {dep} it closes the cycle {cycles[0].detail}; the parent depends on task {instead}"})
+            result.reinterpreted.append(
+                {
+                    "task": task_id,
+                    "dependency": shown,
+                    "as": instead,
+                    "why": f"as sibling {dep} it closes the cycle {cycles[0].detail}; the parent depends on task {instead}",
+                }
+            )
             continue
         deps.remove(dep)
         if not deps:
             del spec["dependencies"]
-        result.dropped.append({"task": task_id, "dependency": shown, "why": f"it closes the dependency cycle {cycles[0].detail}"})
+        result.dropped.append(
+            {"task": task_id, "dependency": shown, "why": f"it closes the dependency cycle {cycles[0].detail}"}
+        )
 
 
 # -- into a project -----------------------------------------------------------------------------------
@@ -460,7 +553,12 @@ def _break_cycles(result: TaskmasterImport) -> None:
 def project_settings(root: Path, source: Path) -> dict[str, Any]:
     """``[project]`` of a plan written from a Taskmaster file: tasks go to a person until agents are configured."""
     name = root.resolve().name or "project"
-    return {"id": slug(name), "name": name, "description": f"Imported from Taskmaster ({source.name})", "default_agent": "interactive"}
+    return {
+        "id": slug(name),
+        "name": name,
+        "description": f"Imported from Taskmaster ({source.name})",
+        "default_agent": "interactive",
+    }
 
 
 def import_statuses(project: Project, imported: TaskmasterImport) -> Entry | None:
@@ -483,6 +581,8 @@ def import_statuses(project: Project, imported: TaskmasterImport) -> Entry | Non
         counts = Counter(change["after"]["status"] for change in changes)
         shown = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(counts.items()))
         summary = f"imported Taskmaster statuses from {imported.source.name}: {shown}"
-        return Mutation(changes, "import", summary, {"source": str(imported.source), "tasks": [c["task"] for c in changes[:20]]})
+        return Mutation(
+            changes, "import", summary, {"source": str(imported.source), "tasks": [c["task"] for c in changes[:20]]}
+        )
 
     return project.store.commit(compute, actor=project.actor)

@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..models import AgentTask
 from .taskmaster import DEFAULT_TAG, STATUS_MAP, _clean_id
 
-_TO_TASKMASTER = {"pending": "pending", "in_progress": "in-progress", "review": "review", "completed": "done",
-                  "cancelled": "cancelled", "failed": "blocked"}
+_TO_TASKMASTER = {
+    "pending": "pending",
+    "in_progress": "in-progress",
+    "review": "review",
+    "completed": "done",
+    "cancelled": "cancelled",
+    "failed": "blocked",
+}
 _OWN_KEYS = {"id", "tag", "dependencies", "status", "title"}
 
 
@@ -30,7 +36,7 @@ def export_taskmaster(tasks: Iterable[AgentTask]) -> str:
     tasks = list(tasks)
     by_id = {task.task_id: task for task in tasks}
     exported_id = {task.task_id: _exported_id(task) for task in tasks}
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     tags: dict[str, list[dict[str, Any]]] = {}
     nodes: dict[str, dict[str, Any]] = {}
     for task in tasks:
@@ -44,8 +50,10 @@ def export_taskmaster(tasks: Iterable[AgentTask]) -> str:
     for task in tasks:  # every top-level task has a subtasks list, as Taskmaster writes it
         if task.parent not in nodes:
             nodes[task.task_id].setdefault("subtasks", [])
-    doc = {name: {"tasks": items, "metadata": {"created": now, "updated": now, "description": f"Tasks for {name} context"}}
-           for name, items in (tags or {DEFAULT_TAG: []}).items()}
+    doc = {
+        name: {"tasks": items, "metadata": {"created": now, "updated": now, "description": f"Tasks for {name} context"}}
+        for name, items in (tags or {DEFAULT_TAG: []}).items()
+    }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -79,8 +87,15 @@ def _status(task: AgentTask) -> str:
 def _node(task: AgentTask, exported_id: Any) -> dict[str, Any]:
     meta = _meta(task)
     status_word = meta.get("status")
-    node: dict[str, Any] = {"id": exported_id, "title": task.title, "description": task.description, "status": _status(task)}
-    node["priority"] = meta.get("priority", task.priority.value) if task.priority.value == "medium" else task.priority.value
+    node: dict[str, Any] = {
+        "id": exported_id,
+        "title": task.title,
+        "description": task.description,
+        "status": _status(task),
+    }
+    node["priority"] = (
+        meta.get("priority", task.priority.value) if task.priority.value == "medium" else task.priority.value
+    )
     if task.notes:
         node["details"] = task.notes
     if task.success_criteria:

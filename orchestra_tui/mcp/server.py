@@ -27,8 +27,10 @@ from ..models import AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 from ..plan import BUILTIN_AGENTS, PLAN_FILE
 
 ACTOR = "mcp"
-INSTRUCTIONS = ("orchestra: a plan of tasks with dependencies. Call next_task, start_task it, do the work, then "
-                "complete_task (or fail_task with the reason). Every change is in the project's undoable history.")
+INSTRUCTIONS = (
+    "orchestra: a plan of tasks with dependencies. Call next_task, start_task it, do the work, then "
+    "complete_task (or fail_task with the reason). Every change is in the project's undoable history."
+)
 
 TaskId = Annotated[str, Field(description="Task id, e.g. DES-001")]
 
@@ -95,8 +97,12 @@ class Session:
 
 def _brief(project: Project, task: AgentTask) -> dict[str, Any]:
     """A task in a line of a list."""
-    item: dict[str, Any] = {"id": task.task_id, "title": task.title, "status": project.graph.status_of(task.task_id).value,
-                            "priority": task.priority.value}
+    item: dict[str, Any] = {
+        "id": task.task_id,
+        "title": task.title,
+        "status": project.graph.status_of(task.task_id).value,
+        "priority": task.priority.value,
+    }
     if task.dependencies:
         item["dependencies"] = task.dependencies
     if task.parent:
@@ -108,8 +114,15 @@ def _detail(project: Project, task: AgentTask) -> dict[str, Any]:
     """A task in full: definition, status, what it waits on, its subtasks and what finishing it unblocks."""
     graph, task_id = project.graph, task.task_id
     fields = task.model_dump(mode="json", exclude_defaults=True, exclude={"origin", "task_id"})
-    return {"id": task_id, **fields, "status": graph.status_of(task_id).value, "agent": project.agent_of(task),
-            "waiting_on": graph.waiting_on(task_id), "subtasks": graph.children(task_id), "unblocks": graph.unblocks(task_id)}
+    return {
+        "id": task_id,
+        **fields,
+        "status": graph.status_of(task_id).value,
+        "agent": project.agent_of(task),
+        "waiting_on": graph.waiting_on(task_id),
+        "subtasks": graph.children(task_id),
+        "unblocks": graph.unblocks(task_id),
+    }
 
 
 def _json(value: Any) -> str:
@@ -128,8 +141,10 @@ def _validated(tasks: list[NewTask], project: Project) -> list[TaskSpec]:
     specs = []
     for task in tasks:
         if task.agent is not None and task.agent not in known:
-            raise OrchestraError(f"task {task.id}: field 'agent': unknown agent {task.agent!r}; configured agents: "
-                                 f"{', '.join(sorted(known))}")
+            raise OrchestraError(
+                f"task {task.id}: field 'agent': unknown agent {task.agent!r}; configured agents: "
+                f"{', '.join(sorted(known))}"
+            )
         try:
             specs.append(TaskSpec.model_validate(task.model_dump(mode="json", exclude_defaults=True) | {"id": task.id}))
         except ValidationError as error:
@@ -156,15 +171,20 @@ def build_server(root: Path) -> tuple[MCPServer, Session]:
 
     @server.tool()
     def list_tasks(
-        status: Annotated[str | None, Field(description="ready, blocked, pending, in_progress, review, completed, failed or cancelled")] = None,
+        status: Annotated[
+            str | None,
+            Field(description="ready, blocked, pending, in_progress, review, completed, failed or cancelled"),
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
     ) -> CallToolResult:
         """Tasks in dependency order: id, title, status, priority, dependencies, parent."""
+
         def action(p: Project) -> dict[str, Any]:
             if status is not None and status not in {s.value for s in TaskStatus}:
                 raise OrchestraError(f"unknown status {status!r}; one of: {', '.join(s.value for s in TaskStatus)}")
             tasks = p.list_tasks(status=status)
             return {"total": len(tasks), "tasks": [_brief(p, task) for task in tasks[:limit]]}
+
         return session.run(action)
 
     @server.tool()
@@ -190,17 +210,33 @@ def build_server(root: Path) -> tuple[MCPServer, Session]:
     @server.tool()
     def add_tasks(tasks: list[NewTask]) -> CallToolResult:
         """Add tasks (validated like a plan edit: ids, dependencies, cycles, enums); kept in the project's state."""
+
         def action(p: Project) -> dict[str, Any]:
             entry = p.add_tasks(_validated(tasks, p))
             return {"added": [task.id for task in tasks], "entry": entry.id if entry is not None else None}
+
         return session.run(action)
 
     @server.tool()
     def report() -> CallToolResult:
         """Progress: counts per status, hours done and left, the critical path, what blocks what, cost."""
-        keep = ("total_tasks", "completed_tasks", "in_progress_tasks", "ready_tasks", "blocked_tasks", "review_tasks",
-                "failed_tasks", "cancelled_tasks", "completion_percentage", "estimated_remaining_hours", "next_task",
-                "critical_path", "critical_path_hours", "blocked_by", "cost_usd")
+        keep = (
+            "total_tasks",
+            "completed_tasks",
+            "in_progress_tasks",
+            "ready_tasks",
+            "blocked_tasks",
+            "review_tasks",
+            "failed_tasks",
+            "cancelled_tasks",
+            "completion_percentage",
+            "estimated_remaining_hours",
+            "next_task",
+            "critical_path",
+            "critical_path_hours",
+            "blocked_by",
+            "cost_usd",
+        )
         return session.run(lambda p: {key: value for key, value in p.report().items() if key in keep})
 
     return server, session

@@ -34,15 +34,15 @@ from .starter import starter_plan
 from .validate import BUILTIN_AGENTS
 
 __all__ = [
+    "BUILTIN_AGENTS",
+    "CACHE_FILE",
     "PLAN_FILE",
     "SEED_CONFIG_FILE",
-    "CACHE_FILE",
-    "BUILTIN_AGENTS",
     "Plan",
+    "expand_env",
     "find_plan",
     "load_plan",
-    "expand_env",
-    "starter_plan",
     "plan_schema",
     "slug",
+    "starter_plan",
 ]

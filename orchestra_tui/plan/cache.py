@@ -87,7 +87,7 @@ def _cache_read(cache_dir: Path | None, sha256: str) -> dict[str, Any] | None:
         if not hmac.compare_digest(mac, _mac(key, payload).encode()):
             return None
         cached = json.loads(payload)
-    except Exception:  # noqa: BLE001 - a damaged, forged or missing cache is simply ignored
+    except Exception:
         return None
     if isinstance(cached, dict) and cached.get("sha256") == sha256 and isinstance(cached.get("data"), dict):
         return cached["data"]
@@ -108,7 +108,7 @@ def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any]) -> None:
             handle.write(_mac(key, payload).encode() + b"\n" + payload)
         os.replace(temp, directory / CACHE_FILE)  # replaces a planted symlink, never writes through it
         temp = None
-    except Exception:  # noqa: BLE001 - never let the cache fail a load
+    except Exception:
         pass
     finally:
         if temp is not None:

@@ -120,8 +120,9 @@ def _parse_toml(content: bytes, file: str, problems: _Problems) -> tuple[dict[st
         return None, text
 
 
-def _register_secrets(text: str, agents: Mapping[str, AgentConfig], webhooks: list[WebhookConfig],
-                      environ: Mapping[str, str]) -> None:
+def _register_secrets(
+    text: str, agents: Mapping[str, AgentConfig], webhooks: list[WebhookConfig], environ: Mapping[str, str]
+) -> None:
     """Register as secrets the values of every variable the plan refers to (``${VAR}`` anywhere, tasks
     included, though they are expanded only when they run), every ``api_key_env`` and ``secret_env``."""
     names = {match.group(1) for match in _ENV_RE.finditer(text)}
@@ -165,21 +166,40 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
 
     if not has_toml:
         if not has_seed:
-            return Plan(root=root, path=None, project=ProjectSettings(id=slug(root.name), name=root.name),
-                        agents={}, webhooks=[], tasks=[], sha256="", missing_env=frozenset())
+            return Plan(
+                root=root,
+                path=None,
+                project=ProjectSettings(id=slug(root.name), name=root.name),
+                agents={},
+                webhooks=[],
+                tasks=[],
+                sha256="",
+                missing_env=frozenset(),
+            )
         project = None
         if seed_data is not None:
             project = _seed_project(seed_data, root, _display(seed_path), missing, environ, problems, seed_path)
             if project is not None:
                 known = set(seed_agents) | BUILTIN_AGENTS
                 if project.default_agent not in known:
-                    problems.add(_display(seed_path), _json_key_line(seed_bytes.decode("utf-8", "replace"), "default_agent"),
-                                 f"field 'default_agent': {_unknown_agent(project.default_agent, known)}")
+                    problems.add(
+                        _display(seed_path),
+                        _json_key_line(seed_bytes.decode("utf-8", "replace"), "default_agent"),
+                        f"field 'default_agent': {_unknown_agent(project.default_agent, known)}",
+                    )
         if problems or project is None:
             raise PlanError(problems.lines())
         _register_secrets(seed_bytes.decode("utf-8", "replace"), seed_agents, [], environ)
-        return Plan(root=root, path=seed_path, project=project, agents=dict(seed_agents), webhooks=[], tasks=[],
-                    sha256=hashlib.sha256(seed_bytes).hexdigest(), missing_env=frozenset(missing))
+        return Plan(
+            root=root,
+            path=seed_path,
+            project=project,
+            agents=dict(seed_agents),
+            webhooks=[],
+            tasks=[],
+            sha256=hashlib.sha256(seed_bytes).hexdigest(),
+            missing_env=frozenset(missing),
+        )
 
     file = _display(toml_path)
     try:

@@ -21,7 +21,7 @@ def _dotted(name: str) -> list[str]:
 
 
 class _Block:
-    __slots__ = ("line", "keys")
+    __slots__ = ("keys", "line")
 
     def __init__(self, line: int | None) -> None:
         self.line = line

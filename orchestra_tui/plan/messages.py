@@ -105,10 +105,7 @@ def _message(error: dict[str, Any], found: bool, value: Any, field_name: str) ->
         return "must not be empty"
     if kind == "string_pattern_mismatch":
         if field_name in ("id", "task_id"):
-            return (
-                f"invalid id {_show(value)}: use letters, digits and _ . : - "
-                "(starting with a letter or digit)"
-            )
+            return f"invalid id {_show(value)}: use letters, digits and _ . : - (starting with a letter or digit)"
         if field_name == "entry":
             return f"invalid entry {_show(value)}: write it as 'package.module:ClassName'"
         return f"{_show(value)} does not match the pattern {ctx.get('pattern')}"

@@ -144,8 +144,12 @@ class _Context:
                 self.add(None, None, 'missing [project] table (it needs at least: id = "...")')
                 continue
             if not rest:
-                what = {"project": "[project]", "agent": "an [agents.NAME] entry", "webhook": "a [[webhooks]] entry",
-                        "task": "a [[tasks]] entry"}.get(section, "this")
+                what = {
+                    "project": "[project]",
+                    "agent": "an [agents.NAME] entry",
+                    "webhook": "a [[webhooks]] entry",
+                    "task": "a [[tasks]] entry",
+                }.get(section, "this")
                 got = f", got {_type_name(value)} {_show(value)}" if found else ""
                 self.add(label, line, f"{what} must be a table{got}")
                 continue

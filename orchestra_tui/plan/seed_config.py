@@ -63,8 +63,11 @@ def _read_seed(
     if providers is None:
         providers = {}
     if not isinstance(providers, dict):
-        problems.add(file, _json_key_line(text, "llm_providers"),
-                     f"field 'llm_providers': expected an object, got {_type_name(providers)}")
+        problems.add(
+            file,
+            _json_key_line(text, "llm_providers"),
+            f"field 'llm_providers': expected an object, got {_type_name(providers)}",
+        )
         providers = {}
     for name, provider in providers.items():
         name = str(name)
@@ -104,11 +107,22 @@ def _read_seed(
     return data, agents, missing, content
 
 
-def _seed_project(data: dict[str, Any], root: Path, file: str, text_missing: set[str],
-                  environ: Mapping[str, str], problems: _Problems, path: Path) -> ProjectSettings | None:
+def _seed_project(
+    data: dict[str, Any],
+    root: Path,
+    file: str,
+    text_missing: set[str],
+    environ: Mapping[str, str],
+    problems: _Problems,
+    path: Path,
+) -> ProjectSettings | None:
     settings: dict[str, Any] = {"id": slug(root.name), "name": root.name}
-    for source, target in (("project_id", "id"), ("project_name", "name"), ("parallel_max", "parallel_max"),
-                           ("default_agent", "default_agent")):
+    for source, target in (
+        ("project_id", "id"),
+        ("project_name", "name"),
+        ("parallel_max", "parallel_max"),
+        ("default_agent", "default_agent"),
+    ):
         if source in data and data[source] is not None:
             settings[target] = data[source]
     settings = _expand_tree(settings, environ, text_missing)
@@ -124,7 +138,7 @@ def _seed_project(data: dict[str, Any], root: Path, file: str, text_missing: set
             rest = tuple(item["loc"])
             key = reverse.get(str(rest[0]), str(rest[0])) if rest else ""
             found, value = _lookup(data, (key,)) if key else (False, None)
-            problems.add(file, _json_key_line(text, key) if key else None,
-                         f"field {key!r}: {_message(item, found, value, key)}")
+            problems.add(
+                file, _json_key_line(text, key) if key else None, f"field {key!r}: {_message(item, found, value, key)}"
+            )
         return None
-

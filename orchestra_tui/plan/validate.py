@@ -60,20 +60,33 @@ def _validate_plan_data(
     if isinstance(project, dict):
         default_agent = project.get("default_agent")
         if isinstance(default_agent, str) and default_agent and default_agent not in agent_names:
-            ctx.add("project", ctx.lines.project.key_line("default_agent"),
-                    _unknown_agent(default_agent, agent_names), "default_agent")
+            ctx.add(
+                "project",
+                ctx.lines.project.key_line("default_agent"),
+                _unknown_agent(default_agent, agent_names),
+                "default_agent",
+            )
     for index, task in tasks:
         agent = task.get("agent")
         if isinstance(agent, str) and agent:
             check = expand_env(agent, environ)[0] if "${" in agent else agent
             if check not in agent_names:
-                ctx.add(ctx.task_label(index), ctx.lines.task_block(index).key_line("agent"),
-                        _unknown_agent(agent, agent_names), "agent")
+                ctx.add(
+                    ctx.task_label(index),
+                    ctx.lines.task_block(index).key_line("agent"),
+                    _unknown_agent(agent, agent_names),
+                    "agent",
+                )
     for index, task in tasks:
         output = task.get("output")
         problem = output_problem(output) if isinstance(output, str) and output else None
         if problem is not None:
-            ctx.add(ctx.task_label(index), ctx.lines.task_block(index).key_line("output"), f"{quoted(output)} {problem}", "output")
+            ctx.add(
+                ctx.task_label(index),
+                ctx.lines.task_block(index).key_line("output"),
+                f"{quoted(output)} {problem}",
+                "output",
+            )
     _dependency_checks(ctx, tasks)
     return plan_file, missing, ctx
 
@@ -97,26 +110,35 @@ def _check_sent_env(ctx: _Context, raw: dict[str, Any], environ: Mapping[str, st
     (docs/ARCHITECTURE.md C13)."""
     refs: list[tuple[str, int | None, str, str, str]] = []  # (label, line, field, variable, whose server)
     agents = raw.get("agents")
-    for name, agent in (agents.items() if isinstance(agents, dict) else ()):
+    for name, agent in agents.items() if isinstance(agents, dict) else ():
         if not isinstance(agent, dict) or agent.get("type") in LOCAL_AGENT_TYPES:
             continue
         for key, value in agent.items():
             if key in SENT_AGENT_FIELDS:
-                refs += [(f"agent {name}", ctx.lines.agent_block(name).key_line(key), field, var, "agent")
-                         for field, var in _sent_refs(value, key, key == "base_url") if var != agent.get("api_key_env")]
+                refs += [
+                    (f"agent {name}", ctx.lines.agent_block(name).key_line(key), field, var, "agent")
+                    for field, var in _sent_refs(value, key, key == "base_url")
+                    if var != agent.get("api_key_env")
+                ]
     hooks = raw.get("webhooks")
     for index, hook in enumerate(hooks if isinstance(hooks, list) else ()):
         if isinstance(hook, dict):
-            refs += [(f"webhook #{index + 1}", ctx.lines.webhook_block(index).key_line("url"), field, var, "webhook")
-                     for field, var in _sent_refs(hook.get("url"), "url", True)]
+            refs += [
+                (f"webhook #{index + 1}", ctx.lines.webhook_block(index).key_line("url"), field, var, "webhook")
+                for field, var in _sent_refs(hook.get("url"), "url", True)
+            ]
     if not refs:
         return
     allowed = allowed_env(environ)
     config = config_home(environ=environ) / CONFIG_FILE
     for label, line, field, var, whose in refs:
         if var not in allowed:
-            ctx.add(label, line, f"${{{var}}} would be sent to the {whose}'s server; "
-                    f"allow it with allow_env = [\"{var}\"] in {config}", field)
+            ctx.add(
+                label,
+                line,
+                f'${{{var}}} would be sent to the {whose}\'s server; allow it with allow_env = ["{var}"] in {config}',
+                field,
+            )
 
 
 def _unknown_agent(name: str, known: set[str]) -> str:
@@ -166,11 +188,16 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
             for later in where[1:]:
                 later_block = ctx.lines.task_block(later)
                 note = f" (first defined at line {first_line})" if first_line else f" (first is task #{first + 1})"
-                ctx.add(f"task {task_id}", later_block.key_line("id", "task_id"),
-                        f"duplicate id {quoted(task_id)}{note}")
+                ctx.add(
+                    f"task {task_id}", later_block.key_line("id", "task_id"), f"duplicate id {quoted(task_id)}{note}"
+                )
             continue
         if problem.kind == "parent":
-            what = "a task cannot be its own subtask" if problem.detail == task_id else f"unknown task {problem.detail!r}{_suggest(problem.detail, known)}"
+            what = (
+                "a task cannot be its own subtask"
+                if problem.detail == task_id
+                else f"unknown task {problem.detail!r}{_suggest(problem.detail, known)}"
+            )
             ctx.add(label, block.key_line("parent"), what, "parent")
             continue
         line = block.key_line("dependencies")

@@ -47,10 +47,17 @@ def diff_meta(old: Mapping[str, Any], new: Mapping[str, Any]) -> Change | None:
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     if not changed:
         return None
-    return {"task": None, "op": "meta", "before": {k: old.get(k) for k in changed}, "after": {k: new.get(k) for k in changed}}
+    return {
+        "task": None,
+        "op": "meta",
+        "before": {k: old.get(k) for k in changed},
+        "after": {k: new.get(k) for k in changed},
+    }
 
 
-def apply(tasks: dict[str, Record], meta: dict[str, Any], changes: Iterable[Change], progress: "Progress | None" = None) -> None:
+def apply(
+    tasks: dict[str, Record], meta: dict[str, Any], changes: Iterable[Change], progress: Progress | None = None
+) -> None:
     """Apply ``changes`` in place (and keep ``progress`` in step)."""
     for change in changes:
         op, task_id = change["op"], change["task"]
@@ -91,7 +98,7 @@ def invert(changes: Iterable[Change]) -> list[Change]:
 class Progress:
     """The progress figures every history entry carries, maintained as records come and go."""
 
-    __slots__ = ("total", "by_status", "hours_total", "hours_done")
+    __slots__ = ("by_status", "hours_done", "hours_total", "total")
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         self.total = 0

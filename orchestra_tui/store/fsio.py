@@ -83,7 +83,9 @@ def private_dir(path: Path, *, create: bool = True) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise UnsafePathError(path, "is not a directory")
     if info.st_uid != os.geteuid():
-        raise UnsafePathError(path, f"belongs to another user (uid {info.st_uid}); orchestra uses only a state directory of your own")
+        raise UnsafePathError(
+            path, f"belongs to another user (uid {info.st_uid}); orchestra uses only a state directory of your own"
+        )
     if stat.S_IMODE(info.st_mode) != DIR_MODE:
         os.chmod(path, DIR_MODE, follow_symlinks=False)
 

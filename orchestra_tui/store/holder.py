@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import fsio
@@ -94,5 +94,5 @@ def describe(directory: Path, now: datetime | None = None) -> str:
         return "another process (no holder recorded)"
     if not _running(pid):
         return f"another process (the last holder recorded, pid {pid}, has ended)"
-    age = ((now or datetime.now(timezone.utc)) - started).total_seconds()
-    return f"pid {pid} ({command}) since {started.astimezone(timezone.utc):%H:%M:%S} UTC, {max(0, age):.0f} s ago"
+    age = ((now or datetime.now(UTC)) - started).total_seconds()
+    return f"pid {pid} ({command}) since {started.astimezone(UTC):%H:%M:%S} UTC, {max(0, age):.0f} s ago"

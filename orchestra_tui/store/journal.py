@@ -77,7 +77,9 @@ def iter_frames(data: bytes | memoryview, start: int = 0) -> Iterator[Frame]:
         body_start = meta_start + meta_len
         end = body_start + body_len
         if end > size:
-            if _whole_frame_after(view, meta_start):  # a torn frame is the last thing in the file: this one has a bad length
+            if _whole_frame_after(
+                view, meta_start
+            ):  # a torn frame is the last thing in the file: this one has a bad length
                 raise FrameError(offset, "bad frame length", torn=False)
             raise FrameError(offset, "the file ends inside a frame", torn=True)
         if zlib.crc32(view[meta_start:end]) != crc:

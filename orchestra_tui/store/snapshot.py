@@ -46,7 +46,15 @@ class Snapshot:
 
 
 def encode(
-    *, version: str, project_id: str, tasks: dict, meta: dict, metrics: dict, seq: int, offset: int, last_updated: str,
+    *,
+    version: str,
+    project_id: str,
+    tasks: dict,
+    meta: dict,
+    metrics: dict,
+    seq: int,
+    offset: int,
+    last_updated: str,
     frame: tuple[int, int] | None = None,
 ) -> tuple[bytes, str]:
     """Returns (file bytes, checksum). ``frame`` names the journal frame the state ends with, so that a snapshot
@@ -90,7 +98,10 @@ def _from_body(body: bytes, checksum: str) -> Snapshot:
         raise SnapshotError(f"unreadable JSON: {error}") from None
     fmt = doc.get("format_version")
     if isinstance(fmt, int) and fmt > FORMAT_VERSION:
-        raise SnapshotError(f"format_version {fmt} is newer than this orchestra understands ({FORMAT_VERSION}); upgrade orchestra", future=True)
+        raise SnapshotError(
+            f"format_version {fmt} is newer than this orchestra understands ({FORMAT_VERSION}); upgrade orchestra",
+            future=True,
+        )
     try:
         journal = doc["journal"]
         return Snapshot(
@@ -113,7 +124,10 @@ def _raise_if_future(data: bytes) -> None:
     except (ValueError, AttributeError):
         return
     if isinstance(fmt, int) and fmt > FORMAT_VERSION:
-        raise SnapshotError(f"format_version {fmt} is newer than this orchestra understands ({FORMAT_VERSION}); upgrade orchestra", future=True)
+        raise SnapshotError(
+            f"format_version {fmt} is newer than this orchestra understands ({FORMAT_VERSION}); upgrade orchestra",
+            future=True,
+        )
 
 
 def checkpoint_bytes(snapshot_file: bytes) -> bytes:

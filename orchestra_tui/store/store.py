@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def entry_id(seq: int) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Store:
@@ -141,7 +141,13 @@ class Store:
 
     @classmethod
     def open(
-        cls, directory: Path, *, project_id: str, version: str, lock_timeout: float = 30.0, repair: bool = True,
+        cls,
+        directory: Path,
+        *,
+        project_id: str,
+        version: str,
+        lock_timeout: float = 30.0,
+        repair: bool = True,
         on_wait: Callable[[str], None] | None = None,
     ) -> Store:
         """Load the state. With ``repair`` (and write access) damage is set aside and the state rebuilt; without,
@@ -285,7 +291,9 @@ class Store:
             start, crc = snap.frame
             frame = frame_at(self.journal.path, start, snap.offset) if 0 <= start < snap.offset else None
             if frame is None or frame.crc != crc:  # (its seq may be lower: after a journal was cut short)
-                raise snapshot.SnapshotError(f"it does not line up with {JOURNAL_FILE} (the entry it ends with is not at byte {start})")
+                raise snapshot.SnapshotError(
+                    f"it does not line up with {JOURNAL_FILE} (the entry it ends with is not at byte {start})"
+                )
         elif self.journal.size() > snap.offset:  # an older snapshot: the next frame must start right there
             if self.journal.read(snap.offset, len(MAGIC)) != MAGIC:
                 raise snapshot.SnapshotError(f"it does not line up with {JOURNAL_FILE}")
@@ -327,7 +335,9 @@ class Store:
                     self._skip_repeated(frame.meta, start + frame.offset, start + frame.end)
                     continue
                 if frame.meta.get("seq") != self.seq + 1:
-                    raise FrameError(frame.offset, f"entry {frame.meta.get('seq')} where {self.seq + 1} was expected", torn=False)
+                    raise FrameError(
+                        frame.offset, f"entry {frame.meta.get('seq')} where {self.seq + 1} was expected", torn=False
+                    )
                 entry = Entry.from_meta(frame.meta)
                 changes = read_body(data, frame)["changes"]
                 self._apply(entry, changes, start + frame.end, (start + frame.offset, frame.crc))
@@ -364,14 +374,16 @@ class Store:
             pass
         return end, last
 
-    def _problem(self, repair: bool, message: str, *, move: Path | None = None, copy: Path | None = None, tail: int | None = None) -> None:
+    def _problem(
+        self, repair: bool, message: str, *, move: Path | None = None, copy: Path | None = None, tail: int | None = None
+    ) -> None:
         """Record damage; when repairing, set the untrusted bytes aside (never overwrite them)."""
         if not repair:
             why = "the state directory is not writable" if self.read_only else REPAIR_HINT
             self.warnings.append(f"{message} (not repaired: {why})")
             return
         fsio.private_dir(self.damaged_dir)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         if move is not None and os.path.lexists(move):
             target = self.damaged_dir / f"{stamp}-{move.name}"
             os.replace(move, target)
@@ -416,7 +428,9 @@ class Store:
         except filelock.Timeout:
             pass
         if self.on_wait is not None:
-            self.on_wait(f"waiting up to {self.lock_timeout:g} s for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}")
+            self.on_wait(
+                f"waiting up to {self.lock_timeout:g} s for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}"
+            )
         try:
             self._file_lock.acquire(poll_interval=LOCK_POLL)
         except filelock.Timeout:
@@ -455,11 +469,15 @@ class Store:
 
     def _notify_reload(self) -> None:
         """Listeners get an entry with action ``reload`` and no changes: rebuild from ``tasks``."""
-        entry = Entry(self.seq, entry_id(self.seq), now_iso(), "store", "reload", "reloaded from disk", self.progress.figures())
+        entry = Entry(
+            self.seq, entry_id(self.seq), now_iso(), "store", "reload", "reloaded from disk", self.progress.figures()
+        )
         for listener in self.listeners:
             listener(entry, [])
 
-    def commit(self, compute: Callable[[], Mutation | None], *, actor: str, expect_seq: int | None = None) -> Entry | None:
+    def commit(
+        self, compute: Callable[[], Mutation | None], *, actor: str, expect_seq: int | None = None
+    ) -> Entry | None:
         """Compute a change on the fresh state and make it durable. Returns None when nothing changed.
 
         ``expect_seq`` refuses the commit if another change landed since the caller looked at entry
@@ -502,7 +520,10 @@ class Store:
                 raise StateError(fsio.describe_os_error(error, self.journal.path) + "; nothing was changed") from None
             entry = Entry.from_meta(meta)
             self._apply(entry, mutation.changes, end, (start, frame_crc(frame)))
-            if seq - self._checkpoint_seq >= CHECKPOINT_EVERY and end - self._checkpoint_offset >= self._snapshot_size // 4:
+            if (
+                seq - self._checkpoint_seq >= CHECKPOINT_EVERY
+                and end - self._checkpoint_offset >= self._snapshot_size // 4
+            ):
                 self._checkpoint()
             return entry
 
@@ -547,7 +568,9 @@ class Store:
             data = self._write_snapshot()
             fsio.private_dir(self.checkpoint_dir)
             checksum = data[len(b'{"checksum":"') : len(b'{"checksum":"') + 64].decode()
-            fsio.atomic_write(self.checkpoint_dir / snapshot.checkpoint_name(self.seq, checksum), snapshot.checkpoint_bytes(data))
+            fsio.atomic_write(
+                self.checkpoint_dir / snapshot.checkpoint_name(self.seq, checksum), snapshot.checkpoint_bytes(data)
+            )
             self._checkpoint_seq, self._checkpoint_offset = self.seq, self.offset
         except OSError as error:
             self.warnings.append(fsio.describe_os_error(error, self.checkpoint_dir) + " (the change itself is saved)")
@@ -601,7 +624,9 @@ class Store:
                         if not self._history or not _repeated(frame.meta, self._history[-1].seq):
                             self._history.append(Entry.from_meta(frame.meta))
                 except FrameError as error:
-                    self.warnings.append(f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged ({error.reason}); skipped")
+                    self.warnings.append(
+                        f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged ({error.reason}); skipped"
+                    )
                     pos = bytes(data).find(MAGIC, error.offset + 1)
                     if pos < 0:
                         break
@@ -634,7 +659,9 @@ class Store:
             if seq < 0 or seq > self.seq:
                 raise UnknownEntryError(entry_id(seq))
             base = self._best_checkpoint(repair=False, at_most=seq)
-            tasks, meta, at, offset = ({}, {}, 0, 0) if base is None else (dict(base.tasks), dict(base.meta), base.seq, base.offset)
+            tasks, meta, at, offset = (
+                ({}, {}, 0, 0) if base is None else (dict(base.tasks), dict(base.meta), base.seq, base.offset)
+            )
             if at == seq:
                 return tasks, meta
             data = self.journal.read(offset)
@@ -651,7 +678,9 @@ class Store:
                         return tasks, meta
             except FrameError:
                 pass
-            raise StateError(f"the history needed to rebuild entry {entry_id(seq)} is damaged; `orchestra backups` shows what is left")
+            raise StateError(
+                f"the history needed to rebuild entry {entry_id(seq)} is damaged; `orchestra backups` shows what is left"
+            )
 
     def diff(self, seq_a: int, seq_b: int | None = None) -> list[Change]:
         """Changes that turn the state after entry ``seq_a`` into the state after ``seq_b`` (default: now)."""

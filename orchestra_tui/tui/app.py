@@ -115,7 +115,9 @@ class OrchestraApp(App[None]):
             yield BoardView(id="board")
             yield DagView(id="dag")
             yield TimelineView(id="timeline")
-            yield TableView(id="table", sort=self.settings.table_sort or "id", reverse=bool(self.settings.table_reverse))
+            yield TableView(
+                id="table", sort=self.settings.table_sort or "id", reverse=bool(self.settings.table_reverse)
+            )
         with Horizontal(id="lower"):
             yield TaskDetail(id="detail")
             yield OutputPanes(id="output")
@@ -128,7 +130,9 @@ class OrchestraApp(App[None]):
         self.set_keymap(self.settings.keymap)
         project = self.session.project
         for task_id in self.session.recovered:
-            self.notes.append(f"{task_id} was interrupted (its run ended with the process running it): marked failed; r retries it")
+            self.notes.append(
+                f"{task_id} was interrupted (its run ended with the process running it): marked failed; r retries it"
+            )
         for note in [*self.notes, *self.session.new_notes()]:
             self.notify(note, severity="warning", timeout=10, markup=False)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
@@ -172,7 +176,9 @@ class OrchestraApp(App[None]):
     # -- the one error handler ------------------------------------------------------------------------
 
     def report(self, error: BaseException) -> None:
-        message = str(error) if isinstance(error, OrchestraError) else f"internal error: {type(error).__name__}: {error}"
+        message = (
+            str(error) if isinstance(error, OrchestraError) else f"internal error: {type(error).__name__}: {error}"
+        )
         self.notify(message, severity="error", timeout=10, markup=False)
 
     @contextmanager
@@ -337,7 +343,9 @@ class OrchestraApp(App[None]):
     async def action_fail(self, task_id: str | None = None) -> None:
         target = task_id or self._target()
         self.session.check_fail(target)  # refused before the question, not after it
-        reason = await self.push_screen_wait(ReasonDialog(f"Why did {target} fail?", "the reason is kept with the task"))
+        reason = await self.push_screen_wait(
+            ReasonDialog(f"Why did {target} fail?", "the reason is kept with the task")
+        )
         if reason:
             self.session.fail(target, reason)
 
@@ -365,7 +373,9 @@ class OrchestraApp(App[None]):
                 self.board.focus_selection()
             reason = self.session.scheduler.cannot_run(task_id)
             if reason is not None:
-                self.notify(f"{task_id} is next but cannot run as it is: {reason}", severity="warning", timeout=10, markup=False)
+                self.notify(
+                    f"{task_id} is next but cannot run as it is: {reason}", severity="warning", timeout=10, markup=False
+                )
 
     @work(group="actions", exit_on_error=False)
     async def action_undo(self) -> None:
@@ -381,7 +391,10 @@ class OrchestraApp(App[None]):
         if not await self.push_screen_wait(ConfirmRollback(self.session.project, entry_id)):
             return
         entry = self.session.rollback(entry_id)
-        self.notify("nothing to roll back" if entry is None else f"{entry.summary} (entry {entry.id}); u undoes it", markup=False)
+        self.notify(
+            "nothing to roll back" if entry is None else f"{entry.summary} (entry {entry.id}); u undoes it",
+            markup=False,
+        )
 
     def action_jump(self) -> None:
         """``:``: the palette with only the tasks, found by id and title."""
@@ -430,7 +443,9 @@ class OrchestraApp(App[None]):
     def on_table_view_sort_changed(self, message: TableView.SortChanged) -> None:
         if self.remember:
             with self._guard():
-                self.settings = self.settings.model_copy(update={"table_sort": message.column, "table_reverse": message.reverse})
+                self.settings = self.settings.model_copy(
+                    update={"table_sort": message.column, "table_reverse": message.reverse}
+                )
                 save_config(self.settings_dir, self.settings)
 
     def action_focus_output(self) -> None:
@@ -453,7 +468,10 @@ class OrchestraApp(App[None]):
     async def _quit(self) -> None:
         running = len(self.session.scheduler.jobs)
         if running:
-            question = ConfirmDialog(f"{running} task{'s' * (running != 1)} running: quit anyway?", "Their runs are cancelled: each task fails and keeps its output.")
+            question = ConfirmDialog(
+                f"{running} task{'s' * (running != 1)} running: quit anyway?",
+                "Their runs are cancelled: each task fails and keeps its output.",
+            )
             if not await self.push_screen_wait(question):
                 return
         self.exit()
@@ -469,30 +487,47 @@ class OrchestraApp(App[None]):
         """Every id ``[keymap]`` can remap: the app's, the views' and the dialogs'."""
         widgets = [*(cast(Widget, view) for view in self.views.values()), self.main.query_one(OutputPanes)]
         found = [b for widget in widgets for b in _declared_bindings(widget)]
-        found += [b for screen in (ConfirmDialog, ReasonDialog, HelpScreen, ConfirmRollback, TaskScreen) for b in screen.BINDINGS if isinstance(b, Binding)]
+        found += [
+            b
+            for screen in (ConfirmDialog, ReasonDialog, HelpScreen, ConfirmRollback, TaskScreen)
+            for b in screen.BINDINGS
+            if isinstance(b, Binding)
+        ]
         return set(bindings.BINDING_IDS) | {b.id for b in found if b.id}
 
     def help_sections(self) -> list[Section]:
         sections: list[Section] = [
-            ("The app (task keys on the board and the DAG)",
-             [(self.keys_of(b), f"{b.description} [{b.id}]", bindings.HELP[b.id or ""]) for b in bindings.BINDINGS]),
+            (
+                "The app (task keys on the board and the DAG)",
+                [(self.keys_of(b), f"{b.description} [{b.id}]", bindings.HELP[b.id or ""]) for b in bindings.BINDINGS],
+            ),
             ("Board", BoardView.NAVIGATION),
         ]
         for widget in [*(cast(Widget, view) for view in self.views.values()), self.main.query_one(OutputPanes)]:
-            rows = [(self.keys_of(b), f"{b.description} [{b.id}]" if b.id else b.description, "") for b in _declared_bindings(widget)]
+            rows = [
+                (self.keys_of(b), f"{b.description} [{b.id}]" if b.id else b.description, "")
+                for b in _declared_bindings(widget)
+            ]
             if rows:
                 sections.append((VIEW_TITLES.get(widget.id or "", "Output panes"), rows))
         task_keys = [b for b in TaskScreen.BINDINGS if isinstance(b, Binding)]
-        sections.append(("A task's own screen (enter)", [(self.keys_of(b), f"{b.description} [{b.id}]", "") for b in task_keys]))
-        sections.append(("Anywhere", [("^p", "Command palette", "every action above, the theme, tasks by id or title")]))
+        sections.append(
+            ("A task's own screen (enter)", [(self.keys_of(b), f"{b.description} [{b.id}]", "") for b in task_keys])
+        )
+        sections.append(
+            ("Anywhere", [("^p", "Command palette", "every action above, the theme, tasks by id or title")])
+        )
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in bindings.BINDINGS:
             if self.offered(binding.action.split("(")[0]):
-                yield SystemCommand(f"{binding.description} ({self.keys_of(binding)})", bindings.HELP[binding.id or ""],
-                                    lambda action=binding.action: self.call_later(self.run_action, action))
+                yield SystemCommand(
+                    f"{binding.description} ({self.keys_of(binding)})",
+                    bindings.HELP[binding.id or ""],
+                    lambda action=binding.action: self.call_later(self.run_action, action),
+                )
 
     def _remember_theme(self, theme: Theme) -> None:
         if theme.name == self.remembered_theme or not self.remember:
@@ -552,7 +587,9 @@ def create_app(
     known = {**BUILTIN_THEMES, **themes}
     if theme is not None and theme not in known:
         others = sorted(set(BUILTIN_THEMES) - set(themes))
-        raise OrchestraError(f"unknown theme {theme!r}; orchestra's: {', '.join(themes)}; Textual's: {', '.join(others)}")
+        raise OrchestraError(
+            f"unknown theme {theme!r}; orchestra's: {', '.join(themes)}; Textual's: {', '.join(others)}"
+        )
     chosen = theme or settings.theme or DEFAULT_THEME
     if chosen not in known:
         notes.append(f"config.toml: unknown theme {chosen!r}; using {DEFAULT_THEME}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 from textual.binding import Binding
 
 VIEWS = ("board", "dag", "timeline", "table")
-TASK_ACTIONS = frozenset({"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter", "open_task"})
+TASK_ACTIONS = frozenset(
+    {"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter", "open_task"}
+)
 """Actions on the task selection: offered on the board and the DAG, not on the timeline."""
 
 BINDINGS: list[Binding] = [
@@ -70,7 +72,18 @@ FOOTER_LABELS = {
     "table.failures": "Failures",
 }
 """Shorter labels for the footer, by binding id (the palette and the help use the descriptions)."""
-FOOTER_DROP = ("focus_output", "retry", "filter", "undo", "next", "fail", "complete", "cancel", "dispatch", "dispatch_all")
+FOOTER_DROP = (
+    "focus_output",
+    "retry",
+    "filter",
+    "undo",
+    "next",
+    "fail",
+    "complete",
+    "cancel",
+    "dispatch",
+    "dispatch_all",
+)
 """The keys leaving a footer too narrow for all, first to last (``?`` lists them all; it and ``q`` stay)."""
 
 BINDING_IDS = frozenset(binding.id for binding in BINDINGS if binding.id)

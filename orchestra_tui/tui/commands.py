@@ -33,7 +33,11 @@ class TaskCommands(Provider):
 
     async def discover(self) -> Hits:
         for task_id, title, status in self._tasks()[:MAX_HITS]:
-            yield DiscoveryHit(f"{task_id}  {title}", partial(self._app.jump_to, task_id), help=f"{STATUS_MARKS.get(status, '?')} {status}")
+            yield DiscoveryHit(
+                f"{task_id}  {title}",
+                partial(self._app.jump_to, task_id),
+                help=f"{STATUS_MARKS.get(status, '?')} {status}",
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -45,5 +49,10 @@ class TaskCommands(Provider):
                 found.append((score, text, task_id, status))
         found.sort(key=lambda hit: -hit[0])
         for score, text, task_id, status in found[:MAX_HITS]:
-            yield Hit(score, matcher.highlight(text), partial(self._app.jump_to, task_id), text=text,
-                      help=f"{STATUS_MARKS.get(status, '?')} {status}")
+            yield Hit(
+                score,
+                matcher.highlight(text),
+                partial(self._app.jump_to, task_id),
+                text=text,
+                help=f"{STATUS_MARKS.get(status, '?')} {status}",
+            )

@@ -291,7 +291,15 @@ class _Proper:
         Port rows apart: one, plus what the slots take below and above their ports, plus a blank row next to
         a box (dummy lines may touch each other)."""
         boxes = list(map(self.n_real.__gt__, layer))
-        gaps = map(sum, zip(repeat(1), map(self.below.__getitem__, layer), map(or_, boxes, boxes[1:]), map(self.above.__getitem__, layer[1:])))
+        gaps = map(
+            sum,
+            zip(
+                repeat(1),
+                map(self.below.__getitem__, layer),
+                map(or_, boxes, boxes[1:]),
+                map(self.above.__getitem__, layer[1:]),
+            ),
+        )
         return list(accumulate(gaps, initial=0))
 
 
@@ -431,7 +439,9 @@ def _route_channel(graph: _Proper, k: int) -> _Channel:
     return _Channel(count + 1, by_edge, max(dogleg_rows, default=-1) + 1)
 
 
-def _constraints(tracks: Mapping[ProperEdge, tuple[Track, ...]], dogleg_rows: AbstractSet[int] = frozenset()) -> list[tuple[int, int]]:
+def _constraints(
+    tracks: Mapping[ProperEdge, tuple[Track, ...]], dogleg_rows: AbstractSet[int] = frozenset()
+) -> list[tuple[int, int]]:
     """(a, b), numbering the tracks in order: a's column must be left of b's, because a turns off a row that
     b turns into. A dogleg's row is its own: its first part comes down (or up) left of where its second part
     leaves."""
@@ -453,7 +463,9 @@ def _constraints(tracks: Mapping[ProperEdge, tuple[Track, ...]], dogleg_rows: Ab
     return pairs
 
 
-def _cyclic_edges(tracks: Mapping[ProperEdge, tuple[Track, ...]], constraints: list[tuple[int, int]]) -> list[ProperEdge]:
+def _cyclic_edges(
+    tracks: Mapping[ProperEdge, tuple[Track, ...]], constraints: list[tuple[int, int]]
+) -> list[ProperEdge]:
     """The edges on a cycle of constraints (one track per edge here). Most channels have none, which a
     topological sort proves quickly."""
     stuck = _unordered(len(tracks), constraints)
@@ -462,7 +474,9 @@ def _cyclic_edges(tracks: Mapping[ProperEdge, tuple[Track, ...]], constraints: l
     owner = list(tracks)
     vcg = nx.DiGraph()  # the cycles are among the tracks a topological sort could not order
     vcg.add_edges_from((a, b) for a, b in constraints if a in stuck and b in stuck)
-    return sorted(owner[track] for component in nx.strongly_connected_components(vcg) if len(component) > 1 for track in component)
+    return sorted(
+        owner[track] for component in nx.strongly_connected_components(vcg) if len(component) > 1 for track in component
+    )
 
 
 def _unordered(size: int, pairs: list[tuple[int, int]]) -> set[int]:
@@ -500,7 +514,10 @@ def _pack(items: list[Track], constraints: list[tuple[int, int]]) -> tuple[int, 
     Each column takes, by top row, every track no constraint holds back that starts below the last one
     taken; a bisection finds the next, so a column costs about what it places rather than all that is left.
     """
-    ends = [(out_row, in_row, out_net, in_net) if out_row < in_row else (in_row, out_row, in_net, out_net) for out_row, in_row, out_net, in_net in items]
+    ends = [
+        (out_row, in_row, out_net, in_net) if out_row < in_row else (in_row, out_row, in_net, out_net)
+        for out_row, in_row, out_net, in_net in items
+    ]
     by_top = sorted(range(len(items)), key=lambda i: ends[i][:2])  # the left-edge order; a rank is an index here
     top, bottom, top_net, bottom_net = map(list, zip(*map(ends.__getitem__, by_top))) if items else ([], [], [], [])
     rank = {index: r for r, index in enumerate(by_top)}
@@ -579,10 +596,20 @@ def _corners(points: list[Point]) -> list[Point]:
 _UP, _DOWN, _LEFT, _RIGHT, _PASS = 1, 2, 4, 8, 16
 _GLYPHS = {
     0: " ",
-    _LEFT: "─", _RIGHT: "─", _LEFT | _RIGHT: "─",
-    _UP: "│", _DOWN: "│", _UP | _DOWN: "│",
-    _DOWN | _RIGHT: "┌", _DOWN | _LEFT: "┐", _UP | _RIGHT: "└", _UP | _LEFT: "┘",
-    _UP | _DOWN | _RIGHT: "├", _UP | _DOWN | _LEFT: "┤", _DOWN | _LEFT | _RIGHT: "┬", _UP | _LEFT | _RIGHT: "┴",
+    _LEFT: "─",
+    _RIGHT: "─",
+    _LEFT | _RIGHT: "─",
+    _UP: "│",
+    _DOWN: "│",
+    _UP | _DOWN: "│",
+    _DOWN | _RIGHT: "┌",
+    _DOWN | _LEFT: "┐",
+    _UP | _RIGHT: "└",
+    _UP | _LEFT: "┘",
+    _UP | _DOWN | _RIGHT: "├",
+    _UP | _DOWN | _LEFT: "┤",
+    _DOWN | _LEFT | _RIGHT: "┬",
+    _UP | _LEFT | _RIGHT: "┴",
     _UP | _DOWN | _LEFT | _RIGHT: "┼",
 }
 ARROW = "▶"

@@ -79,7 +79,9 @@ class MainScreen(Screen[None]):
     @property
     def _update_timer(self) -> Timer:  # replaces Screen's own (see the module's docstring)
         if self._frame_timer is None:
-            self._frame_timer = FrameTimer(self, UPDATE_PERIOD, name="screen_update", callback=self._on_timer_update, pause=True)
+            self._frame_timer = FrameTimer(
+                self, UPDATE_PERIOD, name="screen_update", callback=self._on_timer_update, pause=True
+            )
             self._frame_timer._start()
             self._timers.add(self._frame_timer)
         return self._frame_timer

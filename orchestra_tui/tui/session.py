@@ -19,7 +19,18 @@ from textual.message import Message
 
 from ..agents.base import Agent
 from ..engine import transitions
-from ..engine.bus import Bus, EngineError, Event, HistoryAppended, RunEnded, RunOutput, RunStarted, RunUsage, StateReloaded, TaskChanged
+from ..engine.bus import (
+    Bus,
+    EngineError,
+    Event,
+    HistoryAppended,
+    RunEnded,
+    RunOutput,
+    RunStarted,
+    RunUsage,
+    StateReloaded,
+    TaskChanged,
+)
 from ..engine.project import Project
 from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
@@ -35,7 +46,9 @@ FRAME = 1 / 30  # seconds of events gathered into one batch of messages
 class Session:
     """One open project with its bus and scheduler; ``agents`` and ``env`` are the runner's (tests pass them)."""
 
-    def __init__(self, project: Project, *, agents: Mapping[str, Agent] | None = None, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, project: Project, *, agents: Mapping[str, Agent] | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self.project = project
         self.bus = Bus()
         self.bus.watch(project)
@@ -49,7 +62,12 @@ class Session:
 
     @classmethod
     def open(
-        cls, root: Path | str, *, lock_timeout: float = 30.0, on_lock_wait: Callable[[str], None] | None = None, **options: Any
+        cls,
+        root: Path | str,
+        *,
+        lock_timeout: float = 30.0,
+        on_lock_wait: Callable[[str], None] | None = None,
+        **options: Any,
     ) -> Session:
         """The session on the project at ``root``. ``on_lock_wait`` hears, before the app has a screen, that opening
         waits for another process's lock (a change the opening makes: plan sync, interrupted runs)."""
@@ -102,7 +120,9 @@ class Session:
                 elif isinstance(event, RunEnded):
                     self.usage.pop(event.run_id, None)
                 others.append(EngineEvent(event))
-        outputs: list[Message] = [RunOutputArrived(run_id, task_id, "".join(parts)) for run_id, (task_id, parts) in texts.items()]
+        outputs: list[Message] = [
+            RunOutputArrived(run_id, task_id, "".join(parts)) for run_id, (task_id, parts) in texts.items()
+        ]
         tail: list[Message] = [ProjectChanged(None if changed is None else frozenset(changed))] if history else []
         return started + outputs + others + tail
 
@@ -191,7 +211,9 @@ class Session:
         costs = [t.cost_usd for t in (*tasks, *live) if t.cost_usd is not None]
         figures["tokens"] = sum(counts) if counts else None  # unknown, never a made-up 0
         figures["cost_usd"] = sum(costs) if costs else None
-        figures["unpriced_runs"] = sum(t.unpriced_runs for t in tasks) + sum(u.cost_usd is None and u.output_tokens is not None for u in live)
+        figures["unpriced_runs"] = sum(t.unpriced_runs for t in tasks) + sum(
+            u.cost_usd is None and u.output_tokens is not None for u in live
+        )
         return figures
 
     def runs_of(self, task_id: str) -> list[RunSummary]:

@@ -64,7 +64,14 @@ class ForkServer:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line)
 
-    def run(self, request: dict[str, Any], *, kill_after: float | None = None, after_open: bool = False, timeout: float = 20.0) -> Run:
+    def run(
+        self,
+        request: dict[str, Any],
+        *,
+        kill_after: float | None = None,
+        after_open: bool = False,
+        timeout: float = 20.0,
+    ) -> Run:
         """One committer. With ``kill_after`` it is SIGKILLed that many seconds after it was forked (or, with
         ``after_open``, after it opened the project); without, it runs until it dies by itself (a fault hook)
         or finishes its commits (then it is killed too)."""

@@ -27,13 +27,30 @@ def _sse(payloads: list[tuple[str | None, dict[str, Any] | str]]) -> bytes:
 
 def chat_stream(model: str, cut: bool) -> bytes:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return {
+            "id": "chatcmpl-up",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
 
     payloads: list[tuple[str | None, dict[str, Any] | str]] = [(None, chunk({"role": "assistant", "content": ""}))]
     payloads += [(None, chunk({"content": piece})) for piece in ANSWER]
     payloads.append((None, chunk({}, "length" if cut else "stop")))
-    payloads.append((None, {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [], "usage": USAGE}))
+    payloads.append(
+        (
+            None,
+            {
+                "id": "chatcmpl-up",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": model,
+                "choices": [],
+                "usage": USAGE,
+            },
+        )
+    )
     payloads.append((None, "[DONE]"))
     return _sse(payloads)
 
@@ -41,28 +58,97 @@ def chat_stream(model: str, cut: bool) -> bytes:
 def responses_stream(model: str, cut: bool) -> bytes:
     text = "".join(ANSWER)
     status = "incomplete" if cut else "completed"
-    message = {"id": "msg_up", "type": "message", "status": status, "role": "assistant",
-               "content": [{"type": "output_text", "text": text, "annotations": []}]}
-    response = {"id": "resp_up", "object": "response", "created_at": 1, "model": model, "status": "in_progress", "output": [],
-                "incomplete_details": None, "error": None, "usage": None, "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
-    usage = {"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
-             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 17}
-    done = {**response, "status": status, "output": [message], "usage": usage,
-            "incomplete_details": {"reason": "max_output_tokens"} if cut else None}
+    message = {
+        "id": "msg_up",
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    response = {
+        "id": "resp_up",
+        "object": "response",
+        "created_at": 1,
+        "model": model,
+        "status": "in_progress",
+        "output": [],
+        "incomplete_details": None,
+        "error": None,
+        "usage": None,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
+    usage = {
+        "input_tokens": 12,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 5,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 17,
+    }
+    done = {
+        **response,
+        "status": status,
+        "output": [message],
+        "usage": usage,
+        "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+    }
     seq = iter(range(100))
     events: list[tuple[str | None, dict[str, Any] | str]] = [
         ("response.created", {"type": "response.created", "sequence_number": next(seq), "response": response}),
-        ("response.output_item.added", {"type": "response.output_item.added", "sequence_number": next(seq), "output_index": 0,
-                                        "item": {**message, "status": "in_progress", "content": []}}),
-        ("response.content_part.added", {"type": "response.content_part.added", "sequence_number": next(seq), "item_id": "msg_up",
-                                         "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        (
+            "response.output_item.added",
+            {
+                "type": "response.output_item.added",
+                "sequence_number": next(seq),
+                "output_index": 0,
+                "item": {**message, "status": "in_progress", "content": []},
+            },
+        ),
+        (
+            "response.content_part.added",
+            {
+                "type": "response.content_part.added",
+                "sequence_number": next(seq),
+                "item_id": "msg_up",
+                "output_index": 0,
+                "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []},
+            },
+        ),
     ]
-    events += [("response.output_text.delta", {"type": "response.output_text.delta", "sequence_number": next(seq), "item_id": "msg_up",
-                                               "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}) for piece in ANSWER]
     events += [
-        ("response.output_text.done", {"type": "response.output_text.done", "sequence_number": next(seq), "item_id": "msg_up",
-                                       "output_index": 0, "content_index": 0, "text": text, "logprobs": []}),
-        ("response.output_item.done", {"type": "response.output_item.done", "sequence_number": next(seq), "output_index": 0, "item": message}),
+        (
+            "response.output_text.delta",
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": next(seq),
+                "item_id": "msg_up",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": piece,
+                "logprobs": [],
+            },
+        )
+        for piece in ANSWER
+    ]
+    events += [
+        (
+            "response.output_text.done",
+            {
+                "type": "response.output_text.done",
+                "sequence_number": next(seq),
+                "item_id": "msg_up",
+                "output_index": 0,
+                "content_index": 0,
+                "text": text,
+                "logprobs": [],
+            },
+        ),
+        (
+            "response.output_item.done",
+            {"type": "response.output_item.done", "sequence_number": next(seq), "output_index": 0, "item": message},
+        ),
         (f"response.{status}", {"type": f"response.{status}", "sequence_number": next(seq), "response": done}),
     ]
     return _sse(events)
@@ -78,7 +164,7 @@ class Upstream:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 owner.requests.append((self.path, body))

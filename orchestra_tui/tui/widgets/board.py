@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -105,7 +105,10 @@ def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime
 def row_cells(task: AgentTask, status: TaskStatus, note: str = "") -> tuple[TaskCell, TitleCell]:
     mark, style = _mark(status)
     task_id = task.task_id
-    cell = Text(f"{mark} {task_id}", spans=[Span(0, len(mark), style), Span(len(mark) + 1, len(mark) + 1 + len(task_id), "bold")])
+    cell = Text(
+        f"{mark} {task_id}",
+        spans=[Span(0, len(mark), style), Span(len(mark) + 1, len(mark) + 1 + len(task_id), "bold")],
+    )
     title = one_line(task.title)
     return TaskCell(task_id, cell), TitleCell(f"↳ {title}" if task.parent else title, note)  # ↳: a subtask
 
@@ -144,7 +147,14 @@ class TaskColumn(DataTable[object]):
             self.column, self.step = column, step
 
     def __init__(self, name: str, title: str) -> None:
-        super().__init__(id=f"column-{name}", cursor_type="row", show_header=False, zebra_stripes=False, cell_padding=0, show_cursor=False)
+        super().__init__(
+            id=f"column-{name}",
+            cursor_type="row",
+            show_header=False,
+            zebra_stripes=False,
+            cell_padding=0,
+            show_cursor=False,
+        )
         self.kind, self.title = name, title
         self.task_width = 0
         # DataTable keeps up to 1,000 rendered rows and lines (10,000 cells) per table (textual 8.2.8): on a
@@ -229,7 +239,10 @@ class BoardView(FilterLine, Widget):
         self._last_lines: dict[str, str] = {}  # running task id -> the last line of its output
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: id, title, status, priority, phase or tag (enter keeps it, escape clears it)", id="board-filter")
+        yield Input(
+            placeholder="filter: id, title, status, priority, phase or tag (enter keeps it, escape clears it)",
+            id="board-filter",
+        )
         with Horizontal():
             for column in self.columns.values():
                 with Vertical(classes="board-column", id=f"board-{column.kind}"):
@@ -252,6 +265,7 @@ class BoardView(FilterLine, Widget):
             for task_id in self.rows("running"):
                 if task_id in self.project.tasks:
                     self._place(self.project, task_id, "running")
+
     # -- the view contract ----------------------------------------------------------------------------
 
     def show_project(self, project: Project, changed: frozenset[str] | None) -> None:
@@ -326,7 +340,11 @@ class BoardView(FilterLine, Widget):
             return touched
         task = project.tasks[task_id]
         status = project.graph.status_of(task_id)
-        note = card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(timezone.utc)) if status in NOTED else ""
+        note = (
+            card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(UTC))
+            if status in NOTED
+            else ""
+        )
         if status != TaskStatus.IN_PROGRESS:
             self._last_lines.pop(task_id, None)
         cells = row_cells(task, status, note)
@@ -394,7 +412,11 @@ class BoardView(FilterLine, Widget):
         """The user moved the cursor. A highlight of a row the cursor has left since is stale (rows moved, or
         the selection came from elsewhere): taking it would bounce the selection between views for ever."""
         table = event.data_table
-        if not table.has_focus or event.cursor_row != table.cursor_row or not table.is_valid_coordinate(table.cursor_coordinate):
+        if (
+            not table.has_focus
+            or event.cursor_row != table.cursor_row
+            or not table.is_valid_coordinate(table.cursor_coordinate)
+        ):
             return
         if event.row_key == table.coordinate_to_cell_key(table.cursor_coordinate).row_key:
             self._select(str(event.row_key.value))

@@ -52,7 +52,9 @@ def _parts(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
             parts.append(f"cost ${old or 0:.4f} → ${new or 0:.4f}")
         elif name == "dependencies":
             gone, came = set(old or ()) - set(new or ()), set(new or ()) - set(old or ())
-            parts.append("dependencies " + ", ".join([*(f"+{d}" for d in sorted(came)), *(f"-{d}" for d in sorted(gone))]))
+            parts.append(
+                "dependencies " + ", ".join([*(f"+{d}" for d in sorted(came)), *(f"-{d}" for d in sorted(gone))])
+            )
         elif name in _SCALAR:
             parts.append(f"{name.replace('_', ' ')} {_short(old)} → {_short(new)}")
         elif name not in _QUIET:

@@ -23,8 +23,8 @@ from textual.strip import Strip
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from ..dag_layout import STATUS_STYLES, DagLayout, Drawing, draw, layout_dag
 from ...display import one_line
+from ..dag_layout import STATUS_STYLES, DagLayout, Drawing, draw, layout_dag
 from ..messages import TaskSelected
 
 if TYPE_CHECKING:
@@ -37,7 +37,9 @@ BACKGROUND_LAYOUT_TASKS = 800  # above this, a new layout is computed in a threa
 Structure = tuple[tuple[str, ...], frozenset[tuple[str, str]]]  # task ids and edges: what a layout depends on
 
 
-def _lay_out(structure: Structure, statuses: dict[str, str], path: list[str], available: int) -> tuple[DagLayout, Drawing, bool]:
+def _lay_out(
+    structure: Structure, statuses: dict[str, str], path: list[str], available: int
+) -> tuple[DagLayout, Drawing, bool]:
     """Layout and drawing (pure, so it may run in a thread); one cell less per box when that makes the whole
     graph fit the width (the demo on 80 columns). Returns whether it did."""
     ids, edges = structure
@@ -134,7 +136,9 @@ class DagCanvas(ScrollView, can_focus=True):
         self.refresh()
 
     @work(thread=True, exclusive=True, group="dag-layout", exit_on_error=False)
-    def _lay_out_in_background(self, structure: Structure, statuses: dict[str, str], path: list[str], available: int) -> tuple[Structure, tuple[DagLayout, Drawing, bool]]:
+    def _lay_out_in_background(
+        self, structure: Structure, statuses: dict[str, str], path: list[str], available: int
+    ) -> tuple[Structure, tuple[DagLayout, Drawing, bool]]:
         return structure, _lay_out(structure, statuses, path, available)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -202,7 +206,9 @@ class DagCanvas(ScrollView, can_focus=True):
         if self.selected is None or self.dag_layout is None or self.selected not in self.dag_layout.nodes:
             return
         rect = self.dag_layout.nodes[self.selected]
-        self.scroll_to_region(Region(rect.x, rect.y, rect.width, rect.height), spacing=Spacing(1, 2, 1, 2), animate=False)
+        self.scroll_to_region(
+            Region(rect.x, rect.y, rect.width, rect.height), spacing=Spacing(1, 2, 1, 2), animate=False
+        )
 
     def action_follow(self, direction: str) -> None:
         layout, project, selected = self.dag_layout, self.project, self.selected
@@ -212,7 +218,9 @@ class DagCanvas(ScrollView, can_focus=True):
             graph = project.graph
             candidates = graph.dependencies(selected) if direction == "left" else graph.dependents(selected)
             row = layout.nodes[selected].port_y
-            target = min(candidates, key=lambda t: (abs(layout.nodes[t].port_y - row), layout.nodes[t].port_y), default=None)
+            target = min(
+                candidates, key=lambda t: (abs(layout.nodes[t].port_y - row), layout.nodes[t].port_y), default=None
+            )
         else:
             layer = layout.layers[layout.layer_of[selected]]
             index = layer.index(selected) + (-1 if direction == "up" else 1)
@@ -267,7 +275,9 @@ class DagCanvas(ScrollView, can_focus=True):
         row = scroll_y + y
         drawing = self.drawing
         if drawing is None and self._pending is not None and y == 0:
-            return Strip([Segment(f" Laying out {len(self._pending[0])} tasks…", self.rich_style)]).extend_cell_length(width, self.rich_style)
+            return Strip([Segment(f" Laying out {len(self._pending[0])} tasks…", self.rich_style)]).extend_cell_length(
+                width, self.rich_style
+            )
         if drawing is None or row >= drawing.height or scroll_x >= drawing.width:
             return Strip.blank(width, self.rich_style)
         chars, keys = drawing.line(row, scroll_x, scroll_x + width)  # only the visible part is drawn
@@ -333,7 +343,9 @@ def info_text(project: Project | None, task_id: str | None) -> Text:
     graph = project.graph
     status = graph.status_of(task_id).value
     critical = task_id in graph.critical_path()[0]
-    first = Text.assemble((task_id, "bold"), " ", one_line(project.tasks[task_id].title), " · ", status.replace("_", " "))
+    first = Text.assemble(
+        (task_id, "bold"), " ", one_line(project.tasks[task_id].title), " · ", status.replace("_", " ")
+    )
     if critical:
         first.append(" · on the critical path", "bold")
     if status == "completed":

@@ -62,7 +62,11 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
 
     row("status", status_text(graph.status_of(task_id)))
     row("priority", f"{task.priority.value} · {task.phase.value} · agent {project.agent_of(task)}")
-    row("hours", f"{hours(task.estimated_hours)} estimated" + (f", {spent(task.actual_hours)} actual" if task.actual_hours is not None else ""))
+    row(
+        "hours",
+        f"{hours(task.estimated_hours)} estimated"
+        + (f", {spent(task.actual_hours)} actual" if task.actual_hours is not None else ""),
+    )
     if task.started_at:
         row("started", local_time(task.started_at))
     if task.completed_at:
@@ -70,7 +74,10 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
     if task.last_error:
         row("last error", Text(printable(task.last_error), style="red"))
     if task.input_tokens is not None or task.output_tokens is not None or task.unpriced_runs:
-        row("tokens", f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}")
+        row(
+            "tokens",
+            f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}",
+        )
     row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
     row("description", task.description.strip())
     row("subtask of", _ids(project, [task.parent]) if task.parent else None)

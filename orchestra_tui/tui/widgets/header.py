@@ -24,11 +24,16 @@ def figures_line(figures: Mapping[str, Any]) -> Content:
         Content(f"{hours(round(done, 2))} h done"),
         Content(f"{hours(round(total - done, 2))} h left"),
         Content.styled(f"{figures['running']} running", "bold $accent" if figures["running"] else ""),
-        *[Content.styled(f"{number} {status}", "bold $error") for status in ("failed", "cancelled")
-          if (number := figures.get("by_status", {}).get(status, 0))],
+        *[
+            Content.styled(f"{number} {status}", "bold $error")
+            for status in ("failed", "cancelled")
+            if (number := figures.get("by_status", {}).get(status, 0))
+        ],
     ]
     unpriced = figures.get("unpriced_runs", 0)
-    if figures["tokens"] is not None or figures["cost_usd"] is not None or unpriced:  # nothing known: nothing shown, never a 0
+    if (
+        figures["tokens"] is not None or figures["cost_usd"] is not None or unpriced
+    ):  # nothing known: nothing shown, never a 0
         parts += [Content(f"{count(figures['tokens'])} tokens"), Content(format_total(figures["cost_usd"], unpriced))]
     return Content(" · ").join(parts)
 
@@ -40,7 +45,10 @@ class ProjectHeader(Static):
 
     def show(self, name: str, figures: Mapping[str, Any], views: Sequence[tuple[str, str, str]], current: str) -> None:
         """``views``: (id, key, title) of each view mounted; ``current`` the id on show."""
-        tabs = [Content.styled(f" {key} {title} ", "reverse bold" if view == current else "$text-muted") for view, key, title in views]
+        tabs = [
+            Content.styled(f" {key} {title} ", "reverse bold" if view == current else "$text-muted")
+            for view, key, title in views
+        ]
         top = Content.assemble((name, "bold"), "  ", *tabs)
         self.update(Content("\n").join([top, figures_line(figures)]))
 

@@ -185,7 +185,11 @@ class RunPane(TabPane):
         self.log_widget = RunLog()
         self.header = Static(classes="run-header")
         where = f"{STATE_DIR}/{RUNS_DIR}/{run_id}/{OUTPUT_FILE}"
-        self.where = Static(f"run {run_id} · last {MAX_LINES:,} lines here; the full output is in {where}", classes="run-where", markup=False)
+        self.where = Static(
+            f"run {run_id} · last {MAX_LINES:,} lines here; the full output is in {where}",
+            classes="run-where",
+            markup=False,
+        )
         super().__init__(self._label(), self.header, self.where, self.log_widget, id=_pane_id(run_id))
         self._draw_header()
 
@@ -210,11 +214,21 @@ class RunPane(TabPane):
         return Content.assemble(mark, " ", self.task_id)
 
     def _draw_header(self) -> None:
-        state = Content.styled("▶ running", "bold $accent") if self.live else Content.from_rich_text(status_text(self.status))
+        state = (
+            Content.styled("▶ running", "bold $accent")
+            if self.live
+            else Content.from_rich_text(status_text(self.status))
+        )
         if self.error and not self.live:
             state = Content.assemble(state, ": ", (self.error, "$error"))
-        self.header.update(Content.assemble((self.task_id, "bold"), f" · {self.agent} · ", state,
-                                            ("" if self.live else " · finished (delete closes)", "$text-muted")))
+        self.header.update(
+            Content.assemble(
+                (self.task_id, "bold"),
+                f" · {self.agent} · ",
+                state,
+                ("" if self.live else " · finished (delete closes)", "$text-muted"),
+            )
+        )
         self.relabel()
 
     def relabel(self) -> None:

@@ -9,11 +9,10 @@ follow); the view follows the contract of DESIGN §8 (``show_project``, ``select
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -32,8 +31,12 @@ if TYPE_CHECKING:
     from ...models import AgentTask
 
 COLUMNS = ("id", "title", "status", "priority", "phase", "agent", "hours", "elapsed", "cost", "blocked by")
-_STATUS_ORDER = {status: index for index, status in enumerate(
-    ("failed", "cancelled", "in_progress", "review", "ready", "blocked", "pending", "completed"))}
+_STATUS_ORDER = {
+    status: index
+    for index, status in enumerate(
+        ("failed", "cancelled", "in_progress", "review", "ready", "blocked", "pending", "completed")
+    )
+}
 _PHASE_ORDER = {phase.value: index for index, phase in enumerate(ProjectPhase)}
 FAILURES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
 TITLE_WIDTH = 28  # the title column's cells; longer titles end in "…"
@@ -59,14 +62,28 @@ def row_values(project: Project, task_id: str, now: datetime) -> tuple[tuple[Any
     cost = task.cost_usd
     title = task.title if len(task.title) <= TITLE_WIDTH else task.title[: TITLE_WIDTH - 1].rstrip() + "…"
     cells = (
-        Text(task_id, style="bold"), title, status_text(status), task.priority.value, task.phase.value,
-        project.agent_of(task), f"{task.estimated_hours:g}", spent(elapsed) if elapsed is not None else "-",
-        f"${cost:.4f}" if cost else "-", ", ".join(blockers[:3]) + (f" +{len(blockers) - 3}" if len(blockers) > 3 else ""),
+        Text(task_id, style="bold"),
+        title,
+        status_text(status),
+        task.priority.value,
+        task.phase.value,
+        project.agent_of(task),
+        f"{task.estimated_hours:g}",
+        spent(elapsed) if elapsed is not None else "-",
+        f"${cost:.4f}" if cost else "-",
+        ", ".join(blockers[:3]) + (f" +{len(blockers) - 3}" if len(blockers) > 3 else ""),
     )
     keys = (
-        natural_key(task_id), task.title.casefold(), _STATUS_ORDER.get(status.value, 9), -PRIORITY_RANK[task.priority.value],
-        _PHASE_ORDER.get(task.phase.value, 9), project.agent_of(task), task.estimated_hours,
-        -1.0 if elapsed is None else elapsed, cost or 0.0, len(blockers),
+        natural_key(task_id),
+        task.title.casefold(),
+        _STATUS_ORDER.get(status.value, 9),
+        -PRIORITY_RANK[task.priority.value],
+        _PHASE_ORDER.get(task.phase.value, 9),
+        project.agent_of(task),
+        task.estimated_hours,
+        -1.0 if elapsed is None else elapsed,
+        cost or 0.0,
+        len(blockers),
     )
     return cells, keys
 
@@ -125,7 +142,10 @@ class TableView(FilterLine, Widget, can_focus=False):
         self._shown: dict[str, tuple[Any, ...]] = {}  # task id -> its cells on show
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: id, title, status, priority, phase or tag (enter keeps it, escape clears it)", id="table-filter")
+        yield Input(
+            placeholder="filter: id, title, status, priority, phase or tag (enter keeps it, escape clears it)",
+            id="table-filter",
+        )
         yield Static(id="table-status")
         yield TaskTable(id="table-rows", cursor_type="row", zebra_stripes=True)
 
@@ -150,7 +170,7 @@ class TableView(FilterLine, Widget, can_focus=False):
             for task_id in changed:
                 if task_id in graph:
                     ids.update(graph.dependents(task_id))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         table = self.table
         with self.app.batch_update():
             for task_id in ids:
@@ -198,9 +218,11 @@ class TableView(FilterLine, Widget, can_focus=False):
 
     def _status_line(self) -> None:
         shown, total = len(self._shown), len(self.project.tasks) if self.project else 0
-        parts = [f"{shown} of {total} tasks" if shown != total else f"{total} tasks",
-                 f"by {self.sort_column}{' (reversed)' if self.reverse else ''}",
-                 "failed and cancelled only (F: all)" if self.failures_only else "s sort · S reverse · F failures"]
+        parts = [
+            f"{shown} of {total} tasks" if shown != total else f"{total} tasks",
+            f"by {self.sort_column}{' (reversed)' if self.reverse else ''}",
+            "failed and cancelled only (F: all)" if self.failures_only else "s sort · S reverse · F failures",
+        ]
         if self.filter:
             parts.append(f"filter {self.filter!r}")
         self.query_one("#table-status", Static).update(" · ".join(parts))
@@ -213,7 +235,11 @@ class TableView(FilterLine, Widget, can_focus=False):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         table = self.table
-        if not table.has_focus or event.cursor_row != table.cursor_row or not table.is_valid_coordinate(table.cursor_coordinate):
+        if (
+            not table.has_focus
+            or event.cursor_row != table.cursor_row
+            or not table.is_valid_coordinate(table.cursor_coordinate)
+        ):
             return
         if event.row_key != table.coordinate_to_cell_key(table.cursor_coordinate).row_key:
             return  # stale: rows moved (a sort, a change) since the cursor was there

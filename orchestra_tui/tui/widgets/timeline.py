@@ -75,10 +75,16 @@ def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None, counts:
 
     def figures(p: dict[str, Any]) -> str:
         done, total = p.get("hours_done", 0.0), p.get("hours_total", 0.0)
-        return (f"{p.get('completion_percentage', 0.0):g}% complete · {p.get('completed_tasks', 0)}/{p.get('total_tasks', 0)} tasks"
-                f" · {hours(round(done, 2))} of {hours(round(total, 2))} h done ({hours(round(total - done, 2))} h remaining)")
+        return (
+            f"{p.get('completion_percentage', 0.0):g}% complete · {p.get('completed_tasks', 0)}/{p.get('total_tasks', 0)} tasks"
+            f" · {hours(round(done, 2))} of {hours(round(total, 2))} h done ({hours(round(total - done, 2))} h remaining)"
+        )
 
-    shown = "counting…" if counts is None else " · ".join(f"{status.replace('_', ' ')} {count}" for status, count in counts.items())
+    shown = (
+        "counting…"
+        if counts is None
+        else " · ".join(f"{status.replace('_', ' ')} {count}" for status, count in counts.items())
+    )
     line = Content.assemble(("then  ", "bold"), figures(progress), (f"\n      {shown}" if shown else "", "$text-muted"))
     if now is not None and now != progress:
         line = Content("\n").join([line, Content.assemble(("now   ", "bold"), figures(now))])
@@ -181,8 +187,13 @@ class EntryList(Widget):
             mark, style = _mark(entry.action)
             touched = self.selected_task is not None and self.selected_task in entry.extra.get("tasks", ())
             row = Content.assemble(
-                (local_time(entry.time)[5:], "$text-muted"), "  ", (f"{entry.actor[:9]:<9}", "$text-muted"), " ",
-                (mark, style), " ", (entry.summary, "underline" if touched else ""),
+                (local_time(entry.time)[5:], "$text-muted"),
+                "  ",
+                (f"{entry.actor[:9]:<9}", "$text-muted"),
+                " ",
+                (mark, style),
+                " ",
+                (entry.summary, "underline" if touched else ""),
             )
             rows.append(row.stylize("reverse") if index == self.cursor else row)
         return Content("\n").join(rows)
@@ -248,7 +259,9 @@ class TimelineView(Widget, can_focus=True):
         if at_end or kept is None:
             self.cursor = max(0, len(self.entries) - 1)
         else:
-            self.cursor = min(bisect_left(self.entries, kept, key=lambda entry: entry.seq), max(0, len(self.entries) - 1))
+            self.cursor = min(
+                bisect_left(self.entries, kept, key=lambda entry: entry.seq), max(0, len(self.entries) - 1)
+            )
         self._redraw()
 
     def select_task(self, task_id: str) -> None:
@@ -305,11 +318,14 @@ class TimelineView(Widget, can_focus=True):
         self.counts = self._counts.get((entry.seq, entry.time))
         now = self.entries[-1].progress if self.entries else None
         head = Content.assemble(
-            (f"Entry {entry.id}", "bold"), f"  {local_time(entry.time)}  by {entry.actor}  ",
+            (f"Entry {entry.id}", "bold"),
+            f"  {local_time(entry.time)}  by {entry.actor}  ",
             (f"{_mark(entry.action)[0]} {entry.action}", _mark(entry.action)[1]),
         )
         self.query_one("#timeline-entry", Static).update(
-            Content("\n").join([head, Content(printable(entry.summary)), _progress_line(entry.progress, now, self.counts)])
+            Content("\n").join(
+                [head, Content(printable(entry.summary)), _progress_line(entry.progress, now, self.counts)]
+            )
         )
 
     def _request_preview(self, project: Project, entry: Entry) -> None:
@@ -344,7 +360,9 @@ class TimelineView(Widget, can_focus=True):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._preview_ready, entry, now_seq, counts, lines)
 
-    def _preview_ready(self, entry: Entry, now_seq: int, counts: dict[str, int] | None, lines: list[str] | str | None) -> None:
+    def _preview_ready(
+        self, entry: Entry, now_seq: int, counts: dict[str, int] | None, lines: list[str] | str | None
+    ) -> None:
         if not self.is_attached:
             return  # the view is no longer there
         current = self.entry is not None and self.entry.seq == entry.seq
@@ -424,7 +442,10 @@ class ConfirmRollback(ModalScreen[bool]):
     def _compute(self, project: Project, entry_id: str) -> None:
         try:
             entry = project.entry(entry_id)
-            result: tuple[Entry | None, list[str] | str] = (entry, [printable(line) for line in people_lines(project.rollback_changes(entry.seq))])
+            result: tuple[Entry | None, list[str] | str] = (
+                entry,
+                [printable(line) for line in people_lines(project.rollback_changes(entry.seq))],
+            )
         except (OrchestraError, OSError) as error:
             result = (None, str(error))
         self.app.call_from_thread(self._show, *result)
@@ -438,7 +459,11 @@ class ConfirmRollback(ModalScreen[bool]):
             return
         assert entry is not None
         self.query_one("#confirm-title", Static).update(
-            Content.assemble(f"Roll back to entry {entry.id} ", (f"({local_time(entry.time)}, {printable(entry.summary)})", "$text-muted"), "?")
+            Content.assemble(
+                f"Roll back to entry {entry.id} ",
+                (f"({local_time(entry.time)}, {printable(entry.summary)})", "$text-muted"),
+                "?",
+            )
         )
         if not result:
             body.update(Content.styled("nothing to roll back: the tasks are already as they were then", "$text-muted"))
