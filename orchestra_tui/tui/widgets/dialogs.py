@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
@@ -22,7 +24,7 @@ class ConfirmDialog(ModalScreen[bool]):
     """``y`` (or enter) answers yes; ``n`` or escape no."""
 
     DEFAULT_CSS = _CSS.format(name="ConfirmDialog")
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "answer(True)", "Yes", id="dialog.yes"),
         Binding("n,escape", "answer(False)", "No", id="dialog.no"),
     ]
@@ -46,7 +48,7 @@ class ReasonDialog(ModalScreen[str | None]):
     """Asks for one line; enter answers it (blank answers are refused), escape answers None."""
 
     DEFAULT_CSS = _CSS.format(name="ReasonDialog")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, question: str, placeholder: str = "") -> None:
         super().__init__()

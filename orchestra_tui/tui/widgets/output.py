@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
@@ -254,7 +254,7 @@ class OutputPanes(Vertical):
     OutputPanes.-has-panes > TabbedContent { display: block; }
     OutputPanes.-has-panes > #output-empty { display: none; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("]", "next_pane", "Next output", id="output.next"),
         Binding("[", "previous_pane", "Previous output", id="output.previous"),
         Binding("z", "toggle_maximise", "Maximise output", id="output.maximise"),
