@@ -9,12 +9,18 @@ import pytest
 from textual.command import CommandPalette
 
 from orchestra_tui.tui.app import OrchestraApp
+from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
 
 from .conftest import app_on, until
 
 
 def notes(app: OrchestraApp) -> list[str]:
     return [str(notification.message) for notification in app._notifications]
+
+
+def screen_lines(app: OrchestraApp) -> list[str]:
+    """The text of the screen in front, line by line."""
+    return ["".join(strip.text for strip in line) for line in app.screen._compositor.render_full_update().strips]
 
 
 # ------------------------------------------------------------------------------------------ 8: screenshots
@@ -66,3 +72,51 @@ async def test_a_screenshot_that_cannot_be_written_says_why_in_one_line(demo_dir
         await until(pilot, lambda: any("screenshot" in note for note in notes(app)), "a notification")
         (line,) = [note for note in notes(app) if "screenshot" in note]
         assert line.startswith("screenshot not saved: cannot write") and "\n" not in line
+
+
+# ------------------------------------------------------------------------------------------ 10: narrow terminals
+
+
+async def test_at_80x24_empty_columns_are_narrow_labels_and_every_card_shows_20_characters_of_title(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        await pilot.pause()
+        board = app.query_one(BoardView)
+        assert not board.listed()
+        for name in ("running", "review", "done"):
+            assert app.query_one(f"#board-{name}").size.width <= 3  # the border and a downward label
+        for name in ("blocked", "ready"):
+            assert board.columns[name].columns["title"].width >= MIN_TITLE  # type: ignore[index]
+        text = "\n".join(screen_lines(app))
+        assert "Design the module la" in text and "Write the specificati" in text
+
+
+async def test_at_60_columns_the_board_is_one_list_by_status_and_the_header_does_not_wrap(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        board = app.query_one(BoardView)
+        await until(pilot, board.listed, "the board as a list")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert lines[0].split()[:2] == ["wordfreq:", "a"] and "1 Board" in lines[0]
+        assert lines[1].startswith(" 0% · 0/10 tasks")
+        assert lines[2].startswith("─Blocked 9") and " ◌ DES-002 Design the module layout" in lines[3]
+        assert app.selected == "DES-001"
+        await pilot.press("k")  # up from the first of Ready: the last of Blocked
+        await until(pilot, lambda: app.selected == "TST-003", "the last blocked task selected")
+        await pilot.press("j")
+        await until(pilot, lambda: app.selected == "DES-001", "down again: the first ready task")
+        await pilot.press("k", *["k"] * 8)
+        await until(pilot, lambda: app.selected == "DES-002", "the first blocked task")
+        await pilot.pause()
+        assert any(line.startswith("─Blocked 9") for line in screen_lines(app))  # scrolled back to its title
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        assert not app.query_one(BoardView).listed()

@@ -1,4 +1,5 @@
-"""SVG snapshots (pytest-textual-snapshot) of the board, the DAG, the timeline and the table on the demo, at 120x40 and 80x24.
+"""SVG snapshots (pytest-textual-snapshot) of the board, the DAG, the timeline and the table on the demo, at
+120x40 and 80x24 (the board at 60x24 too).
 
 The app is built by ``create_app``, the factory the CLI uses, on a copy of the demo in which DES-001 was
 started and completed (so the board has a Done column, the DAG a finished node and the timeline a history).
@@ -114,3 +115,8 @@ VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
 @pytest.mark.parametrize("view", VIEWS)
 def test_view(view: str, size: str, demo_app: OrchestraApp, snap_compare: Callable[..., bool]) -> None:
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=VIEWS[view])
+
+
+def test_the_board_as_one_list_at_60x24(demo_app: OrchestraApp, snap_compare: Callable[..., bool]) -> None:
+    """Issue 14 item 10: below the width where cards keep 20 characters of title, one list grouped by status."""
+    assert snap_compare(demo_app, terminal_size=(60, 24), run_before=show_board)
