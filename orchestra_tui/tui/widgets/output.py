@@ -304,8 +304,8 @@ class OutputPanes(Vertical):
         Binding("ctrl+d", "scroll_log(0.5)", "Half a page down", show=False, id="output.half_down"),
         Binding("ctrl+u", "scroll_log(-0.5)", "Half a page up", show=False, id="output.half_up"),
         Binding("slash", "search", "Search the output", id="output.search"),
-        Binding("n", "search_step(1)", "Next match", id="output.search_next"),
-        Binding("N", "search_step(-1)", "Previous match", id="output.search_previous"),
+        Binding("n", "search_step(1)", "Next match", show=False, id="output.search_next"),
+        Binding("N", "search_step(-1)", "Previous match", show=False, id="output.search_previous"),
         Binding("escape", "end_search", "End the search", show=False, id="output.search_end"),
         Binding("y", "copy", "Copy the output", id="output.copy"),
     ]
