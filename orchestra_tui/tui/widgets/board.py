@@ -250,7 +250,7 @@ class BoardView(FilterLine, Widget):
     BoardView .column-label { display: none; width: 1; color: $text-muted; }
     BoardView .board-column.-empty { width: 3; }
     BoardView .board-column.-empty > .column-label { display: block; }
-    BoardView .board-column.-empty > TaskColumn { display: none; }
+    BoardView .board-column.-empty > TaskColumn { height: 0; padding: 0; }  /* kept displayed: it may take the focus */
     BoardView.-list > #board-columns { layout: vertical; overflow-y: auto; scrollbar-size-vertical: 1; }
     BoardView.-list .board-column, BoardView.-list .board-column.-empty {
         width: 1fr; height: auto; border: none; border-top: solid $panel;
