@@ -103,6 +103,20 @@ def test_included_files_are_copied(repo: Path) -> None:
     assert os.access(made.path / "run.sh", os.X_OK)
 
 
+def test_include_in_a_project_below_the_top_of_the_repository(tmp_path: Path) -> None:
+    """The project may live in a folder of the repository: the worktree holds the whole repository, and an
+    included file lands where it is in the main tree."""
+    top = make_repo(tmp_path / "top", {"app/main.py": "x\n", ".gitignore": ".env\n"})
+    root = top / "app"
+    (root / ".orchestra").mkdir(mode=0o700)
+    (root / ".env").write_text("APP=1\n")
+    (root / ".orchestra" / "x.env").write_text("no\n")
+    made = wt.create(Git(top), root, "p", "T", "main", include=["*.env"])
+    assert made.path == root / ".orchestra" / "worktrees" / "T"
+    assert (made.path / "app" / ".env").read_text() == "APP=1\n"
+    assert not (made.path / "app" / ".orchestra").exists()
+
+
 def test_include_never_follows_a_symlink(repo: Path, tmp_path: Path) -> None:
     """A symlink in the source is not copied (nor what it points to); a tracked symlinked directory in the
     worktree does not carry a copy outside."""

@@ -161,7 +161,7 @@ def create(
     ``setup`` commands run (output appended to ``log``). A previous worktree of the task is replaced; its
     branch's old commits stay reachable (reflog). A failed setup raises ``WorkspaceError`` and keeps the worktree."""
     worktree = add(git, root, project_id, task_id, base)
-    copy_included(git, root, worktree.path, include)
+    copy_included(git, worktree.path, include)
     for command in setup:
         _run_setup(worktree.path, command, env, log)
     return worktree
@@ -182,7 +182,7 @@ async def create_async(
     """:func:`create` for an event loop: git's part in a worker thread, the setup commands as cancellable
     subprocesses (cancelling kills a command's whole process group)."""
     worktree = await asyncio.to_thread(add, git, root, project_id, task_id, base)
-    await asyncio.to_thread(copy_included, git, root, worktree.path, include)
+    await asyncio.to_thread(copy_included, git, worktree.path, include)
     for command in setup:
         await _run_setup_async(worktree.path, command, env, log)
     return worktree
@@ -209,26 +209,25 @@ def add(git: Git, root: Path, project_id: str, task_id: str, base: str) -> Workt
 # ------------------------------------------------------------------------------------------ include
 
 
-def included_files(git: Git, root: Path, patterns: Sequence[str]) -> list[str]:
-    """Untracked files of the main work tree matching the gitignore-syntax ``patterns`` (git's own matcher,
-    ``.worktreeinclude`` semantics), outside ``.orchestra/``."""
+def included_files(git: Git, patterns: Sequence[str]) -> tuple[Path, list[str]]:
+    """The work tree's top and its untracked files (paths from the top) matching the gitignore-syntax
+    ``patterns`` (git's own matcher, ``.worktreeinclude`` semantics), none inside a ``.orchestra`` folder."""
     patterns = [pattern for pattern in patterns if pattern.strip() and not pattern.lstrip().startswith("#")]
     if not patterns:
-        return []
+        return Path(git.cwd), []
+    top = Path(git.run("rev-parse", "--show-toplevel"))
     excludes = [f"--exclude={pattern}" for pattern in patterns]
-    out = git.run_bytes("ls-files", "-z", "--others", "--ignored", *excludes)
+    out = Git(top).run_bytes("ls-files", "-z", "--others", "--ignored", *excludes)
     names = [name.decode("utf-8", "surrogateescape") for name in out.split(b"\0") if name]
-    return [name for name in names if name.split("/", 1)[0] != STATE_DIR]
+    return top, [name for name in names if STATE_DIR not in name.split("/")]
 
 
-def copy_included(git: Git, root: Path, destination: Path, patterns: Sequence[str]) -> list[str]:
-    """Copy :func:`included_files` into ``destination`` (a worktree); symlinks are skipped and nothing is
-    written through one, in the source or the destination. Returns the relative paths copied."""
-    copied = []
-    for name in included_files(git, root, patterns):
-        if _copy_file(Path(root), Path(destination), name):
-            copied.append(name)
-    return copied
+def copy_included(git: Git, destination: Path, patterns: Sequence[str]) -> list[str]:
+    """Copy :func:`included_files` into ``destination`` (a worktree of the same repository, laid out like its
+    top); symlinks are skipped and nothing is written through one, in the source or the destination. Returns
+    the paths copied."""
+    top, names = included_files(git, patterns)
+    return [name for name in names if _copy_file(top, Path(destination), name)]
 
 
 def _open_parents(top: Path, parts: Sequence[str], make: bool) -> int | None:
