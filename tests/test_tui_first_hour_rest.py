@@ -14,10 +14,10 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from orchestra_tui.tui.app import OrchestraApp
+from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
 from orchestra_tui.tui.widgets.dialogs import ChoiceDialog, ConfirmDialog, ReasonDialog
 from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.task_screen import TaskScreen
-from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
 
 from .conftest import app_on, task_block, until, write_plan
 
