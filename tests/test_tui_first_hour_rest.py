@@ -193,7 +193,7 @@ async def test_a_task_has_one_tab_its_older_runs_are_reachable_from_its_screen_a
         panes = app.query_one(OutputPanes)
         for outcome in ("failed", "completed"):
             await pilot.press("d")
-            await until(pilot, lambda: app.session.project.tasks["DES-001"].status.value == outcome, outcome)
+            await until(pilot, lambda want=outcome: app.session.project.tasks["DES-001"].status.value == want, outcome)
             await until(pilot, lambda: panes.current is not None and panes.current.finished, "its pane finished")
             if outcome == "failed":
                 await pilot.press("r")
