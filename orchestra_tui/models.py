@@ -140,7 +140,8 @@ class AgentTask(TaskSpec):
         return self.model_dump(mode="json")
 
     # The seed's helpers.
-    to_dict = record
+    def to_dict(self) -> dict[str, Any]:
+        return self.record()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentTask:
