@@ -260,7 +260,7 @@ def test_report_json_markdown_and_text(demo_dir: Path) -> None:
 
 
 def test_time_spent_reads_in_seconds_minutes_or_hours() -> None:
-    from orchestra_tui.cli.render import spent
+    from orchestra_tui.formatting import spent
 
     assert [spent(h) for h in (None, 0.0, 4.1 / 3600, 0.2, 0.99, 1.5, 12.25)] == [
         "-",

@@ -19,7 +19,7 @@ from bench.generate import plan_document
 from orchestra_tui.engine.project import Project
 from orchestra_tui.graph import natural_key
 from orchestra_tui.marks import STATUS_MARKS
-from orchestra_tui.tui.dag_layout import (
+from orchestra_tui.dag_layout import (
     ARROW,
     BOX_HEIGHT,
     DagLayout,
@@ -427,5 +427,5 @@ def test_500_tasks_lay_out_and_draw_well_under_a_second() -> None:
 
 
 def test_the_layout_module_loads_no_textual() -> None:
-    code = "import sys, orchestra_tui.tui.dag_layout; sys.exit('textual' in sys.modules or 'rich' in sys.modules)"
+    code = "import sys, orchestra_tui.dag_layout; sys.exit('textual' in sys.modules or 'rich' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0

@@ -33,10 +33,11 @@ from orchestra_tui.tui.config import CONFIG_ENV
 from orchestra_tui.tui.messages import TaskSelected
 from orchestra_tui.tui.widgets.board import BoardView
 from orchestra_tui.tui.widgets.dag import DagView
-from orchestra_tui.tui.widgets.dialogs import ConfirmDialog, ReasonDialog
-from orchestra_tui.tui.widgets.help import HelpScreen
+from orchestra_tui.tui.screens.dialogs import ConfirmDialog, ReasonDialog
+from orchestra_tui.tui.screens.help import HelpScreen
 from orchestra_tui.tui.widgets.output import OutputPanes
-from orchestra_tui.tui.widgets.timeline import ConfirmRollback, TimelineView
+from orchestra_tui.tui.screens.rollback import ConfirmRollback
+from orchestra_tui.tui.widgets.timeline import TimelineView
 
 from .conftest import app_on, task_block, until, write_plan
 

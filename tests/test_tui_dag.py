@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 
 from bench.generate import write_project
 from orchestra_tui.engine.project import Project
-from orchestra_tui.tui.dag_layout import DagLayout, Drawing
+from orchestra_tui.dag_layout import DagLayout, Drawing
 from orchestra_tui.tui.messages import TaskSelected
 from orchestra_tui.tui.widgets.dag import BACKGROUND_LAYOUT_TASKS, DagCanvas, DagView
 

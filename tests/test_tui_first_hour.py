@@ -23,13 +23,14 @@ from orchestra_tui.tui.app import OrchestraApp
 from orchestra_tui.tui.messages import TaskSelected
 from orchestra_tui.tui.widgets.board import BoardView
 from orchestra_tui.tui.widgets.detail import TaskDetail
-from orchestra_tui.tui.widgets.dialogs import ConfirmDialog, ReasonDialog
-from orchestra_tui.tui.widgets.help import keys_table
+from orchestra_tui.tui.screens.dialogs import ConfirmDialog, ReasonDialog
+from orchestra_tui.tui.screens.help import keys_table
 from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.table import COLUMNS as TABLE_COLUMNS
 from orchestra_tui.tui.widgets.table import TableView
-from orchestra_tui.tui.widgets.task_screen import TaskScreen
-from orchestra_tui.tui.widgets.timeline import ConfirmRollback, TimelineView
+from orchestra_tui.tui.screens.task import TaskScreen
+from orchestra_tui.tui.screens.rollback import ConfirmRollback
+from orchestra_tui.tui.widgets.timeline import TimelineView
 
 from .conftest import app_on, task_block, until, write_plan
 

@@ -1,4 +1,4 @@
-"""The main screen's frame timer (tui/frames.py): a frame at once when asked for after a quiet spell, never two
+"""The main screen's frame timer (tui/screens/main.py): a frame at once when asked for after a quiet spell, never two
 within one period, and the app's default screen drawn by it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.app import App
 
 from orchestra_tui.tui.app import create_app
-from orchestra_tui.tui.frames import GATHER_TURNS, FrameTimer, MainScreen
+from orchestra_tui.tui.screens.main import GATHER_TURNS, FrameTimer, MainScreen
 
 INTERVAL = 0.2
 

@@ -15,7 +15,8 @@ from orchestra_tui.store.changes import diff_record
 from orchestra_tui.tui.app import create_app
 from orchestra_tui.tui.messages import ActionRequested
 from orchestra_tui.tui.widgets.board import BoardView
-from orchestra_tui.tui.widgets.timeline import ConfirmRollback, EntryList, Scrubber, TimelineView
+from orchestra_tui.tui.screens.rollback import ConfirmRollback
+from orchestra_tui.tui.widgets.timeline import EntryList, Scrubber, TimelineView
 
 SIZE = (120, 40)
 

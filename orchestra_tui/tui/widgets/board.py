@@ -30,8 +30,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
-from ...cli.render import spent, status_text
+from ...cli.render import status_text
 from ...display import one_line
+from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
 from ..messages import ActionRequested, TaskSelected
@@ -340,11 +341,7 @@ class BoardView(FilterLine, Widget):
             return touched
         task = project.tasks[task_id]
         status = project.graph.status_of(task_id)
-        note = (
-            card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(UTC))
-            if status in NOTED
-            else ""
-        )
+        note = card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(UTC)) if status in NOTED else ""
         if status != TaskStatus.IN_PROGRESS:
             self._last_lines.pop(task_id, None)
         cells = row_cells(task, status, note)

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from .detail import TaskDetail
+from ..widgets.detail import TaskDetail
 
 if TYPE_CHECKING:
     from ...engine.project import Project
