@@ -58,8 +58,6 @@ formatting = _lazy("orchestra_tui.formatting")
 json_shapes = _lazy("orchestra_tui.cli.json_shapes")
 progress = _lazy("orchestra_tui.cli.progress")
 graph_export = _lazy("orchestra_tui.cli.graph_export")
-next_step = _lazy("orchestra_tui.engine.next_step")
-usable = _lazy("orchestra_tui.engine.usable")
 
 
 class _Group(TyperGroup):
@@ -429,7 +427,9 @@ def next_(ctx: typer.Context, as_json: JsonOption = False) -> None:
             task = project.next_task()
             render.emit_json(None if task is None else json_shapes.task_json(project, task))
         else:
-            typer.echo(next_step.next_line(project))
+            from ..engine.next_step import next_line
+
+            typer.echo(next_line(project))
 
 
 @app.command()
@@ -627,12 +627,13 @@ async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summar
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
+    from ..engine.next_step import next_line
     from ..engine.runner import SUPERSEDED
 
     for task_id, reason in sorted(summary.unusable.items()):
         typer.echo(f"not started: {task_id}: {reason}", err=True)
     if not summary.results:
-        typer.echo("nothing to run: " + next_step.next_line(project).removeprefix("no task is ready: "))
+        typer.echo("nothing to run: " + next_line(project).removeprefix("no task is ready: "))
         return
     by_status: dict[str, int] = {}
     for result in summary.results:
@@ -869,10 +870,11 @@ def agents(
     """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
     import asyncio
 
+    from ..engine.usable import agent_rows
     from ..plan import load_plan
 
     plan = load_plan(_plan_dir(ctx))
-    rows = usable.agent_rows(plan, os.environ)
+    rows = agent_rows(plan, os.environ)
     if not offline:
         _merge_checks(rows, asyncio.run(_check_agents(plan)))
     if as_json:
