@@ -16,7 +16,7 @@ import pytest
 
 from orchestra_tui.engine.project import Project
 
-from ..helpers.committer import state_digest, write_plan
+from ..helpers.committer import state_digest, write_crash_plan
 from ..helpers.forkserver import ForkServer, Ledger
 
 KILLS_PER_PROJECT = 55
@@ -38,7 +38,7 @@ def test_random_sigkill_leaves_old_or_new_state(tmp_path: Path, server: ForkServ
     commits = 0
     for index, every in enumerate(CHECKPOINT_EVERY):
         root = tmp_path / f"p{index}"
-        write_plan(root)
+        write_crash_plan(root)
         Project.open(root, actor="cli").close()
         ledger = Ledger.start(root)
         for kill in range(KILLS_PER_PROJECT):

@@ -15,7 +15,7 @@ from orchestra_tui.errors import StaleStateError
 from orchestra_tui.store import Mutation
 from orchestra_tui.store.changes import diff_record
 
-from ..helpers.committer import state_digest, write_plan
+from ..helpers.committer import state_digest, write_crash_plan
 from ..helpers.disk import cli, digest_of, open_store
 
 CONTENDER = Path(__file__).resolve().parents[1] / "helpers" / "contender.py"
@@ -24,7 +24,7 @@ CHANGES = 300
 
 @pytest.mark.slow
 def test_two_processes_make_300_changes_each(tmp_path: Path) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     Project.open(tmp_path, actor="cli").close()
     writers = {
         "A": subprocess.Popen(
@@ -89,7 +89,7 @@ def run_cli(root: Path, *args: str) -> None:
 
 
 def test_commit_from_a_stale_state_is_refused_and_writes_nothing(tmp_path: Path) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     with Project.open(tmp_path, actor="tui") as project:
         store = project.store
         seen = store.seq
@@ -111,7 +111,7 @@ def test_commit_from_a_stale_state_is_refused_and_writes_nothing(tmp_path: Path)
 
 
 def test_refresh_catches_up_with_several_entries_of_another_process(tmp_path: Path) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     project = Project.open(tmp_path, actor="tui")
     for action in (["start", "T-0"], ["complete", "T-0"], ["start", "T-1"], ["fail", "T-3", "-r", "broken"]):
         run_cli(tmp_path, *action)

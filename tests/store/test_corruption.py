@@ -22,7 +22,7 @@ from orchestra_tui.store import CHECKPOINT_EVERY
 from orchestra_tui.store.journal import iter_frames
 from orchestra_tui.store.snapshot import decode, encode
 
-from ..helpers.committer import state_digest, write_plan
+from ..helpers.committer import state_digest, write_crash_plan
 from ..helpers.disk import cli, damaged_files, digest_of, journal_bytes, open_store
 
 SNAPSHOT_AT, LAST = 600, 620
@@ -55,7 +55,7 @@ def churn(project: Project, digests: dict[int, str], until: int) -> None:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     root = tmp_path_factory.mktemp("base") / "p"
-    write_plan(root)
+    write_crash_plan(root)
     digests: dict[int, str] = {}
     with Project.open(root, actor="cli") as project:
         digests[1] = digest_of(project.store)

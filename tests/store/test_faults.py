@@ -27,7 +27,7 @@ from orchestra_tui.errors import StateError
 from orchestra_tui.store import CHECKPOINT_EVERY, fsio
 from orchestra_tui.store.snapshot import decode
 
-from ..helpers.committer import state_digest, write_plan
+from ..helpers.committer import state_digest, write_crash_plan
 from ..helpers.disk import cli, damaged_files, journal_bytes, open_store
 from ..helpers.forkserver import ForkServer, Ledger
 
@@ -47,7 +47,7 @@ def test_every_fault_step_of_the_store_is_covered() -> None:
 def test_a_commit_is_durable_before_it_is_applied_or_returned(tmp_path: Path) -> None:
     """The order the crash guarantees rest on: the entry is fdatasync'd (the commit point) before memory
     changes and before commit returns; the checkpoint's atomic write comes only after."""
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     steps: list[str] = []
     with Project.open(tmp_path, actor="cli") as project:
         while project.store.seq < CHECKPOINT_EVERY - 1:  # bounded: one entry per pass
@@ -79,7 +79,7 @@ def server() -> Iterator[ForkServer]:
 
 
 def fresh(root: Path) -> Ledger:
-    write_plan(root)
+    write_crash_plan(root)
     Project.open(root, actor="cli").close()
     return Ledger.start(root)
 
@@ -170,7 +170,7 @@ def files_of(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("step", JOURNAL_STEPS)
 def test_enospc_before_the_commit_point_changes_nothing(tmp_path: Path, no_space, step: str) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     with Project.open(tmp_path, actor="cli") as project:
         project.store.flush()
         seq, digest, files = (
@@ -201,7 +201,7 @@ def test_enospc_before_the_commit_point_changes_nothing(tmp_path: Path, no_space
 
 @pytest.mark.parametrize("step", ATOMIC_STEPS)
 def test_enospc_in_a_checkpoint_keeps_the_commit_and_warns(tmp_path: Path, no_space, step: str) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     with Project.open(tmp_path, actor="cli") as project:
         store = project.store
         store.flush()
@@ -231,7 +231,7 @@ def test_enospc_in_a_checkpoint_keeps_the_commit_and_warns(tmp_path: Path, no_sp
 def test_enospc_while_opening_is_one_line(tmp_path: Path, no_space, step: str) -> None:
     """Opening writes .gitignore (new state directory) and, after a repair, the snapshot: a full disk there
     is a one-line StateError, and the damage waits, untouched, for the next open."""
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     no_space(step)
     with pytest.raises(StateError) as info:
         Project.open(tmp_path, actor="cli")
@@ -255,7 +255,7 @@ def test_enospc_while_opening_is_one_line(tmp_path: Path, no_space, step: str) -
 
 
 def test_enospc_when_flushing_warns(tmp_path: Path, no_space) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     project = Project.open(tmp_path, actor="cli")
     project.start("T-0")
     no_space("atomic.write")
@@ -284,7 +284,7 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.parametrize("room", [0, 100])  # no room at all; room for part of the entry (a short write)
 def test_full_disk_is_one_line_and_changes_nothing(tmp_path: Path, room: int) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     Project.open(tmp_path, actor="cli").close()
     before = files_of(tmp_path)
     limit = len(before["journal.log"]) + room
@@ -312,7 +312,7 @@ def read_only() -> None:
 
 def test_read_only_project_reads_work_and_changes_fail_in_one_line(tmp_path: Path) -> None:
     source = tmp_path / "source"
-    write_plan(source)
+    write_crash_plan(source)
     with Project.open(source, actor="cli") as project:
         project.start("T-0")
     root = tmp_path / "ro"

@@ -29,7 +29,7 @@ from orchestra_tui.store.snapshot import (
     read_checkpoint,
 )
 
-from ..helpers.committer import state_digest, write_plan
+from ..helpers.committer import state_digest, write_crash_plan
 
 # ------------------------------------------------------------------------------ journal framing
 
@@ -405,7 +405,7 @@ def test_state_at_with_a_damaged_history_is_one_line(tmp_path: Path) -> None:
 
 
 def test_rollback_is_a_new_entry_and_undo_restores_the_state_before_it(tmp_path: Path) -> None:
-    write_plan(tmp_path)
+    write_crash_plan(tmp_path)
     with Project.open(tmp_path, actor="cli") as project:
         store = project.store
         project.start("T-0")
