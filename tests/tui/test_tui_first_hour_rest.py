@@ -311,7 +311,7 @@ async def test_e_on_a_task_not_in_the_plan_file_says_so_in_one_line(tmp_path: Pa
 
 
 async def test_the_palette_plans_from_a_document_and_expands_a_task_writing_only_on_yes(tmp_path: Path) -> None:
-    from .test_planning import GOOD, project
+    from ..helpers.planner import GOOD, project
 
     subtasks = {
         "tasks": [{"id": "a", "title": "First half"}, {"id": "b", "title": "Second half", "dependencies": ["a"]}]
