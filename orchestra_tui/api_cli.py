@@ -9,16 +9,31 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import OrchestraError
 
 if TYPE_CHECKING:
-    from .api import ProjectOrchestrator
+    from .engine.project import Project
+    from .engine.runner import RunResult
+    from .models import AgentTask
 
 
-def run_cli(orchestrator: ProjectOrchestrator, argv: Sequence[str] | None = None) -> int:
+class Orchestrator(Protocol):
+    """What the flags use of ``api.ProjectOrchestrator`` (which imports this module, so it is not named here)."""
+
+    @property
+    def project(self) -> Project: ...
+    def get_next_task(self) -> AgentTask | None: ...
+    def complete_task(self, task_id: str) -> bool: ...
+    def execute_task(self, task_id: str, *, on_text: Callable[[str], None]) -> RunResult: ...
+    def print_report(self) -> None: ...
+    def list_backups(self, limit: int | None) -> list[dict[str, Any]]: ...
+    def rollback_to_backup(self, entry_id: str, confirm: bool) -> bool: ...
+
+
+def run_cli(orchestrator: Orchestrator, argv: Sequence[str] | None = None) -> int:
     """Run one flag against ``orchestrator``; returns the exit code."""
     parser = _parser()
     try:
@@ -49,7 +64,7 @@ def run_cli(orchestrator: ProjectOrchestrator, argv: Sequence[str] | None = None
     return 0
 
 
-def _execute(orchestrator: ProjectOrchestrator, task_id: str) -> int:
+def _execute(orchestrator: Orchestrator, task_id: str) -> int:
     result = orchestrator.execute_task(task_id, on_text=lambda text: print(text, end="", flush=True))
     print()
     if not result.ok:
@@ -59,7 +74,7 @@ def _execute(orchestrator: ProjectOrchestrator, task_id: str) -> int:
     return 0
 
 
-def _rollback(orchestrator: ProjectOrchestrator, ref: str, yes: bool) -> int:
+def _rollback(orchestrator: Orchestrator, ref: str, yes: bool) -> int:
     target = orchestrator.project.entry(ref).id  # resolved once: "-1" means another entry after the rollback
     if not yes and not sys.stdin.isatty():
         print(f"error: rollback to {target} needs confirmation: pass --yes", file=sys.stderr)
@@ -71,7 +86,7 @@ def _rollback(orchestrator: ProjectOrchestrator, ref: str, yes: bool) -> int:
     return 0
 
 
-def _print_list(orchestrator: ProjectOrchestrator) -> None:
+def _print_list(orchestrator: Orchestrator) -> None:
     project = orchestrator.project
     tasks = project.list_tasks()
     if not tasks:
@@ -87,7 +102,7 @@ def _print_list(orchestrator: ProjectOrchestrator) -> None:
         )
 
 
-def _print_next(orchestrator: ProjectOrchestrator) -> None:
+def _print_next(orchestrator: Orchestrator) -> None:
     task = orchestrator.get_next_task()
     if task is None:
         print("No task is ready: every task is completed, running, or waiting on another.")

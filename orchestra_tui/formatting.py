@@ -10,10 +10,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .store.changes import Change
+from typing import Any
 
 STATUS_ORDER = ("ready", "blocked", "in_progress", "review", "completed", "failed", "cancelled")
 
@@ -96,7 +93,7 @@ def _value(value: Any) -> str:
     return text if len(text) <= 48 else text[:47] + "…"
 
 
-def change_lines(changes: Iterable[Change]) -> list[str]:
+def change_lines(changes: Iterable[Mapping[str, Any]]) -> list[str]:
     """One readable line per changed task: ``T-3: status pending -> completed``, ``+ T-9 added``, ``- T-2 removed``."""
     lines = []
     for change in changes:

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from .helpers.fakeserver import FakeServer
 from .helpers.plans import SAMPLES
 from .helpers.receiver import Receiver
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    """A model server on 127.0.0.1 that replays scripted replies (tests/helpers/fakeserver.py)."""
+    with FakeServer() as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)

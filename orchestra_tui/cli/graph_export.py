@@ -3,6 +3,7 @@ status, the critical path thick and red."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -41,7 +42,7 @@ def _mermaid_ids(task_ids: Iterable[str]) -> dict[str, str]:
 
 
 def _critical_edges(path: Sequence[str]) -> set[tuple[str, str]]:
-    return set(zip(path, path[1:]))
+    return set(itertools.pairwise(path))
 
 
 def mermaid(project: Project) -> str:

@@ -105,7 +105,7 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def blocking(report: dict[str, Any]) -> dict[str, list[str]]:
+def blocking(report: Mapping[str, Any]) -> dict[str, list[str]]:
     """``blocked_by`` turned around: each failed or cancelled task and the tasks it holds up."""
     held: dict[str, list[str]] = {}
     for task_id, blockers in report["blocked_by"].items():

@@ -74,7 +74,7 @@ async def test_tools_are_few_small_and_named_for_what_they_do(tmp_path: Path) ->
     assert tools_list_bytes(tools) < MAX_TOOLS_LIST_BYTES
 
 
-async def test_every_tool_works_and_every_change_is_an_mcp_entry(tmp_path: Path, receiver: Receiver) -> None:  # noqa: F811
+async def test_every_tool_works_and_every_change_is_an_mcp_entry(tmp_path: Path, receiver: Receiver) -> None:
     root = plan(tmp_path, webhook=receiver.url())
     async with client(root) as session:
         assert (await call(session, "next_task"))[1]["id"] == "A"

@@ -6,7 +6,6 @@ cached tokens are priced at the cache rates; a cut-off answer fails, keeps its o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from ..helpers.cli import as_json, cli, ok
 from ..helpers.fakeserver import FakeServer, Reply
 from ..helpers.plans import task_block, write_plan
 from ..helpers.streams import LM_STUDIO, OPENAI, SSE, anthropic_stream, openai_chunk, sse
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
 
 
 def agent(name: str, kind: str, model: str, url: str, **extra: object) -> str:

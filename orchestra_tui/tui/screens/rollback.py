@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -43,7 +43,7 @@ class ConfirmRollback(ModalScreen[bool]):
     ConfirmRollback Button { margin-left: 2; }
     ConfirmRollback .dialog-hint { color: $text-muted; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Roll back", id="confirm.yes"),
         Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
     ]
