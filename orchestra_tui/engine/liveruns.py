@@ -72,7 +72,7 @@ def open_run_file(root: Path, run_id: str, name: str) -> int:
             os.close(fd)
 
 
-def _held(fd: int) -> bool:
+def lock_held(fd: int) -> bool:
     """Whether another process holds the (exclusive) live lock of this ``events.jsonl``."""
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -120,22 +120,31 @@ class LiveRun:
 
 def run_info(root: Path, run_id: str) -> LiveRun | None:
     """The run, when it is live; None when it is over, not begun or not there."""
+    info, live = read_run(root, run_id)
+    return info if live else None
+
+
+def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
+    """The run (None: not there, or not begun: its first line is not written yet) and whether it is live."""
     try:
         fd = open_run_file(root, run_id, EVENTS_FILE)
+    except FileNotFoundError:
+        return None, True  # being made (or left empty): looked at again
     except OSError:
-        return None
+        return None, False
     try:
         data = _read_head(fd)
-        if not data or not _held(fd):  # empty: being made (its owner locks it before its first line)
-            return None
+        if not data:  # being made: its owner locks it before its first line
+            return None, True
+        live = lock_held(fd)
     finally:
         os.close(fd)
     events = _events(data)
     first = next((e for e in events if e.get("event") == "run"), None)
     if first is None:
-        return None
+        return None, live
     group = next((e for e in reversed(events) if e.get("event") == "process"), None)
-    return LiveRun(
+    info = LiveRun(
         run_id,
         str(first.get("task")),
         str(first.get("agent")),
@@ -145,6 +154,7 @@ def run_info(root: Path, run_id: str) -> LiveRun | None:
         first.get("host") if isinstance(first.get("host"), str) else None,
         _size(root, run_id),
     )
+    return info, live
 
 
 def _read_head(fd: int, limit: int = 1 << 20) -> bytes:
@@ -283,7 +293,7 @@ def _stop_group(root: Path, run_id: str) -> int | None:
     except OSError:
         return None
     try:
-        if not _held(fd):
+        if not lock_held(fd):
             return None
         events = _events(_read_head(fd))
     finally:
@@ -312,10 +322,20 @@ class RunWatcher:
     left out: the runner publishes them). Call :meth:`poll` on a timer, or ``await`` :meth:`watch`.
 
     On first sight a run's last ``backlog`` bytes of output are published, then what it writes; when it ends,
-    ``RunEnded`` with the task's status after it (``interrupted`` when it died without a word)."""
+    ``RunEnded`` with the task's status after it (``interrupted`` when it died without a word). Runs with ids
+    from ``since`` on (a run id, or a driver's id) that began and ended between two polls are published too
+    (start, output, end), so a follower misses none of the runs it started."""
 
-    def __init__(self, root: Path, bus: Bus, *, backlog: int = BACKLOG, exclude_pid: int | None = None) -> None:
-        self.root, self.bus, self.backlog = root, bus, backlog
+    def __init__(
+        self,
+        root: Path,
+        bus: Bus,
+        *,
+        backlog: int = BACKLOG,
+        exclude_pid: int | None = None,
+        since: str | None = None,
+    ) -> None:
+        self.root, self.bus, self.backlog, self.since = root, bus, backlog, since
         self.exclude_pid = os.getpid() if exclude_pid is None else exclude_pid
         self.runs: dict[str, _Watched] = {}
         self._seen: set[str] = set()
@@ -329,10 +349,11 @@ class RunWatcher:
             self._follow(run_id)
 
     def _discover(self, run_id: str) -> None:
-        info = run_info(self.root, run_id)
-        if info is None:
-            if _has_events(self.root, run_id):
-                self._seen.add(run_id)  # over (or not ours to follow); an empty one is being made: look again
+        info, live = read_run(self.root, run_id)
+        recent = self.since is not None and run_id >= self.since
+        if info is None or not (live or recent):
+            if not live:
+                self._seen.add(run_id)  # over, or not a run; one being made is looked at again
             return
         self._seen.add(run_id)
         if info.owner_pid == self.exclude_pid:
@@ -342,6 +363,8 @@ class RunWatcher:
             info, OutputTail(self.root, run_id, offset), OutputTail(self.root, run_id, 0, EVENTS_FILE)
         )
         self.bus.publish(RunStarted(run_id, info.task_id, info.agent))
+        if not live:
+            self._follow(run_id)
 
     def _follow(self, run_id: str) -> None:
         watched = self.runs[run_id]
@@ -417,14 +440,3 @@ class RunWatcher:
 
     def following(self) -> Iterable[LiveRun]:
         return [watched.info for watched in self.runs.values()]
-
-
-def _has_events(root: Path, run_id: str) -> bool:
-    try:
-        fd = open_run_file(root, run_id, EVENTS_FILE)
-    except OSError:
-        return True  # nothing to follow there, ever
-    try:
-        return os.fstat(fd).st_size > 0
-    finally:
-        os.close(fd)
