@@ -340,7 +340,11 @@ class BoardView(FilterLine, Widget):
             return touched
         task = project.tasks[task_id]
         status = project.graph.status_of(task_id)
-        note = card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(UTC)) if status in NOTED else ""
+        note = (
+            card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(UTC))
+            if status in NOTED
+            else ""
+        )
         if status != TaskStatus.IN_PROGRESS:
             self._last_lines.pop(task_id, None)
         cells = row_cells(task, status, note)
