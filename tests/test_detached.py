@@ -155,3 +155,46 @@ def test_rollback_and_undo_past_a_run_leave_no_phantom(tmp_path: Path) -> None:
     lt = task(tmp_path, "L")
     assert (lt.status, lt.last_error) == ("failed", "interrupted")
     assert "in_progress" not in statuses(tmp_path).values()
+
+
+def test_ctrl_c_in_run_on_a_terminal_asks_and_can_leave_the_runs_going(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    write_plan(tmp_path, task_block("L", commands=["echo going; exec sleep 60"]))
+    master, slave = pty.openpty()
+    starter = subprocess.Popen(
+        [*ENTRY_POINT, "-p", str(tmp_path), "run"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "COLUMNS": "100", "TERM": "dumb"},
+    )
+    os.close(slave)
+
+    def read_until_pty(text: bytes, timeout: float = 60) -> bytes:
+        seen, deadline = b"", time.monotonic() + timeout
+        while text not in seen:
+            assert time.monotonic() < deadline, f"no {text!r}: {seen!r}"
+            ready, _, _ = select.select([master], [], [], 1)
+            if ready:
+                seen += os.read(master, 65536)
+        return seen
+
+    try:
+        [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "L runs")
+        starter.send_signal(signal.SIGINT)
+        read_until_pty(b"Stop the runs going? [Y/n]")
+        os.write(master, b"n\n")
+        read_until_pty(b"left going in the background")
+        assert starter.wait(timeout=30) == 130
+        assert [r.run_id for r in live_runs(tmp_path)] == [run.run_id]  # still going
+        assert task(tmp_path, "L").status == "in_progress"
+        assert orchestra(tmp_path, "cancel", "L").returncode == 0
+        assert group_gone(run.pgid) and task(tmp_path, "L").status == "cancelled"
+    finally:
+        os.close(master)
+        starter.kill() if starter.poll() is None else None
+        for left in live_runs(tmp_path):
+            if left.pgid:
+                os.killpg(left.pgid, signal.SIGKILL)
