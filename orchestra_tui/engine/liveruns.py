@@ -45,6 +45,7 @@ from .runs import EVENTS_FILE, INTERRUPTED, OUTPUT_FILE, RUNS_DIR, ProcessGroup,
 POLL = 0.1  # seconds between two looks at a followed run
 CHUNK = 256 * 1024  # bytes one read returns at most
 BACKLOG = 64 * 1024  # bytes of a run's output so far a watcher publishes when it first sees the run
+SKIP_AFTER = 4 * 1024 * 1024  # a watcher this far behind a run's output jumps to its last BACKLOG bytes
 CANCEL_WAIT = 10.0  # seconds cancel_run waits for the run's owner to let go of it
 RUN_ID = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}")
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -225,6 +226,12 @@ class OutputTail:
         self.offset += len(data)
         return data
 
+    def size(self) -> int:
+        """The file's size now (0 while it does not exist)."""
+        if self._fd is None:
+            self.read(0)
+        return 0 if self._fd is None else os.fstat(self._fd).st_size
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -392,7 +399,13 @@ class RunWatcher:
         )
 
     def _publish_output(self, watched: _Watched, final: bool = False) -> None:
-        while data := watched.output.read():
+        """What the run wrote since the last look; when it is more than ``SKIP_AFTER`` bytes ahead (a run writing
+        faster than a face can show), only its last ``backlog`` bytes: memory stays bounded, output.txt has all."""
+        tail = watched.output
+        if tail.size() - tail.offset > SKIP_AFTER:
+            tail.offset = tail.size() - self.backlog
+            watched.decoder.reset()
+        while data := tail.read():
             text = watched.decoder.decode(data)
             if text:
                 self.bus.publish(RunOutput(watched.info.run_id, watched.info.task_id, text))

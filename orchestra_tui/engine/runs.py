@@ -19,8 +19,7 @@ leaves them going. Whoever takes a task's lock next (a new run of it, or recover
 file names; if that very group is still alive (same boot, same leader start time, or, with the leader
 gone, members of the same session started no earlier) it is stopped, SIGTERM then SIGKILL, before
 anything else happens: never two copies of a task. The lock being free is what says the owner is dead,
-so a live run's group is never touched, and a reused pid never matches. (Issue 10's detached runs will
-re-adopt such a group here instead of stopping it.)
+so a live run's group is never touched, and a reused pid never matches.
 
 Interrupted runs: :func:`recover_interrupted` fails (reason ``interrupted``) every ``in_progress`` task
 whose current attempt is a run whose lock nobody holds, after stopping what is left of its processes. A

@@ -12,6 +12,11 @@ a `fail`/`retry`/`undo` of its task), which ``run()`` then leaves alone until it
 again on its next press); one whose agent cannot be found fails with that reason. A task its
 agent cannot run (``usable.why_not``: a key not set, a shell task without commands) is never started:
 ``dispatch`` refuses it with the reason, ``fill`` and ``run`` leave it ready and say why (``unusable``).
+
+While runs go, ``run`` looks at the journal every :data:`WATCH` seconds: a job whose task moved on elsewhere
+(cancelled by ``orchestra cancel`` or another face, failed, retried, undone, rolled back) is stopped
+(:meth:`Scheduler.drop_superseded`) and not started again by that ``run``. :meth:`Scheduler.hold` stops
+dispatching (the autopilot switched off; the driver's SIGUSR1): the runs going finish, then ``run`` returns.
 """
 
 from __future__ import annotations
