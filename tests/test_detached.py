@@ -117,7 +117,7 @@ def test_run_detach_returns_at_once_and_ps_logs_cancel_reach_the_run(tmp_path: P
         cancelled = orchestra(tmp_path, "cancel", "L")  # process B; the run is the driver's
         assert cancelled.returncode == 0, cancelled
         assert cancelled.stdout.startswith(f"L cancelled: its run {row['run_id']} was stopped")
-        assert group_gone(row["pgid"])
+        wait_for(lambda: group_gone(row["pgid"]), "the group is gone", 10)
         assert task(tmp_path, "L").status == "cancelled"
         assert (run_dir(tmp_path, row["run_id"]) / OUTPUT_FILE).read_text() == "first\nsecond\n"
         assert follower.wait(timeout=30) == 0  # the follower ends with the run
@@ -148,7 +148,7 @@ def test_rollback_and_undo_past_a_run_leave_no_phantom(tmp_path: Path) -> None:
     [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "L runs")
     assert orchestra(tmp_path, "rollback", str(before), "--yes").returncode == 0
     wait_for(lambda: not live_runs(tmp_path), "the run stops once its task moved on")
-    assert group_gone(run.pgid)
+    wait_for(lambda: group_gone(run.pgid), "the group is gone", 10)
     assert task(tmp_path, "L").status == "pending"
     # and undoing that rollback does not bring back a task running with nothing running
     assert orchestra(tmp_path, "undo").returncode == 0
@@ -191,7 +191,8 @@ def test_ctrl_c_in_run_on_a_terminal_asks_and_can_leave_the_runs_going(tmp_path:
         assert [r.run_id for r in live_runs(tmp_path)] == [run.run_id]  # still going
         assert task(tmp_path, "L").status == "in_progress"
         assert orchestra(tmp_path, "cancel", "L").returncode == 0
-        assert group_gone(run.pgid) and task(tmp_path, "L").status == "cancelled"
+        wait_for(lambda: group_gone(run.pgid), "the group is gone", 10)
+        assert task(tmp_path, "L").status == "cancelled"
     finally:
         os.close(master)
         starter.kill() if starter.poll() is None else None

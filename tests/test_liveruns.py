@@ -81,7 +81,7 @@ def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Pat
             assert find_run(project, "L") == run.run_id
             done = cancel_run(project, run.run_id)
             assert done.committed and done.ended and done.stopped == run.pgid
-            assert gone(run.pgid)
+            wait_for(lambda: gone(run.pgid), "the group is gone", 10)
             project.refresh()
             assert project.task("L").status == "cancelled"
         assert (run_dir(tmp_path, run.run_id) / OUTPUT_FILE).read_bytes() == b"hello\ntwo\n"

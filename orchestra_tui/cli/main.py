@@ -540,15 +540,17 @@ def logs(
         bool, typer.Option("--follow", "-f", help="Keep printing as the run writes, until it ends.")
     ] = False,
 ) -> None:
-    """A run's output, from whichever process runs it (with --follow, as it is written)."""
+    """A run's output, from whichever process runs it (with --follow, as it is written; a task's run about to
+    start in the background is waited for)."""
     import asyncio
 
-    with _project(ctx, reading=True) as project:
-        from ..engine.liveruns import find_run
+    from ..engine.liveruns import RUN_ID, find_run, next_run
 
-        run_id = find_run(project, ref)
-        root = project.root
     try:
+        with _project(ctx, reading=True) as project:
+            coming = next_run(project, ref) if follow and not RUN_ID.fullmatch(ref) else None
+            run_id = coming or find_run(project, ref)
+            root = project.root
         asyncio.run(_print_output(root, run_id, follow))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None

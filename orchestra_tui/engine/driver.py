@@ -32,6 +32,7 @@ import asyncio
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,6 +52,7 @@ DRIVERS_DIR = "drivers"
 RECORD_FILE = "driver.json"
 LOG_FILE = "log.txt"
 SUMMARY_FILE = "summary.json"
+KEEP = 20  # ended drivers whose directory is kept
 
 
 def drivers_dir(root: Path) -> Path:
@@ -126,6 +128,7 @@ def start_driver(
     root = Path(root).resolve()
     fsio.private_dir(root / STATE_DIR)
     fsio.private_dir(drivers_dir(root))
+    _prune(root)
     driver_id = new_run_id()
     directory = drivers_dir(root) / driver_id
     os.mkdir(directory, fsio.DIR_MODE)
@@ -148,6 +151,18 @@ def start_driver(
     finally:
         os.close(log)
     return Driver(root, driver_id, process.pid, ProcessGroup.of(process.pid), options, process)
+
+
+def _prune(root: Path) -> None:
+    """Keep the directories of the last :data:`KEEP` drivers that ended (their log and summary); remove older ones."""
+    try:
+        names = sorted(os.listdir(drivers_dir(root)))
+    except OSError:
+        return
+    ended = [name for name in names if (drivers_dir(root) / name / SUMMARY_FILE).exists()]
+    for name in ended[:-KEEP] if len(ended) > KEEP else []:
+        if not _locked(drivers_dir(root) / name / RECORD_FILE):
+            shutil.rmtree(drivers_dir(root) / name, ignore_errors=True)
 
 
 def live_drivers(root: Path) -> list[Driver]:

@@ -46,6 +46,7 @@ POLL = 0.1  # seconds between two looks at a followed run
 CHUNK = 256 * 1024  # bytes one read returns at most
 BACKLOG = 64 * 1024  # bytes of a run's output so far a watcher publishes when it first sees the run
 SKIP_AFTER = 4 * 1024 * 1024  # a watcher this far behind a run's output jumps to its last BACKLOG bytes
+STOP_WAIT = 5.0  # seconds cancel_run waits for a SIGKILLed group to be gone
 CANCEL_WAIT = 10.0  # seconds cancel_run waits for the run's owner to let go of it
 RUN_ID = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}")
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -204,6 +205,22 @@ def find_run(project: Project, ref: str) -> str:
     return task.last_run_id
 
 
+def next_run(project: Project, task_id: str, poll: float = POLL) -> str | None:
+    """Wait for a live run of the task, while one may still come: the task is pending or in progress and a
+    driver (engine/driver.py) is alive. Its run id, or None once none can come."""
+    from .driver import live_drivers
+
+    while True:
+        live = [run.run_id for run in live_runs(project.root) if run.task_id == task_id]
+        if live:
+            return live[-1]
+        project.refresh()
+        status = project.task(task_id).status
+        if status not in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS) or not live_drivers(project.root):
+            return None
+        time.sleep(poll)
+
+
 # ------------------------------------------------------------------------------------ reading
 
 
@@ -309,7 +326,12 @@ def _stop_group(root: Path, run_id: str) -> int | None:
     group = ProcessGroup.from_dict(record)
     if group is None or not is_live(root, run_id):
         return None
-    return group.pgid if group.stop() else None
+    if not group.stop():
+        return None
+    deadline = time.monotonic() + STOP_WAIT
+    while group.alive() and time.monotonic() < deadline:  # SIGKILL sent: bounded wait for it to land
+        time.sleep(0.02)
+    return group.pgid
 
 
 # ------------------------------------------------------------------------------------ a bus for all
