@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import OrchestraError, PlanError
-from .main import JsonOption, _confirm, _project, _root, app, render
+from .main import JsonOption, _confirm, _project, _root, app, formatting, render
 
 PLAN_FILE = "orchestra.toml"  # (plan.PLAN_FILE; not imported: `orchestra --help` loads no pydantic)
 
@@ -57,7 +57,7 @@ def import_taskmaster(
         edit = merge_tasks(plan_path.read_text(encoding="utf-8-sig"), imported.tasks, managed=MANAGED_KEYS)
         say(
             f"{PLAN_FILE}: {len(edit.added)} tasks added, {len(edit.changed)} changed, {len(edit.unchanged)} unchanged"
-            + (f" (changed: {render.id_list(edit.changed, 12)})" if edit.changed else "")
+            + (f" (changed: {formatting.id_list(edit.changed, 12)})" if edit.changed else "")
         )
         if edit.added or edit.changed:
             _confirm(yes, "Write these changes?")

@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import spent, status_text
+from ...cli.render import status_text
+from ...formatting import spent
 from ...graph import natural_key
 from ...models import PRIORITY_RANK, ProjectPhase, TaskStatus
 from ..messages import ActionRequested, TaskSelected
