@@ -44,9 +44,8 @@ from typing import Any
 
 from ..errors import OrchestraError
 from ..store import fsio
-from .liveruns import lock_held
 from .project import STATE_DIR
-from .runs import ProcessGroup, new_run_id
+from .runs import ProcessGroup, lock_held, new_run_id
 
 DRIVERS_DIR = "drivers"
 RECORD_FILE = "driver.json"

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import errno
-import fcntl
 import json
 import os
 import re
@@ -40,7 +38,7 @@ from ..errors import OrchestraError, TransitionError
 from ..models import TaskStatus
 from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted
 from .project import STATE_DIR, Project
-from .runs import EVENTS_FILE, INTERRUPTED, OUTPUT_FILE, RUNS_DIR, ProcessGroup, runs_dir
+from .runs import EVENTS_FILE, INTERRUPTED, OUTPUT_FILE, RUNS_DIR, ProcessGroup, lock_held, runs_dir
 
 POLL = 0.1  # seconds between two looks at a followed run
 CHUNK = 256 * 1024  # bytes one read returns at most
@@ -72,18 +70,6 @@ def open_run_file(root: Path, run_id: str, name: str) -> int:
     finally:
         for fd in fds:
             os.close(fd)
-
-
-def lock_held(fd: int) -> bool:
-    """Whether another process holds the (exclusive) live lock of this ``events.jsonl``."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as error:
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return True
-        raise
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    return False
 
 
 def _events(data: bytes) -> list[dict[str, Any]]:
