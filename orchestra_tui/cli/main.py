@@ -69,7 +69,7 @@ class _Group(TyperGroup):
         help_text.plain(self)
         return super().main(*args, **kwargs)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         try:
             return super().invoke(ctx)
         except OrchestraError as error:
@@ -105,7 +105,8 @@ TaskId = Annotated[str, typer.Argument(help="Task id, e.g. DES-001.", show_defau
 
 
 def _root(ctx: typer.Context) -> str:
-    return ctx.find_root().obj
+    root: str = ctx.find_root().obj
+    return root
 
 
 def _plan_dir(ctx: typer.Context) -> Path:

@@ -60,7 +60,7 @@ class DamageKeepingCompositor(Compositor):
         if not self._full_map_invalidated or self.root is None:
             return self._full_map
         before = self._full_map
-        after = Compositor.full_map.fget(self)  # type: ignore[attr-defined]
+        after: CompositorMap = Compositor.full_map.fget(self)  # type: ignore[attr-defined]
         if self.size.region not in self._dirty_regions:
             changed = {geometry.clip.intersection(geometry.region) for _, geometry in after.items() ^ before.items()}
             self._dirty_regions.update(region for region in changed if region)
