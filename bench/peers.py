@@ -62,11 +62,11 @@ def taskmaster(base: Path, n: int, rounds: int) -> list[tuple[str, float, float]
         return []
     root = base / f"tm-{n}"
     root.mkdir()
-    # Taskmaster's set-status takes numeric ids or ids with a hyphen: T-00001 rather than the generator's T00001.
+    # Taskmaster takes numeric ids or three letters and a number: TSK-00001 rather than the generator's T00001.
     document = plan_document(n)
     for task in document["tasks"]:
-        task["id"] = "T-" + task["id"][1:]
-        task["dependencies"] = ["T-" + dep[1:] for dep in task.get("dependencies", [])]
+        task["id"] = "TSK-" + task["id"][1:]
+        task["dependencies"] = ["TSK-" + dep[1:] for dep in task.get("dependencies", [])]
     (root / "orchestra.toml").write_bytes(tomli_w.dumps(document).encode())
     orchestra = [*_command(), "-p", str(root)]
     timed([*orchestra, "export", "taskmaster"], root)
