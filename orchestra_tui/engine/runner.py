@@ -30,7 +30,7 @@ import signal
 import socket
 import time
 from collections.abc import Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,18 @@ class RunResult:
     @property
     def duration_seconds(self) -> float:
         return (self.completed_at - self.started_at).total_seconds()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """Back from :meth:`to_dict` (the driver's summary; ``output`` may be left out)."""
+        return cls(
+            **{name: data.get(name) for name in ("task_id", "agent", "status", "run_id", "error")},
+            **{name: data.get(name) for name in ("input_tokens", "output_tokens", "cost_usd")},
+            output=data.get("output") or "",
+            handoff=bool(data.get("handoff")),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            completed_at=datetime.fromisoformat(data["completed_at"]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,7 +170,7 @@ class Runner:
         name = name or self.project.agent_of(task)
         agent = self._agents.get(name)
         if not self._given:
-            from ..agents.registry import agent_configs, build_agent, process_agent
+            from ..agents.registry import agent_configs, placed_agent, process_agent
 
             registered = process_agent(name)  # registered from code in this process: wins over the plan's
             if registered is not None:
@@ -168,7 +180,7 @@ class Runner:
             if agent is None:
                 configs = agent_configs(self.project.plan)
                 if name in configs:
-                    agent = self._agents[name] = build_agent(name, configs[name])
+                    agent = self._agents[name] = placed_agent(name, configs[name], self.project.plan)
         if agent is None:
             known = sorted(self._agents) if self._given else sorted(agent_configs(self.project.plan))
             raise OrchestraError(f"unknown agent {name!r} for {task.task_id}; agents: {', '.join(known) or 'none'}")
@@ -372,10 +384,8 @@ class Runner:
             return await process.wait()
         finally:
             if process.returncode is None:  # cancelled: the command and whatever it started go too
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 await asyncio.shield(process.wait())
 
     def _verify_text(self, run: Run, data: bytes) -> None:
@@ -427,10 +437,8 @@ class Runner:
             status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
         output = self._answer(run, outcome.finished if outcome.error is None else None)
         seconds = run.log.elapsed()
-        try:
+        with suppress(OrchestraError):  # disk full: the outcome is committed; the run's log lacks its last line
             run.log.event("end", status=status, error=outcome.error, seconds=seconds)
-        except OrchestraError:
-            pass  # disk full: the outcome is committed; the run's own log just lacks its last line
         run.log.close()
         run.ended = True
         ended = RunEnded(
