@@ -126,7 +126,7 @@ def test_a_missing_argument_is_named_as_the_help_names_it() -> None:
 def test_the_app_and_the_commands_start_without_networkx() -> None:
     """Issue 15 item 3 / issue 14 item 12: networkx (~90 ms) only names the cycles of a broken plan."""
     script = (
-        "import sys\nimport orchestra_tui.tui.app, orchestra_tui.engine.project, orchestra_tui.tui.dag_layout\n"
+        "import sys\nimport orchestra_tui.tui.app, orchestra_tui.engine.project, orchestra_tui.dag_layout\n"
         "print(' '.join(m for m in ('networkx', 'httpx') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
