@@ -44,7 +44,6 @@ from itertools import accumulate, chain, compress, pairwise, product, repeat
 from operator import add, gt, or_, sub
 from typing import Generic, TypeVar
 
-
 from orchestra_tui.graph import natural_key
 from orchestra_tui.marks import STATUS_MARKS
 
