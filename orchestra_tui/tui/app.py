@@ -30,6 +30,7 @@ from ..cli import render
 from ..display import one_line, printable
 from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
 from ..engine.runner import CANCELLED
+from ..engine.scheduler import Summary
 from ..errors import OrchestraError
 from . import bindings
 from .commands import TaskCommands
@@ -97,6 +98,7 @@ class OrchestraApp(App[None]):
         self.selected: str | None = None
         self.view = "board"
         self._stale: set[str] = set()  # views to redraw in full when next shown
+        self.autopilot: Worker[Summary] | None = None  # the autopilot's driving loop while it is on
         self._header_due = False
 
     # -- building -------------------------------------------------------------------------------------
@@ -191,6 +193,8 @@ class OrchestraApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.report(event.worker.error)
+        if event.worker.name == "autopilot" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self._autopilot_ended(event.worker)
 
     def _poll(self) -> None:
         with self._guard():
@@ -219,7 +223,8 @@ class OrchestraApp(App[None]):
         name = one_line(project.plan.project.name or project.plan.project.id)
         keys = {binding.action: self.keys_of(binding) for binding in bindings.BINDINGS}
         tabs = [(view, keys[f"view('{view}')"], VIEW_TITLES[view]) for view in self.views]
-        self.main.query_one(ProjectHeader).show(name, self.session.figures(), tabs, self.view)
+        header = self.main.query_one(ProjectHeader)
+        header.show(name, self.session.figures(), tabs, self.view, autopilot=self.autopilot is not None)
 
     def _draw_detail(self) -> None:
         runs = self.session.runs_of(self.selected) if self.selected in self.session.project.tasks else []
@@ -334,6 +339,33 @@ class OrchestraApp(App[None]):
             self.notify(f"{len(self.session.scheduler.jobs)} tasks are running, the plan's parallel_max", markup=False)
         elif not unusable:
             self.notify(render.next_line(self.session.project), markup=False)
+
+    def action_autopilot(self) -> None:
+        """``A``: switch the autopilot on (the engine's driving loop, as ``orchestra run``) or off (the runs going
+        carry on; only the dispatching stops)."""
+        if self.autopilot is not None:
+            self.autopilot.cancel()
+            self.autopilot = None
+            self.notify("autopilot off: the runs going carry on")
+        else:
+            self.autopilot = self.run_worker(
+                self.session.drive(), name="autopilot", group="autopilot", exit_on_error=False
+            )
+            self.notify("autopilot on: ready tasks are dispatched until none is left (A stops it)")
+        self._draw_header()
+
+    def _autopilot_ended(self, worker: Worker[Summary]) -> None:
+        """The autopilot's loop ended on its own: say what it did and what is left (a person is needed now)."""
+        if worker is not self.autopilot:
+            return
+        self.autopilot = None
+        self._draw_header()
+        summary = worker.result
+        if worker.state != WorkerState.SUCCESS or summary is None:
+            return
+        for task_id, reason in list(summary.unusable.items())[:3]:
+            self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
+        self.notify(f"autopilot done: {autopilot_line(summary)}; {render.next_line(self.session.project)}", timeout=15)
 
     @work(group="actions", exit_on_error=False)
     async def action_complete(self, task_id: str | None = None) -> None:
@@ -536,6 +568,16 @@ class OrchestraApp(App[None]):
         with self._guard():
             self.settings = self.settings.model_copy(update={"theme": theme.name})
             save_config(self.settings_dir, self.settings)
+
+
+def autopilot_line(summary: Summary) -> str:
+    """What one autopilot drive did: ``7 runs: 6 completed, 1 failed``."""
+    counts: dict[str, int] = {}
+    for result in summary.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    runs = len(summary.results)
+    detail = ", ".join(f"{number} {status}" for status, number in sorted(counts.items()))
+    return f"{runs} run{'s' * (runs != 1)}" + (f": {detail}" if detail else "")
 
 
 FULL_COLLECTION_EVERY = 100  # young collections between two full ones (Python's default: 10)

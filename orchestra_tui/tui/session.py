@@ -34,7 +34,7 @@ from ..engine.bus import (
 from ..engine.project import Project
 from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
-from ..engine.scheduler import Scheduler
+from ..engine.scheduler import Scheduler, Summary
 from ..errors import TransitionError
 from ..models import TaskStatus
 from ..store import Entry
@@ -153,6 +153,12 @@ class Session:
         for task_id in started:
             self._watch(self.scheduler.jobs[task_id], task_id)
         return started
+
+    async def drive(self) -> Summary:
+        """The autopilot: the engine's driving loop (``Scheduler.drive``), dispatching ready tasks up to
+        ``parallel_max`` until none is ready and none of this app's runs goes. Cancelling it stops the
+        dispatching only; the runs going carry on."""
+        return await self.scheduler.drive()
 
     def _watch(self, job: asyncio.Task[RunResult | None], task_id: str) -> None:
         """A job that raises (its final commit failed) becomes an ``EngineError`` on the bus."""

@@ -43,13 +43,22 @@ class ProjectHeader(Static):
     ProjectHeader { height: 2; padding: 0 1; background: $panel; }
     """
 
-    def show(self, name: str, figures: Mapping[str, Any], views: Sequence[tuple[str, str, str]], current: str) -> None:
-        """``views``: (id, key, title) of each view mounted; ``current`` the id on show."""
+    def show(
+        self,
+        name: str,
+        figures: Mapping[str, Any],
+        views: Sequence[tuple[str, str, str]],
+        current: str,
+        *,
+        autopilot: bool = False,
+    ) -> None:
+        """``views``: (id, key, title) of each view mounted; ``current`` the id on show; ``autopilot``: it is on."""
         tabs = [
             Content.styled(f" {key} {title} ", "reverse bold" if view == current else "$text-muted")
             for view, key, title in views
         ]
-        top = Content.assemble((name, "bold"), "  ", *tabs)
+        pilot = [Content("  "), Content.styled(" ⟳ autopilot ", "bold reverse $accent")] if autopilot else []
+        top = Content.assemble((name, "bold"), "  ", *tabs, *pilot)
         self.update(Content("\n").join([top, figures_line(figures)]))
 
 

@@ -1,0 +1,77 @@
+"""The autopilot (issue 10): ``A`` (and "Run until done" in the palette) drives the plan to the end with the
+engine's own loop (``Scheduler.drive``, which ``orchestra run`` uses too); the header says it is on. Runs are
+the real shell agent on copies of the demo in tmp_path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from orchestra_tui.tui.app import OrchestraApp
+from orchestra_tui.tui.widgets.header import ProjectHeader
+
+from .conftest import app_on, task_block, until, write_plan
+
+SIZE = (120, 40)
+
+
+def notes(app: OrchestraApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+def header(app: OrchestraApp) -> str:
+    return str(app.query_one(ProjectHeader).render())
+
+
+def statuses(app: OrchestraApp) -> set[str]:
+    return {task.status.value for task in app.session.project.tasks.values()}
+
+
+async def test_one_press_of_A_finishes_the_demo(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "autopilot" not in header(app)
+        await pilot.press("A")
+        await until(pilot, lambda: statuses(app) == {"completed"}, "the ten tasks completed", timeout=60)
+        await until(
+            pilot, lambda: any(n.startswith("autopilot done: 10 runs: 10 completed") for n in notes(app)), "done"
+        )
+        assert "autopilot" not in header(app) and app.autopilot is None
+        assert len(app.session.project.tasks) == 10
+        assert not any(n.startswith("dispatched") for n in notes(app))  # no other key was pressed
+
+
+async def _palette(pilot: Pilot, app: OrchestraApp, text: str) -> None:
+    await pilot.press("ctrl+p")
+    await pilot.press(*text)
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+
+
+async def test_run_until_done_from_the_palette_shows_in_the_header_and_A_again_stops_dispatching_not_the_runs(
+    tmp_path: Path,
+) -> None:
+    """A waits for a file; B needs A. Switched off while A runs: A still ends, B is not started."""
+    root = tmp_path / "p"
+    plan = write_plan(
+        root,
+        task_block("A", commands=["while [ ! -f go ]; do sleep 0.02; done; echo A done"])
+        + task_block("B", ["A"], commands=["echo B"]),
+    )
+    plan.write_text(plan.read_text().replace('name = "Test"\n', 'name = "Test"\nauto_complete = true\n'))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await _palette(pilot, app, "Run until done")
+        await until(pilot, lambda: app.session.running_here("A") and "autopilot" in header(app), "A running")
+        await pilot.press("A")
+        await until(pilot, lambda: "autopilot" not in header(app), "the autopilot off")
+        assert app.session.running_here("A")
+        (root / "go").touch()
+        await until(pilot, lambda: app.session.project.tasks["A"].status.value == "completed", "A ends", timeout=10)
+        await pilot.pause(0.3)
+        assert app.session.project.tasks["B"].status.value == "pending" and not app.session.scheduler.jobs
+        assert "autopilot off: the runs going carry on" in notes(app)
