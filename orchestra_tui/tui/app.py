@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from ..cli import render
 from ..display import one_line, printable
-from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
+from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
 from ..engine.runner import CANCELLED
 from ..engine.scheduler import Summary
 from ..errors import OrchestraError
@@ -254,6 +254,8 @@ class OrchestraApp(App[None]):
                 self.notify(f"{event.task_id}: {event.retrying}: {event.reason}", severity="warning", markup=False)
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=10, markup=False)
+            elif isinstance(event, PlanRejected):
+                self.notify(plan_rejected_text(event.problems), severity="error", timeout=15, markup=False)
         if not self._header_due:  # usage comes often while runs stream: one redraw per frame
             self._header_due = True
             self.call_after_refresh(self._draw_header_due)
@@ -568,6 +570,19 @@ class OrchestraApp(App[None]):
         with self._guard():
             self.settings = self.settings.model_copy(update={"theme": theme.name})
             save_config(self.settings_dir, self.settings)
+
+
+PLAN_PROBLEMS_SHOWN = 5  # lines of a rejected plan's problems in its notification (`orchestra validate` lists all)
+
+
+def plan_rejected_text(problems: tuple[str, ...]) -> str:
+    """The notification for a plan edit that cannot be used: the last valid plan stays on show."""
+    more = len(problems) - PLAN_PROBLEMS_SHOWN
+    lines = [
+        *problems[:PLAN_PROBLEMS_SHOWN],
+        *([f"… and {more} more (orchestra validate lists them)"] if more > 0 else []),
+    ]
+    return "the plan was not taken up, the last valid one stays on show:\n" + "\n".join(lines)
 
 
 def autopilot_line(summary: Summary) -> str:

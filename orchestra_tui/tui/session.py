@@ -31,6 +31,7 @@ from ..engine.bus import (
     StateReloaded,
     TaskChanged,
 )
+from ..engine.plan_watch import PlanWatch
 from ..engine.project import Project
 from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
@@ -59,6 +60,7 @@ class Session:
         with project.quietly():  # opening the app sends nothing (docs/ARCHITECTURE.md C13)
             self.recovered = recover_interrupted(project)
         self.runs = RunIndex(project.root)
+        self.plan_watch = PlanWatch(project, self.bus)
 
     @classmethod
     def open(
@@ -127,8 +129,10 @@ class Session:
         return started + outputs + others + tail
 
     def refresh(self) -> bool:
-        """Catch up with other processes (a stat of the journal when nothing changed)."""
-        return self.project.refresh()
+        """Catch up with other processes and with the plan file (a stat of the journal and of the plan files
+        when nothing changed); an edit of the plan is synced, a bad one published as ``PlanRejected``."""
+        caught_up = self.project.refresh()
+        return self.plan_watch.check() or caught_up
 
     def new_notes(self) -> list[str]:
         """The store's repairs and warnings not yet returned (damage found on open or while catching up)."""
