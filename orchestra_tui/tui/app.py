@@ -28,11 +28,12 @@ from textual.worker import Worker, WorkerState
 
 from ..cli import render
 from ..display import one_line, printable
+from ..engine.attention import needs_person
 from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
-from ..engine.runner import CANCELLED
 from ..engine.scheduler import Summary
 from ..errors import OrchestraError
 from . import bindings
+from .alerts import Alerts, NotifyConfig
 from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
 from .frames import MainScreen
@@ -99,6 +100,7 @@ class OrchestraApp(App[None]):
         self.view = "board"
         self._stale: set[str] = set()  # views to redraw in full when next shown
         self.autopilot: Worker[Summary] | None = None  # the autopilot's driving loop while it is on
+        self.alerts = Alerts(settings.notify or NotifyConfig())
         self._header_due = False
 
     # -- building -------------------------------------------------------------------------------------
@@ -248,8 +250,9 @@ class OrchestraApp(App[None]):
                     output.show(event.task_id)
             elif isinstance(event, RunEnded):
                 output.run_ended(event.run_id, event.task_id, event.status, event.error)
-                if event.error and event.error != CANCELLED:  # a cancel was asked for here
-                    self.notify(f"{event.task_id} failed: {event.error}", severity="error", timeout=10, markup=False)
+                call = needs_person(event)
+                if call is not None:
+                    self.alerts.call(self, call, "error" if event.error else "information")
             elif isinstance(event, RunRetry):
                 self.notify(f"{event.task_id}: {event.retrying}: {event.reason}", severity="warning", markup=False)
             elif isinstance(event, EngineError):
@@ -367,7 +370,8 @@ class OrchestraApp(App[None]):
             return
         for task_id, reason in list(summary.unusable.items())[:3]:
             self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
-        self.notify(f"autopilot done: {autopilot_line(summary)}; {render.next_line(self.session.project)}", timeout=15)
+        line = f"autopilot done: {autopilot_line(summary)}; {render.next_line(self.session.project)}"
+        self.alerts.call(self, line, "information")
 
     @work(group="actions", exit_on_error=False)
     async def action_complete(self, task_id: str | None = None) -> None:
