@@ -93,3 +93,29 @@ def test_version_and_help_import_none_of_the_heavy_libraries(args: list[str]) ->
     done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
     assert ("0.1" in done.stdout) if args == ["--version"] else ("demo" in done.stdout and "next" in done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "usage", "shown"),
+    [
+        (["show", "--help"], "Usage: orchestra show [OPTIONS] TASK_ID", ["TASK_ID", "--json"]),
+        (["diff", "--help"], "Usage: orchestra diff [OPTIONS] ENTRY [ENTRY2]", ["ENTRY"]),
+        (["list", "--help"], "Usage: orchestra list [OPTIONS]", ["[critical|high|medium|low]"]),
+        (["import", "taskmaster", "--help"], "Usage: orchestra import taskmaster [OPTIONS] PATH", ["--all-tags"]),
+        (["--help"], "Usage: orchestra [OPTIONS] COMMAND [ARGS]...", ["--version"]),
+    ],
+)
+def test_help_names_arguments_in_capitals_and_gives_flags_no_type(
+    args: list[str], usage: str, shown: list[str]
+) -> None:
+    """Item 11: typer's ``<bool>``, ``<str>`` and ``{task_id}`` do not reach the help."""
+    result = runner.invoke(app, args, terminal_width=100)
+    assert result.exit_code == 0, result.output
+    assert usage in result.stdout
+    assert all(text in result.stdout for text in shown)
+    assert "<bool>" not in result.stdout and "<str>" not in result.stdout and "{" not in result.stdout
+
+
+def test_a_missing_argument_is_named_as_the_help_names_it() -> None:
+    result = runner.invoke(app, ["show"])
+    assert result.exit_code == 2 and "Missing argument 'TASK_ID'" in result.stderr

@@ -26,7 +26,7 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
-from . import safe
+from . import help_text, safe
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
     from ..agents.base import Usability
@@ -57,7 +57,12 @@ render = _lazy("orchestra_tui.cli.render")
 
 
 class _Group(TyperGroup):
-    """Turns every user error into one line on stderr and exit code 1 (click handles usage errors: 2)."""
+    """Turns every user error into one line on stderr and exit code 1 (click handles usage errors: 2); labels
+    options and arguments in ``--help`` the plain way (``help_text.py``)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        help_text.plain(self)
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:

@@ -277,6 +277,17 @@ class Project:
     def cancel(self, task_id: str) -> Entry:
         return self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
 
+    def cancel_run(self, task_id: str, run_id: str) -> Entry:
+        """Cancel the task only while it is in run ``run_id`` (in progress, with that ``last_run_id``), checked in
+        the same commit; :class:`SupersededError` otherwise (the task moved on, nothing is written)."""
+
+        def change(record: Record) -> Record:
+            if (record.get("status"), record.get("last_run_id")) != (TaskStatus.IN_PROGRESS.value, run_id):
+                raise SupersededError(f"{task_id} is no longer in run {run_id} (it is {record.get('status')})")
+            return transitions.cancel(record)
+
+        return self._transition(task_id, "cancel", f"{task_id} cancelled (run {run_id})", change, run=run_id)
+
     def retry(self, task_id: str, downstream: bool = False) -> Entry:
         """Reopen a failed, cancelled or review task; with ``downstream``, every later task not completed too."""
 

@@ -27,6 +27,7 @@ import codecs
 import os
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Mapping
 from contextlib import aclosing
@@ -51,6 +52,7 @@ CANCELLED = "cancelled by user"
 DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
 RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult holds (output.txt has it all)
 SUPERSEDED = "superseded"
+HOST = socket.gethostname()  # recorded with each run: which machine's process owns it
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,16 @@ class Runner:
     def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
         task_id = task.task_id
         config = instance.config
-        log.event("run", task=task_id, agent=name, type=config.type.value, model=config.model, actor=self.project.actor)
+        log.event(
+            "run",
+            task=task_id,
+            agent=name,
+            type=config.type.value,
+            model=config.model,
+            actor=self.project.actor,
+            pid=os.getpid(),
+            host=HOST,
+        )
         try:
             entry = self.project.start(task_id, run_id=log.run_id)
         except BaseException:
@@ -408,7 +419,9 @@ class Runner:
             superseded, outcome.error = True, str(moved)
         except TransitionError as refused:  # another process changed what the task needs while it ran
             outcome.error = f"{refused}; the run's output is in {run.log.dir}"
-        if superseded:
+        if superseded and _cancelled_in(project, task_id, run.run_id):  # `cancel` of this run, from any face
+            status, outcome.error = TaskStatus.CANCELLED.value, None
+        elif superseded:
             status = SUPERSEDED
         else:
             status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
@@ -498,6 +511,11 @@ def _plus(total: int | None, value: int | None) -> int | None:
 
 def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
+
+
+def _cancelled_in(project: Project, task_id: str, run_id: str) -> bool:
+    task = project.tasks.get(task_id)
+    return task is not None and task.status == TaskStatus.CANCELLED and task.last_run_id == run_id
 
 
 def _discard(log: RunLog) -> None:

@@ -32,7 +32,7 @@ from ..engine.attention import needs_person
 from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
 from ..engine.scheduler import Summary
 from ..errors import OrchestraError
-from . import bindings
+from . import bindings, screenshots
 from .alerts import Alerts, NotifyConfig
 from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
@@ -558,7 +558,12 @@ class OrchestraApp(App[None]):
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves to ~/Downloads, or fails when there is none
+                command = SystemCommand(
+                    "Screenshot", "Save an SVG of the screen (.orchestra/screenshots/)", self.action_screenshot
+                )
+            yield command
         for binding in bindings.BINDINGS:
             if self.offered(binding.action.split("(")[0]):
                 yield SystemCommand(
@@ -566,6 +571,13 @@ class OrchestraApp(App[None]):
                     bindings.HELP[binding.id or ""],
                     lambda action=binding.action: self.call_later(self.run_action, action),
                 )
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen into the screenshots folder and say where (``screenshots.py``)."""
+        with self._guard():
+            folder = path or self.settings.screenshots
+            saved = screenshots.save(self.export_screenshot(), self.session.project.root, folder, filename)
+            self.notify(f"screenshot saved to {saved}", timeout=10)
 
     def _remember_theme(self, theme: Theme) -> None:
         if theme.name == self.remembered_theme or not self.remember:
