@@ -19,8 +19,10 @@ def needs_person(event: Event) -> str | None:
         return None
     if event.handoff:
         return f"{event.task_id} is waiting for you: it was handed to a person"
+    if event.status == TaskStatus.CANCELLED or event.error == CANCELLED:
+        return None  # a person asked for it
     if event.error is not None:
-        return None if event.error == CANCELLED else f"{event.task_id} failed: {event.error}"
+        return f"{event.task_id} failed: {event.error}"
     if event.status == TaskStatus.REVIEW:
         return f"{event.task_id} is ready for review"
     return None

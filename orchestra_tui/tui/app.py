@@ -30,6 +30,7 @@ from ..cli import render
 from ..display import one_line, printable
 from ..engine.attention import needs_person
 from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
+from ..engine.liveruns import POLL
 from ..engine.scheduler import Summary
 from ..errors import OrchestraError
 from . import bindings, screenshots
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from ..engine.project import Project
 
 REFRESH = 0.25  # seconds between two looks at the journal for other processes' changes
+RUN_WATCH = POLL  # seconds between two looks at the runs other processes own (their output)
 VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline", "table": "Table"}
 _REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo"})  # ActionRequested -> action_*
 
@@ -142,6 +144,8 @@ class OrchestraApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.run_worker(self.session.forward(self.post_message), name="engine events", exit_on_error=False)
         self.set_interval(REFRESH, self._poll)
+        self.set_interval(RUN_WATCH, self._watch_runs)
+        self._watch_runs()  # the runs going elsewhere, with their text so far, from the first frame
         self.call_after_refresh(_calm_collector)
         order = project.graph.topological_order()
         self.selected = self.session.next_task() or (order[0] if order else None)
@@ -197,6 +201,10 @@ class OrchestraApp(App[None]):
             self.report(event.worker.error)
         if event.worker.name == "autopilot" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._autopilot_ended(event.worker)
+
+    def _watch_runs(self) -> None:
+        with self._guard():
+            self.session.watch_runs()
 
     def _poll(self) -> None:
         with self._guard():
@@ -390,8 +398,12 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_cancel(self, task_id: str | None = None) -> None:
         target = task_id or self._target()
-        if self.session.running_here(target):
-            question = ConfirmDialog(f"Stop the run of {target} and cancel the task?", "Its output so far is kept.")
+        elsewhere = self.session.running_elsewhere(target)
+        if self.session.running_here(target) or elsewhere is not None:
+            owner = "" if elsewhere is None else f" (run by another process, pid {elsewhere.owner_pid or '?'})"
+            question = ConfirmDialog(
+                f"Stop the run of {target}{owner} and cancel the task?", "Its output so far is kept."
+            )
             if not await self.push_screen_wait(question):
                 return
         await self.session.cancel(target)

@@ -31,6 +31,7 @@ from ..engine.bus import (
     StateReloaded,
     TaskChanged,
 )
+from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_run, run_info
 from ..engine.plan_watch import PlanWatch
 from ..engine.project import Project
 from ..engine.runner import RunResult
@@ -61,6 +62,7 @@ class Session:
             self.recovered = recover_interrupted(project)
         self.runs = RunIndex(project.root)
         self.plan_watch = PlanWatch(project, self.bus)
+        self.watcher = RunWatcher(project.root, self.bus)  # runs other processes own, on the same bus
 
     @classmethod
     def open(
@@ -132,7 +134,13 @@ class Session:
         """Catch up with other processes and with the plan file (a stat of the journal and of the plan files
         when nothing changed); an edit of the plan is synced, a bad one published as ``PlanRejected``."""
         caught_up = self.project.refresh()
+        self.scheduler.drop_superseded()  # a run of ours cancelled (or its task moved on) elsewhere stops here
         return self.plan_watch.check() or caught_up
+
+    def watch_runs(self) -> None:
+        """One look at the runs other processes own: their start, output (the text so far on first sight),
+        retries and end are published on the bus like this process's own."""
+        self.watcher.poll()
 
     def new_notes(self) -> list[str]:
         """The store's repairs and warnings not yet returned (damage found on open or while catching up)."""
@@ -191,8 +199,22 @@ class Session:
         self._refuse_live(task_id, "fail")
         return self.project.fail(task_id, reason)
 
-    async def cancel(self, task_id: str) -> Entry:
-        """Cancel the task; a run of it going here is stopped first (its output is kept)."""
+    def running_elsewhere(self, task_id: str) -> LiveRun | None:
+        """The task's live run when another process owns it."""
+        task = self.project.tasks.get(task_id)
+        if task is None or task.status != TaskStatus.IN_PROGRESS or not task.last_run_id or self.running_here(task_id):
+            return None
+        return run_info(self.project.root, task.last_run_id)
+
+    async def cancel(self, task_id: str) -> Entry | Cancelled:
+        """Cancel the task; a run of it going here is stopped first (its output is kept). A run another process
+        owns is cancelled through the engine (``liveruns.cancel_run``: the task is cancelled, then its recorded
+        process group stopped), in a thread with a project handle of its own, since it waits for the group."""
+        elsewhere = self.running_elsewhere(task_id)
+        if elsewhere is not None:
+            cancelled = await asyncio.to_thread(_cancel_elsewhere, self.project.root, elsewhere.run_id)
+            self.refresh()
+            return cancelled
         await self.scheduler.cancel(task_id)
         return self.project.cancel(task_id)
 
@@ -240,5 +262,12 @@ class Session:
             if transport is not None:
                 await transport.close_http_client()
         finally:
+            self.watcher.close()
             self.subscription.close()
             self.project.close()
+
+
+def _cancel_elsewhere(root: Path, run_id: str) -> Cancelled:
+    """``cancel_run`` through a project opened for it (its commit and waits stay off the app's thread)."""
+    with Project.open(root, actor="tui") as project:
+        return cancel_run(project, run_id)
