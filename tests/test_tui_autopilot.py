@@ -5,10 +5,14 @@ the real shell agent on copies of the demo in tmp_path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
+from orchestra_tui.tui import bindings
 from orchestra_tui.tui.app import OrchestraApp
 from orchestra_tui.tui.widgets.header import ProjectHeader
 
@@ -44,6 +48,14 @@ async def test_one_press_of_A_finishes_the_demo(demo_dir: Path, tmp_path: Path) 
         assert not any(n.startswith("dispatched") for n in notes(app))  # no other key was pressed
 
 
+async def test_the_help_lists_A(demo_dir: Path, tmp_path: Path) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = [row for _, section in app.help_sections() for row in section]
+        assert ("A", "Run until done [autopilot]", bindings.HELP["autopilot"]) in rows
+
+
 async def _palette(pilot: Pilot, app: OrchestraApp, text: str) -> None:
     await pilot.press("ctrl+p")
     await pilot.press(*text)
@@ -75,3 +87,31 @@ async def test_run_until_done_from_the_palette_shows_in_the_header_and_A_again_s
         await pilot.pause(0.3)
         assert app.session.project.tasks["B"].status.value == "pending" and not app.session.scheduler.jobs
         assert "autopilot off: the runs going carry on" in notes(app)
+
+
+FIGURES: dict[str, Any] = {
+    "completion_percentage": 30,
+    "completed_tasks": 3,
+    "total_tasks": 10,
+    "hours_done": 4.5,
+    "hours_total": 15,
+    "running": 3,
+    "by_status": {},
+    "tokens": None,
+    "cost_usd": None,
+}
+
+
+class HeaderApp(App[None]):
+    """The header alone, as the app draws it with the autopilot on."""
+
+    def compose(self) -> ComposeResult:
+        yield ProjectHeader(id="header")
+
+    def on_mount(self) -> None:
+        views = [("board", "1", "Board"), ("dag", "2", "DAG"), ("timeline", "3", "Timeline"), ("table", "4", "Table")]
+        self.query_one(ProjectHeader).show("wordfreq: a word-frequency CLI", FIGURES, views, "board", autopilot=True)
+
+
+def test_the_header_with_the_autopilot_on(snap_compare: Callable[..., bool]) -> None:
+    assert snap_compare(HeaderApp(), terminal_size=(120, 3))

@@ -17,7 +17,7 @@ TASK_ACTIONS = frozenset(
 BINDINGS: list[Binding] = [
     Binding("d", "dispatch", "Dispatch", id="dispatch"),
     Binding("a", "dispatch_all", "Dispatch ready", id="dispatch_all"),
-    Binding("A", "autopilot", "Run until done", id="autopilot"),
+    Binding("A", "autopilot", "Run until done", id="autopilot", show=False),
     Binding("c", "complete", "Complete", id="complete"),
     Binding("f", "fail", "Fail", id="fail"),
     Binding("x", "cancel", "Cancel", id="cancel"),
@@ -65,7 +65,6 @@ HELP: dict[str, str] = {
 
 FOOTER_LABELS = {
     "dispatch_all": "All ready",
-    "autopilot": "Autopilot",
     "output.next": "Next pane",
     "output.previous": "Previous pane",
     "output.maximise": "Maximise",
@@ -86,7 +85,6 @@ FOOTER_DROP = (
     "cancel",
     "dispatch",
     "dispatch_all",
-    "autopilot",
 )
 """The keys leaving a footer too narrow for all, first to last (``?`` lists them all; it and ``q`` stay)."""
 
