@@ -382,6 +382,27 @@ class Project:
 
         return self._commit(compute)
 
+    def record_planning(self, summary: str, figures: Mapping[str, Any]) -> Entry | None:
+        """Add what a planning request cost (``planning.Spend.figures()``) to the project's planning totals (the
+        ``planning`` meta value, which rollback leaves alone: tokens spent stay spent), in one history entry."""
+
+        def compute() -> Mutation | None:
+            old = dict(self.store.meta.get("planning") or {})
+            new = dict(old)
+            for name, value in figures.items():
+                if value is not None:
+                    total = (old.get(name) or 0) + value
+                    new[name] = round(total, 6) if name == "cost_usd" else total
+            change = diff_meta({"planning": old or None}, {"planning": new})
+            return None if change is None else Mutation([change], "planning", summary, {})
+
+        return self._commit(compute)
+
+    def planning_totals(self) -> dict[str, Any] | None:
+        """What planning (``orchestra plan`` / ``expand``) has cost so far, or None when nothing was planned."""
+        totals = self.store.meta.get("planning")
+        return dict(totals) if totals else None
+
     # -- the plan -------------------------------------------------------------------------------------
 
     def _check_graph(self, records: Mapping[str, Record]) -> None:
@@ -571,12 +592,12 @@ class Project:
         if not entries:
             return None
         by_seq = {entry.seq: entry for entry in entries}
-        cursor = entries[-1]
-        while cursor.action == "undo":
-            before = by_seq.get(int(cursor.extra.get("undoes", 1)) - 1)
-            if before is None:
-                return None
-            cursor = before
+        cursor: Entry | None = entries[-1]
+        while cursor is not None and cursor.action in ("undo", "planning"):  # planning spent tokens: nothing to undo
+            back = int(cursor.extra.get("undoes", 1)) - 1 if cursor.action == "undo" else cursor.seq - 1
+            cursor = by_seq.get(back)
+        if cursor is None:
+            return None
         if cursor.seq <= 1:
             return None
         return self.rollback(cursor.seq - 1, action="undo", extra={"undoes": cursor.seq})

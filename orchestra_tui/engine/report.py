@@ -55,6 +55,7 @@ def build_report(project: Project) -> dict[str, Any]:
         "by_phase": by_phase,
         "by_agent": {name: {"tasks": len(group), **usage_totals(group)} for name, group in sorted(by_agent.items())},
         **usage_totals(tasks.values(), digits=4),
+        "planning": project.planning_totals(),
         "history_entries": project.store.seq,
         "timestamp": utcnow().isoformat(timespec="seconds"),
     }
