@@ -104,3 +104,11 @@ class StateError(OrchestraError):
 
 class LockTimeoutError(StateError):
     pass
+
+
+class GitError(OrchestraError):
+    """git is missing or too old, the project is not in a usable repository, or a git command failed."""
+
+
+class WorkspaceError(OrchestraError):
+    """A task's worktree cannot be made, set up or used (a failed setup command, the cap, an unsafe path)."""

@@ -116,6 +116,11 @@ class AgentTask(TaskSpec):
                 data[name] = value
         super().__init__(**data)
 
+    # pydantic runs a model's own ``__init__`` from ``model_validate`` too, validating every record twice (the
+    # state's 10,000 tasks on each open). This one only maps positional arguments, which validation never has:
+    # the marker pydantic puts on ``BaseModel.__init__`` makes it validate once.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @field_validator("started_at", "completed_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

@@ -539,3 +539,31 @@ def test_dependency_problems_finds_exactly_the_cycles(tasks: list[T], data: st.D
 
 def test_stored_statuses_are_what_the_strategy_uses() -> None:
     assert set(STATUSES) == STORED_STATUSES
+
+
+def old_blocked_by(g: TaskGraph) -> dict[str, list[str]]:
+    """The report's blockers as it computed them before (one upstream walk per blocked task): the oracle."""
+    found = {task_id: g.blockers(task_id) for task_id in g.blocked()}
+    return {task_id: blockers for task_id, blockers in found.items() if blockers}
+
+
+@PROPERTY
+@given(dags(max_n=60))
+def test_all_blockers_equal_the_walk_per_blocked_task(tasks: list[T]) -> None:
+    g = TaskGraph.build(tasks)
+    assert g.all_blockers() == old_blocked_by(g)
+    assert list(g.all_blockers()) == list(old_blocked_by(g))  # the same order too
+
+
+def test_all_blockers_through_halted_and_past_completed() -> None:
+    g = graph(
+        T("A", status="failed"),
+        T("B", ["A"], status="cancelled"),
+        T("C", ["B"]),
+        T("D", status="failed"),
+        T("E", ["D"], status="completed"),
+        T("F", ["E", "C"]),
+        T("G", ["F"], status="in_progress"),
+        T("H", ["G"]),
+    )
+    assert g.all_blockers() == {"C": ["A", "B"], "F": ["A", "B"], "H": ["A", "B"]} == old_blocked_by(g)

@@ -43,6 +43,8 @@ def highlighted(app: OrchestraApp) -> list[str]:
     found = []
     for column in app.query(TaskColumn):
         lines = inside(app, column)
+        if not column.row_count:
+            continue  # an empty column is a label
         blank = background(lines[-1])  # the demo's columns are longer than their rows
         found += [line.text.split()[1] for line in lines[: column.row_count] if background(line) != blank]
     return found
@@ -69,13 +71,7 @@ async def test_a_long_title_fills_its_column_and_ends_in_an_ellipsis(demo_dir: P
         assert small.startswith("◌ DEV-003 ") and small.endswith("…"), small  # the last column of the content is "…"
         cut = small.removeprefix("◌ DEV-003 ").removesuffix("…")
         assert len(cut) >= 3 and title.startswith(cut) and not cut.endswith(" "), small
-        await pilot.resize_terminal(*LARGE)
-        await until(pilot, lambda: len(row().rstrip()) == column.content_region.width, "fitted again")
-        large = row()
-        assert (
-            large.endswith("…") and len(large) > len(small) and title.startswith(large.removeprefix("◌ DEV-003 ")[:-1])
-        )
-        await pilot.resize_terminal(200, 40)
+        await pilot.resize_terminal(*LARGE)  # the empty columns leave their width to the two with cards
         await until(pilot, lambda: title in row(), "the whole title")
         assert "…" not in row()
 
@@ -93,7 +89,10 @@ async def test_titles_fit_beside_the_scrollbar_of_a_long_column(tmp_path: Path) 
         width = column.scrollable_content_region.width
         assert [line.text.split()[:2] for line in lines[:2]] == [["◌", "T2"], ["◌", "T3"]]
         assert lines[0].text.index("A title") == len("◌ T10 ")  # the titles line up after the widest id
-        assert lines[0].text[:width].endswith("A title…")
+        cut = lines[0].text[:width]  # the ellipsis in the last column before the scrollbar
+        assert cut.rstrip().endswith("…") and "A title long enough to be cut".startswith(
+            cut.rstrip()[len("◌ T10 ") : -1]
+        )
 
 
 # ------------------------------------------------------------------------------------------ widths
@@ -104,15 +103,19 @@ async def test_an_empty_column_is_narrow_and_widens_when_a_task_moves_in(demo_di
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
         running, ready = app.query_one("#board-running"), app.query_one("#board-ready")
-        assert running.outer_size.width == len("Running 0") + 6 < ready.outer_size.width
+        assert running.outer_size.width == 3 < ready.outer_size.width  # its border and a label downwards
         top = screen(app)[running.region.y].text
-        for title in ("Blocked 9", "Ready 1", "Running 0", "Review 0", "Done 0"):
+        for title in ("Blocked 9", "Ready 1"):
             assert title in top, title
+        label = "".join(
+            line.text[running.region.x + 1] for line in screen(app)[running.region.y + 1 : running.region.bottom]
+        )
+        assert label.startswith("Running 0")
         with Project.open(demo_dir, actor="cli") as cli:
             cli.start("DES-001")
         await until(pilot, lambda: board(app).column_of("DES-001") == "running", "DES-001 running")
         await pilot.pause()
-        assert ready.outer_size.width == len("Ready 0") + 6 < running.outer_size.width
+        assert ready.outer_size.width == 3 < running.outer_size.width
         assert "● DES-001" not in screen(app)[running.region.y + 1].text
         assert "▶ DES-001 Write" in inside(app, board(app).columns["running"])[0].text
 

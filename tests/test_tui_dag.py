@@ -259,3 +259,38 @@ async def test_an_empty_plan_says_so(tmp_path: Path) -> None:
             assert set("".join(screen_lines(app.query_one(DagCanvas)))) == {" "}
             await pilot.press("right", "down", "end")
             assert app.posted == []
+
+
+async def test_space_focuses_on_the_selected_tasks_neighbourhood_at_500_tasks(big: Project) -> None:
+    """Issue 14 item 17: only the task, its dependencies and dependants (``+`` a level more), laid out around
+    each task selected, every box on the screen, boxes wide enough for the start of the title."""
+    graph = big.graph
+    task = next(t for t in graph.topological_order() if graph.dependencies(t) and len(graph.dependents(t)) >= 2)
+    app = DagApp(big)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        view, canvas = app.query_one(DagView), app.query_one(DagCanvas)
+        view.select_task(task)
+        await pilot.press("space")
+        await pilot.pause()
+        layout, drawing = laid_out(canvas)
+        assert set(layout.nodes) == {task, *graph.dependencies(task), *graph.dependents(task)}
+        assert layout.width <= canvas.size.width and layout.height <= canvas.size.height  # nothing off-screen
+        rect = layout.nodes[task]
+        title = big.tasks[task].title
+        assert title[:5] in drawing.line(rect.port_y)[0][rect.x : rect.x + rect.width]
+        assert info(app).startswith("focus ±1")
+        await pilot.press("l")  # to a dependant: the focus moves with the selection
+        await pilot.pause()
+        moved = canvas.selected
+        assert moved in graph.dependents(task) and app.posted[-1] == moved
+        assert set(laid_out(canvas)[0].nodes) == {moved, *graph.dependencies(moved), *graph.dependents(moved)}
+        await pilot.press("plus")
+        await pilot.pause()
+        two = {moved, *graph.dependencies(moved), *graph.dependents(moved)}
+        two |= {far for near in list(two) for far in [*graph.dependencies(near), *graph.dependents(near)]}
+        wider = set(laid_out(canvas)[0].nodes)
+        assert len(wider) > 3 and wider <= two and info(app).startswith("focus ±2")
+        await pilot.press("space")  # the whole graph again
+        await pilot.pause()
+        assert len(laid_out(canvas)[0].nodes) == 500 and not info(app).startswith("focus")

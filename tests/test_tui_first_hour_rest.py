@@ -7,14 +7,24 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
+from textual.strip import Strip
 
 from orchestra_tui.tui.app import OrchestraApp
+from orchestra_tui.tui.widgets.dialogs import ChoiceDialog
+from orchestra_tui.tui.widgets.output import OutputPanes
+from orchestra_tui.tui.widgets.task_screen import TaskScreen
+from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
 
 from .conftest import app_on, until
 
 
 def notes(app: OrchestraApp) -> list[str]:
     return [str(notification.message) for notification in app._notifications]
+
+
+def screen_lines(app: OrchestraApp) -> list[str]:
+    """The text of the screen in front, line by line."""
+    return ["".join(strip.text for strip in line) for line in app.screen._compositor.render_full_update().strips]
 
 
 # ------------------------------------------------------------------------------------------ 8: screenshots
@@ -66,3 +76,141 @@ async def test_a_screenshot_that_cannot_be_written_says_why_in_one_line(demo_dir
         await until(pilot, lambda: any("screenshot" in note for note in notes(app)), "a notification")
         (line,) = [note for note in notes(app) if "screenshot" in note]
         assert line.startswith("screenshot not saved: cannot write") and "\n" not in line
+
+
+# ------------------------------------------------------------------------------------------ 10: narrow terminals
+
+
+async def test_at_80x24_empty_columns_are_narrow_labels_and_every_card_shows_20_characters_of_title(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        await pilot.pause()
+        board = app.query_one(BoardView)
+        assert not board.listed()
+        for name in ("running", "review", "done"):
+            assert app.query_one(f"#board-{name}").size.width <= 3  # the border and a downward label
+        for name in ("blocked", "ready"):
+            assert board.columns[name].columns["title"].width >= MIN_TITLE  # type: ignore[index]
+        text = "\n".join(screen_lines(app))
+        assert "Design the module la" in text and "Write the specificati" in text
+
+
+async def test_at_60_columns_the_board_is_one_list_by_status_and_the_header_does_not_wrap(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        board = app.query_one(BoardView)
+        await until(pilot, board.listed, "the board as a list")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert lines[0].split()[:2] == ["wordfreq:", "a"] and "1 Board" in lines[0]
+        assert lines[1].startswith(" 0% · 0/10 tasks")
+        assert lines[2].startswith("─Blocked 9") and " ◌ DES-002 Design the module layout" in lines[3]
+        assert app.selected == "DES-001"
+        await pilot.press("k")  # up from the first of Ready: the last of Blocked
+        await until(pilot, lambda: app.selected == "TST-003", "the last blocked task selected")
+        await pilot.press("j")
+        await until(pilot, lambda: app.selected == "DES-001", "down again: the first ready task")
+        await pilot.press("k", *["k"] * 8)
+        await until(pilot, lambda: app.selected == "DES-002", "the first blocked task")
+        await pilot.pause()
+        assert any(line.startswith("─Blocked 9") for line in screen_lines(app))  # scrolled back to its title
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        assert not app.query_one(BoardView).listed()
+
+
+# ------------------------------------------------------------------------------------------ 19: output panes
+
+
+def marked(app: OrchestraApp) -> list[str]:
+    """The text drawn on another background than the rest of its line, on the lines holding "found a"."""
+    found = []
+    for line in app.screen._compositor.render_full_update().strips:
+        segments = list(Strip.join(line))
+        around = next((s.style for s in segments if "found a" in s.text), None)
+        if around is not None:
+            found += [s.text for s in segments if s.style and s.text.strip() and s.style.bgcolor != around.bgcolor]
+    return found
+
+
+async def test_slash_in_a_pane_searches_marks_the_matches_and_n_goes_to_the_next(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
+        panes = app.query_one(OutputPanes)
+        panes.run_started("r1", "DES-001", "shell", "DES-001")
+        lines = [f"line {n}" + (" found a NEEDLE here" if n in (5, 60, 120) else "") for n in range(200)]
+        panes.append("r1", "DES-001", "\n".join(lines) + "\n")
+        await until(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+        pane = panes.current
+        assert pane is not None
+        await pilot.press("o", "slash")
+        await until(pilot, lambda: panes.has_class("-searching"), "the search line")
+        await pilot.press(*"needle", "enter")
+        count = panes.query_one("#output-search-count")
+        await until(pilot, lambda: "1/3" in str(count.visual), "the first of three matches")
+        await pilot.pause()
+        log = pane.log_widget
+        assert app.focused is log
+        assert "NEEDLE" in marked(app)
+        assert log.scroll_y <= 5 <= log.scroll_y + log.size.height
+        await pilot.press("n")
+        await until(pilot, lambda: "2/3" in str(count.visual), "the second match")
+        assert log.scroll_y <= 60 <= log.scroll_y + log.size.height
+        await pilot.press("n", "n")  # past the last: back to the first
+        await until(pilot, lambda: "1/3" in str(count.visual), "around to the first")
+        await pilot.press("N")
+        await until(pilot, lambda: "3/3" in str(count.visual), "back to the last")
+        await pilot.press("escape")  # the search ends; n is the app's "next task" again
+        await until(pilot, lambda: not panes.has_class("-searching") and not panes.needle, "the search ended")
+        await pilot.pause()
+        assert "NEEDLE" not in marked(app)
+
+
+async def test_a_task_has_one_tab_its_older_runs_are_reachable_from_its_screen_and_y_copies(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    plan = demo_dir / "orchestra.toml"  # DES-001 fails the first time, then succeeds
+    plan.write_text(
+        plan.read_text().replace('"mkdir -p build"', '"test -e once || { touch once; exit 3; }", "mkdir -p build"', 1)
+    )
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
+        panes = app.query_one(OutputPanes)
+        for outcome in ("failed", "completed"):
+            await pilot.press("d")
+            await until(pilot, lambda: app.session.project.tasks["DES-001"].status.value == outcome, outcome)
+            await until(pilot, lambda: panes.current is not None and panes.current.finished, "its pane finished")
+            if outcome == "failed":
+                await pilot.press("r")
+                await until(pilot, lambda: app.session.project.tasks["DES-001"].status.value == "pending", "reopened")
+        runs = [run.run_id for run in app.session.runs_of("DES-001")]
+        assert len(runs) == 2
+        await pilot.pause(0.2)
+        assert [pane.task_id for pane in panes.panes.values()] == ["DES-001"]  # one tab, its newest run
+        assert panes.current is not None and panes.current.run_id == runs[-1]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TaskScreen), "the task's screen")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the runs to choose from")
+        await pilot.press("down", "enter")  # newest first: down is the older run
+        await until(pilot, lambda: panes.current is not None and panes.current.run_id == runs[0], "the older run")
+        await until(pilot, lambda: app.focused is panes.current.log_widget, "its pane focused")  # type: ignore[union-attr]
+        assert len(panes.panes) == 1
+        pane = panes.current
+        assert pane is not None
+        await pilot.press("y")
+        copied = demo_dir / ".orchestra" / "copied.txt"
+        await until(pilot, copied.exists, "the copy on disk")
+        assert app.clipboard == copied.read_text() == "\n".join(pane.log_widget.lines)
+        await until(pilot, lambda: any("copied" in note and "to the clipboard" in note for note in notes(app)), "said")

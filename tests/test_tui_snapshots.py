@@ -1,4 +1,5 @@
-"""SVG snapshots (pytest-textual-snapshot) of the board, the DAG, the timeline and the table on the demo, at 120x40 and 80x24.
+"""SVG snapshots (pytest-textual-snapshot) of the board, the DAG (whole and focused), the timeline (scrubber and
+list), the table and a searched output pane on the demo, at 120x40 and 80x24 (the board at 60x24 too).
 
 The app is built by ``create_app``, the factory the CLI uses, on a copy of the demo in which DES-001 was
 started and completed (so the board has a Done column, the DAG a finished node and the timeline a history).
@@ -23,6 +24,8 @@ from orchestra_tui.engine import transitions
 from orchestra_tui.engine.project import Project
 from orchestra_tui.store import store
 from orchestra_tui.tui.app import OrchestraApp, create_app
+from orchestra_tui.tui.widgets.dag import DagCanvas
+from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.table import TableView
 from orchestra_tui.tui.widgets.timeline import TimelineView
 
@@ -102,11 +105,35 @@ async def show_table(pilot: Pilot[None]) -> None:
     await settle(pilot, lambda: app.view == "table" and len(table.rows()) == 10, "the table is on show")
 
 
+async def show_dag_focus(pilot: Pilot[None]) -> None:
+    """The DAG focused on the selected task (space): it, its dependencies and dependants, titled boxes."""
+    app = await started(pilot)
+    await pilot.press("2", "space")
+    await settle(pilot, lambda: app.query_one(DagCanvas).focus_depth == 1, "the focus")
+    await pilot.pause()
+
+
+async def show_output_search(pilot: Pilot[None]) -> None:
+    """An output pane (text given to it, as the engine's events would) searched for "warning": matches marked."""
+    app = await started(pilot)
+    panes = app.query_one(OutputPanes)
+    panes.run_started("run-1", NEXT_TASK, "shell", NEXT_TASK)
+    lines = [f"step {n}: " + ("warning: slow disk" if n % 7 == 3 else "ok") for n in range(40)]
+    panes.append("run-1", NEXT_TASK, "\n".join(lines) + "\n")
+    await settle(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+    await pilot.press("o", "g", "slash", *"warning", "enter")  # from the top: searches go down from the view
+    count = panes.query_one("#output-search-count")
+    await settle(pilot, lambda: "1/6" in str(count.visual), "the first match")
+    await pilot.pause()
+
+
 VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "board": show_board,
     "dag": show_dag,
     "timeline": show_timeline,
     "table": show_table,
+    "dag_focus": show_dag_focus,
+    "output_search": show_output_search,
 }
 
 
@@ -114,3 +141,8 @@ VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
 @pytest.mark.parametrize("view", VIEWS)
 def test_view(view: str, size: str, demo_app: OrchestraApp, snap_compare: Callable[..., bool]) -> None:
     assert snap_compare(demo_app, terminal_size=SIZES[size], run_before=VIEWS[view])
+
+
+def test_the_board_as_one_list_at_60x24(demo_app: OrchestraApp, snap_compare: Callable[..., bool]) -> None:
+    """Issue 14 item 10: below the width where cards keep 20 characters of title, one list grouped by status."""
+    assert snap_compare(demo_app, terminal_size=(60, 24), run_before=show_board)

@@ -138,6 +138,8 @@ def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
     from rich import box
     from rich.table import Table
 
+    from .rows import print_table
+
     out = console()
     narrow = out.width < 110  # phase and agent give way to the title on a narrow terminal
     tasks = list(tasks)
@@ -157,10 +159,13 @@ def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
     table.add_column("Title", min_width=20, no_wrap=True, overflow="ellipsis")
     table.add_column("Deps", max_width=24, no_wrap=True, overflow="ellipsis")
     status_of = project.graph.status_of
+    statuses = {status: status_text(status) for status in STATUS_ORDER}
+    rows = []
     for task in tasks:
+        status = status_of(task.task_id)
         cells = [
             task.task_id,
-            status_text(status_of(task.task_id)),
+            statuses.get(status) or status_text(status),
             task.priority.value,
             task.phase.value,
             hours(task.estimated_hours),
@@ -170,8 +175,8 @@ def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
         ]
         if narrow:
             del cells[5], cells[3]
-        table.add_row(*cells)
-    out.print(table)
+        rows.append(cells)
+    print_table(out, table, rows)
 
 
 def print_task(project: Project, task: AgentTask) -> None:
@@ -456,6 +461,8 @@ def print_history(entries: Sequence[Entry]) -> None:
     from rich import box
     from rich.table import Table
 
+    from .rows import print_table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("Entry", no_wrap=True, style="bold")
     table.add_column("Time", no_wrap=True)
@@ -464,18 +471,21 @@ def print_history(entries: Sequence[Entry]) -> None:
     table.add_column("Summary")
     table.add_column("Tasks", justify="right", no_wrap=True)
     table.add_column("Done", justify="right", no_wrap=True)
+    rows = []
     for entry in entries:
         progress = entry.progress
-        table.add_row(
-            entry.id,
-            local_time(entry.time),
-            entry.actor,
-            entry.action,
-            entry.summary,
-            f"{progress.get('completed_tasks', 0)}/{progress.get('total_tasks', 0)}",
-            f"{progress.get('completion_percentage', 0.0):g}%",
+        rows.append(
+            [
+                entry.id,
+                local_time(entry.time),
+                entry.actor,
+                entry.action,
+                entry.summary,
+                f"{progress.get('completed_tasks', 0)}/{progress.get('total_tasks', 0)}",
+                f"{progress.get('completion_percentage', 0.0):g}%",
+            ]
         )
-    console().print(table)
+    print_table(console(), table, rows)
 
 
 _ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")

@@ -44,10 +44,11 @@ from .themes import DEFAULT_THEME, load_themes
 from .widgets.board import BoardView
 from .widgets.dag import DagView
 from .widgets.detail import TaskDetail
-from .widgets.dialogs import ConfirmDialog, ReasonDialog
+from .widgets.detail import run_line as detail_run_line
+from .widgets.dialogs import ChoiceDialog, ConfirmDialog, ReasonDialog
 from .widgets.header import KeyFooter, ProjectHeader
 from .widgets.help import HelpScreen, Section
-from .widgets.output import OutputPanes
+from .widgets.output import OutputPanes, run_outcome
 from .widgets.table import TableView
 from .widgets.task_screen import TaskScreen
 from .widgets.timeline import ConfirmRollback, TimelineView
@@ -466,6 +467,33 @@ class OrchestraApp(App[None]):
             target = task_id or self._target()
             self.push_screen(TaskScreen(target, self.session.project, self.session.runs_of(target)))
 
+    @work(group="actions", exit_on_error=False)
+    async def choose_run(self, task_id: str) -> None:
+        """One of the task's runs, newest first; its output goes in the task's tab, in front, focused."""
+        runs = self.session.runs_of(task_id)
+        if not runs:
+            raise OrchestraError(f"{task_id} has not run yet")
+        choices = [(run.run_id, str(detail_run_line(run))) for run in reversed(runs)]
+        run_id = await self.push_screen_wait(ChoiceDialog(f"Which run of {task_id}?", choices))
+        run = next((run for run in runs if run.run_id == run_id), None)
+        if run is None:
+            return
+        while isinstance(self.screen, TaskScreen):
+            self.pop_screen()
+        panes = self.main.query_one(OutputPanes)
+        panes.show_run(task_id, run.run_id, run.agent, run_outcome(run.status, run.error)[0])
+        if self.view == "timeline":
+            self.action_view("board")
+        self.call_after_refresh(self._focus_pane, run.run_id)
+
+    def _focus_pane(self, run_id: str, tries: int = 10) -> None:
+        """Focus the pane of ``run_id`` once it is mounted (a pane mounts a frame or two after it is added)."""
+        pane = self.main.query_one(OutputPanes).panes.get(run_id)
+        if pane is not None and pane.is_attached:
+            pane.log_widget.focus()
+        elif pane is not None and tries:
+            self.call_after_refresh(self._focus_pane, run_id, tries - 1)
+
     def action_back(self) -> None:
         """Escape: a maximised output pane back to its place, the output panes' focus back to the view."""
         panes = self.main.query_one(OutputPanes)
@@ -479,6 +507,8 @@ class OrchestraApp(App[None]):
             self.action_rollback(message.target)
         elif message.action == "open":
             self.action_open_task(message.target)
+        elif message.action == "runs" and message.target is not None:
+            self.choose_run(message.target)
         elif message.action in _REQUESTABLE:
             getattr(self, f"action_{message.action}")(*([message.target] if message.target else []))
         else:
@@ -539,7 +569,7 @@ class OrchestraApp(App[None]):
         found = [b for widget in widgets for b in _declared_bindings(widget)]
         found += [
             b
-            for screen in (ConfirmDialog, ReasonDialog, HelpScreen, ConfirmRollback, TaskScreen)
+            for screen in (ConfirmDialog, ReasonDialog, ChoiceDialog, HelpScreen, ConfirmRollback, TaskScreen)
             for b in screen.BINDINGS
             if isinstance(b, Binding)
         ]

@@ -69,6 +69,8 @@ FOOTER_LABELS = {
     "output.previous": "Previous pane",
     "output.maximise": "Maximise",
     "output.dismiss": "Close",
+    "output.search": "Search",
+    "output.copy": "Copy",
     "table.sort": "Sort",
     "table.reverse": "Reverse",
     "table.failures": "Failures",

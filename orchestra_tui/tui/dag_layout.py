@@ -638,8 +638,9 @@ class Drawing:
     layout.
     """
 
-    def __init__(self, layout: DagLayout) -> None:
+    def __init__(self, layout: DagLayout, titles: Mapping[str, str] | None = None) -> None:
         self.layout = layout
+        self.titles = titles or {}  # shown after the id in boxes wide enough
         self.width, self.height = layout.width, layout.height
         self.statuses: dict[str, str] = {}
         self.critical: tuple[str, ...] = ()
@@ -745,6 +746,9 @@ class Drawing:
         mark = STATUS_MARKS.get(status, "?")
         # Without the space only when that makes the whole id fit (the compact boxes on a narrow screen).
         label = mark + task_id if len(task_id) + 1 == inner else f"{mark} {task_id}"
+        title = self.titles.get(task_id, "")
+        if title and len(label) + 3 <= inner:  # room for a space and a word's start at least
+            label = f"{label} {title}"
         if len(label) > inner:
             label = label[: inner - 1] + "…"
         rows = ["┌" + "─" * inner + "┐", "│" + label.ljust(inner) + "│", "└" + "─" * inner + "┘"]
@@ -769,9 +773,15 @@ def _path_edges(path: Sequence[str]) -> set[Edge]:
     return set(pairwise(path))
 
 
-def draw(layout: DagLayout, statuses: Mapping[str, str], critical_path: Sequence[str] = ()) -> Drawing:
-    """Paint a layout: ``statuses`` maps every task to its (derived) status value."""
-    drawing = Drawing(layout)
+def draw(
+    layout: DagLayout,
+    statuses: Mapping[str, str],
+    critical_path: Sequence[str] = (),
+    titles: Mapping[str, str] | None = None,
+) -> Drawing:
+    """Paint a layout: ``statuses`` maps every task to its (derived) status value; ``titles`` (optional) are
+    written after the ids in boxes wider than their id."""
+    drawing = Drawing(layout, titles)
     drawing.set_critical(critical_path)
     for task_id in layout.nodes:
         drawing.paint_node(task_id, statuses[task_id])

@@ -36,7 +36,8 @@ def _ids(project: Project, task_ids: Sequence[str]) -> Text:
     return text
 
 
-def _run_line(run: RunSummary) -> Text:
+def run_line(run: RunSummary) -> Text:
+    """A run in one line: id, agent, outcome, seconds, error."""
     status, error = run_outcome(run.status, run.error)
     line = Text.assemble(run.run_id, " · ", run.agent, " · ", status_text(status) if status in _MARKED else status)
     if run.seconds is not None:
@@ -78,7 +79,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
             "tokens",
             f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}",
         )
-    row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
+    row("runs", Text("\n").join(run_line(run) for run in runs) if runs else None)
     row("description", task.description.strip())
     row("subtask of", _ids(project, [task.parent]) if task.parent else None)
     row("subtasks", _ids(project, graph.children(task_id)) or None)

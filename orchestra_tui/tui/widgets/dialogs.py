@@ -1,12 +1,16 @@
-"""Small modal questions: a yes/no confirmation, and a one-line reason (``f`` asks why a task failed)."""
+"""Small modal questions: a yes/no confirmation, a one-line reason (``f`` asks why a task failed), and a choice
+from a list (a task's run whose output to show)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
 
 _CSS = """
 {name} {{ align: center middle; }}
@@ -64,6 +68,32 @@ class ReasonDialog(ModalScreen[str | None]):
             self.dismiss(event.value.strip())
         else:
             self.app.bell()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """One of ``choices`` (id, label): enter picks the highlighted one, escape answers None."""
+
+    DEFAULT_CSS = (
+        _CSS.format(name="ChoiceDialog") + "ChoiceDialog OptionList { height: auto; max-height: 16; margin-top: 1; }"
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.question, self.choices = question, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, classes="dialog-question", markup=False)
+            yield OptionList(*[Option(label, id=choice) for choice, label in self.choices], id="dialog-choices")
+            yield Static("enter: choose · escape: cancel", classes="dialog-hint")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
+from ..messages import ActionRequested
 from .detail import TaskDetail
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class TaskScreen(Screen[None]):
         Binding("G", "bottom", "Bottom", show=False, id="task.bottom"),
         Binding("ctrl+d", "half_page(1)", "Half a page down", show=False, id="task.half_down"),
         Binding("ctrl+u", "half_page(-1)", "Half a page up", show=False, id="task.half_up"),
+        Binding("o", "runs", "Output of a run", id="task.runs"),
     ]
 
     def __init__(self, task_id: str, project: Project, runs: Sequence[RunSummary]) -> None:
@@ -44,7 +46,10 @@ class TaskScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield TaskDetail(id="task-detail")
-        yield Static("escape: back · j/k, ctrl+d/u, g/G: scroll · c f x r d act on this task", classes="task-hint")
+        yield Static(
+            "escape: back · j/k, ctrl+d/u, g/G: scroll · o: a run's output · c f x r d act on this task",
+            classes="task-hint",
+        )
 
     def on_mount(self) -> None:
         self.show(*self._first)
@@ -59,6 +64,10 @@ class TaskScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_runs(self) -> None:
+        """Choose one of the task's runs (newest first) and show its output in the task's tab."""
+        self.post_message(ActionRequested("runs", self.task_id))
 
     def action_scroll(self, lines: int) -> None:
         self.body.scroll_relative(y=lines, animate=False)
