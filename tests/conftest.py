@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .fakeserver import FakeServer
+
 if TYPE_CHECKING:
     from textual.pilot import Pilot
 
@@ -20,6 +22,13 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_projects"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    """A model server on 127.0.0.1 that replays scripted replies (tests/fakeserver.py)."""
+    with FakeServer() as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)

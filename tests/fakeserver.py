@@ -16,6 +16,7 @@ client goes away (``client_gone``), which is how a test sees that a cancelled cl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -221,8 +222,6 @@ def _phrase(status: int) -> str:
 
 
 def _close(conn: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         conn.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     conn.close()

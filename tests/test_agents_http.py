@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,12 +118,6 @@ TGI_ERROR = (
 
 
 # ------------------------------------------------------------------------------------ helpers
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
-
-
 @pytest.fixture(autouse=True)
 async def _close_client() -> object:
     yield

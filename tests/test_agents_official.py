@@ -19,7 +19,7 @@ from orchestra_tui.agents import AnthropicAgent, Failed, Finished, OpenAIAgent, 
 from orchestra_tui.models import AgentConfig
 
 from .fakeserver import FakeServer, Reply
-from .test_agents_http import FAST, _close_client, collect, request, server  # noqa: F401 (fixtures)
+from .test_agents_http import FAST, _close_client, collect, request  # noqa: F401 (an autouse fixture)
 
 
 def _shared() -> Path:

@@ -12,7 +12,7 @@ import pytest
 from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
 
 from .fakeserver import FakeServer, Reply
-from .test_agents_http import NDJSON, SSE, _close_client, collect, make, server, texts  # noqa: F401 (fixtures)
+from .test_agents_http import NDJSON, SSE, _close_client, collect, make, texts  # noqa: F401 (an autouse fixture)
 
 
 def sse(*payloads: object, crlf: bool = False) -> bytes:

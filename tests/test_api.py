@@ -133,7 +133,7 @@ def test_update_task_refusals(orch: ProjectOrchestrator) -> None:
     edited.status = TaskStatus.COMPLETED
     with pytest.raises(TransitionError, match="not status; use start_task, complete_task"):
         orch.update_task(edited)
-    with pytest.raises(TransitionError, match="unknown field 'titel'.*did you mean 'title'"):
+    with pytest.raises(TransitionError, match=r"unknown field 'titel'.*did you mean 'title'"):
         orch.update_task("A", titel="x")
     with pytest.raises(UnknownTaskError, match="unknown task 'Q'"):
         orch.update_task("Q", notes="x")

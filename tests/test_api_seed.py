@@ -77,12 +77,6 @@ def forget_registrations() -> Iterator[None]:
     webhooks._REGISTERED.clear()
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
-
-
 def run_script(
     directory: Path, name: str, code: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -550,7 +544,7 @@ def test_sync_async_and_streaming_custom_agents_run_and_are_recorded(project: Pa
         .splitlines()
     ]
     assert (
-        [event["event"] for event in events][0] == "run"
+        next(event["event"] for event in events) == "run"
         and events[0]["type"] == "python"
         and events[-1]["status"] == "review"
     )
@@ -865,9 +859,9 @@ def test_execute_parallel_mistakes_raise_before_anything_runs(project: Path) -> 
         before = len(orchestrator.list_backups(None, show=False))
         with pytest.raises(UnknownTaskError):
             executor.execute_parallel(["A", "NOPE"])
-        with pytest.raises(OrchestraError, match="^A is listed twice$"):
+        with pytest.raises(OrchestraError, match=r"^A is listed twice$"):
             executor.execute_parallel(["A", ("A", "shell")])
-        with pytest.raises(OrchestraError, match="^unknown agent 'gpt-5' for C; agents: interactive, shell$"):
+        with pytest.raises(OrchestraError, match=r"^unknown agent 'gpt-5' for C; agents: interactive, shell$"):
             executor.execute_parallel(["A", ("C", "gpt-5")])
         assert len(orchestrator.list_backups(None, show=False)) == before
 

@@ -3,6 +3,7 @@ engine benchmark's smoke run): streamed output, exit codes, Ctrl-C, a crash duri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -60,10 +61,8 @@ def no_traceback(*texts: str | bytes) -> None:
 
 
 def kill_quietly(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 # ----------------------------------------------------------------------------------------- execute

@@ -380,14 +380,14 @@ def test_inversions(values: list[int]) -> None:
 def _fit_rows_by_pooling_each_value(desired: list[int], offsets: list[int]) -> list[int]:
     """Pool adjacent violators one value at a time, the textbook way (and the layout's before it skipped runs)."""
     blocks: list[list[float]] = []
-    for target in (d - o for d, o in zip(desired, offsets)):
+    for target in (d - o for d, o in zip(desired, offsets, strict=True)):
         mean, count = float(target), 1.0
         while blocks and blocks[-1][0] > mean:
             previous, weight = blocks.pop()
             mean, count = (previous * weight + mean * count) / (weight + count), weight + count
         blocks.append([mean, count])
     rows = [math.floor(mean + 0.5) for mean, count in blocks for _ in range(int(count))]
-    return [row + offset for row, offset in zip(rows, offsets)]
+    return [row + offset for row, offset in zip(rows, offsets, strict=True)]
 
 
 @given(st.lists(st.tuples(st.integers(-20, 60), st.integers(1, 4)), max_size=40))
@@ -398,7 +398,7 @@ def test_fit_rows_keeps_separations_and_matches_plain_pooling(pairs: list[tuple[
         offsets.append(offsets[-1] + gap)
     offsets = offsets[: len(desired)]
     rows = _fit_rows(desired, offsets)
-    assert all(b - a >= gap for a, b, (_, gap) in zip(rows, rows[1:], pairs[1:]))
+    assert all(b - a >= gap for a, b, (_, gap) in zip(rows, rows[1:], pairs[1:], strict=False))
     assert all(isinstance(row, int) for row in rows)
     assert rows == _fit_rows_by_pooling_each_value(desired, offsets)
 

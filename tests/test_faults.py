@@ -317,7 +317,7 @@ def test_read_only_project_reads_work_and_changes_fail_in_one_line(tmp_path: Pat
         project.start("T-0")
     root = tmp_path / "ro"
     shutil.copytree(source, root)
-    for path in sorted(root.rglob("*"), reverse=True) + [root]:
+    for path in [*sorted(root.rglob("*"), reverse=True), root]:
         path.chmod(0o555 if path.is_dir() else 0o444)
     try:
         before = files_of(root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -351,7 +352,7 @@ def dags(draw: st.DrawFn, max_n: int = 40) -> list[T]:
     row = st.tuples(st.lists(st.integers(0, max_n), max_size=4), st.integers(0, 4 * 3 * 4 * 8 - 1))
     rows = draw(st.lists(row, min_size=n, max_size=n))
     tasks = []
-    for i, (name, (deps, code)) in enumerate(zip(names, rows)):
+    for i, (name, (deps, code)) in enumerate(zip(names, rows, strict=True)):
         code, priority = divmod(code, 4)
         code, phase = divmod(code, 3)
         status, hours = divmod(code, 4)
@@ -453,7 +454,7 @@ def test_critical_path_is_a_longest_open_chain(tasks: list[T]) -> None:
     open_ids = [t for t in ref.tasks if ref.tasks[t].status != S.COMPLETED]
     assert hours == max((ref.remaining(t) for t in open_ids), default=0.0)
     assert sum(ref.tasks[t].estimated_hours for t in path) == pytest.approx(hours)
-    for a, b in zip(path, path[1:]):
+    for a, b in itertools.pairwise(path):
         assert a in ref.tasks[b].dependencies and ref.tasks[b].status != S.COMPLETED
 
 
@@ -533,7 +534,7 @@ def test_dependency_problems_finds_exactly_the_cycles(tasks: list[T], data: st.D
         assert path[0] == path[-1] == p.task_id
         assert len(set(path[:-1])) == len(path) - 1
         assert min(path, key=natural_key) == path[0]
-        for a, b in zip(path, path[1:]):
+        for a, b in itertools.pairwise(path):
             assert b in deps[a]
 
 

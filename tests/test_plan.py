@@ -631,7 +631,7 @@ def test_forged_cache_with_matching_hash_is_ignored_silently(project: Path) -> N
         "sha256": sha,
         "data": {"project": {"id": "x"}, "tasks": [{"id": "T-1", "title": "a", "commands": ["echo forged"]}]},
     }
-    mac, _, payload = (cache / "plan-cache.json").read_bytes().partition(b"\n")
+    mac, _, _payload = (cache / "plan-cache.json").read_bytes().partition(b"\n")
     for data in (
         json.dumps(forged).encode(),
         mac + b"\n" + json.dumps(forged).encode(),

@@ -186,13 +186,13 @@ def test_an_api_key_stays_in_memory_and_out_of_every_serialisation() -> None:
 
 
 def test_the_seeds_own_enum_classes_are_accepted() -> None:
-    class AgentType(str, Enum):  # as the seed defined it
+    class AgentType(str, Enum):  # noqa: UP042 (as the seed defined it)
         OPENAI_GPT = "openai-gpt"
 
-    class AgentInterface(str, Enum):
+    class AgentInterface(str, Enum):  # noqa: UP042
         API = "api"
 
-    class AgentCapability(str, Enum):
+    class AgentCapability(str, Enum):  # noqa: UP042
         CODE = "code"
 
     registry = AgentRegistry()

@@ -4,6 +4,7 @@ memory whatever the output size, byte-exact output, a full disk in one line. Rea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -61,10 +62,8 @@ def wait_for(condition, what: str, timeout: float = 30) -> None:
 
 def kill_quietly(*pids: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def end_of(root: Path, run_id: str) -> dict:

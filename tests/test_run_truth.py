@@ -6,7 +6,6 @@ cached tokens are priced at the cache rates; a cut-off answer fails, keeps its o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,6 @@ from .test_agents_http import LM_STUDIO, OPENAI, SSE
 from .test_agents_outcomes import anthropic_stream, openai_chunk, sse
 from .test_cli import as_json, cli, ok
 from .test_runner import ScriptedAgent, agent_tables
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
 
 
 def agent(name: str, kind: str, model: str, url: str, **extra: object) -> str:

@@ -400,7 +400,7 @@ async def test_tab_and_the_number_keys_switch_views(demo_dir: Path, tmp_path: Pa
         for _ in views:
             await pilot.press("tab")
             seen.append(switcher.current)
-        assert seen == views[1:] + ["board"]
+        assert seen == [*views[1:], "board"]
 
 
 async def test_the_dag_follows_the_selection_and_its_moves_lead_the_board(demo_dir: Path, tmp_path: Path) -> None:

@@ -3,19 +3,23 @@ panes' search, tabs and copy. Pilot tests through ``create_app`` on copies of th
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.strip import Strip
+from textual.widgets import Static
 
 from orchestra_tui.tui.app import OrchestraApp
-from orchestra_tui.tui.widgets.dialogs import ChoiceDialog
+from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
+from orchestra_tui.tui.widgets.dialogs import ChoiceDialog, ConfirmDialog, ReasonDialog
 from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.task_screen import TaskScreen
-from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
 
-from .conftest import app_on, until
+from .conftest import app_on, task_block, until, write_plan
 
 
 def notes(app: OrchestraApp) -> list[str]:
@@ -189,7 +193,7 @@ async def test_a_task_has_one_tab_its_older_runs_are_reachable_from_its_screen_a
         panes = app.query_one(OutputPanes)
         for outcome in ("failed", "completed"):
             await pilot.press("d")
-            await until(pilot, lambda: app.session.project.tasks["DES-001"].status.value == outcome, outcome)
+            await until(pilot, lambda want=outcome: app.session.project.tasks["DES-001"].status.value == want, outcome)
             await until(pilot, lambda: panes.current is not None and panes.current.finished, "its pane finished")
             if outcome == "failed":
                 await pilot.press("r")
@@ -214,3 +218,127 @@ async def test_a_task_has_one_tab_its_older_runs_are_reachable_from_its_screen_a
         await until(pilot, copied.exists, "the copy on disk")
         assert app.clipboard == copied.read_text() == "\n".join(pane.log_widget.lines)
         await until(pilot, lambda: any("copied" in note and "to the clipboard" in note for note in notes(app)), "said")
+
+
+# ------------------------------------------------------------------------------------------ every key, in ? and README
+
+
+PUNCTUATION = {"slash": "/", "plus": "+", "minus": "-", "equals_sign": "="}
+
+
+def readme_tui_section() -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("## The TUI")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+async def test_every_key_is_in_help_and_in_the_readme(demo_dir: Path, tmp_path: Path) -> None:
+    """Item 7 of the brief: each binding of the app, its views, the output panes and a task's screen is listed by
+    ``?`` (with its id) and each of its keys is named in README's TUI section (as `key`)."""
+    from textual.keys import key_to_character
+
+    from orchestra_tui.tui.app import _declared_bindings
+
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        widgets = [*app.views.values(), app.main.query_one(OutputPanes)]
+        found = [*app.BINDINGS, *(b for widget in widgets for b in _declared_bindings(widget)), *TaskScreen.BINDINGS]
+        help_names = " ".join(name for _title, rows in app.help_sections() for _keys, name, _what in rows)
+        readme = readme_tui_section()
+        missing_help, missing_readme = [], []
+        for binding in found:
+            assert isinstance(binding, Binding) and binding.id, binding
+            if f"[{binding.id}]" not in help_names:
+                missing_help.append(binding.id)
+            for key in binding.key.split(","):
+                character = PUNCTUATION.get(key) or key_to_character(key)
+                shown = character if character and character.isprintable() and not character.isspace() else key
+                if f"`{shown}`" not in readme:
+                    missing_readme.append(f"{binding.id}: {shown}")
+        assert not missing_help, missing_help
+        assert not missing_readme, "\n".join(missing_readme)
+
+
+# ------------------------------------------------------------------------------------------ issue 12: e, plan, expand
+
+EDITOR = """
+import json, pathlib, sys
+line, path = int(sys.argv[1].lstrip("+")), pathlib.Path(sys.argv[2])
+pathlib.Path(sys.argv[0]).with_name("editor-args.json").write_text(json.dumps(sys.argv[1:]))
+lines = path.read_text().split("\\n")
+at = next(n for n in range(line - 1, len(lines)) if lines[n].startswith("title ="))
+lines[at] = 'title = "Edited in the editor"'
+path.write_text("\\n".join(lines))
+"""
+
+
+async def test_e_opens_the_task_in_the_editor_at_its_line(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = tmp_path / "editor.py"
+    editor.write_text(EDITOR)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    plan = demo_dir / "orchestra.toml"
+    line = plan.read_text().split("\n").index('id = "DES-002"')  # the [[tasks]] header is the line above it
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        app.jump_to("DES-002")
+        await pilot.press("e")
+        args = tmp_path / "editor-args.json"
+        await until(pilot, args.exists, "the editor ran")
+        assert json.loads(args.read_text()) == [f"+{line}", str(plan)]
+        assert 'title = "Edited in the editor"' in plan.read_text()
+
+
+async def test_e_on_a_task_not_in_the_plan_file_says_so_in_one_line(tmp_path: Path) -> None:
+    from orchestra_tui.engine.project import Project
+
+    root = tmp_path / "p"
+    write_plan(root, task_block("A"))
+    with Project.open(root, actor="cli") as project:
+        project.add_tasks([{"id": "API-1", "title": "From the API"}])
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        app.jump_to("API-1")
+        await pilot.press("e")
+        await until(pilot, lambda: any("API-1 is not in orchestra.toml" in note for note in notes(app)), "refused")
+
+
+async def test_the_palette_plans_from_a_document_and_expands_a_task_writing_only_on_yes(tmp_path: Path) -> None:
+    from .test_planning import GOOD, project
+
+    subtasks = {
+        "tasks": [{"id": "a", "title": "First half"}, {"id": "b", "title": "Second half", "dependencies": ["a"]}]
+    }
+    root = project(tmp_path / "p", GOOD, subtasks)
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.focused is not None, "the board has the focus")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"plan from document")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReasonDialog), "which document")
+        await pilot.press(*"req.md", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the proposal", timeout=30)
+        question = " ".join(str(widget.visual) for widget in app.screen.query(Static))
+        assert "Write 2 tasks into orchestra.toml? (2 new, 0 changed" in question
+        assert "REQ-1  Write the parser" in question and "REQ-2  Test the parser  (after REQ-1)" in question
+        await pilot.press("y")
+        await until(pilot, lambda: "REQ-2" in (root / "orchestra.toml").read_text(), "written")
+        assert "# keep this comment" in (root / "orchestra.toml").read_text()
+        assert app.session.project.store.meta.get("planning", {}).get("requests") == 1  # its cost recorded
+        app.jump_to("DES-1")
+        app.action_expand_task()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the subtasks", timeout=30)
+        question = " ".join(str(widget.visual) for widget in app.screen.query(Static))
+        assert "DES-1.1  First half" in question, question
+        before = (root / "orchestra.toml").read_text()
+        await pilot.press("n")  # nothing written
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "the answer")
+        assert (root / "orchestra.toml").read_text() == before

@@ -4,6 +4,7 @@ within one period, and the app's default screen drawn by it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ async def test_frames_asked_for_in_a_burst_are_at_least_a_period_apart() -> None
                 await asyncio.sleep(0.01)
         finally:
             timer.stop()
-    gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
     assert len(ticks) >= 3 and min(gaps) >= INTERVAL * 0.99
 
 

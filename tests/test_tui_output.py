@@ -89,7 +89,7 @@ async def test_streamed_text_appears_in_the_runs_pane() -> None:
 
 
 async def test_max_lines_caps_what_a_pane_keeps() -> None:
-    async with one_run("T") as (app, pilot, panes, pane):
+    async with one_run("T") as (_app, pilot, panes, pane):
         for batch in range(30):  # 30 frames of 200 lines: 6,000 lines through a 2,000-line pane
             panes.append("r1", "T", "".join(f"line {batch * 200 + n}\n" for n in range(200)))
         await pilot.pause()
@@ -101,7 +101,7 @@ async def test_max_lines_caps_what_a_pane_keeps() -> None:
 
 
 async def test_scrolled_up_position_holds_while_text_arrives() -> None:
-    async with one_run("T") as (app, pilot, panes, pane):
+    async with one_run("T") as (_app, pilot, panes, pane):
         log = pane.log_widget
         panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES)))
         await pilot.pause()
@@ -203,7 +203,7 @@ async def test_a_full_pane_keeps_its_size_so_writing_needs_no_layout() -> None:
 
 async def test_a_hidden_pane_holds_its_text_until_shown() -> None:
     """Text for a pane not on show is held (bounded), not written into its Log, and appears when shown."""
-    async with one_run("A") as (app, pilot, panes, front):
+    async with one_run("A") as (_app, pilot, panes, front):
         back = panes.run_started("r2", "B", "shell")  # r1 is live and on show: r2 stays behind
         for _ in range(5):
             await pilot.pause()
@@ -284,7 +284,7 @@ def test_tail_output_starts_at_a_line(tmp_path: Path) -> None:
 async def test_many_small_chunks_stay_bounded() -> None:
     """200,000 streamed chunks (batched per frame, as the app does) leave a pane with at most MAX_LINES lines of
     at most FOLD_WIDTH characters, also when the second half never sends a newline."""
-    async with one_run("T") as (app, pilot, panes, pane):
+    async with one_run("T") as (_app, pilot, panes, pane):
         frames, per_frame = 400, 500
         for frame in range(frames):
             newline = frame < frames // 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import os
 import signal
 import time
@@ -174,10 +175,8 @@ class Child:
         try:
             if self.process.returncode is None:
                 _signal_group(self.pid, signal.SIGTERM)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._exit), GRACE)
-                except TimeoutError:
-                    pass
                 _signal_group(self.pid, signal.SIGKILL)
                 await asyncio.shield(self._exit)
             elif _signal_group(self.pid, signal.SIGTERM):

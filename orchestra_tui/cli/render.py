@@ -7,6 +7,7 @@ carry a mark (``✗ failed``), so they read without colour too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -562,7 +563,7 @@ def _mermaid_ids(task_ids: Iterable[str]) -> dict[str, str]:
 
 
 def _critical_edges(path: Sequence[str]) -> set[tuple[str, str]]:
-    return set(zip(path, path[1:]))
+    return set(itertools.pairwise(path))
 
 
 def mermaid(project: Project) -> str:

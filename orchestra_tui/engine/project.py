@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..bulk import paused_gc
 from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
@@ -21,6 +20,7 @@ from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
+from ..version import __version__
 from . import transitions
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 

@@ -30,7 +30,7 @@ import signal
 import socket
 import time
 from collections.abc import Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -372,10 +372,8 @@ class Runner:
             return await process.wait()
         finally:
             if process.returncode is None:  # cancelled: the command and whatever it started go too
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 await asyncio.shield(process.wait())
 
     def _verify_text(self, run: Run, data: bytes) -> None:
@@ -427,10 +425,8 @@ class Runner:
             status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
         output = self._answer(run, outcome.finished if outcome.error is None else None)
         seconds = run.log.elapsed()
-        try:
+        with suppress(OrchestraError):  # disk full: the outcome is committed; the run's log lacks its last line
             run.log.event("end", status=status, error=outcome.error, seconds=seconds)
-        except OrchestraError:
-            pass  # disk full: the outcome is committed; the run's own log just lacks its last line
         run.log.close()
         run.ended = True
         ended = RunEnded(

@@ -8,6 +8,7 @@ rewritten, never reported: only the plan file itself can have problems.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -112,7 +113,5 @@ def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any]) -> None:
         pass
     finally:
         if temp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
-            except OSError:
-                pass

@@ -10,13 +10,16 @@ which shows it as a notification: a user error's own line, or the type and text 
 from __future__ import annotations
 
 import gc
+import os
+import shlex
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.containers import Horizontal
@@ -31,6 +34,7 @@ from ..display import one_line, printable
 from ..engine.attention import needs_person
 from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
 from ..engine.liveruns import POLL
+from ..engine.planning import as_subtasks
 from ..engine.scheduler import Summary
 from ..errors import OrchestraError
 from . import bindings, screenshots
@@ -39,7 +43,7 @@ from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
 from .frames import MainScreen
 from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
-from .session import Session
+from .session import EXPAND_INTO, MAX_PLANNED, Session
 from .themes import DEFAULT_THEME, load_themes
 from .widgets.board import BoardView
 from .widgets.dag import DagView
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
 
 REFRESH = 0.25  # seconds between two looks at the journal for other processes' changes
 RUN_WATCH = POLL  # seconds between two looks at the runs other processes own (their output)
+PROPOSAL_LINES = 12  # proposed tasks listed in the question before "and N more"
 VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline", "table": "Table"}
 _REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo"})  # ActionRequested -> action_*
 
@@ -447,6 +452,65 @@ class OrchestraApp(App[None]):
             markup=False,
         )
 
+    def action_edit(self, task_id: str | None = None) -> None:
+        """``e``: the task's ``[[tasks]]`` in ``$VISUAL``/``$EDITOR`` (else vi) at its line, the app suspended; the
+        saved file is taken up at once (a bad edit is reported, the last valid plan stays)."""
+        with self._guard():
+            path, line = self.session.plan_location(task_id or self._target())
+            editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+            command = [*editor, f"+{line}", str(path)]
+            try:
+                try:
+                    with self.suspend():
+                        done = subprocess.run(command, check=False)
+                except SuspendNotSupported:  # no terminal to give away (a headless run): the editor runs as is
+                    done = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True)
+            except OSError as error:
+                raise OrchestraError(f"cannot start the editor {editor[0]!r}: {error.strerror}; set $EDITOR") from None
+            if done.returncode:
+                self.notify(f"the editor exited with status {done.returncode}", severity="warning")
+            self._poll()
+
+    # -- planning (the palette's "Plan from document…" and "Expand task") -------------------------------
+
+    @work(group="actions", exit_on_error=False)
+    async def action_plan_document(self) -> None:
+        answer = await self.push_screen_wait(
+            ReasonDialog("Plan from which document?", "its path, from the project's folder (e.g. docs/requirements.md)")
+        )
+        if answer:
+            prompt = self.session.plan_prompt(Path(answer))
+            await self._propose(f"plan from {Path(answer).name}", prompt, MAX_PLANNED)
+
+    @work(group="actions", exit_on_error=False)
+    async def action_expand_task(self, task_id: str | None = None) -> None:
+        target = task_id or self._target()
+        prompt = self.session.expand_prompt(target)
+        await self._propose(f"expand {target}", prompt, EXPAND_INTO, lambda tasks: as_subtasks(target, tasks))
+
+    async def _propose(self, what: str, prompt: str, max_tasks: int, shape: Any = None) -> None:
+        """Ask the agent, show what it proposes, write it on confirmation (``Session.propose``)."""
+        agent = self.session.project.plan.project.default_agent
+        self.notify(f"{what}: asking {agent}; nothing is written before you confirm", timeout=10)
+        proposal = await self.session.propose(what, prompt, max_tasks=max_tasks, shape=shape)
+        lines = [
+            f"{task.get('id')}  {one_line(str(task.get('title', '')))}"
+            + (f"  (after {', '.join(map(str, task['dependencies']))})" if task.get("dependencies") else "")
+            for task in proposal.tasks
+        ]
+        shown = "\n".join(lines[:PROPOSAL_LINES]) + (
+            f"\n… and {len(lines) - PROPOSAL_LINES} more" if len(lines) > PROPOSAL_LINES else ""
+        )
+        edit = proposal.edit
+        question = ConfirmDialog(
+            f"Write {len(lines)} task{'s' * (len(lines) != 1)} into orchestra.toml? "
+            f"({len(edit.added)} new, {len(edit.changed)} changed; comments kept)",
+            shown,
+        )
+        if await self.push_screen_wait(question):
+            self.session.write_proposal(proposal)
+            self.notify(f"{what}: {len(edit.added)} added, {len(edit.changed)} changed in orchestra.toml", timeout=10)
+
     def action_jump(self) -> None:
         """``:``: the palette with only the tasks, found by id and title."""
         self.push_screen(CommandPalette(providers=[TaskCommands], placeholder="Jump to a task: its id or title…"))
@@ -613,6 +677,17 @@ class OrchestraApp(App[None]):
                     bindings.HELP[binding.id or ""],
                     lambda action=binding.action: self.call_later(self.run_action, action),
                 )
+        yield SystemCommand(
+            "Plan from document…",
+            "Ask the default agent to turn a requirements document into tasks (orchestra plan); shown before written",
+            self.action_plan_document,
+        )
+        if self.selected is not None and self.offered("edit"):
+            yield SystemCommand(
+                "Expand task",
+                f"Ask the default agent to split {self.selected} into subtasks (orchestra expand), shown first",
+                self.action_expand_task,
+            )
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the screen into the screenshots folder and say where (``screenshots.py``)."""

@@ -258,9 +258,9 @@ class _Proper:
         """
         read = self.pos.__getitem__
         total = 0
-        for (sources, targets), (above, below) in zip(self._task_edges, self._stops):
+        for (sources, targets), (above, below) in zip(self._task_edges, self._stops, strict=True):
             xs, ys = list(map(read, sources)), list(map(read, targets))
-            total += _inversions([y for _, y in sorted(zip(xs, ys))])
+            total += _inversions([y for _, y in sorted(zip(xs, ys, strict=True))])
             stops_above, stops_below = sorted(map(read, above)), sorted(map(read, below))
             lanes_from = map(sub, xs, map(bisect_left, repeat(stops_above), xs))
             lanes_to = map(sub, ys, map(bisect_left, repeat(stops_below), ys))
@@ -273,7 +273,7 @@ class _Proper:
         """Rows: start stacked, then passes pulling each layer towards its neighbours' median rows."""
         offsets = [self._offsets(layer) for layer in self.layers]  # the order is final
         port = self.port
-        for layer, layer_offsets in zip(self.layers, offsets):
+        for layer, layer_offsets in zip(self.layers, offsets, strict=True):
             top = self.above[layer[0]] if layer else 0
             _scatter(port, layer, [top + offset for offset in layer_offsets])
         gathers = _Gather(self, True, _median_low), _Gather(self, False, _median_low)
@@ -431,7 +431,7 @@ def _route_channel(graph: _Proper, k: int) -> _Channel:
         constraints = _constraints(tracks, dogleg_rows)
     items = [track for parts in tracks.values() for track in parts]
     count, columns = _pack(items, constraints)
-    placed = [(column, out_row, in_row) for column, (out_row, in_row, _, _) in zip(columns, items)]
+    placed = [(column, out_row, in_row) for column, (out_row, in_row, _, _) in zip(columns, items, strict=True)]
     by_edge, at = {}, 0
     for edge, parts in tracks.items():
         by_edge[edge] = tuple(placed[at : at + len(parts)])
@@ -519,7 +519,9 @@ def _pack(items: list[Track], constraints: list[tuple[int, int]]) -> tuple[int, 
         for out_row, in_row, out_net, in_net in items
     ]
     by_top = sorted(range(len(items)), key=lambda i: ends[i][:2])  # the left-edge order; a rank is an index here
-    top, bottom, top_net, bottom_net = map(list, zip(*map(ends.__getitem__, by_top))) if items else ([], [], [], [])
+    top, bottom, top_net, bottom_net = (
+        map(list, zip(*map(ends.__getitem__, by_top), strict=True)) if items else ([], [], [], [])
+    )
     rank = {index: r for r, index in enumerate(by_top)}
     after: list[list[int]] = [[] for _ in items]
     waiting = [0] * len(items)
@@ -570,7 +572,7 @@ def _routes(graph: _Proper, channels: list[_Channel], xs: list[int], box_width: 
                 line.append((first + column, out_row))
                 line.append((first + column, in_row))
     routes = {}
-    for edge, (_, target), line in zip(graph.edges, graph.ends, lines):
+    for edge, (_, target), line in zip(graph.edges, graph.ends, lines, strict=True):
         line.append((xs[layer[target]] - 1, port[target]))
         routes[edge] = tuple(_corners(line))
     return routes

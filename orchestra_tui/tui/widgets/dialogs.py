@@ -26,7 +26,7 @@ class ConfirmDialog(ModalScreen[bool]):
     """``y`` (or enter) answers yes; ``n`` or escape no."""
 
     DEFAULT_CSS = _CSS.format(name="ConfirmDialog")
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "answer(True)", "Yes", id="dialog.yes"),
         Binding("n,escape", "answer(False)", "No", id="dialog.no"),
     ]
@@ -50,7 +50,7 @@ class ReasonDialog(ModalScreen[str | None]):
     """Asks for one line; enter answers it (blank answers are refused), escape answers None."""
 
     DEFAULT_CSS = _CSS.format(name="ReasonDialog")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, question: str, placeholder: str = "") -> None:
         super().__init__()

@@ -11,11 +11,11 @@ entry_id)``, and :class:`ConfirmRollback` is the dialog the app can push before 
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -210,7 +210,7 @@ class TimelineView(Widget, can_focus=True):
     TimelineView #timeline-preview { height: 1fr; padding: 0 1; }
     TimelineView #timeline-diff-title { margin-top: 1; text-style: bold; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left,h", "move(-1)", "Earlier", id="timeline.earlier"),
         Binding("right,l", "move(1)", "Later", id="timeline.later"),
         Binding("home,g", "first", "First", id="timeline.first", show=False),
@@ -413,7 +413,7 @@ class ConfirmRollback(ModalScreen[bool]):
     ConfirmRollback Button { margin-left: 2; }
     ConfirmRollback .dialog-hint { color: $text-muted; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Roll back", id="confirm.yes"),
         Binding("n,escape", "cancel", "Cancel", id="confirm.no"),
     ]
