@@ -240,6 +240,7 @@ class Project:
         record = self.store.tasks.get(task_id)
         if record is None:
             self.task(task_id)  # raises with a suggestion
+        assert record is not None
         return record
 
     def _transition(

@@ -158,7 +158,7 @@ class Runner:
         name = name or self.project.agent_of(task)
         agent = self._agents.get(name)
         if not self._given:
-            from ..agents.registry import agent_configs, build_agent, process_agent
+            from ..agents.registry import agent_configs, placed_agent, process_agent
 
             registered = process_agent(name)  # registered from code in this process: wins over the plan's
             if registered is not None:
@@ -168,7 +168,7 @@ class Runner:
             if agent is None:
                 configs = agent_configs(self.project.plan)
                 if name in configs:
-                    agent = self._agents[name] = build_agent(name, configs[name])
+                    agent = self._agents[name] = placed_agent(name, configs[name], self.project.plan)
         if agent is None:
             known = sorted(self._agents) if self._given else sorted(agent_configs(self.project.plan))
             raise OrchestraError(f"unknown agent {name!r} for {task.task_id}; agents: {', '.join(known) or 'none'}")
