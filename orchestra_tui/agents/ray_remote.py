@@ -129,7 +129,7 @@ def run_on_worker(name: str, config: dict[str, Any], request: dict[str, Any], na
     """The Ray task: build the agent from ``config`` and yield its events (run on a private event loop).
 
     A cancelled task raises in here; the agent's stream is closed on the way out, which stops what it started."""
-    from .registry import build_agent
+    from .factory import build_agent
 
     environ = dict(os.environ)
     wanted = frozenset(names)
@@ -167,7 +167,7 @@ def _placement() -> Placement:
     import ray
 
     context = ray.get_runtime_context()
-    return Placement(context.get_node_id(), ray.util.get_node_ip_address(), os.getpid())
+    return Placement(context.get_node_id(), str(ray.util.get_node_ip_address()), os.getpid())  # type: ignore[no-untyped-call]
 
 
 class RayAgent:
