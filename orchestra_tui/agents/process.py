@@ -21,9 +21,11 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
+from typing import Any, Protocol
 
 from ..models import AgentConfig, AgentTask, AgentType
 
@@ -96,7 +98,7 @@ class Child:
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process,
+        process: _Process,
         pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]],
         limits: Limits,
         deadline: float | None,
@@ -111,7 +113,7 @@ class Child:
         self._last = time.monotonic()  # the last byte seen on stdout or stderr
         self._exit = asyncio.ensure_future(process.wait())
 
-    async def output(self) -> AsyncIterator[bytes]:
+    async def output(self) -> AsyncGenerator[bytes]:
         """stdout as it arrives, until it closes or the process has exited and the pipe drained. Raises
         :class:`LimitExceeded` when a limit is passed (the caller's ``close`` then stops the group)."""
         reading: asyncio.Future[bytes] | None = None
@@ -120,7 +122,7 @@ class Child:
             while True:
                 if reading is None:
                     reading = asyncio.ensure_future(self._stdout.read(READ_SIZE))
-                waiting: set[asyncio.Future[object]] = {reading} if exited is not None else {reading, self._exit}
+                waiting: set[asyncio.Future[Any]] = {reading} if exited is not None else {reading, self._exit}
                 done, _ = await asyncio.wait(waiting, timeout=self._wait(exited), return_when=asyncio.FIRST_COMPLETED)
                 if reading in done:
                     data, reading = reading.result(), None
@@ -217,6 +219,60 @@ async def _pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
     return write_fd, reader, transport
 
 
+class _Process(Protocol):
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+
+    async def wait(self) -> int: ...
+
+
+def _popen(argv: Sequence[str], cwd: Path, env: dict[str, str], stdin: int, stdout: int, stderr: int) -> Popen[bytes]:
+    return Popen(list(argv), cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True)
+
+
+def _stop_started(starting: asyncio.Future[Popen[bytes]]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        _signal_group(starting.result().pid, signal.SIGKILL)
+
+
+class _Started:
+    """A process started in a worker thread (``fork``/``exec`` take ~10 ms of a loaded machine, which the event
+    loop spends on other runs meanwhile); its exit is awaited through a pidfd, so no thread waits for it."""
+
+    stdin = None
+
+    def __init__(self, popen: Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    async def wait(self) -> int:
+        if self.popen.poll() is not None:
+            return self.popen.returncode
+        try:
+            fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # no pidfd (an old kernel): a thread waits
+            return await asyncio.to_thread(self.popen.wait)
+        loop = asyncio.get_running_loop()
+        exited = loop.create_future()
+        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        try:
+            if self.popen.poll() is None:
+                await exited
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        return self.popen.wait()
+
+
 async def spawn(
     argv: Sequence[str],
     *,
@@ -238,9 +294,25 @@ async def spawn(
             pipes.append(await _pipe())
         stderr = pipes[1][0] if separate_stderr else pipes[0][0]
         try:
-            process = await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=pipes[0][0], stderr=stderr, start_new_session=True
-            )
+            if stdin == PIPE:  # the prompt goes through asyncio's own stdin transport
+                process: _Process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=stdin,
+                    stdout=pipes[0][0],
+                    stderr=stderr,
+                    start_new_session=True,
+                )
+            else:
+                starting = asyncio.ensure_future(
+                    asyncio.to_thread(_popen, argv, cwd, dict(env), stdin, pipes[0][0], stderr)
+                )
+                try:
+                    process = _Started(await asyncio.shield(starting))
+                except asyncio.CancelledError:
+                    starting.add_done_callback(_stop_started)  # cancelled while the thread started it
+                    raise
         finally:
             for write_fd, _reader, _transport in pipes:
                 os.close(write_fd)

@@ -29,8 +29,9 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
-from ..cli import render
+from .. import formatting
 from ..display import one_line, printable
+from ..engine import next_step
 from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
 from ..engine.planning import as_subtasks
 from ..engine.runner import CANCELLED
@@ -38,21 +39,22 @@ from ..errors import OrchestraError
 from . import bindings, screenshots
 from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
-from .frames import MainScreen
 from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
+from .screens.dialogs import ChoiceDialog, ConfirmDialog, ReasonDialog
+from .screens.help import HelpScreen, Section
+from .screens.main import MainScreen
+from .screens.rollback import ConfirmRollback
+from .screens.task import TaskScreen
 from .session import EXPAND_INTO, MAX_PLANNED, Session
 from .themes import DEFAULT_THEME, load_themes
 from .widgets.board import BoardView
 from .widgets.dag import DagView
 from .widgets.detail import TaskDetail
 from .widgets.detail import run_line as detail_run_line
-from .widgets.dialogs import ChoiceDialog, ConfirmDialog, ReasonDialog
 from .widgets.header import KeyFooter, ProjectHeader
-from .widgets.help import HelpScreen, Section
 from .widgets.output import OutputPanes, run_outcome
 from .widgets.table import TableView
-from .widgets.task_screen import TaskScreen
-from .widgets.timeline import ConfirmRollback, TimelineView
+from .widgets.timeline import TimelineView
 
 if TYPE_CHECKING:
     from ..engine.project import Project
@@ -107,7 +109,7 @@ class OrchestraApp(App[None]):
 
     # -- building -------------------------------------------------------------------------------------
 
-    def notify(self, message: str, **options: Any) -> None:  # type: ignore[override]
+    def notify(self, message: str, **options: Any) -> None:
         """Every notification is shown safely: it may quote a title, a summary or an agent's error."""
         options.setdefault("markup", False)
         super().notify(printable(message), **options)
@@ -181,7 +183,7 @@ class OrchestraApp(App[None]):
 
     # -- the one error handler ------------------------------------------------------------------------
 
-    def report(self, error: BaseException) -> None:
+    def show_error(self, error: BaseException) -> None:
         message = (
             str(error) if isinstance(error, OrchestraError) else f"internal error: {type(error).__name__}: {error}"
         )
@@ -192,11 +194,11 @@ class OrchestraApp(App[None]):
         try:
             yield
         except Exception as error:
-            self.report(error)
+            self.show_error(error)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.report(event.worker.error)
+            self.show_error(event.worker.error)
 
     def _poll(self) -> None:
         with self._guard():
@@ -335,11 +337,11 @@ class OrchestraApp(App[None]):
         for task_id, reason in list(unusable.items())[:3]:
             self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
         if started:
-            self.notify(f"dispatched {render.id_list(started, 8)}", markup=False)
+            self.notify(f"dispatched {formatting.id_list(started, 8)}", markup=False)
         elif self.session.scheduler.jobs:
             self.notify(f"{len(self.session.scheduler.jobs)} tasks are running, the plan's parallel_max", markup=False)
         elif not unusable:
-            self.notify(render.next_line(self.session.project), markup=False)
+            self.notify(next_step.next_line(self.session.project), markup=False)
 
     @work(group="actions", exit_on_error=False)
     async def action_complete(self, task_id: str | None = None) -> None:
@@ -371,7 +373,7 @@ class OrchestraApp(App[None]):
     def action_next(self) -> None:
         task_id = self.session.next_task()
         if task_id is None:
-            self.notify(render.next_line(self.session.project), markup=False)
+            self.notify(next_step.next_line(self.session.project), markup=False)
             return
         with self._guard():
             self._tell_selection(task_id)
@@ -508,7 +510,7 @@ class OrchestraApp(App[None]):
         elif pane is not None and tries:
             self.call_after_refresh(self._focus_pane, run_id, tries - 1)
 
-    def action_back(self) -> None:
+    def action_back(self) -> None:  # type: ignore[override]  # Textual awaits an action only if it is awaitable
         """Escape: a maximised output pane back to its place, the output panes' focus back to the view."""
         panes = self.main.query_one(OutputPanes)
         if self.screen.maximized is not None:
@@ -526,7 +528,7 @@ class OrchestraApp(App[None]):
         elif message.action in _REQUESTABLE:
             getattr(self, f"action_{message.action}")(*([message.target] if message.target else []))
         else:
-            self.report(OrchestraError(f"unknown action {message.action!r}"))
+            self.show_error(OrchestraError(f"unknown action {message.action!r}"))
 
     def action_filter(self) -> None:
         """The filter of the view on show: the table's own there, else the board's."""

@@ -35,8 +35,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import spent, status_text
+from ...cli.render import status_text
 from ...display import one_line
+from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
 from ..messages import ActionRequested, TaskSelected

@@ -29,8 +29,8 @@ from textual.strip import Strip
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from ...dag_layout import STATUS_STYLES, DagLayout, Drawing, draw, layout_dag
 from ...display import one_line
-from ..dag_layout import STATUS_STYLES, DagLayout, Drawing, draw, layout_dag
 from ..messages import TaskSelected
 
 if TYPE_CHECKING:

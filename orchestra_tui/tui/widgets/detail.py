@@ -13,8 +13,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...agents.pricing import format_total
-from ...cli.render import hours, local_time, spent, status_text, tokens_line
+from ...cli.render import status_text
 from ...display import one_line, printable
+from ...formatting import hours, local_time, spent, tokens_line
 from .output import run_outcome
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets (8.2.8)
 
 from ...agents.pricing import format_total
-from ...cli.render import count, hours
+from ...formatting import count, hours
 from ..bindings import FOOTER_DROP, FOOTER_LABELS
 
 

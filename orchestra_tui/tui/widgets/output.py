@@ -107,7 +107,7 @@ class MatchMarker(Highlighter):
             text.highlight_words([self.needle], MATCH, case_sensitive=False)
 
 
-class RunLog(Log):
+class OutputLog(Log):
     """A ``Log`` that knows whether the user is following its end (at the bottom) or reading further up.
 
     While hidden (another pane on show, or another view) it only holds the text that arrives, bounded to
@@ -206,7 +206,7 @@ class RunPane(TabPane):
     RunPane > .run-header { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     RunPane > .run-where { height: auto; padding: 0 1; background: $panel; color: $text-muted; }
     RunPane.-short > .run-where { display: none; }
-    RunPane > RunLog { height: 1fr; overflow-x: auto; padding: 0 1; }
+    RunPane > OutputLog { height: 1fr; overflow-x: auto; padding: 0 1; }
     """
 
     def __init__(self, run_id: str, task_id: str, agent: str, status: str = "in_progress", live: bool = True) -> None:
@@ -214,7 +214,7 @@ class RunPane(TabPane):
         self.status, self.live = status, live
         self.error: str | None = None
         self.column = 0
-        self.log_widget = RunLog()
+        self.log_widget = OutputLog()
         self.header = Static(classes="run-header")
         where = f"{STATE_DIR}/{RUNS_DIR}/{run_id}/{OUTPUT_FILE}"
         self.where = Static(
