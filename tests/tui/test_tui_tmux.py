@@ -116,3 +116,14 @@ def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) 
         assert time.monotonic() < deadline, f"the app did not exit on q; the screen:\n{pane.text()}"
         time.sleep(0.05)
     assert status == "0"
+
+
+def test_one_press_of_A_in_a_real_terminal_finishes_the_demo(pane: Pane, demo_dir: Path) -> None:
+    pane.wait(lambda s: "0/10 tasks" in s and "Ready 1" in s and full_width(s), "the board")
+    pane.keys("A")  # the autopilot: the real shell agent runs the ten tasks, three at a time
+    pane.wait(
+        lambda s: all(part in s for part in ("100%", "10/10 tasks", "Done 10", "autopilot done")) and "⟳" not in s,
+        "the ten tasks done and the autopilot off",
+        timeout=60,
+    )
+    assert (demo_dir / "build").is_dir()
