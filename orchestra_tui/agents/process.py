@@ -262,8 +262,13 @@ class _Started:
         except (AttributeError, OSError):  # no pidfd (an old kernel): a thread waits
             return await asyncio.to_thread(self.popen.wait)
         loop = asyncio.get_running_loop()
-        exited = loop.create_future()
-        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(fd, readable)
         try:
             if self.popen.poll() is None:
                 await exited

@@ -167,7 +167,7 @@ def _placement() -> Placement:
     import ray
 
     context = ray.get_runtime_context()
-    return Placement(context.get_node_id(), str(ray.util.get_node_ip_address()), os.getpid())  # type: ignore[no-untyped-call]
+    return Placement(context.get_node_id(), str(ray.util.get_node_ip_address()), os.getpid())
 
 
 class RayAgent:

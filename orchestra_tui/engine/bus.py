@@ -127,6 +127,14 @@ class EngineError:
     task_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PlanRejected:
+    """The plan file was changed into one that cannot be used; the last valid plan stays in use.
+    ``problems``: every problem, one line each (``FILE:LINE: task ID: field 'F': message``)."""
+
+    problems: tuple[str, ...]
+
+
 Event = (
     HistoryAppended
     | StateReloaded
@@ -137,6 +145,7 @@ Event = (
     | RunRetry
     | RunEnded
     | EngineError
+    | PlanRejected
 )
 
 

@@ -44,28 +44,27 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import OrchestraError
 from ..models import WebhookConfig, WebhookEvent
+from ..plan import Plan
 from ..redaction import redact
 from ..store import Entry, Store
-from ..store.changes import Record
+from ..store.changes import Change, Record
 from ..store.fsio import open_file, write_all
 from ..store.store import now_iso
 from ..version import __version__
-from .deliver import start_sender
 from .outbox import Cursor, DamagedDelivery, Delivery, Outbox, hook_key
+from .sender import start_sender
 
 if TYPE_CHECKING:
     import httpx
-
-    from .project import Project
 
 log = logging.getLogger(__name__)
 
@@ -669,8 +668,17 @@ class WebhookDispatcher:
 
 
 # Registered from code in this process: url key -> (webhook, extra headers); and the projects open in it.
+class Hosted(Protocol):
+    """What webhooks use of an open project (``Project`` is one; no import of it, so no cycle)."""
+
+    plan: Plan
+    store: Store
+    listeners: list[Callable[[Entry, list[Change]], None]]
+    webhooks: WebhookDispatcher | None
+
+
 _REGISTERED: dict[str, tuple[WebhookConfig, dict[str, str]]] = {}
-_OPEN: weakref.WeakSet[Project] = weakref.WeakSet()
+_OPEN: weakref.WeakSet[Hosted] = weakref.WeakSet()
 
 
 def register_webhook(hook: WebhookConfig, headers: Mapping[str, str]) -> None:
@@ -694,13 +702,13 @@ def unregister_webhook(url: str) -> bool:
     return True
 
 
-def detach_webhooks(project: Project) -> None:
+def detach_webhooks(project: Hosted) -> None:
     """The project is closing: webhooks registered from now on are not added to it."""
     _OPEN.discard(project)
 
 
 def attach_webhooks(
-    project: Project,
+    project: Hosted,
     *,
     hooks: Sequence[WebhookConfig] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -723,7 +731,7 @@ def attach_webhooks(
 
 
 def _start(
-    project: Project,
+    project: Hosted,
     hooks: Sequence[WebhookConfig],
     environ: Mapping[str, str] | None,
     policy: RetryPolicy | None,

@@ -229,7 +229,7 @@ PUNCTUATION = {"slash": "/", "plus": "+", "minus": "-", "equals_sign": "="}
 
 
 def readme_tui_section() -> str:
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     start = text.index("## The TUI")
     return text[start : text.index("\n## ", start + 1)]
 
