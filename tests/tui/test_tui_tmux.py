@@ -73,7 +73,7 @@ def cli(demo_dir: Path, tmp_path: Path, *args: str) -> str:
 
 def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) -> None:
     # Each wait names everything the screen must show: a capture can catch a frame half written.
-    parts = ("wordfreq", "0/10 tasks", "Ready 1", "● DES-001", "Done 0")
+    parts = ("wordfreq", "0/10 tasks", "Ready 1", "● DES-001", "Blocked 9")  # empty columns: labels downwards
     pane.wait(lambda s: all(part in s for part in parts) and full_width(s), "the board, across the whole pane")
 
     pane.keys("a")  # dispatch all ready: DES-001 alone; the shell agent runs it and it completes itself
