@@ -221,10 +221,6 @@ class Subscription:
     def __len__(self) -> int:
         return len(self._items)
 
-    def get_nowait(self) -> Event | None:
-        with self._bus._lock:
-            return self._pop() if self._items else None
-
     def drain(self) -> list[Event]:
         """Every event waiting, at once (for consumers that poll at their own refresh rate)."""
         with self._bus._lock:

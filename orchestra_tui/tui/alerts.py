@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -64,7 +64,7 @@ class Alerts:
         self.bell = config.bell
         self.desktop = config.desktop == "on" or (config.desktop == "auto" and desktop_supported(environ))
 
-    def call(self, app: App[object], text: str, severity: Literal["information", "warning", "error"]) -> None:
+    def call(self, app: App[Any], text: str, severity: Literal["information", "warning", "error"]) -> None:
         """The toast, then the bell and the desktop notification as configured."""
         app.notify(text, severity=severity, timeout=15, markup=False)
         if self.bell:
@@ -75,7 +75,7 @@ class Alerts:
                 write(osc9(text))
 
 
-def _terminal_writer(app: App[object]) -> Callable[[str], None] | None:
+def _terminal_writer(app: App[Any]) -> Callable[[str], None] | None:
     """The driver's ``write`` (Textual has no public way to send a sequence; ``App.bell`` uses the same),
     None when headless (tests, snapshots)."""
     driver = app._driver

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-VIEWS = ("board", "dag", "timeline", "table")
 TASK_ACTIONS = frozenset(
     {"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter", "open_task", "edit"}
 )
