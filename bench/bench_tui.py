@@ -26,7 +26,10 @@ the GIL) is counted. Presses are 30 to 80 ms apart, after the previous one showe
 from a settled selection (no ``TaskSelected`` handled for half a second, seen by ``run_test``'s message
 hook); a row says how many went round in the second after ``a`` with no key pressed. Info rows say
 where slow presses come from: the event loop's stalls over 100 ms while keys were pressed (a task asking
-to wake every 5 ms, noting each late wake) and the full (generation 2) garbage collections.
+to wake every 5 ms, noting each late wake), how many of them the loop's thread spent computing (its own CPU
+time, ``time.thread_time``; the others waited for a CPU, i.e. the machine's load), the loop's CPU in all and
+per frame while keys were pressed (a figure the load does not inflate: compare trees by it on a busy machine),
+and the full (generation 2) garbage collections.
 
 Memory. Resident set size (``VmRSS``) of the process running the app, before dispatch and when the last
 of the chunks has arrived; the peak (``VmHWM``); growth over the second half of the stream; the lines each
@@ -327,12 +330,24 @@ class OutputCount:
         self.subscription.close()
 
 
+def run_delay() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux ``/proc/thread-self/schedstat``,
+    its second field; 0 where it cannot be read)."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class Pauses:
-    """The event loop's stalls (a task asks to wake every 5 ms; a wake over 100 ms late is a stall) and the
-    durations of full (generation 2) garbage collections, in ms."""
+    """The event loop's stalls (a task asks to wake every 5 ms; a wake over 100 ms late is a stall) with the CPU
+    the loop's thread used during each (``time.thread_time``: a stall with little of it waited for a CPU, i.e.
+    the machine's load, not the app), and the durations of full (generation 2) garbage collections, in ms."""
 
     def __init__(self) -> None:
         self.stalls: list[float] = []
+        self.stall_cpu: list[float] = []
+        self.stall_queued: list[float] = []  # of each stall, the time the thread was runnable but had no CPU
         self.full_gcs: list[float] = []
         self._gc_started = 0.0
         gc.callbacks.append(self._gc)
@@ -346,13 +361,15 @@ class Pauses:
                 self.full_gcs.append((time.perf_counter() - self._gc_started) * 1000)
 
     async def _beat(self) -> None:
-        last = time.perf_counter()
+        last, cpu, queued = time.perf_counter(), time.thread_time(), run_delay()
         while True:
             await asyncio.sleep(0.005)
-            now = time.perf_counter()
+            now, now_cpu, now_queued = time.perf_counter(), time.thread_time(), run_delay()
             if now - last > 0.1:
                 self.stalls.append((now - last) * 1000)
-            last = now
+                self.stall_cpu.append((now_cpu - cpu) * 1000)
+                self.stall_queued.append((now_queued - queued) * 1000)
+            last, cpu, queued = now, now_cpu, now_queued
 
     def close(self) -> None:
         self.task.cancel()
@@ -432,16 +449,27 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
         settled = await quiet(app, selections)
 
         run_of = {task_id: run.run_id for task_id, run in scheduler.runs.items()}
-        frames, written, chunks, pauses.stalls = watch.frames, watch.bytes, count.chunks, []
-        moment = time.perf_counter()
+        frames, written, chunks, pauses.stalls, pauses.stall_cpu = watch.frames, watch.bytes, count.chunks, [], []
+        moment, cpu = time.perf_counter(), time.thread_time()
         await measure_presses(results, app, watch, selections, sizes, load, run_of, settled)
-        seconds = time.perf_counter() - moment
+        seconds, cpu = time.perf_counter() - moment, time.thread_time() - cpu
+        busy = sum(1 for spent in pauses.stall_cpu if spent > 50)
+        queued = sum(pauses.stall_queued) / max(1.0, sum(pauses.stalls)) * 100
         results.add(
             "longest event-loop stall while keys were pressed",
             load,
             max(pauses.stalls, default=0.0),
             "ms",
-            note=f"{len(pauses.stalls)} stalls over 100 ms in {seconds:.0f} s",
+            note=f"{len(pauses.stalls)} stalls over 100 ms in {seconds:.0f} s, {busy} of them with over 50 ms of "
+            f"the loop's own CPU; {queued:.0f}% of the stalls' time the loop was runnable with no CPU free",
+        )
+        results.add(
+            "event-loop CPU while keys were pressed",
+            load,
+            cpu / seconds * 100,
+            "% of a core",
+            note=f"{cpu * 1000 / max(1, watch.frames - frames):.1f} ms per frame drawn, all of the loop's work "
+            "counted; the thread's own CPU time, which the machine's load does not inflate",
         )
         results.add("frames drawn while keys were pressed", load, (watch.frames - frames) / seconds, "frames/s")
         results.add(

@@ -20,6 +20,7 @@ ROWS = [
     "key press to screen, ready column, p50",
     "key press to screen, ready column, p95",
     "longest event-loop stall while keys were pressed",
+    "event-loop CPU while keys were pressed",
     "frames drawn while keys were pressed",
     "full garbage collection (generation 2), median",
     "load: chunks streamed per second (8 runs, whole stream)",
