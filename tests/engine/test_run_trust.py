@@ -229,7 +229,8 @@ async def test_shell_and_cli_runs_are_stopped_by_their_timeout_and_idle_timeout(
     pids = tmp_path / "pids"
     agents = (
         '[agents.slow]\ntype = "shell"\ntimeout = 1\n\n'
-        '[agents.quiet]\ntype = "cli"\ncommand = ["sh", "-c", "echo $$ >> pids; echo hello; sleep 300"]\nidle_timeout = 1\n'
+        '[agents.quiet]\ntype = "cli"\ncommand = ["sh", "-c", "echo $$ >> pids; echo hello; sleep '
+        '300"]\nidle_timeout = 1\n'
     )
     plan_with_agents(
         tmp_path,
