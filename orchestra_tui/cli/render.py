@@ -93,10 +93,10 @@ def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
     table.add_column("Deps", max_width=24, no_wrap=True, overflow="ellipsis")
     status_of = project.graph.status_of
     statuses = {status: status_text(status) for status in STATUS_ORDER}
-    rows = []
+    rows: list[list[str | Text]] = []
     for task in tasks:
         status = status_of(task.task_id)
-        cells = [
+        cells: list[str | Text] = [
             task.task_id,
             statuses.get(status) or status_text(status),
             task.priority.value,

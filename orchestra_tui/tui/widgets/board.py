@@ -332,6 +332,7 @@ class BoardView(FilterLine, Widget):
             for task_id in wanted.pop(None, ()):
                 touched |= self._place(project, task_id, None)
             for name, task_ids in wanted.items():
+                assert name is not None  # popped above
                 for task_id in sorted(task_ids, key=orders[name]):
                     touched |= self._place(project, task_id, name)
             for name in touched:
