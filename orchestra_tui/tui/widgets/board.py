@@ -28,7 +28,6 @@ from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.containers import Container, Vertical
 from textual.geometry import Region
 from textual.message import Message
@@ -41,6 +40,7 @@ from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
 from ..messages import ActionRequested, TaskSelected
+from ..textual_compat import bound_render_caches, columns_resized
 from .filtering import FilterLine
 
 if TYPE_CHECKING:
@@ -168,12 +168,8 @@ class TaskColumn(DataTable[object]):
         )
         self.kind, self.title = name, title
         self.task_width = 0
-        # DataTable keeps up to 1,000 rendered rows and lines (10,000 cells) per table (textual 8.2.8): on a
-        # 2,000-task board that is some 100,000 objects alive, which every full garbage collection walks
-        # while runs stream. A column shows a screenful; a few screens of cache serve scrolling as well.
-        self._row_render_cache = LRUCache(RENDER_CACHE)
-        self._line_cache = LRUCache(RENDER_CACHE)
-        self._cell_render_cache = LRUCache(2 * RENDER_CACHE)
+        # A column shows a screenful; a few screens of cache serve scrolling as well (textual_compat.py, 4).
+        bound_render_caches(self, RENDER_CACHE)
 
     def on_mount(self) -> None:
         self.add_column("task", width=1, key="task")
@@ -189,10 +185,7 @@ class TaskColumn(DataTable[object]):
         widths = (self.task_width, max(1, self.scrollable_content_region.width - self.task_width))
         if (task.width, title.width) != widths:
             task.width, title.width = widths
-            # DataTable caches rendered rows and re-measures its virtual size on idle, both only after its
-            # own changes (textual 8.2.8): tell it, as its own watchers do.
-            self._clear_caches()
-            self._require_update_dimensions = True
+            columns_resized(self)
             self.refresh()
 
     def on_resize(self) -> None:
