@@ -137,7 +137,7 @@ def layout_dag(ids: Iterable[str], edges: Iterable[Edge], box_width: int | None 
 
 
 def _layering(index: dict[str, int], edges: list[Edge]) -> dict[str, int]:
-    dag = nx.DiGraph()
+    dag: nx.DiGraph[str] = nx.DiGraph()
     dag.add_nodes_from(index)
     dag.add_edges_from(edges)
     generations = [sorted(generation, key=index.__getitem__) for generation in nx.topological_generations(dag)]
@@ -472,7 +472,7 @@ def _cyclic_edges(
     if not stuck:
         return []
     owner = list(tracks)
-    vcg = nx.DiGraph()  # the cycles are among the tracks a topological sort could not order
+    vcg: nx.DiGraph[int] = nx.DiGraph()  # the cycles are among the tracks a topological sort could not order
     vcg.add_edges_from((a, b) for a, b in constraints if a in stuck and b in stuck)
     return sorted(
         owner[track] for component in nx.strongly_connected_components(vcg) if len(component) > 1 for track in component

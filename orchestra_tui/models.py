@@ -140,7 +140,8 @@ class AgentTask(TaskSpec):
         return self.model_dump(mode="json")
 
     # The seed's helpers.
-    to_dict = record
+    def to_dict(self) -> dict[str, Any]:
+        return self.record()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentTask:
@@ -167,6 +168,12 @@ class ProjectSettings(BaseModel):
     default_agent: str = "shell"
     auto_complete: bool = Field(
         False, description="Complete tasks whose run and verify succeeded instead of leaving them in review."
+    )
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where agents run: here, or on a Ray cluster (an agent's own executor wins)."
+    )
+    ray_address: str | None = Field(
+        None, description="The Ray cluster (e.g. ray://head:10001); default: $RAY_ADDRESS, a running one, or local."
     )
 
 
@@ -241,6 +248,13 @@ class AgentConfig(BaseModel):
     )
     idle_timeout: float | None = Field(
         None, ge=0, description="shell/cli: seconds a run may go without output (default 600; 0: no limit)."
+    )
+    executor: Literal["local", "ray"] | None = Field(
+        None, description="Where this agent runs: here or on Ray (default: the project's executor)."
+    )
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="On Ray: what a run needs, e.g. { CPU = 2, memory = 4e9, gpu_box = 1 } (custom resources too).",
     )
 
     @field_validator("api")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -48,7 +49,7 @@ def import_taskmaster(
         raise OrchestraError(f"no such directory: {root}")
     imported = read_taskmaster(path, tag=tag, all_tags=all_tags)
     plan_path = root / PLAN_FILE
-    say = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo
+    say: Callable[[str], None] = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo
     if len(imported.all_tags) > 1 and not all_tags:
         say(f"note: imported tag {imported.tags[0]} of {', '.join(imported.all_tags)} (--all-tags imports them all)")
     if merge:

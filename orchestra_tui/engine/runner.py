@@ -82,6 +82,18 @@ class RunResult:
     def duration_seconds(self) -> float:
         return (self.completed_at - self.started_at).total_seconds()
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """Back from :meth:`to_dict` (the driver's summary; ``output`` may be left out)."""
+        return cls(
+            **{name: data.get(name) for name in ("task_id", "agent", "status", "run_id", "error")},
+            **{name: data.get(name) for name in ("input_tokens", "output_tokens", "cost_usd")},
+            output=data.get("output") or "",
+            handoff=bool(data.get("handoff")),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            completed_at=datetime.fromisoformat(data["completed_at"]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "task_id": self.task_id,
@@ -158,7 +170,7 @@ class Runner:
         name = name or self.project.agent_of(task)
         agent = self._agents.get(name)
         if not self._given:
-            from ..agents.registry import agent_configs, build_agent, process_agent
+            from ..agents.registry import agent_configs, placed_agent, process_agent
 
             registered = process_agent(name)  # registered from code in this process: wins over the plan's
             if registered is not None:
@@ -168,7 +180,7 @@ class Runner:
             if agent is None:
                 configs = agent_configs(self.project.plan)
                 if name in configs:
-                    agent = self._agents[name] = build_agent(name, configs[name])
+                    agent = self._agents[name] = placed_agent(name, configs[name], self.project.plan)
         if agent is None:
             known = sorted(self._agents) if self._given else sorted(agent_configs(self.project.plan))
             raise OrchestraError(f"unknown agent {name!r} for {task.task_id}; agents: {', '.join(known) or 'none'}")

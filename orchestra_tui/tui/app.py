@@ -109,7 +109,7 @@ class OrchestraApp(App[None]):
 
     # -- building -------------------------------------------------------------------------------------
 
-    def notify(self, message: str, **options: Any) -> None:  # type: ignore[override]
+    def notify(self, message: str, **options: Any) -> None:
         """Every notification is shown safely: it may quote a title, a summary or an agent's error."""
         options.setdefault("markup", False)
         super().notify(printable(message), **options)
@@ -510,7 +510,7 @@ class OrchestraApp(App[None]):
         elif pane is not None and tries:
             self.call_after_refresh(self._focus_pane, run_id, tries - 1)
 
-    def action_back(self) -> None:
+    def action_back(self) -> None:  # type: ignore[override]  # Textual awaits an action only if it is awaitable
         """Escape: a maximised output pane back to its place, the output panes' focus back to the view."""
         panes = self.main.query_one(OutputPanes)
         if self.screen.maximized is not None:

@@ -39,7 +39,7 @@ from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
 from ..engine.scheduler import Scheduler
 from ..errors import OrchestraError, TransitionError
-from ..models import TaskStatus
+from ..models import AgentTask, TaskStatus
 from ..plan import PLAN_FILE, load_plan
 from ..store import Entry
 from .messages import EngineEvent, ProjectChanged, RunOutputArrived
@@ -212,9 +212,10 @@ class Session:
         figures = self.project.store.progress.figures()
         tasks = self.project.tasks.values()
         live = self.usage.values()
+        spenders: list[AgentTask | RunUsage] = [*tasks, *live]
         figures["running"] = figures["by_status"].get(TaskStatus.IN_PROGRESS, 0)
-        counts = [c for t in (*tasks, *live) for c in (t.input_tokens, t.output_tokens) if c is not None]
-        costs = [t.cost_usd for t in (*tasks, *live) if t.cost_usd is not None]
+        counts = [c for t in spenders for c in (t.input_tokens, t.output_tokens) if c is not None]
+        costs = [t.cost_usd for t in spenders if t.cost_usd is not None]
         figures["tokens"] = sum(counts) if counts else None  # unknown, never a made-up 0
         figures["cost_usd"] = sum(costs) if costs else None
         figures["unpriced_runs"] = sum(t.unpriced_runs for t in tasks) + sum(

@@ -29,15 +29,17 @@ from http import HTTPStatus
 from typing import Any, Literal, Self
 
 _MAX_HEAD = 64 * 1024
+GATE_LIMIT = 60.0  # seconds a body waits for its gate (an Event) at the most
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted response. ``body`` items: ``bytes`` written as they are, a number pauses that many seconds."""
+    """One scripted response. ``body`` items: ``bytes`` written as they are, a number pauses that many seconds, a
+    ``threading.Event`` waits until the test sets it."""
 
     status: int = 200
     headers: Sequence[tuple[str, str]] = (("content-type", "text/event-stream"),)
-    body: Sequence[bytes | float] = ()
+    body: Sequence[bytes | float | threading.Event] = ()  # an Event: wait until the test sets it
     delay: float = 0.0  # before the status line
     framing: Literal["chunked", "length", "close"] = "chunked"
     drop: bool = False  # close the connection before the body is complete
@@ -171,6 +173,8 @@ class FakeServer:
             if isinstance(item, bytes):
                 if item:
                     conn.sendall(b"%x\r\n%s\r\n" % (len(item), item) if reply.framing == "chunked" else item)
+            elif isinstance(item, threading.Event):
+                self._pause(conn, GATE_LIMIT, until=item)
             else:
                 self._pause(conn, float(item))
         if reply.drop or reply.framing == "close":
@@ -179,12 +183,12 @@ class FakeServer:
             conn.sendall(b"0\r\n\r\n")
         return True
 
-    def _pause(self, conn: socket.socket, seconds: float) -> None:
-        """Sleep, but raise ClientGone as soon as the client closes its end."""
+    def _pause(self, conn: socket.socket, seconds: float, until: threading.Event | None = None) -> None:
+        """Sleep (or wait for ``until``, at most ``seconds``); raise ClientGone as soon as the client closes its end."""
         if seconds <= 0:
             return
         deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+        while (left := deadline - time.monotonic()) > 0 and not (until is not None and until.is_set()):
             if self._stop.is_set():
                 raise ClientGone
             readable, _, _ = select.select([conn], [], [], min(left, 0.05))
