@@ -29,7 +29,7 @@ from orchestra_tui.dag_layout import (
 )
 from orchestra_tui.engine.project import Project
 from orchestra_tui.graph import natural_key
-from orchestra_tui.marks import STATUS_MARKS
+from orchestra_tui.statuses import STATUS_MARKS
 
 LINE_GLYPHS = set("─│┌┐└┘├┤┬┴┼") | {ARROW}
 

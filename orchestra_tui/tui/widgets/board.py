@@ -34,12 +34,13 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import status_text
 from ...display import one_line
 from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
+from ...statuses import LOOKS
 from ..messages import ActionRequested, TaskSelected
+from ..status_text import status_text
 from ..textual_compat import bound_render_caches, columns_resized
 from .filtering import FilterLine
 
@@ -48,15 +49,7 @@ if TYPE_CHECKING:
     from ...models import AgentTask
 
 COLUMNS = (("blocked", "Blocked"), ("ready", "Ready"), ("running", "Running"), ("review", "Review"), ("done", "Done"))
-COLUMN_OF = {
-    TaskStatus.BLOCKED: "blocked",
-    TaskStatus.READY: "ready",
-    TaskStatus.IN_PROGRESS: "running",
-    TaskStatus.REVIEW: "review",
-    TaskStatus.FAILED: "done",
-    TaskStatus.CANCELLED: "done",
-    TaskStatus.COMPLETED: "done",
-}
+COLUMN_OF = {TaskStatus(status): look.column for status, look in LOOKS.items() if status != "pending"}
 _DONE_ORDER = {TaskStatus.FAILED: 0, TaskStatus.CANCELLED: 1, TaskStatus.COMPLETED: 2}
 MIN_TITLE = 20  # characters of a card's title the board shows at least (else it becomes a list)
 COLLAPSED = 3  # an empty column's width: its border and one column for its label

@@ -29,13 +29,13 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
-from ...cli.render import status_text
 from ...display import printable
 from ...engine.project import STATE_DIR
 from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
 from ...errors import OrchestraError
 from ...store import fsio
+from ..status_text import status_text
 from ..textual_compat import log_append
 
 if TYPE_CHECKING:
