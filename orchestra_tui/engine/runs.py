@@ -305,7 +305,7 @@ class RunLog:
 
     def _write(self, fd: int, data: bytes, name: str) -> None:
         try:
-            _write_all(fd, data)
+            fsio.write_all(fd, data)
         except OSError as error:  # disk full, file too large: one line, not a traceback
             raise OrchestraError(fsio.describe_os_error(error, self.dir / name)) from None
 
@@ -324,12 +324,6 @@ class RunLog:
         os.close(self._events_fd)  # releases the flock
         if self.task_lock is not None:
             self.task_lock.close()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def lock_held(fd: int) -> bool:

@@ -229,15 +229,29 @@ class Scheduler:
 
     async def run(self, until: str | None = None, only: set[str] | None = None) -> Summary:
         """Dispatch until nothing is ready and nothing runs. ``until``: only that task and what it needs;
-        ``only``: only these tasks."""
+        ``only``: only these tasks. Cancelling it cancels every run (each task fails ``cancelled by user``)."""
         summary = self.summary = Summary(interrupted=recover_interrupted(self.project))
-        self._skipped, self._busy = set(), set()
         allowed = None
         if until is not None:
             self.project.task(until)  # an unknown id is a one-line error
             allowed = self.project.graph.ancestors(until) | {until}
         if only is not None:
             allowed = only if allowed is None else allowed & only
+        try:
+            await self.drive(allowed, summary)
+        except BaseException:
+            summary.cancelled = await self.cancel_all(summary.results)
+            raise
+        return summary
+
+    async def drive(self, allowed: set[str] | None = None, summary: Summary | None = None) -> Summary:
+        """The driving loop ``run`` and the TUI's autopilot share: dispatch ready tasks (among ``allowed``) up to
+        ``parallel`` whenever a slot is free, until nothing is ready and no job of this scheduler runs.
+
+        Cancelling it only stops the dispatching: the runs going carry on (``run`` cancels them itself). Jobs
+        started meanwhile by :meth:`dispatch` or :meth:`fill` are waited for too."""
+        summary = summary if summary is not None else Summary()
+        self._skipped, self._busy = set(), set()
         try:
             while True:
                 self._fill(allowed)
@@ -248,15 +262,12 @@ class Scheduler:
                     self.jobs.values(), timeout=WATCH, return_when=asyncio.FIRST_COMPLETED
                 )
                 for job in done:
-                    result = job.result()
+                    result = None if job.cancelled() else job.result()
                     for task_id, known in list(self.jobs.items()):  # its done callback may not have run yet
                         if known is job:
                             self._forget(task_id, job)
                     if result is not None:
                         summary.results.append(result)
-        except BaseException:
-            summary.cancelled = await self.cancel_all(summary.results)
-            raise
         finally:
             summary.skipped = sorted(self._skipped)
         return summary

@@ -81,12 +81,6 @@ def cluster() -> Iterator[Any]:
         os.environ.pop("PLANTED_KEY", None)
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
-
-
 def agent(server: FakeServer, **fields: Any) -> RayAgent:
     config = AgentConfig(
         type="openai",
@@ -149,7 +143,7 @@ async def test_cancelling_the_run_stops_the_remote_stream(cluster: Any, server: 
                 seen.set()
 
     seen = asyncio.Event()
-    async with asyncio.timeout(120):
+    async with asyncio.timeout(180):
         task = asyncio.create_task(consume(seen))
         await seen.wait()
         task.cancel()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestra_tui.engine.driver import live_drivers
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import recover_interrupted
 
@@ -112,7 +113,13 @@ def test_sigkill_of_every_process_at_random_moments_of_a_detached_run(tmp_path: 
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(0.0, 1.5))
+            if kills % 2:  # every other kill lands while the driver runs tasks, the others anywhere from the start
+                deadline = time.monotonic() + 20
+                while not live_drivers(root) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(rng.uniform(0.0, 0.4))
+            else:
+                time.sleep(rng.uniform(0.0, 1.5))
             kill_all(root)
             kills += 1
             if set(check_and_resume(root).values()) == {"completed"}:
