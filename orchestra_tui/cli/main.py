@@ -147,7 +147,7 @@ def _nearest_project(root: Path) -> Path | None:
 
 def _notes(store: Store, seen: int) -> int:
     """Print the store's repairs and warnings not printed yet (stderr); returns how many have been printed."""
-    lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+    lines = store.notes()
     for line in lines[seen:]:
         typer.echo(line, err=True)
     return len(lines)

@@ -149,8 +149,7 @@ class Session:
 
     def new_notes(self) -> list[str]:
         """The store's repairs and warnings not yet returned (damage found on open or while catching up)."""
-        store = self.project.store
-        lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+        lines = self.project.store.notes()
         fresh, self._notes_seen = lines[self._notes_seen :], len(lines)
         return fresh
 
