@@ -412,7 +412,8 @@ class Runner:
             fields = self._usage_fields(run, outcome)
             usage = outcome.usage
             detail = (
-                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}"
+                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, "
+                f"{format_cost(outcome.cost)}"
                 if fields
                 else ""
             )
