@@ -104,3 +104,15 @@ class StateError(OrchestraError):
 
 class LockTimeoutError(StateError):
     pass
+
+
+class MergeConflictError(TransitionError):
+    """A task's branch conflicts with the integration branch: it stays in review, its conflicting files named."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+class IntegrationMovedError(OrchestraError):
+    """The integration branch is not where orchestra left it; orchestra refuses to move it (never forces)."""
