@@ -22,9 +22,7 @@ BRANCH = "orchestra/t/integration"
 
 def git(repo: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
 def make_repo(root: Path) -> Path:
@@ -232,7 +230,9 @@ def test_an_unrecorded_merge_left_by_a_kill_is_undone_and_the_task_stays_in_revi
 def test_root_tasks_outside_git_work_as_before(tmp_path: Path) -> None:
     root = tmp_path / "plain"
     root.mkdir()
-    (root / "orchestra.toml").write_text('[project]\nid = "t"\nauto_complete = true\n\n' + task("A", ["echo a > a.txt"]))
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "t"\nauto_complete = true\n\n' + task("A", ["echo a > a.txt"])
+    )
     run_all(root)
     with Project.open(root) as project:
         assert project.tasks["A"].status.value == "completed" and project.tasks["A"].worktree is None
@@ -272,3 +272,38 @@ def test_plan_fields_are_validated_with_file_and_line(tmp_path: Path) -> None:
     assert any("orchestra.toml:3: project: field" in p and "workspace" in p for p in problems), problems
     assert any("orchestra.toml:4: project: field" in p and "integration_branch" in p for p in problems), problems
     assert any("orchestra.toml:5: project: field" in p and "max_worktrees" in p for p in problems), problems
+
+
+def test_cli_show_report_complete_and_rollback_preview(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from orchestra_tui.cli.main import app
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(app, ["-p", str(root), *args])
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+        return result.exit_code, result.stdout, result.stderr
+
+    root = make_repo(tmp_path / "repo")
+    write_plan(
+        root,
+        task("X", ["sed -i '2s/.*/two by X/' shared.txt"]) + task("Y", ["sed -i '2s/.*/two by Y/' shared.txt"]),
+        auto_complete=False,
+    )
+    run_all(root)
+    code, out, _ = cli("show", "X", "--json")
+    workspace = json.loads(out)["workspace"]
+    assert code == 0 and workspace["kind"] == "worktree" and workspace["merged"] is None
+    assert workspace["branch"] == "orchestra/t/tasks/X" and workspace["path"] == str(root / ".orchestra/worktrees/X")
+    assert workspace["head"] == git(root, "rev-parse", "orchestra/t/tasks/X") != workspace["base"]
+    assert cli("complete", "X")[0] == 0
+    code, _out, err = cli("complete", "Y")
+    assert code == 1 and "Y conflicts with orchestra/t/integration in 'shared.txt'" in err and "\n" not in err.strip()
+    shown = json.loads(cli("show", "Y", "--json")[1])["workspace"]
+    assert shown["conflict_files"] == ["shared.txt"] and shown["merged"] is None
+    merged = json.loads(cli("show", "X", "--json")[1])["workspace"]["merged"]
+    assert merged == git(root, "rev-parse", BRANCH)
+    assert json.loads(cli("report", "--json")[1])["integration_branch"] == BRANCH
+    code, out, _ = cli("rollback", "1", "--yes")
+    assert code == 0 and "the merges of X come off it" in out
+    assert git(root, "rev-parse", BRANCH) != merged

@@ -301,14 +301,62 @@ class Integration:
             and not (change["after"].get("worktree") or {}).get("merged")
         ]
 
+    def preview(self, changes: list[Change]) -> list[str]:
+        """The line a rollback's preview adds for the merges it takes off the integration branch (or none)."""
+        removed = self.removed_merges(changes)
+        if not removed:
+            return []
+        return [f"{self.branch()}: the merges of {_names(removed)} come off it (their task branches stay)"]
+
     def drop_worktree(self, task_id: str) -> None:
         """Remove a merged or cancelled task's worktree (its branch stays); a failure is left for ``gc``."""
         with contextlib.suppress(OrchestraError):
             worktrees.remove(self.git(), self.project.root, task_id)
 
 
+def workspace_view(project: Project, task: AgentTask) -> dict[str, Any]:
+    """What ``show --json`` says of where the task works: kind, path, branch, base, head (the branch now, when it
+    is still there), merged (the integration commit) and conflict files; null where it does not apply."""
+    record = task.worktree
+    if record is None:
+        kind = workspace_kind(project, task)
+        return {
+            "kind": kind,
+            "path": str(project.root) if kind == "root" else None,
+            "branch": None,
+            "base": None,
+            "head": None,
+            "merged": None,
+            "conflict_files": None,
+        }
+    head = record.head
+    with contextlib.suppress(OrchestraError):
+        head = integration(project).git().rev(f"refs/heads/{record.branch}") or head
+    return {
+        "kind": "worktree",
+        "path": str(project.root / record.path),
+        "branch": record.branch,
+        "base": record.base,
+        "head": head,
+        "merged": record.merged,
+        "conflict_files": record.conflict_files,
+    }
+
+
+def integration_branch(project: Project) -> str | None:
+    """The integration branch's name once worktree tasks are in use (``report --json``), else None."""
+    settings = project.plan.project
+    if project.store.meta.get(BRANCH_KEY) or settings.workspace == "worktree" or settings.integration_branch:
+        return integration(project).branch()
+    return None
+
+
 class WorktreeCapError(TransitionError):
     """``max_worktrees`` reached: the task waits (the scheduler skips it this round)."""
+
+
+def _names(task_ids: list[str]) -> str:
+    return ", ".join(task_ids[:10]) + (f" and {len(task_ids) - 10} more" if len(task_ids) > 10 else "")
 
 
 def _files(files: list[str]) -> str:
