@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,9 @@ def test_eight_tasks_merge_in_dependency_order_and_the_pair_conflicts(tmp_path: 
     assert {"a.txt", "b.txt", "c.txt", "d.txt", "e.txt", "f.txt"} <= set(tree)
     assert git(root, "show", f"{BRANCH}:shared.txt").splitlines()[0] == f"line one by {winner}"
     assert "notes.txt" not in tree and git(root, "show", f"{BRANCH}:README.md") == "# project"
+    # merged tasks' worktrees are removed (their branches stay); the one in review keeps its worktree
+    assert sorted(os.listdir(root / ".orchestra" / "worktrees")) == [loser]
+    assert git(root, "branch", "--list", "orchestra/t/tasks/*").count("orchestra/t/tasks/") == 8
 
 
 def test_complete_of_the_loser_says_conflict_and_retry_reruns_on_the_new_base(tmp_path: Path) -> None:
@@ -307,3 +311,76 @@ def test_cli_show_report_complete_and_rollback_preview(tmp_path: Path) -> None:
     code, out, _ = cli("rollback", "1", "--yes")
     assert code == 0 and "the merges of X come off it" in out
     assert git(root, "rev-parse", BRANCH) != merged
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from orchestra_tui.engine.project import Project
+from orchestra_tui.store import fsio
+
+root, step = Path(sys.argv[1]), sys.argv[2]
+intent = root / ".orchestra" / "merge.intent"
+
+def hook(name):
+    if name == step and intent.exists():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+with Project.open(root, actor="cli") as project:
+    fsio.fault_hook = hook
+    project.complete("A")
+"""
+
+
+@pytest.mark.parametrize("step", ["journal.before-append", "journal.mid-append", "journal.after-fsync"])
+def test_sigkill_in_the_middle_of_a_merge_is_recovered(tmp_path: Path, step: str) -> None:
+    root = make_repo(tmp_path / "repo")
+    write_plan(root, task("A", ["echo a > a.txt"]) + task("B", ["echo b > b.txt"]), auto_complete=False)
+    run_all(root)
+    before = git(root, "rev-parse", BRANCH)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(root), step], env=env, timeout=120)
+    assert killed.returncode == -9
+    with Project.open(root, actor="cli") as project:
+        a = project.tasks["A"]
+        if step == "journal.after-fsync":  # landed and recorded
+            assert a.status.value == "completed" and a.worktree.merged == git(root, "rev-parse", BRANCH)
+        else:  # the entry is not there (a torn one is set aside): the branch moves back at the next merge
+            assert a.status.value == "review"
+        project.complete("B")  # the queue recovers first
+        if step != "journal.after-fsync":
+            assert project.tasks["B"].worktree.merged is not None
+            assert git(root, "rev-parse", f"{BRANCH}^1") == before  # A's unrecorded merge is gone from the branch
+            project.complete("A")
+        assert not (project.store.dir / INTENT_FILE).exists()
+        assert integration(project).recorded_head() == git(root, "rev-parse", BRANCH)
+        assert {t.worktree.merged for t in project.tasks.values()} <= set(first_parent_order(root))
+    assert git(root, "rev-list", "--first-parent", "--count", f"{before}..{BRANCH}") == "2"  # one merge per task
+
+
+def test_processes_completing_at_the_same_moment_each_merge_once(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    ids = [f"T{i}" for i in range(6)]
+    write_plan(root, "".join(task(t, [f"echo {t} > {t}.txt"]) for t in ids), auto_complete=False)
+    run_all(root)
+    before = git(root, "rev-parse", BRANCH)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", t],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for t in ids
+    ]
+    outcomes = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0] * len(ids), outcomes
+    with Project.open(root) as project:
+        assert all(project.tasks[t].status.value == "completed" for t in ids)
+        merges = [project.tasks[t].worktree.merged for t in ids]
+        assert integration(project).recorded_head() == git(root, "rev-parse", BRANCH)
+    order = first_parent_order(root)
+    assert set(merges) <= set(order) and len(set(merges)) == len(ids)
+    assert git(root, "rev-list", "--first-parent", "--count", f"{before}..{BRANCH}") == str(len(ids))
+    assert set(git(root, "ls-tree", "--name-only", BRANCH).split()) >= {f"{t}.txt" for t in ids}
