@@ -384,3 +384,45 @@ def test_processes_completing_at_the_same_moment_each_merge_once(tmp_path: Path)
     assert set(merges) <= set(order) and len(set(merges)) == len(ids)
     assert git(root, "rev-list", "--first-parent", "--count", f"{before}..{BRANCH}") == str(len(ids))
     assert set(git(root, "ls-tree", "--name-only", BRANCH).split()) >= {f"{t}.txt" for t in ids}
+
+
+def test_cancel_removes_the_worktree_and_keeps_the_branch(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    write_plan(root, task("A", ["echo a > a.txt"]), auto_complete=False)
+    run_all(root)
+    assert (root / ".orchestra" / "worktrees" / "A").is_dir()  # kept while in review
+    with Project.open(root, actor="cli") as project:
+        project.cancel("A")
+    assert not (root / ".orchestra" / "worktrees" / "A").exists()
+    assert git(root, "show", "orchestra/t/tasks/A:a.txt") == "a"
+
+
+def test_a_dependant_sees_its_dependencies_changes_in_its_worktree(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    write_plan(
+        root,
+        task("A", ["echo 'made by A' > a.txt", "sed -i '3s/.*/three by A/' shared.txt"])
+        + task("B", ["grep -qx 'made by A' a.txt", "grep -qx 'three by A' shared.txt", "pwd > where.txt"], ["A"]),
+    )
+    run_all(root)
+    with Project.open(root) as project:
+        assert project.tasks["B"].status.value == "completed", project.tasks["B"].last_error
+        assert project.tasks["B"].worktree.base == project.tasks["A"].worktree.merged
+    assert git(root, "show", f"{BRANCH}:where.txt") == str(root / ".orchestra" / "worktrees" / "B")
+    assert not (root / "a.txt").exists()  # the user's checkout never saw it
+
+
+def test_max_worktrees_is_enforced_with_a_clear_message(tmp_path: Path) -> None:
+    from orchestra_tui.engine.integration import WorktreeCapError
+    from orchestra_tui.engine.runner import Runner
+
+    root = make_repo(tmp_path / "repo")
+    write_plan(root, task("A", ["true"]) + task("B", ["true"]), auto_complete=False, extra="max_worktrees = 1")
+    run_all(root)
+    with Project.open(root, actor="cli") as project:
+        statuses = sorted(t.status.value for t in project.tasks.values())
+        assert statuses == ["pending", "review"]  # the second waited: the cap was reached
+        waiting = next(t for t in project.tasks.values() if t.status.value == "pending").task_id
+        with pytest.raises(WorktreeCapError, match=r"1 worktrees exist, the cap is 1 \(\[project\] max_worktrees\)"):
+            Runner(project).begin(waiting)
+        assert project.tasks[waiting].status.value == "pending"

@@ -266,10 +266,16 @@ class Project:
 
     def start(self, task_id: str, run_id: str | None = None, worktree: WorktreeRecord | None = None) -> Entry:
         """Start a task; ``worktree``: where its run works (a worktree task's record, see ``integration``)."""
-        kept = {} if worktree is None else {"worktree": worktree.model_dump(mode="json")}
-        return self._transition(
-            task_id, "start", f"{task_id} started", lambda r: {**transitions.start(r, self.graph, run_id), **kept}
-        )
+        if worktree is None:
+            return self._transition(
+                task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
+            )
+
+        def started(record: Record) -> Record:
+            integration(self).check_cap(task_id)  # under the store's lock: two starts cannot both take the last
+            return {**transitions.start(record, self.graph, run_id), "worktree": worktree.model_dump(mode="json")}
+
+        return self._transition(task_id, "start", f"{task_id} started", started)
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
         """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced. A worktree
@@ -291,7 +297,13 @@ class Project:
         return self._transition(task_id, "fail", f"{task_id} failed: {reason}", lambda r: transitions.fail(r, reason))
 
     def cancel(self, task_id: str) -> Entry:
-        return self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        """Cancel a task; a worktree task's worktree goes (its branch stays) unless a run was still in it (then
+        ``orchestra gc`` removes it once the run has ended)."""
+        was = self._record(task_id)
+        entry = self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        if was.get("worktree") and was["status"] != TaskStatus.IN_PROGRESS:
+            integration(self).drop_worktree(task_id)
+        return entry
 
     def retry(self, task_id: str, downstream: bool = False) -> Entry:
         """Reopen a failed, cancelled or review task; with ``downstream``, every later task not completed too."""
