@@ -3,8 +3,10 @@
 Input tokens come from ``message_start`` (or late, from ``message_delta``); ``message_delta`` carries
 cumulative output tokens and the stop reason: ``max_tokens``, ``refusal``, ``tool_use`` fail the run.
 Cache reads and writes are counted in the input and reported apart. ``ping``, thinking and tool-input
-deltas are not text. An ``error`` event (e.g. ``overloaded_error`` after HTTP 200)
-fails the attempt; the stream must end with ``message_stop``.
+deltas are not text, except the input of the answer tool orchestra offers for structured output
+(``response_schema``: a forced tool named ``structured.SCHEMA_NAME``), which is the answer: its
+``input_json_delta`` pieces stream as text and its ``tool_use`` stop is a normal end. An ``error`` event
+(e.g. ``overloaded_error`` after HTTP 200) fails the attempt; the stream must end with ``message_stop``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
+from .structured import SCHEMA_NAME, inline_refs
 from .transport import (
     Call,
     StreamingAgent,
@@ -43,6 +46,8 @@ class AnthropicDecoder(TerminatedDecoder):
         super().__init__()
         self.usage: dict[str, int] = {}
         self.details = ""
+        self.answer_blocks: set[int] = set()  # indexes of content blocks that call the answer tool
+        self.other_tool = False
 
     def feed(self, payload: str) -> Iterable[AgentEvent]:
         if self.done:
@@ -53,6 +58,16 @@ class AnthropicDecoder(TerminatedDecoder):
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
                 return (TextDelta(delta["text"]),)
+            if delta.get("type") == "input_json_delta" and event.get("index") in self.answer_blocks:
+                return (TextDelta(delta["partial_json"]),) if delta.get("partial_json") else ()
+            return ()
+        if kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                if block.get("name") == SCHEMA_NAME:
+                    self.answer_blocks.add(event.get("index"))
+                else:
+                    self.other_tool = True
             return ()
         if kind == "message_start":
             return self._usage((event.get("message") or {}).get("usage"))
@@ -86,6 +101,8 @@ class AnthropicDecoder(TerminatedDecoder):
 
     def finish(self) -> str | None:
         reason = super().finish()
+        if reason == "tool_use" and self.answer_blocks and not self.other_tool:
+            return reason  # the structured answer
         if reason not in _NORMAL_STOPS:
             detail = f"stop_reason: {reason}" + (f": {self.details}" if self.details else "")
             raise bad_ending("anthropic", _STOPS.get(str(reason), "stopped"), detail)
@@ -114,6 +131,14 @@ class AnthropicAgent(StreamingAgent):
             body["system"] = system
         if self.config.temperature is not None:
             body["temperature"] = self.config.temperature
+        if request.response_schema is not None:
+            tool = {
+                "name": SCHEMA_NAME,
+                "description": "Submit the answer: one JSON object following the input schema.",
+                "input_schema": inline_refs(dict(request.response_schema)),
+            }
+            body["tools"] = [tool]
+            body["tool_choice"] = {"type": "tool", "name": SCHEMA_NAME}
         headers = self.headers({**self._auth(key), "accept": "text/event-stream"}, key)
         return Call(f"{self.base_url}/v1/messages", headers, body)
 

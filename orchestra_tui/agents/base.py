@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..models import AgentConfig, AgentTask
 from .events import AgentEvent
@@ -29,6 +29,9 @@ class AgentRequest:
     system: str | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
     on_spawn: Callable[[int], None] | None = None  # a local agent calls it with each process group it starts
+    # The JSON Schema the answer must follow (planning); HTTP agents constrain the answer to it natively
+    # (``agents/structured.py``), the others get it in the prompt.
+    response_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
+from .structured import gemini_schema
 from .transport import (
     AttemptError,
     Call,
@@ -102,6 +103,9 @@ class GeminiAgent(StreamingAgent):
         generation: dict[str, Any] = {"maxOutputTokens": self.config.max_tokens}
         if self.config.temperature is not None:
             generation["temperature"] = self.config.temperature
+        if request.response_schema is not None:
+            generation["responseMimeType"] = "application/json"
+            generation["responseSchema"] = gemini_schema(dict(request.response_schema))
         body: dict[str, Any] = {
             "contents": [{"role": "user", "parts": [{"text": request.prompt}]}],
             "generationConfig": generation,

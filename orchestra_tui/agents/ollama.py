@@ -15,6 +15,7 @@ import httpx
 
 from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
+from .structured import inline_refs
 from .transport import (
     Call,
     StreamingAgent,
@@ -76,7 +77,9 @@ class OllamaAgent(StreamingAgent):
         options: dict[str, Any] = {"num_predict": self.config.max_tokens}
         if self.config.temperature is not None:
             options["temperature"] = self.config.temperature
-        body = {"model": self.config.model, "messages": messages, "stream": True, "options": options}
+        body: dict[str, Any] = {"model": self.config.model, "messages": messages, "stream": True, "options": options}
+        if request.response_schema is not None:
+            body["format"] = inline_refs(dict(request.response_schema))
         return Call(f"{self.base_url}/api/chat", self.headers(self._auth(key), key), body)
 
     def decoder(self) -> OllamaDecoder:

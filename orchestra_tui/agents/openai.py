@@ -18,6 +18,7 @@ from typing import Any
 from .base import AgentRequest
 from .events import AgentEvent, TextDelta, UsageUpdate
 from .openai_responses import ResponsesDecoder
+from .structured import SCHEMA_NAME, inline_refs
 from .transport import (
     Call,
     StreamingAgent,
@@ -129,6 +130,9 @@ class OpenAIAgent(StreamingAgent):
         body["max_completion_tokens" if self.official else "max_tokens"] = self.config.max_tokens
         if self.config.temperature is not None:
             body["temperature"] = self.config.temperature
+        if request.response_schema is not None:
+            schema = {"name": SCHEMA_NAME, "schema": inline_refs(dict(request.response_schema)), "strict": False}
+            body["response_format"] = {"type": "json_schema", "json_schema": schema}
         headers = self.headers({**self._auth(key), "accept": "text/event-stream"}, key)
         return Call(f"{self.base_url}/chat/completions", headers, body)
 
@@ -144,6 +148,9 @@ class OpenAIAgent(StreamingAgent):
             body["instructions"] = system
         if self.config.temperature is not None:
             body["temperature"] = self.config.temperature
+        if request.response_schema is not None:
+            schema = inline_refs(dict(request.response_schema))
+            body["text"] = {"format": {"type": "json_schema", "name": SCHEMA_NAME, "schema": schema, "strict": False}}
         headers = self.headers({**self._auth(key), "accept": "text/event-stream"}, key)
         return Call(f"{self.base_url}/responses", headers, body)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .main import JsonOption, _close_clients, _confirm, _plan_dir, app, render
+from .main import JsonOption, _close_clients, _confirm, _plan_dir, _project, app, formatting, render
 
 
 @app.command("plan")
@@ -42,7 +42,7 @@ def plan_(
     root = _plan_dir(ctx)
     plan = load_plan(root)
     prompt = plan_prompt(read_document(document), document.name, [spec.task_id for spec in plan.tasks], max_tasks)
-    _propose(root, plan, agent, prompt, max_tasks, repair, yes, as_json)
+    _propose(ctx, plan, agent, prompt, max_tasks, repair, yes, as_json, what=f"plan from {document.name}")
 
 
 @app.command("expand")
@@ -78,7 +78,7 @@ def expand(
     if task is None:
         raise UnknownTaskError(task_id, plan.task_ids)
     _propose(
-        root,
+        ctx,
         plan,
         agent,
         expand_prompt(task, into),
@@ -86,12 +86,13 @@ def expand(
         repair,
         yes,
         as_json,
+        what=f"expand {task_id}",
         shape=lambda tasks: as_subtasks(task_id, tasks),
     )
 
 
 def _propose(
-    root: Path,
+    ctx: typer.Context,
     plan: Any,
     agent: str | None,
     prompt: str,
@@ -99,16 +100,31 @@ def _propose(
     repair: int,
     yes: bool,
     as_json: bool,
+    *,
+    what: str,
     shape: Any = None,
 ) -> None:
-    """Draft, show (or print as JSON), confirm and write."""
+    """Draft, record what it cost, show (or print as JSON), confirm and write."""
     from ..engine.plan_edit import write_plan
+    from ..engine.planning import Spend
 
+    root = plan.root
     name = agent or plan.project.default_agent
-    echo_text = (lambda _text: None) if as_json else (lambda text: sys.stderr.write(text) and sys.stderr.flush())
-    result = asyncio.run(_draft(plan, name, prompt, max_tasks, repair, echo_text, shape))
-    if not as_json:
-        typer.echo("", err=True)
+    streamed: list[str] = []
+
+    def echo_text(text: str) -> None:
+        if not as_json:
+            streamed.append(text[-1:])
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+    spend = Spend()
+    try:
+        result = asyncio.run(_draft(plan, name, prompt, max_tasks, repair, echo_text, shape, spend))
+    finally:
+        if streamed:
+            typer.echo("", err=True)
+        _record(ctx, what, name, spend)
     summary = _summary(plan, result)
     if as_json:
         write = yes
@@ -128,7 +144,9 @@ def _propose(
         )
 
 
-async def _draft(plan: Any, name: str, prompt: str, max_tasks: int, repair: int, on_text: Any, shape: Any) -> Any:
+async def _draft(
+    plan: Any, name: str, prompt: str, max_tasks: int, repair: int, on_text: Any, shape: Any, spend: Any
+) -> Any:
     from ..engine.planning import draft
 
     try:
@@ -140,10 +158,24 @@ async def _draft(plan: Any, name: str, prompt: str, max_tasks: int, repair: int,
             repair=repair,
             env=os.environ,
             on_text=on_text,
+            spend=spend,
             **({"shape": shape} if shape is not None else {}),
         )
     finally:
         await _close_clients()
+
+
+def _record(ctx: typer.Context, what: str, agent: str, spend: Any) -> None:
+    """Planning's tokens and cost go into the history like a run's (before the plan file changes, so that `undo`
+    after a written plan undoes the tasks, not this record)."""
+    if not spend.requests:
+        return
+    from ..agents.pricing import format_cost
+
+    tokens = formatting.tokens_line(spend.input_tokens, spend.output_tokens)
+    cost = format_cost(spend.cost_usd) if spend.cost_usd is not None or spend.unpriced_rounds else "free"
+    with _project(ctx, actor="plan") as project:
+        project.record_planning(f"{what} with {agent}: {tokens} tokens, {cost}", spend.figures())
 
 
 def _summary(plan: Any, result: Any) -> dict[str, Any]:
@@ -182,6 +214,8 @@ def _summary(plan: Any, result: Any) -> dict[str, Any]:
         "critical_path_hours": hours,
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
+        "cost_usd": result.spend.cost_usd,
+        "structured_output": result.spend.structured,
     }
 
 
@@ -189,12 +223,12 @@ def _show(summary: dict[str, Any]) -> None:
     for task in summary["tasks"]:
         deps = f" <- {', '.join(task['dependencies'])}" if task["dependencies"] else ""
         typer.echo(
-            f"  {task['id']:<12} {render.hours(task['hours']):>5} h  {task['priority']:<8} {task['title']}{deps}"
+            f"  {task['id']:<12} {formatting.hours(task['hours']):>5} h  {task['priority']:<8} {task['title']}{deps}"
         )
     rounds = summary["rounds"]
     typer.echo(
-        f"{len(summary['tasks'])} tasks, {render.hours(summary['total_hours'])} h; critical path "
-        f"{render.id_list(summary['critical_path'], 8)} ({render.hours(summary['critical_path_hours'])} h); "
+        f"{len(summary['tasks'])} tasks, {formatting.hours(summary['total_hours'])} h; critical path "
+        f"{formatting.id_list(summary['critical_path'], 8)} ({formatting.hours(summary['critical_path_hours'])} h); "
         f"{len(summary['added'])} new, {len(summary['changed'])} changed"
         + (f"; valid after {rounds} rounds" if rounds > 1 else "")
     )

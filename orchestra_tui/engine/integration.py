@@ -223,7 +223,7 @@ class Integration:
         """The task branch's head, with what a person changed in the worktree since committed first."""
         path = self.project.root / wt.path
         if path.is_dir():
-            return worktrees.commit_all(self.git(), path, f"orchestra: {task_id} {title} (changes made in review)")
+            return worktrees.commit_all(path, f"orchestra: {task_id} {title} (changes made in review)")
         head = self.git().rev(f"refs/heads/{wt.branch}") or wt.head
         if head is None:
             raise OrchestraError(f"cannot merge {task_id}: its branch {wt.branch} is gone")

@@ -28,23 +28,71 @@ MAX_DOCUMENT_CHARS = 200_000
 
 
 @dataclass
+class Spend:
+    """What the planning requests cost, summed like a task's runs: token counts None until a round
+    reports them, ``cost_usd`` over the rounds whose cost is known, ``unpriced_rounds`` the others."""
+
+    requests: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cost_usd: float | None = None
+    unpriced_rounds: int = 0
+    structured: bool = True  # the agent's native structured output was used (False: the fenced block only)
+
+    def add(self, usage: Any, cost: float | None, spent: bool) -> None:
+        """One round's usage (an ``agents.events.UsageUpdate`` of its totals) and cost (None: unknown)."""
+        self.requests += 1
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
+            value = getattr(usage, name)
+            if value is not None:
+                setattr(self, name, (getattr(self, name) or 0) + value)
+        if cost is not None:
+            self.cost_usd = round((self.cost_usd or 0.0) + cost, 6)
+        elif spent:
+            self.unpriced_rounds += 1
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cost_usd": self.cost_usd,
+            "unpriced_rounds": self.unpriced_rounds,
+        }
+
+
+@dataclass
 class Draft:
     """The tasks an agent proposed, the plan text they make, and what the rounds cost."""
 
     tasks: list[dict[str, Any]]
     edit: PlanEdit
     rounds: int
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    spend: Spend = field(default_factory=Spend)
     problems: list[str] = field(default_factory=list)  # of the last round, when it still had some
+
+    @property
+    def input_tokens(self) -> int | None:
+        return self.spend.input_tokens
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self.spend.output_tokens
 
 
 def task_schema() -> dict[str, Any]:
-    """The JSON Schema of the answer: ``{"tasks": [TaskSpec...]}`` with the plan file's field names."""
+    """The JSON Schema of the answer: ``{"tasks": [TaskSpec...]}`` with the plan file's field names. The task
+    model's ``$defs`` (its enums) sit at the root, where its ``#/$defs/...`` references resolve."""
     spec = TaskSpec.model_json_schema(by_alias=False)
+    definitions = spec.pop("$defs", {})
     properties = {("id" if name == "task_id" else name): value for name, value in spec["properties"].items()}
     item = {**spec, "properties": properties, "required": ["id", "title"]}
-    return {"type": "object", "properties": {"tasks": {"type": "array", "items": item}}, "required": ["tasks"]}
+    schema = {"type": "object", "properties": {"tasks": {"type": "array", "items": item}}, "required": ["tasks"]}
+    return {**schema, "$defs": definitions} if definitions else schema
 
 
 def plan_prompt(document: str, name: str, existing: list[str], max_tasks: int) -> str:
@@ -163,23 +211,27 @@ async def draft(
     env: Mapping[str, str],
     on_text: Callable[[str], None] = lambda _text: None,
     shape: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda tasks: tasks,
+    spend: Spend | None = None,
 ) -> Draft:
     """Ask ``agent_name`` (``prompt``) for tasks until they validate, at most ``1 + repair`` rounds; raise with the
-    last problems. ``shape`` adjusts the extracted tasks first (``as_subtasks``)."""
-    from ..agents.events import Failed, Finished, TextDelta, UsageUpdate
+    last problems. ``shape`` adjusts the extracted tasks first (``as_subtasks``). ``spend`` (the caller's, so that
+    it is known even when no valid plan came) accumulates the rounds' tokens and cost.
+
+    The answer's schema goes with the request, so an HTTP agent constrains the answer natively; a server that
+    refuses the request with it (a client error before any text) is asked again without it, in the same round."""
     from ..agents.registry import agent_configs, build_agent
 
     configs = agent_configs(plan)
     if agent_name not in configs:
         raise OrchestraError(f"unknown agent {agent_name!r}; configured agents: {', '.join(sorted(configs))}")
     agent = build_agent(agent_name, configs[agent_name])
-    usage = [0, 0]
+    spend = spend if spend is not None else Spend()
     problems: list[str] = []
     for round_number in range(1, repair + 2):
-        answer = await _ask(agent, plan.root, prompt, env, on_text, usage, (Failed, Finished, TextDelta, UsageUpdate))
+        answer = await _round(agent, plan, prompt, env, on_text, spend)
         try:
             tasks = shape(extract_tasks(answer)[:max_tasks])
-            return Draft(tasks, candidate_plan(plan, tasks), round_number, usage[0] or None, usage[1] or None)
+            return Draft(tasks, candidate_plan(plan, tasks), round_number, spend)
         except PlanError as error:
             problems = error.problems
         except OrchestraError as error:
@@ -191,32 +243,69 @@ async def draft(
     )
 
 
+class _Refused(Exception):
+    """The server refused the request with the schema (a client error, nothing streamed)."""
+
+
+async def _round(
+    agent: Any, plan: Plan, prompt: str, env: Mapping[str, str], on_text: Callable[[str], None], spend: Spend
+) -> str:
+    if spend.structured:
+        try:
+            return await _ask(agent, plan, prompt, env, on_text, spend, task_schema())
+        except _Refused:
+            spend.structured = False
+    return await _ask(agent, plan, prompt, env, on_text, spend, None)
+
+
 async def _ask(
     agent: Any,
-    root: Path,
+    plan: Plan,
     prompt: str,
     env: Mapping[str, str],
     on_text: Callable[[str], None],
-    usage: list[int],
-    kinds: tuple[type, ...],
+    spend: Spend,
+    schema: dict[str, Any] | None,
 ) -> str:
-    from ..agents.base import AgentRequest
+    """One request; its usage and cost go into ``spend`` however it ends."""
+    from dataclasses import replace
 
-    failed, finished, delta, update = kinds
+    from ..agents.base import AgentRequest
+    from ..agents.events import Failed, Finished, TextDelta, UsageUpdate
+    from ..agents.pricing import FREE_TYPES, run_cost
+
     request = AgentRequest(
-        run_id="plan", task=AgentTask(task_id="plan", title="Plan from a document"), prompt=prompt, cwd=root, env=env
+        run_id="plan",
+        task=AgentTask(task_id="plan", title="Plan from a document"),
+        prompt=prompt,
+        cwd=plan.root,
+        env=env,
+        response_schema=schema,
     )
     parts: list[str] = []
     final: str | None = None
-    async for event in agent.run(request):
-        if isinstance(event, delta):
-            parts.append(event.text)
-            on_text(event.text)
-        elif isinstance(event, update):
-            usage[0] += event.input_tokens or 0
-            usage[1] += event.output_tokens or 0
-        elif isinstance(event, failed):
-            raise OrchestraError(f"agent {agent.name} failed: {event.message}")
-        elif isinstance(event, finished):
-            final = event.text
+    usage = UsageUpdate()
+    try:
+        async for event in agent.run(request):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+                on_text(event.text)
+            elif isinstance(event, UsageUpdate):
+                usage = replace(
+                    usage, **{name: value for name in _USAGE if (value := getattr(event, name)) is not None}
+                )
+            elif isinstance(event, Failed):
+                if schema is not None and event.kind == "error" and not parts and "HTTP 4" in event.message:
+                    raise _Refused(event.message)
+                raise OrchestraError(f"agent {agent.name} failed: {event.message}")
+            elif isinstance(event, Finished):
+                final = event.text
+    finally:
+        config = agent.config
+        spent = bool(parts) or any(getattr(usage, name) is not None for name in ("input_tokens", "output_tokens"))
+        cost = run_cost(config.model, usage, config, plan.pricing) if spent else None
+        spend.add(usage, cost, spent and config.type not in FREE_TYPES)
     return final if final is not None else "".join(parts)
+
+
+_USAGE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..bulk import paused_gc
 from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
@@ -30,6 +29,7 @@ from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
+from ..version import __version__
 from . import transitions
 from .integration import integration
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
@@ -250,6 +250,7 @@ class Project:
         record = self.store.tasks.get(task_id)
         if record is None:
             self.task(task_id)  # raises with a suggestion
+        assert record is not None
         return record
 
     def _transition(
@@ -304,6 +305,17 @@ class Project:
         if was.get("worktree") and was["status"] != TaskStatus.IN_PROGRESS:
             integration(self).drop_worktree(task_id)
         return entry
+
+    def cancel_run(self, task_id: str, run_id: str) -> Entry:
+        """Cancel the task only while it is in run ``run_id`` (in progress, with that ``last_run_id``), checked in
+        the same commit; :class:`SupersededError` otherwise (the task moved on, nothing is written)."""
+
+        def change(record: Record) -> Record:
+            if (record.get("status"), record.get("last_run_id")) != (TaskStatus.IN_PROGRESS.value, run_id):
+                raise SupersededError(f"{task_id} is no longer in run {run_id} (it is {record.get('status')})")
+            return transitions.cancel(record)
+
+        return self._transition(task_id, "cancel", f"{task_id} cancelled (run {run_id})", change, run=run_id)
 
     def retry(self, task_id: str, downstream: bool = False) -> Entry:
         """Reopen a failed, cancelled or review task; with ``downstream``, every later task not completed too."""
@@ -398,6 +410,27 @@ class Project:
             return None if change is None else Mutation([change], "run", summary, {"tasks": [task_id]})
 
         return self._commit(compute)
+
+    def record_planning(self, summary: str, figures: Mapping[str, Any]) -> Entry | None:
+        """Add what a planning request cost (``planning.Spend.figures()``) to the project's planning totals (the
+        ``planning`` meta value, which rollback leaves alone: tokens spent stay spent), in one history entry."""
+
+        def compute() -> Mutation | None:
+            old = dict(self.store.meta.get("planning") or {})
+            new = dict(old)
+            for name, value in figures.items():
+                if value is not None:
+                    total = (old.get(name) or 0) + value
+                    new[name] = round(total, 6) if name == "cost_usd" else total
+            change = diff_meta({"planning": old or None}, {"planning": new})
+            return None if change is None else Mutation([change], "planning", summary, {})
+
+        return self._commit(compute)
+
+    def planning_totals(self) -> dict[str, Any] | None:
+        """What planning (``orchestra plan`` / ``expand``) has cost so far, or None when nothing was planned."""
+        totals = self.store.meta.get("planning")
+        return dict(totals) if totals else None
 
     # -- the plan -------------------------------------------------------------------------------------
 
@@ -598,12 +631,12 @@ class Project:
         if not entries:
             return None
         by_seq = {entry.seq: entry for entry in entries}
-        cursor = entries[-1]
-        while cursor.action == "undo":
-            before = by_seq.get(int(cursor.extra.get("undoes", 1)) - 1)
-            if before is None:
-                return None
-            cursor = before
+        cursor: Entry | None = entries[-1]
+        while cursor is not None and cursor.action in ("undo", "planning"):  # planning spent tokens: nothing to undo
+            back = int(cursor.extra.get("undoes", 1)) - 1 if cursor.action == "undo" else cursor.seq - 1
+            cursor = by_seq.get(back)
+        if cursor is None:
+            return None
         if cursor.seq <= 1:
             return None
         return self.rollback(cursor.seq - 1, action="undo", extra={"undoes": cursor.seq})

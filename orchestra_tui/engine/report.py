@@ -26,7 +26,6 @@ def build_report(project: Project) -> dict[str, Any]:
     remaining = sum(task.estimated_hours for task in tasks.values() if task.status != "completed")
     path, path_hours = graph.critical_path()
     next_id = graph.next_task()
-    blocked_by = {task_id: graph.blockers(task_id) for task_id in graph.blocked()}
     by_phase: dict[str, dict[str, int]] = {}
     by_agent: dict[str, list[AgentTask]] = {}
     for task in tasks.values():
@@ -53,10 +52,11 @@ def build_report(project: Project) -> dict[str, Any]:
         "next_task": next_id,
         "critical_path": path,
         "critical_path_hours": round(path_hours, 2),
-        "blocked_by": {task_id: blockers for task_id, blockers in blocked_by.items() if blockers},
+        "blocked_by": graph.all_blockers(),
         "by_phase": by_phase,
         "by_agent": {name: {"tasks": len(group), **usage_totals(group)} for name, group in sorted(by_agent.items())},
         **usage_totals(tasks.values(), digits=4),
+        "planning": project.planning_totals(),
         "history_entries": project.store.seq,
         "integration_branch": integration_branch(project),
         "timestamp": utcnow().isoformat(timespec="seconds"),

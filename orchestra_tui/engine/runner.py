@@ -27,9 +27,10 @@ import codecs
 import os
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,7 @@ CANCELLED = "cancelled by user"
 DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
 RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult holds (output.txt has it all)
 SUPERSEDED = "superseded"
+HOST = socket.gethostname()  # recorded with each run: which machine's process owns it
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class Runner:
         name = name or self.project.agent_of(task)
         agent = self._agents.get(name)
         if not self._given:
-            from ..agents.registry import agent_configs, build_agent, process_agent
+            from ..agents.registry import agent_configs, placed_agent, process_agent
 
             registered = process_agent(name)  # registered from code in this process: wins over the plan's
             if registered is not None:
@@ -172,7 +174,7 @@ class Runner:
             if agent is None:
                 configs = agent_configs(self.project.plan)
                 if name in configs:
-                    agent = self._agents[name] = build_agent(name, configs[name])
+                    agent = self._agents[name] = placed_agent(name, configs[name], self.project.plan)
         if agent is None:
             known = sorted(self._agents) if self._given else sorted(agent_configs(self.project.plan))
             raise OrchestraError(f"unknown agent {name!r} for {task.task_id}; agents: {', '.join(known) or 'none'}")
@@ -203,7 +205,16 @@ class Runner:
     def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
         task_id = task.task_id
         config = instance.config
-        log.event("run", task=task_id, agent=name, type=config.type.value, model=config.model, actor=self.project.actor)
+        log.event(
+            "run",
+            task=task_id,
+            agent=name,
+            type=config.type.value,
+            model=config.model,
+            actor=self.project.actor,
+            pid=os.getpid(),
+            host=HOST,
+        )
         try:
             worktree = None
             if workspace_kind(self.project, task) == "worktree":
@@ -236,7 +247,7 @@ class Runner:
                 task = self.project.task(run.task_id)
                 expanded = expand_task(task, run.env)
                 if run.worktree is not None:
-                    await asyncio.to_thread(self._make_worktree, run)
+                    await self._make_worktree(run)
                 await self._stream(run, task, expanded, outcome)
                 if outcome.error is None and outcome.finished is not None and not outcome.finished.handoff:
                     outcome.error = self._write_output(run, task, expanded, outcome.finished)
@@ -261,12 +272,12 @@ class Runner:
     def _workdir(self, run: Run) -> Path:
         return self.project.root if run.workdir is None else run.workdir
 
-    def _make_worktree(self, run: Run) -> None:
+    async def _make_worktree(self, run: Run) -> None:
         """Check out the run's worktree (its branch at the recorded base), copy the included files and run the
         setup commands (their output in the run's ``setup.txt``); a failure fails the run with the reason."""
         assert run.worktree is not None
         settings = self.project.plan.project
-        created = worktrees.create(
+        created = await worktrees.create_async(
             integration(self.project).git(),
             self.project.root,
             settings.id,
@@ -286,7 +297,7 @@ class Runner:
         path = self.project.root / run.worktree.path
         task = self.project.task(run.task_id)
         if path.is_dir():
-            run.head = worktrees.commit_all(integration(self.project).git(), path, f"{run.task_id}: {task.title}")
+            run.head = worktrees.commit_all(path, f"{run.task_id}: {task.title}")
             run.log.event("committed", head=run.head)
 
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
@@ -412,10 +423,8 @@ class Runner:
             return await process.wait()
         finally:
             if process.returncode is None:  # cancelled: the command and whatever it started go too
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 await asyncio.shield(process.wait())
 
     def _verify_text(self, run: Run, data: bytes) -> None:
@@ -463,16 +472,16 @@ class Runner:
             superseded, outcome.error = True, str(moved)
         except TransitionError as refused:  # another process changed what the task needs while it ran
             outcome.error = f"{refused}; the run's output is in {run.log.dir}"
-        if superseded:
+        if superseded and _cancelled_in(project, task_id, run.run_id):  # `cancel` of this run, from any face
+            status, outcome.error = TaskStatus.CANCELLED.value, None
+        elif superseded:
             status = SUPERSEDED
         else:
             status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
         output = self._answer(run, outcome.finished if outcome.error is None else None)
         seconds = run.log.elapsed()
-        try:
+        with suppress(OrchestraError):  # disk full: the outcome is committed; the run's log lacks its last line
             run.log.event("end", status=status, error=outcome.error, seconds=seconds)
-        except OrchestraError:
-            pass  # disk full: the outcome is committed; the run's own log just lacks its last line
         run.log.close()
         run.ended = True
         ended = RunEnded(
@@ -581,6 +590,11 @@ def _conflict_note(files: list[str]) -> str:
         "\n\n## Merge conflict\n\nYour previous attempt conflicted with work merged since into the integration "
         "branch, in these files. You start again from that merged work: make your change on top of it.\n" + shown
     )
+
+
+def _cancelled_in(project: Project, task_id: str, run_id: str) -> bool:
+    task = project.tasks.get(task_id)
+    return task is not None and task.status == TaskStatus.CANCELLED and task.last_run_id == run_id
 
 
 def _discard(log: RunLog) -> None:

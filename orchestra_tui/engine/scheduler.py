@@ -29,6 +29,8 @@ from .project import Project
 from .runner import CANCELLED, Run, Runner, RunResult
 from .runs import recover_interrupted
 
+WATCH = 0.2  # seconds between two looks at the journal while runs go (a run cancelled elsewhere stops then)
+
 
 @dataclass
 class Summary:
@@ -71,6 +73,7 @@ class Scheduler:
         self.unusable: dict[str, str] = {}  # ready tasks the last ``fill`` left out, and why
         self.checks = agents is None and runner is None  # the plan's own agents: checked before a start
         self._busy: set[str] = set()  # ready tasks refused because a run of them is live elsewhere
+        self._dropped: set[str] = set()  # jobs cancelled because their task moved on elsewhere
 
     # -- dispatching ----------------------------------------------------------------------------------
 
@@ -156,7 +159,15 @@ class Scheduler:
             self.project.fail(task_id, str(error))
             return None
         self.runs[task_id] = run
-        return await self.runner.finish(run)
+        try:
+            return await self.runner.finish(run)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task_id in self._dropped and current is not None and current.uncancel() == 0:
+                return None  # its task moved on (cancelled from another face...): the run ended, recording nothing
+            raise
+        finally:
+            self._dropped.discard(task_id)
 
     def _registered(self, task_id: str, agent: str | None) -> bool:
         """Whether an agent registered from code in this process answers for the task (it wins over the plan's;
@@ -175,8 +186,26 @@ class Scheduler:
         self._busy.clear()
         return self._fill(allowed)
 
+    def drop_superseded(self) -> list[str]:
+        """Stop the jobs whose task moved on since their run began (cancelled, failed, retried, undone or rolled
+        back, from any process): call after ``project.refresh()``. Each run ends recording nothing (the task's
+        state stands; a run cancelled by ``cancel_run`` ends ``cancelled``). Returns their task ids."""
+        dropped = []
+        for task_id, run in list(self.runs.items()):
+            task = self.project.tasks.get(task_id)
+            current = None if task is None else (task.status, task.last_run_id, task.attempts)
+            job = self.jobs.get(task_id)
+            if current == (TaskStatus.IN_PROGRESS, run.run_id, run.attempt) or job is None or job.done():
+                continue
+            if task_id not in self._dropped:
+                self._dropped.add(task_id)
+                job.cancel()
+                dropped.append(task_id)
+        return dropped
+
     def _fill(self, allowed: set[str] | None) -> list[str]:
         self.project.refresh()
+        self.drop_superseded()
         self.unusable = {}
         started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
         for task_id in started:
@@ -199,7 +228,9 @@ class Scheduler:
                 summary.unusable.update(self.unusable)
                 if not self.jobs:
                     break
-                done, _pending = await asyncio.wait(self.jobs.values(), return_when=asyncio.FIRST_COMPLETED)
+                done, _pending = await asyncio.wait(
+                    self.jobs.values(), timeout=WATCH, return_when=asyncio.FIRST_COMPLETED
+                )
                 for job in done:
                     result = job.result()
                     for task_id, known in list(self.jobs.items()):  # its done callback may not have run yet

@@ -3,6 +3,7 @@
 ::
 
     theme = "light"            # remembered whenever the theme changes (--theme, the palette)
+    screenshots = "~/shots"    # the palette's Screenshot saves here (default: .orchestra/screenshots/)
 
     [keymap]                   # binding id = keys (comma-separated); ids are listed by `?`
     dispatch = "ctrl+d"
@@ -33,6 +34,7 @@ class TuiConfig(BaseModel):
     keymap: dict[str, str] = {}
     table_sort: str | None = None  # the table view's sort column, remembered
     table_reverse: bool | None = None
+    screenshots: str | None = None  # the folder screenshots go to (default: the project's .orchestra/screenshots/)
     allow_env: list[str] | None = None  # read by the core (userconfig.py); kept when the theme is remembered
 
 

@@ -1,1 +1,1 @@
-"""Git worktrees per task and the merge queue (issue 11). Below the engine: imports models and errors only."""
+"""Where tasks do their work: git worktrees, their branches, and the merge queue (issue 11). Below the engine."""
