@@ -223,6 +223,7 @@ class ProjectSettings(BaseModel):
         if name is not None and (any(part in name + "/" for part in _BAD_BRANCH_PARTS) or name.endswith((".", "/"))):
             raise PydanticCustomError("branch_name", "not a valid git branch name")
         return name
+
     executor: Literal["local", "ray"] = Field(
         "local", description="Where agents run: here, or on a Ray cluster (an agent's own executor wins)."
     )

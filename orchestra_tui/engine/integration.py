@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import (
     IntegrationMovedError,
@@ -33,14 +33,31 @@ from ..errors import (
 )
 from ..models import AgentTask, AgentType, WorktreeRecord
 from ..store import Entry, Mutation, fsio
-from ..store.changes import Change, diff_meta, diff_record
+from ..store.changes import Change, Record, diff_meta, diff_record
 from ..workspace import worktrees
 from ..workspace.git import Git, open_repo, ref_component, require_branch, toplevel
 from ..workspace.merge import MergeQueue
 from . import transitions
 
 if TYPE_CHECKING:
-    from .project import Project
+    from ..graph import TaskGraph
+    from ..plan import Plan
+    from ..store import Store
+
+
+class Project(Protocol):
+    """What this module uses of ``project.Project`` (which uses this module: no import back)."""
+
+    root: Path
+    plan: Plan
+    store: Store
+    graph: TaskGraph
+
+    def refresh(self) -> bool: ...
+    def agent_of(self, task: AgentTask) -> str: ...
+    def _record(self, task_id: str) -> Record: ...
+    def _commit(self, compute: Callable[[], Mutation | None], expect_seq: int | None = None) -> Entry | None: ...
+
 
 INTENT_FILE = "merge.intent"
 WORKTREES_DIR = "worktrees"
@@ -216,6 +233,7 @@ class Integration:
                 return Mutation([c for c in changes if c], "complete", summary, {"tasks": [task_id], "merge": merge})
 
             entry = self._move_and_record(tip, commit, f"merge task {task_id}", lambda: project._commit(compute))
+            assert entry is not None  # compute always returns a change
         self.drop_worktree(task_id)
         return entry
 
