@@ -137,6 +137,11 @@ class Store:
         self.on_wait: Callable[[str], None] | None = None  # told at once, in one line, when the lock is busy
         self._mutex = threading.RLock()
 
+    def notes(self) -> list[str]:
+        """Every repair and warning so far, as a person is told them (``repaired: …`` / ``warning: …``); the
+        faces show those they have not shown yet."""
+        return [f"repaired: {line}" for line in self.repairs] + [f"warning: {line}" for line in self.warnings]
+
     # -- opening and recovery -------------------------------------------------------------------------
 
     @classmethod
