@@ -848,7 +848,8 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
     failed = summary.failed
     if failed:
         typer.echo(
-            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {formatting.id_list([r.task_id for r in failed], 8)} "
+            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: "
+            f"{formatting.id_list([r.task_id for r in failed], 8)} "
             "(`orchestra list --status failed`; `orchestra retry ID` reopens one)",
             err=True,
         )

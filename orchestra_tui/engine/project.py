@@ -527,7 +527,8 @@ class Project:
             suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)
             hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
             raise TransitionError(
-                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have their own actions"
+                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have "
+                "their own actions"
             )
 
         def compute() -> Mutation | None:
@@ -554,7 +555,8 @@ class Project:
             dependants = self.graph.dependents(task_id)
             if dependants:
                 raise TransitionError(
-                    f"cannot remove {task_id}: {', '.join(dependants)} depend{'s' if len(dependants) == 1 else ''} on it"
+                    f"cannot remove {task_id}: {', '.join(dependants)} "
+                    f"depend{'s' if len(dependants) == 1 else ''} on it"
                 )
             return Mutation([diff_record(task_id, old, None)], "remove", f"{task_id} removed", {"tasks": [task_id]})
 

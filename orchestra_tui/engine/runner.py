@@ -465,7 +465,8 @@ class Runner:
                 fields["worktree"] = self._ended_worktree(run)
             usage = outcome.usage
             detail = (
-                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}"
+                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, "
+                f"{format_cost(outcome.cost)}"
                 if fields
                 else ""
             )

@@ -385,7 +385,8 @@ CODEX_LINES = [
     },
     {
         "type": "error",
-        "message": "Reconnecting... 1/5 (stream disconnected before completion: websocket closed by server before response.completed)",
+        "message": "Reconnecting... 1/5 (stream disconnected before completion: websocket closed by server "
+        "before response.completed)",
     },
     {"type": "item.completed", "item": {"id": "item_2", "type": "agent_message", "text": "I looked around."}},
     {"type": "item.completed", "item": {"id": "item_3", "type": "agent_message", "text": "Done: a.py exists."}},
