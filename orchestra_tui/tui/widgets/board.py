@@ -470,8 +470,12 @@ class BoardView(FilterLine, Widget):
 
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The user moved the cursor. A highlight of a row the cursor has left since is stale (rows moved, or
-        the selection came from elsewhere): taking it would bounce the selection between views for ever."""
+        the selection came from elsewhere): taking it would bounce the selection between views for ever. So is
+        one in a column the selected task has just left: focus follows the task later (``focus`` is deferred),
+        so the old column may still have it when its cursor lands on the next row."""
         table = event.data_table
+        if isinstance(table, TaskColumn) and self._where.get(self.selected or "") not in (None, table.kind):
+            return  # the board moved the selected task to another column; this cursor only fell on a neighbour
         if (
             not table.has_focus
             or event.cursor_row != table.cursor_row
