@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the c
     from ..engine.project import Project
     from ..engine.runner import RunResult
     from ..engine.scheduler import Summary
+    from ..engine.usable import AgentRow
     from ..models import AgentConfig
     from ..plan import Plan
     from ..store import Store
@@ -1089,7 +1090,7 @@ async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     return {name: job.result() if not job.cancelled() else None for name, job in jobs.items()}
 
 
-def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None]) -> None:
+def _merge_checks(rows: list[AgentRow], checks: dict[str, Usability | None]) -> None:
     """Add what each agent's check found to its row; a problem seen offline already explains a failed check."""
     for row in rows:
         if row["name"] not in checks:

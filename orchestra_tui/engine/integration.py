@@ -33,7 +33,7 @@ from ..errors import (
 )
 from ..models import AgentTask, AgentType, WorktreeRecord
 from ..store import Entry, Mutation, fsio
-from ..store.changes import Change, Record, diff_meta, diff_record
+from ..store.changes import Change, MetaChange, Record, diff_meta, diff_record
 from ..workspace import worktrees
 from ..workspace.git import Git, open_repo, ref_component, require_branch, toplevel
 from ..workspace.merge import MergeQueue
@@ -305,7 +305,7 @@ class Integration:
 
     # -- rollback and undo ----------------------------------------------------------------------------
 
-    def rolled_back(self, target_seq: int, commit: Callable[[Change | None], Entry | None]) -> Entry | None:
+    def rolled_back(self, target_seq: int, commit: Callable[[MetaChange | None], Entry | None]) -> Entry | None:
         """Commit a rollback to entry ``target_seq`` (``commit`` makes the entry with the extra meta change),
         moving the integration branch to where it was then."""
         queue = self.queue()
