@@ -106,9 +106,22 @@ class LockTimeoutError(StateError):
     pass
 
 
+<<<<<<< HEAD
 class GitError(OrchestraError):
     """git is missing or too old, the project is not in a usable repository, or a git command failed."""
 
 
 class WorkspaceError(OrchestraError):
     """A task's worktree cannot be made, set up or used (a failed setup command, the cap, an unsafe path)."""
+=======
+class MergeConflictError(TransitionError):
+    """A task's branch conflicts with the integration branch: it stays in review, its conflicting files named."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+class IntegrationMovedError(OrchestraError):
+    """The integration branch is not where orchestra left it; orchestra refuses to move it (never forces)."""
+>>>>>>> h5

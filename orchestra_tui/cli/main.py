@@ -766,6 +766,9 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restore the tasks' progress to what it was after ENTRY (a new entry: `orchestra undo` reverts it)."""
+    from ..display import one_line
+    from ..engine.integration import integration
+
     with _project(ctx) as project:
         target = project.entry(entry_ref)
         changes = project.rollback_changes(target.seq)
@@ -781,6 +784,8 @@ def rollback(
             typer.echo(f"  {line}")
         if len(lines) > 8:
             typer.echo(f"  ... and {len(lines) - 8} more (`orchestra diff {project.store.seq} {target.id}` shows all)")
+        for line in integration(project).preview(changes):
+            typer.echo(f"  {one_line(line)}")
         if not yes:
             if not sys.stdin.isatty():
                 raise OrchestraError("refusing to roll back without confirmation: add --yes")

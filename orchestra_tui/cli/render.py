@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..agents.pricing import format_total
+from ..engine.integration import workspace_view
 from ..engine.usable import why_not_in_plan
 from ..graph import natural_key
 from ..marks import STATUS_MARKS
@@ -128,6 +129,7 @@ def task_detail_json(project: Project, task: AgentTask) -> dict[str, Any]:
         "unblocks": graph.unblocks(task_id),
         "dependants": graph.dependents(task_id),
         "subtasks": graph.children(task_id),
+        "workspace": workspace_view(project, task),
     }
 
 

@@ -16,12 +16,22 @@ from .. import __version__
 from ..bulk import paused_gc
 from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
-from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
+from ..models import (
+    DEFINITION_FIELDS,
+    RUNTIME_FIELDS,
+    AgentTask,
+    ProjectPhase,
+    TaskPriority,
+    TaskSpec,
+    TaskStatus,
+    WorktreeRecord,
+)
 from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from . import transitions
+from .integration import integration
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 STATE_DIR = ".orchestra"
@@ -254,13 +264,19 @@ class Project:
         assert entry is not None
         return entry
 
-    def start(self, task_id: str, run_id: str | None = None) -> Entry:
+    def start(self, task_id: str, run_id: str | None = None, worktree: WorktreeRecord | None = None) -> Entry:
+        """Start a task; ``worktree``: where its run works (a worktree task's record, see ``integration``)."""
+        kept = {} if worktree is None else {"worktree": worktree.model_dump(mode="json")}
         return self._transition(
-            task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
+            task_id, "start", f"{task_id} started", lambda r: {**transitions.start(r, self.graph, run_id), **kept}
         )
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
-        """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced."""
+        """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced. A worktree
+        task's branch is merged into the integration branch first (a conflict raises and completes nothing)."""
+        worktree = self._record(task_id).get("worktree")
+        if worktree and not worktree.get("merged"):
+            return integration(self).complete(task_id, output_files, notes)
         return self._transition(
             task_id,
             "complete",
@@ -570,15 +586,25 @@ class Project:
         Returns None when the state already equals that entry's.
         """
         target = self.entry(ref)
+        if integration(self).recorded_head() is None:
+            return self._rollback(target, action, extra, None)
+        return integration(self).rolled_back(target.seq, lambda moved: self._rollback(target, action, extra, moved))
+
+    def _rollback(
+        self, target: Entry, action: str, extra: Mapping[str, Any] | None, moved: Change | None
+    ) -> Entry | None:
+        """The rollback entry; ``moved``: the integration branch's move it records (see ``integration``)."""
 
         def compute() -> Mutation | None:
             changes = self.rollback_changes(target.seq)
-            if not changes:
+            if not changes and moved is None:
                 return None
             verb = "undo" if action == "undo" else f"rollback to {target.id}"
             summary = f"{verb}: {len(changes)} task{'s' if len(changes) != 1 else ''} changed"
+            if moved is not None:
+                summary += f"; {integration(self).branch()} moved to {moved['after']['integration_head'][:12]}"
             return Mutation(
-                changes,
+                changes + ([moved] if moved is not None else []),
                 action,
                 summary,
                 {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})},

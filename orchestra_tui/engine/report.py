@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 def build_report(project: Project) -> dict[str, Any]:
+    from .integration import integration_branch
+
     graph, tasks = project.graph, project.tasks
     counts = graph.counts()
     total = len(tasks)
@@ -56,6 +58,7 @@ def build_report(project: Project) -> dict[str, Any]:
         **usage_totals(tasks.values(), digits=4),
         "planning": project.planning_totals(),
         "history_entries": project.store.seq,
+        "integration_branch": integration_branch(project),
         "timestamp": utcnow().isoformat(timespec="seconds"),
     }
 

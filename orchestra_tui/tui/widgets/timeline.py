@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from ...cli.render import hours, local_time
 from ...display import printable
+from ...engine.integration import integration
 from ...errors import OrchestraError
 from ..messages import ActionRequested
 from .changes import people_lines
@@ -444,7 +445,7 @@ class ConfirmRollback(ModalScreen[bool]):
             entry = project.entry(entry_id)
             result: tuple[Entry | None, list[str] | str] = (
                 entry,
-                [printable(line) for line in people_lines(project.rollback_changes(entry.seq))],
+                [printable(line) for line in rollback_lines(project, entry.seq)],
             )
         except (OrchestraError, OSError) as error:
             result = (None, str(error))
@@ -489,3 +490,9 @@ class ConfirmRollback(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def rollback_lines(project: Project, seq: int) -> list[str]:
+    """What rolling back to entry ``seq`` changes: the tasks, then the merges it takes off the integration branch."""
+    changes = project.rollback_changes(seq)
+    return people_lines(changes) + integration(project).preview(changes)
