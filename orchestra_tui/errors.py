@@ -106,14 +106,14 @@ class LockTimeoutError(StateError):
     pass
 
 
-<<<<<<< HEAD
 class GitError(OrchestraError):
     """git is missing or too old, the project is not in a usable repository, or a git command failed."""
 
 
 class WorkspaceError(OrchestraError):
     """A task's worktree cannot be made, set up or used (a failed setup command, the cap, an unsafe path)."""
-=======
+
+
 class MergeConflictError(TransitionError):
     """A task's branch conflicts with the integration branch: it stays in review, its conflicting files named."""
 
@@ -124,4 +124,3 @@ class MergeConflictError(TransitionError):
 
 class IntegrationMovedError(OrchestraError):
     """The integration branch is not where orchestra left it; orchestra refuses to move it (never forces)."""
->>>>>>> h5
