@@ -588,18 +588,17 @@ def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
-<<<<<<< HEAD
 def _cancelled_in(project: Project, task_id: str, run_id: str) -> bool:
     task = project.tasks.get(task_id)
     return task is not None and task.status == TaskStatus.CANCELLED and task.last_run_id == run_id
-=======
+
+
 def _conflict_note(files: list[str]) -> str:
     shown = "\n".join(f"- {name}" for name in files[:50])
     return (
         "\n\n## Merge conflict\n\nYour previous attempt conflicted with work merged since into the integration "
         "branch, in these files. You start again from that merged work: make your change on top of it.\n" + shown
     )
->>>>>>> h5
 
 
 def _discard(log: RunLog) -> None:
