@@ -42,6 +42,7 @@ from .widgets.board import BoardView
 from .widgets.dag import DagView
 from .widgets.detail import TaskDetail
 from .widgets.dialogs import ConfirmDialog, ReasonDialog
+from .widgets.diff_screen import DiffScreen
 from .widgets.header import KeyFooter, ProjectHeader
 from .widgets.help import HelpScreen, Section
 from .widgets.output import OutputPanes
@@ -54,7 +55,9 @@ if TYPE_CHECKING:
 
 REFRESH = 0.25  # seconds between two looks at the journal for other processes' changes
 VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline", "table": "Table"}
-_REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo"})  # ActionRequested -> action_*
+_REQUESTABLE = frozenset(
+    {"dispatch", "complete", "fail", "cancel", "retry", "undo", "diff"}
+)  # ActionRequested -> action_*
 
 
 class View(Protocol):
@@ -361,6 +364,12 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_retry(self, task_id: str | None = None) -> None:
         self.session.retry(task_id or self._target())
+
+    @work(group="actions", exit_on_error=False)
+    async def action_diff(self, task_id: str | None = None) -> None:
+        """``v``: a worktree task's changes against its base (files, +/-, the patch) on a screen of its own."""
+        change = await self.session.task_diff(task_id or self._target())
+        self.push_screen(DiffScreen(change))
 
     def action_next(self) -> None:
         task_id = self.session.next_task()
