@@ -6,7 +6,7 @@ events/s, target, PASS/MISS; ``info`` rows have no target) and writes it as JSON
 provider's stream (an SSE event or an NDJSON line); seconds run from the request to the final event, the
 median of a few runs after an uncounted warm-up run. Reference rows read the same OpenAI stream with the official ``openai`` SDK (when
 installed; it is not a dependency) and with plain httpx-sse, which is how the SSE decoding was chosen.
-The server is ``tests/fakeserver.py`` on 127.0.0.1, writing 64 KiB pieces. A MISS is reported, never raised.
+The server is ``tests/helpers/fakeserver.py`` on 127.0.0.1, writing 64 KiB pieces. A MISS is reported, never raised.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from orchestra_tui.agents import (
     close_http_client,
 )
 from orchestra_tui.models import AgentConfig, AgentTask
-from tests.fakeserver import FakeServer, Reply
+from tests.helpers.fakeserver import FakeServer, Reply
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.common import Row, machine, table, write_results
 from bench.generate import plan_document
-from orchestra_tui.tui.dag_layout import draw, layout_dag
+from orchestra_tui.dag_layout import draw, layout_dag
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"

@@ -63,8 +63,10 @@ def main() -> None:
             _plan(root, mib << 20)
             if command == ["run"]:
                 size = f"{mib} MiB + 5 B"
+            elif command[1] == "SMALL":
+                size = "5 B"
             else:
-                size = "5 B" if command[1] == "SMALL" else f"{mib} MiB"
+                size = f"{mib} MiB"
             peak = _peak_mb(root, *command)
             verdict = "PASS" if peak < TARGET_MB else "MISS"
             rows.append(

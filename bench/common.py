@@ -33,7 +33,9 @@ def table(rows: list[Row], show: Callable[[float, str], str]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     out = []
     for index, line in enumerate(lines):
-        out.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
+        out.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1]
+        )
         if index == 0:
             out.append("  ".join("-" * width for width in widths) + "  ----")
     return "\n".join(line.rstrip() for line in out)

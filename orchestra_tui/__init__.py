@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
 __all__ = [
     "AgentRegistry",
     "AgentTask",
@@ -39,6 +38,7 @@ _EXPORTS = {
     "ParallelExecutor": ".api_executor",
     "ExecutionResult": ".api_executor",
     "WebhookManager": ".api_webhooks",
+    "__version__": ".version",
 }
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .api_executor import ExecutionResult, ParallelExecutor
     from .api_webhooks import WebhookManager
     from .models import AgentTask, ProjectPhase, TaskPriority, TaskStatus
+    from .version import __version__
 
 
 def __getattr__(name: str) -> Any:

@@ -1,17 +1,16 @@
-"""The seed framework's Python API over the engine: ``ProjectOrchestrator`` and ``run_cli``.
+"""The seed framework's Python API over the engine: ``ProjectOrchestrator`` (its ``run_cli`` is ``api_cli.py``).
 
 A user's own script (the seed's ``project_orchestrator.py``) keeps working with one changed import::
 
     from orchestra_tui import ProjectOrchestrator, AgentTask, TaskPriority, ProjectPhase, TaskStatus
 
-This is a face, but one that lives in the user's script, so it stays dependency-light: argparse and print.
+This is a face, but one that lives in the user's script, so it stays dependency-light: print, and argparse in
+``api_cli.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import inspect
 import logging
 import sys
 import weakref
@@ -321,88 +320,11 @@ class ProjectOrchestrator:
     def run_cli(self, argv: Sequence[str] | None = None) -> int:
         """The seed's script flags (``--list --next --execute ID --complete ID --report --list-backups --rollback ID``).
 
-        Returns the exit code: 0 done, 1 a user error (one line on stderr), 2 bad usage.
+        Returns the exit code: 0 done, 1 a user error (one line on stderr), 2 bad usage (``api_cli.py``).
         """
-        parser = _parser()
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit as stop:  # --help, or a usage error argparse already printed
-            return stop.code if isinstance(stop.code, int) else 2
-        try:
-            if args.list:
-                self._print_list()
-            elif args.next:
-                self._print_next()
-            elif args.execute:
-                return self._cli_execute(args.execute)
-            elif args.complete:
-                self.complete_task(args.complete)
-                print(f"{args.complete} completed.")
-            elif args.report:
-                self.print_report()
-            elif args.list_backups:
-                self._print_backups(self._backups(None))
-            elif args.rollback:
-                return self._cli_rollback(args.rollback, args.yes)
-            else:
-                parser.print_help()
-        except OrchestraError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return error.exit_code
-        return 0
+        from .api_cli import run_cli
 
-    def _cli_execute(self, task_id: str) -> int:
-        result = self.execute_task(task_id, on_text=lambda text: print(text, end="", flush=True))
-        print()
-        if not result.ok:
-            print(f"error: {task_id} failed: {result.error}", file=sys.stderr)
-            return 1
-        print(f"{task_id} is {result.status}" + (": handed to a person" if result.handoff else "."))
-        return 0
-
-    def _cli_rollback(self, ref: str, yes: bool) -> int:
-        target = self._project.entry(ref).id  # resolved once: "-1" means another entry after the rollback
-        if not yes and not sys.stdin.isatty():
-            print(f"error: rollback to {target} needs confirmation: pass --yes", file=sys.stderr)
-            return 1
-        if not self.rollback_to_backup(target, confirm=yes):
-            print("Rollback not done.", file=sys.stderr)
-            return 1
-        print(f"Rolled back to {target}; the rollback is itself a history entry, so it can be undone.")
-        return 0
-
-    def _print_list(self) -> None:
-        tasks = self._project.list_tasks()
-        if not tasks:
-            print("No tasks.")
-            return
-        width = max(len(task.task_id) for task in tasks)
-        for task in tasks:
-            status = self._project.status_of(task.task_id).value
-            deps = f"  after {', '.join(task.dependencies)}" if task.dependencies else ""
-            print(
-                f"{task.task_id:<{width}}  {status:<11}  {task.priority.value:<8}  {task.phase.value:<11}  {task.estimated_hours:>5g}h  {task.title}{deps}"
-            )
-
-    def _print_next(self) -> None:
-        task = self.get_next_task()
-        if task is None:
-            print("No task is ready: every task is completed, running, or waiting on another.")
-            return
-        print(f"{task.task_id}: {task.title}")
-        print(
-            f"  priority {task.priority.value}, phase {task.phase.value}, {task.estimated_hours:g}h, agent {self._project.agent_of(task)}"
-        )
-        if task.dependencies:
-            print(f"  after: {', '.join(task.dependencies)}")
-        if task.description.strip():
-            print()
-            print(inspect.cleandoc(task.description))
-        for heading, items in (("Deliverables", task.deliverables), ("Success criteria", task.success_criteria)):
-            if items:
-                print(f"\n{heading}:")
-                for item in items:
-                    print(f"  - {item}")
+        return run_cli(self, argv)
 
     def print_report(self) -> None:
         """The report as text on stdout (the seed's ``print_report``)."""
@@ -432,17 +354,3 @@ class ProjectOrchestrator:
             print(
                 f"{b['id']}  {b['timestamp']}  {tasks:>10}  {b['completion_percentage']:>5}%  {b['actor']:<9}  {b['summary']}"
             )
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Project orchestration (orchestra's seed-compatible script flags).")
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--list", action="store_true", help="list every task with its status")
-    action.add_argument("--next", action="store_true", help="show the recommended next task")
-    action.add_argument("--execute", metavar="TASK_ID", help="run the task's agent now, streaming its answer")
-    action.add_argument("--complete", metavar="TASK_ID", help="mark a task completed")
-    action.add_argument("--report", action="store_true", help="progress, hours and the critical path")
-    action.add_argument("--list-backups", action="store_true", help="the history, newest first")
-    action.add_argument("--rollback", metavar="ENTRY", help="restore the state of a history entry (asks unless --yes)")
-    parser.add_argument("--yes", action="store_true", help="with --rollback: do not ask")
-    return parser

@@ -85,7 +85,8 @@ def family_dependencies(entries: Iterable[tuple[str, Sequence[str], str | None]]
     result = {task_id: list(deps) for task_id, deps in own.items()}
     for child, parent in parent_of.items():
         result[parent].append(child)
-        chain, node = [child], parent
+        chain: list[str] = [child]
+        node: str | None = parent
         while node is not None and node not in chain:
             chain.append(node)
             node = parent_of.get(node)
@@ -164,7 +165,7 @@ def _cycles(edges: dict[str, dict[str, None]]) -> list[list[str]]:
         return []
     import networkx as nx  # only a broken plan pays for it
 
-    knot = nx.DiGraph()
+    knot: nx.DiGraph[str] = nx.DiGraph()
     knot.add_nodes_from(indegree)
     knot.add_edges_from((node, dep) for node in indegree for dep in edges[node] if dep in indegree)
     cycles: list[list[str]] = []

@@ -166,7 +166,8 @@ class AgentTask(TaskSpec):
         return self.model_dump(mode="json")
 
     # The seed's helpers.
-    to_dict = record
+    def to_dict(self) -> dict[str, Any]:
+        return self.record()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentTask:
@@ -222,6 +223,13 @@ class ProjectSettings(BaseModel):
         if name is not None and (any(part in name + "/" for part in _BAD_BRANCH_PARTS) or name.endswith((".", "/"))):
             raise PydanticCustomError("branch_name", "not a valid git branch name")
         return name
+
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where agents run: here, or on a Ray cluster (an agent's own executor wins)."
+    )
+    ray_address: str | None = Field(
+        None, description="The Ray cluster (e.g. ray://head:10001); default: $RAY_ADDRESS, a running one, or local."
+    )
 
 
 class AgentType(StrEnum):
@@ -298,6 +306,13 @@ class AgentConfig(BaseModel):
     )
     workspace: WorkspaceKind | None = Field(
         None, description="Where this agent's tasks work: 'worktree' or 'root' (over the project's)."
+    )
+    executor: Literal["local", "ray"] | None = Field(
+        None, description="Where this agent runs: here or on Ray (default: the project's executor)."
+    )
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="On Ray: what a run needs, e.g. { CPU = 2, memory = 4e9, gpu_box = 1 } (custom resources too).",
     )
 
     @field_validator("api")

@@ -31,7 +31,7 @@ import shutil
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..models import AgentConfig
 from .api_errors import ErrorInfo, classify, error_info, one_line
@@ -503,5 +503,5 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

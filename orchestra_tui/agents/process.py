@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..models import AgentConfig, AgentTask, AgentType
 
@@ -110,7 +112,7 @@ class Child:
         self._last = time.monotonic()  # the last byte seen on stdout or stderr
         self._exit = asyncio.ensure_future(process.wait())
 
-    async def output(self) -> AsyncIterator[bytes]:
+    async def output(self) -> AsyncGenerator[bytes]:
         """stdout as it arrives, until it closes or the process has exited and the pipe drained. Raises
         :class:`LimitExceeded` when a limit is passed (the caller's ``close`` then stops the group)."""
         reading: asyncio.Future[bytes] | None = None
@@ -119,7 +121,7 @@ class Child:
             while True:
                 if reading is None:
                     reading = asyncio.ensure_future(self._stdout.read(READ_SIZE))
-                waiting: set[asyncio.Future[object]] = {reading} if exited is not None else {reading, self._exit}
+                waiting: set[asyncio.Future[Any]] = {reading} if exited is not None else {reading, self._exit}
                 done, _ = await asyncio.wait(waiting, timeout=self._wait(exited), return_when=asyncio.FIRST_COMPLETED)
                 if reading in done:
                     data, reading = reading.result(), None
@@ -174,10 +176,8 @@ class Child:
         try:
             if self.process.returncode is None:
                 _signal_group(self.pid, signal.SIGTERM)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._exit), GRACE)
-                except TimeoutError:
-                    pass
                 _signal_group(self.pid, signal.SIGKILL)
                 await asyncio.shield(self._exit)
             elif _signal_group(self.pid, signal.SIGTERM):

@@ -214,10 +214,9 @@ async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
             outcome = (False, RuntimeError(f"raised StopIteration {' '.join(str(error).split())}".strip()))
         except BaseException as error:
             outcome = (False, error)
-        try:
+        # RuntimeError: the loop has closed, the run was cancelled and nobody waits for this answer.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, *outcome)
-        except RuntimeError:
-            pass  # the loop has closed: the run was cancelled and nobody waits for this answer
 
     _start_thread(work)
     return await future

@@ -83,9 +83,19 @@ def build_agent(name: str, config: AgentConfig) -> Agent:
     return agent
 
 
+def placed_agent(name: str, config: AgentConfig, plan: Plan) -> Agent:
+    """The agent for ``config`` where it runs: here, or on Ray when the agent's ``executor`` (else the project's)
+    is ``ray`` (:mod:`.ray_remote`, imported only then)."""
+    if (config.executor or plan.project.executor) == "ray":
+        from .ray_remote import RayAgent
+
+        return RayAgent(name, config, address=plan.project.ray_address)
+    return build_agent(name, config)
+
+
 def agents_for(plan: Plan) -> dict[str, Agent]:
     """Every agent ``plan`` can name: its ``[agents.*]`` plus the built-in ``shell`` and ``interactive``."""
-    return {name: build_agent(name, config) for name, config in agent_configs(plan).items()}
+    return {name: placed_agent(name, config, plan) for name, config in agent_configs(plan).items()}
 
 
 class SeedAgentType(StrEnum):

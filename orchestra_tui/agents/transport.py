@@ -46,10 +46,10 @@ from urllib.parse import urlsplit
 import httpx
 from httpx_sse import EventSource, SSEError
 
-from .. import __version__
 from ..models import AgentConfig
 from ..redaction import redact as redact_secrets
 from ..redaction import register
+from ..version import __version__
 from .api_errors import ErrorInfo, classify, error_info, error_info_from_body, one_line, seconds_from_now
 from .base import AgentRequest, Usability
 from .events import AgentEvent, Failed, Finished, Retrying, TextBuffer, TextDelta

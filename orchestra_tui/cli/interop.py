@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import OrchestraError, PlanError
-from .main import JsonOption, _confirm, _project, _root, app, render
+from .main import JsonOption, _confirm, _project, _root, app, formatting, render
 
 PLAN_FILE = "orchestra.toml"  # (plan.PLAN_FILE; not imported: `orchestra --help` loads no pydantic)
 
@@ -48,7 +49,7 @@ def import_taskmaster(
         raise OrchestraError(f"no such directory: {root}")
     imported = read_taskmaster(path, tag=tag, all_tags=all_tags)
     plan_path = root / PLAN_FILE
-    say = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo
+    say: Callable[[str], None] = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo
     if len(imported.all_tags) > 1 and not all_tags:
         say(f"note: imported tag {imported.tags[0]} of {', '.join(imported.all_tags)} (--all-tags imports them all)")
     if merge:
@@ -57,7 +58,7 @@ def import_taskmaster(
         edit = merge_tasks(plan_path.read_text(encoding="utf-8-sig"), imported.tasks, managed=MANAGED_KEYS)
         say(
             f"{PLAN_FILE}: {len(edit.added)} tasks added, {len(edit.changed)} changed, {len(edit.unchanged)} unchanged"
-            + (f" (changed: {render.id_list(edit.changed, 12)})" if edit.changed else "")
+            + (f" (changed: {formatting.id_list(edit.changed, 12)})" if edit.changed else "")
         )
         if edit.added or edit.changed:
             _confirm(yes, "Write these changes?")

@@ -24,8 +24,8 @@ from ..engine.bus import (
     RunUsage,
     Subscription,
 )
+from ..formatting import tokens_line
 from . import render
-from .render import tokens_line
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from .. import __version__
 from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
+from ..version import __version__
 from . import help_text, safe
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
@@ -54,6 +54,10 @@ def _lazy(name: str) -> ModuleType:
 
 
 render = _lazy("orchestra_tui.cli.render")
+formatting = _lazy("orchestra_tui.formatting")
+json_shapes = _lazy("orchestra_tui.cli.json_shapes")
+progress = _lazy("orchestra_tui.cli.progress")
+graph_export = _lazy("orchestra_tui.cli.graph_export")
 
 
 class _Group(TyperGroup):
@@ -64,7 +68,7 @@ class _Group(TyperGroup):
         help_text.plain(self)
         return super().main(*args, **kwargs)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         try:
             return super().invoke(ctx)
         except OrchestraError as error:
@@ -100,7 +104,8 @@ TaskId = Annotated[str, typer.Argument(help="Task id, e.g. DES-001.", show_defau
 
 
 def _root(ctx: typer.Context) -> str:
-    return ctx.find_root().obj
+    root: str = ctx.find_root().obj
+    return root
 
 
 def _plan_dir(ctx: typer.Context) -> Path:
@@ -206,7 +211,7 @@ def _done(project: Project, message: str, ready_before: set[str]) -> None:
     from ..graph import natural_key
 
     newly = sorted(_ready(project) - ready_before, key=natural_key)
-    typer.echo(message + (f"; now ready: {render.id_list(newly, 12)}" if newly else ""))
+    typer.echo(message + (f"; now ready: {formatting.id_list(newly, 12)}" if newly else ""))
 
 
 def _version(value: bool) -> None:
@@ -375,14 +380,14 @@ def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if idle:
         typer.echo(
             f"warning: {len(idle)} task{'s' * (len(idle) != 1)} run by the shell agent without commands cannot run: "
-            f"{render.id_list(idle, 8)} (add `commands`, or give them another agent)",
+            f"{formatting.id_list(idle, 8)} (add `commands`, or give them another agent)",
             err=True,
         )
     counts = [
         f"{len(plan.tasks)} task{'s' * (len(plan.tasks) != 1)}",
         f"{phases} phase{'s' * (phases != 1)}",
         f"{len(plan.agents)} agent{'s' * (len(plan.agents) != 1)}",
-        f"critical path {render.hours(path_hours)} h",
+        f"critical path {formatting.hours(path_hours)} h",
     ]
     typer.echo(f"OK {plan.path.name if plan.path else root}: {', '.join(counts)}")
 
@@ -402,7 +407,7 @@ def list_(
     with _project(ctx, reading=True) as project:
         tasks = project.list_tasks(status=status, priority=priority, phase=phase)
         if as_json:
-            render.emit_json([render.task_json(project, task) for task in tasks])
+            render.emit_json([json_shapes.task_json(project, task) for task in tasks])
         elif tasks:
             render.print_tasks(project, tasks)
         else:
@@ -415,7 +420,7 @@ def show(ctx: typer.Context, task_id: TaskId, as_json: JsonOption = False) -> No
     with _project(ctx, reading=True) as project:
         task = project.task(task_id)
         if as_json:
-            render.emit_json(render.task_detail_json(project, task))
+            render.emit_json(json_shapes.task_detail_json(project, task))
         else:
             render.print_task(project, task)
 
@@ -426,9 +431,11 @@ def next_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     with _project(ctx, reading=True) as project:
         if as_json:
             task = project.next_task()
-            render.emit_json(None if task is None else render.task_json(project, task))
+            render.emit_json(None if task is None else json_shapes.task_json(project, task))
         else:
-            typer.echo(render.next_line(project))
+            from ..engine.next_step import next_line
+
+            typer.echo(next_line(project))
 
 
 @app.command()
@@ -481,7 +488,7 @@ def retry(
         before = _ready(project)
         entry = project.retry(task_id, downstream=downstream)
         others = [other for other in entry.extra.get("tasks", []) if other != task_id]
-        also = f" with {render.id_list(others, 12)}" if others else ""
+        also = f" with {formatting.id_list(others, 12)}" if others else ""
         _done(project, f"{task_id} reopened{also} (entry {entry.id})", before)
 
 
@@ -600,7 +607,7 @@ def run_(
         except KeyboardInterrupt:
             cancelled = scheduler.summary.cancelled if scheduler.summary else []
             what = (
-                f"{render.id_list(cancelled, 12)} failed: {CANCELLED}, output kept"
+                f"{formatting.id_list(cancelled, 12)} failed: {CANCELLED}, output kept"
                 if cancelled
                 else "nothing was running"
             )
@@ -626,12 +633,13 @@ async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summar
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
+    from ..engine.next_step import next_line
     from ..engine.runner import SUPERSEDED
 
     for task_id, reason in sorted(summary.unusable.items()):
         typer.echo(f"not started: {task_id}: {reason}", err=True)
     if not summary.results:
-        typer.echo("nothing to run: " + render.next_line(project).removeprefix("no task is ready: "))
+        typer.echo("nothing to run: " + next_line(project).removeprefix("no task is ready: "))
         return
     by_status: dict[str, int] = {}
     for result in summary.results:
@@ -644,7 +652,7 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
         waiting = ", ".join(f"{dep} ({project.status_of(dep).value})" for dep in project.graph.waiting_on(until)[:5])
         done = status in (TaskStatus.REVIEW, TaskStatus.COMPLETED)
         typer.echo(
-            f"{until} is {render.status_phrase(status)}"
+            f"{until} is {formatting.status_phrase(status)}"
             + ("" if done else ", not done")
             + (f": it waits on {waiting}" if waiting and not done else "")
         )
@@ -656,7 +664,7 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
     failed = summary.failed
     if failed:
         typer.echo(
-            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {render.id_list([r.task_id for r in failed], 8)} "
+            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {formatting.id_list([r.task_id for r in failed], 8)} "
             "(`orchestra list --status failed`; `orchestra retry ID` reopens one)",
             err=True,
         )
@@ -731,9 +739,9 @@ def report(
         if as_json:
             render.emit_json(data)
         elif markdown:
-            typer.echo(render.report_markdown(data))
+            typer.echo(progress.report_markdown(data))
         else:
-            render.print_report(data)
+            progress.print_report(data)
 
 
 @app.command()
@@ -776,10 +784,10 @@ def rollback(
             typer.echo(f"nothing to roll back: the state already matches entry {target.id}")
             return
         typer.echo(
-            f"rolling back to {target.id} ({render.local_time(target.time)}, {target.summary}) "
+            f"rolling back to {target.id} ({formatting.local_time(target.time)}, {target.summary}) "
             f"changes {len(changes)} task{'s' * (len(changes) != 1)}:"
         )
-        lines = render.change_lines(changes)
+        lines = formatting.change_lines(changes)
         for line in lines[:8]:
             typer.echo(f"  {line}")
         if len(lines) > 8:
@@ -868,7 +876,7 @@ def diff(
             typer.echo(f"{span}: no differences")
             return
         typer.echo(f"{span}: {len(changes)} change{'s' * (len(changes) != 1)}")
-        for line in render.change_lines(changes):
+        for line in formatting.change_lines(changes):
             typer.echo(line)
 
 
@@ -879,7 +887,7 @@ def graph(
 ) -> None:
     """The dependency graph for documents: status colours, the critical path marked."""
     with _project(ctx, reading=True) as project:
-        typer.echo(render.mermaid(project) if fmt is GraphFormat.MERMAID else render.dot(project))
+        typer.echo(graph_export.mermaid(project) if fmt is GraphFormat.MERMAID else graph_export.dot(project))
 
 
 @app.command()
@@ -893,10 +901,11 @@ def agents(
     """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
     import asyncio
 
+    from ..engine.usable import agent_rows
     from ..plan import load_plan
 
     plan = load_plan(_plan_dir(ctx))
-    rows = render.agent_rows(plan, os.environ)
+    rows = agent_rows(plan, os.environ)
     if not offline:
         _merge_checks(rows, asyncio.run(_check_agents(plan)))
     if as_json:

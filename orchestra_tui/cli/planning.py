@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .main import JsonOption, _close_clients, _confirm, _plan_dir, _project, app, render
+from .main import JsonOption, _close_clients, _confirm, _plan_dir, _project, app, formatting, render
 
 
 @app.command("plan")
@@ -172,7 +172,7 @@ def _record(ctx: typer.Context, what: str, agent: str, spend: Any) -> None:
         return
     from ..agents.pricing import format_cost
 
-    tokens = render.tokens_line(spend.input_tokens, spend.output_tokens)
+    tokens = formatting.tokens_line(spend.input_tokens, spend.output_tokens)
     cost = format_cost(spend.cost_usd) if spend.cost_usd is not None or spend.unpriced_rounds else "free"
     with _project(ctx, actor="plan") as project:
         project.record_planning(f"{what} with {agent}: {tokens} tokens, {cost}", spend.figures())
@@ -223,12 +223,12 @@ def _show(summary: dict[str, Any]) -> None:
     for task in summary["tasks"]:
         deps = f" <- {', '.join(task['dependencies'])}" if task["dependencies"] else ""
         typer.echo(
-            f"  {task['id']:<12} {render.hours(task['hours']):>5} h  {task['priority']:<8} {task['title']}{deps}"
+            f"  {task['id']:<12} {formatting.hours(task['hours']):>5} h  {task['priority']:<8} {task['title']}{deps}"
         )
     rounds = summary["rounds"]
     typer.echo(
-        f"{len(summary['tasks'])} tasks, {render.hours(summary['total_hours'])} h; critical path "
-        f"{render.id_list(summary['critical_path'], 8)} ({render.hours(summary['critical_path_hours'])} h); "
+        f"{len(summary['tasks'])} tasks, {formatting.hours(summary['total_hours'])} h; critical path "
+        f"{formatting.id_list(summary['critical_path'], 8)} ({formatting.hours(summary['critical_path_hours'])} h); "
         f"{len(summary['added'])} new, {len(summary['changed'])} changed"
         + (f"; valid after {rounds} rounds" if rounds > 1 else "")
     )

@@ -15,6 +15,7 @@ sender, or this one sees the delivery.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -54,7 +55,7 @@ def start_sender(root: Path) -> None:
     if fd is None:
         return  # a sender is at work: it sees what was just written (see the module docstring)
     os.close(fd)
-    try:
+    with contextlib.suppress(OSError):  # what waits in the outbox goes with the next change
         _started.append(
             subprocess.Popen(
                 [sys.executable, "-m", "orchestra_tui.engine.deliver", str(root)],
@@ -66,8 +67,6 @@ def start_sender(root: Path) -> None:
                 close_fds=True,
             )
         )
-    except OSError:
-        pass  # what waits in the outbox goes with the next change
 
 
 def main(argv: list[str]) -> int:

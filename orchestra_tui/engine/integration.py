@@ -21,22 +21,47 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import IntegrationMovedError, MergeConflictError, OrchestraError, TransitionError, quoted
+from ..errors import (
+    IntegrationMovedError,
+    MergeConflictError,
+    OrchestraError,
+    RunBusyError,
+    TransitionError,
+    quoted,
+)
 from ..models import AgentTask, AgentType, WorktreeRecord
 from ..store import Entry, Mutation, fsio
-from ..store.changes import Change, diff_meta, diff_record
+from ..store.changes import Change, Record, diff_meta, diff_record
 from ..workspace import worktrees
 from ..workspace.git import Git, open_repo, ref_component, require_branch, toplevel
 from ..workspace.merge import MergeQueue
 from . import transitions
 
 if TYPE_CHECKING:
-    from .project import Project
+    from ..graph import TaskGraph
+    from ..plan import Plan
+    from ..store import Store
+
+
+class Project(Protocol):
+    """What this module uses of ``project.Project`` (which uses this module: no import back)."""
+
+    root: Path
+    plan: Plan
+    store: Store
+    graph: TaskGraph
+
+    def refresh(self) -> bool: ...
+    def agent_of(self, task: AgentTask) -> str: ...
+    def _record(self, task_id: str) -> Record: ...
+    def _commit(self, compute: Callable[[], Mutation | None], expect_seq: int | None = None) -> Entry | None: ...
+
 
 INTENT_FILE = "merge.intent"
 WORKTREES_DIR = "worktrees"
+_HOLDING = frozenset({"in_progress", "review", "failed"})  # statuses whose worktree is kept
 HEAD_KEY, BRANCH_KEY, ROOT_KEY = "integration_head", "integration_branch", "integration_root"
 
 
@@ -109,7 +134,7 @@ class Integration:
     def dispatch(self, task: AgentTask) -> WorktreeRecord:
         """The worktree record a new run of ``task`` starts with: based on the integration tip (so on its merged
         dependencies). Creates the branch from the checked-out branch the first time; enforces ``max_worktrees``."""
-        self._check_cap(task.task_id)
+        self.check_cap(task.task_id)
         base = self._tip_for_dispatch()
         root = self.project.root
         path = worktrees.worktree_path(root, task.task_id)
@@ -121,17 +146,22 @@ class Integration:
             conflict_files=previous,
         )
 
-    def _check_cap(self, task_id: str) -> None:
+    def check_cap(self, task_id: str) -> None:
+        """Refuse a new worktree beyond ``max_worktrees``: those of tasks running, in review or failed (per the
+        state, checked under the store's lock by ``Project.start``) and those on disk, but the task's own."""
         settings = self.project.plan.project
         cap = settings.max_worktrees or 2 * settings.parallel_max
-        folder = self.project.store.dir / WORKTREES_DIR
-        try:
-            present = {name for name in os.listdir(folder) if name != task_id}
-        except FileNotFoundError:
-            return
-        if len(present) >= cap:
+        held = {
+            other
+            for other, record in self.project.store.tasks.items()
+            if record.get("worktree") and record.get("status") in _HOLDING
+        }
+        with contextlib.suppress(FileNotFoundError):
+            held.update(os.listdir(self.project.store.dir / WORKTREES_DIR))
+        held.discard(task_id)
+        if len(held) >= cap:
             raise WorktreeCapError(
-                f"cannot start {task_id}: {len(present)} worktrees exist, the cap is {cap} ([project] max_worktrees); "
+                f"cannot start {task_id}: {len(held)} worktrees exist, the cap is {cap} ([project] max_worktrees); "
                 "complete or cancel tasks in review, or `orchestra gc` removes those no task needs"
             )
 
@@ -203,6 +233,7 @@ class Integration:
                 return Mutation([c for c in changes if c], "complete", summary, {"tasks": [task_id], "merge": merge})
 
             entry = self._move_and_record(tip, commit, f"merge task {task_id}", lambda: project._commit(compute))
+            assert entry is not None  # compute always returns a change
         self.drop_worktree(task_id)
         return entry
 
@@ -351,8 +382,8 @@ def integration_branch(project: Project) -> str | None:
     return None
 
 
-class WorktreeCapError(TransitionError):
-    """``max_worktrees`` reached: the task waits (the scheduler skips it this round)."""
+class WorktreeCapError(RunBusyError):
+    """``max_worktrees`` reached: the task waits (the scheduler tries it again when a run ends)."""
 
 
 def _names(task_ids: list[str]) -> str:

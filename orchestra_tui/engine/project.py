@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..bulk import paused_gc
 from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
@@ -30,6 +29,7 @@ from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
+from ..version import __version__
 from . import transitions
 from .integration import integration
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
@@ -250,6 +250,7 @@ class Project:
         record = self.store.tasks.get(task_id)
         if record is None:
             self.task(task_id)  # raises with a suggestion
+        assert record is not None
         return record
 
     def _transition(
@@ -266,10 +267,16 @@ class Project:
 
     def start(self, task_id: str, run_id: str | None = None, worktree: WorktreeRecord | None = None) -> Entry:
         """Start a task; ``worktree``: where its run works (a worktree task's record, see ``integration``)."""
-        kept = {} if worktree is None else {"worktree": worktree.model_dump(mode="json")}
-        return self._transition(
-            task_id, "start", f"{task_id} started", lambda r: {**transitions.start(r, self.graph, run_id), **kept}
-        )
+        if worktree is None:
+            return self._transition(
+                task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
+            )
+
+        def started(record: Record) -> Record:
+            integration(self).check_cap(task_id)  # under the store's lock: two starts cannot both take the last
+            return {**transitions.start(record, self.graph, run_id), "worktree": worktree.model_dump(mode="json")}
+
+        return self._transition(task_id, "start", f"{task_id} started", started)
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
         """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced. A worktree
@@ -291,7 +298,13 @@ class Project:
         return self._transition(task_id, "fail", f"{task_id} failed: {reason}", lambda r: transitions.fail(r, reason))
 
     def cancel(self, task_id: str) -> Entry:
-        return self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        """Cancel a task; a worktree task's worktree goes (its branch stays) unless a run was still in it (then
+        ``orchestra gc`` removes it once the run has ended)."""
+        was = self._record(task_id)
+        entry = self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        if was.get("worktree") and was["status"] != TaskStatus.IN_PROGRESS:
+            integration(self).drop_worktree(task_id)
+        return entry
 
     def cancel_run(self, task_id: str, run_id: str) -> Entry:
         """Cancel the task only while it is in run ``run_id`` (in progress, with that ``last_run_id``), checked in

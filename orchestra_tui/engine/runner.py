@@ -30,7 +30,7 @@ import signal
 import socket
 import time
 from collections.abc import Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -164,7 +164,7 @@ class Runner:
         name = name or self.project.agent_of(task)
         agent = self._agents.get(name)
         if not self._given:
-            from ..agents.registry import agent_configs, build_agent, process_agent
+            from ..agents.registry import agent_configs, placed_agent, process_agent
 
             registered = process_agent(name)  # registered from code in this process: wins over the plan's
             if registered is not None:
@@ -174,7 +174,7 @@ class Runner:
             if agent is None:
                 configs = agent_configs(self.project.plan)
                 if name in configs:
-                    agent = self._agents[name] = build_agent(name, configs[name])
+                    agent = self._agents[name] = placed_agent(name, configs[name], self.project.plan)
         if agent is None:
             known = sorted(self._agents) if self._given else sorted(agent_configs(self.project.plan))
             raise OrchestraError(f"unknown agent {name!r} for {task.task_id}; agents: {', '.join(known) or 'none'}")
@@ -247,7 +247,7 @@ class Runner:
                 task = self.project.task(run.task_id)
                 expanded = expand_task(task, run.env)
                 if run.worktree is not None:
-                    await asyncio.to_thread(self._make_worktree, run)
+                    await self._make_worktree(run)
                 await self._stream(run, task, expanded, outcome)
                 if outcome.error is None and outcome.finished is not None and not outcome.finished.handoff:
                     outcome.error = self._write_output(run, task, expanded, outcome.finished)
@@ -272,12 +272,12 @@ class Runner:
     def _workdir(self, run: Run) -> Path:
         return self.project.root if run.workdir is None else run.workdir
 
-    def _make_worktree(self, run: Run) -> None:
+    async def _make_worktree(self, run: Run) -> None:
         """Check out the run's worktree (its branch at the recorded base), copy the included files and run the
         setup commands (their output in the run's ``setup.txt``); a failure fails the run with the reason."""
         assert run.worktree is not None
         settings = self.project.plan.project
-        created = worktrees.create(
+        created = await worktrees.create_async(
             integration(self.project).git(),
             self.project.root,
             settings.id,
@@ -423,10 +423,8 @@ class Runner:
             return await process.wait()
         finally:
             if process.returncode is None:  # cancelled: the command and whatever it started go too
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 await asyncio.shield(process.wait())
 
     def _verify_text(self, run: Run, data: bytes) -> None:
@@ -482,10 +480,8 @@ class Runner:
             status = project.tasks[task_id].status.value if task_id in project.tasks else "removed"
         output = self._answer(run, outcome.finished if outcome.error is None else None)
         seconds = run.log.elapsed()
-        try:
+        with suppress(OrchestraError):  # disk full: the outcome is committed; the run's log lacks its last line
             run.log.event("end", status=status, error=outcome.error, seconds=seconds)
-        except OrchestraError:
-            pass  # disk full: the outcome is committed; the run's own log just lacks its last line
         run.log.close()
         run.ended = True
         ended = RunEnded(
@@ -588,17 +584,17 @@ def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
-def _cancelled_in(project: Project, task_id: str, run_id: str) -> bool:
-    task = project.tasks.get(task_id)
-    return task is not None and task.status == TaskStatus.CANCELLED and task.last_run_id == run_id
-
-
 def _conflict_note(files: list[str]) -> str:
     shown = "\n".join(f"- {name}" for name in files[:50])
     return (
         "\n\n## Merge conflict\n\nYour previous attempt conflicted with work merged since into the integration "
         "branch, in these files. You start again from that merged work: make your change on top of it.\n" + shown
     )
+
+
+def _cancelled_in(project: Project, task_id: str, run_id: str) -> bool:
+    task = project.tasks.get(task_id)
+    return task is not None and task.status == TaskStatus.CANCELLED and task.last_run_id == run_id
 
 
 def _discard(log: RunLog) -> None:

@@ -32,6 +32,7 @@ Reading them back: :class:`RunIndex` lists a task's runs (the TUI's detail pane;
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -170,10 +171,8 @@ class ProcessGroup:
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class TaskLock:
@@ -293,10 +292,8 @@ class RunLog:
     def sync(self) -> None:
         """Make ``output.txt`` durable (before the task's final state is committed); nothing to do when empty."""
         if self.output_bytes:
-            try:
+            with contextlib.suppress(OSError):
                 os.fsync(self._output_fd)
-            except OSError:
-                pass
 
     def close(self) -> None:
         """Release the live lock (after the run's final state is committed) and close the files."""

@@ -238,6 +238,7 @@ class Scheduler:
                             self._forget(task_id, job)
                     if result is not None:
                         summary.results.append(result)
+                        self._busy.clear()  # a run that ended may have freed what a busy task waited for (a worktree)
         except BaseException:
             summary.cancelled = await self.cancel_all(summary.results)
             raise

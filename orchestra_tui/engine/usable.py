@@ -9,9 +9,11 @@ task with no commands. (Whether an endpoint answers is ``orchestra agents``' bus
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..graph import natural_key
 from ..models import AgentConfig, AgentType
 from ..plan import BUILTIN_AGENTS
 
@@ -57,3 +59,58 @@ def without_commands(plan: Plan) -> list[str]:
         if config is not None and config.type == AgentType.SHELL and not spec.commands:
             found.append(spec.task_id)
     return found
+
+
+_KEYED = frozenset({AgentType.ANTHROPIC, AgentType.GEMINI})  # cloud APIs that always need a key
+_REMOTE = frozenset({AgentType.ANTHROPIC, AgentType.OPENAI, AgentType.GEMINI, AgentType.OLLAMA, AgentType.HTTP})
+
+
+def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each configured agent (and the built-ins) with what can be told offline about whether it can run.
+
+    A key is reported ``set`` or ``missing``, never shown. Endpoints are not contacted (``endpoint_checked``).
+    """
+    configs = dict(plan.agents)
+    for name in sorted(BUILTIN_AGENTS):
+        configs.setdefault(name, AgentConfig(type=AgentType(name)))
+    used: dict[str, int] = {}
+    for spec in plan.tasks:
+        agent = spec.agent or plan.project.default_agent
+        used[agent] = used.get(agent, 0) + 1
+    rows = []
+    for name in sorted(configs, key=natural_key):
+        config = configs[name]
+        problems: list[str] = []
+        key = None
+        if config.api_key_env:
+            key = "set" if environ.get(config.api_key_env) else "missing"
+            if key == "missing":
+                problems.append(f"${config.api_key_env} is not set")
+        elif config.type in _KEYED or (config.type == AgentType.OPENAI and config.base_url is None):
+            problems.append("no api_key_env configured")
+        dumped = config.model_dump_json()
+        missing_env = sorted(var for var in plan.missing_env if "${" + var in dumped)
+        problems += [f"${var} is not set (used in its settings)" for var in missing_env]
+        if config.type == AgentType.CLI:
+            if not config.command:
+                problems.append("no command configured")
+            elif shutil.which(config.command[0]) is None:
+                problems.append(f"command {config.command[0]!r} not found on PATH")
+        rows.append(
+            {
+                "name": name,
+                "type": config.type.value,
+                "model": config.model,
+                "base_url": config.base_url,
+                "api_key_env": config.api_key_env,
+                "key": key,
+                "missing_env": missing_env,
+                "builtin": name not in plan.agents,
+                "default": name == plan.project.default_agent,
+                "tasks": used.get(name, 0),
+                "usable": not problems,
+                "problems": problems,
+                "endpoint_checked": False if config.type in _REMOTE else None,
+            }
+        )
+    return rows

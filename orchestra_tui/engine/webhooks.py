@@ -51,7 +51,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .. import __version__
 from ..errors import OrchestraError
 from ..models import WebhookConfig, WebhookEvent
 from ..redaction import redact
@@ -59,6 +58,7 @@ from ..store import Entry, Store
 from ..store.changes import Record
 from ..store.fsio import open_file, write_all
 from ..store.store import now_iso
+from ..version import __version__
 from .deliver import start_sender
 from .outbox import Cursor, DamagedDelivery, Delivery, Outbox, hook_key
 

@@ -34,6 +34,7 @@ Every re-interpreted or dropped entry is reported, and the original list is kept
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -510,7 +511,7 @@ def _break_cycles(result: TaskmasterImport) -> None:
         if not cycles:
             return
         path = cycles[0].detail.split(" -> ")
-        edges = [(a, b) for a, b in zip(path, path[1:]) if b in by_id[a].get("dependencies", ())]
+        edges = [(a, b) for a, b in itertools.pairwise(path) if b in by_id[a].get("dependencies", ())]
         if not edges:
             raise TaskmasterError(f"{result.source}: tasks {cycles[0].detail} form a cycle through their subtasks")
         task_id, dep = max(

@@ -20,11 +20,11 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import __version__
 from ..engine.project import Project
 from ..errors import OrchestraError
 from ..models import AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
 from ..plan import BUILTIN_AGENTS, PLAN_FILE
+from ..version import __version__
 
 ACTOR = "mcp"
 INSTRUCTIONS = (

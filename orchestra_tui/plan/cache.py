@@ -8,6 +8,7 @@ rewritten, never reported: only the plan file itself can have problems.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -80,7 +81,7 @@ def _mac(key: bytes, payload: bytes) -> str:
 
 def _cache_read(cache_dir: Path | None, sha256: str) -> dict[str, Any] | None:
     key = _key() if cache_dir is not None else None
-    if key is None:
+    if key is None or cache_dir is None:
         return None
     try:
         mac, _, payload = _read(Path(cache_dir) / CACHE_FILE).partition(b"\n")
@@ -90,7 +91,8 @@ def _cache_read(cache_dir: Path | None, sha256: str) -> dict[str, Any] | None:
     except Exception:
         return None
     if isinstance(cached, dict) and cached.get("sha256") == sha256 and isinstance(cached.get("data"), dict):
-        return cached["data"]
+        data: dict[str, Any] = cached["data"]
+        return data
     return None
 
 
@@ -112,7 +114,5 @@ def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any]) -> None:
         pass
     finally:
         if temp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
-            except OSError:
-                pass

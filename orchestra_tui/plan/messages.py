@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import closest
@@ -79,7 +79,7 @@ def _field_label(rest: tuple[Any, ...]) -> str:
     return label
 
 
-def _message(error: dict[str, Any], found: bool, value: Any, field_name: str) -> str:
+def _message(error: Mapping[str, Any], found: bool, value: Any, field_name: str) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     got = f"{_type_name(value)} {_show(value)}" if found else None

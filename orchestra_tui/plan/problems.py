@@ -104,7 +104,7 @@ class _Context:
             rest = loc[2:]
             line = None
             if rest:
-                names = (str(rest[0]),)
+                names: tuple[str, ...] = (str(rest[0]),)
                 if rest[0] == "id":
                     names = ("id", "task_id")
                 elif rest[0] == "task_id":

@@ -43,7 +43,7 @@ def _read_seed(
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = content[: error.start].count(b"\n") + 1
+        line: int | None = content[: error.start].count(b"\n") + 1
         problems.add(file, line, f"invalid JSON: not UTF-8 (byte 0x{content[error.start]:02x})")
         return None, {}, missing, content
     try:

@@ -173,8 +173,8 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
     reported_duplicates: set[str] = set()
     for problem in dependency_problems(entries, parents):
         task_id = str(problem.task_id)
-        where = positions.get(task_id, [None])
-        first = where[0]
+        where = positions.get(task_id, [])
+        first = where[0] if where else None
         if problem.kind in ("unknown", "self") and len(where) > 1:
             # A duplicated id: point at the entry that actually lists the dependency.
             first = next((index for index in where if problem.detail in deps_at.get(index, ())), first)
@@ -187,7 +187,9 @@ def _dependency_checks(ctx: _Context, tasks: list[tuple[int, dict[str, Any]]]) -
             first_line = block.key_line("id", "task_id")
             for later in where[1:]:
                 later_block = ctx.lines.task_block(later)
-                note = f" (first defined at line {first_line})" if first_line else f" (first is task #{first + 1})"
+                note = (
+                    f" (first defined at line {first_line})" if first_line else f" (first is task #{(first or 0) + 1})"
+                )
                 ctx.add(
                     f"task {task_id}", later_block.key_line("id", "task_id"), f"duplicate id {quoted(task_id)}{note}"
                 )

@@ -125,7 +125,8 @@ def frame_at(path: Path, start: int, end: int) -> Frame | None:
 
 
 def read_body(data: bytes | memoryview, frame: Frame) -> dict[str, Any]:
-    return json.loads(bytes(memoryview(data)[frame.body_start : frame.body_end]))
+    body: dict[str, Any] = json.loads(bytes(memoryview(data)[frame.body_start : frame.body_end]))
+    return body
 
 
 class Journal:

@@ -294,9 +294,9 @@ class Store:
                 raise snapshot.SnapshotError(
                     f"it does not line up with {JOURNAL_FILE} (the entry it ends with is not at byte {start})"
                 )
-        elif self.journal.size() > snap.offset:  # an older snapshot: the next frame must start right there
-            if self.journal.read(snap.offset, len(MAGIC)) != MAGIC:
-                raise snapshot.SnapshotError(f"it does not line up with {JOURNAL_FILE}")
+        elif self.journal.size() > snap.offset and self.journal.read(snap.offset, len(MAGIC)) != MAGIC:
+            # an older snapshot: the next frame must start right there
+            raise snapshot.SnapshotError(f"it does not line up with {JOURNAL_FILE}")
 
     def _checkpoints(self) -> list[tuple[int, Path]]:
         try:

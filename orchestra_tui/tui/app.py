@@ -10,13 +10,16 @@ which shows it as a notification: a user error's own line, or the type and text 
 from __future__ import annotations
 
 import gc
+import os
+import shlex
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.containers import Horizontal
@@ -26,38 +29,41 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
-from ..cli import render
+from .. import formatting
 from ..display import one_line, printable
+from ..engine import next_step
 from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
+from ..engine.planning import as_subtasks
 from ..engine.runner import CANCELLED
 from ..errors import OrchestraError
 from . import bindings, screenshots
 from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
-from .frames import MainScreen
 from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
-from .session import Session
+from .screens.dialogs import ChoiceDialog, ConfirmDialog, ReasonDialog
+from .screens.diff import DiffScreen
+from .screens.help import HelpScreen, Section
+from .screens.main import MainScreen
+from .screens.rollback import ConfirmRollback
+from .screens.task import TaskScreen
+from .session import EXPAND_INTO, MAX_PLANNED, Session
 from .themes import DEFAULT_THEME, load_themes
 from .widgets.board import BoardView
 from .widgets.dag import DagView
 from .widgets.detail import TaskDetail
-from .widgets.dialogs import ConfirmDialog, ReasonDialog
-from .widgets.diff_screen import DiffScreen
+from .widgets.detail import run_line as detail_run_line
 from .widgets.header import KeyFooter, ProjectHeader
-from .widgets.help import HelpScreen, Section
-from .widgets.output import OutputPanes
+from .widgets.output import OutputPanes, run_outcome
 from .widgets.table import TableView
-from .widgets.task_screen import TaskScreen
-from .widgets.timeline import ConfirmRollback, TimelineView
+from .widgets.timeline import TimelineView
 
 if TYPE_CHECKING:
     from ..engine.project import Project
 
 REFRESH = 0.25  # seconds between two looks at the journal for other processes' changes
+PROPOSAL_LINES = 12  # proposed tasks listed in the question before "and N more"
 VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline", "table": "Table"}
-_REQUESTABLE = frozenset(
-    {"dispatch", "complete", "fail", "cancel", "retry", "undo", "diff"}
-)  # ActionRequested -> action_*
+_REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo", "diff"})  # -> action_*
 
 
 class View(Protocol):
@@ -104,7 +110,7 @@ class OrchestraApp(App[None]):
 
     # -- building -------------------------------------------------------------------------------------
 
-    def notify(self, message: str, **options: Any) -> None:  # type: ignore[override]
+    def notify(self, message: str, **options: Any) -> None:
         """Every notification is shown safely: it may quote a title, a summary or an agent's error."""
         options.setdefault("markup", False)
         super().notify(printable(message), **options)
@@ -178,7 +184,7 @@ class OrchestraApp(App[None]):
 
     # -- the one error handler ------------------------------------------------------------------------
 
-    def report(self, error: BaseException) -> None:
+    def show_error(self, error: BaseException) -> None:
         message = (
             str(error) if isinstance(error, OrchestraError) else f"internal error: {type(error).__name__}: {error}"
         )
@@ -189,11 +195,11 @@ class OrchestraApp(App[None]):
         try:
             yield
         except Exception as error:
-            self.report(error)
+            self.show_error(error)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.report(event.worker.error)
+            self.show_error(event.worker.error)
 
     def _poll(self) -> None:
         with self._guard():
@@ -332,11 +338,11 @@ class OrchestraApp(App[None]):
         for task_id, reason in list(unusable.items())[:3]:
             self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
         if started:
-            self.notify(f"dispatched {render.id_list(started, 8)}", markup=False)
+            self.notify(f"dispatched {formatting.id_list(started, 8)}", markup=False)
         elif self.session.scheduler.jobs:
             self.notify(f"{len(self.session.scheduler.jobs)} tasks are running, the plan's parallel_max", markup=False)
         elif not unusable:
-            self.notify(render.next_line(self.session.project), markup=False)
+            self.notify(next_step.next_line(self.session.project), markup=False)
 
     @work(group="actions", exit_on_error=False)
     async def action_complete(self, task_id: str | None = None) -> None:
@@ -374,7 +380,7 @@ class OrchestraApp(App[None]):
     def action_next(self) -> None:
         task_id = self.session.next_task()
         if task_id is None:
-            self.notify(render.next_line(self.session.project), markup=False)
+            self.notify(next_step.next_line(self.session.project), markup=False)
             return
         with self._guard():
             self._tell_selection(task_id)
@@ -405,6 +411,65 @@ class OrchestraApp(App[None]):
             markup=False,
         )
 
+    def action_edit(self, task_id: str | None = None) -> None:
+        """``e``: the task's ``[[tasks]]`` in ``$VISUAL``/``$EDITOR`` (else vi) at its line, the app suspended; the
+        saved file is taken up at once (a bad edit is reported, the last valid plan stays)."""
+        with self._guard():
+            path, line = self.session.plan_location(task_id or self._target())
+            editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+            command = [*editor, f"+{line}", str(path)]
+            try:
+                try:
+                    with self.suspend():
+                        done = subprocess.run(command, check=False)
+                except SuspendNotSupported:  # no terminal to give away (a headless run): the editor runs as is
+                    done = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True)
+            except OSError as error:
+                raise OrchestraError(f"cannot start the editor {editor[0]!r}: {error.strerror}; set $EDITOR") from None
+            if done.returncode:
+                self.notify(f"the editor exited with status {done.returncode}", severity="warning")
+            self._poll()
+
+    # -- planning (the palette's "Plan from document…" and "Expand task") -------------------------------
+
+    @work(group="actions", exit_on_error=False)
+    async def action_plan_document(self) -> None:
+        answer = await self.push_screen_wait(
+            ReasonDialog("Plan from which document?", "its path, from the project's folder (e.g. docs/requirements.md)")
+        )
+        if answer:
+            prompt = self.session.plan_prompt(Path(answer))
+            await self._propose(f"plan from {Path(answer).name}", prompt, MAX_PLANNED)
+
+    @work(group="actions", exit_on_error=False)
+    async def action_expand_task(self, task_id: str | None = None) -> None:
+        target = task_id or self._target()
+        prompt = self.session.expand_prompt(target)
+        await self._propose(f"expand {target}", prompt, EXPAND_INTO, lambda tasks: as_subtasks(target, tasks))
+
+    async def _propose(self, what: str, prompt: str, max_tasks: int, shape: Any = None) -> None:
+        """Ask the agent, show what it proposes, write it on confirmation (``Session.propose``)."""
+        agent = self.session.project.plan.project.default_agent
+        self.notify(f"{what}: asking {agent}; nothing is written before you confirm", timeout=10)
+        proposal = await self.session.propose(what, prompt, max_tasks=max_tasks, shape=shape)
+        lines = [
+            f"{task.get('id')}  {one_line(str(task.get('title', '')))}"
+            + (f"  (after {', '.join(map(str, task['dependencies']))})" if task.get("dependencies") else "")
+            for task in proposal.tasks
+        ]
+        shown = "\n".join(lines[:PROPOSAL_LINES]) + (
+            f"\n… and {len(lines) - PROPOSAL_LINES} more" if len(lines) > PROPOSAL_LINES else ""
+        )
+        edit = proposal.edit
+        question = ConfirmDialog(
+            f"Write {len(lines)} task{'s' * (len(lines) != 1)} into orchestra.toml? "
+            f"({len(edit.added)} new, {len(edit.changed)} changed; comments kept)",
+            shown,
+        )
+        if await self.push_screen_wait(question):
+            self.session.write_proposal(proposal)
+            self.notify(f"{what}: {len(edit.added)} added, {len(edit.changed)} changed in orchestra.toml", timeout=10)
+
     def action_jump(self) -> None:
         """``:``: the palette with only the tasks, found by id and title."""
         self.push_screen(CommandPalette(providers=[TaskCommands], placeholder="Jump to a task: its id or title…"))
@@ -425,7 +490,34 @@ class OrchestraApp(App[None]):
             target = task_id or self._target()
             self.push_screen(TaskScreen(target, self.session.project, self.session.runs_of(target)))
 
-    def action_back(self) -> None:
+    @work(group="actions", exit_on_error=False)
+    async def choose_run(self, task_id: str) -> None:
+        """One of the task's runs, newest first; its output goes in the task's tab, in front, focused."""
+        runs = self.session.runs_of(task_id)
+        if not runs:
+            raise OrchestraError(f"{task_id} has not run yet")
+        choices = [(run.run_id, str(detail_run_line(run))) for run in reversed(runs)]
+        run_id = await self.push_screen_wait(ChoiceDialog(f"Which run of {task_id}?", choices))
+        run = next((run for run in runs if run.run_id == run_id), None)
+        if run is None:
+            return
+        while isinstance(self.screen, TaskScreen):
+            self.pop_screen()
+        panes = self.main.query_one(OutputPanes)
+        panes.show_run(task_id, run.run_id, run.agent, run_outcome(run.status, run.error)[0])
+        if self.view == "timeline":
+            self.action_view("board")
+        self.call_after_refresh(self._focus_pane, run.run_id)
+
+    def _focus_pane(self, run_id: str, tries: int = 10) -> None:
+        """Focus the pane of ``run_id`` once it is mounted (a pane mounts a frame or two after it is added)."""
+        pane = self.main.query_one(OutputPanes).panes.get(run_id)
+        if pane is not None and pane.is_attached:
+            pane.log_widget.focus()
+        elif pane is not None and tries:
+            self.call_after_refresh(self._focus_pane, run_id, tries - 1)
+
+    def action_back(self) -> None:  # type: ignore[override]  # Textual awaits an action only if it is awaitable
         """Escape: a maximised output pane back to its place, the output panes' focus back to the view."""
         panes = self.main.query_one(OutputPanes)
         if self.screen.maximized is not None:
@@ -438,10 +530,12 @@ class OrchestraApp(App[None]):
             self.action_rollback(message.target)
         elif message.action == "open":
             self.action_open_task(message.target)
+        elif message.action == "runs" and message.target is not None:
+            self.choose_run(message.target)
         elif message.action in _REQUESTABLE:
             getattr(self, f"action_{message.action}")(*([message.target] if message.target else []))
         else:
-            self.report(OrchestraError(f"unknown action {message.action!r}"))
+            self.show_error(OrchestraError(f"unknown action {message.action!r}"))
 
     def action_filter(self) -> None:
         """The filter of the view on show: the table's own there, else the board's."""
@@ -498,7 +592,7 @@ class OrchestraApp(App[None]):
         found = [b for widget in widgets for b in _declared_bindings(widget)]
         found += [
             b
-            for screen in (ConfirmDialog, ReasonDialog, HelpScreen, ConfirmRollback, TaskScreen)
+            for screen in (ConfirmDialog, ReasonDialog, ChoiceDialog, HelpScreen, ConfirmRollback, TaskScreen)
             for b in screen.BINDINGS
             if isinstance(b, Binding)
         ]
@@ -542,6 +636,17 @@ class OrchestraApp(App[None]):
                     bindings.HELP[binding.id or ""],
                     lambda action=binding.action: self.call_later(self.run_action, action),
                 )
+        yield SystemCommand(
+            "Plan from document…",
+            "Ask the default agent to turn a requirements document into tasks (orchestra plan); shown before written",
+            self.action_plan_document,
+        )
+        if self.selected is not None and self.offered("edit"):
+            yield SystemCommand(
+                "Expand task",
+                f"Ask the default agent to split {self.selected} into subtasks (orchestra expand), shown first",
+                self.action_expand_task,
+            )
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the screen into the screenshots folder and say where (``screenshots.py``)."""

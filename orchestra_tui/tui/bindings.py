@@ -10,7 +10,7 @@ from textual.binding import Binding
 
 VIEWS = ("board", "dag", "timeline", "table")
 TASK_ACTIONS = frozenset(
-    {"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter", "open_task"}
+    {"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter", "open_task", "edit"}
 )
 """Actions on the task selection: offered on the board and the DAG, not on the timeline."""
 
@@ -26,6 +26,7 @@ BINDINGS: list[Binding] = [
     Binding("v", "diff", "Diff", id="diff", show=False),
     Binding("slash", "filter", "Filter", id="filter"),
     Binding("o", "focus_output", "Output", id="focus_output"),
+    Binding("e", "edit", "Edit in $EDITOR", id="edit", show=False),
     Binding("enter", "open_task", "Open", id="open_task", show=False),
     Binding("colon", "jump", "Jump to a task", id="jump", show=False),
     Binding("escape", "back", "Back", id="back", show=False),
@@ -51,6 +52,7 @@ HELP: dict[str, str] = {
     "diff": "The selected worktree task's changes against its base: files, +/-, the patch (scrollable)",
     "filter": "Show only the tasks matching a text (id, title, tag, status) on the board or the table",
     "focus_output": "Move to the output panes and back (there the bracket keys switch panes, z maximises)",
+    "edit": "Open the selected task's definition in $EDITOR at its line; the board follows the saved file",
     "jump": "Find a task by id or title (fuzzy) and select it; the palette (ctrl+p) finds tasks too",
     "open_task": "Open the selected task in full, on a screen of its own (escape comes back)",
     "back": "Back: a maximised output pane to its place, the output panes to the view",
@@ -69,6 +71,8 @@ FOOTER_LABELS = {
     "output.previous": "Previous pane",
     "output.maximise": "Maximise",
     "output.dismiss": "Close",
+    "output.search": "Search",
+    "output.copy": "Copy",
     "table.sort": "Sort",
     "table.reverse": "Reverse",
     "table.failures": "Failures",

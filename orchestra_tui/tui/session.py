@@ -10,6 +10,7 @@ joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -32,17 +33,22 @@ from ..engine.bus import (
     TaskChanged,
 )
 from ..engine.integration import integration
+from ..engine.plan_edit import write_plan
+from ..engine.planning import Draft, Spend, draft, expand_prompt, plan_prompt, read_document
 from ..engine.project import Project
 from ..engine.review import TaskDiff, task_diff
 from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
 from ..engine.scheduler import Scheduler
-from ..errors import TransitionError
-from ..models import TaskStatus
+from ..errors import OrchestraError, TransitionError
+from ..models import AgentTask, TaskStatus
+from ..plan import PLAN_FILE, load_plan
 from ..store import Entry
 from .messages import EngineEvent, ProjectChanged, RunOutputArrived
 
 FRAME = 1 / 30  # seconds of events gathered into one batch of messages
+MAX_PLANNED = 30  # tasks "Plan from document…" asks for at most (orchestra plan's default)
+EXPAND_INTO = 5  # subtasks "Expand task" asks for at most (orchestra expand's default)
 
 
 class Session:
@@ -213,15 +219,62 @@ class Session:
         figures = self.project.store.progress.figures()
         tasks = self.project.tasks.values()
         live = self.usage.values()
+        spenders: list[AgentTask | RunUsage] = [*tasks, *live]
         figures["running"] = figures["by_status"].get(TaskStatus.IN_PROGRESS, 0)
-        counts = [c for t in (*tasks, *live) for c in (t.input_tokens, t.output_tokens) if c is not None]
-        costs = [t.cost_usd for t in (*tasks, *live) if t.cost_usd is not None]
+        counts = [c for t in spenders for c in (t.input_tokens, t.output_tokens) if c is not None]
+        costs = [t.cost_usd for t in spenders if t.cost_usd is not None]
         figures["tokens"] = sum(counts) if counts else None  # unknown, never a made-up 0
         figures["cost_usd"] = sum(costs) if costs else None
         figures["unpriced_runs"] = sum(t.unpriced_runs for t in tasks) + sum(
             u.cost_usd is None and u.output_tokens is not None for u in live
         )
         return figures
+
+    # -- the plan file -------------------------------------------------------------------------------
+
+    def plan_location(self, task_id: str) -> tuple[Path, int]:
+        """The plan file and the line of ``task_id``'s ``[[tasks]]`` header (``e`` opens it there)."""
+        plan = self.project.plan
+        if plan.path is None or plan.path.name != PLAN_FILE or task_id not in plan.task_ids:
+            raise OrchestraError(f"{task_id} is not in {PLAN_FILE} (added through the API or MCP): nothing to edit")
+        line = plan.line_of_task(task_id) or load_plan(self.project.root).line_of_task(task_id)
+        return plan.path, line or 1
+
+    async def propose(
+        self, what: str, prompt: str, *, max_tasks: int, shape: Callable[[list[Any]], list[Any]] | None = None
+    ) -> Draft:
+        """Ask the project's default agent for tasks (``engine.planning.draft``: validated, repaired at most twice);
+        what the requests cost goes into the history, as ``orchestra plan`` records it. Nothing is written."""
+        plan = load_plan(self.project.root)
+        agent = plan.project.default_agent
+        spend = Spend()
+        try:
+            options: dict[str, Any] = {"shape": shape} if shape is not None else {}
+            return await draft(
+                plan, agent, prompt, max_tasks=max_tasks, repair=2, env=os.environ, spend=spend, **options
+            )
+        finally:
+            if spend.requests:
+                requests = f"{spend.requests} request{'s' * (spend.requests != 1)}"
+                self.project.record_planning(f"{what} with {agent} ({requests}, from the TUI)", spend.figures())
+
+    def plan_prompt(self, document: Path) -> str:
+        plan = self.project.plan
+        path = document if document.is_absolute() else self.project.root / document
+        return plan_prompt(read_document(path), path.name, plan.task_ids, MAX_PLANNED)
+
+    def expand_prompt(self, task_id: str) -> str:
+        spec = next((spec for spec in self.project.plan.tasks if spec.task_id == task_id), None)
+        if spec is None:
+            raise OrchestraError(
+                f"{task_id} is not in {PLAN_FILE} (added through the API or MCP): it cannot be expanded"
+            )
+        return expand_prompt(spec, EXPAND_INTO)
+
+    def write_proposal(self, proposal: Draft) -> None:
+        """Write the proposed tasks into orchestra.toml (its comments and order kept), then take the file up."""
+        write_plan(self.project.root, proposal.edit, replace=(self.project.root / PLAN_FILE).exists())
+        self.refresh()
 
     def runs_of(self, task_id: str) -> list[RunSummary]:
         """The task's runs, oldest first."""

@@ -24,8 +24,8 @@ from pathlib import Path
 import filelock
 
 from ..display import one_line
-from ..errors import IntegrationMovedError, OrchestraError
-from .git import Git, GitError
+from ..errors import GitError, IntegrationMovedError, OrchestraError
+from .git import Git
 
 LOCK_FILE = "merge.lock"
 LOCK_MODE = 0o600

@@ -44,7 +44,7 @@ MAX_API_TASKS = 6
 RUN_SECONDS = 5.0
 
 
-def write_plan(root: Path, n_tasks: int = 12) -> None:
+def write_crash_plan(root: Path, n_tasks: int = 12) -> None:
     """A small plan: chains of three tasks (T-0 <- T-1 <- T-2, T-3 <- ...), hours 1-4."""
     root.mkdir(parents=True, exist_ok=True)
     parts = [

@@ -7,6 +7,7 @@ entry that was being committed when the process died (never anything else).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -93,10 +94,8 @@ class ForkServer:
                 assert "error" not in event, event["error"]
         if kill_after is not None:
             time.sleep(kill_after)
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it died by itself: the events say why
                 os.kill(pid, signal.SIGKILL)  # not reaped before the server reports it, so the pid is still ours
-            except ProcessLookupError:
-                pass  # it died by itself: the events say why
         while True:
             event = self._line(deadline)
             if event.get("done") == pid:

@@ -5,8 +5,12 @@ ones needing attention first, each with its mark). A change touches only the row
 and of their dependants (whose readiness may follow): a row moves between columns, or its cells update in
 place. ``/`` opens the filter line above the columns; only matching tasks are shown.
 
-An empty column shrinks to its title and leaves its width to the others. Only the column holding the
-selection shows its cursor, so one row on the board looks selected.
+An empty column shrinks to a narrow label (its title written downwards) and leaves its width to the
+columns with cards. When even so a card would show fewer than ``MIN_TITLE`` characters of its title (a
+narrow terminal, many columns with cards), the board becomes one list grouped by status: each column a
+group under its title, the groups one under the other in one scrolling list, the cursor going from the end
+of one group to the start of the next. Only the column holding the selection shows its cursor, so one row
+on the board looks selected.
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Vertical
+from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import spent, status_text
+from ...cli.render import status_text
 from ...display import one_line
+from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
 from ..messages import ActionRequested, TaskSelected
@@ -52,7 +58,9 @@ COLUMN_OF = {
     TaskStatus.COMPLETED: "done",
 }
 _DONE_ORDER = {TaskStatus.FAILED: 0, TaskStatus.CANCELLED: 1, TaskStatus.COMPLETED: 2}
-EMPTY_FRAME = 6  # an empty column's width beside its title: the round border's corners, a line and a space each side
+MIN_TITLE = 20  # characters of a card's title the board shows at least (else it becomes a list)
+COLLAPSED = 3  # an empty column's width: its border and one column for its label
+CARD_FRAME = 5  # a column's width beside its cards: border (2), padding (2), scrollbar (1)
 
 
 @dataclass(frozen=True)
@@ -155,9 +163,12 @@ class TaskColumn(DataTable[object]):
     ]
 
     class Step(Message):
-        def __init__(self, column: TaskColumn, step: int) -> None:
+        """To the next column with cards (``step`` 1) or the previous one (-1); ``land``: the row the cursor
+        goes to there (first, last, or None: where it was)."""
+
+        def __init__(self, column: TaskColumn, step: int, land: str | None = None) -> None:
             super().__init__()
-            self.column, self.step = column, step
+            self.column, self.step, self.land = column, step, land
 
     def __init__(self, name: str, title: str) -> None:
         super().__init__(
@@ -216,6 +227,23 @@ class TaskColumn(DataTable[object]):
     def action_cursor_left(self) -> None:
         self.post_message(self.Step(self, -1))
 
+    @property
+    def _listed(self) -> bool:
+        return self.query_ancestor(BoardView).has_class("-list")
+
+    def action_cursor_down(self) -> None:
+        """In the list, down from a group's last card goes to the next group's first."""
+        if self._listed and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.Step(self, 1, "first"))
+        else:
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self._listed and self.cursor_row <= 0:
+            self.post_message(self.Step(self, -1, "last"))
+        else:
+            super().action_cursor_up()
+
     def action_cursor_right(self) -> None:
         self.post_message(self.Step(self, 1))
 
@@ -227,10 +255,23 @@ class BoardView(FilterLine, Widget):
     BoardView { layout: vertical; height: 1fr; }
     BoardView > #board-filter { display: none; height: 3; }
     BoardView.-filtering > #board-filter { display: block; }
-    BoardView > Horizontal { height: 1fr; }
+    BoardView > #board-columns { layout: horizontal; height: 1fr; }
     BoardView .board-column { width: 1fr; height: 1fr; border: round $panel; border-title-color: $text-muted; }
     BoardView .board-column:focus-within { border: round $primary; border-title-color: $text; }
-    BoardView TaskColumn { height: 1fr; padding: 0 1; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent; }
+    BoardView TaskColumn {
+        height: 1fr; padding: 0 1; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent;
+    }
+    BoardView .column-label { display: none; width: 1; color: $text-muted; }
+    BoardView .board-column.-empty { width: 3; }
+    BoardView .board-column.-empty > .column-label { display: block; }
+    BoardView .board-column.-empty > TaskColumn { height: 0; padding: 0; }  /* kept displayed: it may take the focus */
+    BoardView.-list > #board-columns { layout: vertical; overflow-y: auto; scrollbar-size-vertical: 1; }
+    BoardView.-list .board-column, BoardView.-list .board-column.-empty {
+        width: 1fr; height: auto; border: none; border-top: solid $panel;
+    }
+    BoardView.-list .board-column:focus-within { border: none; border-top: solid $primary; }
+    BoardView.-list .board-column > .column-label { display: none; }
+    BoardView.-list TaskColumn { height: auto; overflow-y: hidden; }
     """
 
     FILTER_ID = "board-filter"
@@ -256,9 +297,10 @@ class BoardView(FilterLine, Widget):
             placeholder="filter: id, title, status, priority, phase or tag (enter keeps it, escape clears it)",
             id="board-filter",
         )
-        with Horizontal():
+        with Container(id="board-columns"):
             for column in self.columns.values():
                 with Vertical(classes="board-column", id=f"board-{column.kind}"):
+                    yield Static(classes="column-label")
                     yield column
 
     def on_mount(self) -> None:
@@ -310,6 +352,7 @@ class BoardView(FilterLine, Widget):
                 if name in had_rows:
                     column.sort("task", key=lambda cell, order=orders[name]: order(cell.task_id))
                 self._title(column)
+            self._fit_layout()
             self._follow_selection()
 
     def select_task(self, task_id: str) -> None:
@@ -323,6 +366,7 @@ class BoardView(FilterLine, Widget):
         focused = self.screen.focused
         if focused is not None and focused is not column and isinstance(focused, TaskColumn):
             column.focus()
+        self.call_after_refresh(self._reveal, column)
 
     def rows(self, name: str) -> list[str]:
         """The ids in a column, top to bottom."""
@@ -387,17 +431,50 @@ class BoardView(FilterLine, Widget):
             self._task_width = width
             for column in self.columns.values():
                 column.fit(width)
+            self._fit_layout()
 
     def _title(self, column: TaskColumn) -> None:
-        """The title and count on the column's border; an empty column is only as wide as that title."""
+        """The title and count on the column's border, and downwards on its label (shown while it is empty)."""
         box = column.parent
         assert isinstance(box, Widget)
         title = f"{column.title} {column.row_count}"
         box.border_title = title
-        empty = not column.row_count
-        if box.has_class("-empty") != empty:
-            box.set_class(empty, "-empty")
-            box.styles.width = len(title) + EMPTY_FRAME if empty else None
+        box.set_class(not column.row_count, "-empty")
+        box.query_one(".column-label", Static).update("\n".join(title))
+
+    # -- narrow terminals -----------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._fit_layout()
+
+    def listed(self) -> bool:
+        """Whether the board is one list grouped by status rather than columns."""
+        return self.has_class("-list")
+
+    def _fit_layout(self) -> None:
+        """Columns while each card keeps ``MIN_TITLE`` characters of title, else one list."""
+        width = self.size.width
+        full = sum(1 for column in self.columns.values() if column.row_count)
+        if not width or not full:
+            return
+        room = (width - COLLAPSED * (len(self.columns) - full)) // full - CARD_FRAME - self._task_width
+        if self.listed() != (room < MIN_TITLE):
+            self.set_class(room < MIN_TITLE, "-list")
+            where = self._where.get(self.selected or "")
+            if where is not None:
+                self.call_after_refresh(self._reveal, self.columns[where])
+
+    def _reveal(self, column: TaskColumn) -> None:
+        """In the list, scroll it so the cursor's card (and, on a group's first card, its title) is on show."""
+        if not self.listed() or not column.row_count or not column.is_mounted:
+            return
+        scroller = self.query_one("#board-columns")
+        rows = column.ordered_rows
+        row = min(column.cursor_row, len(rows) - 1)
+        above = sum(r.height for r in rows[:row])
+        top = column.region.y - scroller.content_region.y + round(scroller.scroll_y) + above
+        heading = 1 if row == 0 else 0
+        scroller.scroll_to_region(Region(0, top - heading, 1, rows[row].height + heading), animate=False, force=True)
 
     # -- selection ------------------------------------------------------------------------------------
 
@@ -429,6 +506,8 @@ class BoardView(FilterLine, Widget):
             return
         if event.row_key == table.coordinate_to_cell_key(table.cursor_coordinate).row_key:
             self._select(str(event.row_key.value))
+            if isinstance(table, TaskColumn):
+                self._reveal(table)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row opens the task (the app's ``open_task``)."""
@@ -446,8 +525,12 @@ class BoardView(FilterLine, Widget):
         index = names.index(event.column.kind)
         while 0 <= index + event.step < len(names):
             index += event.step
-            if self.columns[names[index]].row_count:
-                self.columns[names[index]].focus()
+            column = self.columns[names[index]]
+            if column.row_count:
+                if event.land is not None:
+                    column.move_cursor(row=0 if event.land == "first" else column.row_count - 1, animate=False)
+                column.focus()
+                self.call_after_refresh(self._reveal, column)
                 return
 
     def focus_selection(self) -> None:

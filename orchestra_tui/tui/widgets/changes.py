@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...cli.render import spent, status_phrase
+from ...formatting import spent, status_phrase
 from ...store.changes import Change
 
 _QUIET = frozenset({"started_at", "completed_at", "last_run_id", "updated_at", "created_at", "attempts"})

@@ -4,6 +4,12 @@ highlighted, navigated along its edges, with a line telling what finishing the s
 ``DagView`` is the view the app mounts (the view contract: ``show_project``, ``select_task``, posts
 ``TaskSelected``). It holds ``DagCanvas``, a line-API ``ScrollView`` that asks the drawing for the visible
 part of each row only (``Drawing.line``), so a 2,000-task graph scrolls as fast as the demo, and ``#dag-info``.
+
+Focus (``space``): only the selected task's neighbourhood is drawn, its dependencies and dependants up to
+``FOCUS_DEPTH`` levels each way (``+``/``-`` change it), laid out afresh around each task selected; on a
+500-task plan a task's dependants are then beside it rather than screens away. Boxes are widened to show
+the start of each title whenever the graph, so widened, still fits the width (the demo at 120 columns, a
+neighbourhood nearly always).
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from textual.strip import Strip
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from ...dag_layout import STATUS_STYLES, DagLayout, Drawing, draw, layout_dag
 from ...display import one_line
-from ..dag_layout import STATUS_STYLES, DagLayout, Drawing, draw, layout_dag
 from ..messages import TaskSelected
 
 if TYPE_CHECKING:
@@ -33,21 +39,48 @@ if TYPE_CHECKING:
     from ...engine.project import Project
 
 _LIST_MAX = 6  # ids named in the info line before "and N more"
+FOCUS_DEPTH = 1  # levels of dependencies and of dependants a focus shows at first
+MAX_FOCUS_DEPTH = 9
+MIN_TITLE_CELLS = 6  # cells a box must gain to show the start of its title
+MAX_TITLE_CELLS = 24  # and at most what it gains
 BACKGROUND_LAYOUT_TASKS = 800  # above this, a new layout is computed in a thread (800 tasks take ~0.08 s)
 Structure = tuple[tuple[str, ...], frozenset[tuple[str, str]]]  # task ids and edges: what a layout depends on
 
 
+Fit = tuple[int, int, int]  # a layout's width with boxes as wide as the ids, its layers, the cells added per box
+
+
+def fit_boxes(width: int, layers: int, available: int) -> int:
+    """Cells to add to each box: -1 when that makes the whole graph fit (the demo on 80 columns), room for
+    titles when the graph fits with it, else 0."""
+    if width > available >= width - layers:
+        return -1
+    extra = min((available - width) // max(layers, 1), MAX_TITLE_CELLS)
+    return extra if extra >= MIN_TITLE_CELLS else 0
+
+
 def _lay_out(
-    structure: Structure, statuses: dict[str, str], path: list[str], available: int
-) -> tuple[DagLayout, Drawing, bool]:
-    """Layout and drawing (pure, so it may run in a thread); one cell less per box when that makes the whole
-    graph fit the width (the demo on 80 columns). Returns whether it did."""
+    structure: Structure, statuses: dict[str, str], path: list[str], available: int, titles: dict[str, str]
+) -> tuple[DagLayout, Drawing, Fit]:
+    """Layout and drawing (pure, so it may run in a thread), boxes fitted to the width (``fit_boxes``)."""
     ids, edges = structure
     layout = layout_dag(ids, edges)
-    compact = layout.width > available >= layout.width - len(layout.layers)
-    if compact:
-        layout = layout_dag(ids, edges, layout.box_width - 1)
-    return layout, draw(layout, statuses, path), compact
+    fit = (layout.width, len(layout.layers), fit_boxes(layout.width, len(layout.layers), available))
+    if fit[2]:
+        layout = layout_dag(ids, edges, layout.box_width + fit[2])
+    return layout, draw(layout, statuses, path, titles), fit
+
+
+def neighbourhood(project: Project, task_id: str, depth: int) -> set[str]:
+    """``task_id``, its dependencies and its dependants, each up to ``depth`` levels away."""
+    graph = project.graph
+    found = {task_id}
+    for step in (graph.dependencies, graph.dependents):
+        frontier = [task_id]
+        for _ in range(depth):
+            frontier = [other for current in frontier for other in step(current) if other not in found]
+            found.update(frontier)
+    return found
 
 
 class DagCanvas(ScrollView, can_focus=True):
@@ -63,6 +96,9 @@ class DagCanvas(ScrollView, can_focus=True):
         Binding("end,G", "jump('last')", "Last task", show=False, id="dag.last"),
         Binding("ctrl+d", "half_page(1)", "Half a page down the layer", show=False, id="dag.half_down"),
         Binding("ctrl+u", "half_page(-1)", "Half a page up the layer", show=False, id="dag.half_up"),
+        Binding("space", "toggle_focus", "Focus", id="dag.focus"),
+        Binding("plus,equals_sign", "focus_depth(1)", "Focus a level wider", show=False, id="dag.focus_wider"),
+        Binding("minus", "focus_depth(-1)", "Focus a level narrower", show=False, id="dag.focus_narrower"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "dag--edge",
@@ -96,7 +132,9 @@ class DagCanvas(ScrollView, can_focus=True):
         self.selected: str | None = None
         self._structure: Structure | None = None
         self._pending: Structure | None = None  # being laid out in a thread
-        self._compact = False
+        self._fit: Fit = (0, 0, 0)
+        self.focus_depth = 0  # 0: the whole graph; else the levels each way around the selection
+        self._depth = FOCUS_DEPTH  # the depth the next focus starts with
         self._overlay: dict[int, dict[int, str]] = {}
         self._styles: dict[str, Style] = {}
 
@@ -113,12 +151,18 @@ class DagCanvas(ScrollView, can_focus=True):
         """
         self.project = project
         graph = project.graph
+        if self.selected not in project.tasks:
+            self.selected = graph.next_task() or next(iter(graph.ids()), None)
         ids = tuple(graph.ids())
-        structure = (ids, frozenset((dep, task_id) for task_id in ids for dep in graph.dependencies(task_id)))
+        if self.focus_depth and self.selected is not None:
+            shown = neighbourhood(project, self.selected, self.focus_depth)
+            ids = tuple(task_id for task_id in ids if task_id in shown)
+        structure = (
+            ids,
+            frozenset((dep, task_id) for task_id in ids for dep in graph.dependencies(task_id) if dep in ids),
+        )
         statuses = {task_id: graph.status_of(task_id).value for task_id in ids}
-        path = graph.critical_path()[0]
-        if self.selected not in statuses:
-            self.selected = graph.next_task() or (ids[0] if ids else None)
+        path = [task_id for task_id in graph.critical_path()[0] if task_id in statuses]
         drawing = self.drawing
         if drawing is not None and structure == self._structure:
             if tuple(path) != drawing.critical:
@@ -128,18 +172,19 @@ class DagCanvas(ScrollView, can_focus=True):
                     drawing.paint_node(task_id, status)
         elif structure != self._pending:
             available = self.size.width or self.app.size.width
+            titles = {task_id: one_line(project.tasks[task_id].title) for task_id in ids}
             if len(ids) > BACKGROUND_LAYOUT_TASKS:
                 self._pending = structure
-                self._lay_out_in_background(structure, statuses, path, available)
+                self._lay_out_in_background(structure, statuses, path, available, titles)
             else:
-                self._install(structure, *_lay_out(structure, statuses, path, available))
+                self._install(structure, *_lay_out(structure, statuses, path, available, titles))
         self.refresh()
 
     @work(thread=True, exclusive=True, group="dag-layout", exit_on_error=False)
     def _lay_out_in_background(
-        self, structure: Structure, statuses: dict[str, str], path: list[str], available: int
-    ) -> tuple[Structure, tuple[DagLayout, Drawing, bool]]:
-        return structure, _lay_out(structure, statuses, path, available)
+        self, structure: Structure, statuses: dict[str, str], path: list[str], available: int, titles: dict[str, str]
+    ) -> tuple[Structure, tuple[DagLayout, Drawing, Fit]]:
+        return structure, _lay_out(structure, statuses, path, available, titles)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "dag-layout":
@@ -157,25 +202,46 @@ class DagCanvas(ScrollView, can_focus=True):
             if self.project is not None:
                 self.show_project(self.project)  # statuses may have moved on meanwhile
 
-    def _install(self, structure: Structure, layout: DagLayout, drawing: Drawing, compact: bool) -> None:
-        self._structure, self.dag_layout, self.drawing, self._compact = structure, layout, drawing, compact
+    def _install(self, structure: Structure, layout: DagLayout, drawing: Drawing, fit: Fit) -> None:
+        self._structure, self.dag_layout, self.drawing, self._fit = structure, layout, drawing, fit
         self.virtual_size = Size(layout.width, layout.height)
         self._select(self.selected, post=False)
 
     def on_resize(self, event: events.Resize) -> None:
         if self.dag_layout is None or self.drawing is None:
             return
-        full_width = self.dag_layout.width + (len(self.dag_layout.layers) if self._compact else 0)
-        wanted = full_width > event.size.width >= full_width - len(self.dag_layout.layers)
-        if wanted != self._compact and self.project is not None:
+        width, layers, added = self._fit
+        if fit_boxes(width, layers, event.size.width) != added and self.project is not None:
             self._structure = None  # forces a new layout
             self.show_project(self.project)
+
+    # -- focus ----------------------------------------------------------------------------------------
+
+    def action_toggle_focus(self) -> None:
+        """Only the selected task's neighbourhood, or the whole graph again."""
+        self.focus_depth = 0 if self.focus_depth else self._depth
+        self._refocus()
+
+    def action_focus_depth(self, step: int) -> None:
+        if not self.focus_depth:
+            self.app.bell()
+            return
+        self.focus_depth = self._depth = max(1, min(MAX_FOCUS_DEPTH, self.focus_depth + step))
+        self._refocus()
+
+    def _refocus(self) -> None:
+        if self.project is not None:
+            self.show_project(self.project)
+            self.post_message(self.Changed())
 
     # -- selection ------------------------------------------------------------------------------------
 
     def select(self, task_id: str, post: bool) -> None:
         if self.dag_layout is None:
             self.selected = task_id  # applied by the first show_project
+        elif self.focus_depth and task_id != self.selected and self.project is not None:
+            self.selected = task_id
+            self._refocus()  # the neighbourhood of the task selected
         elif task_id in self.dag_layout.nodes and task_id != self.selected:
             self._select(task_id, post)
 
@@ -226,7 +292,13 @@ class DagCanvas(ScrollView, can_focus=True):
             index = layer.index(selected) + (-1 if direction == "up" else 1)
             target = layer[index] if 0 <= index < len(layer) else None
         if target is not None:
-            self._select(target, post=True)
+            self._go(target)
+
+    def _go(self, task_id: str) -> None:
+        """Select ``task_id`` as the user asked (told to the app); a focus moves to its neighbourhood."""
+        self._select(task_id, post=True)
+        if self.focus_depth:
+            self._refocus()
 
     def action_half_page(self, direction: int) -> None:
         """Move the selection in its layer to the task about half a screen below (1) or above (-1)."""
@@ -238,12 +310,12 @@ class DagCanvas(ScrollView, can_focus=True):
         ahead = [t for t in layer if (layout.nodes[t].port_y - goal) * direction >= 0]
         target = (ahead[0] if direction > 0 else ahead[-1]) if ahead else (layer[-1] if direction > 0 else layer[0])
         if target != selected:
-            self._select(target, post=True)
+            self._go(target)
 
     def action_jump(self, where: str) -> None:
         layers = [layer for layer in (self.dag_layout.layers if self.dag_layout else ()) if layer]
         if layers:
-            self._select(layers[0][0] if where == "first" else layers[-1][-1], post=True)
+            self._go(layers[0][0] if where == "first" else layers[-1][-1])
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -251,7 +323,7 @@ class DagCanvas(ScrollView, can_focus=True):
             return
         task_id = self.dag_layout.node_at(offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y)
         if task_id is not None:
-            self._select(task_id, post=True)
+            self._go(task_id)
 
     # -- drawing --------------------------------------------------------------------------------------
 
@@ -301,7 +373,9 @@ class DagView(Vertical, can_focus=False):
     DagView {
         height: 1fr;
         & > DagCanvas { height: 1fr; }
-        & > #dag-info { dock: bottom; height: 2; padding: 0 1; background: $panel; }
+        & > #dag-info {
+            dock: bottom; height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis;
+        }
     }
     """
 
@@ -331,10 +405,11 @@ class DagView(Vertical, can_focus=False):
         self._update_info()
 
     def _update_info(self) -> None:
-        self.query_one("#dag-info", Static).update(info_text(self.canvas.project, self.canvas.selected))
+        canvas = self.canvas
+        self.query_one("#dag-info", Static).update(info_text(canvas.project, canvas.selected, canvas.focus_depth))
 
 
-def info_text(project: Project | None, task_id: str | None) -> Text:
+def info_text(project: Project | None, task_id: str | None, focus: int = 0) -> Text:
     """Two lines about the selected task: what it is, what finishing it unblocks and what it waits on."""
     if project is None:
         return Text("")
@@ -348,6 +423,8 @@ def info_text(project: Project | None, task_id: str | None) -> Text:
     )
     if critical:
         first.append(" · on the critical path", "bold")
+    if focus:  # first, so a narrow line keeps it
+        first = Text.assemble((f"focus ±{focus}", "reverse bold"), " ", first)
     if status == "completed":
         second = Text(f"done; its dependants: {_names(graph.dependents(task_id))}")
     else:

@@ -13,8 +13,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...agents.pricing import format_total
-from ...cli.render import hours, local_time, spent, status_text, tokens_line
+from ...cli.render import status_text
 from ...display import one_line, printable
+from ...formatting import hours, local_time, spent, tokens_line
 from .output import run_outcome
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ def _ids(project: Project, task_ids: Sequence[str]) -> Text:
     return text
 
 
-def _run_line(run: RunSummary) -> Text:
+def run_line(run: RunSummary) -> Text:
+    """A run in one line: id, agent, outcome, seconds, error."""
     status, error = run_outcome(run.status, run.error)
     line = Text.assemble(run.run_id, " · ", run.agent, " · ", status_text(status) if status in _MARKED else status)
     if run.seconds is not None:
@@ -82,7 +84,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
             "tokens",
             f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}",
         )
-    row("runs", Text("\n").join(_run_line(run) for run in runs) if runs else None)
+    row("runs", Text("\n").join(run_line(run) for run in runs) if runs else None)
     row("description", task.description.strip())
     row("subtask of", _ids(project, [task.parent]) if task.parent else None)
     row("subtasks", _ids(project, graph.children(task_id)) or None)

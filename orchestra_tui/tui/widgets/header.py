@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.geometry import Size
@@ -12,7 +13,7 @@ from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets (8.2.8)
 
 from ...agents.pricing import format_total
-from ...cli.render import count, hours
+from ...formatting import count, hours
 from ..bindings import FOOTER_DROP, FOOTER_LABELS
 
 
@@ -39,18 +40,49 @@ def figures_line(figures: Mapping[str, Any]) -> Content:
 
 
 class ProjectHeader(Static):
+    """Two lines that never wrap: the project's name and the view tabs (on a narrow terminal the tabs not on
+    show keep only their key, then the name is cut with "…"), and the figures (cut with "…")."""
+
     DEFAULT_CSS = """
     ProjectHeader { height: 2; padding: 0 1; background: $panel; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple[str, Mapping[str, Any], Sequence[tuple[str, str, str]], str] | None = None
+
     def show(self, name: str, figures: Mapping[str, Any], views: Sequence[tuple[str, str, str]], current: str) -> None:
         """``views``: (id, key, title) of each view mounted; ``current`` the id on show."""
-        tabs = [
-            Content.styled(f" {key} {title} ", "reverse bold" if view == current else "$text-muted")
+        self._shown = (name, figures, views, current)
+        self._draw()
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        assert self._shown is not None
+        name, figures, views, current = self._shown
+        width = self.content_region.width or 10_000
+        tabs = _tabs(views, current, short=False)
+        if cell_len(name) + 2 + tabs.cell_length > width:
+            tabs = _tabs(views, current, short=True)
+        room = max(width - 2 - tabs.cell_length, 1)
+        top = Content.assemble(Content.styled(name, "bold").truncate(room, ellipsis=True), "  ", tabs)
+        self.update(Content("\n").join([top.truncate(width), figures_line(figures).truncate(width, ellipsis=True)]))
+
+
+def _tabs(views: Sequence[tuple[str, str, str]], current: str, *, short: bool) -> Content:
+    """The view tabs: key and title (``short``: the key only, but for the view on show)."""
+    return Content.assemble(
+        *[
+            Content.styled(
+                f" {key} " if short and view != current else f" {key} {title} ",
+                "reverse bold" if view == current else "$text-muted",
+            )
             for view, key, title in views
         ]
-        top = Content.assemble((name, "bold"), "  ", *tabs)
-        self.update(Content("\n").join([top, figures_line(figures)]))
+    )
 
 
 class KeyFooter(Footer):

@@ -1,4 +1,5 @@
-"""Streaming output panes: one tab per run, fed in batches, holding only the last lines of each run.
+"""Streaming output panes: one tab per task (its newest run, or the run asked for from the task's own
+screen), fed in batches, holding only the last lines of each run.
 
 A run's full output is in ``.orchestra/runs/<run_id>/output.txt`` (the engine writes every piece there as it
 arrives); a pane keeps the last ``MAX_LINES`` lines in a Textual ``Log`` and says where the rest is, so memory
@@ -7,27 +8,36 @@ that never prints a newline does not grow one line without end.
 
 A pane follows the end of its output only while the user is at the bottom: scrolling up holds the position
 while text keeps arriving (also when old lines are dropped from the top), and scrolling back down resumes.
+
+In a pane, ``/`` searches its lines (case-insensitive; every match marked, ``n``/``N`` go to the next and
+previous, escape ends the search) and ``y`` copies its text: to the clipboard through the terminal (OSC 52,
+which some terminals ignore) and to ``.orchestra/copied.txt``, which always works.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.geometry import Size
-from textual.widgets import Log, Static, TabbedContent, TabPane
+from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
 from ...cli.render import status_text
 from ...display import printable
 from ...engine.project import STATE_DIR
 from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
+from ...errors import OrchestraError
+from ...store import fsio
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -36,6 +46,8 @@ MAX_LINES = 2000  # lines kept per pane
 FOLD_WIDTH = 1000  # characters per line before it is folded
 MAX_FINISHED = 12  # finished panes kept; the oldest beyond this are dismissed
 TAIL_BYTES = 128 * 1024  # how much of a past run's output.txt is loaded
+COPY_FILE = "copied.txt"  # in .orchestra/: the text of the pane copied last
+MATCH = Style(color="black", bgcolor="yellow")
 _BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
@@ -84,7 +96,18 @@ def _pane_id(run_id: str) -> str:
     return "run-" + re.sub(r"[^A-Za-z0-9_-]", "_", run_id)
 
 
-class RunLog(Log):
+class MatchMarker(Highlighter):
+    """Marks every case-insensitive occurrence of ``needle`` (nothing while it is empty)."""
+
+    def __init__(self) -> None:
+        self.needle = ""
+
+    def highlight(self, text: Text) -> None:
+        if self.needle:
+            text.highlight_words([self.needle], MATCH, case_sensitive=False)
+
+
+class OutputLog(Log):
     """A ``Log`` that knows whether the user is following its end (at the bottom) or reading further up.
 
     While hidden (another pane on show, or another view) it only holds the text that arrives, bounded to
@@ -95,6 +118,7 @@ class RunLog(Log):
 
     def __init__(self) -> None:
         super().__init__(max_lines=MAX_LINES, auto_scroll=False)
+        self.highlighter = self.marker = MatchMarker()
         self.following = True
         self.held: list[str] = []  # text that arrived while hidden
         self._held_lines = 0
@@ -122,6 +146,14 @@ class RunLog(Log):
                 self._held_lines = MAX_LINES
             return
         self._write(text)
+
+    def mark(self, needle: str) -> list[int]:
+        """Mark ``needle`` wherever it occurs (nothing: ``""``); the lines holding it, top to bottom."""
+        if needle != self.marker.needle:
+            self.marker.needle, self.highlight = needle, bool(needle)
+            self.notify_style_update()  # drops the lines drawn with the old marks
+        folded = needle.casefold()
+        return [index for index, line in enumerate(self.lines) if folded and folded in line.casefold()]
 
     def release(self) -> None:
         """Write the text held while hidden."""
@@ -174,7 +206,7 @@ class RunPane(TabPane):
     RunPane > .run-header { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     RunPane > .run-where { height: auto; padding: 0 1; background: $panel; color: $text-muted; }
     RunPane.-short > .run-where { display: none; }
-    RunPane > RunLog { height: 1fr; overflow-x: auto; padding: 0 1; }
+    RunPane > OutputLog { height: 1fr; overflow-x: auto; padding: 0 1; }
     """
 
     def __init__(self, run_id: str, task_id: str, agent: str, status: str = "in_progress", live: bool = True) -> None:
@@ -182,7 +214,7 @@ class RunPane(TabPane):
         self.status, self.live = status, live
         self.error: str | None = None
         self.column = 0
-        self.log_widget = RunLog()
+        self.log_widget = OutputLog()
         self.header = Static(classes="run-header")
         where = f"{STATE_DIR}/{RUNS_DIR}/{run_id}/{OUTPUT_FILE}"
         self.where = Static(
@@ -253,8 +285,12 @@ class OutputPanes(Vertical):
     OutputPanes > #output-empty { color: $text-muted; padding: 0 1; }
     OutputPanes.-has-panes > TabbedContent { display: block; }
     OutputPanes.-has-panes > #output-empty { display: none; }
+    OutputPanes > #output-search { display: none; height: 1; background: $panel; }
+    OutputPanes.-searching > #output-search { display: block; }
+    OutputPanes #output-search > Input { border: none; height: 1; padding: 0 1; width: 1fr; background: $panel; }
+    OutputPanes #output-search > Static { width: auto; padding: 0 1; color: $text-muted; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("]", "next_pane", "Next output", id="output.next"),
         Binding("[", "previous_pane", "Previous output", id="output.previous"),
         Binding("z", "toggle_maximise", "Maximise output", id="output.maximise"),
@@ -265,6 +301,11 @@ class OutputPanes(Vertical):
         Binding("G", "scroll_log(1, True)", "Bottom (follows the output again)", show=False, id="output.bottom"),
         Binding("ctrl+d", "scroll_log(0.5)", "Half a page down", show=False, id="output.half_down"),
         Binding("ctrl+u", "scroll_log(-0.5)", "Half a page up", show=False, id="output.half_up"),
+        Binding("slash", "search", "Search the output", id="output.search"),
+        Binding("n", "search_step(1)", "Next match", show=False, id="output.search_next"),
+        Binding("N", "search_step(-1)", "Previous match", show=False, id="output.search_previous"),
+        Binding("escape", "end_search", "End the search", show=False, id="output.search_end"),
+        Binding("y", "copy", "Copy the output", id="output.copy"),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -272,11 +313,16 @@ class OutputPanes(Vertical):
         self.project: Project | None = None
         self.panes: dict[str, RunPane] = {}  # run id -> pane, oldest first
         self._shown: str | None = None  # run id of the pane on show (or about to be: panes mount a frame later)
-        self._latest: dict[str, str] = {}  # task id -> run id of its newest pane
+        self._latest: dict[str, str] = {}  # task id -> run id of its pane
+        self.needle = ""  # the search on show ("" none)
+        self._match: int | None = None  # the line of the match last gone to
 
     def compose(self) -> ComposeResult:
         yield Static("no output yet: dispatched tasks stream here", id="output-empty")
         yield TabbedContent()
+        with Horizontal(id="output-search"):
+            yield Input(placeholder="search the output (enter: go; escape: end)", id="output-search-text")
+            yield Static("", id="output-search-count")
 
     @property
     def current(self) -> RunPane | None:
@@ -295,6 +341,7 @@ class OutputPanes(Vertical):
         if pane is None:
             current = self.current
             front = current is None or task_id == selected or (current.finished and current.task_id != selected)
+            front = front or (current is not None and current.task_id == task_id)  # its own tab, newer run
             pane = self._add(RunPane(run_id, task_id, agent), front=front)
         return pane
 
@@ -307,6 +354,19 @@ class OutputPanes(Vertical):
         pane = self.panes.get(run_id) or self.run_started(run_id, task_id, "?")
         pane.finish(status, error)
         self._prune()
+
+    def show_run(self, task_id: str, run_id: str, agent: str, status: str) -> None:
+        """Put an older run of the task in the task's tab (from disk) and bring it to the front; a live run
+        keeps the tab."""
+        run = self._latest.get(task_id)
+        if run is not None and run != run_id and not self.panes[run].finished:
+            raise OrchestraError(f"{task_id} is running: its tab shows the live run")
+        if run_id not in self.panes:
+            text = "" if self.project is None else tail_output(self.project.root, run_id)
+            pane = RunPane(run_id, task_id, agent, status, live=False)
+            pane.write(text or "")
+            self._add(pane, front=True)
+        self._activate(self.panes[run_id])
 
     def show(self, task_id: str) -> bool:
         """Bring the task's live pane to the front, else its last run's (loaded from disk if need be). False if none."""
@@ -337,6 +397,83 @@ class OutputPanes(Vertical):
         else:
             lines = amount if abs(amount) >= 1 else amount * log.size.height
             log.scroll_relative(y=round(lines) or (1 if amount > 0 else -1), animate=False)
+
+    # -- search and copy -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``n``/``N`` and escape belong to a search under way; else they are the app's (next task, back)."""
+        if action in ("search_step", "end_search"):
+            return bool(self.needle) or self.has_class("-searching")
+        return True
+
+    def action_search(self) -> None:
+        if self.current is None:
+            self.app.bell()
+            return
+        self.add_class("-searching")
+        self.query_one("#output-search-text", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "output-search-text":
+            return
+        event.stop()
+        self.needle, self._match = event.value, None
+        pane = self.current
+        if pane is None:
+            return
+        pane.log_widget.focus()
+        if self.needle:
+            self.action_search_step(1)
+        else:
+            self.action_end_search()
+
+    def action_search_step(self, step: int) -> None:
+        """Go to the next match below the last one gone to (``step`` -1: above), wrapping around."""
+        pane = self.current
+        if pane is None:
+            return
+        log = pane.log_widget
+        lines = log.mark(self.needle)
+        count = self.query_one("#output-search-count", Static)
+        if not lines:
+            count.update("no match")
+            return
+        start = self._match if self._match is not None else round(log.scroll_y) - step
+        after = [line for line in lines if (line - start) * step > 0]
+        self._match = (after[0] if step > 0 else after[-1]) if after else lines[0 if step > 0 else -1]
+        log.scroll_to(y=max(0, self._match - log.size.height // 2), animate=False, immediate=True)
+        count.update(f"{lines.index(self._match) + 1}/{len(lines)} · n/N")
+
+    def action_end_search(self) -> None:
+        self.needle, self._match = "", None
+        self.remove_class("-searching")
+        self.query_one("#output-search-text", Input).value = ""
+        self.query_one("#output-search-count", Static).update("")
+        for pane in self.panes.values():
+            pane.log_widget.mark("")
+        if self.current is not None:
+            self.current.log_widget.focus()
+
+    def action_copy(self) -> None:
+        """The pane's text to the clipboard (OSC 52) and to ``.orchestra/copied.txt``."""
+        pane = self.current
+        if pane is None or self.project is None:
+            self.app.bell()
+            return
+        text = "\n".join(pane.log_widget.lines)
+        self.app.copy_to_clipboard(text)
+        state = self.project.root / STATE_DIR
+        path = state / COPY_FILE
+        try:
+            fsio.private_dir(state)
+            fsio.atomic_write(path, text.encode())
+        except OSError as error:
+            raise OrchestraError(fsio.describe_os_error(error, path)) from None
+        lines = pane.log_widget.line_count
+        self.app.notify(
+            f"copied {lines} line{'s' * (lines != 1)} of {pane.task_id}'s output to the clipboard "
+            f"(if the terminal allows it) and to {STATE_DIR}/{COPY_FILE}"
+        )
 
     def action_toggle_maximise(self) -> None:
         screen = self.screen
@@ -373,6 +510,11 @@ class OutputPanes(Vertical):
         return task.last_run_id
 
     def _add(self, pane: RunPane, front: bool) -> RunPane:
+        """Add a pane; the task's finished pane before it, if any, goes (one tab per task)."""
+        older = self.panes.get(self._latest.get(pane.task_id, ""))
+        if older is not None and older.finished:
+            front = front or older is self.current
+            self._remove(older)
         self.panes[pane.run_id] = pane
         self._latest[pane.task_id] = pane.run_id
         self.add_class("-has-panes")
@@ -394,6 +536,9 @@ class OutputPanes(Vertical):
 
     def _activate(self, pane: RunPane) -> None:
         self._shown = pane.run_id
+        if self.needle:  # the search goes on in the pane now on show
+            self._match = None
+            pane.log_widget.mark(self.needle)
         if not pane.is_attached:  # still mounting: _mount brings it to the front
             return
         had_focus = self.screen.focused is not None and self in self.screen.focused.ancestors_with_self

@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import spent, status_text
+from ...cli.render import status_text
+from ...formatting import spent
 from ...graph import natural_key
 from ...models import PRIORITY_RANK, ProjectPhase, TaskStatus
 from ..messages import ActionRequested, TaskSelected
@@ -46,7 +47,9 @@ def _elapsed(task: AgentTask, status: TaskStatus, now: datetime) -> float | None
     """Hours: since it started while it runs, else the time it took (None: not started)."""
     if status == TaskStatus.IN_PROGRESS and task.started_at:
         try:
-            return max(0.0, (now - datetime.fromisoformat(task.started_at)).total_seconds() / 3600)
+            started = task.started_at  # a datetime, or the stored text when the task was built unvalidated
+            start = started if isinstance(started, datetime) else datetime.fromisoformat(started)
+            return max(0.0, (now - start).total_seconds() / 3600)
         except ValueError:
             return None
     return task.actual_hours

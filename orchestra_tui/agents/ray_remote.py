@@ -1,0 +1,255 @@
+"""Agent runs on a Ray cluster (``executor = "ray"``): the same events, streamed back as they are made.
+
+:class:`RayAgent` wraps an agent's configuration and runs it on a Ray worker as a streaming generator task
+(``num_returns="streaming"``): each event the agent yields there is one object the caller awaits here, so
+text reaches the run's output while the remote run goes on, and retries, outcome, usage and cost are the
+agent's own, as if it ran locally. Cancelling the run (``x``, ``orchestra cancel``, a timeout) cancels the Ray
+task, whose worker closes the agent (its HTTP response, its process group).
+
+Keys never travel. The request goes without its environment: the worker reads keys from its own environment
+(the cluster's secret handling provides them). Whatever in the configuration or the prompt came from a
+``${VAR}`` (a value the redaction registry holds) is sent as ``${VAR}`` and expanded on the worker from its
+environment, so no secret is pickled into Ray's object store, its spill files or its logs.
+
+What travels is text: HTTP and ``python`` agents run anywhere. ``shell`` and ``cli`` agents work on the
+project's files, which do not travel outside worktree mode; ``interactive`` waits for a person here. Those are
+refused on Ray with the reason, before anything starts.
+
+``ray`` is an extra (``pip install 'orchestra-tui[ray]'``), imported only when a run goes to Ray. The
+connection is made once per process: ``ray_address`` (``[project]``), else ``RAY_ADDRESS``, else a running
+cluster, else a local instance started for this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..models import AgentConfig, AgentTask, AgentType
+from ..redaction import REGISTRY
+from .base import AgentRequest, Usability
+from .events import AgentEvent, Failed
+
+LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
+_INIT_LOCK = threading.Lock()
+_REMOTE: list[Any] = []  # the Ray remote function, made once per process
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a remote run went: the worker's first message, before the agent's events."""
+
+    node_id: str
+    node_ip: str
+    pid: int
+
+
+class RayUnavailable(Exception):
+    """Ray is not installed or the cluster does not answer (the message is one line)."""
+
+
+def connect(address: str | None) -> Any:
+    """The ``ray`` module, connected (once per process) to ``address`` or the default cluster."""
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable("Ray is not installed (pip install 'orchestra-tui[ray]')") from None
+    with _INIT_LOCK:
+        if not ray.is_initialized():
+            target = address or os.environ.get("RAY_ADDRESS") or None
+            try:
+                ray.init(
+                    address=target,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                    ignore_reinit_error=True,
+                )
+            except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError...
+                where = target or "a local instance"
+                raise RayUnavailable(f"Ray at {where} does not answer: {str(error).splitlines()[0][:200]}") from None
+    return ray
+
+
+def resource_options(resources: Mapping[str, float]) -> dict[str, Any]:
+    """Ray task options for an agent's ``resources``: ``CPU``/``num_cpus``, ``GPU``/``num_gpus``, ``memory`` (bytes),
+    the rest custom resources (``{ gpu_box = 1 }``)."""
+    options: dict[str, Any] = {"num_cpus": 1}
+    custom: dict[str, float] = {}
+    for name, amount in resources.items():
+        if name in ("CPU", "cpu", "num_cpus"):
+            options["num_cpus"] = amount
+        elif name in ("GPU", "gpu", "num_gpus"):
+            options["num_gpus"] = amount
+        elif name == "memory":
+            options["memory"] = amount
+        else:
+            custom[name] = amount
+    if custom:
+        options["resources"] = custom
+    return options
+
+
+def travelling(value: Any) -> tuple[Any, list[str]]:
+    """``value`` with every registered secret replaced by its ``${VAR}``, and the names replaced (expanded again
+    on the worker from its own environment)."""
+    redacted = REGISTRY.redact_tree(value)
+    names = sorted(_names(redacted) - _names(value))
+    return redacted, names
+
+
+def _names(value: Any) -> set[str]:
+    from ..plan.env import _ENV_RE
+
+    text = repr(value)
+    return {match.group(1) for match in _ENV_RE.finditer(text)}
+
+
+def _expand(value: Any, names: frozenset[str], environ: Mapping[str, str]) -> Any:
+    """The worker's side of :func:`travelling`: ``${NAME}`` for each of ``names`` from ``environ``."""
+    if isinstance(value, str):
+        for name in names:
+            if name in environ:
+                value = value.replace("${" + name + "}", environ[name])
+        return value
+    if isinstance(value, dict):
+        return {key: _expand(item, names, environ) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand(item, names, environ) for item in value]
+    return value
+
+
+def run_on_worker(name: str, config: dict[str, Any], request: dict[str, Any], names: list[str]) -> Iterator[Any]:
+    """The Ray task: build the agent from ``config`` and yield its events (run on a private event loop).
+
+    A cancelled task raises in here; the agent's stream is closed on the way out, which stops what it started."""
+    from .registry import build_agent
+
+    environ = dict(os.environ)
+    wanted = frozenset(names)
+    agent_config = AgentConfig.model_validate(_expand(config, wanted, environ))
+    fields = _expand(request, wanted, environ)
+    workdir = Path(os.environ.get("TMPDIR", "/tmp"))
+    agent_request = AgentRequest(
+        run_id=fields["run_id"],
+        task=AgentTask.model_validate(fields["task"]),
+        prompt=fields["prompt"],
+        cwd=workdir,
+        env=environ,
+        system=fields.get("system"),
+        response_schema=fields.get("response_schema"),
+    )
+    agent = build_agent(name, agent_config)
+    yield _placement()
+    loop = asyncio.new_event_loop()
+    stream = agent.run(agent_request).__aiter__()
+    try:
+        while True:
+            try:
+                event = loop.run_until_complete(stream.__anext__())
+            except StopAsyncIteration:
+                return
+            yield event
+    finally:
+        loop.run_until_complete(stream.aclose())  # type: ignore[attr-defined]
+        if "orchestra_tui.agents.transport" in sys.modules:  # an HTTP agent ran: its client belongs to this loop
+            loop.run_until_complete(sys.modules["orchestra_tui.agents.transport"].close_http_client())
+        loop.close()
+
+
+def _placement() -> Placement:
+    import ray
+
+    context = ray.get_runtime_context()
+    return Placement(context.get_node_id(), ray.util.get_node_ip_address(), os.getpid())
+
+
+class RayAgent:
+    """``inner`` (a name and its configuration) run on Ray with ``resources``; the :class:`Agent` protocol."""
+
+    def __init__(self, name: str, config: AgentConfig, *, address: str | None = None) -> None:
+        self.name = name
+        self.config = config
+        self.address = address
+        self.placements: dict[str, Placement] = {}  # run id -> where it runs (``orchestra ps``)
+
+    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        if self.config.type in LOCAL_ONLY:
+            yield Failed(refusal(self.name, self.config), "error")
+            return
+        try:
+            ray = await asyncio.to_thread(connect, self.address)
+        except RayUnavailable as error:
+            yield Failed(f"agent {self.name}: {error}", "connection")
+            return
+        config, config_names = travelling(self.config.model_dump(mode="json"))
+        fields, request_names = travelling(
+            {
+                "run_id": request.run_id,
+                "task": request.task.record(),
+                "prompt": request.prompt,
+                "system": request.system,
+                "response_schema": dict(request.response_schema) if request.response_schema else None,
+            }
+        )
+        with _INIT_LOCK:
+            if not _REMOTE:
+                _REMOTE.append(ray.remote(num_returns="streaming", max_retries=0)(run_on_worker))
+        remote = _REMOTE[0]
+        options = resource_options(self.config.resources)
+        generator = remote.options(**options).remote(self.name, config, fields, config_names + request_names)
+        try:
+            async for ref in generator:
+                event = await ref
+                if isinstance(event, Placement):
+                    self.placements[request.run_id] = event
+                else:
+                    yield event
+        finally:
+            if not _finished(generator):
+                ray.cancel(generator)
+
+    async def check(self, env: Mapping[str, str]) -> Usability:
+        """Whether the cluster answers and has the resources the agent asks for (in the cluster, in total)."""
+        if self.config.type in LOCAL_ONLY:
+            return Usability(False, refusal(self.name, self.config))
+        try:
+            ray = await asyncio.to_thread(connect, self.address)
+        except RayUnavailable as error:
+            return Usability(False, str(error))
+        total = await asyncio.to_thread(ray.cluster_resources)
+        options = resource_options(self.config.resources)
+        wanted = {"CPU": options["num_cpus"], **options.get("resources", {})}
+        if "num_gpus" in options:
+            wanted["GPU"] = options["num_gpus"]
+        short = [
+            f"{name} {amount:g} (it has {total.get(name, 0):g})"
+            for name, amount in wanted.items()
+            if total.get(name, 0) < amount
+        ]
+        if short:
+            return Usability(False, "the Ray cluster lacks " + ", ".join(short))
+        return Usability(True, f"Ray: {len(ray.nodes())} node(s), {total.get('CPU', 0):g} CPUs")
+
+
+def _finished(generator: Any) -> bool:
+    try:
+        return bool(generator.is_finished())
+    except Exception:  # older Ray: no is_finished; cancelling a finished task is harmless
+        return False
+
+
+def refusal(name: str, config: AgentConfig) -> str:
+    kind = config.type.value
+    if config.type is AgentType.INTERACTIVE:
+        return f"agent {name}: an interactive agent waits for a person here; it cannot run on Ray"
+    return (
+        f"agent {name}: a {kind} agent works on the project's files, which do not travel to Ray outside worktree "
+        'mode; run it locally (executor = "local") or in a worktree'
+    )

@@ -1,0 +1,113 @@
+"""How figures, times, ids, statuses and changes read: plain text that every face shows the same way.
+
+No colour and no toolkit here (the faces add their own styles): the CLI's tables and the TUI's widgets both
+format hours, time spent, token counts, local times, id lists and change lines with these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+STATUS_ORDER = ("ready", "blocked", "in_progress", "review", "completed", "failed", "cancelled")
+
+
+def status_phrase(status: str) -> str:
+    """A status as words in a sentence: ``DES-001 is in review``, ``is in progress``, ``is completed``."""
+    return {"review": "in review", "in_progress": "in progress"}.get(str(status), str(status))
+
+
+def hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def spent(value: float | None) -> str:
+    """Time actually spent, given in hours, in the unit that reads best: ``4 s``, ``12 min``, ``1.5 h``."""
+    if value is None:
+        return "-"
+    seconds = value * 3600
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    if seconds < 3570:
+        return f"{seconds / 60:.0f} min"
+    return f"{value:.3g} h"
+
+
+def count(value: int | None) -> str:
+    """A token count, or ``unknown`` (never a made-up 0)."""
+    return "unknown" if value is None else f"{value:,}"
+
+
+def tokens_line(
+    input_tokens: int | None, output_tokens: int | None, cache_read: int | None = None, cache_write: int | None = None
+) -> str:
+    cached = [
+        f"{count(value)} {what}" for value, what in ((cache_read, "cache read"), (cache_write, "cache write")) if value
+    ]
+    return f"{count(input_tokens)} in / {count(output_tokens)} out" + (f" ({', '.join(cached)})" if cached else "")
+
+
+def local_time(value: str | datetime | None) -> str:
+    """An ISO time (or datetime) in the local zone, to the second; '-' for none."""
+    if value is None:
+        return "-"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except ValueError:
+        return str(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def id_list(ids: Sequence[str], limit: int = 4) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f" +{len(ids) - limit}" if len(ids) > limit else "")
+
+
+def counts_line(counts: Mapping[str, int]) -> str:
+    return " · ".join(f"{status.replace('_', ' ')} {counts.get(status, 0)}" for status in STATUS_ORDER)
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        text = ", ".join(str(item) for item in value) if value else "[]"
+    elif isinstance(value, dict):
+        text = json.dumps(value, default=str)
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, str) and _ISO_TIME.match(value):
+        text = local_time(value)
+    elif isinstance(value, str) and _SHA256.match(value):
+        text = value[:12] + "…"
+    else:
+        text = str(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def change_lines(changes: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One readable line per changed task: ``T-3: status pending -> completed``, ``+ T-9 added``, ``- T-2 removed``."""
+    lines = []
+    for change in changes:
+        op, task_id = change["op"], change["task"]
+        if op == "add":
+            lines.append(f"+ {task_id} added")
+        elif op == "remove":
+            lines.append(f"- {task_id} removed")
+        else:
+            before, after = change["before"] or {}, change["after"] or {}
+            fields = sorted(after.keys() | before.keys(), key=lambda name: (name != "status", name))
+            label = task_id if op == "update" else "project"
+            lines.append(
+                f"{label}: "
+                + "; ".join(f"{name} {_value(before.get(name))} -> {_value(after.get(name))}" for name in fields)
+            )
+    return lines

@@ -1,0 +1,132 @@
+"""engine/liveruns.py through real processes: a run owned by one process is listed, read live, watched and
+cancelled from another (docs/ARCHITECTURE.md C10)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestra_tui.engine.bus import Bus, RunEnded, RunOutput, RunStarted
+from orchestra_tui.engine.liveruns import (
+    OutputTail,
+    RunWatcher,
+    cancel_run,
+    find_run,
+    follow,
+    live_runs,
+    open_run_file,
+)
+from orchestra_tui.engine.project import Project
+from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
+from orchestra_tui.errors import OrchestraError
+
+from ..helpers.plans import task_block, write_plan
+
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+
+
+def start_run(root: Path) -> subprocess.Popen[bytes]:
+    """Process A: ``orchestra run`` in a process of its own."""
+    return subprocess.Popen(
+        [*ENTRY_POINT, "-p", str(root), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for(condition, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.05)
+
+
+def gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Path) -> None:
+    write_plan(tmp_path, task_block("L", commands=["echo hello; sleep 0.3; echo two; exec sleep 60"]))
+    owner = start_run(tmp_path)
+    try:
+        [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "the run is live with its group")
+        assert (run.task_id, run.agent, run.owner_pid) == ("L", "shell", owner.pid)
+        assert run.owner_host and run.started.startswith("20")
+
+        async def read_until_two() -> bytes:
+            seen = b""
+            async for chunk in follow(tmp_path, run.run_id):
+                seen += chunk
+                if b"two" in seen:
+                    return seen
+            return seen
+
+        assert asyncio.run(asyncio.wait_for(read_until_two(), 30)) == b"hello\ntwo\n"
+        with Project.open(tmp_path, actor="cli") as project:
+            assert find_run(project, "L") == run.run_id
+            done = cancel_run(project, run.run_id)
+            assert done.committed and done.ended and done.stopped == run.pgid
+            assert gone(run.pgid)
+            project.refresh()
+            assert project.task("L").status == "cancelled"
+        assert (run_dir(tmp_path, run.run_id) / OUTPUT_FILE).read_bytes() == b"hello\ntwo\n"
+        assert live_runs(tmp_path) == []
+        owner.wait(timeout=30)
+        with pytest.raises(OrchestraError, match="is not running"), Project.open(tmp_path) as project:
+            cancel_run(project, run.run_id)
+    finally:
+        owner.kill() if owner.poll() is None else None
+
+
+def test_a_watcher_publishes_the_runs_of_other_processes(tmp_path: Path) -> None:
+    write_plan(tmp_path, task_block("W", commands=["echo first; sleep 0.5; echo second"]))
+    owner = start_run(tmp_path)
+    bus = Bus()
+    events = bus.subscribe()
+    watcher = RunWatcher(tmp_path, bus)
+    try:
+        ended = None
+        deadline = time.monotonic() + 30
+        seen: list[object] = []
+        while ended is None and time.monotonic() < deadline:
+            watcher.poll()
+            seen += events.drain()
+            ended = next((e for e in seen if isinstance(e, RunEnded)), None)
+            time.sleep(0.05)
+        assert isinstance(seen[0], RunStarted) and seen[0].task_id == "W"
+        assert "".join(e.text for e in seen if isinstance(e, RunOutput)) == "first\nsecond\n"
+        assert ended is not None and ended.status == "review" and ended.error is None
+        owner.wait(timeout=30)
+    finally:
+        owner.kill() if owner.poll() is None else None
+        watcher.close()
+
+
+def test_no_symlink_is_followed_to_a_run_file(tmp_path: Path) -> None:
+    write_plan(tmp_path, task_block("S", commands=["true"]))
+    runs = tmp_path / ".orchestra" / "runs"
+    runs.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / OUTPUT_FILE).write_text("secret")
+    run_id = "20260101T000000.000000Z-abcdef"
+    (runs / run_id).symlink_to(elsewhere)
+    with pytest.raises(OSError):
+        open_run_file(tmp_path, run_id, OUTPUT_FILE)
+    with pytest.raises(OrchestraError, match="not a run id"):
+        OutputTail(tmp_path, "../../elsewhere")
+    assert OutputTail(tmp_path, "20260101T000000.000000Z-000000").read() == b""

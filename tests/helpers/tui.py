@@ -1,0 +1,34 @@
+"""The app for Pilot tests (``app_on``, through the CLI's own factory) and what its views show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestra_tui.tui.app import OrchestraApp
+
+from textual.strip import Strip
+
+from orchestra_tui.tui.app import OrchestraApp
+from orchestra_tui.tui.widgets.board import BoardView
+
+
+def app_on(root: Path, tmp_path: Path, **options: Any) -> OrchestraApp:
+    """The app through the CLI's own factory, with its config.toml under ``tmp_path``."""
+    from orchestra_tui.tui.app import create_app  # textual is loaded only by the tests that use it
+
+    return create_app(root, config_dir=tmp_path / "config", **options)
+
+
+SIZE = (120, 40)
+
+
+def board(app: OrchestraApp) -> BoardView:
+    return app.query_one(BoardView)
+
+
+def screen(app: OrchestraApp) -> list[Strip]:
+    """The screen as a terminal would show it, a strip per line."""
+    update = app.screen._compositor.render_full_update()
+    return [Strip.join(line) for line in update.strips]

@@ -1,0 +1,1 @@
+"""Long tests: benchmark smoke runs, the crash loop, the LiteLLM proxy."""

@@ -1,0 +1,251 @@
+"""Agent runs on a Ray cluster (``executor = "ray"``), on a real 2-node ``ray.cluster_utils.Cluster`` started by
+the tests (two raylets on this machine, each with one CPU and a custom resource naming it), against a real HTTP
+server on 127.0.0.1: text streams back before the run ends, runs go where their resources say, cancelling stops
+the remote stream, the engine records outcome, tokens and cost as for a local run, file-bound agents are
+refused with the reason, and a planted key never reaches Ray's files or object store.
+
+Ray is an extra (``.ci/run`` installs it); the cluster is started once for the module (about 10-20 s)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
+from orchestra_tui.agents.base import AgentRequest
+from orchestra_tui.agents.ray_remote import RayAgent, resource_options, travelling
+from orchestra_tui.models import AgentConfig, AgentTask
+from orchestra_tui.redaction import REGISTRY
+
+from .fakeserver import FakeServer, Reply
+from .test_cli import as_json, cli
+
+ray = pytest.importorskip("ray", reason="Ray is an extra: pip install 'orchestra-tui[ray]' (.ci/run installs it)")
+cluster_utils = pytest.importorskip("ray.cluster_utils")
+cloudpickle = pytest.importorskip("ray.cloudpickle")
+
+pytestmark = pytest.mark.slow
+
+PLANTED = "sk-planted-0123456789abcdef"  # a key only the workers' environment holds
+STORE = 80 * 1024**2  # the head's object store (Ray's minimum is 75 MiB): small, so that it spills early
+SSE = (("content-type", "text/event-stream"),)
+
+
+def chunk(text: str) -> bytes:
+    return b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]}).encode() + b"\n\n"
+
+
+def ending(prompt_tokens: int = 100, completion_tokens: int = 20) -> bytes:
+    done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    usage = {"choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
+    return b"".join(b"data: " + json.dumps(item).encode() + b"\n\n" for item in (done, usage)) + b"data: [DONE]\n\n"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """Two nodes: the head (``head_box``) and a worker (``worker_box``), one CPU each; workers see ``PLANTED``."""
+    os.environ["PLANTED_KEY"] = PLANTED  # inherited by the raylets, hence by the workers: their own environment
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    temp = Path(f"/tmp/orchray-{os.getpid()}")
+    spill = {"type": "filesystem", "params": {"directory_path": str(temp / "spill")}}
+    made = cluster_utils.Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "resources": {"head_box": 1},
+            "include_dashboard": False,
+            "temp_dir": str(temp),
+            "object_store_memory": STORE,
+            "_system_config": {
+                "object_spilling_config": json.dumps(spill),
+                "min_spilling_size": 0,
+            },
+        },
+    )
+    made.add_node(num_cpus=1, resources={"worker_box": 1})
+    made.wait_for_nodes()
+    ray.init(address=made.address, include_dashboard=False, log_to_driver=False)
+    made.temp = temp
+    try:
+        yield made
+    finally:
+        ray.shutdown()
+        made.shutdown()
+        os.environ.pop("PLANTED_KEY", None)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    with FakeServer() as fake:
+        yield fake
+
+
+def agent(server: FakeServer, **fields: Any) -> RayAgent:
+    config = AgentConfig(
+        type="openai",
+        model="gpt-test",
+        base_url=f"{server.url}/v1",
+        api_key_env="PLANTED_KEY",
+        max_attempts=1,
+        **fields,
+    )
+    return RayAgent("remote", config)
+
+
+def request(prompt: str = "Say hello", run_id: str = "run-1") -> AgentRequest:
+    return AgentRequest(run_id, AgentTask("T-1", "Greet", "Say hello"), prompt, Path("."), env={})
+
+
+async def test_text_streams_back_while_the_remote_run_goes_on(cluster: Any, server: FakeServer) -> None:
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("Hel"), gate, chunk("lo"), ending()]))
+    remote = agent(server)
+    events: list[Any] = []
+    async with asyncio.timeout(120):
+        stream = remote.run(request())
+        first = await anext(stream)
+        assert first == TextDelta("Hel") and not gate.is_set()  # it arrived while the server still held the rest
+        gate.set()
+        events = [event async for event in stream]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["lo"]
+    assert isinstance(events[-1], Finished) and events[-1].text == "Hello"
+    assert any(isinstance(e, UsageUpdate) and e.input_tokens == 100 for e in events)
+    (recorded,) = server.requests
+    assert recorded.headers["authorization"] == f"Bearer {PLANTED}"  # the key came from the worker's environment
+
+
+async def test_resources_place_runs_on_the_node_that_has_them(cluster: Any, server: FakeServer) -> None:
+    server.reply(*(Reply(200, SSE, [chunk("ok"), ending()]) for _ in range(4)))
+    nodes = {node["NodeID"]: node["Resources"] for node in ray.nodes() if node["Alive"]}
+    placed: dict[str, set[str]] = {}
+    async with asyncio.timeout(180):
+        for box in ("head_box", "worker_box"):
+            remote = agent(server, resources={box: 1})
+            for index in range(2):
+                events = [event async for event in remote.run(request(run_id=f"{box}-{index}"))]
+                assert isinstance(events[-1], Finished)
+            placed[box] = {placement.node_id for placement in remote.placements.values()}
+    assert len(placed["head_box"]) == 1 and len(placed["worker_box"]) == 1
+    assert placed["head_box"] != placed["worker_box"]
+    for box, node_ids in placed.items():
+        assert all(box in nodes[node_id] for node_id in node_ids)
+
+
+async def test_cancelling_the_run_stops_the_remote_stream(cluster: Any, server: FakeServer) -> None:
+    never = threading.Event()  # the server would hold the answer for a minute
+    server.reply(Reply(200, SSE, [chunk("working"), never, ending()]))
+    remote = agent(server)
+
+    async def consume(seen: asyncio.Event) -> None:
+        async for event in remote.run(request()):
+            if isinstance(event, TextDelta):
+                seen.set()
+
+    seen = asyncio.Event()
+    async with asyncio.timeout(120):
+        task = asyncio.create_task(consume(seen))
+        await seen.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(300):  # the worker closed its HTTP response: the server sees the client go
+            if server.client_gone:
+                break
+            await asyncio.sleep(0.1)
+    assert server.client_gone == 1 and not never.is_set()
+
+
+async def test_file_bound_agents_are_refused_with_the_reason(cluster: Any) -> None:
+    for kind in ("shell", "cli", "interactive"):
+        config = AgentConfig(type=kind, command=["true"] if kind == "cli" else [])
+        events = [event async for event in RayAgent(kind, config).run(request())]
+        assert len(events) == 1 and isinstance(events[0], Failed)
+        assert "cannot run on Ray" in events[0].message or "do not travel to Ray" in events[0].message
+
+
+async def test_check_says_whether_the_cluster_has_what_the_agent_asks(cluster: Any, server: FakeServer) -> None:
+    assert (await agent(server).check({})).usable
+    lacking = await agent(server, resources={"gpu_box": 1}).check({})
+    assert not lacking.usable and lacking.reason == "the Ray cluster lacks gpu_box 1 (it has 0)"
+
+
+def test_resource_options_map_to_rays() -> None:
+    assert resource_options({"CPU": 2, "memory": 4e9, "GPU": 1, "gpu_box": 1}) == {
+        "num_cpus": 2,
+        "memory": 4e9,
+        "num_gpus": 1,
+        "resources": {"gpu_box": 1},
+    }
+
+
+async def test_a_key_in_the_prompt_is_never_pickled_and_the_worker_puts_it_back(
+    cluster: Any, server: FakeServer
+) -> None:
+    """The prompt holds an expanded ``${PLANTED_KEY}`` (as a task string that uses it does): what is pickled for
+    Ray holds ``${PLANTED_KEY}`` instead, the worker expands it from its own environment (the server gets the
+    key), and no file of Ray's sessions or spill folder holds it."""
+    REGISTRY.register("PLANTED_KEY", PLANTED)  # as expand_env does when a task string uses ${PLANTED_KEY}
+    prompt = f"Use the token {PLANTED} to call the service.\n" + "x" * 200_000
+    payload, names = travelling({"prompt": prompt})
+    assert PLANTED.encode() not in cloudpickle.dumps(payload) and names == ["PLANTED_KEY"]
+    server.reply(Reply(200, SSE, [chunk("ok"), ending()]))
+    async with asyncio.timeout(180):
+        events = [event async for event in agent(server).run(request(prompt))]
+    assert isinstance(events[-1], Finished)
+    (recorded,) = server.requests
+    assert f"Use the token {PLANTED}" in recorded.body.decode()
+    assert not [path for path in files_of_ray(cluster) if PLANTED.encode() in path.read_bytes()]
+
+
+def project(root: Path, url: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    big = "x" * 200_000  # a prompt over Ray's inline limit (100 KB): it goes through the object store
+    (root / "notes.txt").write_text(big)
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "r"\nexecutor = "ray"\n\n'
+        f'[agents.remote]\ntype = "openai"\nmodel = "gpt-test"\nbase_url = "{url}/v1"\napi_key_env = "PLANTED_KEY"\n'
+        "max_attempts = 1\nprice_input = 1.0\nprice_output = 2.0\n\n"
+        '[[tasks]]\nid = "R-1"\ntitle = "Remote"\nagent = "remote"\ninputs = ["notes.txt"]\n'
+        'description = "Use the token ${PLANTED_KEY} to call the service."\n\n'
+        '[[tasks]]\nid = "L-1"\ntitle = "A shell task"\ncommands = ["echo hi"]\n'
+    )
+    return root
+
+
+def test_orchestra_run_on_ray_records_the_outcome_and_no_key_reaches_rays_files(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    server.reply(Reply(200, SSE, [chunk("done "), chunk("remotely"), ending(1000, 200)]))
+    root = project(tmp_path / "p", server.url)
+    result = cli(root, "run", env={"PLANTED_KEY": PLANTED})
+    assert result.exit_code == 1  # L-1 failed: a shell task does not go to Ray
+    assert PLANTED not in result.stdout + result.stderr
+    task = as_json(root, "show", "R-1")
+    assert isinstance(task, dict) and task["status"] == "review"
+    assert (task["input_tokens"], task["output_tokens"], task["cost_usd"]) == (1000, 200, 0.0014)
+    shell = as_json(root, "show", "L-1")
+    assert isinstance(shell, dict) and shell["status"] == "failed" and "do not travel to Ray" in shell["last_error"]
+    (recorded,) = server.requests
+    assert PLANTED in recorded.body.decode()  # the worker put the key back into the prompt from its environment
+
+    REGISTRY.clear()
+    leaks = [path for path in files_of_ray(cluster) if PLANTED.encode() in path.read_bytes()]
+    assert leaks == []
+
+
+def files_of_ray(cluster: Any) -> list[Path]:
+    """Every file of the cluster's sessions (logs, spilled objects) and of the object store's shared memory."""
+    places = [cluster.temp, Path("/dev/shm")]
+    found = []
+    for place in places:
+        for path in place.rglob("*") if place.is_dir() else ():
+            if path.is_file() and not path.is_symlink() and path.stat().st_size < 2**31:
+                found.append(path)
+    return found

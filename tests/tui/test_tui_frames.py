@@ -1,0 +1,68 @@
+"""The main screen's frame timer (tui/screens/main.py): a frame at once when asked for after a quiet spell, never two
+within one period, and the app's default screen drawn by it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+from textual.app import App
+
+from orchestra_tui.tui.app import create_app
+from orchestra_tui.tui.screens.main import GATHER_TURNS, FrameTimer, MainScreen
+
+INTERVAL = 0.2
+
+
+async def turns(count: int) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def ticking(app: App, ticks: list[float]) -> FrameTimer:
+    """A started, paused timer noting the time of each tick; like the screen's, each tick pauses it."""
+    timer = FrameTimer(app, INTERVAL, callback=lambda: (ticks.append(time.monotonic()), timer.pause()), pause=True)
+    timer._start()
+    return timer
+
+
+async def test_a_frame_asked_for_after_a_quiet_spell_comes_within_a_few_turns_of_the_loop() -> None:
+    ticks: list[float] = []
+    async with App().run_test() as pilot:
+        timer = ticking(pilot.app, ticks)
+        try:
+            await asyncio.sleep(INTERVAL / 4)
+            assert ticks == []  # paused: nothing to draw
+            for round_ in range(3):
+                timer.resume()
+                await turns(GATHER_TURNS + 4)  # no sleeping: textual's own timer could wait a whole period here
+                assert len(ticks) == round_ + 1
+                await asyncio.sleep(INTERVAL * 1.2)  # quiet
+        finally:
+            timer.stop()
+
+
+async def test_frames_asked_for_in_a_burst_are_at_least_a_period_apart() -> None:
+    ticks: list[float] = []
+    async with App().run_test() as pilot:
+        timer = ticking(pilot.app, ticks)
+        try:
+            deadline = time.monotonic() + 5 * INTERVAL
+            while time.monotonic() < deadline:  # a widget asking to be drawn every 10 ms
+                timer.resume()
+                await asyncio.sleep(0.01)
+        finally:
+            timer.stop()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
+    assert len(ticks) >= 3 and min(gaps) >= INTERVAL * 0.99
+
+
+async def test_the_app_draws_its_main_screen_with_a_frame_timer(demo_dir: Path, tmp_path: Path) -> None:
+    app = create_app(demo_dir, config_dir=tmp_path / "config")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        timer = app.screen._update_timer
+        assert isinstance(timer, FrameTimer) and timer._task is not None and not timer._task.done()

@@ -1,0 +1,302 @@
+"""The streaming output panes (tui/widgets/output.py), in a minimal app on a copy of the demo project."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import TabbedContent
+
+from orchestra_tui.engine.project import Project
+from orchestra_tui.engine.runs import RunLog, new_run_id
+from orchestra_tui.tui.widgets.output import (
+    FOLD_WIDTH,
+    MAX_FINISHED,
+    MAX_LINES,
+    OutputPanes,
+    RunPane,
+    fold,
+    last_lines,
+    tail_output,
+)
+
+SIZE = (120, 40)
+
+
+class PanesApp(App):
+    def __init__(self, project: Project | None = None) -> None:
+        super().__init__()
+        self.project = project
+        self.animation_level = "none"  # the tab underline's slide only slows the test
+
+    def compose(self) -> ComposeResult:
+        yield OutputPanes(id="output")
+
+    def on_mount(self) -> None:
+        if self.project is not None:
+            self.query_one(OutputPanes).show_project(self.project, None)
+
+
+async def settle(pilot, panes: OutputPanes, run_id: str) -> RunPane:
+    """Wait (a bounded number of frames) until the run's pane is mounted and on show."""
+    for _ in range(50):
+        await pilot.pause()
+        pane = panes.panes.get(run_id)
+        if pane is not None and pane.is_attached and panes.current is pane:
+            return pane
+    raise AssertionError(f"pane for {run_id} never came to the front")
+
+
+@asynccontextmanager
+async def one_run(task_id: str) -> AsyncIterator[tuple[PanesApp, Pilot, OutputPanes, RunPane]]:
+    """The panes app running, with run ``r1`` of ``task_id`` started and its pane on show."""
+    app = PanesApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.query_one(OutputPanes)
+        panes.run_started("r1", task_id, "shell")
+        yield app, pilot, panes, await settle(pilot, panes, "r1")
+
+
+def lines_on_screen(pane: RunPane) -> list[str]:
+    log = pane.log_widget
+    return [log.render_line(y).text.rstrip() for y in range(log.scrollable_content_region.height)]
+
+
+async def test_streamed_text_appears_in_the_runs_pane() -> None:
+    app = PanesApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.query_one(OutputPanes)
+        assert app.query_one("#output-empty").display and not app.query_one(TabbedContent).display
+        panes.run_started("r1", "DES-001", "shell")
+        panes.append("r1", "DES-001", "hello\nwor")  # before the pane is even mounted
+        pane = await settle(pilot, panes, "r1")
+        panes.append("r1", "DES-001", "ld\nthird")
+        await pilot.pause()
+        assert list(pane.log_widget.lines) == ["hello", "world", "third"]
+        assert not app.query_one("#output-empty").display
+        assert lines_on_screen(pane)[:3] == ["hello", "world", "third"]
+        header = pane.header.visual.plain
+        assert "DES-001 · shell" in header and "running" in header
+        assert ".orchestra/runs/r1/output.txt" in pane.where.visual.plain and pane.where.display
+        assert app.query_one(TabbedContent).get_tab(pane).label.plain == "▶ DES-001"
+        await pilot.resize_terminal(80, 9)  # a short pane: the header keeps to one line, the output gets the rest
+        await pilot.pause()
+        assert not pane.where.display and pane.header.size.height == 1
+        assert lines_on_screen(pane)[:3] == ["hello", "world", "third"]
+
+
+async def test_max_lines_caps_what_a_pane_keeps() -> None:
+    async with one_run("T") as (_app, pilot, panes, pane):
+        for batch in range(30):  # 30 frames of 200 lines: 6,000 lines through a 2,000-line pane
+            panes.append("r1", "T", "".join(f"line {batch * 200 + n}\n" for n in range(200)))
+        await pilot.pause()
+        lines = pane.log_widget.lines
+        assert len(lines) <= MAX_LINES + 1
+        assert lines[-2] == "line 5999" and lines[0] == f"line {6000 - len(lines) + 1}"
+        assert pane.log_widget.following
+        assert lines_on_screen(pane)[-1] == "line 5999"  # still showing the end after pruning
+
+
+async def test_scrolled_up_position_holds_while_text_arrives() -> None:
+    async with one_run("T") as (_app, pilot, panes, pane):
+        log = pane.log_widget
+        panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES)))
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+        log.focus()
+        await pilot.press("pageup", "pageup")
+        await pilot.pause()
+        assert not log.following
+        first_visible = lines_on_screen(pane)[0]
+        for batch in range(5):  # old lines are dropped from the top as these arrive
+            panes.append("r1", "T", "".join(f"more {batch}.{n}\n" for n in range(20)))
+            await pilot.pause()
+        assert lines_on_screen(pane)[0] == first_visible
+        assert not log.is_vertical_scroll_end
+        await pilot.press("end")
+        await pilot.pause()
+        assert log.following
+        panes.append("r1", "T", "the last line\n")
+        await pilot.pause()
+        assert lines_on_screen(pane)[-1] == "the last line"
+
+
+async def test_switching_maximising_finishing_and_dismissing_panes() -> None:
+    async with one_run("A") as (app, pilot, panes, first):
+        panes.run_started("r2", "B", "shell")
+        for _ in range(10):
+            await pilot.pause()
+        assert panes.current is first  # a new run does not push a live pane aside
+        first.log_widget.focus()
+        await pilot.press("]")
+        await pilot.pause()
+        assert panes.current is panes.panes["r2"]
+        assert app.focused is panes.panes["r2"].log_widget
+        await pilot.press("]")
+        assert panes.current is first
+        await pilot.press("[")
+        assert panes.current is panes.panes["r2"]
+        await pilot.click("#--content-tab-run-r1")  # a tab clicked
+        assert panes.current is first
+        await pilot.press("]")
+        assert panes.current is panes.panes["r2"]
+
+        await pilot.press("z")
+        assert app.screen.maximized is panes
+        await pilot.press("z")
+        assert app.screen.maximized is None
+
+        panes.run_ended("r2", "B", "failed", "exit status 3")
+        await pilot.pause()
+        second = panes.panes["r2"]
+        assert "✗ failed: exit status 3" in second.header.visual.plain
+        assert app.query_one(TabbedContent).get_tab(second).label.plain == "✗ B"
+        await pilot.press("[")  # to the live pane: it cannot be dismissed
+        await pilot.press("delete")
+        assert list(panes.panes) == ["r1", "r2"]
+        await pilot.press("]", "delete")
+        for _ in range(10):
+            await pilot.pause()
+        assert list(panes.panes) == ["r1"]
+        assert app.query_one(TabbedContent).tab_count == 1
+        assert panes.current is first
+        assert panes.show("B") is False  # its pane is gone and no project to load from
+
+
+async def test_finished_panes_beyond_the_limit_are_dismissed_oldest_first() -> None:
+    app = PanesApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.query_one(OutputPanes)
+        count = MAX_FINISHED + 3
+        for n in range(count):
+            panes.run_started(f"r{n}", f"T{n}", "shell")
+            panes.append(f"r{n}", f"T{n}", f"output {n}\n")
+            panes.run_ended(f"r{n}", f"T{n}", "completed", None)
+        for _ in range(30):
+            await pilot.pause()
+        assert len(panes.panes) <= MAX_FINISHED + 1
+        assert "r0" not in panes.panes and f"r{count - 1}" in panes.panes
+        assert app.query_one(TabbedContent).tab_count == len(panes.panes)
+
+
+async def test_a_full_pane_keeps_its_size_so_writing_needs_no_layout() -> None:
+    """At MAX_LINES the oldest lines go before the new ones are written: the virtual size stays put (in
+    Textual a change of it lays out the whole screen)."""
+    async with one_run("T") as (app, pilot, panes, pane):
+        log = pane.log_widget
+        panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES + 10)))
+        await pilot.pause()
+        full = log.virtual_size
+        assert len(log.lines) == MAX_LINES and full.height == log.line_count  # the last line is the unfinished one
+        changes: list[object] = []
+        app.watch(log, "virtual_size", changes.append, init=False)
+        for batch in range(20):
+            panes.append("r1", "T", "".join(f"more {batch} {n}\n" for n in range(7)))
+        assert changes == [] and log.virtual_size == full
+        assert log.lines[-2] == "more 19 6" and len(log.lines) == MAX_LINES
+        await pilot.pause()
+        assert lines_on_screen(pane)[-1] == "more 19 6"
+
+
+async def test_a_hidden_pane_holds_its_text_until_shown() -> None:
+    """Text for a pane not on show is held (bounded), not written into its Log, and appears when shown."""
+    async with one_run("A") as (_app, pilot, panes, front):
+        back = panes.run_started("r2", "B", "shell")  # r1 is live and on show: r2 stays behind
+        for _ in range(5):
+            await pilot.pause()
+        assert panes.current is front and back.is_attached
+        for batch in range(10):  # 5 x MAX_LINES lines while hidden
+            panes.append("r2", "B", "".join(f"b {batch} {n}\n" for n in range(MAX_LINES // 2)))
+        assert back.log_widget.line_count <= 1
+        held = "".join(back.log_widget.held)
+        assert held.count("\n") <= 2 * MAX_LINES and held.endswith(f"b 9 {MAX_LINES // 2 - 1}\n")
+        assert panes.show("B")
+        await settle(pilot, panes, "r2")
+        await pilot.pause()
+        lines = back.log_widget.lines
+        assert back.log_widget.held == [] and len(lines) <= MAX_LINES + 1
+        assert lines[-2] == f"b 9 {MAX_LINES // 2 - 1}"
+        assert lines_on_screen(back)[-1] == f"b 9 {MAX_LINES // 2 - 1}"
+        panes.append("r1", "A", "while hidden\n")  # and now the other one holds
+        assert "while hidden" not in front.log_widget.lines
+
+
+def test_last_lines_keeps_the_end_after_the_last_breaks() -> None:
+    assert last_lines("a\nb\nc\n", 2) == "b\nc\n"
+    assert last_lines("a\nb\nc", 1) == "b\nc" and last_lines("a\r\nb\rc", 1) == "b\rc"
+    assert last_lines("a\nb\n", 5) == "a\nb\n" and last_lines("", 3) == ""
+
+
+async def test_show_loads_the_tail_of_a_past_run_from_disk(demo_dir: Path) -> None:
+    project = Project.open(demo_dir, actor="tui")
+    run_id = new_run_id()
+    log = RunLog(project.root, run_id)
+    log.write_output("".join(f"old line {n}\n" for n in range(50_000)))  # ~0.7 MB: only the tail is read
+    log.close()
+    project.start("DES-001", run_id=run_id)
+    project.fail("DES-001", "boom")
+    app = PanesApp(project)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            panes = app.query_one(OutputPanes)
+            assert panes.show("DES-002") is False  # never run
+            assert panes.show("DES-001") is True
+            pane = await settle(pilot, panes, run_id)
+            assert pane.finished and pane.status == "failed"
+            lines = pane.log_widget.lines
+            assert lines[-2] == "old line 49999"
+            assert len(lines) <= MAX_LINES + 1 and lines[0].startswith("old line ")
+            assert panes.show("DES-001") is True and len(panes.panes) == 1  # the same pane, not a second one
+            newer = new_run_id()  # another process runs the task again
+            log = RunLog(project.root, newer)
+            log.write_output("second attempt\n")
+            log.close()
+            project.retry("DES-001")
+            project.start("DES-001", run_id=newer)
+            project.complete("DES-001")
+            assert panes.show("DES-001") is True
+            pane = await settle(pilot, panes, newer)
+            assert list(pane.log_widget.lines) == ["second attempt", ""] and pane.status == "completed"
+    finally:
+        project.close()
+
+
+def test_fold_breaks_long_lines_across_pieces() -> None:
+    text, column = fold("a" * (FOLD_WIDTH + 10), 0)
+    assert text.split("\n") == ["a" * FOLD_WIDTH, "a" * 10] and column == 10
+    text, column = fold("b" * (FOLD_WIDTH - 5) + "\nshort", 10)
+    assert text.split("\n") == ["b" * (FOLD_WIDTH - 10), "b" * 5, "short"] and column == 5
+    assert fold("x\r\ny", 3) == ("x\r\ny", 1)
+
+
+def test_tail_output_starts_at_a_line(tmp_path: Path) -> None:
+    log = RunLog(tmp_path, "run")
+    log.write_output("first line\nsecond line\nthird\n")
+    log.close()
+    assert tail_output(tmp_path, "run", limit=14) == "third\n"
+    assert tail_output(tmp_path, "run") == "first line\nsecond line\nthird\n"
+    assert tail_output(tmp_path, "missing") is None
+
+
+async def test_many_small_chunks_stay_bounded() -> None:
+    """200,000 streamed chunks (batched per frame, as the app does) leave a pane with at most MAX_LINES lines of
+    at most FOLD_WIDTH characters, also when the second half never sends a newline."""
+    async with one_run("T") as (_app, pilot, panes, pane):
+        frames, per_frame = 400, 500
+        for frame in range(frames):
+            newline = frame < frames // 2
+            panes.append(
+                "r1",
+                "T",
+                "".join(f"t{frame}.{n} " + ("\n" if newline and n % 10 == 9 else "") for n in range(per_frame)),
+            )
+            if frame % 50 == 0:
+                await pilot.pause()
+        await pilot.pause()
+        lines = pane.log_widget.lines
+        assert len(lines) <= MAX_LINES + 1
+        assert max(len(line) for line in lines) == FOLD_WIDTH
+        assert lines[-1].endswith(f"t{frames - 1}.{per_frame - 1} ")
