@@ -426,3 +426,39 @@ def test_max_worktrees_is_enforced_with_a_clear_message(tmp_path: Path) -> None:
         with pytest.raises(WorktreeCapError, match=r"1 worktrees exist, the cap is 1 \(\[project\] max_worktrees\)"):
             Runner(project).begin(waiting)
         assert project.tasks[waiting].status.value == "pending"
+
+
+def test_a_retried_conflict_names_the_files_in_the_agents_prompt(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    agent = (
+        '[agents.coder]\ntype = "cli"\noutput_format = "text"\n'
+        'command = ["sh", "-c", "cat > prompt.txt; sed -i \'2s/.*/two by Y/\' shared.txt; echo done"]\n\n'
+    )
+    write_plan(
+        root,
+        agent + task("X", ["sed -i '2s/.*/two by X/' shared.txt"]) + task("Y", [], agent="coder"),
+        auto_complete=False,
+    )
+    run_all(root)
+    with Project.open(root, actor="cli") as project:
+        project.complete("X")
+        with pytest.raises(MergeConflictError):
+            project.complete("Y")
+        project.retry("Y")
+    run_all(root)
+    prompt = git(root, "show", "orchestra/t/tasks/Y:prompt.txt")
+    assert "## Merge conflict" in prompt and "- shared.txt" in prompt
+    with Project.open(root, actor="cli") as project:
+        project.complete("Y")
+
+
+def test_squash_lands_one_single_parent_commit_per_task(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    write_plan(root, task("A", ["echo a > a.txt"]) + task("B", ["echo b > b.txt"], ["A"]), extra='merge = "squash"')
+    run_all(root)
+    with Project.open(root) as project:
+        merged = [project.tasks[t].worktree.merged for t in ("A", "B")]
+    assert first_parent_order(root)[-2:] == merged
+    for commit in merged:
+        assert len(git(root, "rev-list", "--parents", "-n1", commit).split()) == 2
+    assert git(root, "log", "-1", "--format=%s", BRANCH) == "Squash task B: Task B"
