@@ -238,7 +238,8 @@ def print_table(rows: list[Row]) -> None:
     print(f"{'provider':<{width}}{'events':>9}  {'seconds':>8}  {'events/s':>10}  {'target':<15}{'verdict':<14}note")
     for r in rows:
         print(
-            f"{r.provider:<{width}}{r.events:>9}  {r.seconds:>8.3f}  {r.events_per_s:>10,.0f}  {r.target:<15}{r.verdict:<14}{r.note}"
+            f"{r.provider:<{width}}{r.events:>9}  {r.seconds:>8.3f}  {r.events_per_s:>10,.0f}  "
+            f"{r.target:<15}{r.verdict:<14}{r.note}"
         )
 
 

@@ -230,6 +230,12 @@ class TaskGraph:
         self._derived: dict[str, TaskStatus] = {}
         self._members: dict[TaskStatus, set[str]] = {status: set() for status in TaskStatus}
         self._ready_by_rank: dict[int, set[str]] = {rank: set() for rank in _RANKS_DESC}
+        # Per rank, a heap of (-remaining hours, natural key, id) of ready tasks, for the first few in next-task
+        # order without sorting them all (the scheduler asks after every run). Entries go stale (the task is no
+        # longer ready, changed rank or remaining hours) and are dropped when met. Invariant: every ready task
+        # has an entry matching its memo, or is in ``_unheaped``.
+        self._heaps: dict[int, list[tuple[float, NaturalKey, str]]] = {rank: [] for rank in _RANKS_DESC}
+        self._unheaped: set[str] = set()
         self._remaining: dict[str, float] = {}  # memo; a missing id is stale
         self._family: dict[str, tuple[str | None, list[str]]] = {}  # subtasks and parents: (parent, own dependencies)
         # Invariant: a stale task that is not completed has only stale dependencies, since their values
@@ -304,6 +310,7 @@ class TaskGraph:
             if task_id in self._ready_by_rank[old_rank]:
                 self._ready_by_rank[old_rank].discard(task_id)
                 self._ready_by_rank[rank].add(task_id)
+                self._unheaped.add(task_id)
         self._phase[task_id] = phase
         self.set_status(task_id, status)
         if new_deps != old_deps:
@@ -369,6 +376,8 @@ class TaskGraph:
         phase: ProjectPhase | str | None = None,
     ) -> list[str]:
         """Ready ids in next-task order, optionally only one priority / phase, at most ``max_count``."""
+        if max_count is not None and phase is None:
+            return self._first_ready(max_count, self._ranks(priority))
         ids = [task_id for rank in self._ranks(priority) for task_id in self._ready_in(rank, phase)]
         self._fill(ids)
         rank, remaining, key = self._rank, self._remaining, self._key
@@ -379,6 +388,40 @@ class TaskGraph:
         if max_count is not None:
             return heapq.nsmallest(max_count, ids, key=order)
         return sorted(ids, key=order)
+
+    def _first_ready(self, count: int, ranks: list[int]) -> list[str]:
+        """The first ``count`` ready tasks of these ranks in next-task order: O(count log n) from the heaps."""
+        if self._unheaped:
+            waiting = [task_id for task_id in self._unheaped if self._derived.get(task_id) is _READY]
+            self._unheaped.clear()
+            self._fill(waiting)
+            for task_id in waiting:
+                heapq.heappush(
+                    self._heaps[self._rank[task_id]], (-self._remaining[task_id], self._key[task_id], task_id)
+                )
+        found: list[str] = []
+        for rank in ranks:
+            heap, kept = self._heaps[rank], []
+            while heap and len(found) < count:
+                entry = heapq.heappop(heap)
+                task_id = entry[2]
+                if (
+                    self._derived.get(task_id) is _READY
+                    and self._rank[task_id] == rank
+                    and self._remaining.get(task_id) == -entry[0]
+                    and task_id not in found
+                ):
+                    found.append(task_id)
+                    kept.append(entry)
+            for entry in kept:
+                heapq.heappush(heap, entry)
+            if len(heap) > 2 * len(self._ready_by_rank[rank]) + 64:  # mostly stale entries: start it again
+                self._unheaped |= self._ready_by_rank[rank]
+                heap.clear()
+                return self._first_ready(count, ranks)
+            if len(found) >= count:
+                break
+        return found
 
     def next_task(
         self, priority: TaskPriority | str | None = None, phase: ProjectPhase | str | None = None
@@ -650,6 +693,7 @@ class TaskGraph:
         bucket = self._ready_by_rank[self._rank[task_id]]
         if status is _READY:
             bucket.add(task_id)
+            self._unheaped.add(task_id)
         else:
             bucket.discard(task_id)
 
@@ -672,6 +716,8 @@ class TaskGraph:
             node = stack.pop()
             if remaining.pop(node, None) is None:
                 continue  # already stale, and so (by the invariant) is everything above it that cares
+            if self._derived.get(node) is _READY:
+                self._unheaped.add(node)
             if status[node] is not _COMPLETED:  # a completed task's dependencies ignore it
                 stack.extend(pred[node])
 

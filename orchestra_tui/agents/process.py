@@ -24,7 +24,8 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from subprocess import Popen
+from typing import Any, Protocol
 
 from ..models import AgentConfig, AgentTask, AgentType
 
@@ -97,7 +98,7 @@ class Child:
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process,
+        process: _Process,
         pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]],
         limits: Limits,
         deadline: float | None,
@@ -218,6 +219,65 @@ async def _pipe() -> tuple[int, asyncio.StreamReader, asyncio.BaseTransport]:
     return write_fd, reader, transport
 
 
+class _Process(Protocol):
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+
+    async def wait(self) -> int: ...
+
+
+def _popen(argv: Sequence[str], cwd: Path, env: dict[str, str], stdin: int, stdout: int, stderr: int) -> Popen[bytes]:
+    return Popen(list(argv), cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True)
+
+
+def _stop_started(starting: asyncio.Future[Popen[bytes]]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        _signal_group(starting.result().pid, signal.SIGKILL)
+
+
+class _Started:
+    """A process started in a worker thread (``fork``/``exec`` take ~10 ms of a loaded machine, which the event
+    loop spends on other runs meanwhile); its exit is awaited through a pidfd, so no thread waits for it."""
+
+    stdin = None
+
+    def __init__(self, popen: Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    async def wait(self) -> int:
+        if self.popen.poll() is not None:
+            return self.popen.returncode
+        try:
+            fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # no pidfd (an old kernel): a thread waits
+            return await asyncio.to_thread(self.popen.wait)
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            if self.popen.poll() is None:
+                await exited
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        return self.popen.wait()
+
+
 async def spawn(
     argv: Sequence[str],
     *,
@@ -239,9 +299,25 @@ async def spawn(
             pipes.append(await _pipe())
         stderr = pipes[1][0] if separate_stderr else pipes[0][0]
         try:
-            process = await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=pipes[0][0], stderr=stderr, start_new_session=True
-            )
+            if stdin == PIPE:  # the prompt goes through asyncio's own stdin transport
+                process: _Process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=stdin,
+                    stdout=pipes[0][0],
+                    stderr=stderr,
+                    start_new_session=True,
+                )
+            else:
+                starting = asyncio.ensure_future(
+                    asyncio.to_thread(_popen, argv, cwd, dict(env), stdin, pipes[0][0], stderr)
+                )
+                try:
+                    process = _Started(await asyncio.shield(starting))
+                except asyncio.CancelledError:
+                    starting.add_done_callback(_stop_started)  # cancelled while the thread started it
+                    raise
         finally:
             for write_fd, _reader, _transport in pipes:
                 os.close(write_fd)

@@ -21,7 +21,6 @@ over a plan's agent of the same name (:func:`process_agent`).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -29,31 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..errors import OrchestraError
 from ..models import AgentConfig, AgentType
 from ..plan import BUILTIN_AGENTS
 from .base import Agent, AgentRequest, Usability
 from .events import AgentEvent
+from .factory import RegistryError as RegistryError
+from .factory import build_agent as build_agent
 
 if TYPE_CHECKING:
     from ..plan import Plan
-
-# type -> (module in this package, class); imported on first use.
-_AGENT_CLASSES: dict[AgentType, tuple[str, str]] = {
-    AgentType.SHELL: ("shell", "ShellAgent"),
-    AgentType.CLI: ("cli", "CliAgent"),
-    AgentType.INTERACTIVE: ("interactive", "InteractiveAgent"),
-    AgentType.OPENAI: ("openai", "OpenAIAgent"),
-    AgentType.ANTHROPIC: ("anthropic", "AnthropicAgent"),
-    AgentType.GEMINI: ("gemini", "GeminiAgent"),
-    AgentType.OLLAMA: ("ollama", "OllamaAgent"),
-    AgentType.HTTP: ("http_generic", "HttpAgent"),
-    AgentType.PYTHON: ("python", "PythonAgent"),
-}
-
-
-class RegistryError(OrchestraError, ValueError):
-    """An agent that cannot be registered or built (one line, like every user error)."""
 
 
 def agent_configs(plan: Plan) -> dict[str, AgentConfig]:
@@ -62,25 +45,6 @@ def agent_configs(plan: Plan) -> dict[str, AgentConfig]:
     for name in sorted(BUILTIN_AGENTS):
         configs.setdefault(name, AgentConfig(type=AgentType(name)))
     return configs
-
-
-def build_agent(name: str, config: AgentConfig) -> Agent:
-    """The agent object for ``config`` (by ``config.type``), named ``name``."""
-    module_name, class_name = _AGENT_CLASSES[config.type]
-    qualified = f"{__package__}.{module_name}"
-    try:
-        module = importlib.import_module(qualified)
-    except ModuleNotFoundError as error:
-        if error.name != qualified:
-            raise
-        module = None
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise RegistryError(
-            f"agent {name!r}: type {config.type.value!r} is not available in this installation ({qualified}.{class_name} is missing)"
-        )
-    agent: Agent = cls(name, config)
-    return agent
 
 
 def placed_agent(name: str, config: AgentConfig, plan: Plan) -> Agent:

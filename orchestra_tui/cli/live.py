@@ -106,7 +106,9 @@ class RunView:
         from rich.text import Text
 
         running = self.running.pop(event.run_id, None)
-        took = f" in {seconds(time.monotonic() - running.started)}" if running else ""
+        took = f" in {seconds(event.seconds)}" if event.seconds else ""
+        if running and not event.seconds:
+            took = f" in {seconds(time.monotonic() - running.started)}"
         self.ended[event.status] = self.ended.get(event.status, 0) + 1
         line = Text.assemble(render.status_text(event.status), f" {event.task_id}{took}")
         if event.handoff:

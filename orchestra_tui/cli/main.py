@@ -14,7 +14,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
@@ -30,9 +30,10 @@ from . import help_text, safe
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
     from ..agents.base import Usability
+    from ..engine.driver import Driver
     from ..engine.project import Project
     from ..engine.runner import RunResult
-    from ..engine.scheduler import Scheduler, Summary
+    from ..engine.scheduler import Summary
     from ..models import AgentConfig
     from ..plan import Plan
     from ..store import Store
@@ -146,7 +147,7 @@ def _nearest_project(root: Path) -> Path | None:
 
 def _notes(store: Store, seen: int) -> int:
     """Print the store's repairs and warnings not printed yet (stderr); returns how many have been printed."""
-    lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+    lines = store.notes()
     for line in lines[seen:]:
         typer.echo(line, err=True)
     return len(lines)
@@ -468,11 +469,131 @@ def fail(
 
 
 @app.command()
-def cancel(ctx: typer.Context, task_id: TaskId) -> None:
-    """Cancel a task; its dependants stay blocked until it is retried."""
+def cancel(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Task id or run id.", show_default=False)],
+) -> None:
+    """Cancel a task; its dependants stay blocked until it is retried. A run of it going in any process is
+    stopped (its process group ends) and its output kept."""
+    from ..engine.liveruns import RUN_ID, cancel_run, live_runs
+
     with _project(ctx) as project:
-        entry = project.cancel(task_id)
-        typer.echo(f"{task_id} cancelled (entry {entry.id})")
+        live = [run.run_id for run in live_runs(project.root) if ref in (run.run_id, run.task_id)]
+        if not live and RUN_ID.fullmatch(ref):
+            raise OrchestraError(f"run {ref} is not running")
+        if not live:
+            entry = project.cancel(ref)
+            typer.echo(f"{ref} cancelled (entry {entry.id})")
+            return
+        done = cancel_run(project, live[-1])
+        group = f" (process group {done.stopped})" if done.stopped else ""
+        how = "was stopped" if done.ended else "is being stopped"
+        state = "cancelled" if done.committed else f"{project.status_of(done.task_id).value}"
+        typer.echo(
+            f"{done.task_id} {state}: its run {done.run_id} {how}{group}; output kept in "
+            f"{_output_path(project, done.run_id)}"
+        )
+
+
+@app.command()
+def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The runs going now, whichever process started them: task, agent, pid, start, elapsed, output, owner."""
+    from datetime import UTC, datetime
+
+    from ..engine.liveruns import live_runs
+
+    now = datetime.now(UTC)
+    rows = []
+    for run in live_runs(_plan_dir(ctx)):
+        try:
+            elapsed = round((now - datetime.fromisoformat(run.started)).total_seconds(), 1)
+        except ValueError:
+            elapsed = None
+        rows.append({**run.to_dict(), "elapsed_seconds": elapsed})
+    if as_json:
+        render.emit_json(rows)
+        return
+    if not rows:
+        typer.echo("no run is going")
+        return
+    table = [("TASK", "RUN", "AGENT", "PID", "STARTED", "ELAPSED", "OUTPUT", "OWNER")]
+    for row in rows:
+        table.append(
+            (
+                row["task_id"],
+                row["run_id"],
+                row["agent"],
+                "-" if row["pgid"] is None else str(row["pgid"]),
+                formatting.local_time(row["started"]) if row["started"] else "?",
+                "?" if row["elapsed_seconds"] is None else live_seconds(row["elapsed_seconds"]),
+                f"{row['output_bytes']:,} B",
+                f"{row['owner_pid'] or '?'}@{row['owner_host'] or '?'}",
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+def live_seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {int(value % 60):02d} s"
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Task id (its live or last run) or run id.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing as the run writes, until it ends.")
+    ] = False,
+) -> None:
+    """A run's output, from whichever process runs it (with --follow, as it is written; a task's run about to
+    start in the background is waited for)."""
+    import asyncio
+
+    from ..engine.liveruns import RUN_ID, find_run, next_run
+
+    try:
+        with _project(ctx, reading=True) as project:
+            coming = next_run(project, ref) if follow and not RUN_ID.fullmatch(ref) else None
+            run_id = coming or find_run(project, ref)
+            root = project.root
+        asyncio.run(_print_output(root, run_id, follow))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+async def _print_output(root: Path, run_id: str, follow: bool) -> None:
+    import codecs
+
+    from ..engine.liveruns import OutputTail
+    from ..engine.liveruns import follow as following
+
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    last = "\n"
+
+    def show(data: bytes) -> None:
+        nonlocal last
+        text = decoder.decode(data)
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            last = text[-1]
+
+    if follow:
+        async for chunk in following(root, run_id):
+            show(chunk)
+    else:
+        with OutputTail(root, run_id) as tail:
+            while data := tail.read():
+                show(data)
+    text = decoder.decode(b"", True)
+    if text:
+        sys.stdout.write(text)
+        last = text[-1]
+    if last != "\n" and sys.stdout.isatty():
+        sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 @app.command()
@@ -584,52 +705,115 @@ def run_(
         str | None,
         typer.Option("--until", metavar="ID", help="Stop once this task is done: run only it and the tasks it needs."),
     ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Start the runs in the background and return at once.")
+    ] = False,
 ) -> None:
     """Dispatch ready tasks to their agents until nothing is ready, at most N at once, with live progress.
-    Ctrl-C stops cleanly: the running tasks fail with "cancelled by user" and keep their output."""
+    The runs go on in a process of their own: closing the terminal or killing this command leaves them going
+    (`orchestra ps` lists them). Ctrl-C asks whether to stop them (the default; without a terminal to ask on,
+    they are stopped): they fail with "cancelled by user" and keep their output."""
     import asyncio
 
-    from ..engine.runner import CANCELLED
-    from ..engine.scheduler import Scheduler
+    from ..engine.driver import start_driver
     from . import live
 
     with _project(ctx, actor="scheduler") as project:
         _recovered(project)
-        scheduler = Scheduler(project, parallel=parallel)
         scope: Iterable[str] = project.tasks
         if until is not None:
             project.task(until)  # an unknown id is a one-line error
             scope = project.graph.ancestors(until) | {until}
         total = sum(project.tasks[task_id].status == TaskStatus.PENDING for task_id in scope)
+        driver = start_driver(project.root, parallel=parallel, until=until)
+        if detach:
+            typer.echo(
+                f"started in the background (driver {driver.driver_id}, pid {driver.pid}): `orchestra ps` lists the "
+                "runs, `orchestra logs ID --follow` follows one, `orchestra cancel ID` stops one"
+            )
+            return
         view = live.RunView(project, total)
         try:
-            summary = asyncio.run(_run(scheduler, view, until))
+            asyncio.run(_follow_driver(project, driver, view))
         except KeyboardInterrupt:
-            cancelled = scheduler.summary.cancelled if scheduler.summary else []
-            what = (
-                f"{formatting.id_list(cancelled, 12)} failed: {CANCELLED}, output kept"
-                if cancelled
-                else "nothing was running"
-            )
-            typer.echo(
-                f"interrupted: {what}" + ("; `orchestra retry ID` reopens a task" if cancelled else ""), err=True
-            )
-            raise typer.Exit(130) from None
-        _run_summary(project, summary, until)
+            _interrupted(driver)
+        project.refresh()
+        _run_summary(project, _driver_summary(driver), until)
 
 
-async def _run(scheduler: Scheduler, view: RunView, until: str | None) -> Summary:
+async def _follow_driver(project: Project, driver: Driver, view: RunView) -> None:
+    """Show the driver's runs (read from their files, as any process can) until it has exited."""
     import asyncio
 
-    subscription = scheduler.bus.subscribe()
+    from ..engine.bus import Bus
+    from ..engine.liveruns import POLL, RunWatcher
+
+    bus = Bus()
+    subscription = bus.subscribe()
+    watcher = RunWatcher(project.root, bus, since=driver.driver_id)
     shower = asyncio.create_task(view.follow(subscription))
     try:
-        with _pidfd_child_watcher():
-            return await scheduler.run(until)
+        while driver.alive():
+            watcher.poll()
+            await asyncio.sleep(POLL)
+        watcher.poll()
     finally:
+        watcher.close()
         subscription.close()
         await shower
-        await _close_clients()
+
+
+def _interrupted(driver: Driver) -> None:
+    """Ctrl-C while following: stop the runs (the default, and without a terminal to ask on) or leave them."""
+    from ..engine.runner import CANCELLED
+
+    stop = True
+    if sys.stdin.isatty():
+        try:
+            answer = input("\nStop the runs going? [Y/n] (n leaves them going in the background) ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        stop = answer.strip().lower() not in ("n", "no")
+    if not stop:
+        typer.echo(
+            f"left going in the background (pid {driver.pid}): `orchestra ps` lists the runs, "
+            "`orchestra logs ID --follow` follows one, `orchestra cancel ID` stops one",
+            err=True,
+        )
+        raise typer.Exit(130)
+    try:
+        driver.stop(cancel_runs=True)
+        driver.wait(DRIVER_STOP_WAIT)
+    except KeyboardInterrupt:
+        pass
+    summary = driver.summary() or {}
+    cancelled = summary.get("cancelled") or []
+    what = (
+        f"{formatting.id_list(cancelled, 12)} failed: {CANCELLED}, output kept" if cancelled else "nothing was running"
+    )
+    typer.echo(f"interrupted: {what}" + ("; `orchestra retry ID` reopens a task" if cancelled else ""), err=True)
+    raise typer.Exit(130)
+
+
+DRIVER_STOP_WAIT = 60.0  # seconds Ctrl-C waits for the stopped runs to record their end
+
+
+def _driver_summary(driver: Driver) -> Summary:
+    from ..engine.runner import RunResult
+    from ..engine.scheduler import Summary
+
+    data = driver.summary()
+    if data is None:
+        raise OrchestraError(f"the runs' process ended without a summary; its log is {driver.dir / 'log.txt'}")
+    if str(data.get("status", "")).startswith("error: "):
+        raise OrchestraError(str(data["status"]).removeprefix("error: "))
+    return Summary(
+        results=[RunResult.from_dict(result) for result in data.get("results", [])],
+        cancelled=list(data.get("cancelled", [])),
+        interrupted=list(data.get("interrupted", [])),
+        skipped=list(data.get("skipped", [])),
+        unusable=dict(data.get("unusable", {})),
+    )
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
@@ -664,7 +848,8 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
     failed = summary.failed
     if failed:
         typer.echo(
-            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {formatting.id_list([r.task_id for r in failed], 8)} "
+            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: "
+            f"{formatting.id_list([r.task_id for r in failed], 8)} "
             "(`orchestra list --status failed`; `orchestra retry ID` reopens one)",
             err=True,
         )
@@ -693,36 +878,16 @@ def _output_path(project: Project, run_id: str | None) -> str:
         return str(path)
 
 
-@contextmanager
-def _pidfd_child_watcher() -> Iterator[None]:
-    """On Python 3.11 asyncio watches every subprocess with a thread of its own (about a millisecond each to
-    start on a busy machine: a tenth of ``orchestra run``'s cost per instant task); a Linux pidfd needs none,
-    and is what 3.12 does by default. The previous watcher comes back afterwards."""
-    import asyncio
+def _pidfd_child_watcher() -> AbstractContextManager[None]:
+    from ..engine.loop import pidfd_child_watcher
 
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        yield
-        return
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:  # a kernel or sandbox without pidfds
-        yield
-        return
-    previous = asyncio.get_child_watcher()
-    watcher = asyncio.PidfdChildWatcher()
-    watcher.attach_loop(asyncio.get_running_loop())
-    asyncio.set_child_watcher(watcher)
-    try:
-        yield
-    finally:
-        asyncio.set_child_watcher(previous)
+    return pidfd_child_watcher()
 
 
 async def _close_clients() -> None:
-    """Close the HTTP client the agents opened on this event loop (if any agent used HTTP at all)."""
-    transport = sys.modules.get("orchestra_tui.agents.transport")
-    if transport is not None:
-        await transport.close_http_client()
+    from ..engine.loop import close_clients
+
+    await close_clients()
 
 
 @app.command()

@@ -127,6 +127,14 @@ class EngineError:
     task_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PlanRejected:
+    """The plan file was changed into one that cannot be used; the last valid plan stays in use.
+    ``problems``: every problem, one line each (``FILE:LINE: task ID: field 'F': message``)."""
+
+    problems: tuple[str, ...]
+
+
 Event = (
     HistoryAppended
     | StateReloaded
@@ -137,6 +145,7 @@ Event = (
     | RunRetry
     | RunEnded
     | EngineError
+    | PlanRejected
 )
 
 
@@ -211,10 +220,6 @@ class Subscription:
 
     def __len__(self) -> int:
         return len(self._items)
-
-    def get_nowait(self) -> Event | None:
-        with self._bus._lock:
-            return self._pop() if self._items else None
 
     def drain(self) -> list[Event]:
         """Every event waiting, at once (for consumers that poll at their own refresh rate)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -110,8 +110,7 @@ class Integration:
         return self._git
 
     def branch(self) -> str:
-        settings = self.project.plan.project
-        return settings.integration_branch or f"orchestra/{ref_component(settings.id)}/integration"
+        return branch_name(self.project.plan)
 
     def queue(self) -> MergeQueue:
         if self._queue is None:
@@ -374,12 +373,18 @@ def workspace_view(project: Project, task: AgentTask) -> dict[str, Any]:
     }
 
 
-def integration_branch(project: Project) -> str | None:
+def integration_branch(plan: Plan, meta: Mapping[str, Any]) -> str | None:
     """The integration branch's name once worktree tasks are in use (``report --json``), else None."""
-    settings = project.plan.project
-    if project.store.meta.get(BRANCH_KEY) or settings.workspace == "worktree" or settings.integration_branch:
-        return integration(project).branch()
+    settings = plan.project
+    if meta.get(BRANCH_KEY) or settings.workspace == "worktree" or settings.integration_branch:
+        return branch_name(plan)
     return None
+
+
+def branch_name(plan: Plan) -> str:
+    """``[project] integration_branch``, or ``orchestra/<project-id>/integration``."""
+    settings = plan.project
+    return settings.integration_branch or f"orchestra/{ref_component(settings.id)}/integration"
 
 
 class WorktreeCapError(RunBusyError):

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import errno
-import fcntl
 import json
 import os
 import re
@@ -40,11 +38,13 @@ from ..errors import OrchestraError, TransitionError
 from ..models import TaskStatus
 from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted
 from .project import STATE_DIR, Project
-from .runs import EVENTS_FILE, INTERRUPTED, OUTPUT_FILE, RUNS_DIR, ProcessGroup, runs_dir
+from .runs import EVENTS_FILE, INTERRUPTED, OUTPUT_FILE, RUNS_DIR, ProcessGroup, lock_held, runs_dir
 
 POLL = 0.1  # seconds between two looks at a followed run
 CHUNK = 256 * 1024  # bytes one read returns at most
 BACKLOG = 64 * 1024  # bytes of a run's output so far a watcher publishes when it first sees the run
+SKIP_AFTER = 4 * 1024 * 1024  # a watcher this far behind a run's output jumps to its last BACKLOG bytes
+STOP_WAIT = 5.0  # seconds cancel_run waits for a SIGKILLed group to be gone
 CANCEL_WAIT = 10.0  # seconds cancel_run waits for the run's owner to let go of it
 RUN_ID = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}")
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -70,18 +70,6 @@ def open_run_file(root: Path, run_id: str, name: str) -> int:
     finally:
         for fd in fds:
             os.close(fd)
-
-
-def _held(fd: int) -> bool:
-    """Whether another process holds the (exclusive) live lock of this ``events.jsonl``."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as error:
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return True
-        raise
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    return False
 
 
 def _events(data: bytes) -> list[dict[str, Any]]:
@@ -120,22 +108,31 @@ class LiveRun:
 
 def run_info(root: Path, run_id: str) -> LiveRun | None:
     """The run, when it is live; None when it is over, not begun or not there."""
+    info, live = read_run(root, run_id)
+    return info if live else None
+
+
+def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
+    """The run (None: not there, or not begun: its first line is not written yet) and whether it is live."""
     try:
         fd = open_run_file(root, run_id, EVENTS_FILE)
+    except FileNotFoundError:
+        return None, True  # being made (or left empty): looked at again
     except OSError:
-        return None
+        return None, False
     try:
         data = _read_head(fd)
-        if not data or not _held(fd):  # empty: being made (its owner locks it before its first line)
-            return None
+        if not data:  # being made: its owner locks it before its first line
+            return None, True
+        live = lock_held(fd)
     finally:
         os.close(fd)
     events = _events(data)
     first = next((e for e in events if e.get("event") == "run"), None)
     if first is None:
-        return None
+        return None, live
     group = next((e for e in reversed(events) if e.get("event") == "process"), None)
-    return LiveRun(
+    info = LiveRun(
         run_id,
         str(first.get("task")),
         str(first.get("agent")),
@@ -145,6 +142,7 @@ def run_info(root: Path, run_id: str) -> LiveRun | None:
         first.get("host") if isinstance(first.get("host"), str) else None,
         _size(root, run_id),
     )
+    return info, live
 
 
 def _read_head(fd: int, limit: int = 1 << 20) -> bytes:
@@ -193,6 +191,22 @@ def find_run(project: Project, ref: str) -> str:
     return task.last_run_id
 
 
+def next_run(project: Project, task_id: str, poll: float = POLL) -> str | None:
+    """Wait for a live run of the task, while one may still come: the task is pending or in progress and a
+    driver (engine/driver.py) is alive. Its run id, or None once none can come."""
+    from .driver import live_drivers
+
+    while True:
+        live = [run.run_id for run in live_runs(project.root) if run.task_id == task_id]
+        if live:
+            return live[-1]
+        project.refresh()
+        status = project.task(task_id).status
+        if status not in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS) or not live_drivers(project.root):
+            return None
+        time.sleep(poll)
+
+
 # ------------------------------------------------------------------------------------ reading
 
 
@@ -214,6 +228,12 @@ class OutputTail:
         data = os.pread(self._fd, limit, self.offset)
         self.offset += len(data)
         return data
+
+    def size(self) -> int:
+        """The file's size now (0 while it does not exist)."""
+        if self._fd is None:
+            self.read(0)
+        return 0 if self._fd is None else os.fstat(self._fd).st_size
 
     def close(self) -> None:
         if self._fd is not None:
@@ -283,7 +303,7 @@ def _stop_group(root: Path, run_id: str) -> int | None:
     except OSError:
         return None
     try:
-        if not _held(fd):
+        if not lock_held(fd):
             return None
         events = _events(_read_head(fd))
     finally:
@@ -292,7 +312,12 @@ def _stop_group(root: Path, run_id: str) -> int | None:
     group = ProcessGroup.from_dict(record)
     if group is None or not is_live(root, run_id):
         return None
-    return group.pgid if group.stop() else None
+    if not group.stop():
+        return None
+    deadline = time.monotonic() + STOP_WAIT
+    while group.alive() and time.monotonic() < deadline:  # SIGKILL sent: bounded wait for it to land
+        time.sleep(0.02)
+    return group.pgid
 
 
 # ------------------------------------------------------------------------------------ a bus for all
@@ -312,10 +337,20 @@ class RunWatcher:
     left out: the runner publishes them). Call :meth:`poll` on a timer, or ``await`` :meth:`watch`.
 
     On first sight a run's last ``backlog`` bytes of output are published, then what it writes; when it ends,
-    ``RunEnded`` with the task's status after it (``interrupted`` when it died without a word)."""
+    ``RunEnded`` with the task's status after it (``interrupted`` when it died without a word). Runs with ids
+    from ``since`` on (a run id, or a driver's id) that began and ended between two polls are published too
+    (start, output, end), so a follower misses none of the runs it started."""
 
-    def __init__(self, root: Path, bus: Bus, *, backlog: int = BACKLOG, exclude_pid: int | None = None) -> None:
-        self.root, self.bus, self.backlog = root, bus, backlog
+    def __init__(
+        self,
+        root: Path,
+        bus: Bus,
+        *,
+        backlog: int = BACKLOG,
+        exclude_pid: int | None = None,
+        since: str | None = None,
+    ) -> None:
+        self.root, self.bus, self.backlog, self.since = root, bus, backlog, since
         self.exclude_pid = os.getpid() if exclude_pid is None else exclude_pid
         self.runs: dict[str, _Watched] = {}
         self._seen: set[str] = set()
@@ -329,10 +364,11 @@ class RunWatcher:
             self._follow(run_id)
 
     def _discover(self, run_id: str) -> None:
-        info = run_info(self.root, run_id)
-        if info is None:
-            if _has_events(self.root, run_id):
-                self._seen.add(run_id)  # over (or not ours to follow); an empty one is being made: look again
+        info, live = read_run(self.root, run_id)
+        recent = self.since is not None and run_id >= self.since
+        if info is None or not (live or recent):
+            if not live:
+                self._seen.add(run_id)  # over, or not a run; one being made is looked at again
             return
         self._seen.add(run_id)
         if info.owner_pid == self.exclude_pid:
@@ -342,6 +378,8 @@ class RunWatcher:
             info, OutputTail(self.root, run_id, offset), OutputTail(self.root, run_id, 0, EVENTS_FILE)
         )
         self.bus.publish(RunStarted(run_id, info.task_id, info.agent))
+        if not live:
+            self._follow(run_id)
 
     def _follow(self, run_id: str) -> None:
         watched = self.runs[run_id]
@@ -369,7 +407,13 @@ class RunWatcher:
         )
 
     def _publish_output(self, watched: _Watched, final: bool = False) -> None:
-        while data := watched.output.read():
+        """What the run wrote since the last look; when it is more than ``SKIP_AFTER`` bytes ahead (a run writing
+        faster than a face can show), only its last ``backlog`` bytes: memory stays bounded, output.txt has all."""
+        tail = watched.output
+        if tail.size() - tail.offset > SKIP_AFTER:
+            tail.offset = tail.size() - self.backlog
+            watched.decoder.reset()
+        while data := tail.read():
             text = watched.decoder.decode(data)
             if text:
                 self.bus.publish(RunOutput(watched.info.run_id, watched.info.task_id, text))
@@ -417,14 +461,3 @@ class RunWatcher:
 
     def following(self) -> Iterable[LiveRun]:
         return [watched.info for watched in self.runs.values()]
-
-
-def _has_events(root: Path, run_id: str) -> bool:
-    try:
-        fd = open_run_file(root, run_id, EVENTS_FILE)
-    except OSError:
-        return True  # nothing to follow there, ever
-    try:
-        return os.fstat(fd).st_size > 0
-    finally:
-        os.close(fd)

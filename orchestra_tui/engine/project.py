@@ -527,7 +527,8 @@ class Project:
             suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)
             hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
             raise TransitionError(
-                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have their own actions"
+                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have "
+                "their own actions"
             )
 
         def compute() -> Mutation | None:
@@ -554,7 +555,8 @@ class Project:
             dependants = self.graph.dependents(task_id)
             if dependants:
                 raise TransitionError(
-                    f"cannot remove {task_id}: {', '.join(dependants)} depend{'s' if len(dependants) == 1 else ''} on it"
+                    f"cannot remove {task_id}: {', '.join(dependants)} "
+                    f"depend{'s' if len(dependants) == 1 else ''} on it"
                 )
             return Mutation([diff_record(task_id, old, None)], "remove", f"{task_id} removed", {"tasks": [task_id]})
 
@@ -588,7 +590,21 @@ class Project:
         records, _meta = self.store.state_at(self.entry(ref).seq)
         wanted = self._plan_records(records) if self.plan.path is not None else records
         self._check_graph(wanted)
-        return diff_tasks(self.store.tasks, wanted)
+        return diff_tasks(self.store.tasks, self._without_phantoms(wanted))
+
+    def _without_phantoms(self, records: dict[str, Record]) -> dict[str, Record]:
+        """``records`` with every task that would be in progress in a run that is not live failed ``interrupted``
+        (in the same entry): going back to a moment a task was running never shows it running with nothing
+        running. A task started by hand (no run) or still in its live run stays in progress."""
+        from .runs import INTERRUPTED, is_interrupted
+
+        result = dict(records)
+        for task_id, record in records.items():
+            if record.get("status") == TaskStatus.IN_PROGRESS.value and is_interrupted(
+                self.root, task_id, record.get("last_run_id"), int(record.get("attempts") or 0)
+            ):
+                result[task_id] = transitions.fail(record, INTERRUPTED)
+        return result
 
     def rollback(
         self, ref: str | int, *, action: str = "rollback", extra: Mapping[str, Any] | None = None

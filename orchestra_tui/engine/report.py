@@ -6,16 +6,31 @@ Token counts and costs are sums of what is known: ``null`` when no task knows it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
+from ..graph import TaskGraph
 from ..models import AgentTask, utcnow
+from ..plan import Plan
+from ..store import Store
 
-if TYPE_CHECKING:
-    from .project import Project
+
+class Reported(Protocol):
+    """What the report reads of a project (``Project`` is one; no import of it, so no cycle)."""
+
+    @property
+    def graph(self) -> TaskGraph: ...
+    @property
+    def tasks(self) -> Mapping[str, AgentTask]: ...
+    @property
+    def plan(self) -> Plan: ...
+    @property
+    def store(self) -> Store: ...
+    def agent_of(self, task: AgentTask) -> str: ...
+    def planning_totals(self) -> dict[str, Any] | None: ...
 
 
-def build_report(project: Project) -> dict[str, Any]:
+def build_report(project: Reported) -> dict[str, Any]:
     from .integration import integration_branch
 
     graph, tasks = project.graph, project.tasks
@@ -58,7 +73,7 @@ def build_report(project: Project) -> dict[str, Any]:
         **usage_totals(tasks.values(), digits=4),
         "planning": project.planning_totals(),
         "history_entries": project.store.seq,
-        "integration_branch": integration_branch(project),
+        "integration_branch": integration_branch(project.plan, project.store.meta),
         "timestamp": utcnow().isoformat(timespec="seconds"),
     }
 

@@ -85,6 +85,18 @@ class RunResult:
     def duration_seconds(self) -> float:
         return (self.completed_at - self.started_at).total_seconds()
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """Back from :meth:`to_dict` (the driver's summary; ``output`` may be left out)."""
+        return cls(
+            **{name: data.get(name) for name in ("task_id", "agent", "status", "run_id", "error")},
+            **{name: data.get(name) for name in ("input_tokens", "output_tokens", "cost_usd")},
+            output=data.get("output") or "",
+            handoff=bool(data.get("handoff")),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            completed_at=datetime.fromisoformat(data["completed_at"]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "task_id": self.task_id,
@@ -453,7 +465,8 @@ class Runner:
                 fields["worktree"] = self._ended_worktree(run)
             usage = outcome.usage
             detail = (
-                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}"
+                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, "
+                f"{format_cost(outcome.cost)}"
                 if fields
                 else ""
             )

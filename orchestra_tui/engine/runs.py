@@ -19,8 +19,7 @@ leaves them going. Whoever takes a task's lock next (a new run of it, or recover
 file names; if that very group is still alive (same boot, same leader start time, or, with the leader
 gone, members of the same session started no earlier) it is stopped, SIGTERM then SIGKILL, before
 anything else happens: never two copies of a task. The lock being free is what says the owner is dead,
-so a live run's group is never touched, and a reused pid never matches. (Issue 10's detached runs will
-re-adopt such a group here instead of stopping it.)
+so a live run's group is never touched, and a reused pid never matches.
 
 Interrupted runs: :func:`recover_interrupted` fails (reason ``interrupted``) every ``in_progress`` task
 whose current attempt is a run whose lock nobody holds, after stopping what is left of its processes. A
@@ -44,13 +43,34 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
+from ..plan.outputs import STATE_DIR
 from ..redaction import redact_tree
 from ..store import fsio
-from .project import STATE_DIR, Project
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..models import AgentTask
+    from ..store import Entry
+
+
+class _Recovering(Protocol):
+    """What recovery needs of an open project (``Project``; not imported: the project imports this module)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def tasks(self) -> Mapping[str, AgentTask]: ...
+
+    def refresh(self) -> bool: ...
+
+    def fail(self, task_id: str, reason: str) -> Entry: ...
+
 
 RUNS_DIR = "runs"
 LOCKS_DIR = "run-locks"
@@ -285,7 +305,7 @@ class RunLog:
 
     def _write(self, fd: int, data: bytes, name: str) -> None:
         try:
-            _write_all(fd, data)
+            fsio.write_all(fd, data)
         except OSError as error:  # disk full, file too large: one line, not a traceback
             raise OrchestraError(fsio.describe_os_error(error, self.dir / name)) from None
 
@@ -306,10 +326,17 @@ class RunLog:
             self.task_lock.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def lock_held(fd: int) -> bool:
+    """Whether another process holds an exclusive ``flock`` on the file of ``fd`` (a shared one is taken and
+    dropped at once to find out: only ever do this on a file whose owner locked it before writing to it)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
 
 
 def is_live(root: Path, run_id: str) -> bool:
@@ -433,7 +460,7 @@ def is_interrupted(root: Path, task_id: str, run_id: str | None, attempts: int) 
     return not started or started[-1] == attempts
 
 
-def recover_interrupted(project: Project) -> list[str]:
+def recover_interrupted(project: _Recovering) -> list[str]:
     """Fail, with reason ``interrupted``, every task whose run died while it was in progress; returns their ids.
 
     Called where orchestra starts running things (``execute``, ``run``, ``execute_task``, the TUI), not on

@@ -12,6 +12,11 @@ a `fail`/`retry`/`undo` of its task), which ``run()`` then leaves alone until it
 again on its next press); one whose agent cannot be found fails with that reason. A task its
 agent cannot run (``usable.why_not``: a key not set, a shell task without commands) is never started:
 ``dispatch`` refuses it with the reason, ``fill`` and ``run`` leave it ready and say why (``unusable``).
+
+While runs go, ``run`` looks at the journal every :data:`WATCH` seconds: a job whose task moved on elsewhere
+(cancelled by ``orchestra cancel`` or another face, failed, retried, undone, rolled back) is stopped
+(:meth:`Scheduler.drop_superseded`) and not started again by that ``run``. :meth:`Scheduler.hold` stops
+dispatching (the autopilot switched off; the driver's SIGUSR1): the runs going finish, then ``run`` returns.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Scheduler:
         self.checks = agents is None and runner is None  # the plan's own agents: checked before a start
         self._busy: set[str] = set()  # ready tasks refused because a run of them is live elsewhere
         self._dropped: set[str] = set()  # jobs cancelled because their task moved on elsewhere
+        self.holding = False  # set by ``hold``: nothing more is dispatched
 
     # -- dispatching ----------------------------------------------------------------------------------
 
@@ -199,13 +205,20 @@ class Scheduler:
                 continue
             if task_id not in self._dropped:
                 self._dropped.add(task_id)
+                self._busy.add(task_id)  # not started again by this ``run`` (a rollback made it ready again)
                 job.cancel()
                 dropped.append(task_id)
         return dropped
 
+    def hold(self) -> None:
+        """Dispatch nothing more (the autopilot switched off): the runs going finish, then ``run`` returns."""
+        self.holding = True
+
     def _fill(self, allowed: set[str] | None) -> list[str]:
         self.project.refresh()
         self.drop_superseded()
+        if self.holding:
+            return []
         self.unusable = {}
         started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
         for task_id in started:
@@ -214,14 +227,31 @@ class Scheduler:
 
     # -- the headless loop ----------------------------------------------------------------------------
 
-    async def run(self, until: str | None = None) -> Summary:
-        """Dispatch until nothing is ready and nothing runs. ``until``: only that task and what it needs."""
+    async def run(self, until: str | None = None, only: set[str] | None = None) -> Summary:
+        """Dispatch until nothing is ready and nothing runs. ``until``: only that task and what it needs;
+        ``only``: only these tasks. Cancelling it cancels every run (each task fails ``cancelled by user``)."""
         summary = self.summary = Summary(interrupted=recover_interrupted(self.project))
-        self._skipped, self._busy = set(), set()
         allowed = None
         if until is not None:
             self.project.task(until)  # an unknown id is a one-line error
             allowed = self.project.graph.ancestors(until) | {until}
+        if only is not None:
+            allowed = only if allowed is None else allowed & only
+        try:
+            await self.drive(allowed, summary)
+        except BaseException:
+            summary.cancelled = await self.cancel_all(summary.results)
+            raise
+        return summary
+
+    async def drive(self, allowed: set[str] | None = None, summary: Summary | None = None) -> Summary:
+        """The driving loop ``run`` and the TUI's autopilot share: dispatch ready tasks (among ``allowed``) up to
+        ``parallel`` whenever a slot is free, until nothing is ready and no job of this scheduler runs.
+
+        Cancelling it only stops the dispatching: the runs going carry on (``run`` cancels them itself). Jobs
+        started meanwhile by :meth:`dispatch` or :meth:`fill` are waited for too."""
+        summary = summary if summary is not None else Summary()
+        self._skipped, self._busy = set(), set()
         try:
             while True:
                 self._fill(allowed)
@@ -232,16 +262,13 @@ class Scheduler:
                     self.jobs.values(), timeout=WATCH, return_when=asyncio.FIRST_COMPLETED
                 )
                 for job in done:
-                    result = job.result()
+                    result = None if job.cancelled() else job.result()
                     for task_id, known in list(self.jobs.items()):  # its done callback may not have run yet
                         if known is job:
                             self._forget(task_id, job)
                     if result is not None:
                         summary.results.append(result)
                         self._busy.clear()  # a run that ended may have freed what a busy task waited for (a worktree)
-        except BaseException:
-            summary.cancelled = await self.cancel_all(summary.results)
-            raise
         finally:
             summary.skipped = sorted(self._skipped)
         return summary

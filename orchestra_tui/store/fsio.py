@@ -99,7 +99,7 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
-        if written == 0:  # pragma: no cover - the kernel reports ENOSPC instead on Linux
+        if written == 0:  # the kernel reports ENOSPC instead on Linux; a write taking nothing must not loop
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view = view[written:]
 

@@ -32,11 +32,14 @@ from textual.worker import Worker, WorkerState
 from .. import formatting
 from ..display import one_line, printable
 from ..engine import next_step
-from ..engine.bus import EngineError, RunEnded, RunRetry, RunStarted
+from ..engine.attention import needs_person
+from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
+from ..engine.liveruns import POLL
 from ..engine.planning import as_subtasks
-from ..engine.runner import CANCELLED
+from ..engine.scheduler import Summary
 from ..errors import OrchestraError
 from . import bindings, screenshots
+from .alerts import Alerts, NotifyConfig
 from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
 from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
     from ..engine.project import Project
 
 REFRESH = 0.25  # seconds between two looks at the journal for other processes' changes
+RUN_WATCH = POLL  # seconds between two looks at the runs other processes own (their output)
 PROPOSAL_LINES = 12  # proposed tasks listed in the question before "and N more"
 VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline", "table": "Table"}
 _REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo", "diff"})  # -> action_*
@@ -106,6 +110,8 @@ class OrchestraApp(App[None]):
         self.selected: str | None = None
         self.view = "board"
         self._stale: set[str] = set()  # views to redraw in full when next shown
+        self.autopilot: Worker[Summary] | None = None  # the autopilot's driving loop while it is on
+        self.alerts = Alerts(settings.notify or NotifyConfig())
         self._header_due = False
 
     # -- building -------------------------------------------------------------------------------------
@@ -147,6 +153,8 @@ class OrchestraApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.run_worker(self.session.forward(self.post_message), name="engine events", exit_on_error=False)
         self.set_interval(REFRESH, self._poll)
+        self.set_interval(RUN_WATCH, self._watch_runs)
+        self._watch_runs()  # the runs going elsewhere, with their text so far, from the first frame
         self.call_after_refresh(_calm_collector)
         order = project.graph.topological_order()
         self.selected = self.session.next_task() or (order[0] if order else None)
@@ -200,6 +208,12 @@ class OrchestraApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.show_error(event.worker.error)
+        if event.worker.name == "autopilot" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self._autopilot_ended(event.worker)
+
+    def _watch_runs(self) -> None:
+        with self._guard():
+            self.session.watch_runs()
 
     def _poll(self) -> None:
         with self._guard():
@@ -228,7 +242,8 @@ class OrchestraApp(App[None]):
         name = one_line(project.plan.project.name or project.plan.project.id)
         keys = {binding.action: self.keys_of(binding) for binding in bindings.BINDINGS}
         tabs = [(view, keys[f"view('{view}')"], VIEW_TITLES[view]) for view in self.views]
-        self.main.query_one(ProjectHeader).show(name, self.session.figures(), tabs, self.view)
+        header = self.main.query_one(ProjectHeader)
+        header.show(name, self.session.figures(), tabs, self.view, autopilot=self.autopilot is not None)
 
     def _draw_detail(self) -> None:
         runs = self.session.runs_of(self.selected) if self.selected in self.session.project.tasks else []
@@ -252,12 +267,15 @@ class OrchestraApp(App[None]):
                     output.show(event.task_id)
             elif isinstance(event, RunEnded):
                 output.run_ended(event.run_id, event.task_id, event.status, event.error)
-                if event.error and event.error != CANCELLED:  # a cancel was asked for here
-                    self.notify(f"{event.task_id} failed: {event.error}", severity="error", timeout=10, markup=False)
+                call = needs_person(event)
+                if call is not None:
+                    self.alerts.call(self, call, "error" if event.error else "information")
             elif isinstance(event, RunRetry):
                 self.notify(f"{event.task_id}: {event.retrying}: {event.reason}", severity="warning", markup=False)
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=10, markup=False)
+            elif isinstance(event, PlanRejected):
+                self.notify(plan_rejected_text(event.problems), severity="error", timeout=15, markup=False)
         if not self._header_due:  # usage comes often while runs stream: one redraw per frame
             self._header_due = True
             self.call_after_refresh(self._draw_header_due)
@@ -344,6 +362,34 @@ class OrchestraApp(App[None]):
         elif not unusable:
             self.notify(next_step.next_line(self.session.project), markup=False)
 
+    def action_autopilot(self) -> None:
+        """``A``: switch the autopilot on (the engine's driving loop, as ``orchestra run``) or off (the runs going
+        carry on; only the dispatching stops)."""
+        if self.autopilot is not None:
+            self.autopilot.cancel()
+            self.autopilot = None
+            self.notify("autopilot off: the runs going carry on")
+        else:
+            self.autopilot = self.run_worker(
+                self.session.drive(), name="autopilot", group="autopilot", exit_on_error=False
+            )
+            self.notify("autopilot on: ready tasks are dispatched until none is left (A stops it)")
+        self._draw_header()
+
+    def _autopilot_ended(self, worker: Worker[Summary]) -> None:
+        """The autopilot's loop ended on its own: say what it did and what is left (a person is needed now)."""
+        if worker is not self.autopilot:
+            return
+        self.autopilot = None
+        self._draw_header()
+        summary = worker.result
+        if worker.state != WorkerState.SUCCESS or summary is None:
+            return
+        for task_id, reason in list(summary.unusable.items())[:3]:
+            self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
+        line = f"autopilot done: {autopilot_line(summary)}; {next_step.next_line(self.session.project)}"
+        self.alerts.call(self, line, "information")
+
     @work(group="actions", exit_on_error=False)
     async def action_complete(self, task_id: str | None = None) -> None:
         self.session.complete(task_id or self._target())
@@ -361,8 +407,12 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_cancel(self, task_id: str | None = None) -> None:
         target = task_id or self._target()
-        if self.session.running_here(target):
-            question = ConfirmDialog(f"Stop the run of {target} and cancel the task?", "Its output so far is kept.")
+        elsewhere = self.session.running_elsewhere(target)
+        if self.session.running_here(target) or elsewhere is not None:
+            owner = "" if elsewhere is None else f" (run by another process, pid {elsewhere.owner_pid or '?'})"
+            question = ConfirmDialog(
+                f"Stop the run of {target}{owner} and cancel the task?", "Its output so far is kept."
+            )
             if not await self.push_screen_wait(question):
                 return
         await self.session.cancel(target)
@@ -662,6 +712,29 @@ class OrchestraApp(App[None]):
         with self._guard():
             self.settings = self.settings.model_copy(update={"theme": theme.name})
             save_config(self.settings_dir, self.settings)
+
+
+PLAN_PROBLEMS_SHOWN = 5  # lines of a rejected plan's problems in its notification (`orchestra validate` lists all)
+
+
+def plan_rejected_text(problems: tuple[str, ...]) -> str:
+    """The notification for a plan edit that cannot be used: the last valid plan stays on show."""
+    more = len(problems) - PLAN_PROBLEMS_SHOWN
+    lines = [
+        *problems[:PLAN_PROBLEMS_SHOWN],
+        *([f"… and {more} more (orchestra validate lists them)"] if more > 0 else []),
+    ]
+    return "the plan was not taken up, the last valid one stays on show:\n" + "\n".join(lines)
+
+
+def autopilot_line(summary: Summary) -> str:
+    """What one autopilot drive did: ``7 runs: 6 completed, 1 failed``."""
+    counts: dict[str, int] = {}
+    for result in summary.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    runs = len(summary.results)
+    detail = ", ".join(f"{number} {status}" for status, number in sorted(counts.items()))
+    return f"{runs} run{'s' * (runs != 1)}" + (f": {detail}" if detail else "")
 
 
 FULL_COLLECTION_EVERY = 100  # young collections between two full ones (Python's default: 10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-VIEWS = ("board", "dag", "timeline", "table")
 TASK_ACTIONS = frozenset(
     {"dispatch", "dispatch_all", "complete", "fail", "cancel", "retry", "next", "filter", "open_task", "edit"}
 )
@@ -17,6 +16,7 @@ TASK_ACTIONS = frozenset(
 BINDINGS: list[Binding] = [
     Binding("d", "dispatch", "Dispatch", id="dispatch"),
     Binding("a", "dispatch_all", "Dispatch ready", id="dispatch_all"),
+    Binding("A", "autopilot", "Run until done", id="autopilot", show=False),
     Binding("c", "complete", "Complete", id="complete"),
     Binding("f", "fail", "Fail", id="fail"),
     Binding("x", "cancel", "Cancel", id="cancel"),
@@ -43,6 +43,7 @@ BINDINGS: list[Binding] = [
 HELP: dict[str, str] = {
     "dispatch": "Run the selected ready task with its agent; its output streams into a pane",
     "dispatch_all": "Run ready tasks in recommended order, up to the plan's parallel_max at once",
+    "autopilot": "Autopilot: keep dispatching ready tasks up to parallel_max until none is ready (A again stops it)",
     "complete": "Mark the selected task completed (accepts a task in review)",
     "fail": "Mark the selected task failed, with a reason",
     "cancel": "Cancel the selected task (and stop its run)",

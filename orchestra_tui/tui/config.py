@@ -9,6 +9,10 @@
     dispatch = "ctrl+d"
     quit = "q,ctrl+q"
 
+    [notify]                   # when a person is needed (tui/alerts.py): a toast always, and
+    bell = false               # the terminal bell
+    desktop = "auto"           # an OSC 9 desktop notification: "auto" (a terminal known to show it), "on", "off"
+
 The directory is ``$ORCHESTRA_CONFIG_DIR`` when set (tests point it at a temporary one), else
 platformdirs' user config directory for ``orchestra`` (``userconfig.py``, which also reads ``allow_env``).
 """
@@ -23,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ..errors import OrchestraError
 from ..store import fsio
 from ..userconfig import CONFIG_ENV, CONFIG_FILE, config_home, read_config
+from .alerts import NotifyConfig
 
 __all__ = ["CONFIG_ENV", "CONFIG_FILE", "TuiConfig", "config_home", "load_config", "save_config"]
 
@@ -34,6 +39,7 @@ class TuiConfig(BaseModel):
     keymap: dict[str, str] = {}
     table_sort: str | None = None  # the table view's sort column, remembered
     table_reverse: bool | None = None
+    notify: NotifyConfig | None = None  # None: the defaults, and nothing written back
     screenshots: str | None = None  # the folder screenshots go to (default: the project's .orchestra/screenshots/)
     allow_env: list[str] | None = None  # read by the core (userconfig.py); kept when the theme is remembered
 

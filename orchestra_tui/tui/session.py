@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 
-from ..agents.base import Agent
+from ..agents.base import Agent, close_http_clients
 from ..engine import transitions
 from ..engine.bus import (
     Bus,
@@ -33,13 +32,15 @@ from ..engine.bus import (
     TaskChanged,
 )
 from ..engine.integration import integration
+from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_run, run_info
 from ..engine.plan_edit import write_plan
+from ..engine.plan_watch import PlanWatch
 from ..engine.planning import Draft, Spend, draft, expand_prompt, plan_prompt, read_document
 from ..engine.project import Project
 from ..engine.review import TaskDiff, task_diff
 from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
-from ..engine.scheduler import Scheduler
+from ..engine.scheduler import Scheduler, Summary
 from ..errors import OrchestraError, TransitionError
 from ..models import AgentTask, TaskStatus
 from ..plan import PLAN_FILE, load_plan
@@ -67,6 +68,8 @@ class Session:
         with project.quietly():  # opening the app sends nothing (docs/ARCHITECTURE.md C13)
             self.recovered = recover_interrupted(project)
         self.runs = RunIndex(project.root)
+        self.plan_watch = PlanWatch(project, self.bus)
+        self.watcher = RunWatcher(project.root, self.bus)  # runs other processes own, on the same bus
 
     @classmethod
     def open(
@@ -135,13 +138,20 @@ class Session:
         return started + outputs + others + tail
 
     def refresh(self) -> bool:
-        """Catch up with other processes (a stat of the journal when nothing changed)."""
-        return self.project.refresh()
+        """Catch up with other processes and with the plan file (a stat of the journal and of the plan files
+        when nothing changed); an edit of the plan is synced, a bad one published as ``PlanRejected``."""
+        caught_up = self.project.refresh()
+        self.scheduler.drop_superseded()  # a run of ours cancelled (or its task moved on) elsewhere stops here
+        return self.plan_watch.check() or caught_up
+
+    def watch_runs(self) -> None:
+        """One look at the runs other processes own: their start, output (the text so far on first sight),
+        retries and end are published on the bus like this process's own."""
+        self.watcher.poll()
 
     def new_notes(self) -> list[str]:
         """The store's repairs and warnings not yet returned (damage found on open or while catching up)."""
-        store = self.project.store
-        lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+        lines = self.project.store.notes()
         fresh, self._notes_seen = lines[self._notes_seen :], len(lines)
         return fresh
 
@@ -161,6 +171,12 @@ class Session:
         for task_id in started:
             self._watch(self.scheduler.jobs[task_id], task_id)
         return started
+
+    async def drive(self) -> Summary:
+        """The autopilot: the engine's driving loop (``Scheduler.drive``), dispatching ready tasks up to
+        ``parallel_max`` until none is ready and none of this app's runs goes. Cancelling it stops the
+        dispatching only; the runs going carry on."""
+        return await self.scheduler.drive()
 
     def _watch(self, job: asyncio.Task[RunResult | None], task_id: str) -> None:
         """A job that raises (its final commit failed) becomes an ``EngineError`` on the bus."""
@@ -189,8 +205,22 @@ class Session:
         self._refuse_live(task_id, "fail")
         return self.project.fail(task_id, reason)
 
-    async def cancel(self, task_id: str) -> Entry:
-        """Cancel the task; a run of it going here is stopped first (its output is kept)."""
+    def running_elsewhere(self, task_id: str) -> LiveRun | None:
+        """The task's live run when another process owns it."""
+        task = self.project.tasks.get(task_id)
+        if task is None or task.status != TaskStatus.IN_PROGRESS or not task.last_run_id or self.running_here(task_id):
+            return None
+        return run_info(self.project.root, task.last_run_id)
+
+    async def cancel(self, task_id: str) -> Entry | Cancelled:
+        """Cancel the task; a run of it going here is stopped first (its output is kept). A run another process
+        owns is cancelled through the engine (``liveruns.cancel_run``: the task is cancelled, then its recorded
+        process group stopped), in a thread with a project handle of its own, since it waits for the group."""
+        elsewhere = self.running_elsewhere(task_id)
+        if elsewhere is not None:
+            cancelled = await asyncio.to_thread(_cancel_elsewhere, self.project.root, elsewhere.run_id)
+            self.refresh()
+            return cancelled
         await self.scheduler.cancel(task_id)
         return self.project.cancel(task_id)
 
@@ -286,9 +316,14 @@ class Session:
         """Cancel the runs going (each task fails ``cancelled by user`` and keeps its output), then close."""
         try:
             await self.scheduler.cancel_all()
-            transport = sys.modules.get("orchestra_tui.agents.transport")
-            if transport is not None:
-                await transport.close_http_client()
+            await close_http_clients()
         finally:
+            self.watcher.close()
             self.subscription.close()
             self.project.close()
+
+
+def _cancel_elsewhere(root: Path, run_id: str) -> Cancelled:
+    """``cancel_run`` through a project opened for it (its commit and waits stay off the app's thread)."""
+    with Project.open(root, actor="tui") as project:
+        return cancel_run(project, run_id)

@@ -232,6 +232,31 @@ async def test_closing_a_running_child_escalates_to_sigkill_for_a_group_ignoring
     assert my_zombies() == []
 
 
+async def test_a_process_is_started_off_the_event_loop_and_reaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fork/exec runs in a worker thread (the loop serves other runs meanwhile); the exit is still seen and reaped."""
+    import threading
+
+    from orchestra_tui.agents import process as process_module
+
+    threads: list[int] = []
+    real = process_module._popen
+
+    def recording(*args: object) -> object:
+        threads.append(threading.get_ident())
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(process_module, "_popen", recording)
+    child = await spawn(["/bin/sh", "-c", "echo out; exit 3"], cwd=tmp_path, env=os.environ, limits=Limits(None, None))
+    async with asyncio.timeout(10):
+        assert b"".join([chunk async for chunk in child.output()]) == b"out\n"
+        assert await child.wait() == 3
+        await child.close()
+    assert threads and threads[0] != threading.get_ident()
+    assert my_zombies() == []
+
+
 # ---------------------------------------------------------------- cli: fixtures and scripts
 
 CLAUDE_SESSION = "e8889acf-6dba-4e5d-8f4e-7a3c2b1d9f00"
@@ -360,7 +385,8 @@ CODEX_LINES = [
     },
     {
         "type": "error",
-        "message": "Reconnecting... 1/5 (stream disconnected before completion: websocket closed by server before response.completed)",
+        "message": "Reconnecting... 1/5 (stream disconnected before completion: websocket closed by server "
+        "before response.completed)",
     },
     {"type": "item.completed", "item": {"id": "item_2", "type": "agent_message", "text": "I looked around."}},
     {"type": "item.completed", "item": {"id": "item_3", "type": "agent_message", "text": "Done: a.py exists."}},

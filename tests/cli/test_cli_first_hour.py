@@ -87,7 +87,8 @@ def test_texts_read_right(tmp_path: Path) -> None:
 def test_version_and_help_import_none_of_the_heavy_libraries(args: list[str]) -> None:
     """Item 12: what `orchestra --version` and `orchestra --help` load (the figures are in bench/bench_tui.py)."""
     script = (
-        "import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept "
+        "SystemExit:\n    pass\n"
         "heavy = ('textual', 'httpx', 'pydantic', 'networkx', 'orchestra_tui.engine', 'orchestra_tui.store',"
         " 'orchestra_tui.models', 'orchestra_tui.graph', 'orchestra_tui.plan')\n"
         "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)"
@@ -121,3 +122,13 @@ def test_help_names_arguments_in_capitals_and_gives_flags_no_type(
 def test_a_missing_argument_is_named_as_the_help_names_it() -> None:
     result = runner.invoke(app, ["show"])
     assert result.exit_code == 2 and "Missing argument 'TASK_ID'" in result.stderr
+
+
+def test_the_app_and_the_commands_start_without_networkx() -> None:
+    """Issue 15 item 3 / issue 14 item 12: networkx (~90 ms) only names the cycles of a broken plan."""
+    script = (
+        "import sys\nimport orchestra_tui.tui.app, orchestra_tui.engine.project, orchestra_tui.dag_layout\n"
+        "print(' '.join(m for m in ('networkx', 'httpx') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr

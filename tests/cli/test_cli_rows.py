@@ -15,6 +15,7 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich import box
@@ -140,3 +141,15 @@ def test_a_short_list_or_a_pipe_is_never_paged(tmp_path: Path) -> None:
         env=os.environ | {"PAGER": pager, "FORCE_COLOR": "1"},
     )
     assert "T39" in piped.stdout and not paged.exists()
+
+
+def test_which_pager(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ORCHESTRA_PAGER", raising=False)
+    monkeypatch.delenv("PAGER", raising=False)
+    assert rows._pager_command() == ["less"]
+    monkeypatch.setenv("PAGER", "most -s")
+    assert rows._pager_command() == ["most", "-s"]
+    monkeypatch.setenv("ORCHESTRA_PAGER", "cat")
+    assert rows._pager_command() is None
+    monkeypatch.setenv("ORCHESTRA_PAGER", "")
+    assert rows._pager_command() is None

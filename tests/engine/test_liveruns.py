@@ -64,7 +64,8 @@ def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Pat
     owner = start_run(tmp_path)
     try:
         [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "the run is live with its group")
-        assert (run.task_id, run.agent, run.owner_pid) == ("L", "shell", owner.pid)
+        assert (run.task_id, run.agent) == ("L", "shell")
+        assert run.owner_pid not in (None, owner.pid, os.getpid())  # the driver `orchestra run` started
         assert run.owner_host and run.started.startswith("20")
 
         async def read_until_two() -> bytes:
@@ -80,7 +81,7 @@ def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Pat
             assert find_run(project, "L") == run.run_id
             done = cancel_run(project, run.run_id)
             assert done.committed and done.ended and done.stopped == run.pgid
-            assert gone(run.pgid)
+            wait_for(lambda: gone(run.pgid), "the group is gone", 10)
             project.refresh()
             assert project.task("L").status == "cancelled"
         assert (run_dir(tmp_path, run.run_id) / OUTPUT_FILE).read_bytes() == b"hello\ntwo\n"

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from pathlib import Path
 
+import pytest
+
 from orchestra_tui.engine.project import BOARD_STATUSES, Project
 from orchestra_tui.engine.runner import Runner
 from orchestra_tui.engine.runs import RunIndex, RunLog, RunSummary, new_run_id, run_dir
+from orchestra_tui.errors import OrchestraError
 
 from ..helpers.plans import task_block, write_plan
 
@@ -108,3 +112,29 @@ def test_status_counts_at_each_entry_are_the_graphs_derived_counts_then(tmp_path
             got = project.status_counts_at(seq)
             assert got == expected, f"entry {seq}"
             assert list(got) == [status for status in BOARD_STATUSES if status in got]
+
+
+def test_a_write_the_kernel_takes_nothing_of_is_an_error_not_an_endless_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that takes zero bytes (a full device on some filesystems) ends the write with one line: the run
+    log retries it at most a bounded number of times here (the fake gives up after 100 calls)."""
+    log = RunLog(tmp_path, new_run_id())
+    calls = 0
+    real_write = os.write
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        nonlocal calls
+        if fd != log._output_fd:
+            return real_write(fd, data)
+        calls += 1
+        if calls > 100:
+            raise RuntimeError("an endless loop of zero-byte writes")
+        return 0
+
+    monkeypatch.setattr(os, "write", write)
+    with pytest.raises(OrchestraError, match="No space left on device"):
+        log.write_output(b"some output")
+    monkeypatch.undo()
+    log.close()
+    assert calls == 1

@@ -584,7 +584,8 @@ async def test_an_engine_error_is_a_notification_not_a_crash(demo_dir: Path, tmp
         await pilot.press("c")
         await until(pilot, lambda: notes(app), "a notification")
         assert notes(app) == [
-            "cannot complete TST-003: it depends on tasks not completed: DEV-004 (blocked), TST-001 (blocked), TST-002 (blocked)"
+            "cannot complete TST-003: it depends on tasks not completed: DEV-004 (blocked), TST-001 (blocked), "
+            "TST-002 (blocked)"
         ]
         assert status(app, "TST-003") == "pending" and app.is_running
         await pilot.press("c")  # and the app still works

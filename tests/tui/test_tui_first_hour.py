@@ -388,3 +388,20 @@ async def test_help_shows_every_key_of_the_first_hour(demo_dir: Path, tmp_path: 
             "dag.half_up",
         ):
             assert f"[{binding_id}]" in ids, binding_id
+
+
+def test_table_rows_made_together_show_the_same_blockers(demo_dir: Path) -> None:
+    """A full rebuild of the table takes every task's blockers from one pass (TaskGraph.all_blockers), not one
+    upstream walk per row: the rows are the same as when each is made alone."""
+    from datetime import UTC, datetime
+
+    from orchestra_tui.tui.widgets.table import row_values
+
+    with Project.open(demo_dir, actor="cli") as project:
+        project.fail("DES-001", "no time")
+        project.cancel("DES-002")
+        now = datetime.now(UTC)
+        together = project.graph.all_blockers()
+        assert together  # the demo's other tasks wait on those two
+        for task_id in project.tasks:
+            assert row_values(project, task_id, now, together) == row_values(project, task_id, now)

@@ -73,7 +73,7 @@ def cli(demo_dir: Path, tmp_path: Path, *args: str) -> str:
 
 def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) -> None:
     # Each wait names everything the screen must show: a capture can catch a frame half written.
-    parts = ("wordfreq", "0/10 tasks", "Ready 1", "● DES-001", "Done 0")
+    parts = ("wordfreq", "0/10 tasks", "Ready 1", "● DES-001", "Blocked 9")  # empty columns: labels downwards
     pane.wait(lambda s: all(part in s for part in parts) and full_width(s), "the board, across the whole pane")
 
     pane.keys("a")  # dispatch all ready: DES-001 alone; the shell agent runs it and it completes itself
@@ -116,3 +116,14 @@ def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) 
         assert time.monotonic() < deadline, f"the app did not exit on q; the screen:\n{pane.text()}"
         time.sleep(0.05)
     assert status == "0"
+
+
+def test_one_press_of_A_in_a_real_terminal_finishes_the_demo(pane: Pane, demo_dir: Path) -> None:
+    pane.wait(lambda s: "0/10 tasks" in s and "Ready 1" in s and full_width(s), "the board")
+    pane.keys("A")  # the autopilot: the real shell agent runs the ten tasks, three at a time
+    pane.wait(
+        lambda s: all(part in s for part in ("100%", "10/10 tasks", "Done 10", "autopilot done")) and "⟳" not in s,
+        "the ten tasks done and the autopilot off",
+        timeout=60,
+    )
+    assert (demo_dir / "build").is_dir()

@@ -395,6 +395,8 @@ class Reference:
 def assert_matches(g: TaskGraph, tasks: list[T]) -> None:
     ref = Reference(tasks)
     assert g.ready() == ref.ready()
+    for count in (1, 3):  # from the heaps, after any sequence of changes
+        assert g.ready(max_count=count) == ref.ready()[:count]
     assert g.next_task() == (ref.ready() or [None])[0]
     expected_counts = dict.fromkeys(TaskStatus, 0)
     for task_id in ref.tasks:
@@ -495,6 +497,7 @@ def test_incremental_changes_match_a_fresh_build(case: tuple[list[T], list[tuple
             if task_id in current:
                 g.remaining_hours(task_id)
                 g.next_task()
+                g.ready(max_count=2)  # and leave entries in the heaps to go stale
         elif op[0] == "status":
             if task_id in current:
                 g.set_status(task_id, op[2])

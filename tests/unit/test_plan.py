@@ -198,10 +198,12 @@ def test_bad_agent_type_and_webhook_event(project: Path) -> None:
     )
     assert only(problems, "agent x") == (
         "orchestra.toml:4: agent x: field 'type': invalid value 'anthropc' "
-        "(did you mean 'anthropic'?) (allowed: anthropic, openai, gemini, ollama, http, shell, cli, interactive, python)"
+        "(did you mean 'anthropic'?) (allowed: anthropic, openai, gemini, ollama, http, shell, cli, "
+        "interactive, python)"
     )
     assert only(problems, "webhook").startswith(
-        "orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (did you mean 'task_completed'?) (allowed: task_started,"
+        "orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (did you mean "
+        "'task_completed'?) (allowed: task_started,"
     )
 
 
@@ -782,7 +784,8 @@ def test_many_problems_in_a_big_plan(tmp_path: Path) -> None:
         load_plan(tmp_path, environ={})
     assert len(info.value.problems) == 500
     assert info.value.problems[-1].endswith(
-        "task T-1996: field 'priority': invalid value 'lowest' (did you mean 'low'?) (allowed: critical, high, medium, low)"
+        "task T-1996: field 'priority': invalid value 'lowest' (did you mean 'low'?) (allowed: critical, high, "
+        "medium, low)"
     )
 
 

@@ -39,6 +39,9 @@ def figures_line(figures: Mapping[str, Any]) -> Content:
     return Content(" · ").join(parts)
 
 
+AUTOPILOT = " ⟳ autopilot "  # the header's tag while the autopilot is on
+
+
 class ProjectHeader(Static):
     """Two lines that never wrap: the project's name and the view tabs (on a narrow terminal the tabs not on
     show keep only their key, then the name is cut with "…"), and the figures (cut with "…")."""
@@ -49,11 +52,19 @@ class ProjectHeader(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[str, Mapping[str, Any], Sequence[tuple[str, str, str]], str] | None = None
+        self._shown: tuple[str, Mapping[str, Any], Sequence[tuple[str, str, str]], str, bool] | None = None
 
-    def show(self, name: str, figures: Mapping[str, Any], views: Sequence[tuple[str, str, str]], current: str) -> None:
-        """``views``: (id, key, title) of each view mounted; ``current`` the id on show."""
-        self._shown = (name, figures, views, current)
+    def show(
+        self,
+        name: str,
+        figures: Mapping[str, Any],
+        views: Sequence[tuple[str, str, str]],
+        current: str,
+        *,
+        autopilot: bool = False,
+    ) -> None:
+        """``views``: (id, key, title) of each view mounted; ``current`` the id on show; ``autopilot``: it is on."""
+        self._shown = (name, figures, views, current, autopilot)
         self._draw()
 
     def on_resize(self) -> None:
@@ -62,11 +73,12 @@ class ProjectHeader(Static):
 
     def _draw(self) -> None:
         assert self._shown is not None
-        name, figures, views, current = self._shown
+        name, figures, views, current, autopilot = self._shown
         width = self.content_region.width or 10_000
-        tabs = _tabs(views, current, short=False)
+        pilot = Content.assemble("  ", (AUTOPILOT, "bold reverse $accent")) if autopilot else Content("")
+        tabs = Content.assemble(_tabs(views, current, short=False), pilot)
         if cell_len(name) + 2 + tabs.cell_length > width:
-            tabs = _tabs(views, current, short=True)
+            tabs = Content.assemble(_tabs(views, current, short=True), pilot)
         room = max(width - 2 - tabs.cell_length, 1)
         top = Content.assemble(Content.styled(name, "bold").truncate(room, ellipsis=True), "  ", tabs)
         self.update(Content("\n").join([top.truncate(width), figures_line(figures).truncate(width, ellipsis=True)]))

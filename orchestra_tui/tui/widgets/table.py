@@ -9,6 +9,7 @@ follow); the view follows the contract of DESIGN §8 (``show_project``, ``select
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -55,12 +56,15 @@ def _elapsed(task: AgentTask, status: TaskStatus, now: datetime) -> float | None
     return task.actual_hours
 
 
-def row_values(project: Project, task_id: str, now: datetime) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """(the cells shown, the values the columns sort by) of one task."""
+def row_values(
+    project: Project, task_id: str, now: datetime, blocked_by: Mapping[str, list[str]] | None = None
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(the cells shown, the values the columns sort by) of one task. ``blocked_by``: every task's blockers at
+    once (``TaskGraph.all_blockers``, one pass) when many rows are made; else this task's are found."""
     task = project.tasks[task_id]
     graph = project.graph
     status = graph.status_of(task_id)
-    blockers = graph.blockers(task_id)
+    blockers = graph.blockers(task_id) if blocked_by is None else blocked_by.get(task_id, [])
     elapsed = _elapsed(task, status, now)
     cost = task.cost_usd
     title = task.title if len(task.title) <= TITLE_WIDTH else task.title[: TITLE_WIDTH - 1].rstrip() + "…"
@@ -174,6 +178,7 @@ class TableView(FilterLine, Widget, can_focus=False):
                 if task_id in graph:
                     ids.update(graph.dependents(task_id))
         now = datetime.now(UTC)
+        blocked_by = graph.all_blockers() if changed is None else None  # not one upstream walk per row
         table = self.table
         with self.app.batch_update():
             for task_id in ids:
@@ -183,7 +188,7 @@ class TableView(FilterLine, Widget, can_focus=False):
                         table.remove_row(task_id)
                         del self._shown[task_id], self._keys[task_id]
                     continue
-                cells, keys = row_values(project, task_id, now)
+                cells, keys = row_values(project, task_id, now, blocked_by)
                 self._keys[task_id] = keys
                 if task_id not in self._shown:
                     table.add_row(*cells, key=task_id)

@@ -24,8 +24,8 @@ from orchestra_tui.agents.ray_remote import RayAgent, resource_options, travelli
 from orchestra_tui.models import AgentConfig, AgentTask
 from orchestra_tui.redaction import REGISTRY
 
-from .fakeserver import FakeServer, Reply
-from .test_cli import as_json, cli
+from ..helpers.cli import as_json, cli
+from ..helpers.fakeserver import FakeServer, Reply
 
 ray = pytest.importorskip("ray", reason="Ray is an extra: pip install 'orchestra-tui[ray]' (.ci/run installs it)")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -79,12 +79,6 @@ def cluster() -> Iterator[Any]:
         ray.shutdown()
         made.shutdown()
         os.environ.pop("PLANTED_KEY", None)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as fake:
-        yield fake
 
 
 def agent(server: FakeServer, **fields: Any) -> RayAgent:
@@ -149,7 +143,7 @@ async def test_cancelling_the_run_stops_the_remote_stream(cluster: Any, server: 
                 seen.set()
 
     seen = asyncio.Event()
-    async with asyncio.timeout(120):
+    async with asyncio.timeout(180):
         task = asyncio.create_task(consume(seen))
         await seen.wait()
         task.cancel()

@@ -1,0 +1,281 @@
+"""The driving loop in a process of its own, so runs outlive whoever started them (docs/ARCHITECTURE.md C10).
+
+``orchestra run``, ``orchestra run --detach`` and the TUI's dispatch keys start a **driver**: ``python -m
+orchestra_tui.engine.driver``, a new session (no terminal, so a hang-up or a kill of the starter never reaches
+it), that runs :meth:`Scheduler.run` on the project: it keeps up to ``parallel_max`` runs going until nothing
+(allowed) is ready and nothing runs, then exits. Each run inside it is an ordinary run (engine/runner.py):
+it holds its live lock, writes its output and events to its run directory and commits its own end through
+the journal, with the usual durability; a driver killed at any moment leaves its runs' tasks to recovery
+(``failed: interrupted``), exactly as for any other process.
+
+Why one process per start rather than one per run or a supervisor: a Python process costs about a third of
+a second to start, so one per run would cap instant tasks far below 150/s, while a driver runs its tasks
+in-process as fast as ``orchestra run`` ever did; and unlike a per-project supervisor it needs no socket,
+no protocol and no idle timer: it exits when its work is done. Everything a face needs from it goes
+through files: the runs (engine/liveruns.py reads and cancels any of them), the journal (cancelling a task
+anywhere stops its run here: the scheduler watches it), and the driver's directory.
+
+``.orchestra/drivers/<id>/``: ``driver.json`` (pid, start time, what it drives; the driver holds an
+exclusive ``flock`` on it while it lives), ``log.txt`` (its stderr: a crash's traceback lands there, never
+on a terminal), ``summary.json`` (written when it ends: results, cancelled, interrupted, unusable).
+
+Signals: SIGTERM or SIGINT stop it as Ctrl-C stopped ``orchestra run``: the running tasks fail with
+``cancelled by user`` and keep their output. SIGUSR1 stops dispatching (autopilot off): the runs going
+finish, nothing new starts, then it exits. :meth:`Driver.stop` sends them, checked against the driver's
+lock and its start time, so a reused pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import OrchestraError
+from ..store import fsio
+from .project import STATE_DIR
+from .runs import ProcessGroup, lock_held, new_run_id
+
+DRIVERS_DIR = "drivers"
+RECORD_FILE = "driver.json"
+LOG_FILE = "log.txt"
+SUMMARY_FILE = "summary.json"
+KEEP = 20  # ended drivers whose directory is kept
+
+
+def drivers_dir(root: Path) -> Path:
+    return root / STATE_DIR / DRIVERS_DIR
+
+
+# ------------------------------------------------------------------------------------ the starter's side
+
+
+@dataclass
+class Driver:
+    """A driver process: started here (``process`` set) or found on disk (:func:`live_drivers`)."""
+
+    root: Path
+    driver_id: str
+    pid: int
+    group: ProcessGroup | None
+    options: dict[str, Any]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def dir(self) -> Path:
+        return drivers_dir(self.root) / self.driver_id
+
+    def alive(self) -> bool:
+        """Whether the driver still runs (for one started here: has not exited; else: holds its lock)."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return _locked(self.dir / RECORD_FILE)
+
+    def stop(self, *, cancel_runs: bool = True) -> bool:
+        """SIGTERM (cancel the runs going, as Ctrl-C) or SIGUSR1 (``cancel_runs`` False: start nothing more).
+        Only a live driver, that very process, is signalled. False when it was not running."""
+        sig = signal.SIGTERM if cancel_runs else signal.SIGUSR1
+        if self.process is not None:  # our child: its pid cannot be reused before we reap it
+            if self.process.poll() is not None:
+                return False
+            self.process.send_signal(sig)
+            return True
+        if not self.alive() or self.group is None or not self.group.alive():
+            return False
+        os.kill(self.pid, sig)
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a driver started here to exit; True when it has."""
+        assert self.process is not None
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def summary(self) -> dict[str, Any] | None:
+        """What the driver did (``summary.json``), once it has ended; None before, or when it died."""
+        try:
+            value = json.loads(fsio.read_bytes(self.dir / SUMMARY_FILE))
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+
+def start_driver(
+    root: Path,
+    *,
+    parallel: int | None = None,
+    until: str | None = None,
+    only: Sequence[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Driver:
+    """Start a driver on the project at ``root`` and return at once. ``until``: only that task and what it
+    needs; ``only``: only these tasks (the TUI's ``d``/``a``). Runs see ``env`` (default: this environment)."""
+    root = Path(root).resolve()
+    fsio.private_dir(root / STATE_DIR)
+    fsio.private_dir(drivers_dir(root))
+    _prune(root)
+    driver_id = new_run_id()
+    directory = drivers_dir(root) / driver_id
+    os.mkdir(directory, fsio.DIR_MODE)
+    options = {"parallel": parallel, "until": until, "only": list(only) if only is not None else None}
+    argv = [sys.executable, "-m", "orchestra_tui.engine.driver", str(root), driver_id, json.dumps(options)]
+    log = fsio.open_file(directory / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=root,
+            env=os.environ if env is None else env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as error:
+        raise OrchestraError(f"cannot start the driver: {error.strerror or error}") from None
+    finally:
+        os.close(log)
+    return Driver(root, driver_id, process.pid, ProcessGroup.of(process.pid), options, process)
+
+
+def _prune(root: Path) -> None:
+    """Keep the directories of the last :data:`KEEP` drivers that ended (their log and summary); remove older ones."""
+    try:
+        names = sorted(os.listdir(drivers_dir(root)))
+    except OSError:
+        return
+    ended = [name for name in names if (drivers_dir(root) / name / SUMMARY_FILE).exists()]
+    for name in ended[:-KEEP] if len(ended) > KEEP else []:
+        if not _locked(drivers_dir(root) / name / RECORD_FILE):
+            shutil.rmtree(drivers_dir(root) / name, ignore_errors=True)
+
+
+def live_drivers(root: Path) -> list[Driver]:
+    """The drivers of the project still running, oldest first."""
+    try:
+        names = sorted(os.listdir(drivers_dir(root)))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        record = drivers_dir(root) / name / RECORD_FILE
+        if not _locked(record):
+            continue
+        try:
+            data = json.loads(fsio.read_bytes(record))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("pid"), int):
+            group = ProcessGroup.from_dict(data.get("group"))
+            found.append(Driver(Path(root), name, data["pid"], group, data.get("options") or {}))
+    return found
+
+
+def _locked(path: Path) -> bool:
+    try:
+        fd = fsio.open_file(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return os.fstat(fd).st_size > 0 and lock_held(fd)
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------------ the driver's side
+
+
+@contextmanager
+def _record(root: Path, driver_id: str, options: dict[str, Any]) -> Iterator[Path]:
+    """Hold ``driver.json`` (locked, naming this process) for the driver's life."""
+    directory = drivers_dir(root) / driver_id
+    fd = fsio.open_file(directory / RECORD_FILE, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        group = ProcessGroup.of(os.getpid())
+        data = {"pid": os.getpid(), "group": group.to_dict() if group else None, "options": options}
+        fsio.write_all(fd, json.dumps(data).encode())
+        yield directory
+    finally:
+        os.close(fd)
+
+
+async def drive(scheduler: Any, options: dict[str, Any]) -> Any:
+    """Run the scheduler until done; SIGTERM/SIGINT cancel it, SIGUSR1 stops dispatching."""
+    from .loop import close_clients, pidfd_child_watcher
+
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main.cancel)
+    loop.add_signal_handler(signal.SIGUSR1, scheduler.hold)
+    only = options.get("only")
+    try:
+        with pidfd_child_watcher():
+            return await scheduler.run(options.get("until"), only=set(only) if only is not None else None)
+    finally:
+        await close_clients()
+
+
+def _summary(summary: Any, status: str) -> dict[str, Any]:
+    results = []
+    for result in summary.results if summary is not None else []:
+        data = result.to_dict()
+        data.pop("output", None)  # in the run's output.txt; a summary stays small
+        results.append(data)
+    return {
+        "status": status,
+        "results": results,
+        "cancelled": summary.cancelled if summary is not None else [],
+        "interrupted": summary.interrupted if summary is not None else [],
+        "skipped": summary.skipped if summary is not None else [],
+        "unusable": summary.unusable if summary is not None else {},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orchestra-driver", description=__doc__.splitlines()[0])
+    parser.add_argument("root")
+    parser.add_argument("driver_id")
+    parser.add_argument("options")
+    args = parser.parse_args(argv)
+    root, options = Path(args.root), json.loads(args.options)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    from .project import Project
+    from .scheduler import Scheduler
+
+    with _record(root, args.driver_id, options) as directory:
+        status, summary = "done", None
+        project = Project.open(root, actor="scheduler")
+        try:
+            scheduler = Scheduler(project, parallel=options.get("parallel"))
+            try:
+                summary = asyncio.run(drive(scheduler, options))
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                status, summary = "cancelled", scheduler.summary
+            except OrchestraError as error:
+                status, summary = f"error: {error}", scheduler.summary
+            fsio.atomic_write(directory / SUMMARY_FILE, json.dumps(_summary(summary, status)).encode())
+        finally:
+            with suppress(Exception):
+                project.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""Starting the webhook sender (``deliver.py``) for a project: one at a time, under ``sender.lock``.
+
+Apart from ``deliver.py`` so that the dispatcher (``webhooks.py``), which starts it, and the sender process,
+which runs a dispatcher, do not import each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .outbox import WEBHOOKS_DIR
+
+LOCK_FILE = "sender.lock"
+_started: list[subprocess.Popen[bytes]] = []  # reaped when the next one starts (no zombie, no warning)
+
+
+def _lock_path(root: Path) -> Path:
+    return root / ".orchestra" / WEBHOOKS_DIR / LOCK_FILE
+
+
+def try_lock(root: Path) -> int | None:
+    """An fd holding the sender lock, or None when another process holds it (or it cannot be made)."""
+    try:
+        fd = os.open(_lock_path(root), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def start_sender(root: Path) -> None:
+    """Start a sender for the project in ``root`` unless one is running. Never waits for it."""
+    _started[:] = [process for process in _started if process.poll() is None]
+    fd = try_lock(root)
+    if fd is None:
+        return  # a sender is at work: it sees what was just written (see the module docstring)
+    os.close(fd)
+    with contextlib.suppress(OSError):  # what waits in the outbox goes with the next change
+        _started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "orchestra_tui.engine.deliver", str(root)],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        )
