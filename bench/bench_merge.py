@@ -46,7 +46,9 @@ def make_project(root: Path, count: int) -> None:
     for index in range(BASE_FILES):
         (root / "src" / f"f{index:03d}.txt").write_text(f"{index}\n")
     tasks = "".join(f'[[tasks]]\nid = "T{i:03d}"\ntitle = "Task {i}"\ncommands = ["true"]\n\n' for i in range(count))
-    (root / "orchestra.toml").write_text(f'[project]\nid = "bench"\nworkspace = "worktree"\n\n{tasks}')
+    (root / "orchestra.toml").write_text(
+        f'[project]\nid = "bench"\nworkspace = "worktree"\nmax_worktrees = 4096\n\n{tasks}'
+    )
     git = Git(root)
     git.run("init", "--quiet", "-b", "main")
     git.run("add", "--all")

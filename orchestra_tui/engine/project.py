@@ -27,6 +27,7 @@ from ..models import (
 )
 from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
+from ..statuses import BOARD_ORDER
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from ..version import __version__
@@ -45,7 +46,7 @@ Actor = str  # tui | cli | api | scheduler
 OUTBOX_WRITE_WAIT = 10.0  # seconds closing waits for this process's deliveries to be written (disk only)
 CODE_WEBHOOKS_WAIT = 2.0  # ... and, with webhooks registered from code, for their first attempts
 # Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
-BOARD_STATUSES = ("blocked", "ready", "in_progress", "review", "completed", "failed", "cancelled")
+BOARD_STATUSES = BOARD_ORDER  # the statuses a board shows, in its order (statuses.py)
 
 
 class Project:

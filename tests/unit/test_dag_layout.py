@@ -6,7 +6,6 @@ import math
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -30,7 +29,7 @@ from orchestra_tui.dag_layout import (
 )
 from orchestra_tui.engine.project import Project
 from orchestra_tui.graph import natural_key
-from orchestra_tui.marks import STATUS_MARKS
+from orchestra_tui.statuses import STATUS_MARKS
 
 LINE_GLYPHS = set("─│┌┐└┘├┤┬┴┼") | {ARROW}
 
@@ -416,13 +415,11 @@ def test_the_marks_are_the_cli_s(demo: Project) -> None:
         assert status_text(status).plain == f"{mark} {status}"
 
 
-def test_500_tasks_lay_out_and_draw_well_under_a_second() -> None:
+def test_500_tasks_lay_out_and_draw() -> None:
+    """How long it takes is bench/bench_dag.py's figure (README)."""
     ids, edges = generated(500, 0)
     assert len(edges) > 850
-    began = time.perf_counter()
     drawing = drawn(ids, edges)
-    elapsed = time.perf_counter() - began
-    assert elapsed < 0.6, f"layout and drawing took {elapsed:.3f}s"
     assert drawing.width > 0 and drawing.height > 0
 
 

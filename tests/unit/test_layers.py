@@ -15,7 +15,9 @@ FACE_TOOLKITS = ("textual", "typer", "rich", "click")
 RUNTIME_CHECKED = [
     "orchestra_tui",
     "orchestra_tui.models",
-    "orchestra_tui.marks",
+    "orchestra_tui.statuses",
+    "orchestra_tui.formatting",
+    "orchestra_tui.dag_layout",
     "orchestra_tui.graph",
     "orchestra_tui.plan",
     "orchestra_tui.errors",
