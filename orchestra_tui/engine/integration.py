@@ -237,8 +237,10 @@ class Integration:
         return entry
 
     def _task_head(self, task_id: str, title: str, wt: WorktreeRecord) -> str:
-        """The task branch's head, with what a person changed in the worktree since committed first."""
-        path = self.project.root / wt.path
+        """The task branch's head, with what a person changed in the worktree since committed first. The worktree
+        is the task's own (``.orchestra/worktrees/<id>``), never a path the state names: a ``.orchestra/`` may be
+        someone else's, and committing is a write."""
+        path = worktrees.worktree_path(self.project.root, task_id)
         if path.is_dir():
             return worktrees.commit_all(path, f"orchestra: {task_id} {title} (changes made in review)")
         head = self.git().rev(f"refs/heads/{wt.branch}") or wt.head

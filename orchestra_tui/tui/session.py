@@ -31,11 +31,13 @@ from ..engine.bus import (
     StateReloaded,
     TaskChanged,
 )
+from ..engine.integration import integration
 from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_run, run_info
 from ..engine.plan_edit import write_plan
 from ..engine.plan_watch import PlanWatch
 from ..engine.planning import Draft, Spend, draft, expand_prompt, plan_prompt, read_document
 from ..engine.project import Project
+from ..engine.review import TaskDiff, task_diff
 from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
 from ..engine.scheduler import Scheduler, Summary
@@ -234,6 +236,11 @@ class Session:
 
     def retry(self, task_id: str) -> Entry:
         return self.project.retry(task_id)
+
+    async def task_diff(self, task_id: str) -> TaskDiff:
+        """A worktree task's code changes against its base, read in a worker thread (git may take a while)."""
+        integration(self.project).git()  # made here, on the loop's thread
+        return await asyncio.to_thread(task_diff, self.project, task_id)
 
     def undo(self) -> Entry | None:
         return self.project.undo()
