@@ -116,6 +116,11 @@ def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime
 CONFLICT_MARK = ("!", Style(color="red", bold=True))  # a review card whose merge conflicted
 
 
+def _by_task(order: Callable[[str], Any]) -> Callable[[TaskCell], Any]:
+    """A column's sort key read from its first cell (which carries the task id)."""
+    return lambda cell: order(cell.task_id)
+
+
 def row_cells(task: AgentTask, status: TaskStatus, note: str = "") -> tuple[TaskCell, TitleCell]:
     mark, style = CONFLICT_MARK if status == TaskStatus.REVIEW and conflict_files(task) else _mark(status)
     task_id = task.task_id
@@ -337,7 +342,7 @@ class BoardView(FilterLine, Widget):
             for name in touched:
                 column = self.columns[name]
                 if name in had_rows:
-                    column.sort("task", key=lambda cell, order=orders[name]: order(cell.task_id))
+                    column.sort("task", key=_by_task(orders[name]))
                 self._title(column)
             self._fit_layout()
             self._follow_selection()
