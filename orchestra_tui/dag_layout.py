@@ -744,6 +744,7 @@ def _glyph(mask: int) -> str:
 _GLYPH_OF = [_glyph(mask) for mask in range(2 * _PASS)]  # by mask, so a row is one C-level map
 _LINE_STYLE = ["", *["edge"] * (2 * _PASS - 1)]
 _BAND = 16  # rows per bucket of the vertical-segment index
+_LONG = 8  # bands a vertical spans at most to be indexed in each
 
 
 class Drawing:
@@ -766,6 +767,7 @@ class Drawing:
         self._horizontals: dict[int, list[tuple[int, int]]] = {}  # row -> (left, right) of each horizontal
         self._verticals: dict[int, list[tuple[int, int]]] = {}  # column -> (top, bottom) of each vertical
         bands: list[list[tuple[int, int, int]]] = [[] for _ in range(self.height // _BAND + 1)]
+        tall: list[tuple[int, int, int]] = []  # the verticals over _LONG bands, indexed by column only
         self._arrows: dict[int, list[int]] = {}  # row -> columns
         for points in layout.routes.values():
             for (x0, y0), (x1, y1) in pairwise(points):
@@ -774,13 +776,19 @@ class Drawing:
                 else:
                     top, bottom = (y0, y1) if y0 < y1 else (y1, y0)
                     self._verticals.setdefault(x0, []).append((top, bottom))
-                    for index in range(top // _BAND, bottom // _BAND + 1):
+                    first_band, last_band = top // _BAND, bottom // _BAND
+                    if last_band - first_band >= _LONG:  # a highway's way down: one entry, not one per band
+                        tall.append((x0, top, bottom))
+                        continue
+                    for index in range(first_band, last_band + 1):
                         bands[index].append((x0, top, bottom))
             x, y = points[-1]
             self._arrows.setdefault(y, []).append(x)
         for band in bands:
             band.sort()
         self._bands = [([x for x, _, _ in band], band) for band in bands]  # (columns, segments) by column
+        tall.sort()
+        self._tall = ([x for x, _, _ in tall], tall)
         self._boxes: dict[int, list[str]] = {}  # row -> tasks with a box on it
         for task_id, rect in layout.nodes.items():
             for y in range(rect.y, rect.y + rect.height):
@@ -800,10 +808,10 @@ class Drawing:
                 a, b = max(first, start) - start, min(last, end - 1) - start + 1
                 if a < b:
                     masks[a:b] = map(or_, masks[a:b], repeat(bit))
-        columns, segments = self._bands[y // _BAND]
-        for x, top, bottom in segments[bisect_left(columns, start) : bisect_left(columns, end)]:
-            if top <= y <= bottom:
-                masks[x - start] |= _DOWN if y == top else _UP if y == bottom else _UP | _DOWN | _PASS
+        for columns, segments in (self._bands[y // _BAND], self._tall):
+            for x, top, bottom in segments[bisect_left(columns, start) : bisect_left(columns, end)]:
+                if top <= y <= bottom:
+                    masks[x - start] |= _DOWN if y == top else _UP if y == bottom else _UP | _DOWN | _PASS
         chars = list(map(_GLYPH_OF.__getitem__, masks))
         styles = list(map(_LINE_STYLE.__getitem__, masks))
         for x in self._arrows.get(y, ()):

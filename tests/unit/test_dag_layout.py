@@ -499,6 +499,18 @@ def test_highways_share_a_row_only_where_their_channels_do_not_meet(
             assert b < c or d < a
 
 
+def test_a_plan_with_all_its_long_edges_on_highways_reads_back() -> None:
+    """Tall verticals (down to the highways) are indexed apart from the row bands: drawn all the same."""
+    ids, edges = generated(300, 2)
+    drawing = draw(layout_dag(ids, edges, dummy_budget=0), dict.fromkeys(ids, "ready"))
+    assert drawing.layout.highways > 100 and len(drawing._tall[1]) > 20
+    assert_geometry(drawing.layout, edges)
+    assert_lines_drawn(drawing, edges)
+    missing, extra = misread(drawing, edges)
+    assert missing == {}
+    assert len(extra) <= 300 // 25  # more bends, so more of the reading dag_layout leaves open: 8 here, 0 without
+
+
 def test_a_5000_task_plan_keeps_to_the_budget() -> None:
     """The generated 5,000-task plan's edges would need ~210,000 dummies (layout time is about linear in
     them: ~2.5 s, against ~0.7 s within the budget; figures in bench/bench_dag.py)."""
