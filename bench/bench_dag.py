@@ -2,7 +2,8 @@
 
 ``python bench/bench_dag.py [--quick] [--out FILE]`` prints a table (metric, size, value: no targets, the
 view lays out plans over 800 tasks in a worker) and the machine, and writes the same as JSON to
-``bench/results/dag.json`` (``dag-quick.json`` with ``--quick``). The plans come from ``bench.generate`` (in memory, no files); each
+``bench/results/dag.json`` (``dag-quick.json`` with ``--quick``). The plans come from ``bench.generate`` (in memory,
+no files); each
 figure is the median of a few runs in this process. ``draw`` only indexes the lines: the view asks for the
 rows on screen. Times are CPU time (``time.process_time``): the machine is often shared, and its load
 average is printed with the table. A benchmark, not a test.

@@ -7,10 +7,11 @@ opened on it. :func:`forwarding` hands the agents' text to a callback as it stre
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
+
+from .agents.base import close_http_clients
 
 if TYPE_CHECKING:
     from .engine.bus import Bus
@@ -31,9 +32,7 @@ async def _closing_http(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
     finally:  # this event loop ends here: close the HTTP client the agents opened on it
-        transport = sys.modules.get("orchestra_tui.agents.transport")
-        if transport is not None:
-            await transport.close_http_client()
+        await close_http_clients()
 
 
 @asynccontextmanager

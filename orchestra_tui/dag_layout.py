@@ -51,21 +51,12 @@ from operator import add, gt, or_, sub
 from typing import Generic, TypeVar
 
 from orchestra_tui.graph import natural_key
-from orchestra_tui.marks import STATUS_MARKS
+from orchestra_tui.statuses import LOOKS, STATUS_MARKS
 
 __all__ = ["DUMMY_BUDGET", "STATUS_STYLES", "DagLayout", "Drawing", "Rect", "draw", "layout_dag"]
 
 # Status -> style key (the widget's component class is "dag--" + key).
-STATUS_STYLES = {
-    "ready": "ready",
-    "blocked": "blocked",
-    "pending": "blocked",
-    "in_progress": "running",
-    "review": "review",
-    "completed": "done",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
+STATUS_STYLES = {status: look.dag for status, look in LOOKS.items()}
 BOX_HEIGHT = 3
 MAX_ID_WIDTH = 24
 _SWEEPS = 8

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-STATUS_ORDER = ("ready", "blocked", "in_progress", "review", "completed", "failed", "cancelled")
+from .statuses import STATUS_ORDER
 
 
 def status_phrase(status: str) -> str:

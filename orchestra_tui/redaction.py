@@ -16,11 +16,12 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 MIN_SECRET = 8
+REDACTED = "[redacted]"  # what stands for a value hidden without a name (an API key, a webhook URL's query)
 
 
 def _base64_cores(value: bytes) -> set[str]:
@@ -94,3 +95,19 @@ register = REGISTRY.register
 register_env = REGISTRY.register_env
 redact = REGISTRY.redact
 redact_tree = REGISTRY.redact_tree
+
+
+def redact_values(text: str, values: Iterable[str]) -> str:
+    """``text`` with each of ``values`` replaced by :data:`REDACTED`."""
+    for value in values:
+        text = text.replace(value, REDACTED)
+    return text
+
+
+def redact_key(text: str, key: str | None) -> str:
+    """``text`` with ``key``, and any word of 8+ characters of ``[A-Za-z0-9_-]`` that is a piece of it, replaced
+    by :data:`REDACTED` (an error message may quote a key cut short)."""
+    if not key:
+        return text
+    text = text.replace(key, REDACTED)
+    return re.sub(r"[A-Za-z0-9_-]{8,}", lambda m: REDACTED if m.group() in key else m.group(), text)

@@ -5,11 +5,11 @@ which pass their APIs' errors on (and must not load httpx, which drags in a term
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
+
+from ..retry import seconds_from_now
 
 _RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -75,18 +75,3 @@ def classify(status: int | None, info: ErrorInfo) -> tuple[str, bool]:
 def one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def seconds_from_now(value: Any) -> float | None:
-    """``"34.4s"`` / ``"2"`` / an HTTP date -> seconds from now; None when unreadable."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    try:
-        return max(float(text.removesuffix("s")), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(email.utils.parsedate_to_datetime(text).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError, IndexError):
-        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,3 +56,11 @@ class Agent(Protocol):
     async def check(self, env: Mapping[str, str]) -> Usability:
         """Usable now? Key present, endpoint answering, command on PATH (a few seconds at most)."""
         ...
+
+
+async def close_http_clients() -> None:
+    """Close the HTTP client the agents opened on the running event loop, if any agent used HTTP at all: the
+    transport (and httpx with it) is looked up, never imported, so a plan of shell tasks never loads it."""
+    transport = sys.modules.get("orchestra_tui.agents.transport")
+    if transport is not None:
+        await transport.close_http_client()

@@ -242,7 +242,8 @@ class PythonAgent:
             target = await self._load(str(request.cwd))
         except Exception as error:
             yield Failed(
-                f"agent {self.name}: cannot load entry {self.config.entry!r}: {type(error).__name__}: {describe(error)}",
+                f"agent {self.name}: cannot load entry {self.config.entry!r}: {type(error).__name__}: "
+                f"{describe(error)}",
                 "error",
             )
             return

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any
 
 from ..models import AgentConfig, AgentTask, AgentType
 from ..redaction import REGISTRY
-from .base import AgentRequest, Usability
+from .base import AgentRequest, Usability, close_http_clients
 from .events import AgentEvent, Failed
 
 LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
@@ -158,8 +157,7 @@ def run_on_worker(name: str, config: dict[str, Any], request: dict[str, Any], na
             yield event
     finally:
         loop.run_until_complete(stream.aclose())  # type: ignore[attr-defined]
-        if "orchestra_tui.agents.transport" in sys.modules:  # an HTTP agent ran: its client belongs to this loop
-            loop.run_until_complete(sys.modules["orchestra_tui.agents.transport"].close_http_client())
+        loop.run_until_complete(close_http_clients())  # an HTTP agent's client belongs to this loop
         loop.close()
 
 

@@ -20,7 +20,7 @@ Decisions a caller relies on:
   and the text they streamed stays in the run's output.
 * Each retry yields :class:`Retrying` (``attempt`` is the number of the attempt that failed); every attempt
   is logged on the ``orchestra_tui.agents`` logger. Messages are one line, carry the provider's own
-  message and the HTTP status, and have the key (and any long piece of it) replaced by ``***``.
+  message and the HTTP status, and have the key (and any long piece of it) replaced by ``[redacted]``.
 * Cancelling the consuming task (or ``aclose()`` on the stream) closes the HTTP response; the stream then
   ends with the cancellation, not with a final event.
 
@@ -35,8 +35,6 @@ import asyncio
 import json
 import logging
 import os
-import random
-import re
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -48,9 +46,10 @@ from httpx_sse import EventSource, SSEError
 
 from ..models import AgentConfig
 from ..redaction import redact as redact_secrets
-from ..redaction import register
+from ..redaction import redact_key, register
+from ..retry import backoff, seconds_from_now
 from ..version import __version__
-from .api_errors import ErrorInfo, classify, error_info, error_info_from_body, one_line, seconds_from_now
+from .api_errors import ErrorInfo, classify, error_info, error_info_from_body, one_line
 from .base import AgentRequest, Usability
 from .events import AgentEvent, Failed, Finished, Retrying, TextBuffer, TextDelta
 
@@ -100,7 +99,7 @@ class Backoff:
     def delay(self, attempt: int, hint: float | None = None) -> float:
         if hint is not None:
             return min(max(hint, 0.0), self.hint_cap)
-        return min(self.base * 2.0 ** (attempt - 1), self.cap) * (1 - 0.25 * random.random())
+        return backoff(attempt, self.base, self.cap, jitter=(0.75, 1.0))
 
 
 DEFAULT_BACKOFF = Backoff()
@@ -126,12 +125,9 @@ def stream_error(provider: str, error: Any) -> AttemptError:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """The key, and any word of 8+ characters of ``[A-Za-z0-9_-]`` that is a piece of it, by ``***``; then
+    """The key, and any word of 8+ characters of ``[A-Za-z0-9_-]`` that is a piece of it, by ``[redacted]``; then
     every other registered secret by its ``${VAR}`` (:mod:`..redaction`)."""
-    if secret:
-        text = text.replace(secret, "***")
-        text = re.sub(r"[A-Za-z0-9_-]{8,}", lambda m: "***" if m.group() in secret else m.group(), text)
-    return redact_secrets(text)
+    return redact_secrets(redact_key(text, secret))
 
 
 def retry_hint(headers: Mapping[str, str], info: ErrorInfo) -> float | None:

@@ -147,7 +147,7 @@ def _nearest_project(root: Path) -> Path | None:
 
 def _notes(store: Store, seen: int) -> int:
     """Print the store's repairs and warnings not printed yet (stderr); returns how many have been printed."""
-    lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+    lines = store.notes()
     for line in lines[seen:]:
         typer.echo(line, err=True)
     return len(lines)
@@ -848,7 +848,8 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
     failed = summary.failed
     if failed:
         typer.echo(
-            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {formatting.id_list([r.task_id for r in failed], 8)} "
+            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: "
+            f"{formatting.id_list([r.task_id for r in failed], 8)} "
             "(`orchestra list --status failed`; `orchestra retry ID` reopens one)",
             err=True,
         )
@@ -938,6 +939,9 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restore the tasks' progress to what it was after ENTRY (a new entry: `orchestra undo` reverts it)."""
+    from ..display import one_line
+    from ..engine.integration import integration
+
     with _project(ctx) as project:
         target = project.entry(entry_ref)
         changes = project.rollback_changes(target.seq)
@@ -953,6 +957,8 @@ def rollback(
             typer.echo(f"  {line}")
         if len(lines) > 8:
             typer.echo(f"  ... and {len(lines) - 8} more (`orchestra diff {project.store.seq} {target.id}` shows all)")
+        for line in integration(project).preview(changes):
+            typer.echo(f"  {one_line(line)}")
         if not yes:
             if not sys.stdin.isatty():
                 raise OrchestraError("refusing to roll back without confirmation: add --yes")

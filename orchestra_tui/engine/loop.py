@@ -8,6 +8,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..agents.base import close_http_clients
+
 
 @contextmanager
 def pidfd_child_watcher() -> Iterator[None]:
@@ -34,6 +36,4 @@ def pidfd_child_watcher() -> Iterator[None]:
 
 async def close_clients() -> None:
     """Close the HTTP client the agents opened on this event loop (if any agent used HTTP at all)."""
-    transport = sys.modules.get("orchestra_tui.agents.transport")
-    if transport is not None:
-        await transport.close_http_client()
+    await close_http_clients()

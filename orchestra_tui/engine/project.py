@@ -15,13 +15,24 @@ from typing import Any
 from ..bulk import paused_gc
 from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
-from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
+from ..models import (
+    DEFINITION_FIELDS,
+    RUNTIME_FIELDS,
+    AgentTask,
+    ProjectPhase,
+    TaskPriority,
+    TaskSpec,
+    TaskStatus,
+    WorktreeRecord,
+)
 from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
+from ..statuses import BOARD_ORDER
 from ..store import Entry, Mutation, Store
 from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
 from ..version import __version__
 from . import transitions
+from .integration import integration
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 STATE_DIR = ".orchestra"
@@ -35,7 +46,7 @@ Actor = str  # tui | cli | api | scheduler
 OUTBOX_WRITE_WAIT = 10.0  # seconds closing waits for this process's deliveries to be written (disk only)
 CODE_WEBHOOKS_WAIT = 2.0  # ... and, with webhooks registered from code, for their first attempts
 # Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
-BOARD_STATUSES = ("blocked", "ready", "in_progress", "review", "completed", "failed", "cancelled")
+BOARD_STATUSES = BOARD_ORDER  # the statuses a board shows, in its order (statuses.py)
 
 
 class Project:
@@ -255,13 +266,25 @@ class Project:
         assert entry is not None
         return entry
 
-    def start(self, task_id: str, run_id: str | None = None) -> Entry:
-        return self._transition(
-            task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
-        )
+    def start(self, task_id: str, run_id: str | None = None, worktree: WorktreeRecord | None = None) -> Entry:
+        """Start a task; ``worktree``: where its run works (a worktree task's record, see ``integration``)."""
+        if worktree is None:
+            return self._transition(
+                task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
+            )
+
+        def started(record: Record) -> Record:
+            integration(self).check_cap(task_id)  # under the store's lock: two starts cannot both take the last
+            return {**transitions.start(record, self.graph, run_id), "worktree": worktree.model_dump(mode="json")}
+
+        return self._transition(task_id, "start", f"{task_id} started", started)
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
-        """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced."""
+        """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced. A worktree
+        task's branch is merged into the integration branch first (a conflict raises and completes nothing)."""
+        worktree = self._record(task_id).get("worktree")
+        if worktree and not worktree.get("merged"):
+            return integration(self).complete(task_id, output_files, notes)
         return self._transition(
             task_id,
             "complete",
@@ -276,7 +299,13 @@ class Project:
         return self._transition(task_id, "fail", f"{task_id} failed: {reason}", lambda r: transitions.fail(r, reason))
 
     def cancel(self, task_id: str) -> Entry:
-        return self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        """Cancel a task; a worktree task's worktree goes (its branch stays) unless a run was still in it (then
+        ``orchestra gc`` removes it once the run has ended)."""
+        was = self._record(task_id)
+        entry = self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        if was.get("worktree") and was["status"] != TaskStatus.IN_PROGRESS:
+            integration(self).drop_worktree(task_id)
+        return entry
 
     def cancel_run(self, task_id: str, run_id: str) -> Entry:
         """Cancel the task only while it is in run ``run_id`` (in progress, with that ``last_run_id``), checked in
@@ -499,7 +528,8 @@ class Project:
             suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)
             hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
             raise TransitionError(
-                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have their own actions"
+                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have "
+                "their own actions"
             )
 
         def compute() -> Mutation | None:
@@ -526,7 +556,8 @@ class Project:
             dependants = self.graph.dependents(task_id)
             if dependants:
                 raise TransitionError(
-                    f"cannot remove {task_id}: {', '.join(dependants)} depend{'s' if len(dependants) == 1 else ''} on it"
+                    f"cannot remove {task_id}: {', '.join(dependants)} "
+                    f"depend{'s' if len(dependants) == 1 else ''} on it"
                 )
             return Mutation([diff_record(task_id, old, None)], "remove", f"{task_id} removed", {"tasks": [task_id]})
 
@@ -585,15 +616,25 @@ class Project:
         Returns None when the state already equals that entry's.
         """
         target = self.entry(ref)
+        if integration(self).recorded_head() is None:
+            return self._rollback(target, action, extra, None)
+        return integration(self).rolled_back(target.seq, lambda moved: self._rollback(target, action, extra, moved))
+
+    def _rollback(
+        self, target: Entry, action: str, extra: Mapping[str, Any] | None, moved: Change | None
+    ) -> Entry | None:
+        """The rollback entry; ``moved``: the integration branch's move it records (see ``integration``)."""
 
         def compute() -> Mutation | None:
             changes = self.rollback_changes(target.seq)
-            if not changes:
+            if not changes and moved is None:
                 return None
             verb = "undo" if action == "undo" else f"rollback to {target.id}"
             summary = f"{verb}: {len(changes)} task{'s' if len(changes) != 1 else ''} changed"
+            if moved is not None:
+                summary += f"; {integration(self).branch()} moved to {moved['after']['integration_head'][:12]}"
             return Mutation(
-                changes,
+                changes + ([moved] if moved is not None else []),
                 action,
                 summary,
                 {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})},

@@ -31,6 +31,8 @@ class Reported(Protocol):
 
 
 def build_report(project: Reported) -> dict[str, Any]:
+    from .integration import integration_branch
+
     graph, tasks = project.graph, project.tasks
     counts = graph.counts()
     total = len(tasks)
@@ -71,6 +73,7 @@ def build_report(project: Reported) -> dict[str, Any]:
         **usage_totals(tasks.values(), digits=4),
         "planning": project.planning_totals(),
         "history_entries": project.store.seq,
+        "integration_branch": integration_branch(project.plan, project.store.meta),
         "timestamp": utcnow().isoformat(timespec="seconds"),
     }
 

@@ -40,13 +40,11 @@ import hmac
 import json
 import logging
 import os
-import random
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -54,7 +52,8 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import OrchestraError
 from ..models import WebhookConfig, WebhookEvent
 from ..plan import Plan
-from ..redaction import redact
+from ..redaction import REDACTED, redact, redact_values
+from ..retry import backoff, seconds_from_now
 from ..store import Entry, Store
 from ..store.changes import Change, Record
 from ..store.fsio import open_file, write_all
@@ -81,7 +80,6 @@ LOG_FILE = "webhooks.log"
 LOG_ROTATE_BYTES = 1 << 20  # the log moves to webhooks.log.1 beyond this
 RECOVER_MAX = 20  # history entries a new process looks back at for events nobody queued
 FORGET_UNKNOWN_AFTER = 86400.0  # a delivery to a webhook no longer in the plan is dropped after a day
-REDACTED = "[redacted]"
 MIN_SECRET = 8  # shorter environment values are not scrubbed (they would match ordinary words)
 
 
@@ -98,7 +96,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return min(self.max_delay, self.delay * 2 ** (attempt - 1)) * random.uniform(1 - self.jitter, 1 + self.jitter)
+        return backoff(attempt, self.delay, self.max_delay, jitter=(1 - self.jitter, 1 + self.jitter))
 
     @property
     def lease(self) -> float:
@@ -123,19 +121,6 @@ def sign(secret: str, body: bytes, delivery: str, timestamp: int) -> str:
 
 def _unsigned(hook: WebhookConfig) -> str:
     return f"secret_env {hook.secret_env} is not set; not sent unsigned (set it: the next change sends what waits)"
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class _RedactUrls(logging.Filter):
@@ -322,10 +307,7 @@ class WebhookDispatcher:
         return [value for value in values if len(value) >= MIN_SECRET]
 
     def _scrub(self, text: str, secrets: list[str] | None = None) -> str:
-        text = redact(text)
-        for secret in self._secrets() if secrets is None else secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return redact_values(redact(text), self._secrets() if secrets is None else secrets)
 
     def _scrub_tree(self, value: Any, secrets: list[str]) -> Any:
         if isinstance(value, str):
@@ -586,7 +568,7 @@ class WebhookDispatcher:
         try:
             with self._client.stream("POST", hook.url, content=body, headers=headers) as response:
                 status = response.status_code
-                retry_after = _retry_after(response.headers.get("retry-after"))
+                retry_after = seconds_from_now(response.headers.get("retry-after"))
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
             return _Outcome(error=self._describe(error, hook.url))
         except Exception as error:

@@ -137,6 +137,11 @@ class Store:
         self.on_wait: Callable[[str], None] | None = None  # told at once, in one line, when the lock is busy
         self._mutex = threading.RLock()
 
+    def notes(self) -> list[str]:
+        """Every repair and warning so far, as a person is told them (``repaired: …`` / ``warning: …``); the
+        faces show those they have not shown yet."""
+        return [f"repaired: {line}" for line in self.repairs] + [f"warning: {line}" for line in self.warnings]
+
     # -- opening and recovery -------------------------------------------------------------------------
 
     @classmethod
@@ -435,7 +440,8 @@ class Store:
             self._file_lock.acquire(poll_interval=LOCK_POLL)
         except filelock.Timeout:
             raise LockTimeoutError(
-                f"gave up after {self.lock_timeout:g} s waiting for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}; "
+                f"gave up after {self.lock_timeout:g} s waiting for {self.dir / LOCK_FILE}: held by "
+                f"{holder.describe(self.dir)}; "
                 "nothing was changed (try again when it is done)"
             ) from None
 
@@ -539,7 +545,8 @@ class Store:
     def _check_expected(self, expect_seq: int | None) -> None:
         if expect_seq is not None and expect_seq != self.seq:
             raise StaleStateError(
-                f"the project changed since you looked (entry {entry_id(expect_seq)} -> {entry_id(self.seq)}); nothing was written"
+                f"the project changed since you looked (entry {entry_id(expect_seq)} -> {entry_id(self.seq)}); "
+                "nothing was written"
             )
 
     def _progress_after(self, changes: list[Change]) -> dict[str, Any]:
@@ -625,7 +632,8 @@ class Store:
                             self._history.append(Entry.from_meta(frame.meta))
                 except FrameError as error:
                     self.warnings.append(
-                        f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged ({error.reason}); skipped"
+                        f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged "
+                        f"({error.reason}); skipped"
                     )
                     pos = bytes(data).find(MAGIC, error.offset + 1)
                     if pos < 0:
@@ -679,7 +687,8 @@ class Store:
             except FrameError:
                 pass
             raise StateError(
-                f"the history needed to rebuild entry {entry_id(seq)} is damaged; `orchestra backups` shows what is left"
+                f"the history needed to rebuild entry {entry_id(seq)} is damaged; `orchestra backups` shows "
+                "what is left"
             )
 
     def diff(self, seq_a: int, seq_b: int | None = None) -> list[Change]:

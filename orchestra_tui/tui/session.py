@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 
-from ..agents.base import Agent
+from ..agents.base import Agent, close_http_clients
 from ..engine import transitions
 from ..engine.bus import (
     Bus,
@@ -150,8 +149,7 @@ class Session:
 
     def new_notes(self) -> list[str]:
         """The store's repairs and warnings not yet returned (damage found on open or while catching up)."""
-        store = self.project.store
-        lines = [f"repaired: {line}" for line in store.repairs] + [f"warning: {line}" for line in store.warnings]
+        lines = self.project.store.notes()
         fresh, self._notes_seen = lines[self._notes_seen :], len(lines)
         return fresh
 
@@ -311,9 +309,7 @@ class Session:
         """Cancel the runs going (each task fails ``cancelled by user`` and keeps its output), then close."""
         try:
             await self.scheduler.cancel_all()
-            transport = sys.modules.get("orchestra_tui.agents.transport")
-            if transport is not None:
-                await transport.close_http_client()
+            await close_http_clients()
         finally:
             self.watcher.close()
             self.subscription.close()

@@ -19,7 +19,7 @@ from orchestra_tui.tui.screens.task import TaskScreen
 from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
 from orchestra_tui.tui.widgets.output import OutputPanes
 
-from ..helpers.plans import task_block, write_plan
+from ..helpers.plans import REPO, task_block, write_plan
 from ..helpers.tui import app_on
 from ..helpers.waits import until
 
@@ -229,7 +229,7 @@ PUNCTUATION = {"slash": "/", "plus": "+", "minus": "-", "equals_sign": "="}
 
 
 def readme_tui_section() -> str:
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     start = text.index("## The TUI")
     return text[start : text.index("\n## ", start + 1)]
 
@@ -275,7 +275,7 @@ path.write_text("\\n".join(lines))
 """
 
 
-async def test_e_opens_the_task_in_the_editor_at_its_line(
+async def test_e_opens_the_task_in_the_editor_at_its_line_and_the_board_follows_the_saved_file(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     editor = tmp_path / "editor.py"
@@ -293,6 +293,9 @@ async def test_e_opens_the_task_in_the_editor_at_its_line(
         await until(pilot, args.exists, "the editor ran")
         assert json.loads(args.read_text()) == [f"+{line}", str(plan)]
         assert 'title = "Edited in the editor"' in plan.read_text()
+        board = app.query_one(BoardView)  # the saved file is taken up (the plan watch): the card's new title
+        await until(pilot, lambda: "Edited in the editor" in "\n".join(screen_lines(app)), "the board follows")
+        assert board.column_of("DES-002") == "blocked"
 
 
 async def test_e_on_a_task_not_in_the_plan_file_says_so_in_one_line(tmp_path: Path) -> None:

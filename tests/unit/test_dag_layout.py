@@ -33,7 +33,7 @@ from orchestra_tui.dag_layout import (
 )
 from orchestra_tui.engine.project import Project
 from orchestra_tui.graph import natural_key
-from orchestra_tui.marks import STATUS_MARKS
+from orchestra_tui.statuses import STATUS_MARKS
 
 LINE_GLYPHS = set("─│┌┐└┘├┤┬┴┼") | {ARROW}
 
@@ -417,6 +417,14 @@ def test_the_marks_are_the_cli_s(demo: Project) -> None:
         rect = layout.nodes[ids[0]]
         assert drawing.line(rect.port_y, rect.x, rect.x + 3)[0] == f"│{mark} "
         assert status_text(status).plain == f"{mark} {status}"
+
+
+def test_500_tasks_lay_out_and_draw() -> None:
+    """How long it takes is bench/bench_dag.py's figure (README)."""
+    ids, edges = generated(500, 0)
+    assert len(edges) > 850
+    drawing = drawn(ids, edges)
+    assert drawing.width > 0 and drawing.height > 0
 
 
 def crossings(drawing: Drawing) -> int:

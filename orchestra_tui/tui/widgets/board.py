@@ -28,19 +28,20 @@ from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.containers import Container, Vertical
 from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import status_text
 from ...display import one_line
 from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
+from ...statuses import LOOKS
 from ..messages import ActionRequested, TaskSelected
+from ..status_text import status_text
+from ..textual_compat import bound_render_caches, columns_resized
 from .filtering import FilterLine
 
 if TYPE_CHECKING:
@@ -48,15 +49,7 @@ if TYPE_CHECKING:
     from ...models import AgentTask
 
 COLUMNS = (("blocked", "Blocked"), ("ready", "Ready"), ("running", "Running"), ("review", "Review"), ("done", "Done"))
-COLUMN_OF = {
-    TaskStatus.BLOCKED: "blocked",
-    TaskStatus.READY: "ready",
-    TaskStatus.IN_PROGRESS: "running",
-    TaskStatus.REVIEW: "review",
-    TaskStatus.FAILED: "done",
-    TaskStatus.CANCELLED: "done",
-    TaskStatus.COMPLETED: "done",
-}
+COLUMN_OF = {TaskStatus(status): look.column for status, look in LOOKS.items() if status != "pending"}
 _DONE_ORDER = {TaskStatus.FAILED: 0, TaskStatus.CANCELLED: 1, TaskStatus.COMPLETED: 2}
 MIN_TITLE = 20  # characters of a card's title the board shows at least (else it becomes a list)
 COLLAPSED = 3  # an empty column's width: its border and one column for its label
@@ -168,12 +161,8 @@ class TaskColumn(DataTable[object]):
         )
         self.kind, self.title = name, title
         self.task_width = 0
-        # DataTable keeps up to 1,000 rendered rows and lines (10,000 cells) per table (textual 8.2.8): on a
-        # 2,000-task board that is some 100,000 objects alive, which every full garbage collection walks
-        # while runs stream. A column shows a screenful; a few screens of cache serve scrolling as well.
-        self._row_render_cache = LRUCache(RENDER_CACHE)
-        self._line_cache = LRUCache(RENDER_CACHE)
-        self._cell_render_cache = LRUCache(2 * RENDER_CACHE)
+        # A column shows a screenful; a few screens of cache serve scrolling as well (textual_compat.py, 4).
+        bound_render_caches(self, RENDER_CACHE)
 
     def on_mount(self) -> None:
         self.add_column("task", width=1, key="task")
@@ -189,10 +178,7 @@ class TaskColumn(DataTable[object]):
         widths = (self.task_width, max(1, self.scrollable_content_region.width - self.task_width))
         if (task.width, title.width) != widths:
             task.width, title.width = widths
-            # DataTable caches rendered rows and re-measures its virtual size on idle, both only after its
-            # own changes (textual 8.2.8): tell it, as its own watchers do.
-            self._clear_caches()
-            self._require_update_dimensions = True
+            columns_resized(self)
             self.refresh()
 
     def on_resize(self) -> None:
@@ -332,6 +318,7 @@ class BoardView(FilterLine, Widget):
             for task_id in wanted.pop(None, ()):
                 touched |= self._place(project, task_id, None)
             for name, task_ids in wanted.items():
+                assert name is not None  # popped above
                 for task_id in sorted(task_ids, key=orders[name]):
                     touched |= self._place(project, task_id, name)
             for name in touched:

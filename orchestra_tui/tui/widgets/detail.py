@@ -13,9 +13,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...agents.pricing import format_total
-from ...cli.render import status_text
 from ...display import one_line, printable
 from ...formatting import hours, local_time, spent, tokens_line
+from ..status_text import status_text
 from .output import run_outcome
 
 if TYPE_CHECKING:

@@ -75,8 +75,10 @@ def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None, counts:
     def figures(p: dict[str, Any]) -> str:
         done, total = p.get("hours_done", 0.0), p.get("hours_total", 0.0)
         return (
-            f"{p.get('completion_percentage', 0.0):g}% complete · {p.get('completed_tasks', 0)}/{p.get('total_tasks', 0)} tasks"
-            f" · {hours(round(done, 2))} of {hours(round(total, 2))} h done ({hours(round(total - done, 2))} h remaining)"
+            f"{p.get('completion_percentage', 0.0):g}% complete · "
+            f"{p.get('completed_tasks', 0)}/{p.get('total_tasks', 0)} tasks"
+            f" · {hours(round(done, 2))} of {hours(round(total, 2))} h done ({hours(round(total - done, 2))} h "
+            "remaining)"
         )
 
     shown = (
