@@ -75,6 +75,10 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
         row("finished", local_time(task.completed_at))
     if task.last_error:
         row("last error", Text(printable(task.last_error), style="red"))
+    if task.worktree is not None:
+        row("branch", f"{task.worktree.branch} (from {task.worktree.base[:12]}; v shows the diff)")
+        if task.worktree.conflict_files:
+            row("conflict", Text(printable(", ".join(task.worktree.conflict_files)), style="bold red"))
     if task.input_tokens is not None or task.output_tokens is not None or task.unpriced_runs:
         row(
             "tokens",
