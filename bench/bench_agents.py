@@ -4,7 +4,8 @@
 events/s, target, PASS/MISS; ``info`` rows have no target) and writes it as JSON to
 ``bench/results/agents.json`` (``agents-quick.json`` with ``--quick``). An "event" is one event of the
 provider's stream (an SSE event or an NDJSON line); seconds run from the request to the final event, the
-median of a few runs after an uncounted warm-up run. Reference rows read the same OpenAI stream with the official ``openai`` SDK (when
+median of a few runs after an uncounted warm-up run. Reference rows read the same OpenAI stream with the official
+``openai`` SDK (when
 installed; it is not a dependency) and with plain httpx-sse, which is how the SSE decoding was chosen.
 The server is ``tests/helpers/fakeserver.py`` on 127.0.0.1, writing 64 KiB pieces. A MISS is reported, never raised.
 """
@@ -238,7 +239,8 @@ def print_table(rows: list[Row]) -> None:
     print(f"{'provider':<{width}}{'events':>9}  {'seconds':>8}  {'events/s':>10}  {'target':<15}{'verdict':<14}note")
     for r in rows:
         print(
-            f"{r.provider:<{width}}{r.events:>9}  {r.seconds:>8.3f}  {r.events_per_s:>10,.0f}  {r.target:<15}{r.verdict:<14}{r.note}"
+            f"{r.provider:<{width}}{r.events:>9}  {r.seconds:>8.3f}  {r.events_per_s:>10,.0f}  "
+            f"{r.target:<15}{r.verdict:<14}{r.note}"
         )
 
 

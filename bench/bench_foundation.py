@@ -434,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"machine: nproc {info['nproc']}, {info['python']}, {info['platform']}")
     print(
-        f"temp dir: {info['tmpdir']} on {info['filesystem']}; same filesystem as /work: {info['same_filesystem_as_work']}"
+        f"temp dir: {info['tmpdir']} on {info['filesystem']}; same filesystem as /work: "
+        f"{info['same_filesystem_as_work']}"
     )
     write_results(out, "foundation", results.rows, quick=args.quick, started=started, machine=info)
     print(f"results: {out}")

@@ -283,7 +283,8 @@ def press_column(
         if shown is None:
             missed += 1
             print(
-                f"  a press to {rows[index]} did not show within 5 s (selected: {app.selected}; never shown: {watch.missing()})",
+                f"  a press to {rows[index]} did not show within 5 s (selected: {app.selected}; never shown: "
+                f"{watch.missing()})",
                 file=sys.stderr,
                 flush=True,
             )

@@ -36,6 +36,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .agents.registry import AgentRegistry, RegisteredAgent
+    from .engine.report import Report
     from .engine.runner import RunResult
 
 
@@ -98,7 +99,8 @@ class ProjectOrchestrator:
         """
         if state_file is not None:
             log.warning(
-                "state_file=%s is not used: the state lives in .orchestra/ (import an old file with `orchestra import-state`)",
+                "state_file=%s is not used: the state lives in .orchestra/ (import an old file with `orchestra "
+                "import-state`)",
                 state_file,
             )
         self._project = Project.open(project_root, actor="api")
@@ -209,7 +211,7 @@ class ProjectOrchestrator:
         self._project.cancel(task_id)
         return True
 
-    def generate_report(self) -> dict[str, Any]:
+    def generate_report(self) -> Report:
         """The seed's report keys, plus ready/review counts, the critical path, blockers, hours and cost."""
         return self._project.report()
 
@@ -331,12 +333,15 @@ class ProjectOrchestrator:
         r = self.generate_report()
         print(f"Project {r['project_id']}: {r['completion_percentage']}% complete")
         print(
-            f"  tasks: {r['total_tasks']} total, {r['completed_tasks']} completed, {r['in_progress_tasks']} in progress, "
-            f"{r['review_tasks']} in review, {r['pending_tasks']} pending ({r['ready_tasks']} ready, {r['blocked_tasks']} blocked), "
+            f"  tasks: {r['total_tasks']} total, {r['completed_tasks']} completed, {r['in_progress_tasks']} in "
+            "progress, "
+            f"{r['review_tasks']} in review, {r['pending_tasks']} pending ({r['ready_tasks']} ready, "
+            f"{r['blocked_tasks']} blocked), "
             f"{r['failed_tasks']} failed, {r['cancelled_tasks']} cancelled"
         )
         print(
-            f"  hours: {r['estimated_total_hours']:g} estimated, {r['estimated_remaining_hours']:g} remaining, {r['actual_hours']:g} spent"
+            f"  hours: {r['estimated_total_hours']:g} estimated, {r['estimated_remaining_hours']:g} remaining, "
+            f"{r['actual_hours']:g} spent"
         )
         if r["critical_path"]:
             print(f"  critical path: {' -> '.join(r['critical_path'])} ({r['critical_path_hours']:g}h)")
@@ -352,5 +357,6 @@ class ProjectOrchestrator:
         for b in backups:
             tasks = f"{b['tasks']} task{'' if b['tasks'] == 1 else 's'}"
             print(
-                f"{b['id']}  {b['timestamp']}  {tasks:>10}  {b['completion_percentage']:>5}%  {b['actor']:<9}  {b['summary']}"
+                f"{b['id']}  {b['timestamp']}  {tasks:>10}  {b['completion_percentage']:>5}%  {b['actor']:<9}  "
+                f"{b['summary']}"
             )

@@ -112,3 +112,15 @@ class GitError(OrchestraError):
 
 class WorkspaceError(OrchestraError):
     """A task's worktree cannot be made, set up or used (a failed setup command, the cap, an unsafe path)."""
+
+
+class MergeConflictError(TransitionError):
+    """A task's branch conflicts with the integration branch: it stays in review, its conflicting files named."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+class IntegrationMovedError(OrchestraError):
+    """The integration branch is not where orchestra left it; orchestra refuses to move it (never forces)."""

@@ -624,7 +624,7 @@ class TaskGraph:
         family = family_dependencies((task_id, deps, parents.get(task_id)) for task_id, deps, *_ in fields)
         members = set(parents) | set(parents.values())
         self._family = {task_id: (parents.get(task_id), own[task_id]) for task_id in members}
-        return [(task_id, family[task_id], *rest) for task_id, _, *rest in fields]
+        return [(task_id, family[task_id], *rest) for task_id, _, *rest in fields]  # type: ignore[misc]  # mypy types a star-unpacked rest as tuple[object, ...]
 
     def _add_edges(self, task_id: str, deps: Iterable[str]) -> None:
         pred = self._pred[task_id]

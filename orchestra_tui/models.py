@@ -32,6 +32,12 @@ STORED_STATUSES = frozenset(
 )
 
 
+WorkspaceKind = Literal["worktree", "root"]
+# A git branch name as orchestra accepts it in a plan: git check-ref-format's rules, simplified to refuse more.
+BRANCH_PATTERN = r"^[A-Za-z0-9_+][A-Za-z0-9._/+-]*$"
+_BAD_BRANCH_PARTS = ("..", "//", "/.", ".lock/", "@{")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -76,6 +82,25 @@ class TaskSpec(BaseModel):
     idle_timeout: float | None = Field(
         None, ge=0, description="shell/cli: seconds the run may go without output (0: no limit)."
     )
+    workspace: WorkspaceKind | None = Field(
+        None, description="Where the run works: its own git worktree, or the project root (over the agent's)."
+    )
+
+
+class WorktreeRecord(BaseModel):
+    """Where a worktree task's last run worked and what became of its branch. ``path`` is relative to the project
+    root; ``base`` is the integration tip it started from; ``head`` the task branch after the run (None while it
+    runs); ``merged`` the integration commit that holds it (None until completed); ``conflict_files`` the files
+    of the last merge attempt that conflicted (the task stays in review)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    path: str
+    branch: str
+    base: str
+    head: str | None = None
+    merged: str | None = None
+    conflict_files: list[str] | None = None
 
 
 class AgentTask(TaskSpec):
@@ -99,6 +124,7 @@ class AgentTask(TaskSpec):
     cache_write_tokens: int | None = None
     cost_usd: float | None = None
     unpriced_runs: int = 0
+    worktree: WorktreeRecord | None = None
     origin: Literal["plan", "api"] = "api"
 
     def __init__(
@@ -169,6 +195,35 @@ class ProjectSettings(BaseModel):
     auto_complete: bool = Field(
         False, description="Complete tasks whose run and verify succeeded instead of leaving them in review."
     )
+    workspace: WorkspaceKind | None = Field(
+        None,
+        description="Default for every task: 'worktree' (a git worktree and branch per task, merged on completion) "
+        "or 'root'; unset: worktree for cli agents when the project is in a git work tree, root otherwise.",
+    )
+    worktree_include: list[str] = Field(
+        default_factory=list, description="Patterns of files not in git copied into each new worktree (.env...)."
+    )
+    worktree_setup: list[str] = Field(
+        default_factory=list, description="Shell commands run in each new worktree before the agent starts."
+    )
+    integration_branch: str | None = Field(
+        None,
+        pattern=BRANCH_PATTERN,
+        description="Branch completed tasks are merged into (default orchestra/<id>/integration, created from the "
+        "branch checked out when the first worktree task is dispatched).",
+    )
+    max_worktrees: int | None = Field(None, ge=1, le=4096, description="Worktrees at once (default 2 x parallel_max).")
+    merge: Literal["no-ff", "squash"] = Field(
+        "no-ff", description="How a completed task lands: one --no-ff merge commit, or one squashed commit."
+    )
+
+    @field_validator("integration_branch")
+    @classmethod
+    def _branch_name(cls, name: str | None) -> str | None:
+        if name is not None and (any(part in name + "/" for part in _BAD_BRANCH_PARTS) or name.endswith((".", "/"))):
+            raise PydanticCustomError("branch_name", "not a valid git branch name")
+        return name
+
     executor: Literal["local", "ray"] = Field(
         "local", description="Where agents run: here, or on a Ray cluster (an agent's own executor wins)."
     )
@@ -248,6 +303,9 @@ class AgentConfig(BaseModel):
     )
     idle_timeout: float | None = Field(
         None, ge=0, description="shell/cli: seconds a run may go without output (default 600; 0: no limit)."
+    )
+    workspace: WorkspaceKind | None = Field(
+        None, description="Where this agent's tasks work: 'worktree' or 'root' (over the project's)."
     )
     executor: Literal["local", "ray"] | None = Field(
         None, description="Where this agent runs: here or on Ray (default: the project's executor)."

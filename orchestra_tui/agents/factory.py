@@ -41,7 +41,8 @@ def build_agent(name: str, config: AgentConfig) -> Agent:
     cls = getattr(module, class_name, None)
     if cls is None:
         raise RegistryError(
-            f"agent {name!r}: type {config.type.value!r} is not available in this installation ({qualified}.{class_name} is missing)"
+            f"agent {name!r}: type {config.type.value!r} is not available in this installation "
+            f"({qualified}.{class_name} is missing)"
         )
     agent: Agent = cls(name, config)
     return agent

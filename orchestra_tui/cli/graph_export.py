@@ -9,20 +9,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..formatting import hours
+from ..statuses import LOOKS
 
 if TYPE_CHECKING:
     from ..engine.project import Project
 
-_FILL = {
-    "ready": "#d4edda",
-    "blocked": "#fff3cd",
-    "in_progress": "#cce5ff",
-    "review": "#e2d9f3",
-    "completed": "#c3e6cb",
-    "failed": "#f5c6cb",
-    "cancelled": "#e2e3e5",
-    "pending": "#ffffff",
-}
+_FILL = {status: look.fill for status, look in LOOKS.items()}
 _CRITICAL = "#d9534f"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..engine.integration import workspace_view
+
 if TYPE_CHECKING:
     from ..engine.project import Project
     from ..models import AgentTask
@@ -24,4 +26,5 @@ def task_detail_json(project: Project, task: AgentTask) -> dict[str, Any]:
         "unblocks": graph.unblocks(task_id),
         "dependants": graph.dependents(task_id),
         "subtasks": graph.children(task_id),
+        "workspace": workspace_view(project, task),
     }

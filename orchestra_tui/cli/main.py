@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the c
     from ..engine.project import Project
     from ..engine.runner import RunResult
     from ..engine.scheduler import Summary
+    from ..engine.usable import AgentRow
     from ..models import AgentConfig
     from ..plan import Plan
     from ..store import Store
@@ -525,7 +526,7 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 row["agent"],
                 "-" if row["pgid"] is None else str(row["pgid"]),
                 formatting.local_time(row["started"]) if row["started"] else "?",
-                "?" if row["elapsed_seconds"] is None else live_seconds(row["elapsed_seconds"]),
+                "?" if row["elapsed_seconds"] is None else formatting.elapsed(row["elapsed_seconds"]),
                 f"{row['output_bytes']:,} B",
                 f"{row['owner_pid'] or '?'}@{row['owner_host'] or '?'}",
             )
@@ -533,10 +534,6 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-
-
-def live_seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {int(value % 60):02d} s"
 
 
 @app.command()
@@ -848,7 +845,8 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
     failed = summary.failed
     if failed:
         typer.echo(
-            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: {formatting.id_list([r.task_id for r in failed], 8)} "
+            f"error: {len(failed)} task{'s' * (len(failed) != 1)} failed: "
+            f"{formatting.id_list([r.task_id for r in failed], 8)} "
             "(`orchestra list --status failed`; `orchestra retry ID` reopens one)",
             err=True,
         )
@@ -938,6 +936,9 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Restore the tasks' progress to what it was after ENTRY (a new entry: `orchestra undo` reverts it)."""
+    from ..display import one_line
+    from ..engine.integration import integration
+
     with _project(ctx) as project:
         target = project.entry(entry_ref)
         changes = project.rollback_changes(target.seq)
@@ -953,6 +954,8 @@ def rollback(
             typer.echo(f"  {line}")
         if len(lines) > 8:
             typer.echo(f"  ... and {len(lines) - 8} more (`orchestra diff {project.store.seq} {target.id}` shows all)")
+        for line in integration(project).preview(changes):
+            typer.echo(f"  {one_line(line)}")
         if not yes:
             if not sys.stdin.isatty():
                 raise OrchestraError("refusing to roll back without confirmation: add --yes")
@@ -998,11 +1001,31 @@ def undo(ctx: typer.Context) -> None:
 @app.command(context_settings=ENTRY_ARGS)
 def diff(
     ctx: typer.Context,
-    entry_a: Annotated[str, typer.Argument(metavar="ENTRY", help="The older entry.")],
+    entry_a: Annotated[str | None, typer.Argument(metavar="[ENTRY]", help="The older entry.")] = None,
     entry_b: Annotated[str | None, typer.Argument(metavar="[ENTRY2]", help="The newer entry (default: now).")] = None,
+    task_id: Annotated[
+        str | None,
+        typer.Option("--task", "-t", metavar="ID", help="A worktree task's code changes against its base instead."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """What changed between two history entries, or between an entry and now."""
+    """What changed between two history entries, or between an entry and now; with --task ID, the task's code
+    changes against its base (files changed with +/-, then the patch)."""
+    if task_id is not None:
+        if entry_a is not None:
+            raise typer.BadParameter("give history entries or --task ID, not both")
+        from ..engine.review import task_diff
+        from .workspace import print_diff
+
+        with _project(ctx, reading=True) as project:
+            change = task_diff(project, task_id)
+            if as_json:
+                render.emit_json(change.to_dict())
+            else:
+                print_diff(change)
+        return
+    if entry_a is None:
+        raise typer.BadParameter("give a history entry (ENTRY) or --task ID")
     with _project(ctx, reading=True) as project:
         a = project.entry(entry_a)
         b = project.entry(entry_b) if entry_b is not None else None
@@ -1083,7 +1106,7 @@ async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     return {name: job.result() if not job.cancelled() else None for name, job in jobs.items()}
 
 
-def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None]) -> None:
+def _merge_checks(rows: list[AgentRow], checks: dict[str, Usability | None]) -> None:
     """Add what each agent's check found to its row; a problem seen offline already explains a failed check."""
     for row in rows:
         if row["name"] not in checks:
@@ -1149,6 +1172,7 @@ def mcp_(
 if __name__ != "__main__":  # (``python -m`` runs the package's copy of this module, below)
     from . import interop as _interop  # noqa: F401  (their commands register themselves on ``app``)
     from . import planning as _planning  # noqa: F401
+    from . import workspace as _workspace  # noqa: F401
 
 # ------------------------------------------------------------------------------------------ entry
 

@@ -121,7 +121,8 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         "",
         "| | |",
         "|---|---|",
-        f"| Completion | {report['completion_percentage']:g}% ({report['completed_tasks']} of {report['total_tasks']} tasks) |",
+        f"| Completion | {report['completion_percentage']:g}% ({report['completed_tasks']} of "
+        f"{report['total_tasks']} tasks) |",
         f"| Ready / blocked | {report['ready_tasks']} / {report['blocked_tasks']} |",
         f"| In progress / review | {report['in_progress_tasks']} / {report['review_tasks']} |",
         f"| Failed / cancelled | {report['failed_tasks']} / {report['cancelled_tasks']} |",

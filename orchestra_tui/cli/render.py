@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents.pricing import format_total
 from ..engine.next_step import next_line
-from ..formatting import STATUS_ORDER, counts_line, hours, id_list, local_time, spent, tokens_line
-from ..marks import STATUS_MARKS
+from ..formatting import counts_line, hours, id_list, local_time, spent, tokens_line
+from ..statuses import STATUS_MARKS, STATUS_ORDER, TERMINAL_STYLES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,16 +28,6 @@ if TYPE_CHECKING:
     from ..models import AgentTask
     from ..store import Entry
 
-_STATUS_STYLES = {  # rich styles; the marks are shared with the TUI
-    "ready": "bold green",
-    "blocked": "yellow",
-    "pending": "",
-    "in_progress": "bold cyan",
-    "review": "magenta",
-    "completed": "green",
-    "failed": "bold red",
-    "cancelled": "red",
-}
 _PIPED_WIDTH = 160  # not a terminal: wide rows (one line per task for grep) rather than rich's 80 columns
 
 
@@ -61,7 +51,7 @@ def status_text(status: str) -> Text:
     from rich.text import Text
 
     key = str(status)
-    return Text(f"{STATUS_MARKS.get(key, '?')} {status}", style=_STATUS_STYLES.get(key, ""))
+    return Text(f"{STATUS_MARKS.get(key, '?')} {status}", style=TERMINAL_STYLES.get(key, ""))
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -93,10 +83,10 @@ def print_tasks(project: Project, tasks: Iterable[AgentTask]) -> None:
     table.add_column("Deps", max_width=24, no_wrap=True, overflow="ellipsis")
     status_of = project.graph.status_of
     statuses = {status: status_text(status) for status in STATUS_ORDER}
-    rows = []
+    rows: list[list[str | Text]] = []
     for task in tasks:
         status = status_of(task.task_id)
-        cells = [
+        cells: list[str | Text] = [
             task.task_id,
             statuses.get(status) or status_text(status),
             task.priority.value,

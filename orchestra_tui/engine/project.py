@@ -7,22 +7,36 @@ it), so a change computed from a stale state is never written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bulk import paused_gc
 from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
 from ..graph import TaskGraph, dependency_problems, family_dependencies
-from ..models import DEFINITION_FIELDS, RUNTIME_FIELDS, AgentTask, ProjectPhase, TaskPriority, TaskSpec, TaskStatus
+from ..models import (
+    DEFINITION_FIELDS,
+    RUNTIME_FIELDS,
+    AgentTask,
+    ProjectPhase,
+    TaskPriority,
+    TaskSpec,
+    TaskStatus,
+    WorktreeRecord,
+)
 from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
+from ..statuses import BOARD_ORDER
 from ..store import Entry, Mutation, Store
-from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
+from ..store.changes import Change, MetaChange, Record, diff_meta, diff_record, diff_tasks, diff_update
 from ..version import __version__
 from . import transitions
+from .integration import integration
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
+
+if TYPE_CHECKING:
+    from .report import Report
 
 STATE_DIR = ".orchestra"
 _GRAPH_FIELDS = frozenset(
@@ -33,9 +47,9 @@ _NEW_RUNTIME: Record = {
 }
 Actor = str  # tui | cli | api | scheduler
 OUTBOX_WRITE_WAIT = 10.0  # seconds closing waits for this process's deliveries to be written (disk only)
-CODE_WEBHOOKS_WAIT = 2.0  # ... and, with webhooks registered from code, for their first attempts
+CODE_WEBHOOKS_WAIT = 10.0  # ... and, with webhooks registered from code, for their first attempts (ends when done)
 # Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
-BOARD_STATUSES = ("blocked", "ready", "in_progress", "review", "completed", "failed", "cancelled")
+BOARD_STATUSES = BOARD_ORDER  # the statuses a board shows, in its order (statuses.py)
 
 
 class Project:
@@ -108,18 +122,20 @@ class Project:
             task = AgentTask.model_validate(self.store.tasks[task_id])
             self.tasks[task_id] = task
             self.graph.upsert(task)
-        elif changes and all(
-            change["op"] == "update" and not _GRAPH_FIELDS & change["after"].keys() for change in changes
+        elif (
+            (updates := [c for c in changes if c["op"] == "update"])
+            and len(updates) == len(changes)
+            and not any(_GRAPH_FIELDS & change["after"].keys() for change in updates)
         ):
-            for change in changes:  # progress only (an import, a rollback of statuses): the graph follows incrementally
-                task = AgentTask.model_validate(self.store.tasks[change["task"]])
+            for update in updates:  # progress only (an import, a rollback of statuses): the graph follows incrementally
+                task = AgentTask.model_validate(self.store.tasks[update["task"]])
                 self.tasks[task.task_id] = task
                 self.graph.set_status(task.task_id, task.status)
         else:
             for change in changes:
-                task_id = change["task"]
-                if task_id is None:
+                if change["task"] is None:
                     continue
+                task_id = change["task"]
                 if change["op"] == "remove":
                     self.tasks.pop(task_id, None)
                 else:
@@ -203,7 +219,7 @@ class Project:
         b = None if ref_b is None else self.entry(ref_b).seq
         return self.store.diff(a, b)
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> Report:
         from .report import build_report
 
         return build_report(self)
@@ -249,19 +265,31 @@ class Project:
         def compute() -> Mutation:
             old = self._record(task_id)
             new = change(old)
-            return Mutation([diff_record(task_id, old, new)], action, summary, {"tasks": [task_id], **extra})
+            return Mutation([diff_update(task_id, old, new)], action, summary, {"tasks": [task_id], **extra})
 
         entry = self._commit(compute)
         assert entry is not None
         return entry
 
-    def start(self, task_id: str, run_id: str | None = None) -> Entry:
-        return self._transition(
-            task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
-        )
+    def start(self, task_id: str, run_id: str | None = None, worktree: WorktreeRecord | None = None) -> Entry:
+        """Start a task; ``worktree``: where its run works (a worktree task's record, see ``integration``)."""
+        if worktree is None:
+            return self._transition(
+                task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
+            )
+
+        def started(record: Record) -> Record:
+            integration(self).check_cap(task_id)  # under the store's lock: two starts cannot both take the last
+            return {**transitions.start(record, self.graph, run_id), "worktree": worktree.model_dump(mode="json")}
+
+        return self._transition(task_id, "start", f"{task_id} started", started)
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
-        """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced."""
+        """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced. A worktree
+        task's branch is merged into the integration branch first (a conflict raises and completes nothing)."""
+        worktree = self._record(task_id).get("worktree")
+        if worktree and not worktree.get("merged"):
+            return integration(self).complete(task_id, output_files, notes)
         return self._transition(
             task_id,
             "complete",
@@ -276,7 +304,13 @@ class Project:
         return self._transition(task_id, "fail", f"{task_id} failed: {reason}", lambda r: transitions.fail(r, reason))
 
     def cancel(self, task_id: str) -> Entry:
-        return self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        """Cancel a task; a worktree task's worktree goes (its branch stays) unless a run was still in it (then
+        ``orchestra gc`` removes it once the run has ended)."""
+        was = self._record(task_id)
+        entry = self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
+        if was.get("worktree") and was["status"] != TaskStatus.IN_PROGRESS:
+            integration(self).drop_worktree(task_id)
+        return entry
 
     def cancel_run(self, task_id: str, run_id: str) -> Entry:
         """Cancel the task only while it is in run ``run_id`` (in progress, with that ``last_run_id``), checked in
@@ -294,13 +328,13 @@ class Project:
 
         def compute() -> Mutation:
             old = self._record(task_id)
-            changes = [diff_record(task_id, old, transitions.retry(old))]
+            changes: list[Change] = [diff_update(task_id, old, transitions.retry(old))]
             reset = [task_id]
             if downstream:
                 for other in sorted(self.graph.descendants(task_id)):
                     record = self.store.tasks[other]
                     if record["status"] in ("failed", "cancelled", "review"):
-                        changes.append(diff_record(other, record, transitions.reopen(record)))
+                        changes.append(diff_update(other, record, transitions.reopen(record)))
                         reset.append(other)
             summary = f"{task_id} reopened" + (f" with {len(reset) - 1} downstream" if len(reset) > 1 else "")
             return Mutation(changes, "retry", summary, {"tasks": reset})
@@ -450,6 +484,7 @@ class Project:
         """
         if self.plan.path is None or self.store.meta.get("plan_sha256") == self.plan.sha256:
             return None
+        name = self.plan.path.name
 
         def compute() -> Mutation | None:
             current = self.store.tasks
@@ -457,14 +492,12 @@ class Project:
             changes = diff_tasks(current, wanted)
             if not changes:
                 return None
-            changes.append(
-                diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256})
-            )
+            sha = diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256})
+            if sha is not None:
+                changes.append(sha)
             self._check_graph(wanted)
-            added = sum(c["op"] == "add" for c in changes)
-            removed = sum(c["op"] == "remove" for c in changes)
-            changed = len(changes) - 1 - added - removed
-            summary = f"plan {self.plan.path.name}: {added} added, {changed} changed, {removed} removed"
+            added, changed, removed = (sum(c["op"] == op for c in changes) for op in ("add", "update", "remove"))
+            summary = f"plan {name}: {added} added, {changed} changed, {removed} removed"
             return Mutation(changes, "plan", summary, {"tasks": [c["task"] for c in changes[:20] if c["task"]]})
 
         return self._commit(compute)
@@ -499,7 +532,8 @@ class Project:
             suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)
             hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
             raise TransitionError(
-                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have their own actions"
+                f"cannot update {task_id}: unknown field {sorted(unknown)[0]!r}{hint}; status changes have "
+                "their own actions"
             )
 
         def compute() -> Mutation | None:
@@ -526,7 +560,8 @@ class Project:
             dependants = self.graph.dependents(task_id)
             if dependants:
                 raise TransitionError(
-                    f"cannot remove {task_id}: {', '.join(dependants)} depend{'s' if len(dependants) == 1 else ''} on it"
+                    f"cannot remove {task_id}: {', '.join(dependants)} "
+                    f"depend{'s' if len(dependants) == 1 else ''} on it"
                 )
             return Mutation([diff_record(task_id, old, None)], "remove", f"{task_id} removed", {"tasks": [task_id]})
 
@@ -542,7 +577,9 @@ class Project:
         graph derives it, without building one."""
         records, _meta = self.store.state_at(self.entry(ref).seq)
         counts = dict.fromkeys(BOARD_STATUSES, 0)
-        deps_of = {task_id: record.get("dependencies") or () for task_id, record in records.items()}
+        deps_of: Mapping[str, Sequence[str]] = {
+            task_id: record.get("dependencies") or () for task_id, record in records.items()
+        }
         if any(record.get("parent") for record in records.values()):
             deps_of = family_dependencies(
                 (task_id, deps_of[task_id], record.get("parent")) for task_id, record in records.items()
@@ -585,15 +622,25 @@ class Project:
         Returns None when the state already equals that entry's.
         """
         target = self.entry(ref)
+        if integration(self).recorded_head() is None:
+            return self._rollback(target, action, extra, None)
+        return integration(self).rolled_back(target.seq, lambda moved: self._rollback(target, action, extra, moved))
+
+    def _rollback(
+        self, target: Entry, action: str, extra: Mapping[str, Any] | None, moved: MetaChange | None
+    ) -> Entry | None:
+        """The rollback entry; ``moved``: the integration branch's move it records (see ``integration``)."""
 
         def compute() -> Mutation | None:
             changes = self.rollback_changes(target.seq)
-            if not changes:
+            if not changes and moved is None:
                 return None
             verb = "undo" if action == "undo" else f"rollback to {target.id}"
             summary = f"{verb}: {len(changes)} task{'s' if len(changes) != 1 else ''} changed"
+            if moved is not None:
+                summary += f"; {integration(self).branch()} moved to {moved['after']['integration_head'][:12]}"
             return Mutation(
-                changes,
+                changes + ([moved] if moved is not None else []),
                 action,
                 summary,
                 {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})},

@@ -33,18 +33,21 @@ from collections.abc import Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ..agents.base import Agent, AgentRequest
 from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
 from ..agents.pricing import FREE_TYPES, format_cost, run_cost
 from ..agents.prompt import expand_task, render_prompt
-from ..errors import OrchestraError, SupersededError, TransitionError, quoted
-from ..models import AgentTask, TaskStatus, utcnow
+from ..errors import MergeConflictError, OrchestraError, SupersededError, TransitionError, quoted
+from ..models import AgentTask, TaskStatus, WorktreeRecord, utcnow
 from ..plan.outputs import resolved_output_problem
 from ..redaction import redact
 from ..store import fsio
+from ..workspace import worktrees
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
+from .integration import integration, workspace_kind
 from .project import Project
 from .runs import RunLog, new_run_id, output_tail, read_output
 
@@ -84,10 +87,16 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
-        """Back from :meth:`to_dict` (the driver's summary; ``output`` may be left out)."""
+        """Back from :meth:`to_dict` (the driver's summary; ``output`` may be left out, the rest is always there)."""
         return cls(
-            **{name: data.get(name) for name in ("task_id", "agent", "status", "run_id", "error")},
-            **{name: data.get(name) for name in ("input_tokens", "output_tokens", "cost_usd")},
+            task_id=data["task_id"],
+            agent=data["agent"],
+            status=data["status"],
+            run_id=data.get("run_id"),
+            error=data.get("error"),
+            input_tokens=data.get("input_tokens"),
+            output_tokens=data.get("output_tokens"),
+            cost_usd=data.get("cost_usd"),
             output=data.get("output") or "",
             handoff=bool(data.get("handoff")),
             started_at=datetime.fromisoformat(data["started_at"]),
@@ -125,6 +134,9 @@ class Run:
     env: dict[str, str]
     attempt: int = 0  # the task's attempt this run is: its end lands only while the task is still in it
     ended: bool = False
+    workdir: Path | None = None  # where the agent, the output file and verify work (None: the project root)
+    worktree: WorktreeRecord | None = None  # a worktree task's: the record its start committed
+    head: str | None = None  # the task branch after the run's changes were committed
     verify_decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
     )
@@ -222,16 +234,23 @@ class Runner:
             host=HOST,
         )
         try:
-            entry = self.project.start(task_id, run_id=log.run_id)
+            worktree = None
+            if workspace_kind(self.project, task) == "worktree":
+                worktree = integration(self.project).dispatch(task)
+            entry = self.project.start(task_id, run_id=log.run_id, worktree=worktree)
         except BaseException:
             _discard(log)
             raise
         attempt = self.project.tasks[task_id].attempts
-        log.event("started", attempt=attempt, entry=entry.id)
+        log.event("started", attempt=attempt, entry=entry.id, **({"worktree": worktree.path} if worktree else {}))
         self.bus.publish(RunStarted(log.run_id, task_id, name))
-        return Run(
+        run = Run(
             task_id, log.run_id, name, instance, log, utcnow(), dict(env) if env is not None else self.env, attempt
         )
+        if worktree is not None:
+            run.worktree = worktree
+            run.workdir = integration(self.project).workdir(self.project.root / worktree.path)
+        return run
 
     async def execute(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> RunResult:
         return await self.finish(self.begin(task_id, agent, env))
@@ -245,11 +264,15 @@ class Runner:
             try:
                 task = self.project.task(run.task_id)
                 expanded = expand_task(task, run.env)
+                if run.worktree is not None:
+                    await self._make_worktree(run)
                 await self._stream(run, task, expanded, outcome)
                 if outcome.error is None and outcome.finished is not None and not outcome.finished.handoff:
                     outcome.error = self._write_output(run, task, expanded, outcome.finished)
                     if outcome.error is None:
                         outcome.error = await self._verify(run, task, expanded)
+                if run.worktree is not None and not (outcome.finished is not None and outcome.finished.handoff):
+                    await asyncio.to_thread(self._commit_worktree, run)
             except asyncio.CancelledError:
                 outcome.error = CANCELLED
                 self.end(run, outcome)
@@ -264,14 +287,48 @@ class Runner:
             if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
                 run.log.close()
 
+    def _workdir(self, run: Run) -> Path:
+        return self.project.root if run.workdir is None else run.workdir
+
+    async def _make_worktree(self, run: Run) -> None:
+        """Check out the run's worktree (its branch at the recorded base), copy the included files and run the
+        setup commands (their output in the run's ``setup.txt``); a failure fails the run with the reason."""
+        assert run.worktree is not None
+        settings = self.project.plan.project
+        created = await worktrees.create_async(
+            integration(self.project).git(),
+            self.project.root,
+            settings.id,
+            run.task_id,
+            run.worktree.base,
+            include=settings.worktree_include,
+            setup=settings.worktree_setup,
+            env=run.env,
+            log=run.log.dir / "setup.txt",
+        )
+        run.log.event("worktree", path=run.worktree.path, branch=created.branch, base=created.base)
+
+    def _commit_worktree(self, run: Run) -> None:
+        """Commit whatever the run changed on its task branch (if the agent did not); a worktree deleted by hand
+        leaves the branch as it is."""
+        assert run.worktree is not None
+        path = self.project.root / run.worktree.path
+        task = self.project.task(run.task_id)
+        if path.is_dir():
+            run.head = worktrees.commit_all(path, f"{run.task_id}: {task.title}")
+            run.log.event("committed", head=run.head)
+
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
-        prompt = render_prompt(expanded, root=self.project.root, dependency_outputs=self._dependency_outputs(task))
+        workdir = self._workdir(run)
+        prompt = render_prompt(expanded, root=workdir, dependency_outputs=self._dependency_outputs(task))
+        if run.worktree is not None and run.worktree.conflict_files:
+            prompt += _conflict_note(run.worktree.conflict_files)
         run.log.event("prompt", chars=len(prompt))
         request = AgentRequest(
             run.run_id,
             expanded,
             prompt,
-            self.project.root,
+            workdir,
             run.env,
             system=run.agent.config.system,
             on_spawn=run.log.record_process,
@@ -339,7 +396,7 @@ class Runner:
         """Write the run's answer to the task's ``output`` path; the reason it could not, or None."""
         if not expanded.output:
             return None  # and the answer is not read back from disk
-        root = self.project.root
+        root = self._workdir(run)
         problem = resolved_output_problem(root, expanded.output, expanded.deliverables)
         if problem is not None:
             return f"output path {quoted(task.output)} {problem}; nothing was written"
@@ -370,7 +427,7 @@ class Runner:
     async def _run_command(self, run: Run, command: str) -> int:
         process = await asyncio.create_subprocess_shell(
             command,
-            cwd=self.project.root,
+            cwd=self._workdir(run),
             env=run.env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -410,9 +467,12 @@ class Runner:
         outcome.cost = self._cost(run, outcome)
         try:
             fields = self._usage_fields(run, outcome)
+            if run.worktree is not None and not handoff:
+                fields["worktree"] = self._ended_worktree(run)
             usage = outcome.usage
             detail = (
-                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}"
+                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, "
+                f"{format_cost(outcome.cost)}"
                 if fields
                 else ""
             )
@@ -421,8 +481,10 @@ class Runner:
                     project.end_run(task_id, run.run_id, run.attempt, None, fields=fields, detail=detail)
                 run.log.event("handoff")
             elif outcome.error is None:
-                action = "complete" if project.plan.project.auto_complete else "review"
+                action = "complete" if project.plan.project.auto_complete and run.worktree is None else "review"
                 project.end_run(task_id, run.run_id, run.attempt, action, fields=fields, detail=detail)
+                if project.plan.project.auto_complete and run.worktree is not None:
+                    self._merge(run)
             else:
                 project.end_run(task_id, run.run_id, run.attempt, "fail", outcome.error, fields, detail)
         except SupersededError as moved:
@@ -486,6 +548,26 @@ class Runner:
             utcnow(),
         )
 
+    def _ended_worktree(self, run: Run) -> dict[str, Any]:
+        """The task's worktree record after the run: its new head, no conflict (this head was never tried)."""
+        assert run.worktree is not None
+        if run.head is None and (self.project.root / run.worktree.path).is_dir():
+            try:  # cancelled before finishing: what it changed is committed still
+                self._commit_worktree(run)
+            except OrchestraError as error:
+                run.log.event("commit_failed", error=str(error))
+        head = run.head or run.worktree.base
+        return run.worktree.model_copy(update={"head": head, "conflict_files": None}).model_dump(mode="json")
+
+    def _merge(self, run: Run) -> None:
+        """``auto_complete`` of a worktree task: through the merge queue; a conflict or a refusal leaves it in
+        review (said on the bus and in the run's log)."""
+        try:
+            self.project.complete(run.task_id)
+        except (MergeConflictError, OrchestraError) as error:
+            run.log.event("merge_failed", error=str(error))
+            self.bus.publish(EngineError(redact(str(error)), run.task_id))
+
     def _usage_fields(self, run: Run, outcome: _Outcome) -> dict[str, Any]:
         """The task's totals with the run's tokens and cost added (committed with the run's end); {} when they do
         not change. Unknown stays unknown: a count the run did not report adds nothing, and a run that spent
@@ -519,6 +601,14 @@ def _plus(total: int | None, value: int | None) -> int | None:
 
 def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
+
+
+def _conflict_note(files: list[str]) -> str:
+    shown = "\n".join(f"- {name}" for name in files[:50])
+    return (
+        "\n\n## Merge conflict\n\nYour previous attempt conflicted with work merged since into the integration "
+        "branch, in these files. You start again from that merged work: make your change on top of it.\n" + shown
+    )
 
 
 def _cancelled_in(project: Project, task_id: str, run_id: str) -> bool:

@@ -268,6 +268,7 @@ class Scheduler:
                             self._forget(task_id, job)
                     if result is not None:
                         summary.results.append(result)
+                        self._busy.clear()  # a run that ended may have freed what a busy task waited for (a worktree)
         finally:
             summary.skipped = sorted(self._skipped)
         return summary

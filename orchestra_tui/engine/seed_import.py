@@ -143,7 +143,8 @@ def _format_version(doc: Mapping[str, Any], path: Path) -> int:
     if number not in SUPPORTED_FORMATS:
         hint = "; that is orchestra's own state, not the seed's" if "journal" in doc else ""
         raise StateError(
-            f"{path}: format_version {quoted(value)} is not supported: seed state files of format_version {supported} can be imported{hint}"
+            f"{path}: format_version {quoted(value)} is not supported: seed state files of format_version "
+            f"{supported} can be imported{hint}"
         )
     return number
 

@@ -151,7 +151,8 @@ class TaskmasterImport:
         """One line per renamed id, re-interpreted or dropped dependency."""
         lines = [f"renamed: task {item['task']}: {item['why']}" for item in self.renamed]
         lines += [
-            f"re-interpreted: task {item['task']}: dependency {item['dependency']} read as task {item['as']}: {item['why']}"
+            f"re-interpreted: task {item['task']}: dependency {item['dependency']} read as task {item['as']}: "
+            f"{item['why']}"
             for item in self.reinterpreted
         ]
         lines += [
@@ -188,7 +189,8 @@ def _load(path: Path) -> Any:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise TaskmasterError(
-            f"{path}: not a Taskmaster tasks.json: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
+            f"{path}: not a Taskmaster tasks.json: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start})"
         ) from None
     if not text.strip():
         raise TaskmasterError(f"{path}: empty file, not a Taskmaster tasks.json")

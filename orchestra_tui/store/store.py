@@ -22,7 +22,7 @@ import errno
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +33,7 @@ import filelock
 
 from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntryError
 from . import fsio, holder, snapshot
-from .changes import Change, Progress, Record, apply, diff_meta, diff_tasks
+from .changes import Change, Figures, Progress, Record, apply, diff_meta, diff_tasks
 from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
 
 CHECKPOINT_EVERY = 256
@@ -54,7 +54,7 @@ class Entry:
     actor: str
     action: str
     summary: str
-    progress: dict[str, Any]
+    progress: Mapping[str, Any]  # Figures when this process wrote it; what the file holds when read
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -440,7 +440,8 @@ class Store:
             self._file_lock.acquire(poll_interval=LOCK_POLL)
         except filelock.Timeout:
             raise LockTimeoutError(
-                f"gave up after {self.lock_timeout:g} s waiting for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}; "
+                f"gave up after {self.lock_timeout:g} s waiting for {self.dir / LOCK_FILE}: held by "
+                f"{holder.describe(self.dir)}; "
                 "nothing was changed (try again when it is done)"
             ) from None
 
@@ -544,10 +545,11 @@ class Store:
     def _check_expected(self, expect_seq: int | None) -> None:
         if expect_seq is not None and expect_seq != self.seq:
             raise StaleStateError(
-                f"the project changed since you looked (entry {entry_id(expect_seq)} -> {entry_id(self.seq)}); nothing was written"
+                f"the project changed since you looked (entry {entry_id(expect_seq)} -> {entry_id(self.seq)}); "
+                "nothing was written"
             )
 
-    def _progress_after(self, changes: list[Change]) -> dict[str, Any]:
+    def _progress_after(self, changes: list[Change]) -> Figures:
         progress = self.progress.copy()
         touched: dict[str, Record] = {}
         meta: dict[str, Any] = {}
@@ -630,7 +632,8 @@ class Store:
                             self._history.append(Entry.from_meta(frame.meta))
                 except FrameError as error:
                     self.warnings.append(
-                        f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged ({error.reason}); skipped"
+                        f"history entry at byte {start + error.offset} of {JOURNAL_FILE} is damaged "
+                        f"({error.reason}); skipped"
                     )
                     pos = bytes(data).find(MAGIC, error.offset + 1)
                     if pos < 0:
@@ -684,7 +687,8 @@ class Store:
             except FrameError:
                 pass
             raise StateError(
-                f"the history needed to rebuild entry {entry_id(seq)} is damaged; `orchestra backups` shows what is left"
+                f"the history needed to rebuild entry {entry_id(seq)} is damaged; `orchestra backups` shows "
+                "what is left"
             )
 
     def diff(self, seq_a: int, seq_b: int | None = None) -> list[Change]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from ..marks import STATUS_MARKS
+from ..statuses import STATUS_MARKS
 
 if TYPE_CHECKING:
     from .app import OrchestraApp

@@ -92,17 +92,21 @@ async def wait_gone(pid: int, within: float) -> float:
 
 
 async def test_shell_streams_output_before_the_command_ends(tmp_path: Path) -> None:
+    # The command waits (bounded) for the test to see its first line, and says whether it did.
+    release = tmp_path / "release"
+    wait = f"n=0; while [ ! -e {release} ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n+1)); done"
+    command = f"printf 'first\\n'; {wait}; if [ -e {release} ]; then printf 'second\\n'; else printf 'late\\n'; fi"
     agent = ShellAgent("shell", AgentConfig(type="shell"))
-    timed = await collect(
-        agent.run(make_request(tmp_path, commands=["printf 'first\\n'; sleep 0.3; printf 'second\\n'"]))
-    )
-    deltas = [(at, event) for at, event in timed if isinstance(event, TextDelta)]
-    assert deltas[0][1].text == "first\n"
-    end_at, end = timed[-1]
-    assert (
-        end == Finished() and "".join(event.text for _, event in deltas) == "first\nsecond\n"
-    )  # the answer is what streamed
-    assert end_at - deltas[0][0] >= 0.25  # the first line was delivered while the command still slept
+    events: list[AgentEvent] = []
+    async with asyncio.timeout(30):
+        async for event in agent.run(make_request(tmp_path, commands=[command])):
+            events.append(event)
+            if isinstance(event, TextDelta) and event.text == "first\n":
+                release.touch()  # the first line was delivered while the command still ran
+    deltas = [event for event in events if isinstance(event, TextDelta)]
+    assert deltas[0].text == "first\n"
+    end = events[-1]
+    assert end == Finished() and "".join(event.text for event in deltas) == "first\nsecond\n"  # what streamed
 
 
 async def test_shell_merges_stderr_in_order_and_runs_commands_in_sequence(tmp_path: Path) -> None:
@@ -187,11 +191,10 @@ async def test_cancelling_a_shell_run_kills_the_process_group_quickly(tmp_path: 
     async with asyncio.timeout(5):
         shell_pid, sleep_pid = map(int, (await first.get()).split())
     assert running(shell_pid) and running(sleep_pid)
-    started = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 1.0
+        async with asyncio.timeout(10):  # not the 30 s the sleep would take
+            await task
     await wait_gone(sleep_pid, within=1.0)
     await wait_gone(shell_pid, within=1.0)
     assert not Path(f"/proc/{shell_pid}").exists()  # our child was reaped, not left a zombie
@@ -226,8 +229,8 @@ async def test_closing_a_running_child_escalates_to_sigkill_for_a_group_ignoring
     async with asyncio.timeout(5):
         assert await anext(child.output()) == b"ready\n"
         started = time.monotonic()
-        await child.close()
-    assert 0.25 <= time.monotonic() - started < 2.0
+        await child.close()  # within the 5 s above: not the 30 s of the sleep
+    assert time.monotonic() - started >= 0.25  # SIGTERM first, SIGKILL only after the grace
     assert child.process.returncode == -signal.SIGKILL
     assert my_zombies() == []
 
@@ -385,7 +388,8 @@ CODEX_LINES = [
     },
     {
         "type": "error",
-        "message": "Reconnecting... 1/5 (stream disconnected before completion: websocket closed by server before response.completed)",
+        "message": "Reconnecting... 1/5 (stream disconnected before completion: websocket closed by server "
+        "before response.completed)",
     },
     {"type": "item.completed", "item": {"id": "item_2", "type": "agent_message", "text": "I looked around."}},
     {"type": "item.completed", "item": {"id": "item_3", "type": "agent_message", "text": "Done: a.py exists."}},
@@ -856,11 +860,10 @@ async def test_cancelling_a_cli_run_kills_it_and_leaves_no_helper_task(tmp_path:
         await asyncio.sleep(0.01)
     assert script_pid
     await asyncio.sleep(0.2)
-    started = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 1.0
+        async with asyncio.timeout(10):  # the replay is not waited for
+            await task
     assert not any(Path(f"/proc/{pid}").exists() for pid in script_pid)
     assert asyncio.all_tasks() - before - {asyncio.current_task()} == set()
 

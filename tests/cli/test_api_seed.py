@@ -381,9 +381,11 @@ def test_advanced_parallel_execution_block_with_three_providers(tmp_path: Path) 
         gpt.reply(Reply(headers=SSE, body=[OPENAI_SSE]))
         gemini.reply(Reply(headers=SSE, body=[GEMINI_SSE]))
         agents = (
-            f'[agents.claude-code]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\nbase_url = "{claude.url}"\napi_key_env = "K1"\n\n'
+            '[agents.claude-code]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\nbase_url = '
+            f'"{claude.url}"\napi_key_env = "K1"\n\n'
             f'[agents.gpt-4]\ntype = "openai"\nmodel = "gpt-4"\nbase_url = "{gpt.url}/v1"\napi_key_env = "K2"\n\n'
-            f'[agents.gemini-pro]\ntype = "gemini"\nmodel = "gemini-pro"\nbase_url = "{gemini.url}"\napi_key_env = "K3"\n\n'
+            '[agents.gemini-pro]\ntype = "gemini"\nmodel = "gemini-pro"\nbase_url = '
+            f'"{gemini.url}"\napi_key_env = "K3"\n\n'
         )
         write_plan(
             root,

@@ -1,4 +1,5 @@
-"""The ``orchestra`` command line (docs/ARCHITECTURE.md C5): CliRunner for every command, real processes for the entry point.
+"""The ``orchestra`` command line (docs/ARCHITECTURE.md C5): CliRunner for every command, real processes for the entry
+point.
 
 Every project is a copy in tmp_path (``demo_dir``, ``write_plan``); the repo's sample projects are never written.
 """

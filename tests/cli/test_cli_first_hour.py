@@ -87,7 +87,8 @@ def test_texts_read_right(tmp_path: Path) -> None:
 def test_version_and_help_import_none_of_the_heavy_libraries(args: list[str]) -> None:
     """Item 12: what `orchestra --version` and `orchestra --help` load (the figures are in bench/bench_tui.py)."""
     script = (
-        "import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept "
+        "SystemExit:\n    pass\n"
         "heavy = ('textual', 'httpx', 'pydantic', 'networkx', 'orchestra_tui.engine', 'orchestra_tui.store',"
         " 'orchestra_tui.models', 'orchestra_tui.graph', 'orchestra_tui.plan')\n"
         "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)"

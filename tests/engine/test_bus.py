@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from pathlib import Path
 
 from orchestra_tui.engine.bus import (
@@ -80,12 +79,8 @@ def test_publishing_does_not_wait_for_a_subscriber_that_never_reads() -> None:
     stuck = bus.subscribe(maxsize=10)
     fast = bus.subscribe(maxsize=10)
     chunk = "x" * 100
-    started = time.perf_counter()
-    for _ in range(100_000):
+    for _ in range(100_000):  # returns: nothing waits for the readers
         bus.publish(RunOutput("r", "A", chunk))
-    elapsed = time.perf_counter() - started
-    # 100,000 publishes to two subscribers: a few microseconds each, however far behind the readers are.
-    assert elapsed < 5.0, elapsed
     assert len(stuck) == 1 and len(fast) == 1  # merged into one waiting item per subscriber
     assert len(stuck.drain()[0].text) == 100 * 100_000
 
@@ -102,17 +97,16 @@ async def test_a_slow_async_subscriber_does_not_slow_the_publisher_or_a_fast_one
             await asyncio.sleep(pause)
 
     readers = [asyncio.create_task(read(fast, got_fast, 0)), asyncio.create_task(read(slow, got_slow, 0.02))]
-    started = time.perf_counter()
     for i in range(2_000):
         bus.publish(RunOutput("r", "A", f"{i},"))
         if i % 100 == 0:
             await asyncio.sleep(0)  # the publisher yields now and then, as the engine does
     bus.publish(RunEnded("r", "A", "review"))
-    publish_time = time.perf_counter() - started
+    behind = len(slow)  # what the slow reader had not taken yet when the publisher was done
     fast.close()
     slow.close()
     await asyncio.wait_for(asyncio.gather(*readers), 30)
-    assert publish_time < 1.0
+    assert behind > 0  # the publisher never waited for the slow reader to catch up
     expected = "".join(f"{i}," for i in range(2_000))
     assert texts(got_fast, "r") == expected and texts(got_slow, "r") == expected
     assert isinstance(got_slow[-1], RunEnded) and isinstance(got_fast[-1], RunEnded)

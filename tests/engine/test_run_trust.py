@@ -71,7 +71,8 @@ def test_a_runs_outcome_never_lands_on_a_later_attempt(tmp_path: Path) -> None:
     While the first run goes, A is failed and retried from other processes: the first run stops at once (its
     task moved on; issue 10) recording nothing, and the second attempt's failure is A's."""
     first, release = tmp_path / "first-attempt", tmp_path / "release"
-    wait = f"n=0; while [ ! -e {release} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done"  # the issue's 9 s, made certain
+    # the issue's 9 s, made certain
+    wait = f"n=0; while [ ! -e {release} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done"
     command = f"if [ -e {first} ]; then echo second-attempt; exit 3; fi; touch {first}; echo first-attempt; {wait}"
     write_plan(tmp_path, task_block("A", commands=[command]) + task_block("B", ["A"], commands=["echo B ran"]))
     plan = tmp_path / "orchestra.toml"
@@ -229,7 +230,8 @@ async def test_shell_and_cli_runs_are_stopped_by_their_timeout_and_idle_timeout(
     pids = tmp_path / "pids"
     agents = (
         '[agents.slow]\ntype = "shell"\ntimeout = 1\n\n'
-        '[agents.quiet]\ntype = "cli"\ncommand = ["sh", "-c", "echo $$ >> pids; echo hello; sleep 300"]\nidle_timeout = 1\n'
+        '[agents.quiet]\ntype = "cli"\ncommand = ["sh", "-c", "echo $$ >> pids; echo hello; sleep '
+        '300"]\nidle_timeout = 1\n'
     )
     plan_with_agents(
         tmp_path,

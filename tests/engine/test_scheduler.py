@@ -329,7 +329,8 @@ async def test_the_scheduler_picks_up_a_review_completed_from_another_process(tm
 
 def test_the_engine_imports_no_face_toolkit() -> None:
     code = (
-        "import sys, orchestra_tui.engine.scheduler, orchestra_tui.engine.runner, orchestra_tui.engine.bus, orchestra_tui.engine.runs\n"
+        "import sys, orchestra_tui.engine.scheduler, orchestra_tui.engine.runner, orchestra_tui.engine.bus, "
+        "orchestra_tui.engine.runs\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'typer', 'rich', 'click'))))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)

@@ -73,7 +73,8 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
     allow(tmp_path, monkeypatch, TOKEN_ENV)  # the person allows the token in the webhook URLs
     root = tmp_path / "project"
     body = (
-        f'[agents.gpt]\ntype = "openai"\nmodel = "gpt-4o-mini"\nbase_url = "{provider.url}/v1"\napi_key_env = "{KEY_ENV}"\n'
+        f'[agents.gpt]\ntype = "openai"\nmodel = "gpt-4o-mini"\nbase_url = "{provider.url}/v1"\napi_key_env = '
+        f'"{KEY_ENV}"\n'
         "max_attempts = 1\n\n"
         f'[[webhooks]]\nurl = "{receiver.url()}?token=${{{TOKEN_ENV}}}"\nsecret_env = "{HOOK_ENV}"\n\n'
         f'[[webhooks]]\nurl = "http://127.0.0.1:{down_port}/down?token=${{{TOKEN_ENV}}}"\nsecret_env = "{HOOK_ENV}"\n\n'

@@ -161,7 +161,8 @@ def test_the_allowed_forms(tmp_path: Path) -> None:
         root,
         (
             '[agents.local]\ntype = "ollama"\nmodel = "m"\nbase_url = "${OLLAMA_HOST:-http://localhost:11434}"\n\n'
-            '[agents.proxy]\ntype = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = "PROXY_KEY"\n'
+            '[agents.proxy]\ntype = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = '
+            '"PROXY_KEY"\n'
             'headers = {"X-Key" = "${PROXY_KEY}"}\n\n'
             '[agents.coder]\ntype = "cli"\ncommand = ["coder", "--token", "${ANY_TOKEN}"]\n\n'
         )

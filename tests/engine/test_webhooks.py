@@ -221,23 +221,28 @@ def test_gives_up_on_client_errors_at_once_and_on_server_errors_after_the_last_a
     assert any("gave up on task_completed" in record.getMessage() for record in caplog.records)
 
 
-def test_a_down_receiver_never_slows_a_commit_and_the_next_process_delivers(root: Path) -> None:
+def test_a_down_receiver_never_slows_a_commit_and_the_next_process_delivers(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     down = Receiver()
     port = down.port
     down.close()  # nothing listens on the port now
     url = f"http://127.0.0.1:{port}/hook"
+    senders: list[str] = []
+    send = WebhookDispatcher._send
+    monkeypatch.setattr(
+        WebhookDispatcher,
+        "_send",
+        lambda self, *args: senders.append(threading.current_thread().name) or send(self, *args),
+    )
     project, dispatcher = attach(root, [WebhookConfig(url=url)])
     with project:
-        took = []
         for task in ("A", "C"):
-            started = time.perf_counter()
             project.complete(task)
-            took.append(time.perf_counter() - started)
-        started = time.perf_counter()
         dispatcher.close(timeout=2.0)
-        closing = time.perf_counter() - started
-    assert max(took) < 0.05, took
-    assert closing < 2.0
+    # Every attempt was made on the dispatcher's own thread, never on the committing one (how long a commit
+    # takes is bench/bench_engine.py's business).
+    assert senders and set(senders) == {"orchestra-webhooks"}
     assert len(pending(root)) == 2
     assert all(line["result"] == "retrying" and "ConnectError" in line["error"] for line in log_lines(root))
     assert not any(url in path.read_text() or str(port) in path.read_text() for path in pending(root))

@@ -48,7 +48,8 @@ def write_crash_plan(root: Path, n_tasks: int = 12) -> None:
     """A small plan: chains of three tasks (T-0 <- T-1 <- T-2, T-3 <- ...), hours 1-4."""
     root.mkdir(parents=True, exist_ok=True)
     parts = [
-        f'[project]\nid = "{PROJECT_ID}"\nname = "Crash test"\ndefault_agent = "shell"\n\n[agents.shell]\ntype = "shell"\n'
+        f'[project]\nid = "{PROJECT_ID}"\nname = "Crash test"\ndefault_agent = "shell"\n\n[agents.shell]\ntype '
+        '= "shell"\n'
     ]
     for i in range(n_tasks):
         deps = [f"T-{i - 1}"] if i % 3 else []

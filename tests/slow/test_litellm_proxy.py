@@ -64,7 +64,8 @@ def _config(upstream: str) -> str:
     models = ["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-flash"]
     entries = "".join(
         f"  - model_name: {name}\n    litellm_params:\n      model: hosted_vllm/{name}\n      api_base: {upstream}/v1\n"
-        f"      api_key: none\n    model_info:\n      input_cost_per_token: 0.000001\n      output_cost_per_token: 0.000002\n"
+        "      api_key: none\n    model_info:\n      input_cost_per_token: 0.000001\n      "
+        "output_cost_per_token: 0.000002\n"
         for name in models
     )
     return "model_list:\n" + entries + "litellm_settings:\n  telemetry: false\n"
@@ -194,7 +195,8 @@ async def test_litellm_reported_cost_is_used_unless_the_agent_sets_a_price(proxy
     events = await run(proxy, "openai")
     assert [e for e in events if isinstance(e, UsageUpdate)][-1].cost_usd == pytest.approx(SERVER_COST)
     plan = (
-        f'[agents.proxied]\ntype = "openai"\nmodel = "gpt-4o"\nbase_url = "{proxy.url}/v1"\napi_key_env = "{KEY_ENV}"\n\n'
+        f'[agents.proxied]\ntype = "openai"\nmodel = "gpt-4o"\nbase_url = "{proxy.url}/v1"\napi_key_env = '
+        f'"{KEY_ENV}"\n\n'
         f'[agents.priced]\ntype = "openai"\nmodel = "gpt-4o"\nbase_url = "{proxy.url}/v1"\napi_key_env = "{KEY_ENV}"\n'
         "price_input = 100.0\nprice_output = 100.0\n\n"
         + task_block("A", agent="proxied")

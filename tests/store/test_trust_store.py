@@ -181,10 +181,12 @@ def test_outputs_into_orchestras_own_files_are_refused_with_file_and_line(tmp_pa
     assert result.returncode == 1
     lines = [line.removeprefix(f"{root}/") for line in result.stderr.splitlines()]
     assert lines == [
-        "orchestra.toml:10: task A: field 'output': '.orchestra/journal.log' is inside .orchestra/; a task may not write there",
+        "orchestra.toml:10: task A: field 'output': '.orchestra/journal.log' is inside .orchestra/; a task may "
+        "not write there",
         "orchestra.toml:17: task B: field 'output': 'orchestra.toml' is the plan file; a task may not replace it",
         "orchestra.toml:24: task C: field 'output': '.git/config' is inside .git/; a task may not write there",
-        "orchestra.toml:31: task D: field 'output': './sub/../.orchestra/x' is inside .orchestra/; a task may not write there",
+        "orchestra.toml:31: task D: field 'output': './sub/../.orchestra/x' is inside .orchestra/; a task may "
+        "not write there",
     ], result.stderr
 
 

@@ -551,21 +551,15 @@ async def test_a_broken_config_file_is_reported_and_left_alone(
 # ------------------------------------------------------------------------------------------ live and robust
 
 
-async def test_a_change_from_another_process_shows_within_a_second(demo_dir: Path, tmp_path: Path) -> None:
+async def test_a_change_from_another_process_shows_by_itself(demo_dir: Path, tmp_path: Path) -> None:
+    """The app notices another process's commit without a key press (C8; how soon is bench/bench_tui.py's)."""
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         with Project.open(demo_dir, actor="cli") as cli:
             cli.start("DES-001")
             cli.complete("DES-001")
-            changed = time.monotonic()
-        await until(
-            pilot,
-            lambda: board(app).rows("ready") == ["DES-002", "DES-003", "DEV-004"],
-            "the CLI's change",
-            timeout=1.0,
-        )
-        assert time.monotonic() - changed < 1.0
+        await until(pilot, lambda: board(app).rows("ready") == ["DES-002", "DES-003", "DEV-004"], "the CLI's change")
         assert "10% · 1/10 tasks" in shown(app.query_one("#header"))
         await pilot.press("a")  # the three now ready, up to the demo's parallel_max of 3
         await until(
@@ -584,7 +578,8 @@ async def test_an_engine_error_is_a_notification_not_a_crash(demo_dir: Path, tmp
         await pilot.press("c")
         await until(pilot, lambda: notes(app), "a notification")
         assert notes(app) == [
-            "cannot complete TST-003: it depends on tasks not completed: DEV-004 (blocked), TST-001 (blocked), TST-002 (blocked)"
+            "cannot complete TST-003: it depends on tasks not completed: DEV-004 (blocked), TST-001 (blocked), "
+            "TST-002 (blocked)"
         ]
         assert status(app, "TST-003") == "pending" and app.is_running
         await pilot.press("c")  # and the app still works

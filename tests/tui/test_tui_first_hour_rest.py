@@ -19,7 +19,7 @@ from orchestra_tui.tui.screens.task import TaskScreen
 from orchestra_tui.tui.widgets.board import MIN_TITLE, BoardView
 from orchestra_tui.tui.widgets.output import OutputPanes
 
-from ..helpers.plans import task_block, write_plan
+from ..helpers.plans import REPO, task_block, write_plan
 from ..helpers.tui import app_on
 from ..helpers.waits import until
 
@@ -229,7 +229,7 @@ PUNCTUATION = {"slash": "/", "plus": "+", "minus": "-", "equals_sign": "="}
 
 
 def readme_tui_section() -> str:
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     start = text.index("## The TUI")
     return text[start : text.index("\n## ", start + 1)]
 

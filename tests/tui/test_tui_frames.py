@@ -1,5 +1,5 @@
-"""The main screen's frame timer (tui/screens/main.py): a frame at once when asked for after a quiet spell, never two
-within one period, and the app's default screen drawn by it."""
+"""The main screen's frame timer (tui/textual_compat.py, used by tui/screens/main.py): a frame at once when asked
+for after a quiet spell, never two within one period, and the app's default screen drawn by it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 from textual.app import App
 
 from orchestra_tui.tui.app import create_app
-from orchestra_tui.tui.screens.main import GATHER_TURNS, FrameTimer, MainScreen
+from orchestra_tui.tui.screens.main import MainScreen
+from orchestra_tui.tui.textual_compat import GATHER_TURNS, FrameTimer
 
 INTERVAL = 0.2
 
@@ -22,8 +23,10 @@ async def turns(count: int) -> None:
 
 
 def ticking(app: App, ticks: list[float]) -> FrameTimer:
-    """A started, paused timer noting the time of each tick; like the screen's, each tick pauses it."""
-    timer = FrameTimer(app, INTERVAL, callback=lambda: (ticks.append(time.monotonic()), timer.pause()), pause=True)
+    """A started, paused timer noting the time of each tick on its own clock (the time it decided to tick,
+    so the gaps check its logic, not how late a loaded machine ran the callback); like the screen's, each
+    tick pauses it."""
+    timer = FrameTimer(app, INTERVAL, callback=lambda: (ticks.append(timer.last_tick), timer.pause()), pause=True)
     timer._start()
     return timer
 

@@ -1,5 +1,6 @@
 """SVG snapshots (pytest-textual-snapshot) of the board, the DAG (whole and focused), the timeline (scrubber and
-list), the table and a searched output pane on the demo, at 120x40 and 80x24 (the board at 60x24 too).
+list), the table, an output pane (following, and searched), the help screen and the dialogs (confirm, reason,
+rollback) on the demo, at 120x40 and 80x24 (the board at 60x24 too). Every 80x24 one shows the narrow footer.
 
 The app is built by ``create_app``, the factory the CLI uses, on a copy of the demo in which DES-001 was
 started and completed (so the board has a Done column, the DAG a finished node and the timeline a history).
@@ -24,6 +25,9 @@ from orchestra_tui.engine import transitions
 from orchestra_tui.engine.project import Project
 from orchestra_tui.store import store
 from orchestra_tui.tui.app import OrchestraApp, create_app
+from orchestra_tui.tui.screens.dialogs import ConfirmDialog, ReasonDialog
+from orchestra_tui.tui.screens.help import HelpScreen
+from orchestra_tui.tui.screens.rollback import ConfirmRollback
 from orchestra_tui.tui.widgets.dag import DagCanvas
 from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.table import TableView
@@ -121,6 +125,50 @@ async def show_output_search(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+async def show_output(pilot: Pilot[None]) -> None:
+    """An output pane following the end of a run's text (more lines than fit)."""
+    app = await started(pilot)
+    panes = app.query_one(OutputPanes)
+    panes.run_started("run-1", NEXT_TASK, "shell", NEXT_TASK)
+    panes.append("run-1", NEXT_TASK, "".join(f"step {n}: ok\n" for n in range(60)))
+    await until(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+    await pilot.press("o")
+    await pilot.pause()
+
+
+async def show_help(pilot: Pilot[None]) -> None:
+    app = await started(pilot)
+    await pilot.press("question_mark")
+    await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+    await pilot.pause()
+
+
+async def show_confirm(pilot: Pilot[None]) -> None:
+    """The yes/no dialog, with the question ``x`` asks about a task running here."""
+    app = await started(pilot)
+    app.push_screen(ConfirmDialog(f"Stop the run of {NEXT_TASK} and cancel the task?", "Its output so far is kept."))
+    await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the dialog")
+    await pilot.pause()
+
+
+async def show_reason(pilot: Pilot[None]) -> None:
+    """The one-line question ``f`` asks."""
+    app = await started(pilot)
+    app.push_screen(ReasonDialog(f"Why did {NEXT_TASK} fail?", "the reason is kept with the task"))
+    await until(pilot, lambda: isinstance(app.screen, ReasonDialog), "the dialog")
+    await pilot.pause()
+
+
+async def show_rollback(pilot: Pilot[None]) -> None:
+    """Rolling back from the timeline: the dialog lists what would change."""
+    app = await started(pilot)
+    await pilot.press("3", "left", "enter")
+    await until(
+        pilot, lambda: isinstance(app.screen, ConfirmRollback) and app.screen.changes is not None, "the changes"
+    )
+    await pilot.pause()
+
+
 VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "board": show_board,
     "dag": show_dag,
@@ -128,6 +176,11 @@ VIEWS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "table": show_table,
     "dag_focus": show_dag_focus,
     "output_search": show_output_search,
+    "output": show_output,
+    "help": show_help,
+    "confirm": show_confirm,
+    "reason": show_reason,
+    "rollback": show_rollback,
 }
 
 

@@ -15,7 +15,9 @@ FACE_TOOLKITS = ("textual", "typer", "rich", "click")
 RUNTIME_CHECKED = [
     "orchestra_tui",
     "orchestra_tui.models",
-    "orchestra_tui.marks",
+    "orchestra_tui.statuses",
+    "orchestra_tui.formatting",
+    "orchestra_tui.dag_layout",
     "orchestra_tui.graph",
     "orchestra_tui.plan",
     "orchestra_tui.errors",
@@ -73,7 +75,8 @@ def test_store_does_not_import_the_engine_or_models() -> None:
     """The store knows records, not tasks: it sits below the engine."""
     code = (
         "import sys, orchestra_tui.store\n"
-        "print(','.join(sorted(m for m in sys.modules if m.startswith('orchestra_tui.') and not m.startswith('orchestra_tui.store') and m != 'orchestra_tui.errors')))\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('orchestra_tui.') and not "
+        "m.startswith('orchestra_tui.store') and m != 'orchestra_tui.errors')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-import time
 import tomllib
 from pathlib import Path
 
@@ -198,10 +197,12 @@ def test_bad_agent_type_and_webhook_event(project: Path) -> None:
     )
     assert only(problems, "agent x") == (
         "orchestra.toml:4: agent x: field 'type': invalid value 'anthropc' "
-        "(did you mean 'anthropic'?) (allowed: anthropic, openai, gemini, ollama, http, shell, cli, interactive, python)"
+        "(did you mean 'anthropic'?) (allowed: anthropic, openai, gemini, ollama, http, shell, cli, "
+        "interactive, python)"
     )
     assert only(problems, "webhook").startswith(
-        "orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (did you mean 'task_completed'?) (allowed: task_started,"
+        "orchestra.toml:8: webhook #1: field 'events[0]': invalid value 'task_done' (did you mean "
+        "'task_completed'?) (allowed: task_started,"
     )
 
 
@@ -761,18 +762,22 @@ def test_schema() -> None:
 # ------------------------------------------------------------------------------------ scale and fuzz
 
 
-def test_two_thousand_tasks_fast(tmp_path: Path) -> None:
+def test_two_thousand_tasks_load_and_a_second_load_parses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load times are bench/bench_foundation.py's figures (README)."""
+    from orchestra_tui.plan import loader
+
     (tmp_path / PLAN_FILE).write_text(big_plan(2000))
     cache = tmp_path / ".orchestra"
-    started = time.perf_counter()
     plan = load_plan(tmp_path, cache_dir=cache, environ={})
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
+    parsed: list[object] = []
+    parse = loader._parse_toml
+    monkeypatch.setattr(loader, "_parse_toml", lambda *args: parsed.append(args) or parse(*args))
     again = load_plan(tmp_path, cache_dir=cache, environ={})
-    warm = time.perf_counter() - started
     assert len(plan.tasks) == len(again.tasks) == 2000
     assert plan.line_of_task("T-1999") == plan.line_of_task("T-1998") + 13
-    assert cold < 1.0 and warm < 0.5, (cold, warm)
+    assert parsed == []  # the second load read the parse cache
 
 
 def test_many_problems_in_a_big_plan(tmp_path: Path) -> None:
@@ -782,17 +787,16 @@ def test_many_problems_in_a_big_plan(tmp_path: Path) -> None:
         load_plan(tmp_path, environ={})
     assert len(info.value.problems) == 500
     assert info.value.problems[-1].endswith(
-        "task T-1996: field 'priority': invalid value 'lowest' (did you mean 'low'?) (allowed: critical, high, medium, low)"
+        "task T-1996: field 'priority': invalid value 'lowest' (did you mean 'low'?) (allowed: critical, high, "
+        "medium, low)"
     )
 
 
 def test_thousands_of_unknown_dependencies_stay_fast(tmp_path: Path) -> None:
     text = big_plan(2000).replace('dependencies = ["T-', 'dependencies = ["X-')
     (tmp_path / PLAN_FILE).write_text(text)
-    started = time.perf_counter()
     with pytest.raises(PlanError) as info:
         load_plan(tmp_path, environ={})
-    assert time.perf_counter() - started < 2.0
     assert len(info.value.problems) == 1999
     assert "did you mean" in info.value.problems[0]
 

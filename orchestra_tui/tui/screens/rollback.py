@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ...display import printable
+from ...engine.integration import integration
 from ...errors import OrchestraError
 from ...formatting import local_time
 from ..widgets.changes import people_lines
@@ -74,7 +75,7 @@ class ConfirmRollback(ModalScreen[bool]):
             entry = project.entry(entry_id)
             result: tuple[Entry | None, list[str] | str] = (
                 entry,
-                [printable(line) for line in people_lines(project.rollback_changes(entry.seq))],
+                [printable(line) for line in rollback_lines(project, entry.seq)],
             )
         except (OrchestraError, OSError) as error:
             result = (None, str(error))
@@ -119,3 +120,9 @@ class ConfirmRollback(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def rollback_lines(project: Project, seq: int) -> list[str]:
+    """What rolling back to entry ``seq`` changes: the tasks, then the merges it takes off the integration branch."""
+    changes = project.rollback_changes(seq)
+    return people_lines(changes) + integration(project).preview(changes)

@@ -28,19 +28,20 @@ from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.containers import Container, Vertical
 from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import status_text
 from ...display import one_line
 from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
+from ...statuses import LOOKS
 from ..messages import ActionRequested, TaskSelected
+from ..status_text import status_text
+from ..textual_compat import bound_render_caches, columns_resized
 from .filtering import FilterLine
 
 if TYPE_CHECKING:
@@ -48,15 +49,7 @@ if TYPE_CHECKING:
     from ...models import AgentTask
 
 COLUMNS = (("blocked", "Blocked"), ("ready", "Ready"), ("running", "Running"), ("review", "Review"), ("done", "Done"))
-COLUMN_OF = {
-    TaskStatus.BLOCKED: "blocked",
-    TaskStatus.READY: "ready",
-    TaskStatus.IN_PROGRESS: "running",
-    TaskStatus.REVIEW: "review",
-    TaskStatus.FAILED: "done",
-    TaskStatus.CANCELLED: "done",
-    TaskStatus.COMPLETED: "done",
-}
+COLUMN_OF = {TaskStatus(status): look.column for status, look in LOOKS.items() if status != "pending"}
 _DONE_ORDER = {TaskStatus.FAILED: 0, TaskStatus.CANCELLED: 1, TaskStatus.COMPLETED: 2}
 MIN_TITLE = 20  # characters of a card's title the board shows at least (else it becomes a list)
 COLLAPSED = 3  # an empty column's width: its border and one column for its label
@@ -101,17 +94,35 @@ class TitleCell:
 NOTED = frozenset({TaskStatus.IN_PROGRESS, TaskStatus.REVIEW})  # statuses whose cards have a second line
 
 
+def conflict_files(task: AgentTask) -> list[str] | None:
+    """The files the task's last merge conflicted in (it stays in review), else None."""
+    return task.worktree.conflict_files if task.worktree is not None else None
+
+
 def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime) -> str:
-    """A running card's elapsed time and last line of output; a review card's reminder of what waits."""
+    """A running card's elapsed time and last line of output; a review card's reminder of what waits (a
+    conflict's files first)."""
     if status == TaskStatus.REVIEW:
-        return "waits for you: c accepts, r reopens"
+        conflict = conflict_files(task)
+        if conflict:
+            shown = ", ".join(conflict[:3]) + (f" +{len(conflict) - 3}" if len(conflict) > 3 else "")
+            return f"conflict in {shown}: r re-runs, v diff"
+        return "waits for you: c accepts, v diff, r reopens" if task.worktree else "waits for you: c accepts, r reopens"
     started = task.started_at
     elapsed = spent((now - started).total_seconds() / 3600) if started is not None else "-"
     return f"{elapsed} · {last_line}" if last_line else elapsed
 
 
+CONFLICT_MARK = ("!", Style(color="red", bold=True))  # a review card whose merge conflicted
+
+
+def _by_task(order: Callable[[str], Any]) -> Callable[[TaskCell], Any]:
+    """A column's sort key read from its first cell (which carries the task id)."""
+    return lambda cell: order(cell.task_id)
+
+
 def row_cells(task: AgentTask, status: TaskStatus, note: str = "") -> tuple[TaskCell, TitleCell]:
-    mark, style = _mark(status)
+    mark, style = CONFLICT_MARK if status == TaskStatus.REVIEW and conflict_files(task) else _mark(status)
     task_id = task.task_id
     cell = Text(
         f"{mark} {task_id}",
@@ -168,12 +179,8 @@ class TaskColumn(DataTable[object]):
         )
         self.kind, self.title = name, title
         self.task_width = 0
-        # DataTable keeps up to 1,000 rendered rows and lines (10,000 cells) per table (textual 8.2.8): on a
-        # 2,000-task board that is some 100,000 objects alive, which every full garbage collection walks
-        # while runs stream. A column shows a screenful; a few screens of cache serve scrolling as well.
-        self._row_render_cache = LRUCache(RENDER_CACHE)
-        self._line_cache = LRUCache(RENDER_CACHE)
-        self._cell_render_cache = LRUCache(2 * RENDER_CACHE)
+        # A column shows a screenful; a few screens of cache serve scrolling as well (textual_compat.py, 4).
+        bound_render_caches(self, RENDER_CACHE)
 
     def on_mount(self) -> None:
         self.add_column("task", width=1, key="task")
@@ -189,10 +196,7 @@ class TaskColumn(DataTable[object]):
         widths = (self.task_width, max(1, self.scrollable_content_region.width - self.task_width))
         if (task.width, title.width) != widths:
             task.width, title.width = widths
-            # DataTable caches rendered rows and re-measures its virtual size on idle, both only after its
-            # own changes (textual 8.2.8): tell it, as its own watchers do.
-            self._clear_caches()
-            self._require_update_dimensions = True
+            columns_resized(self)
             self.refresh()
 
     def on_resize(self) -> None:
@@ -332,12 +336,13 @@ class BoardView(FilterLine, Widget):
             for task_id in wanted.pop(None, ()):
                 touched |= self._place(project, task_id, None)
             for name, task_ids in wanted.items():
+                assert name is not None  # popped above
                 for task_id in sorted(task_ids, key=orders[name]):
                     touched |= self._place(project, task_id, name)
             for name in touched:
                 column = self.columns[name]
                 if name in had_rows:
-                    column.sort("task", key=lambda cell, order=orders[name]: order(cell.task_id))
+                    column.sort("task", key=_by_task(orders[name]))
                 self._title(column)
             self._fit_layout()
             self._follow_selection()
@@ -483,8 +488,12 @@ class BoardView(FilterLine, Widget):
 
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The user moved the cursor. A highlight of a row the cursor has left since is stale (rows moved, or
-        the selection came from elsewhere): taking it would bounce the selection between views for ever."""
+        the selection came from elsewhere): taking it would bounce the selection between views for ever. So is
+        one in a column the selected task has just left: focus follows the task later (``focus`` is deferred),
+        so the old column may still have it when its cursor lands on the next row."""
         table = event.data_table
+        if isinstance(table, TaskColumn) and self._where.get(self.selected or "") not in (None, table.kind):
+            return  # the board moved the selected task to another column; this cursor only fell on a neighbour
         if (
             not table.has_focus
             or event.cursor_row != table.cursor_row

@@ -13,9 +13,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ...agents.pricing import format_total
-from ...cli.render import status_text
 from ...display import one_line, printable
 from ...formatting import hours, local_time, spent, tokens_line
+from ..status_text import status_text
 from .output import run_outcome
 
 if TYPE_CHECKING:
@@ -75,6 +75,10 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
         row("finished", local_time(task.completed_at))
     if task.last_error:
         row("last error", Text(printable(task.last_error), style="red"))
+    if task.worktree is not None:
+        row("branch", f"{task.worktree.branch} (from {task.worktree.base[:12]}; v shows the diff)")
+        if task.worktree.conflict_files:
+            row("conflict", Text(printable(", ".join(task.worktree.conflict_files)), style="bold red"))
     if task.input_tokens is not None or task.output_tokens is not None or task.unpriced_runs:
         row(
             "tokens",

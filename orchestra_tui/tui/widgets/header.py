@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.geometry import Size
 from textual.widgets import Footer, Static
-from textual.widgets._footer import FooterKey  # not exported by textual.widgets (8.2.8)
 
 from ...agents.pricing import format_total
 from ...formatting import count, hours
 from ..bindings import FOOTER_DROP, FOOTER_LABELS
+from ..textual_compat import FooterKey
 
 
 def figures_line(figures: Mapping[str, Any]) -> Content:

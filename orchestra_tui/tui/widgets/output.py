@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
@@ -28,16 +27,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.geometry import Size
 from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
-from ...cli.render import status_text
 from ...display import printable
 from ...engine.project import STATE_DIR
 from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
 from ...errors import OrchestraError
 from ...store import fsio
+from ..status_text import status_text
+from ..textual_compat import log_append
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -169,18 +168,7 @@ class OutputLog(Log):
         parts = _BREAK.split(text)  # line, break, line, ..., line
         if len(parts) > 2 * MAX_LINES:  # MAX_LINES breaks or more: only the last MAX_LINES - 1 can stay
             parts = parts[-(2 * MAX_LINES - 1) :]
-        lines = self._lines
-        if not lines:
-            lines.append("")
-        last = len(lines) - 1
-        lines[-1] += parts[0]
-        lines.extend(parts[2::2])
-        self._width = max(self._width, *(cell_len(self._process_line(line)) for line in lines[last:]))
-        self._render_line_cache.discard(last)  # the unfinished line grew
-        before = len(lines)
-        self._prune_max_lines()
-        dropped = before - len(lines)
-        self.virtual_size = Size(self._width, self.line_count)
+        dropped = log_append(self, parts)
         if dropped and not self.following:
             self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
         self.refresh()

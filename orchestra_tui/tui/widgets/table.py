@@ -20,11 +20,12 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ...cli.render import status_text
 from ...formatting import spent
 from ...graph import natural_key
 from ...models import PRIORITY_RANK, ProjectPhase, TaskStatus
+from ...statuses import URGENCY
 from ..messages import ActionRequested, TaskSelected
+from ..status_text import status_text
 from .board import matches
 from .filtering import FilterLine
 
@@ -33,12 +34,7 @@ if TYPE_CHECKING:
     from ...models import AgentTask
 
 COLUMNS = ("id", "title", "status", "priority", "phase", "agent", "hours", "elapsed", "cost", "blocked by")
-_STATUS_ORDER = {
-    status: index
-    for index, status in enumerate(
-        ("failed", "cancelled", "in_progress", "review", "ready", "blocked", "pending", "completed")
-    )
-}
+_STATUS_ORDER = {status: index for index, status in enumerate(URGENCY)}
 _PHASE_ORDER = {phase.value: index for index, phase in enumerate(ProjectPhase)}
 FAILURES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
 TITLE_WIDTH = 28  # the title column's cells; longer titles end in "…"

@@ -1,0 +1,209 @@
+"""Every use of Textual's private API, in one place, each shim saying which upstream behaviour it works around.
+
+Written against textual 8.2.8 (pinned in pyproject.toml). ``PRIVATE_API`` lists every private name used here;
+``tests/tui/test_textual_compat.py`` checks each one exists and fails naming it, so a Textual upgrade that
+removes or renames one says exactly which shim to revisit rather than failing somewhere far away.
+
+1. Frame pacing (``FrameTimer``, ``PacedScreen``). Textual draws a screen from a timer that is paused
+   while nothing changed and resumed when something does. Its ticks sit on a fixed grid, and after a pause the
+   first tick comes at once but the next one only at the grid point after the next: one to two periods later.
+   A key press asks for two frames in quick succession (the cursor row at once, then the detail pane a few
+   milliseconds later), so the second waited up to 33 ms, which was most of the key-to-screen time while runs
+   stream (``bench/bench_tui.py``). ``FrameTimer`` keeps textual's limit of one frame per period and drops the
+   grid. A frame asked for after a quiet spell also lets the event loop turn a few times first, so that what a
+   key press changes in several widgets (each telling the screen through its own message queue) is drawn in
+   one frame rather than two. ``ORCHESTRA_FRAME_PACING=0`` (or ``off``) leaves Textual's own timer in place.
+2. Damage after a scroll (``DamageKeepingCompositor``, given to ``PacedScreen``). Textual's compositor marks for repainting the places
+   of the widgets whose geometry differs between the map of the previous layout and the new one. After a
+   scroll it only marks the previous map stale, and whatever asks for a widget's place before the next layout
+   (``find_widget`` for a widget off the visible map, ``update_widgets``, the mouse-over check) rebuilds it
+   from the current DOM. A widget removed in between (a toast that timed out) is then in neither map, so its
+   cells are never repainted: the toast stays on the terminal. Here the rebuild marks the places of what it
+   finds changed, as a layout would.
+3. A batch of text in a ``Log`` (``log_append``). ``Log.write`` refreshes and measures once per line, and
+   offers no way to append many lines at once; a streaming pane appends thousands a second.
+4. A ``DataTable``'s render caches (``bound_render_caches``, ``columns_resized``). It keeps up to 1,000
+   rendered rows and lines (10,000 cells) per table: on a 2,000-task board that is some 100,000 objects alive,
+   which every full garbage collection walks while runs stream. And it re-measures and drops its caches only
+   after its own changes, not after a column width set from outside.
+5. ``FooterKey``: the footer's key widget, not exported by ``textual.widgets``; the narrow footer measures it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import Callable, Sequence
+
+from rich.cells import cell_len
+from textual import _time
+from textual._compositor import Compositor, CompositorMap
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.screen import UPDATE_PERIOD, Screen
+from textual.timer import EventTargetGone, Timer
+from textual.widgets import DataTable, Log
+from textual.widgets._footer import FooterKey
+
+__all__ = [
+    "GATHER_TURNS",
+    "PRIVATE_API",
+    "DamageKeepingCompositor",
+    "FooterKey",
+    "FrameTimer",
+    "PacedScreen",
+    "bound_render_caches",
+    "columns_resized",
+    "frame_pacing",
+    "log_append",
+]
+
+GATHER_TURNS = 4  # turns of the event loop a frame waits for the rest of what asked for it
+PACING_ENV = "ORCHESTRA_FRAME_PACING"
+
+
+def _timer() -> Timer:
+    return Timer(Screen(), 1.0, pause=True)
+
+
+# What each shim relies on: (what has it, made on demand; the private attribute). Checked by a test.
+PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
+    ("textual._time", lambda: _time, "get_time"),
+    ("textual._time", lambda: _time, "sleep"),
+    ("Timer", _timer, "_run"),
+    ("Timer", _timer, "_active"),
+    ("Timer", _timer, "_interval"),
+    ("Timer", _timer, "_tick"),
+    ("Timer", _timer, "_start"),
+    ("Screen", lambda: Screen, "_update_timer"),
+    ("Screen", Screen, "_on_timer_update"),
+    ("Screen", Screen, "_timers"),
+    ("Screen", Screen, "_compositor"),
+    ("Compositor", Compositor, "_full_map"),
+    ("Compositor", Compositor, "_full_map_invalidated"),
+    ("Compositor", Compositor, "_dirty_regions"),
+    ("Compositor.full_map", lambda: Compositor.full_map, "fget"),
+    ("Log", Log, "_lines"),
+    ("Log", Log, "_width"),
+    ("Log", Log, "_process_line"),
+    ("Log", Log, "_render_line_cache"),
+    ("Log", Log, "_prune_max_lines"),
+    ("DataTable", DataTable, "_row_render_cache"),
+    ("DataTable", DataTable, "_line_cache"),
+    ("DataTable", DataTable, "_cell_render_cache"),
+    ("DataTable", DataTable, "_clear_caches"),
+    ("DataTable", DataTable, "_require_update_dimensions"),
+)
+
+
+# ------------------------------------------------------------------------------------- 1: frame pacing
+
+
+def frame_pacing() -> bool:
+    """Whether screens are drawn by a ``FrameTimer`` (``ORCHESTRA_FRAME_PACING=0`` or ``off`` says no)."""
+    return os.environ.get(PACING_ENV, "").strip().lower() not in ("0", "off", "false", "no")
+
+
+class FrameTimer(Timer):
+    """Ticks when active, at least ``interval`` seconds after its previous tick (the screen pauses it on
+    every tick and resumes it when a widget needs drawing). ``last_tick`` is the time (textual's clock) of
+    the latest tick."""
+
+    last_tick = -math.inf
+
+    async def _run(self) -> None:
+        active: asyncio.Event = getattr(self, "_active")  # noqa: B009 (textual's cached_property reads as Never to mypy)
+        while True:
+            await active.wait()
+            wait = self.last_tick + self._interval - _time.get_time()
+            if wait > 0:
+                await _time.sleep(wait)
+            else:
+                for _ in range(GATHER_TURNS):
+                    await asyncio.sleep(0)
+            self.last_tick = _time.get_time()
+            try:
+                await self._tick(next_timer=self.last_tick, count=0)
+            except EventTargetGone:
+                return
+
+
+# ---------------------------------------------------------------------------- 2: damage after a scroll
+
+
+class DamageKeepingCompositor(Compositor):
+    """A ``Compositor`` that keeps the damage of what changed between two layouts (see 2 above)."""
+
+    @property
+    def full_map(self) -> CompositorMap:
+        if not self._full_map_invalidated or self.root is None:
+            return self._full_map
+        before = self._full_map
+        after: CompositorMap = Compositor.full_map.fget(self)  # type: ignore[attr-defined]
+        if self.size.region not in self._dirty_regions:
+            changed = {geometry.clip.intersection(geometry.region) for _, geometry in after.items() ^ before.items()}
+            self._dirty_regions.update(region for region in changed if region)
+        return after
+
+
+class PacedScreen(Screen[None]):
+    """A screen drawn by a ``FrameTimer`` (unless ``ORCHESTRA_FRAME_PACING`` is off, 1 above) and composed by a
+    ``DamageKeepingCompositor`` (2 above)."""
+
+    _frame_timer: FrameTimer | None = None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._compositor = DamageKeepingCompositor()
+        self.paced = frame_pacing()
+
+    @property
+    def _update_timer(self) -> Timer:  # replaces Screen's own
+        if not self.paced:
+            return Screen._update_timer.fget(self)  # type: ignore[attr-defined,no-any-return]
+        if self._frame_timer is None:
+            timer = FrameTimer(self, UPDATE_PERIOD, name="screen_update", callback=self._on_timer_update, pause=True)
+            timer._start()
+            self._timers.add(timer)
+            self._frame_timer = timer
+        return self._frame_timer
+
+
+# -------------------------------------------------------------------------------- 3: a batch in a Log
+
+
+def log_append(log: Log, parts: Sequence[str]) -> int:
+    """Append ``parts`` (line, break, line, ..., line, as ``re.split`` with a group gives them: the first
+    continues the unfinished last line) to ``log``'s lines at once, drop the oldest past its ``max_lines``
+    (the cached renders move with them), and set its virtual size. Returns how many lines were dropped."""
+    lines = log._lines
+    if not lines:
+        lines.append("")
+    last = len(lines) - 1
+    lines[-1] += parts[0]
+    lines.extend(parts[2::2])
+    log._width = max(log._width, *(cell_len(log._process_line(line)) for line in lines[last:]))
+    log._render_line_cache.discard(last)  # the unfinished line grew
+    before = len(lines)
+    log._prune_max_lines()
+    log.virtual_size = Size(log._width, log.line_count)
+    return before - len(lines)
+
+
+# ------------------------------------------------------------------------ 4: a DataTable's render caches
+
+
+def bound_render_caches(table: DataTable[object], rows: int) -> None:
+    """Keep ``rows`` rendered rows and lines (and twice as many cells) in ``table``'s caches (call from its
+    ``__init__``)."""
+    table._row_render_cache = LRUCache(rows)
+    table._line_cache = LRUCache(rows)
+    table._cell_render_cache = LRUCache(2 * rows)
+
+
+def columns_resized(table: DataTable[object]) -> None:
+    """Tell ``table`` its column widths were set from outside, as its own watchers do: drop the rendered rows
+    and re-measure its virtual size on idle."""
+    table._clear_caches()
+    table._require_update_dimensions = True

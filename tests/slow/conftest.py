@@ -1,0 +1,15 @@
+"""Every test in this folder is marked ``slow`` (``python3 -m pytest -m "not slow"`` leaves them out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent == HERE:
+            item.add_marker(pytest.mark.slow)
