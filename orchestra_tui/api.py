@@ -36,6 +36,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .agents.registry import AgentRegistry, RegisteredAgent
+    from .engine.report import Report
     from .engine.runner import RunResult
 
 
@@ -210,7 +211,7 @@ class ProjectOrchestrator:
         self._project.cancel(task_id)
         return True
 
-    def generate_report(self) -> dict[str, Any]:
+    def generate_report(self) -> Report:
         """The seed's report keys, plus ready/review counts, the critical path, blockers, hours and cost."""
         return self._project.report()
 

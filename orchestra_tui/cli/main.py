@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the c
     from ..engine.project import Project
     from ..engine.runner import RunResult
     from ..engine.scheduler import Summary
+    from ..engine.usable import AgentRow
     from ..models import AgentConfig
     from ..plan import Plan
     from ..store import Store
@@ -1004,11 +1005,31 @@ def undo(ctx: typer.Context) -> None:
 @app.command(context_settings=ENTRY_ARGS)
 def diff(
     ctx: typer.Context,
-    entry_a: Annotated[str, typer.Argument(metavar="ENTRY", help="The older entry.")],
+    entry_a: Annotated[str | None, typer.Argument(metavar="[ENTRY]", help="The older entry.")] = None,
     entry_b: Annotated[str | None, typer.Argument(metavar="[ENTRY2]", help="The newer entry (default: now).")] = None,
+    task_id: Annotated[
+        str | None,
+        typer.Option("--task", "-t", metavar="ID", help="A worktree task's code changes against its base instead."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """What changed between two history entries, or between an entry and now."""
+    """What changed between two history entries, or between an entry and now; with --task ID, the task's code
+    changes against its base (files changed with +/-, then the patch)."""
+    if task_id is not None:
+        if entry_a is not None:
+            raise typer.BadParameter("give history entries or --task ID, not both")
+        from ..engine.review import task_diff
+        from .workspace import print_diff
+
+        with _project(ctx, reading=True) as project:
+            change = task_diff(project, task_id)
+            if as_json:
+                render.emit_json(change.to_dict())
+            else:
+                print_diff(change)
+        return
+    if entry_a is None:
+        raise typer.BadParameter("give a history entry (ENTRY) or --task ID")
     with _project(ctx, reading=True) as project:
         a = project.entry(entry_a)
         b = project.entry(entry_b) if entry_b is not None else None
@@ -1089,7 +1110,7 @@ async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     return {name: job.result() if not job.cancelled() else None for name, job in jobs.items()}
 
 
-def _merge_checks(rows: list[dict[str, Any]], checks: dict[str, Usability | None]) -> None:
+def _merge_checks(rows: list[AgentRow], checks: dict[str, Usability | None]) -> None:
     """Add what each agent's check found to its row; a problem seen offline already explains a failed check."""
     for row in rows:
         if row["name"] not in checks:
@@ -1155,6 +1176,7 @@ def mcp_(
 if __name__ != "__main__":  # (``python -m`` runs the package's copy of this module, below)
     from . import interop as _interop  # noqa: F401  (their commands register themselves on ``app``)
     from . import planning as _planning  # noqa: F401
+    from . import workspace as _workspace  # noqa: F401
 
 # ------------------------------------------------------------------------------------------ entry
 

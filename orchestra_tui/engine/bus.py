@@ -317,7 +317,7 @@ def entry_events(entry: Entry, changes: list[Change]) -> list[Event]:
         before, after = change["before"], change["after"]
         old = None if before is None else before.get("status")
         new = None if after is None else after.get("status")
-        if change["op"] == "update" and "status" not in after:
+        if change["op"] == "update" and "status" not in change["after"]:
             continue
         if old != new:
             reason = after.get("last_error") if after is not None and new == "failed" else None

@@ -33,7 +33,7 @@ from ..errors import (
 )
 from ..models import AgentTask, AgentType, WorktreeRecord
 from ..store import Entry, Mutation, fsio
-from ..store.changes import Change, Record, diff_meta, diff_record
+from ..store.changes import Change, MetaChange, Record, diff_meta, diff_record
 from ..workspace import worktrees
 from ..workspace.git import Git, open_repo, ref_component, require_branch, toplevel
 from ..workspace.merge import MergeQueue
@@ -237,8 +237,10 @@ class Integration:
         return entry
 
     def _task_head(self, task_id: str, title: str, wt: WorktreeRecord) -> str:
-        """The task branch's head, with what a person changed in the worktree since committed first."""
-        path = self.project.root / wt.path
+        """The task branch's head, with what a person changed in the worktree since committed first. The worktree
+        is the task's own (``.orchestra/worktrees/<id>``), never a path the state names: a ``.orchestra/`` may be
+        someone else's, and committing is a write."""
+        path = worktrees.worktree_path(self.project.root, task_id)
         if path.is_dir():
             return worktrees.commit_all(path, f"orchestra: {task_id} {title} (changes made in review)")
         head = self.git().rev(f"refs/heads/{wt.branch}") or wt.head
@@ -305,7 +307,7 @@ class Integration:
 
     # -- rollback and undo ----------------------------------------------------------------------------
 
-    def rolled_back(self, target_seq: int, commit: Callable[[Change | None], Entry | None]) -> Entry | None:
+    def rolled_back(self, target_seq: int, commit: Callable[[MetaChange | None], Entry | None]) -> Entry | None:
         """Commit a rollback to entry ``target_seq`` (``commit`` makes the entry with the extra meta change),
         moving the integration branch to where it was then."""
         queue = self.queue()

@@ -7,10 +7,10 @@ it), so a change computed from a stale state is never written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bulk import paused_gc
 from ..errors import PlanError, SupersededError, TransitionError, UnknownTaskError, closest, quoted
@@ -29,11 +29,14 @@ from ..plan import Plan, load_plan
 from ..redaction import redact, redact_tree
 from ..statuses import BOARD_ORDER
 from ..store import Entry, Mutation, Store
-from ..store.changes import Change, Record, diff_meta, diff_record, diff_tasks
+from ..store.changes import Change, MetaChange, Record, diff_meta, diff_record, diff_tasks, diff_update
 from ..version import __version__
 from . import transitions
 from .integration import integration
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
+
+if TYPE_CHECKING:
+    from .report import Report
 
 STATE_DIR = ".orchestra"
 _GRAPH_FIELDS = frozenset(
@@ -119,18 +122,20 @@ class Project:
             task = AgentTask.model_validate(self.store.tasks[task_id])
             self.tasks[task_id] = task
             self.graph.upsert(task)
-        elif changes and all(
-            change["op"] == "update" and not _GRAPH_FIELDS & change["after"].keys() for change in changes
+        elif (
+            (updates := [c for c in changes if c["op"] == "update"])
+            and len(updates) == len(changes)
+            and not any(_GRAPH_FIELDS & change["after"].keys() for change in updates)
         ):
-            for change in changes:  # progress only (an import, a rollback of statuses): the graph follows incrementally
-                task = AgentTask.model_validate(self.store.tasks[change["task"]])
+            for update in updates:  # progress only (an import, a rollback of statuses): the graph follows incrementally
+                task = AgentTask.model_validate(self.store.tasks[update["task"]])
                 self.tasks[task.task_id] = task
                 self.graph.set_status(task.task_id, task.status)
         else:
             for change in changes:
-                task_id = change["task"]
-                if task_id is None:
+                if change["task"] is None:
                     continue
+                task_id = change["task"]
                 if change["op"] == "remove":
                     self.tasks.pop(task_id, None)
                 else:
@@ -214,7 +219,7 @@ class Project:
         b = None if ref_b is None else self.entry(ref_b).seq
         return self.store.diff(a, b)
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> Report:
         from .report import build_report
 
         return build_report(self)
@@ -260,7 +265,7 @@ class Project:
         def compute() -> Mutation:
             old = self._record(task_id)
             new = change(old)
-            return Mutation([diff_record(task_id, old, new)], action, summary, {"tasks": [task_id], **extra})
+            return Mutation([diff_update(task_id, old, new)], action, summary, {"tasks": [task_id], **extra})
 
         entry = self._commit(compute)
         assert entry is not None
@@ -323,13 +328,13 @@ class Project:
 
         def compute() -> Mutation:
             old = self._record(task_id)
-            changes = [diff_record(task_id, old, transitions.retry(old))]
+            changes: list[Change] = [diff_update(task_id, old, transitions.retry(old))]
             reset = [task_id]
             if downstream:
                 for other in sorted(self.graph.descendants(task_id)):
                     record = self.store.tasks[other]
                     if record["status"] in ("failed", "cancelled", "review"):
-                        changes.append(diff_record(other, record, transitions.reopen(record)))
+                        changes.append(diff_update(other, record, transitions.reopen(record)))
                         reset.append(other)
             summary = f"{task_id} reopened" + (f" with {len(reset) - 1} downstream" if len(reset) > 1 else "")
             return Mutation(changes, "retry", summary, {"tasks": reset})
@@ -479,6 +484,7 @@ class Project:
         """
         if self.plan.path is None or self.store.meta.get("plan_sha256") == self.plan.sha256:
             return None
+        name = self.plan.path.name
 
         def compute() -> Mutation | None:
             current = self.store.tasks
@@ -486,14 +492,12 @@ class Project:
             changes = diff_tasks(current, wanted)
             if not changes:
                 return None
-            changes.append(
-                diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256})
-            )
+            sha = diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256})
+            if sha is not None:
+                changes.append(sha)
             self._check_graph(wanted)
-            added = sum(c["op"] == "add" for c in changes)
-            removed = sum(c["op"] == "remove" for c in changes)
-            changed = len(changes) - 1 - added - removed
-            summary = f"plan {self.plan.path.name}: {added} added, {changed} changed, {removed} removed"
+            added, changed, removed = (sum(c["op"] == op for c in changes) for op in ("add", "update", "remove"))
+            summary = f"plan {name}: {added} added, {changed} changed, {removed} removed"
             return Mutation(changes, "plan", summary, {"tasks": [c["task"] for c in changes[:20] if c["task"]]})
 
         return self._commit(compute)
@@ -573,7 +577,9 @@ class Project:
         graph derives it, without building one."""
         records, _meta = self.store.state_at(self.entry(ref).seq)
         counts = dict.fromkeys(BOARD_STATUSES, 0)
-        deps_of = {task_id: record.get("dependencies") or () for task_id, record in records.items()}
+        deps_of: Mapping[str, Sequence[str]] = {
+            task_id: record.get("dependencies") or () for task_id, record in records.items()
+        }
         if any(record.get("parent") for record in records.values()):
             deps_of = family_dependencies(
                 (task_id, deps_of[task_id], record.get("parent")) for task_id, record in records.items()
@@ -621,7 +627,7 @@ class Project:
         return integration(self).rolled_back(target.seq, lambda moved: self._rollback(target, action, extra, moved))
 
     def _rollback(
-        self, target: Entry, action: str, extra: Mapping[str, Any] | None, moved: Change | None
+        self, target: Entry, action: str, extra: Mapping[str, Any] | None, moved: MetaChange | None
     ) -> Entry | None:
         """The rollback entry; ``moved``: the integration branch's move it records (see ``integration``)."""
 

@@ -7,12 +7,70 @@ Token counts and costs are sums of what is known: ``null`` when no task knows it
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from ..graph import TaskGraph
 from ..models import AgentTask, utcnow
 from ..plan import Plan
 from ..store import Store
+
+
+class UsageTotals(TypedDict):
+    """Tokens and cost summed over some tasks: None when none of them knows it."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cost_usd: float | None
+    unpriced_runs: int
+
+
+class AgentUsage(UsageTotals):
+    """One agent's line of ``by_agent`` (``tasks`` comes first in the JSON)."""
+
+    tasks: int
+
+
+class PhaseCounts(TypedDict):
+    total: int
+    completed: int
+
+
+class Report(TypedDict):
+    """``orchestra report --json`` and ``Project.report()``, in this key order (the seed's keys come first)."""
+
+    project_id: str
+    project_name: str
+    total_tasks: int
+    completed_tasks: int
+    in_progress_tasks: int
+    pending_tasks: int
+    ready_tasks: int
+    blocked_tasks: int
+    review_tasks: int
+    failed_tasks: int
+    cancelled_tasks: int
+    completion_percentage: float
+    estimated_total_hours: float
+    estimated_remaining_hours: float
+    actual_hours: float
+    next_task: str | None
+    critical_path: list[str]
+    critical_path_hours: float
+    blocked_by: dict[str, list[str]]
+    by_phase: dict[str, PhaseCounts]
+    by_agent: dict[str, AgentUsage]
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    cost_usd: float | None
+    unpriced_runs: int
+    planning: dict[str, Any] | None
+    history_entries: int
+    integration_branch: str | None
+    timestamp: str
 
 
 class Reported(Protocol):
@@ -30,7 +88,7 @@ class Reported(Protocol):
     def planning_totals(self) -> dict[str, Any] | None: ...
 
 
-def build_report(project: Reported) -> dict[str, Any]:
+def build_report(project: Reported) -> Report:
     from .integration import integration_branch
 
     graph, tasks = project.graph, project.tasks
@@ -41,7 +99,7 @@ def build_report(project: Reported) -> dict[str, Any]:
     remaining = sum(task.estimated_hours for task in tasks.values() if task.status != "completed")
     path, path_hours = graph.critical_path()
     next_id = graph.next_task()
-    by_phase: dict[str, dict[str, int]] = {}
+    by_phase: dict[str, PhaseCounts] = {}
     by_agent: dict[str, list[AgentTask]] = {}
     for task in tasks.values():
         phase = by_phase.setdefault(task.phase.value, {"total": 0, "completed": 0})
@@ -83,16 +141,15 @@ def _known_sum(values: Iterable[float | int | None]) -> Any:
     return sum(known) if known else None
 
 
-def usage_totals(tasks: Iterable[AgentTask], digits: int = 6) -> dict[str, Any]:
+def usage_totals(tasks: Iterable[AgentTask], digits: int = 6) -> UsageTotals:
     """Tokens, cost and unpriced runs summed over ``tasks`` (each None when no task knows it)."""
     tasks = list(tasks)
     cost = _known_sum(task.cost_usd for task in tasks)
-    totals: dict[str, Any] = {
-        name: _known_sum(getattr(task, name) for task in tasks)
-        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-    }
     return {
-        **totals,
+        "input_tokens": _known_sum(task.input_tokens for task in tasks),
+        "output_tokens": _known_sum(task.output_tokens for task in tasks),
+        "cache_read_tokens": _known_sum(task.cache_read_tokens for task in tasks),
+        "cache_write_tokens": _known_sum(task.cache_write_tokens for task in tasks),
         "cost_usd": None if cost is None else round(cost, digits),
         "unpriced_runs": sum(task.unpriced_runs for task in tasks),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 from ..graph import natural_key
 from ..models import AgentConfig, AgentType
@@ -65,7 +65,26 @@ _KEYED = frozenset({AgentType.ANTHROPIC, AgentType.GEMINI})  # cloud APIs that a
 _REMOTE = frozenset({AgentType.ANTHROPIC, AgentType.OPENAI, AgentType.GEMINI, AgentType.OLLAMA, AgentType.HTTP})
 
 
-def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+class AgentRow(TypedDict):
+    """One line of ``orchestra agents`` (its ``--json`` shape, in this key order)."""
+
+    name: str
+    type: str
+    model: str | None
+    base_url: str | None
+    api_key_env: str | None
+    key: Literal["set", "missing"] | None  # never the key itself
+    missing_env: list[str]
+    builtin: bool
+    default: bool
+    tasks: int
+    usable: bool
+    problems: list[str]
+    endpoint_checked: bool | None  # None: nothing to contact; False: not contacted (offline)
+    check: NotRequired[str | None]  # what the online check found (absent offline)
+
+
+def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[AgentRow]:
     """Each configured agent (and the built-ins) with what can be told offline about whether it can run.
 
     A key is reported ``set`` or ``missing``, never shown. Endpoints are not contacted (``endpoint_checked``).
@@ -77,11 +96,11 @@ def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[dict[str, Any]]:
     for spec in plan.tasks:
         agent = spec.agent or plan.project.default_agent
         used[agent] = used.get(agent, 0) + 1
-    rows = []
+    rows: list[AgentRow] = []
     for name in sorted(configs, key=natural_key):
         config = configs[name]
         problems: list[str] = []
-        key = None
+        key: Literal["set", "missing"] | None = None
         if config.api_key_env:
             key = "set" if environ.get(config.api_key_env) else "missing"
             if key == "missing":

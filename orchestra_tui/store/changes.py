@@ -8,17 +8,71 @@ an update holds only the fields that changed, so an entry costs O(size of the ch
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, TypedDict, overload
 
 Record = dict[str, Any]
-Change = dict[str, Any]
 
 
-def diff_record(task_id: str, old: Record | None, new: Record | None) -> Change | None:
-    if old is None and new is None:
-        return None
+class TaskAdd(TypedDict):
+    task: str
+    op: Literal["add"]
+    before: None
+    after: Record
+
+
+class TaskUpdate(TypedDict):
+    """Only the fields that changed, before and after (a field absent on one side is None there)."""
+
+    task: str
+    op: Literal["update"]
+    before: Record
+    after: Record
+
+
+class TaskRemove(TypedDict):
+    task: str
+    op: Literal["remove"]
+    before: Record
+    after: None
+
+
+class MetaChange(TypedDict):
+    """Project-wide values: only the keys that changed, before and after."""
+
+    task: None
+    op: Literal["meta"]
+    before: Record
+    after: Record
+
+
+TaskChange = TaskAdd | TaskUpdate | TaskRemove
+Change = TaskChange | MetaChange
+"""One change of a history entry, as it is stored; ``op`` tells which."""
+
+
+class Figures(TypedDict):
+    """The progress figures every history entry carries (``Progress.figures()``)."""
+
+    total_tasks: int
+    completed_tasks: int
+    completion_percentage: float
+    by_status: dict[str, int]
+    hours_total: float
+    hours_done: float
+
+
+@overload
+def diff_record(task_id: str, old: None, new: Record) -> TaskAdd: ...
+@overload
+def diff_record(task_id: str, old: Record, new: None) -> TaskRemove: ...
+@overload
+def diff_record(task_id: str, old: Record, new: Record) -> TaskUpdate | None: ...
+@overload
+def diff_record(task_id: str, old: Record | None, new: Record | None) -> TaskChange | None: ...
+def diff_record(task_id: str, old: Record | None, new: Record | None) -> TaskChange | None:
+    """The change that turns ``old`` into ``new``: None when they are equal (or both absent)."""
     if old is None:
-        return {"task": task_id, "op": "add", "before": None, "after": new}
+        return None if new is None else {"task": task_id, "op": "add", "before": None, "after": new}
     if new is None:
         return {"task": task_id, "op": "remove", "before": old, "after": None}
     keys = old.keys() | new.keys()
@@ -33,9 +87,16 @@ def diff_record(task_id: str, old: Record | None, new: Record | None) -> Change 
     }
 
 
+def diff_update(task_id: str, old: Record, new: Record) -> TaskUpdate:
+    """The update from ``old`` to ``new``, which differ by construction (a transition always changes the status)."""
+    change = diff_record(task_id, old, new)
+    assert change is not None, f"{task_id}: a transition that changes nothing"
+    return change
+
+
 def diff_tasks(old: Mapping[str, Record], new: Mapping[str, Record]) -> list[Change]:
     """Changes that turn ``old`` into ``new``, in task id order."""
-    changes = []
+    changes: list[Change] = []
     for task_id in sorted(old.keys() | new.keys()):
         change = diff_record(task_id, old.get(task_id), new.get(task_id))
         if change is not None:
@@ -43,7 +104,7 @@ def diff_tasks(old: Mapping[str, Record], new: Mapping[str, Record]) -> list[Cha
     return changes
 
 
-def diff_meta(old: Mapping[str, Any], new: Mapping[str, Any]) -> Change | None:
+def diff_meta(old: Mapping[str, Any], new: Mapping[str, Any]) -> MetaChange | None:
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     if not changed:
         return None
@@ -60,17 +121,17 @@ def apply(
 ) -> None:
     """Apply ``changes`` in place (and keep ``progress`` in step)."""
     for change in changes:
-        op, task_id = change["op"], change["task"]
-        if op == "meta":
+        if change["op"] == "meta":
             _merge(meta, change["after"])
             continue
+        task_id = change["task"]
         old = tasks.get(task_id)
         if progress is not None and old is not None:
             progress.remove(old)
-        if op == "remove":
+        if change["op"] == "remove":
             tasks.pop(task_id, None)
             continue
-        if op == "add":
+        if change["op"] == "add":
             new = dict(change["after"])
         else:
             new = dict(old or {})
@@ -88,11 +149,18 @@ def _merge(target: dict[str, Any], fields: Mapping[str, Any]) -> None:
 
 
 def invert(changes: Iterable[Change]) -> list[Change]:
-    swapped = {"add": "remove", "remove": "add", "update": "update", "meta": "meta"}
-    return [
-        {"task": c["task"], "op": swapped[c["op"]], "before": c["after"], "after": c["before"]}
-        for c in reversed(list(changes))
-    ]
+    """The changes that undo ``changes``: each one swapped (an add becomes a remove), in reverse order."""
+    return [_inverse(change) for change in reversed(list(changes))]
+
+
+def _inverse(change: Change) -> Change:
+    if change["op"] == "add":
+        return {"task": change["task"], "op": "remove", "before": change["after"], "after": None}
+    if change["op"] == "remove":
+        return {"task": change["task"], "op": "add", "before": None, "after": change["before"]}
+    if change["op"] == "update":
+        return {"task": change["task"], "op": "update", "before": change["after"], "after": change["before"]}
+    return {"task": None, "op": "meta", "before": change["after"], "after": change["before"]}
 
 
 class Progress:
@@ -129,7 +197,7 @@ class Progress:
         if status == "completed":
             self.hours_done += sign * hours
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> Figures:
         completed = self.by_status.get("completed", 0)
         return {
             "total_tasks": self.total,

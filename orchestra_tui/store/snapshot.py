@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def encode(
     project_id: str,
     tasks: dict[str, Any],
     meta: dict[str, Any],
-    metrics: dict[str, Any],
+    metrics: Mapping[str, Any],
     seq: int,
     offset: int,
     last_updated: str,

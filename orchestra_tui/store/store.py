@@ -22,7 +22,7 @@ import errno
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +33,7 @@ import filelock
 
 from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntryError
 from . import fsio, holder, snapshot
-from .changes import Change, Progress, Record, apply, diff_meta, diff_tasks
+from .changes import Change, Figures, Progress, Record, apply, diff_meta, diff_tasks
 from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
 
 CHECKPOINT_EVERY = 256
@@ -54,7 +54,7 @@ class Entry:
     actor: str
     action: str
     summary: str
-    progress: dict[str, Any]
+    progress: Mapping[str, Any]  # Figures when this process wrote it; what the file holds when read
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -549,7 +549,7 @@ class Store:
                 "nothing was written"
             )
 
-    def _progress_after(self, changes: list[Change]) -> dict[str, Any]:
+    def _progress_after(self, changes: list[Change]) -> Figures:
         progress = self.progress.copy()
         touched: dict[str, Record] = {}
         meta: dict[str, Any] = {}

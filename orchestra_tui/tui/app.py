@@ -44,6 +44,7 @@ from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
 from .messages import ActionRequested, EngineEvent, ProjectChanged, RunOutputArrived, TaskSelected
 from .screens.dialogs import ChoiceDialog, ConfirmDialog, ReasonDialog
+from .screens.diff import DiffScreen
 from .screens.help import HelpScreen, Section
 from .screens.main import MainScreen
 from .screens.rollback import ConfirmRollback
@@ -66,7 +67,7 @@ REFRESH = 0.25  # seconds between two looks at the journal for other processes' 
 RUN_WATCH = POLL  # seconds between two looks at the runs other processes own (their output)
 PROPOSAL_LINES = 12  # proposed tasks listed in the question before "and N more"
 VIEW_TITLES = {"board": "Board", "dag": "DAG", "timeline": "Timeline", "table": "Table"}
-_REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo"})  # ActionRequested -> action_*
+_REQUESTABLE = frozenset({"dispatch", "complete", "fail", "cancel", "retry", "undo", "diff"})  # -> action_*
 
 
 class View(Protocol):
@@ -419,6 +420,12 @@ class OrchestraApp(App[None]):
     @work(group="actions", exit_on_error=False)
     async def action_retry(self, task_id: str | None = None) -> None:
         self.session.retry(task_id or self._target())
+
+    @work(group="actions", exit_on_error=False)
+    async def action_diff(self, task_id: str | None = None) -> None:
+        """``v``: a worktree task's changes against its base (files, +/-, the patch) on a screen of its own."""
+        change = await self.session.task_diff(task_id or self._target())
+        self.push_screen(DiffScreen(change))
 
     def action_next(self) -> None:
         task_id = self.session.next_task()

@@ -31,11 +31,13 @@ from ..engine.bus import (
     StateReloaded,
     TaskChanged,
 )
+from ..engine.integration import integration
 from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_run, run_info
 from ..engine.plan_edit import write_plan
 from ..engine.plan_watch import PlanWatch
 from ..engine.planning import Draft, Spend, draft, expand_prompt, plan_prompt, read_document
 from ..engine.project import Project
+from ..engine.review import TaskDiff, task_diff
 from ..engine.runner import RunResult
 from ..engine.runs import RunIndex, RunSummary, recover_interrupted
 from ..engine.scheduler import Scheduler, Summary
@@ -43,11 +45,21 @@ from ..errors import OrchestraError, TransitionError
 from ..models import AgentTask, TaskStatus
 from ..plan import PLAN_FILE, load_plan
 from ..store import Entry
+from ..store.changes import Figures
 from .messages import EngineEvent, ProjectChanged, RunOutputArrived
 
 FRAME = 1 / 30  # seconds of events gathered into one batch of messages
 MAX_PLANNED = 30  # tasks "Plan from document…" asks for at most (orchestra plan's default)
 EXPAND_INTO = 5  # subtasks "Expand task" asks for at most (orchestra expand's default)
+
+
+class HeaderFigures(Figures):
+    """What the header shows: the progress figures, the tasks running, and the tokens and cost known so far."""
+
+    running: int
+    tokens: int | None
+    cost_usd: float | None
+    unpriced_runs: int
 
 
 class Session:
@@ -225,6 +237,11 @@ class Session:
     def retry(self, task_id: str) -> Entry:
         return self.project.retry(task_id)
 
+    async def task_diff(self, task_id: str) -> TaskDiff:
+        """A worktree task's code changes against its base, read in a worker thread (git may take a while)."""
+        integration(self.project).git()  # made here, on the loop's thread
+        return await asyncio.to_thread(task_diff, self.project, task_id)
+
     def undo(self) -> Entry | None:
         return self.project.undo()
 
@@ -237,21 +254,22 @@ class Session:
 
     # -- figures and runs ------------------------------------------------------------------------------
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> HeaderFigures:
         """The header's figures: the progress every entry carries, plus tokens and cost (runs going included)."""
         figures = self.project.store.progress.figures()
         tasks = self.project.tasks.values()
         live = self.usage.values()
         spenders: list[AgentTask | RunUsage] = [*tasks, *live]
-        figures["running"] = figures["by_status"].get(TaskStatus.IN_PROGRESS, 0)
         counts = [c for t in spenders for c in (t.input_tokens, t.output_tokens) if c is not None]
         costs = [t.cost_usd for t in spenders if t.cost_usd is not None]
-        figures["tokens"] = sum(counts) if counts else None  # unknown, never a made-up 0
-        figures["cost_usd"] = sum(costs) if costs else None
-        figures["unpriced_runs"] = sum(t.unpriced_runs for t in tasks) + sum(
-            u.cost_usd is None and u.output_tokens is not None for u in live
-        )
-        return figures
+        return {
+            **figures,
+            "running": figures["by_status"].get(TaskStatus.IN_PROGRESS, 0),
+            "tokens": sum(counts) if counts else None,  # unknown, never a made-up 0
+            "cost_usd": sum(costs) if costs else None,
+            "unpriced_runs": sum(t.unpriced_runs for t in tasks)
+            + sum(u.cost_usd is None and u.output_tokens is not None for u in live),
+        }
 
     # -- the plan file -------------------------------------------------------------------------------
 

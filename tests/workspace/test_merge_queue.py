@@ -462,3 +462,26 @@ def test_squash_lands_one_single_parent_commit_per_task(tmp_path: Path) -> None:
     for commit in merged:
         assert len(git(root, "rev-list", "--parents", "-n1", commit).split()) == 2
     assert git(root, "log", "-1", "--format=%s", BRANCH) == "Squash task B: Task B"
+
+
+def test_a_worktree_path_in_the_state_is_not_trusted(tmp_path: Path) -> None:
+    """A `.orchestra/` may be someone else's: the worktree a completion commits in is the task's own
+    (`.orchestra/worktrees/<id>`), never a path the state names (here another repository of the user's)."""
+    from orchestra_tui.store.changes import diff_record
+    from orchestra_tui.store.store import Mutation
+
+    root = make_repo(tmp_path / "repo")
+    other = make_repo(tmp_path / "other")
+    git(other, "add", "-A")
+    git(other, "commit", "-q", "-m", "theirs")
+    (other / "draft.txt").write_text("not for committing\n")
+    before = git(other, "rev-parse", "HEAD")
+    write_plan(root, task("X", ["echo x > x.txt"]), auto_complete=False)
+    run_all(root)
+    with Project.open(root, actor="cli") as project:
+        old = project._record("X")
+        planted = {**old, "worktree": {**old["worktree"], "path": str(other)}}
+        project._commit(lambda: Mutation([diff_record("X", old, planted)], "edit", "planted", {}))
+        project.complete("X")
+    assert git(other, "rev-parse", "HEAD") == before and "draft.txt" in git(other, "status", "--porcelain")
+    assert git(root, "show", f"{BRANCH}:x.txt") == "x"

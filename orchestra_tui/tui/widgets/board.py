@@ -86,17 +86,32 @@ class TitleCell:
 NOTED = frozenset({TaskStatus.IN_PROGRESS, TaskStatus.REVIEW})  # statuses whose cards have a second line
 
 
+def conflict_files(task: AgentTask) -> list[str] | None:
+    """The files the task's last merge conflicted in (it stays in review), else None."""
+    return task.worktree.conflict_files if task.worktree is not None else None
+
+
 def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime) -> str:
-    """A running card's elapsed time and last line of output; a review card's reminder of what waits."""
+    """A running card's elapsed time and last line of output; a review card's reminder of what waits (a
+    conflict's files first)."""
     if status == TaskStatus.REVIEW:
-        return "waits for you: c accepts, r reopens"
+        conflict = conflict_files(task)
+        if conflict:
+            shown = ", ".join(conflict[:3]) + (f" +{len(conflict) - 3}" if len(conflict) > 3 else "")
+            return f"conflict in {shown}: r re-runs, v diff"
+        return "waits for you: c accepts, v diff, r reopens" if task.worktree else "waits for you: c accepts, r reopens"
     started = task.started_at
     elapsed = spent((now - started).total_seconds() / 3600) if started is not None else "-"
     return f"{elapsed} · {last_line}" if last_line else elapsed
 
 
+CONFLICT_MARK = "!"  # a review card whose merge conflicted, in the failed status's colour
+
+
 def row_cells(task: AgentTask, status: TaskStatus, colours: Palette, note: str = "") -> tuple[TaskCell, TitleCell]:
-    mark, style = STATUS_MARKS[status], colours.get(status, "")
+    conflicted = status == TaskStatus.REVIEW and conflict_files(task)
+    look = "failed" if conflicted else status
+    mark, style = CONFLICT_MARK if conflicted else STATUS_MARKS[status], colours.get(look, "")
     task_id = task.task_id
     cell = Text(
         f"{mark} {task_id}",

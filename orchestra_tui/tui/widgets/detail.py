@@ -83,6 +83,13 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary], colo
         row("finished", local_time(task.completed_at))
     if task.last_error:
         row("last error", Text(printable(task.last_error), style=_error(colours)))
+    if task.worktree is not None:
+        row("branch", f"{task.worktree.branch} (from {task.worktree.base[:12]}; v shows the diff)")
+        if task.worktree.conflict_files:
+            conflict = Text(
+                printable(", ".join(task.worktree.conflict_files)), style=_error(colours) + Style(bold=True)
+            )
+            row("conflict", conflict)
     if task.input_tokens is not None or task.output_tokens is not None or task.unpriced_runs:
         row(
             "tokens",

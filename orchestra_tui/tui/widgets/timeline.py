@@ -12,6 +12,7 @@ the engine.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -68,11 +69,13 @@ def diff_line(line: str) -> Content:
     return Content.assemble((label, "bold"), sep, rest)
 
 
-def _progress_line(progress: dict[str, Any], now: dict[str, Any] | None, counts: dict[str, int] | None) -> Content:
+def _progress_line(
+    progress: Mapping[str, Any], now: Mapping[str, Any] | None, counts: dict[str, int] | None
+) -> Content:
     """Completion, tasks and hours after an entry, its tasks per status (None: still counting), with the
     current figures alongside when they differ."""
 
-    def figures(p: dict[str, Any]) -> str:
+    def figures(p: Mapping[str, Any]) -> str:
         done, total = p.get("hours_done", 0.0), p.get("hours_total", 0.0)
         return (
             f"{p.get('completion_percentage', 0.0):g}% complete · "
