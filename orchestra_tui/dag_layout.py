@@ -8,6 +8,8 @@ cells; top to bottom it would need 6 rows of boxes plus 5 routing channels, over
 1. layers: topological generations, then a task with more dependants than dependencies moves right, next
    to its earliest dependant (shorter edges: 19% fewer long-edge dummies on the 500-task benchmark plan);
 2. an edge spanning several layers gets a one-row dummy in each layer it crosses, drawn as a straight line;
+   up to a budget of dummies (``DUMMY_BUDGET``): past it, the longest edges take highways instead, rows
+   below every box, shared by edges whose channels do not meet (``_Highways``);
 3. crossing reduction: barycenter sweeps, keeping the order with the fewest crossings;
 4. rows: each layer's slots keep their order and spacing and sit as close as possible (least squares, by
    isotonic regression) to the median row of their neighbours, so most edges run straight;
@@ -26,6 +28,9 @@ Speed: long edges dominate big plans. The 2,000-task benchmark plan has 3,440 ed
 and its drawing is 4,900 x 570 cells, most of them horizontal lines. So dummies are entries in flat lists
 rather than objects, the work per slot in the sweeps runs in C-level ``map``s, crossings are counted in time
 linear in the edges touching a task (``_Proper._crossings``), and only the rows on screen are ever drawn.
+Layout time is about linear in tasks plus dummies, and dummies grow as the square of the tasks (an edge far
+back spans a share of all the layers: 210,000 at 5,000 tasks, 846,000 at 10,000), hence the budget. The
+highways' price is crossings: their lines go down to the band and back (the 5,000-task plan: 26% more).
 
 How to read it: lines branch only where they leave a box, and merge on the way into an arrow; a line
 through a layer without a box is one long edge. The one reading this leaves open is a vertical joining two
@@ -40,6 +45,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from itertools import accumulate, chain, compress, pairwise, product, repeat
 from operator import add, gt, or_, sub
 from typing import Generic, TypeVar
@@ -47,13 +53,14 @@ from typing import Generic, TypeVar
 from orchestra_tui.graph import natural_key
 from orchestra_tui.statuses import LOOKS, STATUS_MARKS
 
-__all__ = ["STATUS_STYLES", "DagLayout", "Drawing", "Rect", "draw", "layout_dag"]
+__all__ = ["DUMMY_BUDGET", "STATUS_STYLES", "DagLayout", "Drawing", "Rect", "draw", "layout_dag"]
 
 # Status -> style key (the widget's component class is "dag--" + key).
 STATUS_STYLES = {status: look.dag for status, look in LOOKS.items()}
 BOX_HEIGHT = 3
 MAX_ID_WIDTH = 24
 _SWEEPS = 8
+DUMMY_BUDGET = 40_000  # about what a 2,000-task plan needs; layout time is about linear in dummies
 _PLACEMENT_PASSES = ("down", "up", "down", "up", "down")
 
 Point = tuple[int, int]
@@ -90,6 +97,8 @@ class DagLayout:
     layers: tuple[tuple[str, ...], ...]  # real tasks per layer, top to bottom
     layer_of: Mapping[str, int]
     routes: Mapping[Edge, tuple[Point, ...]]
+    dummies: int = 0  # in the layered graph
+    highways: int = 0  # long edges routed below the boxes
 
     def node_at(self, x: int, y: int) -> str | None:
         return next((task_id for task_id, rect in self.nodes.items() if rect.contains(x, y)), None)
@@ -98,31 +107,100 @@ class DagLayout:
 # ------------------------------------------------------------------------------------------------ layout
 
 
-def layout_dag(ids: Iterable[str], edges: Iterable[Edge], box_width: int | None = None) -> DagLayout:
-    """Lay out a DAG (edges run dependency -> dependant). The result depends only on the ids and edges."""
+def layout_dag(
+    ids: Iterable[str], edges: Iterable[Edge], box_width: int | None = None, dummy_budget: int = DUMMY_BUDGET
+) -> DagLayout:
+    """Lay out a DAG (edges run dependency -> dependant). The result depends only on the ids and edges.
+
+    The layered graph gets at most ``dummy_budget`` dummies: when its edges would need more, the longest
+    edges run along highways below the boxes instead (``_Highways``)."""
     ids = sorted(ids, key=natural_key)
     index = {task_id: slot for slot, task_id in enumerate(ids)}  # natural order (a total one)
     edges = sorted(set(edges), key=lambda edge: (index[edge[0]], index[edge[1]]))
     if box_width is None:
         box_width = min(max((len(task_id) for task_id in ids), default=1), MAX_ID_WIDTH) + 4
-    graph = _Proper(ids, index, edges, _layering(index, edges))
+    layering = _layering(index, edges)
+    kept, long_edges = _bound_dummies(edges, layering, dummy_budget)
+    graph = _Proper(ids, index, kept, layering)
     graph.order()
     graph.place()
-    channels = [_route_channel(graph, k) for k in range(len(graph.layers) - 1)]
+    height = max(map(add, graph.port, graph.below), default=-1) + 1
+    highways = _Highways(graph, [(index[source], index[target]) for source, target in long_edges], height + 1)
+    channels = [_route_channel(graph, k, highways) for k in range(len(graph.layers) - 1)]
     xs = [0]
     for channel in channels:
         xs.append(xs[-1] + box_width + channel.width)
-    height = max(map(add, graph.port, graph.below), default=-1) + 1
-    height = max([height, *(channel.extra_height for channel in channels)])
+    height = max([height, highways.bottom, *(channel.extra_height for channel in channels)])
     width = xs[-1] + box_width if ids else 0
     nodes = {
         task_id: Rect(xs[graph.layer[slot]], graph.port[slot] - BOX_HEIGHT // 2, box_width, BOX_HEIGHT)
         for slot, task_id in enumerate(ids)
     }
-    routes = _routes(graph, channels, xs, box_width)
+    routes = _routes(graph, [*kept, *long_edges], highways, channels, xs, box_width)
     layers = tuple(tuple(ids[s] for s in layer if s < graph.n_real) for layer in graph.layers)
     layer_of = {task_id: graph.layer[slot] for slot, task_id in enumerate(ids)}
-    return DagLayout(width, height, box_width, nodes, layers, layer_of, routes)
+    dummies = len(graph.layer) - graph.n_real
+    return DagLayout(width, height, box_width, nodes, layers, layer_of, routes, dummies, len(long_edges))
+
+
+def _bound_dummies(edges: list[Edge], layer: dict[str, int], budget: int) -> tuple[list[Edge], list[Edge]]:
+    """The edges the layered graph keeps (in their order) and, longest first, those that would take it over
+    ``budget`` dummies (an edge spanning s layers needs s - 1)."""
+    spans = [layer[target] - layer[source] - 1 for source, target in edges]
+    excess = sum(spans) - budget
+    if excess <= 0:
+        return edges, []
+    longest = sorted(range(len(edges)), key=lambda number: -spans[number])  # stable: ties in edge order
+    moved: set[int] = set()
+    for number in longest:
+        if excess <= 0:
+            break
+        moved.add(number)
+        excess -= spans[number]
+    kept = [edge for number, edge in enumerate(edges) if number not in moved]
+    return kept, [edges[number] for number in sorted(moved)]
+
+
+class _Highways:
+    """Long edges routed below the boxes, so they take no dummy in the layers they pass.
+
+    Edge j leaves its source (slot ``ends[j][0]``, layer a) through a track in channel a down to its own row,
+    runs along it, and comes up through a track in channel b - 1 into its target (layer b). Rows start at
+    ``base`` (below every box) and are shared by edges whose channel spans [a, b - 1] do not meet: interval
+    partitioning, so as many rows as edges over the busiest channel.
+    """
+
+    def __init__(self, graph: _Proper, ends: list[ProperEdge], base: int) -> None:
+        self.ends = ends
+        self.starting: dict[int, list[int]] = {}  # channel -> highways turning down into their row there
+        self.ending: dict[int, list[int]] = {}  # channel -> highways turning up out of it
+        self.span = [(graph.layer[source], graph.layer[target] - 1) for source, target in ends]  # channels
+        self.row = [0] * len(ends)
+        free: list[int] = []  # rows whose last edge ended, as a heap
+        busy: list[tuple[int, int]] = []  # (last channel, row) of the rows in use, as a heap
+        for number in sorted(range(len(ends)), key=self.span.__getitem__):
+            first, last = self.span[number]
+            while busy and busy[0][0] < first:
+                heappush(free, heappop(busy)[1])
+            row = heappop(free) if free else len(busy)
+            heappush(busy, (last, row))
+            self.row[number] = base + row
+            self.starting.setdefault(first, []).append(number)
+            self.ending.setdefault(last, []).append(number)
+        self.bottom = max(self.row, default=-1) + 1
+
+    def tracks(self, port: list[int], k: int) -> Iterator[tuple[ProperEdge, Track]]:
+        """Channel k's highway tracks, keyed (source, ~j) going down and (~j, target) coming up."""
+        for number in self.starting.get(k, ()):
+            source = self.ends[number][0]
+            yield (source, ~number), (port[source], self.row[number], ("s", source), ("h", number))
+        for number in self.ending.get(k, ()):
+            target = self.ends[number][1]
+            yield (~number, target), (self.row[number], port[target], ("h", number), ("t", target))
+
+    def rows_across(self, k: int) -> set[int]:
+        """The rows highways hold in channel k (a dogleg there must keep off them)."""
+        return {row for (first, last), row in zip(self.span, self.row, strict=True) if first <= k <= last}
 
 
 def _generations(index: dict[str, int], edges: list[Edge]) -> list[list[str]]:
@@ -423,15 +501,18 @@ class _Channel:
     extra_height: int  # rows the doglegs need (0 when they fit in the drawing)
 
 
-def _route_channel(graph: _Proper, k: int) -> _Channel:
+def _route_channel(graph: _Proper, k: int, highways: _Highways) -> _Channel:
     port = graph.port
     left, right = graph.layers[k], graph.layers[k + 1]
     bent = [(a, b) for a in left for b in graph.successors(a) if port[a] != port[b]]
     tracks: dict[ProperEdge, tuple[Track, ...]] = {(a, b): ((port[a], port[b], ("s", a), ("t", b)),) for a, b in bent}
+    tracks.update((key, (track,)) for key, track in highways.tracks(port, k))
     constraints = _constraints(tracks)
-    cyclic = _cyclic_edges(tracks, constraints)
+    cyclic = _cyclic_edges(tracks, constraints)  # never a highway's: nothing else turns off or into its row
     dogleg_rows: set[int] = set()
     busy = {port[s] for s in left} | {port[s] for s in right}
+    if cyclic:
+        busy |= highways.rows_across(k)
     for a, b in cyclic:
         row = _free_row(busy, (port[a] + port[b]) // 2)
         busy.add(row)
@@ -572,20 +653,33 @@ def _release(waiting: list[int], rank: int) -> bool:
     return waiting[rank] == 0
 
 
-def _routes(graph: _Proper, channels: list[_Channel], xs: list[int], box_width: int) -> dict[Edge, tuple[Point, ...]]:
-    """Every edge's corner points. They are gathered channel by channel, left to right (so in order along
-    each edge), from the bent stretches only: a straight one is in line with whatever follows it."""
+def _routes(
+    graph: _Proper,
+    edges: list[Edge],
+    highways: _Highways,
+    channels: list[_Channel],
+    xs: list[int],
+    box_width: int,
+) -> dict[Edge, tuple[Point, ...]]:
+    """Every edge's corner points (``edges``: the layered graph's, then the highways'). They are gathered
+    channel by channel, left to right (so in order along each edge), from the bent stretches only: a straight
+    one is in line with whatever follows it."""
     port, layer = graph.port, graph.layer
-    lines = [[(xs[layer[source]] + box_width - 1, port[source])] for source, _ in graph.ends]
+    ends = [*graph.ends, *highways.ends]
+    lines = [[(xs[layer[source]] + box_width - 1, port[source])] for source, _ in ends]
+    first_highway = len(graph.ends)
     for k, channel in enumerate(channels):
         first = xs[k] + box_width
         for (a, b), parts in channel.tracks.items():
-            line = lines[graph.edge_of[a] if a >= graph.n_real else graph.first_hop[(a, b)]]
+            if b < 0 or a < 0:
+                line = lines[first_highway + ~min(a, b)]
+            else:
+                line = lines[graph.edge_of[a] if a >= graph.n_real else graph.first_hop[(a, b)]]
             for column, out_row, in_row in parts:
                 line.append((first + column, out_row))
                 line.append((first + column, in_row))
     routes = {}
-    for edge, (_, target), line in zip(graph.edges, graph.ends, lines, strict=True):
+    for edge, (_, target), line in zip(edges, ends, lines, strict=True):
         line.append((xs[layer[target]] - 1, port[target]))
         routes[edge] = tuple(_corners(line))
     return routes
@@ -641,6 +735,7 @@ def _glyph(mask: int) -> str:
 _GLYPH_OF = [_glyph(mask) for mask in range(2 * _PASS)]  # by mask, so a row is one C-level map
 _LINE_STYLE = ["", *["edge"] * (2 * _PASS - 1)]
 _BAND = 16  # rows per bucket of the vertical-segment index
+_LONG = 8  # bands a vertical spans at most to be indexed in each
 
 
 class Drawing:
@@ -663,6 +758,7 @@ class Drawing:
         self._horizontals: dict[int, list[tuple[int, int]]] = {}  # row -> (left, right) of each horizontal
         self._verticals: dict[int, list[tuple[int, int]]] = {}  # column -> (top, bottom) of each vertical
         bands: list[list[tuple[int, int, int]]] = [[] for _ in range(self.height // _BAND + 1)]
+        tall: list[tuple[int, int, int]] = []  # the verticals over _LONG bands, indexed by column only
         self._arrows: dict[int, list[int]] = {}  # row -> columns
         for points in layout.routes.values():
             for (x0, y0), (x1, y1) in pairwise(points):
@@ -671,13 +767,19 @@ class Drawing:
                 else:
                     top, bottom = (y0, y1) if y0 < y1 else (y1, y0)
                     self._verticals.setdefault(x0, []).append((top, bottom))
-                    for index in range(top // _BAND, bottom // _BAND + 1):
+                    first_band, last_band = top // _BAND, bottom // _BAND
+                    if last_band - first_band >= _LONG:  # a highway's way down: one entry, not one per band
+                        tall.append((x0, top, bottom))
+                        continue
+                    for index in range(first_band, last_band + 1):
                         bands[index].append((x0, top, bottom))
             x, y = points[-1]
             self._arrows.setdefault(y, []).append(x)
         for band in bands:
             band.sort()
         self._bands = [([x for x, _, _ in band], band) for band in bands]  # (columns, segments) by column
+        tall.sort()
+        self._tall = ([x for x, _, _ in tall], tall)
         self._boxes: dict[int, list[str]] = {}  # row -> tasks with a box on it
         for task_id, rect in layout.nodes.items():
             for y in range(rect.y, rect.y + rect.height):
@@ -697,10 +799,10 @@ class Drawing:
                 a, b = max(first, start) - start, min(last, end - 1) - start + 1
                 if a < b:
                     masks[a:b] = map(or_, masks[a:b], repeat(bit))
-        columns, segments = self._bands[y // _BAND]
-        for x, top, bottom in segments[bisect_left(columns, start) : bisect_left(columns, end)]:
-            if top <= y <= bottom:
-                masks[x - start] |= _DOWN if y == top else _UP if y == bottom else _UP | _DOWN | _PASS
+        for columns, segments in (self._bands[y // _BAND], self._tall):
+            for x, top, bottom in segments[bisect_left(columns, start) : bisect_left(columns, end)]:
+                if top <= y <= bottom:
+                    masks[x - start] |= _DOWN if y == top else _UP if y == bottom else _UP | _DOWN | _PASS
         chars = list(map(_GLYPH_OF.__getitem__, masks))
         styles = list(map(_LINE_STYLE.__getitem__, masks))
         for x in self._arrows.get(y, ()):

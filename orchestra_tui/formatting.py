@@ -1,14 +1,14 @@
 """How figures, times, ids, statuses and changes read: plain text that every face shows the same way.
 
 No colour and no toolkit here (the faces add their own styles): the CLI's tables and the TUI's widgets both
-format hours, time spent, token counts, local times, id lists and change lines with these functions.
+format hours, time spent, run times, limits, token counts, local times, id lists and change lines with these functions.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,20 @@ def spent(value: float | None) -> str:
     if seconds < 3570:
         return f"{seconds / 60:.0f} min"
     return f"{value:.3g} h"
+
+
+def elapsed(seconds: float) -> str:
+    """A run's time as it goes (and at its end): ``4.2 s`` below a minute, then ``3 min 07 s``."""
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def duration(seconds: float) -> str:
+    """A configured length of time (a limit) as it was most likely written: ``90 s``, ``10 min``, ``1 h``."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
 
 
 def count(value: int | None) -> str:
@@ -93,8 +107,23 @@ def _value(value: Any) -> str:
     return text if len(text) <= 48 else text[:47] + "…"
 
 
-def change_lines(changes: Iterable[Mapping[str, Any]]) -> list[str]:
-    """One readable line per changed task: ``T-3: status pending -> completed``, ``+ T-9 added``, ``- T-2 removed``."""
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The fields an update touches, status first, then by name."""
+    return sorted(after.keys() | before.keys(), key=lambda name: (name != "status", name))
+
+
+def _field_dump(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    return "; ".join(
+        f"{name} {_value(before.get(name))} -> {_value(after.get(name))}" for name in changed_fields(before, after)
+    )
+
+
+def change_lines(
+    changes: Iterable[Mapping[str, Any]],
+    describe: Callable[[Mapping[str, Any], Mapping[str, Any]], str] = _field_dump,
+) -> list[str]:
+    """One readable line per changed task: ``T-3: status pending -> completed``, ``+ T-9 added``, ``- T-2 removed``;
+    ``describe`` words an update's (or the project's) fields, before and after (the CLI's field dump by default)."""
     lines = []
     for change in changes:
         op, task_id = change["op"], change["task"]
@@ -103,11 +132,6 @@ def change_lines(changes: Iterable[Mapping[str, Any]]) -> list[str]:
         elif op == "remove":
             lines.append(f"- {task_id} removed")
         else:
-            before, after = change["before"] or {}, change["after"] or {}
-            fields = sorted(after.keys() | before.keys(), key=lambda name: (name != "status", name))
             label = task_id if op == "update" else "project"
-            lines.append(
-                f"{label}: "
-                + "; ".join(f"{name} {_value(before.get(name))} -> {_value(after.get(name))}" for name in fields)
-            )
+            lines.append(f"{label}: {describe(change['before'] or {}, change['after'] or {})}")
     return lines

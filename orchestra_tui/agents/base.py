@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,8 +49,9 @@ class Agent(Protocol):
     name: str
     config: AgentConfig
 
-    def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
-        """Stream the run's events; the last one is ``Finished`` or ``Failed``. Cancellation ends it cleanly."""
+    def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
+        """Stream the run's events, the last one ``Finished`` or ``Failed``: an async generator, which the runner
+        closes. Cancellation ends it cleanly."""
         ...
 
     async def check(self, env: Mapping[str, str]) -> Usability:

@@ -29,7 +29,7 @@ import os
 import re
 import shutil
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any, TypeGuard
 
@@ -61,7 +61,7 @@ class CliAgent:
             return Usability(False, f"{program} not found on PATH")
         return Usability(True)
 
-    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         if not self.config.command:
             yield Failed(f"agent {self.name!r} has no command configured", kind="error")
             return

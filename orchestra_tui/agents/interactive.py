@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 from ..models import AgentConfig
 from .base import AgentRequest, Usability
@@ -72,7 +72,7 @@ class InteractiveAgent:
     async def check(self, env: Mapping[str, str]) -> Usability:
         return Usability(True)
 
-    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         yield TextDelta(request.prompt)
         program = await copy_to_clipboard(request.prompt, request.env)
         clipboard = f"copied to the clipboard with {program}" if program else "clipboard: not available"

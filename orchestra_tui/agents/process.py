@@ -27,6 +27,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any, Protocol
 
+from ..formatting import duration
 from ..models import AgentConfig, AgentTask, AgentType
 
 DEFAULT_TIMEOUT = {AgentType.SHELL: 1800.0, AgentType.CLI: 3600.0}
@@ -48,15 +49,6 @@ PIPE = asyncio.subprocess.PIPE
 
 class LimitExceeded(Exception):
     """A run went past its ``timeout`` or ``idle_timeout``; ``str()`` says which, for the task's reason."""
-
-
-def duration(seconds: float) -> str:
-    """``90 s``, ``10 min``, ``1 h``."""
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
 
 
 @dataclass(frozen=True)

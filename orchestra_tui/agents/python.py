@@ -30,7 +30,7 @@ import importlib
 import inspect
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 from ..models import AgentConfig, AgentTask, AgentType
@@ -83,7 +83,7 @@ class CustomAgent:
         """The answer in pieces (a generator or an async generator). Override this or :meth:`execute`."""
         raise NotImplementedError
 
-    def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         return drive(self, request)
 
     async def check(self, env: Mapping[str, str]) -> Usability:
@@ -102,7 +102,7 @@ def _overrides(target: object, method: str) -> bool:
     return own is not None and own is not getattr(CustomAgent, method)
 
 
-async def drive(target: Any, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+async def drive(target: Any, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
     """Run ``target``'s ``stream`` or ``execute`` (or ``target`` itself, a function) for ``request``."""
     token = _request.set(request)  # copied into the agent's thread, seen by its coroutine
     try:
@@ -130,7 +130,7 @@ async def drive(target: Any, request: AgentRequest) -> AsyncIterator[AgentEvent]
             _request.reset(token)
 
 
-async def _streamed(method: Callable[[AgentTask], Any], request: AgentRequest) -> AsyncIterator[AgentEvent]:
+async def _streamed(method: Callable[[AgentTask], Any], request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
     text = TextBuffer()
     try:
         pieces = method(request.task) if inspect.isasyncgenfunction(method) else _thread_pieces(method, request.task)
@@ -237,7 +237,7 @@ class PythonAgent:
         self._target: Any = None
         self._loading = asyncio.Lock()
 
-    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         try:
             target = await self._load(str(request.cwd))
         except Exception as error:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,7 @@ class RayAgent:
         self.address = address
         self.placements: dict[str, Placement] = {}  # run id -> where it runs (``orchestra ps``)
 
-    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         if self.config.type in LOCAL_ONLY:
             yield Failed(refusal(self.name, self.config), "error")
             return

@@ -21,7 +21,7 @@ over a plan's agent of the same name (:func:`process_agent`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -186,7 +186,7 @@ class _Keyed:
     def __repr__(self) -> str:
         return f"<{self.name} with a key given in code>"
 
-    def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         return self.agent.run(dataclasses.replace(request, env=self._entry.environment(request.env)))
 
     async def check(self, env: Mapping[str, str]) -> Usability:

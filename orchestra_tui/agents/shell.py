@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 
 from ..models import AgentConfig
@@ -49,7 +49,7 @@ class ShellAgent:
             return Usability(False, f"{SHELL} not found")
         return Usability(True)
 
-    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         commands = request.task.commands
         if not commands:
             yield Failed(f"task {request.task.task_id} has no commands for the shell agent to run", kind="error")

@@ -36,7 +36,7 @@ import json
 import logging
 import os
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -293,7 +293,7 @@ class StreamingAgent:
         return None, key
 
     # -- the agent protocol
-    async def run(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+    async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         problem, key = self._problem(request.env)
         if problem:
             yield problem

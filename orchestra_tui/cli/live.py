@@ -24,7 +24,7 @@ from ..engine.bus import (
     RunUsage,
     Subscription,
 )
-from ..formatting import tokens_line
+from ..formatting import elapsed, tokens_line
 from . import render
 
 if TYPE_CHECKING:
@@ -36,12 +36,8 @@ if TYPE_CHECKING:
 REFRESH = 0.1  # seconds between two refreshes of the live view
 
 
-def seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {int(value % 60):02d} s"
-
-
 def usage_line(result: RunResult) -> str:
-    parts = [seconds(result.duration_seconds)]
+    parts = [elapsed(result.duration_seconds)]
     if result.input_tokens is not None or result.output_tokens is not None:
         parts.append(f"{tokens_line(result.input_tokens, result.output_tokens)} tokens")
     if result.cost_usd or (result.cost_usd is None and result.output_tokens is not None):
@@ -106,9 +102,9 @@ class RunView:
         from rich.text import Text
 
         running = self.running.pop(event.run_id, None)
-        took = f" in {seconds(event.seconds)}" if event.seconds else ""
+        took = f" in {elapsed(event.seconds)}" if event.seconds else ""
         if running and not event.seconds:
-            took = f" in {seconds(time.monotonic() - running.started)}"
+            took = f" in {elapsed(time.monotonic() - running.started)}"
         self.ended[event.status] = self.ended.get(event.status, 0) + 1
         line = Text.assemble(render.status_text(event.status), f" {event.task_id}{took}")
         if event.handoff:
@@ -156,7 +152,7 @@ class RunView:
                 Text(f"▶ {running.task_id}", style="bold cyan"),
                 running.title,
                 running.agent,
-                seconds(now - running.started) + tokens,
+                elapsed(now - running.started) + tokens,
                 running.line,
             )
         done = sum(self.ended.values())

@@ -526,7 +526,7 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 row["agent"],
                 "-" if row["pgid"] is None else str(row["pgid"]),
                 formatting.local_time(row["started"]) if row["started"] else "?",
-                "?" if row["elapsed_seconds"] is None else live_seconds(row["elapsed_seconds"]),
+                "?" if row["elapsed_seconds"] is None else formatting.elapsed(row["elapsed_seconds"]),
                 f"{row['output_bytes']:,} B",
                 f"{row['owner_pid'] or '?'}@{row['owner_host'] or '?'}",
             )
@@ -534,10 +534,6 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-
-
-def live_seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {int(value % 60):02d} s"
 
 
 @app.command()

@@ -270,7 +270,8 @@ async def follow(root: Path, run_id: str, offset: int = 0, poll: float = POLL) -
 @dataclass(frozen=True)
 class Cancelled:
     """What :func:`cancel_run` did: whether it committed the task's cancel, the process group it stopped, and
-    whether the run was over when it returned."""
+    whether the run was over when it returned. ``stopped`` is None when this call signalled no group: the run's
+    owner, seeing the committed cancel, may stop its group first (the group is gone either way once ``ended``)."""
 
     run_id: str
     task_id: str

@@ -47,7 +47,7 @@ _NEW_RUNTIME: Record = {
 }
 Actor = str  # tui | cli | api | scheduler
 OUTBOX_WRITE_WAIT = 10.0  # seconds closing waits for this process's deliveries to be written (disk only)
-CODE_WEBHOOKS_WAIT = 2.0  # ... and, with webhooks registered from code, for their first attempts
+CODE_WEBHOOKS_WAIT = 10.0  # ... and, with webhooks registered from code, for their first attempts (ends when done)
 # Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
 BOARD_STATUSES = BOARD_ORDER  # the statuses a board shows, in its order (statuses.py)
 

@@ -87,10 +87,16 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
-        """Back from :meth:`to_dict` (the driver's summary; ``output`` may be left out)."""
+        """Back from :meth:`to_dict` (the driver's summary; ``output`` may be left out, the rest is always there)."""
         return cls(
-            **{name: data.get(name) for name in ("task_id", "agent", "status", "run_id", "error")},
-            **{name: data.get(name) for name in ("input_tokens", "output_tokens", "cost_usd")},
+            task_id=data["task_id"],
+            agent=data["agent"],
+            status=data["status"],
+            run_id=data.get("run_id"),
+            error=data.get("error"),
+            input_tokens=data.get("input_tokens"),
+            output_tokens=data.get("output_tokens"),
+            cost_usd=data.get("cost_usd"),
             output=data.get("output") or "",
             handoff=bool(data.get("handoff")),
             started_at=datetime.fromisoformat(data["started_at"]),

@@ -80,7 +80,8 @@ def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Pat
         with Project.open(tmp_path, actor="cli") as project:
             assert find_run(project, "L") == run.run_id
             done = cancel_run(project, run.run_id)
-            assert done.committed and done.ended and done.stopped == run.pgid
+            # the owner's scheduler sees the committed cancel and may stop the group before cancel_run does
+            assert done.committed and done.ended and done.stopped in (run.pgid, None)
             wait_for(lambda: gone(run.pgid), "the group is gone", 10)
             project.refresh()
             assert project.task("L").status == "cancelled"

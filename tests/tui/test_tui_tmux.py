@@ -74,7 +74,9 @@ def cli(demo_dir: Path, tmp_path: Path, *args: str) -> str:
 def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) -> None:
     # Each wait names everything the screen must show: a capture can catch a frame half written.
     parts = ("wordfreq", "0/10 tasks", "Ready 1", "● DES-001", "Blocked 9")  # empty columns: labels downwards
-    pane.wait(lambda s: all(part in s for part in parts) and full_width(s), "the board, across the whole pane")
+    pane.wait(
+        lambda s: all(part in s for part in parts) and full_width(s), "the board, across the whole pane", timeout=30
+    )  # the app's start-up: imports and the first frame, slow on a loaded machine
 
     pane.keys("a")  # dispatch all ready: DES-001 alone; the shell agent runs it and it completes itself
     pane.wait(
@@ -101,8 +103,8 @@ def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) 
     pane.wait(lambda s: "Ready 3" in s and "Done 1" in s, "the board again")
     cli(demo_dir, tmp_path, "complete", "DES-002")  # another process changes the project while the app is open
     pane.wait(
-        lambda s: all(part in s for part in ("2/10 tasks", "Done 2", "✓ DES-002")), "the CLI's change", timeout=1.5
-    )
+        lambda s: all(part in s for part in ("2/10 tasks", "Done 2", "✓ DES-002")), "the CLI's change"
+    )  # how soon it shows is a figure (README), not asserted here
 
     pane.keys("u")  # undo: the last change, the CLI's
     pane.wait(

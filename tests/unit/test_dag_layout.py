@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import subprocess
@@ -18,9 +19,12 @@ from bench.generate import plan_document
 from orchestra_tui.dag_layout import (
     ARROW,
     BOX_HEIGHT,
+    DUMMY_BUDGET,
     DagLayout,
     Drawing,
+    _bound_dummies,
     _fit_rows,
+    _Highways,
     _inversions,
     _layering,
     _Proper,
@@ -421,6 +425,107 @@ def test_500_tasks_lay_out_and_draw() -> None:
     assert len(edges) > 850
     drawing = drawn(ids, edges)
     assert drawing.width > 0 and drawing.height > 0
+
+
+def crossings(drawing: Drawing) -> int:
+    """Cells where a vertical line passes straight under a horizontal one (the drawing's crossings)."""
+    count = 0
+    for x, spans in drawing._verticals.items():
+        for top, bottom in spans:
+            count += sum(
+                any(left <= x <= right for left, right in drawing._horizontals.get(y, ()))
+                for y in range(top + 1, bottom)
+            )
+    return count
+
+
+# Counted on the layout before the dummy budget (main at 9cb783f), which these plans stay under.
+OLD_CROSSINGS = {(120, 4): 1297, (500, 0): 10450, (500, 1): 11487, (2000, 0): 134554}
+
+
+@pytest.mark.parametrize(("n_tasks", "seed"), list(OLD_CROSSINGS))
+def test_plans_under_the_budget_cross_no_more_than_before(n_tasks: int, seed: int) -> None:
+    ids, edges = generated(n_tasks, seed)
+    drawing = drawn(ids, edges)
+    assert drawing.layout.highways == 0 and drawing.layout.dummies <= DUMMY_BUDGET
+    assert crossings(drawing) <= OLD_CROSSINGS[(n_tasks, seed)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 30), st.floats(0.05, 0.5), st.integers(0, 30), st.randoms(use_true_random=False))
+def test_random_dags_over_the_budget_read_back(n_tasks: int, density: float, budget: int, rng: random.Random) -> None:
+    """Past the budget the longest edges run along highways below the boxes: still every edge drawn from its
+    source's border to its target's arrow, through no box, and read back by following the lines."""
+    ids = [f"T{i}" for i in range(n_tasks)]
+    edges = [(ids[i], ids[j]) for j in range(n_tasks) for i in range(j) if rng.random() < density]
+    layout = layout_dag(ids, edges, dummy_budget=budget)
+    assert layout.dummies <= budget
+    unbounded = layout_dag(ids, edges, dummy_budget=10**9)
+    assert layout.layer_of == unbounded.layer_of, "the budget changes no task's layer"
+    drawing = draw(layout, dict.fromkeys(ids, "ready"))
+    assert_geometry(layout, edges)
+    assert_lines_drawn(drawing, edges)
+    assert misread(drawing, edges)[0] == {}
+    if layout.highways:
+        bottom_of_boxes = max(rect.y + rect.height for rect in layout.nodes.values())
+        below = [edge for edge, points in layout.routes.items() if max(y for _, y in points) > bottom_of_boxes]
+        assert len(below) >= layout.highways  # doglegs may find their free row there too
+
+
+@given(st.lists(st.integers(0, 12), max_size=30), st.integers(0, 60))
+def test_the_budget_moves_the_fewest_longest_edges(spans: list[int], budget: int) -> None:
+    edges = [(f"S{i}", f"T{i}") for i in range(len(spans))]
+    layer = {f"S{i}": 0 for i in range(len(spans))} | {f"T{i}": span + 1 for i, span in enumerate(spans)}
+    kept, moved = _bound_dummies(edges, layer, budget)
+    kept_spans = [layer[target] - 1 for _, target in kept]
+    moved_spans = [layer[target] - 1 for _, target in moved]
+    assert sorted(kept + moved) == sorted(edges) and kept == [edge for edge in edges if edge in kept]
+    assert sum(kept_spans) <= budget
+    assert all(m >= k for m in moved_spans for k in kept_spans), "only the longest move"
+    if moved:
+        assert sum(kept_spans) + min(moved_spans) > budget, "no more than needed"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 30), st.floats(0.05, 0.5), st.randoms(use_true_random=False))
+def test_highways_share_a_row_only_where_their_channels_do_not_meet(
+    n_tasks: int, density: float, rng: random.Random
+) -> None:
+    ids = [f"T{i}" for i in range(n_tasks)]
+    edges = [(ids[i], ids[j]) for j in range(n_tasks) for i in range(j) if rng.random() < density]
+    graph = _proper(ids, edges)
+    ends = [(a, b) for a, b in graph.ends if graph.layer[b] - graph.layer[a] > 1]
+    highways = _Highways(graph, ends, 7)
+    assert all(row >= 7 for row in highways.row)
+    busiest = max(
+        (sum(first <= k <= last for first, last in highways.span) for k in range(len(graph.layers))), default=0
+    )
+    assert highways.bottom - 7 == busiest or not ends, "as many rows as highways over the busiest channel"
+    for i, j in itertools.combinations(range(len(ends)), 2):
+        if highways.row[i] == highways.row[j]:
+            (a, b), (c, d) = highways.span[i], highways.span[j]
+            assert b < c or d < a
+
+
+def test_a_plan_with_all_its_long_edges_on_highways_reads_back() -> None:
+    """Tall verticals (down to the highways) are indexed apart from the row bands: drawn all the same."""
+    ids, edges = generated(300, 2)
+    drawing = draw(layout_dag(ids, edges, dummy_budget=0), dict.fromkeys(ids, "ready"))
+    assert drawing.layout.highways > 100 and len(drawing._tall[1]) > 20
+    assert_geometry(drawing.layout, edges)
+    assert_lines_drawn(drawing, edges)
+    missing, extra = misread(drawing, edges)
+    assert missing == {}
+    assert len(extra) <= 300 // 25  # more bends, so more of the reading dag_layout leaves open: 8 here, 0 without
+
+
+def test_a_5000_task_plan_keeps_to_the_budget() -> None:
+    """The generated 5,000-task plan's edges would need ~210,000 dummies (layout time is about linear in
+    them: ~2.5 s, against ~0.7 s within the budget; figures in bench/bench_dag.py)."""
+    ids, edges = generated(5000, 0)
+    layout = layout_dag(ids, edges)
+    assert layout.dummies <= DUMMY_BUDGET and layout.highways > 0
+    assert_geometry(layout, edges)
 
 
 def test_the_layout_module_loads_no_textual() -> None:

@@ -14,10 +14,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from ...display import one_line, printable
+from .reading import ReadingScreen, reading_bindings
 
 if TYPE_CHECKING:
     from ...engine.review import TaskDiff
@@ -70,7 +70,7 @@ def patch_text(change: TaskDiff, limit: int = PATCH_LINES) -> Text:
     return text
 
 
-class DiffScreen(Screen[None]):
+class DiffScreen(ReadingScreen):
     DEFAULT_CSS = """
     DiffScreen { layout: vertical; }
     DiffScreen > VerticalScroll { height: 1fr; padding: 0 1; }
@@ -79,12 +79,7 @@ class DiffScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="diff.back"),
-        Binding("j", "scroll(1)", "Down", show=False, id="diff.down"),
-        Binding("k", "scroll(-1)", "Up", show=False, id="diff.up"),
-        Binding("g", "top", "Top", show=False, id="diff.top"),
-        Binding("G", "bottom", "Bottom", show=False, id="diff.bottom"),
-        Binding("ctrl+d", "half_page(1)", "Half a page down", show=False, id="diff.half_down"),
-        Binding("ctrl+u", "half_page(-1)", "Half a page up", show=False, id="diff.half_up"),
+        *reading_bindings("diff"),
     ]
 
     def __init__(self, change: TaskDiff) -> None:
@@ -106,15 +101,3 @@ class DiffScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
-
-    def action_scroll(self, lines: int) -> None:
-        self.body.scroll_relative(y=lines, animate=False)
-
-    def action_top(self) -> None:
-        self.body.scroll_home(animate=False)
-
-    def action_bottom(self) -> None:
-        self.body.scroll_end(animate=False)
-
-    def action_half_page(self, direction: int) -> None:
-        self.body.scroll_relative(y=direction * max(1, self.body.size.height // 2), animate=False)

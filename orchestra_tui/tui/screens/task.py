@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Static
 
 from ..messages import ActionRequested
 from ..widgets.detail import TaskDetail
+from .reading import ReadingScreen, reading_bindings
 
 if TYPE_CHECKING:
     from ...engine.project import Project
     from ...engine.runs import RunSummary
 
 
-class TaskScreen(Screen[None]):
+class TaskScreen(ReadingScreen):
     DEFAULT_CSS = """
     TaskScreen { layout: vertical; }
     TaskScreen > TaskDetail { height: 1fr; padding: 0 2; }
@@ -30,12 +30,7 @@ class TaskScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="task.back"),
-        Binding("j", "scroll(1)", "Down", show=False, id="task.down"),
-        Binding("k", "scroll(-1)", "Up", show=False, id="task.up"),
-        Binding("g", "top", "Top", show=False, id="task.top"),
-        Binding("G", "bottom", "Bottom", show=False, id="task.bottom"),
-        Binding("ctrl+d", "half_page(1)", "Half a page down", show=False, id="task.half_down"),
-        Binding("ctrl+u", "half_page(-1)", "Half a page up", show=False, id="task.half_up"),
+        *reading_bindings("task"),
         Binding("o", "runs", "Output of a run", id="task.runs"),
     ]
 
@@ -68,15 +63,3 @@ class TaskScreen(Screen[None]):
     def action_runs(self) -> None:
         """Choose one of the task's runs (newest first) and show its output in the task's tab."""
         self.post_message(ActionRequested("runs", self.task_id))
-
-    def action_scroll(self, lines: int) -> None:
-        self.body.scroll_relative(y=lines, animate=False)
-
-    def action_top(self) -> None:
-        self.body.scroll_home(animate=False)
-
-    def action_bottom(self) -> None:
-        self.body.scroll_end(animate=False)
-
-    def action_half_page(self, direction: int) -> None:
-        self.body.scroll_relative(y=direction * max(1, self.body.size.height // 2), animate=False)

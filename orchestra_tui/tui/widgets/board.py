@@ -108,6 +108,11 @@ def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime
 CONFLICT_MARK = "!"  # a review card whose merge conflicted, in the failed status's colour
 
 
+def _by_task(order: Callable[[str], Any]) -> Callable[[TaskCell], Any]:
+    """A column's sort key read from its first cell (which carries the task id)."""
+    return lambda cell: order(cell.task_id)
+
+
 def row_cells(task: AgentTask, status: TaskStatus, colours: Palette, note: str = "") -> tuple[TaskCell, TitleCell]:
     conflicted = status == TaskStatus.REVIEW and conflict_files(task)
     look = "failed" if conflicted else status
@@ -338,7 +343,7 @@ class BoardView(FilterLine, Widget):
             for name in touched:
                 column = self.columns[name]
                 if name in had_rows:
-                    column.sort("task", key=lambda cell, order=orders[name]: order(cell.task_id))
+                    column.sort("task", key=_by_task(orders[name]))
                 self._title(column)
             self._fit_layout()
             self._follow_selection()
@@ -484,8 +489,12 @@ class BoardView(FilterLine, Widget):
 
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The user moved the cursor. A highlight of a row the cursor has left since is stale (rows moved, or
-        the selection came from elsewhere): taking it would bounce the selection between views for ever."""
+        the selection came from elsewhere): taking it would bounce the selection between views for ever. So is
+        one in a column the selected task has just left: focus follows the task later (``focus`` is deferred),
+        so the old column may still have it when its cursor lands on the next row."""
         table = event.data_table
+        if isinstance(table, TaskColumn) and self._where.get(self.selected or "") not in (None, table.kind):
+            return  # the board moved the selected task to another column; this cursor only fell on a neighbour
         if (
             not table.has_focus
             or event.cursor_row != table.cursor_row

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...formatting import spent, status_phrase
+from ...formatting import change_lines, changed_fields, spent, status_phrase
 from ...store.changes import Change
 
 _QUIET = frozenset({"started_at", "completed_at", "last_run_id", "updated_at", "created_at", "attempts"})
@@ -21,21 +21,15 @@ _SCALAR = frozenset({"priority", "phase", "agent", "estimated_hours", "output"})
 
 def people_lines(changes: Iterable[Change]) -> list[str]:
     """One line per changed task, then -> now: ``+ T-9 added``, ``- T-2 removed``, ``T-3: ready → completed``."""
-    lines = []
-    for change in changes:
-        op, task_id = change["op"], change["task"]
-        if op == "add":
-            lines.append(f"+ {task_id} added")
-        elif op == "remove":
-            lines.append(f"- {task_id} removed")
-        else:
-            label = task_id if op == "update" else "project"
-            lines.append(f"{label}: {', '.join(_parts(change['before'] or {}, change['after'] or {}))}")
-    return lines
+    return change_lines(changes, _described)
+
+
+def _described(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    return ", ".join(_parts(before, after))
 
 
 def _parts(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    names = sorted(after.keys() | before.keys(), key=lambda name: (name != "status", name))
+    names = changed_fields(before, after)
     parts: list[str] = []
     for name in names:
         old, new = before.get(name), after.get(name)
