@@ -38,7 +38,14 @@ STATUS_ORDER = ("ready", "blocked", "in_progress", "review", "completed", "faile
 BOARD_ORDER = ("blocked", "ready", "in_progress", "review", "completed", "failed", "cancelled")  # the board's
 URGENCY = ("failed", "cancelled", "in_progress", "review", "ready", "blocked", "pending", "completed")  # the table's
 
-# A tone as a terminal colour, for a face without a theme (the CLI; the TUI's cells until they take the theme's).
+# A tone as a theme variable, for a face with a theme (the TUI): Textual's ``text-<tone>``, the tone made legible
+# on the theme's background and surface (tests/tui/test_theme_contrast.py checks the shipped themes). None: the
+# foreground (no colour of its own).
+THEME_VARIABLES: dict[str, str | None] = {
+    status: None if look.tone == "foreground" else f"text-{look.tone}" for status, look in LOOKS.items()
+}
+
+# A tone as a terminal colour, for a face without a theme (the CLI).
 _ANSI = {"success": "green", "warning": "yellow", "primary": "cyan", "secondary": "magenta", "error": "red"}
 TERMINAL_STYLES: dict[str, str] = {
     status: " ".join(part for part in ("bold" if look.bold else "", _ANSI.get(look.tone, "")) if part)

@@ -546,7 +546,7 @@ class OrchestraApp(App[None]):
         runs = self.session.runs_of(task_id)
         if not runs:
             raise OrchestraError(f"{task_id} has not run yet")
-        choices = [(run.run_id, str(detail_run_line(run))) for run in reversed(runs)]
+        choices = [(run.run_id, detail_run_line(run, {}).plain) for run in reversed(runs)]
         run_id = await self.push_screen_wait(ChoiceDialog(f"Which run of {task_id}?", choices))
         run = next((run for run in runs if run.run_id == run_id), None)
         if run is None:

@@ -249,6 +249,6 @@ async def test_an_open_tui_shows_mcp_changes_live_and_marks_subtasks(tmp_path: P
     from orchestra_tui.tui.widgets.board import row_cells
 
     assert (
-        row_cells(AgentTask(task_id="A.1", title="part", parent="A"), "ready")[1].title == "↳ part"
+        row_cells(AgentTask(task_id="A.1", title="part", parent="A"), "ready", {})[1].title == "↳ part"
     )  # a subtask, marked
-    assert row_cells(AgentTask(task_id="A", title="whole"), "ready")[1].title == "whole"
+    assert row_cells(AgentTask(task_id="A", title="whole"), "ready", {})[1].title == "whole"

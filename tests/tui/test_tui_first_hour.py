@@ -404,4 +404,4 @@ def test_table_rows_made_together_show_the_same_blockers(demo_dir: Path) -> None
         together = project.graph.all_blockers()
         assert together  # the demo's other tasks wait on those two
         for task_id in project.tasks:
-            assert row_values(project, task_id, now, together) == row_values(project, task_id, now)
+            assert row_values(project, task_id, now, {}, together) == row_values(project, task_id, now, {})

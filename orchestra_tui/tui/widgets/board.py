@@ -18,12 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.style import Style
 from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
@@ -38,9 +36,9 @@ from ...display import one_line
 from ...formatting import spent
 from ...graph import natural_key
 from ...models import TaskStatus
-from ...statuses import LOOKS
+from ...statuses import LOOKS, STATUS_MARKS
 from ..messages import ActionRequested, TaskSelected
-from ..status_text import status_text
+from ..status_text import Palette, ThemePalette
 from ..textual_compat import bound_render_caches, columns_resized
 from .filtering import FilterLine
 
@@ -65,12 +63,6 @@ class TaskCell:
 
     def __rich__(self) -> Text:
         return self.text
-
-
-@cache
-def _mark(status: TaskStatus) -> tuple[str, str | Style]:
-    look = status_text(status)
-    return look.plain[:1], look.style
 
 
 @dataclass(frozen=True)
@@ -113,7 +105,7 @@ def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime
     return f"{elapsed} · {last_line}" if last_line else elapsed
 
 
-CONFLICT_MARK = ("!", Style(color="red", bold=True))  # a review card whose merge conflicted
+CONFLICT_MARK = "!"  # a review card whose merge conflicted, in the failed status's colour
 
 
 def _by_task(order: Callable[[str], Any]) -> Callable[[TaskCell], Any]:
@@ -121,8 +113,10 @@ def _by_task(order: Callable[[str], Any]) -> Callable[[TaskCell], Any]:
     return lambda cell: order(cell.task_id)
 
 
-def row_cells(task: AgentTask, status: TaskStatus, note: str = "") -> tuple[TaskCell, TitleCell]:
-    mark, style = CONFLICT_MARK if status == TaskStatus.REVIEW and conflict_files(task) else _mark(status)
+def row_cells(task: AgentTask, status: TaskStatus, colours: Palette, note: str = "") -> tuple[TaskCell, TitleCell]:
+    conflicted = status == TaskStatus.REVIEW and conflict_files(task)
+    look = "failed" if conflicted else status
+    mark, style = CONFLICT_MARK if conflicted else STATUS_MARKS[status], colours.get(look, "")
     task_id = task.task_id
     cell = Text(
         f"{mark} {task_id}",
@@ -247,7 +241,7 @@ class BoardView(FilterLine, Widget):
     BoardView > #board-filter { display: none; height: 3; }
     BoardView.-filtering > #board-filter { display: block; }
     BoardView > #board-columns { layout: horizontal; height: 1fr; }
-    BoardView .board-column { width: 1fr; height: 1fr; border: round $panel; border-title-color: $text-muted; }
+    BoardView .board-column { width: 1fr; height: 1fr; border: round $foreground-muted; border-title-color: $text-muted; }
     BoardView .board-column:focus-within { border: round $primary; border-title-color: $text; }
     BoardView TaskColumn {
         height: 1fr; padding: 0 1; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent;
@@ -258,7 +252,7 @@ class BoardView(FilterLine, Widget):
     BoardView .board-column.-empty > TaskColumn { height: 0; padding: 0; }  /* kept displayed: it may take the focus */
     BoardView.-list > #board-columns { layout: vertical; overflow-y: auto; scrollbar-size-vertical: 1; }
     BoardView.-list .board-column, BoardView.-list .board-column.-empty {
-        width: 1fr; height: auto; border: none; border-top: solid $panel;
+        width: 1fr; height: auto; border: none; border-top: solid $foreground-muted;
     }
     BoardView.-list .board-column:focus-within { border: none; border-top: solid $primary; }
     BoardView.-list .board-column > .column-label { display: none; }
@@ -282,6 +276,7 @@ class BoardView(FilterLine, Widget):
         self._shown: dict[str, tuple[TaskCell, TitleCell]] = {}  # task id -> its cells on show
         self._task_width = 0  # of the task cells: the widest shown yet, and a space
         self._last_lines: dict[str, str] = {}  # running task id -> the last line of its output
+        self.palette = ThemePalette(self, self._recolour)  # the running theme's status styles
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -298,6 +293,12 @@ class BoardView(FilterLine, Widget):
         for column in self.columns.values():
             self._title(column)
         self.set_interval(1.0, self._tick)
+        self.palette.follow()
+
+    def _recolour(self) -> None:
+        """A new theme: every card whose mark changes colour is drawn again (its cell updated)."""
+        if self.project is not None:
+            self.show_project(self.project, None)
 
     def note_output(self, task_id: str, text: str) -> None:
         """Keep the last line of a running task's output for its card (drawn on the next tick)."""
@@ -392,7 +393,7 @@ class BoardView(FilterLine, Widget):
         note = card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(UTC)) if status in NOTED else ""
         if status != TaskStatus.IN_PROGRESS:
             self._last_lines.pop(task_id, None)
-        cells = row_cells(task, status, note)
+        cells = row_cells(task, status, self.palette.styles, note)
         column = self.columns[want]
         if have != want:
             column.add_row(*cells, key=task_id, height=2 if note else 1)

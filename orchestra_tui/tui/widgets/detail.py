@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +16,7 @@ from textual.widgets import Static
 from ...agents.pricing import format_total
 from ...display import one_line, printable
 from ...formatting import hours, local_time, spent, tokens_line
-from ..status_text import status_text
+from ..status_text import Palette, ThemePalette, status_text
 from .output import run_outcome
 
 if TYPE_CHECKING:
@@ -26,29 +27,36 @@ if TYPE_CHECKING:
 _MARKED = frozenset({"in_progress", "review", "completed", "failed", "cancelled"})  # run outcomes with a status mark
 
 
-def _ids(project: Project, task_ids: Sequence[str]) -> Text:
+def _ids(project: Project, task_ids: Sequence[str], colours: Palette) -> Text:
     """Ids each with its status mark: ``✓ DES-001, ◌ DES-002``."""
     text = Text()
     for index, task_id in enumerate(task_ids):
         if index:
             text.append(", ")
-        text.append_text(status_text(project.graph.status_of(task_id))[:1])
+        text.append_text(status_text(project.graph.status_of(task_id), colours)[:1])
         text.append(f" {task_id}")
     return text
 
 
-def run_line(run: RunSummary) -> Text:
+def run_line(run: RunSummary, colours: Palette) -> Text:
     """A run in one line: id, agent, outcome, seconds, error."""
     status, error = run_outcome(run.status, run.error)
-    line = Text.assemble(run.run_id, " · ", run.agent, " · ", status_text(status) if status in _MARKED else status)
+    line = Text.assemble(
+        run.run_id, " · ", run.agent, " · ", status_text(status, colours) if status in _MARKED else status
+    )
     if run.seconds is not None:
         line.append(f" · {run.seconds:.1f} s")
     if error:
-        line.append(f": {printable(error)}", style="red")
+        line.append(f": {printable(error)}", style=_error(colours))
     return line
 
 
-def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> RenderableType:
+def _error(colours: Palette) -> Style:
+    """An error's text: the failed status's colour, not bold."""
+    return Style(color=colours["failed"].color) if "failed" in colours else Style()
+
+
+def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary], colours: Palette) -> RenderableType:
     task = project.task(task_id)
     graph = project.graph
     table = Table.grid(padding=(0, 1))
@@ -62,7 +70,7 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
             value = "\n".join(f"- {item}" for item in value)
         table.add_row(label, Text(printable(value)) if isinstance(value, str) else value)
 
-    row("status", status_text(graph.status_of(task_id)))
+    row("status", status_text(graph.status_of(task_id), colours))
     row("priority", f"{task.priority.value} · {task.phase.value} · agent {project.agent_of(task)}")
     row(
         "hours",
@@ -74,25 +82,28 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary]) -> R
     if task.completed_at:
         row("finished", local_time(task.completed_at))
     if task.last_error:
-        row("last error", Text(printable(task.last_error), style="red"))
+        row("last error", Text(printable(task.last_error), style=_error(colours)))
     if task.worktree is not None:
         row("branch", f"{task.worktree.branch} (from {task.worktree.base[:12]}; v shows the diff)")
         if task.worktree.conflict_files:
-            row("conflict", Text(printable(", ".join(task.worktree.conflict_files)), style="bold red"))
+            conflict = Text(
+                printable(", ".join(task.worktree.conflict_files)), style=_error(colours) + Style(bold=True)
+            )
+            row("conflict", conflict)
     if task.input_tokens is not None or task.output_tokens is not None or task.unpriced_runs:
         row(
             "tokens",
             f"{tokens_line(task.input_tokens, task.output_tokens)} · {format_total(task.cost_usd, task.unpriced_runs)}",
         )
-    row("runs", Text("\n").join(run_line(run) for run in runs) if runs else None)
+    row("runs", Text("\n").join(run_line(run, colours) for run in runs) if runs else None)
     row("description", task.description.strip())
-    row("subtask of", _ids(project, [task.parent]) if task.parent else None)
-    row("subtasks", _ids(project, graph.children(task_id)) or None)
-    row("depends on", _ids(project, graph.dependencies(task_id)) if task.dependencies else None)
-    row("blocked by", _ids(project, graph.blockers(task_id)) or None)
+    row("subtask of", _ids(project, [task.parent], colours) if task.parent else None)
+    row("subtasks", _ids(project, graph.children(task_id), colours) or None)
+    row("depends on", _ids(project, graph.dependencies(task_id), colours) if task.dependencies else None)
+    row("blocked by", _ids(project, graph.blockers(task_id), colours) or None)
     unblocks = graph.unblocks(task_id)
-    row("unblocks", _ids(project, unblocks) or None)
-    row("needed by", _ids(project, [d for d in graph.dependents(task_id) if d not in set(unblocks)]) or None)
+    row("unblocks", _ids(project, unblocks, colours) or None)
+    row("needed by", _ids(project, [d for d in graph.dependents(task_id) if d not in set(unblocks)], colours) or None)
     row("deliverables", task.deliverables)
     row("success", task.success_criteria)
     row("commands", task.commands)
@@ -111,12 +122,25 @@ class TaskDetail(VerticalScroll):
     TaskDetail { padding: 0 1; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.palette = ThemePalette(self, self._recolour)  # the running theme's status styles
+        self._shown: tuple[Project, str | None, Sequence[RunSummary]] | None = None
+
     def compose(self) -> ComposeResult:
         yield Static("no task selected", id="detail-body")
 
+    def on_mount(self) -> None:
+        self.palette.follow()
+
     def show(self, project: Project, task_id: str | None, runs: Sequence[RunSummary]) -> None:
+        self._shown = (project, task_id, runs)
         body = self.query_one("#detail-body", Static)
         if task_id is None or task_id not in project.tasks:
             body.update("no task selected")
         else:
-            body.update(task_detail(project, task_id, runs))
+            body.update(task_detail(project, task_id, runs, self.palette.styles))
+
+    def _recolour(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)

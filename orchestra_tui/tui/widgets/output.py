@@ -35,7 +35,7 @@ from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
 from ...errors import OrchestraError
 from ...store import fsio
-from ..status_text import status_text
+from ..status_text import status_content
 from ..textual_compat import log_append
 
 if TYPE_CHECKING:
@@ -230,15 +230,11 @@ class RunPane(TabPane):
         self._draw_header()
 
     def _label(self) -> Content:
-        mark = Content.from_rich_text(status_text(self.status)[:1])
+        mark = status_content(self.status)[:1]
         return Content.assemble(mark, " ", self.task_id)
 
     def _draw_header(self) -> None:
-        state = (
-            Content.styled("▶ running", "bold $accent")
-            if self.live
-            else Content.from_rich_text(status_text(self.status))
-        )
+        state = Content.styled("▶ running", "bold $accent") if self.live else status_content(self.status)
         if self.error and not self.live:
             state = Content.assemble(state, ": ", (self.error, "$error"))
         self.header.update(

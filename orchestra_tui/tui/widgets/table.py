@@ -25,7 +25,7 @@ from ...graph import natural_key
 from ...models import PRIORITY_RANK, ProjectPhase, TaskStatus
 from ...statuses import URGENCY
 from ..messages import ActionRequested, TaskSelected
-from ..status_text import status_text
+from ..status_text import Palette, ThemePalette, status_text
 from .board import matches
 from .filtering import FilterLine
 
@@ -53,7 +53,11 @@ def _elapsed(task: AgentTask, status: TaskStatus, now: datetime) -> float | None
 
 
 def row_values(
-    project: Project, task_id: str, now: datetime, blocked_by: Mapping[str, list[str]] | None = None
+    project: Project,
+    task_id: str,
+    now: datetime,
+    colours: Palette,
+    blocked_by: Mapping[str, list[str]] | None = None,
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """(the cells shown, the values the columns sort by) of one task. ``blocked_by``: every task's blockers at
     once (``TaskGraph.all_blockers``, one pass) when many rows are made; else this task's are found."""
@@ -67,7 +71,7 @@ def row_values(
     cells = (
         Text(task_id, style="bold"),
         title,
-        status_text(status),
+        status_text(status, colours),
         task.priority.value,
         task.phase.value,
         project.agent_of(task),
@@ -143,6 +147,7 @@ class TableView(FilterLine, Widget, can_focus=False):
         self.reverse = reverse
         self._keys: dict[str, tuple[Any, ...]] = {}  # task id -> its sort values
         self._shown: dict[str, tuple[Any, ...]] = {}  # task id -> its cells on show
+        self.palette = ThemePalette(self, self._recolour)  # the running theme's status styles
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -156,6 +161,12 @@ class TableView(FilterLine, Widget, can_focus=False):
         table = self.table
         for name in COLUMNS:
             table.add_column(name, key=name)
+        self.palette.follow()
+
+    def _recolour(self) -> None:
+        """A new theme: every row whose status changes colour is drawn again (its cell updated)."""
+        if self.project is not None:
+            self.show_project(self.project, None)
 
     @property
     def table(self) -> TaskTable:
@@ -184,7 +195,7 @@ class TableView(FilterLine, Widget, can_focus=False):
                         table.remove_row(task_id)
                         del self._shown[task_id], self._keys[task_id]
                     continue
-                cells, keys = row_values(project, task_id, now, blocked_by)
+                cells, keys = row_values(project, task_id, now, self.palette.styles, blocked_by)
                 self._keys[task_id] = keys
                 if task_id not in self._shown:
                     table.add_row(*cells, key=task_id)

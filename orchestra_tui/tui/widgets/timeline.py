@@ -208,9 +208,9 @@ class TimelineView(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     TimelineView { height: 1fr; layout: vertical; }
-    TimelineView > Scrubber { border-bottom: solid $panel; }
+    TimelineView > Scrubber { border-bottom: solid $foreground-muted; }
     TimelineView:focus > Scrubber { border-bottom: solid $accent; }
-    TimelineView > EntryList { height: 1fr; border-bottom: solid $panel; }
+    TimelineView > EntryList { height: 1fr; border-bottom: solid $foreground-muted; }
     TimelineView #timeline-preview { height: 1fr; padding: 0 1; }
     TimelineView #timeline-diff-title { margin-top: 1; text-style: bold; }
     """
