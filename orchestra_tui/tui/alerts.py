@@ -15,7 +15,7 @@ the sequence early or add one of its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -70,13 +70,8 @@ class Alerts:
         if self.bell:
             app.bell()
         if self.desktop:
-            write = _terminal_writer(app)
+            from .textual_compat import terminal_writer  # textual's internals load with the app, not with the config
+
+            write = terminal_writer(app)
             if write is not None:
                 write(osc9(text))
-
-
-def _terminal_writer(app: App[Any]) -> Callable[[str], None] | None:
-    """The driver's ``write`` (Textual has no public way to send a sequence; ``App.bell`` uses the same),
-    None when headless (tests, snapshots)."""
-    driver = app._driver
-    return None if app.is_headless or driver is None else driver.write

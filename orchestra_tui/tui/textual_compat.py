@@ -27,6 +27,8 @@ removes or renames one says exactly which shim to revisit rather than failing so
    which every full garbage collection walks while runs stream. And it re-measures and drops its caches only
    after its own changes, not after a column width set from outside.
 5. ``FooterKey``: the footer's key widget, not exported by ``textual.widgets``; the narrow footer measures it.
+6. Writing to the terminal (``terminal_writer``): Textual has no public way to send an escape sequence of
+   our own (an OSC 9 desktop notification); ``App.bell`` writes through the app's driver, as this does.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ import asyncio
 import math
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.cells import cell_len
 from textual import _time
 from textual._compositor import Compositor, CompositorMap
+from textual.app import App
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.screen import UPDATE_PERIOD, Screen
@@ -57,6 +61,7 @@ __all__ = [
     "columns_resized",
     "frame_pacing",
     "log_append",
+    "terminal_writer",
 ]
 
 GATHER_TURNS = 4  # turns of the event loop a frame waits for the rest of what asked for it
@@ -94,6 +99,7 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("DataTable", DataTable, "_cell_render_cache"),
     ("DataTable", DataTable, "_clear_caches"),
     ("DataTable", DataTable, "_require_update_dimensions"),
+    ("App", App, "_driver"),
 )
 
 
@@ -207,3 +213,12 @@ def columns_resized(table: DataTable[object]) -> None:
     and re-measure its virtual size on idle."""
     table._clear_caches()
     table._require_update_dimensions = True
+
+
+# ------------------------------------------------------------------------------- 6: writing to the terminal
+
+
+def terminal_writer(app: App[Any]) -> Callable[[str], None] | None:
+    """The app's driver's ``write`` (what ``App.bell`` uses), None when headless (tests, snapshots)."""
+    driver = app._driver
+    return None if app.is_headless or driver is None else driver.write
