@@ -26,6 +26,7 @@ import asyncio
 import os
 import threading
 from collections.abc import AsyncGenerator, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from .events import AgentEvent, Failed
 
 LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
 _INIT_LOCK = threading.Lock()
+CANCEL_TICK = 0.2  # seconds: how soon a cancelled run's worker notices
 _REMOTE: list[Any] = []  # the Ray remote function, made once per process
 
 
@@ -147,18 +149,58 @@ def run_on_worker(name: str, config: dict[str, Any], request: dict[str, Any], na
     agent = build_agent(name, agent_config)
     yield _placement()
     loop = asyncio.new_event_loop()
-    stream = agent.run(agent_request).__aiter__()
+    _wake_every(loop, CANCEL_TICK)
+    stream = agent.run(agent_request)
+    step: asyncio.Task[AgentEvent] | None = None
     try:
         while True:
+            step = loop.create_task(_next(stream))
             try:
-                event = loop.run_until_complete(stream.__anext__())
+                event = loop.run_until_complete(step)
             except StopAsyncIteration:
                 return
             yield event
     finally:
-        loop.run_until_complete(stream.aclose())  # type: ignore[attr-defined]
-        loop.run_until_complete(close_http_clients())  # an HTTP agent's client belongs to this loop
+        _close(loop, step, stream)
+
+
+def _wake_every(loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+    """Ray cancels a running task by flagging an interrupt that Python notices only while it runs bytecode; a loop
+    asleep in ``epoll`` on a quiet stream (a server thinking for minutes) would not notice until the server spoke.
+    A no-op tick wakes the loop, so the cancel lands within ``seconds``."""
+
+    def tick() -> None:
+        loop.call_later(seconds, tick)
+
+    loop.call_later(seconds, tick)
+
+
+async def _next(stream: AsyncGenerator[AgentEvent, None]) -> AgentEvent:
+    return await anext(stream)
+
+
+def _close(
+    loop: asyncio.AbstractEventLoop, step: asyncio.Task[AgentEvent] | None, stream: AsyncGenerator[AgentEvent, None]
+) -> None:
+    """Close the agent's stream on the worker's loop, whatever interrupted it.
+
+    Ray cancels a task by raising ``KeyboardInterrupt`` in it, which leaves the step that awaited the agent's next
+    event pending: the agent is still "running", so ``aclose`` alone would be refused. The step is cancelled first
+    (the agent's ``finally`` and ``async with`` blocks run: its HTTP response or process group is closed)."""
+    if step is not None and not step.done():
+        step.cancel()
+        with suppress(BaseException):  # the step ends cancelled, or with what the agent raised on the way out
+            loop.run_until_complete(step)
+    try:
+        loop.run_until_complete(_shut(stream))
+    finally:
         loop.close()
+
+
+async def _shut(stream: AsyncGenerator[AgentEvent, None]) -> None:
+    await stream.aclose()
+    await close_http_clients()  # an HTTP agent's client belongs to this loop
+    await asyncio.sleep(0)  # a transport closes its socket in a callback: let it run before the loop closes
 
 
 def _placement() -> Placement:

@@ -54,6 +54,8 @@ def cluster() -> Iterator[Any]:
     os.environ["PLANTED_KEY"] = PLANTED  # inherited by the raylets, hence by the workers: their own environment
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     temp = Path(f"/tmp/orchray-{os.getpid()}")
+    (temp / "ray").mkdir(parents=True, exist_ok=True)  # Ray writes its address file under RAY_TMPDIR/ray/
+    os.environ["RAY_TMPDIR"] = str(temp)  # not /tmp/ray, which a fresh machine lacks
     spill = {"type": "filesystem", "params": {"directory_path": str(temp / "spill")}}
     made = cluster_utils.Cluster(
         initialize_head=True,
@@ -79,6 +81,7 @@ def cluster() -> Iterator[Any]:
         ray.shutdown()
         made.shutdown()
         os.environ.pop("PLANTED_KEY", None)
+        os.environ.pop("RAY_TMPDIR", None)
 
 
 def agent(server: FakeServer, **fields: Any) -> RayAgent:

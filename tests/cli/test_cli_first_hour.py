@@ -102,7 +102,7 @@ def test_version_and_help_import_none_of_the_heavy_libraries(args: list[str]) ->
     ("args", "usage", "shown"),
     [
         (["show", "--help"], "Usage: orchestra show [OPTIONS] TASK_ID", ["TASK_ID", "--json"]),
-        (["diff", "--help"], "Usage: orchestra diff [OPTIONS] ENTRY [ENTRY2]", ["ENTRY"]),
+        (["diff", "--help"], "Usage: orchestra diff [OPTIONS] [ENTRY] [ENTRY2]", ["ENTRY"]),
         (["list", "--help"], "Usage: orchestra list [OPTIONS]", ["[critical|high|medium|low]"]),
         (["import", "taskmaster", "--help"], "Usage: orchestra import taskmaster [OPTIONS] PATH", ["--all-tags"]),
         (["--help"], "Usage: orchestra [OPTIONS] COMMAND [ARGS]...", ["--version"]),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SIZES = ("20 tasks", "50 tasks", "100 tasks")
-METRICS = ("layout_dag", "draw (index the lines)", "rows of one 120x40 screen")
+METRICS = ("layout_dag (CPU)", "draw (index the lines, CPU)", "rows of one 120x40 screen (CPU)")
 
 
 def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path: Path) -> None:
@@ -32,5 +32,5 @@ def test_quick_benchmark_prints_every_row_and_writes_json(tmp_path: Path) -> Non
             row = rows[(metric, size)]
             assert row["value"] > 0 and row["verdict"] == "info"
             assert any(line.startswith(metric) and size in line for line in done.stdout.splitlines())
-    assert rows[("layout_dag", "100 tasks")]["note"].startswith("177 edges, ")
+    assert rows[("layout_dag (CPU)", "100 tasks")]["note"].startswith("177 edges, ")
     assert [size for metric, size in rows if metric == "layout_dag growth"] == ["50 / 20 tasks", "100 / 50 tasks"]
