@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +26,9 @@ from orchestra_tui.agents.ray_remote import RayAgent, resource_options, travelli
 from orchestra_tui.models import AgentConfig, AgentTask
 from orchestra_tui.redaction import REGISTRY
 
-from ..helpers.cli import as_json, cli
+from ..helpers.cli import as_json, cli, ok
 from ..helpers.fakeserver import FakeServer, Reply
+from ..helpers.waits import wait_for
 
 ray = pytest.importorskip("ray", reason="Ray is an extra: pip install 'orchestra-tui[ray]' (.ci/run installs it)")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -170,7 +173,8 @@ async def test_file_bound_agents_are_refused_with_the_reason(cluster: Any) -> No
 async def test_check_says_whether_the_cluster_has_what_the_agent_asks(cluster: Any, server: FakeServer) -> None:
     assert (await agent(server).check({})).usable
     lacking = await agent(server, resources={"gpu_box": 1}).check({})
-    assert not lacking.usable and lacking.reason == "the Ray cluster lacks gpu_box 1 (it has 0)"
+    assert not lacking.usable and lacking.reason.endswith("; it lacks gpu_box 1 (it has 0)")
+    assert lacking.reason.startswith("Ray at ") and " answers: 2 node(s), CPU 2, " in lacking.reason
 
 
 def test_resource_options_map_to_rays() -> None:
@@ -246,3 +250,75 @@ def files_of_ray(cluster: Any) -> list[Path]:
             if path.is_file() and not path.is_symlink() and path.stat().st_size < 2**31:
                 found.append(path)
     return found
+
+
+def placed_project(root: Path, url: str) -> Path:
+    """One remote task whose agent asks for the worker node's custom resource."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "w"\nexecutor = "ray"\n\n'
+        f'[agents.remote]\ntype = "openai"\nmodel = "gpt-test"\nbase_url = "{url}/v1"\napi_key_env = "PLANTED_KEY"\n'
+        "max_attempts = 1\nresources = { worker_box = 1 }\n\n"
+        '[[tasks]]\nid = "W-1"\ntitle = "Where"\nagent = "remote"\ndescription = "Say where you are."\n'
+    )
+    return root
+
+
+def spawn_run(root: Path, cluster: Any) -> subprocess.Popen[bytes]:
+    """``orchestra run`` in a process of its own, attached to the test cluster."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "RAY_ADDRESS": cluster.address},
+    )
+
+
+def placed_row(root: Path) -> dict[str, Any] | None:
+    rows = as_json(root, "ps")
+    assert isinstance(rows, list)
+    return next((row for row in rows if row["node_id"]), None)
+
+
+def test_ps_shows_the_node_and_worker_of_a_run_on_ray_from_another_process(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """``orchestra run`` in one process runs the task on the worker node; ``ps`` in another names that node and
+    the worker's pid, in the table and in ``--json``."""
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("working"), gate, ending()]))
+    root = placed_project(tmp_path / "p", server.url)
+    worker = next(node for node in ray.nodes() if node["Alive"] and "worker_box" in node["Resources"])
+    runner = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: placed_row(root), "a placed run in ps", 120)
+        row = placed_row(root)
+        assert row is not None and row["task_id"] == "W-1" and row["pgid"] is None
+        assert (row["node_id"], row["node_ip"]) == (worker["NodeID"], worker["NodeManagerAddress"])
+        assert isinstance(row["worker_pid"], int) and row["worker_pid"] not in (os.getpid(), runner.pid)
+        assert row["where"] == f"{worker['NodeManagerAddress']} / {worker['NodeID'][:8]} pid {row['worker_pid']}"
+        table = ok(root, "ps", env={"COLUMNS": "250"}).stdout
+        assert table.splitlines()[0].split()[-1] == "WHERE" and table.splitlines()[1].endswith(row["where"])
+    finally:
+        gate.set()
+        _, err = runner.communicate(timeout=120)
+    assert runner.returncode == 0, err
+    task = as_json(root, "show", "W-1")
+    assert isinstance(task, dict) and task["status"] == "review"
+
+
+def test_agents_says_whether_the_cluster_answers_and_what_it_has(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    root = placed_project(tmp_path / "p", server.url)
+    rows = as_json(root, "agents")
+    assert isinstance(rows, list)
+    remote = next(row for row in rows if row["name"] == "remote")
+    assert remote["executor"] == "ray" and remote["usable"], remote
+    assert remote["check"].startswith(f"Ray at {ray.get_runtime_context().gcs_address} answers: 2 node(s), CPU 2, ")
+    assert "head_box 1" in remote["check"] and "worker_box 1" in remote["check"]
+    table = ok(root, "agents", env={"COLUMNS": "300"}).stdout
+    assert "✓ yes: Ray at " in table and "worker_box 1" in table
+    shell = next(row for row in rows if row["name"] == "shell")
+    assert not shell["usable"] and "do not travel to Ray" in shell["problems"][0]
