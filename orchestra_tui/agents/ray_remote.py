@@ -30,6 +30,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from ..errors import OrchestraError
 from ..models import AgentConfig, AgentTask, AgentType
 from ..redaction import REGISTRY
 from .base import AgentRequest, Placement, Usability, close_http_clients
@@ -251,6 +252,8 @@ class RayAgent:
                         request.on_place(event)
                 else:
                     yield event
+        except ray.exceptions.RayError as error:  # the node or worker died, the agent raised there...
+            yield failure(self.name, error, self.placements.get(request.run_id))
         finally:
             if not _finished(generator):
                 ray.cancel(generator)
@@ -293,6 +296,42 @@ def describe(resources: Mapping[str, float]) -> str:
         amount = resources[name]
         shown.append(f"{name} {amount / 1e9:.1f} GB" if "memory" in name else f"{name} {amount:g}")
     return ", ".join(shown) or "no resources"
+
+
+def failure(name: str, error: Exception, placement: Placement | None) -> Failed:
+    """Ray's error for a run as orchestra's ``Failed``, in one line. A run whose node, worker or output went
+    away is ``interrupted`` (the text that arrived is kept, as for a local run whose process died); what the
+    agent itself raised on the worker is reported as it would be here."""
+    from ray import exceptions as rx
+
+    node = f"{placement.node_ip} / {placement.node_id[:8]}" if placement is not None else "?"
+    if isinstance(error, rx.NodeDiedError | rx.LocalRayletDiedError):
+        return Failed(f"interrupted: the Ray node running agent {name} died (node {node})", "interrupted")
+    if isinstance(error, rx.OutOfMemoryError):
+        return Failed(
+            f"interrupted: Ray stopped agent {name}'s worker, its node ran out of memory (node {node})", "interrupted"
+        )
+    if isinstance(error, rx.WorkerCrashedError):
+        worker = f"pid {placement.pid}" if placement is not None else "?"
+        return Failed(f"interrupted: the Ray worker running agent {name} died (node {node}, {worker})", "interrupted")
+    if isinstance(error, rx.ObjectLostError | rx.OutOfDiskError):
+        return Failed(f"interrupted: agent {name}'s output was lost on the Ray cluster (node {node})", "interrupted")
+    if isinstance(error, rx.TaskCancelledError):
+        return Failed(f"agent {name}: its Ray task was cancelled on the cluster", "cancelled")
+    if isinstance(error, rx.TaskUnschedulableError | rx.RuntimeEnvSetupError):
+        return Failed(f"agent {name}: the Ray cluster cannot start it: {_first_line(error)}", "error")
+    if isinstance(error, rx.RayTaskError):  # the agent raised on the worker: what it would have raised here
+        cause = error.cause
+        if isinstance(cause, OrchestraError):
+            return Failed(str(cause), "error")
+        what = f"{type(cause).__name__}: {_first_line(cause)}" if cause is not None else _first_line(error)
+        return Failed(f"internal error in agent {name} on its Ray worker: {what}", "error")
+    return Failed(f"agent {name}: Ray failed: {type(error).__name__}: {_first_line(error)}", "error")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def _finished(generator: Any) -> bool:

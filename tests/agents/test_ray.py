@@ -21,8 +21,11 @@ from typing import Any
 import pytest
 
 from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
-from orchestra_tui.agents.base import AgentRequest
-from orchestra_tui.agents.ray_remote import RayAgent, resource_options, travelling
+from orchestra_tui.agents.base import AgentRequest, Placement
+from orchestra_tui.agents.ray_remote import RayAgent, failure, resource_options, travelling
+from orchestra_tui.engine.project import Project
+from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, run_dir
+from orchestra_tui.errors import OrchestraError
 from orchestra_tui.models import AgentConfig, AgentTask
 from orchestra_tui.redaction import REGISTRY
 
@@ -322,3 +325,95 @@ def test_agents_says_whether_the_cluster_answers_and_what_it_has(
     assert "✓ yes: Ray at " in table and "worker_box 1" in table
     shell = next(row for row in rows if row["name"] == "shell")
     assert not shell["usable"] and "do not travel to Ray" in shell["problems"][0]
+
+
+def doomed_project(root: Path, url: str) -> Path:
+    """D-1 runs on the node that will be killed; E-1 (one run at a time) only after D-1 has ended."""
+    root.mkdir(parents=True, exist_ok=True)
+    agent_table = (
+        f'type = "openai"\nmodel = "gpt-test"\nbase_url = "{url}/v1"\napi_key_env = "PLANTED_KEY"\nmax_attempts = 1\n'
+    )
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "d"\nexecutor = "ray"\nparallel_max = 1\n\n'
+        f"[agents.doomed]\n{agent_table}resources = {{ doomed_box = 1 }}\n\n"
+        f"[agents.steady]\n{agent_table}resources = {{ worker_box = 1 }}\n\n"
+        '[[tasks]]\nid = "D-1"\ntitle = "Doomed"\nagent = "doomed"\ndescription = "Work on the doomed node."\n\n'
+        '[[tasks]]\nid = "E-1"\ntitle = "Afterwards"\nagent = "steady"\ndescription = "Work afterwards."\n'
+    )
+    return root
+
+
+def test_a_worker_node_killed_mid_run_fails_the_task_interrupted_and_the_engine_goes_on(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """A node added for this test takes D-1's run; it is killed while the server holds the rest of the answer. D-1
+    fails ``interrupted`` (one line, naming the node) with the text that arrived kept, its outcome is committed once,
+    and the same ``orchestra run`` goes on to run E-1."""
+    node = cluster.add_node(num_cpus=1, resources={"doomed_box": 1})
+    cluster.wait_for_nodes()
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("partial "), gate, chunk("never"), ending()]))
+    server.reply(Reply(200, SSE, [chunk("after"), ending()]))
+    root = doomed_project(tmp_path / "p", server.url)
+    runner = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: placed_row(root), "D-1 placed", 120)
+        row = placed_row(root)
+        assert row is not None and row["task_id"] == "D-1" and row["node_id"] == node.node_id
+        output = run_dir(root, row["run_id"]) / OUTPUT_FILE
+        wait_for(lambda: output.read_bytes() == b"partial ", "the first text", 60)
+        cluster.remove_node(node, allow_graceful=False)
+        _, err = runner.communicate(timeout=180)
+    finally:
+        gate.set()
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=30)
+    assert runner.returncode == 1, err  # a task failed
+    failed = as_json(root, "show", "D-1")
+    assert isinstance(failed, dict) and failed["status"] == "failed", failed
+    print(failed["last_error"])
+    assert failed["last_error"].startswith("interrupted: ") and "\n" not in failed["last_error"]
+    assert output.read_bytes() == b"partial "
+    after = as_json(root, "show", "E-1")
+    assert isinstance(after, dict) and after["status"] == "review"
+    ends = [e for e in read_events(root, row["run_id"]) if e["event"] == "end"]
+    assert len(ends) == 1 and ends[0]["status"] == "failed"
+    with Project.open(root, repair=False) as project:
+        actions = [entry.action for entry in project.history() if "D-1" in entry.summary]
+    assert actions.count("fail") == 1, actions
+
+
+def test_rays_errors_become_one_line_failures() -> None:
+    """Each of Ray's errors for a run, as the run's ``Failed``: a lost node, worker or output is ``interrupted``;
+    what the agent raised on the worker reads as it would have here; never a traceback."""
+    rx = ray.exceptions
+    placed = Placement("0123456789abcdef", "10.0.0.7", 4242)
+    cases = [
+        (rx.NodeDiedError("Task failed because the node died.\nMore..."), "interrupted"),
+        (rx.WorkerCrashedError(), "interrupted"),
+        (
+            rx.OutOfMemoryError("Task was killed due to the node running low on memory.\nMemory on the node..."),
+            "interrupted",
+        ),
+        (rx.ObjectLostError("ab" * 14, None, "call site"), "interrupted"),
+        (rx.TaskCancelledError(), "cancelled"),
+        (rx.TaskUnschedulableError("no node has gpu_box\ndetails"), "error"),
+        (
+            rx.RayTaskError("run_on_worker", "Traceback (most recent call last):\n...", ValueError("boom\nmore")),
+            "error",
+        ),
+        (rx.RayTaskError("run_on_worker", "Traceback ...", OrchestraError("agent x: no such model")), "error"),
+        (rx.RaySystemError("the GCS went away\ntrace"), "error"),
+    ]
+    found = [failure("remote", error, placed) for error, _ in cases]
+    assert [event.kind for event in found] == [kind for _, kind in cases]
+    assert all("\n" not in event.message and "Traceback" not in event.message for event in found)
+    assert found[0].message == "interrupted: the Ray node running agent remote died (node 10.0.0.7 / 01234567)"
+    assert (
+        found[1].message == "interrupted: the Ray worker running agent remote died (node 10.0.0.7 / 01234567, pid 4242)"
+    )
+    assert found[6].message == "internal error in agent remote on its Ray worker: ValueError: boom"
+    assert found[7].message == "agent x: no such model"
+    assert found[8].message == "agent remote: Ray failed: RaySystemError: System error: the GCS went away"
+    assert failure("remote", rx.NodeDiedError("x"), None).message.endswith("(node ?)")
