@@ -478,3 +478,21 @@ def test_worktree_tasks_run_on_ray_come_back_as_bundles_and_merge_or_conflict(cl
         ]
     assert git(root, "show", "orchestra/t/integration:shared.txt").splitlines()[1] == "two by X"
     assert git(root, "status", "--porcelain") == ""  # the user's checkout untouched
+
+
+def test_a_key_only_the_workers_have_does_not_hold_a_ray_task_back(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """The key is not set here, only in the workers' environment: the task is not refused as unusable, it runs
+    there with the workers' key, and ``orchestra agents`` does not call the agent unusable."""
+    server.reply(Reply(200, SSE, [chunk("ok"), ending()]))
+    root = placed_project(tmp_path / "p", server.url)
+    result = cli(root, "run", env={"PLANTED_KEY": None})
+    assert result.exit_code == 0, result.output
+    task = as_json(root, "show", "W-1")
+    assert isinstance(task, dict) and task["status"] == "review", task
+    (recorded,) = server.requests
+    assert recorded.headers["authorization"] == f"Bearer {PLANTED}"
+    shown = cli(root, "agents", "--offline", "--json", env={"PLANTED_KEY": None})
+    remote = next(row for row in json.loads(shown.stdout) if row["name"] == "remote")
+    assert (remote["key"], remote["usable"], remote["problems"]) == ("missing", True, [])
