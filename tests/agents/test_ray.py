@@ -496,3 +496,45 @@ def test_a_key_only_the_workers_have_does_not_hold_a_ray_task_back(
     shown = cli(root, "agents", "--offline", "--json", env={"PLANTED_KEY": None})
     remote = next(row for row in json.loads(shown.stdout) if row["name"] == "remote")
     assert (remote["key"], remote["usable"], remote["problems"]) == ("missing", True, [])
+
+
+def marked(marker: str) -> list[int]:
+    """The pids whose command line holds ``marker`` (looked up, never signalled by it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_orchestra_cancel_stops_a_shell_task_running_on_a_ray_worker(cluster: Any, tmp_path: Path) -> None:
+    """A worktree shell task on Ray, its command asleep on the worker: ``orchestra cancel`` from another process
+    cancels the task, and the command's process group on the worker is gone within seconds."""
+    marker = f"orchestra-cancel-{os.getpid()}-{tmp_path.name}"
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "c"\nexecutor = "ray"\nworkspace = "worktree"\n\n'
+        + shell_task("S", f"sleep 600; : {marker}", [])
+    )
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-q", "-m", "plan")
+    runner = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: marked(marker), "the command running on the worker", 120)
+        row = placed_row(root)
+        assert row is not None and row["task_id"] == "S"
+        assert ok(root, "cancel", "S").stdout.startswith("S cancelled")
+        wait_for(lambda: not marked(marker), "the command gone", 30)
+        runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=30)
+    task = as_json(root, "show", "S")
+    assert isinstance(task, dict) and task["status"] == "cancelled"
