@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -105,6 +104,8 @@ def _propose(
     shape: Any = None,
 ) -> None:
     """Draft, record what it cost, show (or print as JSON), confirm and write."""
+    import asyncio  # (here: every command's start-up imports this module, and asyncio is ~15 ms of it)
+
     from ..engine.plan_edit import write_plan
     from ..engine.planning import Spend
 
