@@ -68,7 +68,10 @@ def import_taskmaster(
             raise OrchestraError(
                 f"{plan_path} already exists: add --merge to add the imported tasks to it (nothing was written)"
             )
-        header = f"Imported from Taskmaster: {path}\n`orchestra validate` checks this file; `orchestra list` shows the tasks."
+        header = (
+            f"Imported from Taskmaster: {path}\n"
+            "`orchestra validate` checks this file; `orchestra list` shows the tasks."
+        )
         write_plan(root, new_plan(project_settings(root, path), imported.tasks, header), replace=False)
     try:
         with _project(ctx) as project:

@@ -275,7 +275,8 @@ def _open(ctx: typer.Context) -> None:
 
 
 def demo_source() -> Path:
-    """The demo project shipped in the package (hatch ``force-include``), else a source checkout's ``sample_projects/demo``."""
+    """The demo project shipped in the package (hatch ``force-include``), else a source checkout's
+    ``sample_projects/demo``."""
     package = Path(__file__).resolve().parent.parent
     packaged = package / "demo"
     return packaged if packaged.is_dir() else package.parent / "sample_projects" / "demo"
@@ -1052,7 +1053,10 @@ def graph(
         typer.echo(graph_export.mermaid(project) if fmt is GraphFormat.MERMAID else graph_export.dot(project))
 
 
-@app.command()
+@app.command(
+    help="Configured agents and whether each is usable: key present, command found, endpoint answering "
+    "(keys are never shown)."
+)
 def agents(
     ctx: typer.Context,
     as_json: JsonOption = False,
@@ -1060,7 +1064,6 @@ def agents(
         bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")
     ] = False,
 ) -> None:
-    """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
     import asyncio
 
     from ..engine.usable import agent_rows

@@ -1,4 +1,5 @@
-"""``orchestra plan DOC`` and ``orchestra expand ID``: tasks from a document or a task, shown, then written on confirmation."""
+"""``orchestra plan DOC`` and ``orchestra expand ID``: tasks from a document or a task, shown, then written on
+confirmation."""
 
 from __future__ import annotations
 
