@@ -13,13 +13,23 @@ from .events import AgentEvent
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a remote run went: its node (id and IP address) and the worker process running the agent."""
+
+    node_id: str
+    node_ip: str
+    pid: int
+
+
+@dataclass(frozen=True)
 class AgentRequest:
     """One run of one task.
 
     ``prompt`` is the rendered brief (task, inputs, dependencies' outputs); ``task`` has its strings already
     expanded from the environment (never stored). ``env`` is the environment the run sees (keys are read
     from it at call time). ``cwd`` is the project root. ``on_spawn(pid)``: the run records each process
-    group a local agent starts, so that one left going by a dead run is found and stopped.
+    group a local agent starts, so that one left going by a dead run is found and stopped. ``on_place``: the
+    run records where a remote agent runs (``orchestra ps`` shows it).
     """
 
     run_id: str
@@ -30,6 +40,7 @@ class AgentRequest:
     system: str | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
     on_spawn: Callable[[int], None] | None = None  # a local agent calls it with each process group it starts
+    on_place: Callable[[Placement], None] | None = None  # a remote agent calls it once its worker answers
     # The JSON Schema the answer must follow (planning); HTTP agents constrain the answer to it natively
     # (``agents/structured.py``), the others get it in the prompt.
     response_schema: Mapping[str, Any] | None = None

@@ -27,13 +27,13 @@ import os
 import threading
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import OrchestraError
 from ..models import AgentConfig, AgentTask, AgentType
 from ..redaction import REGISTRY
-from .base import AgentRequest, Usability, close_http_clients
+from .base import AgentRequest, Placement, Usability, close_http_clients
 from .events import AgentEvent, Failed
 
 LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
@@ -42,21 +42,17 @@ CANCEL_TICK = 0.2  # seconds: how soon a cancelled run's worker notices
 _REMOTE: list[Any] = []  # the Ray remote function, made once per process
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where a remote run went: the worker's first message, before the agent's events."""
-
-    node_id: str
-    node_ip: str
-    pid: int
-
-
 class RayUnavailable(Exception):
     """Ray is not installed or the cluster does not answer (the message is one line)."""
 
 
-def connect(address: str | None) -> Any:
-    """The ``ray`` module, connected (once per process) to ``address`` or the default cluster."""
+class NoCluster(Exception):
+    """No address is configured and no Ray cluster runs here (a run would start a local instance)."""
+
+
+def connect(address: str | None, *, attach_only: bool = False) -> Any:
+    """The ``ray`` module, connected (once per process) to ``address`` or the default cluster. ``attach_only``:
+    with no address configured, only a running cluster is attached to (:class:`NoCluster` when there is none)."""
     try:
         import ray
     except ImportError:
@@ -64,15 +60,18 @@ def connect(address: str | None) -> Any:
     with _INIT_LOCK:
         if not ray.is_initialized():
             target = address or os.environ.get("RAY_ADDRESS") or None
+            probing = target is None and attach_only
             try:
                 ray.init(
-                    address=target,
+                    address="auto" if probing else target,
                     include_dashboard=False,
                     log_to_driver=False,
                     configure_logging=False,
                     ignore_reinit_error=True,
                 )
             except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError...
+                if probing and isinstance(error, ConnectionError):  # "auto" found no running cluster
+                    raise NoCluster from None
                 where = target or "a local instance"
                 raise RayUnavailable(f"Ray at {where} does not answer: {str(error).splitlines()[0][:200]}") from None
     return ray
@@ -247,23 +246,30 @@ class RayAgent:
         try:
             async for ref in generator:
                 event = await ref
-                if isinstance(event, Placement):
+                if isinstance(event, Placement):  # the worker's first message, before the agent's events
                     self.placements[request.run_id] = event
+                    if request.on_place is not None:
+                        request.on_place(event)
                 else:
                     yield event
+        except ray.exceptions.RayError as error:  # the node or worker died, the agent raised there...
+            yield failure(self.name, error, self.placements.get(request.run_id))
         finally:
             if not _finished(generator):
                 ray.cancel(generator)
 
     async def check(self, env: Mapping[str, str]) -> Usability:
-        """Whether the cluster answers and has the resources the agent asks for (in the cluster, in total)."""
+        """Whether the cluster answers, what it has (nodes, resources in total) and whether that covers what the
+        agent asks for. Only a running cluster is asked: a check does not start a local instance (a run does)."""
         if self.config.type in LOCAL_ONLY:
             return Usability(False, refusal(self.name, self.config))
         try:
-            ray = await asyncio.to_thread(connect, self.address)
+            ray = await asyncio.to_thread(connect, self.address, attach_only=True)
         except RayUnavailable as error:
             return Usability(False, str(error))
-        total = await asyncio.to_thread(ray.cluster_resources)
+        except NoCluster:
+            return Usability(True, "no Ray cluster is running here: a run starts a local instance", checked=False)
+        total, nodes = await asyncio.to_thread(lambda: (ray.cluster_resources(), ray.nodes()))
         options = resource_options(self.config.resources)
         wanted = {"CPU": options["num_cpus"], **options.get("resources", {})}
         if "num_gpus" in options:
@@ -273,9 +279,59 @@ class RayAgent:
             for name, amount in wanted.items()
             if total.get(name, 0) < amount
         ]
+        alive = sum(1 for node in nodes if node.get("Alive"))
+        found = f"Ray at {ray.get_runtime_context().gcs_address} answers: {alive} node(s), {describe(total)}"
         if short:
-            return Usability(False, "the Ray cluster lacks " + ", ".join(short))
-        return Usability(True, f"Ray: {len(ray.nodes())} node(s), {total.get('CPU', 0):g} CPUs")
+            return Usability(False, f"{found}; it lacks " + ", ".join(short))
+        return Usability(True, found)
+
+
+def describe(resources: Mapping[str, float]) -> str:
+    """A cluster's resources in one line: ``CPU 2, memory 3.2 GB, object_store_memory 0.2 GB, gpu_box 1`` (Ray's
+    per-node ``node:<ip>`` markers left out)."""
+    shown = []
+    for name in sorted(resources, key=lambda name: (name not in ("CPU", "GPU"), name)):
+        if name.startswith("node:"):
+            continue
+        amount = resources[name]
+        shown.append(f"{name} {amount / 1e9:.1f} GB" if "memory" in name else f"{name} {amount:g}")
+    return ", ".join(shown) or "no resources"
+
+
+def failure(name: str, error: Exception, placement: Placement | None) -> Failed:
+    """Ray's error for a run as orchestra's ``Failed``, in one line. A run whose node, worker or output went
+    away is ``interrupted`` (the text that arrived is kept, as for a local run whose process died); what the
+    agent itself raised on the worker is reported as it would be here."""
+    from ray import exceptions as rx
+
+    node = f"{placement.node_ip} / {placement.node_id[:8]}" if placement is not None else "?"
+    if isinstance(error, rx.NodeDiedError | rx.LocalRayletDiedError):
+        return Failed(f"interrupted: the Ray node running agent {name} died (node {node})", "interrupted")
+    if isinstance(error, rx.OutOfMemoryError):
+        return Failed(
+            f"interrupted: Ray stopped agent {name}'s worker, its node ran out of memory (node {node})", "interrupted"
+        )
+    if isinstance(error, rx.WorkerCrashedError):
+        worker = f"pid {placement.pid}" if placement is not None else "?"
+        return Failed(f"interrupted: the Ray worker running agent {name} died (node {node}, {worker})", "interrupted")
+    if isinstance(error, rx.ObjectLostError | rx.OutOfDiskError):
+        return Failed(f"interrupted: agent {name}'s output was lost on the Ray cluster (node {node})", "interrupted")
+    if isinstance(error, rx.TaskCancelledError):
+        return Failed(f"agent {name}: its Ray task was cancelled on the cluster", "cancelled")
+    if isinstance(error, rx.TaskUnschedulableError | rx.RuntimeEnvSetupError):
+        return Failed(f"agent {name}: the Ray cluster cannot start it: {_first_line(error)}", "error")
+    if isinstance(error, rx.RayTaskError):  # the agent raised on the worker: what it would have raised here
+        cause = error.cause
+        if isinstance(cause, OrchestraError):
+            return Failed(str(cause), "error")
+        what = f"{type(cause).__name__}: {_first_line(cause)}" if cause is not None else _first_line(error)
+        return Failed(f"internal error in agent {name} on its Ray worker: {what}", "error")
+    return Failed(f"agent {name}: Ray failed: {type(error).__name__}: {_first_line(error)}", "error")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def _finished(generator: Any) -> bool:

@@ -387,7 +387,8 @@ def cancel(
 
 @app.command()
 def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """The runs going now, whichever process started them: task, agent, pid, start, elapsed, output, owner."""
+    """The runs going now, whichever process started them: task, agent, pid, start, elapsed, output, owner, and
+    where the agent runs (``local``, or a Ray run's node and worker pid)."""
     from datetime import UTC, datetime
 
     from ..engine.liveruns import live_runs
@@ -406,7 +407,7 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if not rows:
         typer.echo("no run is going")
         return
-    table = [("TASK", "RUN", "AGENT", "PID", "STARTED", "ELAPSED", "OUTPUT", "OWNER")]
+    table = [("TASK", "RUN", "AGENT", "PID", "STARTED", "ELAPSED", "OUTPUT", "OWNER", "WHERE")]
     for row in rows:
         table.append(
             (
@@ -418,6 +419,7 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "?" if row["elapsed_seconds"] is None else formatting.elapsed(row["elapsed_seconds"]),
                 f"{row['output_bytes']:,} B",
                 f"{row['owner_pid'] or '?'}@{row['owner_host'] or '?'}",
+                row["where"],
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
@@ -968,11 +970,11 @@ async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     import asyncio
 
     from ..agents.base import Usability
-    from ..agents.registry import agent_configs, build_agent
+    from ..agents.registry import agent_configs, placed_agent
 
     async def check(name: str, config: AgentConfig) -> Usability:
-        try:
-            return await build_agent(name, config).check(os.environ)
+        try:  # where the agent runs: a Ray agent's check is the cluster's
+            return await placed_agent(name, config, plan).check(os.environ)
         except OrchestraError as error:
             return Usability(False, str(error))
         except Exception as error:  # a bug in one agent's check must not hide the others

@@ -232,6 +232,8 @@ def print_agents(rows: Sequence[Mapping[str, Any]]) -> None:
         key = "-" if row["key"] is None else f"{row['api_key_env']} {row['key']}"
         if row["problems"]:
             usable = Text("✗ " + "; ".join(row["problems"]), style="red")
+        elif row["executor"] == "ray" and row.get("check"):  # the cluster's answer: its nodes and resources
+            usable = Text(f"✓ yes: {row['check']}", style="green")
         else:
             usable = Text(
                 "✓ " + ("yes (endpoint not checked)" if row["endpoint_checked"] is False else "yes"), style="green"

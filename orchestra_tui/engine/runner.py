@@ -332,6 +332,7 @@ class Runner:
             run.env,
             system=run.agent.config.system,
             on_spawn=run.log.record_process,
+            on_place=run.log.record_placement,
         )
         publish, log = self.bus.publish, run.log
         async with aclosing(run.agent.run(request)) as stream:

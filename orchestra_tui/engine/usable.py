@@ -81,6 +81,7 @@ class AgentRow(TypedDict):
     usable: bool
     problems: list[str]
     endpoint_checked: bool | None  # None: nothing to contact; False: not contacted (offline)
+    executor: Literal["local", "ray"]  # where its runs go
     check: NotRequired[str | None]  # what the online check found (absent offline)
 
 
@@ -130,6 +131,7 @@ def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[AgentRow]:
                 "usable": not problems,
                 "problems": problems,
                 "endpoint_checked": False if config.type in _REMOTE else None,
+                "executor": config.executor or plan.project.executor,
             }
         )
     return rows

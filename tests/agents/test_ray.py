@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +21,17 @@ from typing import Any
 import pytest
 
 from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
-from orchestra_tui.agents.base import AgentRequest
-from orchestra_tui.agents.ray_remote import RayAgent, resource_options, travelling
+from orchestra_tui.agents.base import AgentRequest, Placement
+from orchestra_tui.agents.ray_remote import RayAgent, failure, resource_options, travelling
+from orchestra_tui.engine.project import Project
+from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, run_dir
+from orchestra_tui.errors import OrchestraError
 from orchestra_tui.models import AgentConfig, AgentTask
 from orchestra_tui.redaction import REGISTRY
 
-from ..helpers.cli import as_json, cli
+from ..helpers.cli import as_json, cli, ok
 from ..helpers.fakeserver import FakeServer, Reply
+from ..helpers.waits import wait_for
 
 ray = pytest.importorskip("ray", reason="Ray is an extra: pip install 'orchestra-tui[ray]' (.ci/run installs it)")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -170,7 +176,8 @@ async def test_file_bound_agents_are_refused_with_the_reason(cluster: Any) -> No
 async def test_check_says_whether_the_cluster_has_what_the_agent_asks(cluster: Any, server: FakeServer) -> None:
     assert (await agent(server).check({})).usable
     lacking = await agent(server, resources={"gpu_box": 1}).check({})
-    assert not lacking.usable and lacking.reason == "the Ray cluster lacks gpu_box 1 (it has 0)"
+    assert not lacking.usable and lacking.reason.endswith("; it lacks gpu_box 1 (it has 0)")
+    assert lacking.reason.startswith("Ray at ") and " answers: 2 node(s), CPU 2, " in lacking.reason
 
 
 def test_resource_options_map_to_rays() -> None:
@@ -246,3 +253,167 @@ def files_of_ray(cluster: Any) -> list[Path]:
             if path.is_file() and not path.is_symlink() and path.stat().st_size < 2**31:
                 found.append(path)
     return found
+
+
+def placed_project(root: Path, url: str) -> Path:
+    """One remote task whose agent asks for the worker node's custom resource."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "w"\nexecutor = "ray"\n\n'
+        f'[agents.remote]\ntype = "openai"\nmodel = "gpt-test"\nbase_url = "{url}/v1"\napi_key_env = "PLANTED_KEY"\n'
+        "max_attempts = 1\nresources = { worker_box = 1 }\n\n"
+        '[[tasks]]\nid = "W-1"\ntitle = "Where"\nagent = "remote"\ndescription = "Say where you are."\n'
+    )
+    return root
+
+
+def spawn_run(root: Path, cluster: Any) -> subprocess.Popen[bytes]:
+    """``orchestra run`` in a process of its own, attached to the test cluster."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "RAY_ADDRESS": cluster.address},
+    )
+
+
+def placed_row(root: Path) -> dict[str, Any] | None:
+    rows = as_json(root, "ps")
+    assert isinstance(rows, list)
+    return next((row for row in rows if row["node_id"]), None)
+
+
+def test_ps_shows_the_node_and_worker_of_a_run_on_ray_from_another_process(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """``orchestra run`` in one process runs the task on the worker node; ``ps`` in another names that node and
+    the worker's pid, in the table and in ``--json``."""
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("working"), gate, ending()]))
+    root = placed_project(tmp_path / "p", server.url)
+    worker = next(node for node in ray.nodes() if node["Alive"] and "worker_box" in node["Resources"])
+    runner = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: placed_row(root), "a placed run in ps", 120)
+        row = placed_row(root)
+        assert row is not None and row["task_id"] == "W-1" and row["pgid"] is None
+        assert (row["node_id"], row["node_ip"]) == (worker["NodeID"], worker["NodeManagerAddress"])
+        assert isinstance(row["worker_pid"], int) and row["worker_pid"] not in (os.getpid(), runner.pid)
+        assert row["where"] == f"{worker['NodeManagerAddress']} / {worker['NodeID'][:8]} pid {row['worker_pid']}"
+        table = ok(root, "ps", env={"COLUMNS": "250"}).stdout
+        assert table.splitlines()[0].split()[-1] == "WHERE" and table.splitlines()[1].endswith(row["where"])
+    finally:
+        gate.set()
+        _, err = runner.communicate(timeout=120)
+    assert runner.returncode == 0, err
+    task = as_json(root, "show", "W-1")
+    assert isinstance(task, dict) and task["status"] == "review"
+
+
+def test_agents_says_whether_the_cluster_answers_and_what_it_has(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    root = placed_project(tmp_path / "p", server.url)
+    rows = as_json(root, "agents")
+    assert isinstance(rows, list)
+    remote = next(row for row in rows if row["name"] == "remote")
+    assert remote["executor"] == "ray" and remote["usable"], remote
+    assert remote["check"].startswith(f"Ray at {ray.get_runtime_context().gcs_address} answers: 2 node(s), CPU 2, ")
+    assert "head_box 1" in remote["check"] and "worker_box 1" in remote["check"]
+    table = ok(root, "agents", env={"COLUMNS": "300"}).stdout
+    assert "✓ yes: Ray at " in table and "worker_box 1" in table
+    shell = next(row for row in rows if row["name"] == "shell")
+    assert not shell["usable"] and "do not travel to Ray" in shell["problems"][0]
+
+
+def doomed_project(root: Path, url: str) -> Path:
+    """D-1 runs on the node that will be killed; E-1 (one run at a time) only after D-1 has ended."""
+    root.mkdir(parents=True, exist_ok=True)
+    agent_table = (
+        f'type = "openai"\nmodel = "gpt-test"\nbase_url = "{url}/v1"\napi_key_env = "PLANTED_KEY"\nmax_attempts = 1\n'
+    )
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "d"\nexecutor = "ray"\nparallel_max = 1\n\n'
+        f"[agents.doomed]\n{agent_table}resources = {{ doomed_box = 1 }}\n\n"
+        f"[agents.steady]\n{agent_table}resources = {{ worker_box = 1 }}\n\n"
+        '[[tasks]]\nid = "D-1"\ntitle = "Doomed"\nagent = "doomed"\ndescription = "Work on the doomed node."\n\n'
+        '[[tasks]]\nid = "E-1"\ntitle = "Afterwards"\nagent = "steady"\ndescription = "Work afterwards."\n'
+    )
+    return root
+
+
+def test_a_worker_node_killed_mid_run_fails_the_task_interrupted_and_the_engine_goes_on(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """A node added for this test takes D-1's run; it is killed while the server holds the rest of the answer. D-1
+    fails ``interrupted`` (one line, naming the node) with the text that arrived kept, its outcome is committed once,
+    and the same ``orchestra run`` goes on to run E-1."""
+    node = cluster.add_node(num_cpus=1, resources={"doomed_box": 1})
+    cluster.wait_for_nodes()
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("partial "), gate, chunk("never"), ending()]))
+    server.reply(Reply(200, SSE, [chunk("after"), ending()]))
+    root = doomed_project(tmp_path / "p", server.url)
+    runner = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: placed_row(root), "D-1 placed", 120)
+        row = placed_row(root)
+        assert row is not None and row["task_id"] == "D-1" and row["node_id"] == node.node_id
+        output = run_dir(root, row["run_id"]) / OUTPUT_FILE
+        wait_for(lambda: output.read_bytes() == b"partial ", "the first text", 60)
+        cluster.remove_node(node, allow_graceful=False)
+        _, err = runner.communicate(timeout=180)
+    finally:
+        gate.set()
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=30)
+    assert runner.returncode == 1, err  # a task failed
+    failed = as_json(root, "show", "D-1")
+    assert isinstance(failed, dict) and failed["status"] == "failed", failed
+    print(failed["last_error"])
+    assert failed["last_error"].startswith("interrupted: ") and "\n" not in failed["last_error"]
+    assert output.read_bytes() == b"partial "
+    after = as_json(root, "show", "E-1")
+    assert isinstance(after, dict) and after["status"] == "review"
+    ends = [e for e in read_events(root, row["run_id"]) if e["event"] == "end"]
+    assert len(ends) == 1 and ends[0]["status"] == "failed"
+    with Project.open(root, repair=False) as project:
+        actions = [entry.action for entry in project.history() if "D-1" in entry.summary]
+    assert actions.count("fail") == 1, actions
+
+
+def test_rays_errors_become_one_line_failures() -> None:
+    """Each of Ray's errors for a run, as the run's ``Failed``: a lost node, worker or output is ``interrupted``;
+    what the agent raised on the worker reads as it would have here; never a traceback."""
+    rx = ray.exceptions
+    placed = Placement("0123456789abcdef", "10.0.0.7", 4242)
+    cases = [
+        (rx.NodeDiedError("Task failed because the node died.\nMore..."), "interrupted"),
+        (rx.WorkerCrashedError(), "interrupted"),
+        (
+            rx.OutOfMemoryError("Task was killed due to the node running low on memory.\nMemory on the node..."),
+            "interrupted",
+        ),
+        (rx.ObjectLostError("ab" * 14, None, "call site"), "interrupted"),
+        (rx.TaskCancelledError(), "cancelled"),
+        (rx.TaskUnschedulableError("no node has gpu_box\ndetails"), "error"),
+        (
+            rx.RayTaskError("run_on_worker", "Traceback (most recent call last):\n...", ValueError("boom\nmore")),
+            "error",
+        ),
+        (rx.RayTaskError("run_on_worker", "Traceback ...", OrchestraError("agent x: no such model")), "error"),
+        (rx.RaySystemError("the GCS went away\ntrace"), "error"),
+    ]
+    found = [failure("remote", error, placed) for error, _ in cases]
+    assert [event.kind for event in found] == [kind for _, kind in cases]
+    assert all("\n" not in event.message and "Traceback" not in event.message for event in found)
+    assert found[0].message == "interrupted: the Ray node running agent remote died (node 10.0.0.7 / 01234567)"
+    assert (
+        found[1].message == "interrupted: the Ray worker running agent remote died (node 10.0.0.7 / 01234567, pid 4242)"
+    )
+    assert found[6].message == "internal error in agent remote on its Ray worker: ValueError: boom"
+    assert found[7].message == "agent x: no such model"
+    assert found[8].message == "agent remote: Ray failed: RaySystemError: System error: the GCS went away"
+    assert failure("remote", rx.NodeDiedError("x"), None).message.endswith("(node ?)")
