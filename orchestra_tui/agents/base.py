@@ -22,6 +22,31 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class VerifyStep:
+    """One verify command run where the agent ran: its index in the task's ``verify``, exit code (negative: the
+    signal that killed it), seconds and output."""
+
+    index: int
+    exit_code: int
+    seconds: float
+    output: bytes
+
+
+class TravellingFiles(Protocol):
+    """A worktree run's files, for an agent that runs elsewhere (Ray). Here: :meth:`prepare` packs the task's
+    base before it travels, :meth:`receive` takes the result back. There: :meth:`unpack` makes the place the agent
+    works in, :meth:`pack` packs what the run changed. The object is pickled: it holds data, not connections."""
+
+    def prepare(self) -> None: ...
+
+    def unpack(self, into: Path) -> Path: ...
+
+    def pack(self, workdir: Path) -> bytes: ...
+
+    def receive(self, changes: bytes, verified: list[VerifyStep] | None) -> None: ...
+
+
+@dataclass(frozen=True)
 class AgentRequest:
     """One run of one task.
 
@@ -41,6 +66,9 @@ class AgentRequest:
     extra: Mapping[str, object] = field(default_factory=dict)
     on_spawn: Callable[[int], None] | None = None  # a local agent calls it with each process group it starts
     on_place: Callable[[Placement], None] | None = None  # a remote agent calls it once its worker answers
+    # A worktree run's files: a remote agent takes them along, runs the task's verify there and brings the result
+    # back (a local agent works in ``cwd``, which is that worktree, and ignores this).
+    files: TravellingFiles | None = None
     # The JSON Schema the answer must follow (planning); HTTP agents constrain the answer to it natively
     # (``agents/structured.py``), the others get it in the prompt.
     response_schema: Mapping[str, Any] | None = None

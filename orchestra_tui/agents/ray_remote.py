@@ -11,9 +11,15 @@ Keys never travel. The request goes without its environment: the worker reads ke
 ``${VAR}`` (a value the redaction registry holds) is sent as ``${VAR}`` and expanded on the worker from its
 environment, so no secret is pickled into Ray's object store, its spill files or its logs.
 
-What travels is text: HTTP and ``python`` agents run anywhere. ``shell`` and ``cli`` agents work on the
-project's files, which do not travel outside worktree mode; ``interactive`` waits for a person here. Those are
-refused on Ray with the reason, before anything starts.
+What travels is text, and in worktree mode the task's files: HTTP and ``python`` agents run anywhere. ``shell``
+and ``cli`` agents work on the project's files, which travel as git bundles in worktree mode only
+(``AgentRequest.files``, :mod:`..workspace.bundles`): the worker works in a clone, runs the task's ``verify``
+there and sends the new commits back (:class:`Returned`); the agent's ``Finished`` is held until they are in the
+task branch. Outside worktree mode they are refused on Ray with the reason, before anything starts, as
+``interactive`` (it waits for a person here) always is.
+
+A run whose node, worker or output is lost fails ``interrupted`` (:func:`failure` turns each of Ray's errors into
+one line); Ray never retries a run (``max_retries=0``), so nothing is committed twice.
 
 ``ray`` is an extra (``pip install 'orchestra-tui[ray]'``), imported only when a run goes to Ray. The
 connection is made once per process: ``ray_address`` (``[project]``), else ``RAY_ADDRESS``, else a running
@@ -24,19 +30,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import tempfile
 import threading
-from collections.abc import AsyncGenerator, Iterator, Mapping
+import time
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import OrchestraError
 from ..models import AgentConfig, AgentTask, AgentType
 from ..redaction import REGISTRY
-from .base import AgentRequest, Placement, Usability, close_http_clients
-from .events import AgentEvent, Failed
+from .base import AgentRequest, Placement, TravellingFiles, Usability, VerifyStep, close_http_clients
+from .events import AgentEvent, Failed, Finished
 
 LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
+WITH_FILES = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.PYTHON})  # a worktree run's files go along
 _INIT_LOCK = threading.Lock()
 CANCEL_TICK = 0.2  # seconds: how soon a cancelled run's worker notices
 _REMOTE: list[Any] = []  # the Ray remote function, made once per process
@@ -125,8 +137,21 @@ def _expand(value: Any, names: frozenset[str], environ: Mapping[str, str]) -> An
     return value
 
 
-def run_on_worker(name: str, config: dict[str, Any], request: dict[str, Any], names: list[str]) -> Iterator[Any]:
-    """The Ray task: build the agent from ``config`` and yield its events (run on a private event loop).
+@dataclass(frozen=True)
+class Returned:
+    """A worktree run's last message from its worker: its new commits as a bundle (empty: none) and the verify
+    steps run there (None: the agent did not finish, so none ran)."""
+
+    changes: bytes
+    verified: list[VerifyStep] | None
+
+
+def run_on_worker(
+    name: str, config: dict[str, Any], request: dict[str, Any], names: list[str], files: TravellingFiles | None = None
+) -> Iterator[Any]:
+    """The Ray task: build the agent from ``config`` and yield its events (run on a private event loop). With
+    ``files`` (a worktree run), the agent works in their clone, then the task's verify runs there, and what the
+    run changed goes back as the last message (:class:`Returned`).
 
     A cancelled task raises in here; the agent's stream is closed on the way out, which stops what it started."""
     from .factory import build_agent
@@ -135,30 +160,67 @@ def run_on_worker(name: str, config: dict[str, Any], request: dict[str, Any], na
     wanted = frozenset(names)
     agent_config = AgentConfig.model_validate(_expand(config, wanted, environ))
     fields = _expand(request, wanted, environ)
-    workdir = Path(os.environ.get("TMPDIR", "/tmp"))
-    agent_request = AgentRequest(
-        run_id=fields["run_id"],
-        task=AgentTask.model_validate(fields["task"]),
-        prompt=fields["prompt"],
-        cwd=workdir,
-        env=environ,
-        system=fields.get("system"),
-        response_schema=fields.get("response_schema"),
-    )
-    agent = build_agent(name, agent_config)
-    yield _placement()
+    with tempfile.TemporaryDirectory(prefix="orchestra-run-") as folder:
+        workdir = files.unpack(Path(folder)) if files is not None else Path(folder)
+        agent_request = AgentRequest(
+            run_id=fields["run_id"],
+            task=AgentTask.model_validate(fields["task"]),
+            prompt=fields["prompt"],
+            cwd=workdir,
+            env=environ,
+            system=fields.get("system"),
+            response_schema=fields.get("response_schema"),
+        )
+        agent = build_agent(name, agent_config)
+        yield _placement()
+        last = yield from _agent_events(agent.run(agent_request))
+        if files is not None:
+            verified = None
+            if isinstance(last, Finished) and not last.handoff:
+                verified = list(_verify(agent_request.task.verify, workdir, environ))
+            yield Returned(files.pack(workdir), verified)
+
+
+def _verify(commands: list[str], workdir: Path, environ: Mapping[str, str]) -> Iterator[VerifyStep]:
+    """Run the verify commands in order until one fails (each in its own process group, killed if interrupted)."""
+    for index, command in enumerate(commands):
+        started = time.monotonic()
+        with subprocess.Popen(
+            command,
+            shell=True,
+            cwd=workdir,
+            env=dict(environ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ) as process:
+            try:
+                output, _ = process.communicate()
+            finally:
+                if process.returncode is None:
+                    with suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+        step = VerifyStep(index, process.returncode, round(time.monotonic() - started, 3), output)
+        yield step
+        if step.exit_code != 0:
+            return
+
+
+def _agent_events(stream: AsyncGenerator[AgentEvent, None]) -> Generator[AgentEvent, None, AgentEvent | None]:
+    """Yield the agent's events, driven on a private event loop; the last one."""
+    last = None
     loop = asyncio.new_event_loop()
     _wake_every(loop, CANCEL_TICK)
-    stream = agent.run(agent_request)
     step: asyncio.Task[AgentEvent] | None = None
     try:
         while True:
             step = loop.create_task(_next(stream))
             try:
-                event = loop.run_until_complete(step)
+                last = loop.run_until_complete(step)
             except StopAsyncIteration:
-                return
-            yield event
+                return last
+            yield last
     finally:
         _close(loop, step, stream)
 
@@ -219,7 +281,8 @@ class RayAgent:
         self.placements: dict[str, Placement] = {}  # run id -> where it runs (``orchestra ps``)
 
     async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
-        if self.config.type in LOCAL_ONLY:
+        files = request.files if self.config.type in WITH_FILES else None
+        if self.config.type in LOCAL_ONLY and files is None:
             yield Failed(refusal(self.name, self.config), "error")
             return
         try:
@@ -242,7 +305,10 @@ class RayAgent:
                 _REMOTE.append(ray.remote(num_returns="streaming", max_retries=0)(run_on_worker))
         remote = _REMOTE[0]
         options = resource_options(self.config.resources)
-        generator = remote.options(**options).remote(self.name, config, fields, config_names + request_names)
+        if files is not None:
+            await asyncio.to_thread(files.prepare)
+        generator = remote.options(**options).remote(self.name, config, fields, config_names + request_names, files)
+        held: Finished | None = None  # a worktree run's success waits for its verify and its changes
         try:
             async for ref in generator:
                 event = await ref
@@ -250,8 +316,14 @@ class RayAgent:
                     self.placements[request.run_id] = event
                     if request.on_place is not None:
                         request.on_place(event)
+                elif isinstance(event, Returned) and files is not None:
+                    await asyncio.to_thread(files.receive, event.changes, event.verified)
+                elif isinstance(event, Finished) and files is not None:
+                    held = event
                 else:
                     yield event
+            if held is not None:
+                yield held
         except ray.exceptions.RayError as error:  # the node or worker died, the agent raised there...
             yield failure(self.name, error, self.placements.get(request.run_id))
         finally:
@@ -261,7 +333,7 @@ class RayAgent:
     async def check(self, env: Mapping[str, str]) -> Usability:
         """Whether the cluster answers, what it has (nodes, resources in total) and whether that covers what the
         agent asks for. Only a running cluster is asked: a check does not start a local instance (a run does)."""
-        if self.config.type in LOCAL_ONLY:
+        if self.config.type is AgentType.INTERACTIVE:
             return Usability(False, refusal(self.name, self.config))
         try:
             ray = await asyncio.to_thread(connect, self.address, attach_only=True)
@@ -283,6 +355,8 @@ class RayAgent:
         found = f"Ray at {ray.get_runtime_context().gcs_address} answers: {alive} node(s), {describe(total)}"
         if short:
             return Usability(False, f"{found}; it lacks " + ", ".join(short))
+        if self.config.type in LOCAL_ONLY:
+            found += f"; a {self.config.type.value} agent runs there in worktree mode only"
         return Usability(True, found)
 
 
@@ -347,5 +421,5 @@ def refusal(name: str, config: AgentConfig) -> str:
         return f"agent {name}: an interactive agent waits for a person here; it cannot run on Ray"
     return (
         f"agent {name}: a {kind} agent works on the project's files, which do not travel to Ray outside worktree "
-        'mode; run it locally (executor = "local") or in a worktree'
+        'mode; run it locally (executor = "local") or in worktree mode (workspace = "worktree")'
     )

@@ -37,6 +37,7 @@ def import_taskmaster(
     as_json: JsonOption = False,
 ) -> None:
     """Import a Taskmaster tasks.json: tasks and subtasks into orchestra.toml, their statuses as one history entry."""
+    from ..bulk import paused_gc
     from ..engine.plan_edit import merge_tasks, new_plan, write_plan
     from ..interop.taskmaster import MANAGED_KEYS, import_statuses, project_settings, read_taskmaster
 
@@ -45,7 +46,8 @@ def import_taskmaster(
     root = Path(given_root(ctx))
     if not root.is_dir():
         raise OrchestraError(f"no such directory: {root}")
-    imported = read_taskmaster(path, tag=tag, all_tags=all_tags)
+    with paused_gc():  # thousands of tasks read, converted and written: nothing for the cyclic collector to find
+        imported = read_taskmaster(path, tag=tag, all_tags=all_tags)
     plan_path = root / PLAN_FILE
     say: Callable[[str], None] = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo
     if len(imported.all_tags) > 1 and not all_tags:
@@ -70,9 +72,11 @@ def import_taskmaster(
             f"Imported from Taskmaster: {path}\n"
             "`orchestra validate` checks this file; `orchestra list` shows the tasks."
         )
-        write_plan(root, new_plan(project_settings(root, path), imported.tasks, header), replace=False)
+        with paused_gc():
+            edit = new_plan(project_settings(root, path), imported.tasks, header)
+        write_plan(root, edit, replace=False)
     try:
-        with open_project(ctx) as project:
+        with open_project(ctx) as project, paused_gc():
             entry = import_statuses(project, imported)
     except PlanError:
         if not merge:  # the file written from nothing above did not load: take it back

@@ -3,7 +3,6 @@ confirmation."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -104,6 +103,8 @@ def _propose(
     shape: Any = None,
 ) -> None:
     """Draft, record what it cost, show (or print as JSON), confirm and write."""
+    import asyncio  # (here: every command's start-up imports this module, and asyncio is ~15 ms of it)
+
     from ..engine.plan_edit import write_plan
     from ..engine.planning import Spend
 

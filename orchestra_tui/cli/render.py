@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..agents.pricing import format_total
 from ..engine.next_step import next_line
 from ..formatting import counts_line, hours, id_list, local_time, spent, tokens_line
 from ..statuses import STATUS_MARKS, STATUS_ORDER, TERMINAL_STYLES
@@ -106,6 +105,8 @@ def print_task(project: Project, task: AgentTask) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
+
+    from ..agents.pricing import format_total
 
     graph, task_id = project.graph, task.task_id
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, show_edge=False)

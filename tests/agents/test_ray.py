@@ -25,7 +25,7 @@ from orchestra_tui.agents.base import AgentRequest, Placement
 from orchestra_tui.agents.ray_remote import RayAgent, failure, resource_options, travelling
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, run_dir
-from orchestra_tui.errors import OrchestraError
+from orchestra_tui.errors import MergeConflictError, OrchestraError
 from orchestra_tui.models import AgentConfig, AgentTask
 from orchestra_tui.redaction import REGISTRY
 
@@ -324,7 +324,9 @@ def test_agents_says_whether_the_cluster_answers_and_what_it_has(
     table = ok(root, "agents", env={"COLUMNS": "300"}).stdout
     assert "✓ yes: Ray at " in table and "worker_box 1" in table
     shell = next(row for row in rows if row["name"] == "shell")
-    assert not shell["usable"] and "do not travel to Ray" in shell["problems"][0]
+    assert shell["usable"] and shell["check"].endswith("; a shell agent runs there in worktree mode only")
+    interactive = next(row for row in rows if row["name"] == "interactive")
+    assert not interactive["usable"] and "cannot run on Ray" in interactive["problems"][0]
 
 
 def doomed_project(root: Path, url: str) -> Path:
@@ -417,3 +419,122 @@ def test_rays_errors_become_one_line_failures() -> None:
     assert found[7].message == "agent x: no such model"
     assert found[8].message == "agent remote: Ray failed: RaySystemError: System error: the GCS went away"
     assert failure("remote", rx.NodeDiedError("x"), None).message.endswith("(node ?)")
+
+
+def git(repo: Path, *args: str) -> str:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=environ)
+    return done.stdout.strip()
+
+
+def shell_task(task_id: str, command: str, verify: list[str]) -> str:
+    return (
+        f'[[tasks]]\nid = "{task_id}"\ntitle = "Task {task_id}"\ncommands = {json.dumps([command])}\n'
+        f"verify = {json.dumps(verify)}\n\n"
+    )
+
+
+def test_worktree_tasks_run_on_ray_come_back_as_bundles_and_merge_or_conflict(cluster: Any, tmp_path: Path) -> None:
+    """Shell tasks in worktree mode on Ray: the base travels as a bundle, the worker edits its clone and runs the
+    verify there (``pwd`` shows where), the new commits come back into the task branch; X merges, Y (the same line)
+    conflicts and stays in review, V's failing verify fails it."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.name", "Person")
+    git(root, "config", "user.email", "person@example.com")
+    (root / "shared.txt").write_text("line one\nline two\nline three\n")
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "t"\nexecutor = "ray"\nworkspace = "worktree"\nauto_complete = false\nparallel_max = 2\n\n'
+        + shell_task("X", "sed -i '2s/.*/two by X/' shared.txt", ["pwd", "grep -q 'two by X' shared.txt"])
+        + shell_task("Y", "sed -i '2s/.*/two by Y/' shared.txt", [])
+        + shell_task("V", "echo v > v.txt", ["test -f nowhere.txt"])
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "plan")
+    result = cli(root, "run")
+    assert result.exit_code == 1, result.output  # V failed its verify
+    with Project.open(root, actor="cli") as project:
+        x, y, v = (project.tasks[name] for name in ("X", "Y", "V"))
+        assert (x.status.value, y.status.value, v.status.value) == ("review", "review", "failed")
+        assert v.last_error == "verify failed: `test -f nowhere.txt` exited with 1"
+        assert git(root, "show", f"{x.worktree.branch}:shared.txt").splitlines()[1] == "two by X"
+        assert git(root, "show", f"{v.worktree.branch}:v.txt") == "v"  # a failed run's changes are kept too
+        events = read_events(root, x.last_run_id)
+        assert [e["event"] for e in events if e["event"] in ("placement", "verify")] == [
+            "placement",
+            "verify",
+            "verify",
+        ]
+        verified = (run_dir(root, x.last_run_id) / "verify.txt").read_text()
+        assert (
+            verified.startswith("$ pwd\n") and "orchestra-run-" in verified and ".orchestra/worktrees" not in verified
+        )
+        project.complete("X")
+        with pytest.raises(MergeConflictError, match="Y conflicts with"):
+            project.complete("Y")
+        assert project.tasks["Y"].status.value == "review" and project.tasks["Y"].worktree.conflict_files == [
+            "shared.txt"
+        ]
+    assert git(root, "show", "orchestra/t/integration:shared.txt").splitlines()[1] == "two by X"
+    assert git(root, "status", "--porcelain") == ""  # the user's checkout untouched
+
+
+def test_a_key_only_the_workers_have_does_not_hold_a_ray_task_back(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """The key is not set here, only in the workers' environment: the task is not refused as unusable, it runs
+    there with the workers' key, and ``orchestra agents`` does not call the agent unusable."""
+    server.reply(Reply(200, SSE, [chunk("ok"), ending()]))
+    root = placed_project(tmp_path / "p", server.url)
+    result = cli(root, "run", env={"PLANTED_KEY": None})
+    assert result.exit_code == 0, result.output
+    task = as_json(root, "show", "W-1")
+    assert isinstance(task, dict) and task["status"] == "review", task
+    (recorded,) = server.requests
+    assert recorded.headers["authorization"] == f"Bearer {PLANTED}"
+    shown = cli(root, "agents", "--offline", "--json", env={"PLANTED_KEY": None})
+    remote = next(row for row in json.loads(shown.stdout) if row["name"] == "remote")
+    assert (remote["key"], remote["usable"], remote["problems"]) == ("missing", True, [])
+
+
+def marked(marker: str) -> list[int]:
+    """The pids whose command line holds ``marker`` (looked up, never signalled by it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_orchestra_cancel_stops_a_shell_task_running_on_a_ray_worker(cluster: Any, tmp_path: Path) -> None:
+    """A worktree shell task on Ray, its command asleep on the worker: ``orchestra cancel`` from another process
+    cancels the task, and the command's process group on the worker is gone within seconds."""
+    marker = f"orchestra-cancel-{os.getpid()}-{tmp_path.name}"
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "c"\nexecutor = "ray"\nworkspace = "worktree"\n\n'
+        + shell_task("S", f"sleep 600; : {marker}", [])
+    )
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-q", "-m", "plan")
+    runner = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: marked(marker), "the command running on the worker", 120)
+        row = placed_row(root)
+        assert row is not None and row["task_id"] == "S"
+        assert ok(root, "cancel", "S").stdout.startswith("S cancelled")
+        wait_for(lambda: not marked(marker), "the command gone", 30)
+        runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=30)
+    task = as_json(root, "show", "S")
+    assert isinstance(task, dict) and task["status"] == "cancelled"

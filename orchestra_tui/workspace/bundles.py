@@ -1,0 +1,78 @@
+"""A worktree run's files on their way to a remote worker and back, as git bundles (issue 17 item 3).
+
+Here, :meth:`WorktreeFiles.prepare` bundles the task branch at its base (``git bundle create``: the commit and its
+history, no working files, no ``.orchestra``). On the worker, :meth:`~WorktreeFiles.unpack` clones the bundle into
+a private folder on the task branch, where the agent and the task's ``verify`` run; :meth:`~WorktreeFiles.pack`
+commits what the run changed (as a local run's end does) and bundles only the new commits (``base..branch``).
+Here again, :meth:`~WorktreeFiles.receive` fetches that bundle into the task's worktree, which moves forward to it
+(nothing ran here, so it is a fast-forward): from then on the branch is a local run's, merged through the queue.
+
+What does not travel: untracked files (``worktree_include``) and the ``worktree_setup`` commands, which run here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..agents.base import VerifyStep
+from ..errors import WorkspaceError
+from .git import Git
+from .worktrees import commit_all
+
+
+@dataclass
+class WorktreeFiles:
+    """The files of one worktree run (``worktree``: the task's worktree here; ``subdir``: the project's folder in
+    it). ``bundle`` is filled by :meth:`prepare`; ``received`` and ``verified`` by :meth:`receive`."""
+
+    worktree: Path
+    branch: str
+    base: str
+    message: str
+    subdir: str = "."
+    bundle: bytes = b""
+    received: bool = field(default=False, compare=False)
+    verified: list[VerifyStep] | None = field(default=None, compare=False)
+
+    # -- here -------------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Bundle the task branch (at its base: the worktree's head) to travel."""
+        here = Git(self.worktree)
+        self.base = here.rev("HEAD") or self.base
+        self.bundle = here.run_bytes("bundle", "create", "--quiet", "-", self.branch)
+
+    def receive(self, changes: bytes, verified: list[VerifyStep] | None) -> None:
+        """Fetch the run's new commits into the task branch and move the worktree to them (none: nothing
+        changed); ``verified``: the verify steps run there (None: none ran)."""
+        self.received, self.verified = True, verified
+        if not changes:
+            return
+        here = Git(self.worktree)
+        with tempfile.TemporaryDirectory(prefix="orchestra-bundle-") as folder:
+            path = Path(folder) / "changes.bundle"
+            path.write_bytes(changes)
+            here.run("fetch", "--quiet", "--no-tags", str(path), self.branch)
+        here.run("merge", "--ff-only", "--quiet", "FETCH_HEAD")
+
+    # -- there ------------------------------------------------------------------------------------------
+
+    def unpack(self, into: Path) -> Path:
+        """Clone the bundle into ``into`` on the task branch; the folder the agent works in."""
+        if not self.bundle:
+            raise WorkspaceError("the task's files were not packed before they travelled")
+        source = into / "base.bundle"
+        source.write_bytes(self.bundle)
+        Git(into).run("clone", "--quiet", "--branch", self.branch, str(source), "work")
+        source.unlink()
+        return into / "work" / self.subdir
+
+    def pack(self, workdir: Path) -> bytes:
+        """Commit what the run changed on the task branch; the new commits as a bundle (empty: none)."""
+        top = Path(Git(workdir).run("rev-parse", "--show-toplevel"))
+        head = commit_all(top, self.message)
+        if head == self.base:
+            return b""
+        return Git(top).run_bytes("bundle", "create", "--quiet", "-", f"{self.base}..{self.branch}")
