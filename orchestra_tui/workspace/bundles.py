@@ -4,15 +4,14 @@ Here, :meth:`WorktreeFiles.prepare` bundles the task branch at its base (``git b
 history, no working files, no ``.orchestra``). On the worker, :meth:`~WorktreeFiles.unpack` clones the bundle into
 a private folder on the task branch, where the agent and the task's ``verify`` run; :meth:`~WorktreeFiles.pack`
 commits what the run changed (as a local run's end does) and bundles only the new commits (``base..branch``).
-Here again, :meth:`~WorktreeFiles.receive` fetches that bundle into the task's worktree, which moves forward to it
-(nothing ran here, so it is a fast-forward): from then on the branch is a local run's, merged through the queue.
+Here again, :meth:`~WorktreeFiles.receive` takes that bundle's pack into the repository and moves the task's
+worktree forward to its tip (nothing ran here, so it is a fast-forward): from then on the branch is a local run's, merged through the queue.
 
 What does not travel: untracked files (``worktree_include``) and the ``worktree_setup`` commands, which run here.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,12 +49,10 @@ class WorktreeFiles:
         self.received, self.verified = True, verified
         if not changes:
             return
+        tip, pack = _tip_and_pack(changes, self.branch)
         here = Git(self.worktree)
-        with tempfile.TemporaryDirectory(prefix="orchestra-bundle-") as folder:
-            path = Path(folder) / "changes.bundle"
-            path.write_bytes(changes)
-            here.run("fetch", "--quiet", "--no-tags", str(path), self.branch)
-        here.run("merge", "--ff-only", "--quiet", "FETCH_HEAD")
+        here.run_bytes("index-pack", "--stdin", "--fix-thin", input=pack)
+        here.run("merge", "--ff-only", "--quiet", tip)
 
     # -- there ------------------------------------------------------------------------------------------
 
@@ -76,3 +73,18 @@ class WorktreeFiles:
         if head == self.base:
             return b""
         return Git(top).run_bytes("bundle", "create", "--quiet", "-", f"{self.base}..{self.branch}")
+
+
+def _tip_and_pack(bundle: bytes, branch: str) -> tuple[str, bytes]:
+    """The commit a bundle gives ``branch`` and its pack (gitformat-bundle: header lines, a blank line, the pack).
+
+    The pack is indexed into the repository as it is (``git index-pack``), not fetched: ``git fetch`` and
+    ``git bundle unbundle`` check the new objects against every ref and every worktree's HEAD (``--all``), and a
+    worktree another run is adding at that moment has a HEAD that names no object yet, which fails them."""
+    header, _, pack = bundle.partition(b"\n\n")
+    ref = f"refs/heads/{branch}".encode()
+    for line in header.splitlines()[1:]:  # the first line is the signature: "# v2 git bundle"
+        sha, _, name = line.partition(b" ")
+        if name == ref and not line.startswith((b"-", b"@")):
+            return sha.decode(), pack
+    raise WorkspaceError(f"the run's changes came back without the branch {branch}")

@@ -2,7 +2,9 @@
 the tests (two raylets on this machine, each with one CPU and a custom resource naming it), against a real HTTP
 server on 127.0.0.1: text streams back before the run ends, runs go where their resources say, cancelling stops
 the remote stream, the engine records outcome, tokens and cost as for a local run, file-bound agents are
-refused with the reason, and a planted key never reaches Ray's files or object store.
+refused with the reason outside worktree mode and run there in it (git bundles out and back, verify on the
+worker, the merge queue as locally), ``ps`` and ``agents`` say where runs are and what the cluster has, a node
+killed mid-run fails its task ``interrupted``, and a planted key never reaches Ray's files or object store.
 
 Ray is an extra (``.ci/run`` installs it); the cluster is started once for the module (about 10-20 s)."""
 
@@ -538,3 +540,69 @@ def test_orchestra_cancel_stops_a_shell_task_running_on_a_ray_worker(cluster: An
             runner.wait(timeout=30)
     task = as_json(root, "show", "S")
     assert isinstance(task, dict) and task["status"] == "cancelled"
+
+
+def status(root: Path, task_id: str) -> str:
+    task = as_json(root, "show", task_id)
+    assert isinstance(task, dict)
+    return str(task["status"])
+
+
+def run_span(root: Path, run_id: str) -> tuple[str, str, str | None]:
+    """A run's start and end times (ISO, comparable) and the node it ran on."""
+    events = read_events(root, run_id)
+    placed = next((e["node_id"] for e in events if e["event"] == "placement"), None)
+    return events[0]["time"], next(e["time"] for e in events if e["event"] == "end"), placed
+
+
+def test_eight_worktree_shell_tasks_across_both_nodes(cluster: Any, tmp_path: Path) -> None:
+    """A1-A4 and B1-B4 (B_i after A_i) in worktree mode on Ray, two at a time: A1 streams ``begun`` while it waits
+    for the test's gate (so the others run on the other node meanwhile), every B_i's verify on its worker finds
+    A_i's file (it started from A_i's merged work), both nodes took runs, never more than two at once, all merged."""
+    gate = tmp_path / "gate"
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    wait = f"echo begun; for n in $(seq 1 1200); do [ -e {gate} ] && break; sleep 0.05; done; echo a1 > a1.txt"
+    tasks = shell_task("A1", wait, [])
+    tasks += "".join(shell_task(f"A{i}", f"echo a{i} > a{i}.txt", []) for i in range(2, 5))
+    for i in range(1, 5):
+        tasks += shell_task(f"B{i}", f"echo b{i} > b{i}.txt", [f"test -f a{i}.txt"]) + f'dependencies = ["A{i}"]\n\n'
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "e"\nexecutor = "ray"\nworkspace = "worktree"\nauto_complete = true\nparallel_max = 2\n\n'
+        + tasks
+    )
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-q", "-m", "plan")
+    runner = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: (row := placed_row(root)) is not None and row["task_id"] == "A1", "A1 placed", 120)
+        row = placed_row(root)
+        assert row is not None
+        output = run_dir(root, row["run_id"]) / OUTPUT_FILE
+        wait_for(lambda: output.read_bytes() == b"begun\n", "A1's first line while it runs", 60)
+        assert status(root, "A1") == "in_progress"
+        wait_for(lambda: status(root, "A2") == "completed", "A2 done meanwhile", 120)
+        gate.touch()
+        _, err = runner.communicate(timeout=300)
+    finally:
+        gate.touch()
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=30)
+    assert runner.returncode == 0, err
+    with Project.open(root, repair=False) as project:
+        tasks_now = project.tasks
+        assert {task.status.value for task in tasks_now.values()} == {"completed"}
+        spans = {task_id: run_span(root, str(task.last_run_id)) for task_id, task in tasks_now.items()}
+    assert len({node for _, _, node in spans.values()}) == 2 and None not in {node for _, _, node in spans.values()}
+    for i in range(1, 5):
+        assert spans[f"B{i}"][0] >= spans[f"A{i}"][1]  # B_i began after A_i ended
+    moments = sorted([(start, 1) for start, _, _ in spans.values()] + [(end, -1) for _, end, _ in spans.values()])
+    running = peak = 0
+    for _, change in moments:
+        running += change
+        peak = max(peak, running)
+    assert peak <= 2
+    merged = git(root, "ls-tree", "--name-only", "orchestra/e/integration").split()
+    assert {f"a{i}.txt" for i in range(1, 5)} | {f"b{i}.txt" for i in range(1, 5)} <= set(merged)

@@ -53,3 +53,21 @@ def test_a_run_that_changed_nothing_brings_nothing_back(tmp_path: Path) -> None:
     assert changes == b""
     here.receive(changes, None)
     assert here.received and here.verified is None and git(worktree, "rev-parse", "HEAD") == base
+
+
+def test_changes_come_back_while_another_worktree_is_being_added(tmp_path: Path) -> None:
+    """``git worktree add`` first writes the new worktree's HEAD as the null id; a ``git fetch`` at that moment
+    (which checks against every worktree's HEAD) failed with ``bad object worktrees/<name>/HEAD``. The pack is
+    taken in without that check."""
+    repo, worktree, base = task_worktree(tmp_path)
+    git(repo, "worktree", "add", "--quiet", "-b", "orchestra/p/tasks/T-2", str(tmp_path / "other"), base)
+    (repo / ".git" / "worktrees" / "other" / "HEAD").write_text("0" * 40 + "\n")  # as mid-`worktree add`
+    here = WorktreeFiles(worktree, "orchestra/p/tasks/T-1", base, "T-1: Change", "app")
+    here.prepare()
+    there = tmp_path / "there"
+    there.mkdir()
+    workdir = here.unpack(there)
+    (workdir / "notes.txt").write_text("two\n")
+    here.receive(here.pack(workdir), [])
+    assert (worktree / "app" / "notes.txt").read_text() == "two\n"
+    assert git(repo, "rev-parse", "orchestra/p/tasks/T-1^") == base
