@@ -3,9 +3,10 @@
 Here, :meth:`WorktreeFiles.prepare` bundles the task branch at its base (``git bundle create``: the commit and its
 history, no working files, no ``.orchestra``). On the worker, :meth:`~WorktreeFiles.unpack` clones the bundle into
 a private folder on the task branch, where the agent and the task's ``verify`` run; :meth:`~WorktreeFiles.pack`
-commits what the run changed (as a local run's end does) and bundles only the new commits (``base..branch``).
-Here again, :meth:`~WorktreeFiles.receive` takes that bundle's pack into the repository and moves the task's
-worktree forward to its tip (nothing ran here, so it is a fast-forward): from then on the branch is a local run's, merged through the queue.
+commits what the run changed (as a local run's end does) and bundles only the new commits (``base..branch``). Here
+again, :meth:`~WorktreeFiles.receive` takes that bundle's pack into the repository and moves the task's worktree
+forward to its tip (nothing ran here, so it is a fast-forward): from then on the branch is a local run's, merged
+through the queue.
 
 The ``worktree_setup`` commands run there, in the clone, before the agent (what they print comes back into the
 run's ``setup.txt``). Untracked ``worktree_include`` files do not travel: they are often ``.env`` files holding
