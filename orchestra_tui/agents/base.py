@@ -33,17 +33,21 @@ class VerifyStep:
 
 
 class TravellingFiles(Protocol):
-    """A worktree run's files, for an agent that runs elsewhere (Ray). Here: :meth:`prepare` packs the task's
-    base before it travels, :meth:`receive` takes the result back. There: :meth:`unpack` makes the place the agent
-    works in, :meth:`pack` packs what the run changed. The object is pickled: it holds data, not connections."""
+    """A worktree run's files, for an agent that runs elsewhere (Ray; it says so with a true ``takes_files``
+    attribute, and the worktree's setup then runs there, not here). Here: :meth:`prepare` packs the task's base
+    before it travels, :meth:`receive` takes the result back. There: :meth:`unpack` makes the place the agent works
+    in and runs the setup (an ``OrchestraError`` when it fails), :meth:`setup_output` is what the setup printed,
+    :meth:`pack` packs what the run changed. The object is pickled: it holds data, not connections."""
 
     def prepare(self) -> None: ...
 
-    def unpack(self, into: Path) -> Path: ...
+    def unpack(self, into: Path, env: Mapping[str, str]) -> Path: ...
+
+    def setup_output(self, into: Path) -> bytes: ...
 
     def pack(self, workdir: Path) -> bytes: ...
 
-    def receive(self, changes: bytes, verified: list[VerifyStep] | None) -> None: ...
+    def receive(self, changes: bytes, verified: list[VerifyStep] | None, setup: bytes) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -139,11 +139,12 @@ def _expand(value: Any, names: frozenset[str], environ: Mapping[str, str]) -> An
 
 @dataclass(frozen=True)
 class Returned:
-    """A worktree run's last message from its worker: its new commits as a bundle (empty: none) and the verify
-    steps run there (None: the agent did not finish, so none ran)."""
+    """A worktree run's last message from its worker: its new commits as a bundle (empty: none), the verify
+    steps run there (None: the agent did not finish, so none ran) and what the worktree's setup printed."""
 
     changes: bytes
     verified: list[VerifyStep] | None
+    setup: bytes = b""
 
 
 def run_on_worker(
@@ -160,8 +161,15 @@ def run_on_worker(
     wanted = frozenset(names)
     agent_config = AgentConfig.model_validate(_expand(config, wanted, environ))
     fields = _expand(request, wanted, environ)
-    with tempfile.TemporaryDirectory(prefix="orchestra-run-") as folder:
-        workdir = files.unpack(Path(folder)) if files is not None else Path(folder)
+    with tempfile.TemporaryDirectory(prefix="orchestra-run-") as temp:
+        folder = Path(temp)
+        yield _placement()
+        try:
+            workdir = files.unpack(folder, environ) if files is not None else folder
+        except OrchestraError as error:  # the worktree's setup failed: the agent does not start
+            yield Failed(str(error), "error")
+            yield Returned(b"", None, files.setup_output(folder) if files is not None else b"")
+            return
         agent_request = AgentRequest(
             run_id=fields["run_id"],
             task=AgentTask.model_validate(fields["task"]),
@@ -172,13 +180,12 @@ def run_on_worker(
             response_schema=fields.get("response_schema"),
         )
         agent = build_agent(name, agent_config)
-        yield _placement()
         last = yield from _agent_events(agent.run(agent_request))
         if files is not None:
             verified = None
             if isinstance(last, Finished) and not last.handoff:
                 verified = list(_verify(agent_request.task.verify, workdir, environ))
-            yield Returned(files.pack(workdir), verified)
+            yield Returned(files.pack(workdir), verified, files.setup_output(folder))
 
 
 def _verify(commands: list[str], workdir: Path, environ: Mapping[str, str]) -> Iterator[VerifyStep]:
@@ -280,8 +287,13 @@ class RayAgent:
         self.address = address
         self.placements: dict[str, Placement] = {}  # run id -> where it runs (``orchestra ps``)
 
+    @property
+    def takes_files(self) -> bool:
+        """Whether a worktree run's files go along with it (and its setup runs there)."""
+        return self.config.type in WITH_FILES
+
     async def run(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
-        files = request.files if self.config.type in WITH_FILES else None
+        files = request.files if self.takes_files else None
         if self.config.type in LOCAL_ONLY and files is None:
             yield Failed(refusal(self.name, self.config), "error")
             return
@@ -308,7 +320,7 @@ class RayAgent:
         if files is not None:
             await asyncio.to_thread(files.prepare)
         generator = remote.options(**options).remote(self.name, config, fields, config_names + request_names, files)
-        held: Finished | None = None  # a worktree run's success waits for its verify and its changes
+        held: Finished | Failed | None = None  # a worktree run's end waits for its verify and its changes
         try:
             async for ref in generator:
                 event = await ref
@@ -317,8 +329,8 @@ class RayAgent:
                     if request.on_place is not None:
                         request.on_place(event)
                 elif isinstance(event, Returned) and files is not None:
-                    await asyncio.to_thread(files.receive, event.changes, event.verified)
-                elif isinstance(event, Finished) and files is not None:
+                    await asyncio.to_thread(files.receive, event.changes, event.verified, event.setup)
+                elif isinstance(event, Finished | Failed) and files is not None:
                     held = event
                 else:
                     yield event

@@ -6,7 +6,8 @@ lock taken is a shared one on the ``events.jsonl`` of a run whose first line is 
 owner ever locks (exclusively, before writing that line).
 
 * :func:`live_runs` lists the live runs (task, agent, the agent's process group, start, bytes of output, the
-  owning process and host, where the agent runs: here, or a Ray node and worker), oldest first. :func:`find_run` turns a task id or run id into a run id.
+  owning process and host, where the agent runs: here, or a Ray node and worker), oldest first. :func:`find_run`
+  turns a task id or run id into a run id.
 * :class:`OutputTail` reads a run's ``output.txt`` (or ``events.jsonl``) from an offset, at most
   :data:`CHUNK` bytes a call (memory stays bounded however much the run writes); :func:`follow` yields new
   bytes as they arrive, polling every :data:`POLL` seconds, until the run is over and the file drained. No

@@ -118,7 +118,8 @@ class Project:
         self.graph = TaskGraph.build(self.tasks.values())
 
     def _on_entry(self, entry: Entry, changes: list[Change]) -> None:
-        """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild it."""
+        """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild
+        it."""
         if entry.action == "reload":
             self._rebuild()
         elif (
@@ -535,7 +536,8 @@ class Project:
         return self._commit(compute)
 
     def update_task(self, task_id: str, fields: Mapping[str, Any]) -> Entry | None:
-        """Change definition fields of a task. A plan-file task's definition comes back from the file when it changes."""
+        """Change definition fields of a task. A plan-file task's definition comes back from the file when it
+        changes."""
         unknown = set(fields) - set(DEFINITION_FIELDS) - {"id"}
         if unknown:
             suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)

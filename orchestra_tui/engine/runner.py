@@ -56,6 +56,7 @@ CANCELLED = "cancelled by user"
 DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
 RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult holds (output.txt has it all)
 SUPERSEDED = "superseded"
+SETUP_FILE = "setup.txt"  # in the run's directory: what the worktree's setup printed
 HOST = socket.gethostname()  # recorded with each run: which machine's process owns it
 
 
@@ -297,6 +298,7 @@ class Runner:
         setup commands (their output in the run's ``setup.txt``); a failure fails the run with the reason."""
         assert run.worktree is not None
         settings = self.project.plan.project
+        elsewhere = bool(getattr(run.agent, "takes_files", False))  # its setup runs where the agent runs
         created = await worktrees.create_async(
             integration(self.project).git(),
             self.project.root,
@@ -304,9 +306,9 @@ class Runner:
             run.task_id,
             run.worktree.base,
             include=settings.worktree_include,
-            setup=settings.worktree_setup,
+            setup=[] if elsewhere else settings.worktree_setup,
             env=run.env,
-            log=run.log.dir / "setup.txt",
+            log=run.log.dir / SETUP_FILE,
         )
         run.log.event("worktree", path=run.worktree.path, branch=created.branch, base=created.base)
 
@@ -329,7 +331,13 @@ class Runner:
         if run.worktree is not None:
             top = self.project.root / run.worktree.path
             run.files = WorktreeFiles(
-                top, run.worktree.branch, run.worktree.base, _commit_message(task), workdir.relative_to(top).as_posix()
+                top,
+                run.worktree.branch,
+                run.worktree.base,
+                _commit_message(task),
+                workdir.relative_to(top).as_posix(),
+                setup=list(self.project.plan.project.worktree_setup),
+                setup_log=run.log.dir / SETUP_FILE,
             )
         request = AgentRequest(
             run.run_id,

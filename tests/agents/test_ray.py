@@ -606,3 +606,48 @@ def test_eight_worktree_shell_tasks_across_both_nodes(cluster: Any, tmp_path: Pa
     assert peak <= 2
     merged = git(root, "ls-tree", "--name-only", "orchestra/e/integration").split()
     assert {f"a{i}.txt" for i in range(1, 5)} | {f"b{i}.txt" for i in range(1, 5)} <= set(merged)
+
+
+def test_worktree_setup_runs_on_the_worker_and_a_failed_one_fails_the_task(cluster: Any, tmp_path: Path) -> None:
+    """``worktree_setup`` runs in the worker's clone before the agent, not here: its output reaches the run's
+    ``setup.txt`` (``pwd`` shows where), what it made is there for the agent and verify; a failing setup fails the
+    task with the local reason, its output kept, the agent never started."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    flag = tmp_path / "fail-setup"
+    setup = ["pwd", f'test ! -e "{flag}" || exit 3', "echo ready > .ready"]
+    (root / "orchestra.toml").write_text(
+        f'[project]\nid = "s"\nexecutor = "ray"\nworkspace = "worktree"\nworktree_setup = {json.dumps(setup)}\n\n'
+        + shell_task("S", "cat .ready > seen.txt", ["grep -q ready seen.txt"])
+    )
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-q", "-m", "plan")
+    result = cli(root, "run")
+    assert result.exit_code == 0, result.output
+    with Project.open(root, repair=False) as project:
+        task = project.tasks["S"]
+        assert task.status.value == "review"
+        logged = (run_dir(root, str(task.last_run_id)) / "setup.txt").read_text()
+        assert logged.startswith("$ pwd\n") and "orchestra-run-" in logged
+        assert ".orchestra/worktrees" not in logged and logged.count("$ pwd") == 1  # it did not run here too
+        assert git(root, "show", f"{task.worktree.branch}:seen.txt") == "ready"
+    flag.touch()  # from now on the setup's second command fails (the worker is on this machine)
+    failing = root.parent / "failing"
+    failing.mkdir()
+    (failing / "orchestra.toml").write_text((root / "orchestra.toml").read_text().replace('id = "s"', 'id = "f"'))
+    git(failing, "init", "-q", "-b", "main")
+    git(failing, "add", "-A")
+    git(failing, "-c", "user.name=P", "-c", "user.email=p@example.com", "commit", "-q", "-m", "plan")
+    result = cli(failing, "run")
+    assert result.exit_code == 1, result.output
+    with Project.open(failing, repair=False) as project:
+        task = project.tasks["S"]
+        assert task.status.value == "failed"
+        assert (
+            task.last_error
+            == f'worktree setup failed: `test ! -e "{flag}" || exit 3` exited 3 (its output is in the run\'s log)'
+        )
+        logged = (run_dir(failing, str(task.last_run_id)) / "setup.txt").read_text()
+        assert f'$ test ! -e "{flag}" || exit 3' in logged and "echo ready" not in logged
+        assert (run_dir(failing, str(task.last_run_id)) / OUTPUT_FILE).read_bytes() == b""  # the agent never ran

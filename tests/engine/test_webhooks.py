@@ -567,7 +567,10 @@ def test_a_missing_secret_is_said_at_the_change_and_in_the_log(tmp_path: Path, r
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    line = f"webhook {receiver.url()}: secret_env WH_SECRET is not set; not sent unsigned (set it: the next change sends what waits)"
+    line = (
+        f"webhook {receiver.url()}: secret_env WH_SECRET is not set; "
+        "not sent unsigned (set it: the next change sends what waits)"
+    )
     assert result.stderr.splitlines() == [f"warning: {line}"]
     assert log_lines(root)[0]["error"] in line and log_lines(root)[0]["result"] == "waiting"
     assert receiver.wait_for(1, timeout=1.0) == []

@@ -26,14 +26,14 @@ def test_the_base_travels_and_the_changes_come_back_into_the_task_branch(tmp_pat
     here.prepare()
     there = tmp_path / "there"
     there.mkdir()
-    workdir = here.unpack(there)  # on a worker: the same object, unpickled
+    workdir = here.unpack(there, {})  # on a worker: the same object, unpickled
     assert workdir == there / "work" / "app" and (workdir / "notes.txt").read_text() == "one\n"
     (workdir / "notes.txt").write_text("two\n")
     (workdir / "new.txt").write_text("new\n")
     changes = here.pack(workdir)
     assert changes.startswith(b"# v2 git bundle") or changes.startswith(b"# v3 git bundle")
     steps = [VerifyStep(0, 0, 0.1, b"ok\n")]
-    here.receive(changes, steps)
+    here.receive(changes, steps, b"")
     assert here.received and here.verified == steps
     head = git(worktree, "rev-parse", "HEAD")
     assert head != base and git(repo, "rev-parse", "orchestra/p/tasks/T-1") == head
@@ -49,9 +49,9 @@ def test_a_run_that_changed_nothing_brings_nothing_back(tmp_path: Path) -> None:
     here.prepare()
     there = tmp_path / "there"
     there.mkdir()
-    changes = here.pack(here.unpack(there))
+    changes = here.pack(here.unpack(there, {}))
     assert changes == b""
-    here.receive(changes, None)
+    here.receive(changes, None, b"")
     assert here.received and here.verified is None and git(worktree, "rev-parse", "HEAD") == base
 
 
@@ -66,8 +66,8 @@ def test_changes_come_back_while_another_worktree_is_being_added(tmp_path: Path)
     here.prepare()
     there = tmp_path / "there"
     there.mkdir()
-    workdir = here.unpack(there)
+    workdir = here.unpack(there, {})
     (workdir / "notes.txt").write_text("two\n")
-    here.receive(here.pack(workdir), [])
+    here.receive(here.pack(workdir), [], b"")
     assert (worktree / "app" / "notes.txt").read_text() == "two\n"
     assert git(repo, "rev-parse", "orchestra/p/tasks/T-1^") == base
