@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-
 from ..errors import PlanError
 from ..plan import PLAN_FILE, SEED_CONFIG_FILE, load_plan, toml_text
 from ..plan.cache import _cache_write
@@ -67,6 +64,9 @@ def merge_tasks(
 
     An existing task takes the new values; of its other keys, those in ``managed`` (the fields the source
     owns, e.g. an import's) are removed when the new task leaves them out, the rest (a person's) stay."""
+    import tomlkit  # (here and below: writing a new plan, as an import does, needs none of it)
+    from tomlkit.exceptions import TOMLKitError
+
     try:
         doc = tomlkit.parse(text)
     except TOMLKitError as error:
@@ -163,6 +163,8 @@ def _plain(value: Any) -> Any:
 
 def _item(value: Any) -> Any:
     """A value as tomlkit writes it: multi-line strings as ``\"\"\"`` strings."""
+    import tomlkit
+
     if isinstance(value, str) and "\n" in value and "\r" not in value:  # TOML may normalise a CR LF in one
         return tomlkit.string(value, multiline=True)
     if isinstance(value, Mapping):
@@ -174,6 +176,8 @@ def _item(value: Any) -> Any:
 
 
 def _table(values: Mapping[str, Any]) -> Any:
+    import tomlkit
+
     table = tomlkit.table()
     for key, value in values.items():
         table[key] = _item(value)

@@ -10,7 +10,7 @@ import pytest
 
 from ..helpers.plans import task_block, write_plan
 
-LAZY = ("asyncio", "orchestra_tui.engine.integration", "orchestra_tui.workspace", "orchestra_tui.agents")
+LAZY = ("asyncio", "orchestra_tui.engine.integration", "orchestra_tui.workspace", "orchestra_tui.agents", "tomlkit")
 
 
 def imported(args: list[str], cwd: Path) -> tuple[str, set[str]]:
@@ -38,3 +38,11 @@ def test_reading_commands_import_neither_git_nor_asyncio(command: list[str], tmp
     assert '"A"' in out and modules == set()
     out, modules = imported(["-p", str(tmp_path), "show", "A", "--json"], tmp_path)
     assert '"workspace"' in out and "orchestra_tui.engine.integration" in modules
+
+
+def test_importing_into_a_new_plan_needs_no_tomlkit(tmp_path: Path) -> None:
+    """tomlkit edits a person's plan in place (``--merge``); a plan written from nothing does without it."""
+    source = tmp_path / "tasks.json"
+    source.write_text('{"master": {"tasks": [{"id": 1, "title": "a", "status": "done", "dependencies": []}]}}')
+    out, modules = imported(["-p", str(tmp_path), "import", "taskmaster", str(source), "--json"], tmp_path)
+    assert '"tasks": 1' in out and "tomlkit" not in modules
