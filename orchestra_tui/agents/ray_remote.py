@@ -467,8 +467,8 @@ class RayAgent:
     async def _follow(
         self, ray: Any, actor: Any, request: AgentRequest, files: TravellingFiles | None, offset: int | None
     ) -> AsyncGenerator[AgentEvent, None]:
-        """The run's events as its actor keeps them; ``offset`` (a reattach): the bytes of text to skip, and the
-        placement and retries already recorded. The actor is stopped and killed whenever this ends, except when
+        """The run's events as its actor keeps them; ``offset`` (a reattach): the bytes of text to skip (and the
+        retries, recorded by the process that died). The actor is stopped and killed whenever this ends, except when
         this process dies (then the actor waits for the next one)."""
         held: Finished | Failed | None = None  # a worktree run's end waits for its verify and its changes
         skip = offset
@@ -478,7 +478,7 @@ class RayAgent:
                 events, finished = await actor.read.remote(start, READ_WAIT)
                 start += len(events)
                 for event in events:
-                    if skip is not None and isinstance(event, Placement | Retrying):
+                    if skip is not None and isinstance(event, Retrying):
                         continue  # recorded by the process that died
                     if skip and isinstance(event, TextDelta):
                         event, skip = _skipped(event, skip)
