@@ -201,8 +201,8 @@ class Scheduler:
             task = self.project.tasks.get(task_id)
             current = None if task is None else (task.status, task.last_run_id, task.attempts)
             job = self.jobs.get(task_id)
-            if current == (TaskStatus.IN_PROGRESS, run.run_id, run.attempt) or job is None or job.done():
-                continue
+            if run.ending or current == (TaskStatus.IN_PROGRESS, run.run_id, run.attempt) or job is None or job.done():
+                continue  # (a run whose outcome is being committed: the task moved on by its hand, or that fails)
             if task_id not in self._dropped:
                 self._dropped.add(task_id)
                 self._busy.add(task_id)  # not started again by this ``run`` (a rollback made it ready again)
