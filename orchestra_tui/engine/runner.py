@@ -29,7 +29,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -176,6 +176,7 @@ class Runner:
         self.env = dict(os.environ if env is None else env)
         self._given = agents is not None
         self._agents: dict[str, Agent] = dict(agents or {})
+        self.on_ending: Callable[[Run], None] | None = None  # told when a run's agent is done and its end commits
 
     def agent_for(self, task: AgentTask, name: str | None = None) -> tuple[str, Agent]:
         """The agent that runs ``task`` (``name`` overrides its own); a plan's agent is built on first use, so
@@ -521,6 +522,8 @@ class Runner:
         call = self._outcome_call(run, outcome, handoff)
         superseded = None
         run.ending = True
+        if self.on_ending is not None:
+            self.on_ending(run)
         if call is not None:
             recording = asyncio.ensure_future(self.project.end_run_async(*call))
             await _landed(recording)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..agents.base import Agent
 from ..errors import OrchestraError, RunBusyError, TransitionError
@@ -80,6 +81,8 @@ class Scheduler:
         self._busy: set[str] = set()  # ready tasks refused because a run of them is live elsewhere
         self._dropped: set[str] = set()  # jobs cancelled because their task moved on elsewhere
         self.holding = False  # set by ``hold``: nothing more is dispatched
+        self.runner.on_ending = self._ending
+        self._wake: asyncio.Future[None] | None = None  # the driving loop's: set when a slot frees
 
     # -- dispatching ----------------------------------------------------------------------------------
 
@@ -134,9 +137,9 @@ class Scheduler:
             if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
                 why = "; r retries it"
             raise TransitionError(f"cannot dispatch {task_id}: it is {status.value}{why}")
-        if len(self.jobs) >= self.parallel:
+        if self._active() >= self.parallel:
             raise OrchestraError(
-                f"{len(self.jobs)} tasks are running, the plan's parallel_max; {task_id} can start when one ends"
+                f"{self._active()} tasks are running, the plan's parallel_max; {task_id} can start when one ends"
             )
         reason = self.cannot_run(task_id, agent)
         if reason is not None:
@@ -214,13 +217,23 @@ class Scheduler:
         """Dispatch nothing more (the autopilot switched off): the runs going finish, then ``run`` returns."""
         self.holding = True
 
+    def _active(self) -> int:
+        """The jobs that hold a slot: all but those whose agent is done (their outcome is being committed, and
+        the next start goes out in the same group as that commit)."""
+        return len(self.jobs) - sum(1 for task_id, run in self.runs.items() if run.ending and task_id in self.jobs)
+
+    def _ending(self, _run: Run) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
     def _fill(self, allowed: set[str] | None) -> list[str]:
         self.project.refresh()
         self.drop_superseded()
         if self.holding:
             return []
         self.unusable = {}
-        started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
+        free = self.parallel - self._active()
+        started = self.candidates(free, allowed) if free > 0 else []
         for task_id in started:
             self._launch(task_id)
         return started
@@ -258,10 +271,12 @@ class Scheduler:
                 summary.unusable.update(self.unusable)
                 if not self.jobs:
                     break
-                done, _pending = await asyncio.wait(
-                    self.jobs.values(), timeout=WATCH, return_when=asyncio.FIRST_COMPLETED
-                )
+                self._wake = asyncio.get_running_loop().create_future()
+                waiting: list[asyncio.Future[Any]] = [*self.jobs.values(), self._wake]
+                done, _pending = await asyncio.wait(waiting, timeout=WATCH, return_when=asyncio.FIRST_COMPLETED)
                 for job in done:
+                    if job is self._wake:
+                        continue
                     result = None if job.cancelled() else job.result()
                     for task_id, known in list(self.jobs.items()):  # its done callback may not have run yet
                         if known is job:
