@@ -2,7 +2,8 @@
 
 It keeps at most ``parallel`` runs going, starting ready tasks in next-task order (priority, then the
 longest remaining critical path, then id) the moment a slot is free, so a task finishing unblocks its
-dependants at once. ``run()`` returns when nothing is ready and nothing runs. Cancelling it (Ctrl-C)
+dependants at once. A run's slot frees when its agent is done: its outcome commits (``Runner.end_async``, a
+group commit) together with the start of the next task. ``run()`` returns when nothing is ready and nothing runs. Cancelling it (Ctrl-C)
 cancels every run: each task fails with ``cancelled by user`` and keeps its output.
 
 Before each round of dispatch it catches up with changes other processes made (a person completing a task
@@ -205,7 +206,7 @@ class Scheduler:
             current = None if task is None else (task.status, task.last_run_id, task.attempts)
             job = self.jobs.get(task_id)
             if run.ending or current == (TaskStatus.IN_PROGRESS, run.run_id, run.attempt) or job is None or job.done():
-                continue  # (a run whose outcome is being committed: the task moved on by its hand, or that fails)
+                continue  # a run committing its outcome: moved on by its own hand (or its commit finds out)
             if task_id not in self._dropped:
                 self._dropped.add(task_id)
                 self._busy.add(task_id)  # not started again by this ``run`` (a rollback made it ready again)

@@ -663,26 +663,37 @@ class Store:
         return group
 
     def _compute_group(self) -> tuple[list[_Member], list[bytes]]:
-        """The next group's entries and frames, from the front of the queue, in order."""
+        """The next group's entries and frames, from the front of the queue, in order. A change that changes
+        nothing, or whose computation (or encoding) raises, is answered at once and leaves the queue."""
         members: list[_Member] = []
         frames: list[bytes] = []
         written: set[str | None] = set()
         progress, seq, offset = self.progress.copy(), self.seq, self.offset
         while self._waiting:
             waiting = self._waiting[0]
-            reads = waiting.reads()
-            if not written.isdisjoint(reads):
-                break
-            mutation = self._compute(waiting)
-            if mutation is None:
+            try:
+                reads = waiting.reads()
+                if not written.isdisjoint(reads):
+                    break
+                mutation = None if waiting.told.done() else waiting.compute()  # (done: its caller gave up)
+                if mutation is not None and mutation.changes:
+                    touched = {change["task"] for change in mutation.changes}
+                    alone = not touched <= reads  # it wrote what it did not name: nothing may follow it
+                    if members and alone:
+                        break  # computed again at the head of the next group, on the state this one leaves
+                    entry, frame = self._encode(mutation, waiting.actor, seq + 1, progress)
+            except Exception as error:
+                self._waiting.popleft()
+                _answer(waiting.told, error=error)
+                if members:
+                    break  # (the figures may have moved past it: what follows goes in the next group)
+                progress = self.progress.copy()
                 continue
-            touched = {change["task"] for change in mutation.changes}
-            alone = not touched <= reads  # it wrote what it did not declare: nothing may follow it
-            if members and alone:
-                break  # computed again at the head of the next group
             self._waiting.popleft()
+            if mutation is None or not mutation.changes:
+                _answer(waiting.told, None)
+                continue
             seq += 1
-            entry, frame = self._encode(mutation, waiting.actor, seq, progress)
             members.append(
                 _Member(waiting.told, entry, mutation.changes, offset + len(frame), (offset, frame_crc(frame)))
             )
@@ -692,22 +703,6 @@ class Store:
             if alone:
                 break
         return members, frames
-
-    def _compute(self, waiting: _Waiting) -> Mutation | None:
-        """The change the head of the queue makes; None (and it is answered and dropped) when it changes nothing,
-        its computation refuses it, or its caller gave up before."""
-        try:
-            mutation = None if waiting.told.done() else waiting.compute()
-        except Exception as error:
-            self._waiting.popleft()
-            waiting.told.set_exception(error)
-            return None
-        if mutation is None or not mutation.changes:
-            self._waiting.popleft()
-            if not waiting.told.done():
-                waiting.told.set_result(None)
-            return None
-        return mutation
 
     def _finish_group(self) -> None:
         """Once the group in flight is durable (its fdatasync done, waited for here), apply its entries in order,

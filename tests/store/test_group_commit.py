@@ -207,3 +207,22 @@ def test_a_plain_commit_while_a_group_is_in_flight_waits_for_it(store: Store) ->
     asyncio.run(main())
     assert seen == [2] and store.tasks["A"]["n"] == 3
     assert [entry.summary for entry in store.history()] == ["A -> 1", "A -> 2", "A -> 3"]
+
+
+def test_a_change_refused_by_its_computation_fails_alone(store: Store) -> None:
+    def refuse() -> Mutation:
+        raise StateError("refused")
+
+    async def main() -> list[Entry | BaseException | None]:
+        refused = store.commit_async(refuse, actor="test", reads=lambda: frozenset(("B",)))
+        nothing = store.commit_async(lambda: None, actor="test", reads=lambda: frozenset(("C",)))
+        return list(
+            await asyncio.gather(
+                bump_async(store, "A"), refused, nothing, bump_async(store, "D"), return_exceptions=True
+            )
+        )
+
+    first, refused, nothing, last = asyncio.run(main())
+    assert isinstance(refused, StateError) and nothing is None
+    assert isinstance(first, Entry) and isinstance(last, Entry) and (first.seq, last.seq) == (1, 2)
+    assert store.tasks.keys() == {"A", "D"}
