@@ -244,7 +244,9 @@ class Runner:
         log: RunLog,
         env: Mapping[str, str] | None,
     ) -> None:
-        if starting.cancelled() or starting.exception() is not None:
+        if starting.cancelled():  # (the loop closing) whether the start landed is not known: the files say it
+            log.close()  # to recovery, which fails the task ``interrupted`` if it did
+        elif starting.exception() is not None:
             _discard(log)
         else:
             self.end(self._begun(task, name, instance, log, env, starting.result()), error=CANCELLED)
