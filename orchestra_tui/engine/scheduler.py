@@ -3,8 +3,8 @@
 It keeps at most ``parallel`` runs going, starting ready tasks in next-task order (priority, then the
 longest remaining critical path, then id) the moment a slot is free, so a task finishing unblocks its
 dependants at once. A run's slot frees when its agent is done: its outcome commits (``Runner.end_async``, a
-group commit) together with the start of the next task. ``run()`` returns when nothing is ready and nothing runs. Cancelling it (Ctrl-C)
-cancels every run: each task fails with ``cancelled by user`` and keeps its output.
+group commit) together with the start of the next task. ``run()`` returns when nothing is ready and nothing
+runs. Cancelling it (Ctrl-C) cancels every run: each task fails with ``cancelled by user`` and keeps its output.
 
 Before each round of dispatch it catches up with changes other processes made (a person completing a task
 in review from another terminal unblocks its dependants here too). A task that cannot start because
