@@ -554,11 +554,13 @@ def status(root: Path, task_id: str) -> str:
     return str(task["status"])
 
 
-def run_span(root: Path, run_id: str) -> tuple[str, str, str | None]:
-    """A run's start and end times (ISO, comparable) and the node it ran on."""
+def run_span(root: Path, run_id: str) -> tuple[str, str, str | None, str]:
+    """A run's start and end times (ISO, comparable), the node it ran on and when its work was done (its changes
+    committed to its branch: its slot frees then, while its outcome commits with the next start)."""
     events = read_events(root, run_id)
     placed = next((e["node_id"] for e in events if e["event"] == "placement"), None)
-    return events[0]["time"], next(e["time"] for e in events if e["event"] == "end"), placed
+    end = next(e["time"] for e in events if e["event"] == "end")
+    return events[0]["time"], end, placed, next((e["time"] for e in events if e["event"] == "committed"), end)
 
 
 def test_eight_worktree_shell_tasks_across_both_nodes(cluster: Any, tmp_path: Path) -> None:
@@ -601,10 +603,11 @@ def test_eight_worktree_shell_tasks_across_both_nodes(cluster: Any, tmp_path: Pa
         tasks_now = project.tasks
         assert {task.status.value for task in tasks_now.values()} == {"completed"}
         spans = {task_id: run_span(root, str(task.last_run_id)) for task_id, task in tasks_now.items()}
-    assert len({node for _, _, node in spans.values()}) == 2 and None not in {node for _, _, node in spans.values()}
+    nodes = {span[2] for span in spans.values()}
+    assert len(nodes) == 2 and None not in nodes
     for i in range(1, 5):
         assert spans[f"B{i}"][0] >= spans[f"A{i}"][1]  # B_i began after A_i ended
-    moments = sorted([(start, 1) for start, _, _ in spans.values()] + [(end, -1) for _, end, _ in spans.values()])
+    moments = sorted([(span[0], 1) for span in spans.values()] + [(span[3], -1) for span in spans.values()])
     running = peak = 0
     for _, change in moments:
         running += change
