@@ -1,7 +1,10 @@
 """Agent runs on Ray vs here: the overhead of a remote run of an instant task, the first streamed chunk's
 latency, the throughput of one-second tasks on a 2-node local cluster (``ray.cluster_utils.Cluster``, one
-CPU a node) against the ideal (2 tasks/s), and a worktree shell task end to end (the runner: worktree, agent,
-commit; on Ray also the base bundle out, the clone, the new commits' bundle back and the fetch).
+CPU a node) against the ideal (2 tasks/s), a worktree shell task end to end (the runner: worktree, agent,
+commit; on Ray also the base bundle out, the clone, the new commits' bundle back and the fetch), and the reattach
+time: from the SIGKILL of the process running a streaming run (``orchestra run``'s driver) to the first text
+the next ``orchestra run`` (a new process: its start, Ray's connection, finding the actor) writes to the run's
+output.
 
 ``python bench/bench_ray.py [--quick] [--out FILE]`` prints a table and the machine and writes the same as JSON
 to ``bench/results/ray.json``. The agent is an ``openai`` agent against a stdlib server on 127.0.0.1 that streams
@@ -41,8 +44,10 @@ from orchestra_tui.models import AgentConfig, AgentTask
 REPO = Path(__file__).resolve().parents[1]
 
 
-def serve(delay: float) -> ThreadingHTTPServer:
-    """An OpenAI-compatible stream: one chunk, ``delay`` seconds, the rest."""
+def serve(delay: float, ticks: int = 0) -> ThreadingHTTPServer:
+    """An OpenAI-compatible stream: one chunk, ``delay`` seconds, the rest (``ticks``: that many chunks instead,
+    ``delay`` seconds apart)."""
+    chunks = [("tick ", delay)] * ticks if ticks else [("Hel", delay), ("lo", 0.0)]
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -50,7 +55,7 @@ def serve(delay: float) -> ThreadingHTTPServer:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.end_headers()
-            for text, pause in (("Hel", delay), ("lo", 0.0)):
+            for text, pause in chunks:
                 delta = {"choices": [{"index": 0, "delta": {"content": text}}]}
                 self.wfile.write(b"data: " + json.dumps(delta).encode() + b"\n\n")
                 self.wfile.flush()
@@ -130,6 +135,52 @@ async def worktree_runs(root: Path, count: int) -> float:
     return statistics.median(seconds[1:])
 
 
+def orchestra_run(root: Path, address: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "RAY_ADDRESS": address},
+    )
+
+
+def poll(condition: Any, limit: float = 120.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit("the reattach run did not get there in time")
+        time.sleep(0.01)
+
+
+def reattach_once(folder: Path, url: str, address: str) -> float:
+    """Seconds from the SIGKILL of a streaming run's driver to the first new text the next ``orchestra run`` wrote."""
+    import signal
+
+    from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, run_dir, runs_dir
+
+    root = folder
+    root.mkdir()
+    (root / "orchestra.toml").write_text(
+        f'[project]\nid = "bench"\nexecutor = "ray"\n\n[agents.remote]\ntype = "openai"\nmodel = "m"\n'
+        f'base_url = "{url}/v1"\nmax_attempts = 1\n\n[[tasks]]\nid = "S-1"\ntitle = "S"\nagent = "remote"\n'
+    )
+    first = orchestra_run(root, address)
+    poll(lambda: runs_dir(root).is_dir() and any(runs_dir(root).iterdir()))
+    (run_id,) = os.listdir(runs_dir(root))
+    output = run_dir(root, run_id) / OUTPUT_FILE
+    poll(lambda: output.exists() and output.stat().st_size > 0)
+    owner = next(e["pid"] for e in read_events(root, run_id) if e["event"] == "run")
+    os.kill(owner, signal.SIGKILL)
+    killed, size = time.perf_counter(), output.stat().st_size
+    first.wait(60)
+    second = orchestra_run(root, address)
+    poll(lambda: output.stat().st_size > size)
+    seconds = time.perf_counter() - killed
+    second.wait(120)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs")
@@ -144,7 +195,7 @@ def main() -> None:
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
-    instant, slow = serve(0.0), serve(1.0)
+    instant, slow, ticking = serve(0.0), serve(1.0), serve(0.05, ticks=200)
     rows: list[Row] = []
     try:
 
@@ -170,6 +221,11 @@ def main() -> None:
             rows.append(
                 Row("overhead of a remote worktree run", f"{runs} runs", (there - here) * 1000, "ms", "", "info", note)
             )
+            url, count = f"http://127.0.0.1:{ticking.server_port}", 3 if args.quick else 7
+            with tempfile.TemporaryDirectory(prefix="bench-ray-") as folder:
+                took = [reattach_once(Path(folder) / f"r{index}", url, cluster.address) for index in range(count)]
+            note = "SIGKILL of the driver to the first re-streamed text of the next `orchestra run`"
+            rows.append(Row("reattach", f"{count} runs", statistics.median(took) * 1000, "ms", "", "info", note))
 
         asyncio.run(measure())
     finally:
@@ -177,6 +233,7 @@ def main() -> None:
         cluster.shutdown()
         instant.shutdown()
         slow.shutdown()
+        ticking.shutdown()
     print(table(rows, lambda value, unit: f"{value:.1f} {unit}"))
     facts = machine(Path(tempfile.gettempdir()))
     facts["ray"] = ray.__version__

@@ -76,6 +76,9 @@ class AgentRequest:
     # The JSON Schema the answer must follow (planning); HTTP agents constrain the answer to it natively
     # (``agents/structured.py``), the others get it in the prompt.
     response_schema: Mapping[str, Any] | None = None
+    # The project's id: a remote run's name on its cluster is made of it and ``run_id`` (found again by it after this
+    # process died).
+    project_id: str | None = None
 
 
 @dataclass(frozen=True)

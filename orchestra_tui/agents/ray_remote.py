@@ -3,8 +3,16 @@
 :class:`RayAgent` wraps an agent's configuration and runs it on a Ray worker as a streaming generator task
 (``num_returns="streaming"``): each event the agent yields there is one object the caller awaits here, so
 text reaches the run's output while the remote run goes on, and retries, outcome, usage and cost are the
-agent's own, as if it ran locally. Cancelling the run (``x``, ``orchestra cancel``, a timeout) cancels the Ray
-task, whose worker closes the agent (its HTTP response, its process group).
+agent's own, as if it ran locally. Cancelling the run (``x``, ``orchestra cancel``, a timeout) stops the agent
+on its worker (its HTTP response, its process group are closed).
+
+Reattach: the run is a named detached actor (:class:`RunKeeper`, named from the project id and the run id, in
+the ``orchestra`` namespace) that runs the agent in a thread and keeps every event it made; this process reads
+them from it. The actor outlives this process: if it dies (SIGKILL, a laptop asleep), the next process that
+recovers the task finds the actor by its name (:func:`remote_alive`), reopens the run and reads the events
+again, skipping the text its ``output.txt`` already has (:meth:`RayAgent.reattach`); the run's locks and the
+journal's "still in this run" rule commit its outcome once. A run whose actor is gone fails ``interrupted``.
+Whoever ends a run (completed, failed, cancelled) kills its actor: none is left behind.
 
 Keys never travel. The request goes without its environment: the worker reads keys from its own environment
 (the cluster's secret handling provides them). Whatever in the configuration or the prompt came from a
@@ -19,7 +27,7 @@ task branch. Outside worktree mode they are refused on Ray with the reason, befo
 ``interactive`` (it waits for a person here) always is.
 
 A run whose node, worker or output is lost fails ``interrupted`` (:func:`failure` turns each of Ray's errors into
-one line); Ray never retries a run (``max_retries=0``), so nothing is committed twice.
+one line); Ray never restarts a run's actor (``max_restarts=0``), so nothing is committed twice.
 
 ``ray`` is an extra (``pip install 'orchestra-tui[ray]'``), imported only when a run goes to Ray. The
 connection is made once per process: ``ray_address`` (``[project]``), else ``RAY_ADDRESS``, else a running
@@ -36,7 +44,7 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,13 +53,17 @@ from ..errors import OrchestraError
 from ..models import AgentConfig, AgentTask, AgentType
 from ..redaction import REGISTRY
 from .base import AgentRequest, Placement, TravellingFiles, Usability, VerifyStep, close_http_clients
-from .events import AgentEvent, Failed, Finished
+from .events import AgentEvent, Failed, Finished, Retrying, TextDelta
 
 LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
 WITH_FILES = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.PYTHON})  # a worktree run's files go along
 _INIT_LOCK = threading.Lock()
-CANCEL_TICK = 0.2  # seconds: how soon a cancelled run's worker notices
-_REMOTE: list[Any] = []  # the Ray remote function, made once per process
+CANCEL_TICK = 0.2  # seconds: how soon a stopped run's worker notices
+NAMESPACE = "orchestra"  # Ray namespace of the runs' actors
+READ_WAIT = 2.0  # seconds one read of a run's actor waits for new events at the most
+STOP_WAIT = 10.0  # seconds a stopped run's agent gets to close what it opened before its actor is killed
+KILL_WAIT = 10.0  # seconds a killed actor's name may take to be free
+_REMOTE: list[Any] = []  # the Ray actor class, made once per process
 
 
 class RayUnavailable(Exception):
@@ -148,13 +160,19 @@ class Returned:
 
 
 def run_on_worker(
-    name: str, config: dict[str, Any], request: dict[str, Any], names: list[str], files: TravellingFiles | None = None
+    name: str,
+    config: dict[str, Any],
+    request: dict[str, Any],
+    names: list[str],
+    files: TravellingFiles | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Any]:
-    """The Ray task: build the agent from ``config`` and yield its events (run on a private event loop). With
-    ``files`` (a worktree run), the agent works in their clone, then the task's verify runs there, and what the
-    run changed goes back as the last message (:class:`Returned`).
+    """What a run's actor runs: build the agent from ``config`` and yield its events (run on a private event
+    loop). With ``files`` (a worktree run), the agent works in their clone, then the task's verify runs there,
+    and what the run changed goes back as the last message (:class:`Returned`).
 
-    A cancelled task raises in here; the agent's stream is closed on the way out, which stops what it started."""
+    ``stop`` set: the agent's step is cancelled (``CancelledError`` raises out of here); its stream is closed on
+    the way out, which stops what it started."""
     from .factory import build_agent
 
     environ = dict(os.environ)
@@ -180,7 +198,7 @@ def run_on_worker(
             response_schema=fields.get("response_schema"),
         )
         agent = build_agent(name, agent_config)
-        last = yield from _agent_events(agent.run(agent_request))
+        last = yield from _agent_events(agent.run(agent_request), stop)
         if files is not None:
             verified = None
             if isinstance(last, Finished) and not last.handoff:
@@ -214,11 +232,13 @@ def _verify(commands: list[str], workdir: Path, environ: Mapping[str, str]) -> I
             return
 
 
-def _agent_events(stream: AsyncGenerator[AgentEvent, None]) -> Generator[AgentEvent, None, AgentEvent | None]:
+def _agent_events(
+    stream: AsyncGenerator[AgentEvent, None], stop: threading.Event | None = None
+) -> Generator[AgentEvent, None, AgentEvent | None]:
     """Yield the agent's events, driven on a private event loop; the last one."""
     last = None
     loop = asyncio.new_event_loop()
-    _wake_every(loop, CANCEL_TICK)
+    _wake_every(loop, CANCEL_TICK, stop)
     step: asyncio.Task[AgentEvent] | None = None
     try:
         while True:
@@ -232,12 +252,15 @@ def _agent_events(stream: AsyncGenerator[AgentEvent, None]) -> Generator[AgentEv
         _close(loop, step, stream)
 
 
-def _wake_every(loop: asyncio.AbstractEventLoop, seconds: float) -> None:
-    """Ray cancels a running task by flagging an interrupt that Python notices only while it runs bytecode; a loop
-    asleep in ``epoll`` on a quiet stream (a server thinking for minutes) would not notice until the server spoke.
-    A no-op tick wakes the loop, so the cancel lands within ``seconds``."""
+def _wake_every(loop: asyncio.AbstractEventLoop, seconds: float, stop: threading.Event | None) -> None:
+    """The run is stopped from another thread (the actor's ``stop``) while its loop may sleep in ``epoll`` on a
+    quiet stream (a server thinking for minutes): a tick looks at ``stop`` and cancels what the loop runs, so
+    the stop lands within ``seconds``."""
 
     def tick() -> None:
+        if stop is not None and stop.is_set():
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
         loop.call_later(seconds, tick)
 
     loop.call_later(seconds, tick)
@@ -252,8 +275,8 @@ def _close(
 ) -> None:
     """Close the agent's stream on the worker's loop, whatever interrupted it.
 
-    Ray cancels a task by raising ``KeyboardInterrupt`` in it, which leaves the step that awaited the agent's next
-    event pending: the agent is still "running", so ``aclose`` alone would be refused. The step is cancelled first
+    A stop (or an error) can leave the step that awaited the agent's next event pending: the agent is still
+    "running", so ``aclose`` alone would be refused. The step is cancelled first
     (the agent's ``finally`` and ``async with`` blocks run: its HTTP response or process group is closed)."""
     if step is not None and not step.done():
         step.cancel()
@@ -278,8 +301,104 @@ def _placement() -> Placement:
     return Placement(context.get_node_id(), str(ray.util.get_node_ip_address()), os.getpid())
 
 
+class RunKeeper:
+    """A run's named detached actor: runs the agent (:func:`run_on_worker`) in a thread as soon as it is made and
+    keeps every event, so that whoever reads them (this run's process, or the one that reattached after it
+    died) gets them all, from any index. Ray calls its methods from up to four threads at once."""
+
+    def __init__(
+        self,
+        name: str,
+        config: dict[str, Any],
+        request: dict[str, Any],
+        names: list[str],
+        files: TravellingFiles | None = None,
+    ) -> None:
+        self.events: list[Any] = []
+        self.done = False
+        self.changed = threading.Condition()
+        self.stopping = threading.Event()
+        work = (name, config, request, names, files)
+        self.thread = threading.Thread(target=self._run, args=work, name="orchestra-run", daemon=True)
+        self.thread.start()
+
+    def _run(self, name: str, config: dict[str, Any], request: dict[str, Any], names: list[str], files: Any) -> None:
+        try:
+            for event in run_on_worker(name, config, request, names, files, self.stopping):
+                self._keep(event)
+        except asyncio.CancelledError:
+            self._keep(Failed(f"agent {name}: its run was stopped on the Ray cluster", "cancelled"))
+        except Exception as error:  # the agent's own error, as it would read here
+            self._keep(raised(name, error))
+        finally:
+            with self.changed:
+                self.done = True
+                self.changed.notify_all()
+
+    def _keep(self, event: Any) -> None:
+        with self.changed:
+            self.events.append(event)
+            self.changed.notify_all()
+
+    def read(self, start: int, wait: float) -> tuple[list[Any], bool]:
+        """The events from index ``start`` (waiting up to ``wait`` seconds for one), and whether the run is over
+        (then they are the last)."""
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.events) > start or self.done, timeout=wait)
+            return self.events[start:], self.done
+
+    def stop(self, wait: float) -> bool:
+        """Stop the agent (its stream is closed on its worker); whether it has ended within ``wait`` seconds."""
+        self.stopping.set()
+        self.thread.join(wait)
+        return not self.thread.is_alive()
+
+
+def actor_name(project_id: str | None, run_id: str) -> str:
+    """The name of a run's actor in :data:`NAMESPACE`: the project's id and the run's."""
+    return f"{project_id or '-'}/{run_id}"
+
+
+def find_actor(ray: Any, name: str) -> Any | None:
+    """The live actor named ``name``, or None when it is gone."""
+    try:
+        actor = ray.get_actor(name, namespace=NAMESPACE)
+    except ValueError:  # no such actor (never made, killed, or its node died)
+        return None
+    return actor
+
+
+def remote_alive(address: str | None, project_id: str | None, run_id: str) -> bool:
+    """Whether the run's actor still lives (only a running cluster is asked; none, or none answering: gone)."""
+    try:
+        ray = connect(address, attach_only=True)
+    except (RayUnavailable, NoCluster):
+        return False
+    return find_actor(ray, actor_name(project_id, run_id)) is not None
+
+
+def _kill(ray: Any, actor: Any, name: str) -> None:
+    """Kill the actor and wait (bounded) until its name is free: a process about to exit (a driver whose work is
+    done) would otherwise leave before the cluster heard."""
+    with suppress(Exception):  # already dead, or its node gone: nothing to kill
+        ray.kill(actor, no_restart=True)
+    deadline = time.monotonic() + KILL_WAIT
+    while find_actor(ray, name) is not None and time.monotonic() < deadline:  # bounded by KILL_WAIT
+        time.sleep(0.05)
+
+
+def _end(ray: Any, actor: Any, name: str, finished: bool) -> None:
+    """A run's end here: an unfinished agent is stopped first (bounded), then the actor is killed."""
+    if not finished:
+        with suppress(Exception):
+            ray.get(actor.stop.remote(STOP_WAIT), timeout=STOP_WAIT + 5)
+    _kill(ray, actor, name)
+
+
 class RayAgent:
     """``inner`` (a name and its configuration) run on Ray with ``resources``; the :class:`Agent` protocol."""
+
+    executor = "ray"  # recorded with each run: a run whose process died is looked for on the cluster
 
     def __init__(self, name: str, config: AgentConfig, *, address: str | None = None) -> None:
         self.name = name
@@ -312,35 +431,77 @@ class RayAgent:
                 "response_schema": dict(request.response_schema) if request.response_schema else None,
             }
         )
-        with _INIT_LOCK:
-            if not _REMOTE:
-                _REMOTE.append(ray.remote(num_returns="streaming", max_retries=0)(run_on_worker))
-        remote = _REMOTE[0]
+        keeper = _keeper(ray)
         options = resource_options(self.config.resources)
         if files is not None:
             await asyncio.to_thread(files.prepare)
-        generator = remote.options(**options).remote(self.name, config, fields, config_names + request_names, files)
-        held: Finished | Failed | None = None  # a worktree run's end waits for its verify and its changes
+        actor = keeper.options(
+            name=actor_name(request.project_id, request.run_id),
+            namespace=NAMESPACE,
+            lifetime="detached",
+            max_restarts=0,
+            max_concurrency=4,
+            **options,
+        ).remote(self.name, config, fields, config_names + request_names, files)
+        async with aclosing(self._follow(ray, actor, request, files, None)) as events:  # closed: its actor ends
+            async for event in events:
+                yield event
+
+    async def reattach(self, request: AgentRequest, offset: int) -> AsyncGenerator[AgentEvent, None]:
+        """A run whose process died, read again from its live actor: the text from byte ``offset`` of its output
+        on (what ``output.txt`` has already is skipped), then its end. The actor gone: ``interrupted``."""
         try:
-            async for ref in generator:
-                event = await ref
-                if isinstance(event, Placement):  # the worker's first message, before the agent's events
-                    self.placements[request.run_id] = event
-                    if request.on_place is not None:
-                        request.on_place(event)
-                elif isinstance(event, Returned) and files is not None:
-                    await asyncio.to_thread(files.receive, event.changes, event.verified, event.setup)
-                elif isinstance(event, Finished | Failed) and files is not None:
-                    held = event
-                else:
-                    yield event
+            ray = await asyncio.to_thread(connect, self.address, attach_only=True)
+        except (RayUnavailable, NoCluster) as error:
+            yield Failed(f"interrupted: agent {self.name}'s Ray run cannot be reached: {error}", "interrupted")
+            return
+        actor = await asyncio.to_thread(find_actor, ray, actor_name(request.project_id, request.run_id))
+        if actor is None:
+            yield Failed(f"interrupted: agent {self.name}'s Ray run is gone", "interrupted")
+            return
+        files = request.files if self.takes_files else None
+        async with aclosing(self._follow(ray, actor, request, files, offset)) as events:  # closed: its actor ends
+            async for event in events:
+                yield event
+
+    async def _follow(
+        self, ray: Any, actor: Any, request: AgentRequest, files: TravellingFiles | None, offset: int | None
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """The run's events as its actor keeps them; ``offset`` (a reattach): the bytes of text to skip (and the
+        retries, recorded by the process that died). The actor is stopped and killed whenever this ends, except when
+        this process dies (then the actor waits for the next one)."""
+        held: Finished | Failed | None = None  # a worktree run's end waits for its verify and its changes
+        skip = offset
+        start, finished = 0, False
+        try:
+            while not finished:
+                events, finished = await actor.read.remote(start, READ_WAIT)
+                start += len(events)
+                for event in events:
+                    if skip is not None and isinstance(event, Retrying):
+                        continue  # recorded by the process that died
+                    if skip and isinstance(event, TextDelta):
+                        event, skip = _skipped(event, skip)
+                        if event is None:
+                            continue
+                    if isinstance(event, Placement):  # the worker's first message, before the agent's events
+                        self.placements[request.run_id] = event
+                        if request.on_place is not None:
+                            request.on_place(event)
+                    elif isinstance(event, Returned) and files is not None:
+                        await asyncio.to_thread(files.receive, event.changes, event.verified, event.setup)
+                    elif isinstance(event, Finished | Failed) and files is not None:
+                        held = event
+                    else:
+                        yield event
             if held is not None:
                 yield held
-        except ray.exceptions.RayError as error:  # the node or worker died, the agent raised there...
+        except ray.exceptions.RayError as error:  # the node or worker died...
+            finished = True
             yield failure(self.name, error, self.placements.get(request.run_id))
         finally:
-            if not _finished(generator):
-                ray.cancel(generator)
+            name = actor_name(request.project_id, request.run_id)
+            await asyncio.shield(asyncio.to_thread(_end, ray, actor, name, finished))
 
     async def check(self, env: Mapping[str, str]) -> Usability:
         """Whether the cluster answers, what it has (nodes, resources in total) and whether that covers what the
@@ -397,6 +558,8 @@ def failure(name: str, error: Exception, placement: Placement | None) -> Failed:
         return Failed(
             f"interrupted: Ray stopped agent {name}'s worker, its node ran out of memory (node {node})", "interrupted"
         )
+    if isinstance(error, rx.ActorDiedError | rx.ActorUnavailableError):
+        return Failed(f"interrupted: the Ray worker running agent {name} died (node {node})", "interrupted")
     if isinstance(error, rx.WorkerCrashedError):
         worker = f"pid {placement.pid}" if placement is not None else "?"
         return Failed(f"interrupted: the Ray worker running agent {name} died (node {node}, {worker})", "interrupted")
@@ -408,23 +571,40 @@ def failure(name: str, error: Exception, placement: Placement | None) -> Failed:
         return Failed(f"agent {name}: the Ray cluster cannot start it: {_first_line(error)}", "error")
     if isinstance(error, rx.RayTaskError):  # the agent raised on the worker: what it would have raised here
         cause = error.cause
-        if isinstance(cause, OrchestraError):
-            return Failed(str(cause), "error")
-        what = f"{type(cause).__name__}: {_first_line(cause)}" if cause is not None else _first_line(error)
-        return Failed(f"internal error in agent {name} on its Ray worker: {what}", "error")
+        return raised(name, cause) if isinstance(cause, Exception) else raised(name, error)
     return Failed(f"agent {name}: Ray failed: {type(error).__name__}: {_first_line(error)}", "error")
+
+
+def raised(name: str, error: Exception) -> Failed:
+    """What the agent raised on its worker, as it would read here: an orchestra error as it is, any other in one
+    line naming its type."""
+    if isinstance(error, OrchestraError):
+        return Failed(str(error), "error")
+    return Failed(
+        f"internal error in agent {name} on its Ray worker: {type(error).__name__}: {_first_line(error)}", "error"
+    )
+
+
+def _skipped(event: TextDelta, skip: int) -> tuple[TextDelta | None, int]:
+    """``event`` less the first ``skip`` bytes (what ``output.txt`` has already), and the bytes left to skip."""
+    data = event.text.encode() if event.raw is None else event.raw
+    if len(data) <= skip:
+        return None, skip - len(data)
+    rest = data[skip:]
+    return TextDelta(rest.decode("utf-8", errors="replace"), rest), 0
+
+
+def _keeper(ray: Any) -> Any:
+    """The Ray actor class of a run (made once per process)."""
+    with _INIT_LOCK:
+        if not _REMOTE:
+            _REMOTE.append(ray.remote(RunKeeper))
+        return _REMOTE[0]
 
 
 def _first_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0][:200] if lines else type(error).__name__
-
-
-def _finished(generator: Any) -> bool:
-    try:
-        return bool(generator.is_finished())
-    except Exception:  # older Ray: no is_finished; cancelling a finished task is harmless
-        return False
 
 
 def refusal(name: str, config: AgentConfig) -> str:

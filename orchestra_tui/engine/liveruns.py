@@ -146,14 +146,15 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
         return None, live
     group = next((e for e in reversed(events) if e.get("event") == "process"), None)
     placed: dict[str, Any] = next((e for e in reversed(events) if e.get("event") == "placement"), {})
+    owner = next((e for e in reversed(events) if e.get("event") == "reattached"), first)  # who holds it now
     info = LiveRun(
         run_id,
         str(first.get("task")),
         str(first.get("agent")),
         str(first.get("time")),
         group.get("pgid") if group is not None and isinstance(group.get("pgid"), int) else None,
-        first.get("pid") if isinstance(first.get("pid"), int) else None,
-        first.get("host") if isinstance(first.get("host"), str) else None,
+        owner.get("pid") if isinstance(owner.get("pid"), int) else None,
+        owner.get("host") if isinstance(owner.get("host"), str) else None,
         _size(root, run_id),
         _text(placed.get("node_ip")),
         _text(placed.get("node_id")),

@@ -50,7 +50,7 @@ from ..workspace.bundles import WorktreeFiles
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .integration import integration, workspace_kind
 from .project import Project
-from .runs import RunLog, new_run_id, output_tail, read_output
+from .runs import RunLog, new_run_id, output_tail, read_events, read_output
 
 CANCELLED = "cancelled by user"
 DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
@@ -141,6 +141,7 @@ class Run:
     worktree: WorktreeRecord | None = None  # a worktree task's: the record its start committed
     head: str | None = None  # the task branch after the run's changes were committed
     files: WorktreeFiles | None = None  # a worktree run's files, for an agent that takes them elsewhere (Ray)
+    resumed: int | None = None  # taken over after its process died: the bytes of output it had then
     verify_decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
     )
@@ -265,6 +266,7 @@ class Runner:
             actor=self.project.actor,
             pid=os.getpid(),
             host=HOST,
+            executor=getattr(instance, "executor", "local"),
         )
 
     def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
@@ -303,6 +305,24 @@ class Runner:
             run.workdir = integration(self.project).workdir(self.project.root / worktree.path)
         return run
 
+    def reopen(self, task_id: str) -> Run:
+        """Take over the task's run on Ray whose process died while its actor lives (:func:`..runs.reattachable`):
+        its locks and files, in the attempt it began; :meth:`finish` then reads the rest from the actor.
+        ``RunBusyError``: another process took it first."""
+        task = self.project.task(task_id)
+        run_id = task.last_run_id
+        assert run_id is not None
+        first = next((e for e in read_events(self.project.root, run_id) if e.get("event") == "run"), {})
+        name, instance = self.agent_for(task, str(first.get("agent") or "") or None)
+        log = RunLog.reopen(self.project.root, run_id, task_id)
+        log.event("reattached", pid=os.getpid(), host=HOST, offset=log.output_bytes)
+        self.bus.publish(RunStarted(run_id, task_id, name))
+        run = Run(task_id, run_id, name, instance, log, utcnow(), self.env, task.attempts, resumed=log.output_bytes)
+        if task.worktree is not None:
+            run.worktree = task.worktree
+            run.workdir = integration(self.project).workdir(self.project.root / task.worktree.path)
+        return run
+
     async def execute(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> RunResult:
         return await self.finish(self.begin(task_id, agent, env))
 
@@ -315,7 +335,7 @@ class Runner:
             try:
                 task = self.project.task(run.task_id)
                 expanded = expand_task(task, run.env)
-                if run.worktree is not None:
+                if run.worktree is not None and run.resumed is None:
                     await self._make_worktree(run)
                 await self._stream(run, task, expanded, outcome)
                 if outcome.error is None and outcome.finished is not None and not outcome.finished.handoff:
@@ -372,10 +392,12 @@ class Runner:
 
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
         workdir = self._workdir(run)
-        prompt = render_prompt(expanded, root=workdir, dependency_outputs=self._dependency_outputs(task))
-        if run.worktree is not None and run.worktree.conflict_files:
-            prompt += _conflict_note(run.worktree.conflict_files)
-        run.log.event("prompt", chars=len(prompt))
+        prompt = ""  # a run taken over has sent its prompt
+        if run.resumed is None:
+            prompt = render_prompt(expanded, root=workdir, dependency_outputs=self._dependency_outputs(task))
+            if run.worktree is not None and run.worktree.conflict_files:
+                prompt += _conflict_note(run.worktree.conflict_files)
+            run.log.event("prompt", chars=len(prompt))
         if run.worktree is not None:
             top = self.project.root / run.worktree.path
             run.files = WorktreeFiles(
@@ -397,9 +419,17 @@ class Runner:
             on_spawn=run.log.record_process,
             on_place=run.log.record_placement,
             files=run.files,
+            project_id=self.project.plan.project.id,
         )
         publish, log = self.bus.publish, run.log
-        async with aclosing(run.agent.run(request)) as stream:
+        if run.resumed is None:
+            events = run.agent.run(request)
+        else:
+            reattach = getattr(run.agent, "reattach", None)
+            if reattach is None:
+                raise OrchestraError(f"agent {run.agent_name} cannot take over a run another process began")
+            events = reattach(request, run.resumed)
+        async with aclosing(events) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
                     data = event.text.encode() if event.raw is None else event.raw

@@ -24,7 +24,9 @@ so a live run's group is never touched, and a reused pid never matches.
 Interrupted runs: :func:`recover_interrupted` fails (reason ``interrupted``) every ``in_progress`` task
 whose current attempt is a run whose lock nobody holds, after stopping what is left of its processes. A
 task a person started by hand (``orchestra start``) has no run for its current attempt and is left alone;
-so is a run handed off to a person (``interactive``), which records ``handoff`` as its end.
+so is a run handed off to a person (``interactive``), which records ``handoff`` as its end; so is a run on
+Ray whose actor still lives (agents/ray_remote.py): the next scheduler takes it over (:func:`reattachable`,
+:meth:`RunLog.reopen`) and reads the rest of it from its actor.
 
 Reading them back: :class:`RunIndex` lists a task's runs (the TUI's detail pane; the CLI could too).
 """
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 
     from ..agents.base import Placement
     from ..models import AgentTask
+    from ..plan.loader import Plan
     from ..store import Entry
 
 
@@ -68,6 +71,9 @@ class _Recovering(Protocol):
 
     @property
     def tasks(self) -> Mapping[str, AgentTask]: ...
+
+    @property
+    def plan(self) -> Plan: ...
 
     def refresh(self) -> bool: ...
 
@@ -272,6 +278,30 @@ class RunLog:
         self._t0 = time.monotonic()
         if self.task_lock is not None and self.task_lock.stopped is not None:
             self.event("stopped_leftover", **self.task_lock.stopped.to_dict())
+
+    @classmethod
+    def reopen(cls, root: Path, run_id: str, task_id: str) -> RunLog:
+        """The files of a run whose process died while its agent runs on (on Ray), taken over by this process:
+        the task's lock and the run's live lock are taken again and its files appended to. ``RunBusyError``:
+        another process has it."""
+        log = cls.__new__(cls)
+        log.run_id, log.dir = run_id, run_dir(root, run_id)
+        log.task_lock = TaskLock(root, task_id, run_id)
+        try:
+            log._events_fd = fsio.open_file(log.dir / EVENTS_FILE, os.O_WRONLY | os.O_APPEND)
+            try:
+                fcntl.flock(log._events_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(log._events_fd)
+                raise RunBusyError(f"cannot take over run {run_id}: another process has it") from None
+            log._output_fd = fsio.open_file(log.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        except BaseException:
+            log.task_lock.close()
+            raise
+        log._verify_fd = None
+        log.output_bytes = os.fstat(log._output_fd).st_size
+        log._t0 = time.monotonic()
+        return log
 
     def record_process(self, pid: int) -> None:
         """An agent started process group ``pid``: recorded in ``events.jsonl`` and the task's lock file."""
@@ -488,6 +518,8 @@ def recover_interrupted(project: _Recovering) -> list[str]:
             or (now.last_run_id, now.attempts) != (task.last_run_id, task.attempts)
         ):
             continue
+        if _remote_lives(project, task.last_run_id):
+            continue  # its agent runs on: the next scheduler takes it over
         stop_leftovers(project.root, task.task_id)
         try:
             project.fail(task.task_id, INTERRUPTED)
@@ -495,6 +527,34 @@ def recover_interrupted(project: _Recovering) -> list[str]:
             continue
         failed.append(task.task_id)
     return failed
+
+
+def executor_of(root: Path, run_id: str | None) -> str:
+    """Where the run's agent ran (its first line says): ``local`` or ``ray``."""
+    first = next((e for e in read_events(root, run_id) if e.get("event") == "run"), {}) if run_id else {}
+    return str(first.get("executor") or "local")
+
+
+def _remote_lives(project: _Recovering, run_id: str | None) -> bool:
+    """Whether a dead run's agent runs on, on Ray: its actor lives."""
+    if run_id is None or executor_of(project.root, run_id) != "ray":
+        return False
+    from ..agents.ray_remote import remote_alive
+
+    settings = project.plan.project
+    return remote_alive(settings.ray_address, settings.id, run_id)
+
+
+def reattachable(project: _Recovering) -> list[str]:
+    """The ``in_progress`` tasks whose run on Ray lost its process while its actor lived (left so by
+    :func:`recover_interrupted`), to be taken over."""
+    return [
+        task.task_id
+        for task in project.tasks.values()
+        if task.status == TaskStatus.IN_PROGRESS
+        and is_interrupted(project.root, task.task_id, task.last_run_id, task.attempts)
+        and executor_of(project.root, task.last_run_id) == "ray"
+    ]
 
 
 def stop_leftovers(root: Path, task_id: str) -> ProcessGroup | None:

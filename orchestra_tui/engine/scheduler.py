@@ -34,7 +34,7 @@ from . import usable
 from .bus import Bus, EngineError
 from .project import Project
 from .runner import CANCELLED, Run, Runner, RunResult
-from .runs import recover_interrupted
+from .runs import reattachable, recover_interrupted
 
 WATCH = 0.2  # seconds between two looks at the journal while runs go (a run cancelled elsewhere stops then)
 
@@ -147,15 +147,16 @@ class Scheduler:
             raise OrchestraError(f"cannot dispatch {task_id}: {reason}")
         return self._launch(task_id, agent)
 
-    def _launch(self, task_id: str, agent: str | None = None) -> asyncio.Task[RunResult | None]:
-        job = asyncio.create_task(self._job(task_id, agent), name=f"run {task_id}")
+    def _launch(self, task_id: str, agent: str | None = None, resume: bool = False) -> asyncio.Task[RunResult | None]:
+        """Start the task's job; ``resume``: take over its run on Ray that lost its process (it runs on)."""
+        job = asyncio.create_task(self._job(task_id, agent, resume), name=f"run {task_id}")
         self.jobs[task_id] = job
         job.add_done_callback(lambda done: self._forget(task_id, done))
         return job
 
-    async def _job(self, task_id: str, agent: str | None) -> RunResult | None:
+    async def _job(self, task_id: str, agent: str | None, resume: bool = False) -> RunResult | None:
         try:
-            run = await self.runner.begin_async(task_id, agent)
+            run = self.runner.reopen(task_id) if resume else await self.runner.begin_async(task_id, agent)
         except RunBusyError:
             self._skipped.add(task_id)
             self._busy.add(task_id)
@@ -245,6 +246,8 @@ class Scheduler:
         """Dispatch until nothing is ready and nothing runs. ``until``: only that task and what it needs;
         ``only``: only these tasks. Cancelling it cancels every run (each task fails ``cancelled by user``)."""
         summary = self.summary = Summary(interrupted=recover_interrupted(self.project))
+        for task_id in reattachable(self.project):
+            self._launch(task_id, resume=True)
         allowed = None
         if until is not None:
             self.project.task(until)  # an unknown id is a one-line error

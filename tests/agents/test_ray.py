@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
 from orchestra_tui.agents.base import AgentRequest, Placement
 from orchestra_tui.agents.ray_remote import RayAgent, failure, resource_options, travelling
 from orchestra_tui.engine.project import Project
-from orchestra_tui.engine.runs import OUTPUT_FILE, read_events, run_dir
+from orchestra_tui.engine.runs import OUTPUT_FILE, is_live, read_events, run_dir
 from orchestra_tui.errors import MergeConflictError, OrchestraError
 from orchestra_tui.models import AgentConfig, AgentTask
 from orchestra_tui.redaction import REGISTRY
@@ -104,7 +106,9 @@ def agent(server: FakeServer, **fields: Any) -> RayAgent:
     return RayAgent("remote", config)
 
 
-def request(prompt: str = "Say hello", run_id: str = "run-1") -> AgentRequest:
+def request(prompt: str = "Say hello", run_id: str | None = None) -> AgentRequest:
+    """A request with a run id of its own (a run's actor is named after it)."""
+    run_id = run_id or f"run-{uuid.uuid4().hex[:8]}"
     return AgentRequest(run_id, AgentTask("T-1", "Greet", "Say hello"), prompt, Path("."), env={})
 
 
@@ -124,6 +128,7 @@ async def test_text_streams_back_while_the_remote_run_goes_on(cluster: Any, serv
     assert any(isinstance(e, UsageUpdate) and e.input_tokens == 100 for e in events)
     (recorded,) = server.requests
     assert recorded.headers["authorization"] == f"Bearer {PLANTED}"  # the key came from the worker's environment
+    wait_for(lambda: not orchestra_actors(), "no actor left", 30)  # the run's actor is killed when it ends
 
 
 async def test_resources_place_runs_on_the_node_that_has_them(cluster: Any, server: FakeServer) -> None:
@@ -165,6 +170,7 @@ async def test_cancelling_the_run_stops_the_remote_stream(cluster: Any, server: 
                 break
             await asyncio.sleep(0.1)
     assert server.client_gone == 1 and not never.is_set()
+    wait_for(lambda: not orchestra_actors(), "no actor left", 30)  # a cancelled run's actor is killed too
 
 
 async def test_file_bound_agents_are_refused_with_the_reason(cluster: Any) -> None:
@@ -548,11 +554,13 @@ def status(root: Path, task_id: str) -> str:
     return str(task["status"])
 
 
-def run_span(root: Path, run_id: str) -> tuple[str, str, str | None]:
-    """A run's start and end times (ISO, comparable) and the node it ran on."""
+def run_span(root: Path, run_id: str) -> tuple[str, str, str | None, str]:
+    """A run's start and end times (ISO, comparable), the node it ran on and when its work was done (its changes
+    committed to its branch: its slot frees then, while its outcome commits with the next start)."""
     events = read_events(root, run_id)
     placed = next((e["node_id"] for e in events if e["event"] == "placement"), None)
-    return events[0]["time"], next(e["time"] for e in events if e["event"] == "end"), placed
+    end = next(e["time"] for e in events if e["event"] == "end")
+    return events[0]["time"], end, placed, next((e["time"] for e in events if e["event"] == "committed"), end)
 
 
 def test_eight_worktree_shell_tasks_across_both_nodes(cluster: Any, tmp_path: Path) -> None:
@@ -595,10 +603,11 @@ def test_eight_worktree_shell_tasks_across_both_nodes(cluster: Any, tmp_path: Pa
         tasks_now = project.tasks
         assert {task.status.value for task in tasks_now.values()} == {"completed"}
         spans = {task_id: run_span(root, str(task.last_run_id)) for task_id, task in tasks_now.items()}
-    assert len({node for _, _, node in spans.values()}) == 2 and None not in {node for _, _, node in spans.values()}
+    nodes = {span[2] for span in spans.values()}
+    assert len(nodes) == 2 and None not in nodes
     for i in range(1, 5):
         assert spans[f"B{i}"][0] >= spans[f"A{i}"][1]  # B_i began after A_i ended
-    moments = sorted([(start, 1) for start, _, _ in spans.values()] + [(end, -1) for _, end, _ in spans.values()])
+    moments = sorted([(span[0], 1) for span in spans.values()] + [(span[3], -1) for span in spans.values()])
     running = peak = 0
     for _, change in moments:
         running += change
@@ -651,3 +660,90 @@ def test_worktree_setup_runs_on_the_worker_and_a_failed_one_fails_the_task(clust
         logged = (run_dir(failing, str(task.last_run_id)) / "setup.txt").read_text()
         assert f'$ test ! -e "{flag}" || exit 3' in logged and "echo ready" not in logged
         assert (run_dir(failing, str(task.last_run_id)) / OUTPUT_FILE).read_bytes() == b""  # the agent never ran
+
+
+def reattach_project(root: Path, url: str) -> Path:
+    """One remote task (auto-completed) whose answer the test's server holds back midway."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "orchestra.toml").write_text(
+        '[project]\nid = "a"\nexecutor = "ray"\nauto_complete = true\n\n'
+        f'[agents.remote]\ntype = "openai"\nmodel = "gpt-test"\nbase_url = "{url}/v1"\napi_key_env = "PLANTED_KEY"\n'
+        "max_attempts = 1\n\n"
+        '[[tasks]]\nid = "A-1"\ntitle = "Slow"\nagent = "remote"\ndescription = "Answer slowly."\n'
+    )
+    return root
+
+
+def orchestra_actors() -> list[dict[str, Any]]:
+    return [actor for actor in ray.util.list_named_actors(all_namespaces=True) if actor["namespace"] == "orchestra"]
+
+
+def kill_owner_mid_run(root: Path, cluster: Any) -> tuple[str, Path]:
+    """``orchestra run`` of A-1; once its first text is in the run's output, its driver (the run's owner) is
+    SIGKILLed by pid and the ``run`` that followed it is waited for. The run's id and output file."""
+    first = spawn_run(root, cluster)
+    try:
+        wait_for(lambda: placed_row(root), "A-1 placed", 120)
+        row = placed_row(root)
+        assert row is not None and row["owner_pid"] not in (None, first.pid)
+        output = run_dir(root, row["run_id"]) / OUTPUT_FILE
+        wait_for(lambda: output.read_bytes() == b"before ", "the first text", 60)
+        os.kill(row["owner_pid"], signal.SIGKILL)
+        first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=30)
+    wait_for(lambda: not is_live(root, row["run_id"]), "the dead driver's lock released", 30)
+    return row["run_id"], output
+
+
+def test_a_run_whose_orchestrator_was_killed_is_taken_over_by_the_next_one_from_its_actor(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """The process running A-1 on Ray is SIGKILLed mid-answer; its actor runs on. The next ``orchestra run`` finds
+    the actor by name, reads the rest from it: the output has the text before and after once each, the run one
+    end, the task one completion, and no actor is left."""
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("before "), gate, chunk("after"), ending()]))
+    root = reattach_project(tmp_path / "p", server.url)
+    try:
+        run_id, output = kill_owner_mid_run(root, cluster)
+        assert [actor["name"] for actor in orchestra_actors()] == [f"a/{run_id}"]  # the run lives on
+        second = spawn_run(root, cluster)
+        wait_for(lambda: any(e["event"] == "reattached" for e in read_events(root, run_id)), "the run taken over", 120)
+        assert output.read_bytes() == b"before "
+        gate.set()
+        _, err = second.communicate(timeout=120)
+    finally:
+        gate.set()
+    assert second.returncode == 0, err
+    assert output.read_bytes() == b"before after"
+    task = as_json(root, "show", "A-1")
+    assert isinstance(task, dict) and task["status"] == "completed" and task["last_run_id"] == run_id, task
+    events = read_events(root, run_id)
+    assert [e["status"] for e in events if e["event"] == "end"] == ["completed"]
+    assert len(server.requests) == 1  # the agent ran once
+    with Project.open(root, repair=False) as project:
+        actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
+    assert actions.count("complete") == 1 and "fail" not in actions, actions
+    wait_for(lambda: not orchestra_actors(), "no actor left", 30)
+
+
+def test_a_run_whose_orchestrator_and_actor_are_gone_fails_interrupted_with_its_output_kept(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("before "), gate, chunk("never"), ending()]))
+    root = reattach_project(tmp_path / "p", server.url)
+    try:
+        run_id, output = kill_owner_mid_run(root, cluster)
+        ray.kill(ray.get_actor(f"a/{run_id}", namespace="orchestra"), no_restart=True)
+        wait_for(lambda: not orchestra_actors(), "the actor gone", 30)
+        ok(root, "run", env={"RAY_ADDRESS": cluster.address})
+    finally:
+        gate.set()
+    task = as_json(root, "show", "A-1")
+    assert isinstance(task, dict) and task["status"] == "failed" and task["last_error"] == "interrupted", task
+    assert output.read_bytes() == b"before "
+    assert not any(e["event"] == "reattached" for e in read_events(root, run_id))
