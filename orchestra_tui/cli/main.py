@@ -735,7 +735,7 @@ def run_(
         except KeyboardInterrupt:
             _interrupted(driver)
         project.refresh()
-        _run_summary(project, _driver_summary(driver), until)
+        _run_summary(project, driver.result(), until)
 
 
 async def _follow_driver(project: Project, driver: Driver, view: RunView) -> None:
@@ -793,24 +793,6 @@ def _interrupted(driver: Driver) -> None:
 
 
 DRIVER_STOP_WAIT = 60.0  # seconds Ctrl-C waits for the stopped runs to record their end
-
-
-def _driver_summary(driver: Driver) -> Summary:
-    from ..engine.runner import RunResult
-    from ..engine.scheduler import Summary
-
-    data = driver.summary()
-    if data is None:
-        raise OrchestraError(f"the runs' process ended without a summary; its log is {driver.dir / 'log.txt'}")
-    if str(data.get("status", "")).startswith("error: "):
-        raise OrchestraError(str(data["status"]).removeprefix("error: "))
-    return Summary(
-        results=[RunResult.from_dict(result) for result in data.get("results", [])],
-        cancelled=list(data.get("cancelled", [])),
-        interrupted=list(data.get("interrupted", [])),
-        skipped=list(data.get("skipped", [])),
-        unusable=dict(data.get("unusable", {})),
-    )
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
