@@ -272,6 +272,19 @@ def _open(ctx: typer.Context) -> None:
     tui.run()
     if tui.return_code:
         raise typer.Exit(tui.return_code)
+    _still_going(tui.session.project.root)
+
+
+def _still_going(root: Path) -> None:
+    """Say, once the app is gone, that the runs it started (or saw) go on without it."""
+    from ..engine.liveruns import live_runs
+
+    going = len(live_runs(root))
+    if going:
+        typer.echo(
+            f"{going} run{'s' * (going != 1)} still going in the background: `orchestra ps` lists them, "
+            "`orchestra logs ID --follow` follows one, `orchestra cancel ID` stops one"
+        )
 
 
 def demo_source() -> Path:

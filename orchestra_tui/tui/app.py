@@ -34,7 +34,7 @@ from ..display import one_line, printable
 from ..engine import next_step
 from ..engine.attention import needs_person
 from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
-from ..engine.driver import Driver
+from ..engine.launcher import Ended
 from ..engine.liveruns import POLL
 from ..engine.planning import as_subtasks
 from ..engine.scheduler import Summary
@@ -214,18 +214,18 @@ class OrchestraApp(App[None]):
             self.session.watch_runs()
 
     def _poll(self) -> None:
-        ended: list[Driver] = []
+        ended: list[Ended] = []
         with self._guard():
             self.session.refresh()
             for note in self.session.new_notes():
                 self.notify(note, severity="warning", timeout=10, markup=False)
-            on = self.autopilot is not None
+            on = self.autopilot
             ended = self.session.look_drivers()
-            if ended or on != (self.autopilot is not None):
+            if ended or on != self.autopilot:
                 self._draw_header()
-        for driver in ended:
+        for one in ended:
             with self._guard():
-                self._driver_ended(driver)
+                self._ended(one)
 
     # -- what the engine says -------------------------------------------------------------------------
 
@@ -249,11 +249,11 @@ class OrchestraApp(App[None]):
         keys = {binding.action: self.keys_of(binding) for binding in bindings.BINDINGS}
         tabs = [(view, keys[f"view('{view}')"], VIEW_TITLES[view]) for view in self.views]
         header = self.main.query_one(ProjectHeader)
-        header.show(name, self.session.figures(), tabs, self.view, autopilot=self.autopilot is not None)
+        header.show(name, self.session.figures(), tabs, self.view, autopilot=self.autopilot)
 
     @property
-    def autopilot(self) -> Driver | None:
-        """The autopilot on (a driver process on the whole plan, whichever face started it), else None."""
+    def autopilot(self) -> bool:
+        """Whether the autopilot is on (a driver process on the whole plan, whichever face started it)."""
         return self.session.autopilot
 
     def _draw_detail(self) -> None:
@@ -377,7 +377,7 @@ class OrchestraApp(App[None]):
         """``A``: switch the autopilot on (a driver process on the whole plan, as ``orchestra run --detach``: it
         outlives the app) or off (the runs going carry on; only the dispatching stops)."""
         with self._guard():
-            if self.autopilot is not None:
+            if self.autopilot:
                 self.session.autopilot_off()
                 self.notify("autopilot off: the runs going carry on")
             else:
@@ -385,12 +385,14 @@ class OrchestraApp(App[None]):
                 self.notify("autopilot on: ready tasks are dispatched until none is left (A stops it, q leaves it on)")
             self._draw_header()
 
-    def _driver_ended(self, driver: Driver) -> None:
+    def _ended(self, ended: Ended) -> None:
         """A driver ended: one that failed says so; an autopilot that ran out of ready tasks says what it did and
-        what is left (a person is needed now)."""
-        summary = driver.result()  # one that died or failed: its one-line error
-        if not driver.autopilot or driver.held() or (driver.summary() or {}).get("status") != "done":
-            return  # ended as it was told to (A, Ctrl-C), or not an autopilot: its runs have said it all
+        what is left (a person is needed now). Any other has said it all through its runs."""
+        if ended.error is not None:
+            raise OrchestraError(ended.error)
+        summary = ended.summary
+        if not ended.autopilot or summary is None:
+            return
         for task_id, reason in list(summary.unusable.items())[:3]:
             self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
         self.session.project.refresh()
@@ -620,6 +622,22 @@ class OrchestraApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))
+
+    async def action_quit(self) -> None:
+        self._quit()  # also ctrl+q's action
+
+    @work(group="actions", exit_on_error=False)
+    async def _quit(self) -> None:
+        """Quit: the runs in drivers carry on. Runs in this process (agents registered from code) cannot: asked."""
+        running = len(self.session.scheduler.jobs)
+        if running:
+            question = ConfirmDialog(
+                f"{running} task{'s' * (running != 1)} running in this process: quit anyway?",
+                "Their runs are cancelled: each task fails and keeps its output.",
+            )
+            if not await self.push_screen_wait(question):
+                return
+        self.exit()
 
     # -- keys, the palette, themes --------------------------------------------------------------------
 

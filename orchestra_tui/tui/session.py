@@ -6,10 +6,10 @@ goes through ``Project`` and ``Launcher``; the app learns what happened only fro
 :meth:`Session.forward` turns into the app's messages, one batch per frame: the streamed text of each run
 joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged``.
 
-No run goes in the app's own process: ``d``, ``a`` and the autopilot start detached drivers
-(engine/launcher.py), so quitting the app, a hang-up or a closed terminal ends none of them. The app follows
-its own runs exactly as it follows any other process's: from their files (``RunWatcher``), and cancels
-them with ``cancel_run``.
+``d``, ``a`` and the autopilot start detached drivers (engine/launcher.py), so quitting the app, a hang-up
+or a closed terminal ends none of them; the app follows those runs exactly as it follows any other
+process's: from their files (``RunWatcher``), and cancels them with ``cancel_run``. Only while agents are
+registered from code in this process (the Python API) do runs go here, through the scheduler, as before.
 """
 
 from __future__ import annotations
@@ -35,9 +35,8 @@ from ..engine.bus import (
     StateReloaded,
     TaskChanged,
 )
-from ..engine.driver import Driver
 from ..engine.integration import integration
-from ..engine.launcher import Launcher
+from ..engine.launcher import Ended, Launcher
 from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_run, run_info
 from ..engine.plan_edit import write_plan
 from ..engine.plan_watch import PlanWatch
@@ -74,8 +73,8 @@ class Session:
         self.bus = Bus()
         self.bus.watch(project)
         self.subscription = self.bus.subscribe()
-        self.launcher = Launcher(project, env=env)
-        self.scheduler = self.launcher.scheduler  # its refusals, parallel_max and the unusable tasks
+        self.launcher = Launcher(project, bus=self.bus, env=env)
+        self.scheduler = self.launcher.scheduler  # its refusals, parallel_max, the unusable tasks; jobs run here
         self.usage: dict[str, RunUsage] = {}  # live runs: their usage so far (committed when they end)
         self._notes_seen = 0
         with project.quietly():  # opening the app sends nothing (docs/ARCHITECTURE.md C13)
@@ -174,7 +173,7 @@ class Session:
 
     def running_here(self, task_id: str) -> bool:
         """Whether a run of the task started from this app is going (or about to begin)."""
-        if task_id in self.launcher.pending():
+        if task_id in self.launcher.pending() or task_id in self.scheduler.jobs:
             return True
         live = self._live_run(task_id)
         return live is not None and self.launcher.mine(live.owner_pid)
@@ -192,8 +191,8 @@ class Session:
         return self.launcher.dispatch_ready()
 
     @property
-    def autopilot(self) -> Driver | None:
-        """An autopilot on, whichever face started it (as of the last :meth:`look_drivers`)."""
+    def autopilot(self) -> bool:
+        """Whether an autopilot is on, whichever face started it (as of the last :meth:`look_drivers`)."""
         return self.launcher.autopilot
 
     def autopilot_on(self) -> None:
@@ -204,8 +203,8 @@ class Session:
         """Stop the dispatching only; the runs going carry on."""
         self.launcher.autopilot_off()
 
-    def look_drivers(self) -> list[Driver]:
-        """The drivers that ended since the last look (ours, and the autopilots); the autopilots on now."""
+    def look_drivers(self) -> list[Ended]:
+        """What ended since the last look (our drivers, the autopilots); the autopilots on now."""
         return self.launcher.look()
 
     def _refuse_live(self, task_id: str, verb: str) -> None:
@@ -242,6 +241,9 @@ class Session:
         is cancelled through the engine (``liveruns.cancel_run``: the task is cancelled, then the run's recorded
         process group stopped; its output is kept), in a thread with a project handle of its own, since it
         waits for the group."""
+        if task_id in self.scheduler.jobs:  # a run in this process: stopped first, then the task cancelled
+            await self.scheduler.cancel(task_id)
+            return self.project.cancel(task_id)
         self.project.refresh()  # a run that began since the last look is cancelled as a run, not as a ready task
         live = self._live_run(task_id)
         if live is not None:
@@ -340,8 +342,10 @@ class Session:
     # -- the end ---------------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Close the project; the runs going carry on in their drivers (``orchestra ps`` lists them)."""
+        """Close the project; the runs going carry on in their drivers (``orchestra ps`` lists them). Runs in
+        this process are cancelled (each task fails ``cancelled by user`` and keeps its output)."""
         try:
+            await self.launcher.close()
             await close_http_clients()
         finally:
             self.watcher.close()

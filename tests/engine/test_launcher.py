@@ -55,8 +55,9 @@ def test_a_task_handed_to_a_driver_holds_its_slot_before_its_run_begins_and_ever
 ) -> None:
     root = plan(tmp_path / "p", task_block("A", commands=[WAIT]) + task_block("B", commands=["echo B"]), parallel=1)
     here, there = face(root, faces), face(root, faces)
-    driver = here.dispatch("A")
-    assert here.pending() == {"A"} and driver.pid != 0
+    here.dispatch("A")
+    (driver,) = here.started
+    assert here.pending() == {"A"} and driver.options["only"] == ["A"]
     with pytest.raises(TransitionError, match="A is already running"):
         here.dispatch("A")  # a second press while the driver starts
     with pytest.raises(OrchestraError, match="1 tasks are running, the plan's parallel_max; B can start"):
@@ -95,19 +96,21 @@ def test_the_autopilot_is_on_for_every_face_until_one_switches_it_off_and_its_ru
 ) -> None:
     root = plan(tmp_path / "p", task_block("A", commands=[WAIT]) + task_block("B", ["A"], commands=["echo B"]), 2)
     here, there = face(root, faces), face(root, faces)
-    started = here.autopilot_on()
-    assert here.autopilot is started and not here.look()  # on at once here, before its driver is up
-    wait_for(lambda: not there.look() and there.autopilot is not None, "the autopilot on for the other face", 15)
-    assert there.autopilot is not None and there.autopilot.driver_id == started.driver_id
+    here.autopilot_on()
+    (started,) = here.started
+    assert here.autopilot and not here.look()  # on at once here, before its driver is up
+    wait_for(lambda: not there.look() and there.autopilot, "the autopilot on for the other face", 15)
+    assert list(there.autopilots) == [started.driver_id]
     wait_for(lambda: status(there, "A") == "in_progress", "A running", 15)
     there.autopilot_off()
-    assert there.autopilot is None
-    wait_for(lambda: not here.look() and here.autopilot is None, "the autopilot off here too", 15)
+    assert not there.autopilot
+    wait_for(lambda: not here.look() and not here.autopilot, "the autopilot off here too", 15)
     assert started.alive() and status(here, "A") == "in_progress"  # off: the run going carries on
     (root / "go").touch()
     wait_for(lambda: status(here, "A") == "completed", "A completed", 15)
     ended = []
     wait_for(lambda: ended.extend(here.look()) or ended, "the driver ended", 15)
-    assert ended == [started] and started.held()  # it stopped as it was told to
-    result = started.result()
-    assert [r.task_id for r in result.results] == ["A"] and status(here, "B") == "pending"
+    (one,) = ended
+    assert not one.autopilot and one.error is None and started.held()  # it stopped as it was told to: no "done"
+    assert one.summary is not None and [r.task_id for r in one.summary.results] == ["A"]
+    assert status(here, "B") == "pending"

@@ -45,7 +45,7 @@ async def test_one_press_of_A_finishes_the_demo(demo_dir: Path, tmp_path: Path) 
         await until(
             pilot, lambda: any(n.startswith("autopilot done: 10 runs: 10 completed") for n in notes(app)), "done"
         )
-        assert "autopilot" not in header(app) and app.autopilot is None
+        assert "autopilot" not in header(app) and not app.autopilot
         assert len(app.session.project.tasks) == 10
         assert not any(n.startswith("dispatched") for n in notes(app))  # no other key was pressed
 
