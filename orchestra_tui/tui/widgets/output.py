@@ -27,6 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.widget import MountError
 from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
 from ...display import printable
@@ -508,7 +509,15 @@ class OutputPanes(Vertical):
         return pane
 
     async def _mount(self, pane: RunPane) -> None:
-        await self.query_one(TabbedContent).add_pane(pane)
+        """Mount the pane and its tab; not once the app quits (a run found just before: its tabs are torn down)."""
+        if not self.is_attached:
+            return
+        try:
+            await self.query_one(TabbedContent).add_pane(pane)
+        except (MountError, ValueError):  # the app quit while the tab was added: "No Tab with id ..."
+            if self.is_attached:
+                raise
+            return
         pane.relabel()
         if self._shown == pane.run_id:
             self._activate(pane)
