@@ -64,10 +64,16 @@ class Row:
 
 # --------------------------------------------------------------------- streams: (body, events in it, text events)
 def openai_stream(n: int) -> tuple[bytes, int]:
-    chunk = b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}\n\n'
+    chunk = (
+        b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,"model":"gpt-4o",'
+        b'"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}\n\n'
+    )
     end = (
-        b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-        b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":79,"completion_tokens":1,"total_tokens":80}}\n\n'
+        b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,'
+        b'"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,'
+        b'"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":79,"completion_tokens":1,'
+        b'"total_tokens":80}}\n\n'
         b"data: [DONE]\n\n"
     )
     return chunk * n + end, n + 2
@@ -75,13 +81,20 @@ def openai_stream(n: int) -> tuple[bytes, int]:
 
 def anthropic_stream(n: int) -> tuple[bytes, int]:
     start = (
-        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-x","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":1}}}\n\n'
-        b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1",'
+        b'"type":"message","role":"assistant","content":[],"model":"claude-x","stop_reason":null,'
+        b'"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":1}}}\n\n'
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+        b'"content_block":{"type":"text","text":""}}\n\n'
     )
-    delta = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}\n\n'
+    delta = (
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"text_delta","text":"Hello"}}\n\n'
+    )
     end = (
         b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
-        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+        b'"stop_sequence":null},"usage":{"output_tokens":6}}\n\n'
         b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
     )
     return start + delta * n + end, n + 5
@@ -99,13 +112,23 @@ def gemini_stream(n: int) -> tuple[bytes, int]:
 
 
 def ollama_stream(n: int) -> tuple[bytes, int]:
-    line = b'{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"The"},"done":false}\n'
-    done = b'{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":8113331500,"prompt_eval_count":61,"eval_count":468,"eval_duration":7701267000}\n'
+    line = (
+        b'{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00",'
+        b'"message":{"role":"assistant","content":"The"},"done":false}\n'
+    )
+    done = (
+        b'{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant",'
+        b'"content":""},"done":true,"done_reason":"stop","total_duration":8113331500,'
+        b'"prompt_eval_count":61,"eval_count":468,"eval_duration":7701267000}\n'
+    )
     return line * n + done, n + 1
 
 
 def http_stream(n: int) -> tuple[bytes, int]:
-    line = b'data:{"index":1,"token":{"id":1,"text":"Bon","logprob":-0.1,"special":false},"generated_text":null,"details":null}\n\n'
+    line = (
+        b'data:{"index":1,"token":{"id":1,"text":"Bon","logprob":-0.1,"special":false},'
+        b'"generated_text":null,"details":null}\n\n'
+    )
     return line * n, n
 
 
@@ -252,7 +275,10 @@ def main() -> None:
     n, runs = (2_000, 1) if args.quick else (50_000, 3)
     rows = asyncio.run(bench(n, runs))
     print_table(rows)
-    machine = f"nproc {os.cpu_count()}, {platform.python_implementation()} {platform.python_version()}, {platform.machine()}, httpx {httpx.__version__}"
+    machine = (
+        f"nproc {os.cpu_count()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, httpx {httpx.__version__}"
+    )
     print(f"machine: {machine}")
     out = args.out or RESULTS_DIR / ("agents-quick.json" if args.quick else "agents.json")
     out.parent.mkdir(parents=True, exist_ok=True)

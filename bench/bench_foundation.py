@@ -322,7 +322,10 @@ def bench_load(results: Results, base: Path, sizes: Sizes) -> None:
     n = sizes.load_tasks
     _log(f"loading {_tasks(n)} ({sizes.load_runs} fresh processes)...")
     plan = write_project(base / "load-plan", n)
-    code = "import json, sys; from bench.bench_foundation import measure_load; print(json.dumps(measure_load(sys.argv[1], int(sys.argv[2]))))"
+    code = (
+        "import json, sys; from bench.bench_foundation import measure_load; "
+        "print(json.dumps(measure_load(sys.argv[1], int(sys.argv[2]))))"
+    )
     runs = []
     for run in range(sizes.load_runs):
         root = base / f"load-{n}-{run}"

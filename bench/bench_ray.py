@@ -1,6 +1,7 @@
 """Agent runs on Ray vs here: the overhead of a remote run of an instant task, the first streamed chunk's
-latency, and the throughput of one-second tasks on a 2-node local cluster (``ray.cluster_utils.Cluster``, one
-CPU a node) against the ideal (2 tasks/s).
+latency, the throughput of one-second tasks on a 2-node local cluster (``ray.cluster_utils.Cluster``, one
+CPU a node) against the ideal (2 tasks/s), and a worktree shell task end to end (the runner: worktree, agent,
+commit; on Ray also the base bundle out, the clone, the new commits' bundle back and the fetch).
 
 ``python bench/bench_ray.py [--quick] [--out FILE]`` prints a table and the machine and writes the same as JSON
 to ``bench/results/ray.json``. The agent is an ``openai`` agent against a stdlib server on 127.0.0.1 that streams
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +34,8 @@ from orchestra_tui.agents.events import Finished, TextDelta
 from orchestra_tui.agents.ray_remote import RayAgent
 from orchestra_tui.agents.registry import build_agent
 from orchestra_tui.agents.transport import close_http_client
+from orchestra_tui.engine.project import Project
+from orchestra_tui.engine.runner import Runner
 from orchestra_tui.models import AgentConfig, AgentTask
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +98,38 @@ async def throughput(agent: Any, tasks: int) -> float:
     return tasks / (time.perf_counter() - start)
 
 
+def worktree_repo(root: Path, executor: str, count: int) -> Path:
+    """A git repository whose plan has ``count`` worktree shell tasks, each writing one file."""
+    root.mkdir(parents=True)
+    tasks = "".join(
+        f'[[tasks]]\nid = "W-{index}"\ntitle = "W"\ncommands = ["echo {index} > w{index}.txt"]\n\n'
+        for index in range(count)
+    )
+    (root / "orchestra.toml").write_text(
+        f'[project]\nid = "b"\nexecutor = "{executor}"\nworkspace = "worktree"\nauto_complete = false\n\n{tasks}'
+    )
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "p"],
+    ):
+        subprocess.run(["git", *args], cwd=root, check=True)
+    return root
+
+
+async def worktree_runs(root: Path, count: int) -> float:
+    """The median seconds of one worktree task's run (one at a time), the first run left out (warm-up)."""
+    seconds = []
+    with Project.open(root, actor="bench") as project:
+        runner = Runner(project)
+        for index in range(count):
+            start = time.perf_counter()
+            result = await runner.execute(f"W-{index}")
+            assert result.status == "review", result.error
+            seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds[1:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs")
@@ -125,6 +161,15 @@ def main() -> None:
             rate = await throughput(RayAgent("remote", config(slow)), tasks)
             note = f"{rate / 2.0:.0%} of the ideal 2/s (2 nodes x 1 CPU)"
             rows.append(Row("1-second tasks on 2 nodes", f"{tasks} tasks", rate, "tasks/s", "", "info", note))
+            with tempfile.TemporaryDirectory(prefix="bench-ray-") as folder:
+                here = await worktree_runs(worktree_repo(Path(folder) / "here", "local", runs + 1), runs + 1)
+                there = await worktree_runs(worktree_repo(Path(folder) / "ray", "ray", runs + 1), runs + 1)
+            rows.append(Row("worktree shell task, here", f"{runs} runs", here * 1000, "ms", "", "info"))
+            rows.append(Row("worktree shell task, on Ray", f"{runs} runs", there * 1000, "ms", "", "info"))
+            note = "bundle out, clone, commit, bundle back, fetch"
+            rows.append(
+                Row("overhead of a remote worktree run", f"{runs} runs", (there - here) * 1000, "ms", "", "info", note)
+            )
 
         asyncio.run(measure())
     finally:

@@ -506,7 +506,10 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
             load,
             statistics.median(full),
             "ms",
-            note=f"{len(pauses.full_gcs)} while streaming, longest {max(full):.0f} ms; {len(gc.get_objects()):,} objects tracked after",
+            note=(
+                f"{len(pauses.full_gcs)} while streaming, longest {max(full):.0f} ms; "
+                f"{len(gc.get_objects()):,} objects tracked after"
+            ),
         )
         assert count.first is not None and count.last is not None
         streamed = count.last - count.first

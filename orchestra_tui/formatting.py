@@ -135,3 +135,21 @@ def change_lines(
             label = task_id if op == "update" else "project"
             lines.append(f"{label}: {describe(change['before'] or {}, change['after'] or {})}")
     return lines
+
+
+# A patch line's tone by its first characters (the first prefix that matches): ``heading`` (bold in both faces),
+# else a tone of statuses.py, which each face colours its own way (the TUI from the theme, the CLI in ANSI).
+_PATCH_TONES = (
+    ("+++", "heading"),
+    ("---", "heading"),
+    ("diff --git", "heading"),
+    ("@@", "primary"),
+    ("+", "success"),
+    ("-", "error"),
+)
+
+
+def patch_tone(line: str) -> str | None:
+    """How a line of a unified diff is coloured: ``heading``, ``primary`` (a hunk), ``success``, ``error``, or
+    None (a context line)."""
+    return next((tone for prefix, tone in _PATCH_TONES if line.startswith(prefix)), None)

@@ -286,7 +286,9 @@ class AgentConfig(BaseModel):
         None,
         pattern=ENTRY_PATTERN,
         validate_default=True,
-        description="python: the agent's class or function as 'package.module:Name', imported only when one of its tasks runs.",
+        description=(
+            "python: the agent's class or function as 'package.module:Name', imported only when one of its tasks runs."
+        ),
     )
     price_input: float | None = Field(
         None, ge=0, description="USD per million input tokens (overrides the built-in table)."

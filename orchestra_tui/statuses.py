@@ -46,8 +46,8 @@ THEME_VARIABLES: dict[str, str | None] = {
 }
 
 # A tone as a terminal colour, for a face without a theme (the CLI).
-_ANSI = {"success": "green", "warning": "yellow", "primary": "cyan", "secondary": "magenta", "error": "red"}
+TERMINAL_COLOURS = {"success": "green", "warning": "yellow", "primary": "cyan", "secondary": "magenta", "error": "red"}
 TERMINAL_STYLES: dict[str, str] = {
-    status: " ".join(part for part in ("bold" if look.bold else "", _ANSI.get(look.tone, "")) if part)
+    status: " ".join(part for part in ("bold" if look.bold else "", TERMINAL_COLOURS.get(look.tone, "")) if part)
     for status, look in LOOKS.items()
 }

@@ -1,4 +1,8 @@
-"""Shared fixtures: projects are always copied into tmp_path; the repo's sample projects are never written."""
+"""Shared fixtures: projects are always copied into tmp_path; the repo's sample projects are never written.
+
+The default run is the fast one: tests marked ``slow`` (all of tests/slow and a few long ones elsewhere) are
+skipped unless ``--all`` is given (``.ci/run`` gives it) or a marker expression (``-m slow``) chooses by itself.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,20 @@ import pytest
 from .helpers.fakeserver import FakeServer
 from .helpers.plans import SAMPLES
 from .helpers.receiver import Receiver
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--all", action="store_true", help="run the slow tests too (the whole suite, as .ci/run does)")
+
+
+@pytest.hookimpl(trylast=True)  # after tests/slow/conftest.py has marked its tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--all") or config.getoption("markexpr"):
+        return
+    skip = pytest.mark.skip(reason="slow: `python3 -m pytest --all` runs it")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture

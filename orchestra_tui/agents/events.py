@@ -64,6 +64,7 @@ class Failed:
 
     message: str
     # auth | quota | rate_limit | overloaded | server | timeout | connection | protocol | cancelled | exit | error,
+    # interrupted (a remote run's node or worker died),
     # or how a model's answer ended badly: truncated | refused | tool_call | stopped | empty
     kind: str = "error"
 

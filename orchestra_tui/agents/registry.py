@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 
 def agent_configs(plan: Plan) -> dict[str, AgentConfig]:
-    """The plan's ``[agents.*]`` configurations plus the built-in ``shell`` and ``interactive`` it does not configure."""
+    """The plan's ``[agents.*]`` configurations plus the built-in ``shell`` and ``interactive`` it does not
+    configure."""
     configs = dict(plan.agents)
     for name in sorted(BUILTIN_AGENTS):
         configs.setdefault(name, AgentConfig(type=AgentType(name)))
@@ -164,7 +165,8 @@ class RegisteredAgent:
         }
 
     def build(self) -> Agent:
-        """The runnable agent for this entry; it adds the ``api_key`` given at registration to each run's environment."""
+        """The runnable agent for this entry; it adds the ``api_key`` given at registration to each run's
+        environment."""
         agent = self.instance if self.instance is not None else build_agent(self.name, self.config)
         return _Keyed(agent, self) if self.api_key and self.config.api_key_env else agent
 

@@ -24,9 +24,10 @@ Decisions a caller relies on:
 * Cancelling the consuming task (or ``aclose()`` on the stream) closes the HTTP response; the stream then
   ends with the cancellation, not with a final event.
 
-SSE is decoded by httpx-sse: ``bench/bench_agents.py`` reads about 250,000 OpenAI chunks/s through it,
-as fast as a hand-written bytes splitter tried when choosing, so the library is kept. NDJSON and the generic ``http`` type split the raw bytes on ``\\n`` themselves, since JSON lines
-must not be split on the other Unicode line breaks ``aiter_lines`` honours.
+SSE is decoded by httpx-sse: ``bench/bench_agents.py`` reads about 250,000 OpenAI chunks/s through it, as fast as
+a hand-written bytes splitter tried when choosing, so the library is kept. NDJSON and the generic ``http`` type
+split the raw bytes on ``\\n`` themselves, since JSON lines must not be split on the other Unicode line breaks
+``aiter_lines`` honours.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ async def close_http_client() -> None:
 
 @dataclass(frozen=True)
 class Backoff:
-    """Delays between attempts: ``min(base * 2**(n-1), cap)`` less up to 25% jitter; a server's hint wins up to ``hint_cap``."""
+    """Delays between attempts: ``min(base * 2**(n-1), cap)`` less up to 25% jitter; a server's hint wins up to
+    ``hint_cap``."""
 
     base: float = 0.5
     cap: float = 8.0

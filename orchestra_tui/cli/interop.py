@@ -9,14 +9,12 @@ from typing import Annotated
 import typer
 
 from ..errors import OrchestraError, PlanError
-from .main import JsonOption, _confirm, _project, _root, app, formatting, render
+from .context import JsonOption, confirm, formatting, given_root, open_project, render
 
 PLAN_FILE = "orchestra.toml"  # (plan.PLAN_FILE; not imported: `orchestra --help` loads no pydantic)
 
 import_app = typer.Typer(help="Bring another tool's tasks into the project.", no_args_is_help=True)
 export_app = typer.Typer(help="Write the project's tasks in another tool's format.", no_args_is_help=True)
-app.add_typer(import_app, name="import")
-app.add_typer(export_app, name="export")
 
 
 @import_app.command("taskmaster")
@@ -39,15 +37,17 @@ def import_taskmaster(
     as_json: JsonOption = False,
 ) -> None:
     """Import a Taskmaster tasks.json: tasks and subtasks into orchestra.toml, their statuses as one history entry."""
+    from ..bulk import paused_gc
     from ..engine.plan_edit import merge_tasks, new_plan, write_plan
     from ..interop.taskmaster import MANAGED_KEYS, import_statuses, project_settings, read_taskmaster
 
     if tag is not None and all_tags:
         raise typer.BadParameter("--tag and --all-tags exclude each other", param_hint="--tag / --all-tags")
-    root = Path(_root(ctx))
+    root = Path(given_root(ctx))
     if not root.is_dir():
         raise OrchestraError(f"no such directory: {root}")
-    imported = read_taskmaster(path, tag=tag, all_tags=all_tags)
+    with paused_gc():  # thousands of tasks read, converted and written: nothing for the cyclic collector to find
+        imported = read_taskmaster(path, tag=tag, all_tags=all_tags)
     plan_path = root / PLAN_FILE
     say: Callable[[str], None] = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo
     if len(imported.all_tags) > 1 and not all_tags:
@@ -61,17 +61,22 @@ def import_taskmaster(
             + (f" (changed: {formatting.id_list(edit.changed, 12)})" if edit.changed else "")
         )
         if edit.added or edit.changed:
-            _confirm(yes, "Write these changes?")
+            confirm(yes, "Write these changes?")
             write_plan(root, edit, replace=True)
     else:
         if plan_path.exists():
             raise OrchestraError(
                 f"{plan_path} already exists: add --merge to add the imported tasks to it (nothing was written)"
             )
-        header = f"Imported from Taskmaster: {path}\n`orchestra validate` checks this file; `orchestra list` shows the tasks."
-        write_plan(root, new_plan(project_settings(root, path), imported.tasks, header), replace=False)
+        header = (
+            f"Imported from Taskmaster: {path}\n"
+            "`orchestra validate` checks this file; `orchestra list` shows the tasks."
+        )
+        with paused_gc():
+            edit = new_plan(project_settings(root, path), imported.tasks, header)
+        write_plan(root, edit, replace=False)
     try:
-        with _project(ctx) as project:
+        with open_project(ctx) as project, paused_gc():
             entry = import_statuses(project, imported)
     except PlanError:
         if not merge:  # the file written from nothing above did not load: take it back
@@ -103,7 +108,7 @@ def export_taskmaster(
     from ..interop.taskmaster_export import export_taskmaster as build
     from ..store.fsio import atomic_write, describe_os_error
 
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         text = build(project.tasks[task_id] for task_id in project.graph.ids())
         count = len(project.tasks)
     if path == "-":

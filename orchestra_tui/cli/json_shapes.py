@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..engine.integration import workspace_view
-
 if TYPE_CHECKING:
     from ..engine.project import Project
     from ..models import AgentTask
@@ -17,6 +15,8 @@ def task_json(project: Project, task: AgentTask) -> dict[str, Any]:
 
 
 def task_detail_json(project: Project, task: AgentTask) -> dict[str, Any]:
+    from ..engine.integration import workspace_view  # (git and asyncio: `next --json` and `list --json` need neither)
+
     graph, task_id = project.graph, task.task_id
     return {
         **task_json(project, task),

@@ -7,17 +7,14 @@ exactly ``json.dumps(..., indent=2)`` to stdout and nothing else; notes go to st
 
 from __future__ import annotations
 
-import gc
-import importlib.util
 import os
 import shlex
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,7 +23,21 @@ from typer.core import TyperGroup
 from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
 from ..version import __version__
-from . import help_text, safe
+from . import help_text, interop, planning, safe, workspace
+from .context import (
+    JsonOption,
+    close_clients,
+    formatting,
+    given_root,
+    graph_export,
+    json_shapes,
+    lock_timeout,
+    note_waiting,
+    open_project,
+    plan_dir,
+    progress,
+    render,
+)
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
     from ..agents.base import Usability
@@ -37,29 +48,7 @@ if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the c
     from ..engine.usable import AgentRow
     from ..models import AgentConfig
     from ..plan import Plan
-    from ..store import Store
     from .live import RunView
-
-
-def _lazy(name: str) -> ModuleType:
-    """Module ``name``, run when an attribute of it is first used (``importlib.util.LazyLoader``): ``orchestra
-    --version`` and ``--help`` need none of what the commands import (pydantic, networkx, the store)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-render = _lazy("orchestra_tui.cli.render")
-formatting = _lazy("orchestra_tui.formatting")
-json_shapes = _lazy("orchestra_tui.cli.json_shapes")
-progress = _lazy("orchestra_tui.cli.progress")
-graph_export = _lazy("orchestra_tui.cli.graph_export")
 
 
 class _Group(TyperGroup):
@@ -98,111 +87,10 @@ class GraphFormat(StrEnum):
     DOT = "dot"
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 TaskId = Annotated[str, typer.Argument(help="Task id, e.g. DES-001.", show_default=False)]
 
 
 # --------------------------------------------------------------------------------------- plumbing
-
-
-def _root(ctx: typer.Context) -> str:
-    root: str = ctx.find_root().obj
-    return root
-
-
-def _plan_dir(ctx: typer.Context) -> Path:
-    """The project directory: the given one (default: the current one) or, as git finds its repository, the
-    nearest above it holding a plan, or the state of a project built with the Python API; the one used is
-    named on stderr (once) when it is not the one given. Nothing is created in a directory that has neither."""
-    from ..plan import PLAN_FILE
-
-    given = _root(ctx)
-    root = Path(given)
-    if not root.is_dir():
-        raise OrchestraError(f"not a directory: {given}" if root.exists() else f"no such directory: {given}")
-    found = _nearest_project(root)
-    if found is None:
-        quoted = shlex.quote(given)
-        raise OrchestraError(
-            f"no {PLAN_FILE} in {given} or above it: run `orchestra init {quoted}`, or try `orchestra demo`"
-        )
-    if found != root and not ctx.find_root().meta.get("orchestra.found"):
-        ctx.find_root().meta["orchestra.found"] = True
-        typer.echo(f"using the project in {found} (the nearest above {given})", err=True)
-    return found
-
-
-def _nearest_project(root: Path) -> Path | None:
-    """``root`` if it holds a project, else its nearest parent that does, else None."""
-    from ..engine.project import STATE_DIR
-    from ..plan import find_plan
-    from ..store.store import JOURNAL_FILE
-
-    def holds(directory: Path) -> bool:
-        return find_plan(directory) is not None or (directory / STATE_DIR / JOURNAL_FILE).exists()
-
-    if holds(root):
-        return root
-    return next((parent for parent in root.resolve().parents if holds(parent)), None)
-
-
-def _notes(store: Store, seen: int) -> int:
-    """Print the store's repairs and warnings not printed yet (stderr); returns how many have been printed."""
-    lines = store.notes()
-    for line in lines[seen:]:
-        typer.echo(line, err=True)
-    return len(lines)
-
-
-@contextmanager
-def _project(ctx: typer.Context, actor: str = "cli", *, reading: bool = False) -> Iterator[Project]:
-    """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first.
-
-    ``reading``: a read-only command, which repairs nothing (it reports damage and names `orchestra repair`)."""
-    from ..engine.project import Project
-
-    project = Project.open(
-        _plan_dir(ctx), actor=actor, repair=not reading, lock_timeout=_lock_timeout(), on_lock_wait=_waiting
-    )
-    # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
-    # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
-    gc.freeze()
-    seen = _notes(project.store, 0)
-    try:
-        yield project
-    finally:
-        project.close()
-        _notes(project.store, seen)
-
-
-LOCK_TIMEOUT_ENV = "ORCHESTRA_LOCK_TIMEOUT"
-
-
-def _lock_timeout() -> float:
-    """Seconds a change waits for another process's lock: $ORCHESTRA_LOCK_TIMEOUT, else 30."""
-    try:
-        return max(0.0, float(os.environ.get(LOCK_TIMEOUT_ENV, "30")))
-    except ValueError:
-        raise OrchestraError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds") from None
-
-
-def _waiting(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _confirm(yes: bool, question: str) -> None:
-    """Go on when ``yes`` or the person answers y; refuse without a terminal to ask on (nothing is changed)."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise OrchestraError("refusing to change orchestra.toml without confirmation: add --yes")
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        typer.echo("nothing was changed", err=True)
-        raise typer.Exit(1)
 
 
 def _ready(project: Project) -> set[str]:
@@ -259,15 +147,15 @@ def _main(
 
 def _open(ctx: typer.Context) -> None:
     """Open the app on the project (piped: print its overview)."""
-    root = _plan_dir(ctx)
+    root = plan_dir(ctx)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        with _project(ctx, reading=True) as opened:
+        with open_project(ctx, reading=True) as opened:
             render.print_overview(opened)
         return
     from ..tui.app import create_app
 
     tui = create_app(
-        root, theme=ctx.find_root().meta.get("orchestra.theme"), lock_timeout=_lock_timeout(), on_lock_wait=_waiting
+        root, theme=ctx.find_root().meta.get("orchestra.theme"), lock_timeout=lock_timeout(), on_lock_wait=note_waiting
     )
     tui.run()
     if tui.return_code:
@@ -288,7 +176,8 @@ def _still_going(root: Path) -> None:
 
 
 def demo_source() -> Path:
-    """The demo project shipped in the package (hatch ``force-include``), else a source checkout's ``sample_projects/demo``."""
+    """The demo project shipped in the package (hatch ``force-include``), else a source checkout's
+    ``sample_projects/demo``."""
     package = Path(__file__).resolve().parent.parent
     packaged = package / "demo"
     return packaged if packaged.is_dir() else package.parent / "sample_projects" / "demo"
@@ -333,7 +222,7 @@ def init(
     """Write a commented starter orchestra.toml (never over an existing one)."""
     from ..plan import PLAN_FILE, slug, starter_plan
 
-    given = directory if directory is not None else _root(ctx)
+    given = directory if directory is not None else given_root(ctx)
     target = Path(given)
     path = target / PLAN_FILE
     name = target.resolve().name
@@ -361,7 +250,7 @@ def validate(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from ..models import AgentTask
     from ..plan import load_plan
 
-    root = _plan_dir(ctx)
+    root = plan_dir(ctx)
     try:
         plan = load_plan(root)
     except PlanError as error:
@@ -419,7 +308,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Tasks in dependency order, with their derived status."""
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         tasks = project.list_tasks(status=status, priority=priority, phase=phase)
         if as_json:
             render.emit_json([json_shapes.task_json(project, task) for task in tasks])
@@ -432,7 +321,7 @@ def list_(
 @app.command()
 def show(ctx: typer.Context, task_id: TaskId, as_json: JsonOption = False) -> None:
     """One task in full: definition, status, what it waits on and what it unblocks."""
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         task = project.task(task_id)
         if as_json:
             render.emit_json(json_shapes.task_detail_json(project, task))
@@ -443,7 +332,7 @@ def show(ctx: typer.Context, task_id: TaskId, as_json: JsonOption = False) -> No
 @app.command("next")
 def next_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The recommended task to do next (JSON null when none is ready)."""
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         if as_json:
             task = project.next_task()
             render.emit_json(None if task is None else json_shapes.task_json(project, task))
@@ -456,7 +345,7 @@ def next_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command()
 def start(ctx: typer.Context, task_id: TaskId) -> None:
     """Mark a ready task in progress (work done outside orchestra)."""
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         entry = project.start(task_id)
         typer.echo(f"{task_id} started (entry {entry.id})")
 
@@ -464,7 +353,7 @@ def start(ctx: typer.Context, task_id: TaskId) -> None:
 @app.command()
 def complete(ctx: typer.Context, task_id: TaskId) -> None:
     """Mark a task completed."""
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         before = _ready(project)
         entry = project.complete(task_id)
         _done(project, f"{task_id} completed (entry {entry.id})", before)
@@ -477,7 +366,7 @@ def fail(
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why it failed (kept with the task).")],
 ) -> None:
     """Mark a task failed; its dependants stay blocked until it is retried."""
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         entry = project.fail(task_id, reason)
         typer.echo(f"{task_id} failed (entry {entry.id}): {reason.strip() or 'failed'}")
 
@@ -491,7 +380,7 @@ def cancel(
     stopped (its process group ends) and its output kept."""
     from ..engine.liveruns import RUN_ID, cancel_run, live_runs
 
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         live = [run.run_id for run in live_runs(project.root) if ref in (run.run_id, run.task_id)]
         if not live and RUN_ID.fullmatch(ref):
             raise OrchestraError(f"run {ref} is not running")
@@ -511,14 +400,15 @@ def cancel(
 
 @app.command()
 def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """The runs going now, whichever process started them: task, agent, pid, start, elapsed, output, owner."""
+    """The runs going now, whichever process started them: task, agent, pid, start, elapsed, output, owner, and
+    where the agent runs (``local``, or a Ray run's node and worker pid)."""
     from datetime import UTC, datetime
 
     from ..engine.liveruns import live_runs
 
     now = datetime.now(UTC)
     rows = []
-    for run in live_runs(_plan_dir(ctx)):
+    for run in live_runs(plan_dir(ctx)):
         try:
             elapsed = round((now - datetime.fromisoformat(run.started)).total_seconds(), 1)
         except ValueError:
@@ -530,7 +420,7 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if not rows:
         typer.echo("no run is going")
         return
-    table = [("TASK", "RUN", "AGENT", "PID", "STARTED", "ELAPSED", "OUTPUT", "OWNER")]
+    table = [("TASK", "RUN", "AGENT", "PID", "STARTED", "ELAPSED", "OUTPUT", "OWNER", "WHERE")]
     for row in rows:
         table.append(
             (
@@ -542,6 +432,7 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "?" if row["elapsed_seconds"] is None else formatting.elapsed(row["elapsed_seconds"]),
                 f"{row['output_bytes']:,} B",
                 f"{row['owner_pid'] or '?'}@{row['owner_host'] or '?'}",
+                row["where"],
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
@@ -564,7 +455,7 @@ def logs(
     from ..engine.liveruns import RUN_ID, find_run, next_run
 
     try:
-        with _project(ctx, reading=True) as project:
+        with open_project(ctx, reading=True) as project:
             coming = next_run(project, ref) if follow and not RUN_ID.fullmatch(ref) else None
             run_id = coming or find_run(project, ref)
             root = project.root
@@ -615,7 +506,7 @@ def retry(
     ] = False,
 ) -> None:
     """Reopen a failed, cancelled or review task."""
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         before = _ready(project)
         entry = project.retry(task_id, downstream=downstream)
         others = [other for other in entry.extra.get("tasks", []) if other != task_id]
@@ -639,7 +530,7 @@ def execute(
     from ..engine.runner import CANCELLED, SUPERSEDED
     from . import live
 
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         _recovered(project)
         try:
             result = asyncio.run(_execute(project, task_id, agent))
@@ -693,7 +584,7 @@ async def _execute(project: Project, task_id: str, agent: str | None) -> RunResu
     finally:
         subscription.close()
         await printer
-        await _close_clients()
+        await close_clients()
 
 
 @app.command("run")
@@ -728,7 +619,7 @@ def run_(
     from ..engine.driver import start_driver
     from . import live
 
-    with _project(ctx, actor="scheduler") as project:
+    with open_project(ctx, actor="scheduler") as project:
         _recovered(project)
         scope: Iterable[str] = project.tasks
         if until is not None:
@@ -876,12 +767,6 @@ def _pidfd_child_watcher() -> AbstractContextManager[None]:
     return pidfd_child_watcher()
 
 
-async def _close_clients() -> None:
-    from ..engine.loop import close_clients
-
-    await close_clients()
-
-
 @app.command()
 def report(
     ctx: typer.Context,
@@ -891,7 +776,7 @@ def report(
     """Progress, hours, critical path, cost and what is blocked."""
     if as_json and markdown:
         raise typer.BadParameter("--json and --markdown exclude each other", param_hint="--json / --markdown")
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         data = project.report()
         if as_json:
             render.emit_json(data)
@@ -908,7 +793,7 @@ def backups(
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Only the newest N entries.")] = None,
 ) -> None:
     """The history, newest first: every entry can be rolled back to."""
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         entries = project.history()[::-1][:limit]
         if as_json:
             render.emit_json([entry.as_dict() for entry in entries])
@@ -934,7 +819,7 @@ def rollback(
     from ..display import one_line
     from ..engine.integration import integration
 
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         target = project.entry(entry_ref)
         changes = project.rollback_changes(target.seq)
         if not changes:
@@ -972,7 +857,7 @@ def rollback(
 def repair(ctx: typer.Context) -> None:
     """Repair what the read-only commands reported: set damaged files and foreign symlinks aside in
     .orchestra/damaged/ and rebuild the state from the history (every command that changes state does this too)."""
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         if not project.store.repairs:
             typer.echo(
                 "nothing to repair" + ("" if not project.store.warnings else " (the warnings above are not damage)")
@@ -982,7 +867,7 @@ def repair(ctx: typer.Context) -> None:
 @app.command()
 def undo(ctx: typer.Context) -> None:
     """Undo the last change (run it again to go further back)."""
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         entry = project.undo()
         if entry is None:
             typer.echo("nothing to undo")
@@ -1010,18 +895,17 @@ def diff(
         if entry_a is not None:
             raise typer.BadParameter("give history entries or --task ID, not both")
         from ..engine.review import task_diff
-        from .workspace import print_diff
 
-        with _project(ctx, reading=True) as project:
+        with open_project(ctx, reading=True) as project:
             change = task_diff(project, task_id)
             if as_json:
                 render.emit_json(change.to_dict())
             else:
-                print_diff(change)
+                workspace.print_diff(change)
         return
     if entry_a is None:
         raise typer.BadParameter("give a history entry (ENTRY) or --task ID")
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         a = project.entry(entry_a)
         b = project.entry(entry_b) if entry_b is not None else None
         changes = project.diff(a.seq, None if b is None else b.seq)
@@ -1043,11 +927,14 @@ def graph(
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", case_sensitive=False)] = GraphFormat.MERMAID,
 ) -> None:
     """The dependency graph for documents: status colours, the critical path marked."""
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         typer.echo(graph_export.mermaid(project) if fmt is GraphFormat.MERMAID else graph_export.dot(project))
 
 
-@app.command()
+@app.command(
+    help="Configured agents and whether each is usable: key present, command found, endpoint answering "
+    "(keys are never shown)."
+)
 def agents(
     ctx: typer.Context,
     as_json: JsonOption = False,
@@ -1055,13 +942,12 @@ def agents(
         bool, typer.Option("--offline", help="Do not contact the endpoints; judge from the settings only.")
     ] = False,
 ) -> None:
-    """Configured agents and whether each is usable: key present, command found, endpoint answering (keys are never shown)."""
     import asyncio
 
     from ..engine.usable import agent_rows
     from ..plan import load_plan
 
-    plan = load_plan(_plan_dir(ctx))
+    plan = load_plan(plan_dir(ctx))
     rows = agent_rows(plan, os.environ)
     if not offline:
         _merge_checks(rows, asyncio.run(_check_agents(plan)))
@@ -1079,11 +965,11 @@ async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
     import asyncio
 
     from ..agents.base import Usability
-    from ..agents.registry import agent_configs, build_agent
+    from ..agents.registry import agent_configs, placed_agent
 
     async def check(name: str, config: AgentConfig) -> Usability:
-        try:
-            return await build_agent(name, config).check(os.environ)
+        try:  # where the agent runs: a Ray agent's check is the cluster's
+            return await placed_agent(name, config, plan).check(os.environ)
         except OrchestraError as error:
             return Usability(False, str(error))
         except Exception as error:  # a bug in one agent's check must not hide the others
@@ -1097,7 +983,7 @@ async def _check_agents(plan: Plan) -> dict[str, Usability | None]:
         for job in jobs.values():
             job.cancel()
         await asyncio.gather(*jobs.values(), return_exceptions=True)
-        await _close_clients()
+        await close_clients()
     return {name: job.result() if not job.cancelled() else None for name, job in jobs.items()}
 
 
@@ -1133,7 +1019,7 @@ def import_state(
     """Import the task progress of a seed framework state file (one history entry)."""
     from ..engine.seed_import import import_seed_state
 
-    with _project(ctx) as project:
+    with open_project(ctx) as project:
         try:
             entry = import_seed_state(project, file)
         except PlanError as error:  # about the file, so `orchestra validate` would not list them
@@ -1156,7 +1042,7 @@ def mcp_(
     Register it with `claude mcp add orchestra -- orchestra mcp -p DIR`."""
     if project is not None:
         ctx.find_root().obj = project
-    root = _plan_dir(ctx)
+    root = plan_dir(ctx)
     try:
         from ..mcp.server import serve
     except ImportError:
@@ -1164,10 +1050,14 @@ def mcp_(
     serve(root)
 
 
-if __name__ != "__main__":  # (``python -m`` runs the package's copy of this module, below)
-    from . import interop as _interop  # noqa: F401  (their commands register themselves on ``app``)
-    from . import planning as _planning  # noqa: F401
-    from . import workspace as _workspace  # noqa: F401
+# The commands of the modules beside this one, after this module's own (``--help`` lists them in this order).
+app.command("plan")(planning.plan_)
+app.command("expand")(planning.expand)
+app.command()(workspace.worktrees)
+app.command()(workspace.gc)
+app.command()(workspace.land)
+app.add_typer(interop.import_app, name="import")
+app.add_typer(interop.export_app, name="export")
 
 # ------------------------------------------------------------------------------------------ entry
 
@@ -1188,7 +1078,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    # ``python -m``: run the package's own copy of this module, on whose ``app`` every command registered itself
-    from orchestra_tui.cli.main import main as registered_main
-
-    registered_main()
+    main()

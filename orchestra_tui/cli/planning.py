@@ -1,8 +1,8 @@
-"""``orchestra plan DOC`` and ``orchestra expand ID``: tasks from a document or a task, shown, then written on confirmation."""
+"""``orchestra plan DOC`` and ``orchestra expand ID``: tasks from a document or a task, shown, then written on
+confirmation."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from .main import JsonOption, _close_clients, _confirm, _plan_dir, _project, app, formatting, render
+from .context import JsonOption, close_clients, confirm, formatting, open_project, plan_dir, render
 
 
-@app.command("plan")
 def plan_(
     ctx: typer.Context,
     document: Annotated[Path, typer.Argument(metavar="DOC", help="The requirements document (Markdown or text).")],
@@ -39,13 +38,12 @@ def plan_(
     from ..engine.planning import plan_prompt, read_document
     from ..plan import load_plan
 
-    root = _plan_dir(ctx)
+    root = plan_dir(ctx)
     plan = load_plan(root)
     prompt = plan_prompt(read_document(document), document.name, [spec.task_id for spec in plan.tasks], max_tasks)
     _propose(ctx, plan, agent, prompt, max_tasks, repair, yes, as_json, what=f"plan from {document.name}")
 
 
-@app.command("expand")
 def expand(
     ctx: typer.Context,
     task_id: Annotated[str, typer.Argument(metavar="ID", help="The task of orchestra.toml to split.")],
@@ -72,7 +70,7 @@ def expand(
     from ..errors import UnknownTaskError
     from ..plan import load_plan
 
-    root = _plan_dir(ctx)
+    root = plan_dir(ctx)
     plan = load_plan(root)
     task = next((spec for spec in plan.tasks if spec.task_id == task_id), None)
     if task is None:
@@ -105,6 +103,8 @@ def _propose(
     shape: Any = None,
 ) -> None:
     """Draft, record what it cost, show (or print as JSON), confirm and write."""
+    import asyncio  # (here: every command's start-up imports this module, and asyncio is ~15 ms of it)
+
     from ..engine.plan_edit import write_plan
     from ..engine.planning import Spend
 
@@ -132,7 +132,7 @@ def _propose(
         _show(summary)
         write = bool(summary["added"] or summary["changed"])
         if write:
-            _confirm(yes, f"Write these {len(result.tasks)} tasks into orchestra.toml?")
+            confirm(yes, f"Write these {len(result.tasks)} tasks into orchestra.toml?")
     if write:
         write_plan(root, result.edit, replace=(root / "orchestra.toml").exists())
     if as_json:
@@ -162,7 +162,7 @@ async def _draft(
             **({"shape": shape} if shape is not None else {}),
         )
     finally:
-        await _close_clients()
+        await close_clients()
 
 
 def _record(ctx: typer.Context, what: str, agent: str, spend: Any) -> None:
@@ -174,7 +174,7 @@ def _record(ctx: typer.Context, what: str, agent: str, spend: Any) -> None:
 
     tokens = formatting.tokens_line(spend.input_tokens, spend.output_tokens)
     cost = format_cost(spend.cost_usd) if spend.cost_usd is not None or spend.unpriced_rounds else "free"
-    with _project(ctx, actor="plan") as project:
+    with open_project(ctx, actor="plan") as project:
         project.record_planning(f"{what} with {agent}: {tokens} tokens, {cost}", spend.figures())
 
 

@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..agents.pricing import format_total
 from ..engine.next_step import next_line
 from ..formatting import counts_line, hours, id_list, local_time, spent, tokens_line
 from ..statuses import STATUS_MARKS, STATUS_ORDER, TERMINAL_STYLES
@@ -106,6 +105,8 @@ def print_task(project: Project, task: AgentTask) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
+
+    from ..agents.pricing import format_total
 
     graph, task_id = project.graph, task.task_id
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, show_edge=False)
@@ -232,6 +233,8 @@ def print_agents(rows: Sequence[Mapping[str, Any]]) -> None:
         key = "-" if row["key"] is None else f"{row['api_key_env']} {row['key']}"
         if row["problems"]:
             usable = Text("✗ " + "; ".join(row["problems"]), style="red")
+        elif row["executor"] == "ray" and row.get("check"):  # the cluster's answer: its nodes and resources
+            usable = Text(f"✓ yes: {row['check']}", style="green")
         else:
             usable = Text(
                 "✓ " + ("yes (endpoint not checked)" if row["endpoint_checked"] is False else "yes"), style="green"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .main import JsonOption, _project, app, render
+from .context import JsonOption, open_project, render
 
 if TYPE_CHECKING:
     from ..engine.project import Project
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from ..workspace.worktrees import WorktreeInfo
 
 SETTLED = ("completed", "cancelled")  # a worktree of a task in one of these is no longer needed
-_LINE_STYLES = (("+++", "bold"), ("---", "bold"), ("diff --git", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
 
 def print_diff(change: TaskDiff) -> None:
@@ -27,6 +26,10 @@ def print_diff(change: TaskDiff) -> None:
     from rich.text import Text
 
     from ..display import one_line, printable
+    from ..formatting import patch_tone
+    from ..statuses import TERMINAL_COLOURS
+
+    styles = {"heading": "bold", **TERMINAL_COLOURS}  # a patch line's tone on a terminal
 
     out = render.console()
     diff = change.diff
@@ -41,26 +44,24 @@ def print_diff(change: TaskDiff) -> None:
         name = one_line(file.path if file.old_path is None else f"{file.old_path} -> {file.path}")
         line = Text("  ")
         if file.binary:
-            line.append(f"{'binary':>13}", "magenta")
+            line.append(f"{'binary':>13}", TERMINAL_COLOURS["secondary"])
         else:
-            line.append(f"{'+' + str(file.added):>6}", "green")
-            line.append(f" {'-' + str(file.deleted):>6}", "red")
+            line.append(f"{'+' + str(file.added):>6}", TERMINAL_COLOURS["success"])
+            line.append(f" {'-' + str(file.deleted):>6}", TERMINAL_COLOURS["error"])
         line.append(f"  {name}")
         out.print(line)
     if diff.patch:
         out.print()
     for raw in printable(diff.patch).splitlines():
-        style = next((style for prefix, style in _LINE_STYLES if raw.startswith(prefix)), "")
-        out.print(Text(raw, style=style), soft_wrap=True)
+        out.print(Text(raw, style=styles.get(patch_tone(raw) or "", "")), soft_wrap=True)
 
 
-@app.command()
 def worktrees(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The tasks' git worktrees (.orchestra/worktrees), as git lists them, and any directory there git does not know."""
     from ..engine.integration import integration
     from ..workspace import worktrees as wt
 
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         infos = wt.listing(integration(project).git(), project.root)
         statuses = {info.task_id: _status(project, info.task_id) for info in infos}
         if as_json:
@@ -97,7 +98,6 @@ def _state(info: WorktreeInfo) -> str:
     return "ok" if info.exists else "missing (deleted by hand)"
 
 
-@app.command()
 def gc(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only say what would be removed.")] = False,
@@ -107,7 +107,7 @@ def gc(
     from ..engine.integration import integration
     from ..workspace import worktrees as wt
 
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         keep = {task_id for task_id in project.tasks if str(project.status_of(task_id)) not in SETTLED}
         removed = wt.gc(integration(project).git(), project.root, keep, dry_run=dry_run)
         if not removed:
@@ -120,7 +120,6 @@ def gc(
             typer.echo(f"  {info.task_id}  {why or 'no such task'}")
 
 
-@app.command()
 def land(
     ctx: typer.Context,
     merge: Annotated[
@@ -133,7 +132,7 @@ def land(
     from ..engine.integration import integration
     from ..workspace.land import land as land_branch
 
-    with _project(ctx, reading=True) as project:
+    with open_project(ctx, reading=True) as project:
         found = integration(project)
         done = land_branch(found.git(), found.branch(), merge=merge)
         if as_json:

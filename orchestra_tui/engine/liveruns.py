@@ -6,7 +6,8 @@ lock taken is a shared one on the ``events.jsonl`` of a run whose first line is 
 owner ever locks (exclusively, before writing that line).
 
 * :func:`live_runs` lists the live runs (task, agent, the agent's process group, start, bytes of output, the
-  owning process and host), oldest first. :func:`find_run` turns a task id or run id into a run id.
+  owning process and host, where the agent runs: here, or a Ray node and worker), oldest first. :func:`find_run`
+  turns a task id or run id into a run id.
 * :class:`OutputTail` reads a run's ``output.txt`` (or ``events.jsonl``) from an offset, at most
   :data:`CHUNK` bytes a call (memory stays bounded however much the run writes); :func:`follow` yields new
   bytes as they arrive, polling every :data:`POLL` seconds, until the run is over and the file drained. No
@@ -91,7 +92,9 @@ def _events(data: bytes) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class LiveRun:
     """One live run. ``pgid`` is its agent's current process group (None: none started, e.g. an HTTP agent);
-    ``owner_pid`` and ``owner_host`` name the process that holds the run (None: not recorded)."""
+    ``owner_pid`` and ``owner_host`` name the process that holds the run (None: not recorded). A run on Ray
+    names its node (``node_ip``, ``node_id``) and the worker process running its agent (``worker_pid``) once the
+    worker answered; they are None for a local run (and for a remote one not placed yet)."""
 
     run_id: str
     task_id: str
@@ -101,9 +104,19 @@ class LiveRun:
     owner_pid: int | None
     owner_host: str | None
     output_bytes: int
+    node_ip: str | None = None
+    node_id: str | None = None
+    worker_pid: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``local``, or the node and worker of a remote run: ``10.0.0.7 / 3f9a1c2e pid 4242``."""
+        if self.node_id is None:
+            return "local"
+        return f"{self.node_ip} / {self.node_id[:8]} pid {self.worker_pid}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "where": self.where}
 
 
 def run_info(root: Path, run_id: str) -> LiveRun | None:
@@ -132,6 +145,7 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
     if first is None:
         return None, live
     group = next((e for e in reversed(events) if e.get("event") == "process"), None)
+    placed: dict[str, Any] = next((e for e in reversed(events) if e.get("event") == "placement"), {})
     info = LiveRun(
         run_id,
         str(first.get("task")),
@@ -141,8 +155,15 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
         first.get("pid") if isinstance(first.get("pid"), int) else None,
         first.get("host") if isinstance(first.get("host"), str) else None,
         _size(root, run_id),
+        _text(placed.get("node_ip")),
+        _text(placed.get("node_id")),
+        placed.get("worker_pid") if isinstance(placed.get("worker_pid"), int) else None,
     )
     return info, live
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _read_head(fd: int, limit: int = 1 << 20) -> bytes:

@@ -132,7 +132,8 @@ def expand_prompt(task: TaskSpec, into: int) -> str:
 
 
 def as_subtasks(parent: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``tasks`` made subtasks of ``parent``: ``parent`` set, ids outside ``PARENT.`` renumbered (dependencies follow)."""
+    """``tasks`` made subtasks of ``parent``: ``parent`` set, ids outside ``PARENT.`` renumbered (dependencies
+    follow)."""
     renamed: dict[str, str] = {}
     for index, task in enumerate(tasks, start=1):
         task_id = str(task.get("id", ""))
@@ -156,7 +157,8 @@ def repair_prompt(problems: list[str]) -> str:
 
 
 def extract_tasks(text: str) -> list[dict[str, Any]]:
-    """The ``tasks`` of the JSON in ``text`` (the last fenced block, else the outermost braces); OrchestraError otherwise."""
+    """The ``tasks`` of the JSON in ``text`` (the last fenced block, else the outermost braces); OrchestraError
+    otherwise."""
     blocks = _FENCE.findall(text)
     candidates = list(reversed(blocks)) or (
         [text[text.index("{") : text.rindex("}") + 1]] if "{" in text and "}" in text else []

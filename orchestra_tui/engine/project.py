@@ -32,10 +32,10 @@ from ..store import Entry, Mutation, Store
 from ..store.changes import Change, MetaChange, Record, diff_meta, diff_record, diff_tasks, diff_update
 from ..version import __version__
 from . import transitions
-from .integration import integration
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 if TYPE_CHECKING:
+    from .integration import Integration
     from .report import Report
 
 STATE_DIR = ".orchestra"
@@ -50,6 +50,14 @@ OUTBOX_WRITE_WAIT = 10.0  # seconds closing waits for this process's deliveries 
 CODE_WEBHOOKS_WAIT = 10.0  # ... and, with webhooks registered from code, for their first attempts (ends when done)
 # Statuses as the board shows them, in its column order (pending is shown as ready or blocked).
 BOARD_STATUSES = BOARD_ORDER  # the statuses a board shows, in its order (statuses.py)
+
+
+def _integration(project: Project) -> Integration:
+    """The project's worktree integration (git, the merge queue): imported when first used, since most commands
+    (``next``, ``list``, ``show``...) merge nothing."""
+    from .integration import integration
+
+    return integration(project)
 
 
 class Project:
@@ -110,7 +118,8 @@ class Project:
         self.graph = TaskGraph.build(self.tasks.values())
 
     def _on_entry(self, entry: Entry, changes: list[Change]) -> None:
-        """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild it."""
+        """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild
+        it."""
         if entry.action == "reload":
             self._rebuild()
         elif (
@@ -279,7 +288,7 @@ class Project:
             )
 
         def started(record: Record) -> Record:
-            integration(self).check_cap(task_id)  # under the store's lock: two starts cannot both take the last
+            _integration(self).check_cap(task_id)  # under the store's lock: two starts cannot both take the last
             return {**transitions.start(record, self.graph, run_id), "worktree": worktree.model_dump(mode="json")}
 
         return self._transition(task_id, "start", f"{task_id} started", started)
@@ -289,7 +298,7 @@ class Project:
         task's branch is merged into the integration branch first (a conflict raises and completes nothing)."""
         worktree = self._record(task_id).get("worktree")
         if worktree and not worktree.get("merged"):
-            return integration(self).complete(task_id, output_files, notes)
+            return _integration(self).complete(task_id, output_files, notes)
         return self._transition(
             task_id,
             "complete",
@@ -309,7 +318,7 @@ class Project:
         was = self._record(task_id)
         entry = self._transition(task_id, "cancel", f"{task_id} cancelled", transitions.cancel)
         if was.get("worktree") and was["status"] != TaskStatus.IN_PROGRESS:
-            integration(self).drop_worktree(task_id)
+            _integration(self).drop_worktree(task_id)
         return entry
 
     def cancel_run(self, task_id: str, run_id: str) -> Entry:
@@ -495,7 +504,8 @@ class Project:
             sha = diff_meta({"plan_sha256": self.store.meta.get("plan_sha256")}, {"plan_sha256": self.plan.sha256})
             if sha is not None:
                 changes.append(sha)
-            self._check_graph(wanted)
+            if len(wanted) > len(self.plan.tasks):  # tasks added through the API stay beside the plan's: check all
+                self._check_graph(wanted)  # (the plan's own were checked, the same way, when it was loaded)
             added, changed, removed = (sum(c["op"] == op for c in changes) for op in ("add", "update", "remove"))
             summary = f"plan {name}: {added} added, {changed} changed, {removed} removed"
             return Mutation(changes, "plan", summary, {"tasks": [c["task"] for c in changes[:20] if c["task"]]})
@@ -526,7 +536,8 @@ class Project:
         return self._commit(compute)
 
     def update_task(self, task_id: str, fields: Mapping[str, Any]) -> Entry | None:
-        """Change definition fields of a task. A plan-file task's definition comes back from the file when it changes."""
+        """Change definition fields of a task. A plan-file task's definition comes back from the file when it
+        changes."""
         unknown = set(fields) - set(DEFINITION_FIELDS) - {"id"}
         if unknown:
             suggestion = closest(sorted(unknown)[0], DEFINITION_FIELDS)
@@ -622,9 +633,9 @@ class Project:
         Returns None when the state already equals that entry's.
         """
         target = self.entry(ref)
-        if integration(self).recorded_head() is None:
+        if _integration(self).recorded_head() is None:
             return self._rollback(target, action, extra, None)
-        return integration(self).rolled_back(target.seq, lambda moved: self._rollback(target, action, extra, moved))
+        return _integration(self).rolled_back(target.seq, lambda moved: self._rollback(target, action, extra, moved))
 
     def _rollback(
         self, target: Entry, action: str, extra: Mapping[str, Any] | None, moved: MetaChange | None
@@ -638,7 +649,7 @@ class Project:
             verb = "undo" if action == "undo" else f"rollback to {target.id}"
             summary = f"{verb}: {len(changes)} task{'s' if len(changes) != 1 else ''} changed"
             if moved is not None:
-                summary += f"; {integration(self).branch()} moved to {moved['after']['integration_head'][:12]}"
+                summary += f"; {_integration(self).branch()} moved to {moved['after']['integration_head'][:12]}"
             return Mutation(
                 changes + ([moved] if moved is not None else []),
                 action,

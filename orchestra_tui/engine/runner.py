@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..agents.base import Agent, AgentRequest
+from ..agents.base import Agent, AgentRequest, VerifyStep
 from ..agents.events import Failed, Finished, Retrying, TextDelta, UsageUpdate
 from ..agents.pricing import FREE_TYPES, format_cost, run_cost
 from ..agents.prompt import expand_task, render_prompt
@@ -46,6 +46,7 @@ from ..plan.outputs import resolved_output_problem
 from ..redaction import redact
 from ..store import fsio
 from ..workspace import worktrees
+from ..workspace.bundles import WorktreeFiles
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .integration import integration, workspace_kind
 from .project import Project
@@ -55,6 +56,7 @@ CANCELLED = "cancelled by user"
 DEPENDENCY_OUTPUT_BYTES = 256 * 1024  # read of each dependency's output (the prompt shows less)
 RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult holds (output.txt has it all)
 SUPERSEDED = "superseded"
+SETUP_FILE = "setup.txt"  # in the run's directory: what the worktree's setup printed
 HOST = socket.gethostname()  # recorded with each run: which machine's process owns it
 
 
@@ -137,6 +139,7 @@ class Run:
     workdir: Path | None = None  # where the agent, the output file and verify work (None: the project root)
     worktree: WorktreeRecord | None = None  # a worktree task's: the record its start committed
     head: str | None = None  # the task branch after the run's changes were committed
+    files: WorktreeFiles | None = None  # a worktree run's files, for an agent that takes them elsewhere (Ray)
     verify_decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
     )
@@ -295,6 +298,7 @@ class Runner:
         setup commands (their output in the run's ``setup.txt``); a failure fails the run with the reason."""
         assert run.worktree is not None
         settings = self.project.plan.project
+        elsewhere = bool(getattr(run.agent, "takes_files", False))  # its setup runs where the agent runs
         created = await worktrees.create_async(
             integration(self.project).git(),
             self.project.root,
@@ -302,9 +306,9 @@ class Runner:
             run.task_id,
             run.worktree.base,
             include=settings.worktree_include,
-            setup=settings.worktree_setup,
+            setup=[] if elsewhere else settings.worktree_setup,
             env=run.env,
-            log=run.log.dir / "setup.txt",
+            log=run.log.dir / SETUP_FILE,
         )
         run.log.event("worktree", path=run.worktree.path, branch=created.branch, base=created.base)
 
@@ -315,7 +319,7 @@ class Runner:
         path = self.project.root / run.worktree.path
         task = self.project.task(run.task_id)
         if path.is_dir():
-            run.head = worktrees.commit_all(path, f"{run.task_id}: {task.title}")
+            run.head = worktrees.commit_all(path, _commit_message(task))
             run.log.event("committed", head=run.head)
 
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
@@ -324,6 +328,17 @@ class Runner:
         if run.worktree is not None and run.worktree.conflict_files:
             prompt += _conflict_note(run.worktree.conflict_files)
         run.log.event("prompt", chars=len(prompt))
+        if run.worktree is not None:
+            top = self.project.root / run.worktree.path
+            run.files = WorktreeFiles(
+                top,
+                run.worktree.branch,
+                run.worktree.base,
+                _commit_message(task),
+                workdir.relative_to(top).as_posix(),
+                setup=list(self.project.plan.project.worktree_setup),
+                setup_log=run.log.dir / SETUP_FILE,
+            )
         request = AgentRequest(
             run.run_id,
             expanded,
@@ -332,6 +347,8 @@ class Runner:
             run.env,
             system=run.agent.config.system,
             on_spawn=run.log.record_process,
+            on_place=run.log.record_placement,
+            files=run.files,
         )
         publish, log = self.bus.publish, run.log
         async with aclosing(run.agent.run(request)) as stream:
@@ -413,15 +430,26 @@ class Runner:
         return None
 
     async def _verify(self, run: Run, task: AgentTask, expanded: AgentTask) -> str | None:
-        """Run the verify commands in order; the first failure's reason, or None when all exit 0."""
+        """Run the verify commands in order; the first failure's reason, or None when all exit 0. A run whose
+        files went elsewhere ran them there: what they did is recorded as if here."""
+        if run.files is not None and run.files.received:
+            return self._verified_there(run, task, run.files.verified or [])
         for shown, command in zip(task.verify, expanded.verify, strict=True):
             self._verify_text(run, f"$ {shown}\n".encode())
             started = time.monotonic()
             code = await self._run_command(run, command)
             run.log.event("verify", command=shown, exit_code=code, seconds=round(time.monotonic() - started, 3))
             if code != 0:
-                how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
-                return f"verify failed: `{shown}` {how}"
+                return _verify_failed(shown, code)
+        return None
+
+    def _verified_there(self, run: Run, task: AgentTask, steps: list[VerifyStep]) -> str | None:
+        for step in steps:
+            shown = task.verify[step.index]
+            self._verify_text(run, f"$ {shown}\n".encode() + step.output)
+            run.log.event("verify", command=shown, exit_code=step.exit_code, seconds=step.seconds, remote=True)
+            if step.exit_code != 0:
+                return _verify_failed(shown, step.exit_code)
         return None
 
     async def _run_command(self, run: Run, command: str) -> int:
@@ -601,6 +629,15 @@ def _plus(total: int | None, value: int | None) -> int | None:
 
 def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
+
+
+def _commit_message(task: AgentTask) -> str:
+    return f"{task.task_id}: {task.title}"
+
+
+def _verify_failed(shown: str, code: int) -> str:
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+    return f"verify failed: `{shown}` {how}"
 
 
 def _conflict_note(files: list[str]) -> str:

@@ -54,6 +54,7 @@ from ..store import fsio
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ..agents.base import Placement
     from ..models import AgentTask
     from ..store import Entry
 
@@ -278,6 +279,10 @@ class RunLog:
         self.event("process", **group.to_dict())
         if self.task_lock is not None:
             self.task_lock.record(group)
+
+    def record_placement(self, placement: Placement) -> None:
+        """A remote agent's worker answered: its node and pid, a ``placement`` line (``orchestra ps`` reads it)."""
+        self.event("placement", node_id=placement.node_id, node_ip=placement.node_ip, worker_pid=placement.pid)
 
     @property
     def output_path(self) -> Path:

@@ -1,13 +1,14 @@
 """Importing a state file written by the seed framework (``project_state.json``, format_version 1 or 2).
 
-Liberal in what it accepts: tasks as an object keyed by id or as a list; enum values as ``critical``,
-``CRITICAL`` or ``TaskPriority.CRITICAL``; naive datetimes (taken as UTC); missing fields take the model's
-defaults (a missing title becomes the id); fields orchestra has no use for are listed in the entry, not kept. Strict about the rest: every problem is one line naming the file, the task and
-the field, and nothing is written unless the whole file and the merged dependency graph are valid.
+Liberal in what it accepts: tasks as an object keyed by id or as a list; enum values as ``critical``, ``CRITICAL``
+or ``TaskPriority.CRITICAL``; naive datetimes (taken as UTC); missing fields take the model's defaults (a missing
+title becomes the id); fields orchestra has no use for are listed in the entry, not kept. Strict about the rest:
+every problem is one line naming the file, the task and the field, and nothing is written unless the whole file
+and the merged dependency graph are valid.
 
-The import is one history entry (action ``import``). Tasks new to the project are added with the file's
-definition and progress; tasks the project already has keep their definition and take the file's progress
-(status, started_at, completed_at, actual_hours, last_error, output_files, and attempts when the file records it). A task
+The import is one history entry (action ``import``). Tasks new to the project are added with the file's definition
+and progress; tasks the project already has keep their definition and take the file's progress (status,
+started_at, completed_at, actual_hours, last_error, output_files, and attempts when the file records it). A task
 the file has ``in_progress`` has no live run here, so it arrives ``failed`` with "interrupted (imported)".
 """
 

@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from .project import Project
 
 
-def why_not(task: AgentTask, config: AgentConfig, env: Mapping[str, str]) -> str | None:
-    """Why ``task`` cannot run with an agent configured as ``config`` in ``env``, or None when nothing says so."""
+def why_not(task: AgentTask, config: AgentConfig, env: Mapping[str, str], executor: str = "local") -> str | None:
+    """Why ``task`` cannot run with an agent configured as ``config`` in ``env``, or None when nothing says so.
+    ``executor``: the project's; an agent run on Ray reads its key on the worker, so a key missing here is none."""
     if config.type == AgentType.SHELL and not task.commands:
         return f"{task.task_id} has no commands for the shell agent to run (add `commands`, or give it another agent)"
     key_env = config.api_key_env
-    if key_env and not env.get(key_env):
+    if key_env and not env.get(key_env) and not on_ray(config, executor):
         return f"its agent needs ${key_env}, which is not set"
     return None
 
@@ -47,7 +48,12 @@ def why_not_in_plan(project: Project, task_id: str, env: Mapping[str, str], agen
     to report)."""
     task = project.task(task_id)
     config = plan_config(project, task, agent)
-    return None if config is None else why_not(task, config, env)
+    return None if config is None else why_not(task, config, env, project.plan.project.executor)
+
+
+def on_ray(config: AgentConfig, executor: str) -> bool:
+    """Whether the agent's runs go to Ray (its own ``executor``, else the project's)."""
+    return (config.executor or executor) == "ray"
 
 
 def without_commands(plan: Plan) -> list[str]:
@@ -81,6 +87,7 @@ class AgentRow(TypedDict):
     usable: bool
     problems: list[str]
     endpoint_checked: bool | None  # None: nothing to contact; False: not contacted (offline)
+    executor: Literal["local", "ray"]  # where its runs go
     check: NotRequired[str | None]  # what the online check found (absent offline)
 
 
@@ -103,7 +110,7 @@ def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[AgentRow]:
         key: Literal["set", "missing"] | None = None
         if config.api_key_env:
             key = "set" if environ.get(config.api_key_env) else "missing"
-            if key == "missing":
+            if key == "missing" and not on_ray(config, plan.project.executor):  # on Ray, the workers have it
                 problems.append(f"${config.api_key_env} is not set")
         elif config.type in _KEYED or (config.type == AgentType.OPENAI and config.base_url is None):
             problems.append("no api_key_env configured")
@@ -130,6 +137,7 @@ def agent_rows(plan: Plan, environ: Mapping[str, str]) -> list[AgentRow]:
                 "usable": not problems,
                 "problems": problems,
                 "endpoint_checked": False if config.type in _REMOTE else None,
+                "executor": "ray" if on_ray(config, plan.project.executor) else "local",
             }
         )
     return rows

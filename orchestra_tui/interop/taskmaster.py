@@ -462,7 +462,8 @@ def _spec(raw: dict[str, Any], task_id: str, parent: str | None, tag: str) -> tu
 
 
 def _status(word: Any, spec: dict[str, Any], meta: dict[str, Any]) -> str:
-    """The orchestra status for Taskmaster's word; a word orchestra has no status for is kept as a tag and in metadata."""
+    """The orchestra status for Taskmaster's word; a word orchestra has no status for is kept as a tag and in
+    metadata."""
     if word is None:
         return "pending"
     status = STATUS_MAP.get(str(word).strip().lower())
@@ -538,7 +539,9 @@ def _break_cycles(result: TaskmasterImport) -> None:
                     "task": task_id,
                     "dependency": shown,
                     "as": instead,
-                    "why": f"as sibling {dep} it closes the cycle {cycles[0].detail}; the parent depends on task {instead}",
+                    "why": (
+                        f"as sibling {dep} it closes the cycle {cycles[0].detail}; the parent depends on task {instead}"
+                    ),
                 }
             )
             continue

@@ -159,9 +159,11 @@ def build_server(root: Path) -> tuple[MCPServer, Session]:
     session = Session(root)
     server = MCPServer("orchestra", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
 
-    @server.tool()
+    @server.tool(
+        description="The ready task to do next (highest priority, then longest critical path), in full; "
+        "null when none is ready."
+    )
     def next_task() -> CallToolResult:
-        """The ready task to do next (highest priority, then longest critical path), in full; null when none is ready."""
         return session.run(lambda p: None if (task := p.next_task()) is None else _detail(p, task))
 
     @server.tool()

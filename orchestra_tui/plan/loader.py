@@ -12,6 +12,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import tomli
+
 from ..bulk import paused_gc
 from ..errors import PlanError
 from ..models import AgentConfig, Price, ProjectSettings, TaskSpec, WebhookConfig
@@ -100,6 +102,13 @@ def _parse_toml(content: bytes, file: str, problems: _Problems) -> tuple[dict[st
         return None, ""
     if text.startswith("\ufeff"):
         text = text[1:]
+    try:
+        # tomli is the parser tomllib was taken from, compiled (mypyc): the same TOML 1.0 and the same result,
+        # ~2x faster on a big plan (tomli 2.4 reads TOML 1.1: pinned below it, so that it accepts no file that
+        # tomllib refuses). A file it refuses is read again by tomllib, whose error a person has always seen.
+        return tomli.loads(text), text
+    except (tomli.TOMLDecodeError, RecursionError, ValueError):
+        pass
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as error:

@@ -1,13 +1,13 @@
 """The durable state of one project: the current task records, and the permanent history of every change.
 
 Commit protocol (docs/ARCHITECTURE.md C4): under the lock on ``.orchestra/lock``, catch up with entries other
-processes appended, compute the change from that fresh state, append one CRC-framed entry to the journal
-and fdatasync it (the commit point), then apply it in memory. Every ``CHECKPOINT_EVERY`` entries, once the
-journal has also grown by a quarter of the snapshot's size (and on ``flush``), the snapshot
-``project_state.json`` is rewritten atomically and a compressed, content-addressed copy is kept under
-``checkpoints/``: a checkpoint costs O(project), so its cost stays O(1) per journal byte, and loading or
-rolling back any distance replays at most a quarter of a snapshot's worth of journal. On open, a damaged snapshot, checkpoint or journal tail is moved to ``damaged/`` and the state
-is rebuilt from what remains; ``repairs`` says what was done.
+processes appended, compute the change from that fresh state, append one CRC-framed entry to the journal and
+fdatasync it (the commit point), then apply it in memory. Every ``CHECKPOINT_EVERY`` entries, once the journal has
+also grown by a quarter of the snapshot's size (and on ``flush``), the snapshot ``project_state.json`` is
+rewritten atomically and a compressed, content-addressed copy is kept under ``checkpoints/``: a checkpoint costs
+O(project), so its cost stays O(1) per journal byte, and loading or rolling back any distance replays at most a
+quarter of a snapshot's worth of journal. On open, a damaged snapshot, checkpoint or journal tail is moved to
+``damaged/`` and the state is rebuilt from what remains; ``repairs`` says what was done.
 
 Trust (docs/ARCHITECTURE.md C13): the state directory must be a real directory of this user (0700, files 0600); a
 symlink in it was not made by orchestra and is never followed (set aside when repairing). A snapshot or
@@ -202,7 +202,10 @@ class Store:
             return
         for name in sorted(links, key=lambda name: name != "damaged"):
             path = self.dir / name
-            message = f"{name} is a symbolic link (to {fsio.link_target(path)}); orchestra does not follow links in {self.dir.name}/"
+            message = (
+                f"{name} is a symbolic link (to {fsio.link_target(path)}); orchestra does not follow "
+                f"links in {self.dir.name}/"
+            )
             if report_only:
                 self._problem(False, message)
             elif name == self.damaged_dir.name:
@@ -617,7 +620,8 @@ class Store:
     # -- history --------------------------------------------------------------------------------------
 
     def history(self) -> list[Entry]:
-        """Every entry up to the current state, oldest first. Damaged entries in the middle are skipped (with a warning)."""
+        """Every entry up to the current state, oldest first. Damaged entries in the middle are skipped (with a
+        warning)."""
         with self._mutex:
             start = self._history_end if self._history_end is not None else 0
             if start == 0:

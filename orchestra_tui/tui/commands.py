@@ -7,24 +7,39 @@ palette ``:`` opens, as k9s does. Choosing a task selects it on the view on show
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ..statuses import STATUS_MARKS
 
 if TYPE_CHECKING:
-    from .app import OrchestraApp
+    from ..engine.project import Project
 
 MAX_HITS = 200  # tasks offered for one query (a plan may have thousands)
+
+
+class _HasProject(Protocol):
+    @property
+    def project(self) -> Project: ...
+
+
+class TaskJumps(Protocol):
+    """What the provider needs of its app: the open project, and selecting a task on the view on show. A
+    protocol, so that this module stays below ``app`` (which lists the provider) rather than importing it."""
+
+    @property
+    def session(self) -> _HasProject: ...
+
+    def jump_to(self, task_id: str) -> None: ...
 
 
 class TaskCommands(Provider):
     """Tasks by ``id title``; the hit says the task's status."""
 
     @property
-    def _app(self) -> OrchestraApp:
-        return cast("OrchestraApp", self.app)
+    def _app(self) -> TaskJumps:
+        return cast("TaskJumps", self.app)
 
     def _tasks(self) -> list[tuple[str, str, str]]:
         project = self._app.session.project

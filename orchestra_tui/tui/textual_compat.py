@@ -13,12 +13,12 @@ removes or renames one says exactly which shim to revisit rather than failing so
    grid. A frame asked for after a quiet spell also lets the event loop turn a few times first, so that what a
    key press changes in several widgets (each telling the screen through its own message queue) is drawn in
    one frame rather than two. ``ORCHESTRA_FRAME_PACING=0`` (or ``off``) leaves Textual's own timer in place.
-2. Damage after a scroll (``DamageKeepingCompositor``, given to ``PacedScreen``). Textual's compositor marks for repainting the places
-   of the widgets whose geometry differs between the map of the previous layout and the new one. After a
-   scroll it only marks the previous map stale, and whatever asks for a widget's place before the next layout
-   (``find_widget`` for a widget off the visible map, ``update_widgets``, the mouse-over check) rebuilds it
-   from the current DOM. A widget removed in between (a toast that timed out) is then in neither map, so its
-   cells are never repainted: the toast stays on the terminal. Here the rebuild marks the places of what it
+2. Damage after a scroll (``DamageKeepingCompositor``, given to ``PacedScreen``). Textual's compositor marks for
+   repainting the places of the widgets whose geometry differs between the map of the previous layout and the new
+   one. After a scroll it only marks the previous map stale, and whatever asks for a widget's place before the
+   next layout (``find_widget`` for a widget off the visible map, ``update_widgets``, the mouse-over check)
+   rebuilds it from the current DOM. A widget removed in between (a toast that timed out) is then in neither map,
+   so its cells are never repainted: the toast stays on the terminal. Here the rebuild marks the places of what it
    finds changed, as a layout would.
 3. A batch of text in a ``Log`` (``log_append``). ``Log.write`` refreshes and measures once per line, and
    offers no way to append many lines at once; a streaming pane appends thousands a second.

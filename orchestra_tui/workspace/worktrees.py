@@ -163,7 +163,7 @@ def create(
     worktree = add(git, root, project_id, task_id, base)
     copy_included(git, worktree.path, include)
     for command in setup:
-        _run_setup(worktree.path, command, env, log)
+        run_setup(worktree.path, command, env, log)
     return worktree
 
 
@@ -296,7 +296,8 @@ def _log_file(log: Path | None) -> BinaryIO:
     return open(log, "ab") if log is not None else open(os.devnull, "wb")
 
 
-def _run_setup(path: Path, command: str, env: Mapping[str, str] | None, log: Path | None) -> None:
+def run_setup(path: Path, command: str, env: Mapping[str, str] | None, log: Path | None) -> None:
+    """Run one setup command in ``path`` (output appended to ``log``); ``WorkspaceError`` when it fails."""
     with _log_file(log) as out:
         out.write(f"$ {command}\n".encode())
         out.flush()

@@ -58,7 +58,10 @@ RUN_SECONDS = 120  # a bound for one run, far above what it takes
 def make_project(root: Path, agent: str, command: list[str], output_format: str, **agent_fields: Any) -> None:
     agent_fields.setdefault("prompt_via", "stdin")
     fields = "".join(f"{key} = {json.dumps(value)}\n" for key, value in agent_fields.items())
-    agents = f'[agents.{agent}]\ntype = "cli"\ncommand = {json.dumps(command)}\noutput_format = "{output_format}"\n{fields}\n'
+    agents = (
+        f'[agents.{agent}]\ntype = "cli"\ncommand = {json.dumps(command)}\n'
+        f'output_format = "{output_format}"\n{fields}\n'
+    )
     write_plan(root, agents + task_block("T", agent=agent, description="Say hello.", output="out/answer.md"))
 
 

@@ -34,27 +34,42 @@ from ..helpers.streams import FAST, KEY, KEY_ENV, LM_STUDIO, NDJSON, OPENAI, SSE
 
 REPO = Path(__file__).resolve().parents[2]
 
-OPENAI_TEXT = b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}],"usage":null}\n\n'
+OPENAI_TEXT = (
+    b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1727346171,"model":"gpt-4o",'
+    b'"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}],"usage":null}\n\n'
+)
 VLLM_ERROR = (
-    b'data: {"error": {"object": "error", "message": "This model\'s maximum context length is 4096 tokens.", "type": "BadRequestError", "param": null, "code": 400}}\n\n'
+    b'data: {"error": {"object": "error", "message": "This model\'s maximum context length is 4096 '
+    b'tokens.", "type": "BadRequestError", "param": null, "code": 400}}\n\n'
     b"data: [DONE]\n\n"
 )
 OPENROUTER = (
     b": OPENROUTER PROCESSING\n\n"
-    b'data: {"id":"gen-1","provider":"OpenAI","model":"openai/gpt-4o","object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"gen-1","provider":"OpenAI","model":"openai/gpt-4o",'
+    b'"object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":{"role":"assistant",'
+    b'"content":"Hi"},"finish_reason":null}]}\n\n'
     b": OPENROUTER PROCESSING\n\n"
-    b'data: {"id":"gen-1","provider":"OpenAI","model":"openai/gpt-4o","object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":{"role":"assistant","content":" there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"cost":0.000135}}\n\n'
+    b'data: {"id":"gen-1","provider":"OpenAI","model":"openai/gpt-4o",'
+    b'"object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":{"role":"assistant",'
+    b'"content":" there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,'
+    b'"total_tokens":12,"cost":0.000135}}\n\n'
     b"data: [DONE]\n\n"
 )
 LLAMA_CPP = (
-    b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"Yes"}}],"created":1,"id":"chatcmpl-x","model":"m","system_fingerprint":"b1","object":"chat.completion.chunk"}\n\n'
-    b'data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1,"id":"chatcmpl-x","model":"m","system_fingerprint":"b1","object":"chat.completion.chunk","usage":{"completion_tokens":2,"prompt_tokens":5,"total_tokens":7},"timings":{"prompt_n":5,"prompt_ms":1.2,"predicted_n":2,"predicted_ms":3.4}}\n\n'
+    b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"Yes"}}],"created":1,'
+    b'"id":"chatcmpl-x","model":"m","system_fingerprint":"b1","object":"chat.completion.chunk"}\n\n'
+    b'data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1,"id":"chatcmpl-x",'
+    b'"model":"m","system_fingerprint":"b1","object":"chat.completion.chunk",'
+    b'"usage":{"completion_tokens":2,"prompt_tokens":5,"total_tokens":7},"timings":{"prompt_n":5,'
+    b'"prompt_ms":1.2,"predicted_n":2,"predicted_ms":3.4}}\n\n'
     b"data: [DONE]\n\n"
 )
 
 ANTHROPIC_HEAD = (
     b"event: message_start\n"
-    b'data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-x","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":1}}}\n\n'
+    b'data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",'
+    b'"content":[],"model":"claude-x","stop_reason":null,"stop_sequence":null,'
+    b'"usage":{"input_tokens":11,"output_tokens":1}}}\n\n'
     b"event: content_block_start\n"
     b'data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
     b"event: ping\n"
@@ -66,7 +81,8 @@ ANTHROPIC_TAIL = (
     b"event: content_block_stop\n"
     b'data: {"type":"content_block_stop","index":0}\n\n'
     b"event: message_delta\n"
-    b'data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}\n\n'
+    b'data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+    b'"usage":{"output_tokens":6}}\n\n'
 )
 ANTHROPIC_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 ANTHROPIC = ANTHROPIC_HEAD + ANTHROPIC_TAIL + ANTHROPIC_STOP
@@ -74,13 +90,31 @@ ANTHROPIC_OVERLOADED = (
     b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
 )
 
-GEMINI_FIRST = b'data: {"candidates":[{"content":{"parts":[{"text":"There are"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":5,"totalTokenCount":14},"modelVersion":"gemini-x"}\r\n\r\n'
-GEMINI_LAST = b'data: {"candidates":[{"content":{"parts":[{"text":" three."}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":8,"totalTokenCount":17},"modelVersion":"gemini-x"}\r\n\r\n'
+GEMINI_FIRST = (
+    b'data: {"candidates":[{"content":{"parts":[{"text":"There are"}],"role":"model"},"index":0}],'
+    b'"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":5,"totalTokenCount":14},'
+    b'"modelVersion":"gemini-x"}\r\n\r\n'
+)
+GEMINI_LAST = (
+    b'data: {"candidates":[{"content":{"parts":[{"text":" three."}],"role":"model"},"finishReason":"STOP",'
+    b'"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":8,"totalTokenCount":17},'
+    b'"modelVersion":"gemini-x"}\r\n\r\n'
+)
 GEMINI = GEMINI_FIRST + GEMINI_LAST
-GEMINI_ERROR = b'data: {"error": {"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"}}\r\n\r\n'
+GEMINI_ERROR = (
+    b'data: {"error": {"code": 400, "message": "Request contains an invalid argument.", "status": '
+    b'"INVALID_ARGUMENT"}}\r\n\r\n'
+)
 
-OLLAMA_FIRST = b'{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"The"},"done":false}\n'
-OLLAMA_DONE = b'{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":8113331500,"prompt_eval_count":61,"eval_count":468,"eval_duration":7701267000}\n'
+OLLAMA_FIRST = (
+    b'{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00",'
+    b'"message":{"role":"assistant","content":"The"},"done":false}\n'
+)
+OLLAMA_DONE = (
+    b'{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant",'
+    b'"content":""},"done":true,"done_reason":"stop","total_duration":8113331500,"prompt_eval_count":61,'
+    b'"eval_count":468,"eval_duration":7701267000}\n'
+)
 OLLAMA = OLLAMA_FIRST + OLLAMA_DONE
 OLLAMA_ERROR = b'{"error":"an error was encountered while running the model"}\n'
 
@@ -277,11 +311,14 @@ async def test_anthropic_request_path_headers_and_body(server: FakeServer) -> No
 
 async def test_anthropic_thinking_is_not_text_and_input_tokens_can_be_updated(server: FakeServer) -> None:
     thinking = (
-        b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":20,"output_tokens":0}}}\n\n'
-        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}\n\n'
-        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"4"}}\n\n'
-        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":25,"output_tokens":40}}\n\n'
-        + ANTHROPIC_STOP
+        b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":20,'
+        b'"output_tokens":0}}}\n\n'
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        b'"delta":{"type":"thinking_delta","thinking":"hmm"}}\n\n'
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,'
+        b'"delta":{"type":"text_delta","text":"4"}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+        b'"usage":{"input_tokens":25,"output_tokens":40}}\n\n' + ANTHROPIC_STOP
     )
     server.reply(Reply(200, SSE, [thinking]))
     assert await collect(make("anthropic", server)) == [
@@ -294,7 +331,9 @@ async def test_anthropic_thinking_is_not_text_and_input_tokens_can_be_updated(se
 
 async def test_gemini_request_and_crlf_stream_with_thoughts_counted_as_output(server: FakeServer) -> None:
     thoughts = (
-        b'data: {"candidates":[{"content":{"parts":[{"text":"plan...","thought":true}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"thoughtsTokenCount":30,"totalTokenCount":39}}\r\n\r\n'
+        b'data: {"candidates":[{"content":{"parts":[{"text":"plan...","thought":true}],'
+        b'"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":9,"thoughtsTokenCount":30,'
+        b'"totalTokenCount":39}}\r\n\r\n'
         + GEMINI_LAST.replace(b'"totalTokenCount":17', b'"thoughtsTokenCount":30,"totalTokenCount":47')
     )
     server.reply(Reply(200, SSE, [thoughts]))
@@ -316,7 +355,8 @@ async def test_gemini_blocked_prompt_fails(server: FakeServer) -> None:
             200,
             SSE,
             [
-                b'data: {"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}}\r\n\r\n'
+                b'data: {"promptFeedback":{"blockReason":"SAFETY"},'
+                b'"usageMetadata":{"promptTokenCount":9,"totalTokenCount":9}}\r\n\r\n'
             ],
         )
     )
@@ -487,7 +527,8 @@ async def test_attempts_are_bounded_and_the_last_error_is_reported(server: FakeS
     [
         (
             429,
-            '{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","code":"insufficient_quota"}}',
+            '{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota",'
+            '"code":"insufficient_quota"}}',
             "quota",
             "openai: HTTP 429 quota exhausted (check the account's billing): You exceeded your current quota.",
         ),

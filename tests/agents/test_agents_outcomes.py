@@ -124,12 +124,18 @@ async def test_gemini_function_call_is_a_tool_call(server: FakeServer) -> None:
 
 
 async def test_ollama_done_reason_length_and_tool_calls_fail(server: FakeServer) -> None:
-    cut = b'{"message":{"role":"assistant","content":"Half"},"done":false}\n{"message":{"role":"assistant","content":""},"done":true,"done_reason":"length","prompt_eval_count":3,"eval_count":8}\n'
+    cut = (
+        b'{"message":{"role":"assistant","content":"Half"},"done":false}\n{"message":{"role":"assistant",'
+        b'"content":""},"done":true,"done_reason":"length","prompt_eval_count":3,"eval_count":8}\n'
+    )
     server.reply(Reply(200, NDJSON, [cut]))
     events = await collect(make("ollama", server))
     failed(events, "truncated", "done_reason: length")
     assert texts(events) == "Half" and UsageUpdate(3, 8) in events
-    tool = b'{"message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather","arguments":{}}}]},"done":true,"done_reason":"stop","eval_count":8}\n'
+    tool = (
+        b'{"message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather",'
+        b'"arguments":{}}}]},"done":true,"done_reason":"stop","eval_count":8}\n'
+    )
     server.reply(Reply(200, NDJSON, [tool]))
     failed(await collect(make("ollama", server)), "tool_call", "get_weather")
 

@@ -33,21 +33,30 @@ from ..helpers.secrets import files_holding
 
 SSE = (("content-type", "text/event-stream"),)
 OPENAI_SSE = (
-    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4","choices":[{"index":0,"delta":{"content":"GPT says hi"},"finish_reason":null}]}\n\n'
-    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}\n\n'
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4","choices":[{"index":0,'
+    b'"delta":{"content":"GPT says hi"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4","choices":[{"index":0,'
+    b'"delta":{},"finish_reason":"stop"}]}\n\n'
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4","choices":[],'
+    b'"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}\n\n'
     b"data: [DONE]\n\n"
 )
 ANTHROPIC_SSE = (
-    b'event: message_start\ndata: {"type":"message_start","message":{"id":"m1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","usage":{"input_tokens":20,"output_tokens":1}}}\n\n'
-    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
-    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Design written."}}\n\n'
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"m1","type":"message",'
+    b'"role":"assistant","content":[],"model":"claude-sonnet-4-5","usage":{"input_tokens":20,'
+    b'"output_tokens":1}}}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"Design written."}}\n\n'
     b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
-    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4}}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+    b'"usage":{"output_tokens":4}}\n\n'
     b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 )
 GEMINI_SSE = (
-    b'data: {"candidates":[{"content":{"parts":[{"text":"Gemini done."}],"role":"model"},"finishReason":"STOP","index":0}],'
+    b'data: {"candidates":[{"content":{"parts":[{"text":"Gemini done."}],"role":"model"},'
+    b'"finishReason":"STOP","index":0}],'
     b'"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":2,"totalTokenCount":11}}\r\n\r\n'
 )
 SEED_NAMES = (
@@ -276,8 +285,10 @@ GPT4_AND_GEMINI = """
     registry.register_agent(name="gemini-pro", type="google-gemini", interface="api",
                             api_key=os.getenv("GOOGLE_API_KEY"), api_endpoint=sys.argv[1])
 
-    orchestrator.add_task(AgentTask(task_id="ADR-002", title="Pick a database", description="Compare two.", agent="gpt-4"))
-    orchestrator.add_task(AgentTask(task_id="ADR-003", title="Pick a queue", description="Compare two.", agent="gemini-pro"))
+    orchestrator.add_task(AgentTask(task_id="ADR-002", title="Pick a database", description="Compare two.",
+                                    agent="gpt-4"))
+    orchestrator.add_task(AgentTask(task_id="ADR-003", title="Pick a queue", description="Compare two.",
+                                    agent="gemini-pro"))
     for task_id in ("ADR-002", "ADR-003"):
         result = orchestrator.execute_task(task_id)
         print(task_id, result.status, repr(result.output), result.input_tokens, result.output_tokens)
@@ -334,7 +345,8 @@ CUSTOM_LLM = """
 
     AgentRegistry().register(CustomLLM(name="custom-llm"))
     orchestrator = ProjectOrchestrator(".")
-    orchestrator.add_task(AgentTask(task_id="DOC-001", title="Write the docs", description="Document the API.", agent="custom-llm"))
+    orchestrator.add_task(AgentTask(task_id="DOC-001", title="Write the docs", description="Document the API.",
+                                    agent="custom-llm"))
     result = orchestrator.execute_task("DOC-001")
     print(result.status, repr(result.output))
 """
@@ -496,7 +508,10 @@ def test_sync_async_and_streaming_custom_agents_run_and_are_recorded(project: Pa
     class Sync(CustomAgent):
         def execute(self, task):  # type: ignore[no-untyped-def]
             request = current_request()  # the run's rendered prompt, seen from the agent's own thread
-            return f"sync {task.task_id} {threading.current_thread() is not threading.main_thread()} {'Task A' in request.prompt}"
+            return (
+                f"sync {task.task_id} {threading.current_thread() is not threading.main_thread()} "
+                f"{'Task A' in request.prompt}"
+            )
 
     class Async(CustomAgent):
         async def execute(self, task):  # type: ignore[no-untyped-def]

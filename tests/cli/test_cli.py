@@ -537,9 +537,9 @@ def test_import_state_merges_a_seed_file(demo_dir: Path, tmp_path: Path) -> None
         )
     )
     out = ok(demo_dir, "import-state", str(seed)).stdout
-    assert (
-        out
-        == "imported project_state.json (seed format 2): 1 added, 1 updated (entry 00000002); `orchestra undo` reverts it\n"
+    assert out == (
+        "imported project_state.json (seed format 2): 1 added, 1 updated (entry 00000002); "
+        "`orchestra undo` reverts it\n"
     )
     assert status(demo_dir, "DES-001") == "completed" and status(demo_dir, "X-1") == "ready"
     assert ok(demo_dir, "import-state", str(seed)).stdout.startswith("nothing to import")

@@ -113,8 +113,9 @@ def test_run_detach_returns_at_once_and_ps_logs_cancel_reach_the_run(tmp_path: P
         [row] = wait_for(lambda: json.loads(orchestra(tmp_path, "ps", "--json").stdout) or None, "ps shows the run")
         assert row["task_id"] == "L" and row["agent"] == "shell" and row["pgid"] and row["output_bytes"] >= 6
         assert row["owner_pid"] and row["owner_host"] and row["elapsed_seconds"] >= 0
+        assert (row["where"], row["node_id"], row["worker_pid"]) == ("local", None, None)
         table = orchestra(tmp_path, "ps").stdout
-        assert table.startswith("TASK") and f" {row['pgid']} " in table
+        assert table.startswith("TASK") and f" {row['pgid']} " in table and table.splitlines()[1].endswith(" local")
         cancelled = orchestra(tmp_path, "cancel", "L")  # process B; the run is the driver's
         assert cancelled.returncode == 0, cancelled
         assert cancelled.stdout.startswith(f"L cancelled: its run {row['run_id']} was stopped")

@@ -178,6 +178,17 @@ def test_invalid_plan_edit_writes_nothing(chain: Project, tmp_path: Path) -> Non
     assert (tmp_path / ".orchestra" / "journal.log").read_bytes() == before
 
 
+def test_a_plan_edit_that_strands_an_api_task_is_refused(chain: Project, tmp_path: Path) -> None:
+    """The plan's own graph is checked when it loads; a sync checks the tasks added through the API with it."""
+    chain.add_tasks([{"task_id": "API-1", "title": "added from Python", "dependencies": ["E"]}])
+    chain.close()
+    before = (tmp_path / ".orchestra" / "journal.log").read_bytes()
+    write_plan(tmp_path, task_block("A") + task_block("B", ["A"]))  # E removed: API-1 would wait for nothing
+    with pytest.raises(PlanError, match="task API-1: field 'dependencies': unknown task 'E'"):
+        Project.open(tmp_path)
+    assert (tmp_path / ".orchestra" / "journal.log").read_bytes() == before
+
+
 def test_api_tasks_are_validated(chain: Project) -> None:
     with pytest.raises(PlanError, match="unknown task 'NOPE'"):
         chain.add_tasks([{"task_id": "X", "title": "x", "dependencies": ["NOPE"]}])

@@ -177,7 +177,10 @@ def test_processes_a_killed_run_left_are_stopped_before_recovery_and_never_run_t
 
 def test_a_new_run_of_a_task_stops_the_copy_a_killed_run_left_going(tmp_path: Path) -> None:
     pids, again = tmp_path / "pids", tmp_path / "again"
-    command = f"if [ -e {again} ]; then echo second-copy; exit 0; fi; touch {again}; echo $$ > {pids}; echo first-copy; exec sleep 300"
+    command = (
+        f"if [ -e {again} ]; then echo second-copy; exit 0; fi; "
+        f"touch {again}; echo $$ > {pids}; echo first-copy; exec sleep 300"
+    )
     write_plan(tmp_path, task_block("A", commands=[command]))
     process = spawn(tmp_path, "execute", "A")
     try:

@@ -28,7 +28,10 @@ from ..helpers.waits import until
 
 def plan_with(root: Path, body: str, *, parallel: int = 4, auto_complete: bool = True) -> None:
     path = write_plan(root, body)
-    settings = f'name = "Test"\nparallel_max = {parallel}\nauto_complete = {str(auto_complete).lower()}\ndefault_agent = "sleeper"'
+    settings = (
+        f'name = "Test"\nparallel_max = {parallel}\n'
+        f'auto_complete = {str(auto_complete).lower()}\ndefault_agent = "sleeper"'
+    )
     path.write_text(agent_tables("sleeper") + path.read_text().replace('name = "Test"', settings))
     text = path.read_text()  # [agents.*] must follow [project]: move it after the project table
     head, _, rest = text.partition("[project]")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestra_tui.tui.app import OrchestraApp
 
+from rich.style import Style
 from textual.strip import Strip
 
 from orchestra_tui.tui.app import OrchestraApp
@@ -32,3 +33,12 @@ def screen(app: OrchestraApp) -> list[Strip]:
     """The screen as a terminal would show it, a strip per line."""
     update = app.screen._compositor.render_full_update()
     return [Strip.join(line) for line in update.strips]
+
+
+def drawn_style(app: OrchestraApp, text: str) -> Style | None:
+    """The style of the first cells on screen that start with ``text`` (None: not on screen)."""
+    for strip in screen(app):
+        for segment in strip:
+            if segment.text.startswith(text):
+                return segment.style
+    return None

@@ -1,4 +1,4 @@
-"""Every test in this folder is marked ``slow`` (``python3 -m pytest -m "not slow"`` leaves them out)."""
+"""Every test in this folder is marked ``slow``: ``python3 -m pytest`` skips them, ``--all`` runs them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``bench/bench_worktrees.py --quick`` runs end to end in a real subprocess and writes every row (no timing asserted)."""
+"""``bench/bench_worktrees.py --quick`` runs end to end in a real subprocess and writes every row (no timing
+asserted)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,9 @@ from textual.color import Color
 from orchestra_tui.statuses import LOOKS, THEME_VARIABLES
 from orchestra_tui.tui.status_text import theme_colours
 from orchestra_tui.tui.themes import load_themes
+from orchestra_tui.tui.widgets.output import OutputPanes
 
-from ..helpers.tui import app_on, board, screen
+from ..helpers.tui import app_on, board, drawn_style, screen
 from ..helpers.waits import until
 
 THEMES = load_themes()
@@ -111,3 +112,31 @@ async def test_switching_the_theme_recolours_a_cards_mark(demo_dir: Path, tmp_pa
         await until(pilot, lambda: blocked_mark() == warning("light"), "the light theme's warning colour")
         app.theme = "nord"
         await until(pilot, lambda: blocked_mark() == warning("nord"), "the nord theme's warning colour")
+
+
+async def test_a_search_match_is_the_themes_warning_colour_reversed(demo_dir: Path, tmp_path: Path) -> None:
+    """An output pane's matches are each theme's ``$text-warning`` reversed (on it, ``$background``; not black on
+    the terminal's yellow), legible (AA), and follow a theme switch."""
+    app = app_on(demo_dir, tmp_path, theme="dark")
+
+    def match() -> tuple[Color, Color] | None:
+        style = drawn_style(app, "NEEDLE")
+        if style is None or style.color is None or style.bgcolor is None:
+            return None
+        return Color.from_rich_color(style.color), Color.from_rich_color(style.bgcolor)
+
+    def on_warning(theme: str) -> bool:
+        drawn = match()
+        colours = theme_colours(THEMES[theme])
+        expected = Color.parse(colours["background"]), Color.parse(colours["text-warning"])
+        return drawn == expected and contrast(*drawn) >= TEXT
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        panes = app.query_one(OutputPanes)
+        panes.run_started("r1", "DES-001", "shell", "DES-001")
+        panes.append("r1", "DES-001", "".join(f"line {n}" + (" NEEDLE" if n == 3 else "") + "\n" for n in range(10)))
+        await until(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+        await pilot.press("o", "slash", *"needle", "enter")
+        for theme in ("dark", "light", "nord"):
+            app.theme = theme
+            await until(pilot, lambda theme=theme: on_warning(theme), f"the {theme} theme's warning colour")

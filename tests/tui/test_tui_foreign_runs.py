@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from orchestra_tui.tui.widgets.output import OutputPanes
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import app_on
-from ..helpers.waits import until
+from ..helpers.waits import until, wait_for
 
 SIZE = (120, 40)
 TALKER = "echo first line; while [ ! -f more ]; do sleep 0.02; done; echo second line; while :; do sleep 0.05; done"
@@ -59,10 +58,13 @@ def cli_run(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while not (runs := live_runs(root)) or "first line" not in (read_output(root, runs[0].run_id) or ""):
-            assert time.monotonic() < deadline and process.poll() is None, "the CLI's run did not start"
-            time.sleep(0.05)
+
+        def talked() -> bool:
+            runs = live_runs(root)
+            return bool(runs) and "first line" in (read_output(root, runs[0].run_id) or "")
+
+        wait_for(lambda: process.poll() is not None or talked(), "first line of the CLI's run", timeout=20)
+        assert process.poll() is None and talked(), "the CLI's run did not start"
         yield root, process
     finally:
         if process.poll() is None:

@@ -23,6 +23,8 @@ from orchestra_tui.tui.widgets.output import (
     tail_output,
 )
 
+from ..helpers.waits import until
+
 SIZE = (120, 40)
 
 
@@ -41,13 +43,14 @@ class PanesApp(App):
 
 
 async def settle(pilot, panes: OutputPanes, run_id: str) -> RunPane:
-    """Wait (a bounded number of frames) until the run's pane is mounted and on show."""
-    for _ in range(50):
-        await pilot.pause()
+    """Wait until the run's pane is mounted and on show."""
+
+    def in_front() -> bool:
         pane = panes.panes.get(run_id)
-        if pane is not None and pane.is_attached and panes.current is pane:
-            return pane
-    raise AssertionError(f"pane for {run_id} never came to the front")
+        return pane is not None and pane.is_attached and panes.current is pane
+
+    await until(pilot, in_front, f"the pane for {run_id} in front")
+    return panes.panes[run_id]
 
 
 @asynccontextmanager

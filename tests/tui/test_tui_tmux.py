@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,11 +112,8 @@ def test_the_app_in_a_real_terminal(pane: Pane, demo_dir: Path, tmp_path: Path) 
     assert json.loads(cli(demo_dir, tmp_path, "show", "DES-002", "--json"))["derived_status"] == "ready"
 
     pane.keys("q")
-    deadline = time.monotonic() + 10
-    while (status := pane.exit_status()) is None:
-        assert time.monotonic() < deadline, f"the app did not exit on q; the screen:\n{pane.text()}"
-        time.sleep(0.05)
-    assert status == "0"
+    pane.wait(lambda _screen: pane.exit_status() is not None, "the app's exit on q", timeout=10)
+    assert pane.exit_status() == "0"
 
 
 def test_one_press_of_A_in_a_real_terminal_finishes_the_demo(pane: Pane, demo_dir: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -19,12 +20,15 @@ from orchestra_tui.engine.scheduler import Scheduler
 from orchestra_tui.errors import MergeConflictError
 from orchestra_tui.tui.app import OrchestraApp
 from orchestra_tui.tui.screens.diff import DiffScreen
+from orchestra_tui.tui.status_text import theme_colours
+from orchestra_tui.tui.themes import load_themes
 from orchestra_tui.tui.widgets.board import BoardView
 from tests.helpers.gitrepo import git, make_repo
-from tests.helpers.tui import app_on
+from tests.helpers.tui import app_on, drawn_style
 from tests.helpers.waits import until
 
 LONG = "".join(f"line {n}\n" for n in range(1, 121))
+PATCH_COLOURS = {'+print("hello")': "text-success", "-print('hi')": "text-error", "@@ -1 +1 @@": "text-primary"}
 
 
 def _task(task_id: str, commands: list[str]) -> str:
@@ -97,6 +101,26 @@ async def test_v_shows_the_diff_and_it_scrolls(repo: Path, tmp_path: Path) -> No
         await until(pilot, lambda: body.scroll_y == 0, "back at the top")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DiffScreen), "back on the board")
+
+
+async def test_the_diff_takes_the_running_themes_colours(repo: Path, tmp_path: Path) -> None:
+    """Additions in ``$text-success``, deletions in ``$text-error``, hunks in ``$text-primary`` of the theme on
+    show (not the terminal's green and red), and again after a theme switch."""
+
+    def colours(theme: str) -> dict[str, Color | None]:
+        values = theme_colours(load_themes()[theme])
+        return {line: Color.parse(values[variable]) for line, variable in PATCH_COLOURS.items()}
+
+    def drawn() -> dict[str, Color | None]:
+        styles = {line: drawn_style(app, line) for line in PATCH_COLOURS}
+        return {line: Color.from_rich_color(s.color) if s and s.color else None for line, s in styles.items()}
+
+    app = app_on(repo, tmp_path, theme="dark")
+    async with app.run_test(size=(100, 160)) as pilot:  # the whole patch on screen
+        await _open_diff(pilot, "A")
+        await until(pilot, lambda: drawn() == colours("dark"), "the dark theme's colours")
+        app.theme = "light"
+        await until(pilot, lambda: drawn() == colours("light"), "the light theme's colours")
 
 
 async def test_v_on_a_task_without_worktree_says_why(repo: Path, tmp_path: Path) -> None:

@@ -295,7 +295,10 @@ def test_unknown_dependency_with_suggestion(project: Path) -> None:
     problems = problems_of_text(
         project,
         HEAD
-        + '[[tasks]]\nid = "TASK-001"\ntitle = "a"\n\n[[tasks]]\nid = "TASK-002"\ntitle = "b"\ndependencies = ["TASK-01"]\n',
+        + (
+            '[[tasks]]\nid = "TASK-001"\ntitle = "a"\n\n'
+            '[[tasks]]\nid = "TASK-002"\ntitle = "b"\ndependencies = ["TASK-01"]\n'
+        ),
     )
     assert problems == [
         "orchestra.toml:10: task TASK-002: field 'dependencies': unknown task 'TASK-01' (did you mean 'TASK-001'?)"
@@ -699,7 +702,10 @@ def test_line_of_task(project: Path) -> None:
     write(
         project,
         HEAD
-        + '\n[[tasks]]\nid = "T-1"\ntitle = "a"\ndescription = """\n[[tasks]]\n"""\n\n[[tasks]]  # second\nid = "T-2"\ntitle = "b"\n',
+        + (
+            '\n[[tasks]]\nid = "T-1"\ntitle = "a"\ndescription = """\n[[tasks]]\n"""\n\n'
+            '[[tasks]]  # second\nid = "T-2"\ntitle = "b"\n'
+        ),
     )
     plan = load_plan(project, environ={})
     assert plan.line_of_task("T-1") == 4

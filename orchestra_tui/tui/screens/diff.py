@@ -1,73 +1,75 @@
 """A task's code changes against its base, on a screen of its own (``v`` on a worktree task); ``escape`` comes back.
 
-The files changed with their lines added and deleted, then the patch, coloured by line (headers, hunks,
-additions, deletions) and scrollable. The patch is an agent's text: it is shown through ``display.printable``
-and without markup, and only its first ``PATCH_LINES`` lines are drawn (the rest is named, with the command
-that prints it all).
+The files changed with their lines added and deleted, then the patch, coloured by line (headers, hunks, additions,
+deletions: ``formatting.patch_tone``, in the running theme's ``$text-<tone>``) and scrollable. The patch is an
+agent's text: it is shown through ``display.printable`` and without markup, and only its first ``PATCH_LINES``
+lines are drawn (the rest is named, with the command that prints it all).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widgets import Static
 
 from ...display import one_line, printable
+from ...formatting import patch_tone
 from .reading import ReadingScreen, reading_bindings
 
 if TYPE_CHECKING:
     from ...engine.review import TaskDiff
 
 PATCH_LINES = 3000
-LINE_STYLES = (
-    ("+++", "bold"),
-    ("---", "bold"),
-    ("diff --git", "bold"),
-    ("@@", "cyan"),
-    ("+", "green"),
-    ("-", "red"),
-)
+STYLES = {  # a tone as drawn here: the running theme's variable, resolved when drawn
+    "heading": "bold",
+    "primary": "$text-primary",
+    "secondary": "$text-secondary",
+    "success": "$text-success",
+    "error": "$text-error",
+}
 
 
-def files_text(change: TaskDiff) -> Text:
+def files_text(change: TaskDiff) -> Content:
     """The summary line and one line per file: +added -deleted (or binary), then its name."""
     diff = change.diff
     count = len(diff.files)
-    text = Text()
-    text.append(f"{change.task_id}", "bold")
-    text.append(f": {count} file{'s' * (count != 1)} changed, ")
-    text.append(f"+{diff.added}", "green")
-    text.append(" ")
-    text.append(f"-{diff.deleted}", "red")
-    text.append(f"  ({change.base[:12]}..{change.head_label}, {one_line(change.branch)})\n", "dim")
+    parts: list[str | tuple[str, str]] = [
+        (change.task_id, "bold"),
+        f": {count} file{'s' * (count != 1)} changed, ",
+        (f"+{diff.added}", STYLES["success"]),
+        " ",
+        (f"-{diff.deleted}", STYLES["error"]),
+        (f"  ({change.base[:12]}..{change.head_label}, {one_line(change.branch)})\n", "dim"),
+    ]
     for file in diff.files:
         if file.binary:
-            text.append(f"{'binary':>13}", "magenta")
+            parts.append((f"{'binary':>13}", STYLES["secondary"]))
         else:
-            text.append(f"{'+' + str(file.added):>6}", "green")
-            text.append(f" {'-' + str(file.deleted):>6}", "red")
+            parts += [
+                (f"{'+' + str(file.added):>6}", STYLES["success"]),
+                (f" {'-' + str(file.deleted):>6}", STYLES["error"]),
+            ]
         name = file.path if file.old_path is None else f"{file.old_path} → {file.path}"
-        text.append(f"  {one_line(name)}\n")
-    return text
+        parts.append(f"  {one_line(name)}\n")
+    return Content.assemble(*parts)
 
 
-def patch_text(change: TaskDiff, limit: int = PATCH_LINES) -> Text:
+def patch_text(change: TaskDiff, limit: int = PATCH_LINES) -> Content:
     """The patch's first ``limit`` lines, each styled by its first characters."""
     lines = printable(change.diff.patch).splitlines()
-    text = Text(no_wrap=True)
-    for line in lines[:limit]:
-        style = next((style for prefix, style in LINE_STYLES if line.startswith(prefix)), "")
-        text.append(line + "\n", style or None)
+    parts: list[str | tuple[str, str]] = [
+        (line + "\n", STYLES.get(patch_tone(line) or "", "")) for line in lines[:limit]
+    ]
     if len(lines) > limit:
         more = len(lines) - limit
-        text.append(f"… {more} more lines: `orchestra diff --task {change.task_id}` prints them all\n", "italic dim")
+        parts.append((f"… {more} more lines: `orchestra diff --task {change.task_id}` prints them all\n", "italic dim"))
     if not lines:
-        text.append("no changes against the base\n", "dim")
-    return text
+        parts.append(("no changes against the base\n", "dim"))
+    return Content.assemble(*parts)
 
 
 class DiffScreen(ReadingScreen):

@@ -241,7 +241,9 @@ class BoardView(FilterLine, Widget):
     BoardView > #board-filter { display: none; height: 3; }
     BoardView.-filtering > #board-filter { display: block; }
     BoardView > #board-columns { layout: horizontal; height: 1fr; }
-    BoardView .board-column { width: 1fr; height: 1fr; border: round $foreground-muted; border-title-color: $text-muted; }
+    BoardView .board-column {
+        width: 1fr; height: 1fr; border: round $foreground-muted; border-title-color: $text-muted;
+    }
     BoardView .board-column:focus-within { border: round $primary; border-title-color: $text; }
     BoardView TaskColumn {
         height: 1fr; padding: 0 1; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent;

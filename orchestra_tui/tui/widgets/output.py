@@ -17,6 +17,7 @@ which some terminals ignore) and to ``.orchestra/copied.txt``, which always work
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -47,7 +48,6 @@ FOLD_WIDTH = 1000  # characters per line before it is folded
 MAX_FINISHED = 12  # finished panes kept; the oldest beyond this are dismissed
 TAIL_BYTES = 128 * 1024  # how much of a past run's output.txt is loaded
 COPY_FILE = "copied.txt"  # in .orchestra/: the text of the pane copied last
-MATCH = Style(color="black", bgcolor="yellow")
 _BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
@@ -97,14 +97,15 @@ def _pane_id(run_id: str) -> str:
 
 
 class MatchMarker(Highlighter):
-    """Marks every case-insensitive occurrence of ``needle`` (nothing while it is empty)."""
+    """Marks every case-insensitive occurrence of ``needle`` (nothing while it is empty) in ``style()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, style: Callable[[], Style]) -> None:
         self.needle = ""
+        self.style = style
 
     def highlight(self, text: Text) -> None:
         if self.needle:
-            text.highlight_words([self.needle], MATCH, case_sensitive=False)
+            text.highlight_words([self.needle], self.style(), case_sensitive=False)
 
 
 class OutputLog(Log):
@@ -114,11 +115,20 @@ class OutputLog(Log):
     ``MAX_LINES`` lines, and writes it when shown: a ``Log`` changes its virtual size with every write, and
     in Textual that lays out the whole screen, on every frame of every run streaming. A full pane drops its
     oldest lines before its size is set again, so it keeps its size and costs no layout.
+
+    A match of the search is the running theme's warning text colour reversed (the component class
+    ``output-log--match``): ``$text-warning`` is legible on ``$background``, so the reverse is too. A theme change
+    restyles the widget, which drops the lines drawn in the old theme.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"output-log--match"}
+    DEFAULT_CSS = """
+    OutputLog > .output-log--match { background: $text-warning; color: $background; }
     """
 
     def __init__(self) -> None:
         super().__init__(max_lines=MAX_LINES, auto_scroll=False)
-        self.highlighter = self.marker = MatchMarker()
+        self.highlighter = self.marker = MatchMarker(lambda: self.get_component_rich_style("output-log--match"))
         self.following = True
         self.held: list[str] = []  # text that arrived while hidden
         self._held_lines = 0

@@ -1,12 +1,12 @@
 """The timeline view: the history as a scrubber and as a list, with a preview of the entry under the cursor.
 
-The scrubber and the list draw only the entries that fit, so 10,000 entries cost what ten do; changes are
-written for people (``changes.people_lines``). The entry's tasks per status as the board showed them then (ready and blocked derive from that state's
-dependencies; the state stores pending) and its diff against now are computed in a thread worker (latest
-wins; small caches keyed by the entry, and for the diff by the current state too), so holding an arrow key
-never waits for them. Rolling back is the app's business: the view posts ``ActionRequested("rollback",
-entry_id)``, and ``screens/rollback.py``'s ``ConfirmRollback`` is the dialog the app can push before calling
-the engine.
+The scrubber and the list draw only the entries that fit, so 10,000 entries cost what ten do; changes are written
+for people (``changes.people_lines``). The entry's tasks per status as the board showed them then (ready and
+blocked derive from that state's dependencies; the state stores pending) and its diff against now are computed in
+a thread worker (latest wins; small caches keyed by the entry, and for the diff by the current state too), so
+holding an arrow key never waits for them. Rolling back is the app's business: the view posts
+``ActionRequested("rollback", entry_id)``, and ``screens/rollback.py``'s ``ConfirmRollback`` is the dialog the app
+can push before calling the engine.
 """
 
 from __future__ import annotations
