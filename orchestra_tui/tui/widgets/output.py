@@ -28,6 +28,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widget import MountError
 from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
@@ -524,9 +525,9 @@ class OutputPanes(Vertical):
             return
         try:
             await self.query_one(TabbedContent).add_pane(pane)
-        except (MountError, ValueError):  # the app quit while the tab was added: "No Tab with id ..."
-            if self.is_attached:
-                raise
+        except (NoMatches, MountError, ValueError) as error:  # torn down meanwhile: "No Tab with id ..."
+            if self.is_attached and self.is_parent_active:  # not the app quitting: said, never a crash
+                self.notify(f"the output pane of {pane.task_id} could not be shown: {error}", severity="error")
             return
         pane.relabel()
         if self._shown == pane.run_id:
