@@ -38,6 +38,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Row, machine, table, write_results
+from orchestra_tui.engine.driver import live_drivers
 
 REPO = Path(__file__).resolve().parents[1]
 ORCHESTRA = [sys.executable, "-m", "orchestra_tui.cli.main"]
@@ -93,6 +94,11 @@ def delays(base: Path, lines: int) -> list[float]:
     root = base / "delay"
     plan(root, f'[[tasks]]\nid = "TICK"\ntitle = "t"\ncommands = [\'{TICKER.format(n=lines)}\']\n')
     subprocess.run([*ORCHESTRA, "-p", str(root), "run", "--detach"], check=True, capture_output=True)
+    waited = time.monotonic() + 30
+    while not live_drivers(root):  # `run --detach` returns before its driver holds its lock: `logs` would say "no run"
+        if time.monotonic() > waited:
+            raise SystemExit("the driver did not start within 30 s")
+        time.sleep(0.01)
     follower = subprocess.Popen(
         [*ORCHESTRA, "-p", str(root), "logs", "TICK", "--follow"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
     )
