@@ -20,7 +20,8 @@ Environment references
 Modules: ``files`` (file names, find_plan, slug), ``env`` (expansion), ``locate`` (lines in the raw text),
 ``messages`` (one pydantic error -> text), ``problems`` (collecting and placing problems), ``validate``
 (the PlanFile and cross-task checks), ``seed_config`` (the seed JSON), ``cache`` (the parse cache),
-``loader`` (Plan, load_plan), ``starter`` (starter_plan), ``schema`` (plan_schema).
+``loader`` (Plan, load_plan), ``starter`` (starter_plan), ``schema`` (plan_schema), ``toml_text`` (a new plan's
+text as tomli-w writes it, faster).
 """
 
 from __future__ import annotations
