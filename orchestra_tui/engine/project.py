@@ -52,6 +52,20 @@ CODE_WEBHOOKS_WAIT = 10.0  # ... and, with webhooks registered from code, for th
 BOARD_STATUSES = BOARD_ORDER  # the statuses a board shows, in its order (statuses.py)
 
 
+def _redacted(compute: Callable[[], Mutation | None]) -> Callable[[], Mutation | None]:
+    """``compute`` with every registered secret redacted from what it returns (the history is permanent)."""
+
+    def redacted() -> Mutation | None:
+        mutation = compute()
+        if mutation is None:
+            return None
+        return Mutation(
+            redact_tree(mutation.changes), mutation.action, redact(mutation.summary), redact_tree(mutation.extra)
+        )
+
+    return redacted
+
+
 def _integration(project: Project) -> Integration:
     """The project's worktree integration (git, the merge queue): imported when first used, since most commands
     (``next``, ``list``, ``show``...) merge nothing."""
@@ -237,19 +251,27 @@ class Project:
 
     def _commit(self, compute: Callable[[], Mutation | None], expect_seq: int | None = None) -> Entry | None:
         """Commit what ``compute`` returns with every registered secret redacted (the history is permanent)."""
+        entry = self.store.commit(_redacted(compute), actor=self.actor, expect_seq=expect_seq)
+        self._committed(entry)
+        return entry
 
-        def redacted() -> Mutation | None:
-            mutation = compute()
-            if mutation is None:
-                return None
-            return Mutation(
-                redact_tree(mutation.changes), mutation.action, redact(mutation.summary), redact_tree(mutation.extra)
-            )
+    async def _commit_async(self, compute: Callable[[], Mutation | None], task_id: str) -> Entry | None:
+        """``_commit`` of a change to one task, grouped with the changes to other tasks that end together (one
+        fdatasync for them all, the event loop free meanwhile); returns once it is durable."""
+        entry = await self.store.commit_async(_redacted(compute), actor=self.actor, reads=lambda: self._reads(task_id))
+        self._committed(entry)
+        return entry
 
-        entry = self.store.commit(redacted, actor=self.actor, expect_seq=expect_seq)
+    def _reads(self, task_id: str) -> frozenset[str]:
+        """What a transition of the task reads: its record and its dependencies' statuses (a parent's dependencies
+        include its subtasks)."""
+        if task_id not in self.graph:
+            return frozenset((task_id,))
+        return frozenset((task_id, *self.graph.dependencies(task_id)))
+
+    def _committed(self, entry: Entry | None) -> None:
         if entry is not None and self.webhooks is not None and not self._quiet:
             self.webhooks.release()
-        return entry
 
     @contextmanager
     def quietly(self) -> Iterator[None]:
@@ -271,14 +293,19 @@ class Project:
     def _transition(
         self, task_id: str, action: str, summary: str, change: Callable[[Record], Record], **extra: Any
     ) -> Entry:
+        entry = self._commit(self._transition_change(task_id, action, summary, change, **extra))
+        assert entry is not None
+        return entry
+
+    def _transition_change(
+        self, task_id: str, action: str, summary: str, change: Callable[[Record], Record], **extra: Any
+    ) -> Callable[[], Mutation]:
         def compute() -> Mutation:
             old = self._record(task_id)
             new = change(old)
             return Mutation([diff_update(task_id, old, new)], action, summary, {"tasks": [task_id], **extra})
 
-        entry = self._commit(compute)
-        assert entry is not None
-        return entry
+        return compute
 
     def start(self, task_id: str, run_id: str | None = None, worktree: WorktreeRecord | None = None) -> Entry:
         """Start a task; ``worktree``: where its run works (a worktree task's record, see ``integration``)."""
@@ -292,6 +319,15 @@ class Project:
             return {**transitions.start(record, self.graph, run_id), "worktree": worktree.model_dump(mode="json")}
 
         return self._transition(task_id, "start", f"{task_id} started", started)
+
+    async def start_async(self, task_id: str, run_id: str | None = None) -> Entry:
+        """``start`` (of a task without a worktree), grouped with the changes that arrive together."""
+        change = self._transition_change(
+            task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
+        )
+        entry = await self._commit_async(change, task_id)
+        assert entry is not None
+        return entry
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
         """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced. A worktree
@@ -368,6 +404,32 @@ class Project:
         raises :class:`SupersededError` and writes nothing (the task moved on: failed, retried, undone...).
         ``action`` None: only the fields (a run handed off to a person); None is returned when they change nothing.
         ``detail`` is added to the entry's summary (the run's tokens and cost)."""
+        return self._commit(self._end_run_change(task_id, run_id, attempt, action, reason, fields, detail))
+
+    async def end_run_async(
+        self,
+        task_id: str,
+        run_id: str,
+        attempt: int,
+        action: str | None,
+        reason: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        detail: str = "",
+    ) -> Entry | None:
+        """``end_run``, grouped with the changes that arrive together (runs that end together)."""
+        change = self._end_run_change(task_id, run_id, attempt, action, reason, fields, detail)
+        return await self._commit_async(change, task_id)
+
+    def _end_run_change(
+        self,
+        task_id: str,
+        run_id: str,
+        attempt: int,
+        action: str | None,
+        reason: str | None,
+        fields: Mapping[str, Any] | None,
+        detail: str,
+    ) -> Callable[[], Mutation | None]:
         change: Callable[[Record], Record] = {
             "complete": lambda r: transitions.complete(r, self.graph),
             "review": transitions.review,
@@ -400,7 +462,7 @@ class Project:
             }[action] + (f" ({detail})" if detail else "")
             return Mutation([diff], action or "run", summary, {"tasks": [task_id], "run": run_id})
 
-        return self._commit(compute)
+        return compute
 
     def record_run(self, task_id: str, fields: Mapping[str, Any], summary: str) -> Entry | None:
         """Runtime fields an agent run produced (tokens, cost, run id), without a status change."""

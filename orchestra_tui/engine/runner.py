@@ -29,7 +29,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -44,7 +44,7 @@ from ..errors import MergeConflictError, OrchestraError, SupersededError, Transi
 from ..models import AgentTask, TaskStatus, WorktreeRecord, utcnow
 from ..plan.outputs import resolved_output_problem
 from ..redaction import redact
-from ..store import fsio
+from ..store import Entry, fsio
 from ..workspace import worktrees
 from ..workspace.bundles import WorktreeFiles
 from .bus import Bus, EngineError, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
@@ -135,6 +135,7 @@ class Run:
     started_at: datetime
     env: dict[str, str]
     attempt: int = 0  # the task's attempt this run is: its end lands only while the task is still in it
+    ending: bool = False  # its outcome is being committed (the task moves on by its own hand)
     ended: bool = False
     workdir: Path | None = None  # where the agent, the output file and verify work (None: the project root)
     worktree: WorktreeRecord | None = None  # a worktree task's: the record its start committed
@@ -178,6 +179,7 @@ class Runner:
         self.env = dict(os.environ if env is None else env)
         self._given = agents is not None
         self._agents: dict[str, Agent] = dict(agents or {})
+        self.on_ending: Callable[[Run], None] | None = None  # told when a run's agent is done and its end commits
 
     def agent_for(self, task: AgentTask, name: str | None = None) -> tuple[str, Agent]:
         """The agent that runs ``task`` (``name`` overrides its own); a plan's agent is built on first use, so
@@ -221,10 +223,38 @@ class Runner:
         except asyncio.CancelledError:
             making.add_done_callback(_discard_log)
             raise
-        return self._begin(self.project.task(task_id), name, instance, log, env)
+        task = self.project.task(task_id)
+        if workspace_kind(self.project, task) == "worktree":  # its start counts every worktree: committed alone
+            return self._begin(task, name, instance, log, env)
+        self._log_run(task_id, name, instance, log)
+        starting = asyncio.ensure_future(self.project.start_async(task_id, run_id=log.run_id))
+        try:
+            entry = await asyncio.shield(starting)
+        except asyncio.CancelledError:  # the start may be committed still: then the run ends cancelled at once
+            starting.add_done_callback(lambda done: self._cancel_begun(done, task, name, instance, log, env))
+            raise
+        except BaseException:
+            _discard(log)
+            raise
+        return self._begun(task, name, instance, log, env, entry)
 
-    def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
-        task_id = task.task_id
+    def _cancel_begun(
+        self,
+        starting: asyncio.Future[Entry],
+        task: AgentTask,
+        name: str,
+        instance: Agent,
+        log: RunLog,
+        env: Mapping[str, str] | None,
+    ) -> None:
+        if starting.cancelled():  # (the loop closing) whether the start landed is not known: the files say it
+            log.close()  # to recovery, which fails the task ``interrupted`` if it did
+        elif starting.exception() is not None:
+            _discard(log)
+        else:
+            self.end(self._begun(task, name, instance, log, env, starting.result()), error=CANCELLED)
+
+    def _log_run(self, task_id: str, name: str, instance: Agent, log: RunLog) -> None:
         config = instance.config
         log.event(
             "run",
@@ -236,6 +266,10 @@ class Runner:
             pid=os.getpid(),
             host=HOST,
         )
+
+    def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
+        task_id = task.task_id
+        self._log_run(task_id, name, instance, log)
         try:
             worktree = None
             if workspace_kind(self.project, task) == "worktree":
@@ -244,6 +278,20 @@ class Runner:
         except BaseException:
             _discard(log)
             raise
+        return self._begun(task, name, instance, log, env, entry, worktree)
+
+    def _begun(
+        self,
+        task: AgentTask,
+        name: str,
+        instance: Agent,
+        log: RunLog,
+        env: Mapping[str, str] | None,
+        entry: Entry,
+        worktree: WorktreeRecord | None = None,
+    ) -> Run:
+        """The run whose start ``entry`` committed: logged, told on the bus."""
+        task_id = task.task_id
         attempt = self.project.tasks[task_id].attempts
         log.event("started", attempt=attempt, entry=entry.id, **({"worktree": worktree.path} if worktree else {}))
         self.bus.publish(RunStarted(log.run_id, task_id, name))
@@ -285,7 +333,7 @@ class Runner:
             except Exception as error:  # an agent's bug must not leave the task in progress for ever
                 outcome.error = f"internal error in agent {run.agent_name}: {type(error).__name__}: {error}"
                 self.bus.publish(EngineError(redact(outcome.error), run.task_id))
-            return self.end(run, outcome)
+            return await self.end_async(run, outcome)
         finally:
             if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
                 run.log.close()
@@ -403,6 +451,8 @@ class Runner:
         up to :data:`RESULT_OUTPUT_BYTES` (beyond that, its end, after a line saying where the whole is)."""
         if finished is not None and finished.text is not None:
             return finished.text
+        if not run.log.output_bytes:
+            return ""  # nothing streamed: no file to read back
         data, size = output_tail(self.project.root, run.run_id, RESULT_OUTPUT_BYTES)
         text = data.decode("utf-8", errors="replace")
         if size > len(data):
@@ -484,41 +534,80 @@ class Runner:
     def end(self, run: Run, outcome: _Outcome | None = None, error: str | None = None) -> RunResult:
         """Commit the run's outcome with its tokens, in one entry and only while the task is still in this run
         (else the run ends ``superseded`` and the task is left as it is), log it, release the lock."""
+        outcome, handoff = self._closing(run, outcome, error)
+        call = self._outcome_call(run, outcome, handoff)
+        superseded = None
+        try:
+            if call is not None:
+                self.project.end_run(*call)
+        except (SupersededError, TransitionError) as refused:
+            superseded = self._refused(run, outcome, refused)
+        return self._ended(run, outcome, handoff, superseded)
+
+    async def end_async(self, run: Run, outcome: _Outcome) -> RunResult:
+        """``end``, its commit grouped with those of the runs that end together (one fdatasync for them all, the
+        event loop free meanwhile). A cancel that comes while the outcome is being committed comes too late:
+        the run ends with that outcome."""
+        outcome, handoff = self._closing(run, outcome, None)
+        call = self._outcome_call(run, outcome, handoff)
+        superseded = None
+        run.ending = True
+        if self.on_ending is not None:
+            self.on_ending(run)
+        if call is not None:
+            recording = asyncio.ensure_future(self.project.end_run_async(*call))
+            await _landed(recording)
+            try:
+                recording.result()
+            except (SupersededError, TransitionError) as refused:
+                superseded = self._refused(run, outcome, refused)
+        return self._ended(run, outcome, handoff, superseded)
+
+    def _closing(self, run: Run, outcome: _Outcome | None, error: str | None) -> tuple[_Outcome, bool]:
+        """The outcome to record (its error redacted, its cost known), whether it hands off, ``output.txt`` durable."""
         if outcome is None:
             outcome = _Outcome(error=error)
         if outcome.error:  # an agent's message may quote a secret (a command line, an echoed header)
             outcome.error = redact(outcome.error)
-        project, task_id = self.project, run.task_id
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
-        superseded = False
         run.log.sync()
         outcome.cost = self._cost(run, outcome)
-        try:
-            fields = self._usage_fields(run, outcome)
-            if run.worktree is not None and not handoff:
-                fields["worktree"] = self._ended_worktree(run)
-            usage = outcome.usage
-            detail = (
-                f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, "
-                f"{format_cost(outcome.cost)}"
-                if fields
-                else ""
-            )
-            if handoff:
-                if fields:
-                    project.end_run(task_id, run.run_id, run.attempt, None, fields=fields, detail=detail)
-                run.log.event("handoff")
-            elif outcome.error is None:
-                action = "complete" if project.plan.project.auto_complete and run.worktree is None else "review"
-                project.end_run(task_id, run.run_id, run.attempt, action, fields=fields, detail=detail)
-                if project.plan.project.auto_complete and run.worktree is not None:
-                    self._merge(run)
-            else:
-                project.end_run(task_id, run.run_id, run.attempt, "fail", outcome.error, fields, detail)
-        except SupersededError as moved:
-            superseded, outcome.error = True, str(moved)
-        except TransitionError as refused:  # another process changed what the task needs while it ran
-            outcome.error = f"{refused}; the run's output is in {run.log.dir}"
+        return outcome, handoff
+
+    def _outcome_call(self, run: Run, outcome: _Outcome, handoff: bool) -> _EndRun | None:
+        """The ``Project.end_run`` arguments that record the outcome; None when there is nothing to record (a run
+        handed off that spent nothing)."""
+        fields = self._usage_fields(run, outcome)
+        if run.worktree is not None and not handoff:
+            fields["worktree"] = self._ended_worktree(run)
+        usage = outcome.usage
+        detail = (
+            f"{_count(usage.input_tokens)} in / {_count(usage.output_tokens)} out tokens, {format_cost(outcome.cost)}"
+            if fields
+            else ""
+        )
+        if handoff:
+            return (run.task_id, run.run_id, run.attempt, None, None, fields, detail) if fields else None
+        if outcome.error is None:
+            action = "complete" if self.project.plan.project.auto_complete and run.worktree is None else "review"
+            return run.task_id, run.run_id, run.attempt, action, None, fields, detail
+        return run.task_id, run.run_id, run.attempt, "fail", outcome.error, fields, detail
+
+    def _refused(self, run: Run, outcome: _Outcome, refused: SupersededError | TransitionError) -> bool:
+        """Why the outcome was not recorded, into ``outcome.error``; True when the task moved on (superseded)."""
+        if isinstance(refused, SupersededError):
+            outcome.error = str(refused)
+            return True
+        outcome.error = f"{refused}; the run's output is in {run.log.dir}"  # another process changed what it needs
+        return False
+
+    def _ended(self, run: Run, outcome: _Outcome, handoff: bool, superseded: bool | None) -> RunResult:
+        """After the outcome's commit (``superseded`` None: it was recorded): log it, release the lock, tell."""
+        project, task_id = self.project, run.task_id
+        if superseded is None and handoff:
+            run.log.event("handoff")
+        elif superseded is None and outcome.error is None and project.plan.project.auto_complete and run.worktree:
+            self._merge(run)
         if superseded and _cancelled_in(project, task_id, run.run_id):  # `cancel` of this run, from any face
             status, outcome.error = TaskStatus.CANCELLED.value, None
         elif superseded:
@@ -618,6 +707,21 @@ class Runner:
 
 
 _COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+_EndRun = tuple[str, str, int, str | None, str | None, dict[str, Any], str]
+"""``Project.end_run``'s arguments: task, run, attempt, action, reason, fields, detail."""
+
+
+async def _landed(future: asyncio.Future[Any]) -> None:
+    """Wait for ``future`` to end, through cancellations of the caller (a commit under way is not taken back):
+    each is withdrawn, and the caller goes on with what landed."""
+    current = asyncio.current_task()
+    while not future.done():
+        try:
+            await asyncio.wait((future,))  # (which neither raises what the future raises nor cancels it)
+        except asyncio.CancelledError:
+            if current is None:
+                raise
+            current.uncancel()
 
 
 def _plus(total: int | None, value: int | None) -> int | None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -112,6 +113,7 @@ def _utc() -> str:
 # ------------------------------------------------------------------------------------ process groups
 
 
+@functools.cache  # a process lives in one boot: read once, not once per run (a file read on a busy disk)
 def _boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()

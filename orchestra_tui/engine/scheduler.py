@@ -2,8 +2,9 @@
 
 It keeps at most ``parallel`` runs going, starting ready tasks in next-task order (priority, then the
 longest remaining critical path, then id) the moment a slot is free, so a task finishing unblocks its
-dependants at once. ``run()`` returns when nothing is ready and nothing runs. Cancelling it (Ctrl-C)
-cancels every run: each task fails with ``cancelled by user`` and keeps its output.
+dependants at once. A run's slot frees when its agent is done: its outcome commits (``Runner.end_async``, a
+group commit) together with the start of the next task. ``run()`` returns when nothing is ready and nothing
+runs. Cancelling it (Ctrl-C) cancels every run: each task fails with ``cancelled by user`` and keeps its output.
 
 Before each round of dispatch it catches up with changes other processes made (a person completing a task
 in review from another terminal unblocks its dependants here too). A task that cannot start because
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..agents.base import Agent
 from ..errors import OrchestraError, RunBusyError, TransitionError
@@ -80,6 +82,8 @@ class Scheduler:
         self._busy: set[str] = set()  # ready tasks refused because a run of them is live elsewhere
         self._dropped: set[str] = set()  # jobs cancelled because their task moved on elsewhere
         self.holding = False  # set by ``hold``: nothing more is dispatched
+        self.runner.on_ending = self._ending
+        self._wake: asyncio.Future[None] | None = None  # the driving loop's: set when a slot frees
 
     # -- dispatching ----------------------------------------------------------------------------------
 
@@ -130,9 +134,9 @@ class Scheduler:
 
     def check(self, task_id: str, agent: str | None = None, running: int | None = None) -> None:
         """The one-line refusal :meth:`dispatch` gives, if any: not ready, already running, no slot free with
-        ``running`` tasks going (default: this scheduler's jobs), or its agent cannot run it."""
+        ``running`` tasks going (default: this scheduler's jobs that hold a slot), or its agent cannot run it."""
         status = self.project.status_of(task_id)
-        running = len(self.jobs) if running is None else running
+        running = self._active() if running is None else running
         if task_id in self.jobs:
             raise TransitionError(f"{task_id} is already running")
         if status != TaskStatus.READY:
@@ -207,8 +211,8 @@ class Scheduler:
             task = self.project.tasks.get(task_id)
             current = None if task is None else (task.status, task.last_run_id, task.attempts)
             job = self.jobs.get(task_id)
-            if current == (TaskStatus.IN_PROGRESS, run.run_id, run.attempt) or job is None or job.done():
-                continue
+            if run.ending or current == (TaskStatus.IN_PROGRESS, run.run_id, run.attempt) or job is None or job.done():
+                continue  # a run committing its outcome: moved on by its own hand (or its commit finds out)
             if task_id not in self._dropped:
                 self._dropped.add(task_id)
                 self._busy.add(task_id)  # not started again by this ``run`` (a rollback made it ready again)
@@ -220,13 +224,23 @@ class Scheduler:
         """Dispatch nothing more (the autopilot switched off): the runs going finish, then ``run`` returns."""
         self.holding = True
 
+    def _active(self) -> int:
+        """The jobs that hold a slot: all but those whose agent is done (their outcome is being committed, and
+        the next start goes out in the same group as that commit)."""
+        return len(self.jobs) - sum(1 for task_id, run in self.runs.items() if run.ending and task_id in self.jobs)
+
+    def _ending(self, _run: Run) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
     def _fill(self, allowed: set[str] | None) -> list[str]:
         self.project.refresh()
         self.drop_superseded()
         if self.holding:
             return []
         self.unusable = {}
-        started = self.candidates(self.parallel - len(self.jobs), allowed) if len(self.jobs) < self.parallel else []
+        free = self.parallel - self._active()
+        started = self.candidates(free, allowed) if free > 0 else []
         for task_id in started:
             self._launch(task_id)
         return started
@@ -264,10 +278,12 @@ class Scheduler:
                 summary.unusable.update(self.unusable)
                 if not self.jobs:
                     break
-                done, _pending = await asyncio.wait(
-                    self.jobs.values(), timeout=WATCH, return_when=asyncio.FIRST_COMPLETED
-                )
+                self._wake = asyncio.get_running_loop().create_future()
+                waiting: list[asyncio.Future[Any]] = [*self.jobs.values(), self._wake]
+                done, _pending = await asyncio.wait(waiting, timeout=WATCH, return_when=asyncio.FIRST_COMPLETED)
                 for job in done:
+                    if job is self._wake:
+                        continue
                     result = None if job.cancelled() else job.result()
                     for task_id, known in list(self.jobs.items()):  # its done callback may not have run yet
                         if known is job:

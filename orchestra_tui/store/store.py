@@ -18,11 +18,14 @@ app until a change) nothing is written: damage is reported in ``warnings``, and 
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import errno
 import os
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,6 +100,41 @@ class Mutation:
 Listener = Callable[[Entry, list[Change]], None]
 
 
+@dataclass
+class _Waiting:
+    """A change queued for the next group (``commit_async``): told through ``told`` once durable, or at once when
+    it changes nothing or its computation refuses it."""
+
+    compute: Callable[[], Mutation | None]
+    actor: str
+    reads: Callable[[], frozenset[str]]  # the task ids its computation reads (asked when its group forms)
+    told: asyncio.Future[Entry | None]
+
+
+@dataclass
+class _Member:
+    """A change of a group: its entry, where its frame ends and its (start, CRC), and whom to tell."""
+
+    told: asyncio.Future[Entry | None]
+    entry: Entry
+    changes: list[Change]
+    end: int
+    frame: tuple[int, int]
+
+
+@dataclass
+class _Group:
+    """Entries written together: one write and one fdatasync (``io``, in the store's writer thread)."""
+
+    members: list[_Member]
+    io: Future[int]
+
+
+def _answer(told: asyncio.Future[Entry | None], entry: Entry | None = None, error: Exception | None = None) -> None:
+    if not told.done():  # (its caller may have given up meanwhile)
+        told.set_result(entry) if error is None else told.set_exception(error)
+
+
 def entry_id(seq: int) -> str:
     return f"{seq:08d}"
 
@@ -136,6 +174,10 @@ class Store:
         self._holder = holder.HolderRecord(directory)
         self.on_wait: Callable[[str], None] | None = None  # told at once, in one line, when the lock is busy
         self._mutex = threading.RLock()
+        self._waiting: collections.deque[_Waiting] = collections.deque()  # commit_async's queue
+        self._grouping: asyncio.Task[None] | None = None  # writes the queue out, one group at a time
+        self._in_flight: _Group | None = None  # written, its fdatasync under way; the lock and _mutex held for it
+        self._writer: ThreadPoolExecutor | None = None
 
     def notes(self) -> list[str]:
         """Every repair and warning so far, as a person is told them (``repaired: …`` / ``warning: …``); the
@@ -416,17 +458,21 @@ class Store:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         with self._mutex:
-            try:
-                self._acquire()
-            except OSError as error:
-                raise StateError(fsio.describe_os_error(error, self.dir / LOCK_FILE)) from None
-            self._holder.write(now_iso())
+            self._finish_group()  # this thread's own group in flight (the loop's, re-entered): told first
+            self._lock()
             try:
                 yield
             except OSError as error:  # a repair or snapshot write on a full or read-only disk: one line, no traceback
                 raise StateError(fsio.describe_os_error(error, Path(error.filename or self.dir))) from None
             finally:
                 self._file_lock.release()
+
+    def _lock(self) -> None:
+        try:
+            self._acquire()
+        except OSError as error:
+            raise StateError(fsio.describe_os_error(error, self.dir / LOCK_FILE)) from None
+        self._holder.write(now_iso())
 
     def _acquire(self) -> None:
         """Take the lock; when it is busy, say at once who holds it (``on_wait``), then wait up to the timeout."""
@@ -454,8 +500,8 @@ class Store:
         """Catch up with entries other processes committed (lock-free). Returns how many were applied."""
         with self._mutex:
             size = self.journal.size()
-            if size == self.offset:
-                return 0
+            if size == self.offset or self._in_flight is not None:
+                return 0  # (with a group in flight this process holds the lock: the entries after are its own)
             if size < self.offset:  # another process cut a damaged tail: start over from disk
                 self._reload()
                 return 1
@@ -509,32 +555,189 @@ class Store:
             mutation = compute()
             if mutation is None or not mutation.changes:
                 return None
-            seq = self.seq + 1
-            progress = self._progress_after(mutation.changes)
-            meta = {
-                **mutation.extra,
-                "seq": seq,
-                "id": entry_id(seq),
-                "time": now_iso(),
-                "actor": actor,
-                "action": mutation.action,
-                "summary": mutation.summary,
-                "progress": progress,
-            }
-            frame = encode_frame(meta, {"changes": mutation.changes})
+            entry, frame = self._encode(mutation, actor, self.seq + 1, self.progress.copy())
             start = self.offset
             try:
                 end = self.journal.append(frame, start)
             except OSError as error:
                 raise StateError(fsio.describe_os_error(error, self.journal.path) + "; nothing was changed") from None
-            entry = Entry.from_meta(meta)
             self._apply(entry, mutation.changes, end, (start, frame_crc(frame)))
-            if (
-                seq - self._checkpoint_seq >= CHECKPOINT_EVERY
-                and end - self._checkpoint_offset >= self._snapshot_size // 4
-            ):
-                self._checkpoint()
+            self._maybe_checkpoint()
             return entry
+
+    def _encode(self, mutation: Mutation, actor: str, seq: int, progress: Progress) -> tuple[Entry, bytes]:
+        """Entry ``seq`` of ``mutation`` and its frame; ``progress`` (the figures before it) is moved past it."""
+        meta = {
+            **mutation.extra,
+            "seq": seq,
+            "id": entry_id(seq),
+            "time": now_iso(),
+            "actor": actor,
+            "action": mutation.action,
+            "summary": mutation.summary,
+            "progress": self._progress_after(mutation.changes, progress),
+        }
+        return Entry.from_meta(meta), encode_frame(meta, {"changes": mutation.changes})
+
+    def _maybe_checkpoint(self) -> None:
+        if (
+            self.seq - self._checkpoint_seq >= CHECKPOINT_EVERY
+            and self.offset - self._checkpoint_offset >= self._snapshot_size // 4
+        ):
+            self._checkpoint()
+
+    # -- group commit ---------------------------------------------------------------------------------
+
+    async def commit_async(
+        self, compute: Callable[[], Mutation | None], *, actor: str, reads: Callable[[], frozenset[str]]
+    ) -> Entry | None:
+        """``commit``, grouped (group commit): changes that arrive while a group's fdatasync is under way wait, and
+        go out together in the next write and fdatasync. The durability promise is per change, not per
+        fdatasync: each is computed on the fresh state under the lock, as by ``commit``, and returns (is applied
+        in memory, told to the listeners) only once the fdatasync that covers it is done. The event loop runs
+        meanwhile (the write and the fdatasync are in the store's writer thread).
+
+        ``reads()``: the task ids ``compute`` reads (their records, and what the graph says of them), asked on the
+        fresh state when the group forms. A change that reads what an earlier change of the group writes, or
+        writes what it did not say it reads, waits for the next group: each is computed on exactly the state one
+        commit at a time would have given it. A caller cancelled before its change was computed writes nothing."""
+        if self.read_only:
+            return self.commit(compute, actor=actor)
+        loop = asyncio.get_running_loop()
+        told: asyncio.Future[Entry | None] = loop.create_future()
+        self._waiting.append(_Waiting(compute, actor, reads, told))
+        if self._grouping is None or self._grouping.done():
+            self._grouping = loop.create_task(self._write_groups(), name="orchestra group commit")
+        return await told
+
+    async def _write_groups(self) -> None:
+        """Write the waiting changes out, one group at a time, until none waits."""
+        try:
+            while self._waiting:
+                self._mutex.acquire()  # released by _finish_group (or below, when nothing was written)
+                try:
+                    group = self._start_group()
+                except BaseException as error:
+                    self._mutex.release()
+                    if not isinstance(error, Exception):
+                        raise
+                    self._answer_waiting(error)  # the lock or a repair failed: as for each of them one at a time
+                    continue
+                if group is None:
+                    self._mutex.release()
+                    continue
+                try:
+                    await asyncio.shield(asyncio.wrap_future(group.io))
+                finally:  # also when cancelled (the loop closing): the fdatasync is waited for, and told
+                    self._finish_group()
+        except asyncio.CancelledError:
+            self._answer_waiting(None)
+            raise
+
+    def _answer_waiting(self, error: Exception | None) -> None:
+        """Every waiting change fails with ``error`` (None: cancelled); nothing of them was written."""
+        while self._waiting:
+            told = self._waiting.popleft().told
+            if not told.done():
+                told.cancel() if error is None else told.set_exception(error)
+
+    def _start_group(self) -> _Group | None:
+        """Under ``_mutex``: take the lock, catch up, compute the waiting changes that go together, write them and
+        start their fdatasync. None, the lock released, when none of them changed anything."""
+        self._lock()
+        try:
+            if not self._prepared:
+                self._prepare_late()
+            self._sync_locked()
+            members, frames = self._compute_group()
+        except OSError as error:
+            self._file_lock.release()
+            raise StateError(fsio.describe_os_error(error, Path(error.filename or self.dir))) from None
+        except BaseException:
+            self._file_lock.release()
+            raise
+        if not members:
+            self._file_lock.release()
+            return None
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="orchestra-journal")
+        group = _Group(members, self._writer.submit(self.journal.append, b"".join(frames), self.offset))
+        self._in_flight = group
+        return group
+
+    def _compute_group(self) -> tuple[list[_Member], list[bytes]]:
+        """The next group's entries and frames, from the front of the queue, in order. A change that changes
+        nothing, or whose computation (or encoding) raises, is answered at once and leaves the queue."""
+        members: list[_Member] = []
+        frames: list[bytes] = []
+        written: set[str | None] = set()
+        progress, seq, offset = self.progress.copy(), self.seq, self.offset
+        while self._waiting:
+            waiting = self._waiting[0]
+            try:
+                reads = waiting.reads()
+                if not written.isdisjoint(reads):
+                    break
+                mutation = None if waiting.told.done() else waiting.compute()  # (done: its caller gave up)
+                if mutation is not None and mutation.changes:
+                    touched = {change["task"] for change in mutation.changes}
+                    alone = not touched <= reads  # it wrote what it did not name: nothing may follow it
+                    if members and alone:
+                        break  # computed again at the head of the next group, on the state this one leaves
+                    entry, frame = self._encode(mutation, waiting.actor, seq + 1, progress)
+            except Exception as error:
+                self._waiting.popleft()
+                _answer(waiting.told, error=error)
+                if members:
+                    break  # (the figures may have moved past it: what follows goes in the next group)
+                progress = self.progress.copy()
+                continue
+            self._waiting.popleft()
+            if mutation is None or not mutation.changes:
+                _answer(waiting.told, None)
+                continue
+            seq += 1
+            members.append(
+                _Member(waiting.told, entry, mutation.changes, offset + len(frame), (offset, frame_crc(frame)))
+            )
+            frames.append(frame)
+            offset += len(frame)
+            written |= touched
+            if alone:
+                break
+        return members, frames
+
+    def _finish_group(self) -> None:
+        """Once the group in flight is durable (its fdatasync done, waited for here), apply its entries in order,
+        then tell the listeners and answer each caller; a failed write or fdatasync answers each with the error
+        (the journal was cut back: none of them was committed). Releases the lock and ``_mutex`` it held."""
+        group, self._in_flight = self._in_flight, None
+        if group is None:
+            return
+        try:
+            try:
+                group.io.result()
+            except Exception as error:
+                failed = (
+                    StateError(fsio.describe_os_error(error, self.journal.path) + "; nothing was changed")
+                    if isinstance(error, OSError)
+                    else error
+                )
+                for member in group.members:
+                    _answer(member.told, error=failed)
+                return
+            for member in group.members:  # all applied before any listener runs: one that commits sees them
+                self._apply_state(member.entry, member.changes, member.end, member.frame)
+            for member in group.members:
+                try:
+                    self._tell(member.entry, member.changes)
+                except Exception as error:  # as from ``commit``: the change is durable, its caller hears of this
+                    _answer(member.told, error=error)
+                _answer(member.told, member.entry)
+            self._maybe_checkpoint()
+        finally:
+            self._file_lock.release()
+            self._mutex.release()
 
     def _prepare_late(self) -> None:
         """The first commit of a store opened without repair: repair first (links, damage), then write."""
@@ -552,8 +755,7 @@ class Store:
                 "nothing was written"
             )
 
-    def _progress_after(self, changes: list[Change]) -> Figures:
-        progress = self.progress.copy()
+    def _progress_after(self, changes: list[Change], progress: Progress) -> Figures:
         touched: dict[str, Record] = {}
         meta: dict[str, Any] = {}
         for change in changes:
@@ -564,11 +766,17 @@ class Store:
         return progress.figures()
 
     def _apply(self, entry: Entry, changes: list[Change], end: int, frame: tuple[int, int]) -> None:
+        self._apply_state(entry, changes, end, frame)
+        self._tell(entry, changes)
+
+    def _apply_state(self, entry: Entry, changes: list[Change], end: int, frame: tuple[int, int]) -> None:
         apply(self.tasks, self.meta, changes, self.progress)
         self.seq, self.offset, self._last_frame = entry.seq, end, frame
         if self._history_end is not None:
             self._history.append(entry)
             self._history_end = end
+
+    def _tell(self, entry: Entry, changes: list[Change]) -> None:
         for listener in self.listeners:
             listener(entry, changes)
 
@@ -614,6 +822,9 @@ class Store:
 
     def close(self) -> None:
         self.flush()
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
         self.journal.close()
         self._holder.close()
 

@@ -338,3 +338,47 @@ def test_the_engine_imports_no_face_toolkit() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
+
+
+async def test_a_run_whose_outcome_is_being_committed_is_neither_dropped_nor_cancelled(tmp_path: Path) -> None:
+    """A run's end is a group commit: once it is applied the task has moved on by the run's own hand, before the
+    job has collected its result. A look for superseded runs at that moment (here from a listener, which runs
+    right then) must leave the job alone, and the run must end with its outcome."""
+    plan_with(tmp_path, "".join(task_block(f"T{index}") for index in range(6)), parallel=4)
+    with Project.open(tmp_path, actor="scheduler") as project:
+        scheduler = Scheduler(project, agents={"sleeper": SleepAgent(0)})
+        dropped: list[str] = []
+        project.store.listeners.append(
+            lambda entry, _changes: dropped.extend(scheduler.drop_superseded()) if entry.action == "complete" else None
+        )
+        summary = await asyncio.wait_for(scheduler.run(), 60)
+    assert dropped == []
+    assert sorted(result.task_id for result in summary.results) == [f"T{index}" for index in range(6)]
+    assert {result.status for result in summary.results} == {"completed"}
+
+
+async def test_a_cancel_that_comes_while_the_outcome_commits_comes_too_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job is cancelled from inside the end's fdatasync (the journal's fault seam, in the writer thread):
+    the outcome lands, and the job returns it rather than failing the task ``cancelled by user``."""
+    from orchestra_tui.store import fsio
+
+    plan_with(tmp_path, task_block("A"), parallel=1)
+    loop = asyncio.get_running_loop()
+    syncs: list[str] = []
+
+    with Project.open(tmp_path, actor="scheduler") as project:
+        scheduler = Scheduler(project, agents={"sleeper": SleepAgent(0)})
+
+        def hook(step: str) -> None:
+            if step == "journal.before-fsync":
+                syncs.append(step)
+                if len(syncs) == 2:  # the first is the start's; this one is the end's
+                    loop.call_soon_threadsafe(scheduler.jobs["A"].cancel)
+
+        monkeypatch.setattr(fsio, "fault_hook", hook)
+        job = scheduler.dispatch("A")
+        result = await asyncio.wait_for(job, 60)
+        assert result is not None and result.status == "completed" and result.error is None
+        assert project.task("A").status == "completed"

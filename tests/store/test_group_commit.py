@@ -1,0 +1,228 @@
+"""Group commit (``Store.commit_async``): changes that arrive together share one write and one fdatasync, and
+none is acknowledged (returned, applied, told to a listener) before the fdatasync that covers it is done.
+
+``os.fdatasync`` is wrapped through the seam every durable write goes through (the ``os`` module the journal
+calls): each call on the journal records how many bytes of it the fdatasync covers, once it has returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestra_tui.errors import StateError
+from orchestra_tui.store import Entry, Mutation, Store
+from orchestra_tui.store.journal import iter_frames
+
+from ..helpers.grouping import bump, bump_async, open_store
+
+Log = list[tuple[str, int]]
+
+
+class Syncs:
+    """The journal's fdatasyncs, in the order they returned, with the journal size each covers."""
+
+    def __init__(self, journal: Path, log: Log, fail: Callable[[], bool]) -> None:
+        self.journal, self.log, self.fail = os.path.realpath(journal), log, fail
+        self.lock = threading.Lock()
+        self.real = os.fdatasync
+
+    def __call__(self, fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") != self.journal:
+            self.real(fd)
+            return
+        covered = os.fstat(fd).st_size
+        if self.fail():
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        self.real(fd)
+        with self.lock:
+            self.log.append(("synced", covered))
+
+    def count(self) -> int:
+        return sum(kind == "synced" for kind, _ in self.log)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(tmp_path)
+    yield opened
+    opened.close()
+
+
+def watch(store: Store, monkeypatch: pytest.MonkeyPatch, fail: Callable[[], bool] = lambda: False) -> Syncs:
+    log: Log = []
+    syncs = Syncs(store.journal.path, log, fail)
+    monkeypatch.setattr(os, "fdatasync", syncs)
+    store.listeners.append(lambda entry, _changes: log.append(("told", entry.seq)))
+    return syncs
+
+
+def frame_ends(store: Store) -> dict[int, int]:
+    """Each entry's seq -> the journal size at which its frame ends."""
+    return {frame.meta["seq"]: frame.end for frame in iter_frames(store.journal.read())}
+
+
+def test_no_change_is_acknowledged_before_the_fdatasync_that_covers_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = watch(store, monkeypatch)
+    workers, bumps = 12, 15
+
+    async def worker(task_id: str) -> None:
+        for _ in range(bumps):
+            entry = await bump_async(store, task_id)
+            syncs.log.append(("returned", entry.seq))
+            await asyncio.sleep(0)  # the workers interleave: some bumps meet a group in flight, some start one
+
+    async def main() -> None:
+        await asyncio.gather(*(worker(f"W{index}") for index in range(workers)))
+
+    asyncio.run(main())
+    ends = frame_ends(store)
+    assert sorted(ends) == list(range(1, workers * bumps + 1))
+    durable = 0  # journal bytes covered by an fdatasync that has returned, at each point of the log
+    acknowledged = {"told": 0, "returned": 0}
+    for kind, value in syncs.log:
+        if kind == "synced":
+            durable = max(durable, value)
+        else:
+            assert ends[value] <= durable, f"entry {value} was {kind} before an fdatasync covered it"
+            acknowledged[kind] += 1
+    assert acknowledged == {"told": workers * bumps, "returned": workers * bumps}
+    assert all(store.tasks[f"W{index}"]["n"] == bumps for index in range(workers)), "a bump saw a stale state"
+    assert syncs.count() < workers * bumps, "no two changes shared an fdatasync"
+
+
+def test_changes_that_arrive_together_share_one_write_and_one_fdatasync(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = watch(store, monkeypatch)
+
+    async def main() -> list[Entry]:
+        return list(await asyncio.gather(*(bump_async(store, f"T{index}") for index in range(20))))
+
+    entries = asyncio.run(main())
+    assert [entry.seq for entry in entries] == list(range(1, 21))
+    assert syncs.count() == 1
+    reopened = open_store(store.dir.parent)
+    assert reopened.seq == 20 and reopened.tasks == store.tasks
+    assert [entry.seq for entry in reopened.history()] == list(range(1, 21))
+
+
+def test_a_change_that_reads_what_the_group_writes_waits_for_the_next_group(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each bump reads its task's counter: bumps of one task never share a group, and each sees the last."""
+    syncs = watch(store, monkeypatch)
+
+    async def main() -> list[Entry]:
+        return list(await asyncio.gather(*(bump_async(store, task) for task in ["A", "B", "A", "B", "A"])))
+
+    asyncio.run(main())
+    assert store.tasks["A"]["n"] == 3 and store.tasks["B"]["n"] == 2
+    assert [entry.summary for entry in store.history()] == ["A -> 1", "B -> 1", "A -> 2", "B -> 2", "A -> 3"]
+    assert syncs.count() == 3  # {A, B}, {A, B}, {A}
+
+
+def test_a_change_that_writes_more_than_it_reads_goes_alone(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change that says it reads C but bumps B, behind a bump of B in the same group: computed there on the state
+    before that bump, it is set aside and computed again alone in the next group (where it sees the bump)."""
+    syncs = watch(store, monkeypatch)
+
+    async def main() -> None:
+        sneaky = store.commit_async(lambda: bump(store, "B"), actor="test", reads=lambda: frozenset(("C",)))
+        await asyncio.gather(bump_async(store, "A"), bump_async(store, "B"), sneaky)
+
+    asyncio.run(main())
+    assert store.tasks["B"]["n"] == 2
+    assert [entry.summary for entry in store.history()] == ["A -> 1", "B -> 1", "B -> 2"]
+    assert syncs.count() == 2
+
+
+def test_a_failed_fdatasync_fails_every_change_of_its_group_and_applies_none(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = [True]
+
+    def fail() -> bool:
+        return failing.pop() if failing else False
+
+    syncs = watch(store, monkeypatch, fail)
+
+    async def main() -> list[Entry | BaseException]:
+        return list(
+            await asyncio.gather(*(bump_async(store, f"T{index}") for index in range(5)), return_exceptions=True)
+        )
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(outcome, StateError) for outcome in outcomes), outcomes
+    assert "nothing was changed" in str(outcomes[0])
+    assert store.seq == 0 and store.tasks == {} and store.journal.size() == 0
+    assert ("told", 1) not in syncs.log
+    asyncio.run(bump_async(store, "T0"))  # the next group writes from where the journal was cut back
+    assert open_store(store.dir.parent).tasks == {"T0": {"task_id": "T0", "status": "pending", "n": 1}}
+
+
+def test_a_caller_that_gives_up_before_its_change_is_computed_writes_nothing(store: Store) -> None:
+    async def main() -> None:
+        first = asyncio.ensure_future(bump_async(store, "A"))
+        second = asyncio.ensure_future(bump_async(store, "A"))  # reads what the first writes: the next group
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        second.cancel()
+        await first
+        with pytest.raises(asyncio.CancelledError):
+            await second
+
+    asyncio.run(main())
+    assert store.tasks["A"]["n"] == 1 and store.seq == 1
+
+
+def test_a_plain_commit_while_a_group_is_in_flight_waits_for_it(store: Store) -> None:
+    """``commit`` on the event loop's thread during a group's fdatasync: the group is told first, then the
+    commit is computed on the state after it."""
+    seen: list[int] = []
+
+    def plain() -> Mutation:
+        seen.append(store.tasks["A"]["n"])
+        return bump(store, "A")
+
+    async def main() -> None:
+        grouped = asyncio.ensure_future(bump_async(store, "A"))
+        for _ in range(100):  # the group forms within a turn or two of the loop
+            if store._in_flight is not None:
+                break
+            await asyncio.sleep(0)
+        assert store._in_flight is not None and not grouped.done()
+        store.commit(plain, actor="test")
+        await grouped
+
+    store.commit(lambda: bump(store, "A"), actor="test")
+    asyncio.run(main())
+    assert seen == [2] and store.tasks["A"]["n"] == 3
+    assert [entry.summary for entry in store.history()] == ["A -> 1", "A -> 2", "A -> 3"]
+
+
+def test_a_change_refused_by_its_computation_fails_alone(store: Store) -> None:
+    def refuse() -> Mutation:
+        raise StateError("refused")
+
+    async def main() -> list[Entry | BaseException | None]:
+        refused = store.commit_async(refuse, actor="test", reads=lambda: frozenset(("B",)))
+        nothing = store.commit_async(lambda: None, actor="test", reads=lambda: frozenset(("C",)))
+        return list(
+            await asyncio.gather(
+                bump_async(store, "A"), refused, nothing, bump_async(store, "D"), return_exceptions=True
+            )
+        )
+
+    first, refused, nothing, last = asyncio.run(main())
+    assert isinstance(refused, StateError) and nothing is None
+    assert isinstance(first, Entry) and isinstance(last, Entry) and (first.seq, last.seq) == (1, 2)
+    assert store.tasks.keys() == {"A", "D"}
