@@ -8,10 +8,11 @@ test: a MISS is reported, never raised.
 The load. A project of 2,000 generated tasks (``bench/generate.py``) whose default agent is a real ``cli``
 agent: a small Python program that reads its prompt and prints fixed 64-byte lines at 250 lines per
 second, one ``write`` per line. The app (``create_app``, headless under ``run_test(size=(120, 40))``)
-dispatches with its own key ``a``, which starts the plan's ``parallel_max`` = 8 ready tasks: 2,000 chunks
-per second in all, each read from a pipe by the agent and going through the runner (``output.txt``,
-``events.jsonl``), the bus and the session to the output panes exactly as in use. A chunk is one line;
-the chunks received are counted from the bus (``RunOutput`` text; a pipe read may carry several lines).
+dispatches with its own key ``a``, which starts the plan's ``parallel_max`` = 8 ready tasks in a driver
+process (engine/launcher.py): 2,000 chunks per second in all, each read from a pipe by the driver's runner
+(``output.txt``, ``events.jsonl``), then read back from ``output.txt`` by the app's run watcher and through
+the bus and the session to the output panes, exactly as in use. A chunk is one line; the chunks received are
+counted from the bus (``RunOutput`` text; a file read may carry several lines).
 
 Key-press latency. While the 8 runs stream, a thread plays the terminal's input: at a planned moment it
 sends ``events.Key`` through the driver (``driver.send_message``, what ``Pilot.press`` does, without the
@@ -83,6 +84,7 @@ from textual.message import Message
 from bench.common import Row, machine, table, write_results
 from bench.generate import write_project
 from orchestra_tui.engine.bus import RunOutput
+from orchestra_tui.engine.liveruns import live_runs
 from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
 from orchestra_tui.tui.app import OrchestraApp, create_app
 from orchestra_tui.tui.messages import TaskSelected
@@ -432,8 +434,7 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
         count = OutputCount(app, sizes.chunks)
         pauses = Pauses()
         await pilot.press("a")
-        scheduler = app.session.scheduler
-        await until(lambda: len(scheduler.runs) == STREAMS, 30, f"{STREAMS} runs begun")
+        await until(lambda: len(live_runs(root)) == STREAMS, 30, f"{STREAMS} runs begun")
         await until(lambda: count.chunks >= min(sizes.chunks // 20, 2 * sizes.rate), 30, "the streams flowing")
 
         mark = selections.count
@@ -449,7 +450,7 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
         app.set_focus(None)  # the board ignores cursor moves while no column has focus: whatever goes round stops
         settled = await quiet(app, selections)
 
-        run_of = {task_id: run.run_id for task_id, run in scheduler.runs.items()}
+        run_of = {run.task_id: run.run_id for run in live_runs(root)}
         frames, written, chunks, pauses.stalls, pauses.stall_cpu = watch.frames, watch.bytes, count.chunks, [], []
         moment, cpu = time.perf_counter(), time.thread_time()
         await measure_presses(results, app, watch, selections, sizes, load, run_of, settled)
@@ -480,7 +481,7 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
             "KiB/s",
             note="render_segments of every frame (the headless driver skips it)",
         )
-        if len(scheduler.runs) != STREAMS:
+        if len(live_runs(root)) != STREAMS:
             results.add(
                 "presses cut short: the stream ended",
                 load,
@@ -492,7 +493,7 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
         during = (count.chunks - chunks) / seconds
 
         await until(
-            lambda: count.chunks >= sizes.chunks and not scheduler.jobs,
+            lambda: count.chunks >= sizes.chunks and not live_runs(root),
             sizes.chunks / sizes.rate * 3 + 60,
             f"all {sizes.chunks:,} chunks streamed",
         )
@@ -521,7 +522,7 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
             note=f"{during:,.0f}/s while keys were pressed; a chunk is one {LINE_BYTES}-byte line written on its own",
         )
         results.add(
-            "load: RunOutput events per second (pipe reads)",
+            "load: RunOutput events per second (file reads)",
             load,
             count.events / streamed,
             "events/s",
@@ -553,7 +554,7 @@ async def measure_presses(
     ]
 
     def streaming() -> bool:
-        return len(app.session.scheduler.runs) == STREAMS
+        return len(live_runs(app.session.project.root)) == STREAMS
 
     for seed, (column, needles, presses, shows) in enumerate(phases):
         rows = board.rows(column)

@@ -160,6 +160,19 @@ def _open(ctx: typer.Context) -> None:
     tui.run()
     if tui.return_code:
         raise typer.Exit(tui.return_code)
+    _still_going(tui.session.project.root)
+
+
+def _still_going(root: Path) -> None:
+    """Say, once the app is gone, that the runs it started (or saw) go on without it."""
+    from ..engine.liveruns import live_runs
+
+    going = len(live_runs(root))
+    if going:
+        typer.echo(
+            f"{going} run{'s' * (going != 1)} still going in the background: `orchestra ps` lists them, "
+            "`orchestra logs ID --follow` follows one, `orchestra cancel ID` stops one"
+        )
 
 
 def demo_source() -> Path:
@@ -626,7 +639,7 @@ def run_(
         except KeyboardInterrupt:
             _interrupted(driver)
         project.refresh()
-        _run_summary(project, _driver_summary(driver), until)
+        _run_summary(project, driver.result(), until)
 
 
 async def _follow_driver(project: Project, driver: Driver, view: RunView) -> None:
@@ -684,24 +697,6 @@ def _interrupted(driver: Driver) -> None:
 
 
 DRIVER_STOP_WAIT = 60.0  # seconds Ctrl-C waits for the stopped runs to record their end
-
-
-def _driver_summary(driver: Driver) -> Summary:
-    from ..engine.runner import RunResult
-    from ..engine.scheduler import Summary
-
-    data = driver.summary()
-    if data is None:
-        raise OrchestraError(f"the runs' process ended without a summary; its log is {driver.dir / 'log.txt'}")
-    if str(data.get("status", "")).startswith("error: "):
-        raise OrchestraError(str(data["status"]).removeprefix("error: "))
-    return Summary(
-        results=[RunResult.from_dict(result) for result in data.get("results", [])],
-        cancelled=list(data.get("cancelled", [])),
-        interrupted=list(data.get("interrupted", [])),
-        skipped=list(data.get("skipped", [])),
-        unusable=dict(data.get("unusable", {})),
-    )
 
 
 def _run_summary(project: Project, summary: Summary, until: str | None) -> None:

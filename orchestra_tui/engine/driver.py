@@ -17,12 +17,16 @@ anywhere stops its run here: the scheduler watches it), and the driver's directo
 
 ``.orchestra/drivers/<id>/``: ``driver.json`` (pid, start time, what it drives; the driver holds an
 exclusive ``flock`` on it while it lives), ``log.txt`` (its stderr: a crash's traceback lands there, never
-on a terminal), ``summary.json`` (written when it ends: results, cancelled, interrupted, unusable).
+on a terminal), ``held`` (made when it stops dispatching), ``summary.json`` (written when it ends: results,
+cancelled, interrupted, unusable).
 
 Signals: SIGTERM or SIGINT stop it as Ctrl-C stopped ``orchestra run``: the running tasks fail with
 ``cancelled by user`` and keep their output. SIGUSR1 stops dispatching (autopilot off): the runs going
 finish, nothing new starts, then it exits. :meth:`Driver.stop` sends them, checked against the driver's
 lock and its start time, so a reused pid is never signalled.
+
+A driver that drives the whole plan (neither ``only`` nor ``until``: ``orchestra run``, ``run --detach``, the
+TUI's autopilot) is an **autopilot**: every face that opens shows it on while it lives and is not ``held``.
 """
 
 from __future__ import annotations
@@ -40,17 +44,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OrchestraError
 from ..store import fsio
 from .project import STATE_DIR
 from .runs import ProcessGroup, lock_held, new_run_id
 
+if TYPE_CHECKING:
+    from .scheduler import Summary
+
 DRIVERS_DIR = "drivers"
 RECORD_FILE = "driver.json"
 LOG_FILE = "log.txt"
 SUMMARY_FILE = "summary.json"
+HELD_FILE = "held"
 KEEP = 20  # ended drivers whose directory is kept
 
 
@@ -105,6 +113,15 @@ class Driver:
             return False
         return True
 
+    @property
+    def autopilot(self) -> bool:
+        """Whether it drives the whole plan (no ``only``, no ``until``) until nothing is ready."""
+        return self.options.get("only") is None and self.options.get("until") is None
+
+    def held(self) -> bool:
+        """Whether it was told to stop dispatching (SIGUSR1): the runs going finish, nothing new starts."""
+        return (self.dir / HELD_FILE).exists()
+
     def summary(self) -> dict[str, Any] | None:
         """What the driver did (``summary.json``), once it has ended; None before, or when it died."""
         try:
@@ -112,6 +129,25 @@ class Driver:
         except (OSError, ValueError):
             return None
         return value if isinstance(value, dict) else None
+
+    def result(self) -> Summary:
+        """The summary as the scheduler's :class:`Summary`; a one-line error when the driver died without one
+        (its log is named) or stopped on an error."""
+        from .runner import RunResult
+        from .scheduler import Summary
+
+        data = self.summary()
+        if data is None:
+            raise OrchestraError(f"the runs' process ended without a summary; its log is {self.dir / LOG_FILE}")
+        if str(data.get("status", "")).startswith("error: "):
+            raise OrchestraError(str(data["status"]).removeprefix("error: "))
+        return Summary(
+            results=[RunResult.from_dict(result) for result in data.get("results", [])],
+            cancelled=list(data.get("cancelled", [])),
+            interrupted=list(data.get("interrupted", [])),
+            skipped=list(data.get("skipped", [])),
+            unusable=dict(data.get("unusable", {})),
+        )
 
 
 def start_driver(
@@ -214,8 +250,9 @@ def _record(root: Path, driver_id: str, options: dict[str, Any]) -> Iterator[Pat
         os.close(fd)
 
 
-async def drive(scheduler: Any, options: dict[str, Any]) -> Any:
-    """Run the scheduler until done; SIGTERM/SIGINT cancel it, SIGUSR1 stops dispatching."""
+async def drive(scheduler: Any, options: dict[str, Any], directory: Path) -> Any:
+    """Run the scheduler until done; SIGTERM/SIGINT cancel it, SIGUSR1 stops dispatching (and says so in
+    ``directory``, so every face stops showing it as an autopilot)."""
     from .loop import close_clients, pidfd_child_watcher
 
     loop = asyncio.get_running_loop()
@@ -223,7 +260,12 @@ async def drive(scheduler: Any, options: dict[str, Any]) -> Any:
     assert main is not None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, main.cancel)
-    loop.add_signal_handler(signal.SIGUSR1, scheduler.hold)
+
+    def hold() -> None:
+        scheduler.hold()
+        fsio.atomic_write(directory / HELD_FILE, b"")
+
+    loop.add_signal_handler(signal.SIGUSR1, hold)
     only = options.get("only")
     try:
         with pidfd_child_watcher():
@@ -265,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             scheduler = Scheduler(project, parallel=options.get("parallel"))
             try:
-                summary = asyncio.run(drive(scheduler, options))
+                summary = asyncio.run(drive(scheduler, options, directory))
             except (asyncio.CancelledError, KeyboardInterrupt):
                 status, summary = "cancelled", scheduler.summary
             except OrchestraError as error:

@@ -129,7 +129,14 @@ class Scheduler:
         """Start a job for one task, refused with a one-line error unless it is ready (as this process last saw
         it) and a slot is free. The job resolves to the run's result, or None when the task could not start
         after all (another process started it first, or its agent is unknown: then the task fails with that reason)."""
+        self.check(task_id, agent)
+        return self._launch(task_id, agent)
+
+    def check(self, task_id: str, agent: str | None = None, running: int | None = None) -> None:
+        """The one-line refusal :meth:`dispatch` gives, if any: not ready, already running, no slot free with
+        ``running`` tasks going (default: this scheduler's jobs that hold a slot), or its agent cannot run it."""
         status = self.project.status_of(task_id)
+        running = self._active() if running is None else running
         if task_id in self.jobs:
             raise TransitionError(f"{task_id} is already running")
         if status != TaskStatus.READY:
@@ -138,14 +145,13 @@ class Scheduler:
             if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
                 why = "; r retries it"
             raise TransitionError(f"cannot dispatch {task_id}: it is {status.value}{why}")
-        if self._active() >= self.parallel:
+        if running >= self.parallel:
             raise OrchestraError(
-                f"{self._active()} tasks are running, the plan's parallel_max; {task_id} can start when one ends"
+                f"{running} tasks are running, the plan's parallel_max; {task_id} can start when one ends"
             )
         reason = self.cannot_run(task_id, agent)
         if reason is not None:
             raise OrchestraError(f"cannot dispatch {task_id}: {reason}")
-        return self._launch(task_id, agent)
 
     def _launch(self, task_id: str, agent: str | None = None, resume: bool = False) -> asyncio.Task[RunResult | None]:
         """Start the task's job; ``resume``: take over its run on Ray that lost its process (it runs on)."""

@@ -34,6 +34,7 @@ from ..display import one_line, printable
 from ..engine import next_step
 from ..engine.attention import needs_person
 from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
+from ..engine.launcher import Ended
 from ..engine.liveruns import POLL
 from ..engine.planning import as_subtasks
 from ..engine.scheduler import Summary
@@ -110,7 +111,6 @@ class OrchestraApp(App[None]):
         self.selected: str | None = None
         self.view = "board"
         self._stale: set[str] = set()  # views to redraw in full when next shown
-        self.autopilot: Worker[Summary] | None = None  # the autopilot's driving loop while it is on
         self.alerts = Alerts(settings.notify or NotifyConfig())
         self._header_due = False
 
@@ -208,18 +208,24 @@ class OrchestraApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.show_error(event.worker.error)
-        if event.worker.name == "autopilot" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
-            self._autopilot_ended(event.worker)
 
     def _watch_runs(self) -> None:
         with self._guard():
             self.session.watch_runs()
 
     def _poll(self) -> None:
+        ended: list[Ended] = []
         with self._guard():
             self.session.refresh()
             for note in self.session.new_notes():
                 self.notify(note, severity="warning", timeout=10, markup=False)
+            on = self.autopilot
+            ended = self.session.look_drivers()
+            if ended or on != self.autopilot:
+                self._draw_header()
+        for one in ended:
+            with self._guard():
+                self._ended(one)
 
     # -- what the engine says -------------------------------------------------------------------------
 
@@ -243,7 +249,12 @@ class OrchestraApp(App[None]):
         keys = {binding.action: self.keys_of(binding) for binding in bindings.BINDINGS}
         tabs = [(view, keys[f"view('{view}')"], VIEW_TITLES[view]) for view in self.views]
         header = self.main.query_one(ProjectHeader)
-        header.show(name, self.session.figures(), tabs, self.view, autopilot=self.autopilot is not None)
+        header.show(name, self.session.figures(), tabs, self.view, autopilot=self.autopilot)
+
+    @property
+    def autopilot(self) -> bool:
+        """Whether the autopilot is on (a driver process on the whole plan, whichever face started it)."""
+        return self.session.autopilot
 
     def _draw_detail(self) -> None:
         runs = self.session.runs_of(self.selected) if self.selected in self.session.project.tasks else []
@@ -357,36 +368,34 @@ class OrchestraApp(App[None]):
             self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
         if started:
             self.notify(f"dispatched {formatting.id_list(started, 8)}", markup=False)
-        elif self.session.scheduler.jobs:
-            self.notify(f"{len(self.session.scheduler.jobs)} tasks are running, the plan's parallel_max", markup=False)
+        elif running := self.session.running():
+            self.notify(f"{running} tasks are running, the plan's parallel_max", markup=False)
         elif not unusable:
             self.notify(next_step.next_line(self.session.project), markup=False)
 
     def action_autopilot(self) -> None:
-        """``A``: switch the autopilot on (the engine's driving loop, as ``orchestra run``) or off (the runs going
-        carry on; only the dispatching stops)."""
-        if self.autopilot is not None:
-            self.autopilot.cancel()
-            self.autopilot = None
-            self.notify("autopilot off: the runs going carry on")
-        else:
-            self.autopilot = self.run_worker(
-                self.session.drive(), name="autopilot", group="autopilot", exit_on_error=False
-            )
-            self.notify("autopilot on: ready tasks are dispatched until none is left (A stops it)")
-        self._draw_header()
+        """``A``: switch the autopilot on (a driver process on the whole plan, as ``orchestra run --detach``: it
+        outlives the app) or off (the runs going carry on; only the dispatching stops)."""
+        with self._guard():
+            if self.autopilot:
+                self.session.autopilot_off()
+                self.notify("autopilot off: the runs going carry on")
+            else:
+                self.session.autopilot_on()
+                self.notify("autopilot on: ready tasks are dispatched until none is left (A stops it, q leaves it on)")
+            self._draw_header()
 
-    def _autopilot_ended(self, worker: Worker[Summary]) -> None:
-        """The autopilot's loop ended on its own: say what it did and what is left (a person is needed now)."""
-        if worker is not self.autopilot:
-            return
-        self.autopilot = None
-        self._draw_header()
-        summary = worker.result
-        if worker.state != WorkerState.SUCCESS or summary is None:
+    def _ended(self, ended: Ended) -> None:
+        """A driver ended: one that failed says so; an autopilot that ran out of ready tasks says what it did and
+        what is left (a person is needed now). Any other has said it all through its runs."""
+        if ended.error is not None:
+            raise OrchestraError(ended.error)
+        summary = ended.summary
+        if not ended.autopilot or summary is None:
             return
         for task_id, reason in list(summary.unusable.items())[:3]:
             self.notify(f"not started: {task_id}: {reason}", severity="warning", timeout=10, markup=False)
+        self.session.project.refresh()
         line = f"autopilot done: {autopilot_line(summary)}; {next_step.next_line(self.session.project)}"
         self.alerts.call(self, line, "information")
 
@@ -615,14 +624,15 @@ class OrchestraApp(App[None]):
         self.push_screen(HelpScreen(self.help_sections()))
 
     async def action_quit(self) -> None:
-        self._quit()  # also ctrl+q's action: it asks too while runs go
+        self._quit()  # also ctrl+q's action
 
     @work(group="actions", exit_on_error=False)
     async def _quit(self) -> None:
+        """Quit: the runs in drivers carry on. Runs in this process (agents registered from code) cannot: asked."""
         running = len(self.session.scheduler.jobs)
         if running:
             question = ConfirmDialog(
-                f"{running} task{'s' * (running != 1)} running: quit anyway?",
+                f"{running} task{'s' * (running != 1)} running in this process: quit anyway?",
                 "Their runs are cancelled: each task fails and keeps its output.",
             )
             if not await self.push_screen_wait(question):

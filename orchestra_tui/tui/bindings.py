@@ -58,7 +58,7 @@ HELP: dict[str, str] = {
     "open_task": "Open the selected task in full, on a screen of its own (escape comes back)",
     "back": "Back: a maximised output pane to its place, the output panes to the view",
     "help": "Show the keys",
-    "quit": "Quit (running tasks are cancelled and keep their output)",
+    "quit": "Quit (the runs going and the autopilot carry on: orchestra ps lists them)",
     "view_board": "Show the board",
     "view_dag": "Show the dependency graph",
     "view_timeline": "Show the history timeline",

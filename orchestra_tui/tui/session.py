@@ -1,10 +1,15 @@
-"""The glue between the app and the engine, free of widgets: the open project, its bus and scheduler.
+"""The glue between the app and the engine, free of widgets: the open project, its bus and its launcher.
 
 A ``Session`` opens the project as actor ``tui``, fails the tasks whose run died with the process that ran
 it (as ``orchestra run`` does before it starts), and offers the actions the keys call. Everything it does
-goes through ``Project`` and ``Scheduler``; the app learns what happened only from the bus, whose events
+goes through ``Project`` and ``Launcher``; the app learns what happened only from the bus, whose events
 :meth:`Session.forward` turns into the app's messages, one batch per frame: the streamed text of each run
 joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged``.
+
+``d``, ``a`` and the autopilot start detached drivers (engine/launcher.py), so quitting the app, a hang-up
+or a closed terminal ends none of them; the app follows those runs exactly as it follows any other
+process's: from their files (``RunWatcher``), and cancels them with ``cancel_run``. Only while agents are
+registered from code in this process (the Python API) do runs go here, through the scheduler, as before.
 """
 
 from __future__ import annotations
@@ -17,11 +22,10 @@ from typing import Any
 
 from textual.message import Message
 
-from ..agents.base import Agent, close_http_clients
+from ..agents.base import close_http_clients
 from ..engine import transitions
 from ..engine.bus import (
     Bus,
-    EngineError,
     Event,
     HistoryAppended,
     RunEnded,
@@ -32,15 +36,14 @@ from ..engine.bus import (
     TaskChanged,
 )
 from ..engine.integration import integration
+from ..engine.launcher import Ended, Launcher
 from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_run, run_info
 from ..engine.plan_edit import write_plan
 from ..engine.plan_watch import PlanWatch
 from ..engine.planning import Draft, Spend, draft, expand_prompt, plan_prompt, read_document
 from ..engine.project import Project
 from ..engine.review import TaskDiff, task_diff
-from ..engine.runner import RunResult
-from ..engine.runs import RunIndex, RunSummary, recover_interrupted
-from ..engine.scheduler import Scheduler, Summary
+from ..engine.runs import RunIndex, RunSummary, new_run_id, recover_interrupted
 from ..errors import OrchestraError, TransitionError
 from ..models import AgentTask, TaskStatus
 from ..plan import PLAN_FILE, load_plan
@@ -63,23 +66,24 @@ class HeaderFigures(Figures):
 
 
 class Session:
-    """One open project with its bus and scheduler; ``agents`` and ``env`` are the runner's (tests pass them)."""
+    """One open project with its bus and launcher; ``env`` is what the runs started here see (default: ours)."""
 
-    def __init__(
-        self, project: Project, *, agents: Mapping[str, Agent] | None = None, env: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, project: Project, *, env: Mapping[str, str] | None = None) -> None:
         self.project = project
         self.bus = Bus()
         self.bus.watch(project)
         self.subscription = self.bus.subscribe()
-        self.scheduler = Scheduler(project, agents=agents, bus=self.bus, env=env)
+        self.launcher = Launcher(project, bus=self.bus, env=env)
+        self.scheduler = self.launcher.scheduler  # its refusals, parallel_max, the unusable tasks; jobs run here
         self.usage: dict[str, RunUsage] = {}  # live runs: their usage so far (committed when they end)
         self._notes_seen = 0
         with project.quietly():  # opening the app sends nothing (docs/ARCHITECTURE.md C13)
             self.recovered = recover_interrupted(project)
         self.runs = RunIndex(project.root)
         self.plan_watch = PlanWatch(project, self.bus)
-        self.watcher = RunWatcher(project.root, self.bus)  # runs other processes own, on the same bus
+        # Every run, ours included (each in a driver process): one that begins and ends between two looks is
+        # still shown, from its start, when it began after the app opened.
+        self.watcher = RunWatcher(project.root, self.bus, since=new_run_id())
 
     @classmethod
     def open(
@@ -168,34 +172,40 @@ class Session:
     # -- actions ---------------------------------------------------------------------------------------
 
     def running_here(self, task_id: str) -> bool:
-        """Whether this app has a run of the task going (or about to begin)."""
-        return task_id in self.scheduler.jobs
+        """Whether a run of the task started from this app is going (or about to begin)."""
+        if task_id in self.launcher.pending() or task_id in self.scheduler.jobs:
+            return True
+        live = self._live_run(task_id)
+        return live is not None and self.launcher.mine(live.owner_pid)
+
+    def running(self) -> int:
+        """The tasks running (or about to), whoever started them: what ``parallel_max`` counts."""
+        return self.launcher.running()
 
     def dispatch(self, task_id: str) -> None:
         """Start the task's run now; refused (one line) unless it is ready and a slot is free under ``parallel_max``."""
-        self._watch(self.scheduler.dispatch(task_id), task_id)
+        self.launcher.dispatch(task_id)
 
     def dispatch_ready(self) -> list[str]:
         """Start ready tasks in recommended order until ``parallel_max`` run; returns those started."""
-        started = self.scheduler.fill()
-        for task_id in started:
-            self._watch(self.scheduler.jobs[task_id], task_id)
-        return started
+        return self.launcher.dispatch_ready()
 
-    async def drive(self) -> Summary:
-        """The autopilot: the engine's driving loop (``Scheduler.drive``), dispatching ready tasks up to
-        ``parallel_max`` until none is ready and none of this app's runs goes. Cancelling it stops the
-        dispatching only; the runs going carry on."""
-        return await self.scheduler.drive()
+    @property
+    def autopilot(self) -> bool:
+        """Whether an autopilot is on, whichever face started it (as of the last :meth:`look_drivers`)."""
+        return self.launcher.autopilot
 
-    def _watch(self, job: asyncio.Task[RunResult | None], task_id: str) -> None:
-        """A job that raises (its final commit failed) becomes an ``EngineError`` on the bus."""
+    def autopilot_on(self) -> None:
+        """The autopilot: a driver dispatching ready tasks up to ``parallel_max`` until none is ready."""
+        self.launcher.autopilot_on()
 
-        def done(job: asyncio.Task[RunResult | None]) -> None:
-            if not job.cancelled() and job.exception() is not None:
-                self.bus.publish(EngineError(f"the run of {task_id} failed: {job.exception()}", task_id))
+    def autopilot_off(self) -> None:
+        """Stop the dispatching only; the runs going carry on."""
+        self.launcher.autopilot_off()
 
-        job.add_done_callback(done)
+    def look_drivers(self) -> list[Ended]:
+        """What ended since the last look (our drivers, the autopilots); the autopilots on now."""
+        return self.launcher.look()
 
     def _refuse_live(self, task_id: str, verb: str) -> None:
         if self.running_here(task_id):
@@ -215,23 +225,31 @@ class Session:
         self._refuse_live(task_id, "fail")
         return self.project.fail(task_id, reason)
 
-    def running_elsewhere(self, task_id: str) -> LiveRun | None:
-        """The task's live run when another process owns it."""
+    def _live_run(self, task_id: str) -> LiveRun | None:
         task = self.project.tasks.get(task_id)
-        if task is None or task.status != TaskStatus.IN_PROGRESS or not task.last_run_id or self.running_here(task_id):
+        if task is None or task.status != TaskStatus.IN_PROGRESS or not task.last_run_id:
             return None
         return run_info(self.project.root, task.last_run_id)
 
+    def running_elsewhere(self, task_id: str) -> LiveRun | None:
+        """The task's live run when it was not started from this app."""
+        live = self._live_run(task_id)
+        return None if live is None or self.launcher.mine(live.owner_pid) else live
+
     async def cancel(self, task_id: str) -> Entry | Cancelled:
-        """Cancel the task; a run of it going here is stopped first (its output is kept). A run another process
-        owns is cancelled through the engine (``liveruns.cancel_run``: the task is cancelled, then its recorded
-        process group stopped), in a thread with a project handle of its own, since it waits for the group."""
-        elsewhere = self.running_elsewhere(task_id)
-        if elsewhere is not None:
-            cancelled = await asyncio.to_thread(_cancel_elsewhere, self.project.root, elsewhere.run_id)
+        """Cancel the task. A live run of it, whoever started it (runs started here go in drivers of their own),
+        is cancelled through the engine (``liveruns.cancel_run``: the task is cancelled, then the run's recorded
+        process group stopped; its output is kept), in a thread with a project handle of its own, since it
+        waits for the group."""
+        if task_id in self.scheduler.jobs:  # a run in this process: stopped first, then the task cancelled
+            await self.scheduler.cancel(task_id)
+            return self.project.cancel(task_id)
+        self.project.refresh()  # a run that began since the last look is cancelled as a run, not as a ready task
+        live = self._live_run(task_id)
+        if live is not None:
+            cancelled = await asyncio.to_thread(_cancel_elsewhere, self.project.root, live.run_id)
             self.refresh()
             return cancelled
-        await self.scheduler.cancel(task_id)
         return self.project.cancel(task_id)
 
     def retry(self, task_id: str) -> Entry:
@@ -324,9 +342,10 @@ class Session:
     # -- the end ---------------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Cancel the runs going (each task fails ``cancelled by user`` and keeps its output), then close."""
+        """Close the project; the runs going carry on in their drivers (``orchestra ps`` lists them). Runs in
+        this process are cancelled (each task fails ``cancelled by user`` and keeps its output)."""
         try:
-            await self.scheduler.cancel_all()
+            await self.launcher.close()
             await close_http_clients()
         finally:
             self.watcher.close()

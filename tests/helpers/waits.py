@@ -1,6 +1,7 @@
 """The one place tests wait: every wait is bounded in time and says what it waited for.
 
-``until`` lets an app under Pilot (or, with no app, the event loop) run until a condition holds;
+``until`` lets an app under Pilot (or, with no app, the event loop) run until a condition holds (a run
+dispatched from the app begins in a driver process of its own: :data:`RUN_START` bounds waiting for it);
 ``wait_for`` is the same from a thread that may block; ``read_until`` reads a process's output until a text
 appears; ``running`` says whether a process is still alive.
 """
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
+
+RUN_START = 15.0  # seconds a run dispatched from the app may take to show: its driver process starts first
 
 
 def running(pid: int) -> bool:

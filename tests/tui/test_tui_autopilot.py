@@ -18,7 +18,7 @@ from orchestra_tui.tui.widgets.header import ProjectHeader
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import app_on
-from ..helpers.waits import until
+from ..helpers.waits import RUN_START, until
 
 SIZE = (120, 40)
 
@@ -45,7 +45,7 @@ async def test_one_press_of_A_finishes_the_demo(demo_dir: Path, tmp_path: Path) 
         await until(
             pilot, lambda: any(n.startswith("autopilot done: 10 runs: 10 completed") for n in notes(app)), "done"
         )
-        assert "autopilot" not in header(app) and app.autopilot is None
+        assert "autopilot" not in header(app) and not app.autopilot
         assert len(app.session.project.tasks) == 10
         assert not any(n.startswith("dispatched") for n in notes(app))  # no other key was pressed
 
@@ -80,14 +80,14 @@ async def test_run_until_done_from_the_palette_shows_in_the_header_and_A_again_s
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await _palette(pilot, app, "Run until done")
-        await until(pilot, lambda: app.session.running_here("A") and "autopilot" in header(app), "A running")
+        await until(pilot, lambda: app.session.running_here("A") and "autopilot" in header(app), "A running", RUN_START)
         await pilot.press("A")
         await until(pilot, lambda: "autopilot" not in header(app), "the autopilot off")
         assert app.session.running_here("A")
         (root / "go").touch()
         await until(pilot, lambda: app.session.project.tasks["A"].status.value == "completed", "A ends", timeout=10)
         await pilot.pause(0.3)
-        assert app.session.project.tasks["B"].status.value == "pending" and not app.session.scheduler.jobs
+        assert app.session.project.tasks["B"].status.value == "pending" and not app.session.running()
         assert "autopilot off: the runs going carry on" in notes(app)
 
 

@@ -34,7 +34,7 @@ from orchestra_tui.tui.widgets.timeline import TimelineView
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import app_on
-from ..helpers.waits import until
+from ..helpers.waits import RUN_START, until
 
 
 class Terminal:
@@ -148,7 +148,12 @@ async def test_a_cancelled_run_reads_cancelled_in_its_tab_header_and_runs_row(de
         await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
         await pilot.press("d")
         panes = app.query_one(OutputPanes)
-        await until(pilot, lambda: panes.current is not None and panes.current.task_id == "DES-001", "DES-001's pane")
+        await until(
+            pilot,
+            lambda: panes.current is not None and panes.current.task_id == "DES-001",
+            "DES-001's pane",
+            RUN_START,
+        )
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         await pilot.press("y")
@@ -170,10 +175,12 @@ async def test_another_tasks_run_starting_leaves_the_selected_tasks_output_in_fr
         await until(pilot, lambda: app.selected == "DES-001" and app.focused is not None, "DES-001 selected")
         await pilot.press("d")  # DES-001's commands succeed at once: it completes and stays selected
         panes = app.query_one(OutputPanes)
-        await until(pilot, lambda: status(app, "DES-001") == "completed", "DES-001 completed")
+        await until(pilot, lambda: status(app, "DES-001") == "completed", "DES-001 completed", RUN_START)
         await until(pilot, lambda: panes.current is not None and panes.current.finished, "DES-001's pane finished")
         app.session.dispatch("DES-002")
-        await until(pilot, lambda: any(p.task_id == "DES-002" for p in panes.panes.values()), "DES-002's pane")
+        await until(
+            pilot, lambda: any(p.task_id == "DES-002" for p in panes.panes.values()), "DES-002's pane", RUN_START
+        )
         await pilot.pause(0.2)
         assert app.selected == "DES-001" and panes.current is not None and panes.current.task_id == "DES-001"
 

@@ -21,7 +21,7 @@ from orchestra_tui.tui.widgets.output import OutputPanes
 
 from ..helpers.plans import REPO, task_block, write_plan
 from ..helpers.tui import app_on
-from ..helpers.waits import until
+from ..helpers.waits import RUN_START, until
 
 
 def notes(app: OrchestraApp) -> list[str]:
@@ -195,8 +195,21 @@ async def test_a_task_has_one_tab_its_older_runs_are_reachable_from_its_screen_a
         panes = app.query_one(OutputPanes)
         for outcome in ("failed", "completed"):
             await pilot.press("d")
-            await until(pilot, lambda want=outcome: app.session.project.tasks["DES-001"].status.value == want, outcome)
-            await until(pilot, lambda: panes.current is not None and panes.current.finished, "its pane finished")
+            await until(
+                pilot,
+                lambda want=outcome: app.session.project.tasks["DES-001"].status.value == want,
+                outcome,
+                RUN_START,
+            )
+            await until(
+                pilot,
+                lambda: (
+                    panes.current is not None
+                    and panes.current.finished
+                    and panes.current.run_id == app.session.project.tasks["DES-001"].last_run_id
+                ),
+                "the newest run's pane finished",
+            )
             if outcome == "failed":
                 await pilot.press("r")
                 await until(pilot, lambda: app.session.project.tasks["DES-001"].status.value == "pending", "reopened")

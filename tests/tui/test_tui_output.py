@@ -303,3 +303,14 @@ async def test_many_small_chunks_stay_bounded() -> None:
         assert len(lines) <= MAX_LINES + 1
         assert max(len(line) for line in lines) == FOLD_WIDTH
         assert lines[-1].endswith(f"t{frames - 1}.{per_frame - 1} ")
+
+
+async def test_a_pane_added_as_the_app_quits_is_left_unmounted_without_an_error() -> None:
+    """A run the watcher finds just before the app quits (one that began and ended between two looks): its pane
+    was still mounting when the app tore its widgets down, and Textual's tabs raised "No Tab with id"."""
+    app = PanesApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one(OutputPanes).run_started("r1", "A", "shell")
+        app.exit()
+    assert app.return_code == 0

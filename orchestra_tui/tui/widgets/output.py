@@ -28,6 +28,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
+from textual.widget import MountError
 from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
 from ...display import printable
@@ -518,7 +520,15 @@ class OutputPanes(Vertical):
         return pane
 
     async def _mount(self, pane: RunPane) -> None:
-        await self.query_one(TabbedContent).add_pane(pane)
+        """Mount the pane and its tab; not once the app quits (a run found just before: its tabs are torn down)."""
+        if not self.is_attached:
+            return
+        try:
+            await self.query_one(TabbedContent).add_pane(pane)
+        except (NoMatches, MountError, ValueError) as error:  # torn down meanwhile: "No Tab with id ..."
+            if self.is_attached and self.is_parent_active:  # not the app quitting: said, never a crash
+                self.notify(f"the output pane of {pane.task_id} could not be shown: {error}", severity="error")
+            return
         pane.relabel()
         if self._shown == pane.run_id:
             self._activate(pane)
