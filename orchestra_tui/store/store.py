@@ -18,7 +18,6 @@ app until a change) nothing is written: damage is reported in ``warnings``, and 
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import errno
 import os
@@ -30,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 
@@ -38,6 +37,9 @@ from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntry
 from . import fsio, holder, snapshot
 from .changes import Change, Figures, Progress, Record, apply, diff_meta, diff_tasks
 from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
+
+if TYPE_CHECKING:  # asyncio loads with the first commit_async: reading commands never import it
+    import asyncio
 
 CHECKPOINT_EVERY = 256
 SNAPSHOT_FILE = "project_state.json"
@@ -601,6 +603,8 @@ class Store:
         fresh state when the group forms. A change that reads what an earlier change of the group writes, or
         writes what it did not say it reads, waits for the next group: each is computed on exactly the state one
         commit at a time would have given it. A caller cancelled before its change was computed writes nothing."""
+        import asyncio
+
         if self.read_only:
             return self.commit(compute, actor=actor)
         loop = asyncio.get_running_loop()
@@ -612,6 +616,8 @@ class Store:
 
     async def _write_groups(self) -> None:
         """Write the waiting changes out, one group at a time, until none waits."""
+        import asyncio
+
         try:
             while self._waiting:
                 self._mutex.acquire()  # released by _finish_group (or below, when nothing was written)
