@@ -38,8 +38,10 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -60,6 +62,7 @@ LOG_FILE = "log.txt"
 SUMMARY_FILE = "summary.json"
 HELD_FILE = "held"
 KEEP = 20  # ended drivers whose directory is kept
+STARTING = 30.0  # seconds a driver's directory without its record counts as a driver starting up
 
 
 def drivers_dir(root: Path) -> Path:
@@ -219,6 +222,30 @@ def live_drivers(root: Path) -> list[Driver]:
             group = ProcessGroup.from_dict(data.get("group"))
             found.append(Driver(Path(root), name, data["pid"], group, data.get("options") or {}))
     return found
+
+
+def drivers_coming(root: Path) -> bool:
+    """Whether a driver of the project runs or is starting up. :func:`start_driver` returns before the new
+    process holds its record, so a directory made less than :data:`STARTING` seconds ago with no record (or an
+    empty one) and no summary is a driver on its way: ``run --detach`` then ``logs --follow`` waits for it."""
+    if live_drivers(root):
+        return True
+    try:
+        names = os.listdir(drivers_dir(root))
+    except OSError:
+        return False
+    now = time.time()
+    for name in names:
+        directory = drivers_dir(root) / name
+        try:
+            made = os.lstat(directory)
+            record = os.lstat(directory / RECORD_FILE).st_size if (directory / RECORD_FILE).exists() else 0
+        except OSError:
+            continue
+        starting = stat.S_ISDIR(made.st_mode) and record == 0 and not (directory / SUMMARY_FILE).exists()
+        if starting and 0 <= now - made.st_mtime < STARTING:
+            return True
+    return False
 
 
 def _locked(path: Path) -> bool:

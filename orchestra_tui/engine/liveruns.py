@@ -215,8 +215,8 @@ def find_run(project: Project, ref: str) -> str:
 
 def next_run(project: Project, task_id: str, poll: float = POLL) -> str | None:
     """Wait for a live run of the task, while one may still come: the task is pending or in progress and a
-    driver (engine/driver.py) is alive. Its run id, or None once none can come."""
-    from .driver import live_drivers
+    driver (engine/driver.py) is alive or starting. Its run id, or None once none can come."""
+    from .driver import drivers_coming
 
     while True:
         live = [run.run_id for run in live_runs(project.root) if run.task_id == task_id]
@@ -224,7 +224,7 @@ def next_run(project: Project, task_id: str, poll: float = POLL) -> str | None:
             return live[-1]
         project.refresh()
         status = project.task(task_id).status
-        if status not in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS) or not live_drivers(project.root):
+        if status not in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS) or not drivers_coming(project.root):
             return None
         time.sleep(poll)
 

@@ -7,12 +7,14 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from orchestra_tui.engine.bus import Bus, RunEnded, RunOutput, RunStarted
+from orchestra_tui.engine.driver import STARTING, SUMMARY_FILE, drivers_coming, drivers_dir
 from orchestra_tui.engine.liveruns import (
     OutputTail,
     RunWatcher,
@@ -20,10 +22,11 @@ from orchestra_tui.engine.liveruns import (
     find_run,
     follow,
     live_runs,
+    next_run,
     open_run_file,
 )
 from orchestra_tui.engine.project import Project
-from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
+from orchestra_tui.engine.runs import OUTPUT_FILE, new_run_id, run_dir
 from orchestra_tui.errors import OrchestraError
 
 from ..helpers.plans import task_block, write_plan
@@ -132,3 +135,32 @@ def test_no_symlink_is_followed_to_a_run_file(tmp_path: Path) -> None:
     with pytest.raises(OrchestraError, match="not a run id"):
         OutputTail(tmp_path, "../../elsewhere")
     assert OutputTail(tmp_path, "20260101T000000.000000Z-000000").read() == b""
+
+
+def test_following_a_task_waits_for_a_driver_still_starting(tmp_path: Path) -> None:
+    """``run --detach`` returns before its driver holds its record; ``logs --follow`` right after must wait for it,
+    not say "has no run yet". A driver directory with no record is one starting (for a while); one with a
+    summary has ended."""
+    write_plan(tmp_path, task_block("A", commands=["true"]))
+    starting = drivers_dir(tmp_path) / new_run_id()
+    starting.mkdir(parents=True)  # as start_driver leaves it until the new process takes its record
+    found: list[str | None] = []
+    with Project.open(tmp_path) as project:
+        waiting = threading.Thread(target=lambda: found.append(next_run(project, "A", poll=0.02)), daemon=True)
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and found == []  # still waiting for the driver on its way
+        (starting / SUMMARY_FILE).write_text("{}")  # it ended without a run of A
+        waiting.join(timeout=30)
+    assert not waiting.is_alive() and found == [None]
+
+
+def test_a_stale_or_planted_driver_directory_is_not_waited_for(tmp_path: Path) -> None:
+    write_plan(tmp_path, task_block("A", commands=["true"]))
+    old = drivers_dir(tmp_path) / new_run_id()
+    old.mkdir(parents=True)
+    os.utime(old, (time.time() - STARTING - 5, time.time() - STARTING - 5))  # made long ago: it never started
+    (drivers_dir(tmp_path) / "link").symlink_to(tmp_path)  # a planted link is no driver
+    assert not drivers_coming(tmp_path)
+    with Project.open(tmp_path) as project:
+        assert next_run(project, "A", poll=0.02) is None
