@@ -22,8 +22,11 @@ def files_holding(root: Path, needles: list[bytes]) -> tuple[int, list[str]]:
     """(files searched, 'path: needle' for each hit) over every file below ``root``."""
     searched, hits = 0, []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        try:
+            data = readable(path)
+        except FileNotFoundError:  # gone since the listing (a webhook sender removed a delivery it sent)
+            continue
         searched += 1
-        data = readable(path)
         hits += [f"{path.relative_to(root)}: {needle.decode()}" for needle in needles if needle in data]
     return searched, hits
 
