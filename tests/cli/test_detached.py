@@ -19,6 +19,7 @@ from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
 
 from ..helpers.plans import task_block, write_plan
+from ..helpers.processes import group_alive
 from ..helpers.waits import read_until
 
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
@@ -63,14 +64,6 @@ def statuses(root: Path) -> dict[str, str]:
 def task(root: Path, task_id: str):
     with Project.open(root, repair=False) as project:
         return project.task(task_id)
-
-
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def no_driver_left(root: Path) -> bool:
@@ -119,7 +112,7 @@ def test_run_detach_returns_at_once_and_ps_logs_cancel_reach_the_run(tmp_path: P
         cancelled = orchestra(tmp_path, "cancel", "L")  # process B; the run is the driver's
         assert cancelled.returncode == 0, cancelled
         assert cancelled.stdout.startswith(f"L cancelled: its run {row['run_id']} was stopped")
-        wait_for(lambda: group_gone(row["pgid"]), "the group is gone", 10)
+        wait_for(lambda: not group_alive(row["pgid"]), "the group is gone", 10)
         assert task(tmp_path, "L").status == "cancelled"
         assert (run_dir(tmp_path, row["run_id"]) / OUTPUT_FILE).read_text() == "first\nsecond\n"
         assert follower.wait(timeout=30) == 0  # the follower ends with the run
@@ -150,7 +143,7 @@ def test_rollback_and_undo_past_a_run_leave_no_phantom(tmp_path: Path) -> None:
     [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "L runs")
     assert orchestra(tmp_path, "rollback", str(before), "--yes").returncode == 0
     wait_for(lambda: not live_runs(tmp_path), "the run stops once its task moved on")
-    wait_for(lambda: group_gone(run.pgid), "the group is gone", 10)
+    wait_for(lambda: not group_alive(run.pgid), "the group is gone", 10)
     assert task(tmp_path, "L").status == "pending"
     # and undoing that rollback does not bring back a task running with nothing running
     assert orchestra(tmp_path, "undo").returncode == 0
@@ -193,7 +186,7 @@ def test_ctrl_c_in_run_on_a_terminal_asks_and_can_leave_the_runs_going(tmp_path:
         assert [r.run_id for r in live_runs(tmp_path)] == [run.run_id]  # still going
         assert task(tmp_path, "L").status == "in_progress"
         assert orchestra(tmp_path, "cancel", "L").returncode == 0
-        wait_for(lambda: group_gone(run.pgid), "the group is gone", 10)
+        wait_for(lambda: not group_alive(run.pgid), "the group is gone", 10)
         assert task(tmp_path, "L").status == "cancelled"
     finally:
         os.close(master)

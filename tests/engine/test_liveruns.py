@@ -30,6 +30,7 @@ from orchestra_tui.engine.runs import OUTPUT_FILE, new_run_id, run_dir
 from orchestra_tui.errors import OrchestraError
 
 from ..helpers.plans import task_block, write_plan
+from ..helpers.processes import group_alive
 
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
 
@@ -52,14 +53,6 @@ def wait_for(condition, what: str, timeout: float = 30.0):
             return value
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.05)
-
-
-def gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Path) -> None:
@@ -85,7 +78,7 @@ def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Pat
             done = cancel_run(project, run.run_id)
             # the owner's scheduler sees the committed cancel and may stop the group before cancel_run does
             assert done.committed and done.ended and done.stopped in (run.pgid, None)
-            wait_for(lambda: gone(run.pgid), "the group is gone", 10)
+            wait_for(lambda: not group_alive(run.pgid), "the group is gone", 10)
             project.refresh()
             assert project.task("L").status == "cancelled"
         assert (run_dir(tmp_path, run.run_id) / OUTPUT_FILE).read_bytes() == b"hello\ntwo\n"

@@ -29,6 +29,7 @@ from orchestra_tui.tui.widgets.header import ProjectHeader
 from orchestra_tui.tui.widgets.output import OutputPanes
 
 from ..helpers.plans import task_block, write_plan
+from ..helpers.processes import group_alive
 from ..helpers.tui import SIZE, app_on
 from ..helpers.waits import RUN_START, running, until, wait_for
 
@@ -47,14 +48,6 @@ def status(root: Path, task_id: str) -> str:
     """The task's status as a second process would read it: a project opened afresh on the store."""
     with Project.open(root, repair=False) as project:
         return project.tasks[task_id].status.value
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def started_run(root: Path) -> LiveRun | None:

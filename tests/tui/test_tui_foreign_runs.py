@@ -21,19 +21,12 @@ from orchestra_tui.tui.screens.dialogs import ConfirmDialog
 from orchestra_tui.tui.widgets.output import OutputPanes
 
 from ..helpers.plans import task_block, write_plan
+from ..helpers.processes import group_alive
 from ..helpers.tui import app_on
 from ..helpers.waits import until, wait_for
 
 SIZE = (120, 40)
 TALKER = "echo first line; while [ ! -f more ]; do sleep 0.02; done; echo second line; while :; do sleep 0.05; done"
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def pid_alive(pid: int) -> bool:
