@@ -377,6 +377,21 @@ def remote_alive(address: str | None, project_id: str | None, run_id: str) -> bo
     return find_actor(ray, actor_name(project_id, run_id)) is not None
 
 
+def stop_remote(address: str | None, project_id: str | None, run_id: str) -> bool:
+    """Stop a run's agent on its worker and kill its actor, for a run nobody here follows (``orchestra cancel``
+    of a run whose process died); whether there was an actor to stop. Only a running cluster is asked."""
+    try:
+        ray = connect(address, attach_only=True)
+    except (RayUnavailable, NoCluster):
+        return False
+    name = actor_name(project_id, run_id)
+    actor = find_actor(ray, name)
+    if actor is None:
+        return False
+    _end(ray, actor, name, finished=False)
+    return True
+
+
 def _kill(ray: Any, actor: Any, name: str) -> None:
     """Kill the actor and wait (bounded) until its name is free: a process about to exit (a driver whose work is
     done) would otherwise leave before the cluster heard."""

@@ -548,13 +548,16 @@ def _remote_lives(project: _Recovering, run_id: str | None) -> bool:
 def reattachable(project: _Recovering) -> list[str]:
     """The ``in_progress`` tasks whose run on Ray lost its process while its actor lived (left so by
     :func:`recover_interrupted`), to be taken over."""
-    return [
-        task.task_id
-        for task in project.tasks.values()
-        if task.status == TaskStatus.IN_PROGRESS
-        and is_interrupted(project.root, task.task_id, task.last_run_id, task.attempts)
-        and executor_of(project.root, task.last_run_id) == "ray"
-    ]
+    return [task.task_id for task in project.tasks.values() if orphaned(project.root, task)]
+
+
+def orphaned(root: Path, task: AgentTask) -> bool:
+    """Whether the task is in a run on Ray that lost its process (nobody holds the run; its actor may live on)."""
+    return (
+        task.status == TaskStatus.IN_PROGRESS
+        and is_interrupted(root, task.task_id, task.last_run_id, task.attempts)
+        and executor_of(root, task.last_run_id) == "ray"
+    )
 
 
 def stop_leftovers(root: Path, task_id: str) -> ProcessGroup | None:

@@ -747,3 +747,70 @@ def test_a_run_whose_orchestrator_and_actor_are_gone_fails_interrupted_with_its_
     assert isinstance(task, dict) and task["status"] == "failed" and task["last_error"] == "interrupted", task
     assert output.read_bytes() == b"before "
     assert not any(e["event"] == "reattached" for e in read_events(root, run_id))
+
+
+def test_cancelling_a_run_whose_orchestrator_was_killed_kills_its_actor_from_a_new_process(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """Nobody follows A-1's run once its driver is SIGKILLed; ``orchestra cancel A-1`` in a new process takes the
+    run over, commits ``cancelled``, stops the agent on its worker (the server sees its client go) and kills the
+    actor; the text that arrived stays."""
+    gate = threading.Event()  # the server would hold the rest of the answer until the test ends
+    server.reply(Reply(200, SSE, [chunk("before "), gate, chunk("never"), ending()]))
+    root = reattach_project(tmp_path / "p", server.url)
+    try:
+        run_id, output = kill_owner_mid_run(root, cluster)
+        assert [actor["name"] for actor in orchestra_actors()] == [f"a/{run_id}"]
+        cancel = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "cancel", "A-1"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**os.environ, "RAY_ADDRESS": cluster.address},
+            timeout=120,
+        )
+        assert cancel.returncode == 0, cancel.stderr
+        with pytest.raises(ValueError):  # no actor of that name: it was killed
+            ray.get_actor(f"a/{run_id}", namespace="orchestra")
+        assert f"A-1 cancelled: its run {run_id} was stopped (its Ray actor)" in cancel.stdout.decode()
+        wait_for(lambda: server.client_gone == 1, "the worker closed the agent's HTTP response", 30)
+        assert not gate.is_set()
+    finally:
+        gate.set()
+    task = as_json(root, "show", "A-1")
+    assert isinstance(task, dict) and task["status"] == "cancelled" and task["last_run_id"] == run_id, task
+    assert output.read_bytes() == b"before "
+    assert [e["status"] for e in read_events(root, run_id) if e["event"] == "end"] == ["cancelled"]
+    assert not is_live(root, run_id)
+
+
+async def test_a_face_opening_on_a_run_whose_orchestrator_was_killed_hands_it_to_a_driver(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """A TUI session opens on A-1 whose driver was SIGKILLed mid-answer (no ``orchestra run`` follows): it hands
+    the run to a driver, which reads the rest from the actor and commits it once; the output is exactly what the
+    agent wrote."""
+    from orchestra_tui.tui.session import Session
+
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("before "), gate, chunk("after"), ending()]))
+    root = reattach_project(tmp_path / "p", server.url)
+    try:
+        run_id, output = kill_owner_mid_run(root, cluster)
+        session = Session.open(root, env={**os.environ, "RAY_ADDRESS": cluster.address})
+        try:
+            wait_for(lambda: any(e["event"] == "reattached" for e in read_events(root, run_id)), "taken over", 120)
+            assert session.taken_over == ["A-1"] and session.recovered == []
+            assert output.read_bytes() == b"before "
+            gate.set()
+            wait_for(lambda: status(root, "A-1") == "completed", "A-1 completed", 120)
+        finally:
+            await session.close()
+    finally:
+        gate.set()
+    assert output.read_bytes() == b"before after"
+    assert [e["status"] for e in read_events(root, run_id) if e["event"] == "end"] == ["completed"]
+    assert len(server.requests) == 1
+    with Project.open(root, repair=False) as project:
+        actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
+    assert actions.count("complete") == 1 and "fail" not in actions, actions
+    wait_for(lambda: not orchestra_actors(), "no actor left", 30)
