@@ -375,7 +375,7 @@ def cancel(
     ref: Annotated[str, typer.Argument(metavar="ID", help="Task id or run id.", show_default=False)],
 ) -> None:
     """Cancel a task; its dependants stay blocked until it is retried. A run of it going in any process is
-    stopped (its process group ends; on Ray, its actor too, also when the process that ran it died) and its
+    stopped (its process group ends; on Ray, its task too, also when the process that ran it died) and its
     output kept."""
     from ..engine.liveruns import RUN_ID, cancel_orphan, cancel_run, live_runs, orphan_of
 
@@ -389,7 +389,7 @@ def cancel(
             typer.echo(f"{ref} cancelled (entry {entry.id})")
             return
         done = cancel_orphan(project, *orphan) if orphan is not None else cancel_run(project, live[-1])
-        group = f" (process group {done.stopped})" if done.stopped else " (its Ray actor)" if done.actor else ""
+        group = f" (process group {done.stopped})" if done.stopped else " (on its Ray worker)" if done.remote else ""
         how = "was stopped" if done.ended else "is being stopped"
         state = "cancelled" if done.committed else f"{project.status_of(done.task_id).value}"
         typer.echo(
@@ -741,7 +741,7 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
 
 def _recovered(project: Project, *, take_over: bool = False) -> None:
     """Fail the tasks whose run died (docs/ARCHITECTURE.md C2), saying so on stderr. ``take_over``: a run on Ray
-    whose process died while its actor runs on is handed to a driver (``run``'s own driver takes them over)."""
+    whose process died while it runs on is handed to a driver (``run``'s own driver takes them over)."""
     from ..engine.runs import recover_interrupted
 
     for task_id in recover_interrupted(project):

@@ -5,7 +5,7 @@ The TUI's ``d`` starts a driver for one task (``only``), ``a`` one for the ready
 ``parallel_max``, ``A`` one for the whole plan: an autopilot, exactly what ``orchestra run --detach`` starts.
 From then on those runs are like any other process's: the face follows them from their files
 (``liveruns.RunWatcher``), cancels them with ``liveruns.cancel_run`` and sees their ends in the journal.
-A face that opens on a run on Ray whose process died while its actor runs on hands it to a driver too
+A face that opens on a run on Ray whose process died while it runs on hands it to a driver too
 (:func:`take_over`), so it is followed and committed without anyone running ``orchestra run``.
 
 The refusals and the choice of ready tasks are the scheduler's own (:meth:`Scheduler.check`,
@@ -208,7 +208,7 @@ class Launcher:
 
 
 def take_over(project: Project, env: Mapping[str, str] | None = None) -> Driver | None:
-    """Hand the runs on Ray whose process died while their actors run on (:func:`..runs.reattachable`) to a
+    """Hand the runs on Ray whose process died while they run on (:func:`..runs.reattachable`) to a
     driver, which takes them over as ``orchestra run`` does: it streams the rest and commits each outcome once.
     Called where a face opens, after recovery (a face that finds one, not only a scheduler, gets it followed
     again). None: there were none."""

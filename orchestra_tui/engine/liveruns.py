@@ -310,7 +310,7 @@ class Cancelled:
     committed: bool
     stopped: int | None
     ended: bool
-    actor: bool = False  # a run on Ray nobody followed: its actor was found, stopped and killed
+    remote: bool = False  # a run on Ray nobody followed: it was found on the cluster and stopped there
 
 
 def cancel_run(project: Project, run_id: str, wait: float = CANCEL_WAIT) -> Cancelled:
@@ -332,7 +332,7 @@ def cancel_run(project: Project, run_id: str, wait: float = CANCEL_WAIT) -> Canc
 
 def orphan_of(project: Project, ref: str) -> tuple[str, str] | None:
     """The task and run that ``ref`` (a task id or a run id) names when it is a run on Ray that lost its process
-    while its actor may live on (nobody follows it: see :func:`cancel_orphan`)."""
+    while it may live on (nobody follows it: see :func:`cancel_orphan`)."""
     project.refresh()
     for task in project.tasks.values():
         if ref in (task.task_id, task.last_run_id) and orphaned(project.root, task):
@@ -341,11 +341,11 @@ def orphan_of(project: Project, ref: str) -> tuple[str, str] | None:
 
 
 def cancel_orphan(project: Project, task_id: str, run_id: str, wait: float = CANCEL_WAIT) -> Cancelled:
-    """Cancel a run on Ray whose process died while its actor runs on. The run is taken over first, its task
+    """Cancel a run on Ray whose process died while it runs on. The run is taken over first, its task
     lock and live lock, as a driver reattaching it takes them (whichever comes first has it: a driver that did
     makes this an ordinary :func:`cancel_run`); holding them, the task's cancel is committed while the task is
-    still in that run, the actor stopped (its agent's stream and process group closed) and killed, and the run's
-    end recorded. Its output stays."""
+    still in that run, the run stopped (its agent's stream and process group closed) and forgotten by its host,
+    and the run's end recorded. Its output stays."""
     try:
         log = RunLog.reopen(project.root, run_id, task_id)
     except RunBusyError:  # a driver took it over in the meantime: it is a live run now
@@ -354,7 +354,7 @@ def cancel_orphan(project: Project, task_id: str, run_id: str, wait: float = CAN
         committed = True
         try:
             project.cancel_run(task_id, run_id)
-        except TransitionError:  # the task moved on (failed, retried): its actor goes all the same
+        except TransitionError:  # the task moved on (failed, retried): the run goes all the same
             committed = False
         settings = project.plan.project
         from ..agents.ray_remote import stop_remote

@@ -1,8 +1,8 @@
 """The glue between the app and the engine, free of widgets: the open project, its bus and its launcher.
 
 A ``Session`` opens the project as actor ``tui``, fails the tasks whose run died with the process that ran
-it (as ``orchestra run`` does before it starts), hands the runs on Ray that lost their process while their
-actor runs on to a driver that takes them over (``Launcher.take_over``), and offers the actions the keys
+it (as ``orchestra run`` does before it starts), hands the runs on Ray that lost their process while they
+run on to a driver that takes them over (``Launcher.take_over``), and offers the actions the keys
 call. Everything it does goes through ``Project`` and ``Launcher``; the app learns what happened only from
 the bus, whose events :meth:`Session.forward` turns into the app's messages, one batch per frame: the
 streamed text of each run joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged``.
