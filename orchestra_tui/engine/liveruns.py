@@ -37,11 +37,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OrchestraError, TransitionError
+from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
 from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import STATE_DIR, Project
-from .runs import EVENTS_FILE, INTERRUPTED, OUTPUT_FILE, RUNS_DIR, ProcessGroup, lock_held, runs_dir, usage_of
+from .runs import (
+    EVENTS_FILE,
+    INTERRUPTED,
+    OUTPUT_FILE,
+    RUNS_DIR,
+    ProcessGroup,
+    RunLog,
+    lock_held,
+    orphaned,
+    runs_dir,
+    usage_of,
+)
 
 POLL = 0.1  # seconds between two looks at a followed run
 CHUNK = 256 * 1024  # bytes one read returns at most
@@ -146,6 +157,7 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
         data = _read_head(fd)
         if not data:  # being made: its owner locks it before its first line
             return None, True
+        newest = _read_tail(fd) if len(data) >= HEAD else None  # a long run's newest lines are past its head
         live = lock_held(fd)
     finally:
         os.close(fd)
@@ -156,7 +168,8 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
     group = next((e for e in reversed(events) if e.get("event") == "process"), None)
     placed: dict[str, Any] = next((e for e in reversed(events) if e.get("event") == "placement"), {})
     owner = next((e for e in reversed(events) if e.get("event") == "reattached"), first)  # who holds it now
-    usage = _usage(next((e for e in reversed(_tail(fd, data, events)) if e.get("event") == "usage"), {}))
+    recent = events if newest is None else _events(newest)
+    usage = _usage(next((e for e in reversed(recent) if e.get("event") == "usage"), {}))
     info = LiveRun(
         run_id,
         str(first.get("task")),
@@ -181,13 +194,9 @@ def _usage(event: dict[str, Any], run_id: str = "", task_id: str = "") -> RunUsa
     return RunUsage(run_id, task_id, *usage_of(event))
 
 
-def _tail(fd: int, head: bytes, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The run's newest events: ``events`` (those of ``head``) when that is the whole file, else those of its
-    last :data:`TAIL` bytes (a long run's usage lines may go past the head)."""
-    if len(head) < HEAD:
-        return events
-    size = os.fstat(fd).st_size
-    return _events(os.pread(fd, TAIL, max(size - TAIL, 0)))
+def _read_tail(fd: int) -> bytes:
+    """The last :data:`TAIL` bytes of the events file (its first line there may be cut: it is skipped)."""
+    return os.pread(fd, TAIL, max(os.fstat(fd).st_size - TAIL, 0))
 
 
 def _text(value: object) -> str | None:
@@ -327,6 +336,7 @@ class Cancelled:
     committed: bool
     stopped: int | None
     ended: bool
+    remote: bool = False  # a run on Ray nobody followed: it was found on the cluster and stopped there
 
 
 def cancel_run(project: Project, run_id: str, wait: float = CANCEL_WAIT) -> Cancelled:
@@ -344,6 +354,43 @@ def cancel_run(project: Project, run_id: str, wait: float = CANCEL_WAIT) -> Canc
     while is_live(project.root, run_id) and time.monotonic() < deadline:  # bounded by ``wait``
         time.sleep(0.05)
     return Cancelled(run_id, info.task_id, committed, stopped, not is_live(project.root, run_id))
+
+
+def orphan_of(project: Project, ref: str) -> tuple[str, str] | None:
+    """The task and run that ``ref`` (a task id or a run id) names when it is a run on Ray that lost its process
+    while it may live on (nobody follows it: see :func:`cancel_orphan`)."""
+    project.refresh()
+    for task in project.tasks.values():
+        if ref in (task.task_id, task.last_run_id) and orphaned(project.root, task):
+            return task.task_id, str(task.last_run_id)
+    return None
+
+
+def cancel_orphan(project: Project, task_id: str, run_id: str, wait: float = CANCEL_WAIT) -> Cancelled:
+    """Cancel a run on Ray whose process died while it runs on. The run is taken over first, its task
+    lock and live lock, as a driver reattaching it takes them (whichever comes first has it: a driver that did
+    makes this an ordinary :func:`cancel_run`); holding them, the task's cancel is committed while the task is
+    still in that run, the run stopped (its agent's stream and process group closed) and forgotten by its host,
+    and the run's end recorded. Its output stays."""
+    try:
+        log = RunLog.reopen(project.root, run_id, task_id)
+    except RunBusyError:  # a driver took it over in the meantime: it is a live run now
+        return cancel_run(project, run_id, wait)
+    try:
+        committed = True
+        try:
+            project.cancel_run(task_id, run_id)
+        except TransitionError:  # the task moved on (failed, retried): the run goes all the same
+            committed = False
+        settings = project.plan.project
+        from ..agents.ray_remote import stop_remote
+
+        killed = stop_remote(settings.ray_address, settings.id, run_id)
+        status = TaskStatus.CANCELLED.value if committed else "superseded"
+        log.event("end", status=status, error=None, seconds=None)
+    finally:
+        log.close()
+    return Cancelled(run_id, task_id, committed, None, True, killed)
 
 
 def _stop_group(root: Path, run_id: str) -> int | None:

@@ -18,10 +18,10 @@ import pytest
 from orchestra_tui.agents.events import Finished, TextDelta, UsageUpdate
 from orchestra_tui.engine.bus import Bus, RunEnded, RunUsage
 from orchestra_tui.engine.driver import start_driver
-from orchestra_tui.engine.liveruns import RunWatcher, live_runs
+from orchestra_tui.engine.liveruns import HEAD, RunWatcher, live_runs
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runner import USAGE_EVERY, Runner
-from orchestra_tui.engine.runs import EVENTS_FILE, new_run_id, run_dir
+from orchestra_tui.engine.runs import EVENTS_FILE, RunLog, new_run_id, run_dir
 from orchestra_tui.models import AgentConfig, AgentType
 
 from ..helpers.agents import ScriptedAgent, agent_tables
@@ -123,3 +123,20 @@ async def test_usage_lines_are_coalesced_and_the_last_one_is_the_runs_totals(tmp
         shown = [(line["t"], line["output_tokens"]) for line in lines]
         assert all(later - earlier >= USAGE_EVERY - 0.01 for earlier, later in itertools.pairwise(spans)), shown
         assert len(lines) <= float(str(lines[-1]["t"])) / USAGE_EVERY + 2 < 100
+
+
+def test_a_long_runs_newest_usage_is_read_past_the_head_of_its_events(tmp_path: Path) -> None:
+    """A run whose events.jsonl has grown past what is read for its first lines (a long run, many retries):
+    ``live_runs`` still says its newest totals."""
+    write_plan(tmp_path, task_block("A"))
+    log = RunLog(tmp_path, new_run_id())
+    try:
+        log.event("run", task="A", agent="shell", pid=os.getpid())
+        log.event("usage", input_tokens=1, output_tokens=1, cost_usd=0.5)
+        for attempt in range(HEAD // 1000 + 1):
+            log.event("retry", attempt=attempt, delay=None, reason="x" * 1000)
+        log.event("usage", input_tokens=7000, output_tokens=900, cost_usd=1.25)
+        (run,) = live_runs(tmp_path)
+        assert (run.task_id, run.input_tokens, run.output_tokens, run.cost_usd) == ("A", 7000, 900, 1.25)
+    finally:
+        log.close()
