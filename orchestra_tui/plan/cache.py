@@ -95,10 +95,17 @@ class CacheHit:
     payload: bytes
 
 
+#: What a writer primed the cache with (``_cache_prime``), for the one read that follows in this process.
+_primed: dict[tuple[Path, str], CacheHit] = {}
+
+
 def _cache_read(cache_dir: Path | None, sha256: str) -> CacheHit | None:
     key = _key() if cache_dir is not None else None
     if key is None or cache_dir is None:
         return None
+    primed = _primed.pop((Path(cache_dir).resolve(), sha256), None)
+    if primed is not None:
+        return primed
     try:
         mac, _, payload = _read(Path(cache_dir) / CACHE_FILE).partition(b"\n")
         if not hmac.compare_digest(mac, _mac(key, payload).encode()):
@@ -112,17 +119,28 @@ def _cache_read(cache_dir: Path | None, sha256: str) -> CacheHit | None:
     return None
 
 
-def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any], checked: str | None = None) -> None:
+def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any], checked: str | None = None) -> bytes | None:
     """Best effort: atomically replace the cache; any failure (unwritable dir, dates in the TOML) is ignored.
-    ``checked``: the tasks of ``data`` were validated without a problem by these versions."""
+    ``checked``: the tasks of ``data`` were validated without a problem by these versions. Returns the payload
+    written (None when nothing was)."""
     try:
         document: dict[str, Any] = {"sha256": sha256, "data": data}
         if checked is not None:
             document["checked"] = checked
         payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     except Exception:
-        return
-    _write_signed(Path(cache_dir), payload)
+        return None
+    return payload if _write_signed(Path(cache_dir), payload) else None
+
+
+def _cache_prime(cache_dir: Path, sha256: str, data: dict[str, Any]) -> None:
+    """``_cache_write`` of a plan file just written from ``data`` (unchecked), by a writer that opens the project
+    next in this process: that open takes ``data`` from memory instead of reading, verifying and decoding the
+    file again (an import's 5,000 tasks: megabytes). ``data`` must not change afterwards."""
+    payload = _cache_write(cache_dir, sha256, data)
+    if payload is not None:
+        _primed.clear()
+        _primed[(Path(cache_dir).resolve(), sha256)] = CacheHit(data, None, payload)
 
 
 def _cache_mark(cache_dir: Path, sha256: str, hit: CacheHit, checked: str) -> None:
@@ -134,19 +152,21 @@ def _cache_mark(cache_dir: Path, sha256: str, hit: CacheHit, checked: str) -> No
     _write_signed(Path(cache_dir), hit.payload[:-1] + b',"checked":' + json.dumps(checked).encode() + b"}")
 
 
-def _write_signed(directory: Path, payload: bytes) -> None:
+def _write_signed(directory: Path, payload: bytes) -> bool:
+    """Sign and write ``payload`` as the cache; True when it was written."""
     key = _key()
     temp: str | None = None
     try:
         if key is None or not _own_dir(directory):
-            return  # no key, or a state directory that is a symlink or another user's: no cache
+            return False  # no key, or a state directory that is a symlink or another user's: no cache
         fd, temp = tempfile.mkstemp(prefix=".plan-cache-", suffix=".tmp", dir=directory)  # 0600, O_EXCL
         with os.fdopen(fd, "wb") as handle:
             handle.write(_mac(key, payload).encode() + b"\n" + payload)
         os.replace(temp, directory / CACHE_FILE)  # replaces a planted symlink, never writes through it
         temp = None
+        return True
     except Exception:
-        pass
+        return False
     finally:
         if temp is not None:
             with contextlib.suppress(OSError):

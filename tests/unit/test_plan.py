@@ -718,6 +718,23 @@ def test_a_primed_cache_is_marked_once_validated(project: Path, monkeypatch: pyt
     assert load_plan(project, cache_dir=cache, environ={}).tasks == first.tasks
 
 
+def test_a_primed_cache_is_read_from_memory_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that opens the project next (an import) hands over what it wrote: the open neither reads nor
+    decodes the cache file again; the next load reads the file (marked by then)."""
+    from orchestra_tui.plan import cache as plan_cache
+
+    content = write(project, big_plan(5)).read_bytes()
+    cache = project / ".orchestra"
+    plan_cache._cache_prime(cache, hashlib.sha256(content).hexdigest(), tomllib.loads(content.decode()))
+    reads: list[Path] = []
+    read = plan_cache._read
+    monkeypatch.setattr(plan_cache, "_read", lambda path: reads.append(path) or read(path))
+    _forbid_toml_parse(monkeypatch)
+    first = load_plan(project, cache_dir=project / ".." / project.name / ".orchestra", environ={})  # spelt otherwise
+    assert reads == [] and cached(cache)["checked"] == CHECKED_BY
+    assert load_plan(project, cache_dir=cache, environ={}) == first and reads == [cache / "plan-cache.json"]
+
+
 @pytest.mark.parametrize("why", ["seed config", "task agent from the environment"])
 def test_no_mark_when_the_tasks_checks_depend_on_more_than_the_file(project: Path, why: str) -> None:
     task_agent = '"${AGENT}"' if why != "seed config" else '"anthropic"'
