@@ -3,7 +3,7 @@ latency, the throughput of one-second tasks on a 2-node local cluster (``ray.clu
 CPU a node) against the ideal (2 tasks/s), a worktree shell task end to end (the runner: worktree, agent,
 commit; on Ray also the base bundle out, the clone, the new commits' bundle back and the fetch), and the reattach
 time: from the SIGKILL of the process running a streaming run (``orchestra run``'s driver) to the first text
-the next ``orchestra run`` (a new process: its start, Ray's connection, finding the actor) writes to the run's
+the next ``orchestra run`` (a new process: its start, Ray's connection, finding the run's host) writes to the run's
 output.
 
 ``python bench/bench_ray.py [--quick] [--out FILE]`` prints a table and the machine and writes the same as JSON
