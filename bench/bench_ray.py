@@ -104,14 +104,16 @@ async def throughput(agent: Any, tasks: int) -> float:
 
 
 def worktree_repo(root: Path, executor: str, count: int) -> Path:
-    """A git repository whose plan has ``count`` worktree shell tasks, each writing one file."""
+    """A git repository whose plan has ``count`` worktree shell tasks, each writing one file (each stays in
+    review with its worktree: the cap is raised to hold them all)."""
     root.mkdir(parents=True)
     tasks = "".join(
         f'[[tasks]]\nid = "W-{index}"\ntitle = "W"\ncommands = ["echo {index} > w{index}.txt"]\n\n'
         for index in range(count)
     )
     (root / "orchestra.toml").write_text(
-        f'[project]\nid = "b"\nexecutor = "{executor}"\nworkspace = "worktree"\nauto_complete = false\n\n{tasks}'
+        f'[project]\nid = "b"\nexecutor = "{executor}"\nworkspace = "worktree"\nauto_complete = false\n'
+        f"max_worktrees = {count}\n\n{tasks}"
     )
     for args in (
         ["init", "-q", "-b", "main"],
