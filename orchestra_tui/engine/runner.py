@@ -2,9 +2,9 @@
 
 :meth:`Runner.begin` picks the agent, creates the run's directory and takes its live lock, then commits
 the task's start with the run id (:meth:`Runner.begin_async` makes the files in a worker thread). :meth:`Runner.finish`
-expands the task's strings from the environment (never stored), renders the prompt (with each completed
-dependency's last run output), streams the agent's events into ``output.txt``, ``events.jsonl`` and the
-bus, then on success writes the task's ``output`` file (inside the project root only) and runs its
+expands the task's strings from the environment (never stored), renders the prompt for an agent that reads one
+(not ``shell``: its commands are the task) with each completed dependency's last run output, streams the agent's
+events into ``output.txt``, ``events.jsonl`` and the bus, then on success writes the task's ``output`` file (inside the project root only) and runs its
 ``verify`` commands (project root as working directory; all must exit 0; their output goes to
 ``verify.txt``). It ends with one durable outcome: ``review`` (``completed`` with ``auto_complete``) or
 ``failed`` with the reason. Tokens and cost are added to the task's totals (they accumulate over attempts).
@@ -392,8 +392,8 @@ class Runner:
 
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
         workdir = self._workdir(run)
-        prompt = ""  # a run taken over has sent its prompt
-        if run.resumed is None:
+        prompt = ""  # a run taken over has sent its prompt; an agent that reads none (shell) gets none
+        if run.resumed is None and getattr(run.agent, "uses_prompt", True):
             prompt = render_prompt(expanded, root=workdir, dependency_outputs=self._dependency_outputs(task))
             if run.worktree is not None and run.worktree.conflict_files:
                 prompt += _conflict_note(run.worktree.conflict_files)

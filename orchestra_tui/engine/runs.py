@@ -129,11 +129,16 @@ def _boot_id() -> str:
 
 def _stat(pid: int) -> tuple[str, int, int, int] | None:
     """State, process group, session and start time (clock ticks since boot) of ``pid``, from ``/proc``."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            text = handle.read().decode("ascii", "replace")
+    try:  # (os.open, not open(): a buffered file object costs more than the read, once per command a run starts)
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        text = os.read(fd, 4096).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     fields = text[text.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
     return fields[0], int(fields[2]), int(fields[3]), int(fields[19])
 

@@ -31,12 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import filelock
-
 from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntryError
 from . import fsio, holder, snapshot
 from .changes import Change, Figures, Progress, Record, apply, diff_meta, diff_tasks
 from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
+from .statelock import LockBusy, StateLock
 
 if TYPE_CHECKING:  # asyncio loads with the first commit_async: reading commands never import it
     import asyncio
@@ -45,7 +44,7 @@ CHECKPOINT_EVERY = 256
 SNAPSHOT_FILE = "project_state.json"
 JOURNAL_FILE = "journal.log"
 LOCK_FILE = "lock"
-LOCK_POLL = 0.002  # seconds between tries for a held lock (filelock's 50 ms let a busy writer starve the others)
+LOCK_POLL = 0.002  # seconds between tries for a held lock (50 ms let a busy writer starve the others)
 REPAIR_HINT = "`orchestra repair` repairs it"  # so does any command that changes state
 
 
@@ -172,7 +171,7 @@ class Store:
         self._checkpoint_offset = 0
         self._history: list[Entry] = []
         self._history_end: int | None = None
-        self._file_lock = filelock.FileLock(str(directory / LOCK_FILE), timeout=lock_timeout, mode=fsio.FILE_MODE)
+        self._file_lock = StateLock(directory / LOCK_FILE)
         self._holder = holder.HolderRecord(directory)
         self.on_wait: Callable[[str], None] | None = None  # told at once, in one line, when the lock is busy
         self._mutex = threading.RLock()
@@ -479,17 +478,17 @@ class Store:
     def _acquire(self) -> None:
         """Take the lock; when it is busy, say at once who holds it (``on_wait``), then wait up to the timeout."""
         try:
-            self._file_lock.acquire(timeout=0)
+            self._file_lock.acquire(0, LOCK_POLL)
             return
-        except filelock.Timeout:
+        except LockBusy:
             pass
         if self.on_wait is not None:
             self.on_wait(
                 f"waiting up to {self.lock_timeout:g} s for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}"
             )
         try:
-            self._file_lock.acquire(poll_interval=LOCK_POLL)
-        except filelock.Timeout:
+            self._file_lock.acquire(self.lock_timeout, LOCK_POLL)
+        except LockBusy:
             raise LockTimeoutError(
                 f"gave up after {self.lock_timeout:g} s waiting for {self.dir / LOCK_FILE}: held by "
                 f"{holder.describe(self.dir)}; "
@@ -833,6 +832,7 @@ class Store:
             self._writer = None
         self.journal.close()
         self._holder.close()
+        self._file_lock.close()
 
     # -- history --------------------------------------------------------------------------------------
 
