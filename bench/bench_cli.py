@@ -33,7 +33,7 @@ from bench.generate import write_project
 
 def _command() -> list[str]:
     script = Path(sys.executable).parent / "orchestra"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "orchestra_tui.cli.main"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "orchestra_tui"]
 
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "COLUMNS", "FORCE_COLOR")}

@@ -41,7 +41,7 @@ from bench.common import Row, machine, table, write_results
 from orchestra_tui.engine.driver import live_drivers
 
 REPO = Path(__file__).resolve().parents[1]
-ORCHESTRA = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ORCHESTRA = [sys.executable, "-m", "orchestra_tui"]
 IN_PROCESS = """
 import asyncio, sys
 from orchestra_tui.engine.loop import pidfd_child_watcher

@@ -120,11 +120,11 @@ def bench_overhead(results: Results, base: Path, count: int) -> None:
         default_agent="shell",
     )
     subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "validate"], check=True, capture_output=True
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "validate"], check=True, capture_output=True
     )
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run", "-j", "4"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "run", "-j", "4"],
         capture_output=True,
         text=True,
         check=False,

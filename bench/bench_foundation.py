@@ -377,7 +377,7 @@ def cli_command() -> list[str]:
     script = Path(sys.executable).parent / "orchestra"
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
-    return [sys.executable, "-m", "orchestra_tui.cli.main"]
+    return [sys.executable, "-m", "orchestra_tui"]
 
 
 def bench_cli(results: Results, base: Path, sizes: Sizes) -> None:

@@ -41,7 +41,7 @@ CORPUS = next(
     REPO.parent / "shared" / "corpus" / "taskmaster",
 )
 LARGEST = "01-eyaltoledano__claude-task-master.json"
-ENTRY = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY = [sys.executable, "-m", "orchestra_tui"]
 TARGET_5000 = 1.0  # seconds, whole process
 TOOLS_LIST_LIMIT = 12 * 1024
 

@@ -38,7 +38,7 @@ def _plan(root: Path, size: int) -> None:
 
 def _peak_mb(root: Path, *args: str) -> float:
     """Peak RSS (MB) of one orchestra command run to its end, stdout discarded."""
-    command = [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args]
+    command = [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     _pid, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)

@@ -137,7 +137,7 @@ async def worktree_runs(root: Path, count: int) -> float:
 
 def orchestra_run(root: Path, address: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "run"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

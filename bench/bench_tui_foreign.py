@@ -68,7 +68,7 @@ class Measured(OrchestraApp):
 async def measure(root: Path, config: Path, runs: int, lines: int) -> list[float]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "run"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**env, "ORCHESTRA_CONFIG_DIR": str(config)},

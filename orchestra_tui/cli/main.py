@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
 from ..version import __version__
-from . import help_text, interop, planning, safe, workspace
+from . import handoff, help_text, interop, planning, safe, workspace
 from .context import (
     JsonOption,
     close_clients,
@@ -152,15 +152,13 @@ def _open(ctx: typer.Context) -> None:
         with open_project(ctx, reading=True) as opened:
             render.print_overview(opened)
         return
-    from ..tui.app import create_app
-
-    tui = create_app(
+    options = handoff.AppOptions(
         root, theme=ctx.find_root().meta.get("orchestra.theme"), lock_timeout=lock_timeout(), on_lock_wait=note_waiting
     )
-    tui.run()
-    if tui.return_code:
-        raise typer.Exit(tui.return_code)
-    _still_going(tui.session.project.root)
+    code = handoff.FACES.app()(options)
+    if code:
+        raise typer.Exit(code)
+    _still_going(root)
 
 
 def _still_going(root: Path) -> None:
@@ -1042,12 +1040,7 @@ def mcp_(
     Register it with `claude mcp add orchestra -- orchestra mcp -p DIR`."""
     if project is not None:
         ctx.find_root().obj = project
-    root = plan_dir(ctx)
-    try:
-        from ..mcp.server import serve
-    except ImportError:
-        raise OrchestraError("`orchestra mcp` needs the MCP SDK: pip install 'orchestra-tui[mcp]'") from None
-    serve(root)
+    handoff.FACES.mcp()(plan_dir(ctx))
 
 
 # The commands of the modules beside this one, after this module's own (``--help`` lists them in this order).
@@ -1075,7 +1068,3 @@ def main(argv: list[str] | None = None) -> None:
     ):
         args = ["--project", args[0], *args[1:]]
     command.main(args=args, prog_name="orchestra")
-
-
-if __name__ == "__main__":
-    main()

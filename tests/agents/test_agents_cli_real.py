@@ -259,7 +259,7 @@ def test_claude_plain_answer_through_orchestra_execute(tmp_path: Path) -> None:
     root, home = claude_project(tmp_path)
     with FakeServer(route=anthropic_route(lambda body: claude_text(ANSWER))) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", "T"],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "execute", "T"],
             capture_output=True,
             text=True,
             timeout=RUN_SECONDS,
@@ -548,7 +548,7 @@ def test_codex_plain_answer_through_orchestra_execute(tmp_path: Path) -> None:
     with FakeServer(route=responses_route(lambda body: codex_text(ANSWER))) as server:
         root, env = codex_project(tmp_path, server.url)
         done = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", "T"],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "execute", "T"],
             capture_output=True,
             text=True,
             timeout=RUN_SECONDS,

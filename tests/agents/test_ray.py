@@ -278,7 +278,7 @@ def placed_project(root: Path, url: str) -> Path:
 def spawn_run(root: Path, cluster: Any) -> subprocess.Popen[bytes]:
     """``orchestra run`` in a process of its own, attached to the test cluster."""
     return subprocess.Popen(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "run"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -715,7 +715,7 @@ async def test_the_tui_runs_a_plans_python_agent(tmp_path: Path) -> None:
 
 def orchestra(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args],
         capture_output=True,
         text=True,
         timeout=120,

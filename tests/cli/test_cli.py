@@ -24,7 +24,7 @@ from ..helpers.cli import as_json, cli, ok, user_error
 from ..helpers.plans import task_block, write_plan
 from ..helpers.waits import read_until
 
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 
 
 # ------------------------------------------------------------------------------------------ helpers

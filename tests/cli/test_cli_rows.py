@@ -93,7 +93,7 @@ def _on_a_terminal(root: Path, *args: str, env: dict[str, str], rows_: int = 24)
     """Run orchestra with stdout on a pseudo-terminal of ``rows_`` lines; what it wrote there (bounded: 60 s)."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", rows_, 100, 0, 0))
-    command = [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args]
+    command = [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args]
     full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR")} | env
     process = subprocess.Popen(command, stdin=child, stdout=child, stderr=subprocess.PIPE, env=full_env)
     os.close(child)
@@ -134,7 +134,7 @@ def test_a_short_list_or_a_pipe_is_never_paged(tmp_path: Path) -> None:
     assert "T4" in shown and not paged.exists()
     long_root = _plan(tmp_path / "long", 40)
     piped = subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(long_root), "list"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(long_root), "list"],
         capture_output=True,
         text=True,
         timeout=60,

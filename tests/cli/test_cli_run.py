@@ -27,7 +27,7 @@ from ..helpers.plans import task_block, write_plan
 from ..helpers.waits import read_until
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 
 
 def spawn(root: Path, *args: str) -> subprocess.Popen[bytes]:

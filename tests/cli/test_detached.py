@@ -20,9 +20,9 @@ from orchestra_tui.engine.runs import OUTPUT_FILE, run_dir
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.processes import group_alive
-from ..helpers.waits import read_until
+from ..helpers.waits import read_until, wait_for
 
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 
 
 def orchestra(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -44,16 +44,6 @@ def spawn(root: Path, *args: str) -> subprocess.Popen[bytes]:
         stderr=subprocess.PIPE,
         env={**os.environ, "COLUMNS": "120"},
     )
-
-
-def wait_for(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.05)
 
 
 def statuses(root: Path) -> dict[str, str]:
@@ -85,12 +75,12 @@ def test_runs_outlive_a_starter_killed_and_commit_their_end(tmp_path: Path, sig:
         starter.wait(timeout=30)
         # a second process sees the runs go on, their output, and their end
         wait_for(
-            lambda: statuses(tmp_path) == dict.fromkeys(("T0", "T1", "T2", "AFTER"), "completed") or None, "all end"
+            lambda: statuses(tmp_path) == dict.fromkeys(("T0", "T1", "T2", "AFTER"), "completed") or None, "all end", 60
         )
         for i in range(3):
             shown = orchestra(tmp_path, "logs", f"T{i}")
             assert shown.returncode == 0 and shown.stdout == f"begun-{i}\ndone-{i}\n", shown
-        wait_for(lambda: no_driver_left(tmp_path), "the driver exits once nothing is left to run")
+        wait_for(lambda: no_driver_left(tmp_path), "the driver exits once nothing is left to run", 60)
         assert orchestra(tmp_path, "ps").stdout.strip() == "no run is going"
     finally:
         starter.kill() if starter.poll() is None else None
@@ -103,7 +93,7 @@ def test_run_detach_returns_at_once_and_ps_logs_cancel_reach_the_run(tmp_path: P
     follower = spawn(tmp_path, "logs", "L", "--follow")
     try:
         read_until(follower, b"second")
-        [row] = wait_for(lambda: json.loads(orchestra(tmp_path, "ps", "--json").stdout) or None, "ps shows the run")
+        [row] = wait_for(lambda: json.loads(orchestra(tmp_path, "ps", "--json").stdout) or None, "ps shows the run", 60)
         assert row["task_id"] == "L" and row["agent"] == "shell" and row["pgid"] and row["output_bytes"] >= 6
         assert row["owner_pid"] and row["owner_host"] and row["elapsed_seconds"] >= 0
         assert (row["where"], row["node_id"], row["worker_pid"]) == ("local", None, None)
@@ -117,7 +107,7 @@ def test_run_detach_returns_at_once_and_ps_logs_cancel_reach_the_run(tmp_path: P
         assert (run_dir(tmp_path, row["run_id"]) / OUTPUT_FILE).read_text() == "first\nsecond\n"
         assert follower.wait(timeout=30) == 0  # the follower ends with the run
         assert orchestra(tmp_path, "ps", "--json").stdout.strip() == "[]"
-        wait_for(lambda: no_driver_left(tmp_path), "the driver exits")
+        wait_for(lambda: no_driver_left(tmp_path), "the driver exits", 60)
         assert task(tmp_path, "L").status == "cancelled"  # the run's own end recorded nothing over it
         again = orchestra(tmp_path, "cancel", row["run_id"])
         assert again.returncode == 1 and again.stderr.strip() == f"error: run {row['run_id']} is not running"
@@ -140,9 +130,9 @@ def test_rollback_and_undo_past_a_run_leave_no_phantom(tmp_path: Path) -> None:
     # roll back past a run that is going: the run stops and nothing is left in progress
     before = len(Project.open(tmp_path, repair=False).history())
     assert orchestra(tmp_path, "run", "--detach", "--until", "L").returncode == 0
-    [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "L runs")
+    [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "L runs", 60)
     assert orchestra(tmp_path, "rollback", str(before), "--yes").returncode == 0
-    wait_for(lambda: not live_runs(tmp_path), "the run stops once its task moved on")
+    wait_for(lambda: not live_runs(tmp_path), "the run stops once its task moved on", 60)
     wait_for(lambda: not group_alive(run.pgid), "the group is gone", 10)
     assert task(tmp_path, "L").status == "pending"
     # and undoing that rollback does not bring back a task running with nothing running
@@ -177,7 +167,7 @@ def test_ctrl_c_in_run_on_a_terminal_asks_and_can_leave_the_runs_going(tmp_path:
         return seen
 
     try:
-        [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "L runs")
+        [run] = wait_for(lambda: [r for r in live_runs(tmp_path) if r.pgid], "L runs", 60)
         starter.send_signal(signal.SIGINT)
         read_until_pty(b"Stop the runs going? [Y/n]")
         os.write(master, b"n\n")

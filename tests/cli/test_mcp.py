@@ -21,7 +21,7 @@ from ..helpers.cli import user_error
 from ..helpers.plans import task_block, write_plan
 from ..helpers.receiver import Receiver
 
-SERVER = [sys.executable, "-m", "orchestra_tui.cli.main", "mcp"]
+SERVER = [sys.executable, "-m", "orchestra_tui", "mcp"]
 TOOLS = {
     "next_task",
     "get_task",

@@ -16,7 +16,7 @@ LAZY = ("asyncio", "orchestra_tui.engine.integration", "orchestra_tui.workspace"
 def imported(args: list[str], cwd: Path) -> tuple[str, set[str]]:
     """Run ``orchestra ARGS`` in a fresh interpreter: its stdout, and which of ``LAZY`` it imported."""
     script = (
-        "import sys\nfrom orchestra_tui.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
+        "import sys\nfrom orchestra_tui.entry import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
         f"    pass\nprint(' '.join(m for m in {LAZY!r} if m in sys.modules), file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60, cwd=cwd)

@@ -31,8 +31,9 @@ from orchestra_tui.errors import OrchestraError
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.processes import group_alive
+from ..helpers.waits import wait_for
 
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 
 
 def start_run(root: Path) -> subprocess.Popen[bytes]:
@@ -43,16 +44,6 @@ def start_run(root: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-
-
-def wait_for(condition, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.05)
 
 
 def test_a_run_of_another_process_is_listed_followed_and_cancelled(tmp_path: Path) -> None:

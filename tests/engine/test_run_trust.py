@@ -23,7 +23,7 @@ from orchestra_tui.models import AgentConfig, AgentTask, AgentType
 from ..helpers.plans import task_block, write_plan
 from ..helpers.waits import read_until, running, wait_for
 
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 LIMIT = 60  # seconds any one orchestra command of these tests may take
 
 

@@ -90,7 +90,7 @@ def test_no_planted_secret_reaches_any_file_output_log_or_webhook_body(
 
     def orchestra(*args: str, code: int = 0) -> None:
         result = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args],
             check=False,
             capture_output=True,
             text=True,
@@ -236,7 +236,7 @@ def test_values_expanded_from_the_environment_reach_no_file_output_webhook_or_sc
 
     def orchestra(*args: str, code: int | None = 0) -> None:
         result = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args],
             check=False,
             capture_output=True,
             timeout=120,

@@ -34,7 +34,7 @@ STOLEN = "sk-PLANTED-stolen-0123456789abcdef"
 
 def orchestra(root: Path, *args: str, code: int | None = 0, popen: bool = False) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args],
         check=False,
         capture_output=True,
         text=True,
@@ -48,7 +48,7 @@ def orchestra(root: Path, *args: str, code: int | None = 0, popen: bool = False)
 def interrupted_run(root: Path, before_kill: Callable[[], object] = lambda: None) -> None:
     """Task A's run is SIGKILLed with its orchestra process: the state says in progress, nobody runs it."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", "A"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "execute", "A"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

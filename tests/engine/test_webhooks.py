@@ -402,7 +402,7 @@ def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path:
     api_root = plan_with_webhook(tmp_path / "api", receiver.url("/api"))
     env = {**os.environ, "WH_SECRET": SECRET}
     result = subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(cli_root), "complete", "A"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(cli_root), "complete", "A"],
         check=False,
         capture_output=True,
         text=True,
@@ -528,7 +528,7 @@ def test_a_receiver_that_never_answers_is_never_on_a_commands_path(tmp_path: Pat
     senders: set[int] = set()
     try:
         command = subprocess.Popen(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "complete", "A"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -542,7 +542,7 @@ def test_a_receiver_that_never_answers_is_never_on_a_commands_path(tmp_path: Pat
         reads: set[int] = set()
         for read in (["list"], ["show", "A"], ["list", "--json"]):
             process = subprocess.Popen(
-                [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *read],
+                [sys.executable, "-m", "orchestra_tui", "-p", str(root), *read],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=env,
@@ -566,7 +566,7 @@ def test_a_missing_secret_is_said_at_the_change_and_in_the_log(tmp_path: Path, r
     root = plan_with_webhook(tmp_path / "p", receiver.url())
     env = {name: value for name, value in os.environ.items() if name != "WH_SECRET"}
     result = subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", "A"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "complete", "A"],
         check=False,
         capture_output=True,
         text=True,

@@ -35,7 +35,7 @@ def damaged_files(root: Path) -> list[bytes]:
 
 def cli(root: Path, *args: str, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args],
         capture_output=True,
         text=True,
         timeout=60,

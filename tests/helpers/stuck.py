@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from orchestra_tui.cli.main import main
+from orchestra_tui.entry import main
 from orchestra_tui.store import fsio
 
 

@@ -24,7 +24,7 @@ def clean_environment() -> dict[str, str]:
 def orchestra_command() -> list[str]:
     """The installed ``orchestra`` script next to this Python, else the module."""
     script = Path(sys.executable).with_name("orchestra")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "orchestra_tui.cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "orchestra_tui"]
 
 
 class Pane:

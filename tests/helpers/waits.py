@@ -15,10 +15,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
+
+T = TypeVar("T")
 
 RUN_START = 15.0  # seconds a run dispatched from the app may take to show: its driver process starts first
 
@@ -56,9 +58,10 @@ async def until(pilot: Pilot | None, condition: Callable[[], object], what: str,
         await (pilot.pause(0.02) if pilot is not None else asyncio.sleep(0.005))
 
 
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
-    """Block (sleeping 50 ms at a time) until ``condition()`` holds, at most ``timeout`` seconds."""
+def wait_for(condition: Callable[[], T], what: str, timeout: float = 30) -> T:
+    """Block (sleeping 50 ms at a time) until ``condition()`` is truthy, at most ``timeout`` seconds; that value."""
     deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.05)
+    return value

@@ -23,7 +23,7 @@ from orchestra_tui.engine.runs import recover_interrupted
 
 from ..helpers.plans import task_block, write_plan
 
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 TASKS = 50
 KILLS = 110
 KILLS_PER_ROUND = 10

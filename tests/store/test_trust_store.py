@@ -311,7 +311,7 @@ def test_a_held_lock_is_named_at_once_and_the_wait_ends_in_one_line(demo_dir: Pa
         read_until(stuck, b"stuck")
         env = {**os.environ, "ORCHESTRA_LOCK_TIMEOUT": "1.5"}
         waiter = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(demo_dir), "cancel", "TST-003"],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(demo_dir), "cancel", "TST-003"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -62,7 +62,7 @@ def test_no_escape_from_the_plan_or_an_output_reaches_the_cli_output(tmp_path: P
         ([], 0),
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), *args],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args],
             check=False,
             capture_output=True,
             timeout=120,

@@ -26,7 +26,7 @@ from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import app_on
 from ..helpers.waits import until
 
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 HOSTILE = r"printf '\033]9;pwned\007\033]52;c;cHduZWQ=\007'"  # a desktop notification and a clipboard write
 
 

@@ -42,7 +42,7 @@ from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import SIZE, app_on, board
 from ..helpers.waits import RUN_START, until
 
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 
 
 # ------------------------------------------------------------------------------------------ helpers

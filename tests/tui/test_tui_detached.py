@@ -34,7 +34,7 @@ from ..helpers.tui import SIZE, app_on
 from ..helpers.waits import RUN_START, running, until, wait_for
 
 SLOW = "echo started; while [ ! -f go ]; do sleep 0.02; done; echo finished"
-ENTRY_POINT = [sys.executable, "-m", "orchestra_tui.cli.main"]
+ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 
 
 def slow_plan(root: Path) -> Path:

@@ -44,7 +44,7 @@ def cli_run(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     write_plan(root, task_block("A", commands=[TALKER]))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "run"],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "run"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**env, CONFIG_ENV: str(tmp_path / "config")},

@@ -367,7 +367,7 @@ def test_processes_completing_at_the_same_moment_each_merge_once(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "complete", t],
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "complete", t],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

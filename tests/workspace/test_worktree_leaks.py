@@ -76,7 +76,7 @@ async def _run_in_process(root: Path, task_id: str, cancel_after: float | None) 
 def _run_and_kill(root: Path, task_id: str, after: float) -> None:
     """``orchestra execute`` in its own process group, SIGKILLed ``after`` seconds in (or reaped if done)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestra_tui.cli.main", "-p", str(root), "execute", task_id],
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), "execute", task_id],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

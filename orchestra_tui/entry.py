@@ -1,0 +1,37 @@
+"""The console-script entry, above every face: ``orchestra`` is the CLI, which hands over to the app
+(no command) or the MCP server (``orchestra mcp``). Wiring them here keeps the faces independent of each
+other; each face is imported only when it is asked for, so ``--version`` and ``--help`` load neither."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .cli import handoff
+from .cli.main import main as cli_main
+from .errors import OrchestraError
+
+
+def open_app(options: handoff.AppOptions) -> int:
+    """Run the app on the project until it quits; its exit code."""
+    from .tui.app import create_app
+
+    app = create_app(
+        options.root, theme=options.theme, lock_timeout=options.lock_timeout, on_lock_wait=options.on_lock_wait
+    )
+    app.run()
+    return app.return_code or 0
+
+
+def serve_mcp(root: Path) -> None:
+    """Serve the project over MCP (stdio) until the client closes the connection."""
+    try:
+        from .mcp.server import serve
+    except ImportError:
+        raise OrchestraError("`orchestra mcp` needs the MCP SDK: pip install 'orchestra-tui[mcp]'") from None
+    serve(root)
+
+
+def main(argv: list[str] | None = None) -> None:
+    handoff.FACES.open_app = open_app
+    handoff.FACES.serve_mcp = serve_mcp
+    cli_main(argv)
