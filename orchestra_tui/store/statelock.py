@@ -5,8 +5,8 @@ its path and tracked forks on every acquisition: about 75 µs of CPU and some 25
 scheduler's own work on an instant task. Here one descriptor is opened once (``O_NOFOLLOW``) and each acquisition
 is one ``flock`` plus two ``stat`` calls that check the descriptor still names the file at the path (a lock file
 removed or replaced, with ``.orchestra/`` moved away and made again, is opened afresh: two processes never hold
-locks on two different files). A process forked from the holder does not share its lock: the descriptor it
-inherited is left alone and it opens its own.
+locks on two different files). A process forked from the holder does not share its lock: it closes the
+descriptor it inherited (which leaves the parent's lock in place) and opens its own.
 
 Re-entrant within the process, as the store's listeners may commit while it is held; callers serialise
 through the store's mutex (one thread at a time).
@@ -34,11 +34,13 @@ class StateLock:
         self.path = path
         self.depth = 0
         self._fd: int | None = None
-        self._pid = 0  # the process that opened ``_fd``
+        self._pid = os.getpid()  # the process whose descriptor and hold these are
 
     def acquire(self, timeout: float, poll: float) -> None:
         """Hold the lock, waiting up to ``timeout`` seconds (trying every ``poll``); ``LockBusy`` when it stays
         held. ``OSError`` when the file cannot be opened (no write access)."""
+        if self._pid != os.getpid():  # forked: the parent's hold and descriptor are not ours
+            self._forget()
         if self.depth:
             self.depth += 1
             return
@@ -56,9 +58,14 @@ class StateLock:
 
     def close(self) -> None:
         """Close the descriptor (releasing the lock if held)."""
-        if self._fd is not None and self._pid == os.getpid():
+        self._forget()
+
+    def _forget(self) -> None:
+        """Close the descriptor and forget any hold. (Closing a copy inherited over a fork releases nothing: the
+        parent's descriptor keeps its ``flock``.)"""
+        if self._fd is not None:
             os.close(self._fd)
-        self._fd, self.depth = None, 0
+        self._fd, self.depth, self._pid = None, 0, os.getpid()
 
     def _try(self) -> bool:
         fd = self._open()
@@ -76,9 +83,8 @@ class StateLock:
         return self._try()
 
     def _open(self) -> int:
-        if self._fd is None or self._pid != os.getpid():  # (a forked child never closes its parent's descriptor)
+        if self._fd is None:
             self._fd = fsio.open_file(self.path, os.O_RDWR | os.O_CREAT)
-            self._pid = os.getpid()
         return self._fd
 
     def _same_file(self, fd: int) -> bool:
