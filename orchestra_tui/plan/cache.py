@@ -88,11 +88,11 @@ def _mac(key: bytes, payload: bytes) -> str:
 class CacheHit:
     """The cached parse of the plan file: ``data``; ``checked`` the versions that validated its tasks (None when
     not validated, e.g. primed by a writer); ``payload`` the signed JSON itself (to mark it without encoding the
-    data again)."""
+    data again), None when it is not written yet (primed in memory)."""
 
     data: dict[str, Any]
     checked: str | None
-    payload: bytes
+    payload: bytes | None
 
 
 #: What a writer primed the cache with (``_cache_prime``), for the one read that follows in this process.
@@ -119,54 +119,50 @@ def _cache_read(cache_dir: Path | None, sha256: str) -> CacheHit | None:
     return None
 
 
-def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any], checked: str | None = None) -> bytes | None:
+def _cache_write(cache_dir: Path, sha256: str, data: dict[str, Any], checked: str | None = None) -> None:
     """Best effort: atomically replace the cache; any failure (unwritable dir, dates in the TOML) is ignored.
-    ``checked``: the tasks of ``data`` were validated without a problem by these versions. Returns the payload
-    written (None when nothing was)."""
+    ``checked``: the tasks of ``data`` were validated without a problem by these versions."""
     try:
         document: dict[str, Any] = {"sha256": sha256, "data": data}
         if checked is not None:
             document["checked"] = checked
         payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     except Exception:
-        return None
-    return payload if _write_signed(Path(cache_dir), payload) else None
+        return
+    _write_signed(Path(cache_dir), payload)
 
 
 def _cache_prime(cache_dir: Path, sha256: str, data: dict[str, Any]) -> None:
-    """``_cache_write`` of a plan file just written from ``data`` (unchecked), by a writer that opens the project
-    next in this process: that open takes ``data`` from memory instead of reading, verifying and decoding the
-    file again (an import's 5,000 tasks: megabytes). ``data`` must not change afterwards."""
-    payload = _cache_write(cache_dir, sha256, data)
-    if payload is not None:
-        _primed.clear()
-        _primed[(Path(cache_dir).resolve(), sha256)] = CacheHit(data, None, payload)
+    """The parse of a plan file just written from ``data``, for a writer that opens the project next in this
+    process: that open takes ``data`` from memory, unchecked, and writes the cache once it has validated it (an
+    import's 5,000 tasks are megabytes of JSON not written, signed, read and decoded twice). ``data`` must not
+    change afterwards."""
+    _primed.clear()
+    _primed[(Path(cache_dir).resolve(), sha256)] = CacheHit(data, None, None)
 
 
 def _cache_mark(cache_dir: Path, sha256: str, hit: CacheHit, checked: str) -> None:
     """Mark a cached parse whose tasks were just validated without a problem (best effort, as ``_cache_write``).
     An unmarked payload is our own JSON object (its MAC verified): the mark is appended to it as its last key."""
-    if hit.checked is not None:  # marked by other versions: written again
+    if hit.payload is None or hit.checked is not None:  # not written yet, or marked by other versions
         _cache_write(cache_dir, sha256, hit.data, checked)
         return
     _write_signed(Path(cache_dir), hit.payload[:-1] + b',"checked":' + json.dumps(checked).encode() + b"}")
 
 
-def _write_signed(directory: Path, payload: bytes) -> bool:
-    """Sign and write ``payload`` as the cache; True when it was written."""
+def _write_signed(directory: Path, payload: bytes) -> None:
     key = _key()
     temp: str | None = None
     try:
         if key is None or not _own_dir(directory):
-            return False  # no key, or a state directory that is a symlink or another user's: no cache
+            return  # no key, or a state directory that is a symlink or another user's: no cache
         fd, temp = tempfile.mkstemp(prefix=".plan-cache-", suffix=".tmp", dir=directory)  # 0600, O_EXCL
         with os.fdopen(fd, "wb") as handle:
             handle.write(_mac(key, payload).encode() + b"\n" + payload)
         os.replace(temp, directory / CACHE_FILE)  # replaces a planted symlink, never writes through it
         temp = None
-        return True
     except Exception:
-        return False
+        pass
     finally:
         if temp is not None:
             with contextlib.suppress(OSError):

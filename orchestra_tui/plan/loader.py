@@ -251,7 +251,7 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     missing |= toml_missing
     if problems or plan_file is None:
         raise PlanError(problems.lines() or [f"{file}: invalid plan"])
-    if cache_dir is not None and hit is None:
+    if cache_dir is not None and (hit is None or hit.payload is None):  # not on disk yet
         _cache_write(cache_dir, sha256, data, CHECKED_BY if checkable else None)
     elif cache_dir is not None and hit is not None and checkable and not tasks_checked:
         _cache_mark(cache_dir, sha256, hit, CHECKED_BY)
