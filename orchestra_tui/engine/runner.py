@@ -8,7 +8,8 @@ events into ``output.txt``, ``events.jsonl`` and the bus, then on success writes
 (inside the project root only) and runs its ``verify`` commands (project root as working directory; all must exit
 0; their output goes to ``verify.txt``). It ends with one durable outcome: ``review`` (``completed`` with
 ``auto_complete``) or ``failed`` with the reason. Tokens and cost are added to the task's totals (they accumulate
-over attempts).
+over attempts), by that end only; while the run goes, its totals so far are ``usage`` lines of ``events.jsonl``
+(at most one per :data:`USAGE_EVERY`), which is how a face in another process shows them live.
 
 A run handed off to a person (``Finished(handoff=True)``, the ``interactive`` agent) leaves the task
 ``in_progress`` with ``handoff`` recorded in ``events.jsonl``, so it is never judged interrupted; the
@@ -59,6 +60,7 @@ RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult hold
 SUPERSEDED = "superseded"
 SETUP_FILE = "setup.txt"  # in the run's directory: what the worktree's setup printed
 HOST = socket.gethostname()  # recorded with each run: which machine's process owns it
+USAGE_EVERY = 0.5  # seconds between two live ``usage`` lines of a run in events.jsonl (the newest totals win)
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,8 @@ class Run:
     head: str | None = None  # the task branch after the run's changes were committed
     files: WorktreeFiles | None = None  # a worktree run's files, for an agent that takes them elsewhere (Ray)
     resumed: int | None = None  # taken over after its process died: the bytes of output it had then
+    usage_logged: float = float("-inf")  # monotonic time of its last live ``usage`` line
+    usage_due: asyncio.TimerHandle | None = None  # the next one, when usage came sooner than USAGE_EVERY after it
     verify_decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
     )
@@ -362,6 +366,7 @@ class Runner:
                 self.bus.publish(EngineError(redact(outcome.error), run.task_id))
             return await self.end_async(run, outcome)
         finally:
+            _usage_done(run)
             if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
                 run.log.close()
 
@@ -468,6 +473,13 @@ class Runner:
         outcome.usage = replace(outcome.usage, **reported)
         outcome.cost = self._cost(run, outcome)
         self.bus.publish(RunUsage(run.run_id, run.task_id, outcome.input_tokens, outcome.output_tokens, outcome.cost))
+        if run.usage_due is not None:
+            return  # a line is due: it writes the newest totals
+        wait = run.usage_logged + USAGE_EVERY - time.monotonic()
+        if wait <= 0:
+            _log_usage(run, outcome)
+        else:
+            run.usage_due = asyncio.get_running_loop().call_later(wait, _log_usage, run, outcome)
 
     def _cost(self, run: Run, outcome: _Outcome) -> float | None:
         config = run.agent.config
@@ -604,6 +616,7 @@ class Runner:
         """The outcome to record (its error redacted, its cost known), whether it hands off, ``output.txt`` durable."""
         if outcome is None:
             outcome = _Outcome(error=error)
+        _usage_done(run)  # the end writes the run's totals
         if outcome.error:  # an agent's message may quote a secret (a command line, an echoed header)
             outcome.error = redact(outcome.error)
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
@@ -759,6 +772,24 @@ async def _landed(future: asyncio.Future[Any]) -> None:
             if current is None:
                 raise
             current.uncancel()
+
+
+def _log_usage(run: Run, outcome: _Outcome) -> None:
+    """A live ``usage`` line: the run's totals so far, for the faces that follow it from its files (another
+    process's TUI, ``orchestra ps``). At most one per :data:`USAGE_EVERY` seconds, so a long stream of usage
+    costs a few lines a second at most; a line that cannot be written (disk full) is left out, the run goes on."""
+    run.usage_due = None
+    run.usage_logged = time.monotonic()
+    usage = outcome.usage
+    with suppress(OrchestraError):
+        run.log.event("usage", **{name: getattr(usage, name) for name in _COUNTS}, cost_usd=outcome.cost)
+
+
+def _usage_done(run: Run) -> None:
+    """No more live usage lines: the run is ending (its end writes its totals) or its files are closing."""
+    if run.usage_due is not None:
+        run.usage_due.cancel()
+        run.usage_due = None
 
 
 def _plus(total: int | None, value: int | None) -> int | None:

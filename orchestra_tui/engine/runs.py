@@ -458,25 +458,41 @@ def output_tail(root: Path, run_id: str, limit: int) -> tuple[bytes, int]:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One run of a task, from its ``events.jsonl``."""
+    """One run of a task, from its ``events.jsonl``; its tokens and cost as of its newest ``usage`` line (so far,
+    while it runs; None: not reported)."""
 
     run_id: str
     agent: str
     status: str  # the task's status after the run; "running" while it goes, "interrupted" if it died, "handed off"
     error: str | None
     seconds: float | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
 
 
 def summarise(root: Path, run_id: str) -> RunSummary:
     """What one run did, or is doing."""
     events = read_events(root, run_id)
     agent = next((str(e.get("agent")) for e in events if e.get("event") == "run"), "?")
+    spent = usage_of(next((e for e in reversed(events) if e.get("event") == "usage"), {}))
     if any(e.get("event") == "handoff" for e in events):
-        return RunSummary(run_id, agent, "handed off", None, None)
+        return RunSummary(run_id, agent, "handed off", None, None, *spent)
     end = next((e for e in reversed(events) if e.get("event") == "end"), None)
     if end is not None:
-        return RunSummary(run_id, agent, str(end.get("status")), end.get("error"), end.get("seconds"))
-    return RunSummary(run_id, agent, "running" if is_live(root, run_id) else "interrupted", None, None)
+        return RunSummary(run_id, agent, str(end.get("status")), end.get("error"), end.get("seconds"), *spent)
+    return RunSummary(run_id, agent, "running" if is_live(root, run_id) else "interrupted", None, None, *spent)
+
+
+def usage_of(event: Mapping[str, Any]) -> tuple[int | None, int | None, float | None]:
+    """A ``usage`` line's input and output tokens and cost (the run's totals as of that line); a value of the
+    wrong type is unknown (None)."""
+    tokens_in, tokens_out, cost = event.get("input_tokens"), event.get("output_tokens"), event.get("cost_usd")
+    return (
+        tokens_in if isinstance(tokens_in, int) and not isinstance(tokens_in, bool) else None,
+        tokens_out if isinstance(tokens_out, int) and not isinstance(tokens_out, bool) else None,
+        float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+    )
 
 
 class RunIndex:
