@@ -2,12 +2,13 @@
 
 :meth:`Runner.begin` picks the agent, creates the run's directory and takes its live lock, then commits
 the task's start with the run id (:meth:`Runner.begin_async` makes the files in a worker thread). :meth:`Runner.finish`
-expands the task's strings from the environment (never stored), renders the prompt (with each completed
-dependency's last run output), streams the agent's events into ``output.txt``, ``events.jsonl`` and the
-bus, then on success writes the task's ``output`` file (inside the project root only) and runs its
-``verify`` commands (project root as working directory; all must exit 0; their output goes to
-``verify.txt``). It ends with one durable outcome: ``review`` (``completed`` with ``auto_complete``) or
-``failed`` with the reason. Tokens and cost are added to the task's totals (they accumulate over attempts).
+expands the task's strings from the environment (never stored), renders the prompt for an agent that reads one
+(not ``shell``: its commands are the task) with each completed dependency's last run output, streams the agent's
+events into ``output.txt``, ``events.jsonl`` and the bus, then on success writes the task's ``output`` file
+(inside the project root only) and runs its ``verify`` commands (project root as working directory; all must exit
+0; their output goes to ``verify.txt``). It ends with one durable outcome: ``review`` (``completed`` with
+``auto_complete``) or ``failed`` with the reason. Tokens and cost are added to the task's totals (they accumulate
+over attempts).
 
 A run handed off to a person (``Finished(handoff=True)``, the ``interactive`` agent) leaves the task
 ``in_progress`` with ``handoff`` recorded in ``events.jsonl``, so it is never judged interrupted; the
@@ -211,14 +212,14 @@ class Runner:
         ``env``: what this run sees instead of the runner's."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        return self._begin(task, name, instance, RunLog(self.project.root, new_run_id(), task_id), env)
+        return self._begin(task, name, instance, self._new_log(task_id, name, instance), env)
 
     async def begin_async(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> Run:
-        """``begin``, with the run's files created in a worker thread: creating a directory and two files
-        costs milliseconds on a busy disk, which the event loop spends on other runs meanwhile."""
+        """``begin``, with the run's files created (and its first line written) in a worker thread: creating a
+        directory and two files costs milliseconds on a busy disk, which the event loop spends on other runs."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        making = asyncio.get_running_loop().run_in_executor(None, RunLog, self.project.root, new_run_id(), task_id)
+        making = asyncio.get_running_loop().run_in_executor(None, self._new_log, task_id, name, instance)
         try:
             log = await asyncio.shield(making)
         except asyncio.CancelledError:
@@ -227,7 +228,6 @@ class Runner:
         task = self.project.task(task_id)
         if workspace_kind(self.project, task) == "worktree":  # its start counts every worktree: committed alone
             return self._begin(task, name, instance, log, env)
-        self._log_run(task_id, name, instance, log)
         starting = asyncio.ensure_future(self.project.start_async(task_id, run_id=log.run_id))
         try:
             entry = await asyncio.shield(starting)
@@ -255,23 +255,30 @@ class Runner:
         else:
             self.end(self._begun(task, name, instance, log, env, starting.result()), error=CANCELLED)
 
-    def _log_run(self, task_id: str, name: str, instance: Agent, log: RunLog) -> None:
+    def _new_log(self, task_id: str, name: str, instance: Agent) -> RunLog:
+        """The files of a new run of the task, its lock taken, its first line (``run``: which task, which agent,
+        which process) written: recovery needs that line to judge the run once its start is committed."""
+        log = RunLog(self.project.root, new_run_id(), task_id)
         config = instance.config
-        log.event(
-            "run",
-            task=task_id,
-            agent=name,
-            type=config.type.value,
-            model=config.model,
-            actor=self.project.actor,
-            pid=os.getpid(),
-            host=HOST,
-            executor=getattr(instance, "executor", "local"),
-        )
+        try:
+            log.event(
+                "run",
+                task=task_id,
+                agent=name,
+                type=config.type.value,
+                model=config.model,
+                actor=self.project.actor,
+                pid=os.getpid(),
+                host=HOST,
+                executor=getattr(instance, "executor", "local"),
+            )
+        except BaseException:  # (a full disk) nothing started: nothing is left
+            _discard(log)
+            raise
+        return log
 
     def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
         task_id = task.task_id
-        self._log_run(task_id, name, instance, log)
         try:
             worktree = None
             if workspace_kind(self.project, task) == "worktree":
@@ -392,8 +399,8 @@ class Runner:
 
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
         workdir = self._workdir(run)
-        prompt = ""  # a run taken over has sent its prompt
-        if run.resumed is None:
+        prompt = ""  # a run taken over has sent its prompt; an agent that reads none (shell) gets none
+        if run.resumed is None and getattr(run.agent, "uses_prompt", True):
             prompt = render_prompt(expanded, root=workdir, dependency_outputs=self._dependency_outputs(task))
             if run.worktree is not None and run.worktree.conflict_files:
                 prompt += _conflict_note(run.worktree.conflict_files)

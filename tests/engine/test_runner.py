@@ -76,7 +76,6 @@ async def test_shell_run_streams_records_writes_output_and_ends_in_review(tmp_pa
         assert [k for k in kinds(tmp_path, result.run_id) if k != "process"] == [
             "run",
             "started",
-            "prompt",
             "first_text",
             "finished",
             "output",
