@@ -601,6 +601,25 @@ def orphaned(root: Path, task: AgentTask) -> bool:
     )
 
 
+def stop_stray(project: _Recovering, task_id: str, run_id: str) -> bool:
+    """Stop a run on Ray that lost its process and that its task has since left: it is taken as a reattaching
+    driver takes it (one that has it already is left to it), stopped on the cluster and dropped by its host, and
+    its end recorded ``superseded``; its output stays. Whether it was there to stop."""
+    try:
+        log = RunLog.reopen(project.root, run_id, task_id)
+    except (RunBusyError, OSError):
+        return False
+    try:
+        settings = project.plan.project
+        from ..agents.ray_remote import stop_remote
+
+        stopped = stop_remote(settings.ray_address, settings.id, run_id)
+        log.event("end", status="superseded", error=None, seconds=None)
+    finally:
+        log.close()
+    return stopped
+
+
 def stop_leftovers(root: Path, task_id: str) -> ProcessGroup | None:
     """Stop the processes a dead run of ``task_id`` left going (see the module docstring); the group stopped.
     Nothing is done while a run of the task is live."""
