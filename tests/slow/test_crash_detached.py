@@ -19,7 +19,7 @@ import pytest
 
 from orchestra_tui.engine.driver import live_drivers
 from orchestra_tui.engine.project import Project
-from orchestra_tui.engine.runs import recover_interrupted
+from orchestra_tui.engine.runs import is_live, read_events, recover_interrupted, run_dir
 
 from ..helpers.plans import task_block, write_plan
 
@@ -70,12 +70,31 @@ def kill_all(root: Path) -> None:
     raise AssertionError(f"orchestra processes of {root} survive SIGKILL")
 
 
+def stuck(project: Project) -> list[tuple[object, ...]]:
+    """What recovery saw of each task left in progress: its run, whether the run's directory is there and live,
+    and the run's event names (a failure says why the task was not judged interrupted)."""
+    return [
+        (
+            task.task_id,
+            task.last_run_id,
+            task.attempts,
+            bool(task.last_run_id) and run_dir(project.root, task.last_run_id).is_dir(),
+            bool(task.last_run_id) and is_live(project.root, task.last_run_id),
+            [(e.get("event"), e.get("attempt")) for e in read_events(project.root, task.last_run_id)]
+            if task.last_run_id
+            else [],
+        )
+        for task in project.tasks.values()
+        if task.status.value == "in_progress"
+    ]
+
+
 def check_and_resume(root: Path) -> dict[str, str]:
     """Recover; no task left in progress; every interrupted one retried (resumable). The statuses."""
     with Project.open(root, actor="cli") as project:
         recover_interrupted(project)
         statuses = {task.task_id: task.status.value for task in project.tasks.values()}
-        assert "in_progress" not in statuses.values(), statuses
+        assert "in_progress" not in statuses.values(), (statuses, stuck(project))
         for task_id, status in statuses.items():
             assert status in ("pending", "completed", "failed"), (task_id, status)
             if status == "failed":
