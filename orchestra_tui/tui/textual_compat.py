@@ -19,9 +19,16 @@ removes or renames one says exactly which shim to revisit rather than failing so
    next layout (``find_widget`` for a widget off the visible map, ``update_widgets``, the mouse-over check)
    rebuilds it from the current DOM. A widget removed in between (a toast that timed out) is then in neither map,
    so its cells are never repainted: the toast stays on the terminal. Here the rebuild marks the places of what it
-   finds changed, as a layout would.
+   finds changed, as a layout would. And a scroll after a layout (or after such a rebuild) compared the new
+   visible map with none at all, since both drop it: every widget on screen counted as moved and the whole
+   screen was redrawn, on about every frame while runs stream into a pane and keys are pressed. Here the
+   scroll compares with the visible part of the map the screen was last drawn from.
 3. A batch of text in a ``Log`` (``log_append``). ``Log.write`` refreshes and measures once per line, and
-   offers no way to append many lines at once; a streaming pane appends thousands a second.
+   offers no way to append many lines at once; a streaming pane appends thousands a second. And it sets the
+   Log's virtual size as a reactive that lays out the whole screen, on every frame of a pane still filling up,
+   although only the Log's scrollbars depend on it (its own region is set by its styles): here the size is set
+   without the layout and the scrollbars updated, as Textual does after a layout (a scrollbar that appears or
+   goes still asks for one).
 4. A ``DataTable``'s render caches (``bound_render_caches``, ``columns_resized``). It keeps up to 1,000
    rendered rows and lines (10,000 cells) per table: on a 2,000-task board that is some 100,000 objects alive,
    which every full garbage collection walks while runs stream. And it re-measures and drops its caches only
@@ -47,6 +54,7 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Log
 from textual.widgets._footer import FooterKey
 
@@ -88,12 +96,14 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("Compositor", Compositor, "_full_map"),
     ("Compositor", Compositor, "_full_map_invalidated"),
     ("Compositor", Compositor, "_dirty_regions"),
+    ("Compositor", Compositor, "_visible_map"),
     ("Compositor.full_map", lambda: Compositor.full_map, "fget"),
     ("Log", Log, "_lines"),
     ("Log", Log, "_width"),
     ("Log", Log, "_process_line"),
     ("Log", Log, "_render_line_cache"),
     ("Log", Log, "_prune_max_lines"),
+    ("Widget", Log, "_scroll_update"),
     ("DataTable", DataTable, "_row_render_cache"),
     ("DataTable", DataTable, "_line_cache"),
     ("DataTable", DataTable, "_cell_render_cache"),
@@ -152,6 +162,16 @@ class DamageKeepingCompositor(Compositor):
             self._dirty_regions.update(region for region in changed if region)
         return after
 
+    def reflow_visible(self, parent: Widget, size: Size) -> set[Widget]:
+        if self._visible_map is None and not self._full_map_invalidated:  # the screen was drawn from the full map
+            screen = size.region
+            self._visible_map = {
+                widget: geometry
+                for widget, geometry in self._full_map.items()
+                if screen.overlaps(geometry.region) and geometry.clip.overlaps(geometry.region)
+            }
+        return super().reflow_visible(parent, size)
+
 
 class PacedScreen(Screen[None]):
     """A screen drawn by a ``FrameTimer`` (unless ``ORCHESTRA_FRAME_PACING`` is off, 1 above) and composed by a
@@ -193,7 +213,10 @@ def log_append(log: Log, parts: Sequence[str]) -> int:
     log._render_line_cache.discard(last)  # the unfinished line grew
     before = len(lines)
     log._prune_max_lines()
-    log.virtual_size = Size(log._width, log.line_count)
+    size = Size(log._width, log.line_count)
+    if size != log.virtual_size:
+        log.set_reactive(Log.virtual_size, size)
+        log._scroll_update(size)
     return before - len(lines)
 
 
