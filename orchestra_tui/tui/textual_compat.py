@@ -10,9 +10,11 @@ removes or renames one says exactly which shim to revisit rather than failing so
    A key press asks for two frames in quick succession (the cursor row at once, then the detail pane a few
    milliseconds later), so the second waited up to 33 ms, which was most of the key-to-screen time while runs
    stream (``bench/bench_tui.py``). ``FrameTimer`` keeps textual's limit of one frame per period and drops the
-   grid. A frame asked for after a quiet spell also lets the event loop turn a few times first, so that what a
-   key press changes in several widgets (each telling the screen through its own message queue) is drawn in
-   one frame rather than two. ``ORCHESTRA_FRAME_PACING=0`` (or ``off``) leaves Textual's own timer in place.
+   grid. A frame also lets the event loop turn a few times first, so that what a key press changes in several
+   widgets (each telling the screen through its own message queue) is drawn in one frame rather than two: also
+   a frame that was already due (runs streaming), which otherwise drew the new detail pane and tab in their old
+   places, the layout they asked for a frame later. ``ORCHESTRA_FRAME_PACING=0`` (or ``off``) leaves Textual's
+   own timer in place.
 2. Damage after a scroll (``DamageKeepingCompositor``, given to ``PacedScreen``). Textual's compositor marks for
    repainting the places of the widgets whose geometry differs between the map of the previous layout and the new
    one. After a scroll it only marks the previous map stale, and whatever asks for a widget's place before the
@@ -134,15 +136,18 @@ class FrameTimer(Timer):
             await active.wait()
             wait = self.last_tick + self._interval - _time.get_time()
             if wait > 0:
-                await _time.sleep(wait)
-            else:
-                for _ in range(GATHER_TURNS):
-                    await asyncio.sleep(0)
+                await self.sleep(wait)
+            for _ in range(GATHER_TURNS):
+                await asyncio.sleep(0)
             self.last_tick = _time.get_time()
             try:
                 await self._tick(next_timer=self.last_tick, count=0)
             except EventTargetGone:
                 return
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until the next frame is due (textual's clock)."""
+        await _time.sleep(seconds)
 
 
 # ---------------------------------------------------------------------------- 2: damage after a scroll
