@@ -3,7 +3,7 @@ latency, the throughput of one-second tasks on a 2-node local cluster (``ray.clu
 CPU a node) against the ideal (2 tasks/s), a worktree shell task end to end (the runner: worktree, agent,
 commit; on Ray also the base bundle out, the clone, the new commits' bundle back and the fetch), and the reattach
 time: from the SIGKILL of the process running a streaming run (``orchestra run``'s driver) to the first text
-the next ``orchestra run`` (a new process: its start, Ray's connection, finding the actor) writes to the run's
+the next ``orchestra run`` (a new process: its start, Ray's connection, finding the run's host) writes to the run's
 output.
 
 ``python bench/bench_ray.py [--quick] [--out FILE]`` prints a table and the machine and writes the same as JSON
@@ -104,14 +104,16 @@ async def throughput(agent: Any, tasks: int) -> float:
 
 
 def worktree_repo(root: Path, executor: str, count: int) -> Path:
-    """A git repository whose plan has ``count`` worktree shell tasks, each writing one file."""
+    """A git repository whose plan has ``count`` worktree shell tasks, each writing one file (each stays in
+    review with its worktree: the cap is raised to hold them all)."""
     root.mkdir(parents=True)
     tasks = "".join(
         f'[[tasks]]\nid = "W-{index}"\ntitle = "W"\ncommands = ["echo {index} > w{index}.txt"]\n\n'
         for index in range(count)
     )
     (root / "orchestra.toml").write_text(
-        f'[project]\nid = "b"\nexecutor = "{executor}"\nworkspace = "worktree"\nauto_complete = false\n\n{tasks}'
+        f'[project]\nid = "b"\nexecutor = "{executor}"\nworkspace = "worktree"\nauto_complete = false\n'
+        f"max_worktrees = {count}\n\n{tasks}"
     )
     for args in (
         ["init", "-q", "-b", "main"],

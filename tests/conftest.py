@@ -7,6 +7,7 @@ skipped unless ``--all`` is given (``.ci/run`` gives it) or a marker expression 
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,24 @@ import pytest
 from .helpers.fakeserver import FakeServer
 from .helpers.plans import SAMPLES
 from .helpers.receiver import Receiver
+
+
+def _ignored_here(signum: int, frame: object) -> None:
+    """Ignore the signal in the test process itself, but as a handler: exec resets a handler to the default."""
+
+
+def _restore_signals_for_children() -> None:
+    """The suite sends SIGINT, SIGHUP and SIGQUIT to the processes it starts (Ctrl-C, a hang-up); a child inherits
+    an *ignored* signal across exec. Run from a script's background job or under ``nohup``, the test process starts
+    with them ignored, and so would every child: a Ctrl-C test would wait for an interrupt that never lands."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, _ignored_here)
+
+
+_restore_signals_for_children()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -6,13 +6,16 @@ text reaches the run's output while the remote run goes on, and retries, outcome
 agent's own, as if it ran locally. Cancelling the run (``x``, ``orchestra cancel``, a timeout) stops the agent
 on its worker (its HTTP response, its process group are closed).
 
-Reattach: the run is a named detached actor (:class:`RunKeeper`, named from the project id and the run id, in
-the ``orchestra`` namespace) that runs the agent in a thread and keeps every event it made; this process reads
-them from it. The actor outlives this process: if it dies (SIGKILL, a laptop asleep), the next process that
-recovers the task finds the actor by its name (:func:`remote_alive`), reopens the run and reads the events
-again, skipping the text its ``output.txt`` already has (:meth:`RayAgent.reattach`); the run's locks and the
-journal's "still in this run" rule commit its outcome once. A run whose actor is gone fails ``interrupted``.
-Whoever ends a run (completed, failed, cancelled) kills its actor: none is left behind.
+Reattach: the run is started by the project's run host (:class:`RunHost`, a named detached actor named after
+the project id in the ``orchestra`` namespace, on the head node, no CPU of its own), which owns the run's task
+and keeps every event it made, by run id; this process reads them from it. The host outlives this process: if
+it dies (SIGKILL, a laptop asleep), the next process that recovers the task finds the run on the host by the
+project's and the run's ids (:func:`remote_alive`), reopens the run and reads the events again, skipping the
+text its ``output.txt`` already has (:meth:`RayAgent.reattach`); the run's locks and the journal's "still in
+this run" rule commit its outcome once. A run its host no longer has fails ``interrupted``. Whoever ends a run
+(completed, failed, cancelled) has its host forget it; a host with no run for a while leaves: none is left
+behind. One host per project, not an actor per run: Ray starts a fresh worker process for every actor (about
+a second), while it reuses its workers for tasks.
 
 Keys never travel. The request goes without its environment: the worker reads keys from its own environment
 (the cluster's secret handling provides them). Whatever in the configuration or the prompt came from a
@@ -27,7 +30,8 @@ task branch. Outside worktree mode they are refused on Ray with the reason, befo
 ``interactive`` (it waits for a person here) always is.
 
 A run whose node, worker or output is lost fails ``interrupted`` (:func:`failure` turns each of Ray's errors into
-one line); Ray never restarts a run's actor (``max_restarts=0``), so nothing is committed twice.
+one line); Ray never retries a run's task (``max_retries=0``) nor restarts a host (``max_restarts=0``), so
+nothing is committed twice.
 
 ``ray`` is an extra (``pip install 'orchestra-tui[ray]'``), imported only when a run goes to Ray. The
 connection is made once per process: ``ray_address`` (``[project]``), else ``RAY_ADDRESS``, else a running
@@ -45,7 +49,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
 from contextlib import aclosing, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +63,14 @@ LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
 WITH_FILES = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.PYTHON})  # a worktree run's files go along
 _INIT_LOCK = threading.Lock()
 CANCEL_TICK = 0.2  # seconds: how soon a stopped run's worker notices
-NAMESPACE = "orchestra"  # Ray namespace of the runs' actors
-READ_WAIT = 2.0  # seconds one read of a run's actor waits for new events at the most
-STOP_WAIT = 10.0  # seconds a stopped run's agent gets to close what it opened before its actor is killed
-KILL_WAIT = 10.0  # seconds a killed actor's name may take to be free
-_REMOTE: list[Any] = []  # the Ray actor class, made once per process
+NAMESPACE = "orchestra"  # Ray namespace of the projects' run hosts
+READ_WAIT = 2.0  # seconds one read of a run's events waits for new ones at the most
+STOP_WAIT = 10.0  # seconds a stopped run's agent gets to close what it opened
+KILL_WAIT = 10.0  # seconds an idle run host may take to leave before a new one is made
+HOST_IDLE = 15.0  # seconds a run host lives on with no run
+HOST_THREADS = 256  # calls a run host serves at once (each followed run holds a long read)
+HEAD = "node:__internal_head__"  # Ray's resource of the head node, where run hosts go
+_REMOTE: dict[str, Any] = {}  # the Ray task and actor class, made once per process
 
 
 class RayUnavailable(Exception):
@@ -165,14 +172,13 @@ def run_on_worker(
     request: dict[str, Any],
     names: list[str],
     files: TravellingFiles | None = None,
-    stop: threading.Event | None = None,
 ) -> Iterator[Any]:
-    """What a run's actor runs: build the agent from ``config`` and yield its events (run on a private event
-    loop). With ``files`` (a worktree run), the agent works in their clone, then the task's verify runs there,
-    and what the run changed goes back as the last message (:class:`Returned`).
+    """The Ray task of a run (a streaming generator): build the agent from ``config`` and yield its events (run on
+    a private event loop). With ``files`` (a worktree run), the agent works in their clone, then the task's verify
+    runs there, and what the run changed goes back as the last message (:class:`Returned`).
 
-    ``stop`` set: the agent's step is cancelled (``CancelledError`` raises out of here); its stream is closed on
-    the way out, which stops what it started."""
+    A cancelled task (``ray.cancel``) raises in here; the agent's stream is closed on the way out, which stops
+    what it started."""
     from .factory import build_agent
 
     environ = dict(os.environ)
@@ -198,7 +204,7 @@ def run_on_worker(
             response_schema=fields.get("response_schema"),
         )
         agent = build_agent(name, agent_config)
-        last = yield from _agent_events(agent.run(agent_request), stop)
+        last = yield from _agent_events(agent.run(agent_request))
         if files is not None:
             verified = None
             if isinstance(last, Finished) and not last.handoff:
@@ -232,13 +238,11 @@ def _verify(commands: list[str], workdir: Path, environ: Mapping[str, str]) -> I
             return
 
 
-def _agent_events(
-    stream: AsyncGenerator[AgentEvent, None], stop: threading.Event | None = None
-) -> Generator[AgentEvent, None, AgentEvent | None]:
+def _agent_events(stream: AsyncGenerator[AgentEvent, None]) -> Generator[AgentEvent, None, AgentEvent | None]:
     """Yield the agent's events, driven on a private event loop; the last one."""
     last = None
     loop = asyncio.new_event_loop()
-    _wake_every(loop, CANCEL_TICK, stop)
+    _wake_every(loop, CANCEL_TICK)
     step: asyncio.Task[AgentEvent] | None = None
     try:
         while True:
@@ -252,15 +256,12 @@ def _agent_events(
         _close(loop, step, stream)
 
 
-def _wake_every(loop: asyncio.AbstractEventLoop, seconds: float, stop: threading.Event | None) -> None:
-    """The run is stopped from another thread (the actor's ``stop``) while its loop may sleep in ``epoll`` on a
-    quiet stream (a server thinking for minutes): a tick looks at ``stop`` and cancels what the loop runs, so
-    the stop lands within ``seconds``."""
+def _wake_every(loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+    """Ray cancels a running task by flagging an interrupt that Python notices only while it runs bytecode; the
+    loop may sleep in ``epoll`` on a quiet stream (a server thinking for minutes): a no-op tick wakes it, so
+    the cancel lands within ``seconds``."""
 
     def tick() -> None:
-        if stop is not None and stop.is_set():
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
         loop.call_later(seconds, tick)
 
     loop.call_later(seconds, tick)
@@ -301,98 +302,204 @@ def _placement() -> Placement:
     return Placement(context.get_node_id(), str(ray.util.get_node_ip_address()), os.getpid())
 
 
-class RunKeeper:
-    """A run's named detached actor: runs the agent (:func:`run_on_worker`) in a thread as soon as it is made and
-    keeps every event, so that whoever reads them (this run's process, or the one that reattached after it
-    died) gets them all, from any index. Ray calls its methods from up to four threads at once."""
+@dataclass
+class _HostedRun:
+    """One run on a :class:`RunHost`: its task's generator, the events it made, whether it is over."""
 
-    def __init__(
-        self,
-        name: str,
-        config: dict[str, Any],
-        request: dict[str, Any],
-        names: list[str],
-        files: TravellingFiles | None = None,
-    ) -> None:
-        self.events: list[Any] = []
-        self.done = False
+    task: Any
+    events: list[Any] = field(default_factory=list)
+    done: bool = False
+
+
+class RunHost:
+    """A project's runs on the cluster, in its named detached actor (``<project id>`` in :data:`NAMESPACE`, on
+    the head node, no CPU of its own). Each run it starts is a streaming Ray task (:func:`run_on_worker`) with
+    the agent's resources, so Ray places it as it places any task and reuses its worker processes (an actor of
+    its own per run cost a fresh worker process, about a second, each time). The host owns those tasks, so a run
+    outlives the process that asked for it, and keeps every event each made, by run id, until that process (or
+    the one that reattached after it died) has read them all and forgets the run. With no run for
+    :data:`HOST_IDLE` seconds it exits: none is left behind. Ray calls its methods from many threads at once."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, _HostedRun] = {}
         self.changed = threading.Condition()
-        self.stopping = threading.Event()
-        work = (name, config, request, names, files)
-        self.thread = threading.Thread(target=self._run, args=work, name="orchestra-run", daemon=True)
-        self.thread.start()
+        self.closing = False  # idle: it is about to exit and takes no new run
+        self.idle_since = time.monotonic()
+        threading.Thread(target=self._exit_when_idle, name="orchestra-idle", daemon=True).start()
 
-    def _run(self, name: str, config: dict[str, Any], request: dict[str, Any], names: list[str], files: Any) -> None:
+    def start(self, run_id: str, name: str, work: tuple[Any, ...], options: dict[str, Any]) -> bool:
+        """Start the run's task (once); False when this host is closing (its caller makes a new one)."""
+        import ray
+
+        with self.changed:
+            if self.closing:
+                return False
+            if run_id not in self.runs:
+                task = _task(ray).options(**options).remote(name, *work)
+                run = self.runs[run_id] = _HostedRun(task)
+                threading.Thread(target=self._follow, args=(ray, run, name), name="orchestra-run", daemon=True).start()
+            return True
+
+    def _follow(self, ray: Any, run: _HostedRun, name: str) -> None:
+        """Keep the task's events as they come; Ray's error (a node lost, the agent raised) as its last one."""
+        placement = None
         try:
-            for event in run_on_worker(name, config, request, names, files, self.stopping):
-                self._keep(event)
-        except asyncio.CancelledError:
-            self._keep(Failed(f"agent {name}: its run was stopped on the Ray cluster", "cancelled"))
-        except Exception as error:  # the agent's own error, as it would read here
-            self._keep(raised(name, error))
+            for ref in run.task:
+                event = ray.get(ref)
+                placement = event if isinstance(event, Placement) else placement
+                self._keep(run, event)
+        except ray.exceptions.RayError as error:
+            self._keep(run, failure(name, error, placement))
         finally:
             with self.changed:
-                self.done = True
+                run.done = True
                 self.changed.notify_all()
 
-    def _keep(self, event: Any) -> None:
+    def _keep(self, run: _HostedRun, event: Any) -> None:
         with self.changed:
-            self.events.append(event)
+            run.events.append(event)
             self.changed.notify_all()
 
-    def read(self, start: int, wait: float) -> tuple[list[Any], bool]:
-        """The events from index ``start`` (waiting up to ``wait`` seconds for one), and whether the run is over
-        (then they are the last)."""
+    def read(self, run_id: str, start: int, wait: float) -> tuple[list[Any], bool] | None:
+        """The run's events from index ``start`` (waiting up to ``wait`` seconds for one), and whether it is over
+        (then they are the last); None when this host has no such run."""
         with self.changed:
-            self.changed.wait_for(lambda: len(self.events) > start or self.done, timeout=wait)
-            return self.events[start:], self.done
+            run = self.runs.get(run_id)
+            if run is None:
+                return None
+            self.changed.wait_for(lambda: len(run.events) > start or run.done, timeout=wait)
+            return run.events[start:], run.done
 
-    def stop(self, wait: float) -> bool:
-        """Stop the agent (its stream is closed on its worker); whether it has ended within ``wait`` seconds."""
-        self.stopping.set()
-        self.thread.join(wait)
-        return not self.thread.is_alive()
+    def has(self, run_id: str) -> bool:
+        with self.changed:
+            return run_id in self.runs
+
+    def hosted(self) -> list[str]:
+        """The runs this host keeps (``orchestra`` tests: none is left once runs end)."""
+        with self.changed:
+            return sorted(self.runs)
+
+    def stop(self, run_id: str, wait: float) -> None:
+        """Cancel the run's task (on its worker, the agent's stream and process group are closed) and wait up to
+        ``wait`` seconds for its end."""
+        import ray
+
+        with self.changed:
+            run = self.runs.get(run_id)
+        if run is None or run.done:
+            return
+        with suppress(Exception):  # over in the meantime
+            ray.cancel(run.task)
+        with self.changed:
+            self.changed.wait_for(lambda: run.done, timeout=wait)
+
+    def forget(self, run_id: str) -> None:
+        """The run is over for whoever followed it: its events go."""
+        with self.changed:
+            self.runs.pop(run_id, None)
+            self.idle_since = time.monotonic()
+
+    def _exit_when_idle(self) -> None:
+        import ray
+
+        while True:  # until it has been idle for HOST_IDLE seconds
+            time.sleep(1.0)
+            with self.changed:
+                if self.runs or time.monotonic() - self.idle_since < HOST_IDLE:
+                    continue
+                self.closing = True
+            ray.get_runtime_context().current_actor.exit.remote()
+            return
+
+    def exit(self) -> None:
+        """End this actor (asked by itself once idle: an actor leaves from one of its own calls)."""
+        import ray
+
+        ray.actor.exit_actor()
 
 
-def actor_name(project_id: str | None, run_id: str) -> str:
-    """The name of a run's actor in :data:`NAMESPACE`: the project's id and the run's."""
-    return f"{project_id or '-'}/{run_id}"
+def host_name(project_id: str | None) -> str:
+    """The name of a project's :class:`RunHost` in :data:`NAMESPACE`: the project's id."""
+    return project_id or "-"
 
 
 def find_actor(ray: Any, name: str) -> Any | None:
     """The live actor named ``name``, or None when it is gone."""
     try:
         actor = ray.get_actor(name, namespace=NAMESPACE)
-    except ValueError:  # no such actor (never made, killed, or its node died)
+    except ValueError:  # no such actor (never made, exited, or its node died)
         return None
     return actor
 
 
+def find_run(ray: Any, project_id: str | None, run_id: str) -> Any | None:
+    """The host of the project that still has run ``run_id``, or None (the run is gone)."""
+    host = find_actor(ray, host_name(project_id))
+    if host is None:
+        return None
+    try:
+        return host if ray.get(host.has.remote(run_id), timeout=READ_WAIT + 5) else None
+    except ray.exceptions.RayError:  # it exited or died in the meantime
+        return None
+
+
 def remote_alive(address: str | None, project_id: str | None, run_id: str) -> bool:
-    """Whether the run's actor still lives (only a running cluster is asked; none, or none answering: gone)."""
+    """Whether the run still lives on the cluster (only a running cluster is asked; none, or none answering:
+    gone)."""
     try:
         ray = connect(address, attach_only=True)
     except (RayUnavailable, NoCluster):
         return False
-    return find_actor(ray, actor_name(project_id, run_id)) is not None
+    return find_run(ray, project_id, run_id) is not None
 
 
-def _kill(ray: Any, actor: Any, name: str) -> None:
-    """Kill the actor and wait (bounded) until its name is free: a process about to exit (a driver whose work is
-    done) would otherwise leave before the cluster heard."""
-    with suppress(Exception):  # already dead, or its node gone: nothing to kill
-        ray.kill(actor, no_restart=True)
+def stop_remote(address: str | None, project_id: str | None, run_id: str) -> bool:
+    """Stop a run's agent on its worker and drop it from its host, for a run nobody here follows (``orchestra
+    cancel`` of a run whose process died); whether the run was there to stop. Only a running cluster is asked."""
+    try:
+        ray = connect(address, attach_only=True)
+    except (RayUnavailable, NoCluster):
+        return False
+    host = find_run(ray, project_id, run_id)
+    if host is None:
+        return False
+    _end(ray, host, run_id, finished=False)
+    return True
+
+
+def start_run(ray: Any, project_id: str | None, run_id: str, name: str, work: tuple[Any, ...], options: Any) -> Any:
+    """Start the run on the project's host (made when none lives; one that is closing, idle, is waited out);
+    the host."""
     deadline = time.monotonic() + KILL_WAIT
-    while find_actor(ray, name) is not None and time.monotonic() < deadline:  # bounded by KILL_WAIT
-        time.sleep(0.05)
+    while True:  # bounded by KILL_WAIT
+        host = (
+            _host(ray)
+            .options(
+                name=host_name(project_id),
+                namespace=NAMESPACE,
+                get_if_exists=True,
+                lifetime="detached",
+                max_restarts=0,
+                max_concurrency=HOST_THREADS,
+                num_cpus=0,
+                resources={HEAD: 0.001},
+            )
+            .remote()
+        )
+        with suppress(ray.exceptions.RayActorError):  # it exited in the meantime: made again
+            if ray.get(host.start.remote(run_id, name, work, options)):
+                return host
+        if time.monotonic() > deadline:
+            raise RayUnavailable(f"the run host {host_name(project_id)!r} of the Ray cluster does not take runs")
+        time.sleep(0.1)
 
 
-def _end(ray: Any, actor: Any, name: str, finished: bool) -> None:
-    """A run's end here: an unfinished agent is stopped first (bounded), then the actor is killed."""
-    if not finished:
-        with suppress(Exception):
-            ray.get(actor.stop.remote(STOP_WAIT), timeout=STOP_WAIT + 5)
-    _kill(ray, actor, name)
+def _end(ray: Any, host: Any, run_id: str, finished: bool) -> None:
+    """A run's end here: an unfinished run is stopped first (bounded), then its host forgets it."""
+    with suppress(Exception):  # the host or its node gone: nothing left to stop
+        if not finished:
+            ray.get(host.stop.remote(run_id, STOP_WAIT), timeout=STOP_WAIT + 5)
+        ray.get(host.forget.remote(run_id), timeout=READ_WAIT + 5)
 
 
 class RayAgent:
@@ -431,51 +538,53 @@ class RayAgent:
                 "response_schema": dict(request.response_schema) if request.response_schema else None,
             }
         )
-        keeper = _keeper(ray)
         options = resource_options(self.config.resources)
         if files is not None:
             await asyncio.to_thread(files.prepare)
-        actor = keeper.options(
-            name=actor_name(request.project_id, request.run_id),
-            namespace=NAMESPACE,
-            lifetime="detached",
-            max_restarts=0,
-            max_concurrency=4,
-            **options,
-        ).remote(self.name, config, fields, config_names + request_names, files)
-        async with aclosing(self._follow(ray, actor, request, files, None)) as events:  # closed: its actor ends
+        work = (config, fields, config_names + request_names, files)
+        try:
+            host = await asyncio.to_thread(start_run, ray, request.project_id, request.run_id, self.name, work, options)
+        except RayUnavailable as error:
+            yield Failed(f"agent {self.name}: {error}", "connection")
+            return
+        async with aclosing(self._follow(ray, host, request, files, None)) as events:  # closed: the run ends
             async for event in events:
                 yield event
 
     async def reattach(self, request: AgentRequest, offset: int) -> AsyncGenerator[AgentEvent, None]:
-        """A run whose process died, read again from its live actor: the text from byte ``offset`` of its output
-        on (what ``output.txt`` has already is skipped), then its end. The actor gone: ``interrupted``."""
+        """A run whose process died, read again from its host: the text from byte ``offset`` of its output on
+        (what ``output.txt`` has already is skipped), then its end. The run gone from the cluster: ``interrupted``."""
         try:
             ray = await asyncio.to_thread(connect, self.address, attach_only=True)
         except (RayUnavailable, NoCluster) as error:
             yield Failed(f"interrupted: agent {self.name}'s Ray run cannot be reached: {error}", "interrupted")
             return
-        actor = await asyncio.to_thread(find_actor, ray, actor_name(request.project_id, request.run_id))
-        if actor is None:
+        host = await asyncio.to_thread(find_run, ray, request.project_id, request.run_id)
+        if host is None:
             yield Failed(f"interrupted: agent {self.name}'s Ray run is gone", "interrupted")
             return
         files = request.files if self.takes_files else None
-        async with aclosing(self._follow(ray, actor, request, files, offset)) as events:  # closed: its actor ends
+        async with aclosing(self._follow(ray, host, request, files, offset)) as events:  # closed: the run ends
             async for event in events:
                 yield event
 
     async def _follow(
-        self, ray: Any, actor: Any, request: AgentRequest, files: TravellingFiles | None, offset: int | None
+        self, ray: Any, host: Any, request: AgentRequest, files: TravellingFiles | None, offset: int | None
     ) -> AsyncGenerator[AgentEvent, None]:
-        """The run's events as its actor keeps them; ``offset`` (a reattach): the bytes of text to skip (and the
-        retries, recorded by the process that died). The actor is stopped and killed whenever this ends, except when
-        this process dies (then the actor waits for the next one)."""
+        """The run's events as its host keeps them; ``offset`` (a reattach): the bytes of text to skip (and the
+        retries, recorded by the process that died). The run is stopped and forgotten by its host whenever this
+        ends, except when this process dies (then the host keeps it for the next one)."""
         held: Finished | Failed | None = None  # a worktree run's end waits for its verify and its changes
         skip = offset
         start, finished = 0, False
         try:
             while not finished:
-                events, finished = await actor.read.remote(start, READ_WAIT)
+                answer = await host.read.remote(request.run_id, start, READ_WAIT)
+                if answer is None:  # its host went (and came back) without it
+                    finished = True
+                    yield Failed(f"interrupted: agent {self.name}'s Ray run is gone", "interrupted")
+                    break
+                events, finished = answer
                 start += len(events)
                 for event in events:
                     if skip is not None and isinstance(event, Retrying):
@@ -496,12 +605,11 @@ class RayAgent:
                         yield event
             if held is not None:
                 yield held
-        except ray.exceptions.RayError as error:  # the node or worker died...
+        except ray.exceptions.RayError as error:  # the host or its node died...
             finished = True
             yield failure(self.name, error, self.placements.get(request.run_id))
         finally:
-            name = actor_name(request.project_id, request.run_id)
-            await asyncio.shield(asyncio.to_thread(_end, ray, actor, name, finished))
+            await asyncio.shield(asyncio.to_thread(_end, ray, host, request.run_id, finished))
 
     async def check(self, env: Mapping[str, str]) -> Usability:
         """Whether the cluster answers, what it has (nodes, resources in total) and whether that covers what the
@@ -594,12 +702,20 @@ def _skipped(event: TextDelta, skip: int) -> tuple[TextDelta | None, int]:
     return TextDelta(rest.decode("utf-8", errors="replace"), rest), 0
 
 
-def _keeper(ray: Any) -> Any:
-    """The Ray actor class of a run (made once per process)."""
+def _task(ray: Any) -> Any:
+    """The Ray task of a run (made once per process)."""
     with _INIT_LOCK:
-        if not _REMOTE:
-            _REMOTE.append(ray.remote(RunKeeper))
-        return _REMOTE[0]
+        if "task" not in _REMOTE:
+            _REMOTE["task"] = ray.remote(num_returns="streaming", max_retries=0)(run_on_worker)
+        return _REMOTE["task"]
+
+
+def _host(ray: Any) -> Any:
+    """The Ray actor class of a project's run host (made once per process)."""
+    with _INIT_LOCK:
+        if "host" not in _REMOTE:
+            _REMOTE["host"] = ray.remote(RunHost)
+        return _REMOTE["host"]
 
 
 def _first_line(error: BaseException) -> str:

@@ -375,19 +375,21 @@ def cancel(
     ref: Annotated[str, typer.Argument(metavar="ID", help="Task id or run id.", show_default=False)],
 ) -> None:
     """Cancel a task; its dependants stay blocked until it is retried. A run of it going in any process is
-    stopped (its process group ends) and its output kept."""
-    from ..engine.liveruns import RUN_ID, cancel_run, live_runs
+    stopped (its process group ends; on Ray, its task too, also when the process that ran it died) and its
+    output kept."""
+    from ..engine.liveruns import RUN_ID, cancel_orphan, cancel_run, live_runs, orphan_of
 
     with open_project(ctx) as project:
         live = [run.run_id for run in live_runs(project.root) if ref in (run.run_id, run.task_id)]
-        if not live and RUN_ID.fullmatch(ref):
+        orphan = None if live else orphan_of(project, ref)
+        if not live and orphan is None and RUN_ID.fullmatch(ref):
             raise OrchestraError(f"run {ref} is not running")
-        if not live:
+        if not live and orphan is None:
             entry = project.cancel(ref)
             typer.echo(f"{ref} cancelled (entry {entry.id})")
             return
-        done = cancel_run(project, live[-1])
-        group = f" (process group {done.stopped})" if done.stopped else ""
+        done = cancel_orphan(project, *orphan) if orphan is not None else cancel_run(project, live[-1])
+        group = f" (process group {done.stopped})" if done.stopped else " (on its Ray worker)" if done.remote else ""
         how = "was stopped" if done.ended else "is being stopped"
         state = "cancelled" if done.committed else f"{project.status_of(done.task_id).value}"
         typer.echo(
@@ -529,7 +531,7 @@ def execute(
     from . import live
 
     with open_project(ctx) as project:
-        _recovered(project)
+        _recovered(project, take_over=True)
         try:
             result = asyncio.run(_execute(project, task_id, agent))
         except KeyboardInterrupt:
@@ -737,8 +739,9 @@ def _run_summary(project: Project, summary: Summary, until: str | None) -> None:
         raise typer.Exit(1)
 
 
-def _recovered(project: Project) -> None:
-    """Fail the tasks whose run died (docs/ARCHITECTURE.md C2), saying so on stderr."""
+def _recovered(project: Project, *, take_over: bool = False) -> None:
+    """Fail the tasks whose run died (docs/ARCHITECTURE.md C2), saying so on stderr. ``take_over``: a run on Ray
+    whose process died while it runs on is handed to a driver (``run``'s own driver takes them over)."""
     from ..engine.runs import recover_interrupted
 
     for task_id in recover_interrupted(project):
@@ -747,6 +750,13 @@ def _recovered(project: Project) -> None:
             f"`orchestra retry {task_id}` reopens it",
             err=True,
         )
+    if take_over:
+        from ..engine.launcher import take_over as hand_over
+
+        driver = hand_over(project)
+        if driver is not None:
+            ids = formatting.id_list(driver.options["only"], 8)
+            typer.echo(f"{ids}: run on Ray lost its process, followed again by a driver (pid {driver.pid})", err=True)
 
 
 def _output_path(project: Project, run_id: str | None) -> str:

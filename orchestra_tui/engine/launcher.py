@@ -5,6 +5,8 @@ The TUI's ``d`` starts a driver for one task (``only``), ``a`` one for the ready
 ``parallel_max``, ``A`` one for the whole plan: an autopilot, exactly what ``orchestra run --detach`` starts.
 From then on those runs are like any other process's: the face follows them from their files
 (``liveruns.RunWatcher``), cancels them with ``liveruns.cancel_run`` and sees their ends in the journal.
+A face that opens on a run on Ray whose process died while it runs on hands it to a driver too
+(:func:`take_over`), so it is followed and committed without anyone running ``orchestra run``.
 
 The refusals and the choice of ready tasks are the scheduler's own (:meth:`Scheduler.check`,
 :meth:`Scheduler.candidates`). A slot is taken by every live run of the project, whoever started it, and by
@@ -35,6 +37,7 @@ from .driver import Driver, live_drivers, start_driver
 from .liveruns import live_runs
 from .project import Project
 from .runner import RunResult
+from .runs import reattachable
 from .scheduler import Scheduler, Summary
 
 
@@ -117,6 +120,16 @@ class Launcher:
             self._start(started)
         return started
 
+    def take_over(self) -> list[str]:
+        """:func:`take_over` from this face (the driver is followed as ``d``'s); the tasks handed over."""
+        driver = take_over(self.project, self.env)
+        if driver is None:
+            return []
+        self.started.append(driver)
+        orphans = list(driver.options["only"])
+        self.handed.update(dict.fromkeys(orphans, driver))
+        return orphans
+
     def _start(self, only: list[str] | None) -> Driver:
         driver = start_driver(self.project.root, only=only, env=self.env)
         self.started.append(driver)
@@ -192,6 +205,15 @@ class Launcher:
         if self.drive is not None:
             self.drive.cancel()
         await self.scheduler.cancel_all()
+
+
+def take_over(project: Project, env: Mapping[str, str] | None = None) -> Driver | None:
+    """Hand the runs on Ray whose process died while they run on (:func:`..runs.reattachable`) to a
+    driver, which takes them over as ``orchestra run`` does: it streams the rest and commits each outcome once.
+    Called where a face opens, after recovery (a face that finds one, not only a scheduler, gets it followed
+    again). None: there were none."""
+    orphans = reattachable(project)
+    return start_driver(project.root, only=orphans, env=dict(env) if env is not None else None) if orphans else None
 
 
 def _ended(driver: Driver) -> Ended:

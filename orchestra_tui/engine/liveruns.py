@@ -35,11 +35,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OrchestraError, TransitionError
+from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
 from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted
 from .project import STATE_DIR, Project
-from .runs import EVENTS_FILE, INTERRUPTED, OUTPUT_FILE, RUNS_DIR, ProcessGroup, lock_held, runs_dir
+from .runs import (
+    EVENTS_FILE,
+    INTERRUPTED,
+    OUTPUT_FILE,
+    RUNS_DIR,
+    ProcessGroup,
+    RunLog,
+    lock_held,
+    orphaned,
+    runs_dir,
+)
 
 POLL = 0.1  # seconds between two looks at a followed run
 CHUNK = 256 * 1024  # bytes one read returns at most
@@ -300,6 +310,7 @@ class Cancelled:
     committed: bool
     stopped: int | None
     ended: bool
+    remote: bool = False  # a run on Ray nobody followed: it was found on the cluster and stopped there
 
 
 def cancel_run(project: Project, run_id: str, wait: float = CANCEL_WAIT) -> Cancelled:
@@ -317,6 +328,43 @@ def cancel_run(project: Project, run_id: str, wait: float = CANCEL_WAIT) -> Canc
     while is_live(project.root, run_id) and time.monotonic() < deadline:  # bounded by ``wait``
         time.sleep(0.05)
     return Cancelled(run_id, info.task_id, committed, stopped, not is_live(project.root, run_id))
+
+
+def orphan_of(project: Project, ref: str) -> tuple[str, str] | None:
+    """The task and run that ``ref`` (a task id or a run id) names when it is a run on Ray that lost its process
+    while it may live on (nobody follows it: see :func:`cancel_orphan`)."""
+    project.refresh()
+    for task in project.tasks.values():
+        if ref in (task.task_id, task.last_run_id) and orphaned(project.root, task):
+            return task.task_id, str(task.last_run_id)
+    return None
+
+
+def cancel_orphan(project: Project, task_id: str, run_id: str, wait: float = CANCEL_WAIT) -> Cancelled:
+    """Cancel a run on Ray whose process died while it runs on. The run is taken over first, its task
+    lock and live lock, as a driver reattaching it takes them (whichever comes first has it: a driver that did
+    makes this an ordinary :func:`cancel_run`); holding them, the task's cancel is committed while the task is
+    still in that run, the run stopped (its agent's stream and process group closed) and forgotten by its host,
+    and the run's end recorded. Its output stays."""
+    try:
+        log = RunLog.reopen(project.root, run_id, task_id)
+    except RunBusyError:  # a driver took it over in the meantime: it is a live run now
+        return cancel_run(project, run_id, wait)
+    try:
+        committed = True
+        try:
+            project.cancel_run(task_id, run_id)
+        except TransitionError:  # the task moved on (failed, retried): the run goes all the same
+            committed = False
+        settings = project.plan.project
+        from ..agents.ray_remote import stop_remote
+
+        killed = stop_remote(settings.ray_address, settings.id, run_id)
+        status = TaskStatus.CANCELLED.value if committed else "superseded"
+        log.event("end", status=status, error=None, seconds=None)
+    finally:
+        log.close()
+    return Cancelled(run_id, task_id, committed, None, True, killed)
 
 
 def _stop_group(root: Path, run_id: str) -> int | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import PlanError
 from ..plan import PLAN_FILE, SEED_CONFIG_FILE, load_plan, toml_text
-from ..plan.cache import _cache_write
+from ..plan.cache import _cache_prime
 from ..store.fsio import atomic_write, describe_os_error
 from .project import STATE_DIR
 
@@ -119,7 +119,7 @@ def write_plan(root: Path, edit: PlanEdit, *, replace: bool) -> Path:
     if (
         edit.data is not None
     ):  # the project is opened next: spare it parsing what was just written (a third of an import)
-        _cache_write(root / STATE_DIR, hashlib.sha256(content).hexdigest(), edit.data)
+        _cache_prime(root / STATE_DIR, hashlib.sha256(content).hexdigest(), edit.data)
     return path
 
 

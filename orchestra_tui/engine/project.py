@@ -81,7 +81,7 @@ class Project:
         self.store = store
         self.actor = actor
         self.tasks: dict[str, AgentTask] = {}
-        self.graph = TaskGraph.build([])
+        self._graph: TaskGraph | None = None
         self.listeners: list[Callable[[Entry, list[Change]], None]] = []
         self.webhooks: WebhookDispatcher | None = None
         self._quiet = 0
@@ -127,13 +127,22 @@ class Project:
 
     # -- keeping the in-memory view in step with the store --------------------------------------------
 
+    @property
+    def graph(self) -> TaskGraph:
+        """The tasks' dependency graph. After a bulk change it is built again when next asked for: an import adds
+        thousands of tasks and sets their statuses in two entries, and reads no graph in between (nor after)."""
+        if self._graph is None:
+            self._graph = TaskGraph.build(self.tasks.values())
+        return self._graph
+
     def _rebuild(self) -> None:
         self.tasks = {task_id: AgentTask.model_validate(record) for task_id, record in self.store.tasks.items()}
-        self.graph = TaskGraph.build(self.tasks.values())
+        self._graph = TaskGraph.build(self.tasks.values())
 
     def _on_entry(self, entry: Entry, changes: list[Change]) -> None:
-        """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes rebuild
-        it."""
+        """Follow a committed entry: one task's change is applied to the graph incrementally; bulk changes leave
+        it to be rebuilt when next read (changes to a graph not rebuilt yet are in ``tasks``, which it is built
+        from)."""
         if entry.action == "reload":
             self._rebuild()
         elif (
@@ -144,7 +153,8 @@ class Project:
             task_id = changes[0]["task"]
             task = AgentTask.model_validate(self.store.tasks[task_id])
             self.tasks[task_id] = task
-            self.graph.upsert(task)
+            if self._graph is not None:
+                self._graph.upsert(task)
         elif (
             (updates := [c for c in changes if c["op"] == "update"])
             and len(updates) == len(changes)
@@ -153,7 +163,8 @@ class Project:
             for update in updates:  # progress only (an import, a rollback of statuses): the graph follows incrementally
                 task = AgentTask.model_validate(self.store.tasks[update["task"]])
                 self.tasks[task.task_id] = task
-                self.graph.set_status(task.task_id, task.status)
+                if self._graph is not None:
+                    self._graph.set_status(task.task_id, task.status)
         else:
             for change in changes:
                 if change["task"] is None:
@@ -163,7 +174,7 @@ class Project:
                     self.tasks.pop(task_id, None)
                 else:
                     self.tasks[task_id] = AgentTask.model_validate(self.store.tasks[task_id])
-            self.graph = TaskGraph.build(self.tasks.values())
+            self._graph = None
         for listener in self.listeners:
             listener(entry, changes)
 

@@ -306,8 +306,8 @@ class Runner:
         return run
 
     def reopen(self, task_id: str) -> Run:
-        """Take over the task's run on Ray whose process died while its actor lives (:func:`..runs.reattachable`):
-        its locks and files, in the attempt it began; :meth:`finish` then reads the rest from the actor.
+        """Take over the task's run on Ray whose process died while it lives on (:func:`..runs.reattachable`):
+        its locks and files, in the attempt it began; :meth:`finish` then reads the rest from the cluster.
         ``RunBusyError``: another process took it first."""
         task = self.project.task(task_id)
         run_id = task.last_run_id

@@ -25,8 +25,8 @@ Interrupted runs: :func:`recover_interrupted` fails (reason ``interrupted``) eve
 whose current attempt is a run whose lock nobody holds, after stopping what is left of its processes. A
 task a person started by hand (``orchestra start``) has no run for its current attempt and is left alone;
 so is a run handed off to a person (``interactive``), which records ``handoff`` as its end; so is a run on
-Ray whose actor still lives (agents/ray_remote.py): the next scheduler takes it over (:func:`reattachable`,
-:meth:`RunLog.reopen`) and reads the rest of it from its actor.
+Ray that still lives on its project's run host (agents/ray_remote.py): the next scheduler takes it over
+(:func:`reattachable`, :meth:`RunLog.reopen`) and reads the rest of it from the host.
 
 Reading them back: :class:`RunIndex` lists a task's runs (the TUI's detail pane; the CLI could too).
 """
@@ -536,7 +536,7 @@ def executor_of(root: Path, run_id: str | None) -> str:
 
 
 def _remote_lives(project: _Recovering, run_id: str | None) -> bool:
-    """Whether a dead run's agent runs on, on Ray: its actor lives."""
+    """Whether a dead run's agent runs on, on Ray: its host still has it."""
     if run_id is None or executor_of(project.root, run_id) != "ray":
         return False
     from ..agents.ray_remote import remote_alive
@@ -546,15 +546,18 @@ def _remote_lives(project: _Recovering, run_id: str | None) -> bool:
 
 
 def reattachable(project: _Recovering) -> list[str]:
-    """The ``in_progress`` tasks whose run on Ray lost its process while its actor lived (left so by
+    """The ``in_progress`` tasks whose run on Ray lost its process while it lived on (left so by
     :func:`recover_interrupted`), to be taken over."""
-    return [
-        task.task_id
-        for task in project.tasks.values()
-        if task.status == TaskStatus.IN_PROGRESS
-        and is_interrupted(project.root, task.task_id, task.last_run_id, task.attempts)
-        and executor_of(project.root, task.last_run_id) == "ray"
-    ]
+    return [task.task_id for task in project.tasks.values() if orphaned(project.root, task)]
+
+
+def orphaned(root: Path, task: AgentTask) -> bool:
+    """Whether the task is in a run on Ray that lost its process (nobody holds the run; it may live on)."""
+    return (
+        task.status == TaskStatus.IN_PROGRESS
+        and is_interrupted(root, task.task_id, task.last_run_id, task.attempts)
+        and executor_of(root, task.last_run_id) == "ray"
+    )
 
 
 def stop_leftovers(root: Path, task_id: str) -> ProcessGroup | None:

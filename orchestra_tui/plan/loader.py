@@ -13,18 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import tomli
+from pydantic.version import VERSION as PYDANTIC_VERSION
 
 from ..bulk import paused_gc
 from ..errors import PlanError
 from ..models import AgentConfig, Price, ProjectSettings, TaskSpec, WebhookConfig
 from ..redaction import register_env
-from .cache import _cache_read, _cache_write
+from ..version import __version__
+from .cache import _cache_mark, _cache_read, _cache_write
 from .env import _ENV_RE
 from .files import PLAN_FILE, SEED_CONFIG_FILE, slug
 from .locate import _TASK_HEADER_RE, _json_key_line, _LineIndex
 from .problems import _display, _Problems
 from .seed_config import _read_seed, _seed_project
-from .validate import BUILTIN_AGENTS, _unknown_agent, _validate_plan_data
+from .validate import BUILTIN_AGENTS, _unknown_agent, _validate_plan_data, tasks_use_env
+
+#: What validated a cached plan's tasks: the same tasks are valid again under the same versions.
+CHECKED_BY = f"orchestra {__version__}, pydantic {PYDANTIC_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,10 @@ class Plan:
     ``project``, ``agents`` and ``webhooks`` are env-expanded; ``tasks`` are exactly as written (see the
     package docstring: the engine expands task strings with :func:`expand_env` when it uses them).
     ``root`` is the project directory made absolute; ``path`` the file read (``orchestra.toml`` when it
-    exists, else the seed JSON, else None); ``sha256`` is of that file's bytes.
+    exists, else the seed JSON, else None); ``sha256`` is of that file's bytes. ``tasks`` are given validated
+    (``_task_specs``) or, when the signed parse cache says these tables were validated before, as the tables
+    (``_task_tables``), validated into tasks when first asked for: opening a project whose plan is unchanged
+    needs none of them.
     """
 
     root: Path
@@ -42,11 +50,18 @@ class Plan:
     project: ProjectSettings
     agents: dict[str, AgentConfig]
     webhooks: list[WebhookConfig]
-    tasks: list[TaskSpec]
     sha256: str
     missing_env: frozenset[str]
     pricing: dict[str, Price] = field(default_factory=dict)
     _text: str = field(default="", repr=False, compare=False)
+    _task_specs: list[TaskSpec] | None = field(default=None, repr=False, compare=False)
+    _task_tables: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
+
+    @cached_property
+    def tasks(self) -> list[TaskSpec]:
+        if self._task_specs is not None:
+            return self._task_specs
+        return [TaskSpec.model_validate(table) for table in self._task_tables]
 
     @cached_property
     def _lines(self) -> _LineIndex | None:
@@ -181,9 +196,9 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
                 project=ProjectSettings(id=slug(root.name), name=root.name),
                 agents={},
                 webhooks=[],
-                tasks=[],
                 sha256="",
                 missing_env=frozenset(),
+                _task_specs=[],
             )
         project = None
         if seed_data is not None:
@@ -205,9 +220,9 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
             project=project,
             agents=dict(seed_agents),
             webhooks=[],
-            tasks=[],
             sha256=hashlib.sha256(seed_bytes).hexdigest(),
             missing_env=frozenset(missing),
+            _task_specs=[],
         )
 
     file = _display(toml_path)
@@ -217,8 +232,8 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
         problems.add(file, None, f"cannot read: {error.strerror or error}")
         raise PlanError(problems.lines()) from None
     sha256 = hashlib.sha256(content).hexdigest()
-    data = _cache_read(cache_dir, sha256)
-    cache_hit = data is not None
+    hit = _cache_read(cache_dir, sha256)
+    data = hit.data if hit is not None else None
     text = ""
     if data is None:
         data, text = _parse_toml(content, file, problems)
@@ -227,25 +242,34 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     else:
         text = content.decode("utf-8", "replace").removeprefix("\ufeff")
 
-    plan_file, toml_missing, _ = _validate_plan_data(data, text, file, environ, seed_agents, problems)
+    # The tasks' checks depend on the file alone unless a seed config adds agents or a task's agent is ${VAR}.
+    checkable = cache_dir is not None and not has_seed and not tasks_use_env(data)
+    tasks_checked = checkable and hit is not None and hit.checked == CHECKED_BY
+    plan_file, toml_missing, _ = _validate_plan_data(
+        data, text, file, environ, seed_agents, problems, tasks_checked=tasks_checked
+    )
     missing |= toml_missing
     if problems or plan_file is None:
         raise PlanError(problems.lines() or [f"{file}: invalid plan"])
-    if cache_dir is not None and not cache_hit:
-        _cache_write(cache_dir, sha256, data)
+    if cache_dir is not None and (hit is None or hit.payload is None):  # not on disk yet
+        _cache_write(cache_dir, sha256, data, CHECKED_BY if checkable else None)
+    elif cache_dir is not None and hit is not None and checkable and not tasks_checked:
+        _cache_mark(cache_dir, sha256, hit, CHECKED_BY)
     agents = dict(plan_file.agents)
     for name, config in seed_agents.items():
         agents.setdefault(name, config)
     _register_secrets(text, agents, plan_file.webhooks, environ)
+    tables = data.get("tasks")
     return Plan(
         root=root,
         path=toml_path,
         project=plan_file.project,
         agents=agents,
         webhooks=list(plan_file.webhooks),
-        tasks=list(plan_file.tasks),
         sha256=sha256,
         missing_env=frozenset(missing),
         pricing=dict(plan_file.pricing),
         _text=text,
+        _task_specs=None if tasks_checked else list(plan_file.tasks),
+        _task_tables=tables if tasks_checked and isinstance(tables, list) else [],
     )

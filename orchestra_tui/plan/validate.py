@@ -33,8 +33,13 @@ def _validate_plan_data(
     environ: Mapping[str, str],
     seed_agents: dict[str, AgentConfig],
     problems: _Problems,
+    tasks_checked: bool = False,
 ) -> tuple[PlanFile | None, set[str], _Context]:
-    """Validate the parsed TOML; return the PlanFile (None when invalid) and the missing env names."""
+    """Validate the parsed TOML; return the PlanFile (None when invalid) and the missing env names.
+
+    ``tasks_checked``: these very tasks were validated without a problem before (the signed parse cache says so, see
+    ``cache.py``), so only the sections that depend on the environment are: the PlanFile comes back without
+    tasks."""
     ctx = _Context(file, raw, text, problems)
     missing: set[str] = set()
     data = dict(raw)
@@ -44,14 +49,14 @@ def _validate_plan_data(
             data[section] = _expand_tree(data[section], environ, missing)
     plan_file: PlanFile | None = None
     try:
-        plan_file = PlanFile.model_validate(data)
+        plan_file = PlanFile.model_validate({**data, "tasks": []} if tasks_checked else data)
     except ValidationError as error:
         ctx.pydantic_errors(error)
 
     # Cross-task and cross-section checks work on the raw data so they run even when some tasks are invalid.
     raw_tasks = raw.get("tasks")
     tasks: list[tuple[int, dict[str, Any]]] = []
-    if isinstance(raw_tasks, list):
+    if isinstance(raw_tasks, list) and not tasks_checked:
         tasks = [(index, task) for index, task in enumerate(raw_tasks) if isinstance(task, dict)]
     agents = data.get("agents")
     agent_names = set(agents) if isinstance(agents, dict) else set()
@@ -87,8 +92,17 @@ def _validate_plan_data(
                 f"{quoted(output)} {problem}",
                 "output",
             )
-    _dependency_checks(ctx, tasks)
+    if not tasks_checked:
+        _dependency_checks(ctx, tasks)
     return plan_file, missing, ctx
+
+
+def tasks_use_env(raw: dict[str, Any]) -> bool:
+    """Whether a task's ``agent`` names a variable (then its check depends on the environment)."""
+    tasks = raw.get("tasks")
+    return isinstance(tasks, list) and any(
+        isinstance(task, dict) and isinstance(task.get("agent"), str) and "${" in task["agent"] for task in tasks
+    )
 
 
 def _sent_refs(value: Any, field: str, url: bool) -> list[tuple[str, str]]:

@@ -148,6 +148,8 @@ class OrchestraApp(App[None]):
             self.notes.append(
                 f"{task_id} was interrupted (its run ended with the process running it): marked failed; r retries it"
             )
+        for task_id in self.session.taken_over:
+            self.notes.append(f"{task_id} ran on, on Ray, after the process running it ended: followed again")
         for note in [*self.notes, *self.session.new_notes()]:
             self.notify(note, severity="warning", timeout=10, markup=False)
         self.theme_changed_signal.subscribe(self, self._remember_theme)

@@ -1,10 +1,11 @@
 """The glue between the app and the engine, free of widgets: the open project, its bus and its launcher.
 
 A ``Session`` opens the project as actor ``tui``, fails the tasks whose run died with the process that ran
-it (as ``orchestra run`` does before it starts), and offers the actions the keys call. Everything it does
-goes through ``Project`` and ``Launcher``; the app learns what happened only from the bus, whose events
-:meth:`Session.forward` turns into the app's messages, one batch per frame: the streamed text of each run
-joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged``.
+it (as ``orchestra run`` does before it starts), hands the runs on Ray that lost their process while they
+run on to a driver that takes them over (``Launcher.take_over``), and offers the actions the keys
+call. Everything it does goes through ``Project`` and ``Launcher``; the app learns what happened only from
+the bus, whose events :meth:`Session.forward` turns into the app's messages, one batch per frame: the
+streamed text of each run joined into one ``RunOutputArrived``, every task touched in one ``ProjectChanged``.
 
 ``d``, ``a`` and the autopilot start detached drivers (engine/launcher.py), so quitting the app, a hang-up
 or a closed terminal ends none of them; the app follows those runs exactly as it follows any other
@@ -37,7 +38,7 @@ from ..engine.bus import (
 )
 from ..engine.integration import integration
 from ..engine.launcher import Ended, Launcher
-from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_run, run_info
+from ..engine.liveruns import Cancelled, LiveRun, RunWatcher, cancel_orphan, cancel_run, orphan_of, run_info
 from ..engine.plan_edit import write_plan
 from ..engine.plan_watch import PlanWatch
 from ..engine.planning import Draft, Spend, draft, expand_prompt, plan_prompt, read_document
@@ -79,6 +80,7 @@ class Session:
         self._notes_seen = 0
         with project.quietly():  # opening the app sends nothing (docs/ARCHITECTURE.md C13)
             self.recovered = recover_interrupted(project)
+        self.taken_over = self.launcher.take_over()  # runs on Ray whose process died: a driver follows them again
         self.runs = RunIndex(project.root)
         self.plan_watch = PlanWatch(project, self.bus)
         # Every run, ours included (each in a driver process): one that begins and ends between two looks is
@@ -246,8 +248,10 @@ class Session:
             return self.project.cancel(task_id)
         self.project.refresh()  # a run that began since the last look is cancelled as a run, not as a ready task
         live = self._live_run(task_id)
-        if live is not None:
-            cancelled = await asyncio.to_thread(_cancel_elsewhere, self.project.root, live.run_id)
+        orphan = None if live is not None else orphan_of(self.project, task_id)  # on Ray, its process gone
+        if live is not None or orphan is not None:
+            run_id = live.run_id if live is not None else None
+            cancelled = await asyncio.to_thread(_cancel_elsewhere, self.project.root, run_id, orphan)
             self.refresh()
             return cancelled
         return self.project.cancel(task_id)
@@ -353,7 +357,8 @@ class Session:
             self.project.close()
 
 
-def _cancel_elsewhere(root: Path, run_id: str) -> Cancelled:
-    """``cancel_run`` through a project opened for it (its commit and waits stay off the app's thread)."""
+def _cancel_elsewhere(root: Path, run_id: str | None, orphan: tuple[str, str] | None) -> Cancelled:
+    """``cancel_run`` of a live run (``cancel_orphan`` of a run on Ray whose process died) through a project
+    opened for it (its commit and waits stay off the app's thread)."""
     with Project.open(root, actor="tui") as project:
-        return cancel_run(project, run_id)
+        return cancel_orphan(project, *orphan) if orphan is not None else cancel_run(project, str(run_id))

@@ -19,6 +19,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pytest
 
 from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
 from orchestra_tui.agents.base import AgentRequest, Placement
-from orchestra_tui.agents.ray_remote import RayAgent, failure, resource_options, travelling
+from orchestra_tui.agents.ray_remote import HOST_IDLE, RayAgent, failure, resource_options, travelling
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import OUTPUT_FILE, is_live, read_events, run_dir
 from orchestra_tui.errors import MergeConflictError, OrchestraError
@@ -128,7 +129,8 @@ async def test_text_streams_back_while_the_remote_run_goes_on(cluster: Any, serv
     assert any(isinstance(e, UsageUpdate) and e.input_tokens == 100 for e in events)
     (recorded,) = server.requests
     assert recorded.headers["authorization"] == f"Bearer {PLANTED}"  # the key came from the worker's environment
-    wait_for(lambda: not orchestra_actors(), "no actor left", 30)  # the run's actor is killed when it ends
+    wait_for(lambda: not hosted_runs(), "no run left", 30)  # its host forgets a run once it is read to its end
+    wait_for(lambda: "-" not in [a["name"] for a in orchestra_actors()], "the idle host gone", HOST_IDLE + 30)
 
 
 async def test_resources_place_runs_on_the_node_that_has_them(cluster: Any, server: FakeServer) -> None:
@@ -170,7 +172,7 @@ async def test_cancelling_the_run_stops_the_remote_stream(cluster: Any, server: 
                 break
             await asyncio.sleep(0.1)
     assert server.client_gone == 1 and not never.is_set()
-    wait_for(lambda: not orchestra_actors(), "no actor left", 30)  # a cancelled run's actor is killed too
+    wait_for(lambda: not hosted_runs(), "no run left", 30)  # a cancelled run is forgotten too
 
 
 async def test_file_bound_agents_are_refused_with_the_reason(cluster: Any) -> None:
@@ -678,6 +680,15 @@ def orchestra_actors() -> list[dict[str, Any]]:
     return [actor for actor in ray.util.list_named_actors(all_namespaces=True) if actor["namespace"] == "orchestra"]
 
 
+def hosted_runs() -> list[str]:
+    """The runs the projects' run hosts keep (a host leaving meanwhile has none)."""
+    runs = []
+    for actor in orchestra_actors():
+        with suppress(ValueError, ray.exceptions.RayActorError):
+            runs += ray.get(ray.get_actor(actor["name"], namespace="orchestra").hosted.remote(), timeout=30)
+    return runs
+
+
 def kill_owner_mid_run(root: Path, cluster: Any) -> tuple[str, Path]:
     """``orchestra run`` of A-1; once its first text is in the run's output, its driver (the run's owner) is
     SIGKILLed by pid and the ``run`` that followed it is waited for. The run's id and output file."""
@@ -709,7 +720,7 @@ def test_a_run_whose_orchestrator_was_killed_is_taken_over_by_the_next_one_from_
     root = reattach_project(tmp_path / "p", server.url)
     try:
         run_id, output = kill_owner_mid_run(root, cluster)
-        assert [actor["name"] for actor in orchestra_actors()] == [f"a/{run_id}"]  # the run lives on
+        assert hosted_runs() == [run_id]  # the run lives on
         second = spawn_run(root, cluster)
         wait_for(lambda: any(e["event"] == "reattached" for e in read_events(root, run_id)), "the run taken over", 120)
         assert output.read_bytes() == b"before "
@@ -727,7 +738,7 @@ def test_a_run_whose_orchestrator_was_killed_is_taken_over_by_the_next_one_from_
     with Project.open(root, repair=False) as project:
         actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
     assert actions.count("complete") == 1 and "fail" not in actions, actions
-    wait_for(lambda: not orchestra_actors(), "no actor left", 30)
+    wait_for(lambda: not hosted_runs(), "no run left", 30)
 
 
 def test_a_run_whose_orchestrator_and_actor_are_gone_fails_interrupted_with_its_output_kept(
@@ -738,8 +749,8 @@ def test_a_run_whose_orchestrator_and_actor_are_gone_fails_interrupted_with_its_
     root = reattach_project(tmp_path / "p", server.url)
     try:
         run_id, output = kill_owner_mid_run(root, cluster)
-        ray.kill(ray.get_actor(f"a/{run_id}", namespace="orchestra"), no_restart=True)
-        wait_for(lambda: not orchestra_actors(), "the actor gone", 30)
+        ray.kill(ray.get_actor("a", namespace="orchestra"), no_restart=True)  # the project's run host
+        wait_for(lambda: not orchestra_actors(), "the host gone", 30)
         ok(root, "run", env={"RAY_ADDRESS": cluster.address})
     finally:
         gate.set()
@@ -747,3 +758,69 @@ def test_a_run_whose_orchestrator_and_actor_are_gone_fails_interrupted_with_its_
     assert isinstance(task, dict) and task["status"] == "failed" and task["last_error"] == "interrupted", task
     assert output.read_bytes() == b"before "
     assert not any(e["event"] == "reattached" for e in read_events(root, run_id))
+
+
+def test_cancelling_a_run_whose_orchestrator_was_killed_kills_its_actor_from_a_new_process(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """Nobody follows A-1's run once its driver is SIGKILLed; ``orchestra cancel A-1`` in a new process takes the
+    run over, commits ``cancelled``, stops the agent on its worker (the server sees its client go) and kills the
+    actor; the text that arrived stays."""
+    gate = threading.Event()  # the server would hold the rest of the answer until the test ends
+    server.reply(Reply(200, SSE, [chunk("before "), gate, chunk("never"), ending()]))
+    root = reattach_project(tmp_path / "p", server.url)
+    try:
+        run_id, output = kill_owner_mid_run(root, cluster)
+        assert hosted_runs() == [run_id]
+        cancel = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "cancel", "A-1"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**os.environ, "RAY_ADDRESS": cluster.address},
+            timeout=120,
+        )
+        assert cancel.returncode == 0, cancel.stderr
+        assert run_id not in hosted_runs()  # stopped and forgotten
+        assert f"A-1 cancelled: its run {run_id} was stopped (on its Ray worker)" in cancel.stdout.decode()
+        wait_for(lambda: server.client_gone == 1, "the worker closed the agent's HTTP response", 30)
+        assert not gate.is_set()
+    finally:
+        gate.set()
+    task = as_json(root, "show", "A-1")
+    assert isinstance(task, dict) and task["status"] == "cancelled" and task["last_run_id"] == run_id, task
+    assert output.read_bytes() == b"before "
+    assert [e["status"] for e in read_events(root, run_id) if e["event"] == "end"] == ["cancelled"]
+    assert not is_live(root, run_id)
+
+
+async def test_a_face_opening_on_a_run_whose_orchestrator_was_killed_hands_it_to_a_driver(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """A TUI session opens on A-1 whose driver was SIGKILLed mid-answer (no ``orchestra run`` follows): it hands
+    the run to a driver, which reads the rest from the actor and commits it once; the output is exactly what the
+    agent wrote."""
+    from orchestra_tui.tui.session import Session
+
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("before "), gate, chunk("after"), ending()]))
+    root = reattach_project(tmp_path / "p", server.url)
+    try:
+        run_id, output = kill_owner_mid_run(root, cluster)
+        session = Session.open(root, env={**os.environ, "RAY_ADDRESS": cluster.address})
+        try:
+            wait_for(lambda: any(e["event"] == "reattached" for e in read_events(root, run_id)), "taken over", 120)
+            assert session.taken_over == ["A-1"] and session.recovered == []
+            assert output.read_bytes() == b"before "
+            gate.set()
+            wait_for(lambda: status(root, "A-1") == "completed", "A-1 completed", 120)
+        finally:
+            await session.close()
+    finally:
+        gate.set()
+    assert output.read_bytes() == b"before after"
+    assert [e["status"] for e in read_events(root, run_id) if e["event"] == "end"] == ["completed"]
+    assert len(server.requests) == 1
+    with Project.open(root, repair=False) as project:
+        actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
+    assert actions.count("complete") == 1 and "fail" not in actions, actions
+    wait_for(lambda: not hosted_runs(), "no run left", 30)

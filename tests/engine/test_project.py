@@ -328,3 +328,46 @@ def test_report_gives_tokens_and_cost_per_agent(tmp_path: Path) -> None:
             "unpriced_runs": 0,
         },  # nothing ran: unknown, never a made-up 0
     }
+
+
+def test_graph_after_bulk_changes_equals_one_built_afresh(chain: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk change (tasks added) and a status-only entry after it (as an import commits) build no graph; the
+    graph read afterwards is the one built from the tasks, and one task's change keeps it in step again."""
+    from orchestra_tui.graph import TaskGraph
+    from orchestra_tui.store import Mutation
+    from orchestra_tui.store.changes import diff_record
+
+    builds: list[int] = []
+    build = TaskGraph.build
+    monkeypatch.setattr(TaskGraph, "build", classmethod(lambda cls, tasks: builds.append(1) or build(tasks)))
+    chain.add_tasks(
+        [{"id": "F", "title": "f", "dependencies": ["E"]}, {"id": "G", "title": "g", "dependencies": ["F"]}]
+    )
+
+    def statuses_set() -> Mutation:
+        records = chain.store.tasks
+        done = {"A": "completed", "E": "completed", "F": "in_progress"}
+        changes = [
+            diff_record(task_id, records[task_id], {**records[task_id], "status": status})
+            for task_id, status in done.items()
+        ]
+        return Mutation([change for change in changes if change is not None], "import", "statuses")
+
+    chain.store.commit(statuses_set, actor="cli")
+    assert builds == []
+    graph = chain.graph
+    assert builds == [1]
+    fresh = build(chain.tasks.values())
+    assert {t: graph.status_of(t) for t in chain.tasks} == {t: fresh.status_of(t) for t in chain.tasks}
+    assert statuses(chain) == {
+        "A": "completed",
+        "B": "ready",
+        "C": "ready",
+        "D": "blocked",
+        "E": "completed",
+        "F": "in_progress",
+        "G": "blocked",
+    }
+    assert graph.next_task() == fresh.next_task() == "B"
+    chain.complete("F")  # one task's change: the built graph follows it incrementally
+    assert chain.status_of("G") is TaskStatus.READY and builds == [1]

@@ -170,7 +170,8 @@ async def test_d_dispatches_the_selected_task_its_output_streams_into_its_pane_a
         assert "second line" not in pane_text() and status(app, "A") == "in_progress"  # streamed while it runs
         (root / "go").touch()
         await until(pilot, lambda: board(app).column_of("A") == "review", "A in Review", timeout=10)
-        assert "second line" in pane_text()
+        # the state and the run's output reach the app by different roads (the journal, the run's files)
+        await until(pilot, lambda: "second line" in pane_text(), "A's last line in its pane")
         assert [pane.task_id for pane in panes.panes.values()] == ["A"]
         await pilot.press("o")  # to the output, whose own keys then work, and back
         assert app.focused is panes.panes[next(iter(panes.panes))].log_widget

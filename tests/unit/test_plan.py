@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import textwrap
@@ -23,7 +25,9 @@ from orchestra_tui.plan import (
     load_plan,
     plan_schema,
     starter_plan,
+    validate,
 )
+from orchestra_tui.plan.loader import CHECKED_BY
 
 HEAD = '[project]\nid = "demo"\n'
 
@@ -667,6 +671,99 @@ def test_toml_dates_are_fine_with_the_cache(project: Path) -> None:
     for _ in range(2):
         plan = load_plan(project, cache_dir=cache, environ={})
         assert str(plan.tasks[0].metadata["due"]) == "2025-01-31"
+
+
+def _forbid_task_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args, **kwargs):
+        raise AssertionError("tasks checked again although the signed cache says they were")
+
+    monkeypatch.setattr(validate, "_dependency_checks", boom)
+
+
+def test_checked_tasks_are_not_validated_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 3: the signed cache marks a plan whose tasks validated; opening it again validates only what
+    depends on the environment, and the tasks (the same) only when asked for."""
+    write(project, big_plan(30))
+    cache = project / ".orchestra"
+    first = load_plan(project, cache_dir=cache, environ={})
+    assert cached(cache)["checked"] == CHECKED_BY
+    _forbid_task_checks(monkeypatch)
+    second = load_plan(project, cache_dir=cache, environ={})
+    assert "tasks" not in vars(second)  # nothing asked for them yet
+    assert second.tasks == first.tasks and second.task_ids == [f"T-{i}" for i in range(30)]
+    assert second.line_of_task("T-7") == first.line_of_task("T-7")
+
+
+def test_checked_plan_still_checks_what_the_environment_changes(project: Path) -> None:
+    write(project, '[project]\nid = "demo"\ndefault_agent = "${AGENT}"\n[[tasks]]\nid = "T-1"\ntitle = "a"\n')
+    cache = project / ".orchestra"
+    load_plan(project, cache_dir=cache, environ={"AGENT": "shell"})
+    assert cached(cache)["checked"] == CHECKED_BY
+    problems = problems_of(project, cache_dir=cache, environ={"AGENT": "nope"})
+    assert only(problems, "default_agent").startswith("orchestra.toml:3: project: field 'default_agent': unknown agent")
+
+
+def test_a_primed_cache_is_marked_once_validated(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer primes the cache with what it wrote, unchecked; the first load validates it and marks it."""
+    from orchestra_tui.plan.cache import _cache_write
+
+    content = write(project, big_plan(5)).read_bytes()
+    cache = project / ".orchestra"
+    cache.mkdir()
+    _cache_write(cache, hashlib.sha256(content).hexdigest(), tomllib.loads(content.decode()))
+    assert "checked" not in cached(cache)
+    first = load_plan(project, cache_dir=cache, environ={})
+    assert cached(cache)["checked"] == CHECKED_BY
+    _forbid_task_checks(monkeypatch)
+    assert load_plan(project, cache_dir=cache, environ={}).tasks == first.tasks
+
+
+def test_a_primed_cache_is_read_from_memory_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that opens the project next (an import) hands over what it wrote: the open neither reads nor
+    decodes the cache file again; the next load reads the file (marked by then)."""
+    from orchestra_tui.plan import cache as plan_cache
+
+    content = write(project, big_plan(5)).read_bytes()
+    cache = project / ".orchestra"
+    plan_cache._cache_prime(cache, hashlib.sha256(content).hexdigest(), tomllib.loads(content.decode()))
+    reads: list[Path] = []
+    read = plan_cache._read
+    monkeypatch.setattr(plan_cache, "_read", lambda path: reads.append(path) or read(path))
+    _forbid_toml_parse(monkeypatch)
+    first = load_plan(project, cache_dir=project / ".." / project.name / ".orchestra", environ={})  # spelt otherwise
+    assert reads == [] and cached(cache)["checked"] == CHECKED_BY
+    assert load_plan(project, cache_dir=cache, environ={}) == first and reads == [cache / "plan-cache.json"]
+
+
+@pytest.mark.parametrize("why", ["seed config", "task agent from the environment"])
+def test_no_mark_when_the_tasks_checks_depend_on_more_than_the_file(project: Path, why: str) -> None:
+    task_agent = '"${AGENT}"' if why != "seed config" else '"anthropic"'
+    write(project, HEAD + f'[[tasks]]\nid = "T-1"\ntitle = "a"\nagent = {task_agent}\n')
+    if why == "seed config":
+        (project / SEED_CONFIG_FILE).write_text(json.dumps(SEED))
+    cache = project / ".orchestra"
+    for _ in range(2):
+        load_plan(project, cache_dir=cache, environ={"AGENT": "shell"})
+        assert "checked" not in cached(cache)
+
+
+def test_a_forged_mark_does_not_skip_validation(project: Path) -> None:
+    """A mark that this user's key did not sign (planted in .orchestra/) is ignored: every problem is reported."""
+    write(
+        project,
+        HEAD + '[[tasks]]\nid = "A"\ntitle = "a"\ndependencies = ["B"]\n'
+        '[[tasks]]\nid = "B"\ntitle = "b"\ndependencies = ["A"]\n',
+    )
+    cache = project / ".orchestra"
+    problems = problems_of(project, cache_dir=cache)
+    assert any("dependency cycle" in line for line in problems)
+    content = (project / PLAN_FILE).read_bytes()
+    document = {"sha256": hashlib.sha256(content).hexdigest(), "data": tomllib.loads(content.decode())}
+    payload = json.dumps({**document, "checked": CHECKED_BY}, separators=(",", ":")).encode()
+    cache.mkdir(exist_ok=True)
+    for mac in (b"0" * 64, hmac.new(b"k" * 32, payload, hashlib.sha256).hexdigest().encode(), b""):
+        (cache / "plan-cache.json").write_bytes(mac + b"\n" + payload)
+        assert problems_of(project, cache_dir=cache) == problems
 
 
 # -------------------------------------------------------------------------------- no plan at all
