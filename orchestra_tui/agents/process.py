@@ -223,13 +223,32 @@ class _Process(Protocol):
     async def wait(self) -> int: ...
 
 
-def _popen(argv: Sequence[str], cwd: Path, env: dict[str, str], stdin: int, stdout: int, stderr: int) -> Popen[bytes]:
-    return Popen(list(argv), cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True)
+_Popened = tuple[Popen[bytes], Exception | None]
 
 
-def _stop_started(starting: asyncio.Future[Popen[bytes]]) -> None:
+def _popen(
+    argv: Sequence[str],
+    cwd: Path,
+    env: dict[str, str],
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    on_spawn: Callable[[int], None] | None,
+) -> _Popened:
+    """Start the process and, in the same worker thread, tell ``on_spawn`` (the run records the group: a ``/proc``
+    read and two file writes the event loop need not do). What ``on_spawn`` raised comes back beside the process."""
+    popen = Popen(list(argv), cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True)
+    if on_spawn is not None:
+        try:
+            on_spawn(popen.pid)
+        except Exception as error:
+            return popen, error
+    return popen, None
+
+
+def _stop_started(starting: asyncio.Future[_Popened]) -> None:
     if not starting.cancelled() and starting.exception() is None:
-        _signal_group(starting.result().pid, signal.SIGKILL)
+        _signal_group(starting.result()[0].pid, signal.SIGKILL)
 
 
 class _Started:
@@ -284,7 +303,9 @@ async def spawn(
     """Start ``argv`` as the leader of a new session, stdout piped (stderr merged into it unless ``separate_stderr``).
 
     The executable is looked up on ``env``'s PATH; ``deadline`` (monotonic) defaults to ``limits.deadline()``.
-    ``on_spawn(pid)`` is called at once (the run records the group). Raises OSError when it cannot start."""
+    ``on_spawn(pid)`` is called at once (the run records the group), in the thread that started the process when
+    one did; what it raises stops the process and is raised here. Raises OSError when it cannot start."""
+    recording: Exception | None = None
     pipes = [await _pipe()]
     try:
         if separate_stderr:
@@ -303,12 +324,15 @@ async def spawn(
                 )
             else:
                 starting = asyncio.ensure_future(
-                    asyncio.to_thread(_popen, argv, cwd, dict(env), stdin, pipes[0][0], stderr)
+                    asyncio.to_thread(_popen, argv, cwd, dict(env), stdin, pipes[0][0], stderr, on_spawn)
                 )
                 try:
-                    process = _Started(await asyncio.shield(starting))
+                    popen, recording = await asyncio.shield(starting)
+                    process, on_spawn = _Started(popen), None  # (told in the thread)
                 except asyncio.CancelledError:
                     starting.add_done_callback(_stop_started)  # cancelled while the thread started it
+                    with contextlib.suppress(asyncio.CancelledError):  # it may be writing to the run's files:
+                        await asyncio.wait((starting,))  # the run closes them only once it is done
                     raise
         finally:
             for write_fd, _reader, _transport in pipes:
@@ -323,10 +347,12 @@ async def spawn(
         limits,
         limits.deadline() if deadline is None else deadline,
     )
-    if on_spawn is not None:
-        try:
+    try:
+        if recording is not None:
+            raise recording
+        if on_spawn is not None:
             on_spawn(process.pid)
-        except BaseException:
-            await child.close()
-            raise
+    except BaseException:
+        await child.close()
+        raise
     return child

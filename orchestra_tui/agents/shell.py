@@ -40,6 +40,8 @@ def shorten(text: str, width: int = 80) -> str:
 class ShellAgent:
     """Runs the task's ``commands`` with ``/bin/sh -c``; a non-zero exit fails the run."""
 
+    uses_prompt = False  # the commands are the task: the runner renders no prompt (nor reads dependencies' outputs)
+
     def __init__(self, name: str, config: AgentConfig) -> None:
         self.name = name
         self.config = config

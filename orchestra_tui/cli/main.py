@@ -400,10 +400,11 @@ def cancel(
 
 @app.command()
 def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """The runs going now, whichever process started them: task, agent, pid, start, elapsed, output, owner, and
-    where the agent runs (``local``, or a Ray run's node and worker pid)."""
+    """The runs going now, whichever process started them: task, agent, pid, start, elapsed, output, tokens and
+    cost so far, owner, and where the agent runs (``local``, or a Ray run's node and worker pid)."""
     from datetime import UTC, datetime
 
+    from ..agents.pricing import format_cost
     from ..engine.liveruns import live_runs
 
     now = datetime.now(UTC)
@@ -420,7 +421,7 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if not rows:
         typer.echo("no run is going")
         return
-    table = [("TASK", "RUN", "AGENT", "PID", "STARTED", "ELAPSED", "OUTPUT", "OWNER", "WHERE")]
+    table = [("TASK", "RUN", "AGENT", "PID", "STARTED", "ELAPSED", "OUTPUT", "TOKENS", "COST", "OWNER", "WHERE")]
     for row in rows:
         table.append(
             (
@@ -431,6 +432,8 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 formatting.local_time(row["started"]) if row["started"] else "?",
                 "?" if row["elapsed_seconds"] is None else formatting.elapsed(row["elapsed_seconds"]),
                 f"{row['output_bytes']:,} B",
+                "-" if row["input_tokens"] is None and row["output_tokens"] is None else _in_out(row),
+                "-" if row["cost_usd"] is None else format_cost(row["cost_usd"]),
                 f"{row['owner_pid'] or '?'}@{row['owner_host'] or '?'}",
                 row["where"],
             )
@@ -438,6 +441,11 @@ def ps(ctx: typer.Context, as_json: JsonOption = False) -> None:
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+def _in_out(row: dict[str, Any]) -> str:
+    """A run's tokens in ``ps``'s table: ``1,234/56`` (in/out; ``?`` for a count not reported)."""
+    return "/".join("?" if row[name] is None else f"{row[name]:,}" for name in ("input_tokens", "output_tokens"))
 
 
 @app.command()

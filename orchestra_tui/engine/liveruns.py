@@ -5,9 +5,9 @@ the kernel drops it when that process dies. Nothing here takes a lock another pr
 lock taken is a shared one on the ``events.jsonl`` of a run whose first line is written, which only its
 owner ever locks (exclusively, before writing that line).
 
-* :func:`live_runs` lists the live runs (task, agent, the agent's process group, start, bytes of output, the
-  owning process and host, where the agent runs: here, or a Ray node and worker), oldest first. :func:`find_run`
-  turns a task id or run id into a run id.
+* :func:`live_runs` lists the live runs (task, agent, the agent's process group, start, bytes of output, tokens
+  and cost so far, the owning process and host, where the agent runs: here, or a Ray node and worker), oldest
+  first. :func:`find_run` turns a task id or run id into a run id.
 * :class:`OutputTail` reads a run's ``output.txt`` (or ``events.jsonl``) from an offset, at most
   :data:`CHUNK` bytes a call (memory stays bounded however much the run writes); :func:`follow` yields new
   bytes as they arrive, polling every :data:`POLL` seconds, until the run is over and the file drained. No
@@ -19,7 +19,9 @@ owner ever locks (exclusively, before writing that line).
   :meth:`Scheduler.drop_superseded`), stops its side of the run and releases the lock; its own end is then
   ``superseded`` and records nothing. The output stays in the run's directory.
 * :class:`RunWatcher` publishes the runs other processes own on a :class:`Bus` as if they were local
-  (``RunStarted``, ``RunOutput``, ``RunRetry``, ``RunEnded``), so a face follows every run through one stream.
+  (``RunStarted``, ``RunOutput``, ``RunUsage``, ``RunRetry``, ``RunEnded``), so a face follows every run through
+  one stream. Usage comes from the ``usage`` lines the runner writes as the agent reports it (a few a second at
+  most, engine/runner.py): each is the run's totals so far, so only the newest of a look is published.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
-from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted
+from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
 from .project import STATE_DIR, Project
 from .runs import (
     EVENTS_FILE,
@@ -49,6 +51,7 @@ from .runs import (
     lock_held,
     orphaned,
     runs_dir,
+    usage_of,
 )
 
 POLL = 0.1  # seconds between two looks at a followed run
@@ -57,6 +60,8 @@ BACKLOG = 64 * 1024  # bytes of a run's output so far a watcher publishes when i
 SKIP_AFTER = 4 * 1024 * 1024  # a watcher this far behind a run's output jumps to its last BACKLOG bytes
 STOP_WAIT = 5.0  # seconds cancel_run waits for a SIGKILLed group to be gone
 CANCEL_WAIT = 10.0  # seconds cancel_run waits for the run's owner to let go of it
+HEAD = 1 << 20  # bytes of a run's events.jsonl read for its first lines
+TAIL = 64 * 1024  # bytes read from its end for its newest lines, when it is longer than HEAD
 RUN_ID = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}")
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -104,7 +109,9 @@ class LiveRun:
     """One live run. ``pgid`` is its agent's current process group (None: none started, e.g. an HTTP agent);
     ``owner_pid`` and ``owner_host`` name the process that holds the run (None: not recorded). A run on Ray
     names its node (``node_ip``, ``node_id``) and the worker process running its agent (``worker_pid``) once the
-    worker answered; they are None for a local run (and for a remote one not placed yet)."""
+    worker answered; they are None for a local run (and for a remote one not placed yet). ``input_tokens``,
+    ``output_tokens`` and ``cost_usd`` are the run's totals so far as its agent reported them (None: not yet, or
+    never: not every agent says)."""
 
     run_id: str
     task_id: str
@@ -117,6 +124,9 @@ class LiveRun:
     node_ip: str | None = None
     node_id: str | None = None
     worker_pid: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
 
     @property
     def where(self) -> str:
@@ -147,6 +157,7 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
         data = _read_head(fd)
         if not data:  # being made: its owner locks it before its first line
             return None, True
+        newest = _read_tail(fd) if len(data) >= HEAD else None  # a long run's newest lines are past its head
         live = lock_held(fd)
     finally:
         os.close(fd)
@@ -157,6 +168,8 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
     group = next((e for e in reversed(events) if e.get("event") == "process"), None)
     placed: dict[str, Any] = next((e for e in reversed(events) if e.get("event") == "placement"), {})
     owner = next((e for e in reversed(events) if e.get("event") == "reattached"), first)  # who holds it now
+    recent = events if newest is None else _events(newest)
+    usage = _usage(next((e for e in reversed(recent) if e.get("event") == "usage"), {}))
     info = LiveRun(
         run_id,
         str(first.get("task")),
@@ -169,15 +182,28 @@ def read_run(root: Path, run_id: str) -> tuple[LiveRun | None, bool]:
         _text(placed.get("node_ip")),
         _text(placed.get("node_id")),
         placed.get("worker_pid") if isinstance(placed.get("worker_pid"), int) else None,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cost_usd,
     )
     return info, live
+
+
+def _usage(event: dict[str, Any], run_id: str = "", task_id: str = "") -> RunUsage:
+    """A ``usage`` line as the bus's event."""
+    return RunUsage(run_id, task_id, *usage_of(event))
+
+
+def _read_tail(fd: int) -> bytes:
+    """The last :data:`TAIL` bytes of the events file (its first line there may be cut: it is skipped)."""
+    return os.pread(fd, TAIL, max(os.fstat(fd).st_size - TAIL, 0))
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _read_head(fd: int, limit: int = 1 << 20) -> bytes:
+def _read_head(fd: int, limit: int = HEAD) -> bytes:
     """The first ``limit`` bytes of the events file (a run's events are few; its output is elsewhere)."""
     return os.pread(fd, limit, 0)
 
@@ -401,6 +427,7 @@ class _Watched:
     events: OutputTail
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     pending: bytes = b""  # an events line not whole yet
+    usage: RunUsage | None = None  # the run's totals as of its newest usage line
 
 
 class RunWatcher:
@@ -466,6 +493,7 @@ class RunWatcher:
         status = str(end.get("status")) if end is not None else INTERRUPTED
         error = end.get("error") if end is not None else INTERRUPTED
         seconds = end.get("seconds") if end is not None else 0.0
+        usage = watched.usage or RunUsage(run_id, watched.info.task_id, None, None, None)
         self.bus.publish(
             RunEnded(
                 run_id,
@@ -473,7 +501,10 @@ class RunWatcher:
                 status,
                 error if isinstance(error, str) else None,
                 status == TaskStatus.IN_PROGRESS.value,
-                seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cost_usd,
+                float(seconds) if isinstance(seconds, int | float) else 0.0,
             )
         )
 
@@ -494,8 +525,9 @@ class RunWatcher:
                 self.bus.publish(RunOutput(watched.info.run_id, watched.info.task_id, text))
 
     def _read_events(self, watched: _Watched) -> dict[str, Any] | None:
-        """Publish the run's new retries; its ``end`` event once written."""
+        """Publish the run's new retries and its newest usage; its ``end`` event once written."""
         end = None
+        usage = None
         while data := watched.events.read():
             lines = (watched.pending + data).split(b"\n")
             watched.pending = lines.pop()
@@ -511,8 +543,13 @@ class RunWatcher:
                             str(event.get("reason", "")),
                         )
                     )
+                elif event.get("event") == "usage":
+                    usage = event
                 elif event.get("event") == "end":
                     end = event
+        if usage is not None:  # totals so far: the newest says all the others said
+            watched.usage = _usage(usage, watched.info.run_id, watched.info.task_id)
+            self.bus.publish(watched.usage)
         return end
 
     async def watch(self, poll: float = POLL) -> None:

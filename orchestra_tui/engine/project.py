@@ -304,9 +304,40 @@ class Project:
     def _transition(
         self, task_id: str, action: str, summary: str, change: Callable[[Record], Record], **extra: Any
     ) -> Entry:
+        orphans = self._ray_orphans((task_id,))
         entry = self._commit(self._transition_change(task_id, action, summary, change, **extra))
         assert entry is not None
+        self._stop_strays(orphans)
         return entry
+
+    def _ray_orphans(self, task_ids: Iterable[str]) -> dict[str, str]:
+        """Of ``task_ids``, those in a run on Ray that lost its process (nobody follows it; it may run on): task ->
+        run. Only a task in progress in a run costs a file read."""
+        from .runs import executor_of, is_interrupted
+
+        found = {}
+        for task_id in task_ids:
+            record = self.store.tasks.get(task_id)
+            if record is None or record.get("status") != TaskStatus.IN_PROGRESS.value or not record.get("last_run_id"):
+                continue
+            run_id = str(record["last_run_id"])
+            if executor_of(self.root, run_id) == "ray" and is_interrupted(
+                self.root, task_id, run_id, int(record.get("attempts") or 0)
+            ):
+                found[task_id] = run_id
+        return found
+
+    def _stop_strays(self, orphans: Mapping[str, str]) -> None:
+        """Stop the runs of ``orphans`` whose task the change just committed took out of them (a person failed,
+        completed or rolled back a task whose run on Ray nobody followed): nobody would read them again, and the
+        project's run host would never go idle."""
+        from .runs import stop_stray
+
+        for task_id, run_id in orphans.items():
+            record = self.store.tasks.get(task_id) or {}
+            if record.get("status") == TaskStatus.IN_PROGRESS.value and record.get("last_run_id") == run_id:
+                continue
+            stop_stray(self, task_id, run_id)
 
     def _transition_change(
         self, task_id: str, action: str, summary: str, change: Callable[[Record], Record], **extra: Any
@@ -730,7 +761,10 @@ class Project:
                 {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})},
             )
 
-        return self._commit(compute)
+        orphans = self._ray_orphans(list(self.store.tasks))
+        entry = self._commit(compute)
+        self._stop_strays(orphans)
+        return entry
 
     def undo(self) -> Entry | None:
         """Undo the last change that is not itself undone; repeated undos walk further back."""

@@ -2,12 +2,14 @@
 
 :meth:`Runner.begin` picks the agent, creates the run's directory and takes its live lock, then commits
 the task's start with the run id (:meth:`Runner.begin_async` makes the files in a worker thread). :meth:`Runner.finish`
-expands the task's strings from the environment (never stored), renders the prompt (with each completed
-dependency's last run output), streams the agent's events into ``output.txt``, ``events.jsonl`` and the
-bus, then on success writes the task's ``output`` file (inside the project root only) and runs its
-``verify`` commands (project root as working directory; all must exit 0; their output goes to
-``verify.txt``). It ends with one durable outcome: ``review`` (``completed`` with ``auto_complete``) or
-``failed`` with the reason. Tokens and cost are added to the task's totals (they accumulate over attempts).
+expands the task's strings from the environment (never stored), renders the prompt for an agent that reads one
+(not ``shell``: its commands are the task) with each completed dependency's last run output, streams the agent's
+events into ``output.txt``, ``events.jsonl`` and the bus, then on success writes the task's ``output`` file
+(inside the project root only) and runs its ``verify`` commands (project root as working directory; all must exit
+0; their output goes to ``verify.txt``). It ends with one durable outcome: ``review`` (``completed`` with
+``auto_complete``) or ``failed`` with the reason. Tokens and cost are added to the task's totals (they accumulate
+over attempts), by that end only; while the run goes, its totals so far are ``usage`` lines of ``events.jsonl``
+(at most one per :data:`USAGE_EVERY`), which is how a face in another process shows them live.
 
 A run handed off to a person (``Finished(handoff=True)``, the ``interactive`` agent) leaves the task
 ``in_progress`` with ``handoff`` recorded in ``events.jsonl``, so it is never judged interrupted; the
@@ -58,6 +60,7 @@ RESULT_OUTPUT_BYTES = 1024 * 1024  # of a streamed answer, what a RunResult hold
 SUPERSEDED = "superseded"
 SETUP_FILE = "setup.txt"  # in the run's directory: what the worktree's setup printed
 HOST = socket.gethostname()  # recorded with each run: which machine's process owns it
+USAGE_EVERY = 0.5  # seconds between two live ``usage`` lines of a run in events.jsonl (the newest totals win)
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ class Run:
     head: str | None = None  # the task branch after the run's changes were committed
     files: WorktreeFiles | None = None  # a worktree run's files, for an agent that takes them elsewhere (Ray)
     resumed: int | None = None  # taken over after its process died: the bytes of output it had then
+    usage_logged: float = float("-inf")  # monotonic time of its last live ``usage`` line
+    usage_due: asyncio.TimerHandle | None = None  # the next one, when usage came sooner than USAGE_EVERY after it
     verify_decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
     )
@@ -211,14 +216,14 @@ class Runner:
         ``env``: what this run sees instead of the runner's."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        return self._begin(task, name, instance, RunLog(self.project.root, new_run_id(), task_id), env)
+        return self._begin(task, name, instance, self._new_log(task_id, name, instance), env)
 
     async def begin_async(self, task_id: str, agent: str | None = None, env: Mapping[str, str] | None = None) -> Run:
-        """``begin``, with the run's files created in a worker thread: creating a directory and two files
-        costs milliseconds on a busy disk, which the event loop spends on other runs meanwhile."""
+        """``begin``, with the run's files created (and its first line written) in a worker thread: creating a
+        directory and two files costs milliseconds on a busy disk, which the event loop spends on other runs."""
         task = self.project.task(task_id)
         name, instance = self.agent_for(task, agent)
-        making = asyncio.get_running_loop().run_in_executor(None, RunLog, self.project.root, new_run_id(), task_id)
+        making = asyncio.get_running_loop().run_in_executor(None, self._new_log, task_id, name, instance)
         try:
             log = await asyncio.shield(making)
         except asyncio.CancelledError:
@@ -227,7 +232,6 @@ class Runner:
         task = self.project.task(task_id)
         if workspace_kind(self.project, task) == "worktree":  # its start counts every worktree: committed alone
             return self._begin(task, name, instance, log, env)
-        self._log_run(task_id, name, instance, log)
         starting = asyncio.ensure_future(self.project.start_async(task_id, run_id=log.run_id))
         try:
             entry = await asyncio.shield(starting)
@@ -255,23 +259,30 @@ class Runner:
         else:
             self.end(self._begun(task, name, instance, log, env, starting.result()), error=CANCELLED)
 
-    def _log_run(self, task_id: str, name: str, instance: Agent, log: RunLog) -> None:
+    def _new_log(self, task_id: str, name: str, instance: Agent) -> RunLog:
+        """The files of a new run of the task, its lock taken, its first line (``run``: which task, which agent,
+        which process) written: recovery needs that line to judge the run once its start is committed."""
+        log = RunLog(self.project.root, new_run_id(), task_id)
         config = instance.config
-        log.event(
-            "run",
-            task=task_id,
-            agent=name,
-            type=config.type.value,
-            model=config.model,
-            actor=self.project.actor,
-            pid=os.getpid(),
-            host=HOST,
-            executor=getattr(instance, "executor", "local"),
-        )
+        try:
+            log.event(
+                "run",
+                task=task_id,
+                agent=name,
+                type=config.type.value,
+                model=config.model,
+                actor=self.project.actor,
+                pid=os.getpid(),
+                host=HOST,
+                executor=getattr(instance, "executor", "local"),
+            )
+        except BaseException:  # (a full disk) nothing started: nothing is left
+            _discard(log)
+            raise
+        return log
 
     def _begin(self, task: AgentTask, name: str, instance: Agent, log: RunLog, env: Mapping[str, str] | None) -> Run:
         task_id = task.task_id
-        self._log_run(task_id, name, instance, log)
         try:
             worktree = None
             if workspace_kind(self.project, task) == "worktree":
@@ -355,6 +366,7 @@ class Runner:
                 self.bus.publish(EngineError(redact(outcome.error), run.task_id))
             return await self.end_async(run, outcome)
         finally:
+            _usage_done(run)
             if not run.ended:  # the final commit itself failed (disk full...): the lock goes with the process
                 run.log.close()
 
@@ -392,8 +404,8 @@ class Runner:
 
     async def _stream(self, run: Run, task: AgentTask, expanded: AgentTask, outcome: _Outcome) -> None:
         workdir = self._workdir(run)
-        prompt = ""  # a run taken over has sent its prompt
-        if run.resumed is None:
+        prompt = ""  # a run taken over has sent its prompt; an agent that reads none (shell) gets none
+        if run.resumed is None and getattr(run.agent, "uses_prompt", True):
             prompt = render_prompt(expanded, root=workdir, dependency_outputs=self._dependency_outputs(task))
             if run.worktree is not None and run.worktree.conflict_files:
                 prompt += _conflict_note(run.worktree.conflict_files)
@@ -461,6 +473,13 @@ class Runner:
         outcome.usage = replace(outcome.usage, **reported)
         outcome.cost = self._cost(run, outcome)
         self.bus.publish(RunUsage(run.run_id, run.task_id, outcome.input_tokens, outcome.output_tokens, outcome.cost))
+        if run.usage_due is not None:
+            return  # a line is due: it writes the newest totals
+        wait = run.usage_logged + USAGE_EVERY - time.monotonic()
+        if wait <= 0:
+            _log_usage(run, outcome)
+        else:
+            run.usage_due = asyncio.get_running_loop().call_later(wait, _log_usage, run, outcome)
 
     def _cost(self, run: Run, outcome: _Outcome) -> float | None:
         config = run.agent.config
@@ -597,6 +616,7 @@ class Runner:
         """The outcome to record (its error redacted, its cost known), whether it hands off, ``output.txt`` durable."""
         if outcome is None:
             outcome = _Outcome(error=error)
+        _usage_done(run)  # the end writes the run's totals
         if outcome.error:  # an agent's message may quote a secret (a command line, an echoed header)
             outcome.error = redact(outcome.error)
         handoff = outcome.error is None and outcome.finished is not None and outcome.finished.handoff
@@ -752,6 +772,24 @@ async def _landed(future: asyncio.Future[Any]) -> None:
             if current is None:
                 raise
             current.uncancel()
+
+
+def _log_usage(run: Run, outcome: _Outcome) -> None:
+    """A live ``usage`` line: the run's totals so far, for the faces that follow it from its files (another
+    process's TUI, ``orchestra ps``). At most one per :data:`USAGE_EVERY` seconds, so a long stream of usage
+    costs a few lines a second at most; a line that cannot be written (disk full) is left out, the run goes on."""
+    run.usage_due = None
+    run.usage_logged = time.monotonic()
+    usage = outcome.usage
+    with suppress(OrchestraError):
+        run.log.event("usage", **{name: getattr(usage, name) for name in _COUNTS}, cost_usd=outcome.cost)
+
+
+def _usage_done(run: Run) -> None:
+    """No more live usage lines: the run is ending (its end writes its totals) or its files are closing."""
+    if run.usage_due is not None:
+        run.usage_due.cancel()
+        run.usage_due = None
 
 
 def _plus(total: int | None, value: int | None) -> int | None:

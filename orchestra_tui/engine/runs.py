@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
@@ -55,7 +55,7 @@ from ..redaction import redact_tree
 from ..store import fsio
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from ..agents.base import Placement
     from ..models import AgentTask
@@ -129,11 +129,16 @@ def _boot_id() -> str:
 
 def _stat(pid: int) -> tuple[str, int, int, int] | None:
     """State, process group, session and start time (clock ticks since boot) of ``pid``, from ``/proc``."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            text = handle.read().decode("ascii", "replace")
+    try:  # (os.open, not open(): a buffered file object costs more than the read, once per command a run starts)
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        text = os.read(fd, 4096).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     fields = text[text.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
     return fields[0], int(fields[2]), int(fields[3]), int(fields[19])
 
@@ -213,9 +218,8 @@ class TaskLock:
 
     def __init__(self, root: Path, task_id: str, run_id: str | None) -> None:
         directory = root / STATE_DIR / LOCKS_DIR
-        fsio.private_dir(directory)
         self.path = directory / f"{task_id}.lock"
-        self._fd = fsio.open_file(self.path, os.O_RDWR | os.O_CREAT)
+        self._fd = _made(lambda: fsio.open_file(self.path, os.O_RDWR | os.O_CREAT), directory)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -241,6 +245,29 @@ class TaskLock:
         os.close(self._fd)
 
 
+_T = TypeVar("_T")
+_checked: set[Path] = set()  # directories of run files this process has found private (or made so)
+
+
+def _made(make: Callable[[], _T], *directories: Path) -> _T:
+    """``make()`` a file or directory in ``directories[-1]``, each of ``directories`` checked private
+    (:func:`fsio.private_dir`) once per process rather than once per run: six system calls of each run's start, in
+    the thread that makes its files (each call hands the GIL over once). Gone since (``.orchestra/`` moved away):
+    checked, and made, again."""
+    for directory in directories:
+        if directory not in _checked:
+            fsio.private_dir(directory)
+            _checked.add(directory)
+    try:
+        return make()
+    except FileNotFoundError:
+        _checked.difference_update(directories)
+        for directory in directories:
+            fsio.private_dir(directory)
+            _checked.add(directory)
+        return make()
+
+
 def _load(data: bytes) -> dict[str, Any]:
     try:
         value = json.loads(data)
@@ -262,10 +289,8 @@ class RunLog:
         self.run_id = run_id
         self.dir = run_dir(root, run_id)
         self.task_lock = TaskLock(root, task_id, run_id) if task_id is not None else None
-        try:
-            for directory in (self.dir.parent.parent, self.dir.parent):  # .orchestra/, runs/
-                fsio.private_dir(directory)
-            os.mkdir(self.dir, fsio.DIR_MODE)  # a fresh run id: never an existing directory (or a planted link)
+        try:  # a fresh run id: never an existing directory (or a planted link)
+            _made(lambda: os.mkdir(self.dir, fsio.DIR_MODE), self.dir.parent.parent, self.dir.parent)
             self._events_fd = fsio.open_file(self.dir / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             fcntl.flock(self._events_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else can hold it
             self._output_fd = fsio.open_file(self.dir / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
@@ -433,25 +458,41 @@ def output_tail(root: Path, run_id: str, limit: int) -> tuple[bytes, int]:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One run of a task, from its ``events.jsonl``."""
+    """One run of a task, from its ``events.jsonl``; its tokens and cost as of its newest ``usage`` line (so far,
+    while it runs; None: not reported)."""
 
     run_id: str
     agent: str
     status: str  # the task's status after the run; "running" while it goes, "interrupted" if it died, "handed off"
     error: str | None
     seconds: float | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
 
 
 def summarise(root: Path, run_id: str) -> RunSummary:
     """What one run did, or is doing."""
     events = read_events(root, run_id)
     agent = next((str(e.get("agent")) for e in events if e.get("event") == "run"), "?")
+    spent = usage_of(next((e for e in reversed(events) if e.get("event") == "usage"), {}))
     if any(e.get("event") == "handoff" for e in events):
-        return RunSummary(run_id, agent, "handed off", None, None)
+        return RunSummary(run_id, agent, "handed off", None, None, *spent)
     end = next((e for e in reversed(events) if e.get("event") == "end"), None)
     if end is not None:
-        return RunSummary(run_id, agent, str(end.get("status")), end.get("error"), end.get("seconds"))
-    return RunSummary(run_id, agent, "running" if is_live(root, run_id) else "interrupted", None, None)
+        return RunSummary(run_id, agent, str(end.get("status")), end.get("error"), end.get("seconds"), *spent)
+    return RunSummary(run_id, agent, "running" if is_live(root, run_id) else "interrupted", None, None, *spent)
+
+
+def usage_of(event: Mapping[str, Any]) -> tuple[int | None, int | None, float | None]:
+    """A ``usage`` line's input and output tokens and cost (the run's totals as of that line); a value of the
+    wrong type is unknown (None)."""
+    tokens_in, tokens_out, cost = event.get("input_tokens"), event.get("output_tokens"), event.get("cost_usd")
+    return (
+        tokens_in if isinstance(tokens_in, int) and not isinstance(tokens_in, bool) else None,
+        tokens_out if isinstance(tokens_out, int) and not isinstance(tokens_out, bool) else None,
+        float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+    )
 
 
 class RunIndex:
@@ -558,6 +599,25 @@ def orphaned(root: Path, task: AgentTask) -> bool:
         and is_interrupted(root, task.task_id, task.last_run_id, task.attempts)
         and executor_of(root, task.last_run_id) == "ray"
     )
+
+
+def stop_stray(project: _Recovering, task_id: str, run_id: str) -> bool:
+    """Stop a run on Ray that lost its process and that its task has since left: it is taken as a reattaching
+    driver takes it (one that has it already is left to it), stopped on the cluster and dropped by its host, and
+    its end recorded ``superseded``; its output stays. Whether it was there to stop."""
+    try:
+        log = RunLog.reopen(project.root, run_id, task_id)
+    except (RunBusyError, OSError):
+        return False
+    try:
+        settings = project.plan.project
+        from ..agents.ray_remote import stop_remote
+
+        stopped = stop_remote(settings.ray_address, settings.id, run_id)
+        log.event("end", status="superseded", error=None, seconds=None)
+    finally:
+        log.close()
+    return stopped
 
 
 def stop_leftovers(root: Path, task_id: str) -> ProcessGroup | None:

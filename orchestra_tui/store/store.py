@@ -31,12 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import filelock
-
 from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntryError
 from . import fsio, holder, snapshot
 from .changes import Change, Figures, Progress, Record, apply, diff_meta, diff_tasks
 from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
+from .statelock import LockBusy, StateLock
 
 if TYPE_CHECKING:  # asyncio loads with the first commit_async: reading commands never import it
     import asyncio
@@ -45,7 +44,7 @@ CHECKPOINT_EVERY = 256
 SNAPSHOT_FILE = "project_state.json"
 JOURNAL_FILE = "journal.log"
 LOCK_FILE = "lock"
-LOCK_POLL = 0.002  # seconds between tries for a held lock (filelock's 50 ms let a busy writer starve the others)
+LOCK_POLL = 0.002  # seconds between tries for a held lock (50 ms let a busy writer starve the others)
 REPAIR_HINT = "`orchestra repair` repairs it"  # so does any command that changes state
 
 
@@ -172,7 +171,7 @@ class Store:
         self._checkpoint_offset = 0
         self._history: list[Entry] = []
         self._history_end: int | None = None
-        self._file_lock = filelock.FileLock(str(directory / LOCK_FILE), timeout=lock_timeout, mode=fsio.FILE_MODE)
+        self._file_lock = StateLock(directory / LOCK_FILE)
         self._holder = holder.HolderRecord(directory)
         self.on_wait: Callable[[str], None] | None = None  # told at once, in one line, when the lock is busy
         self._mutex = threading.RLock()
@@ -180,6 +179,8 @@ class Store:
         self._grouping: asyncio.Task[None] | None = None  # writes the queue out, one group at a time
         self._in_flight: _Group | None = None  # written, its fdatasync under way; the lock and _mutex held for it
         self._writer: ThreadPoolExecutor | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None  # writes the checkpoints group commits make due
+        self._snapshot_lock = threading.Lock()  # one writer of project_state.json at a time in this process
 
     def notes(self) -> list[str]:
         """Every repair and warning so far, as a person is told them (``repaired: …`` / ``warning: …``); the
@@ -479,17 +480,17 @@ class Store:
     def _acquire(self) -> None:
         """Take the lock; when it is busy, say at once who holds it (``on_wait``), then wait up to the timeout."""
         try:
-            self._file_lock.acquire(timeout=0)
+            self._file_lock.acquire(0, LOCK_POLL)
             return
-        except filelock.Timeout:
+        except LockBusy:
             pass
         if self.on_wait is not None:
             self.on_wait(
                 f"waiting up to {self.lock_timeout:g} s for {self.dir / LOCK_FILE}: held by {holder.describe(self.dir)}"
             )
         try:
-            self._file_lock.acquire(poll_interval=LOCK_POLL)
-        except filelock.Timeout:
+            self._file_lock.acquire(self.lock_timeout, LOCK_POLL)
+        except LockBusy:
             raise LockTimeoutError(
                 f"gave up after {self.lock_timeout:g} s waiting for {self.dir / LOCK_FILE}: held by "
                 f"{holder.describe(self.dir)}; "
@@ -581,12 +582,12 @@ class Store:
         }
         return Entry.from_meta(meta), encode_frame(meta, {"changes": mutation.changes})
 
-    def _maybe_checkpoint(self) -> None:
+    def _maybe_checkpoint(self, *, aside: bool = False) -> None:
         if (
             self.seq - self._checkpoint_seq >= CHECKPOINT_EVERY
             and self.offset - self._checkpoint_offset >= self._snapshot_size // 4
         ):
-            self._checkpoint()
+            self._checkpoint(aside=aside)
 
     # -- group commit ---------------------------------------------------------------------------------
 
@@ -740,7 +741,7 @@ class Store:
                 except Exception as error:  # as from ``commit``: the change is durable, its caller hears of this
                     _answer(member.told, error=error)
                 _answer(member.told, member.entry)
-            self._maybe_checkpoint()
+            self._maybe_checkpoint(aside=True)
         finally:
             self._file_lock.release()
             self._mutex.release()
@@ -786,20 +787,55 @@ class Store:
         for listener in self.listeners:
             listener(entry, changes)
 
-    def _checkpoint(self) -> None:
-        """Refresh the snapshot and keep a checkpoint. The commit is already durable: a failure here only warns."""
+    def _checkpoint(self, *, aside: bool = False) -> None:
+        """Refresh the snapshot and keep a checkpoint. The commit is already durable: a failure here only warns.
+
+        ``aside`` (after a group commit): the state is encoded here, under the lock, and its two files are written
+        and fsync'd in a thread of their own, outside the lock, while the event loop and the next groups go on.
+        Written in line, their four fsyncs held every run waiting for a commit: 0.9 s of a 10.7 s run of 2,000
+        instant tasks at load 10, up to 0.2 s at a time. The snapshot is not the commit point: one that lands
+        after a newer one of another process trails the journal, which the next open replays from it."""
+        data, seq, offset = self._encode_snapshot(), self.seq, self.offset
+        if not aside:
+            if self._write_checkpoint(data, seq):
+                self._checkpoint_seq, self._checkpoint_offset = seq, offset
+            return
+        self._checkpoint_seq, self._checkpoint_offset = seq, offset  # (due again in CHECKPOINT_EVERY entries)
+        if self._checkpointer is None:
+            self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="orchestra-checkpoint")
+        self._checkpointer.submit(self._write_checkpoint, data, seq)
+
+    def _write_checkpoint(self, data: bytes, seq: int) -> bool:
+        """The snapshot of entry ``seq`` (unless a later one was written meanwhile) and its checkpoint. False: a
+        write failed (said in ``warnings``)."""
         try:
-            data = self._write_snapshot()
+            self._save_snapshot(data, seq)
             fsio.private_dir(self.checkpoint_dir)
             checksum = data[len(b'{"checksum":"') : len(b'{"checksum":"') + 64].decode()
-            fsio.atomic_write(
-                self.checkpoint_dir / snapshot.checkpoint_name(self.seq, checksum), snapshot.checkpoint_bytes(data)
-            )
-            self._checkpoint_seq, self._checkpoint_offset = self.seq, self.offset
+            with self._snapshot_lock:
+                fsio.atomic_write(
+                    self.checkpoint_dir / snapshot.checkpoint_name(seq, checksum), snapshot.checkpoint_bytes(data)
+                )
         except OSError as error:
             self.warnings.append(fsio.describe_os_error(error, self.checkpoint_dir) + " (the change itself is saved)")
+            return False
+        return True
 
     def _write_snapshot(self) -> bytes:
+        data = self._encode_snapshot()
+        self._save_snapshot(data, self.seq)
+        return data
+
+    def _save_snapshot(self, data: bytes, seq: int) -> None:
+        """Replace ``project_state.json`` with the snapshot of entry ``seq``, unless this process wrote a later one
+        (one writer at a time: the temporary file's name is the process's)."""
+        with self._snapshot_lock:
+            if seq < self._snapshot_seq:
+                return
+            fsio.atomic_write(self.snapshot_path, data)
+            self._snapshot_seq, self._snapshot_size = seq, len(data)
+
+    def _encode_snapshot(self) -> bytes:
         data, _checksum = snapshot.encode(
             version=self.version,
             project_id=self.project_id,
@@ -811,8 +847,6 @@ class Store:
             last_updated=now_iso(),
             frame=self._last_frame,
         )
-        fsio.atomic_write(self.snapshot_path, data)
-        self._snapshot_seq, self._snapshot_size = self.seq, len(data)
         return data
 
     def flush(self) -> None:
@@ -827,12 +861,16 @@ class Store:
             self.warnings.append(f"could not refresh {SNAPSHOT_FILE}: {error} (the history is intact)")
 
     def close(self) -> None:
+        if self._checkpointer is not None:  # its files written before the last snapshot (a later one)
+            self._checkpointer.shutdown()
+            self._checkpointer = None
         self.flush()
         if self._writer is not None:
             self._writer.shutdown()
             self._writer = None
         self.journal.close()
         self._holder.close()
+        self._file_lock.close()
 
     # -- history --------------------------------------------------------------------------------------
 

@@ -30,10 +30,11 @@ from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
 from .. import formatting
+from ..agents.pricing import format_cost
 from ..display import one_line, printable
 from ..engine import next_step
 from ..engine.attention import needs_person
-from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted
+from ..engine.bus import EngineError, PlanRejected, RunEnded, RunRetry, RunStarted, RunUsage
 from ..engine.launcher import Ended
 from ..engine.liveruns import POLL
 from ..engine.planning import as_subtasks
@@ -113,6 +114,7 @@ class OrchestraApp(App[None]):
         self._stale: set[str] = set()  # views to redraw in full when next shown
         self.alerts = Alerts(settings.notify or NotifyConfig())
         self._header_due = False
+        self._detail_due = False  # the selected task's run reported usage: its detail is drawn with the header
 
     # -- building -------------------------------------------------------------------------------------
 
@@ -283,6 +285,8 @@ class OrchestraApp(App[None]):
                 call = needs_person(event)
                 if call is not None:
                     self.alerts.call(self, call, "error" if event.error else "information")
+            elif isinstance(event, RunUsage):
+                self._usage(event)
             elif isinstance(event, RunRetry):
                 self.notify(f"{event.task_id}: {event.retrying}: {event.reason}", severity="warning", markup=False)
             elif isinstance(event, EngineError):
@@ -293,10 +297,20 @@ class OrchestraApp(App[None]):
             self._header_due = True
             self.call_after_refresh(self._draw_header_due)
 
+    def _usage(self, event: RunUsage) -> None:
+        """A run's usage so far (whichever process runs it): its card's cost, and its task's detail if on show."""
+        if event.cost_usd is not None:
+            self.board.note_spent(event.task_id, format_cost(event.cost_usd))
+        shown = {screen.task_id for screen in self.screen_stack if isinstance(screen, TaskScreen)}
+        self._detail_due |= event.task_id == self.selected or event.task_id in shown
+
     def _draw_header_due(self) -> None:
         self._header_due = False
         with self._guard():
             self._draw_header()
+            if self._detail_due:
+                self._detail_due = False
+                self._draw_detail()
 
     # -- selection ------------------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ from ..engine.plan_watch import PlanWatch
 from ..engine.planning import Draft, Spend, draft, expand_prompt, plan_prompt, read_document
 from ..engine.project import Project
 from ..engine.review import TaskDiff, task_diff
-from ..engine.runs import RunIndex, RunSummary, new_run_id, recover_interrupted
+from ..engine.runs import INTERRUPTED, RunIndex, RunSummary, new_run_id, recover_interrupted
 from ..errors import OrchestraError, TransitionError
 from ..models import AgentTask, TaskStatus
 from ..plan import PLAN_FILE, load_plan
@@ -76,7 +76,8 @@ class Session:
         self.subscription = self.bus.subscribe()
         self.launcher = Launcher(project, bus=self.bus, env=env)
         self.scheduler = self.launcher.scheduler  # its refusals, parallel_max, the unusable tasks; jobs run here
-        self.usage: dict[str, RunUsage] = {}  # live runs: their usage so far (committed when they end)
+        self.usage: dict[str, RunUsage] = {}  # runs going: their usage so far, until their task's totals have it
+        self._ended: set[str] = set()  # runs of ``usage`` that ended (their totals committed, or being caught up with)
         self._notes_seen = 0
         with project.quietly():  # opening the app sends nothing (docs/ARCHITECTURE.md C13)
             self.recovered = recover_interrupted(project)
@@ -145,7 +146,7 @@ class Session:
                 if isinstance(event, RunUsage):
                     self.usage[event.run_id] = event
                 elif isinstance(event, RunEnded):
-                    self.usage.pop(event.run_id, None)
+                    self._run_ended(event)
                 others.append(EngineEvent(event))
         outputs: list[Message] = [
             RunOutputArrived(run_id, task_id, "".join(parts)) for run_id, (task_id, parts) in texts.items()
@@ -153,10 +154,37 @@ class Session:
         tail: list[Message] = [ProjectChanged(None if changed is None else frozenset(changed))] if history else []
         return started + outputs + others + tail
 
+    def _run_ended(self, event: RunEnded) -> None:
+        """A run's usage stays counted until the project shows its task's totals with it: at once for a run of this
+        process, at the next catching up for another's. A run handed off (its totals committed, its task still in
+        progress) or interrupted (nothing will be committed) is dropped at once."""
+        if event.run_id not in self.usage:
+            return
+        if event.handoff or event.status == INTERRUPTED:
+            del self.usage[event.run_id]
+        else:
+            self._ended.add(event.run_id)
+            self._drop_committed()
+
+    def _uncommitted(self, usage: RunUsage) -> bool:
+        """Whether a run's usage is not in its task's totals (as this process knows them): its task is still in
+        that run, or the project has not seen the run begin and the run is still going. Counting only these, a
+        run's tokens are counted once, whether its end was caught up with before or after its last usage line."""
+        task = self.project.tasks.get(usage.task_id)
+        if task is not None and task.last_run_id == usage.run_id:
+            return task.status == TaskStatus.IN_PROGRESS
+        return usage.run_id not in self._ended
+
+    def _drop_committed(self) -> None:
+        for run_id in [run_id for run_id in self._ended if not self._uncommitted(self.usage[run_id])]:
+            del self.usage[run_id]
+            self._ended.discard(run_id)
+
     def refresh(self) -> bool:
         """Catch up with other processes and with the plan file (a stat of the journal and of the plan files
         when nothing changed); an edit of the plan is synced, a bad one published as ``PlanRejected``."""
         caught_up = self.project.refresh()
+        self._drop_committed()
         self.scheduler.drop_superseded()  # a run of ours cancelled (or its task moved on) elsewhere stops here
         return self.plan_watch.check() or caught_up
 
@@ -280,7 +308,7 @@ class Session:
         """The header's figures: the progress every entry carries, plus tokens and cost (runs going included)."""
         figures = self.project.store.progress.figures()
         tasks = self.project.tasks.values()
-        live = self.usage.values()
+        live = [usage for usage in self.usage.values() if self._uncommitted(usage)]
         spenders: list[AgentTask | RunUsage] = [*tasks, *live]
         counts = [c for t in spenders for c in (t.input_tokens, t.output_tokens) if c is not None]
         costs = [t.cost_usd for t in spenders if t.cost_usd is not None]

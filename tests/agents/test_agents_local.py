@@ -260,6 +260,44 @@ async def test_a_process_is_started_off_the_event_loop_and_reaped(
     assert my_zombies() == []
 
 
+async def test_the_group_is_recorded_in_the_thread_that_started_it_before_spawn_returns(tmp_path: Path) -> None:
+    """``on_spawn`` (the run's /proc read and file writes) runs beside fork/exec, off the event loop."""
+    import threading
+
+    told: list[tuple[int, int]] = []
+    child = await spawn(
+        ["/bin/sh", "-c", "exit 0"],
+        cwd=tmp_path,
+        env=os.environ,
+        limits=Limits(None, None),
+        on_spawn=lambda pid: told.append((pid, threading.get_ident())),
+    )
+    async with asyncio.timeout(10):
+        assert told == [(child.pid, told[0][1])] and told[0][1] != threading.get_ident()
+        assert await child.wait() == 0
+        await child.close()
+    assert my_zombies() == []
+
+
+async def test_a_group_that_cannot_be_recorded_is_stopped_and_the_error_raised(tmp_path: Path) -> None:
+    """A run that cannot record its process group (a full disk) must not leave the process going unrecorded."""
+    from orchestra_tui.errors import OrchestraError
+
+    pids: list[int] = []
+
+    def failing(pid: int) -> None:
+        pids.append(pid)
+        raise OrchestraError("cannot write events.jsonl: no space left on device")
+
+    with pytest.raises(OrchestraError, match="no space left"):
+        await spawn(
+            ["/bin/sh", "-c", "sleep 30"], cwd=tmp_path, env=os.environ, limits=Limits(None, None), on_spawn=failing
+        )
+    assert len(pids) == 1
+    await wait_gone(pids[0], 10.0)
+    assert my_zombies() == []
+
+
 # ---------------------------------------------------------------- cli: fixtures and scripts
 
 CLAUDE_SESSION = "e8889acf-6dba-4e5d-8f4e-7a3c2b1d9f00"

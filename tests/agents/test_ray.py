@@ -824,3 +824,34 @@ async def test_a_face_opening_on_a_run_whose_orchestrator_was_killed_hands_it_to
         actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
     assert actions.count("complete") == 1 and "fail" not in actions, actions
     wait_for(lambda: not hosted_runs(), "no run left", 30)
+
+
+def test_failing_a_task_whose_run_on_ray_nobody_follows_stops_that_run(
+    cluster: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    """A person fails A-1 (``orchestra fail``) while its run on Ray goes on with nobody following it (its driver
+    was SIGKILLed): the run is stopped on its worker and dropped by the project's host, so the host can go idle;
+    its end is recorded ``superseded`` and the text that arrived stays."""
+    gate = threading.Event()
+    server.reply(Reply(200, SSE, [chunk("before "), gate, chunk("never"), ending()]))
+    root = reattach_project(tmp_path / "p", server.url)
+    try:
+        run_id, output = kill_owner_mid_run(root, cluster)
+        assert hosted_runs() == [run_id]
+        failed = subprocess.run(
+            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "fail", "A-1", "-r", "wrong approach"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**os.environ, "RAY_ADDRESS": cluster.address},
+            timeout=120,
+        )
+        assert failed.returncode == 0, failed.stderr
+        assert run_id not in hosted_runs()
+        wait_for(lambda: server.client_gone == 1, "the worker closed the agent's HTTP response", 30)
+    finally:
+        gate.set()
+    task = as_json(root, "show", "A-1")
+    assert isinstance(task, dict) and task["status"] == "failed" and task["last_error"] == "wrong approach", task
+    assert output.read_bytes() == b"before "
+    assert [e["status"] for e in read_events(root, run_id) if e["event"] == "end"] == ["superseded"]
+    assert not is_live(root, run_id)

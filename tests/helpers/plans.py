@@ -30,3 +30,13 @@ def task_block(task_id: str, deps: list[str] | None = None, **fields: object) ->
             f"{key} = {value!r}".replace("'", '"') if not isinstance(value, bool) else f"{key} = {str(value).lower()}"
         )
     return "\n".join(lines) + "\n\n"
+
+
+def claude_plan(root: Path, url: str) -> Path:
+    """One task ``A`` on a priced Anthropic model (claude-sonnet-4-5: $3 / $15 per million tokens) served at ``url``
+    (its key: ``ANTHROPIC_API_KEY``)."""
+    agent = (
+        '[agents.claude]\ntype = "anthropic"\nmodel = "claude-sonnet-4-5"\n'
+        f'base_url = "{url}"\napi_key_env = "ANTHROPIC_API_KEY"\nmax_attempts = 1\n\n'
+    )
+    return write_plan(root, agent + task_block("A", agent="claude"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 from orchestra_tui.agents import (
@@ -140,3 +141,26 @@ def anthropic_stream(
         ("message_stop", {"type": "message_stop"}),
     ]
     return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
+
+
+def anthropic_held(
+    gate: threading.Event, input_tokens: int, output_tokens: int, text: str = "first words"
+) -> list[bytes | float | threading.Event]:
+    """A ``Reply`` body for an Anthropic stream that reports its input tokens and a first text, then waits for
+    ``gate`` (a ``threading.Event`` the test sets) before its output tokens and its end: a run that has spent
+    something and is still going, for as long as the test needs."""
+
+    def event(name: str, data: dict[str, object]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+    message = {"id": "m", "type": "message", "role": "assistant", "content": []}
+    start = event(
+        "message_start",
+        {"type": "message_start", "message": {**message, "usage": {"input_tokens": input_tokens, "output_tokens": 1}}},
+    )
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+    end = event(
+        "message_delta",
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": output_tokens}},
+    ) + event("message_stop", {"type": "message_stop"})
+    return [start, event("content_block_delta", delta), 0.05, gate, end]

@@ -226,3 +226,54 @@ def test_a_change_refused_by_its_computation_fails_alone(store: Store) -> None:
     assert isinstance(refused, StateError) and nothing is None
     assert isinstance(first, Entry) and isinstance(last, Entry) and (first.seq, last.seq) == (1, 2)
     assert store.tasks.keys() == {"A", "D"}
+
+
+def test_a_checkpoint_a_group_makes_due_is_written_beside_the_next_groups_not_before_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot and checkpoint files (four fsyncs) go out in a thread of their own: while their write is held,
+    group commits go on being acknowledged; once written, the project opens to the same state from them."""
+    from orchestra_tui.store import fsio
+    from orchestra_tui.store import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 8)
+    released, real = threading.Event(), fsio.atomic_write
+    writing: list[str] = []  # the files being written now (held until released)
+    written: list[str] = []
+
+    def holding(path: Path, data: bytes | Path, mode: int = fsio.FILE_MODE) -> None:
+        writing.append(path.name)
+        released.wait(2.0)  # (bounded: a store that writes them in line holds the event loop here meanwhile)
+        real(path, data, mode)
+        writing.remove(path.name)
+        written.append(path.name)
+
+    monkeypatch.setattr(fsio, "atomic_write", holding)
+    acknowledged_while_held: list[int] = []
+
+    async def main() -> None:
+        for _ in range(12):  # past the first checkpoint: due at entry 8
+            entry = await bump_async(store, "A")
+            if writing:
+                acknowledged_while_held.append(entry.seq)
+        released.set()
+
+    asyncio.run(main())
+    assert {9, 10, 11, 12} <= set(acknowledged_while_held)
+    store.close()  # waits for the checkpoint's files, then writes the last snapshot
+    assert any(name.startswith("00000008.") for name in written)  # the checkpoint of entry 8, written aside
+    assert any(path.name.startswith("00000008.") for path in (store.dir / "checkpoints").iterdir())
+    reopened = open_store(store.dir.parent)
+    assert reopened.seq == 12 and reopened.tasks == {"A": {"task_id": "A", "status": "pending", "n": 12}}
+    reopened.close()
+
+
+def test_an_older_snapshot_never_replaces_a_later_one_this_process_wrote(store: Store) -> None:
+    """The checkpoint thread may finish after ``flush`` wrote a later snapshot: the later one stays."""
+    store.commit(lambda: bump(store, "A"), actor="test")
+    older, seq = store._encode_snapshot(), store.seq
+    store.commit(lambda: bump(store, "A"), actor="test")
+    store.flush()
+    later = (store.dir / "project_state.json").read_bytes()
+    assert store._write_checkpoint(older, seq)  # its checkpoint is kept; the snapshot is not set back
+    assert (store.dir / "project_state.json").read_bytes() == later

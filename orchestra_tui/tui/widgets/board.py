@@ -33,7 +33,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from ...display import one_line
-from ...formatting import spent
+from ...formatting import spent as hours_spent
 from ...graph import natural_key
 from ...models import TaskStatus
 from ...statuses import LOOKS, STATUS_MARKS
@@ -91,9 +91,9 @@ def conflict_files(task: AgentTask) -> list[str] | None:
     return task.worktree.conflict_files if task.worktree is not None else None
 
 
-def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime) -> str:
-    """A running card's elapsed time and last line of output; a review card's reminder of what waits (a
-    conflict's files first)."""
+def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime, spent: str = "") -> str:
+    """A running card's elapsed time, what its run spent so far (``spent``: a cost, when its agent reports usage)
+    and last line of output; a review card's reminder of what waits (a conflict's files first)."""
     if status == TaskStatus.REVIEW:
         conflict = conflict_files(task)
         if conflict:
@@ -101,8 +101,8 @@ def card_note(task: AgentTask, status: TaskStatus, last_line: str, now: datetime
             return f"conflict in {shown}: r re-runs, v diff"
         return "waits for you: c accepts, v diff, r reopens" if task.worktree else "waits for you: c accepts, r reopens"
     started = task.started_at
-    elapsed = spent((now - started).total_seconds() / 3600) if started is not None else "-"
-    return f"{elapsed} · {last_line}" if last_line else elapsed
+    elapsed = hours_spent((now - started).total_seconds() / 3600) if started is not None else "-"
+    return " · ".join(part for part in (elapsed, spent, last_line) if part)
 
 
 CONFLICT_MARK = "!"  # a review card whose merge conflicted, in the failed status's colour
@@ -278,6 +278,7 @@ class BoardView(FilterLine, Widget):
         self._shown: dict[str, tuple[TaskCell, TitleCell]] = {}  # task id -> its cells on show
         self._task_width = 0  # of the task cells: the widest shown yet, and a space
         self._last_lines: dict[str, str] = {}  # running task id -> the last line of its output
+        self._spent: dict[str, str] = {}  # running task id -> what its run spent so far (its cost)
         self.palette = ThemePalette(self, self._recolour)  # the running theme's status styles
 
     def compose(self) -> ComposeResult:
@@ -307,6 +308,10 @@ class BoardView(FilterLine, Widget):
         lines = [line for line in text.replace("\r", "\n").split("\n") if line.strip()]
         if lines:
             self._last_lines[task_id] = "".join(ch for ch in lines[-1].strip() if ch.isprintable())[:200]
+
+    def note_spent(self, task_id: str, spent: str) -> None:
+        """Keep what a running task's run spent so far for its card (drawn on the next tick)."""
+        self._spent[task_id] = spent
 
     def _tick(self) -> None:
         """Redraw the running cards: their elapsed time and last line."""
@@ -392,9 +397,15 @@ class BoardView(FilterLine, Widget):
             return touched
         task = project.tasks[task_id]
         status = project.graph.status_of(task_id)
-        note = card_note(task, status, self._last_lines.get(task_id, ""), datetime.now(UTC)) if status in NOTED else ""
+        note = ""
+        if status in NOTED:
+            note = card_note(
+                task, status, self._last_lines.get(task_id, ""), datetime.now(UTC), self._spent.get(task_id, "")
+            )
         if status != TaskStatus.IN_PROGRESS:
             self._last_lines.pop(task_id, None)
+        if status not in (TaskStatus.IN_PROGRESS, TaskStatus.READY):  # ready: a run whose start is not caught up
+            self._spent.pop(task_id, None)
         cells = row_cells(task, status, self.palette.styles, note)
         column = self.columns[want]
         if have != want:

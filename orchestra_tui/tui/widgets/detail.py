@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...agents.pricing import format_total
+from ...agents.pricing import format_cost, format_total
 from ...display import one_line, printable
 from ...formatting import hours, local_time, spent, tokens_line
 from ..status_text import Palette, ThemePalette, status_text
@@ -39,13 +39,15 @@ def _ids(project: Project, task_ids: Sequence[str], colours: Palette) -> Text:
 
 
 def run_line(run: RunSummary, colours: Palette) -> Text:
-    """A run in one line: id, agent, outcome, seconds, error."""
+    """A run in one line: id, agent, outcome, seconds, tokens and cost (so far, while it runs), error."""
     status, error = run_outcome(run.status, run.error)
     line = Text.assemble(
         run.run_id, " · ", run.agent, " · ", status_text(status, colours) if status in _MARKED else status
     )
     if run.seconds is not None:
         line.append(f" · {run.seconds:.1f} s")
+    if run.input_tokens is not None or run.output_tokens is not None:
+        line.append(f" · {tokens_line(run.input_tokens, run.output_tokens)} · {format_cost(run.cost_usd)}")
     if error:
         line.append(f": {printable(error)}", style=_error(colours))
     return line
