@@ -1,8 +1,9 @@
 """The TUI benchmark (issue 4): key-press latency while 8 runs stream, memory after a long stream, first paint.
 
-``python bench/bench_tui.py [--quick] [--tmpdir DIR] [--out FILE]`` prints a table (metric, size, value,
-target, PASS/MISS; ``info`` rows have no target) and writes it as JSON to ``bench/results/tui.json``
-(``tui-quick.json`` with ``--quick``: 200 tasks, 20,000 chunks, 30 presses, 2 paints). A benchmark, not a
+``python bench/bench_tui.py [--quick] [--neighbour] [--tmpdir DIR] [--out FILE]`` prints a table (metric, size,
+value, target, PASS/MISS; ``info`` rows have no target) and writes it as JSON to ``bench/results/tui.json``
+(``tui-quick.json`` with ``--quick``: 200 tasks, 20,000 chunks, 30 presses, 2 paints; ``-neighbour`` added with
+``--neighbour``). A benchmark, not a
 test: a MISS is reported, never raised.
 
 The load. A project of 2,000 generated tasks (``bench/generate.py``) whose default agent is a real ``cli``
@@ -44,7 +45,8 @@ new-session`` to the first ``capture-pane`` (polled every 5 ms) that shows the b
 demo's first task. Median of 5 after one uncounted run (the first run of a new tree compiles bytecode).
 Then the same with a CPU-bound neighbour (a Python busy loop, stopped by its pid), as on a busy machine.
 ``--start-only`` measures only these. The machine's load average is printed: other work on the machine
-slows every figure here.
+slows every figure here. ``--neighbour`` runs one CPU-bound process (a Python busy loop, stopped by its pid)
+beside the key presses, as on a busy machine; the key-press rows then say so.
 """
 
 from __future__ import annotations
@@ -63,8 +65,7 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +82,7 @@ from textual import events
 from textual._compositor import CompositorUpdate
 from textual.message import Message
 
+from bench.bench_cli import neighbour
 from bench.common import Row, machine, table, write_results
 from bench.generate import write_project
 from orchestra_tui.engine.bus import RunOutput
@@ -410,11 +412,12 @@ async def quiet(app: OrchestraApp, selections: Selections, task_id: str | None =
     return False
 
 
-async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
+async def bench_streaming(results: Results, base: Path, sizes: Sizes, busy: bool = False) -> None:
+    """The streaming part; ``busy``: a CPU-bound neighbour beside the key presses."""
     root = base / "streaming"
     streaming_project(root, sizes)
     size = f"{sizes.tasks:,} tasks"
-    load = f"{sizes.tasks:,} tasks, {STREAMS} runs at {sizes.rate:,.0f} chunks/s"
+    load = f"{sizes.tasks:,} tasks, {STREAMS} runs at {sizes.rate:,.0f} chunks/s" + ", a CPU-bound neighbour" * busy
     started = time.perf_counter()
     app = create_app(root, config_dir=base / "config")
     watch = FrameWatch(app)
@@ -452,9 +455,10 @@ async def bench_streaming(results: Results, base: Path, sizes: Sizes) -> None:
 
         run_of = {run.task_id: run.run_id for run in live_runs(root)}
         frames, written, chunks, pauses.stalls, pauses.stall_cpu = watch.frames, watch.bytes, count.chunks, [], []
-        moment, cpu = time.perf_counter(), time.thread_time()
-        await measure_presses(results, app, watch, selections, sizes, load, run_of, settled)
-        seconds, cpu = time.perf_counter() - moment, time.thread_time() - cpu
+        with neighbour(busy):
+            moment, cpu = time.perf_counter(), time.thread_time()
+            await measure_presses(results, app, watch, selections, sizes, load, run_of, settled)
+            seconds, cpu = time.perf_counter() - moment, time.thread_time() - cpu
         busy = sum(1 for spent in pauses.stall_cpu if spent > 50)
         queued = sum(pauses.stall_queued) / max(1.0, sum(pauses.stalls)) * 100
         results.add(
@@ -664,17 +668,6 @@ def bench_version(results: Results, runs: int) -> None:
     )
 
 
-@contextmanager
-def cpu_neighbour() -> Iterator[None]:
-    """A CPU-bound process beside the app for the duration (a busy machine), stopped by its pid."""
-    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield
-    finally:
-        neighbour.kill()
-        neighbour.wait(timeout=10)
-
-
 def bench_first_paint(results: Results, base: Path, runs: int, busy: bool = False) -> None:
     metric = "first paint, `orchestra DIR` in tmux (median)" + (", a CPU-bound neighbour" if busy else "")
     size = "demo, 120x40"
@@ -750,9 +743,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--start-only", action="store_true", help="only `orchestra --version` and first paint (idle and busy)"
     )
+    parser.add_argument("--neighbour", action="store_true", help="one CPU-bound process running beside the key presses")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    out = args.out or RESULTS_DIR / ("tui-quick.json" if args.quick else "tui.json")
+    out = args.out or RESULTS_DIR / f"tui{'-quick' * args.quick}{'-neighbour' * args.neighbour}.json"
     base = Path(tempfile.mkdtemp(prefix="orchestra-bench-", dir=args.tmpdir)).resolve()
     print(f"temporary projects under {base}", file=sys.stderr, flush=True)
     results = Results()
@@ -760,10 +754,10 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(base)  # the load average before this benchmark adds its own
     try:
         if not args.start_only:
-            asyncio.run(bench_streaming(results, base, sizes))
+            asyncio.run(bench_streaming(results, base, sizes, busy=args.neighbour))
         bench_version(results, sizes.paints)
         bench_first_paint(results, base, sizes.paints)
-        with cpu_neighbour():
+        with neighbour(True):
             bench_first_paint(results, base, sizes.paints, busy=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -10,18 +10,27 @@ removes or renames one says exactly which shim to revisit rather than failing so
    A key press asks for two frames in quick succession (the cursor row at once, then the detail pane a few
    milliseconds later), so the second waited up to 33 ms, which was most of the key-to-screen time while runs
    stream (``bench/bench_tui.py``). ``FrameTimer`` keeps textual's limit of one frame per period and drops the
-   grid. A frame asked for after a quiet spell also lets the event loop turn a few times first, so that what a
-   key press changes in several widgets (each telling the screen through its own message queue) is drawn in
-   one frame rather than two. ``ORCHESTRA_FRAME_PACING=0`` (or ``off``) leaves Textual's own timer in place.
+   grid. A frame also lets the event loop turn a few times first, so that what a key press changes in several
+   widgets (each telling the screen through its own message queue) is drawn in one frame rather than two: also
+   a frame that was already due (runs streaming), which otherwise drew the new detail pane and tab in their old
+   places, the layout they asked for a frame later. ``ORCHESTRA_FRAME_PACING=0`` (or ``off``) leaves Textual's
+   own timer in place.
 2. Damage after a scroll (``DamageKeepingCompositor``, given to ``PacedScreen``). Textual's compositor marks for
    repainting the places of the widgets whose geometry differs between the map of the previous layout and the new
    one. After a scroll it only marks the previous map stale, and whatever asks for a widget's place before the
    next layout (``find_widget`` for a widget off the visible map, ``update_widgets``, the mouse-over check)
    rebuilds it from the current DOM. A widget removed in between (a toast that timed out) is then in neither map,
    so its cells are never repainted: the toast stays on the terminal. Here the rebuild marks the places of what it
-   finds changed, as a layout would.
+   finds changed, as a layout would. And a scroll after a layout (or after such a rebuild) compared the new
+   visible map with none at all, since both drop it: every widget on screen counted as moved and the whole
+   screen was redrawn, on about every frame while runs stream into a pane and keys are pressed. Here the
+   scroll compares with the visible part of the map the screen was last drawn from.
 3. A batch of text in a ``Log`` (``log_append``). ``Log.write`` refreshes and measures once per line, and
-   offers no way to append many lines at once; a streaming pane appends thousands a second.
+   offers no way to append many lines at once; a streaming pane appends thousands a second. And it sets the
+   Log's virtual size as a reactive that lays out the whole screen, on every frame of a pane still filling up,
+   although only the Log's scrollbars depend on it (its own region is set by its styles): here the size is set
+   without the layout and the scrollbars updated, as Textual does after a layout (a scrollbar that appears or
+   goes still asks for one).
 4. A ``DataTable``'s render caches (``bound_render_caches``, ``columns_resized``). It keeps up to 1,000
    rendered rows and lines (10,000 cells) per table: on a 2,000-task board that is some 100,000 objects alive,
    which every full garbage collection walks while runs stream. And it re-measures and drops its caches only
@@ -47,6 +56,7 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Log
 from textual.widgets._footer import FooterKey
 
@@ -88,12 +98,14 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("Compositor", Compositor, "_full_map"),
     ("Compositor", Compositor, "_full_map_invalidated"),
     ("Compositor", Compositor, "_dirty_regions"),
+    ("Compositor", Compositor, "_visible_map"),
     ("Compositor.full_map", lambda: Compositor.full_map, "fget"),
     ("Log", Log, "_lines"),
     ("Log", Log, "_width"),
     ("Log", Log, "_process_line"),
     ("Log", Log, "_render_line_cache"),
     ("Log", Log, "_prune_max_lines"),
+    ("Widget", Log, "_scroll_update"),
     ("DataTable", DataTable, "_row_render_cache"),
     ("DataTable", DataTable, "_line_cache"),
     ("DataTable", DataTable, "_cell_render_cache"),
@@ -124,15 +136,18 @@ class FrameTimer(Timer):
             await active.wait()
             wait = self.last_tick + self._interval - _time.get_time()
             if wait > 0:
-                await _time.sleep(wait)
-            else:
-                for _ in range(GATHER_TURNS):
-                    await asyncio.sleep(0)
+                await self.sleep(wait)
+            for _ in range(GATHER_TURNS):
+                await asyncio.sleep(0)
             self.last_tick = _time.get_time()
             try:
                 await self._tick(next_timer=self.last_tick, count=0)
             except EventTargetGone:
                 return
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until the next frame is due (textual's clock)."""
+        await _time.sleep(seconds)
 
 
 # ---------------------------------------------------------------------------- 2: damage after a scroll
@@ -151,6 +166,16 @@ class DamageKeepingCompositor(Compositor):
             changed = {geometry.clip.intersection(geometry.region) for _, geometry in after.items() ^ before.items()}
             self._dirty_regions.update(region for region in changed if region)
         return after
+
+    def reflow_visible(self, parent: Widget, size: Size) -> set[Widget]:
+        if self._visible_map is None and not self._full_map_invalidated:  # the screen was drawn from the full map
+            screen = size.region
+            self._visible_map = {
+                widget: geometry
+                for widget, geometry in self._full_map.items()
+                if screen.overlaps(geometry.region) and geometry.clip.overlaps(geometry.region)
+            }
+        return super().reflow_visible(parent, size)
 
 
 class PacedScreen(Screen[None]):
@@ -193,7 +218,10 @@ def log_append(log: Log, parts: Sequence[str]) -> int:
     log._render_line_cache.discard(last)  # the unfinished line grew
     before = len(lines)
     log._prune_max_lines()
-    log.virtual_size = Size(log._width, log.line_count)
+    size = Size(log._width, log.line_count)
+    if size != log.virtual_size:
+        log.set_reactive(Log.virtual_size, size)
+        log._scroll_update(size)
     return before - len(lines)
 
 

@@ -4,14 +4,25 @@ the shims rely on exists in the installed Textual, and frame pacing can be switc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pyte
 import pytest
 import textual
+from textual import messages
+from textual._compositor import CompositorUpdate, LayoutUpdate
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.strip import Strip
 from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Log, Static
 
 from orchestra_tui.tui import textual_compat
 from orchestra_tui.tui.app import create_app
-from orchestra_tui.tui.textual_compat import PRIVATE_API, FrameTimer
+from orchestra_tui.tui.textual_compat import PRIVATE_API, FrameTimer, PacedScreen, log_append
 
 
 @pytest.mark.parametrize(("owner", "make", "name"), PRIVATE_API, ids=[f"{o}.{n}" for o, _, n in PRIVATE_API])
@@ -46,3 +57,77 @@ async def test_frame_pacing_is_switched_off_by_the_environment(
         await pilot.pause()
         timer = app.screen._update_timer
         assert isinstance(timer, Timer) and isinstance(timer, FrameTimer) == paced
+
+
+# ------------------------------------------------------------------------------------- 3: a batch in a Log
+
+
+class LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Log()
+
+
+async def test_a_growing_log_lays_out_the_screen_only_when_its_scrollbar_appears() -> None:
+    """``Log.write`` set the virtual size as a reactive that lays out the whole screen, batch after batch."""
+    layouts: list[Widget] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, messages.Layout):
+            layouts.append(message.widget)
+
+    app = LogApp()
+    async with app.run_test(size=(40, 10), message_hook=hook) as pilot:
+        log = app.query_one(Log)
+        await pilot.pause()
+        layouts.clear()
+        for n in range(20):
+            log_append(log, [f"line {n}", "\n", ""])
+            await pilot.pause()
+        assert len([widget for widget in layouts if widget is log]) <= 1  # when the scrollbar appeared, if at all
+        assert log.virtual_size.height == log.line_count >= 20 and log.show_vertical_scrollbar
+        log.scroll_end(animate=False, immediate=True)
+        assert log.scroll_y == log.max_scroll_y >= log.line_count - 10
+
+
+# ------------------------------------------------------------------------------------- 2: a scroll after a layout
+
+
+class ScrollApp(App[None]):
+    def get_default_screen(self) -> Screen[None]:
+        return PacedScreen(id="_default")
+
+    def compose(self) -> ComposeResult:
+        yield Static("top", id="top")
+        with VerticalScroll(id="scroller"):
+            for n in range(40):
+                yield Static(f"row {n}")
+
+
+async def test_a_scroll_after_a_layout_redraws_what_moved_not_the_whole_screen() -> None:
+    """Textual compared a scroll's visible map with none after a layout: every frame of it redrew the screen."""
+    app = ScrollApp()
+    terminal = pyte.Screen(40, 12)
+    stream = pyte.Stream(terminal)
+    updates: list[object] = []
+    display = app._display
+
+    def shown(screen: Screen[Any], renderable: Any) -> None:
+        display(screen, renderable)
+        if isinstance(renderable, CompositorUpdate):
+            updates.append(renderable)
+            stream.feed(renderable.render_segments(app.console))
+
+    app._display = shown  # type: ignore[method-assign]
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        app.query_one("#top", Static).update("top, changed")  # a layout
+        await pilot.pause()
+        for y in (5, 9):
+            updates.clear()
+            app.query_one("#scroller", VerticalScroll).scroll_to(y=y, animate=False, immediate=True)
+            await pilot.pause()
+            assert updates and not any(isinstance(update, LayoutUpdate) for update in updates)
+            screen = app.screen._compositor.render_full_update()
+            expected = [Strip.join(strips).text for strips in screen.strips]
+            assert [line.rstrip() for line in terminal.display] == [line.rstrip() for line in expected]
+            assert f"row {y}" in terminal.display[1]

@@ -69,3 +69,32 @@ async def test_the_app_draws_its_main_screen_with_a_frame_timer(demo_dir: Path, 
         assert isinstance(app.screen, MainScreen)
         timer = app.screen._update_timer
         assert isinstance(timer, FrameTimer) and timer._task is not None and not timer._task.done()
+
+
+async def test_a_frame_that_was_due_also_waits_for_what_the_same_change_asks_for() -> None:
+    """A frame due at the end of a period (runs streaming) drew a key press's first widgets, and the layout the
+    others asked for a frame later: the loop turns a few times before any frame."""
+    asked: list[str] = []
+    seen: list[list[str]] = []
+
+    class Watched(FrameTimer):
+        async def sleep(self, seconds: float) -> None:
+            await super().sleep(seconds)
+            asyncio.get_running_loop().create_task(ask_later())  # a widget telling the screen, a turn or two on
+
+    async def ask_later() -> None:
+        await turns(GATHER_TURNS - 2)
+        asked.append("layout")
+
+    async with App().run_test() as pilot:
+        timer = Watched(pilot.app, INTERVAL, callback=lambda: (seen.append(list(asked)), timer.pause()), pause=True)
+        timer._start()
+        try:
+            for round_ in range(3):
+                timer.resume()  # after the first, due a period after the previous tick: the timer sleeps first
+                deadline = time.monotonic() + 5 * INTERVAL
+                while len(seen) <= round_ and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+        finally:
+            timer.stop()
+    assert [len(frame) for frame in seen] == [0, 1, 2]  # each frame after a sleep saw what was asked for with it
