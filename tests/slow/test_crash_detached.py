@@ -59,9 +59,14 @@ def processes_of(root: Path) -> list[int]:
 
 
 def kill_all(root: Path) -> None:
-    for _ in range(100):  # bounded: a starter may be spawning its driver as we look
+    """SIGKILL every orchestra process of ``root`` until three looks in a row find none: a process in the middle
+    of ``execve`` (a driver being started) shows an empty command line for a moment, so one empty look is not
+    proof that none is left."""
+    quiet = 0
+    for _ in range(200):  # bounded: a starter may be spawning its driver as we look
         pids = processes_of(root)
-        if not pids:
+        quiet = 0 if pids else quiet + 1
+        if quiet == 3:
             return
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
