@@ -689,6 +689,18 @@ def hosted_runs() -> list[str]:
     return runs
 
 
+def completed_once(root: Path, run_id: str, output: Path, server: FakeServer) -> None:
+    """A-1's run, taken over, ended once, completed, with exactly what the agent wrote, from one request; its
+    history has one completion and no failure; nothing is left on the project's host."""
+    assert output.read_bytes() == b"before after"
+    assert [e["status"] for e in read_events(root, run_id) if e["event"] == "end"] == ["completed"]
+    assert len(server.requests) == 1  # the agent ran once
+    with Project.open(root, repair=False) as project:
+        actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
+    assert actions.count("complete") == 1 and "fail" not in actions, actions
+    wait_for(lambda: not hosted_runs(), "no run left", 30)
+
+
 def kill_owner_mid_run(root: Path, cluster: Any) -> tuple[str, Path]:
     """``orchestra run`` of A-1; once its first text is in the run's output, its driver (the run's owner) is
     SIGKILLed by pid and the ``run`` that followed it is waited for. The run's id and output file."""
@@ -729,16 +741,9 @@ def test_a_run_whose_orchestrator_was_killed_is_taken_over_by_the_next_one_from_
     finally:
         gate.set()
     assert second.returncode == 0, err
-    assert output.read_bytes() == b"before after"
     task = as_json(root, "show", "A-1")
     assert isinstance(task, dict) and task["status"] == "completed" and task["last_run_id"] == run_id, task
-    events = read_events(root, run_id)
-    assert [e["status"] for e in events if e["event"] == "end"] == ["completed"]
-    assert len(server.requests) == 1  # the agent ran once
-    with Project.open(root, repair=False) as project:
-        actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
-    assert actions.count("complete") == 1 and "fail" not in actions, actions
-    wait_for(lambda: not hosted_runs(), "no run left", 30)
+    completed_once(root, run_id, output, server)
 
 
 def test_a_run_whose_orchestrator_and_actor_are_gone_fails_interrupted_with_its_output_kept(
@@ -817,13 +822,7 @@ async def test_a_face_opening_on_a_run_whose_orchestrator_was_killed_hands_it_to
             await session.close()
     finally:
         gate.set()
-    assert output.read_bytes() == b"before after"
-    assert [e["status"] for e in read_events(root, run_id) if e["event"] == "end"] == ["completed"]
-    assert len(server.requests) == 1
-    with Project.open(root, repair=False) as project:
-        actions = [entry.action for entry in project.history() if "A-1" in entry.summary]
-    assert actions.count("complete") == 1 and "fail" not in actions, actions
-    wait_for(lambda: not hosted_runs(), "no run left", 30)
+    completed_once(root, run_id, output, server)
 
 
 def test_failing_a_task_whose_run_on_ray_nobody_follows_stops_that_run(
