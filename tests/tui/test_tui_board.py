@@ -194,3 +194,24 @@ async def test_rows_are_added_in_their_columns_order(tmp_path: Path) -> None:
         assert app.selected == "T1"
         await pilot.press("down")
         await until(pilot, lambda: app.selected == "T2", "the second row")
+
+
+# ------------------------------------------------------------------------------------------ selection
+
+
+async def test_a_selection_made_before_an_earlier_one_took_focus_stays(demo_dir: Path, tmp_path: Path) -> None:
+    """Moving the focus to a selected task's column lands a moment later; a newer selection made meanwhile (a
+    jump, the board following a task that moved) is not taken back when that older focus lands."""
+    with Project.open(demo_dir, actor="cli") as project:
+        project.start("DES-001")
+        project.complete("DES-001")
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=LARGE) as pilot:
+        await pilot.pause()
+        assert app.selected == "DES-002" and board(app).column_of("DES-001") == "done"
+        app.jump_to("DES-001")  # Done: its column takes the focus once the app gets to it
+        app.jump_to("DES-002")  # back in Ready, before that focus landed
+        for _ in range(5):
+            await pilot.pause()
+        assert app.selected == "DES-002" and board(app).selected == "DES-002"
+        assert highlighted(app) == ["DES-002"]

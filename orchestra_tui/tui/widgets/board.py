@@ -365,7 +365,7 @@ class BoardView(FilterLine, Widget):
         column.move_cursor(row=column.get_row_index(task_id), animate=False)
         focused = self.screen.focused
         if focused is not None and focused is not column and isinstance(focused, TaskColumn):
-            column.focus()
+            self.screen.set_focus(column)  # now, not later: see on_descendant_focus
         self.call_after_refresh(self._reveal, column)
 
     def rows(self, name: str) -> list[str]:
@@ -525,7 +525,13 @@ class BoardView(FilterLine, Widget):
         self.post_message(ActionRequested("open", str(event.row_key.value)))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """A column the user focuses selects its cursor's task. The board moves the focus itself to follow the
+        selection, at once (``Screen.set_focus``, where ``Widget.focus`` waits its turn and could land after a
+        newer selection); the event of a focus that has moved on since is stale and taking it would select the
+        older task again."""
         column = event.widget
+        if column is not self.screen.focused:
+            return
         if isinstance(column, TaskColumn) and column.row_count:
             self._select(str(column.coordinate_to_cell_key(column.cursor_coordinate).row_key.value))
 
@@ -548,7 +554,7 @@ class BoardView(FilterLine, Widget):
         where = self._where.get(self.selected or "")
         if where is None:
             where = next((name for name, _ in COLUMNS if self.columns[name].row_count), "ready")
-        self.columns[where].focus()
+        self.screen.set_focus(self.columns[where])
 
     def focus_rows(self) -> None:
         self.focus_selection()
