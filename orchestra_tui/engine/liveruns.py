@@ -51,6 +51,7 @@ from .runs import (
     lock_held,
     orphaned,
     runs_dir,
+    stop_on_ray,
     usage_of,
 )
 
@@ -382,12 +383,7 @@ def cancel_orphan(project: Project, task_id: str, run_id: str, wait: float = CAN
             project.cancel_run(task_id, run_id)
         except TransitionError:  # the task moved on (failed, retried): the run goes all the same
             committed = False
-        settings = project.plan.project
-        from ..agents.ray_remote import stop_remote
-
-        killed = stop_remote(settings.ray_address, settings.id, run_id)
-        status = TaskStatus.CANCELLED.value if committed else "superseded"
-        log.event("end", status=status, error=None, seconds=None)
+        killed = stop_on_ray(project, log, TaskStatus.CANCELLED.value if committed else "superseded")
     finally:
         log.close()
     return Cancelled(run_id, task_id, committed, None, True, killed)

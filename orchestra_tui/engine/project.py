@@ -312,20 +312,11 @@ class Project:
 
     def _ray_orphans(self, task_ids: Iterable[str]) -> dict[str, str]:
         """Of ``task_ids``, those in a run on Ray that lost its process (nobody follows it; it may run on): task ->
-        run. Only a task in progress in a run costs a file read."""
-        from .runs import executor_of, is_interrupted
+        run. Only a task in progress costs a look at its run."""
+        from .runs import orphaned
 
-        found = {}
-        for task_id in task_ids:
-            record = self.store.tasks.get(task_id)
-            if record is None or record.get("status") != TaskStatus.IN_PROGRESS.value or not record.get("last_run_id"):
-                continue
-            run_id = str(record["last_run_id"])
-            if executor_of(self.root, run_id) == "ray" and is_interrupted(
-                self.root, task_id, run_id, int(record.get("attempts") or 0)
-            ):
-                found[task_id] = run_id
-        return found
+        tasks = (self.tasks.get(task_id) for task_id in task_ids)
+        return {task.task_id: str(task.last_run_id) for task in tasks if task is not None and orphaned(self.root, task)}
 
     def _stop_strays(self, orphans: Mapping[str, str]) -> None:
         """Stop the runs of ``orphans`` whose task the change just committed took out of them (a person failed,
@@ -761,7 +752,7 @@ class Project:
                 {"target": target.id, "tasks": [c["task"] for c in changes[:20]], **(extra or {})},
             )
 
-        orphans = self._ray_orphans(list(self.store.tasks))
+        orphans = self._ray_orphans(self.tasks)
         entry = self._commit(compute)
         self._stop_strays(orphans)
         return entry

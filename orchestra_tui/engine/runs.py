@@ -610,13 +610,19 @@ def stop_stray(project: _Recovering, task_id: str, run_id: str) -> bool:
     except (RunBusyError, OSError):
         return False
     try:
-        settings = project.plan.project
-        from ..agents.ray_remote import stop_remote
-
-        stopped = stop_remote(settings.ray_address, settings.id, run_id)
-        log.event("end", status="superseded", error=None, seconds=None)
+        return stop_on_ray(project, log, "superseded")
     finally:
         log.close()
+
+
+def stop_on_ray(project: _Recovering, log: RunLog, status: str) -> bool:
+    """Stop a run taken over from its dead process (``log``, from :meth:`RunLog.reopen`) on its Ray worker, drop it
+    from its host and record its end as ``status``; whether it was there to stop."""
+    settings = project.plan.project
+    from ..agents.ray_remote import stop_remote
+
+    stopped = stop_remote(settings.ray_address, settings.id, log.run_id)
+    log.event("end", status=status, error=None, seconds=None)
     return stopped
 
 

@@ -689,6 +689,17 @@ def hosted_runs() -> list[str]:
     return runs
 
 
+def orchestra_on(cluster: Any, root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``orchestra -p ROOT ARGS`` in a new process that finds the test's cluster as a person's would."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestra_tui", "-p", str(root), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**os.environ, "RAY_ADDRESS": cluster.address},
+        timeout=120,
+    )
+
+
 def completed_once(root: Path, run_id: str, output: Path, server: FakeServer) -> None:
     """A-1's run, taken over, ended once, completed, with exactly what the agent wrote, from one request; its
     history has one completion and no failure; nothing is left on the project's host."""
@@ -777,13 +788,7 @@ def test_cancelling_a_run_whose_orchestrator_was_killed_kills_its_actor_from_a_n
     try:
         run_id, output = kill_owner_mid_run(root, cluster)
         assert hosted_runs() == [run_id]
-        cancel = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "cancel", "A-1"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env={**os.environ, "RAY_ADDRESS": cluster.address},
-            timeout=120,
-        )
+        cancel = orchestra_on(cluster, root, "cancel", "A-1")
         assert cancel.returncode == 0, cancel.stderr
         assert run_id not in hosted_runs()  # stopped and forgotten
         assert f"A-1 cancelled: its run {run_id} was stopped (on its Ray worker)" in cancel.stdout.decode()
@@ -837,13 +842,7 @@ def test_failing_a_task_whose_run_on_ray_nobody_follows_stops_that_run(
     try:
         run_id, output = kill_owner_mid_run(root, cluster)
         assert hosted_runs() == [run_id]
-        failed = subprocess.run(
-            [sys.executable, "-m", "orchestra_tui", "-p", str(root), "fail", "A-1", "-r", "wrong approach"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env={**os.environ, "RAY_ADDRESS": cluster.address},
-            timeout=120,
-        )
+        failed = orchestra_on(cluster, root, "fail", "A-1", "-r", "wrong approach")
         assert failed.returncode == 0, failed.stderr
         assert run_id not in hosted_runs()
         wait_for(lambda: server.client_gone == 1, "the worker closed the agent's HTTP response", 30)
