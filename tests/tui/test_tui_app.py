@@ -701,3 +701,17 @@ async def test_selecting_another_task_repaints_the_detail_without_laying_out_the
             heights[task_id] = detail.virtual_size.height
         assert layouts == []
         assert heights["B"] == heights["A"] + 8 and heights["C"] == heights["A"] + 2
+
+
+async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) -> None:
+    """Its lines are drawn at a width: a narrower terminal wraps the description into more of them."""
+    write_plan(tmp_path / "p", task_block("A", description="word " * 60))
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = app.query_one(TaskDetail)
+        await until(pilot, lambda: "Task A" in detail_text(detail), "A in the detail")
+        wide = detail.virtual_size.height
+        await pilot.resize_terminal(80, 40)
+        await until(pilot, lambda: detail.virtual_size.height > wide, "more lines at 80 columns")
+        assert detail.virtual_size.width == detail.scrollable_content_region.width == 80 - 2  # its padding: 1 a side

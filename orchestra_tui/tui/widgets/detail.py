@@ -161,7 +161,7 @@ class TaskDetail(ScrollView):
         self._draw()  # the lines carry the widget's colours
 
     def render_line(self, y: int) -> Strip:
-        index = round(self.scroll_y) + y
+        index = self.scroll_offset.y + y
         if index < len(self._lines):
             return self._lines[index]
         return Strip.blank(self.scrollable_content_region.width, self.visual_style.rich_style)
