@@ -12,7 +12,7 @@ A peer that is not installed is skipped with a message. Dask and Prefect are loo
 /tmp/peers-venv/bin/pip install "dask[distributed]" prefect``). Prints medians, the ratios (peer / orchestra: above 1,
 orchestra is faster), the load average over the run and every version.
 
-    python bench/peers.py [--quick] [--tasks N] [--run-tasks N] [--rounds N] [--neighbour]
+    python bench/peers.py [--quick] [--tasks N] [--run-tasks N] [--rounds N] [--neighbour] [--only taskmaster|run]
 """
 
 from __future__ import annotations
@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peers-python", default=PEERS_PYTHON)
     parser.add_argument("--neighbour", action="store_true", help="one CPU-bound process running beside")
+    parser.add_argument("--only", choices=("taskmaster", "run"), help="only the Taskmaster comparison, or only `run`")
     options = parser.parse_args(argv)
     if options.quick:
         options.tasks, options.run_tasks, options.rounds = 200, 200, 2
@@ -215,9 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     loads.append(os.getloadavg()[0])
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as temp, neighbour(options.neighbour):
         base = Path(temp)
-        rows = taskmaster(base, options.tasks, options.rounds)
-        run_rows, run_versions = runs(base, options.run_tasks, options.parallel, options.rounds, options.peers_python)
-        versions |= run_versions
+        rows, run_rows = [], []
+        if options.only != "run":
+            rows = taskmaster(base, options.tasks, options.rounds)
+        if options.only != "taskmaster":
+            run_rows, found = runs(base, options.run_tasks, options.parallel, options.rounds, options.peers_python)
+            versions |= found
         info = machine(base)
     print(f"\n{time.strftime('%Y-%m-%d')}; {info['nproc']} cores, {info['platform']}, {info['python']}")
     print(

@@ -39,8 +39,9 @@ from typing import Any
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
+from ..projectfiles import STATE_DIR
 from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
-from .project import STATE_DIR, Project
+from .project import Project
 from .runs import (
     EVENTS_FILE,
     INTERRUPTED,
@@ -288,6 +289,13 @@ class OutputTail:
         self.offset += len(data)
         return data
 
+    def held(self) -> bool:
+        """Whether a process holds the file's lock (``events.jsonl``: the run is live), found on the descriptor this
+        reader keeps rather than by opening the run's files again; False while the file does not exist."""
+        if self._fd is None:
+            self.read(0)
+        return self._fd is not None and lock_held(self._fd)
+
     def size(self) -> int:
         """The file's size now (0 while it does not exist)."""
         if self._fd is None:
@@ -477,7 +485,7 @@ class RunWatcher:
 
     def _follow(self, run_id: str) -> None:
         watched = self.runs[run_id]
-        live = is_live(self.root, run_id)
+        live = watched.events.held()  # looked at before reading: what the run wrote before it let go is read
         self._publish_output(watched)
         end = self._read_events(watched)
         if end is None and live:
