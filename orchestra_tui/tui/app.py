@@ -199,6 +199,7 @@ class OrchestraApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):  # a key or the mouse: no full garbage collection for a moment
             self.collector.input()
+            self.call_after_refresh(self.call_after_refresh, self.collector.shown)  # two frames: what it changed
         await super().on_event(event)
 
     # -- the one error handler ------------------------------------------------------------------------
