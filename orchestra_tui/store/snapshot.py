@@ -63,20 +63,27 @@ def encode(
     position: dict[str, int] = {"seq": seq, "offset": offset}
     if frame is not None:
         position.update(frame_start=frame[0], frame_crc=frame[1])
-    body = dumps(
+    body = _object(
         {
-            "version": version,
-            "format_version": FORMAT_VERSION,
-            "project_id": project_id,
-            "last_updated": last_updated,
-            "tasks": tasks,
-            "metrics": metrics,
-            "meta": meta,
-            "journal": position,
+            "version": dumps(version),
+            "format_version": dumps(FORMAT_VERSION),
+            "project_id": dumps(project_id),
+            "last_updated": dumps(last_updated),
+            "tasks": _object({task_id: dumps(record) for task_id, record in tasks.items()}),
+            "metrics": dumps(metrics),
+            "meta": dumps(meta),
+            "journal": dumps(position),
         }
     )
     checksum = hashlib.sha256(body).hexdigest()
     return b'{"checksum":"' + checksum.encode() + b'",' + body[1:], checksum
+
+
+def _object(members: Mapping[str, bytes]) -> bytes:
+    """The canonical JSON object of members already encoded: the bytes ``dumps`` gives for the same values. The
+    state is encoded one task at a time so that a thread encoding it lets the event loop run between two tasks
+    (one ``dumps`` of it all holds the GIL: 24 ms at 2,000 tasks, every run's commit waiting meanwhile)."""
+    return b"{" + b",".join(dumps(key) + b":" + members[key] for key in sorted(members)) + b"}"
 
 
 def decode(data: bytes) -> Snapshot:

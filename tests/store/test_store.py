@@ -222,6 +222,38 @@ def test_snapshot_round_trip_and_checksum() -> None:
     assert hashlib.sha256(body).hexdigest() == doc["checksum"] == snap.checksum
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=4), records, max_size=6),
+    st.dictionaries(st.text(max_size=4), st.one_of(st.integers(), st.text(max_size=4), st.none()), max_size=4),
+)
+def test_snapshot_bytes_are_the_canonical_dumps_of_the_whole_document(tasks: dict, meta: dict) -> None:
+    """Encoded one task at a time, the snapshot is byte for byte the one ``dumps`` of the whole document gave (the
+    checksums and checkpoint names of existing projects stay what they were)."""
+    data, checksum = encode(
+        version="0.1.0",
+        project_id="p",
+        tasks=tasks,
+        meta=meta,
+        metrics=Progress(tasks.values()).figures(),
+        seq=3,
+        offset=99,
+        last_updated="2024-01-01T00:00:00+00:00",
+        frame=(40, 7),
+    )
+    whole = {
+        "version": "0.1.0",
+        "format_version": FORMAT_VERSION,
+        "project_id": "p",
+        "last_updated": "2024-01-01T00:00:00+00:00",
+        "tasks": tasks,
+        "metrics": Progress(tasks.values()).figures(),
+        "meta": meta,
+        "journal": {"seq": 3, "offset": 99, "frame_start": 40, "frame_crc": 7},
+    }
+    assert data == b'{"checksum":"' + checksum.encode() + b'",' + dumps(whole)[1:]
+
+
 def test_every_flipped_byte_and_every_truncation_of_a_snapshot_is_detected() -> None:
     data = small_snapshot()
     for position in range(len(data)):
