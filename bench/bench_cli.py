@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine
 from bench.generate import write_project
+from orchestra_tui.answers import ANSWERS_FILE
+from orchestra_tui.projectfiles import STATE_DIR
 
 
 def _command() -> list[str]:
@@ -37,6 +39,12 @@ def _command() -> list[str]:
 
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "COLUMNS", "FORCE_COLOR")}
+
+
+def forget_answers(root: Path) -> None:
+    """Remove the project's kept answers (``orchestra_tui/answers.py``): ``next`` then runs the engine, as the
+    first ask after a change does (``bench_startup.py`` measures the kept answer apart)."""
+    (root / STATE_DIR / ANSWERS_FILE).unlink(missing_ok=True)
 
 
 def run(args: list[str]) -> tuple[float, float]:
@@ -118,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         with neighbour(options.neighbour):
             for _ in range(rounds):
                 for name, args in commands.items():
+                    if args[2:3] == ["next"]:
+                        forget_answers(Path(args[1]))
                     wall, cpu = run(args)
                     walls[name].append(wall)
                     cpus[name].append(cpu)

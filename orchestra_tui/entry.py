@@ -1,14 +1,20 @@
 """The console-script entry, above every face: ``orchestra`` is the CLI, which hands over to the app
 (no command) or the MCP server (``orchestra mcp``). Wiring them here keeps the faces independent of each
-other; each face is imported only when it is asked for, so ``--version`` and ``--help`` load neither."""
+other; each face is imported only when it is asked for, so ``--version`` and ``--help`` load neither.
+
+Before any of them, a read-only command whose answer was kept for exactly these files prints it (``answers.py``):
+nothing heavy is imported for it."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cli import handoff
-from .cli.main import main as cli_main
-from .errors import OrchestraError
+from . import answers
+
+if TYPE_CHECKING:
+    from .cli import handoff
 
 
 def open_app(options: handoff.AppOptions) -> int:
@@ -24,6 +30,8 @@ def open_app(options: handoff.AppOptions) -> int:
 
 def serve_mcp(root: Path) -> None:
     """Serve the project over MCP (stdio) until the client closes the connection."""
+    from .errors import OrchestraError
+
     try:
         from .mcp.server import serve
     except ImportError:
@@ -32,6 +40,15 @@ def serve_mcp(root: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    question = answers.ask(sys.argv[1:] if argv is None else argv)
+    if question is not None and answers.answer(question):
+        return
+    from .cli import handoff
+    from .cli.main import main as cli_main
+
     handoff.FACES.open_app = open_app
     handoff.FACES.serve_mcp = serve_mcp
-    cli_main(argv)
+    if question is None:
+        cli_main(argv)
+    else:
+        answers.record(question, lambda: cli_main(argv))

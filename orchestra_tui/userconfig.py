@@ -12,13 +12,10 @@ Because a plan may come from someone else, this list lives where only the person
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 import platformdirs
-
-from .errors import OrchestraError
 
 CONFIG_ENV = "ORCHESTRA_CONFIG_DIR"
 CONFIG_FILE = "config.toml"
@@ -35,6 +32,10 @@ def config_home(given: Path | str | None = None, environ: Mapping[str, str] | No
 
 def read_config(directory: Path) -> dict[str, object]:
     """The parsed ``config.toml`` in ``directory`` ({} when there is none); a bad file is a one-line OrchestraError."""
+    import tomllib  # (on first use: ``answers.py`` finds the file without reading it, before anything heavy)
+
+    from .errors import OrchestraError
+
     path = directory / CONFIG_FILE
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -48,6 +49,8 @@ def read_config(directory: Path) -> dict[str, object]:
 
 def allowed_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     """The variables the user allows plans to send (``allow_env``); a bad file is a one-line OrchestraError."""
+    from .errors import OrchestraError
+
     directory = config_home(environ=environ)
     names = read_config(directory).get("allow_env", [])
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import OrchestraError
+from ..projectfiles import nearest_project
 
 if TYPE_CHECKING:
     from ..engine.project import Project
@@ -75,20 +76,6 @@ def plan_dir(ctx: typer.Context) -> Path:
         ctx.find_root().meta["orchestra.found"] = True
         typer.echo(f"using the project in {found} (the nearest above {given})", err=True)
     return found
-
-
-def nearest_project(root: Path) -> Path | None:
-    """``root`` if it holds a project, else its nearest parent that does, else None."""
-    from ..engine.project import STATE_DIR
-    from ..plan import find_plan
-    from ..store.store import JOURNAL_FILE
-
-    def holds(directory: Path) -> bool:
-        return find_plan(directory) is not None or (directory / STATE_DIR / JOURNAL_FILE).exists()
-
-    if holds(root):
-        return root
-    return next((parent for parent in root.resolve().parents if holds(parent)), None)
 
 
 def _notes(store: Store, seen: int) -> int:

@@ -189,7 +189,7 @@ def demo(
     ] = "orchestra-demo",
 ) -> None:
     """Copy the demo project (ten tasks the offline shell agent runs, no API key needed) to DIR and open it."""
-    from ..engine.project import STATE_DIR
+    from ..projectfiles import STATE_DIR
 
     target = Path(directory)
     if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):

@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OrchestraError
+from ..projectfiles import STATE_DIR
 from ..store import fsio
-from .project import STATE_DIR
 from .runs import ProcessGroup, lock_held, new_run_id
 
 if TYPE_CHECKING:

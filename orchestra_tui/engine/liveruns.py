@@ -39,8 +39,9 @@ from typing import Any
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
+from ..projectfiles import STATE_DIR
 from .bus import Bus, RunEnded, RunOutput, RunRetry, RunStarted, RunUsage
-from .project import STATE_DIR, Project
+from .project import Project
 from .runs import (
     EVENTS_FILE,
     INTERRUPTED,

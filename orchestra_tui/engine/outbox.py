@@ -23,9 +23,9 @@ from pathlib import Path
 import filelock
 
 from ..errors import StateError
+from ..projectfiles import WEBHOOKS_CURSOR, WEBHOOKS_DIR
 from ..store import fsio
 
-WEBHOOKS_DIR = "webhooks"
 LOCK_TIMEOUT = 10.0
 
 
@@ -62,7 +62,7 @@ class Outbox:
         self.dir = state_dir / WEBHOOKS_DIR
         self.pending = self.dir / "pending"
         self.damaged = self.dir / "damaged"
-        self._cursor_path = self.dir / "cursor"
+        self._cursor_path = self.dir / WEBHOOKS_CURSOR
         self._lock = filelock.FileLock(str(self.dir / "lock"), timeout=LOCK_TIMEOUT, mode=fsio.FILE_MODE)
         self._mutex = threading.Lock()  # the file lock alone does not exclude threads of one process
 

@@ -20,8 +20,8 @@ from typing import Any
 from ..errors import PlanError
 from ..plan import PLAN_FILE, SEED_CONFIG_FILE, load_plan, toml_text
 from ..plan.cache import _cache_prime
+from ..projectfiles import STATE_DIR
 from ..store.fsio import atomic_write, describe_os_error
-from .project import STATE_DIR
 
 #: Field order of a written ``[[tasks]]`` table (the rest follows in the model's order).
 _FIRST = ("id", "title", "parent", "description", "priority", "phase", "dependencies", "estimated_hours")

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from ..errors import PlanError
 from ..plan import load_plan
 from ..plan.files import PLAN_FILE, SEED_CONFIG_FILE
+from ..projectfiles import STATE_DIR
 from .bus import Bus, PlanRejected
-from .project import STATE_DIR, Project
+from .project import Project
 
 Stamp = tuple[tuple[int, int, int] | None, ...]
 

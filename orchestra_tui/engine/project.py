@@ -26,6 +26,7 @@ from ..models import (
     WorktreeRecord,
 )
 from ..plan import Plan, load_plan
+from ..projectfiles import STATE_DIR
 from ..redaction import redact, redact_tree
 from ..statuses import BOARD_ORDER
 from ..store import Entry, Mutation, Store
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from .integration import Integration
     from .report import Report
 
-STATE_DIR = ".orchestra"
 _GRAPH_FIELDS = frozenset(
     {"dependencies", "parent", "priority", "phase", "estimated_hours"}
 )  # what TaskGraph reads but status

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import OrchestraError, RunBusyError, TransitionError
 from ..models import TaskStatus
-from ..plan.outputs import STATE_DIR
+from ..projectfiles import STATE_DIR
 from ..redaction import redact_tree
 from ..store import fsio
 

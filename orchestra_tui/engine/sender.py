@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .outbox import WEBHOOKS_DIR
+from ..projectfiles import WEBHOOKS_DIR
 
 LOCK_FILE = "sender.lock"
 _started: list[subprocess.Popen[bytes]] = []  # reaped when the next one starts (no zombie, no warning)

@@ -12,76 +12,15 @@ open validating thousands of tasks and their dependencies; what depends on the e
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import hashlib
-import hmac
 import json
-import os
-import secrets
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+from ..signing import read_nofollow as _read
+from ..signing import unsign, user_key, write_signed
 
 CACHE_FILE = "plan-cache.json"
-KEY_FILE = "plan-cache.key"
-KEY_BYTES = 32
-_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def _own_dir(directory: Path) -> bool:
-    """``directory`` exists (created 0700 when missing) as a real directory of this user, not a symlink.
-    (The plan layer sits below the store: these few lines stand in for ``store.fsio.private_dir``.)"""
-    try:
-        os.mkdir(directory, 0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        return False
-    info = os.lstat(directory)
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
-
-
-def _read(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read()
-
-
-def key_dir() -> Path:
-    return platformdirs.user_data_path("orchestra")
-
-
-@functools.cache
-def _key() -> bytes | None:
-    """This user's cache key, made on first use; None when it cannot be kept (then nothing is cached)."""
-    directory = key_dir()
-    path = directory / KEY_FILE
-    try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        if not _own_dir(directory):
-            return None
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
-        except FileExistsError:
-            key = _read(path)
-            return key if len(key) == KEY_BYTES else None
-        with os.fdopen(fd, "wb") as handle:
-            key = secrets.token_bytes(KEY_BYTES)
-            handle.write(key)
-            handle.flush()
-            os.fsync(fd)
-        return key
-    except OSError:
-        return None
-
-
-def _mac(key: bytes, payload: bytes) -> str:
-    return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -100,15 +39,14 @@ _primed: dict[tuple[Path, str], CacheHit] = {}
 
 
 def _cache_read(cache_dir: Path | None, sha256: str) -> CacheHit | None:
-    key = _key() if cache_dir is not None else None
-    if key is None or cache_dir is None:
+    if cache_dir is None or user_key() is None:
         return None
     primed = _primed.pop((Path(cache_dir).resolve(), sha256), None)
     if primed is not None:
         return primed
     try:
-        mac, _, payload = _read(Path(cache_dir) / CACHE_FILE).partition(b"\n")
-        if not hmac.compare_digest(mac, _mac(key, payload).encode()):
+        payload = unsign(_read(Path(cache_dir) / CACHE_FILE))
+        if payload is None:
             return None
         cached = json.loads(payload)
     except Exception:
@@ -151,19 +89,4 @@ def _cache_mark(cache_dir: Path, sha256: str, hit: CacheHit, checked: str) -> No
 
 
 def _write_signed(directory: Path, payload: bytes) -> None:
-    key = _key()
-    temp: str | None = None
-    try:
-        if key is None or not _own_dir(directory):
-            return  # no key, or a state directory that is a symlink or another user's: no cache
-        fd, temp = tempfile.mkstemp(prefix=".plan-cache-", suffix=".tmp", dir=directory)  # 0600, O_EXCL
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(_mac(key, payload).encode() + b"\n" + payload)
-        os.replace(temp, directory / CACHE_FILE)  # replaces a planted symlink, never writes through it
-        temp = None
-    except Exception:
-        pass
-    finally:
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+    write_signed(directory, CACHE_FILE, payload)

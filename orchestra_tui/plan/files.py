@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-PLAN_FILE = "orchestra.toml"
-SEED_CONFIG_FILE = "orchestration.config.json"
+from ..projectfiles import PLAN_FILE, SEED_CONFIG_FILE, find_plan
 
-
-def find_plan(root: Path) -> Path | None:
-    """``orchestra.toml`` in ``root``, else the seed's ``orchestration.config.json``, else None."""
-    root = Path(root)
-    for name in (PLAN_FILE, SEED_CONFIG_FILE):
-        candidate = root / name
-        if candidate.is_file():
-            return candidate
-    return None
+__all__ = ["PLAN_FILE", "SEED_CONFIG_FILE", "find_plan", "slug"]
 
 
 def slug(name: str) -> str:

@@ -18,6 +18,7 @@ from pydantic.version import VERSION as PYDANTIC_VERSION
 from ..bulk import paused_gc
 from ..errors import PlanError
 from ..models import AgentConfig, Price, ProjectSettings, TaskSpec, WebhookConfig
+from ..projectfiles import PLAN_READS
 from ..redaction import register_env
 from ..version import __version__
 from .cache import _cache_mark, _cache_read, _cache_write
@@ -231,6 +232,7 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     except OSError as error:
         problems.add(file, None, f"cannot read: {error.strerror or error}")
         raise PlanError(problems.lines()) from None
+    PLAN_READS[str(toml_path)] = content
     sha256 = hashlib.sha256(content).hexdigest()
     hit = _cache_read(cache_dir, sha256)
     data = hit.data if hit is not None else None

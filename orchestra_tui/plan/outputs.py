@@ -12,9 +12,9 @@ import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..projectfiles import STATE_DIR
 from .files import PLAN_FILE, SEED_CONFIG_FILE
 
-STATE_DIR = ".orchestra"
 PROTECTED_DIRS = (STATE_DIR, ".git")
 PLAN_FILES = (PLAN_FILE, SEED_CONFIG_FILE)
 

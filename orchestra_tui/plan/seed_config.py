@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..models import AgentConfig, ProjectSettings
+from ..projectfiles import PLAN_READS
 from .env import _ENV_RE, _expand_tree
 from .files import slug
 from .locate import _json_key_line
@@ -40,6 +41,7 @@ def _read_seed(
     except OSError as error:
         problems.add(file, None, f"cannot read: {error.strerror or error}")
         return None, {}, missing, b""
+    PLAN_READS[str(path)] = content
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LockTimeoutError, StaleStateError, StateError, UnknownEntryError
+from ..projectfiles import CHECKPOINT_DIR, JOURNAL_FILE, SNAPSHOT_FILE
 from . import fsio, holder, snapshot
 from .changes import Change, Figures, Progress, Record, apply, diff_meta, diff_tasks
 from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
@@ -41,8 +42,6 @@ if TYPE_CHECKING:  # asyncio loads with the first commit_async: reading commands
     import asyncio
 
 CHECKPOINT_EVERY = 256
-SNAPSHOT_FILE = "project_state.json"
-JOURNAL_FILE = "journal.log"
 LOCK_FILE = "lock"
 LOCK_POLL = 0.002  # seconds between tries for a held lock (50 ms let a busy writer starve the others)
 REPAIR_HINT = "`orchestra repair` repairs it"  # so does any command that changes state
@@ -152,7 +151,7 @@ class Store:
         self.lock_timeout = lock_timeout
         self.journal = Journal(directory / JOURNAL_FILE)
         self.snapshot_path = directory / SNAPSHOT_FILE
-        self.checkpoint_dir = directory / "checkpoints"
+        self.checkpoint_dir = directory / CHECKPOINT_DIR
         self.damaged_dir = directory / "damaged"
         self.tasks: dict[str, Record] = {}
         self.meta: dict[str, Any] = {}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from ..engine.project import STATE_DIR
 from ..errors import OrchestraError
+from ..projectfiles import STATE_DIR
 from ..store import fsio
 
 FOLDER = "screenshots"  # under .orchestra/ when config.toml names no folder

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import GitError, WorkspaceError, quoted
+from ..projectfiles import STATE_DIR
 from .git import Git, ref_component
 
-STATE_DIR = ".orchestra"
 WORKTREES = Path(STATE_DIR) / "worktrees"
 _NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")

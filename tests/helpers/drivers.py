@@ -7,8 +7,8 @@ from pathlib import Path
 
 from orchestra_tui.engine.driver import DRIVERS_DIR, live_drivers
 from orchestra_tui.engine.liveruns import live_runs
-from orchestra_tui.engine.project import STATE_DIR
 from orchestra_tui.engine.runs import ProcessGroup
+from orchestra_tui.projectfiles import STATE_DIR
 
 from .waits import wait_for
 

@@ -18,10 +18,11 @@ def test_quick_startup_benchmark_prints_every_row() -> None:
     for name in (
         "--version",
         "next --json @100",
+        "next --json @100 cold",
         "next --json @500",
         "import taskmaster @200",
         "load + validate @1,000",
     ):
         assert any(line.startswith(name + " ") for line in done.stdout.splitlines()), (name, done.stdout)
-    assert "next --json @100 / --version" in done.stdout
+    assert "next --json @100 / --version" in done.stdout and "next --json @100 cold / --version" in done.stdout
     assert "load average (1 min) over the run: " in done.stdout

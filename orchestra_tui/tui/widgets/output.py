@@ -33,10 +33,10 @@ from textual.widget import MountError
 from textual.widgets import Input, Log, Static, TabbedContent, TabPane
 
 from ...display import printable
-from ...engine.project import STATE_DIR
 from ...engine.runner import CANCELLED
 from ...engine.runs import OUTPUT_FILE, RUNS_DIR, run_dir
 from ...errors import OrchestraError
+from ...projectfiles import STATE_DIR
 from ...store import fsio
 from ..status_text import status_content
 from ..textual_compat import log_append
