@@ -69,11 +69,9 @@ HEAD_KEY, BRANCH_KEY, ROOT_KEY = "integration_head", "integration_branch", "inte
 def workspace_kind(project: Project, task: AgentTask) -> str:
     """``worktree`` or ``root``: the task's own setting, else its agent's, else the project's, else ``worktree``
     for ``cli`` agents when the project is inside a git work tree (``root`` otherwise: the offline demo)."""
-    from ..agents.registry import agent_configs
-
     if task.workspace:
         return task.workspace
-    config = agent_configs(project.plan).get(project.agent_of(task))
+    config = project.plan.agents.get(project.agent_of(task))  # (a built-in one not configured says nothing here)
     if config is not None and config.workspace:
         return config.workspace
     if project.plan.project.workspace:

@@ -34,13 +34,16 @@ def why_not(task: AgentTask, config: AgentConfig, env: Mapping[str, str], execut
     return None
 
 
+_BUILTINS = {name: AgentConfig(type=AgentType(name)) for name in BUILTIN_AGENTS}
+"""The built-in agents' default configurations, made once: the scheduler asks about each candidate of each fill
+(read only: ``plan_config`` is for checks, not for building agents)."""
+
+
 def plan_config(project: Project, task: AgentTask, agent: str | None = None) -> AgentConfig | None:
-    """The configuration of ``agent``, else of the agent the plan gives ``task`` (None: one the plan does not know)."""
+    """The configuration of ``agent``, else of the agent the plan gives ``task`` (None: one the plan does not know),
+    to read: a built-in one is shared."""
     name = agent or project.agent_of(task)
-    config = project.plan.agents.get(name)
-    if config is None and name in BUILTIN_AGENTS:
-        config = AgentConfig(type=AgentType(name))
-    return config
+    return project.plan.agents.get(name) or _BUILTINS.get(name)
 
 
 def why_not_in_plan(project: Project, task_id: str, env: Mapping[str, str], agent: str | None = None) -> str | None:

@@ -21,6 +21,7 @@ from . import fsio
 from .journal import dumps
 
 FORMAT_VERSION = 3
+CHUNK = 250  # tasks encoded by one ``dumps`` in a snapshot (about 3 ms of CPU)
 _PREFIX = re.compile(rb'^\{"checksum":"([0-9a-f]{64})",')
 CHECKPOINT_NAME = re.compile(r"^(\d{8,})\.([0-9a-f]{64})\.json\.gz$")
 
@@ -63,20 +64,33 @@ def encode(
     position: dict[str, int] = {"seq": seq, "offset": offset}
     if frame is not None:
         position.update(frame_start=frame[0], frame_crc=frame[1])
-    body = dumps(
+    body = _object(
         {
-            "version": version,
-            "format_version": FORMAT_VERSION,
-            "project_id": project_id,
-            "last_updated": last_updated,
-            "tasks": tasks,
-            "metrics": metrics,
-            "meta": meta,
-            "journal": position,
+            "version": dumps(version),
+            "format_version": dumps(FORMAT_VERSION),
+            "project_id": dumps(project_id),
+            "last_updated": dumps(last_updated),
+            "tasks": _tasks(tasks),
+            "metrics": dumps(metrics),
+            "meta": dumps(meta),
+            "journal": dumps(position),
         }
     )
     checksum = hashlib.sha256(body).hexdigest()
     return b'{"checksum":"' + checksum.encode() + b'",' + body[1:], checksum
+
+
+def _tasks(tasks: Mapping[str, Any]) -> bytes:
+    """``dumps(tasks)``, made :data:`CHUNK` tasks at a time, so that a thread encoding the state lets the event loop
+    run between two chunks (one ``dumps`` of it all holds the GIL: 24 ms at 2,000 tasks, every commit waiting)."""
+    ids = sorted(tasks)
+    chunks = (dumps({task_id: tasks[task_id] for task_id in ids[at : at + CHUNK]}) for at in range(0, len(ids), CHUNK))
+    return b"{" + b",".join(chunk[1:-1] for chunk in chunks) + b"}"
+
+
+def _object(members: Mapping[str, bytes]) -> bytes:
+    """The canonical JSON object of members already encoded: the bytes ``dumps`` gives for the same values."""
+    return b"{" + b",".join(dumps(key) + b":" + members[key] for key in sorted(members)) + b"}"
 
 
 def decode(data: bytes) -> Snapshot:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from orchestra_tui.errors import StateError
 from orchestra_tui.store import Entry, Mutation, Store
+from orchestra_tui.store.holder import HOLDER_FILE
 from orchestra_tui.store.journal import iter_frames
 
 from ..helpers.grouping import bump, bump_async, open_store
@@ -268,6 +270,42 @@ def test_a_checkpoint_a_group_makes_due_is_written_beside_the_next_groups_not_be
     reopened.close()
 
 
+def test_a_checkpoint_is_encoded_aside_from_the_state_of_its_entry(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state a checkpoint holds is taken when it falls due and encoded in the checkpoint's thread: while that
+    encoding is held, group commits go on being acknowledged, and what they change does not leak into it."""
+    from orchestra_tui.store import snapshot
+    from orchestra_tui.store import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 8)
+    released, real, loop_thread = threading.Event(), snapshot.encode, threading.get_ident()
+    holding: list[bool] = []
+
+    def encode(**state: object) -> tuple[bytes, str]:
+        if threading.get_ident() != loop_thread and not holding:
+            holding.append(True)
+            released.wait(2.0)  # (bounded: a store that encodes it in line holds the event loop here meanwhile)
+        return real(**state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot, "encode", encode)
+    acknowledged_while_held: list[int] = []
+
+    async def main() -> None:
+        for _ in range(12):  # past the first checkpoint: due at entry 8
+            entry = await bump_async(store, "A")
+            if holding and not released.is_set():
+                acknowledged_while_held.append(entry.seq)
+        released.set()
+
+    asyncio.run(main())
+    store.close()  # waits for the checkpoint's files
+    assert {9, 10, 11, 12} <= set(acknowledged_while_held)
+    [path] = [path for path in (store.dir / "checkpoints").iterdir() if path.name.startswith("00000008.")]
+    checkpoint = snapshot.read_checkpoint(path)
+    assert checkpoint.seq == 8 and checkpoint.tasks == {"A": {"task_id": "A", "status": "pending", "n": 8}}
+
+
 def test_an_older_snapshot_never_replaces_a_later_one_this_process_wrote(store: Store) -> None:
     """The checkpoint thread may finish after ``flush`` wrote a later snapshot: the later one stays."""
     store.commit(lambda: bump(store, "A"), actor="test")
@@ -277,3 +315,26 @@ def test_an_older_snapshot_never_replaces_a_later_one_this_process_wrote(store: 
     later = (store.dir / "project_state.json").read_bytes()
     assert store._write_checkpoint(older, seq)  # its checkpoint is kept; the snapshot is not set back
     assert (store.dir / "project_state.json").read_bytes() == later
+
+
+def test_while_a_group_is_written_lock_holder_names_this_process(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``lock.holder`` is written in the writer thread, before the group's frames: a process waiting for the lock
+    while a group's fdatasync is under way is told who holds it (not the previous holder)."""
+    record = store.dir / HOLDER_FILE
+    record.write_text(json.dumps({"pid": 1, "command": "orchestra complete", "since": "2026-01-01T00:00:00+00:00"}))
+    seen: list[dict[str, object]] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == os.path.realpath(store.journal.path):
+            seen.append(json.loads(record.read_text()))
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+
+    async def main() -> None:
+        await asyncio.gather(*(bump_async(store, f"T{index}") for index in range(3)))
+
+    asyncio.run(main())
+    assert seen, "no group was written"
+    assert all(holder["pid"] == os.getpid() and holder["since"] != "2026-01-01T00:00:00+00:00" for holder in seen)

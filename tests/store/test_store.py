@@ -20,6 +20,7 @@ from orchestra_tui.store import CHECKPOINT_EVERY, Mutation, Store, entry_id
 from orchestra_tui.store.changes import Progress, apply, diff_meta, diff_record, diff_tasks, invert
 from orchestra_tui.store.journal import HEADER, FrameError, Journal, dumps, encode_frame, iter_frames, read_body
 from orchestra_tui.store.snapshot import (
+    CHUNK,
     FORMAT_VERSION,
     SnapshotError,
     checkpoint_bytes,
@@ -220,6 +221,32 @@ def test_snapshot_round_trip_and_checksum() -> None:
     }
     body = b"{" + data[len(b'{"checksum":"') + 64 + 2 :]
     assert hashlib.sha256(body).hexdigest() == doc["checksum"] == snap.checksum
+
+
+def assert_canonical(tasks: dict, meta: dict) -> None:
+    """Encoded a chunk of tasks at a time, the snapshot is byte for byte the one ``dumps`` of the whole document
+    gave (the checksums and checkpoint names of existing projects stay what they were)."""
+    figures = Progress(tasks.values()).figures()
+    state = {"version": "0.1.0", "project_id": "p", "last_updated": "2024-01-01T00:00:00+00:00", "meta": meta}
+    data, checksum = encode(**state, tasks=tasks, metrics=figures, seq=3, offset=99, frame=(40, 7))
+    journal = {"seq": 3, "offset": 99, "frame_start": 40, "frame_crc": 7}
+    whole = dumps({**state, "format_version": FORMAT_VERSION, "tasks": tasks, "metrics": figures, "journal": journal})
+    assert data == b'{"checksum":"' + checksum.encode() + b'",' + whole[1:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=4), records, max_size=6),
+    st.dictionaries(st.text(max_size=4), st.one_of(st.integers(), st.text(max_size=4), st.none()), max_size=4),
+)
+def test_snapshot_bytes_are_the_canonical_dumps_of_the_whole_document(tasks: dict, meta: dict) -> None:
+    assert_canonical(tasks, meta)
+
+
+def test_a_snapshot_of_many_tasks_is_the_canonical_dumps_of_the_whole_document() -> None:
+    count = 2 * CHUNK + 7  # three chunks, the last one short
+    assert_canonical({f"T{index:04d}é": {"status": "pending", "n": index} for index in range(count)}, {})
+    assert_canonical({}, {})
 
 
 def test_every_flipped_byte_and_every_truncation_of_a_snapshot_is_detected() -> None:
