@@ -9,7 +9,6 @@ which shows it as a notification: a user error's own line, or the type and text 
 
 from __future__ import annotations
 
-import gc
 import os
 import shlex
 import subprocess
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
@@ -40,7 +39,7 @@ from ..engine.liveruns import POLL
 from ..engine.planning import as_subtasks
 from ..engine.scheduler import Summary
 from ..errors import OrchestraError
-from . import bindings, screenshots
+from . import bindings, collector, screenshots
 from .alerts import Alerts, NotifyConfig
 from .commands import TaskCommands
 from .config import TuiConfig, config_home, load_config, save_config
@@ -115,6 +114,7 @@ class OrchestraApp(App[None]):
         self.alerts = Alerts(settings.notify or NotifyConfig())
         self._header_due = False
         self._detail_due = False  # the selected task's run reported usage: its detail is drawn with the header
+        self.collector = collector.IdleCollector()  # full garbage collections between key presses
 
     # -- building -------------------------------------------------------------------------------------
 
@@ -159,7 +159,8 @@ class OrchestraApp(App[None]):
         self.set_interval(REFRESH, self._poll)
         self.set_interval(RUN_WATCH, self._watch_runs)
         self._watch_runs()  # the runs going elsewhere, with their text so far, from the first frame
-        self.call_after_refresh(_calm_collector)
+        self.call_after_refresh(self.collector.start)
+        self.set_interval(collector.CHECK, self.collector.tick)
         order = project.graph.topological_order()
         self.selected = self.session.next_task() or (order[0] if order else None)
         self._stale = set(self.views) - {"board"}
@@ -192,7 +193,14 @@ class OrchestraApp(App[None]):
         return super().run(*args, size=size or self.size_default, **kwargs)
 
     async def on_unmount(self) -> None:
+        self.collector.stop()
         await self.session.close()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):  # a key or the mouse: no full garbage collection for a moment
+            self.collector.input()
+            self.call_after_refresh(self.call_after_refresh, self.collector.shown)  # two frames: what it changed
+        await super().on_event(event)
 
     # -- the one error handler ------------------------------------------------------------------------
 
@@ -761,22 +769,6 @@ def autopilot_line(summary: Summary) -> str:
     runs = len(summary.results)
     detail = ", ".join(f"{number} {status}" for status, number in sorted(counts.items()))
     return f"{runs} run{'s' * (runs != 1)}" + (f": {detail}" if detail else "")
-
-
-FULL_COLLECTION_EVERY = 100  # young collections between two full ones (Python's default: 10)
-
-
-def _calm_collector() -> None:
-    """Keep full garbage collections rare and short while runs stream, so key presses are not held up.
-
-    The loaded project and the mounted widgets live as long as the app: ``gc.freeze`` takes them out of
-    every later collection. Streaming makes and drops render caches at a steady rate, which with Python's
-    default thresholds starts a full collection every second or two; each stops the loop for as long as it
-    takes to walk every object alive. Ten times fewer of them still collect cycles within seconds.
-    """
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def _declared_bindings(widget: Widget) -> list[Binding]:

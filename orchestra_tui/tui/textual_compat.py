@@ -30,7 +30,8 @@ removes or renames one says exactly which shim to revisit rather than failing so
    Log's virtual size as a reactive that lays out the whole screen, on every frame of a pane still filling up,
    although only the Log's scrollbars depend on it (its own region is set by its styles): here the size is set
    without the layout and the scrollbars updated, as Textual does after a layout (a scrollbar that appears or
-   goes still asks for one).
+   goes still asks for one). ``set_virtual_size`` is that, for any widget that draws its own lines: also the
+   task's detail pane, whose height changes with every task selected.
 4. A ``DataTable``'s render caches (``bound_render_caches``, ``columns_resized``). It keeps up to 1,000
    rendered rows and lines (10,000 cells) per table: on a 2,000-task board that is some 100,000 objects alive,
    which every full garbage collection walks while runs stream. And it re-measures and drops its caches only
@@ -71,6 +72,7 @@ __all__ = [
     "columns_resized",
     "frame_pacing",
     "log_append",
+    "set_virtual_size",
     "terminal_writer",
 ]
 
@@ -218,11 +220,16 @@ def log_append(log: Log, parts: Sequence[str]) -> int:
     log._render_line_cache.discard(last)  # the unfinished line grew
     before = len(lines)
     log._prune_max_lines()
-    size = Size(log._width, log.line_count)
-    if size != log.virtual_size:
-        log.set_reactive(Log.virtual_size, size)
-        log._scroll_update(size)
+    set_virtual_size(log, Size(log._width, log.line_count))
     return before - len(lines)
+
+
+def set_virtual_size(widget: Widget, size: Size) -> None:
+    """Set the scrollable size of ``widget`` (one that draws its own lines) without the layout of the whole screen
+    that Textual's ``virtual_size`` reactive asks for, and update its scrollbars, as Textual does after a layout."""
+    if size != widget.virtual_size:
+        widget.set_reactive(Widget.virtual_size, size)
+        widget._scroll_update(size)
 
 
 # ------------------------------------------------------------------------ 4: a DataTable's render caches

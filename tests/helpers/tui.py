@@ -10,9 +10,11 @@ if TYPE_CHECKING:
 
 from rich.style import Style
 from textual.strip import Strip
+from textual.visual import Visual, visualize
 
 from orchestra_tui.tui.app import OrchestraApp
 from orchestra_tui.tui.widgets.board import BoardView
+from orchestra_tui.tui.widgets.detail import TaskDetail
 
 
 def app_on(root: Path, tmp_path: Path, **options: Any) -> OrchestraApp:
@@ -27,6 +29,13 @@ SIZE = (120, 40)
 
 def board(app: OrchestraApp) -> BoardView:
     return app.query_one(BoardView)
+
+
+def detail_text(detail: TaskDetail) -> str:
+    """The text of the detail pane at its width, all its lines (scrolled out of view or not)."""
+    width = detail.scrollable_content_region.width
+    strips = Visual.to_strips(detail, visualize(detail, detail.renderable), width, None, detail.visual_style)
+    return "\n".join(strip.text for strip in strips)
 
 
 def screen(app: OrchestraApp) -> list[Strip]:

@@ -35,11 +35,12 @@ from orchestra_tui.tui.screens.dialogs import ConfirmDialog, ReasonDialog
 from orchestra_tui.tui.screens.help import HelpScreen
 from orchestra_tui.tui.screens.rollback import ConfirmRollback
 from orchestra_tui.tui.widgets.dag import DagView
+from orchestra_tui.tui.widgets.detail import TaskDetail
 from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.timeline import TimelineView
 
 from ..helpers.plans import task_block, write_plan
-from ..helpers.tui import SIZE, app_on, board
+from ..helpers.tui import SIZE, app_on, board, detail_text
 from ..helpers.waits import RUN_START, until
 
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
@@ -119,7 +120,7 @@ async def test_board_columns_header_and_the_selected_tasks_detail(demo_dir: Path
         assert "tokens" not in header and "$" not in header  # nothing known: no made-up 0
         assert "Done 2" in shown(app.query_one("#board-done"))
         await choose(pilot, app, "DES-003")
-        detail = shown(app.query_one("#detail-body"))
+        detail = detail_text(app.query_one(TaskDetail))
         for expected in (
             "DES-003  Prepare test fixtures",
             "✗ failed",
@@ -131,9 +132,9 @@ async def test_board_columns_header_and_the_selected_tasks_detail(demo_dir: Path
         ):
             assert expected in detail, expected
         await choose(pilot, app, "DES-001")
-        assert "unblocks" not in shown(app.query_one("#detail-body"))  # its dependants are ready already
+        assert "unblocks" not in detail_text(app.query_one(TaskDetail))  # its dependants are ready already
         await choose(pilot, app, "DEV-002")
-        assert "depends on   ◆ DES-002" in shown(app.query_one("#detail-body"))
+        assert "depends on   ◆ DES-002" in detail_text(app.query_one(TaskDetail))
 
 
 async def test_a_stale_highlight_does_not_move_the_selection(tmp_path: Path) -> None:
@@ -250,7 +251,7 @@ async def test_the_demo_runs_offline_dispatching_its_first_task(demo_dir: Path, 
         assert board(app).rows("ready") == ["DES-002", "DES-003", "DEV-004"]
         assert app.selected == "DES-001" and app.focused is board(app).columns["done"]  # the selection followed it
         run_id = app.session.project.tasks["DES-001"].last_run_id
-        detail = " ".join(shown(app.query_one("#detail-body")).split())
+        detail = " ".join(detail_text(app.query_one(TaskDetail)).split())
         assert f"runs {run_id[:20]}" in detail and "· shell · ✓ completed ·" in detail  # the id is cut at 80 columns
 
 
@@ -669,3 +670,48 @@ def test_a_directory_without_a_plan_says_how_to_start_on_a_terminal_too(tmp_path
         == f"error: no orchestra.toml in {empty} or above it: run `orchestra init {empty}`, or try `orchestra demo`"
     )
     assert list(empty.iterdir()) == []
+
+
+async def test_selecting_another_task_repaints_the_detail_without_laying_out_the_screen(tmp_path: Path) -> None:
+    """A Static of the task's text changed height with every task, which laid out the whole screen twice per key
+    press (for its height, then for its container's scrollable size): the detail draws its own lines now, and
+    its scrollable height follows the task's."""
+    write_plan(
+        tmp_path / "p",
+        "".join(
+            task_block(task_id, description="a line\n" * lines) for task_id, lines in (("A", 1), ("B", 9), ("C", 3))
+        ),
+    )
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = app.query_one(TaskDetail)
+        ready = board(app).columns["ready"]
+        ready.focus()
+        ready.move_cursor(row=0, animate=False)
+        await until(pilot, lambda: app.selected == "A", "A selected")
+        await pilot.pause(0.2)
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
+        heights = {}
+        for key, task_id in (("down", "B"), ("down", "C"), ("up", "B"), ("up", "A")):
+            await pilot.press(key)
+            await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
+            await pilot.pause(0.1)  # the frames the press asked for
+            heights[task_id] = detail.virtual_size.height
+        assert layouts == []
+        assert heights["B"] == heights["A"] + 8 and heights["C"] == heights["A"] + 2
+
+
+async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) -> None:
+    """Its lines are drawn at a width: a narrower terminal wraps the description into more of them."""
+    write_plan(tmp_path / "p", task_block("A", description="word " * 60))
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = app.query_one(TaskDetail)
+        await until(pilot, lambda: "Task A" in detail_text(detail), "A in the detail")
+        wide = detail.virtual_size.height
+        await pilot.resize_terminal(80, 40)
+        await until(pilot, lambda: detail.virtual_size.height > wide, "more lines at 80 columns")
+        assert detail.virtual_size.width == detail.scrollable_content_region.width == 80 - 2  # its padding: 1 a side

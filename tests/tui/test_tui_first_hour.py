@@ -16,7 +16,7 @@ from rich.console import Console
 from textual._compositor import CompositorUpdate
 from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
-from textual.widgets import Button, Static, TabbedContent
+from textual.widgets import Button, TabbedContent
 
 from orchestra_tui.engine.project import Project
 from orchestra_tui.tui.app import OrchestraApp
@@ -192,7 +192,7 @@ def detail_text(app: OrchestraApp) -> str:
 
 def detail_text_of(detail: TaskDetail) -> str:
     console = Console(width=200, record=True, file=io.StringIO())
-    console.print(detail.query_one("#detail-body", Static).visual._renderable)  # type: ignore[attr-defined]
+    console.print(detail.renderable)
     return console.export_text()
 
 

@@ -17,9 +17,10 @@ from orchestra_tui.engine.plan_watch import PlanWatch
 from orchestra_tui.engine.project import Project
 from orchestra_tui.tui.app import OrchestraApp
 from orchestra_tui.tui.widgets.board import BoardView
+from orchestra_tui.tui.widgets.detail import TaskDetail
 
 from ..helpers.plans import task_block, write_plan
-from ..helpers.tui import app_on
+from ..helpers.tui import app_on, detail_text
 from ..helpers.waits import until
 
 SIZE = (120, 40)
@@ -61,7 +62,7 @@ async def test_a_task_added_and_a_title_changed_in_the_plan_show_on_the_board_wi
         assert board.columns["ready"].get_row("A")[1].title == "Renamed A"  # the card's title
         await until(
             pilot,
-            lambda: app.selected == "A" and "Renamed A" in shown(app.query_one("#detail-body")),
+            lambda: app.selected == "A" and "Renamed A" in detail_text(app.query_one(TaskDetail)),
             "the new title shown",
         )
         with plan.open("a") as handle:  # written in place, as some editors do

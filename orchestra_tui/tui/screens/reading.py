@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.screen import Screen
 
 
@@ -23,7 +23,7 @@ class ReadingScreen(Screen[None]):
     """A screen whose text scrolls in ``body``; its BINDINGS add ``reading_bindings``."""
 
     @property
-    def body(self) -> VerticalScroll:
+    def body(self) -> ScrollableContainer:
         raise NotImplementedError
 
     def action_scroll(self, lines: int) -> None:

@@ -9,14 +9,17 @@ from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import Visual, visualize
 
 from ...agents.pricing import format_cost, format_total
 from ...display import one_line, printable
 from ...formatting import hours, local_time, spent, tokens_line
 from ..status_text import Palette, ThemePalette, status_text
+from ..textual_compat import set_virtual_size
 from .output import run_outcome
 
 if TYPE_CHECKING:
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from ...engine.runs import RunSummary
 
 
+NO_TASK = Text("no task selected")
 _MARKED = frozenset({"in_progress", "review", "completed", "failed", "cancelled"})  # run outcomes with a status mark
 
 
@@ -117,31 +121,68 @@ def task_detail(project: Project, task_id: str, runs: Sequence[RunSummary], colo
     return Group(title, table)
 
 
-class TaskDetail(VerticalScroll):
-    """Scrollable; redrawn by the app when the selection or the project changes."""
+class TaskDetail(ScrollView):
+    """Scrollable; redrawn by the app when the selection or the project changes.
 
+    It draws its own lines (Textual's line API) rather than holding a ``Static``: a ``Static`` whose height changes
+    in a scrolling container lays out the whole screen twice (once for its new height, once more for the
+    container's new virtual size), on every key press that selects another task. Here a new task changes the
+    lines and the scrollable height, not the widget's size: a repaint of the pane, no layout.
+    """
+
+    ALLOW_MAXIMIZE = False
     DEFAULT_CSS = """
-    TaskDetail { padding: 0 1; }
+    TaskDetail { padding: 0 1; overflow-x: hidden; overflow-y: auto; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.palette = ThemePalette(self, self._recolour)  # the running theme's status styles
         self._shown: tuple[Project, str | None, Sequence[RunSummary]] | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static("no task selected", id="detail-body")
+        self.renderable: RenderableType = NO_TASK  # what the pane shows, whatever its width
+        self._lines: list[Strip] = []
 
     def on_mount(self) -> None:
         self.palette.follow()
 
     def show(self, project: Project, task_id: str | None, runs: Sequence[RunSummary]) -> None:
         self._shown = (project, task_id, runs)
-        body = self.query_one("#detail-body", Static)
         if task_id is None or task_id not in project.tasks:
-            body.update("no task selected")
+            self.renderable = NO_TASK
         else:
-            body.update(task_detail(project, task_id, runs, self.palette.styles))
+            self.renderable = task_detail(project, task_id, runs, self.palette.styles)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._draw()  # the lines carry the widget's colours
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        if index < len(self._lines):
+            return self._lines[index]
+        return Strip.blank(self.scrollable_content_region.width, self.visual_style.rich_style)
+
+    def _draw(self) -> None:
+        """Draw the lines at the width there is (twice when a scrollbar comes or goes: the width changes), set the
+        scrollable height, keep the scroll position within it and repaint."""
+        for _ in range(2):
+            width = self.scrollable_content_region.width
+            if width <= 0 or not self.is_mounted:
+                return
+            style = self.visual_style
+            pad = (style + VisualStyle(reverse=False)).rich_style
+            strips = Visual.to_strips(self, visualize(self, self.renderable), width, None, style)
+            self._lines = [strip.extend_cell_length(width, pad) for strip in strips]
+            set_virtual_size(self, Size(width, len(self._lines)))
+            if self.scrollable_content_region.width == width:
+                break
+        if self.scroll_y > self.max_scroll_y:
+            self.scroll_to(y=self.max_scroll_y, animate=False)
+        self.refresh()
 
     def _recolour(self) -> None:
         if self._shown is not None:
