@@ -45,12 +45,13 @@ _PACKAGE = Path(__file__).resolve().parent
 
 class Question:
     """An allowlisted command on a project: ``key`` stands for everything its answer depends on; ``plans``: the
-    plan files' bytes it covers, by path. (A plain class: ``dataclasses`` costs a served answer ~5 ms.)"""
+    plan files' bytes it covers, by path; ``seen``: what the files it covers were when the key was made (see
+    :func:`_seen`). (A plain class: ``dataclasses`` costs a served answer ~5 ms.)"""
 
-    __slots__ = ("command", "key", "plans", "root")
+    __slots__ = ("command", "key", "plans", "root", "seen")
 
-    def __init__(self, root: Path, command: str, key: str, plans: Mapping[str, bytes]) -> None:
-        self.root, self.command, self.key, self.plans = root, command, key, plans
+    def __init__(self, root: Path, command: str, key: str, plans: Mapping[str, bytes], seen: str | None) -> None:
+        self.root, self.command, self.key, self.plans, self.seen = root, command, key, plans, seen
 
     @property
     def path(self) -> Path:
@@ -65,6 +66,14 @@ class Question:
             return None
         return str(entry["text"]) if hmac.compare_digest(entry["key"], self.key) else None
 
+    def _unchanged(self, environ: Mapping[str, str]) -> bool:
+        """Whether the files the key covers are as they were when it was made: the same times, sizes and inodes
+        (a few ``stat`` calls), or, when they had changed too recently for their times to tell, the same key."""
+        if self.seen is not None:
+            return _seen(_inputs(self.root, environ), self.root) == self.seen
+        after = _key(self.root, self.command, environ)
+        return after is not None and after[0] == self.key
+
     def keep(self, text: str, environ: Mapping[str, str]) -> None:
         """Keep ``text`` as the answer, unless what it depends on changed while it was computed (best effort)."""
         import json
@@ -72,10 +81,10 @@ class Question:
         from .signing import write_signed
 
         try:
-            after = _key(self.root, self.command, environ)
+            unchanged = self._unchanged(environ)
         except (OSError, ValueError):  # (a file went away meanwhile: the answer was printed, keeping it is a bonus)
             return
-        if after is None or after[0] != self.key or any(PLAN_READS.get(p) != data for p, data in self.plans.items()):
+        if not unchanged or any(PLAN_READS.get(path) != data for path, data in self.plans.items()):
             return  # changed meanwhile, or the plan read was not the one keyed by (edited and put back)
         entries = {name: entry for name, entry in _entries(self.path).items() if name in COMMANDS.values()}
         entries[self.command] = {"key": self.key, "text": text}
@@ -137,18 +146,21 @@ def _entries(path: Path) -> dict[str, Any]:
     return answers if isinstance(answers, dict) else {}
 
 
-def _key(root: Path, command: str, environ: Mapping[str, str]) -> tuple[str, dict[str, bytes]] | None:
-    """The HMAC of everything the answer of ``command`` on ``root`` depends on (see the module's docstring), and
-    the plan files' bytes it covers; None without a user key."""
+def _key(root: Path, command: str, environ: Mapping[str, str]) -> tuple[str, dict[str, bytes], str | None] | None:
+    """The HMAC of everything the answer of ``command`` on ``root`` depends on (see the module's docstring), the
+    plan files' bytes it covers, and what its files were before they were read (:func:`_seen`); None without a
+    user key."""
     import hashlib
     import hmac
+    import time
 
     from .signing import user_key
-    from .userconfig import CONFIG_FILE, config_home
 
     secret = user_key()
     if secret is None:
         return None
+    inputs = _inputs(root, environ)
+    seen = _seen(inputs, root, since=time.time_ns() - RACY_NS)  # before reading: a later change then shows
     digest = hmac.new(secret, digestmod=hashlib.sha256)
 
     def put(part: str | bytes) -> None:
@@ -162,38 +174,71 @@ def _key(root: Path, command: str, environ: Mapping[str, str]) -> tuple[str, dic
     put(repr(sys.stdout is not None and sys.stdout.isatty()))
     _code(put)
     plans: dict[str, bytes] = {}
-    for name in PLAN_FILES:
-        content = _content(root / name, True)
-        put(str(root / name))
-        put(content)
-        if content.startswith(b"="):
-            plans[str(root / name)] = content[1:]
+    for path, follow in inputs:
+        tag, data = _content(path, follow)
+        put(str(path))
+        put(tag)
+        put(data)
+        if tag == "=" and path.parent == root and path.name in PLAN_FILES:
+            plans[str(path)] = data
     state = root / STATE_DIR
     put(_kind(state))  # the store refuses a linked state directory, or another user's: never kept from one
-    for path, follow in (
-        *((state / name, False) for name in STATE_READ),
-        (config_home(environ=environ) / CONFIG_FILE, True),
-    ):
-        put(str(path))
-        put(_content(path, follow))
     for directory in (state, state / CHECKPOINT_DIR):
         put(_listing(directory))
-    return digest.hexdigest(), plans
+    return digest.hexdigest(), plans, seen
 
 
-def _content(path: Path, follow: bool) -> bytes:
-    """The file's bytes, tagged so that a missing file, a symlink and an empty file differ. ``follow``: read
-    through a symlink, as the plan's and the config's readers do (the store never follows one in its directory:
-    there it is a note on stderr, so never kept)."""
+def _inputs(root: Path, environ: Mapping[str, str]) -> list[tuple[Path, bool]]:
+    """Every file a read of ``root`` opens, and whether its reader follows a symlink (the plan's and the config's
+    do; the store never follows one in its directory: there it is a note on stderr, so never kept)."""
+    from .userconfig import CONFIG_FILE, config_home
+
+    state = root / STATE_DIR
+    return [
+        *((root / name, True) for name in PLAN_FILES),
+        *((state / name, False) for name in STATE_READ),
+        (config_home(environ=environ) / CONFIG_FILE, True),
+    ]
+
+
+#: How recent a change may be and still be told apart by a later look at the file's times: a file system stamps
+#: them from a clock that moves a tick (1-10 ms) at a time, so a file changed in the tick of the first look and
+#: again in the same tick would look unchanged ("racily clean", as git calls it). Two ticks of the coarsest clock.
+RACY_NS = 20_000_000
+
+
+def _seen(inputs: list[tuple[Path, bool]], root: Path, since: int | None = None) -> str | None:
+    """What the files and directories an answer covers are (inode, size, times, mode; the state directory's kind
+    and listings), taken before they are read: the same again after the command ran means nothing it read
+    changed meanwhile, at the cost of a few ``stat`` calls rather than hashing every file again. None when a file
+    changed at or after ``since`` (too recently for its times to tell a further change: the key is made again)."""
+    looks: list[str] = []
+    for path, follow in inputs:
+        try:
+            info = os.stat(path) if follow else os.lstat(path)
+        except FileNotFoundError:
+            looks.append("missing")
+            continue
+        if since is not None and max(info.st_mtime_ns, info.st_ctime_ns) >= since:
+            return None
+        looks.append(f"{info.st_ino} {info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_mode}")
+    state = root / STATE_DIR
+    looks += [_kind(state), _listing(state), _listing(state / CHECKPOINT_DIR)]
+    return "\n".join(looks)
+
+
+def _content(path: Path, follow: bool) -> tuple[str, bytes]:
+    """The file's bytes, with a tag telling a missing file, one that could not be read (a symlink the store does
+    not follow) and an empty file apart. ``follow``: read through a symlink."""
     from .signing import read_nofollow
 
     try:
-        return b"=" + (path.read_bytes() if follow else read_nofollow(path))
+        return "=", path.read_bytes() if follow else read_nofollow(path)
     except FileNotFoundError:
-        return b"missing"
+        return "missing", b""
     except OSError:
         info = os.lstat(path)
-        return f"not read: {stat.S_IFMT(info.st_mode)} {info.st_size} {info.st_mtime_ns} {info.st_ino}".encode()
+        return f"not read: {stat.S_IFMT(info.st_mode)} {info.st_size} {info.st_mtime_ns} {info.st_ino}", b""
 
 
 def _kind(path: Path) -> str:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestra_tui import answers, signing
-from orchestra_tui.projectfiles import JOURNAL_FILE, STATE_DIR
+from orchestra_tui.projectfiles import JOURNAL_FILE, SNAPSHOT_FILE, STATE_DIR
 
 from ..helpers.cli import cli
 from ..helpers.plans import task_block, write_plan
@@ -113,6 +114,43 @@ def test_the_second_quiet_ask_is_served(tmp_path: Path) -> None:
     assert not ask_and_check(tmp_path, ["next", "--json"])
     assert ask_and_check(tmp_path, ["next", "--json"])
     assert not ask_and_check(tmp_path, ["next"]) and ask_and_check(tmp_path, ["next"])
+
+
+def settled(root: Path) -> None:
+    """Wait until the project's files changed longer ago than a file system's clock could miss (bounded)."""
+    time.sleep(2 * answers.RACY_NS / 1e9)
+
+
+@pytest.mark.parametrize("same_size", [True, False])
+def test_a_state_file_changed_while_the_command_ran_is_not_kept_though_only_its_times_are_looked_at(
+    tmp_path: Path, same_size: bool
+) -> None:
+    """Files that changed long enough ago are looked at again with ``stat`` only (not hashed a second time): a
+    change meanwhile, even one keeping the size and putting the mtime back, still keeps the answer out."""
+    write_plan(tmp_path, plan_body())
+    cli(tmp_path, "next")
+    settled(tmp_path)
+    question = answers.ask(["-p", str(tmp_path), "next", "--json"])
+    assert question is not None and question.seen is not None  # the cheap look, not the second hash
+    out = cold(tmp_path, ["next", "--json"])[1]
+    snapshot = tmp_path / STATE_DIR / SNAPSHOT_FILE
+    before, data = snapshot.stat(), snapshot.read_bytes()
+    assert b"pending" in data
+    snapshot.write_bytes(data.replace(b"pending", b"PENDING") if same_size else data + b" ")
+    os.utime(snapshot, ns=(before.st_atime_ns, before.st_mtime_ns))
+    question.keep(out, os.environ)
+    assert question.stored() is None
+
+
+def test_an_answer_over_settled_files_is_kept_after_one_look(tmp_path: Path) -> None:
+    write_plan(tmp_path, plan_body())
+    cli(tmp_path, "next")
+    settled(tmp_path)
+    question = answers.ask(["-p", str(tmp_path), "next"])
+    assert question is not None and question.seen is not None
+    out = cold(tmp_path, ["next"])[1]
+    question.keep(out, os.environ)
+    assert question.stored() == out != ""
 
 
 def orchestra(root: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
