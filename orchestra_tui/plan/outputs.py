@@ -12,11 +12,9 @@ import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..projectfiles import STATE_DIR
-from .files import PLAN_FILE, SEED_CONFIG_FILE
+from ..projectfiles import PLAN_FILES, STATE_DIR
 
 PROTECTED_DIRS = (STATE_DIR, ".git")
-PLAN_FILES = (PLAN_FILE, SEED_CONFIG_FILE)
 
 
 def output_problem(output: str) -> str | None:
