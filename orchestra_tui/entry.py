@@ -3,7 +3,8 @@
 other; each face is imported only when it is asked for, so ``--version`` and ``--help`` load neither.
 
 Before any of them, a read-only command whose answer was kept for exactly these files prints it (``answers.py``):
-nothing heavy is imported for it."""
+nothing heavy is imported for it. Without a kept answer, such a command runs without typer (``cli/direct.py``)
+and its answer is kept."""
 
 from __future__ import annotations
 
@@ -43,12 +44,14 @@ def main(argv: list[str] | None = None) -> None:
     question = answers.ask(sys.argv[1:] if argv is None else argv)
     if question is not None and answers.answer(question):
         return
+    if question is not None:
+        from .cli import direct
+
+        answers.record(question, lambda: direct.run(question.root, question.command))
+        return
     from .cli import handoff
     from .cli.main import main as cli_main
 
     handoff.FACES.open_app = open_app
     handoff.FACES.serve_mcp = serve_mcp
-    if question is None:
-        cli_main(argv)
-    else:
-        answers.record(question, lambda: cli_main(argv))
+    cli_main(argv)
