@@ -3,6 +3,7 @@ exactly what the typer command says: the same stdout, stderr and exit code, in e
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestra_tui import entry
 from orchestra_tui.answers import ANSWERS_FILE
+from orchestra_tui.cli import direct
+from orchestra_tui.engine.project import Project
 from orchestra_tui.projectfiles import JOURNAL_FILE, STATE_DIR
 
 from ..helpers.cli import cli
@@ -121,3 +125,19 @@ def test_a_reader_gone_before_the_answer_is_exit_1_without_a_complaint(tmp_path:
         os.close(writer)
     assert done.returncode == 1
     assert "Error" not in done.stderr and "Exception" not in done.stderr
+
+
+def test_the_collector_is_off_while_next_runs_directly_and_on_again_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fine(tmp_path)
+    seen: list[bool] = []
+    show = direct.show_next
+    monkeypatch.setattr(
+        direct, "show_next", lambda project, as_json: seen.append(gc.isenabled()) or show(project, as_json)
+    )
+    (tmp_path / STATE_DIR / ANSWERS_FILE).unlink(missing_ok=True)
+    assert gc.isenabled()
+    entry.main(["-p", str(tmp_path), "next", "--json"])
+    assert seen == [False] and gc.isenabled()
+    assert '"A"' in capsys.readouterr().out
