@@ -133,9 +133,12 @@ def test_the_collector_is_off_while_next_runs_directly_and_on_again_after(
     fine(tmp_path)
     seen: list[bool] = []
     show = direct.show_next
-    monkeypatch.setattr(
-        direct, "show_next", lambda project, as_json: seen.append(gc.isenabled()) or show(project, as_json)
-    )
+
+    def noting(project: Project, as_json: bool) -> None:
+        seen.append(gc.isenabled())
+        show(project, as_json)
+
+    monkeypatch.setattr(direct, "show_next", noting)
     (tmp_path / STATE_DIR / ANSWERS_FILE).unlink(missing_ok=True)
     assert gc.isenabled()
     entry.main(["-p", str(tmp_path), "next", "--json"])
