@@ -268,7 +268,9 @@ def test_closing_never_waits_longer_than_its_timeout_for_a_receiver_that_hangs(r
             project.complete("A")
             started = time.perf_counter()
             dispatcher.close(timeout=0.5)
-            assert 0.3 < time.perf_counter() - started < 1.5
+            assert time.perf_counter() - started > 0.45  # it gave the attempt under way its time...
+            # ... and no more: the attempt is still waiting for an answer (its own timeout is 10 s), none logged
+            assert [line for line in log_lines(root) if "status" in line or "result" in line] == []
     [left] = pending(root)
     assert json.loads(left.read_text())["attempts"] == 1  # counted before sending: an interrupted attempt is not free
 
