@@ -13,6 +13,7 @@ A peer that is not installed is skipped with a message. Dask and Prefect are loo
 orchestra is faster), the load average over the run and every version.
 
     python bench/peers.py [--quick] [--tasks N] [--run-tasks N] [--rounds N] [--neighbour] [--only taskmaster|run]
+                          [--peer Dask|Prefect ...]
 """
 
 from __future__ import annotations
@@ -139,11 +140,15 @@ def _has(python: str, module: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def runs(base: Path, n: int, parallel: int, rounds: int, python: str) -> tuple[list[tuple[str, float, float]], dict]:
+def runs(
+    base: Path, n: int, parallel: int, rounds: int, python: str, only: list[str] | None = None
+) -> tuple[list[tuple[str, float, float]], dict]:
     root = base / "run"
     versions: dict[str, str] = {}
     peers: dict[str, list[str]] = {}
     for name, module, script in (("Dask", "distributed", DASK), ("Prefect", "prefect", PREFECT)):
+        if only and name not in only:
+            continue
         version = _has(python, module)
         if version is None:
             print(f"{name}: skipped (no {module} in {python})")
@@ -204,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers-python", default=PEERS_PYTHON)
     parser.add_argument("--neighbour", action="store_true", help="one CPU-bound process running beside")
     parser.add_argument("--only", choices=("taskmaster", "run"), help="only the Taskmaster comparison, or only `run`")
+    parser.add_argument(
+        "--peer", action="append", choices=("Dask", "Prefect"), help="`run` beside this peer only (repeatable)"
+    )
     options = parser.parse_args(argv)
     if options.quick:
         options.tasks, options.run_tasks, options.rounds = 200, 200, 2
@@ -220,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         if options.only != "run":
             rows = taskmaster(base, options.tasks, options.rounds)
         if options.only != "taskmaster":
-            run_rows, found = runs(base, options.run_tasks, options.parallel, options.rounds, options.peers_python)
+            run_rows, found = runs(
+                base, options.run_tasks, options.parallel, options.rounds, options.peers_python, options.peer
+            )
             versions |= found
         info = machine(base)
     print(f"\n{time.strftime('%Y-%m-%d')}; {info['nproc']} cores, {info['platform']}, {info['python']}")

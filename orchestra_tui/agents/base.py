@@ -79,6 +79,10 @@ class AgentRequest:
     # The project's id: a remote run's name on its cluster is made of it and ``run_id`` (found again by it after this
     # process died).
     project_id: str | None = None
+    # The run's ``output.txt`` (open for appending) when nobody in this process follows the stream: an agent that
+    # can (``writes_output``, the ``shell`` agent) has its processes write their output straight into it, with no
+    # pipe for this process to read, and yields no text (the runner reads the size back).
+    output_fd: int | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@
   the process's output ends when the process itself exits, after a short drain (:data:`DRAIN_GAP`, at most
   :data:`DRAIN_MAX`), whatever background children still hold the pipe. What they left in the group is then
   stopped (SIGTERM, SIGKILL a moment later); a child that made its own session (``setsid``) is not followed.
+  With ``output_fd`` (nobody in this process follows the stream) stdout and stderr are that file itself: no pipe,
+  no transport, nothing to read here; the process is done when it exits, and the file's last write counts as
+  activity for ``idle_timeout``.
 * Limits (:class:`Limits`): a wall-clock ``timeout`` and an ``idle_timeout`` (no byte on stdout or stderr for that
   long), per agent and per task. Exceeding one, a cancellation or a close of the agent's stream ends the group:
   SIGTERM, then SIGKILL after :data:`GRACE` seconds, and the leader is reaped.
@@ -94,11 +97,13 @@ class Child:
         pipes: list[tuple[asyncio.StreamReader, asyncio.BaseTransport]],
         limits: Limits,
         deadline: float | None,
+        output_fd: int | None = None,
     ) -> None:
         self.process = process
         self.pid = process.pid
-        self._stdout = pipes[0][0]
+        self._stdout = pipes[0][0] if pipes else None
         self._stderr = pipes[1][0] if len(pipes) > 1 else None
+        self._file = output_fd  # stdout and stderr go straight into this file (no pipe)
         self._transports = [transport for _reader, transport in pipes]
         self._limits = limits
         self._deadline = deadline
@@ -107,7 +112,11 @@ class Child:
 
     async def output(self) -> AsyncGenerator[bytes]:
         """stdout as it arrives, until it closes or the process has exited and the pipe drained. Raises
-        :class:`LimitExceeded` when a limit is passed (the caller's ``close`` then stops the group)."""
+        :class:`LimitExceeded` when a limit is passed (the caller's ``close`` then stops the group). With the output
+        going straight to a file: nothing, once the process has exited."""
+        if self._stdout is None:
+            await self._exited()
+            return
         reading: asyncio.Future[bytes] | None = None
         exited: float | None = None
         try:
@@ -133,6 +142,21 @@ class Child:
         finally:
             if reading is not None:
                 reading.cancel()
+
+    async def _exited(self) -> None:
+        """Until the process exits, checking the limits; what it wrote to its file counts as activity."""
+        while not self._exit.done():
+            await asyncio.wait((self._exit,), timeout=self._wait(None))
+            if not self._exit.done():
+                self._written()
+                self._check_limits()
+
+    def _written(self) -> None:
+        """The file's last write (its modification time, on the monotonic clock) as the last output seen."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                age = time.time() - os.fstat(self._file).st_mtime
+                self._last = max(self._last, time.monotonic() - max(0.0, age))
 
     def _wait(self, exited: float | None) -> float | None:
         """Seconds until the next limit or drain check."""
@@ -299,18 +323,21 @@ async def spawn(
     stdin: int = DEVNULL,
     separate_stderr: bool = False,
     on_spawn: Callable[[int], None] | None = None,
+    output_fd: int | None = None,
 ) -> Child:
-    """Start ``argv`` as the leader of a new session, stdout piped (stderr merged into it unless ``separate_stderr``).
+    """Start ``argv`` as the leader of a new session, stdout piped (stderr merged into it unless ``separate_stderr``),
+    or both straight into ``output_fd`` (a file open for appending; not with ``stdin`` PIPE nor ``separate_stderr``).
 
     The executable is looked up on ``env``'s PATH; ``deadline`` (monotonic) defaults to ``limits.deadline()``.
     ``on_spawn(pid)`` is called at once (the run records the group), in the thread that started the process when
     one did; what it raises stops the process and is raised here. Raises OSError when it cannot start."""
     recording: Exception | None = None
-    pipes = [await _pipe()]
+    pipes = [] if output_fd is not None else [await _pipe()]
     try:
         if separate_stderr:
             pipes.append(await _pipe())
-        stderr = pipes[1][0] if separate_stderr else pipes[0][0]
+        stdout = output_fd if output_fd is not None else pipes[0][0]
+        stderr = pipes[1][0] if separate_stderr else stdout
         try:
             if stdin == PIPE:  # the prompt goes through asyncio's own stdin transport
                 process: _Process = await asyncio.create_subprocess_exec(
@@ -318,13 +345,13 @@ async def spawn(
                     cwd=cwd,
                     env=dict(env),
                     stdin=stdin,
-                    stdout=pipes[0][0],
+                    stdout=stdout,
                     stderr=stderr,
                     start_new_session=True,
                 )
             else:
                 starting = asyncio.ensure_future(
-                    asyncio.to_thread(_popen, argv, cwd, dict(env), stdin, pipes[0][0], stderr, on_spawn)
+                    asyncio.to_thread(_popen, argv, cwd, dict(env), stdin, stdout, stderr, on_spawn)
                 )
                 try:
                     popen, recording = await asyncio.shield(starting)
@@ -346,6 +373,7 @@ async def spawn(
         [(reader, transport) for _fd, reader, transport in pipes],
         limits,
         limits.deadline() if deadline is None else deadline,
+        output_fd,
     )
     try:
         if recording is not None:

@@ -4,6 +4,8 @@ Each command is ``/bin/sh -c`` in a process group of its own (agents/process.py,
 shares): its output is kept as the bytes it wrote; it ends when the shell exits (what it left running in its
 group is stopped); the run's ``timeout`` (one deadline for all the commands) and ``idle_timeout`` fail it;
 and a cancelled run or a closed event stream stops the whole group (SIGTERM, then SIGKILL) and reaps it.
+When nobody in this process follows the stream (``request.output_fd``: a driver, whose faces read the run's
+files), the commands write straight into the run's ``output.txt`` and no text is yielded.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ShellAgent:
     """Runs the task's ``commands`` with ``/bin/sh -c``; a non-zero exit fails the run."""
 
     uses_prompt = False  # the commands are the task: the runner renders no prompt (nor reads dependencies' outputs)
+    writes_output = True  # with ``request.output_fd``, its commands write into the run's output file themselves
 
     def __init__(self, name: str, config: AgentConfig) -> None:
         self.name = name
@@ -68,6 +71,7 @@ class ShellAgent:
                     limits=limits,
                     deadline=deadline,
                     on_spawn=request.on_spawn,
+                    output_fd=request.output_fd,
                 )
             except OSError as error:
                 yield Failed(f"{where} could not start: {error.strerror or error}", kind="error")

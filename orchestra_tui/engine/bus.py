@@ -287,6 +287,11 @@ class Bus:
         with self._lock:
             self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
 
+    @property
+    def followed(self) -> bool:
+        """Whether anyone in this process subscribes (a driver's bus has nobody: its faces read the run's files)."""
+        return bool(self._subscribers)
+
     def publish(self, event: Event) -> None:
         with self._lock:
             for subscription in self._subscribers:

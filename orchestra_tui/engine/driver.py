@@ -107,6 +107,29 @@ class Driver:
         os.kill(self.pid, sig)
         return True
 
+    async def ended(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the driver to exit: for one started here, no longer than it takes (its
+        pidfd tells), so whoever follows it goes on at once; for another, the time passes."""
+        import asyncio
+
+        if self.process is not None and self.process.poll() is not None:
+            return
+        try:
+            fd = os.pidfd_open(self.pid) if self.process is not None else None
+        except OSError:  # (an old kernel: no pidfd)
+            fd = None
+        if fd is None:
+            await asyncio.sleep(timeout)
+            return
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(fd, lambda: None if exited.done() else exited.set_result(None))
+        try:
+            await asyncio.wait((exited,), timeout=timeout)
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a driver started here to exit; True when it has."""
         assert self.process is not None

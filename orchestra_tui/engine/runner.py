@@ -421,6 +421,9 @@ class Runner:
                 setup=list(self.project.plan.project.worktree_setup),
                 setup_log=run.log.dir / SETUP_FILE,
             )
+        # Nobody here follows the stream (a driver: its faces read the run's files): an agent that can has its
+        # processes write output.txt themselves, with no pipe for this process to read.
+        direct = run.resumed is None and getattr(run.agent, "writes_output", False) and not self.bus.followed
         request = AgentRequest(
             run.run_id,
             expanded,
@@ -432,6 +435,7 @@ class Runner:
             on_place=run.log.record_placement,
             files=run.files,
             project_id=self.project.plan.project.id,
+            output_fd=run.log.output_file() if direct else None,
         )
         publish, log = self.bus.publish, run.log
         if run.resumed is None:
@@ -456,6 +460,7 @@ class Runner:
                     log.event("retry", attempt=event.attempt, delay=event.delay, reason=event.reason)
                     publish(RunRetry(run.run_id, run.task_id, event.attempt, event.delay, redact(event.reason)))
                 elif isinstance(event, Finished):
+                    log.count_output()
                     chars = log.output_bytes if event.text is None else len(event.text)
                     log.event("finished", stop_reason=event.stop_reason, chars=chars, handoff=event.handoff)
                     outcome.finished = event

@@ -300,6 +300,7 @@ class RunLog:
             raise
         self._verify_fd: int | None = None
         self.output_bytes = 0
+        self._direct = False  # an agent's processes write output.txt themselves (``output_file``)
         self._t0 = time.monotonic()
         if self.task_lock is not None and self.task_lock.stopped is not None:
             self.event("stopped_leftover", **self.task_lock.stopped.to_dict())
@@ -324,6 +325,7 @@ class RunLog:
             log.task_lock.close()
             raise
         log._verify_fd = None
+        log._direct = False
         log.output_bytes = os.fstat(log._output_fd).st_size
         log._t0 = time.monotonic()
         return log
@@ -355,6 +357,17 @@ class RunLog:
         self._write(self._output_fd, data, OUTPUT_FILE)
         self.output_bytes += len(data)
 
+    def output_file(self) -> int:
+        """``output.txt``'s descriptor (appending), for an agent's processes to write into themselves; from then on
+        ``output_bytes`` is the file's size, read back by :meth:`count_output` (and by :meth:`sync`)."""
+        self._direct = True
+        return self._output_fd
+
+    def count_output(self) -> None:
+        """``output_bytes`` from the file, when processes write it themselves (else it is counted as written)."""
+        if self._direct:
+            self.output_bytes = os.fstat(self._output_fd).st_size
+
     def write_verify(self, data: bytes) -> None:
         if self._verify_fd is None:
             self._verify_fd = fsio.open_file(self.dir / VERIFY_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
@@ -373,6 +386,7 @@ class RunLog:
 
     def sync(self) -> None:
         """Make ``output.txt`` durable (before the task's final state is committed); nothing to do when empty."""
+        self.count_output()
         if self.output_bytes:
             with contextlib.suppress(OSError):
                 os.fsync(self._output_fd)

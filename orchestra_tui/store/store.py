@@ -874,6 +874,9 @@ class Store:
         """Bring ``project_state.json`` up to date (it otherwise trails the journal by a bounded number of entries)."""
         if self.seq == self._snapshot_seq or self.seq == 0 or not self._prepared:
             return  # a store opened without repair that never committed writes nothing
+        if self.journal.size() > self.offset:
+            return  # another process committed since: the snapshot is that one's to refresh, from the state it has
+            # (this one would replay its entries first: `orchestra run` closing after its driver's 2,000 runs)
         try:
             with self._locked():
                 self._sync_locked()

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,42 @@ async def test_shell_decodes_utf8_across_chunks_and_replaces_bad_bytes(tmp_path:
         agent, make_request(tmp_path, commands=["printf '\\303'; sleep 0.2; printf '\\251\\n'; printf '\\377\\n'"])
     )
     assert text_of(events) == "é\n\ufffd\n"  # a byte-wise decoder would give two replacement characters for é
+
+
+async def test_shell_with_an_output_file_has_its_commands_write_into_it_and_yields_no_text(tmp_path: Path) -> None:
+    """``request.output_fd`` (nobody in this process follows the stream): stdout and stderr are that file, in order,
+    command after command; nothing is read here, no text is yielded, and the run ends when the last shell exits."""
+    path = tmp_path / "output.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        commands = ["echo first; echo second >&2", "readlink /proc/self/fd/1"]
+        request = replace(make_request(tmp_path, commands=commands), output_fd=fd)
+        events = await run_events(ShellAgent("shell", AgentConfig(type="shell")), request)
+    finally:
+        os.close(fd)
+    assert isinstance(final(events), Finished) and text_of(events) == ""
+    assert path.read_text() == f"first\nsecond\n{path}\n"
+    assert my_zombies() == []
+
+
+async def test_a_silent_command_writing_to_its_file_fails_its_idle_limit(tmp_path: Path) -> None:
+    """With the output going straight to a file, the file's last write is the activity ``idle_timeout`` counts."""
+    path = tmp_path / "output.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    agent = ShellAgent("shell", AgentConfig(type="shell", idle_timeout=0.5))
+    try:
+        busy = replace(
+            make_request(tmp_path, commands=["for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.15; done"]), output_fd=fd
+        )
+        kept = final(await run_events(agent, busy))
+        silent = replace(make_request(tmp_path, commands=["echo start; exec sleep 30"]), output_fd=fd)
+        stopped = final(await run_events(agent, silent))  # within RUN_LIMIT: not the 30 s of the sleep
+    finally:
+        os.close(fd)
+    assert isinstance(kept, Finished), kept  # 1.2 s in all, never 0.5 s without a write
+    assert isinstance(stopped, Failed) and stopped.kind == "timeout" and "no output for" in stopped.message
+    assert path.read_text() == "1\n2\n3\n4\n5\n6\n7\n8\nstart\n"
+    assert my_zombies() == []
 
 
 async def test_shell_check_is_usable(tmp_path: Path) -> None:

@@ -198,6 +198,22 @@ def test_run_dispatches_everything_ready_and_reports(tmp_path: Path) -> None:
     no_traceback(result.stdout, result.stderr)
 
 
+def test_run_reads_the_state_after_its_runs_only_when_its_summary_needs_it(tmp_path: Path) -> None:
+    """The driver's summary says what ran: `orchestra run` does not replay the runs' entries, nor write the snapshot
+    again when it closes (the driver wrote it), so the last holder of the state lock is the driver, not the starter.
+    The runs' output is in their files, written there by the commands themselves."""
+    write_plan(tmp_path, task_block("A", commands=["echo a-out"]) + task_block("B", commands=["echo b-out >&2"]))
+    starter = spawn(tmp_path, "run", "--parallel", "2")
+    stdout, stderr = starter.communicate(timeout=60)
+    assert starter.returncode == 0, stderr
+    assert b"ran 2 tasks: 2 review" in stdout
+    [driver] = (tmp_path / ".orchestra" / "drivers").glob("*/driver.json")
+    holder = json.loads((tmp_path / ".orchestra" / "lock.holder").read_text())
+    assert holder["pid"] == json.loads(driver.read_text())["pid"] != starter.pid
+    for task_id, text in (("A", "a-out\n"), ("B", "b-out\n")):
+        assert (run_dir(tmp_path, task(tmp_path, task_id).last_run_id) / OUTPUT_FILE).read_text() == text
+
+
 def test_run_until_and_review_hint(tmp_path: Path) -> None:
     write_plan(
         tmp_path,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestra_tui.engine.bus import Bus, RunEnded, RunOutput, RunStarted
-from orchestra_tui.engine.driver import STARTING, SUMMARY_FILE, drivers_coming, drivers_dir
+from orchestra_tui.engine.driver import STARTING, SUMMARY_FILE, Driver, drivers_coming, drivers_dir
 from orchestra_tui.engine.liveruns import (
     OutputTail,
     RunWatcher,
@@ -149,6 +149,25 @@ def test_a_stale_or_planted_driver_directory_is_not_waited_for(tmp_path: Path) -
     assert not drivers_coming(tmp_path)
     with Project.open(tmp_path) as project:
         assert next_run(project, "A", poll=0.02) is None
+
+
+async def test_waiting_on_a_driver_started_here_ends_as_soon_as_it_exits(tmp_path: Path) -> None:
+    """``Driver.ended`` (how `orchestra run` waits between two looks at its driver's runs) returns once the process
+    has exited, not at the end of the time it was given."""
+    process = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    assert process.stdin is not None
+    driver = Driver(tmp_path, "d", process.pid, None, {}, process)
+    try:
+        waiting = asyncio.ensure_future(driver.ended(3600.0))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        process.stdin.close()
+        async with asyncio.timeout(30):  # (bounded: not the hour it was given)
+            await waiting
+        assert process.wait(5) == 0
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_following_a_run_locked_before_its_first_line_waits_for_its_output(tmp_path: Path) -> None:

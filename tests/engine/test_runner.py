@@ -91,6 +91,36 @@ async def test_shell_run_streams_records_writes_output_and_ends_in_review(tmp_pa
     assert any(isinstance(e, RunStarted) and e.run_id == result.run_id for e in events)
 
 
+async def test_a_run_nobody_here_follows_has_its_shell_write_output_txt_itself(tmp_path: Path) -> None:
+    """A driver's bus has no subscriber (its faces read the run's files): the commands' stdout and stderr are the
+    run's ``output.txt`` itself, no pipe for this process to read; the run reads the size back, and the answer, the
+    task's output file and the events are as for a streamed run."""
+    write_plan(
+        tmp_path,
+        task_block("A", commands=["echo first", "echo second >&2", "readlink /proc/self/fd/1"], output="out/r.txt"),
+    )
+    with Project.open(tmp_path, actor="scheduler") as project:
+        result = await Runner(project).execute("A")
+        assert result.ok and result.status == "review", result.error
+        directory = run_dir(tmp_path, result.run_id)
+        written = f"first\nsecond\n{directory / OUTPUT_FILE}\n"
+        assert (directory / OUTPUT_FILE).read_text() == written  # (through a pipe: ``pipe:[...]``)
+        assert result.output == written and (tmp_path / "out" / "r.txt").read_text() == written
+        finished = [event for event in events_of(tmp_path, result.run_id) if event["event"] == "finished"]
+        assert [event["chars"] for event in finished] == [len(written)]
+        assert "first_text" not in kinds(tmp_path, result.run_id)  # (when the first byte came is not seen here)
+
+
+async def test_a_run_followed_here_streams_its_shell_output_through_a_pipe(tmp_path: Path) -> None:
+    write_plan(tmp_path, task_block("A", commands=["readlink /proc/self/fd/1"]))
+    with Project.open(tmp_path, actor="api") as project:
+        bus = Bus()
+        seen = bus.subscribe()
+        result = await Runner(project, bus=bus).execute("A")
+        streamed = "".join(event.text for event in seen.drain() if isinstance(event, RunOutput))
+    assert streamed.startswith("pipe:[") and result.output == streamed
+
+
 async def test_output_path_outside_the_project_root_fails_and_writes_nothing(tmp_path: Path) -> None:
     """Validation refuses such paths as written (tests/store/test_trust_store.py); through a symlinked directory
     the runner refuses them on the resolved path."""

@@ -493,3 +493,22 @@ def test_commit_cost_does_not_grow_with_the_project(tmp_path: Path) -> None:
     assert small_untouched and large_untouched, "a commit rewrote the state file"
     assert 0.8 < large / small < 1.25, (small, large)
     assert large < 2000, f"{large:.0f} bytes of history per single-task change"
+
+
+def test_a_store_closing_after_another_process_committed_leaves_the_snapshot_to_it(tmp_path: Path) -> None:
+    """`orchestra run` closes after its driver committed every run and refreshed the snapshot: it neither replays
+    those entries nor writes the snapshot again (the later writer's snapshot holds its changes too)."""
+    from ..helpers.grouping import bump, open_store
+
+    first = open_store(tmp_path)
+    first.commit(lambda: bump(first, "A"), actor="test")
+    later = open_store(tmp_path)
+    later.commit(lambda: bump(later, "A"), actor="test")
+    later.close()
+    snapshot_path = tmp_path / ".orchestra" / "project_state.json"
+    written = snapshot_path.read_bytes()
+    first.close()
+    assert first.seq == 1 and snapshot_path.read_bytes() == written
+    reopened = open_store(tmp_path)
+    assert reopened.seq == 2 and reopened.tasks["A"]["n"] == 2
+    reopened.close()
