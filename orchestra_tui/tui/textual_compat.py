@@ -41,6 +41,11 @@ removes or renames one says exactly which shim to revisit rather than failing so
 5. ``FooterKey``: the footer's key widget, not exported by ``textual.widgets``; the narrow footer measures it.
 6. Writing to the terminal (``terminal_writer``): Textual has no public way to send an escape sequence of
    our own (an OSC 9 desktop notification); ``App.bell`` writes through the app's driver, as this does.
+7. A row of tabs that keeps the active tab in view without an animation (``QuietTabs``). ``Tabs`` centres the
+   active tab with an animated scroll of its row, on every change of the active tab. Each frame of that scroll
+   asks Textual to reflow what is visible on the whole screen (6-7 ms with a 2,000-task board), some 10-20
+   frames per change: the output panes change tab on every key press in the Running column. Here the row
+   scrolls only when the active tab is not all in view, and at once.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ from textual.geometry import Size
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
 from textual.widget import Widget
-from textual.widgets import DataTable, Log
+from textual.widgets import DataTable, Log, Tabs
 from textual.widgets._footer import FooterKey
 
 __all__ = [
@@ -70,6 +75,7 @@ __all__ = [
     "FooterKey",
     "FrameTimer",
     "PacedScreen",
+    "QuietTabs",
     "bound_render_caches",
     "columns_resized",
     "frame_pacing",
@@ -116,6 +122,7 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("DataTable", DataTable, "_clear_caches"),
     ("DataTable", DataTable, "_require_update_dimensions"),
     ("App", App, "_driver"),
+    ("Tabs", Tabs, "_scroll_active_tab"),
 )
 
 
@@ -256,3 +263,16 @@ def terminal_writer(app: App[Any]) -> Callable[[str], None] | None:
     """The app's driver's ``write`` (what ``App.bell`` uses), None when headless (tests, snapshots)."""
     driver = app._driver
     return None if app.is_headless or driver is None else driver.write
+
+
+# ------------------------------------------------------------------------------ 7: tabs kept in view quietly
+
+
+class QuietTabs(Tabs):
+    """``Tabs`` whose row scrolls only as far as the active tab needs to be in view, without an animation."""
+
+    def _scroll_active_tab(self) -> None:
+        tab = self.active_tab
+        if tab is not None:
+            for row in self.query("#tabs-scroll"):  # none before it is composed
+                row.scroll_to_widget(tab, animate=False, force=True)  # the row hides its overflow

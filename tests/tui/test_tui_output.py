@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from textual import messages
 from textual.app import App, ComposeResult
+from textual.message import Message
 from textual.pilot import Pilot
 
 from orchestra_tui.engine.project import Project
@@ -167,6 +169,36 @@ async def test_switching_maximising_finishing_and_dismissing_panes() -> None:
         assert panes.tabs.tab_count == 1
         assert panes.current is first
         assert panes.show("B") is False  # its pane is gone and no project to load from
+
+
+async def test_the_row_of_tabs_scrolls_only_to_keep_the_active_tab_in_view() -> None:
+    """Tabs centred the active tab with an animated scroll of the row on every change: each frame of it reflowed
+    the whole screen, on every key press in the Running column. The row scrolls when the tab is out of view."""
+    scrolls: list[Message] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, messages.UpdateScroll):
+            scrolls.append(message)
+
+    app = PanesApp()
+    async with app.run_test(size=(80, 20), message_hook=hook) as pilot:
+        panes = app.query_one(OutputPanes)
+        for n in range(12):  # 11 cells a tab: 7 fit in 80 columns
+            panes.run_started(f"r{n}", f"TASK-{n:02}", "shell")
+        await until(pilot, lambda: panes.tabs.tab_count == 12, "the tabs")
+        row = panes.tabs.query_one("#tabs-scroll")
+        panes.show("TASK-03")
+        await settle(pilot, panes, "r3")
+        scrolls.clear()
+        for n in (4, 5, 6):  # in view: centred, they scrolled the row
+            panes.action_next_pane()
+            await settle(pilot, panes, f"r{n}")
+            await pilot.pause()
+        assert row.scroll_x == 0 and scrolls == []
+        panes.action_next_pane()  # half out of view
+        await settle(pilot, panes, "r7")
+        await pilot.pause()
+        assert row.scroll_x == 7 * 11 + 11 - 80 and len(scrolls) == 1  # its right edge at the row's
 
 
 async def test_finished_panes_beyond_the_limit_are_dismissed_oldest_first() -> None:

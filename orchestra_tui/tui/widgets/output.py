@@ -41,7 +41,7 @@ from ...errors import OrchestraError
 from ...projectfiles import STATE_DIR
 from ...store import fsio
 from ..status_text import status_content
-from ..textual_compat import line_cells, log_show
+from ..textual_compat import QuietTabs, line_cells, log_show
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -348,7 +348,7 @@ class OutputPanes(Vertical):
         self._latest: dict[str, str] = {}  # task id -> run id of its pane
         self.needle = ""  # the search on show ("" none)
         self._match: int | None = None  # the line of the match last gone to
-        self.tabs = Tabs(id="output-tabs")
+        self.tabs = QuietTabs(id="output-tabs")
         self.view = RunView(id="output-run")
 
     def compose(self) -> ComposeResult:
