@@ -201,6 +201,21 @@ async def test_the_row_of_tabs_scrolls_only_to_keep_the_active_tab_in_view() -> 
         assert row.scroll_x == 7 * 11 + 11 - 80 and len(scrolls) == 1  # its right edge at the row's
 
 
+async def test_a_new_run_of_the_task_on_show_replaces_its_finished_pane_in_front() -> None:
+    """One tab per task: the finished pane goes and the new run's comes to the front, not the tab beside it."""
+    async with one_run("A") as (_app, pilot, panes, first):
+        panes.run_started("r2", "B", "shell")
+        panes.run_ended("r1", "A", "completed", None)
+        await until(pilot, lambda: panes.tabs.tab_count == 2, "both tabs")
+        assert panes.current is first
+        panes.run_started("r3", "A", "shell")
+        await settle(pilot, panes, "r3")
+        for _ in range(5):
+            await pilot.pause()
+        assert panes.current is panes.panes["r3"] and panes.tabs.active == "run-r3"
+        assert list(panes.panes) == ["r2", "r3"] and panes.tabs.tab_count == 2
+
+
 async def test_finished_panes_beyond_the_limit_are_dismissed_oldest_first() -> None:
     app = PanesApp()
     async with app.run_test(size=SIZE) as pilot:

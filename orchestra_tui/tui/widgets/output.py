@@ -609,7 +609,8 @@ class OutputPanes(Vertical):
             self._match = None
         if not self.is_mounted:  # drawn when mounted
             return
-        self.view.show(pane)
+        if self.log_widget.run is not pane:
+            self.view.show(pane)
         if self.tabs.get_tab(pane.tab_id) is not None:  # else its tab is active once added
             self.tabs.active = pane.tab_id
 
@@ -621,13 +622,18 @@ class OutputPanes(Vertical):
         self._activate(self.panes[ids[(ids.index(current.run_id) + step) % len(ids)]])
 
     def _remove(self, pane: RunPane) -> None:
-        """Forget the pane and remove its tab (if it is still mounting, ``_add_tab`` sees it gone)."""
+        """Forget the pane and remove its tab (one still mounting is removed once mounted: ``tab_mounted``)."""
         del self.panes[pane.run_id]
         if self._latest.get(pane.task_id) == pane.run_id:
             del self._latest[pane.task_id]
         self.set_class(bool(self.panes), "-has-panes")
-        if self.tabs.is_attached:
-            self.tabs.remove_tab(pane.tab_id)
+        if not self.tabs.is_attached:
+            return
+        if self.tabs.active == pane.tab_id:  # else Tabs activates a neighbour of its own, over the pane on show
+            current = self.current
+            mounted = current is not None and self.tabs.get_tab(current.tab_id) is not None
+            self.tabs.active = current.tab_id if current is not None and mounted else ""
+        self.tabs.remove_tab(pane.tab_id)
 
     def _prune(self) -> None:
         """Dismiss the oldest finished panes beyond ``MAX_FINISHED`` (the one on show is kept)."""
