@@ -5,9 +5,7 @@ of them import this module, none imports ``main`` (import-linter's acyclic contr
 
 from __future__ import annotations
 
-import gc
 import importlib.util
-import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -20,10 +18,10 @@ import typer
 
 from ..errors import OrchestraError
 from ..projectfiles import nearest_project
+from .opening import opened
 
 if TYPE_CHECKING:
     from ..engine.project import Project
-    from ..store import Store
 
 
 def lazy(name: str) -> ModuleType:
@@ -78,48 +76,11 @@ def plan_dir(ctx: typer.Context) -> Path:
     return found
 
 
-def _notes(store: Store, seen: int) -> int:
-    """Print the store's repairs and warnings not printed yet (stderr); returns how many have been printed."""
-    lines = store.notes()
-    for line in lines[seen:]:
-        typer.echo(line, err=True)
-    return len(lines)
-
-
 @contextmanager
 def open_project(ctx: typer.Context, actor: str = "cli", *, reading: bool = False) -> Iterator[Project]:
-    """The open project; closing it refreshes the snapshot. Repairs and warnings go to stderr first.
-
-    ``reading``: a read-only command, which repairs nothing (it reports damage and names `orchestra repair`)."""
-    from ..engine.project import Project
-
-    project = Project.open(
-        plan_dir(ctx), actor=actor, repair=not reading, lock_timeout=lock_timeout(), on_lock_wait=note_waiting
-    )
-    # The loaded state lives until the process exits: keep the cyclic GC from rescanning it, and exit
-    # without walking it (about 0.2 s of a 5,000-task `orchestra next`).
-    gc.freeze()
-    seen = _notes(project.store, 0)
-    try:
+    """The open project of the command (:func:`opening.opened` on :func:`plan_dir`)."""
+    with opened(plan_dir(ctx), actor, reading=reading) as project:
         yield project
-    finally:
-        project.close()
-        _notes(project.store, seen)
-
-
-LOCK_TIMEOUT_ENV = "ORCHESTRA_LOCK_TIMEOUT"
-
-
-def lock_timeout() -> float:
-    """Seconds a change waits for another process's lock: $ORCHESTRA_LOCK_TIMEOUT, else 30."""
-    try:
-        return max(0.0, float(os.environ.get(LOCK_TIMEOUT_ENV, "30")))
-    except ValueError:
-        raise OrchestraError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds") from None
-
-
-def note_waiting(message: str) -> None:
-    typer.echo(message, err=True)
 
 
 def confirm(yes: bool, question: str) -> None:

@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 from ..enums import ProjectPhase, TaskPriority, TaskStatus
 from ..errors import OrchestraError, PlanError
 from ..version import __version__
-from . import handoff, help_text, interop, planning, safe, workspace
+from . import direct, handoff, help_text, interop, planning, safe, workspace
 from .context import (
     JsonOption,
     close_clients,
@@ -31,13 +31,12 @@ from .context import (
     given_root,
     graph_export,
     json_shapes,
-    lock_timeout,
-    note_waiting,
     open_project,
     plan_dir,
     progress,
     render,
 )
+from .opening import lock_timeout, note_waiting
 
 if TYPE_CHECKING:  # the engine's runs import the agents (and httpx): only the commands that run things load them
     from ..agents.base import Usability
@@ -63,12 +62,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except OrchestraError as error:
-            hint = (
-                "; `orchestra validate` lists them all"
-                if isinstance(error, PlanError) and len(error.problems) > 1
-                else ""
-            )
-            typer.echo(f"error: {error}{hint}", err=True)
+            typer.echo(direct.error_line(error), err=True)
             raise typer.Exit(error.exit_code) from None
 
 
@@ -331,13 +325,7 @@ def show(ctx: typer.Context, task_id: TaskId, as_json: JsonOption = False) -> No
 def next_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The recommended task to do next (JSON null when none is ready)."""
     with open_project(ctx, reading=True) as project:
-        if as_json:
-            task = project.next_task()
-            render.emit_json(None if task is None else json_shapes.task_json(project, task))
-        else:
-            from ..engine.next_step import next_line
-
-            typer.echo(next_line(project))
+        direct.show_next(project, as_json)
 
 
 @app.command()

@@ -49,6 +49,7 @@ from .runs import (
     RUNS_DIR,
     ProcessGroup,
     RunLog,
+    is_live,
     lock_held,
     orphaned,
     runs_dir,
@@ -312,10 +313,6 @@ class OutputTail:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def is_live(root: Path, run_id: str) -> bool:
-    return run_info(root, run_id) is not None
 
 
 async def follow(root: Path, run_id: str, offset: int = 0, poll: float = POLL) -> AsyncIterator[bytes]:

@@ -408,14 +408,9 @@ def is_live(root: Path, run_id: str) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as error:
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return True
-        raise
+        return lock_held(fd)
     finally:
-        os.close(fd)  # also drops the shared lock just taken
-    return False
+        os.close(fd)
 
 
 def read_events(root: Path, run_id: str) -> list[dict[str, Any]]:

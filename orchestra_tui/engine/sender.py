@@ -6,17 +6,16 @@ which runs a dispatcher, do not import each other.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from ..projectfiles import WEBHOOKS_DIR
 
 LOCK_FILE = "sender.lock"
-_started: list[subprocess.Popen[bytes]] = []  # reaped when the next one starts (no zombie, no warning)
 
 
 def _lock_path(root: Path) -> Path:
@@ -39,20 +38,22 @@ def try_lock(root: Path) -> int | None:
 
 def start_sender(root: Path) -> None:
     """Start a sender for the project in ``root`` unless one is running. Never waits for it."""
-    _started[:] = [process for process in _started if process.poll() is None]
     fd = try_lock(root)
     if fd is None:
         return  # a sender is at work: it sees what was just written (see the module docstring)
     os.close(fd)
-    with contextlib.suppress(OSError):  # what waits in the outbox goes with the next change
-        _started.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "orchestra_tui.engine.deliver", str(root)],
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
-            )
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestra_tui.engine.deliver", str(root)],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
         )
+    except OSError:
+        return  # what waits in the outbox goes with the next change
+    # Reaped as soon as it ends (a long-lived process may make no other change for hours); a process that exits
+    # first leaves it to init. The daemon thread holds the only reference, so no "still running" warning.
+    threading.Thread(target=process.wait, name="orchestra-sender-reaper", daemon=True).start()

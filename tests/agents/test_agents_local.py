@@ -27,6 +27,7 @@ from orchestra_tui.agents.process import Limits, spawn
 from orchestra_tui.agents.shell import ShellAgent
 from orchestra_tui.models import AgentConfig, AgentTask
 
+from ..helpers.processes import children
 from ..helpers.waits import running
 
 RUN_LIMIT = 10.0  # seconds any single run in this file may take
@@ -65,17 +66,7 @@ def final(events: list[AgentEvent]) -> AgentEvent:
 
 
 def my_zombies() -> list[int]:
-    zombies = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if fields[0] == "Z" and int(fields[1]) == os.getpid():
-            zombies.append(int(entry.name))
-    return zombies
+    return [pid for pid, state in children().items() if state == "Z"]
 
 
 async def wait_gone(pid: int, within: float) -> float:

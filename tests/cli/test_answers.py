@@ -205,7 +205,7 @@ def test_a_served_answer_imports_neither_typer_nor_pydantic(tmp_path: Path) -> N
         for _ in range(3)
     ]
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout and '"A"' in runs[2].stdout
-    assert set(runs[0].stderr.split()) >= {"typer", "pydantic"}
+    assert runs[0].stderr.split() == ["pydantic"]  # the first, cold, runs the engine (without typer: test_direct)
     assert runs[2].stderr.split() == []
 
 

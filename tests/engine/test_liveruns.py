@@ -4,6 +4,7 @@ cancelled from another (docs/ARCHITECTURE.md C10)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from orchestra_tui.engine.liveruns import (
     open_run_file,
 )
 from orchestra_tui.engine.project import Project
-from orchestra_tui.engine.runs import OUTPUT_FILE, new_run_id, run_dir
+from orchestra_tui.engine.runs import EVENTS_FILE, OUTPUT_FILE, new_run_id, run_dir
 from orchestra_tui.errors import OrchestraError
 
 from ..helpers.plans import task_block, write_plan
@@ -148,3 +149,31 @@ def test_a_stale_or_planted_driver_directory_is_not_waited_for(tmp_path: Path) -
     assert not drivers_coming(tmp_path)
     with Project.open(tmp_path) as project:
         assert next_run(project, "A", poll=0.02) is None
+
+
+def test_following_a_run_locked_before_its_first_line_waits_for_its_output(tmp_path: Path) -> None:
+    """A run's owner locks its events file before writing its first line: following it in that moment goes on
+    until the lock is let go (it used to end at once, the run taken for over until its first line)."""
+    run_id = new_run_id()
+    directory = run_dir(tmp_path, run_id)
+    directory.mkdir(parents=True)
+    (directory / OUTPUT_FILE).write_bytes(b"")
+    owner = os.open(directory / EVENTS_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+    fcntl.flock(owner, fcntl.LOCK_EX)
+
+    def write_then_let_go() -> None:
+        time.sleep(0.3)
+        with open(directory / OUTPUT_FILE, "ab") as output:
+            output.write(b"late\n")
+        time.sleep(0.3)
+        os.close(owner)  # releases the lock: the run is over
+
+    async def read_all() -> bytes:
+        return b"".join([chunk async for chunk in follow(tmp_path, run_id, poll=0.05)])
+
+    writer = threading.Thread(target=write_then_let_go)
+    writer.start()
+    try:
+        assert asyncio.run(asyncio.wait_for(read_all(), 30)) == b"late\n"
+    finally:
+        writer.join(timeout=30)

@@ -1,7 +1,9 @@
 """One of the writers of the concurrency test: ``python contender.py ROOT NAME ACTOR OWN_TASK N``.
 
 Opens the project, prints ``ready``, waits for a line on stdin (so that both writers start together), then
-makes N changes, alternating: a read-modify-write of the counter both writers share (``T-0``'s
+makes N changes, and half-way prints ``half`` and waits for another line (so that, however loaded the machine, one
+writer cannot make all its changes before the other makes any: the lock changes hands at least twice). The changes
+alternate: a read-modify-write of the counter both writers share (``T-0``'s
 ``input_tokens``, incremented from the fresh state inside ``Store.commit``) and ``record_run`` on its own
 task. Prints one JSON line: the seqs of its entries and the digest of its view after a final refresh.
 """
@@ -31,6 +33,9 @@ def main(root: str, name: str, actor: str, own_task: str, count: int) -> None:
 
     seqs = []
     for i in range(count):
+        if i == count // 2:
+            print("half", flush=True)
+            sys.stdin.readline()
         if i % 2 == 0:
             entry = store.commit(increment, actor=actor)
         else:

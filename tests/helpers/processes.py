@@ -1,8 +1,9 @@
-"""Whether a process group a test started (or saw started) is still there."""
+"""Processes a test started: whether a process group is still there, and this process's children."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def group_alive(pgid: int) -> bool:
@@ -12,3 +13,18 @@ def group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def children() -> dict[int, str]:
+    """This process's children: pid -> state letter (``Z``: a zombie, ended and not reaped)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            found[int(entry.name)] = fields[0]
+    return found

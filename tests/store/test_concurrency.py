@@ -41,11 +41,12 @@ def test_two_processes_make_300_changes_each(tmp_path: Path) -> None:
         ),
     }
     try:
-        for proc in writers.values():
-            assert proc.stdout.readline().strip() == "ready"
-        for proc in writers.values():  # start both at once
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+        for barrier in ("ready", "half"):  # both start at once, and go on from half-way together
+            for proc in writers.values():
+                assert proc.stdout.readline().strip() == barrier
+            for proc in writers.values():
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
         results = {}
         for name, proc in writers.items():
             out, _ = proc.communicate(timeout=60)

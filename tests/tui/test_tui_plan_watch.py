@@ -6,16 +6,16 @@ edit is a notification and the last valid plan stays on show. The engine's ``Pla
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
+import pytest
 from textual.geometry import Region
 from textual.widget import Widget
 
 from orchestra_tui.engine.bus import Bus, HistoryAppended, PlanRejected
 from orchestra_tui.engine.plan_watch import PlanWatch
 from orchestra_tui.engine.project import Project
-from orchestra_tui.tui.app import OrchestraApp
+from orchestra_tui.tui.app import REFRESH, OrchestraApp
 from orchestra_tui.tui.widgets.board import BoardView
 from orchestra_tui.tui.widgets.detail import TaskDetail
 
@@ -47,7 +47,19 @@ def two_tasks(root: Path) -> Path:
     return write_plan(root, task_block("A", commands=["echo A"]) + task_block("B", ["A"], commands=["echo B"]))
 
 
-async def test_a_task_added_and_a_title_changed_in_the_plan_show_on_the_board_within_a_second(tmp_path: Path) -> None:
+async def test_a_task_added_and_a_title_changed_in_the_plan_show_on_the_board_within_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Within a second" counted in the app's looks at the plan (one per ``REFRESH``), not read off a clock that a
+    loaded machine slows: the edit shows within a second's worth of looks."""
+    looks: list[None] = []
+    check = PlanWatch.check
+
+    def looked(watch: PlanWatch) -> bool:
+        looks.append(None)
+        return check(watch)
+
+    monkeypatch.setattr(PlanWatch, "check", looked)
     plan = two_tasks(tmp_path / "p")
     app = app_on(tmp_path / "p", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -55,9 +67,9 @@ async def test_a_task_added_and_a_title_changed_in_the_plan_show_on_the_board_wi
         board = app.query_one(BoardView)
         assert board.rows("ready") == ["A"]
         save_by_rename(plan, plan.read_text().replace('title = "Task A"', 'title = "Renamed A"') + task_block("C"))
-        saved = time.monotonic()
-        await until(pilot, lambda: "C" in board.rows("ready"), "the new task on the board", timeout=1.0)
-        assert time.monotonic() - saved < 1.0
+        looks.clear()
+        await until(pilot, lambda: "C" in board.rows("ready"), "the new task on the board", timeout=15)
+        assert len(looks) >= 1 and len(looks) * REFRESH <= 1.0
         assert app.session.project.tasks["A"].title == "Renamed A"
         assert board.columns["ready"].get_row("A")[1].title == "Renamed A"  # the card's title
         await until(
@@ -67,7 +79,9 @@ async def test_a_task_added_and_a_title_changed_in_the_plan_show_on_the_board_wi
         )
         with plan.open("a") as handle:  # written in place, as some editors do
             handle.write(task_block("D", ["C"]))
-        await until(pilot, lambda: "D" in app.session.project.tasks, "a task appended in place", timeout=1.0)
+        looks.clear()
+        await until(pilot, lambda: "D" in app.session.project.tasks, "a task appended in place", timeout=15)
+        assert len(looks) >= 1 and len(looks) * REFRESH <= 1.0
 
 
 async def test_an_invalid_edit_is_a_notification_and_the_last_valid_plan_stays(tmp_path: Path) -> None:
@@ -77,7 +91,9 @@ async def test_an_invalid_edit_is_a_notification_and_the_last_valid_plan_stays(t
         await pilot.pause()
         good = plan.read_text()
         save_by_rename(plan, good + task_block("C", ["nope"]) + "[[tasks]]\nid = 'E'\n")
-        await until(pilot, lambda: any("the plan was not taken up" in n for n in notes(app)), "the problems", timeout=2)
+        await until(
+            pilot, lambda: any("the plan was not taken up" in n for n in notes(app)), "the problems", timeout=15
+        )
         (note,) = [n for n in notes(app) if "the plan was not taken up" in n]
         assert "unknown task 'nope'" in note or 'unknown task "nope"' in note, note
         assert "orchestra.toml:" in note
@@ -86,7 +102,7 @@ async def test_an_invalid_edit_is_a_notification_and_the_last_valid_plan_stays(t
         await pilot.pause(0.6)
         assert len([n for n in notes(app) if "not taken up" in n]) == 1  # said once, not on every look
         save_by_rename(plan, good + task_block("C"))  # fixed: taken up
-        await until(pilot, lambda: "C" in app.session.project.tasks, "the fixed plan", timeout=1.0)
+        await until(pilot, lambda: "C" in app.session.project.tasks, "the fixed plan", timeout=15)
 
 
 def test_plan_watch_publishes_a_bad_plan_once_and_takes_a_good_one_as_one_entry(tmp_path: Path) -> None:
