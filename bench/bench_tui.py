@@ -622,7 +622,7 @@ def report_memory(
         "MB",
         note="0 when nothing is kept per chunk",
     )
-    lines = [pane.log_widget.line_count for pane in app.query_one(OutputPanes).panes.values()]
+    lines = [pane.line_count for pane in app.query_one(OutputPanes).panes.values()]
     results.add(
         "lines held per output pane (largest)",
         chunks,

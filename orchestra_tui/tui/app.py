@@ -590,15 +590,7 @@ class OrchestraApp(App[None]):
         panes.show_run(task_id, run.run_id, run.agent, run_outcome(run.status, run.error)[0])
         if self.view == "timeline":
             self.action_view("board")
-        self.call_after_refresh(self._focus_pane, run.run_id)
-
-    def _focus_pane(self, run_id: str, tries: int = 10) -> None:
-        """Focus the pane of ``run_id`` once it is mounted (a pane mounts a frame or two after it is added)."""
-        pane = self.main.query_one(OutputPanes).panes.get(run_id)
-        if pane is not None and pane.is_attached:
-            pane.log_widget.focus()
-        elif pane is not None and tries:
-            self.call_after_refresh(self._focus_pane, run_id, tries - 1)
+        self.call_after_refresh(panes.log_widget.focus)  # after the view on show has changed
 
     def action_back(self) -> None:  # type: ignore[override]  # Textual awaits an action only if it is awaitable
         """Escape: a maximised output pane back to its place, the output panes' focus back to the view."""
@@ -642,7 +634,7 @@ class OrchestraApp(App[None]):
         elif self.focused is not None and panes in self.focused.ancestors_with_self:
             self.action_view(self.view)
         else:
-            pane.log_widget.focus()
+            panes.log_widget.focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))

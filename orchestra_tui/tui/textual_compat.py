@@ -25,13 +25,15 @@ removes or renames one says exactly which shim to revisit rather than failing so
    visible map with none at all, since both drop it: every widget on screen counted as moved and the whole
    screen was redrawn, on about every frame while runs stream into a pane and keys are pressed. Here the
    scroll compares with the visible part of the map the screen was last drawn from.
-3. A batch of text in a ``Log`` (``log_append``). ``Log.write`` refreshes and measures once per line, and
-   offers no way to append many lines at once; a streaming pane appends thousands a second. And it sets the
-   Log's virtual size as a reactive that lays out the whole screen, on every frame of a pane still filling up,
-   although only the Log's scrollbars depend on it (its own region is set by its styles): here the size is set
-   without the layout and the scrollbars updated, as Textual does after a layout (a scrollbar that appears or
-   goes still asks for one). ``set_virtual_size`` is that, for any widget that draws its own lines: also the
-   task's detail pane, whose height changes with every task selected.
+3. Lines handed to a ``Log`` (``log_show``, ``line_cells``). The output panes keep each run's last lines
+   themselves and show one run at a time in one ``Log``: ``Log`` has no public way to take lines other than
+   writing them, one refresh and measure per line (a streaming pane appends thousands a second), nor to swap
+   them for another run's. Here it is handed the run's list (which the pane goes on appending to) and its width,
+   measured as ``Log`` measures a line. And its virtual size, a reactive that lays out the whole screen, although
+   only the Log's scrollbars depend on it (its own region is set by its styles), is set without the layout and
+   the scrollbars updated, as Textual does after a layout (a scrollbar that appears or goes still asks for one).
+   ``set_virtual_size`` is that, for any widget that draws its own lines: also the task's detail pane, whose
+   height changes with every task selected.
 4. A ``DataTable``'s render caches (``bound_render_caches``, ``columns_resized``). It keeps up to 1,000
    rendered rows and lines (10,000 cells) per table: on a 2,000-task board that is some 100,000 objects alive,
    which every full garbage collection walks while runs stream. And it re-measures and drops its caches only
@@ -39,6 +41,11 @@ removes or renames one says exactly which shim to revisit rather than failing so
 5. ``FooterKey``: the footer's key widget, not exported by ``textual.widgets``; the narrow footer measures it.
 6. Writing to the terminal (``terminal_writer``): Textual has no public way to send an escape sequence of
    our own (an OSC 9 desktop notification); ``App.bell`` writes through the app's driver, as this does.
+7. A row of tabs that keeps the active tab in view without an animation (``QuietTabs``). ``Tabs`` centres the
+   active tab with an animated scroll of its row, on every change of the active tab. Each frame of that scroll
+   asks Textual to reflow what is visible on the whole screen (6-7 ms with a 2,000-task board), some 10-20
+   frames per change: the output panes change tab on every key press in the Running column. Here the row
+   scrolls only when the active tab is not all in view, and at once.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
@@ -58,7 +65,7 @@ from textual.geometry import Size
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
 from textual.widget import Widget
-from textual.widgets import DataTable, Log
+from textual.widgets import DataTable, Log, Tabs
 from textual.widgets._footer import FooterKey
 
 __all__ = [
@@ -68,10 +75,12 @@ __all__ = [
     "FooterKey",
     "FrameTimer",
     "PacedScreen",
+    "QuietTabs",
     "bound_render_caches",
     "columns_resized",
     "frame_pacing",
-    "log_append",
+    "line_cells",
+    "log_show",
     "set_virtual_size",
     "terminal_writer",
 ]
@@ -106,7 +115,6 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("Log", Log, "_width"),
     ("Log", Log, "_process_line"),
     ("Log", Log, "_render_line_cache"),
-    ("Log", Log, "_prune_max_lines"),
     ("Widget", Log, "_scroll_update"),
     ("DataTable", DataTable, "_row_render_cache"),
     ("DataTable", DataTable, "_line_cache"),
@@ -114,6 +122,7 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("DataTable", DataTable, "_clear_caches"),
     ("DataTable", DataTable, "_require_update_dimensions"),
     ("App", App, "_driver"),
+    ("Tabs", Tabs, "_scroll_active_tab"),
 )
 
 
@@ -203,25 +212,22 @@ class PacedScreen(Screen[None]):
         return self._frame_timer
 
 
-# -------------------------------------------------------------------------------- 3: a batch in a Log
+# ------------------------------------------------------------------------------- 3: lines handed to a Log
 
 
-def log_append(log: Log, parts: Sequence[str]) -> int:
-    """Append ``parts`` (line, break, line, ..., line, as ``re.split`` with a group gives them: the first
-    continues the unfinished last line) to ``log``'s lines at once, drop the oldest past its ``max_lines``
-    (the cached renders move with them), and set its virtual size. Returns how many lines were dropped."""
-    lines = log._lines
-    if not lines:
-        lines.append("")
-    last = len(lines) - 1
-    lines[-1] += parts[0]
-    lines.extend(parts[2::2])
-    log._width = max(log._width, *(cell_len(log._process_line(line)) for line in lines[last:]))
-    log._render_line_cache.discard(last)  # the unfinished line grew
-    before = len(lines)
-    log._prune_max_lines()
-    set_virtual_size(log, Size(log._width, log.line_count))
-    return before - len(lines)
+def line_cells(line: str) -> int:
+    """The cells a ``Log`` draws ``line`` in (control characters replaced, tabs expanded)."""
+    return cell_len(Log._process_line(line))
+
+
+def log_show(log: Log, lines: list[str], width: int) -> None:
+    """Make ``log`` draw ``lines`` (``Log``'s convention: the last is the unfinished line), a list its owner goes on
+    appending to and dropping from, whose widest line is ``width`` cells; and set its virtual size without a
+    layout. Call again after each change of the list (it drops the lines rendered before)."""
+    log._lines = lines
+    log._width = width
+    log._render_line_cache.clear()
+    set_virtual_size(log, Size(width, log.line_count))
 
 
 def set_virtual_size(widget: Widget, size: Size) -> None:
@@ -257,3 +263,16 @@ def terminal_writer(app: App[Any]) -> Callable[[str], None] | None:
     """The app's driver's ``write`` (what ``App.bell`` uses), None when headless (tests, snapshots)."""
     driver = app._driver
     return None if app.is_headless or driver is None else driver.write
+
+
+# ------------------------------------------------------------------------------ 7: tabs kept in view quietly
+
+
+class QuietTabs(Tabs):
+    """``Tabs`` whose row scrolls only as far as the active tab needs to be in view, without an animation."""
+
+    def _scroll_active_tab(self) -> None:
+        tab = self.active_tab
+        if tab is not None:
+            for row in self.query("#tabs-scroll"):  # none before it is composed
+                row.scroll_to_widget(tab, animate=False, force=True)  # the row hides its overflow

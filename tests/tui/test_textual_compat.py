@@ -22,7 +22,7 @@ from textual.widgets import Log, Static
 
 from orchestra_tui.tui import textual_compat
 from orchestra_tui.tui.app import create_app
-from orchestra_tui.tui.textual_compat import PRIVATE_API, FrameTimer, PacedScreen, log_append
+from orchestra_tui.tui.textual_compat import PRIVATE_API, FrameTimer, PacedScreen, line_cells, log_show
 
 
 @pytest.mark.parametrize(("owner", "make", "name"), PRIVATE_API, ids=[f"{o}.{n}" for o, _, n in PRIVATE_API])
@@ -59,7 +59,7 @@ async def test_frame_pacing_is_switched_off_by_the_environment(
         assert isinstance(timer, Timer) and isinstance(timer, FrameTimer) == paced
 
 
-# ------------------------------------------------------------------------------------- 3: a batch in a Log
+# ----------------------------------------------------------------------------------- 3: lines handed to a Log
 
 
 class LogApp(App[None]):
@@ -68,7 +68,8 @@ class LogApp(App[None]):
 
 
 async def test_a_growing_log_lays_out_the_screen_only_when_its_scrollbar_appears() -> None:
-    """``Log.write`` set the virtual size as a reactive that lays out the whole screen, batch after batch."""
+    """``Log.write`` set the virtual size as a reactive that lays out the whole screen, batch after batch; the
+    lines handed over are drawn, and another list swapped in is drawn instead."""
     layouts: list[Widget] = []
 
     def hook(message: Message) -> None:
@@ -80,13 +81,19 @@ async def test_a_growing_log_lays_out_the_screen_only_when_its_scrollbar_appears
         log = app.query_one(Log)
         await pilot.pause()
         layouts.clear()
+        lines = [""]
         for n in range(20):
-            log_append(log, [f"line {n}", "\n", ""])
+            lines[-1:] = [f"line {n}\t.", ""]  # the tab to column 8: 9 cells
+            log_show(log, lines, max(map(line_cells, lines)))
             await pilot.pause()
         assert len([widget for widget in layouts if widget is log]) <= 1  # when the scrollbar appeared, if at all
-        assert log.virtual_size.height == log.line_count >= 20 and log.show_vertical_scrollbar
+        assert log.virtual_size == (9, 20) and log.line_count == 20 and log.show_vertical_scrollbar
         log.scroll_end(animate=False, immediate=True)
         assert log.scroll_y == log.max_scroll_y >= log.line_count - 10
+        assert any(log.render_line(y).text.startswith("line 19") for y in range(log.size.height))
+        log_show(log, ["other", ""], 5)
+        await pilot.pause()
+        assert log.render_line(0).text.startswith("other") and log.virtual_size == (5, 1)
 
 
 # ------------------------------------------------------------------------------------- 2: a scroll after a layout

@@ -135,7 +135,7 @@ async def test_a_search_match_is_the_themes_warning_colour_reversed(demo_dir: Pa
         panes = app.query_one(OutputPanes)
         panes.run_started("r1", "DES-001", "shell", "DES-001")
         panes.append("r1", "DES-001", "".join(f"line {n}" + (" NEEDLE" if n == 3 else "") + "\n" for n in range(10)))
-        await until(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+        await until(pilot, lambda: panes.current is not None and panes.tabs.active == panes.current.tab_id, "the pane")
         await pilot.press("o", "slash", *"needle", "enter")
         for theme in ("dark", "light", "nord"):
             app.theme = theme

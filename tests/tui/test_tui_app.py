@@ -165,7 +165,7 @@ async def test_d_dispatches_the_selected_task_its_output_streams_into_its_pane_a
         panes = app.query_one(OutputPanes)
 
         def pane_text() -> str:
-            return "\n".join(line for pane in panes.panes.values() for line in pane.log_widget.lines)
+            return "\n".join(line for pane in panes.panes.values() for line in pane.lines)
 
         await until(pilot, lambda: "first line" in pane_text(), "the first line in A's pane")
         assert "second line" not in pane_text() and status(app, "A") == "in_progress"  # streamed while it runs
@@ -175,7 +175,7 @@ async def test_d_dispatches_the_selected_task_its_output_streams_into_its_pane_a
         await until(pilot, lambda: "second line" in pane_text(), "A's last line in its pane")
         assert [pane.task_id for pane in panes.panes.values()] == ["A"]
         await pilot.press("o")  # to the output, whose own keys then work, and back
-        assert app.focused is panes.panes[next(iter(panes.panes))].log_widget
+        assert app.focused is panes.log_widget
         await pilot.press("z")
         assert app.screen.maximized is panes
         await pilot.press("3")  # another view: the maximised panes give way to it
@@ -228,7 +228,7 @@ async def test_the_selected_tasks_output_comes_to_the_front_when_its_run_starts(
         panes = app.query_one(OutputPanes)
         await until(
             pilot,
-            lambda: len(panes.panes) == 3 and all(pane.is_attached for pane in panes.panes.values()),
+            lambda: len(panes.panes) == 3 and panes.tabs.tab_count == 3,
             "three panes",
             timeout=RUN_START,
         )
@@ -296,9 +296,7 @@ async def test_x_on_a_running_task_asks_then_stops_its_run_and_cancels_it(tmp_pa
         await pilot.press("d")
         await until(
             pilot,
-            lambda: any(
-                "started" in line for p in app.query_one(OutputPanes).panes.values() for line in p.log_widget.lines
-            ),
+            lambda: any("started" in line for p in app.query_one(OutputPanes).panes.values() for line in p.lines),
             "output",
             timeout=RUN_START,
         )
@@ -715,3 +713,37 @@ async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) ->
         await pilot.resize_terminal(80, 40)
         await until(pilot, lambda: detail.virtual_size.height > wide, "more lines at 80 columns")
         assert detail.virtual_size.width == detail.scrollable_content_region.width == 80 - 2  # its padding: 1 a side
+
+
+async def test_selecting_another_running_task_brings_its_output_without_laying_out_the_screen(tmp_path: Path) -> None:
+    """Each task's output had a pane of its own in a TabbedContent, and bringing another to the front changed
+    the panes' ``display``, which lays out the whole screen on every key press in the Running column: the
+    selected run's lines are drawn in the one pane on show now."""
+    wait = "while [ ! -f go ]; do sleep 0.02; done"
+    root = tmp_path / "p"
+    write_plan(root, "".join(task_block(t, commands=[f"echo from {t}; {wait}; echo bye {t}"]) for t in "ABC"))
+    plan = root / "orchestra.toml"
+    plan.write_text(plan.read_text().replace('name = "Test"\n', 'name = "Test"\nparallel_max = 3\n'))
+    app = app_on(root, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        panes = app.query_one(OutputPanes)
+        running = board(app).columns["running"]
+        await until(pilot, lambda: len(board(app).rows("running")) == 3, "three running", timeout=RUN_START)
+        await until(pilot, lambda: len(panes.panes) == 3, "their panes")
+        rows = board(app).rows("running")
+        running.focus()
+        running.move_cursor(row=0, animate=False)
+        await until(pilot, lambda: panes.current is not None and panes.current.task_id == rows[0], "the first")
+        await pilot.pause(0.2)
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
+        for key, row in (("down", 1), ("down", 2), ("up", 1), ("up", 0)):
+            task_id = rows[row]
+            await pilot.press(key)
+            await until(pilot, lambda t=task_id: panes.current is not None and panes.current.task_id == t, task_id)
+            await until(pilot, lambda t=task_id: f"from {t}" in "\n".join(panes.current.lines), "its lines")
+            await pilot.pause(0.1)  # the frames the press asked for
+        (root / "go").touch()
+        assert layouts == []

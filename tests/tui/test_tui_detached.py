@@ -66,7 +66,7 @@ def notes(app: OrchestraApp) -> list[str]:
 
 def pane_text(app: OrchestraApp, run_id: str) -> str:
     pane = app.query_one(OutputPanes).panes.get(run_id)
-    return "" if pane is None else "\n".join(pane.log_widget.lines)
+    return "" if pane is None else "\n".join(pane.lines)
 
 
 async def reopen_and_finish(root: Path, tmp_path: Path, run: LiveRun) -> None:

@@ -156,7 +156,7 @@ async def test_slash_in_a_pane_searches_marks_the_matches_and_n_goes_to_the_next
         panes.run_started("r1", "DES-001", "shell", "DES-001")
         lines = [f"line {n}" + (" found a NEEDLE here" if n in (5, 60, 120) else "") for n in range(200)]
         panes.append("r1", "DES-001", "\n".join(lines) + "\n")
-        await until(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+        await until(pilot, lambda: panes.current is not None and panes.tabs.active == panes.current.tab_id, "the pane")
         pane = panes.current
         assert pane is not None
         await pilot.press("o", "slash")
@@ -165,7 +165,7 @@ async def test_slash_in_a_pane_searches_marks_the_matches_and_n_goes_to_the_next
         count = panes.query_one("#output-search-count")
         await until(pilot, lambda: "1/3" in str(count.visual), "the first of three matches")
         await pilot.pause()
-        log = pane.log_widget
+        log = panes.log_widget
         assert app.focused is log
         assert "NEEDLE" in marked(app)
         assert log.scroll_y <= 5 <= log.scroll_y + log.size.height
@@ -224,14 +224,14 @@ async def test_a_task_has_one_tab_its_older_runs_are_reachable_from_its_screen_a
         await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the runs to choose from")
         await pilot.press("down", "enter")  # newest first: down is the older run
         await until(pilot, lambda: panes.current is not None and panes.current.run_id == runs[0], "the older run")
-        await until(pilot, lambda: app.focused is panes.current.log_widget, "its pane focused")  # type: ignore[union-attr]
+        await until(pilot, lambda: app.focused is panes.log_widget, "its pane focused")
         assert len(panes.panes) == 1
         pane = panes.current
         assert pane is not None
         await pilot.press("y")
         copied = demo_dir / ".orchestra" / "copied.txt"
         await until(pilot, copied.exists, "the copy on disk")
-        assert app.clipboard == copied.read_text() == "\n".join(pane.log_widget.lines)
+        assert app.clipboard == copied.read_text() == "\n".join(pane.lines)
         await until(pilot, lambda: any("copied" in note and "to the clipboard" in note for note in notes(app)), "said")
 
 

@@ -76,11 +76,11 @@ async def test_a_run_of_another_process_streams_into_a_pane_and_x_stops_its_proc
         panes = app.query_one(OutputPanes)
         await until(pilot, lambda: run.run_id in panes.panes, "a pane for the other process's run")
         pane = panes.panes[run.run_id]
-        await until(pilot, lambda: "first line" in "\n".join(pane.log_widget.lines), "the text so far")
+        await until(pilot, lambda: "first line" in "\n".join(pane.lines), "the text so far")
         await pilot.press("o")
         assert not any("no output to show yet" in n.message for n in app._notifications)
         (root / "more").touch()
-        await until(pilot, lambda: "second line" in "\n".join(pane.log_widget.lines), "the text as it comes", 3)
+        await until(pilot, lambda: "second line" in "\n".join(pane.lines), "the text as it comes", 3)
         assert app.selected == "A" and app.session.running_elsewhere("A") is not None
         await pilot.press("escape")
         await pilot.press("x")

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from textual import messages
 from textual.app import App, ComposeResult
+from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
 
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import RunLog, new_run_id
@@ -19,7 +20,6 @@ from orchestra_tui.tui.widgets.output import (
     OutputPanes,
     RunPane,
     fold,
-    last_lines,
     tail_output,
 )
 
@@ -47,7 +47,7 @@ async def settle(pilot, panes: OutputPanes, run_id: str) -> RunPane:
 
     def in_front() -> bool:
         pane = panes.panes.get(run_id)
-        return pane is not None and pane.is_attached and panes.current is pane
+        return pane is not None and panes.current is pane and panes.tabs.active == pane.tab_id
 
     await until(pilot, in_front, f"the pane for {run_id} in front")
     return panes.panes[run_id]
@@ -63,8 +63,9 @@ async def one_run(task_id: str) -> AsyncIterator[tuple[PanesApp, Pilot, OutputPa
         yield app, pilot, panes, await settle(pilot, panes, "r1")
 
 
-def lines_on_screen(pane: RunPane) -> list[str]:
-    log = pane.log_widget
+def lines_on_screen(panes: OutputPanes) -> list[str]:
+    """The lines the pane on show draws."""
+    log = panes.log_widget
     return [log.render_line(y).text.rstrip() for y in range(log.scrollable_content_region.height)]
 
 
@@ -72,23 +73,24 @@ async def test_streamed_text_appears_in_the_runs_pane() -> None:
     app = PanesApp()
     async with app.run_test(size=SIZE) as pilot:
         panes = app.query_one(OutputPanes)
-        assert app.query_one("#output-empty").display and not app.query_one(TabbedContent).display
+        assert app.query_one("#output-empty").display and not panes.tabs.display and not panes.view.display
         panes.run_started("r1", "DES-001", "shell")
         panes.append("r1", "DES-001", "hello\nwor")  # before the pane is even mounted
         pane = await settle(pilot, panes, "r1")
         panes.append("r1", "DES-001", "ld\nthird")
         await pilot.pause()
-        assert list(pane.log_widget.lines) == ["hello", "world", "third"]
+        assert list(pane.lines) == ["hello", "world", "third"]
         assert not app.query_one("#output-empty").display
-        assert lines_on_screen(pane)[:3] == ["hello", "world", "third"]
-        header = pane.header.visual.plain
+        assert lines_on_screen(panes)[:3] == ["hello", "world", "third"]
+        view = panes.view
+        header = view.header.visual.plain
         assert "DES-001 · shell" in header and "running" in header
-        assert ".orchestra/runs/r1/output.txt" in pane.where.visual.plain and pane.where.display
-        assert app.query_one(TabbedContent).get_tab(pane).label.plain == "▶ DES-001"
+        assert ".orchestra/runs/r1/output.txt" in view.where.visual.plain and view.where.display
+        assert panes.tabs.get_tab(pane.tab_id).label.plain == "▶ DES-001"  # type: ignore[union-attr]
         await pilot.resize_terminal(80, 9)  # a short pane: the header keeps to one line, the output gets the rest
         await pilot.pause()
-        assert not pane.where.display and pane.header.size.height == 1
-        assert lines_on_screen(pane)[:3] == ["hello", "world", "third"]
+        assert not view.where.display and view.header.size.height == 1
+        assert lines_on_screen(panes)[:3] == ["hello", "world", "third"]
 
 
 async def test_max_lines_caps_what_a_pane_keeps() -> None:
@@ -96,16 +98,16 @@ async def test_max_lines_caps_what_a_pane_keeps() -> None:
         for batch in range(30):  # 30 frames of 200 lines: 6,000 lines through a 2,000-line pane
             panes.append("r1", "T", "".join(f"line {batch * 200 + n}\n" for n in range(200)))
         await pilot.pause()
-        lines = pane.log_widget.lines
+        lines = pane.lines
         assert len(lines) <= MAX_LINES + 1
         assert lines[-2] == "line 5999" and lines[0] == f"line {6000 - len(lines) + 1}"
-        assert pane.log_widget.following
-        assert lines_on_screen(pane)[-1] == "line 5999"  # still showing the end after pruning
+        assert pane.following
+        assert lines_on_screen(panes)[-1] == "line 5999"  # still showing the end after pruning
 
 
 async def test_scrolled_up_position_holds_while_text_arrives() -> None:
-    async with one_run("T") as (_app, pilot, panes, pane):
-        log = pane.log_widget
+    async with one_run("T") as (_app, pilot, panes, _pane):
+        log = panes.log_widget
         panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES)))
         await pilot.pause()
         assert log.is_vertical_scroll_end
@@ -113,18 +115,18 @@ async def test_scrolled_up_position_holds_while_text_arrives() -> None:
         await pilot.press("pageup", "pageup")
         await pilot.pause()
         assert not log.following
-        first_visible = lines_on_screen(pane)[0]
+        first_visible = lines_on_screen(panes)[0]
         for batch in range(5):  # old lines are dropped from the top as these arrive
             panes.append("r1", "T", "".join(f"more {batch}.{n}\n" for n in range(20)))
             await pilot.pause()
-        assert lines_on_screen(pane)[0] == first_visible
+        assert lines_on_screen(panes)[0] == first_visible
         assert not log.is_vertical_scroll_end
         await pilot.press("end")
         await pilot.pause()
         assert log.following
         panes.append("r1", "T", "the last line\n")
         await pilot.pause()
-        assert lines_on_screen(pane)[-1] == "the last line"
+        assert lines_on_screen(panes)[-1] == "the last line"
 
 
 async def test_switching_maximising_finishing_and_dismissing_panes() -> None:
@@ -133,16 +135,16 @@ async def test_switching_maximising_finishing_and_dismissing_panes() -> None:
         for _ in range(10):
             await pilot.pause()
         assert panes.current is first  # a new run does not push a live pane aside
-        first.log_widget.focus()
+        panes.log_widget.focus()
         await pilot.press("]")
         await pilot.pause()
         assert panes.current is panes.panes["r2"]
-        assert app.focused is panes.panes["r2"].log_widget
+        assert app.focused is panes.log_widget
         await pilot.press("]")
         assert panes.current is first
         await pilot.press("[")
         assert panes.current is panes.panes["r2"]
-        await pilot.click("#--content-tab-run-r1")  # a tab clicked
+        await pilot.click("#run-r1")  # a tab clicked
         assert panes.current is first
         await pilot.press("]")
         assert panes.current is panes.panes["r2"]
@@ -155,8 +157,8 @@ async def test_switching_maximising_finishing_and_dismissing_panes() -> None:
         panes.run_ended("r2", "B", "failed", "exit status 3")
         await pilot.pause()
         second = panes.panes["r2"]
-        assert "✗ failed: exit status 3" in second.header.visual.plain
-        assert app.query_one(TabbedContent).get_tab(second).label.plain == "✗ B"
+        assert "✗ failed: exit status 3" in panes.view.header.visual.plain
+        assert panes.tabs.get_tab(second.tab_id).label.plain == "✗ B"  # type: ignore[union-attr]
         await pilot.press("[")  # to the live pane: it cannot be dismissed
         await pilot.press("delete")
         assert list(panes.panes) == ["r1", "r2"]
@@ -164,9 +166,54 @@ async def test_switching_maximising_finishing_and_dismissing_panes() -> None:
         for _ in range(10):
             await pilot.pause()
         assert list(panes.panes) == ["r1"]
-        assert app.query_one(TabbedContent).tab_count == 1
+        assert panes.tabs.tab_count == 1
         assert panes.current is first
         assert panes.show("B") is False  # its pane is gone and no project to load from
+
+
+async def test_the_row_of_tabs_scrolls_only_to_keep_the_active_tab_in_view() -> None:
+    """Tabs centred the active tab with an animated scroll of the row on every change: each frame of it reflowed
+    the whole screen, on every key press in the Running column. The row scrolls when the tab is out of view."""
+    scrolls: list[Message] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, messages.UpdateScroll):
+            scrolls.append(message)
+
+    app = PanesApp()
+    async with app.run_test(size=(80, 20), message_hook=hook) as pilot:
+        panes = app.query_one(OutputPanes)
+        for n in range(12):  # 11 cells a tab: 7 fit in 80 columns
+            panes.run_started(f"r{n}", f"TASK-{n:02}", "shell")
+        await until(pilot, lambda: panes.tabs.tab_count == 12, "the tabs")
+        row = panes.tabs.query_one("#tabs-scroll")
+        panes.show("TASK-03")
+        await settle(pilot, panes, "r3")
+        scrolls.clear()
+        for n in (4, 5, 6):  # in view: centred, they scrolled the row
+            panes.action_next_pane()
+            await settle(pilot, panes, f"r{n}")
+            await pilot.pause()
+        assert row.scroll_x == 0 and scrolls == []
+        panes.action_next_pane()  # half out of view
+        await settle(pilot, panes, "r7")
+        await pilot.pause()
+        assert row.scroll_x == 7 * 11 + 11 - 80 and len(scrolls) == 1  # its right edge at the row's
+
+
+async def test_a_new_run_of_the_task_on_show_replaces_its_finished_pane_in_front() -> None:
+    """One tab per task: the finished pane goes and the new run's comes to the front, not the tab beside it."""
+    async with one_run("A") as (_app, pilot, panes, first):
+        panes.run_started("r2", "B", "shell")
+        panes.run_ended("r1", "A", "completed", None)
+        await until(pilot, lambda: panes.tabs.tab_count == 2, "both tabs")
+        assert panes.current is first
+        panes.run_started("r3", "A", "shell")
+        await settle(pilot, panes, "r3")
+        for _ in range(5):
+            await pilot.pause()
+        assert panes.current is panes.panes["r3"] and panes.tabs.active == "run-r3"
+        assert list(panes.panes) == ["r2", "r3"] and panes.tabs.tab_count == 2
 
 
 async def test_finished_panes_beyond_the_limit_are_dismissed_oldest_first() -> None:
@@ -182,14 +229,14 @@ async def test_finished_panes_beyond_the_limit_are_dismissed_oldest_first() -> N
             await pilot.pause()
         assert len(panes.panes) <= MAX_FINISHED + 1
         assert "r0" not in panes.panes and f"r{count - 1}" in panes.panes
-        assert app.query_one(TabbedContent).tab_count == len(panes.panes)
+        assert panes.tabs.tab_count == len(panes.panes)
 
 
 async def test_a_full_pane_keeps_its_size_so_writing_needs_no_layout() -> None:
     """At MAX_LINES the oldest lines go before the new ones are written: the virtual size stays put (in
     Textual a change of it lays out the whole screen)."""
-    async with one_run("T") as (app, pilot, panes, pane):
-        log = pane.log_widget
+    async with one_run("T") as (app, pilot, panes, _pane):
+        log = panes.log_widget
         panes.append("r1", "T", "".join(f"line {n}\n" for n in range(MAX_LINES + 10)))
         await pilot.pause()
         full = log.virtual_size
@@ -201,36 +248,35 @@ async def test_a_full_pane_keeps_its_size_so_writing_needs_no_layout() -> None:
         assert changes == [] and log.virtual_size == full
         assert log.lines[-2] == "more 19 6" and len(log.lines) == MAX_LINES
         await pilot.pause()
-        assert lines_on_screen(pane)[-1] == "more 19 6"
+        assert lines_on_screen(panes)[-1] == "more 19 6"
 
 
-async def test_a_hidden_pane_holds_its_text_until_shown() -> None:
-    """Text for a pane not on show is held (bounded), not written into its Log, and appears when shown."""
+async def test_a_run_not_on_show_keeps_its_last_lines_and_each_run_its_place() -> None:
+    """Text for a run not on show is kept in its pane (bounded), and drawn when it comes to the front; a run the
+    user scrolled up in is where they left it when it comes back, one they followed is at its end."""
     async with one_run("A") as (_app, pilot, panes, front):
         back = panes.run_started("r2", "B", "shell")  # r1 is live and on show: r2 stays behind
-        for _ in range(5):
-            await pilot.pause()
-        assert panes.current is front and back.is_attached
+        panes.append("r1", "A", "".join(f"a {n}\n" for n in range(100)))
+        await pilot.pause()
+        panes.log_widget.focus()
+        await pilot.press("pageup")
+        await pilot.pause()
+        top = lines_on_screen(panes)[0]
+        assert not front.following and top.startswith("a ")
         for batch in range(10):  # 5 x MAX_LINES lines while hidden
             panes.append("r2", "B", "".join(f"b {batch} {n}\n" for n in range(MAX_LINES // 2)))
-        assert back.log_widget.line_count <= 1
-        held = "".join(back.log_widget.held)
-        assert held.count("\n") <= 2 * MAX_LINES and held.endswith(f"b 9 {MAX_LINES // 2 - 1}\n")
+        assert panes.current is front and len(back.lines) <= MAX_LINES
         assert panes.show("B")
         await settle(pilot, panes, "r2")
         await pilot.pause()
-        lines = back.log_widget.lines
-        assert back.log_widget.held == [] and len(lines) <= MAX_LINES + 1
-        assert lines[-2] == f"b 9 {MAX_LINES // 2 - 1}"
-        assert lines_on_screen(back)[-1] == f"b 9 {MAX_LINES // 2 - 1}"
-        panes.append("r1", "A", "while hidden\n")  # and now the other one holds
-        assert "while hidden" not in front.log_widget.lines
-
-
-def test_last_lines_keeps_the_end_after_the_last_breaks() -> None:
-    assert last_lines("a\nb\nc\n", 2) == "b\nc\n"
-    assert last_lines("a\nb\nc", 1) == "b\nc" and last_lines("a\r\nb\rc", 1) == "b\rc"
-    assert last_lines("a\nb\n", 5) == "a\nb\n" and last_lines("", 3) == ""
+        assert back.lines[-2] == f"b 9 {MAX_LINES // 2 - 1}" and back.following
+        assert lines_on_screen(panes)[-1] == f"b 9 {MAX_LINES // 2 - 1}"
+        panes.append("r1", "A", "while hidden\n")
+        assert "while hidden" in front.lines and "while hidden" not in lines_on_screen(panes)
+        assert panes.show("A")
+        await settle(pilot, panes, "r1")
+        await pilot.pause()
+        assert lines_on_screen(panes)[0] == top and not front.following
 
 
 async def test_show_loads_the_tail_of_a_past_run_from_disk(demo_dir: Path) -> None:
@@ -249,7 +295,7 @@ async def test_show_loads_the_tail_of_a_past_run_from_disk(demo_dir: Path) -> No
             assert panes.show("DES-001") is True
             pane = await settle(pilot, panes, run_id)
             assert pane.finished and pane.status == "failed"
-            lines = pane.log_widget.lines
+            lines = pane.lines
             assert lines[-2] == "old line 49999"
             assert len(lines) <= MAX_LINES + 1 and lines[0].startswith("old line ")
             assert panes.show("DES-001") is True and len(panes.panes) == 1  # the same pane, not a second one
@@ -262,7 +308,7 @@ async def test_show_loads_the_tail_of_a_past_run_from_disk(demo_dir: Path) -> No
             project.complete("DES-001")
             assert panes.show("DES-001") is True
             pane = await settle(pilot, panes, newer)
-            assert list(pane.log_widget.lines) == ["second attempt", ""] and pane.status == "completed"
+            assert list(pane.lines) == ["second attempt", ""] and pane.status == "completed"
     finally:
         project.close()
 
@@ -299,7 +345,7 @@ async def test_many_small_chunks_stay_bounded() -> None:
             if frame % 50 == 0:
                 await pilot.pause()
         await pilot.pause()
-        lines = pane.log_widget.lines
+        lines = pane.lines
         assert len(lines) <= MAX_LINES + 1
         assert max(len(line) for line in lines) == FOLD_WIDTH
         assert lines[-1].endswith(f"t{frames - 1}.{per_frame - 1} ")

@@ -118,7 +118,7 @@ async def show_output_search(pilot: Pilot[None]) -> None:
     panes.run_started("run-1", NEXT_TASK, "shell", NEXT_TASK)
     lines = [f"step {n}: " + ("warning: slow disk" if n % 7 == 3 else "ok") for n in range(40)]
     panes.append("run-1", NEXT_TASK, "\n".join(lines) + "\n")
-    await until(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+    await until(pilot, lambda: panes.current is not None and panes.tabs.active == panes.current.tab_id, "the pane")
     await pilot.press("o", "g", "slash", *"warning", "enter")  # from the top: searches go down from the view
     count = panes.query_one("#output-search-count")
     await until(pilot, lambda: "1/6" in str(count.visual), "the first match")
@@ -131,7 +131,7 @@ async def show_output(pilot: Pilot[None]) -> None:
     panes = app.query_one(OutputPanes)
     panes.run_started("run-1", NEXT_TASK, "shell", NEXT_TASK)
     panes.append("run-1", NEXT_TASK, "".join(f"step {n}: ok\n" for n in range(60)))
-    await until(pilot, lambda: panes.current is not None and panes.current.is_attached, "the pane")
+    await until(pilot, lambda: panes.current is not None and panes.tabs.active == panes.current.tab_id, "the pane")
     await pilot.press("o")
     await pilot.pause()
 

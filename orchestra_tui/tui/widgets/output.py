@@ -2,12 +2,14 @@
 screen), fed in batches, holding only the last lines of each run.
 
 A run's full output is in ``.orchestra/runs/<run_id>/output.txt`` (the engine writes every piece there as it
-arrives); a pane keeps the last ``MAX_LINES`` lines in a Textual ``Log`` and says where the rest is, so memory
-stays bounded however long a run talks. Very long lines are folded at ``FOLD_WIDTH`` characters, so a run
+arrives); a pane keeps the last ``MAX_LINES`` lines and says where the rest is, so memory stays bounded however
+long a run talks. The pane on show is drawn by one Textual ``Log``, which takes another run's lines when another
+tab comes to the front. Very long lines are folded at ``FOLD_WIDTH`` characters, so a run
 that never prints a newline does not grow one line without end.
 
 A pane follows the end of its output only while the user is at the bottom: scrolling up holds the position
-while text keeps arriving (also when old lines are dropped from the top), and scrolling back down resumes.
+while text keeps arriving (also when old lines are dropped from the top), and scrolling back down resumes. Each
+run keeps its place while another is on show.
 
 In a pane, ``/`` searches its lines (case-insensitive; every match marked, ``n``/``N`` go to the next and
 previous, escape ends the search) and ``y`` copies its text: to the clipboard through the terminal (OSC 52,
@@ -30,7 +32,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widget import MountError
-from textual.widgets import Input, Log, Static, TabbedContent, TabPane
+from textual.widgets import Input, Log, Static, Tab, Tabs
 
 from ...display import printable
 from ...engine.runner import CANCELLED
@@ -39,7 +41,7 @@ from ...errors import OrchestraError
 from ...projectfiles import STATE_DIR
 from ...store import fsio
 from ..status_text import status_content
-from ..textual_compat import log_append
+from ..textual_compat import QuietTabs, line_cells, log_show
 
 if TYPE_CHECKING:
     from ...engine.project import Project
@@ -109,13 +111,86 @@ class MatchMarker(Highlighter):
             text.highlight_words([self.needle], self.style(), case_sensitive=False)
 
 
-class OutputLog(Log):
-    """A ``Log`` that knows whether the user is following its end (at the bottom) or reading further up.
+class RunPane:
+    """One run's pane: its task, agent and status, and its last lines, kept whether it is on show or not.
 
-    While hidden (another pane on show, or another view) it only holds the text that arrives, bounded to
-    ``MAX_LINES`` lines, and writes it when shown: a ``Log`` changes its virtual size with every write, and
-    in Textual that lays out the whole screen, on every frame of every run streaming. A full pane drops its
-    oldest lines before its size is set again, so it keeps its size and costs no layout.
+    Only the pane on show is drawn, by the one ``RunView`` below the tabs, which takes its lines: bringing
+    another run to the front swaps what that view draws and repaints it, where a widget per run (shown by
+    its ``display``) laid out the whole screen on every change of the selected task. ``lines`` follows
+    ``Log``'s convention (the last is the unfinished line, ``""`` after a break), bounded to ``MAX_LINES``.
+    """
+
+    def __init__(self, run_id: str, task_id: str, agent: str, status: str = "in_progress", live: bool = True) -> None:
+        self.run_id, self.task_id, self.agent = run_id, task_id, agent
+        self.status, self.live = status, live
+        self.error: str | None = None
+        self.column = 0  # where the unfinished line ends, for folding
+        self.lines: list[str] = []
+        self.width = 0  # cells of the widest line kept
+        self.dropped = 0  # lines dropped from the top so far
+        self.following = True  # the user is at the end of its output (or has not looked)
+        self.top = 0  # while not following: the line (counted from the run's first) at the top when last shown
+        self.left = 0.0  # the horizontal scroll when last shown
+
+    @property
+    def tab_id(self) -> str:
+        return _pane_id(self.run_id)
+
+    @property
+    def finished(self) -> bool:
+        return not self.live
+
+    @property
+    def line_count(self) -> int:
+        """Lines of text (an empty unfinished line not counted), as ``Log.line_count``."""
+        return len(self.lines) - (self.lines[-1] == "") if self.lines else 0
+
+    def write(self, text: str) -> int:
+        """Fold and append ``text``, dropping the oldest lines past ``MAX_LINES``; how many were dropped."""
+        text, self.column = fold(printable(text), self.column)
+        parts = _BREAK.split(text)  # line, break, line, ..., line
+        if len(parts) > 2 * MAX_LINES:  # MAX_LINES breaks or more: only the last MAX_LINES - 1 can stay
+            parts = parts[-(2 * MAX_LINES - 1) :]
+        lines = self.lines
+        if not lines:
+            lines.append("")
+        last = len(lines) - 1
+        lines[-1] += parts[0]
+        lines.extend(parts[2::2])
+        self.width = max(self.width, *(line_cells(line) for line in lines[last:]))
+        dropped = max(0, len(lines) - MAX_LINES)
+        del lines[:dropped]
+        self.dropped += dropped
+        return dropped
+
+    def finish(self, status: str, error: str | None) -> None:
+        status, error = run_outcome(status, error)
+        self.status, self.error, self.live = status, printable(error) if error else error, False
+
+    def label(self) -> Content:
+        """Its tab's label: the status mark and the task."""
+        mark = status_content(self.status)[:1]
+        return Content.assemble(mark, " ", self.task_id)
+
+    def header(self) -> Content:
+        state = Content.styled("▶ running", "bold $accent") if self.live else status_content(self.status)
+        if self.error and not self.live:
+            state = Content.assemble(state, ": ", (self.error, "$error"))
+        return Content.assemble(
+            (self.task_id, "bold"),
+            f" · {self.agent} · ",
+            state,
+            ("" if self.live else " · finished (delete closes)", "$text-muted"),
+        )
+
+    def where(self) -> str:
+        where = f"{STATE_DIR}/{RUNS_DIR}/{self.run_id}/{OUTPUT_FILE}"
+        return f"run {self.run_id} · last {MAX_LINES:,} lines here; the full output is in {where}"
+
+
+class OutputLog(Log):
+    """The lines of the run on show (a ``RunPane``'s, taken with :meth:`show`), and whether the user follows its
+    end (at the bottom) or reads further up: each run keeps its own place while another is on show.
 
     A match of the search is the running theme's warning text colour reversed (the component class
     ``output-log--match``): ``$text-warning`` is legible on ``$background``, so the reverse is too. A theme change
@@ -128,141 +203,102 @@ class OutputLog(Log):
     """
 
     def __init__(self) -> None:
-        super().__init__(max_lines=MAX_LINES, auto_scroll=False)
+        super().__init__(auto_scroll=False)
         self.highlighter = self.marker = MatchMarker(lambda: self.get_component_rich_style("output-log--match"))
-        self.following = True
-        self.held: list[str] = []  # text that arrived while hidden
-        self._held_lines = 0
-        self._showing = False
+        self.run: RunPane | None = None
+
+    @property
+    def following(self) -> bool:
+        return self.run is None or self.run.following
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if self.size:  # a hidden pane has no size, and says nothing about the user
-            self.following = self.is_vertical_scroll_end
+        if self.size and self.run is not None:  # a hidden log has no size, and says nothing about the user
+            self.run.following = self.is_vertical_scroll_end
 
-    def on_show(self) -> None:
-        self._showing = True
-        self.release()
+    def show(self, run: RunPane) -> None:
+        """Draw ``run``'s lines, at the place it was left (its end, if the user was following it)."""
+        old, self.run = self.run, None  # its place is not the user's while the lines are swapped
+        if old is not None:
+            old.top, old.left = old.dropped + round(self.scroll_y), self.scroll_x
+        log_show(self, run.lines, run.width)
+        self.refresh()
+        if run.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.scroll_to(x=run.left, y=max(0, run.top - run.dropped), animate=False, immediate=True)
+        self.run = run
 
-    def on_hide(self) -> None:
-        self._showing = False
-
-    def append(self, text: str) -> None:
-        """Write text (or hold it while hidden); follow the end if the user was there, else keep their lines in view."""
-        if not self._showing:
-            self.held.append(text)
-            self._held_lines += len(_BREAK.findall(text))
-            if self._held_lines > 2 * MAX_LINES:
-                self.held = [last_lines("".join(self.held), MAX_LINES)]
-                self._held_lines = MAX_LINES
+    def grown(self, dropped: int) -> None:
+        """The run on show got more text (``dropped``: lines dropped from its top): follow the end if the user was
+        there, else keep their lines in view."""
+        run = self.run
+        if run is None:
             return
-        self._write(text)
+        log_show(self, run.lines, run.width)
+        if dropped and not run.following:
+            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
+        self.refresh()
+        if run.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def mark(self, needle: str) -> list[int]:
         """Mark ``needle`` wherever it occurs (nothing: ``""``); the lines holding it, top to bottom."""
         if needle != self.marker.needle:
             self.marker.needle, self.highlight = needle, bool(needle)
             self.notify_style_update()  # drops the lines drawn with the old marks
+            self.refresh()
         folded = needle.casefold()
         return [index for index, line in enumerate(self.lines) if folded and folded in line.casefold()]
-
-    def release(self) -> None:
-        """Write the text held while hidden."""
-        if self.held:
-            text = "".join(self.held)
-            self.held, self._held_lines = [], 0
-            self._write(text)
-
-    def _write(self, text: str) -> None:
-        """``Log.write`` for a batch of text: the lines appended at once with one refresh (``Log.write`` asks
-        for one per line), the oldest dropped past ``MAX_LINES`` (the cached renders moved with them), then the
-        virtual size set, which stays the same once the pane is full."""
-        parts = _BREAK.split(text)  # line, break, line, ..., line
-        if len(parts) > 2 * MAX_LINES:  # MAX_LINES breaks or more: only the last MAX_LINES - 1 can stay
-            parts = parts[-(2 * MAX_LINES - 1) :]
-        dropped = log_append(self, parts)
-        if dropped and not self.following:
-            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
-        self.refresh()
-        if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-
-
-def last_lines(text: str, count: int) -> str:
-    """The end of ``text`` after its last ``count`` line breaks (and the unfinished line after them)."""
-    breaks = [match.end() for match in _BREAK.finditer(text)]
-    return text if len(breaks) <= count else text[breaks[-count - 1] :]
 
 
 SHORT_PANE = 10  # rows below which a pane's header keeps to its first line, leaving the rest to the output
 
 
-class RunPane(TabPane):
-    """One run: a header (task, agent, status; then, if the pane has room, where the full output is) and its
-    last lines."""
+class RunView(Vertical):
+    """The run on show: a header (task, agent, status; then, if the pane has room, where the full output is) and
+    its last lines. :meth:`show` swaps in another run without a layout (the header is one row, and where the
+    output is takes as many rows for every run of the same id length)."""
 
     DEFAULT_CSS = """
-    RunPane { height: 1fr; padding: 0; }
-    RunPane > .run-header { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
-    RunPane > .run-where { height: auto; padding: 0 1; background: $panel; color: $text-muted; }
-    RunPane.-short > .run-where { display: none; }
-    RunPane > OutputLog { height: 1fr; overflow-x: auto; padding: 0 1; }
+    RunView { height: 1fr; padding: 0; }
+    RunView > .run-header { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    RunView > .run-where { height: auto; padding: 0 1; background: $panel; color: $text-muted; }
+    RunView.-short > .run-where { display: none; }
+    RunView > OutputLog { height: 1fr; overflow-x: auto; padding: 0 1; }
     """
 
-    def __init__(self, run_id: str, task_id: str, agent: str, status: str = "in_progress", live: bool = True) -> None:
-        self.run_id, self.task_id, self.agent = run_id, task_id, agent
-        self.status, self.live = status, live
-        self.error: str | None = None
-        self.column = 0
-        self.log_widget = OutputLog()
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.header = Static(classes="run-header")
-        where = f"{STATE_DIR}/{RUNS_DIR}/{run_id}/{OUTPUT_FILE}"
-        self.where = Static(
-            f"run {run_id} · last {MAX_LINES:,} lines here; the full output is in {where}",
-            classes="run-where",
-            markup=False,
-        )
-        super().__init__(self._label(), self.header, self.where, self.log_widget, id=_pane_id(run_id))
-        self._draw_header()
+        self.where = Static(classes="run-where", markup=False)
+        self.log_widget = OutputLog()
+        self.where_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.where
+        yield self.log_widget
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_PANE, "-short")
 
-    @property
-    def finished(self) -> bool:
-        return not self.live
+    def show(self, run: RunPane) -> None:
+        self.draw_header(run)
+        where = run.where()
+        self.where.update(where, layout=len(where) != len(self.where_text))
+        self.where_text = where
+        self.log_widget.show(run)
 
-    def write(self, text: str) -> None:
-        text, self.column = fold(printable(text), self.column)
-        self.log_widget.append(text)
+    def draw_header(self, run: RunPane) -> None:
+        self.header.update(run.header(), layout=False)
 
-    def finish(self, status: str, error: str | None) -> None:
-        status, error = run_outcome(status, error)
-        self.status, self.error, self.live = status, printable(error) if error else error, False
-        self._draw_header()
 
-    def _label(self) -> Content:
-        mark = status_content(self.status)[:1]
-        return Content.assemble(mark, " ", self.task_id)
+class RunTab(Tab):
+    """A run's tab, which tells the panes when it is mounted (``Tabs.add_tab`` may return before)."""
 
-    def _draw_header(self) -> None:
-        state = Content.styled("▶ running", "bold $accent") if self.live else status_content(self.status)
-        if self.error and not self.live:
-            state = Content.assemble(state, ": ", (self.error, "$error"))
-        self.header.update(
-            Content.assemble(
-                (self.task_id, "bold"),
-                f" · {self.agent} · ",
-                state,
-                ("" if self.live else " · finished (delete closes)", "$text-muted"),
-            )
-        )
-        self.relabel()
-
-    def relabel(self) -> None:
-        """Put the run's status mark on its tab (once the tab exists)."""
-        if self.is_attached:
-            self.query_ancestor(TabbedContent).get_tab(self).label = self._label()
+    def on_mount(self) -> None:
+        self.query_ancestor(OutputPanes).tab_mounted(self)
 
 
 class OutputPanes(Vertical):
@@ -270,16 +306,16 @@ class OutputPanes(Vertical):
 
     The app calls :meth:`run_started`, :meth:`append` (text already batched per frame), :meth:`run_ended` from
     the engine's events, :meth:`show` when a task is selected, and :meth:`show_project` with the open project
-    (needed to load a past run's output from disk).
+    (needed to load a past run's output from disk). The tabs are a row of ``Tabs``; below them one ``RunView``
+    draws the pane on show (see ``RunPane``).
     """
 
     ALLOW_MAXIMIZE = True
     DEFAULT_CSS = """
     OutputPanes { height: 1fr; }
-    OutputPanes > TabbedContent { height: 1fr; display: none; }
-    OutputPanes > TabbedContent > ContentSwitcher { height: 1fr; }
+    OutputPanes > #output-tabs, OutputPanes > RunView { display: none; }
     OutputPanes > #output-empty { color: $text-muted; padding: 0 1; }
-    OutputPanes.-has-panes > TabbedContent { display: block; }
+    OutputPanes.-has-panes > #output-tabs, OutputPanes.-has-panes > RunView { display: block; }
     OutputPanes.-has-panes > #output-empty { display: none; }
     OutputPanes > #output-search { display: none; height: 1; background: $panel; }
     OutputPanes.-searching > #output-search { display: block; }
@@ -308,22 +344,34 @@ class OutputPanes(Vertical):
         super().__init__(id=id, classes=classes)
         self.project: Project | None = None
         self.panes: dict[str, RunPane] = {}  # run id -> pane, oldest first
-        self._shown: str | None = None  # run id of the pane on show (or about to be: panes mount a frame later)
+        self._shown: str | None = None  # run id of the pane on show
         self._latest: dict[str, str] = {}  # task id -> run id of its pane
         self.needle = ""  # the search on show ("" none)
         self._match: int | None = None  # the line of the match last gone to
+        self.tabs = QuietTabs(id="output-tabs")
+        self.view = RunView(id="output-run")
 
     def compose(self) -> ComposeResult:
         yield Static("no output yet: dispatched tasks stream here", id="output-empty")
-        yield TabbedContent()
+        yield self.tabs
+        yield self.view
         with Horizontal(id="output-search"):
             yield Input(placeholder="search the output (enter: go; escape: end)", id="output-search-text")
             yield Static("", id="output-search-count")
+
+    def on_mount(self) -> None:
+        if self.current is not None:  # panes added before this was mounted
+            self.view.show(self.current)
 
     @property
     def current(self) -> RunPane | None:
         """The pane on show."""
         return None if self._shown is None else self.panes.get(self._shown)
+
+    @property
+    def log_widget(self) -> OutputLog:
+        """The widget drawing the lines of the pane on show."""
+        return self.view.log_widget
 
     # -- what the app calls ---------------------------------------------------------------------------
 
@@ -343,12 +391,17 @@ class OutputPanes(Vertical):
 
     def append(self, run_id: str, task_id: str, text: str) -> None:
         pane = self.panes.get(run_id) or self.run_started(run_id, task_id, "?")
-        pane.write(text)
+        dropped = pane.write(text)
+        if pane is self.current and self.log_widget.run is pane:
+            self.log_widget.grown(dropped)
 
     def run_ended(self, run_id: str, task_id: str, status: str, error: str | None) -> None:
         """The pane shows the run's final status and stays until dismissed."""
         pane = self.panes.get(run_id) or self.run_started(run_id, task_id, "?")
         pane.finish(status, error)
+        if pane is self.current and self.is_mounted:
+            self.view.draw_header(pane)
+        self._relabel(pane)
         self._prune()
 
     def show_run(self, task_id: str, run_id: str, agent: str, status: str) -> None:
@@ -384,10 +437,9 @@ class OutputPanes(Vertical):
 
     def action_scroll_log(self, amount: float, to_end: bool = False) -> None:
         """Scroll the pane on show: lines (a whole number), a share of its height, or to an end."""
-        pane = self.current
-        if pane is None:
+        if self.current is None:
             return
-        log = pane.log_widget
+        log = self.log_widget
         if to_end:
             (log.scroll_end if amount > 0 else log.scroll_home)(animate=False)
         else:
@@ -414,10 +466,9 @@ class OutputPanes(Vertical):
             return
         event.stop()
         self.needle, self._match = event.value, None
-        pane = self.current
-        if pane is None:
+        if self.current is None:
             return
-        pane.log_widget.focus()
+        self.log_widget.focus()
         if self.needle:
             self.action_search_step(1)
         else:
@@ -425,10 +476,9 @@ class OutputPanes(Vertical):
 
     def action_search_step(self, step: int) -> None:
         """Go to the next match below the last one gone to (``step`` -1: above), wrapping around."""
-        pane = self.current
-        if pane is None:
+        if self.current is None:
             return
-        log = pane.log_widget
+        log = self.log_widget
         lines = log.mark(self.needle)
         count = self.query_one("#output-search-count", Static)
         if not lines:
@@ -445,10 +495,9 @@ class OutputPanes(Vertical):
         self.remove_class("-searching")
         self.query_one("#output-search-text", Input).value = ""
         self.query_one("#output-search-count", Static).update("")
-        for pane in self.panes.values():
-            pane.log_widget.mark("")
+        self.log_widget.mark("")
         if self.current is not None:
-            self.current.log_widget.focus()
+            self.log_widget.focus()
 
     def action_copy(self) -> None:
         """The pane's text to the clipboard (OSC 52) and to ``.orchestra/copied.txt``."""
@@ -456,7 +505,7 @@ class OutputPanes(Vertical):
         if pane is None or self.project is None:
             self.app.bell()
             return
-        text = "\n".join(pane.log_widget.lines)
+        text = "\n".join(pane.lines)
         self.app.copy_to_clipboard(text)
         state = self.project.root / STATE_DIR
         path = state / COPY_FILE
@@ -465,7 +514,7 @@ class OutputPanes(Vertical):
             fsio.atomic_write(path, text.encode())
         except OSError as error:
             raise OrchestraError(fsio.describe_os_error(error, path)) from None
-        lines = pane.log_widget.line_count
+        lines = pane.line_count
         self.app.notify(
             f"copied {lines} line{'s' * (lines != 1)} of {pane.task_id}'s output to the clipboard "
             f"(if the terminal allows it) and to {STATE_DIR}/{COPY_FILE}"
@@ -515,43 +564,55 @@ class OutputPanes(Vertical):
         self._latest[pane.task_id] = pane.run_id
         self.add_class("-has-panes")
         if front or self.current is None:
-            self._shown = pane.run_id
-        self.call_next(self._mount, pane)
+            self._activate(pane)
+        self.call_next(self._add_tab, pane)
         return pane
 
-    async def _mount(self, pane: RunPane) -> None:
-        """Mount the pane and its tab; not once the app quits (a run found just before: its tabs are torn down)."""
-        if not self.is_attached:
+    async def _add_tab(self, pane: RunPane) -> None:
+        """Add the pane's tab; not once the app quits (a run found just before: the tabs are torn down), nor
+        once the pane is gone. The tab comes to the front when mounted if its pane is on show."""
+        if not self.is_attached or self.panes.get(pane.run_id) is not pane:
             return
         try:
-            await self.query_one(TabbedContent).add_pane(pane)
-        except (NoMatches, MountError, ValueError) as error:  # torn down meanwhile: "No Tab with id ..."
+            await self.tabs.add_tab(RunTab(pane.label(), id=pane.tab_id))
+        except (NoMatches, MountError, ValueError) as error:  # torn down meanwhile
             if self.is_attached and self.is_parent_active:  # not the app quitting: said, never a crash
                 self.notify(f"the output pane of {pane.task_id} could not be shown: {error}", severity="error")
+
+    def tab_mounted(self, tab: Tab) -> None:
+        """A run's tab is there: in front if its pane is on show, removed if its pane went meanwhile."""
+        pane = self.current
+        if pane is not None and pane.tab_id == tab.id:
+            self.tabs.active = pane.tab_id
+        elif not any(pane.tab_id == tab.id for pane in self.panes.values()):
+            self.tabs.remove_tab(tab)
+
+    def _relabel(self, pane: RunPane) -> None:
+        """Put the run's status mark on its tab (once the tab exists)."""
+        tab = self.tabs.get_tab(pane.tab_id) if self.tabs.is_attached else None
+        if tab is not None:
+            tab.label = pane.label()
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        """Follow a tab the user clicked (the event may be stale: a tab activated on its own as it was added)."""
+        event.stop()
+        if event.tab.id != event.tabs.active:
             return
-        pane.relabel()
-        if self._shown == pane.run_id:
+        pane = next((pane for pane in self.panes.values() if pane.tab_id == event.tab.id), None)
+        if pane is not None and pane.run_id != self._shown:
             self._activate(pane)
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Follow a tab the user clicked (the event may be stale: a tab activated on its own as it was added)."""
-        if event.pane.id == event.tabbed_content.active:
-            self._shown = next((run_id for run_id, pane in self.panes.items() if pane is event.pane), self._shown)
-
     def _activate(self, pane: RunPane) -> None:
+        """Bring ``pane`` to the front: its lines drawn in the view, its tab active."""
         self._shown = pane.run_id
         if self.needle:  # the search goes on in the pane now on show
             self._match = None
-            pane.log_widget.mark(self.needle)
-        if not pane.is_attached:  # still mounting: _mount brings it to the front
+        if not self.is_mounted:  # drawn when mounted
             return
-        had_focus = self.screen.focused is not None and self in self.screen.focused.ancestors_with_self
-        self.query_one(TabbedContent).active = pane.id or ""
-        pane.log_widget.release()  # now, rather than when its Show comes
-        if pane.log_widget.following:
-            pane.log_widget.scroll_end(animate=False)
-        if had_focus:
-            pane.log_widget.focus()
+        if self.log_widget.run is not pane:
+            self.view.show(pane)
+        if self.tabs.get_tab(pane.tab_id) is not None:  # else its tab is active once added
+            self.tabs.active = pane.tab_id
 
     def _step(self, step: int) -> None:
         ids = list(self.panes)
@@ -561,17 +622,18 @@ class OutputPanes(Vertical):
         self._activate(self.panes[ids[(ids.index(current.run_id) + step) % len(ids)]])
 
     def _remove(self, pane: RunPane) -> None:
+        """Forget the pane and remove its tab (one still mounting is removed once mounted: ``tab_mounted``)."""
         del self.panes[pane.run_id]
         if self._latest.get(pane.task_id) == pane.run_id:
             del self._latest[pane.task_id]
         self.set_class(bool(self.panes), "-has-panes")
-        if pane.is_attached:
-            self.query_one(TabbedContent).remove_pane(pane.id or "")
-        else:
-            self.call_next(self._remove_later, pane)
-
-    async def _remove_later(self, pane: RunPane) -> None:
-        await self.query_one(TabbedContent).remove_pane(pane.id or "")
+        if not self.tabs.is_attached:
+            return
+        if self.tabs.active == pane.tab_id:  # else Tabs activates a neighbour of its own, over the pane on show
+            current = self.current
+            mounted = current is not None and self.tabs.get_tab(current.tab_id) is not None
+            self.tabs.active = current.tab_id if current is not None and mounted else ""
+        self.tabs.remove_tab(pane.tab_id)
 
     def _prune(self) -> None:
         """Dismiss the oldest finished panes beyond ``MAX_FINISHED`` (the one on show is kept)."""
