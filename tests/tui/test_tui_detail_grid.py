@@ -1,0 +1,94 @@
+"""The detail pane's label grid draws exactly what the Rich table it replaces draws, at any width."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.segment import Segment
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from orchestra_tui.tui.widgets.detail import LabelGrid, TaskDetail
+
+from ..helpers.plans import task_block, write_plan
+from ..helpers.tui import app_on, board, detail_text
+from ..helpers.waits import until
+
+LABELS = ["status", "priority", "hours", "runs", "description", "subtask of", "depends on", "blocked by", "tags"]
+WORDS = ["a", "task", "runs", "✓", "DES-001,", "漢字の", "supercalifragilisticexpialidocious", "·", "-", "2.5 h"]
+DETAIL_TASKS = [("A", 3), ("B", 40), ("C", 1)]
+STYLES = [Style(), Style(color="green"), Style(color="red", bold=True), Style(italic=True, bgcolor="blue")]
+
+
+def random_text(rng: random.Random) -> Text:
+    """A value as the detail builds them: words with styled spans, sometimes several lines, sometimes trailing space."""
+    text = Text()
+    for line in range(rng.choice([1, 1, 1, 2, 4])):
+        if line:
+            text.append("\n")
+        for index in range(rng.randint(1, 14)):
+            text.append((" " if index else "") + rng.choice(WORDS), style=rng.choice(STYLES))
+    if rng.random() < 0.1:
+        text.append("  ")
+    return text
+
+
+def lines(console: Console, renderable: Group, width: int) -> list[list[Segment]]:
+    return console.render_lines(renderable, console.options.update_width(width), pad=False)
+
+
+def test_the_label_grid_draws_what_the_rich_table_draws_cell_for_cell() -> None:
+    rng = random.Random(7)
+    console = Console(width=200, color_system="truecolor", legacy_windows=False)
+    for _ in range(60):
+        grid = LabelGrid()
+        for label in rng.sample(LABELS, rng.randint(1, len(LABELS))):
+            grid.add_row(label, random_text(rng))
+        title = Text("DES-001  a title")
+        for width in (1, 2, 5, 8, 11, 12, 13, 14, 20, 31, 40, 57, 80, 121, 200):
+            assert lines(console, Group(title, grid), width) == lines(console, Group(title, grid.table()), width), (
+                width,
+                grid.rows,
+            )
+
+
+def test_an_empty_label_grid_draws_nothing() -> None:
+    console = Console(width=40)
+    assert console.render_lines(LabelGrid(), pad=False) == console.render_lines(LabelGrid().table(), pad=False)
+
+
+async def test_a_key_press_draws_the_detail_without_a_rich_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``Table`` measured and rendered every cell of the detail on each key press: about half of the pane's
+    drawing, on the event loop. The grid draws the same lines (the test above) without one."""
+    write_plan(
+        tmp_path / "p",
+        "".join(task_block(task_id, description="word " * words) for task_id, words in DETAIL_TASKS),
+    )
+    tables: list[Table] = []
+    render = Table.__rich_console__
+
+    def counted(self: Table, console: Console, options: ConsoleOptions) -> RenderResult:
+        tables.append(self)
+        return render(self, console, options)
+
+    monkeypatch.setattr(Table, "__rich_console__", counted)
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        detail = app.query_one(TaskDetail)
+        ready = board(app).columns["ready"]
+        ready.focus()
+        ready.move_cursor(row=0, animate=False)
+        await until(pilot, lambda: app.selected == "A", "A selected")
+        await pilot.pause(0.2)
+        tables.clear()
+        for key, task_id in (("down", "B"), ("down", "C"), ("up", "B")):
+            await pilot.press(key)
+            await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
+        assert tables == []
