@@ -201,6 +201,7 @@ class WebhookDispatcher:
         self._closing = False
         self._stopped = False
         self._started = False
+        self._settled = False  # the thread has done its first work: housekeeping, and the cursor's reset if due
         self._reset: tuple[Cursor | None, int] | None = None  # (cursor catch_up found, entry to restart from)
         self._client: httpx.Client | None = None
         self._log_filter: _RedactUrls | None = None
@@ -362,6 +363,9 @@ class WebhookDispatcher:
                     self._write([])
             except (OrchestraError, OSError) as error:
                 self._log_line({"error": str(error), "result": "outbox error"})
+            with self._cond:
+                self._settled = True
+                self._cond.notify_all()
             wake = 0.0
             while True:
                 with self._cond:
@@ -620,9 +624,10 @@ class WebhookDispatcher:
     # -- closing --------------------------------------------------------------------------------------
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop delivering. Waits up to ``timeout`` seconds until this process's deliveries are in the outbox
-        and have had one attempt, and the attempt under way (if any) is over; what is left stays in the outbox
-        for the next orchestra process."""
+        """Stop delivering. Waits up to ``timeout`` seconds until the thread's first work is done (the cursor a
+        new configuration resets is written: the next process must not take the old one for its own), this
+        process's deliveries are in the outbox and have had one attempt, and the attempt under way (if any) is
+        over; what is left stays in the outbox for the next orchestra process."""
         deadline = time.monotonic() + timeout
         with self._cond:
             if not self._started:  # nothing was released: nothing is written or sent (catch_up finds it later)
@@ -632,7 +637,7 @@ class WebhookDispatcher:
             self._closing = True
             self._cond.notify_all()
             while (
-                (self._waiting > 0 or self._in_flight)
+                (self._waiting > 0 or self._in_flight or not self._settled)
                 and self._thread.is_alive()
                 and (left := deadline - time.monotonic()) > 0
             ):

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from orchestra_tui.api import ProjectOrchestrator
+from orchestra_tui.engine.outbox import Outbox
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.webhooks import (
     LOG_FILE,
@@ -335,6 +336,31 @@ def test_an_entry_nobody_queued_is_delivered_by_the_next_process_but_a_new_webho
         project.complete("C")
         dispatcher.close()
     assert [(r.path, r.json()["task"]["id"]) for r in receiver.wait_for(1)] == [("/old", "C")]
+
+
+def test_closing_at_once_still_writes_the_new_configurations_cursor(
+    root: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cursor a new configuration resets is written by the delivery thread's first work; a dispatcher closed
+    before that work is done waits for it, or the next process with the old configuration would take the old
+    cursor for its own and send entries the new one skipped."""
+    hooks = [WebhookConfig(url=receiver.url("/old"))]
+    project, dispatcher = attach(root, hooks)
+    with project:
+        dispatcher.close()
+    first = Outbox(root / ".orchestra").cursor()
+    housekeeping = WebhookDispatcher._housekeeping
+
+    def slow(self: WebhookDispatcher) -> None:
+        time.sleep(0.3)  # the thread is late to its first work: close comes first
+        housekeeping(self)
+
+    monkeypatch.setattr(WebhookDispatcher, "_housekeeping", slow)
+    project, dispatcher = attach(root, [*hooks, WebhookConfig(url=receiver.url("/new"))])
+    with project:
+        dispatcher.close()
+    after = Outbox(root / ".orchestra").cursor()
+    assert first is not None and after is not None and after.hooks != first.hooks
 
 
 def test_recovery_after_a_kill_between_commit_and_outbox(root: Path, receiver: Receiver) -> None:
