@@ -25,6 +25,7 @@ from orchestra_tui.store.journal import iter_frames
 
 from ..helpers.disk import cli
 from ..helpers.plans import task_block, write_plan
+from ..helpers.receiver import Receiver
 from ..helpers.waits import read_until
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
@@ -370,9 +371,9 @@ def file_modes(base: Path, top: Path) -> dict[str, int]:
     return modes
 
 
-def test_the_state_directory_is_private_whatever_the_umask(demo_dir: Path) -> None:
-    with open(demo_dir / "orchestra.toml", "a") as plan:
-        plan.write('\n[[webhooks]]\nurl = "http://127.0.0.1:9/hook"\n')
+def test_the_state_directory_is_private_whatever_the_umask(demo_dir: Path, receiver: Receiver) -> None:
+    with open(demo_dir / "orchestra.toml", "a") as plan:  # a receiver that answers: the senders end, none retries
+        plan.write(f'\n[[webhooks]]\nurl = "{receiver.url("/hook")}"\n')
     for mask in (0o022, 0o000):
         for made in (".orchestra", "build"):
             shutil.rmtree(demo_dir / made, ignore_errors=True)
