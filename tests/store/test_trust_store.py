@@ -25,8 +25,8 @@ from orchestra_tui.store.journal import iter_frames
 
 from ..helpers.disk import cli
 from ..helpers.plans import task_block, write_plan
-from ..helpers.receiver import Receiver
-from ..helpers.waits import read_until
+from ..helpers.receiver import Receiver, pending
+from ..helpers.waits import read_until, wait_for
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 
@@ -393,6 +393,9 @@ def test_the_state_directory_is_private_whatever_the_umask(demo_dir: Path, recei
         }
         assert wrong == {}, (oct(mask), wrong)
         assert stat.S_IMODE((demo_dir / "build" / "SPEC.md").stat().st_mode) == 0o666 & ~mask  # the project's own files
+        # Every delivery made before the next round removes the state: no sender is left retrying (it ends once
+        # it finds nothing waiting).
+        wait_for(lambda: not pending(demo_dir), "the run's webhook deliveries")
 
 
 # ------------------------------------------------------------------------- item 17: -1 offsets
