@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
     from orchestra_tui.tui.app import OrchestraApp
 
 from rich.style import Style
@@ -51,3 +53,16 @@ def drawn_style(app: OrchestraApp, text: str) -> Style | None:
             if segment.text.startswith(text):
                 return segment.style
     return None
+
+
+async def first_ready_selected(app: OrchestraApp, pilot: Pilot[Any], task_id: str) -> TaskDetail:
+    """Focus the Ready column on its first row (``task_id``) and wait until the app has it selected and has
+    settled; the detail pane, for the presses that follow."""
+    from .waits import until
+
+    ready = board(app).columns["ready"]
+    ready.focus()
+    ready.move_cursor(row=0, animate=False)
+    await until(pilot, lambda: app.selected == task_id, f"{task_id} selected")
+    await pilot.pause(0.2)
+    return app.query_one(TaskDetail)

@@ -40,7 +40,7 @@ from orchestra_tui.tui.widgets.output import OutputPanes
 from orchestra_tui.tui.widgets.timeline import TimelineView
 
 from ..helpers.plans import task_block, write_plan
-from ..helpers.tui import SIZE, app_on, board, detail_text
+from ..helpers.tui import SIZE, app_on, board, detail_text, first_ready_selected
 from ..helpers.waits import RUN_START, until
 
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
@@ -683,12 +683,7 @@ async def test_selecting_another_task_repaints_the_detail_without_laying_out_the
     app = app_on(tmp_path / "p", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        detail = app.query_one(TaskDetail)
-        ready = board(app).columns["ready"]
-        ready.focus()
-        ready.move_cursor(row=0, animate=False)
-        await until(pilot, lambda: app.selected == "A", "A selected")
-        await pilot.pause(0.2)
+        detail = await first_ready_selected(app, pilot, "A")
         layouts: list[object] = []
         app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
         heights = {}

@@ -12,10 +12,10 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from orchestra_tui.tui.widgets.detail import LabelGrid, TaskDetail
+from orchestra_tui.tui.widgets.detail import LabelGrid
 
 from ..helpers.plans import task_block, write_plan
-from ..helpers.tui import app_on, board, detail_text
+from ..helpers.tui import app_on, detail_text, first_ready_selected
 from ..helpers.waits import until
 
 LABELS = ["status", "priority", "hours", "runs", "description", "subtask of", "depends on", "blocked by", "tags"]
@@ -81,12 +81,7 @@ async def test_a_key_press_draws_the_detail_without_a_rich_table(
     app = app_on(tmp_path / "p", tmp_path)
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        detail = app.query_one(TaskDetail)
-        ready = board(app).columns["ready"]
-        ready.focus()
-        ready.move_cursor(row=0, animate=False)
-        await until(pilot, lambda: app.selected == "A", "A selected")
-        await pilot.pause(0.2)
+        detail = await first_ready_selected(app, pilot, "A")
         tables.clear()
         for key, task_id in (("down", "B"), ("down", "C"), ("up", "B")):
             await pilot.press(key)
