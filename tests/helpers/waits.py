@@ -14,8 +14,9 @@ import select
 import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+from .processes import stat_fields
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -27,11 +28,8 @@ RUN_START = 15.0  # seconds a run dispatched from the app may take to show: its 
 
 def running(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def read_until(process: subprocess.Popen[bytes], text: bytes, timeout: float = 30) -> bytes:
