@@ -696,6 +696,35 @@ async def test_selecting_another_task_repaints_the_detail_without_laying_out_the
         assert heights["B"] == heights["A"] + 8 and heights["C"] == heights["A"] + 2
 
 
+async def test_a_task_whose_detail_overflows_the_pane_next_to_one_that_fits_lays_out_nothing(tmp_path: Path) -> None:
+    """The pane's scrollbar came when a task's lines did not fit and went when the next task's did, and each time
+    Textual laid out the whole screen (~17 ms on a 2,000-task board, on about one Ready-column press in ten while
+    runs stream). The scrollbar stays now; its track is drawn in the pane's background while nothing scrolls."""
+    write_plan(
+        tmp_path / "p",
+        "".join(
+            task_block(task_id, description="a line\n" * lines)
+            for task_id, lines in (("A", 1), ("B", 40), ("C", 1), ("D", 40))
+        ),
+    )
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = await first_ready_selected(app, pilot, "A")
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
+        seen = {}
+        for key, task_id in (("down", "B"), ("down", "C"), ("down", "D"), ("up", "C"), ("up", "B"), ("up", "A")):
+            await pilot.press(key)
+            await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
+            await pilot.pause(0.1)  # the frames the press asked for
+            seen[task_id] = (detail.max_scroll_y > 0, detail.has_class("-fits"), detail.virtual_size.width)
+        assert layouts == []
+        width = seen["A"][2]
+        assert seen == {"A": (False, True, width), "B": (True, False, width), "C": (False, True, width), "D": seen["B"]}
+        assert detail.show_vertical_scrollbar and detail.vertical_scrollbar.display
+
+
 async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) -> None:
     """Its lines are drawn at a width: a narrower terminal wraps the description into more of them."""
     write_plan(tmp_path / "p", task_block("A", description="word " * 60))
@@ -707,7 +736,7 @@ async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) ->
         wide = detail.virtual_size.height
         await pilot.resize_terminal(80, 40)
         await until(pilot, lambda: detail.virtual_size.height > wide, "more lines at 80 columns")
-        assert detail.virtual_size.width == detail.scrollable_content_region.width == 80 - 2  # its padding: 1 a side
+        assert detail.virtual_size.width == detail.scrollable_content_region.width == 80 - 2 - 2  # padding, scrollbar
 
 
 async def test_selecting_another_running_task_brings_its_output_without_laying_out_the_screen(tmp_path: Path) -> None:
