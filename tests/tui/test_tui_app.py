@@ -16,6 +16,7 @@ import termios
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.command import CommandList
@@ -37,7 +38,7 @@ from orchestra_tui.tui.screens.rollback import ConfirmRollback
 from orchestra_tui.tui.widgets.dag import DagView
 from orchestra_tui.tui.widgets.detail import TaskDetail
 from orchestra_tui.tui.widgets.output import OutputPanes
-from orchestra_tui.tui.widgets.timeline import TimelineView
+from orchestra_tui.tui.widgets.timeline import EntryList, Scrubber, TimelineView
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import SIZE, app_on, board, detail_text, first_ready_selected
@@ -398,6 +399,33 @@ async def test_the_dag_follows_the_selection_and_its_moves_lead_the_board(demo_d
         await until(pilot, lambda: status(app, "DES-001") == "completed", "DES-001 completed")
         await pilot.press("1")
         assert board(app).column_of("DES-001") == "done" and app.focused is board(app).columns["done"]
+
+
+async def test_key_presses_leave_a_hidden_timeline_due_for_a_redraw_alone_until_it_is_shown(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every selection repainted the hidden timeline's scrubber and list, and a repaint of widgets that are not on
+    screen makes Textual rebuild its map of the whole screen on the next frame, as if widgets had been added: on
+    every key press. A view to be redrawn in full when next shown (the timeline, until it is) is told then."""
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        timeline = app.query_one(TimelineView)
+        repaints: list[str] = []
+        for widget in (timeline.query_one(Scrubber), timeline.query_one(EntryList)):
+
+            def counted(*args: Any, _widget: Widget = widget, _refresh: Any = widget.refresh, **kwargs: Any) -> Any:
+                repaints.append(_widget.id or "")
+                return _refresh(*args, **kwargs)
+
+            monkeypatch.setattr(widget, "refresh", counted)
+        for task_id in ("DES-002", "DEV-001", "DES-001"):
+            await choose(pilot, app, task_id)
+        await pilot.pause(0.1)
+        assert repaints == []
+        await pilot.press("3")
+        await until(pilot, lambda: timeline.selected_task == "DES-001", "the timeline told the selection")
+        assert {"timeline-scrubber", "timeline-list"} <= set(repaints)
 
 
 async def test_rollback_from_the_timeline_asks_first_and_u_undoes_it(demo_dir: Path, tmp_path: Path) -> None:
