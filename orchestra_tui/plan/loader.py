@@ -5,19 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import tomli
 from pydantic.version import VERSION as PYDANTIC_VERSION
 
 from ..bulk import paused_gc
 from ..errors import PlanError
-from ..models import AgentConfig, Price, ProjectSettings, TaskSpec, WebhookConfig
+from ..models import AgentConfig, PlanFile, Price, ProjectSettings, TaskSpec, WebhookConfig
 from ..projectfiles import PLAN_READS
 from ..redaction import register_env
 from ..version import __version__
@@ -118,6 +116,10 @@ def _parse_toml(content: bytes, file: str, problems: _Problems) -> tuple[dict[st
         return None, ""
     if text.startswith("\ufeff"):
         text = text[1:]
+    import tomllib  # (here: an open whose plan is in the signed parse cache parses nothing)
+
+    import tomli
+
     try:
         # tomli is the parser tomllib was taken from, compiled (mypyc): the same TOML 1.0 and the same result,
         # ~2x faster on a big plan (tomli 2.4 reads TOML 1.1: pinned below it, so that it accepts no file that
@@ -272,6 +274,6 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
         missing_env=frozenset(missing),
         pricing=dict(plan_file.pricing),
         _text=text,
-        _task_specs=None if tasks_checked else list(plan_file.tasks),
+        _task_specs=list(plan_file.tasks) if isinstance(plan_file, PlanFile) else None,  # (PlanSections: checked)
         _task_tables=tables if tasks_checked and isinstance(tables, list) else [],
     )

@@ -703,6 +703,32 @@ def test_checked_plan_still_checks_what_the_environment_changes(project: Path) -
     assert only(problems, "default_agent").startswith("orchestra.toml:3: project: field 'default_agent': unknown agent")
 
 
+ENV_SECTIONS = (
+    '[project]\nid = "demo"\nparallel_max = "${PAR}"\n'
+    '[agents.bot]\ntype = "${TYPE}"\nread_timeout = "${WAIT}"\n'
+    '[[webhooks]]\nurl = "${URL}"\n'
+    '[[tasks]]\nid = "T-1"\ntitle = "a"\nagent = "bot"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"PAR": "0"}, {"PAR": "many"}, {"TYPE": "robot"}, {"WAIT": "-1"}, {"URL": ""}, {"PAR": "0", "TYPE": "x"}],
+)
+def test_a_checked_plan_reports_its_sections_problems_as_an_unchecked_one(project: Path, bad: dict[str, str]) -> None:
+    """Issue 15 item 3: with the tasks marked checked, the sections are validated without them (``PlanSections``,
+    no schema built for the tasks): what the environment breaks there is reported word for word as a load
+    without the cache reports it."""
+    write(project, ENV_SECTIONS)
+    cache = project / ".orchestra"
+    good = {"PAR": "2", "TYPE": "shell", "WAIT": "30", "URL": "http://127.0.0.1:9/hook"}
+    checked = load_plan(project, cache_dir=cache, environ=good)
+    assert cached(cache)["checked"] == CHECKED_BY
+    assert checked == load_plan(project, environ=good) and checked.project.parallel_max == 2
+    environ = {**good, **bad}
+    assert problems_of(project, cache_dir=cache, environ=environ) == problems_of(project, environ=environ)
+
+
 def test_a_primed_cache_is_marked_once_validated(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer primes the cache with what it wrote, unchecked; the first load validates it and marks it."""
     from orchestra_tui.plan.cache import _cache_write
