@@ -183,11 +183,21 @@ class TaskDetail(ScrollView):
     in a scrolling container lays out the whole screen twice (once for its new height, once more for the
     container's new virtual size), on every key press that selects another task. Here a new task changes the
     lines and the scrollable height, not the widget's size: a repaint of the pane, no layout.
+
+    Its vertical scrollbar is always there (``overflow-y: scroll``), drawn in the pane's own background while the
+    task's lines fit (the class ``-fits``): a scrollbar that comes and goes (``overflow-y: auto``) laid out the
+    whole screen each time, on about one key press in ten. So the text is always as wide as the space beside the
+    scrollbar, and a key press only repaints the pane and its scrollbar.
     """
 
     ALLOW_MAXIMIZE = False
     DEFAULT_CSS = """
-    TaskDetail { padding: 0 1; overflow-x: hidden; overflow-y: auto; }
+    TaskDetail { padding: 0 1; overflow-x: hidden; overflow-y: scroll; }
+    TaskDetail.-fits {
+        scrollbar-background: transparent;
+        scrollbar-background-hover: transparent;
+        scrollbar-background-active: transparent;
+    }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -222,19 +232,17 @@ class TaskDetail(ScrollView):
         return Strip.blank(self.scrollable_content_region.width, self.visual_style.rich_style)
 
     def _draw(self) -> None:
-        """Draw the lines at the width there is (twice when a scrollbar comes or goes: the width changes), set the
-        scrollable height, keep the scroll position within it and repaint."""
-        for _ in range(2):
-            width = self.scrollable_content_region.width
-            if width <= 0 or not self.is_mounted:
-                return
-            style = self.visual_style
-            pad = (style + VisualStyle(reverse=False)).rich_style
-            strips = Visual.to_strips(self, visualize(self, self.renderable), width, None, style)
-            self._lines = [strip.extend_cell_length(width, pad) for strip in strips]
-            set_virtual_size(self, Size(width, len(self._lines)))
-            if self.scrollable_content_region.width == width:
-                break
+        """Draw the lines at the width there is, set the scrollable height, show the scrollbar's track only when
+        there is something to scroll, keep the scroll position within it and repaint."""
+        region = self.scrollable_content_region
+        if region.width <= 0 or not self.is_mounted:
+            return
+        style = self.visual_style
+        pad = (style + VisualStyle(reverse=False)).rich_style
+        strips = Visual.to_strips(self, visualize(self, self.renderable), region.width, None, style)
+        self._lines = [strip.extend_cell_length(region.width, pad) for strip in strips]
+        set_virtual_size(self, Size(region.width, len(self._lines)))
+        self.set_class(len(self._lines) <= region.height, "-fits")
         if self.scroll_y > self.max_scroll_y:
             self.scroll_to(y=self.max_scroll_y, animate=False)
         self.refresh()
