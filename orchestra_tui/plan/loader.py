@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,9 +39,9 @@ class Plan:
     package docstring: the engine expands task strings with :func:`expand_env` when it uses them).
     ``root`` is the project directory made absolute; ``path`` the file read (``orchestra.toml`` when it
     exists, else the seed JSON, else None); ``sha256`` is of that file's bytes. ``tasks`` are given validated
-    (``_task_specs``) or, when the signed parse cache says these tables were validated before, as the tables
-    (``_task_tables``), validated into tasks when first asked for: opening a project whose plan is unchanged
-    needs none of them.
+    (``_task_specs``) or, when the signed parse cache says these tables were validated before, as what gives the
+    tables (``_task_tables``: they are decoded and validated into tasks when first asked for): opening a project
+    whose plan is unchanged needs none of them.
     """
 
     root: Path
@@ -54,13 +54,14 @@ class Plan:
     pricing: dict[str, Price] = field(default_factory=dict)
     _text: str = field(default="", repr=False, compare=False)
     _task_specs: list[TaskSpec] | None = field(default=None, repr=False, compare=False)
-    _task_tables: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
+    _task_tables: Callable[[], Any] = field(default=list, repr=False, compare=False)
 
     @cached_property
     def tasks(self) -> list[TaskSpec]:
         if self._task_specs is not None:
             return self._task_specs
-        return [TaskSpec.model_validate(table) for table in self._task_tables]
+        tables = self._task_tables()
+        return [TaskSpec.model_validate(table) for table in tables] if isinstance(tables, list) else []
 
     @cached_property
     def _lines(self) -> _LineIndex | None:
@@ -237,7 +238,9 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     PLAN_READS[str(toml_path)] = content
     sha256 = hashlib.sha256(content).hexdigest()
     hit = _cache_read(cache_dir, sha256)
-    data = hit.data if hit is not None else None
+    # Tasks marked valid under these versions (so free of ${VAR} agents: see below) are not read at all now.
+    trusted = hit is not None and hit.checked == CHECKED_BY and cache_dir is not None and not has_seed
+    data = None if hit is None else hit.data if trusted else hit.full()
     text = ""
     if data is None:
         data, text = _parse_toml(content, file, problems)
@@ -263,7 +266,6 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     for name, config in seed_agents.items():
         agents.setdefault(name, config)
     _register_secrets(text, agents, plan_file.webhooks, environ)
-    tables = data.get("tasks")
     return Plan(
         root=root,
         path=toml_path,
@@ -275,5 +277,5 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
         pricing=dict(plan_file.pricing),
         _text=text,
         _task_specs=list(plan_file.tasks) if isinstance(plan_file, PlanFile) else None,  # (PlanSections: checked)
-        _task_tables=tables if tasks_checked and isinstance(tables, list) else [],
+        _task_tables=hit.tasks if tasks_checked and hit is not None else list,
     )
