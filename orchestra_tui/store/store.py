@@ -166,6 +166,7 @@ class Store:
         self.listeners: list[Listener] = []
         self._snapshot_seq = -1
         self._snapshot_size = 0
+        self._task_bytes = snapshot.TaskBytes()  # the tasks as the last snapshot encoded them
         self._checkpoint_seq = 0
         self._checkpoint_offset = 0
         self._history: list[Entry] = []
@@ -865,6 +866,7 @@ class Store:
                 offset=offset,
                 last_updated=taken,
                 frame=frame,
+                known=self._task_bytes,
             )
             return data
 
