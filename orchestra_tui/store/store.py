@@ -25,7 +25,7 @@ import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +133,27 @@ class _Group:
 def _answer(told: asyncio.Future[Entry | None], entry: Entry | None = None, error: Exception | None = None) -> None:
     if not told.done():  # (its caller may have given up meanwhile)
         told.set_result(entry) if error is None else told.set_exception(error)
+
+
+async def _landed(io: Future[int]) -> None:
+    """Until the writer thread is done with ``io``, woken by one callback from that thread. (``asyncio.wrap_future``
+    under ``asyncio.shield`` took three turns of the event loop, each behind the runs' own callbacks, in the one
+    chain every commit waits on.) Cancelled, it returns at once: the caller's ``_finish_group`` waits for the io."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    landed: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not landed.done():
+            landed.set_result(None)
+
+    def wake(_io: Future[int]) -> None:
+        with suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle)
+
+    io.add_done_callback(wake)
+    await landed
 
 
 def entry_id(seq: int) -> str:
@@ -637,7 +658,7 @@ class Store:
                     self._mutex.release()
                     continue
                 try:
-                    await asyncio.shield(asyncio.wrap_future(group.io))
+                    await _landed(group.io)
                 finally:  # also when cancelled (the loop closing): the fdatasync is waited for, and told
                     self._finish_group()
         except asyncio.CancelledError:
