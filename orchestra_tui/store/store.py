@@ -135,7 +135,7 @@ def _answer(told: asyncio.Future[Entry | None], entry: Entry | None = None, erro
         told.set_result(entry) if error is None else told.set_exception(error)
 
 
-async def _landed(io: Future[int]) -> None:
+async def _io_done(io: Future[int]) -> None:
     """Until the writer thread is done with ``io``, woken by one callback from that thread. (``asyncio.wrap_future``
     under ``asyncio.shield`` took three turns of the event loop, each behind the runs' own callbacks, in the one
     chain every commit waits on.) Cancelled, it returns at once: the caller's ``_finish_group`` waits for the io."""
@@ -628,16 +628,28 @@ class Store:
         fresh state when the group forms. A change that reads what an earlier change of the group writes, or
         writes what it did not say it reads, waits for the next group: each is computed on exactly the state one
         commit at a time would have given it. A caller cancelled before its change was computed writes nothing."""
+        return await self.commit_soon(compute, actor=actor, reads=reads)
+
+    def commit_soon(
+        self, compute: Callable[[], Mutation | None], *, actor: str, reads: Callable[[], frozenset[str]]
+    ) -> asyncio.Future[Entry | None]:
+        """``commit_async``'s change queued now, and the future it is answered through (a caller that must not take
+        a change under way back awaits it through ``asyncio.shield``, with no task of its own: a task only to await
+        this future cost a turn of the event loop before the change was queued and one after it was answered)."""
         import asyncio
 
-        if self.read_only:
-            return self.commit(compute, actor=actor)
         loop = asyncio.get_running_loop()
         told: asyncio.Future[Entry | None] = loop.create_future()
+        if self.read_only:
+            try:
+                told.set_result(self.commit(compute, actor=actor))
+            except Exception as error:
+                told.set_exception(error)
+            return told
         self._waiting.append(_Waiting(compute, actor, reads, told))
         if self._grouping is None or self._grouping.done():
             self._grouping = loop.create_task(self._write_groups(), name="orchestra group commit")
-        return await told
+        return told
 
     async def _write_groups(self) -> None:
         """Write the waiting changes out, one group at a time, until none waits."""
@@ -658,7 +670,7 @@ class Store:
                     self._mutex.release()
                     continue
                 try:
-                    await _landed(group.io)
+                    await _io_done(group.io)
                 finally:  # also when cancelled (the loop closing): the fdatasync is waited for, and told
                     self._finish_group()
         except asyncio.CancelledError:
