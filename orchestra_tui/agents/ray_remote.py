@@ -35,7 +35,8 @@ nothing is committed twice.
 
 ``ray`` is an extra (``pip install 'orchestra-tui[ray]'``), imported only when a run goes to Ray. The
 connection is made once per process: ``ray_address`` (``[project]``), else ``RAY_ADDRESS``, else a running
-cluster, else a local instance started for this process.
+cluster, else a local instance started for this process. What the cluster tells every connected process (a node
+marked dead) goes to the log, not to the command's output (:mod:`.ray_compat`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from ..models import AgentConfig, AgentTask, AgentType
 from ..redaction import REGISTRY
 from .base import AgentRequest, Placement, TravellingFiles, Usability, VerifyStep, close_http_clients
 from .events import AgentEvent, Failed, Finished, Retrying, TextDelta
+from .ray_compat import quiet_cluster_messages
 
 LOCAL_ONLY = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.INTERACTIVE})
 WITH_FILES = frozenset({AgentType.SHELL, AgentType.CLI, AgentType.PYTHON})  # a worktree run's files go along
@@ -89,6 +91,7 @@ def connect(address: str | None, *, attach_only: bool = False) -> Any:
     except ImportError:
         raise RayUnavailable("Ray is not installed (pip install 'orchestra-tui[ray]')") from None
     with _INIT_LOCK:
+        quiet_cluster_messages()
         if not ray.is_initialized():
             target = address or os.environ.get("RAY_ADDRESS") or None
             probing = target is None and attach_only

@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import os
 import threading
 import time
@@ -63,9 +62,18 @@ from .outbox import Cursor, DamagedDelivery, Delivery, Outbox, hook_key
 from .sender import start_sender
 
 if TYPE_CHECKING:
+    import logging
+
     import httpx
 
-log = logging.getLogger(__name__)
+
+def _warn(message: str, *args: object) -> None:
+    """A warning on this module's logger. ``logging`` is imported here, when there is one to give: a command that
+    only reads (``orchestra next``) never imports it (~2 ms)."""
+    import logging
+
+    logging.getLogger(__name__).warning(message, *args)
+
 
 ENTRY_EVENTS: dict[str, WebhookEvent] = {
     "start": WebhookEvent.TASK_STARTED,
@@ -123,11 +131,11 @@ def _unsigned(hook: WebhookConfig) -> str:
     return f"secret_env {hook.secret_env} is not set; not sent unsigned (set it: the next change sends what waits)"
 
 
-class _RedactUrls(logging.Filter):
-    """httpx logs each request's full URL (at INFO): show this dispatcher's webhook URLs the way the log does."""
+class _RedactUrls:
+    """httpx logs each request's full URL (at INFO): show this dispatcher's webhook URLs the way the log does. (A
+    logging filter is any object with this ``filter`` method.)"""
 
     def __init__(self, url_type: type, urls: Iterable[str]) -> None:
-        super().__init__()
         self._url_type = url_type
         self.shown = {redact_url(url) for url in urls}
 
@@ -245,7 +253,7 @@ class WebhookDispatcher:
                 deliveries = [Delivery(f"{entry.id}-{key}", key, event.value, entry.id, body, now, now) for key in keys]
             self._put(entry.seq, deliveries)
         except Exception as error:
-            log.warning("webhooks: could not queue the events of entry %s: %s", entry.id, self._scrub(str(error)))
+            _warn("webhooks: could not queue the events of entry %s: %s", entry.id, self._scrub(str(error)))
 
     def emit(self, event: WebhookEvent | str, payload: Mapping[str, Any]) -> None:
         """Queue an event that is not a history entry (the run engine's ``run_finished``).
@@ -392,6 +400,8 @@ class WebhookDispatcher:
             if self._client is not None:
                 self._client.close()
             if self._log_filter is not None:
+                import logging
+
                 logging.getLogger("httpx").removeFilter(self._log_filter)
 
     def _housekeeping(self) -> None:
@@ -458,23 +468,27 @@ class WebhookDispatcher:
         clock passes ``end``: the work of a sender process (``deliver.py``), in its own thread of control."""
         try:
             self._housekeeping()
-            while self.waiting() and (left := end - time.monotonic()) > 0:
+            while self.waiting() and end > time.monotonic():
                 wake = self._pass(only_own=False)
-                time.sleep(max(0.0, min(wake - time.time(), left)))
+                if self.waiting():  # else done: no rescan's wait with the sender's lock held
+                    time.sleep(max(0.0, min(wake - time.time(), end - time.monotonic())))
         finally:
             if self._client is not None:
                 self._client.close()
                 self._client = None
 
     def _hand_off(self) -> None:
-        """What this process wrote to the outbox is the sender process's to send (``deliver.py``)."""
+        """What this process wrote to the outbox is the sender process's to send (``deliver.py``). Those
+        deliveries count as waiting until the sender is started: ``close`` returning earlier let the process exit
+        while this thread was starting it, which left them for the next change."""
         with self._cond:
             count = len(self._own)
             self._own.clear()
-            self._waiting -= count
-            self._cond.notify_all()
-        if count:
-            start_sender(self.outbox.dir.parent.parent)
+        try:
+            if count:
+                start_sender(self.outbox.dir.parent.parent)
+        finally:
+            self._done_with(count)
 
     def _pass(self, only_own: bool) -> float:
         """Attempt each due delivery once (only this process's once closing); returns when to look again."""
@@ -566,6 +580,8 @@ class WebhookDispatcher:
                 return _Outcome(error=_unsigned(hook), retry=True)
             headers[SIGNATURE_HEADER] = sign(secret, body, delivery.name, int(time.time()))
         if self._client is None:
+            import logging
+
             self._log_filter = _RedactUrls(httpx.URL, [hook.url for hook in self._hooks.values()])
             logging.getLogger("httpx").addFilter(self._log_filter)
             self._client = httpx.Client(timeout=self.policy.timeout, headers={"User-Agent": f"orchestra/{__version__}"})
@@ -589,7 +605,7 @@ class WebhookDispatcher:
     def _gave_up(self, delivery: Delivery, hook: WebhookConfig, fields: dict[str, Any]) -> None:
         self._log(delivery, hook, {**fields, "result": "gave up"})
         reason = fields.get("error") or f"HTTP {fields.get('status')}"
-        log.warning(
+        _warn(
             "webhook %s: gave up on %s (%s) after %d attempt(s): %s",
             redact_url(hook.url),
             delivery.event,
@@ -619,7 +635,7 @@ class WebhookDispatcher:
             finally:
                 os.close(fd)
         except OSError as error:
-            log.warning("webhooks: cannot write %s: %s", self.log_path, error.strerror)
+            _warn("webhooks: cannot write %s: %s", self.log_path, error.strerror)
 
     # -- closing --------------------------------------------------------------------------------------
 
@@ -649,7 +665,7 @@ class WebhookDispatcher:
             try:
                 self._write(leftover)
             except (OrchestraError, OSError) as error:
-                log.warning("webhooks: %s", self._scrub(str(error)))
+                _warn("webhooks: %s", self._scrub(str(error)))
         if not self.deliver_here:
             self._hand_off()
 
@@ -738,7 +754,7 @@ def _start(
     try:
         dispatcher.catch_up(project.store)
     except (OrchestraError, OSError) as error:
-        log.warning("webhooks: could not look for undelivered events: %s", dispatcher._scrub(str(error)))
+        _warn("webhooks: could not look for undelivered events: %s", dispatcher._scrub(str(error)))
     for hook, headers in list(_REGISTERED.values()):  # after catching up: a webhook new here gets no old events
         dispatcher.add(hook, headers)
     store = project.store

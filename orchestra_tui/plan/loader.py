@@ -5,19 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import tomli
 from pydantic.version import VERSION as PYDANTIC_VERSION
 
 from ..bulk import paused_gc
 from ..errors import PlanError
-from ..models import AgentConfig, Price, ProjectSettings, TaskSpec, WebhookConfig
+from ..models import AgentConfig, PlanFile, Price, ProjectSettings, TaskSpec, WebhookConfig
 from ..projectfiles import PLAN_READS
 from ..redaction import register_env
 from ..version import __version__
@@ -41,9 +39,9 @@ class Plan:
     package docstring: the engine expands task strings with :func:`expand_env` when it uses them).
     ``root`` is the project directory made absolute; ``path`` the file read (``orchestra.toml`` when it
     exists, else the seed JSON, else None); ``sha256`` is of that file's bytes. ``tasks`` are given validated
-    (``_task_specs``) or, when the signed parse cache says these tables were validated before, as the tables
-    (``_task_tables``), validated into tasks when first asked for: opening a project whose plan is unchanged
-    needs none of them.
+    (``_task_specs``) or, when the signed parse cache says these tables were validated before, as what gives the
+    tables (``_task_tables``: they are decoded and validated into tasks when first asked for): opening a project
+    whose plan is unchanged needs none of them.
     """
 
     root: Path
@@ -56,13 +54,14 @@ class Plan:
     pricing: dict[str, Price] = field(default_factory=dict)
     _text: str = field(default="", repr=False, compare=False)
     _task_specs: list[TaskSpec] | None = field(default=None, repr=False, compare=False)
-    _task_tables: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
+    _task_tables: Callable[[], Any] = field(default=list, repr=False, compare=False)
 
     @cached_property
     def tasks(self) -> list[TaskSpec]:
         if self._task_specs is not None:
             return self._task_specs
-        return [TaskSpec.model_validate(table) for table in self._task_tables]
+        tables = self._task_tables()
+        return [TaskSpec.model_validate(table) for table in tables] if isinstance(tables, list) else []
 
     @cached_property
     def _lines(self) -> _LineIndex | None:
@@ -118,6 +117,10 @@ def _parse_toml(content: bytes, file: str, problems: _Problems) -> tuple[dict[st
         return None, ""
     if text.startswith("\ufeff"):
         text = text[1:]
+    import tomllib  # (here: an open whose plan is in the signed parse cache parses nothing)
+
+    import tomli
+
     try:
         # tomli is the parser tomllib was taken from, compiled (mypyc): the same TOML 1.0 and the same result,
         # ~2x faster on a big plan (tomli 2.4 reads TOML 1.1: pinned below it, so that it accepts no file that
@@ -235,7 +238,9 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     PLAN_READS[str(toml_path)] = content
     sha256 = hashlib.sha256(content).hexdigest()
     hit = _cache_read(cache_dir, sha256)
-    data = hit.data if hit is not None else None
+    # Tasks marked valid under these versions (so free of ${VAR} agents: see below) are not read at all now.
+    trusted = hit is not None and hit.checked == CHECKED_BY and cache_dir is not None and not has_seed
+    data = None if hit is None else hit.data if trusted else hit.full()
     text = ""
     if data is None:
         data, text = _parse_toml(content, file, problems)
@@ -261,7 +266,6 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
     for name, config in seed_agents.items():
         agents.setdefault(name, config)
     _register_secrets(text, agents, plan_file.webhooks, environ)
-    tables = data.get("tasks")
     return Plan(
         root=root,
         path=toml_path,
@@ -272,6 +276,6 @@ def _load_plan(root: Path, cache_dir: Path | None, environ: Mapping[str, str] | 
         missing_env=frozenset(missing),
         pricing=dict(plan_file.pricing),
         _text=text,
-        _task_specs=None if tasks_checked else list(plan_file.tasks),
-        _task_tables=tables if tasks_checked and isinstance(tables, list) else [],
+        _task_specs=list(plan_file.tasks) if isinstance(plan_file, PlanFile) else None,  # (PlanSections: checked)
+        _task_tables=hit.tasks if tasks_checked and hit is not None else list,
     )

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import quoted
-from ..models import AgentConfig, PlanFile
+from ..models import AgentConfig, PlanFile, PlanSections
 from ..userconfig import CONFIG_FILE, allowed_env, config_home
 from .env import _ENV_RE, _expand_tree, expand_env
 from .locate import _Block
@@ -34,12 +34,11 @@ def _validate_plan_data(
     seed_agents: dict[str, AgentConfig],
     problems: _Problems,
     tasks_checked: bool = False,
-) -> tuple[PlanFile | None, set[str], _Context]:
+) -> tuple[PlanSections | None, set[str], _Context]:
     """Validate the parsed TOML; return the PlanFile (None when invalid) and the missing env names.
 
     ``tasks_checked``: these very tasks were validated without a problem before (the signed parse cache says so, see
-    ``cache.py``), so only the sections that depend on the environment are: the PlanFile comes back without
-    tasks."""
+    ``cache.py``), so only the sections that depend on the environment are: they come back as ``PlanSections``."""
     ctx = _Context(file, raw, text, problems)
     missing: set[str] = set()
     data = dict(raw)
@@ -47,9 +46,12 @@ def _validate_plan_data(
     for section in ("project", "agents", "webhooks"):
         if section in data:
             data[section] = _expand_tree(data[section], environ, missing)
-    plan_file: PlanFile | None = None
+    plan_file: PlanSections | None = None
     try:
-        plan_file = PlanFile.model_validate({**data, "tasks": []} if tasks_checked else data)
+        if tasks_checked:
+            plan_file = PlanSections.model_validate({key: value for key, value in data.items() if key != "tasks"})
+        else:
+            plan_file = PlanFile.model_validate(data)
     except ValidationError as error:
         ctx.pydantic_errors(error)
 

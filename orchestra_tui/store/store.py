@@ -24,7 +24,6 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,8 +37,9 @@ from .changes import Change, Figures, Progress, Record, apply, diff_meta, diff_t
 from .journal import MAGIC, FrameError, Journal, encode_frame, frame_at, frame_crc, iter_frames, read_body
 from .statelock import LockBusy, StateLock
 
-if TYPE_CHECKING:  # asyncio loads with the first commit_async: reading commands never import it
+if TYPE_CHECKING:  # asyncio and the writer threads load with the first commit needing them: reading commands never do
     import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 CHECKPOINT_EVERY = 256
 LOCK_FILE = "lock"
@@ -703,6 +703,8 @@ class Store:
             self._file_lock.release()
             return None
         if self._writer is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="orchestra-journal")
         group = _Group(members, self._writer.submit(self._append_group, b"".join(frames), self.offset))
         self._in_flight = group
@@ -844,6 +846,8 @@ class Store:
             return
         self._checkpoint_seq, self._checkpoint_offset = seq, offset  # (due again in CHECKPOINT_EVERY entries)
         if self._checkpointer is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="orchestra-checkpoint")
         encode = self._state_now()
         self._checkpointer.submit(lambda: self._write_checkpoint(encode(), seq))

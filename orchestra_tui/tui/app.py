@@ -328,9 +328,13 @@ class OrchestraApp(App[None]):
                 self._tell_selection(message.task_id)
 
     def _tell_selection(self, task_id: str) -> None:
+        """Tell the views, the output panes and the detail. A view due to be redrawn in full when next shown is
+        told then: repainting a hidden view's widgets now also makes Textual rebuild its map of the whole screen
+        (where a view's widgets are) on the next frame, as if widgets had been added, on every key press."""
         self.selected = task_id
-        for view in self.views.values():
-            view.select_task(task_id)
+        for name, view in self.views.items():
+            if name not in self._stale:
+                view.select_task(task_id)
         self.main.query_one(OutputPanes).show(task_id)
         self._draw_detail()
 

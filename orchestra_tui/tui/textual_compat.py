@@ -46,6 +46,11 @@ removes or renames one says exactly which shim to revisit rather than failing so
    asks Textual to reflow what is visible on the whole screen (6-7 ms with a 2,000-task board), some 10-20
    frames per change: the output panes change tab on every key press in the Running column. Here the row
    scrolls only when the active tab is not all in view, and at once.
+8. A row cursor's table keeps its rendered rows while the cursor moves (``RowCursorTable``). A ``DataTable`` keys
+   each rendered row by the cursor's place, so every move of the cursor misses the cache for every row, and each
+   line on show is assembled again from its cells (their own cache does hit): on a key press that scrolls a board
+   column, all its rows. With a row cursor, a row's look depends only on whether the cursor (or the mouse's hover)
+   is on that row: here the other rows are looked up as if it were nowhere, so they stay cached.
 """
 
 from __future__ import annotations
@@ -57,16 +62,20 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual import _time
 from textual._compositor import Compositor, CompositorMap
 from textual.app import App
 from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Log, Tabs
 from textual.widgets._footer import FooterKey
+from textual.widgets.data_table import RowKey
 
 __all__ = [
     "GATHER_TURNS",
@@ -76,6 +85,7 @@ __all__ = [
     "FrameTimer",
     "PacedScreen",
     "QuietTabs",
+    "RowCursorTable",
     "bound_render_caches",
     "columns_resized",
     "frame_pacing",
@@ -123,6 +133,8 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("DataTable", DataTable, "_require_update_dimensions"),
     ("App", App, "_driver"),
     ("Tabs", Tabs, "_scroll_active_tab"),
+    ("DataTable", DataTable, "_render_line_in_row"),
+    ("DataTable", DataTable, "_row_locations"),
 )
 
 
@@ -276,3 +288,27 @@ class QuietTabs(Tabs):
         if tab is not None:
             for row in self.query("#tabs-scroll"):  # none before it is composed
                 row.scroll_to_widget(tab, animate=False, force=True)  # the row hides its overflow
+
+
+# --------------------------------------------------------------------- 8: a row cursor's rendered rows
+
+
+NOWHERE = Coordinate(-2, 0)  # a cursor on no row (-1 is the header's)
+
+
+class RowCursorTable(DataTable[object]):
+    """A ``DataTable`` whose rendered rows stay cached while its row cursor moves (see 8 above)."""
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: RichStyle,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[list[list[Segment]], list[list[Segment]]]:
+        if self.cursor_type == "row":
+            row = self._row_locations.get(row_key)  # None: the header
+            cursor_location = cursor_location if cursor_location.row == row else NOWHERE
+            hover_location = hover_location if hover_location.row == row else NOWHERE
+        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)

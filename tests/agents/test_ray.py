@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ import pytest
 
 from orchestra_tui.agents import Failed, Finished, TextDelta, UsageUpdate
 from orchestra_tui.agents.base import AgentRequest, Placement
-from orchestra_tui.agents.ray_remote import HOST_IDLE, RayAgent, failure, resource_options, travelling
+from orchestra_tui.agents.ray_remote import HOST_IDLE, RayAgent, connect, failure, resource_options, travelling
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.runs import OUTPUT_FILE, is_live, read_events, run_dir
 from orchestra_tui.errors import MergeConflictError, OrchestraError
@@ -84,7 +85,7 @@ def cluster() -> Iterator[Any]:
     )
     made.add_node(num_cpus=1, resources={"worker_box": 1})
     made.wait_for_nodes()
-    ray.init(address=made.address, include_dashboard=False, log_to_driver=False)
+    connect(made.address)  # as orchestra connects: also what the cluster tells this process goes to the log
     made.temp = temp
     try:
         yield made
@@ -394,6 +395,23 @@ def test_a_worker_node_killed_mid_run_fails_the_task_interrupted_and_the_engine_
     with Project.open(root, repair=False) as project:
         actions = [entry.action for entry in project.history() if "D-1" in entry.summary]
     assert actions.count("fail") == 1, actions
+
+
+def test_what_the_cluster_tells_every_process_goes_to_the_log_not_to_stdout(
+    cluster: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A message Ray publishes to every connected process (as when it marks a node dead) is logged as one
+    printable line, and nothing of it reaches this process's stdout: in the test process, whose ``ps`` ran
+    in-process, ``orchestra ps --json`` once began with such a line."""
+    caplog.set_level(logging.INFO, logger="orchestra_tui.agents.ray")
+    connect(cluster.address)
+    mark = uuid.uuid4().hex
+    gcs = ray._private.worker.global_worker.gcs_client
+    ray._private.utils.publish_error_to_driver("node_removed", f"node {mark} marked dead \x1b[31mred", gcs_client=gcs)
+    logged = wait_for(lambda: [r.getMessage() for r in caplog.records if mark in r.getMessage()], "the message", 30)
+    assert logged == [f"ray (raylet): node {mark} marked dead \u241b[31mred"]
+    out, err = capfd.readouterr()
+    assert mark not in out and mark not in err
 
 
 def test_rays_errors_become_one_line_failures() -> None:

@@ -144,3 +144,31 @@ def test_the_collector_is_off_while_next_runs_directly_and_on_again_after(
     entry.main(["-p", str(tmp_path), "next", "--json"])
     assert seen == [False] and gc.isenabled()
     assert '"A"' in capsys.readouterr().out
+
+
+#: Runs ``entry``, then names the models whose schema was built and the modules a reading command has no use for.
+WHAT_WAS_BUILT = (
+    "import sys\nfrom orchestra_tui.entry import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+    "    from orchestra_tui import models\n"
+    "    built = [name for name in ('TaskSpec', 'PlanFile', 'Price', 'WebhookConfig')"
+    " if getattr(models, name).__pydantic_complete__]\n"
+    "    unused = [m for m in ('logging', 'concurrent.futures', 'tomllib', 'tomli') if m in sys.modules]\n"
+    "    print('built:', *built, 'imported:', *unused, file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize("shape", [["next"], ["next", "--json"]])
+def test_a_cold_next_over_a_checked_plan_builds_and_imports_only_what_it_reads(
+    tmp_path: Path, shape: list[str]
+) -> None:
+    """Issue 15 item 3: once the signed parse cache says the plan's tasks are valid, the first ``next`` after a
+    change validates the plan's other sections alone (no schema for a task spec or the whole file, nor for a
+    section the plan does not have), and imports no logging, thread pool or TOML parser."""
+    fine(tmp_path)
+    run(THROUGH_ENTRY, tmp_path, shape)  # (the plan parsed, validated, and marked checked in the cache)
+    expected = run(THROUGH_TYPER, tmp_path, shape)
+    (tmp_path / STATE_DIR / ANSWERS_FILE).unlink(missing_ok=True)
+    code, out, err = run(WHAT_WAS_BUILT, tmp_path, shape)
+    err, _, report = err.rpartition("built:")
+    assert (code, out, err) == expected and code == 0
+    assert report.split() == ["imported:"]

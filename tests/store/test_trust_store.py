@@ -155,10 +155,11 @@ def test_a_forged_plan_cache_is_neither_shown_nor_run(tmp_path: Path) -> None:
     write_plan(root, task_block("A", commands=["echo honest > out.txt"]))
     assert cli(root, "list").returncode == 0
     cache = root / ".orchestra" / "plan-cache.json"
-    payload = json.loads(cache.read_bytes().partition(b"\n")[2])
-    payload["data"]["tasks"][0]["commands"] = ["echo forged > out.txt"]
-    payload["data"]["tasks"][0]["estimated_hmands"] = 3
-    cache.write_text(json.dumps(payload))
+    head, _, tables = cache.read_bytes().partition(b"\n")[2].partition(b"\n")
+    tasks = json.loads(tables)
+    tasks[0]["commands"] = ["echo forged > out.txt"]
+    tasks[0]["estimated_hmands"] = 3
+    cache.write_bytes(head + b"\n" + json.dumps(tasks).encode())  # (unsigned: its MAC line is gone)
     shown = cli(root, "show", "A")
     assert shown.returncode == 0 and shown.stderr == "", shown.stderr
     assert "echo honest" in shown.stdout and "forged" not in shown.stdout

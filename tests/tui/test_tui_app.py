@@ -16,6 +16,7 @@ import termios
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.command import CommandList
@@ -37,7 +38,7 @@ from orchestra_tui.tui.screens.rollback import ConfirmRollback
 from orchestra_tui.tui.widgets.dag import DagView
 from orchestra_tui.tui.widgets.detail import TaskDetail
 from orchestra_tui.tui.widgets.output import OutputPanes
-from orchestra_tui.tui.widgets.timeline import TimelineView
+from orchestra_tui.tui.widgets.timeline import EntryList, Scrubber, TimelineView
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import SIZE, app_on, board, detail_text, first_ready_selected
@@ -400,6 +401,33 @@ async def test_the_dag_follows_the_selection_and_its_moves_lead_the_board(demo_d
         assert board(app).column_of("DES-001") == "done" and app.focused is board(app).columns["done"]
 
 
+async def test_key_presses_leave_a_hidden_timeline_due_for_a_redraw_alone_until_it_is_shown(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every selection repainted the hidden timeline's scrubber and list, and a repaint of widgets that are not on
+    screen makes Textual rebuild its map of the whole screen on the next frame, as if widgets had been added: on
+    every key press. A view to be redrawn in full when next shown (the timeline, until it is) is told then."""
+    app = app_on(demo_dir, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        timeline = app.query_one(TimelineView)
+        repaints: list[str] = []
+        for widget in (timeline.query_one(Scrubber), timeline.query_one(EntryList)):
+
+            def counted(*args: Any, _widget: Widget = widget, _refresh: Any = widget.refresh, **kwargs: Any) -> Any:
+                repaints.append(_widget.id or "")
+                return _refresh(*args, **kwargs)
+
+            monkeypatch.setattr(widget, "refresh", counted)
+        for task_id in ("DES-002", "DEV-001", "DES-001"):
+            await choose(pilot, app, task_id)
+        await pilot.pause(0.1)
+        assert repaints == []
+        await pilot.press("3")
+        await until(pilot, lambda: timeline.selected_task == "DES-001", "the timeline told the selection")
+        assert {"timeline-scrubber", "timeline-list"} <= set(repaints)
+
+
 async def test_rollback_from_the_timeline_asks_first_and_u_undoes_it(demo_dir: Path, tmp_path: Path) -> None:
     app = app_on(demo_dir, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -696,6 +724,35 @@ async def test_selecting_another_task_repaints_the_detail_without_laying_out_the
         assert heights["B"] == heights["A"] + 8 and heights["C"] == heights["A"] + 2
 
 
+async def test_a_task_whose_detail_overflows_the_pane_next_to_one_that_fits_lays_out_nothing(tmp_path: Path) -> None:
+    """The pane's scrollbar came when a task's lines did not fit and went when the next task's did, and each time
+    Textual laid out the whole screen (~17 ms on a 2,000-task board, on about one Ready-column press in ten while
+    runs stream). The scrollbar stays now; its track is drawn in the pane's background while nothing scrolls."""
+    write_plan(
+        tmp_path / "p",
+        "".join(
+            task_block(task_id, description="a line\n" * lines)
+            for task_id, lines in (("A", 1), ("B", 40), ("C", 1), ("D", 40))
+        ),
+    )
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = await first_ready_selected(app, pilot, "A")
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
+        seen = {}
+        for key, task_id in (("down", "B"), ("down", "C"), ("down", "D"), ("up", "C"), ("up", "B"), ("up", "A")):
+            await pilot.press(key)
+            await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
+            await pilot.pause(0.1)  # the frames the press asked for
+            seen[task_id] = (detail.max_scroll_y > 0, detail.has_class("-fits"), detail.virtual_size.width)
+        assert layouts == []
+        width = seen["A"][2]
+        assert seen == {"A": (False, True, width), "B": (True, False, width), "C": (False, True, width), "D": seen["B"]}
+        assert detail.show_vertical_scrollbar and detail.vertical_scrollbar.display
+
+
 async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) -> None:
     """Its lines are drawn at a width: a narrower terminal wraps the description into more of them."""
     write_plan(tmp_path / "p", task_block("A", description="word " * 60))
@@ -707,7 +764,7 @@ async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) ->
         wide = detail.virtual_size.height
         await pilot.resize_terminal(80, 40)
         await until(pilot, lambda: detail.virtual_size.height > wide, "more lines at 80 columns")
-        assert detail.virtual_size.width == detail.scrollable_content_region.width == 80 - 2  # its padding: 1 a side
+        assert detail.virtual_size.width == detail.scrollable_content_region.width == 80 - 2 - 2  # padding, scrollbar
 
 
 async def test_selecting_another_running_task_brings_its_output_without_laying_out_the_screen(tmp_path: Path) -> None:

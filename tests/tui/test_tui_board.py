@@ -7,7 +7,9 @@ drawn (the compositor's lines), on copies of the demo in tmp_path.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
@@ -215,3 +217,40 @@ async def test_a_selection_made_before_an_earlier_one_took_focus_stays(demo_dir:
             await pilot.pause()
         assert app.selected == "DES-002" and board(app).selected == "DES-002"
         assert highlighted(app) == ["DES-002"]
+
+
+async def test_a_key_press_that_scrolls_a_column_assembles_only_the_rows_whose_look_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DataTable keys each rendered row by where its cursor is, so every cursor move assembled every row on show
+    again from its cells: on a press that scrolls the column, all of them. Only the row the cursor leaves, the one
+    it lands on and the rows scrolled into view are now; the others come from the cache."""
+    write_plan(tmp_path / "p", "".join(task_block(f"T{index:02}") for index in range(40)))
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        column = board(app).columns["ready"]
+        column.focus()
+        column.move_cursor(row=0, animate=False)
+        await until(pilot, lambda: app.selected == "T00", "the first row selected")
+        await pilot.pause(0.2)
+        assembled: list[int] = []
+        render_cell = column._render_cell
+
+        def counted(row_index: int, *args: Any, **kwargs: Any) -> Any:
+            assembled.append(row_index)
+            return render_cell(row_index, *args, **kwargs)
+
+        monkeypatch.setattr(column, "_render_cell", counted)
+        scrolled = 0
+        for row in range(1, 30):
+            top, height = round(column.scroll_y), column.scrollable_content_region.height
+            assembled.clear()
+            await pilot.press("down")
+            await until(pilot, lambda r=row: app.selected == f"T{r:02}", f"T{row:02} selected")
+            await pilot.pause(0.05)  # the frame the press asked for
+            now = round(column.scroll_y)
+            scrolled += now != top
+            came = set(range(top + height, now + height))  # the rows scrolled into view
+            assert set(assembled) <= {row - 1, row} | came, (row, sorted(set(assembled)))
+        assert scrolled > 5  # the presses past the first screenful scrolled the column

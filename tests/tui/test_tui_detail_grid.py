@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -11,8 +12,10 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual.strip import Strip
+from textual.visual import Visual
 
-from orchestra_tui.tui.widgets.detail import LabelGrid
+from orchestra_tui.tui.widgets.detail import LabelGrid, TaskDetail
 
 from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import app_on, detail_text, first_ready_selected
@@ -87,3 +90,42 @@ async def test_a_key_press_draws_the_detail_without_a_rich_table(
             await pilot.press(key)
             await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
         assert tables == []
+
+
+async def test_going_back_to_a_task_draws_no_lines_and_a_change_to_it_draws_them_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Turning the detail into lines was most of a key press's own work on the event loop. The pane keeps the lines
+    of the details it drew last, keyed by what they show: going back to a task draws nothing, and a task that
+    changed is drawn again."""
+    write_plan(
+        tmp_path / "p",
+        "".join(task_block(task_id, description="word " * words) for task_id, words in DETAIL_TASKS),
+    )
+    drawn: list[str] = []
+    to_strips = Visual.to_strips
+
+    def counted(cls: type[Visual], widget: Any, *args: Any, **kwargs: Any) -> list[Strip]:
+        if isinstance(widget, TaskDetail):
+            drawn.append(widget.app.selected or "")
+        return to_strips(widget, *args, **kwargs)
+
+    def top(detail: TaskDetail) -> str:
+        """The pane's first line as it draws it (``detail_text`` would draw the detail itself)."""
+        return detail.render_line(0).text
+
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        detail = await first_ready_selected(app, pilot, "A")
+        monkeypatch.setattr(Visual, "to_strips", classmethod(counted))
+        for key, task_id in (("down", "B"), ("up", "A"), ("down", "B"), ("down", "C"), ("up", "B")):
+            await pilot.press(key)
+            await until(pilot, lambda t=task_id: f"Task {t}" in top(detail), f"{task_id} in the detail")
+        await pilot.pause(0.1)
+        assert drawn == ["B", "C"]
+        await pilot.press("c")  # B completed: its status in the detail changes
+        await until(pilot, lambda: "B" in drawn[2:], "B's detail drawn again")
+        assert set(drawn[2:]) == {"B"}
+        monkeypatch.undo()
+        assert "completed" in detail_text(detail)

@@ -579,8 +579,19 @@ def _forbid_toml_parse(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def cached(cache: Path) -> dict:
-    """The payload of the signed cache file (its first line is the MAC)."""
-    return json.loads((cache / "plan-cache.json").read_bytes().partition(b"\n")[2])
+    """The payload of the signed cache file (its first line is the MAC), its tasks' tables (the last line) in place."""
+    head, _, tables = (cache / "plan-cache.json").read_bytes().partition(b"\n")[2].partition(b"\n")
+    document = json.loads(head)
+    if "tasks" in document["data"]:
+        document["data"]["tasks"] = json.loads(tables)
+    return document
+
+
+def payload_of(document: dict) -> bytes:
+    """The cache's payload for ``document`` (as ``cached`` gives it)."""
+    data = document["data"]
+    head = {**document, "data": {**data, "tasks": None}}
+    return json.dumps(head, separators=(",", ":")).encode() + b"\n" + json.dumps(data.get("tasks")).encode()
 
 
 def test_cache_hit_skips_parsing(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -694,6 +705,66 @@ def test_checked_tasks_are_not_validated_again(project: Path, monkeypatch: pytes
     assert second.line_of_task("T-7") == first.line_of_task("T-7")
 
 
+def test_checked_tasks_tables_are_not_even_decoded_until_asked_for(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 item 3: the cache's tables are its last line, decoded only when the tasks are asked for (an open
+    whose tasks are checked reads the plan's other sections alone)."""
+    from orchestra_tui.plan import cache as plan_cache
+
+    write(project, big_plan(30))
+    cache = project / ".orchestra"
+    first = load_plan(project, cache_dir=cache, environ={})
+    tables = (cache / "plan-cache.json").read_bytes().rpartition(b"\n")[2]
+    decoded: list[bytes] = []
+    loads = json.loads
+    monkeypatch.setattr(plan_cache.json, "loads", lambda text, **kw: decoded.append(bytes(text)) or loads(text, **kw))
+    second = load_plan(project, cache_dir=cache, environ={})
+    assert len(decoded) == 1 and tables not in decoded[0]
+    assert second.tasks == first.tasks and decoded[-1] == tables
+
+
+def test_a_tables_line_changed_under_a_signed_head_is_ignored(project: Path) -> None:
+    """The MAC covers both lines: tables swapped under a genuine head (and MAC) are neither used nor reported."""
+    write(project, HEAD + '[[tasks]]\nid = "T-1"\ntitle = "a"\ncommands = ["echo honest"]\n')
+    cache = project / ".orchestra"
+    load_plan(project, cache_dir=cache, environ={})
+    signed = (cache / "plan-cache.json").read_bytes()
+    (cache / "plan-cache.json").write_bytes(signed.replace(b"echo honest", b"echo forged"))
+    plan = load_plan(project, cache_dir=cache, environ={})
+    assert plan.tasks[0].commands == ["echo honest"]
+    assert cached(cache)["data"]["tasks"][0]["commands"] == ["echo honest"]  # rewritten
+
+
+def test_a_cache_in_the_one_line_form_is_parsed_again_and_rewritten(project: Path) -> None:
+    """A cache an older orchestra wrote (one JSON document, signed by this user) is not this form: the plan is
+    parsed again, and the cache rewritten."""
+    from orchestra_tui.signing import write_signed
+
+    content = write(project, big_plan(3)).read_bytes()
+    cache = project / ".orchestra"
+    cache.mkdir()
+    old = {
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "data": tomllib.loads(content.decode()),
+        "checked": CHECKED_BY,
+    }
+    write_signed(cache, "plan-cache.json", json.dumps(old).encode())
+    assert len(load_plan(project, cache_dir=cache, environ={}).tasks) == 3
+    assert cached(cache)["format"] == 2 and len(cached(cache)["data"]["tasks"]) == 3
+
+
+def test_a_seed_config_beside_a_checked_plan_has_its_tasks_checked_again(project: Path) -> None:
+    """The mark says nothing once a seed config adds agents: the tasks are read and validated again."""
+    write(project, HEAD + '[[tasks]]\nid = "T-1"\ntitle = "a"\n')
+    cache = project / ".orchestra"
+    first = load_plan(project, cache_dir=cache, environ={})
+    assert cached(cache)["checked"] == CHECKED_BY
+    (project / SEED_CONFIG_FILE).write_text(json.dumps(SEED))
+    again = load_plan(project, cache_dir=cache, environ={})
+    assert again.tasks == first.tasks and "anthropic" in again.agents
+
+
 def test_checked_plan_still_checks_what_the_environment_changes(project: Path) -> None:
     write(project, '[project]\nid = "demo"\ndefault_agent = "${AGENT}"\n[[tasks]]\nid = "T-1"\ntitle = "a"\n')
     cache = project / ".orchestra"
@@ -701,6 +772,32 @@ def test_checked_plan_still_checks_what_the_environment_changes(project: Path) -
     assert cached(cache)["checked"] == CHECKED_BY
     problems = problems_of(project, cache_dir=cache, environ={"AGENT": "nope"})
     assert only(problems, "default_agent").startswith("orchestra.toml:3: project: field 'default_agent': unknown agent")
+
+
+ENV_SECTIONS = (
+    '[project]\nid = "demo"\nparallel_max = "${PAR}"\n'
+    '[agents.bot]\ntype = "${TYPE}"\nread_timeout = "${WAIT}"\n'
+    '[[webhooks]]\nurl = "${URL}"\n'
+    '[[tasks]]\nid = "T-1"\ntitle = "a"\nagent = "bot"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"PAR": "0"}, {"PAR": "many"}, {"TYPE": "robot"}, {"WAIT": "-1"}, {"URL": ""}, {"PAR": "0", "TYPE": "x"}],
+)
+def test_a_checked_plan_reports_its_sections_problems_as_an_unchecked_one(project: Path, bad: dict[str, str]) -> None:
+    """Issue 15 item 3: with the tasks marked checked, the sections are validated without them (``PlanSections``,
+    no schema built for the tasks): what the environment breaks there is reported word for word as a load
+    without the cache reports it."""
+    write(project, ENV_SECTIONS)
+    cache = project / ".orchestra"
+    good = {"PAR": "2", "TYPE": "shell", "WAIT": "30", "URL": "http://127.0.0.1:9/hook"}
+    checked = load_plan(project, cache_dir=cache, environ=good)
+    assert cached(cache)["checked"] == CHECKED_BY
+    assert checked == load_plan(project, environ=good) and checked.project.parallel_max == 2
+    environ = {**good, **bad}
+    assert problems_of(project, cache_dir=cache, environ=environ) == problems_of(project, environ=environ)
 
 
 def test_a_primed_cache_is_marked_once_validated(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -758,8 +855,8 @@ def test_a_forged_mark_does_not_skip_validation(project: Path) -> None:
     problems = problems_of(project, cache_dir=cache)
     assert any("dependency cycle" in line for line in problems)
     content = (project / PLAN_FILE).read_bytes()
-    document = {"sha256": hashlib.sha256(content).hexdigest(), "data": tomllib.loads(content.decode())}
-    payload = json.dumps({**document, "checked": CHECKED_BY}, separators=(",", ":")).encode()
+    document = {"format": 2, "sha256": hashlib.sha256(content).hexdigest(), "data": tomllib.loads(content.decode())}
+    payload = payload_of({**document, "checked": CHECKED_BY})
     cache.mkdir(exist_ok=True)
     for mac in (b"0" * 64, hmac.new(b"k" * 32, payload, hashlib.sha256).hexdigest().encode(), b""):
         (cache / "plan-cache.json").write_bytes(mac + b"\n" + payload)

@@ -39,7 +39,7 @@ from ...models import TaskStatus
 from ...statuses import LOOKS, STATUS_MARKS
 from ..messages import ActionRequested, TaskSelected
 from ..status_text import Palette, ThemePalette
-from ..textual_compat import bound_render_caches, columns_resized
+from ..textual_compat import RowCursorTable, bound_render_caches, columns_resized
 from .filtering import FilterLine
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def matches(task: AgentTask, status: TaskStatus, needle: str) -> bool:
 RENDER_CACHE = 200  # rendered rows kept per column
 
 
-class TaskColumn(DataTable[object]):
+class TaskColumn(RowCursorTable):
     """One column; left and right step to the neighbouring column instead of scrolling.
 
     Its two columns have fixed widths: the task cell's set by the board (the widest task cell on it, so the
