@@ -350,8 +350,9 @@ async def spawn(
                     start_new_session=True,
                 )
             else:
-                starting = asyncio.ensure_future(
-                    asyncio.to_thread(_popen, argv, cwd, dict(env), stdin, stdout, stderr, on_spawn)
+                # (run_in_executor, not to_thread: a task of its own cost two more turns of the loop per start)
+                starting = asyncio.get_running_loop().run_in_executor(
+                    None, _popen, argv, cwd, dict(env), stdin, stdout, stderr, on_spawn
                 )
                 try:
                     popen, recording = await asyncio.shield(starting)

@@ -36,6 +36,8 @@ from . import transitions
 from .webhooks import WebhookDispatcher, attach_webhooks, detach_webhooks
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .integration import Integration
     from .report import Report
 
@@ -353,14 +355,19 @@ class Project:
 
         return self._transition(task_id, "start", f"{task_id} started", started)
 
-    async def start_async(self, task_id: str, run_id: str | None = None) -> Entry:
-        """``start`` (of a task without a worktree), grouped with the changes that arrive together."""
+    def start_soon(self, task_id: str, run_id: str | None = None) -> asyncio.Future[Entry | None]:
+        """``start`` (of a task without a worktree), grouped with the changes that arrive together: queued now, its
+        entry told through the future (``Store.commit_soon``)."""
         change = self._transition_change(
             task_id, "start", f"{task_id} started", lambda r: transitions.start(r, self.graph, run_id)
         )
-        entry = await self._commit_async(change, task_id)
-        assert entry is not None
-        return entry
+        told = self.store.commit_soon(_redacted(change), actor=self.actor, reads=lambda: self._reads(task_id))
+        told.add_done_callback(self._told)
+        return told
+
+    def _told(self, told: asyncio.Future[Entry | None]) -> None:
+        if not told.cancelled() and told.exception() is None:
+            self._committed(told.result())
 
     def complete(self, task_id: str, output_files: list[str] | None = None, notes: str | None = None) -> Entry:
         """Complete a task; ``output_files`` and ``notes`` are the seed's record of what it produced. A worktree

@@ -232,7 +232,7 @@ class Runner:
         task = self.project.task(task_id)
         if workspace_kind(self.project, task) == "worktree":  # its start counts every worktree: committed alone
             return self._begin(task, name, instance, log, env)
-        starting = asyncio.ensure_future(self.project.start_async(task_id, run_id=log.run_id))
+        starting = self.project.start_soon(task_id, run_id=log.run_id)
         try:
             entry = await asyncio.shield(starting)
         except asyncio.CancelledError:  # the start may be committed still: then the run ends cancelled at once
@@ -245,7 +245,7 @@ class Runner:
 
     def _cancel_begun(
         self,
-        starting: asyncio.Future[Entry],
+        starting: asyncio.Future[Entry | None],
         task: AgentTask,
         name: str,
         instance: Agent,
@@ -300,10 +300,11 @@ class Runner:
         instance: Agent,
         log: RunLog,
         env: Mapping[str, str] | None,
-        entry: Entry,
+        entry: Entry | None,
         worktree: WorktreeRecord | None = None,
     ) -> Run:
         """The run whose start ``entry`` committed: logged, told on the bus."""
+        assert entry is not None  # (a start always changes its task)
         task_id = task.task_id
         attempt = self.project.tasks[task_id].attempts
         log.event("started", attempt=attempt, entry=entry.id, **({"worktree": worktree.path} if worktree else {}))

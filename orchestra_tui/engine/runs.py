@@ -104,6 +104,10 @@ def new_run_id() -> str:
     return f"{moment:%Y%m%dT%H%M%S}.{micros % 1_000_000:06d}Z-{secrets.token_hex(3)}"
 
 
+# One encoder for every line of events.jsonl (five a run): ``json.dumps`` with options builds one per call.
+_EVENT_LINE = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def runs_dir(root: Path) -> Path:
     return root / STATE_DIR / RUNS_DIR
 
@@ -376,7 +380,7 @@ class RunLog:
     def event(self, name: str, /, **fields: Any) -> None:
         """One line of ``events.jsonl``: ``{"event": name, "time": ..., "t": seconds since start, ...}``."""
         record = {"event": name, "time": _utc(), "t": self.elapsed(), **redact_tree(fields)}
-        self._write(self._events_fd, (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(), EVENTS_FILE)
+        self._write(self._events_fd, (_EVENT_LINE.encode(record) + "\n").encode(), EVENTS_FILE)
 
     def _write(self, fd: int, data: bytes, name: str) -> None:
         try:

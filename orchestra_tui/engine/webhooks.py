@@ -468,23 +468,27 @@ class WebhookDispatcher:
         clock passes ``end``: the work of a sender process (``deliver.py``), in its own thread of control."""
         try:
             self._housekeeping()
-            while self.waiting() and (left := end - time.monotonic()) > 0:
+            while self.waiting() and end > time.monotonic():
                 wake = self._pass(only_own=False)
-                time.sleep(max(0.0, min(wake - time.time(), left)))
+                if self.waiting():  # else done: no rescan's wait with the sender's lock held
+                    time.sleep(max(0.0, min(wake - time.time(), end - time.monotonic())))
         finally:
             if self._client is not None:
                 self._client.close()
                 self._client = None
 
     def _hand_off(self) -> None:
-        """What this process wrote to the outbox is the sender process's to send (``deliver.py``)."""
+        """What this process wrote to the outbox is the sender process's to send (``deliver.py``). Those
+        deliveries count as waiting until the sender is started: ``close`` returning earlier let the process exit
+        while this thread was starting it, which left them for the next change."""
         with self._cond:
             count = len(self._own)
             self._own.clear()
-            self._waiting -= count
-            self._cond.notify_all()
-        if count:
-            start_sender(self.outbox.dir.parent.parent)
+        try:
+            if count:
+                start_sender(self.outbox.dir.parent.parent)
+        finally:
+            self._done_with(count)
 
     def _pass(self, only_own: bool) -> float:
         """Attempt each due delivery once (only this process's once closing); returns when to look again."""

@@ -26,9 +26,13 @@ HEADER = struct.Struct(">4sIII")
 MAX_PART = 256 * 1024 * 1024
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> bytes:
-    """Canonical JSON bytes: the same value always gives the same bytes (checksums depend on it)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Canonical JSON bytes: the same value always gives the same bytes (checksums depend on it). One encoder for
+    every call (``json.dumps`` with options builds one per call: a few of these run for every commit)."""
+    return _CANONICAL.encode(value).encode()
 
 
 def encode_frame(meta: dict[str, Any], body: dict[str, Any]) -> bytes:

@@ -24,7 +24,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,6 +135,27 @@ def _answer(told: asyncio.Future[Entry | None], entry: Entry | None = None, erro
         told.set_result(entry) if error is None else told.set_exception(error)
 
 
+async def _io_done(io: Future[int]) -> None:
+    """Until the writer thread is done with ``io``, woken by one callback from that thread. (``asyncio.wrap_future``
+    under ``asyncio.shield`` took three turns of the event loop, each behind the runs' own callbacks, in the one
+    chain every commit waits on.) Cancelled, it returns at once: the caller's ``_finish_group`` waits for the io."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    landed: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not landed.done():
+            landed.set_result(None)
+
+    def wake(_io: Future[int]) -> None:
+        with suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle)
+
+    io.add_done_callback(wake)
+    await landed
+
+
 def entry_id(seq: int) -> str:
     return f"{seq:08d}"
 
@@ -166,6 +187,7 @@ class Store:
         self.listeners: list[Listener] = []
         self._snapshot_seq = -1
         self._snapshot_size = 0
+        self._task_bytes = snapshot.TaskBytes()  # the tasks as the last snapshot encoded them
         self._checkpoint_seq = 0
         self._checkpoint_offset = 0
         self._history: list[Entry] = []
@@ -606,16 +628,28 @@ class Store:
         fresh state when the group forms. A change that reads what an earlier change of the group writes, or
         writes what it did not say it reads, waits for the next group: each is computed on exactly the state one
         commit at a time would have given it. A caller cancelled before its change was computed writes nothing."""
+        return await self.commit_soon(compute, actor=actor, reads=reads)
+
+    def commit_soon(
+        self, compute: Callable[[], Mutation | None], *, actor: str, reads: Callable[[], frozenset[str]]
+    ) -> asyncio.Future[Entry | None]:
+        """``commit_async``'s change queued now, and the future it is answered through (a caller that must not take
+        a change under way back awaits it through ``asyncio.shield``, with no task of its own: a task only to await
+        this future cost a turn of the event loop before the change was queued and one after it was answered)."""
         import asyncio
 
-        if self.read_only:
-            return self.commit(compute, actor=actor)
         loop = asyncio.get_running_loop()
         told: asyncio.Future[Entry | None] = loop.create_future()
+        if self.read_only:
+            try:
+                told.set_result(self.commit(compute, actor=actor))
+            except Exception as error:
+                told.set_exception(error)
+            return told
         self._waiting.append(_Waiting(compute, actor, reads, told))
         if self._grouping is None or self._grouping.done():
             self._grouping = loop.create_task(self._write_groups(), name="orchestra group commit")
-        return await told
+        return told
 
     async def _write_groups(self) -> None:
         """Write the waiting changes out, one group at a time, until none waits."""
@@ -636,7 +670,7 @@ class Store:
                     self._mutex.release()
                     continue
                 try:
-                    await asyncio.shield(asyncio.wrap_future(group.io))
+                    await _io_done(group.io)
                 finally:  # also when cancelled (the loop closing): the fdatasync is waited for, and told
                     self._finish_group()
         except asyncio.CancelledError:
@@ -869,6 +903,7 @@ class Store:
                 offset=offset,
                 last_updated=taken,
                 frame=frame,
+                known=self._task_bytes,
             )
             return data
 

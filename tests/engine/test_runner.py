@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -377,6 +378,44 @@ async def test_a_task_that_cannot_start_leaves_no_run_behind(tmp_path: Path) -> 
             await runner.begin_async("B")
         assert not runs_dir(tmp_path).exists() or list(runs_dir(tmp_path).iterdir()) == []
         assert project.task("B").status == "pending" and project.task("A").attempts == 0
+
+
+async def test_a_begin_cancelled_while_its_start_is_written_ends_the_run_cancelled_once_the_start_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start is queued with the store at once (``Project.start_soon``) and awaited through a shield: a cancel
+    that comes while its fdatasync is under way does not take it back; the run ends ``cancelled`` when it lands."""
+    write_plan(tmp_path, task_block("A", commands=["true"]))
+    writing, release, real = threading.Event(), threading.Event(), os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("journal.log") and not release.is_set():
+            writing.set()
+            release.wait(5.0)  # (bounded)
+        real(fd)
+
+    with Project.open(tmp_path, actor="api") as project:
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+        job = asyncio.ensure_future(Runner(project).begin_async("A"))
+        for _ in range(500):  # bounded: until the start's fdatasync is under way
+            if writing.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert writing.is_set() and project.task("A").status != "in_progress"
+        job.cancel()
+        await asyncio.sleep(0)
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        for _ in range(500):  # bounded: the start landed, then the run's end (cancelled)
+            project.refresh()
+            if project.task("A").status == "failed":
+                break
+            await asyncio.sleep(0.01)
+        task = project.task("A")
+        assert task.status == "failed" and task.last_error == CANCELLED and task.attempts == 1
+        assert not is_live(tmp_path, task.last_run_id)
+        assert events_of(tmp_path, task.last_run_id)[-1]["error"] == CANCELLED
 
 
 # -------------------------------------------------------------------------------------- run files

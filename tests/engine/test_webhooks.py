@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from orchestra_tui.api import ProjectOrchestrator
-from orchestra_tui.engine.outbox import Outbox
+from orchestra_tui.engine.outbox import Delivery, Outbox, hook_key
 from orchestra_tui.engine.project import Project
 from orchestra_tui.engine.webhooks import (
     LOG_FILE,
@@ -415,6 +415,26 @@ def test_redact_url() -> None:
     assert redact_url("http://127.0.0.1:9/hook") == "http://127.0.0.1:9/hook"
 
 
+def test_a_sender_stops_as_soon_as_nothing_of_its_webhooks_waits(
+    root: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender's ``drain`` returns once its last delivery is answered: it used to wait the rescan interval first
+    (5 s by default), holding the sender's lock, before looking at the outbox again."""
+    url = receiver.url()
+    state = root / ".orchestra"
+    outbox = Outbox(state)
+    outbox.pending.mkdir(parents=True)
+    now = time.time()
+    with outbox.locked():
+        outbox.write(Delivery(f"1-{hook_key(url)}", hook_key(url), "task_started", None, "{}", now, now))
+    dispatcher = WebhookDispatcher(state, "hooked", [WebhookConfig(url=url)], policy=RetryPolicy(rescan=30.0))
+    naps: list[float] = []
+    monkeypatch.setattr(time, "sleep", naps.append)
+    dispatcher.drain(time.monotonic() + 60)
+    assert len(receiver.requests) == 1 and pending(root) == []
+    assert naps == []
+
+
 # ------------------------------------------------------------------------------------------- faces
 
 
@@ -446,12 +466,12 @@ def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path:
     assert verified(from_cli, SECRET)
 
     os.environ["WH_SECRET"] = SECRET
-    try:  # set until delivered: on a loaded machine the hand-off may start the sender after close() returns
+    try:  # the sender, started before closing returns, inherits it
         with ProjectOrchestrator(api_root) as orchestrator:
             orchestrator.complete_task("A")
-        [_, from_api] = receiver.wait_for(2, timeout=30)
     finally:
         del os.environ["WH_SECRET"]
+    [_, from_api] = receiver.wait_for(2, timeout=30)
     assert verified(from_api, SECRET)
     cli_body, api_body = from_cli.json(), from_api.json()
     assert (cli_body["entry"]["actor"], api_body["entry"]["actor"]) == ("cli", "api")
@@ -460,6 +480,31 @@ def test_cli_and_api_fire_the_same_event_and_a_sender_process_delivers(tmp_path:
         body["entry"].pop("time")
     assert cli_body == api_body
     assert cli_body["event"] == "task_completed" and cli_body["task"]["status"] == "completed"
+
+
+def test_a_command_does_not_exit_before_its_sender_is_started(tmp_path: Path, receiver: Receiver) -> None:
+    """The delivery thread writes the command's deliveries and starts the sender; closing waits for both. It used
+    to wait only for the writing, so a process whose thread was slow to start the sender (a loaded machine) exited
+    first, and the change's webhook waited for the next change."""
+    root = plan_with_webhook(tmp_path / "p", receiver.url("/late"))
+    code = (
+        "import sys, time\n"
+        "from orchestra_tui.engine import webhooks\n"
+        "start = webhooks.start_sender\n"
+        "def late(root):\n"
+        "    time.sleep(1.0)\n"  # the thread starts the sender late
+        "    start(root)\n"
+        "webhooks.start_sender = late\n"
+        "from orchestra_tui.entry import main\n"
+        "sys.argv = ['orchestra', '-p', sys.argv[1], 'complete', 'A']\n"
+        "main()\n"
+    )
+    env = {**os.environ, "WH_SECRET": SECRET}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(root)], check=False, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert [request.path for request in receiver.wait_for(1, timeout=30)] == ["/late"]
 
 
 # ------------------------------------------------------------------------------- issue 9 item 14

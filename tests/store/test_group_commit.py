@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -338,3 +339,67 @@ def test_while_a_group_is_written_lock_holder_names_this_process(store: Store, m
     asyncio.run(main())
     assert seen, "no group was written"
     assert all(holder["pid"] == os.getpid() and holder["since"] != "2026-01-01T00:00:00+00:00" for holder in seen)
+
+
+def test_a_group_in_flight_wakes_the_commit_chain_with_one_callback_from_the_writer() -> None:
+    """The chain every commit waits on resumes on the second turn of the event loop after the writer thread is done
+    (one callback settles the future it awaits, the next turn runs it). ``asyncio.shield`` around
+    ``asyncio.wrap_future`` took a turn more, behind the runs' own callbacks, for every group."""
+    from orchestra_tui.store.store import _io_done
+
+    async def turns_until_io_done(io: Future[int]) -> int:
+        turns = [0]
+
+        def tick() -> None:
+            turns[0] += 1
+            ticking.append(asyncio.get_running_loop().call_soon(tick))
+
+        ticking = [asyncio.get_running_loop().call_soon(tick)]
+        await _io_done(io)
+        ticking[-1].cancel()
+        return turns[0]
+
+    done: Future[int] = Future()
+    done.set_result(1)
+    assert asyncio.run(turns_until_io_done(done)) <= 2
+
+    later: Future[int] = Future()
+    threading.Timer(0.05, later.set_result, (2,)).start()  # from another thread, as the writer's is
+    assert asyncio.run(asyncio.wait_for(turns_until_io_done(later), 5.0)) >= 1
+
+
+def test_a_commit_chain_cancelled_while_its_group_is_written_stops_waiting_at_once() -> None:
+    """Cancelled (the loop closing), ``_io_done`` raises at once; ``_write_groups`` then waits for the io itself and
+    answers the group (its ``finally``). A writer finishing after the loop closed finds nobody to wake, quietly."""
+    from orchestra_tui.store.store import _io_done
+
+    io: Future[int] = Future()
+
+    async def main() -> None:
+        waiting = asyncio.ensure_future(_io_done(io))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(main())
+    assert not io.done()
+    io.set_result(3)  # the loop is closed: the callback says nothing, raises nothing
+
+
+def test_a_change_given_to_commit_soon_is_queued_in_the_callers_own_turn(store: Store) -> None:
+    """``commit_soon`` queues the change before it returns (a run's start awaits its future through a shield, with
+    no task of its own): one asked later in the same turn goes after it, one asked through a new task goes after
+    both, however they group."""
+
+    def soon(task_id: str) -> asyncio.Future[Entry | None]:
+        return store.commit_soon(lambda: bump(store, task_id), actor="test", reads=lambda: frozenset((task_id,)))
+
+    async def main() -> list[Entry | None]:
+        first = soon("A")
+        later = asyncio.ensure_future(bump_async(store, "B"))
+        second = soon("C")
+        return [await first, await later, await second]
+
+    entries = asyncio.run(main())
+    assert [entry.seq if entry else None for entry in entries] == [1, 3, 2]

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from bench.generate import write_project
 from orchestra_tui.engine.project import Project
 from orchestra_tui.errors import StateError, UnknownEntryError
-from orchestra_tui.store import CHECKPOINT_EVERY, Mutation, Store, entry_id
+from orchestra_tui.store import CHECKPOINT_EVERY, Mutation, Store, entry_id, snapshot
 from orchestra_tui.store.changes import Progress, apply, diff_meta, diff_record, diff_tasks, invert
 from orchestra_tui.store.journal import HEADER, FrameError, Journal, dumps, encode_frame, iter_frames, read_body
 from orchestra_tui.store.snapshot import (
-    CHUNK,
     FORMAT_VERSION,
     SnapshotError,
+    TaskBytes,
     checkpoint_bytes,
     checkpoint_name,
     decode,
@@ -223,12 +223,13 @@ def test_snapshot_round_trip_and_checksum() -> None:
     assert hashlib.sha256(body).hexdigest() == doc["checksum"] == snap.checksum
 
 
-def assert_canonical(tasks: dict, meta: dict) -> None:
-    """Encoded a chunk of tasks at a time, the snapshot is byte for byte the one ``dumps`` of the whole document
-    gave (the checksums and checkpoint names of existing projects stay what they were)."""
+def assert_canonical(tasks: dict, meta: dict, known: TaskBytes | None = None) -> None:
+    """Encoded a task at a time (``known``: reusing the bytes of the records a snapshot before encoded), the snapshot
+    is byte for byte the one ``dumps`` of the whole document gave (the checksums and checkpoint names of existing
+    projects stay what they were)."""
     figures = Progress(tasks.values()).figures()
     state = {"version": "0.1.0", "project_id": "p", "last_updated": "2024-01-01T00:00:00+00:00", "meta": meta}
-    data, checksum = encode(**state, tasks=tasks, metrics=figures, seq=3, offset=99, frame=(40, 7))
+    data, checksum = encode(**state, tasks=tasks, metrics=figures, seq=3, offset=99, frame=(40, 7), known=known)
     journal = {"seq": 3, "offset": 99, "frame_start": 40, "frame_crc": 7}
     whole = dumps({**state, "format_version": FORMAT_VERSION, "tasks": tasks, "metrics": figures, "journal": journal})
     assert data == b'{"checksum":"' + checksum.encode() + b'",' + whole[1:]
@@ -244,9 +245,51 @@ def test_snapshot_bytes_are_the_canonical_dumps_of_the_whole_document(tasks: dic
 
 
 def test_a_snapshot_of_many_tasks_is_the_canonical_dumps_of_the_whole_document() -> None:
-    count = 2 * CHUNK + 7  # three chunks, the last one short
-    assert_canonical({f"T{index:04d}é": {"status": "pending", "n": index} for index in range(count)}, {})
+    assert_canonical({f"T{index:04d}é": {"status": "pending", "n": index} for index in range(507)}, {})
     assert_canonical({}, {})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=4), records, max_size=6),
+    st.dictionaries(st.text(max_size=4), records, max_size=6),
+    st.sets(st.text(max_size=4), max_size=4),
+)
+def test_a_snapshot_reusing_the_bytes_of_the_one_before_is_the_canonical_dumps(
+    before: dict, replaced: dict, removed: set
+) -> None:
+    """The state after some records were replaced, added and removed (as ``changes.apply`` does it: a new record,
+    never an edited one), encoded with the bytes kept from the snapshot of the state before."""
+    known = TaskBytes()
+    assert_canonical(before, {}, known)
+    after = {task_id: record for task_id, record in before.items() if task_id not in removed}
+    after.update({task_id: dict(record) for task_id, record in replaced.items()})
+    assert_canonical(after, {}, known)
+    assert_canonical(after, {}, known)
+
+
+def test_a_snapshot_encodes_only_the_records_changed_since_the_one_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each checkpoint of a long run used to encode every task again: 2,000 tasks every ~128 runs."""
+    tasks = {f"T{index:04d}": {"status": "pending", "n": index} for index in range(300)}
+    known = TaskBytes()
+    encode(version="0", project_id="p", tasks=tasks, meta={}, metrics={}, seq=1, offset=9, last_updated="", known=known)
+    encoded: list[object] = []
+
+    def counting(value: object) -> bytes:
+        encoded.append(value)
+        return dumps(value)
+
+    monkeypatch.setattr(snapshot, "dumps", counting)
+    tasks = {**tasks, "T0007": {"status": "completed", "n": 7}, "T0300": {"status": "pending", "n": 300}}
+    del tasks["T0001"]
+    data, _ = encode(
+        version="0", project_id="p", tasks=tasks, meta={}, metrics={}, seq=2, offset=9, last_updated="", known=known
+    )
+    assert [value for value in encoded if isinstance(value, dict) and "status" in value] == [
+        {"status": "completed", "n": 7},
+        {"status": "pending", "n": 300},
+    ]
+    assert decode(data).tasks == tasks
 
 
 def test_every_flipped_byte_and_every_truncation_of_a_snapshot_is_detected() -> None:
