@@ -6,7 +6,6 @@ Errors about bad values are also ``ValueError``s, which is what the seed framewo
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,7 +32,10 @@ def capped(message: str) -> str:
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice a typo most likely meant: an exact match ignoring case first, then difflib's best."""
+    """The choice a typo most likely meant: an exact match ignoring case first, then difflib's best (imported
+    here: only a typo needs it, and every command imports this module)."""
+    import difflib
+
     choices = list(choices)
     folded = word.casefold()
     for choice in choices:

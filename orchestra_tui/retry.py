@@ -6,7 +6,6 @@ Pure (no I/O, no httpx), so that both layers import it without either importing 
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from typing import Any
@@ -29,6 +28,8 @@ def seconds_from_now(value: Any) -> float | None:
     except ValueError:
         pass
     try:
+        import email.utils  # (here: a cold `next` imports this module, and nothing else it runs imports email)
+
         return max(email.utils.parsedate_to_datetime(text).timestamp() - time.time(), 0.0)
     except (TypeError, ValueError, IndexError):
         return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -37,7 +36,10 @@ def try_lock(root: Path) -> int | None:
 
 
 def start_sender(root: Path) -> None:
-    """Start a sender for the project in ``root`` unless one is running. Never waits for it."""
+    """Start a sender for the project in ``root`` unless one is running. Never waits for it. (``subprocess`` is
+    imported here: every process that opens a project imports this module, few of them start a sender.)"""
+    import subprocess
+
     fd = try_lock(root)
     if fd is None:
         return  # a sender is at work: it sees what was just written (see the module docstring)

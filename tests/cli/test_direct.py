@@ -4,6 +4,7 @@ exactly what the typer command says: the same stdout, stderr and exit code, in e
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from orchestra_tui import entry
 from orchestra_tui.answers import ANSWERS_FILE
@@ -152,7 +154,8 @@ WHAT_WAS_BUILT = (
     "    from orchestra_tui import models\n"
     "    built = [name for name in ('TaskSpec', 'PlanFile', 'Price', 'WebhookConfig')"
     " if getattr(models, name).__pydantic_complete__]\n"
-    "    unused = [m for m in ('logging', 'concurrent.futures', 'tomllib', 'tomli') if m in sys.modules]\n"
+    "    unused = [m for m in ('logging', 'concurrent.futures', 'tomllib', 'tomli', 'subprocess', 'difflib',"
+    " 'importlib.metadata', 'email') if m in sys.modules]\n"
     "    print('built:', *built, 'imported:', *unused, file=sys.stderr)\n"
 )
 
@@ -163,7 +166,8 @@ def test_a_cold_next_over_a_checked_plan_builds_and_imports_only_what_it_reads(
 ) -> None:
     """Issue 15 item 3: once the signed parse cache says the plan's tasks are valid, the first ``next`` after a
     change validates the plan's other sections alone (no schema for a task spec or the whole file, nor for a
-    section the plan does not have), and imports no logging, thread pool or TOML parser."""
+    section the plan does not have), and imports no logging, thread pool, TOML parser, subprocess, difflib, nor
+    pydantic's plugin loader (``importlib.metadata``, ``email``)."""
     fine(tmp_path)
     run(THROUGH_ENTRY, tmp_path, shape)  # (the plan parsed, validated, and marked checked in the cache)
     expected = run(THROUGH_TYPER, tmp_path, shape)
@@ -172,3 +176,83 @@ def test_a_cold_next_over_a_checked_plan_builds_and_imports_only_what_it_reads(
     err, _, report = err.rpartition("built:")
     assert (code, out, err) == expected and code == 0
     assert report.split() == ["imported:"]
+
+
+#: Runs ``script`` with the installed distributions' listing watched (pydantic's plugin discovery lists them when
+#: it builds its first validator), then prints how often they were listed and the variable after the run.
+WATCHING_PLUGIN_DISCOVERY = (
+    "import importlib.metadata, os, sys\nlisted = []\nlisting = importlib.metadata.distributions\n"
+    "def watched(*args, **kwargs):\n    listed.append(1)\n    return listing(*args, **kwargs)\n"
+    "importlib.metadata.distributions = watched\ntry:\n    exec({script!r})\nfinally:\n"
+    "    print('listed:', len(listed), os.environ.get('PYDANTIC_DISABLE_PLUGINS', '-'), file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("way", "users", "listed"),
+    [("direct", None, "0 -"), ("direct", "someplugin", "1 someplugin"), ("typer", None, "1 -")],
+    ids=["direct", "direct, the user's own value", "typer"],
+)
+def test_a_direct_next_does_not_list_the_installed_distributions_for_pydantic_plugins(
+    tmp_path: Path, way: str, users: str | None, listed: str
+) -> None:
+    """Issue 15 item 3: pydantic looks for plugins in every installed distribution's entry points (~4.5 ms) unless
+    ``PYDANTIC_DISABLE_PLUGINS`` says not to; a direct ``next`` says so while it runs, unless the user set the
+    variable (theirs is kept), and puts it back before keeping its answer (kept: the key covers the environment).
+    Every other way (typer here) leaves pydantic to its own discovery."""
+    fine(tmp_path)
+    run(THROUGH_ENTRY, tmp_path, ["next", "--json"])  # (the state written and the plan cached: settled)
+    env = {name: value for name, value in os.environ.items() if name != "PYDANTIC_DISABLE_PLUGINS"}
+    if users is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = users
+    expected = run(THROUGH_TYPER, tmp_path, ["next", "--json"], env)
+    (tmp_path / STATE_DIR / ANSWERS_FILE).unlink(missing_ok=True)
+    script = WATCHING_PLUGIN_DISCOVERY.format(script=THROUGH_ENTRY if way == "direct" else THROUGH_TYPER)
+    code, out, err = run(script, tmp_path, ["next", "--json"], env)
+    err, _, report = err.rpartition("listed:")
+    assert (code, out, err.rpartition("imported:")[0] if way == "direct" else err) == expected and code == 0
+    assert report.split() == listed.split()
+    assert (tmp_path / STATE_DIR / ANSWERS_FILE).exists() is (way == "direct")
+
+
+#: Opens the window in which a direct ``next`` runs, asks pydantic's plugin loader for its plugins and for another
+#: name, and says what was imported and set within and after it.
+STAND_IN = (
+    "import os, sys\nfrom orchestra_tui.cli import direct\nwith direct._no_plugin_scan():\n"
+    "    from pydantic.plugin._loader import get_plugins\n"
+    "    print(list(get_plugins()), 'importlib.metadata' in sys.modules, os.environ['PYDANTIC_DISABLE_PLUGINS'])\n"
+    "    from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+    "    print(PYDANTIC_ENTRY_POINT_GROUP, hasattr(sys.modules['pydantic.plugin._loader'], '_plugins'))\n"
+    "print('PYDANTIC_DISABLE_PLUGINS' in os.environ, hasattr(sys.modules['pydantic.plugin._loader'], '_plugins'))\n"
+)
+
+
+def test_the_stand_in_plugin_loader_has_no_plugins_and_hands_anything_else_to_pydantics(tmp_path: Path) -> None:
+    """While a direct ``next`` runs, pydantic's plugin loader module is a stand-in: no plugins, without importing
+    ``importlib.metadata``; a name it does not have is the real loader's (imported then, in its place), and
+    afterwards the environment is as it was."""
+    env = {name: value for name, value in os.environ.items() if name != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run([sys.executable, "-c", STAND_IN], capture_output=True, text=True, timeout=120, env=env)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == ["[] False __all__", "pydantic True", "False True"]
+
+
+def test_pydantic_takes_its_plugins_from_the_loader_a_direct_next_stands_in_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stand-in (``direct.PLUGIN_LOADER``) spares a cold ``next`` ~8 ms only while pydantic asks that module's
+    ``get_plugins`` when it builds a validator: pinned here, so that a pydantic that changes it is noticed."""
+    asked: list[object] = []
+
+    class Watching:
+        def new_schema_validator(self, schema: object, schema_type: object, *rest: object) -> tuple[None, None, None]:
+            asked.append(schema_type)
+            return None, None, None
+
+    monkeypatch.delenv(direct.PLUGINS_ENV, raising=False)
+    monkeypatch.setattr(importlib.import_module(direct.PLUGIN_LOADER), "get_plugins", lambda: [Watching()])
+
+    class Fresh(BaseModel):
+        value: int
+
+    assert Fresh(value=1).value == 1 and asked == [Fresh]
