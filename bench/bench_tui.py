@@ -27,7 +27,8 @@ task's output pane. The planned moment is the key's arrival, so time the key wai
 the GIL) is counted. Presses are 30 to 80 ms apart, after the previous one showed. Each column is entered
 from a settled selection (no ``TaskSelected`` handled for half a second, seen by ``run_test``'s message
 hook); a row says how many went round in the second after ``a`` with no key pressed. Info rows say
-where slow presses come from: the event loop's stalls over 100 ms while keys were pressed (a task asking
+where slow presses come from: Textual's layouts of the screen per 100 presses of each column (a full layout
+or a reflow after a scroll), the event loop's stalls over 100 ms while keys were pressed (a task asking
 to wake every 5 ms, noting each late wake), how many of them the loop's thread spent computing (its own CPU
 time, ``time.thread_time``; the others waited for a CPU, i.e. the machine's load), the loop's CPU in all and
 per frame while keys were pressed (a figure the load does not inflate: compare trees by it on a busy machine),
@@ -576,7 +577,23 @@ async def measure_presses(
             for statistic in ("p50", "p95"):
                 results.skip(f"{metric}, {statistic}", load, "ms", why)
             continue
-        latencies, missed = await asyncio.to_thread(press_column, app, watch, rows, needles, presses, seed, streaming)
+        layouts: list[object] = []  # Textual's layouts of the screen (full, or a reflow after a scroll)
+        signal = app.screen.screen_layout_refresh_signal
+        signal.subscribe(app, layouts.append, immediate=True)
+        try:
+            latencies, missed = await asyncio.to_thread(
+                press_column, app, watch, rows, needles, presses, seed, streaming
+            )
+        finally:
+            signal.unsubscribe(app)
+        results.add(
+            f"screen layouts per 100 presses, {column} column",
+            load,
+            len(layouts) * 100 / max(1, len(latencies) + missed),
+            "layouts",
+            note="full layouts and reflows after a scroll while the presses went, each 5-20 ms of the loop's CPU "
+            "on this board; a press that causes one waits for it",
+        )
         note = f"{len(latencies)} presses (down/up), {shows}" + (f"; {missed} not shown within 5 s" if missed else "")
         if not await quiet(app, selections):
             note += "; the selection kept changing after the presses"

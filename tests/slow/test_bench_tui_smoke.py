@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 ROWS = [
     "open and first frame, in process (create_app to first frame)",
     "selection changes with no key pressed, after `a`",
+    "screen layouts per 100 presses, running column",
     "key press to screen, running column, p50",
     "key press to screen, running column, p95",
+    "screen layouts per 100 presses, ready column",
     "key press to screen, ready column, p50",
     "key press to screen, ready column, p95",
     "longest event-loop stall while keys were pressed",
