@@ -45,7 +45,10 @@ removes or renames one says exactly which shim to revisit rather than failing so
    active tab with an animated scroll of its row, on every change of the active tab. Each frame of that scroll
    asks Textual to reflow what is visible on the whole screen (6-7 ms with a 2,000-task board), some 10-20
    frames per change: the output panes change tab on every key press in the Running column. Here the row
-   scrolls only when the active tab is not all in view, and at once.
+   scrolls only when the active tab is not all in view, and at once. And a scroll of a container, even one whose
+   size stays, makes Textual reflow what is visible on the whole screen (5-20 ms, on about a third of the
+   Running column's presses): the row (``ShiftingRow``) moves what it holds in the compositor's map instead
+   (``shift_children``), as that reflow would, and repaints itself.
 8. A row cursor's table keeps its rendered rows while the cursor moves (``RowCursorTable``). A ``DataTable`` keys
    each rendered row by the cursor's place, so every move of the cursor misses the cache for every row, and each
    line on show is assembled again from its cells (their own cache does hit): on a key press that scrolls a board
@@ -66,14 +69,16 @@ from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual import _time
 from textual._compositor import Compositor, CompositorMap
-from textual.app import App
+from textual.app import App, ComposeResult
 from textual.cache import LRUCache
+from textual.containers import Container, Horizontal, Vertical
 from textual.coordinate import Coordinate
-from textual.geometry import Size
+from textual.geometry import Offset, Size
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Log, Tabs
+from textual.widgets import _tabs as tabs_module
 from textual.widgets._footer import FooterKey
 from textual.widgets.data_table import RowKey
 
@@ -86,12 +91,14 @@ __all__ = [
     "PacedScreen",
     "QuietTabs",
     "RowCursorTable",
+    "ShiftingRow",
     "bound_render_caches",
     "columns_resized",
     "frame_pacing",
     "line_cells",
     "log_show",
     "set_virtual_size",
+    "shift_children",
     "terminal_writer",
 ]
 
@@ -135,6 +142,12 @@ PRIVATE_API: tuple[tuple[str, Callable[[], object], str], ...] = (
     ("Tabs", Tabs, "_scroll_active_tab"),
     ("DataTable", DataTable, "_render_line_in_row"),
     ("DataTable", DataTable, "_row_locations"),
+    ("Tabs", Tabs, "_tabs"),
+    ("textual.widgets._tabs", lambda: tabs_module, "Underline"),
+    ("Compositor", Compositor, "_layers"),
+    ("Compositor", Compositor, "_layers_visible"),
+    ("Compositor", Compositor, "_visible_widgets"),
+    ("Compositor", Compositor, "_cuts"),
 )
 
 
@@ -280,8 +293,43 @@ def terminal_writer(app: App[Any]) -> Callable[[str], None] | None:
 # ------------------------------------------------------------------------------ 7: tabs kept in view quietly
 
 
+def shift_children(compositor: Compositor, container: Widget, offset: Offset) -> bool:
+    """Move everything inside ``container`` by ``offset`` in ``compositor``'s map, as the reflow after a scroll of
+    it by ``-offset`` would (their places in it and their clips stay). False, and nothing done, when the screen is
+    drawn from a map of only what was visible (a scroll reflowed since the last layout): what comes into view is
+    not in it."""
+    if compositor._visible_map is not None or container not in compositor._full_map:
+        return False
+    full_map = compositor._full_map
+    for widget, geometry in full_map.items():
+        if container in widget.ancestors:
+            full_map[widget] = geometry._replace(region=geometry.region.translate(offset))
+    compositor._layers = compositor._layers_visible = compositor._visible_widgets = compositor._cuts = None
+    return True
+
+
+class ShiftingRow(Container):
+    """A container with its overflow hidden whose scroll moves what it holds without the reflow of the whole screen
+    (7 above)."""
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        step = round(old_value) - round(new_value)
+        scrollbars = self.show_horizontal_scrollbar or self.show_vertical_scrollbar
+        if step and not scrollbars and shift_children(self.screen._compositor, self, Offset(step, 0)):
+            self.refresh()
+            return
+        super().watch_scroll_x(old_value, new_value)
+
+
 class QuietTabs(Tabs):
-    """``Tabs`` whose row scrolls only as far as the active tab needs to be in view, without an animation."""
+    """``Tabs`` whose row scrolls only as far as the active tab needs to be in view, without an animation, and
+    without a reflow of the screen."""
+
+    def compose(self) -> ComposeResult:  # Tabs' own, with a ShiftingRow as the row
+        with ShiftingRow(id="tabs-scroll"), Vertical(id="tabs-list-bar"):
+            with Horizontal(id="tabs-list"):
+                yield from self._tabs
+            yield tabs_module.Underline()
 
     def _scroll_active_tab(self) -> None:
         tab = self.active_tab

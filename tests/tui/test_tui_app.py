@@ -15,8 +15,9 @@ import sys
 import termios
 import time
 import tomllib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from textual.command import CommandList
@@ -43,6 +44,8 @@ from orchestra_tui.tui.widgets.timeline import EntryList, Scrubber, TimelineView
 from ..helpers.plans import task_block, write_plan
 from ..helpers.tui import SIZE, app_on, board, detail_text, first_ready_selected
 from ..helpers.waits import RUN_START, until
+
+T = TypeVar("T")
 
 ENTRY_POINT = [sys.executable, "-m", "orchestra_tui"]
 
@@ -698,59 +701,54 @@ def test_a_directory_without_a_plan_says_how_to_start_on_a_terminal_too(tmp_path
     assert list(empty.iterdir()) == []
 
 
+async def layouts_pressing(
+    tmp_path: Path, lines: dict[str, int], steps: Sequence[tuple[str, str]], look: Callable[[TaskDetail], T]
+) -> tuple[list[object], dict[str, T]]:
+    """On a plan of tasks with ``lines`` lines of description each, from the first Ready task: press each key, wait
+    until the detail shows its task and the frames the press asked for are drawn, and note what ``look`` says
+    then; the screen layouts asked for meanwhile, and the looks by task."""
+    write_plan(tmp_path / "p", "".join(task_block(task_id, description="a line\n" * n) for task_id, n in lines.items()))
+    app = app_on(tmp_path / "p", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        detail = await first_ready_selected(app, pilot, next(iter(lines)))
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
+        seen = {}
+        for key, task_id in steps:
+            await pilot.press(key)
+            await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
+            await pilot.pause(0.1)
+            seen[task_id] = look(detail)
+    return layouts, seen
+
+
 async def test_selecting_another_task_repaints_the_detail_without_laying_out_the_screen(tmp_path: Path) -> None:
     """A Static of the task's text changed height with every task, which laid out the whole screen twice per key
     press (for its height, then for its container's scrollable size): the detail draws its own lines now, and
     its scrollable height follows the task's."""
-    write_plan(
-        tmp_path / "p",
-        "".join(
-            task_block(task_id, description="a line\n" * lines) for task_id, lines in (("A", 1), ("B", 9), ("C", 3))
-        ),
-    )
-    app = app_on(tmp_path / "p", tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        detail = await first_ready_selected(app, pilot, "A")
-        layouts: list[object] = []
-        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
-        heights = {}
-        for key, task_id in (("down", "B"), ("down", "C"), ("up", "B"), ("up", "A")):
-            await pilot.press(key)
-            await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
-            await pilot.pause(0.1)  # the frames the press asked for
-            heights[task_id] = detail.virtual_size.height
-        assert layouts == []
-        assert heights["B"] == heights["A"] + 8 and heights["C"] == heights["A"] + 2
+    steps = (("down", "B"), ("down", "C"), ("up", "B"), ("up", "A"))
+    lines = {"A": 1, "B": 9, "C": 3}
+    layouts, heights = await layouts_pressing(tmp_path, lines, steps, lambda detail: detail.virtual_size.height)
+    assert layouts == []
+    assert heights["B"] == heights["A"] + 8 and heights["C"] == heights["A"] + 2
 
 
 async def test_a_task_whose_detail_overflows_the_pane_next_to_one_that_fits_lays_out_nothing(tmp_path: Path) -> None:
     """The pane's scrollbar came when a task's lines did not fit and went when the next task's did, and each time
     Textual laid out the whole screen (~17 ms on a 2,000-task board, on about one Ready-column press in ten while
     runs stream). The scrollbar stays now; its track is drawn in the pane's background while nothing scrolls."""
-    write_plan(
-        tmp_path / "p",
-        "".join(
-            task_block(task_id, description="a line\n" * lines)
-            for task_id, lines in (("A", 1), ("B", 40), ("C", 1), ("D", 40))
-        ),
-    )
-    app = app_on(tmp_path / "p", tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        detail = await first_ready_selected(app, pilot, "A")
-        layouts: list[object] = []
-        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
-        seen = {}
-        for key, task_id in (("down", "B"), ("down", "C"), ("down", "D"), ("up", "C"), ("up", "B"), ("up", "A")):
-            await pilot.press(key)
-            await until(pilot, lambda t=task_id: f"Task {t}" in detail_text(detail), f"{task_id} in the detail")
-            await pilot.pause(0.1)  # the frames the press asked for
-            seen[task_id] = (detail.max_scroll_y > 0, detail.has_class("-fits"), detail.virtual_size.width)
-        assert layouts == []
-        width = seen["A"][2]
-        assert seen == {"A": (False, True, width), "B": (True, False, width), "C": (False, True, width), "D": seen["B"]}
-        assert detail.show_vertical_scrollbar and detail.vertical_scrollbar.display
+    steps = (("down", "B"), ("down", "C"), ("down", "D"), ("up", "C"), ("up", "B"), ("up", "A"))
+
+    def look(detail: TaskDetail) -> tuple[bool, bool, int, bool]:
+        shown = detail.show_vertical_scrollbar and detail.vertical_scrollbar.display
+        return detail.max_scroll_y > 0, detail.has_class("-fits"), detail.virtual_size.width, shown
+
+    layouts, seen = await layouts_pressing(tmp_path, {"A": 1, "B": 40, "C": 1, "D": 40}, steps, look)
+    assert layouts == []
+    width = seen["A"][2]
+    fits, overflows = (False, True, width, True), (True, False, width, True)
+    assert seen == {"A": fits, "B": overflows, "C": fits, "D": overflows}
 
 
 async def test_the_detail_is_drawn_again_at_the_width_it_gets(tmp_path: Path) -> None:

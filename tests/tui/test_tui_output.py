@@ -198,7 +198,40 @@ async def test_the_row_of_tabs_scrolls_only_to_keep_the_active_tab_in_view() -> 
         panes.action_next_pane()  # half out of view
         await settle(pilot, panes, "r7")
         await pilot.pause()
-        assert row.scroll_x == 7 * 11 + 11 - 80 and len(scrolls) == 1  # its right edge at the row's
+        assert row.scroll_x == 7 * 11 + 11 - 80 and scrolls == []  # its right edge at the row's; no reflow (below)
+
+
+async def test_the_row_of_tabs_scrolls_without_laying_out_the_screen() -> None:
+    """A scroll of the row made Textual reflow what is visible on the whole screen, on about a third of the key
+    presses in the Running column: the row moves its tabs in the compositor's map itself now, to the places a
+    layout gives them, and the screen shows what a layout would."""
+    app = PanesApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        panes = app.query_one(OutputPanes)
+        for n in range(12):  # 11 cells a tab: 7 fit in 80 columns
+            panes.run_started(f"r{n:02}", f"TASK-{n:02}", "shell")  # ids of one length: the header keeps its width
+        await until(pilot, lambda: panes.tabs.tab_count == 12, "the tabs")
+        row = panes.tabs.query_one("#tabs-scroll")
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(app, layouts.append)
+        offsets = []
+        for n in (7, 11, 2, 0, 9, 8):  # out of view to the right, then the left, then in view
+            assert panes.show(f"TASK-{n:02}")
+            await settle(pilot, panes, f"r{n:02}")
+            await pilot.pause(0.05)
+            offsets.append(row.scroll_x)
+            tab = panes.tabs.active_tab
+            assert tab is not None and row.region.contains_region(tab.region), n
+            assert f"TASK-{n:02}" in app.export_screenshot()
+        assert layouts == []
+        assert offsets == [8, 52, 22, 0, 30, 30]
+        shifted = {tab: tab.region for tab in row.query("Tab, Underline")}
+        screen = app.export_screenshot()
+        app.screen.refresh(layout=True)  # what a layout makes of it
+        await until(pilot, lambda: layouts, "a layout")
+        await pilot.pause(0.05)
+        assert {tab: tab.region for tab in row.query("Tab, Underline")} == shifted
+        assert app.export_screenshot() == screen
 
 
 async def test_a_new_run_of_the_task_on_show_replaces_its_finished_pane_in_front() -> None:
